@@ -1,0 +1,13 @@
+/* dispatch_runner: thin main until its issue lands. */
+#include <stdio.h>
+#include <string.h>
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && strcmp(argv[1], "--version") == 0) {
+        printf("dispatch_runner 0.1.0\n");
+        return 0;
+    }
+    fprintf(stderr, "dispatch_runner: not built yet\n");
+    return 70;
+}

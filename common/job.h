@@ -1,0 +1,105 @@
+/* The job domain types every module shares: the spec a producer submits and
+ * the result a runner reports. All strings are NUL-terminated and heap-owned
+ * by the struct that holds them; dp_job_spec_free / dp_job_result_free release
+ * everything (and accept NULL). A NULL optional string means "not given". */
+#ifndef DP_JOB_H
+#define DP_JOB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum {
+    DP_VERDICT_NONE = 0, /* not judged yet (JSON null) */
+    DP_VERDICT_AC,       /* accepted */
+    DP_VERDICT_WA,       /* wrong answer */
+    DP_VERDICT_TLE,      /* time limit exceeded */
+    DP_VERDICT_MLE,      /* memory limit exceeded */
+    DP_VERDICT_RE,       /* runtime error */
+    DP_VERDICT_OLE,      /* output limit exceeded */
+    DP_VERDICT_CE,       /* setup (compile) failed, missing file, bad archive */
+    DP_VERDICT_SE        /* system error: ours, not the submission's */
+} dp_verdict;
+
+typedef enum {
+    DP_JOB_QUEUED = 0,
+    DP_JOB_LEASED,
+    DP_JOB_COMPLETED,
+    DP_JOB_FAILED,
+    DP_JOB_CANCELLED
+} dp_job_state;
+
+typedef enum {
+    DP_COMPARE_DEFAULT = 0, /* the profile's choice (exact unless it says) */
+    DP_COMPARE_EXACT,
+    DP_COMPARE_LINES /* trailing whitespace per line, trailing blank lines ignored */
+} dp_compare;
+
+/* Limits: 0 means "not set here" (the profile's value applies). */
+typedef struct {
+    uint32_t time_ms;   /* CPU time per test */
+    uint32_t wall_ms;   /* wall time per test */
+    uint64_t memory_kb; /* address space / cgroup memory */
+    uint32_t processes; /* processes and threads */
+    uint64_t output_kb; /* stdout+stderr per test */
+} dp_limits;
+
+typedef struct {
+    char *name;
+    char *stdin_data;      /* may be NULL: empty stdin */
+    char *expected_stdout; /* may be NULL: only the exit status counts */
+    uint32_t timeout_ms;   /* 0: the job's or profile's time limit */
+    dp_compare compare;
+} dp_test_case;
+
+#define DP_MAX_TESTS 1024
+#define DP_MAX_ATTEMPTS_LIMIT 100
+#define DP_ID_MAX 128 /* job, runner and submission ids */
+
+typedef struct {
+    char *job_id; /* set by the dispatcher at submit; NULL in a producer's spec */
+    char *profile;
+    char *archive;        /* URL: file://, http://, https:// */
+    char *archive_sha256; /* 64 lower-case hex chars, or NULL */
+    char *submission_id;  /* the producer's own id, or NULL */
+    dp_test_case *tests;
+    size_t n_tests;
+    dp_limits limits;
+    uint32_t max_attempts; /* 0: the dispatcher's default */
+} dp_job_spec;
+
+typedef struct {
+    char *name;
+    dp_verdict verdict;
+    int exit_code; /* -1 when killed by a signal or not run */
+    int signal;    /* 0 when none */
+    uint32_t time_ms;
+    uint32_t wall_ms;
+    uint64_t memory_kb;
+    char *stdout_excerpt; /* head and tail, with a marker when cut */
+    char *stderr_excerpt;
+} dp_test_result;
+
+typedef struct {
+    char *job_id;
+    uint32_t attempt;
+    dp_verdict verdict;
+    double score; /* passed/total x 100 */
+    char *message; /* why, when not AC; may be NULL */
+    dp_test_result *tests;
+    size_t n_tests;
+    char *log; /* the whole capped log; may be NULL */
+    size_t log_len;
+} dp_job_result;
+
+const char *dp_verdict_name(dp_verdict v); /* "AC"...; NULL for NONE */
+int dp_verdict_parse(const char *s, dp_verdict *out); /* 0, or DP_EINVAL */
+const char *dp_job_state_name(dp_job_state s);
+int dp_job_state_parse(const char *s, dp_job_state *out);
+int dp_job_state_terminal(dp_job_state s);
+
+void dp_job_spec_free(dp_job_spec *spec);     /* frees members, not spec itself */
+void dp_job_result_free(dp_job_result *res);  /* frees members, not res itself */
+void dp_test_case_free(dp_test_case *tc);     /* frees members */
+void dp_test_result_free(dp_test_result *tr); /* frees members */
+
+#endif

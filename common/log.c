@@ -1,0 +1,95 @@
+#include "common/log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+static int min_level = -1;
+
+void dp_log_set_level(dp_log_level level)
+{
+    min_level = (int)level;
+}
+
+static int current_level(void)
+{
+    if (min_level < 0) {
+        const char *env = getenv("DISPATCH_LOG_LEVEL");
+        min_level = DP_LOG_INFO;
+        if (env != NULL) {
+            if (strcasecmp(env, "debug") == 0)
+                min_level = DP_LOG_DEBUG;
+            else if (strcasecmp(env, "warn") == 0)
+                min_level = DP_LOG_WARN;
+            else if (strcasecmp(env, "error") == 0)
+                min_level = DP_LOG_ERROR;
+        }
+    }
+    return min_level;
+}
+
+/* Appends s JSON-escaped; stops quietly when the line buffer is full. */
+static size_t put_escaped(char *buf, size_t pos, size_t cap, const char *s)
+{
+    for (; *s != '\0' && pos + 8 < cap; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') {
+            buf[pos++] = '\\';
+            buf[pos++] = (char)c;
+        } else if (c < 0x20) {
+            pos += (size_t)snprintf(buf + pos, cap - pos, "\\u%04x", c);
+        } else {
+            buf[pos++] = (char)c;
+        }
+    }
+    return pos;
+}
+
+static size_t put_raw(char *buf, size_t pos, size_t cap, const char *s)
+{
+    size_t n = strlen(s);
+    if (pos + n + 4 >= cap)
+        return pos;
+    memcpy(buf + pos, s, n);
+    return pos + n;
+}
+
+void dp_log(dp_log_level level, const char *event, ...)
+{
+    static const char *const names[] = {"debug", "info", "warn", "error"};
+    if ((int)level < current_level())
+        return;
+    char line[4096];
+    size_t cap = sizeof line, pos = 0;
+    struct timespec ts;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    pos += strftime(line, cap, "{\"ts\":\"%Y-%m-%dT%H:%M:%S", &tm);
+    pos += (size_t)snprintf(line + pos, cap - pos, ".%03ldZ\",\"level\":\"%s\",\"event\":\"",
+                            ts.tv_nsec / 1000000, names[level & 3]);
+    pos = put_escaped(line, pos, cap, event);
+    pos = put_raw(line, pos, cap, "\"");
+    va_list ap;
+    va_start(ap, event);
+    for (;;) {
+        const char *key = va_arg(ap, const char *);
+        if (key == NULL)
+            break;
+        const char *val = va_arg(ap, const char *);
+        pos = put_raw(line, pos, cap, ",\"");
+        pos = put_escaped(line, pos, cap, key);
+        pos = put_raw(line, pos, cap, "\":\"");
+        pos = put_escaped(line, pos, cap, val != NULL ? val : "");
+        pos = put_raw(line, pos, cap, "\"");
+    }
+    va_end(ap);
+    line[pos++] = '}';
+    line[pos++] = '\n';
+    ssize_t w = write(STDERR_FILENO, line, pos);
+    (void)w;
+}

@@ -1,0 +1,81 @@
+/* Unit tests for common/: SHA-256 vectors, hex, constant-time compare,
+ * verdict and state names. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "common/err.h"
+#include "common/job.h"
+#include "common/sha256.h"
+
+static void test_sha256_vectors(void **state)
+{
+    (void)state;
+    char hex[65];
+    dp_sha256_hex("", 0, hex);
+    assert_string_equal(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    dp_sha256_hex("abc", 3, hex);
+    assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    const char *m = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+    dp_sha256_hex(m, strlen(m), hex);
+    assert_string_equal(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+    /* a million 'a', fed in uneven pieces */
+    dp_sha256_ctx ctx;
+    uint8_t d[32];
+    char chunk[997];
+    memset(chunk, 'a', sizeof chunk);
+    dp_sha256_init(&ctx);
+    size_t left = 1000000;
+    while (left > 0) {
+        size_t n = left < sizeof chunk ? left : sizeof chunk;
+        dp_sha256_update(&ctx, chunk, n);
+        left -= n;
+    }
+    dp_sha256_final(&ctx, d);
+    dp_hex_encode(d, 32, hex);
+    assert_string_equal(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+}
+
+static void test_ct_equal_and_random(void **state)
+{
+    (void)state;
+    assert_true(dp_ct_equal("abcd", "abcd", 4));
+    assert_false(dp_ct_equal("abcd", "abce", 4));
+    uint8_t a[32] = {0}, b[32] = {0};
+    assert_int_equal(dp_random_bytes(a, sizeof a), 0);
+    assert_int_equal(dp_random_bytes(b, sizeof b), 0);
+    assert_false(dp_ct_equal(a, b, sizeof a));
+}
+
+static void test_names(void **state)
+{
+    (void)state;
+    dp_verdict v;
+    assert_int_equal(dp_verdict_parse("TLE", &v), 0);
+    assert_int_equal(v, DP_VERDICT_TLE);
+    assert_string_equal(dp_verdict_name(DP_VERDICT_SE), "SE");
+    assert_null(dp_verdict_name(DP_VERDICT_NONE));
+    assert_int_equal(dp_verdict_parse("XX", &v), DP_EINVAL);
+    dp_job_state s;
+    assert_int_equal(dp_job_state_parse("cancelled", &s), 0);
+    assert_true(dp_job_state_terminal(s));
+    assert_false(dp_job_state_terminal(DP_JOB_LEASED));
+    dp_err err;
+    assert_int_equal(dp_err_set(&err, DP_ECONFLICT, "job %s", "j1"), DP_ECONFLICT);
+    assert_string_equal(err.msg, "job j1");
+    assert_string_equal(dp_code_name(DP_ECONFLICT), "conflict");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sha256_vectors),
+        cmocka_unit_test(test_ct_equal_and_random),
+        cmocka_unit_test(test_names),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
