@@ -33,8 +33,7 @@ typedef struct dp_err {
 
 /* Sets *err (when non-NULL) and returns code, so callers can write
  * `return dp_err_set(err, DP_EINVAL, "bad %s", what);`. */
-int dp_err_set(dp_err *err, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+int dp_err_set(dp_err *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Clears *err (when non-NULL). */
 void dp_err_clear(dp_err *err);

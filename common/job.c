@@ -2,13 +2,15 @@
 
 #include "common/err.h"
 
+#include "common/sha256.h"
+
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const verdict_names[] = {NULL, "AC", "WA", "TLE", "MLE",
+static const char *const verdict_names[] = {NULL, "AC",  "WA", "TLE", "MLE",
                                             "RE", "OLE", "CE", "SE"};
-static const char *const state_names[] = {"queued", "leased", "completed", "failed",
-                                          "cancelled"};
+static const char *const state_names[] = {"queued", "leased", "completed", "failed", "cancelled"};
 
 const char *dp_verdict_name(dp_verdict v)
 {
@@ -97,4 +99,48 @@ void dp_job_result_free(dp_job_result *res)
     free(res->tests);
     free(res->log);
     memset(res, 0, sizeof *res);
+}
+
+void dp_job_view_free(dp_job_view *v)
+{
+    if (v == NULL)
+        return;
+    free(v->job_id);
+    free(v->submission_id);
+    free(v->profile);
+    free(v->runner_id);
+    free(v->message);
+    for (size_t i = 0; i < v->n_tests; i++)
+        dp_test_result_free(&v->tests[i]);
+    free(v->tests);
+    free(v->log_url);
+    free(v->created_at);
+    free(v->started_at);
+    free(v->finished_at);
+    memset(v, 0, sizeof *v);
+}
+
+void dp_runner_info_free(dp_runner_info *r)
+{
+    if (r == NULL)
+        return;
+    free(r->runner_id);
+    free(r->name);
+    for (size_t i = 0; i < r->n_labels; i++)
+        free(r->labels[i]);
+    free(r->labels);
+    free(r->version);
+    free(r->last_seen);
+    memset(r, 0, sizeof *r);
+}
+
+int dp_new_id(const char *prefix, char *out, size_t out_len)
+{
+    uint8_t raw[16];
+    size_t plen = strlen(prefix);
+    if (out_len < plen + 33 || dp_random_bytes(raw, sizeof raw) != 0)
+        return -1;
+    memcpy(out, prefix, plen);
+    dp_hex_encode(raw, sizeof raw, out + plen);
+    return 0;
 }

@@ -83,7 +83,7 @@ typedef struct {
     char *job_id;
     uint32_t attempt;
     dp_verdict verdict;
-    double score; /* passed/total x 100 */
+    double score;  /* passed/total x 100 */
     char *message; /* why, when not AC; may be NULL */
     dp_test_result *tests;
     size_t n_tests;
@@ -91,7 +91,57 @@ typedef struct {
     size_t log_len;
 } dp_job_result;
 
-const char *dp_verdict_name(dp_verdict v); /* "AC"...; NULL for NONE */
+/* What `dispatchctl status` shows: the job as PostgreSQL records it.
+ * Timestamps are RFC 3339 UTC strings, NULL when not reached. */
+typedef struct {
+    char *job_id;
+    char *submission_id;
+    char *profile;
+    dp_job_state state;
+    dp_verdict verdict; /* NONE until terminal */
+    double score;
+    uint32_t attempts;
+    char *runner_id;
+    char *message;
+    dp_test_result *tests;
+    size_t n_tests;
+    char *log_url;
+    char *created_at;
+    char *started_at;
+    char *finished_at;
+} dp_job_view;
+
+/* One row of `dispatchctl runners`. */
+typedef struct {
+    char *runner_id;
+    char *name;
+    int alive;
+    int draining;
+    uint32_t capacity;
+    uint32_t leased_jobs;
+    char **labels;
+    size_t n_labels;
+    char *version;
+    char *last_seen; /* RFC 3339 UTC */
+} dp_runner_info;
+
+/* `dispatchctl queue`. */
+typedef struct {
+    uint64_t pending;
+    uint64_t leased;
+    uint64_t dead;
+    uint64_t completed;
+    uint64_t runners_alive;
+} dp_queue_stats;
+
+void dp_job_view_free(dp_job_view *v);       /* frees members */
+void dp_runner_info_free(dp_runner_info *r); /* frees members */
+
+/* A new random id: prefix followed by 32 lower-case hex chars (128 bits from
+ * getrandom). out must hold strlen(prefix) + 33 bytes. Returns 0 or -1. */
+int dp_new_id(const char *prefix, char *out, size_t out_len);
+
+const char *dp_verdict_name(dp_verdict v);            /* "AC"...; NULL for NONE */
 int dp_verdict_parse(const char *s, dp_verdict *out); /* 0, or DP_EINVAL */
 const char *dp_job_state_name(dp_job_state s);
 int dp_job_state_parse(const char *s, dp_job_state *out);
