@@ -6,8 +6,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdlib.h>
 #include <string.h>
 
+#include "common/config.h"
 #include "common/err.h"
 #include "common/job.h"
 #include "common/sha256.h"
@@ -70,12 +72,49 @@ static void test_names(void **state)
     assert_string_equal(dp_code_name(DP_ECONFLICT), "conflict");
 }
 
+static void test_config(void **state)
+{
+    (void)state;
+    dp_err err;
+    uint64_t n = 0;
+    const char *s = NULL;
+    unsetenv("DP_T_NUM");
+    assert_int_equal(dp_config_uint("DP_T_NUM", 7, 1, 10, &n, &err), 0);
+    assert_int_equal(n, 7);
+    setenv("DP_T_NUM", "abc", 1);
+    assert_int_equal(dp_config_uint("DP_T_NUM", 7, 1, 10, &n, &err), DP_EINVAL);
+    assert_non_null(strstr(err.msg, "DP_T_NUM"));
+    setenv("DP_T_NUM", "11", 1);
+    assert_int_equal(dp_config_uint("DP_T_NUM", 7, 1, 10, &n, &err), DP_EINVAL);
+    setenv("DP_T_NUM", "-1", 1);
+    assert_int_equal(dp_config_uint("DP_T_NUM", 7, 1, 10, &n, &err), DP_EINVAL);
+    setenv("DP_T_NUM", "10", 1);
+    assert_int_equal(dp_config_uint("DP_T_NUM", 7, 1, 10, &n, &err), 0);
+    assert_int_equal(n, 10);
+    unsetenv("DP_T_URL");
+    assert_int_equal(dp_config_url("DP_T_URL", NULL, "tcp,ipc", &s, &err), DP_EINVAL);
+    assert_non_null(strstr(err.msg, "required"));
+    setenv("DP_T_URL", "http://x", 1);
+    assert_int_equal(dp_config_url("DP_T_URL", NULL, "tcp,ipc", &s, &err), DP_EINVAL);
+    assert_non_null(strstr(err.msg, "tcp,ipc"));
+    setenv("DP_T_URL", "ipc:///tmp/x.sock", 1);
+    assert_int_equal(dp_config_url("DP_T_URL", NULL, "tcp,ipc", &s, &err), 0);
+    assert_string_equal(s, "ipc:///tmp/x.sock");
+    setenv("DP_T_URL", "tcp://", 1);
+    assert_int_equal(dp_config_url("DP_T_URL", NULL, "tcp,ipc", &s, &err), DP_EINVAL);
+    char id[40];
+    assert_int_equal(dp_new_id("j", id, sizeof id), 0);
+    assert_int_equal(strlen(id), 33);
+    assert_int_equal(dp_new_id("j", id, 10), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sha256_vectors),
         cmocka_unit_test(test_ct_equal_and_random),
         cmocka_unit_test(test_names),
+        cmocka_unit_test(test_config),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
