@@ -1,0 +1,91 @@
+#include "actors/publisher.h"
+
+#include "common/log.h"
+
+#include <nng/protocol/pubsub0/pub.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+typedef struct {
+    char url[1024];
+    nng_socket pub;
+} publisher_state;
+
+int events_url_for(const char *admin_url, char *out, size_t len, dp_err *err)
+{
+    if (strncmp(admin_url, "ipc://", 6) == 0 || strncmp(admin_url, "inproc://", 9) == 0) {
+        if ((size_t)snprintf(out, len, "%s.events", admin_url) >= len)
+            return dp_err_set(err, DP_EINVAL, "admin URL too long");
+        return DP_OK;
+    }
+    const char *colon = strrchr(admin_url, ':');
+    char *end = NULL;
+    long port = colon != NULL ? strtol(colon + 1, &end, 10) : 0;
+    if (colon == NULL || end == colon + 1 || *end != '\0' || port <= 0 || port >= 65535)
+        return dp_err_set(err, DP_EINVAL, "%s: cannot derive the events URL (need a port)",
+                          admin_url);
+    if ((size_t)snprintf(out, len, "%.*s:%ld", (int)(colon - admin_url), admin_url, port + 1) >=
+        len)
+        return dp_err_set(err, DP_EINVAL, "admin URL too long");
+    return DP_OK;
+}
+
+/* Body: the fwd header (16 bytes) then an encoded `event`; we publish the event. */
+static int publisher_handle(void *state, actor_ctx *ctx, nng_msg *msg, nng_msg **reply)
+{
+    publisher_state *s = state;
+    (void)ctx;
+    (void)reply;
+    if (nng_msg_len(msg) > 16) {
+        nng_msg_trim(msg, 16);
+        if (nng_sendmsg(s->pub, msg, NNG_FLAG_NONBLOCK) == 0)
+            return 0;
+    }
+    nng_msg_free(msg);
+    return 0;
+}
+
+static int publisher_start(void *state, actor_ctx *ctx, dp_err *err)
+{
+    publisher_state *s = state;
+    (void)ctx;
+    int rv = nng_pub0_open(&s->pub);
+    if (rv == 0)
+        rv = nng_listen(s->pub, s->url, NULL, 0);
+    if (rv != 0)
+        return dp_err_set(err, DP_EUNAVAIL, "events: cannot listen on %s: %s", s->url,
+                          nng_strerror(rv));
+    if (strncmp(s->url, "ipc://", 6) == 0)
+        chmod(s->url + 6, 0600);
+    return DP_OK;
+}
+
+static void publisher_stop(void *state, actor_ctx *ctx)
+{
+    publisher_state *s = state;
+    (void)ctx;
+    nng_close(s->pub);
+    free(s);
+}
+
+actor *publisher_spawn(const char *listen_url, dp_err *err)
+{
+    publisher_state *s = calloc(1, sizeof *s);
+    if (s == NULL) {
+        dp_err_set(err, DP_ENOMEM, "publisher: out of memory");
+        return NULL;
+    }
+    snprintf(s->url, sizeof s->url, "%s", listen_url);
+    actor_opts o = {
+        .name = "publisher",
+        .state = s,
+        .handler = publisher_handle,
+        .on_start = publisher_start,
+        .on_stop = publisher_stop,
+        .mailbox = 1024,
+    };
+    return actor_spawn(&o, err);
+}

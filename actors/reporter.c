@@ -1,0 +1,646 @@
+#include "actors/reporter.h"
+
+#include "actors/auth_cache.h"
+#include "actors/client.h"
+#include "actors/fwd.h"
+#include "common/job_json.h"
+#include "common/log.h"
+#include "dispatch/logstore.h"
+#include "dispatch/rq.h"
+#include "dispatch/rq_owner.h"
+#include "dispatch/store/store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define REPORTER_BATCH 256
+
+typedef struct {
+    fwd_origin origin;
+    uint64_t id;
+    char *runner_id;
+    dp_job_result result; /* owned */
+} pending_complete;
+
+typedef struct {
+    dp_msg_event ev; /* owned strings */
+} pending_event;
+
+typedef struct {
+    reporter_config cfg;
+    char redis_url[1024], prefix[RQ_PREFIX_MAX + 1], pg_dsn[2048], log_store[2048];
+    store_db *db;
+    rq_conn *rq;
+    auth_cache *auth;
+    logstore *logs;
+    pending_complete batch[REPORTER_BATCH];
+    size_t n_batch;
+    pending_event *events;
+    size_t n_events, cap_events;
+    int64_t next_epoch_check_ms;
+    int need_rebuild;
+} reporter_state;
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void iso_now(char *buf, size_t len)
+{
+    struct timespec ts;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    size_t n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf + n, len - n, ".%03ldZ", ts.tv_nsec / 1000000);
+}
+
+static char *dup_or_null(const char *s)
+{
+    return s != NULL ? strdup(s) : NULL;
+}
+
+/* Queues an event: persisted to job_events and published on the next flush. */
+static void add_event(reporter_state *s, const char *job_id, dp_job_state state,
+                      dp_verdict verdict, const char *runner_id, uint32_t attempt,
+                      const char *message)
+{
+    if (s->n_events == s->cap_events) {
+        size_t cap = s->cap_events ? s->cap_events * 2 : 256;
+        pending_event *ne = realloc(s->events, cap * sizeof *ne);
+        if (ne == NULL)
+            return;
+        s->events = ne;
+        s->cap_events = cap;
+    }
+    char ts[40];
+    iso_now(ts, sizeof ts);
+    dp_msg_event *e = &s->events[s->n_events++].ev;
+    memset(e, 0, sizeof *e);
+    e->job_id = strdup(job_id);
+    e->state = state;
+    e->verdict = verdict;
+    e->runner_id = dup_or_null(runner_id);
+    e->attempt = attempt;
+    e->ts = strdup(ts);
+    e->message = dup_or_null(message);
+}
+
+static void reply_msg(fwd_origin o, dp_msg *m)
+{
+    fwd_reply(o, m);
+    dp_msg_free(m);
+}
+
+static void reply_err(fwd_origin o, uint64_t id, int rc, const dp_err *err)
+{
+    dp_msg r = {0};
+    if (rc == DP_ENOTFOUND)
+        dp_msg_make_not_found(&r, id, "job", err->msg);
+    else if (rc == DP_ECONFLICT)
+        dp_msg_make_conflict(&r, id, NULL, err->msg);
+    else
+        dp_msg_make_error_from(&r, id, err);
+    reply_msg(o, &r);
+}
+
+/* ---- submit ---- */
+
+static void do_submit(reporter_state *s, fwd_origin o, dp_msg *m)
+{
+    dp_msg_submit *sub = &m->submit;
+    dp_msg r = {.type = DP_MSG_SUBMITTED, .id = m->id};
+    r.submitted.items = calloc(sub->n_specs, sizeof *r.submitted.items);
+    dp_job_spec *ok = calloc(sub->n_specs, sizeof *ok);
+    rq_job_in *in = calloc(sub->n_specs, sizeof *in);
+    char **texts = calloc(sub->n_specs, sizeof *texts);
+    size_t n_ok = 0;
+    dp_err err = {0};
+    if (r.submitted.items == NULL || ok == NULL || in == NULL || texts == NULL) {
+        dp_err_set(&err, DP_ENOMEM, "out of memory");
+        reply_err(o, m->id, DP_ENOMEM, &err);
+        goto out;
+    }
+    r.submitted.n_items = sub->n_specs;
+    for (size_t i = 0; i < sub->n_specs; i++) {
+        dp_job_spec *spec = &sub->specs[i];
+        dp_submit_item *it = &r.submitted.items[i];
+        it->index = (uint32_t)i;
+        char id[DP_ID_MAX];
+        if (dp_msg_validate_spec(spec, &err) != DP_OK) {
+            it->error = strdup(err.msg);
+            continue;
+        }
+        if (dp_new_id("j-", id, sizeof id) != 0) {
+            it->error = strdup("cannot generate a job id");
+            continue;
+        }
+        free(spec->job_id);
+        spec->job_id = strdup(id);
+        if (spec->max_attempts == 0)
+            spec->max_attempts = s->cfg.max_attempts;
+        json_t *j = dp_job_spec_to_json(spec);
+        texts[n_ok] = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+        json_decref(j);
+        if (spec->job_id == NULL || texts[n_ok] == NULL) {
+            it->error = strdup("out of memory");
+            free(texts[n_ok]);
+            texts[n_ok] = NULL;
+            continue;
+        }
+        it->job_id = strdup(id);
+        ok[n_ok] = *spec; /* borrowed view; m still owns it */
+        in[n_ok].job_id = spec->job_id;
+        in[n_ok].spec = texts[n_ok];
+        in[n_ok].spec_len = strlen(texts[n_ok]);
+        in[n_ok].max_attempts = spec->max_attempts;
+        n_ok++;
+    }
+    if (n_ok > 0) {
+        /* The record first: a job exists once PostgreSQL has it. */
+        int rc = store_insert_jobs(s->db, ok, n_ok, NULL, &err);
+        if (rc != DP_OK) {
+            dp_log(DP_LOG_ERROR, "submit_not_persisted", "error", err.msg, (char *)NULL);
+            for (size_t i = 0; i < r.submitted.n_items; i++) {
+                dp_submit_item *it = &r.submitted.items[i];
+                if (it->job_id != NULL) {
+                    free(it->job_id);
+                    it->job_id = NULL;
+                    it->error = strdup("PostgreSQL unavailable, job not accepted: retry");
+                }
+            }
+            n_ok = 0;
+        } else if (rq_enqueue(s->rq, in, n_ok, NULL, &err) != DP_OK) {
+            /* Accepted all the same: the rebuild puts PostgreSQL's queued jobs into Redis. */
+            dp_log(DP_LOG_WARN, "enqueue_deferred", "error", err.msg, (char *)NULL);
+            s->need_rebuild = 1;
+        }
+    }
+    for (size_t i = 0; i < n_ok; i++)
+        add_event(s, in[i].job_id, DP_JOB_QUEUED, DP_VERDICT_NONE, NULL, 0, NULL);
+    fwd_reply(o, &r);
+out:
+    for (size_t i = 0; texts != NULL && i < sub->n_specs; i++)
+        free(texts[i]);
+    free(texts);
+    free(in);
+    free(ok);
+    dp_msg_free(&r);
+}
+
+/* ---- complete (group commit) ---- */
+
+static void do_complete(reporter_state *s, fwd_origin o, dp_msg *m)
+{
+    dp_msg_complete *c = &m->complete;
+    dp_err err = {0};
+    int rc = auth_cache_check(s->auth, s->rq, c->runner_id, c->runner_token, &err);
+    if (rc != DP_OK) {
+        fwd_reply_error(o, m->id, rc == DP_EAUTH ? DP_MSG_ERR_UNAUTHORIZED : DP_MSG_ERR_UNAVAILABLE,
+                        rc == DP_EAUTH ? "runner token rejected" : err.msg);
+        return;
+    }
+    pending_complete *p = &s->batch[s->n_batch++];
+    p->origin = o;
+    p->id = m->id;
+    p->runner_id = c->runner_id;
+    p->result = c->result;
+    c->runner_id = NULL; /* moved into the batch */
+    memset(&c->result, 0, sizeof c->result);
+}
+
+static void flush_completes(reporter_state *s)
+{
+    size_t n = s->n_batch;
+    if (n == 0)
+        return;
+    rq_owner_item own[REPORTER_BATCH];
+    store_result_in in[REPORTER_BATCH];
+    store_outcome outcome[REPORTER_BATCH];
+    size_t idx[REPORTER_BATCH], n_in = 0;
+    char urls[REPORTER_BATCH][512];
+    dp_err err = {0};
+    for (size_t i = 0; i < n; i++)
+        own[i] = (rq_owner_item){s->batch[i].result.job_id, s->batch[i].runner_id,
+                                 s->batch[i].result.attempt, DP_ENOTFOUND};
+    int rc = rq_owner_check(s->rq, own, n, &err);
+    for (size_t i = 0; i < n; i++) {
+        pending_complete *p = &s->batch[i];
+        if (rc != DP_OK) {
+            fwd_reply_error(p->origin, p->id, DP_MSG_ERR_UNAVAILABLE, err.msg);
+            continue;
+        }
+        if (own[i].result == DP_ECONFLICT) {
+            dp_msg r = {0};
+            dp_msg_make_conflict(&r, p->id, p->result.job_id,
+                                 "not the current owner of this attempt (reclaimed?)");
+            reply_msg(p->origin, &r);
+            continue;
+        }
+        if (own[i].result == DP_ENOTFOUND) {
+            dp_msg r = {0};
+            dp_msg_make_not_found(&r, p->id, "job", "no such job is leased");
+            reply_msg(p->origin, &r);
+            continue;
+        }
+        urls[n_in][0] = '\0';
+        if (s->logs != NULL && p->result.log != NULL && p->result.log_len > 0 &&
+            logstore_put(s->logs, p->result.job_id, p->result.attempt, p->result.log,
+                         p->result.log_len, urls[n_in], sizeof urls[n_in], &err) != DP_OK) {
+            dp_log(DP_LOG_WARN, "log_not_stored", "job_id", p->result.job_id, "error", err.msg,
+                   (char *)NULL);
+            urls[n_in][0] = '\0';
+        }
+        in[n_in] = (store_result_in){&p->result, p->runner_id, urls[n_in][0] ? urls[n_in] : NULL};
+        idx[n_in++] = i;
+    }
+    if (rc == DP_OK && n_in > 0) {
+        rc = store_record_results(s->db, in, n_in, outcome, &err);
+        for (size_t k = 0; k < n_in; k++) {
+            pending_complete *p = &s->batch[idx[k]];
+            if (rc != DP_OK) {
+                fwd_reply_error(p->origin, p->id, DP_MSG_ERR_UNAVAILABLE, err.msg);
+                continue;
+            }
+            if (outcome[k] == STORE_UNKNOWN_JOB) {
+                dp_msg r = {0};
+                dp_msg_make_not_found(&r, p->id, "job", "unknown job");
+                reply_msg(p->origin, &r);
+                continue;
+            }
+            /* Persisted (or already): now the job may leave Redis. */
+            dp_err e2 = {0};
+            int rrc = rq_lease_complete(s->rq, p->runner_id, p->result.job_id,
+                                        p->result.attempt, &e2);
+            if (rrc != DP_OK && rrc != DP_ECONFLICT && rrc != DP_ENOTFOUND)
+                dp_log(DP_LOG_WARN, "complete_redis_failed", "job_id", p->result.job_id,
+                       "error", e2.msg, (char *)NULL);
+            if (outcome[k] == STORE_RECORDED)
+                add_event(s, p->result.job_id, DP_JOB_COMPLETED, p->result.verdict, p->runner_id,
+                          p->result.attempt, p->result.message);
+            dp_msg r = {0};
+            dp_msg_make_ack(&r, p->id, 0);
+            reply_msg(p->origin, &r);
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        free(s->batch[i].runner_id);
+        dp_job_result_free(&s->batch[i].result);
+    }
+    s->n_batch = 0;
+}
+
+/* ---- events: lease marks, dead jobs, history, watchers ---- */
+
+static void flush_events(reporter_state *s)
+{
+    size_t n = s->n_events;
+    if (n == 0)
+        return;
+    store_lease *leases = calloc(n, sizeof *leases);
+    store_failure *fails = calloc(n, sizeof *fails);
+    store_event *hist = calloc(n, sizeof *hist);
+    const char **dead_ids = calloc(n, sizeof *dead_ids);
+    size_t n_leases = 0, n_fails = 0;
+    dp_err err = {0};
+    if (leases == NULL || fails == NULL || hist == NULL || dead_ids == NULL)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        dp_msg_event *e = &s->events[i].ev;
+        hist[i] = (store_event){.job_id = e->job_id, .state = e->state, .attempt = e->attempt,
+                                .runner_id = e->runner_id, .message = e->message};
+        if (e->state == DP_JOB_LEASED)
+            leases[n_leases++] = (store_lease){e->job_id, e->attempt, e->runner_id};
+        else if (e->state == DP_JOB_FAILED && e->verdict == DP_VERDICT_SE && e->runner_id == NULL) {
+            dead_ids[n_fails] = e->job_id;
+            fails[n_fails++] = (store_failure){e->job_id, e->attempt, e->message};
+        }
+    }
+    if (n_leases > 0 && store_mark_leased(s->db, leases, n_leases, NULL, &err) != DP_OK)
+        dp_log(DP_LOG_WARN, "lease_marks_failed", "error", err.msg, (char *)NULL);
+    if (n_fails > 0) {
+        /* Recorded first, then forgotten by Redis: a crash in between repeats it. */
+        if (store_mark_failed(s->db, fails, n_fails, NULL, &err) == DP_OK)
+            rq_dead_ack(s->rq, dead_ids, n_fails, &err);
+        else
+            dp_log(DP_LOG_WARN, "dead_not_recorded", "error", err.msg, (char *)NULL);
+    }
+    if (store_add_events(s->db, hist, n, &err) != DP_OK)
+        dp_log(DP_LOG_WARN, "history_failed", "error", err.msg, (char *)NULL);
+    for (size_t i = 0; s->cfg.publisher != NULL && i < n; i++) {
+        dp_msg m = {.type = DP_MSG_EVENT, .event = s->events[i].ev};
+        nng_msg *msg = fwd_internal(&m, NULL);
+        if (msg != NULL)
+            actor_send(s->cfg.publisher, msg, 100, NULL);
+    }
+out:
+    for (size_t i = 0; i < n; i++) {
+        dp_msg m = {.type = DP_MSG_EVENT, .event = s->events[i].ev};
+        dp_msg_free(&m);
+    }
+    s->n_events = 0;
+    free(leases);
+    free(fails);
+    free(hist);
+    free(dead_ids);
+}
+
+/* ---- admin ---- */
+
+static void do_status(reporter_state *s, fwd_origin o, const dp_msg *m)
+{
+    dp_msg r = {.type = DP_MSG_JOB, .id = m->id};
+    dp_err err = {0};
+    const char *job_id = m->type == DP_MSG_WAIT ? m->wait.job_id : m->status.job_id;
+    int rc = store_get_job(s->db, job_id, &r.job, &err);
+    if (rc != DP_OK) {
+        reply_err(o, m->id, rc, &err);
+        return;
+    }
+    reply_msg(o, &r);
+}
+
+static void do_queue(reporter_state *s, fwd_origin o, const dp_msg *m)
+{
+    dp_msg r = {.type = DP_MSG_QUEUE_STATS, .id = m->id};
+    dp_err err = {0};
+    int rc = rq_stats(s->rq, &r.queue_stats, &err);
+    if (rc == DP_OK)
+        rc = store_count_completed(s->db, &r.queue_stats.completed, &err);
+    if (rc != DP_OK) {
+        reply_err(o, m->id, rc, &err);
+        return;
+    }
+    reply_msg(o, &r);
+}
+
+static void do_cancel(reporter_state *s, fwd_origin o, const dp_msg *m)
+{
+    dp_err err = {0};
+    const char *id = m->cancel.job_id;
+    int rc = store_mark_cancelled(s->db, id, "cancelled by an operator", &err);
+    if (rc == DP_OK) {
+        int rrc = rq_cancel(s->rq, id, &err);
+        if (rrc != DP_OK && rrc != DP_ENOTFOUND && rrc != DP_ECONFLICT)
+            dp_log(DP_LOG_WARN, "cancel_redis_failed", "job_id", id, "error", err.msg,
+                   (char *)NULL);
+        add_event(s, id, DP_JOB_CANCELLED, DP_VERDICT_NONE, NULL, 0, "cancelled by an operator");
+    }
+    if (rc != DP_OK) {
+        reply_err(o, m->id, rc, &err);
+        return;
+    }
+    dp_msg r = {0};
+    dp_msg_make_ack(&r, m->id, 1);
+    reply_msg(o, &r);
+}
+
+/* Puts one job back in Redis after PostgreSQL says it is queued again. */
+static int requeue_redis(reporter_state *s, const char *job_id, dp_err *err)
+{
+    int rc = rq_requeue(s->rq, job_id, err);
+    if (rc != DP_ENOTFOUND)
+        return rc;
+    /* Gone from Redis (dead and acknowledged): enqueue it afresh from its spec. */
+    dp_job_view v = {0};
+    store_cursor cur = {{0}, {0}};
+    (void)cur;
+    rc = store_get_job(s->db, job_id, &v, err);
+    dp_job_view_free(&v);
+    if (rc != DP_OK)
+        return rc;
+    return store_requeue_enqueue(s->db, s->rq, job_id, err);
+}
+
+static void do_requeue(reporter_state *s, fwd_origin o, const dp_msg *m)
+{
+    dp_err err = {0};
+    dp_msg r = {0};
+    if (m->requeue.dead) {
+        uint64_t moved = 0;
+        int rc = store_requeue_failed(s->db, s->rq, &moved, &err);
+        if (rc != DP_OK) {
+            reply_err(o, m->id, rc, &err);
+            return;
+        }
+        dp_msg_make_ack(&r, m->id, (uint32_t)moved);
+        reply_msg(o, &r);
+        return;
+    }
+    const char *id = m->requeue.job_id;
+    int rc = store_requeue(s->db, id, 0, &err);
+    if (rc == DP_OK)
+        rc = requeue_redis(s, id, &err);
+    if (rc != DP_OK) {
+        reply_err(o, m->id, rc, &err);
+        return;
+    }
+    add_event(s, id, DP_JOB_QUEUED, DP_VERDICT_NONE, NULL, 0, "requeued by an operator");
+    dp_msg_make_ack(&r, m->id, 1);
+    reply_msg(o, &r);
+}
+
+static void do_event(reporter_state *s, dp_msg *m)
+{
+    dp_msg_event *e = &m->event;
+    add_event(s, e->job_id, e->state, e->verdict, e->runner_id, e->attempt, e->message);
+}
+
+/* ---- rebuild ---- */
+
+/* Puts every unfinished job PostgreSQL knows back into Redis; jobs Redis
+ * already has are skipped by the enqueue script, so this is safe to repeat. */
+static int rebuild_redis(reporter_state *s, dp_err *err)
+{
+    store_cursor cur;
+    memset(&cur, 0, sizeof cur);
+    size_t total = 0;
+    for (;;) {
+        store_unfinished_job *jobs = NULL;
+        size_t n = 0;
+        int rc = store_list_unfinished(s->db, &cur, 1000, &jobs, &n, err);
+        if (rc != DP_OK)
+            return rc;
+        rq_job_in *in = calloc(n ? n : 1, sizeof *in);
+        char **texts = calloc(n ? n : 1, sizeof *texts);
+        size_t k = 0;
+        for (size_t i = 0; in != NULL && texts != NULL && i < n; i++) {
+            json_t *j = dp_job_spec_to_json(&jobs[i].spec);
+            texts[k] = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+            json_decref(j);
+            if (texts[k] == NULL)
+                continue;
+            in[k] = (rq_job_in){jobs[i].spec.job_id, texts[k], strlen(texts[k]),
+                                jobs[i].spec.max_attempts, jobs[i].attempts};
+            if (jobs[i].state == DP_JOB_LEASED && jobs[i].runner_id != NULL &&
+                rq_rebuild_leased(s->rq, jobs[i].runner_id, &in[k], NULL) == DP_OK) {
+                free(texts[k]);
+                continue;
+            }
+            k++;
+        }
+        size_t added = 0;
+        rc = k > 0 ? rq_enqueue(s->rq, in, k, &added, err) : DP_OK;
+        total += added;
+        for (size_t i = 0; i < k; i++)
+            free(texts[i]);
+        free(texts);
+        free(in);
+        store_unfinished_free(jobs, n);
+        if (rc != DP_OK)
+            return rc;
+        if (n < 1000)
+            break;
+    }
+    if (total > 0) {
+        char buf[24];
+        snprintf(buf, sizeof buf, "%zu", total);
+        dp_log(DP_LOG_WARN, "redis_rebuilt", "jobs_enqueued", buf, (char *)NULL);
+    }
+    return rq_epoch_mark(s->rq, err);
+}
+
+static void check_epoch(reporter_state *s)
+{
+    int present = 1;
+    dp_err err = {0};
+    if (!s->need_rebuild && rq_epoch_present(s->rq, &present, &err) != DP_OK)
+        return;
+    if (present && !s->need_rebuild)
+        return;
+    if (rebuild_redis(s, &err) == DP_OK)
+        s->need_rebuild = 0;
+    else
+        dp_log(DP_LOG_WARN, "rebuild_failed", "error", err.msg, (char *)NULL);
+}
+
+static int reporter_handle(void *state, actor_ctx *ctx, nng_msg *msg, nng_msg **reply)
+{
+    reporter_state *s = state;
+    (void)ctx;
+    (void)reply;
+    fwd_origin o;
+    dp_msg m;
+    dp_err err = {0};
+    int rc = fwd_open(msg, &o, &m, &err);
+    nng_msg_free(msg);
+    if (rc != DP_OK) {
+        fwd_reply_error(o, m.id, "protocol", err.msg);
+        return 0;
+    }
+    switch (m.type) {
+    case DP_MSG_SUBMIT:
+        do_submit(s, o, &m);
+        break;
+    case DP_MSG_COMPLETE:
+        do_complete(s, o, &m);
+        if (s->n_batch == REPORTER_BATCH)
+            flush_completes(s);
+        break;
+    case DP_MSG_STATUS:
+    case DP_MSG_WAIT:
+        do_status(s, o, &m);
+        break;
+    case DP_MSG_QUEUE:
+        do_queue(s, o, &m);
+        break;
+    case DP_MSG_CANCEL:
+        do_cancel(s, o, &m);
+        break;
+    case DP_MSG_REQUEUE:
+        do_requeue(s, o, &m);
+        break;
+    case DP_MSG_EVENT:
+        do_event(s, &m);
+        break;
+    default:
+        fwd_reply_error(o, m.id, "unsupported", "the reporter does not handle this message");
+        break;
+    }
+    dp_msg_free(&m);
+    return 0;
+}
+
+static void reporter_tick(void *state, actor_ctx *ctx)
+{
+    reporter_state *s = state;
+    (void)ctx;
+    flush_completes(s);
+    flush_events(s);
+    int64_t now = now_ms();
+    if (now >= s->next_epoch_check_ms) {
+        s->next_epoch_check_ms = now + 1000;
+        check_epoch(s);
+    }
+}
+
+static int reporter_start(void *state, actor_ctx *ctx, dp_err *err)
+{
+    reporter_state *s = state;
+    (void)ctx;
+    rq_options opt;
+    rq_options_default(&opt);
+    opt.alive_ttl_ms = s->cfg.alive_ttl_ms;
+    opt.max_attempts = s->cfg.max_attempts;
+    if ((s->db = store_open(s->pg_dsn, err)) == NULL)
+        return err->code != 0 ? err->code : DP_EUNAVAIL;
+    if ((s->rq = rq_connect(s->redis_url, s->prefix, &opt, err)) == NULL)
+        return DP_EUNAVAIL;
+    if ((s->logs = logstore_open(s->log_store, err)) == NULL)
+        return DP_EINVAL;
+    if ((s->auth = auth_cache_new(4096)) == NULL)
+        return dp_err_set(err, DP_ENOMEM, "reporter: out of memory");
+    s->need_rebuild = 1; /* reconcile once at start: a crash may have left work behind */
+    return DP_OK;
+}
+
+static void reporter_stop(void *state, actor_ctx *ctx)
+{
+    reporter_state *s = state;
+    (void)ctx;
+    if (s->db != NULL && s->rq != NULL) {
+        flush_completes(s); /* finish in-flight writes */
+        flush_events(s);
+    }
+    for (size_t i = 0; i < s->n_batch; i++) {
+        free(s->batch[i].runner_id);
+        dp_job_result_free(&s->batch[i].result);
+    }
+    free(s->events);
+    store_close(s->db);
+    rq_close(s->rq);
+    logstore_close(s->logs);
+    auth_cache_free(s->auth);
+    free(s);
+}
+
+actor *reporter_spawn(const reporter_config *cfg, dp_err *err)
+{
+    reporter_state *s = calloc(1, sizeof *s);
+    if (s == NULL) {
+        dp_err_set(err, DP_ENOMEM, "reporter: out of memory");
+        return NULL;
+    }
+    s->cfg = *cfg;
+    snprintf(s->redis_url, sizeof s->redis_url, "%s", cfg->redis_url);
+    snprintf(s->prefix, sizeof s->prefix, "%s", cfg->prefix);
+    snprintf(s->pg_dsn, sizeof s->pg_dsn, "%s", cfg->pg_dsn);
+    snprintf(s->log_store, sizeof s->log_store, "%s", cfg->log_store);
+    actor_opts o = {
+        .name = "reporter",
+        .state = s,
+        .handler = reporter_handle,
+        .on_start = reporter_start,
+        .on_stop = reporter_stop,
+        .on_tick = reporter_tick,
+        .tick_ms = 2,
+        .mailbox = 8192,
+        .max_msg_bytes = DP_MSG_MAX_SIZE,
+    };
+    return actor_spawn(&o, err);
+}

@@ -1,0 +1,116 @@
+#include "dispatch/rq_owner.h"
+
+#include "dispatch/rq_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void job_key(const rq_conn *c, const char *id, char *out, size_t len)
+{
+    snprintf(out, len, "%sjob:%s", c->prefix, id);
+}
+
+int rq_owner_check(rq_conn *c, rq_owner_item *items, size_t n, dp_err *err)
+{
+    if (n == 0)
+        return DP_OK;
+    rq_args *cmds = calloc(n, sizeof *cmds);
+    redisReply **rep = calloc(n, sizeof *rep);
+    char (*keys)[RQ_PREFIX_MAX + DP_ID_MAX + 8] = calloc(n, sizeof *keys);
+    int rc = DP_ENOMEM;
+    if (cmds == NULL || rep == NULL || keys == NULL)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        job_key(c, items[i].job_id, keys[i], sizeof keys[i]);
+        rq_args_str(&cmds[i], "HMGET");
+        rq_args_str(&cmds[i], keys[i]);
+        rq_args_str(&cmds[i], "state");
+        rq_args_str(&cmds[i], "leased_by");
+        rq_args_str(&cmds[i], "attempts");
+    }
+    rc = rq_pipeline(c, "owner check", cmds, n, rep, err);
+    if (rc != DP_OK)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        rq_owner_item *it = &items[i];
+        redisReply *r = rep[i];
+        it->result = DP_ENOTFOUND;
+        if (r == NULL)
+            continue;
+        if (r->type == REDIS_REPLY_ERROR) {
+            /* A string tombstone: "completed <runner> <attempt>" or "cancelled". */
+            rq_args get = {0};
+            redisReply *g = NULL;
+            rq_args_str(&get, "GET");
+            rq_args_str(&get, keys[i]);
+            it->result = DP_ECONFLICT;
+            if (rq_call(c, "owner check", &get, RQ_RETRY, &g, err) == DP_OK && g != NULL &&
+                g->type == REDIS_REPLY_STRING) {
+                char want[DP_ID_MAX * 2 + 32];
+                snprintf(want, sizeof want, "completed %s %u", it->runner_id, it->attempt);
+                if (strcmp(g->str, want) == 0)
+                    it->result = DP_OK;
+            }
+            if (g != NULL)
+                freeReplyObject(g);
+            rq_args_free(&get);
+            continue;
+        }
+        if (r->type != REDIS_REPLY_ARRAY || r->elements < 3 ||
+            r->element[0]->type != REDIS_REPLY_STRING)
+            continue; /* no such job */
+        char att[16];
+        snprintf(att, sizeof att, "%u", it->attempt);
+        int owner = r->element[1]->type == REDIS_REPLY_STRING &&
+                    strcmp(r->element[1]->str, it->runner_id) == 0;
+        int same = r->element[2]->type == REDIS_REPLY_STRING && strcmp(r->element[2]->str, att) == 0;
+        it->result =
+            strcmp(r->element[0]->str, "leased") == 0 && owner && same ? DP_OK : DP_ECONFLICT;
+    }
+out:
+    for (size_t i = 0; cmds != NULL && i < n; i++) {
+        rq_args_free(&cmds[i]);
+        if (rep != NULL && rep[i] != NULL)
+            freeReplyObject(rep[i]);
+    }
+    free(cmds);
+    free(rep);
+    free(keys);
+    if (rc == DP_ENOMEM)
+        dp_err_set(err, DP_ENOMEM, "owner check: out of memory");
+    return rc;
+}
+
+int rq_epoch_present(rq_conn *c, int *present, dp_err *err)
+{
+    char key[RQ_PREFIX_MAX + 8];
+    snprintf(key, sizeof key, "%sepoch", c->prefix);
+    rq_args a = {0};
+    redisReply *r = NULL;
+    rq_args_str(&a, "EXISTS");
+    rq_args_str(&a, key);
+    int rc = rq_call(c, "epoch check", &a, RQ_RETRY, &r, err);
+    if (rc == DP_OK)
+        *present = r != NULL && r->type == REDIS_REPLY_INTEGER && r->integer == 1;
+    if (r != NULL)
+        freeReplyObject(r);
+    rq_args_free(&a);
+    return rc;
+}
+
+int rq_epoch_mark(rq_conn *c, dp_err *err)
+{
+    char key[RQ_PREFIX_MAX + 8];
+    snprintf(key, sizeof key, "%sepoch", c->prefix);
+    rq_args a = {0};
+    redisReply *r = NULL;
+    rq_args_str(&a, "SET");
+    rq_args_str(&a, key);
+    rq_args_str(&a, "1");
+    int rc = rq_call(c, "epoch mark", &a, RQ_RETRY, &r, err);
+    if (r != NULL)
+        freeReplyObject(r);
+    rq_args_free(&a);
+    return rc;
+}

@@ -1,0 +1,25 @@
+/* Read-only checks the reporter makes before it persists a result, and the
+ * marker that tells dispatchd its Redis lost its data. Kept apart from the
+ * scripted operations in rq.h because they change nothing. */
+#ifndef DP_RQ_OWNER_H
+#define DP_RQ_OWNER_H
+
+#include "dispatch/rq.h"
+
+typedef struct {
+    const char *job_id;
+    const char *runner_id;
+    uint32_t attempt;
+    int result; /* out: DP_OK (current owner and attempt, or an identical repeat of an
+                   accepted complete), DP_ECONFLICT, DP_ENOTFOUND */
+} rq_owner_item;
+
+/* Checks n items in one round trip (two when tombstones are involved). */
+int rq_owner_check(rq_conn *c, rq_owner_item *items, size_t n, dp_err *err);
+
+/* Sets *present to 1 when this Redis holds our epoch marker, 0 when it does
+ * not (a new or flushed Redis: rebuild from PostgreSQL, then rq_epoch_mark). */
+int rq_epoch_present(rq_conn *c, int *present, dp_err *err);
+int rq_epoch_mark(rq_conn *c, dp_err *err);
+
+#endif
