@@ -1,0 +1,295 @@
+/* The wire format: every message the actors, runners and the admin CLI
+ * exchange, as one tagged union, with its msgpack encoder, a bounded decoder
+ * for untrusted bytes, and semantic validation. docs/messages.md lists the
+ * keys of every message.
+ *
+ * Envelope: a msgpack map {"v": 1, "t": "<type>", "id": <uint64>, "b": {...}}.
+ * "id" is optional (0 = none; replies echo the request's id); unknown keys at
+ * every level are ignored; an unknown "t" or a "v" above DP_MSG_VERSION is a
+ * DP_EPROTO decode error the caller turns into an `error` reply.
+ *
+ * Ownership: a dp_msg owns every string and array it points to (heap, NUL-
+ * terminated strings, arrays from calloc). dp_msg_free releases them all. A
+ * NULL string means "not given" and is left out of the encoding. The encoders
+ * never take ownership of the message they are given. */
+#ifndef DP_MSG_H
+#define DP_MSG_H
+
+#include "common/err.h"
+#include "common/job.h"
+
+#include <nng/nng.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define DP_MSG_VERSION 1
+
+/* Bounds, enforced while decoding (before anything is allocated) and by
+ * dp_msg_validate before encoding. */
+#define DP_MSG_MAX_SIZE (32u * 1024 * 1024) /* whole encoded message */
+#define DP_MSG_MAX_STR (1u * 1024 * 1024)   /* any string: stdin, stdout excerpts, messages */
+#define DP_MSG_MAX_LOG (8u * 1024 * 1024)   /* the log bytes of a complete */
+#define DP_MSG_MAX_NAME 256                 /* names, labels, versions, profiles, codes */
+#define DP_MSG_MAX_TOKEN 256                /* registration and runner tokens */
+#define DP_MSG_MAX_URL 4096                 /* archive and log URLs */
+#define DP_MSG_MAX_TS 64                    /* RFC 3339 timestamps */
+#define DP_MSG_MAX_SPECS 10000              /* specs in one submit, items in submitted */
+#define DP_MSG_MAX_LEASE 1024               /* jobs in one lease / leased */
+#define DP_MSG_MAX_RUNNERS 10000            /* runners in one `runners` reply */
+#define DP_MSG_MAX_LABELS 64                /* labels or profiles of one runner */
+#define DP_MSG_MAX_DEPTH 8                  /* nesting of maps and arrays, envelope = 1 */
+/* Decoded memory may not exceed this many times the wire size (plus 64 KiB):
+ * stops a small message of empty maps from becoming a huge array of structs. */
+#define DP_MSG_MAX_EXPANSION 8
+
+typedef enum {
+    DP_MSG_INVALID = 0,
+    DP_MSG_REGISTER,     /* runner -> dispatcher */
+    DP_MSG_REGISTERED,   /* reply to register */
+    DP_MSG_HEARTBEAT,    /* runner -> dispatcher */
+    DP_MSG_ACK,          /* generic success reply */
+    DP_MSG_ERROR,        /* generic failure reply */
+    DP_MSG_LEASE,        /* runner asks for jobs */
+    DP_MSG_LEASED,       /* jobs handed out */
+    DP_MSG_NONE,         /* no job within wait_ms (wire name "none") */
+    DP_MSG_COMPLETE,     /* runner reports a result */
+    DP_MSG_CONFLICT,     /* stale owner or attempt */
+    DP_MSG_NOT_FOUND,    /* unknown job or runner */
+    DP_MSG_DEREGISTER,   /* runner leaves */
+    DP_MSG_SUBMIT,       /* producer submits one or many specs */
+    DP_MSG_SUBMITTED,    /* reply to submit, one item per spec */
+    DP_MSG_STATUS,       /* ask for one job */
+    DP_MSG_JOB,          /* reply: one job view */
+    DP_MSG_LIST_RUNNERS, /* ask for the runners */
+    DP_MSG_RUNNERS,      /* reply: runner rows */
+    DP_MSG_QUEUE,        /* ask for queue counts */
+    DP_MSG_QUEUE_STATS,  /* reply: queue counts */
+    DP_MSG_CANCEL,       /* admin: cancel a job */
+    DP_MSG_REQUEUE,      /* admin: requeue a job, or every dead job */
+    DP_MSG_DRAIN,        /* admin: drain a runner */
+    DP_MSG_WAIT,         /* block until a job is terminal; answered with `job` */
+    DP_MSG_EVENT,        /* job state change, published to watchers */
+    DP_MSG_TYPE_COUNT
+} dp_msg_type;
+
+/* Error reply codes (dp_msg_error.code) besides every dp_code_name(): a
+ * failed decode answered with dp_msg_make_error_from gets "protocol" (bad
+ * bytes, unknown type, newer version) or "invalid" (failed validation). */
+#define DP_MSG_ERR_UNKNOWN_RUNNER "unknown_runner" /* re-register */
+#define DP_MSG_ERR_UNAUTHORIZED "unauthorized"     /* bad token */
+#define DP_MSG_ERR_DRAINING "draining"
+#define DP_MSG_ERR_UNAVAILABLE "unavailable" /* retry later */
+#define DP_MSG_ERR_INTERNAL "internal"
+
+typedef struct {
+    char *registration_token;
+    char *name;
+    char **labels;
+    size_t n_labels;
+    uint32_t capacity; /* concurrency slots, >= 1 */
+    char *version;     /* runner build, optional */
+    char **profiles;   /* profiles installed on the runner */
+    size_t n_profiles;
+} dp_msg_register;
+
+typedef struct {
+    char *runner_id;
+    char *runner_token; /* plaintext, sent once */
+    uint32_t heartbeat_ms;
+    uint32_t alive_ttl_ms;
+} dp_msg_registered;
+
+typedef struct {
+    char *runner_id;
+    char *runner_token;
+    uint32_t free_slots;
+} dp_msg_heartbeat;
+
+typedef struct {
+    uint32_t count; /* e.g. jobs requeued by `requeue --dead`; 0 otherwise */
+    bool draining;  /* heartbeat ack: the runner should take nothing new */
+} dp_msg_ack;
+
+typedef struct {
+    char *code;    /* DP_MSG_ERR_* or a dp_code_name(); required */
+    char *message; /* one line naming what is wrong */
+} dp_msg_error;
+
+typedef struct {
+    char *runner_id;
+    char *runner_token;
+    uint32_t max_jobs; /* 1..DP_MSG_MAX_LEASE */
+    uint32_t wait_ms;  /* long-poll bound; 0 = answer at once */
+    char *request_id;  /* optional: lets a retried lease be recognised */
+} dp_msg_lease;
+
+typedef struct {
+    char *job_id;
+    uint32_t attempt; /* >= 1 */
+    dp_job_spec spec;
+} dp_leased_job;
+
+typedef struct {
+    dp_leased_job *jobs;
+    size_t n_jobs;
+} dp_msg_leased;
+
+typedef struct {
+    char *reason; /* "timeout", "draining", ...; optional */
+} dp_msg_none;
+
+typedef struct {
+    char *runner_id;
+    char *runner_token;
+    dp_job_result result;
+} dp_msg_complete;
+
+typedef struct {
+    char *job_id;
+    char *message;
+} dp_msg_conflict;
+
+typedef struct {
+    char *what; /* "job", "runner"; required */
+    char *message;
+} dp_msg_not_found;
+
+typedef struct {
+    char *runner_id;
+    char *runner_token;
+    bool release; /* give leased jobs back at once */
+} dp_msg_deregister;
+
+/* Submit is validated for structure only: each spec is checked with
+ * dp_msg_validate_spec by the receiver, so one bad spec fails only its item. */
+typedef struct {
+    dp_job_spec *specs;
+    size_t n_specs; /* 1..DP_MSG_MAX_SPECS */
+} dp_msg_submit;
+
+typedef struct {
+    uint32_t index; /* position in the submit */
+    char *job_id;   /* set on success ... */
+    char *error;    /* ... or this: why the spec was refused */
+} dp_submit_item;
+
+typedef struct {
+    dp_submit_item *items;
+    size_t n_items;
+} dp_msg_submitted;
+
+typedef struct {
+    char *job_id;
+} dp_msg_job_ref; /* status, cancel */
+
+typedef struct {
+    dp_runner_info *runners;
+    size_t n_runners;
+} dp_msg_runners;
+
+typedef struct {
+    char *job_id; /* one job ... */
+    bool dead;    /* ... or every dead job; exactly one of the two */
+} dp_msg_requeue;
+
+typedef struct {
+    char *runner_id;
+} dp_msg_drain;
+
+typedef struct {
+    char *job_id;
+    uint32_t timeout_ms;
+} dp_msg_wait;
+
+typedef struct {
+    char *job_id;
+    dp_job_state state;
+    dp_verdict verdict;
+    char *runner_id;
+    uint32_t attempt;
+    char *ts; /* RFC 3339 UTC */
+    char *message;
+} dp_msg_event;
+
+/* One message. Set `type` and the matching union member; list_runners and
+ * queue have no body. */
+typedef struct {
+    dp_msg_type type;
+    uint64_t id; /* request id; 0 = none */
+    union {
+        dp_msg_register reg;
+        dp_msg_registered registered;
+        dp_msg_heartbeat heartbeat;
+        dp_msg_ack ack;
+        dp_msg_error error;
+        dp_msg_lease lease;
+        dp_msg_leased leased;
+        dp_msg_none none;
+        dp_msg_complete complete;
+        dp_msg_conflict conflict;
+        dp_msg_not_found not_found;
+        dp_msg_deregister deregister;
+        dp_msg_submit submit;
+        dp_msg_submitted submitted;
+        dp_msg_job_ref status;
+        dp_job_view job;
+        dp_msg_runners runners;
+        dp_queue_stats queue_stats;
+        dp_msg_job_ref cancel;
+        dp_msg_requeue requeue;
+        dp_msg_drain drain;
+        dp_msg_wait wait;
+        dp_msg_event event;
+    };
+} dp_msg;
+
+/* Encodes m (after dp_msg_validate) into a new nng_msg the caller owns
+ * (nng_msg_free, or hand it to nng_sendmsg). On failure *out is NULL. */
+int dp_msg_encode(const dp_msg *m, nng_msg **out, dp_err *err);
+
+/* Same into a malloc'd buffer the caller frees. */
+int dp_msg_encode_buf(const dp_msg *m, void **buf, size_t *len, dp_err *err);
+
+/* Decodes untrusted bytes into *out, which then owns copies of everything
+ * (dp_msg_free). Calls dp_msg_validate. DP_EPROTO for malformed bytes, an
+ * unknown type or a newer version; DP_EINVAL for a well-formed message that
+ * fails validation. On failure *out holds no allocations, type is
+ * DP_MSG_INVALID and out->id is the envelope's id when it could be read,
+ * so the caller can address its error reply. buf is only read. */
+int dp_msg_decode(const void *buf, size_t len, dp_msg *out, dp_err *err);
+
+/* dp_msg_decode of an nng_msg's body; msg stays the caller's. */
+int dp_msg_decode_nng(nng_msg *msg, dp_msg *out, dp_err *err);
+
+/* Frees everything m owns and zeroes it (type DP_MSG_INVALID). NULL is fine. */
+void dp_msg_free(dp_msg *m);
+
+/* Wire name of a type ("register", "none", ...); NULL when out of range. */
+const char *dp_msg_type_name(dp_msg_type t);
+
+/* Type for a wire name, DP_MSG_INVALID when unknown. */
+dp_msg_type dp_msg_type_parse(const char *name);
+
+/* Semantic checks: required fields, length and count bounds, ids <=
+ * DP_ID_MAX, verdict/state ranges, scores in [0, 100], sha256 as 64 lower-case
+ * hex, archive URL scheme file/http/https. DP_EINVAL naming the field. */
+int dp_msg_validate(const dp_msg *m, dp_err *err);
+
+/* The full check of one job spec (what submit leaves to the receiver). */
+int dp_msg_validate_spec(const dp_job_spec *spec, dp_err *err);
+
+/* True when a and b carry the same type, id and field values. */
+bool dp_msg_equal(const dp_msg *a, const dp_msg *b);
+
+/* Reply constructors: fill *out (which must not own anything yet) with heap
+ * copies. Return 0 or DP_ENOMEM (then *out owns nothing). */
+int dp_msg_make_error(dp_msg *out, uint64_t id, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* An error reply from a dp_err: code dp_code_name(err->code), its message. */
+int dp_msg_make_error_from(dp_msg *out, uint64_t id, const dp_err *e);
+int dp_msg_make_ack(dp_msg *out, uint64_t id, uint32_t count);
+int dp_msg_make_conflict(dp_msg *out, uint64_t id, const char *job_id, const char *message);
+int dp_msg_make_not_found(dp_msg *out, uint64_t id, const char *what, const char *message);
+
+#endif

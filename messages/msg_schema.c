@@ -1,0 +1,366 @@
+/* The wire keys and bounds of every message body (docs/messages.md mirrors
+ * these tables). Keys are short to keep hot messages (heartbeat, lease,
+ * complete) small; they never change meaning, new fields get new keys. */
+#include "messages/msg_schema.h"
+
+#include <string.h>
+
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+#define F_STR(k, T, f, mx)                                                                         \
+    {                                                                                              \
+        k, DP_F_STR, offsetof(T, f), 0, mx, NULL                                                   \
+    }
+#define F_ID(k, T, f)                                                                              \
+    {                                                                                              \
+        k, DP_F_ID, offsetof(T, f), 0, DP_ID_MAX, NULL                                             \
+    }
+#define F_BIN(k, T, f, n, mx)                                                                      \
+    {                                                                                              \
+        k, DP_F_BIN, offsetof(T, f), offsetof(T, n), mx, NULL                                      \
+    }
+#define F_SCALAR(k, kind, T, f)                                                                    \
+    {                                                                                              \
+        k, kind, offsetof(T, f), 0, 0, NULL                                                        \
+    }
+#define F_STRS(k, T, f, n, mx)                                                                     \
+    {                                                                                              \
+        k, DP_F_STRS, offsetof(T, f), offsetof(T, n), mx, NULL                                     \
+    }
+#define F_ARR(k, T, f, n, mx, sub)                                                                 \
+    {                                                                                              \
+        k, DP_F_ARR, offsetof(T, f), offsetof(T, n), mx, sub                                       \
+    }
+#define F_OBJ(k, T, f, sub)                                                                        \
+    {                                                                                              \
+        k, DP_F_OBJ, offsetof(T, f), 0, 0, sub                                                     \
+    }
+#define SCHEMA(var, T, fields)                                                                     \
+    {                                                                                              \
+#var, sizeof(T), fields, N(fields)                                                         \
+    }
+
+/* ---- domain types from common/job.h ---- */
+
+static const dp_field limits_fields[] = {
+    F_SCALAR("time", DP_F_U32, dp_limits, time_ms),
+    F_SCALAR("wall", DP_F_U32, dp_limits, wall_ms),
+    F_SCALAR("mem", DP_F_U64, dp_limits, memory_kb),
+    F_SCALAR("proc", DP_F_U32, dp_limits, processes),
+    F_SCALAR("out", DP_F_U64, dp_limits, output_kb),
+};
+static const dp_schema limits_schema = SCHEMA(limits, dp_limits, limits_fields);
+
+static const dp_field test_case_fields[] = {
+    F_STR("name", dp_test_case, name, DP_MSG_MAX_NAME),
+    F_STR("in", dp_test_case, stdin_data, DP_MSG_MAX_STR),
+    F_STR("out", dp_test_case, expected_stdout, DP_MSG_MAX_STR),
+    F_SCALAR("tmo", DP_F_U32, dp_test_case, timeout_ms),
+    F_SCALAR("cmp", DP_F_COMPARE, dp_test_case, compare),
+};
+static const dp_schema test_case_schema = SCHEMA(test, dp_test_case, test_case_fields);
+
+static const dp_field spec_fields[] = {
+    F_ID("jid", dp_job_spec, job_id),
+    F_STR("prof", dp_job_spec, profile, DP_MSG_MAX_NAME),
+    F_STR("url", dp_job_spec, archive, DP_MSG_MAX_URL),
+    F_STR("sha", dp_job_spec, archive_sha256, 64),
+    F_STR("sid", dp_job_spec, submission_id, DP_ID_MAX),
+    F_ARR("tests", dp_job_spec, tests, n_tests, DP_MAX_TESTS, &test_case_schema),
+    F_OBJ("lim", dp_job_spec, limits, &limits_schema),
+    F_SCALAR("maxa", DP_F_U32, dp_job_spec, max_attempts),
+};
+static const dp_schema spec_schema = SCHEMA(spec, dp_job_spec, spec_fields);
+
+static const dp_field test_result_fields[] = {
+    F_STR("name", dp_test_result, name, DP_MSG_MAX_NAME),
+    F_SCALAR("vd", DP_F_VERDICT, dp_test_result, verdict),
+    F_SCALAR("exit", DP_F_I32, dp_test_result, exit_code),
+    F_SCALAR("sig", DP_F_I32, dp_test_result, signal),
+    F_SCALAR("time", DP_F_U32, dp_test_result, time_ms),
+    F_SCALAR("wall", DP_F_U32, dp_test_result, wall_ms),
+    F_SCALAR("mem", DP_F_U64, dp_test_result, memory_kb),
+    F_STR("out", dp_test_result, stdout_excerpt, DP_MSG_MAX_STR),
+    F_STR("err", dp_test_result, stderr_excerpt, DP_MSG_MAX_STR),
+};
+static const dp_schema test_result_schema = SCHEMA(test_result, dp_test_result, test_result_fields);
+
+static const dp_field result_fields[] = {
+    F_ID("jid", dp_job_result, job_id),
+    F_SCALAR("att", DP_F_U32, dp_job_result, attempt),
+    F_SCALAR("vd", DP_F_VERDICT, dp_job_result, verdict),
+    F_SCALAR("score", DP_F_F64, dp_job_result, score),
+    F_STR("msg", dp_job_result, message, DP_MSG_MAX_STR),
+    F_ARR("tests", dp_job_result, tests, n_tests, DP_MAX_TESTS, &test_result_schema),
+    F_BIN("log", dp_job_result, log, log_len, DP_MSG_MAX_LOG),
+};
+static const dp_schema result_schema = SCHEMA(result, dp_job_result, result_fields);
+
+static const dp_field view_fields[] = {
+    F_ID("jid", dp_job_view, job_id),
+    F_STR("sid", dp_job_view, submission_id, DP_ID_MAX),
+    F_STR("prof", dp_job_view, profile, DP_MSG_MAX_NAME),
+    F_SCALAR("st", DP_F_STATE, dp_job_view, state),
+    F_SCALAR("vd", DP_F_VERDICT, dp_job_view, verdict),
+    F_SCALAR("score", DP_F_F64, dp_job_view, score),
+    F_SCALAR("att", DP_F_U32, dp_job_view, attempts),
+    F_ID("rid", dp_job_view, runner_id),
+    F_STR("msg", dp_job_view, message, DP_MSG_MAX_STR),
+    F_ARR("tests", dp_job_view, tests, n_tests, DP_MAX_TESTS, &test_result_schema),
+    F_STR("log", dp_job_view, log_url, DP_MSG_MAX_URL),
+    F_STR("cat", dp_job_view, created_at, DP_MSG_MAX_TS),
+    F_STR("sat", dp_job_view, started_at, DP_MSG_MAX_TS),
+    F_STR("fat", dp_job_view, finished_at, DP_MSG_MAX_TS),
+};
+static const dp_schema view_schema = SCHEMA(job, dp_job_view, view_fields);
+
+static const dp_field runner_info_fields[] = {
+    F_ID("rid", dp_runner_info, runner_id),
+    F_STR("name", dp_runner_info, name, DP_MSG_MAX_NAME),
+    F_SCALAR("alive", DP_F_INTBOOL, dp_runner_info, alive),
+    F_SCALAR("drain", DP_F_INTBOOL, dp_runner_info, draining),
+    F_SCALAR("cap", DP_F_U32, dp_runner_info, capacity),
+    F_SCALAR("leased", DP_F_U32, dp_runner_info, leased_jobs),
+    F_STRS("labels", dp_runner_info, labels, n_labels, DP_MSG_MAX_LABELS),
+    F_STR("ver", dp_runner_info, version, DP_MSG_MAX_NAME),
+    F_STR("seen", dp_runner_info, last_seen, DP_MSG_MAX_TS),
+};
+static const dp_schema runner_info_schema = SCHEMA(runner, dp_runner_info, runner_info_fields);
+
+static const dp_field queue_stats_fields[] = {
+    F_SCALAR("pending", DP_F_U64, dp_queue_stats, pending),
+    F_SCALAR("leased", DP_F_U64, dp_queue_stats, leased),
+    F_SCALAR("dead", DP_F_U64, dp_queue_stats, dead),
+    F_SCALAR("done", DP_F_U64, dp_queue_stats, completed),
+    F_SCALAR("alive", DP_F_U64, dp_queue_stats, runners_alive),
+};
+static const dp_schema queue_stats_schema = SCHEMA(queue_stats, dp_queue_stats, queue_stats_fields);
+
+/* ---- message bodies ---- */
+
+static const dp_field register_fields[] = {
+    F_STR("tok", dp_msg_register, registration_token, DP_MSG_MAX_TOKEN),
+    F_STR("name", dp_msg_register, name, DP_MSG_MAX_NAME),
+    F_STRS("labels", dp_msg_register, labels, n_labels, DP_MSG_MAX_LABELS),
+    F_SCALAR("cap", DP_F_U32, dp_msg_register, capacity),
+    F_STR("ver", dp_msg_register, version, DP_MSG_MAX_NAME),
+    F_STRS("profs", dp_msg_register, profiles, n_profiles, DP_MSG_MAX_LABELS),
+};
+static const dp_schema register_schema = SCHEMA(register, dp_msg_register, register_fields);
+
+static const dp_field registered_fields[] = {
+    F_ID("rid", dp_msg_registered, runner_id),
+    F_STR("rtok", dp_msg_registered, runner_token, DP_MSG_MAX_TOKEN),
+    F_SCALAR("hb", DP_F_U32, dp_msg_registered, heartbeat_ms),
+    F_SCALAR("ttl", DP_F_U32, dp_msg_registered, alive_ttl_ms),
+};
+static const dp_schema registered_schema = SCHEMA(registered, dp_msg_registered, registered_fields);
+
+static const dp_field heartbeat_fields[] = {
+    F_ID("rid", dp_msg_heartbeat, runner_id),
+    F_STR("rtok", dp_msg_heartbeat, runner_token, DP_MSG_MAX_TOKEN),
+    F_SCALAR("free", DP_F_U32, dp_msg_heartbeat, free_slots),
+};
+static const dp_schema heartbeat_schema = SCHEMA(heartbeat, dp_msg_heartbeat, heartbeat_fields);
+
+static const dp_field ack_fields[] = {
+    F_SCALAR("n", DP_F_U32, dp_msg_ack, count),
+    F_SCALAR("drain", DP_F_BOOL, dp_msg_ack, draining),
+};
+static const dp_schema ack_schema = SCHEMA(ack, dp_msg_ack, ack_fields);
+
+static const dp_field error_fields[] = {
+    F_STR("code", dp_msg_error, code, DP_MSG_MAX_NAME),
+    F_STR("msg", dp_msg_error, message, DP_MSG_MAX_STR),
+};
+static const dp_schema error_schema = SCHEMA(error, dp_msg_error, error_fields);
+
+static const dp_field lease_fields[] = {
+    F_ID("rid", dp_msg_lease, runner_id),
+    F_STR("rtok", dp_msg_lease, runner_token, DP_MSG_MAX_TOKEN),
+    F_SCALAR("max", DP_F_U32, dp_msg_lease, max_jobs),
+    F_SCALAR("wait", DP_F_U32, dp_msg_lease, wait_ms),
+    F_ID("req", dp_msg_lease, request_id),
+};
+static const dp_schema lease_schema = SCHEMA(lease, dp_msg_lease, lease_fields);
+
+static const dp_field leased_job_fields[] = {
+    F_ID("jid", dp_leased_job, job_id),
+    F_SCALAR("att", DP_F_U32, dp_leased_job, attempt),
+    F_OBJ("spec", dp_leased_job, spec, &spec_schema),
+};
+static const dp_schema leased_job_schema = SCHEMA(leased_job, dp_leased_job, leased_job_fields);
+
+static const dp_field leased_fields[] = {
+    F_ARR("jobs", dp_msg_leased, jobs, n_jobs, DP_MSG_MAX_LEASE, &leased_job_schema),
+};
+static const dp_schema leased_schema = SCHEMA(leased, dp_msg_leased, leased_fields);
+
+static const dp_field none_fields[] = {
+    F_STR("why", dp_msg_none, reason, DP_MSG_MAX_NAME),
+};
+static const dp_schema none_schema = SCHEMA(none, dp_msg_none, none_fields);
+
+static const dp_field complete_fields[] = {
+    F_ID("rid", dp_msg_complete, runner_id),
+    F_STR("rtok", dp_msg_complete, runner_token, DP_MSG_MAX_TOKEN),
+    F_OBJ("res", dp_msg_complete, result, &result_schema),
+};
+static const dp_schema complete_schema = SCHEMA(complete, dp_msg_complete, complete_fields);
+
+static const dp_field conflict_fields[] = {
+    F_ID("jid", dp_msg_conflict, job_id),
+    F_STR("msg", dp_msg_conflict, message, DP_MSG_MAX_STR),
+};
+static const dp_schema conflict_schema = SCHEMA(conflict, dp_msg_conflict, conflict_fields);
+
+static const dp_field not_found_fields[] = {
+    F_STR("what", dp_msg_not_found, what, DP_MSG_MAX_NAME),
+    F_STR("msg", dp_msg_not_found, message, DP_MSG_MAX_STR),
+};
+static const dp_schema not_found_schema = SCHEMA(not_found, dp_msg_not_found, not_found_fields);
+
+static const dp_field deregister_fields[] = {
+    F_ID("rid", dp_msg_deregister, runner_id),
+    F_STR("rtok", dp_msg_deregister, runner_token, DP_MSG_MAX_TOKEN),
+    F_SCALAR("rel", DP_F_BOOL, dp_msg_deregister, release),
+};
+static const dp_schema deregister_schema = SCHEMA(deregister, dp_msg_deregister, deregister_fields);
+
+static const dp_field submit_fields[] = {
+    F_ARR("specs", dp_msg_submit, specs, n_specs, DP_MSG_MAX_SPECS, &spec_schema),
+};
+static const dp_schema submit_schema = SCHEMA(submit, dp_msg_submit, submit_fields);
+
+static const dp_field submit_item_fields[] = {
+    F_SCALAR("i", DP_F_U32, dp_submit_item, index),
+    F_ID("jid", dp_submit_item, job_id),
+    F_STR("err", dp_submit_item, error, DP_MSG_MAX_STR),
+};
+static const dp_schema submit_item_schema = SCHEMA(item, dp_submit_item, submit_item_fields);
+
+static const dp_field submitted_fields[] = {
+    F_ARR("items", dp_msg_submitted, items, n_items, DP_MSG_MAX_SPECS, &submit_item_schema),
+};
+static const dp_schema submitted_schema = SCHEMA(submitted, dp_msg_submitted, submitted_fields);
+
+static const dp_field job_ref_fields[] = {
+    F_ID("jid", dp_msg_job_ref, job_id),
+};
+static const dp_schema job_ref_schema = SCHEMA(job_ref, dp_msg_job_ref, job_ref_fields);
+
+static const dp_field runners_fields[] = {
+    F_ARR("runners", dp_msg_runners, runners, n_runners, DP_MSG_MAX_RUNNERS, &runner_info_schema),
+};
+static const dp_schema runners_schema = SCHEMA(runners, dp_msg_runners, runners_fields);
+
+static const dp_field requeue_fields[] = {
+    F_ID("jid", dp_msg_requeue, job_id),
+    F_SCALAR("dead", DP_F_BOOL, dp_msg_requeue, dead),
+};
+static const dp_schema requeue_schema = SCHEMA(requeue, dp_msg_requeue, requeue_fields);
+
+static const dp_field drain_fields[] = {
+    F_ID("rid", dp_msg_drain, runner_id),
+};
+static const dp_schema drain_schema = SCHEMA(drain, dp_msg_drain, drain_fields);
+
+static const dp_field wait_fields[] = {
+    F_ID("jid", dp_msg_wait, job_id),
+    F_SCALAR("tmo", DP_F_U32, dp_msg_wait, timeout_ms),
+};
+static const dp_schema wait_schema = SCHEMA(wait, dp_msg_wait, wait_fields);
+
+static const dp_field event_fields[] = {
+    F_ID("jid", dp_msg_event, job_id),
+    F_SCALAR("st", DP_F_STATE, dp_msg_event, state),
+    F_SCALAR("vd", DP_F_VERDICT, dp_msg_event, verdict),
+    F_ID("rid", dp_msg_event, runner_id),
+    F_SCALAR("att", DP_F_U32, dp_msg_event, attempt),
+    F_STR("ts", dp_msg_event, ts, DP_MSG_MAX_TS),
+    F_STR("msg", dp_msg_event, message, DP_MSG_MAX_STR),
+};
+static const dp_schema event_schema = SCHEMA(event, dp_msg_event, event_fields);
+
+static const dp_schema empty_schema = {"empty", 0, NULL, 0};
+
+static const struct {
+    const char *name;
+    const dp_schema *schema;
+} types[DP_MSG_TYPE_COUNT] = {
+    [DP_MSG_INVALID] = {NULL, &empty_schema},
+    [DP_MSG_REGISTER] = {"register", &register_schema},
+    [DP_MSG_REGISTERED] = {"registered", &registered_schema},
+    [DP_MSG_HEARTBEAT] = {"heartbeat", &heartbeat_schema},
+    [DP_MSG_ACK] = {"ack", &ack_schema},
+    [DP_MSG_ERROR] = {"error", &error_schema},
+    [DP_MSG_LEASE] = {"lease", &lease_schema},
+    [DP_MSG_LEASED] = {"leased", &leased_schema},
+    [DP_MSG_NONE] = {"none", &none_schema},
+    [DP_MSG_COMPLETE] = {"complete", &complete_schema},
+    [DP_MSG_CONFLICT] = {"conflict", &conflict_schema},
+    [DP_MSG_NOT_FOUND] = {"not_found", &not_found_schema},
+    [DP_MSG_DEREGISTER] = {"deregister", &deregister_schema},
+    [DP_MSG_SUBMIT] = {"submit", &submit_schema},
+    [DP_MSG_SUBMITTED] = {"submitted", &submitted_schema},
+    [DP_MSG_STATUS] = {"status", &job_ref_schema},
+    [DP_MSG_JOB] = {"job", &view_schema},
+    [DP_MSG_LIST_RUNNERS] = {"list_runners", &empty_schema},
+    [DP_MSG_RUNNERS] = {"runners", &runners_schema},
+    [DP_MSG_QUEUE] = {"queue", &empty_schema},
+    [DP_MSG_QUEUE_STATS] = {"queue_stats", &queue_stats_schema},
+    [DP_MSG_CANCEL] = {"cancel", &job_ref_schema},
+    [DP_MSG_REQUEUE] = {"requeue", &requeue_schema},
+    [DP_MSG_DRAIN] = {"drain", &drain_schema},
+    [DP_MSG_WAIT] = {"wait", &wait_schema},
+    [DP_MSG_EVENT] = {"event", &event_schema},
+};
+
+const char *dp_msg_type_name(dp_msg_type t)
+{
+    if ((unsigned)t >= DP_MSG_TYPE_COUNT)
+        return NULL;
+    return types[t].name;
+}
+
+dp_msg_type dp_msg_type_parse(const char *name)
+{
+    for (int t = 1; name != NULL && t < DP_MSG_TYPE_COUNT; t++)
+        if (strcmp(types[t].name, name) == 0)
+            return (dp_msg_type)t;
+    return DP_MSG_INVALID;
+}
+
+const dp_schema *dp_msg_body_schema(dp_msg_type t)
+{
+    if ((unsigned)t >= DP_MSG_TYPE_COUNT)
+        return &empty_schema;
+    return types[t].schema;
+}
+
+void *dp_msg_body(dp_msg *m)
+{
+    /* Every union member starts at the same address. */
+    return &m->reg;
+}
+
+const void *dp_msg_body_const(const dp_msg *m)
+{
+    return &m->reg;
+}
+
+const char *dp_compare_wire_name(dp_compare c)
+{
+    switch (c) {
+    case DP_COMPARE_EXACT:
+        return "exact";
+    case DP_COMPARE_LINES:
+        return "lines";
+    default:
+        return NULL;
+    }
+}
+
+const dp_schema *dp_spec_schema(void)
+{
+    return &spec_schema;
+}

@@ -1,0 +1,218 @@
+/* Semantic validation: the bounds from the field tables, then what each
+ * message requires. Runs before every encode and after every decode. */
+#include "messages/msg_schema.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <strings.h>
+#include <string.h>
+
+static int required(dp_err *err, const char *s, const char *what, const char *key)
+{
+    if (s == NULL || s[0] == '\0')
+        return dp_err_set(err, DP_EINVAL, "%s.%s: required", what, key);
+    return DP_OK;
+}
+
+static int creds(dp_err *err, const char *runner_id, const char *token, const char *what)
+{
+    int rc = required(err, runner_id, what, "rid");
+    return rc != DP_OK ? rc : required(err, token, what, "rtok");
+}
+
+/* A profile names a file on the runner: keep it a plain file name. */
+static bool profile_name_ok(const char *p)
+{
+    if (!isalnum((unsigned char)p[0]))
+        return false;
+    for (; *p != '\0'; p++)
+        if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_' && *p != '.')
+            return false;
+    return true;
+}
+
+static bool archive_url_ok(const char *url)
+{
+    static const char *const schemes[] = {"file://", "http://", "https://"};
+    for (size_t i = 0; i < sizeof schemes / sizeof schemes[0]; i++) {
+        size_t n = strlen(schemes[i]);
+        if (strncasecmp(url, schemes[i], n) == 0 && url[n] != '\0')
+            return true;
+    }
+    return false;
+}
+
+static bool sha256_hex_ok(const char *s)
+{
+    size_t n = 0;
+    for (; s[n] != '\0'; n++)
+        if (!((s[n] >= '0' && s[n] <= '9') || (s[n] >= 'a' && s[n] <= 'f')))
+            return false;
+    return n == 64;
+}
+
+static int score_ok(dp_err *err, double score, const char *what)
+{
+    if (!(score >= 0.0 && score <= 100.0))
+        return dp_err_set(err, DP_EINVAL, "%s.score: %g outside 0..100", what, score);
+    return DP_OK;
+}
+
+/* The semantic part of a spec check, bounds already done. */
+static int spec_semantics(const dp_job_spec *spec, const char *what, dp_err *err)
+{
+    int rc = required(err, spec->profile, what, "prof");
+    if (rc != DP_OK)
+        return rc;
+    if (!profile_name_ok(spec->profile))
+        return dp_err_set(err, DP_EINVAL,
+                          "%s.prof: \"%s\" is not a profile name (letters, digits, '-', '_', '.')",
+                          what, spec->profile);
+    if ((rc = required(err, spec->archive, what, "url")) != DP_OK)
+        return rc;
+    if (!archive_url_ok(spec->archive))
+        return dp_err_set(err, DP_EINVAL,
+                          "%s.url: archive must be a file://, http:// or https:// URL", what);
+    if (spec->archive_sha256 != NULL && !sha256_hex_ok(spec->archive_sha256))
+        return dp_err_set(err, DP_EINVAL, "%s.sha: not 64 lower-case hex characters", what);
+    if (spec->max_attempts > DP_MAX_ATTEMPTS_LIMIT)
+        return dp_err_set(err, DP_EINVAL, "%s.maxa: %u attempts, at most %d", what,
+                          spec->max_attempts, DP_MAX_ATTEMPTS_LIMIT);
+    for (size_t i = 0; i < spec->n_tests; i++)
+        if (spec->tests[i].name == NULL || spec->tests[i].name[0] == '\0')
+            return dp_err_set(err, DP_EINVAL, "%s.tests[%zu].name: required", what, i);
+    return DP_OK;
+}
+
+int dp_msg_validate_spec(const dp_job_spec *spec, dp_err *err)
+{
+    int rc = dp_schema_check(dp_spec_schema(), spec, "spec", err);
+    return rc != DP_OK ? rc : spec_semantics(spec, "spec", err);
+}
+
+static int validate_leased(const dp_msg_leased *l, dp_err *err)
+{
+    for (size_t i = 0; i < l->n_jobs; i++) {
+        const dp_leased_job *j = &l->jobs[i];
+        char what[64];
+        snprintf(what, sizeof what, "leased.jobs[%zu]", i);
+        int rc = required(err, j->job_id, what, "jid");
+        if (rc != DP_OK)
+            return rc;
+        if (j->attempt < 1)
+            return dp_err_set(err, DP_EINVAL, "%s.att: attempts count from 1", what);
+        if (j->spec.job_id != NULL && strcmp(j->spec.job_id, j->job_id) != 0)
+            return dp_err_set(err, DP_EINVAL, "%s.spec.jid: differs from the job id", what);
+        strncat(what, ".spec", sizeof what - strlen(what) - 1);
+        if ((rc = spec_semantics(&j->spec, what, err)) != DP_OK)
+            return rc;
+    }
+    return DP_OK;
+}
+
+static int validate_complete(const dp_msg_complete *c, dp_err *err)
+{
+    const dp_job_result *res = &c->result;
+    int rc = creds(err, c->runner_id, c->runner_token, "complete");
+    if (rc == DP_OK)
+        rc = required(err, res->job_id, "complete.res", "jid");
+    if (rc != DP_OK)
+        return rc;
+    if (res->attempt < 1)
+        return dp_err_set(err, DP_EINVAL, "complete.res.att: attempts count from 1");
+    if (res->verdict == DP_VERDICT_NONE)
+        return dp_err_set(err, DP_EINVAL, "complete.res.vd: a result needs a verdict");
+    return score_ok(err, res->score, "complete.res");
+}
+
+static int validate_submitted(const dp_msg_submitted *s, dp_err *err)
+{
+    for (size_t i = 0; i < s->n_items; i++) {
+        const dp_submit_item *it = &s->items[i];
+        if ((it->job_id == NULL) == (it->error == NULL))
+            return dp_err_set(err, DP_EINVAL, "submitted.items[%zu]: needs a job id or an error",
+                              i);
+    }
+    return DP_OK;
+}
+
+static int validate_body(const dp_msg *m, dp_err *err)
+{
+    switch (m->type) {
+    case DP_MSG_REGISTER: {
+        int rc = required(err, m->reg.registration_token, "register", "tok");
+        if (rc == DP_OK)
+            rc = required(err, m->reg.name, "register", "name");
+        if (rc == DP_OK && m->reg.capacity < 1)
+            rc = dp_err_set(err, DP_EINVAL, "register.cap: at least 1 slot");
+        return rc;
+    }
+    case DP_MSG_REGISTERED: {
+        int rc = creds(err, m->registered.runner_id, m->registered.runner_token, "registered");
+        if (rc == DP_OK && (m->registered.heartbeat_ms == 0 || m->registered.alive_ttl_ms == 0))
+            rc = dp_err_set(err, DP_EINVAL, "registered: hb and ttl must be positive");
+        return rc;
+    }
+    case DP_MSG_HEARTBEAT:
+        return creds(err, m->heartbeat.runner_id, m->heartbeat.runner_token, "heartbeat");
+    case DP_MSG_ERROR:
+        return required(err, m->error.code, "error", "code");
+    case DP_MSG_LEASE: {
+        int rc = creds(err, m->lease.runner_id, m->lease.runner_token, "lease");
+        if (rc == DP_OK && (m->lease.max_jobs < 1 || m->lease.max_jobs > DP_MSG_MAX_LEASE))
+            rc = dp_err_set(err, DP_EINVAL, "lease.max: %u jobs, must be 1..%d", m->lease.max_jobs,
+                            DP_MSG_MAX_LEASE);
+        return rc;
+    }
+    case DP_MSG_LEASED:
+        return validate_leased(&m->leased, err);
+    case DP_MSG_COMPLETE:
+        return validate_complete(&m->complete, err);
+    case DP_MSG_NOT_FOUND:
+        return required(err, m->not_found.what, "not_found", "what");
+    case DP_MSG_DEREGISTER:
+        return creds(err, m->deregister.runner_id, m->deregister.runner_token, "deregister");
+    case DP_MSG_SUBMIT:
+        /* Each spec is checked by the receiver (dp_msg_validate_spec) so one
+         * bad spec fails only its own item of the batch. */
+        if (m->submit.n_specs < 1)
+            return dp_err_set(err, DP_EINVAL, "submit.specs: at least one spec");
+        return DP_OK;
+    case DP_MSG_SUBMITTED:
+        return validate_submitted(&m->submitted, err);
+    case DP_MSG_STATUS:
+        return required(err, m->status.job_id, "status", "jid");
+    case DP_MSG_CANCEL:
+        return required(err, m->cancel.job_id, "cancel", "jid");
+    case DP_MSG_JOB: {
+        int rc = required(err, m->job.job_id, "job", "jid");
+        return rc != DP_OK ? rc : score_ok(err, m->job.score, "job");
+    }
+    case DP_MSG_RUNNERS:
+        for (size_t i = 0; i < m->runners.n_runners; i++)
+            if (m->runners.runners[i].runner_id == NULL)
+                return dp_err_set(err, DP_EINVAL, "runners.runners[%zu].rid: required", i);
+        return DP_OK;
+    case DP_MSG_REQUEUE:
+        if ((m->requeue.job_id != NULL) == m->requeue.dead)
+            return dp_err_set(err, DP_EINVAL, "requeue: give exactly one of a job id and dead");
+        return DP_OK;
+    case DP_MSG_DRAIN:
+        return required(err, m->drain.runner_id, "drain", "rid");
+    case DP_MSG_WAIT:
+        return required(err, m->wait.job_id, "wait", "jid");
+    case DP_MSG_EVENT:
+        return required(err, m->event.job_id, "event", "jid");
+    default:
+        return DP_OK; /* ack, none, conflict, list_runners, queue, queue_stats */
+    }
+}
+
+int dp_msg_validate(const dp_msg *m, dp_err *err)
+{
+    const char *name = dp_msg_type_name(m->type);
+    if (name == NULL)
+        return dp_err_set(err, DP_EINVAL, "message type %d is not a known type", (int)m->type);
+    int rc = dp_schema_check(dp_msg_body_schema(m->type), dp_msg_body_const(m), name, err);
+    return rc != DP_OK ? rc : validate_body(m, err);
+}
