@@ -1,0 +1,727 @@
+/* Actor runtime: see actor.h for the contract, docs/actors.md for the design.
+ *
+ * Each actor has a rep socket with mailbox + reserve contexts ("slots"), each
+ * with its own aio. nng completes slot aios on its own threads (slot_cb);
+ * they only move messages into the actor's bounded run queue under a.mu and
+ * wake the actor thread, which runs every user callback. A slot that holds a
+ * call stays HELD until the handler (or a later actor_reply) answers it. */
+#include "actors/actor.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <nng/protocol/reqrep0/rep.h>
+
+#include "actors/client.h"
+#include "actors/frame.h"
+#include "actors/urls.h"
+
+enum slot_state {
+    SLOT_IDLE, /* no operation pending (before start, after close) */
+    SLOT_RECV, /* waiting for a request */
+    SLOT_HELD, /* holds a call: queued, being handled, or deferred */
+    SLOT_SEND  /* sending a reply, an ack or an error */
+};
+
+typedef struct actor_slot {
+    actor *owner;
+    nng_ctx ctx;
+    nng_aio *aio;
+    int state;
+    uint32_t gen; /* bumped per request: makes stale actor_req_ids detectable */
+    bool deferred;
+} actor_slot;
+
+#define ACTOR_ONE_WAY UINT32_MAX
+
+typedef struct actor_item {
+    nng_msg *msg;  /* owned by the queue until popped */
+    uint32_t slot; /* slot index, or ACTOR_ONE_WAY */
+} actor_item;
+
+struct actor_ctx {
+    actor *owner;
+    actor_req_id current;
+    int err_code;
+    char err_msg[256];
+    bool stop;
+};
+
+struct actor {
+    char *name;
+    void *state;
+    actor_handler handler;
+    actor_start_fn on_start;
+    actor_stop_fn on_stop;
+    actor_tick_fn on_tick;
+    int tick_ms;
+    size_t mailbox;
+
+    nng_socket sock;
+    bool sock_open;
+    actor_slot *slots;
+    size_t n_slots;
+    actor_urls urls;
+
+    /* Everything below is guarded by mu. */
+    pthread_mutex_t mu;
+    pthread_cond_t cond; /* queue, stop, ready, sends drained */
+    actor_item *queue;   /* ring of capacity mailbox */
+    size_t q_head, q_len;
+    bool ready;
+    int start_rc;
+    dp_err start_err;
+    bool stop_requested;
+    bool stopping; /* new requests are answered DP_ECLOSED */
+    bool closing;  /* finished sends no longer re-arm a receive */
+    size_t held, deferred, sending;
+    actor_stats stats;
+    actor_client *self_client;
+
+    pthread_t thread;
+    bool thread_started;
+    actor_ctx ctx; /* touched by the actor thread only */
+};
+
+static atomic_ulong actor_seq;
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static actor_req_id slot_id(const actor *a, const actor_slot *s)
+{
+    return ((uint64_t)s->gen << 32) | (uint64_t)(s - a->slots + 1);
+}
+
+/* Prepends the status byte; on failure frees m and returns NULL. For an
+ * error, the body becomes the message text. */
+static nng_msg *frame_reply(nng_msg *m, int code, const char *text)
+{
+    uint8_t status = actor_frame_status(code);
+    if (m == NULL && nng_msg_alloc(&m, 0) != 0) {
+        return NULL;
+    }
+    if (code != 0) {
+        nng_msg_clear(m);
+        if (text != NULL && nng_msg_append(m, text, strlen(text)) != 0) {
+            nng_msg_clear(m);
+        }
+    }
+    if (nng_msg_insert(m, &status, 1) != 0) {
+        nng_msg_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+/* Starts sending reply m (already framed, may be NULL on OOM) on slot s,
+ * whose state the caller set to SLOT_SEND under mu. Called without mu. */
+static void slot_send(actor_slot *s, nng_msg *m)
+{
+    if (m == NULL) {
+        /* Out of memory: no reply possible, the caller times out. Re-arm. */
+        actor *a = s->owner;
+        pthread_mutex_lock(&a->mu);
+        a->sending--;
+        s->state = a->closing ? SLOT_IDLE : SLOT_RECV;
+        bool rearm = s->state == SLOT_RECV;
+        pthread_cond_broadcast(&a->cond);
+        pthread_mutex_unlock(&a->mu);
+        if (rearm) {
+            nng_ctx_recv(s->ctx, s->aio);
+        }
+        return;
+    }
+    nng_aio_set_msg(s->aio, m);
+    nng_ctx_send(s->ctx, s->aio);
+}
+
+/* Under mu: marks HELD slot s as answered. */
+static void slot_release_locked(actor *a, actor_slot *s)
+{
+    a->held--;
+    if (s->deferred) {
+        s->deferred = false;
+        a->deferred--;
+    }
+    s->state = SLOT_SEND;
+    a->sending++;
+}
+
+static void slot_cb_recv(actor *a, actor_slot *s, int rv)
+{
+    if (rv != 0) {
+        pthread_mutex_lock(&a->mu);
+        bool rearm = !(rv == NNG_ECLOSED || rv == NNG_ECANCELED || a->closing);
+        s->state = rearm ? SLOT_RECV : SLOT_IDLE;
+        pthread_cond_broadcast(&a->cond);
+        pthread_mutex_unlock(&a->mu);
+        if (rearm) {
+            nng_ctx_recv(s->ctx, s->aio);
+        }
+        return;
+    }
+    nng_msg *m = nng_aio_get_msg(s->aio);
+    nng_aio_set_msg(s->aio, NULL);
+    uint8_t kind = 0;
+    if (nng_msg_len(m) >= 1) {
+        kind = ((const uint8_t *)nng_msg_body(m))[0];
+    }
+    int code = 0;
+    const char *text = NULL;
+    pthread_mutex_lock(&a->mu);
+    if (kind != ACTOR_FRAME_CALL && kind != ACTOR_FRAME_SEND) {
+        code = DP_EPROTO;
+        text = "not an actor request frame";
+    } else if (a->stopping) {
+        code = DP_ECLOSED;
+        text = "actor is stopping";
+    } else if (a->held >= a->mailbox) {
+        code = DP_EFULL;
+        text = "mailbox full";
+        a->stats.rejected++;
+    } else {
+        nng_msg_trim(m, 1);
+        actor_item *it = &a->queue[(a->q_head + a->q_len) % a->mailbox];
+        a->q_len++;
+        a->held++;
+        if (a->held > a->stats.max_held) {
+            a->stats.max_held = a->held;
+        }
+        it->msg = m;
+        pthread_cond_broadcast(&a->cond);
+        if (kind == ACTOR_FRAME_CALL) {
+            it->slot = (uint32_t)(s - a->slots);
+            s->gen++;
+            s->state = SLOT_HELD;
+            pthread_mutex_unlock(&a->mu);
+            return;
+        }
+        /* One-way: the item owns the message now; ack at once so that the
+         * slot is free again. The held count still bounds the queue. */
+        it->slot = ACTOR_ONE_WAY;
+        m = NULL;
+    }
+    s->state = SLOT_SEND;
+    a->sending++;
+    pthread_mutex_unlock(&a->mu);
+    slot_send(s, frame_reply(m, code, text));
+}
+
+static void slot_cb(void *arg)
+{
+    actor_slot *s = arg;
+    actor *a = s->owner;
+    int rv = nng_aio_result(s->aio);
+    pthread_mutex_lock(&a->mu);
+    int state = s->state;
+    pthread_mutex_unlock(&a->mu);
+    if (state == SLOT_RECV) {
+        slot_cb_recv(a, s, rv);
+        return;
+    }
+    /* A send finished. */
+    if (rv != 0) {
+        nng_msg_free(nng_aio_get_msg(s->aio));
+        nng_aio_set_msg(s->aio, NULL);
+    }
+    pthread_mutex_lock(&a->mu);
+    a->sending--;
+    bool rearm = !a->closing && rv != NNG_ECLOSED;
+    s->state = rearm ? SLOT_RECV : SLOT_IDLE;
+    pthread_cond_broadcast(&a->cond);
+    pthread_mutex_unlock(&a->mu);
+    if (rearm) {
+        nng_ctx_recv(s->ctx, s->aio);
+    }
+}
+
+static void ctx_reset(actor_ctx *c)
+{
+    c->current = 0;
+    c->err_code = 0;
+    c->err_msg[0] = '\0';
+}
+
+/* Runs one queued item on the actor thread. Called without mu. */
+static void run_item(actor *a, actor_item it)
+{
+    actor_ctx *c = &a->ctx;
+    ctx_reset(c);
+    if (it.slot == ACTOR_ONE_WAY) {
+        (void)a->handler(a->state, c, it.msg, NULL);
+        pthread_mutex_lock(&a->mu);
+        a->held--;
+        a->stats.handled++;
+        pthread_mutex_unlock(&a->mu);
+        return;
+    }
+    actor_slot *s = &a->slots[it.slot];
+    c->current = slot_id(a, s);
+    nng_msg *reply = NULL;
+    int rc = a->handler(a->state, c, it.msg, &reply);
+    c->current = 0;
+    pthread_mutex_lock(&a->mu);
+    a->stats.handled++;
+    if (rc == ACTOR_DEFER) {
+        s->deferred = true;
+        a->deferred++;
+        pthread_mutex_unlock(&a->mu);
+        nng_msg_free(reply);
+        return;
+    }
+    slot_release_locked(a, s);
+    pthread_mutex_unlock(&a->mu);
+    if (rc == 0) {
+        slot_send(s, frame_reply(reply, 0, NULL));
+        return;
+    }
+    if (rc > 0) {
+        rc = DP_EINTERNAL;
+    }
+    const char *text = c->err_msg[0] != '\0' ? c->err_msg : dp_code_name(rc);
+    slot_send(s, frame_reply(reply, rc, text));
+}
+
+/* Under mu: answers every HELD slot (queued or deferred) with DP_ECLOSED.
+ * Unlocks around the sends. */
+static void fail_held_locked(actor *a)
+{
+    for (size_t i = 0; i < a->n_slots; i++) {
+        actor_slot *s = &a->slots[i];
+        if (s->state != SLOT_HELD) {
+            continue;
+        }
+        slot_release_locked(a, s);
+        pthread_mutex_unlock(&a->mu);
+        slot_send(s, frame_reply(NULL, DP_ECLOSED, "actor stopped"));
+        pthread_mutex_lock(&a->mu);
+    }
+}
+
+static struct timespec deadline_ts(uint64_t ms_from_now)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += (time_t)(ms_from_now / 1000u);
+    ts.tv_nsec += (long)(ms_from_now % 1000u) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    return ts;
+}
+
+static void run_loop(actor *a)
+{
+    uint64_t next_tick = a->tick_ms > 0 ? now_ms() + (uint64_t)a->tick_ms : 0;
+    pthread_mutex_lock(&a->mu);
+    while (!a->stop_requested && !a->ctx.stop) {
+        if (a->q_len > 0) {
+            actor_item it = a->queue[a->q_head];
+            a->q_head = (a->q_head + 1) % a->mailbox;
+            a->q_len--;
+            pthread_mutex_unlock(&a->mu);
+            run_item(a, it);
+            pthread_mutex_lock(&a->mu);
+            /* Ticks are not starved by a busy queue: checked between items. */
+        }
+        if (next_tick != 0) {
+            uint64_t now = now_ms();
+            if (now >= next_tick) {
+                a->stats.ticks++;
+                pthread_mutex_unlock(&a->mu);
+                ctx_reset(&a->ctx);
+                a->on_tick(a->state, &a->ctx);
+                pthread_mutex_lock(&a->mu);
+                /* A late tick is not repeated to catch up. */
+                next_tick += (uint64_t)a->tick_ms;
+                now = now_ms();
+                if (next_tick <= now) {
+                    next_tick = now + (uint64_t)a->tick_ms;
+                }
+                continue;
+            }
+            if (a->q_len == 0 && !a->stop_requested && !a->ctx.stop) {
+                struct timespec ts = deadline_ts(next_tick - now);
+                pthread_cond_timedwait(&a->cond, &a->mu, &ts);
+            }
+        } else if (a->q_len == 0 && !a->stop_requested && !a->ctx.stop) {
+            pthread_cond_wait(&a->cond, &a->mu);
+        }
+    }
+    pthread_mutex_unlock(&a->mu);
+}
+
+/* The stop sequence, on the actor thread: refuse new requests, fail queued
+ * ones, let on_stop answer held ones, fail the rest, drain sends, close. */
+static void run_stop(actor *a)
+{
+    pthread_mutex_lock(&a->mu);
+    a->stopping = true;
+    while (a->q_len > 0) {
+        actor_item it = a->queue[a->q_head];
+        a->q_head = (a->q_head + 1) % a->mailbox;
+        a->q_len--;
+        if (it.slot == ACTOR_ONE_WAY) {
+            a->held--;
+            nng_msg_free(it.msg);
+            continue;
+        }
+        nng_msg_free(it.msg);
+        actor_slot *s = &a->slots[it.slot];
+        slot_release_locked(a, s);
+        pthread_mutex_unlock(&a->mu);
+        slot_send(s, frame_reply(NULL, DP_ECLOSED, "actor stopped before handling the request"));
+        pthread_mutex_lock(&a->mu);
+    }
+    pthread_mutex_unlock(&a->mu);
+    if (a->on_stop != NULL) {
+        ctx_reset(&a->ctx);
+        a->on_stop(a->state, &a->ctx);
+    }
+    pthread_mutex_lock(&a->mu);
+    fail_held_locked(a);
+    a->closing = true;
+    /* Let the DP_ECLOSED replies reach the wire before the pipes close; a
+     * peer that stopped reading cannot hold us longer than this. */
+    struct timespec limit = deadline_ts(500);
+    while (a->sending > 0) {
+        if (pthread_cond_timedwait(&a->cond, &a->mu, &limit) == ETIMEDOUT) {
+            break;
+        }
+    }
+    pthread_mutex_unlock(&a->mu);
+    nng_close(a->sock);
+    pthread_mutex_lock(&a->mu);
+    a->sock_open = false;
+    pthread_mutex_unlock(&a->mu);
+}
+
+static void *actor_main(void *arg)
+{
+    actor *a = arg;
+    char tname[16];
+    snprintf(tname, sizeof tname, "a:%s", a->name);
+    pthread_setname_np(pthread_self(), tname);
+
+    dp_err err;
+    dp_err_clear(&err);
+    int rc = 0;
+    if (a->on_start != NULL) {
+        ctx_reset(&a->ctx);
+        rc = a->on_start(a->state, &a->ctx, &err);
+        if (rc != 0 && err.msg[0] == '\0') {
+            dp_err_set(&err, rc, "on_start failed: %s", dp_code_name(rc));
+        }
+    }
+    pthread_mutex_lock(&a->mu);
+    a->ready = true;
+    a->start_rc = rc;
+    a->start_err = err;
+    pthread_cond_broadcast(&a->cond);
+    pthread_mutex_unlock(&a->mu);
+    if (rc != 0) {
+        return NULL;
+    }
+    for (size_t i = 0; i < a->n_slots; i++) {
+        pthread_mutex_lock(&a->mu);
+        a->slots[i].state = SLOT_RECV;
+        pthread_mutex_unlock(&a->mu);
+        nng_ctx_recv(a->slots[i].ctx, a->slots[i].aio);
+    }
+    run_loop(a);
+    run_stop(a);
+    return NULL;
+}
+
+static int check_opts(const actor_opts *o, dp_err *err)
+{
+    if (o == NULL) {
+        return dp_err_set(err, DP_EINVAL, "actor_spawn: opts is NULL");
+    }
+    if (o->name == NULL || o->name[0] == '\0' || strlen(o->name) > 64) {
+        return dp_err_set(err, DP_EINVAL, "actor_spawn: name must be 1..64 characters");
+    }
+    if (strpbrk(o->name, "/ \t\r\n") != NULL) {
+        return dp_err_set(err, DP_EINVAL, "actor_spawn: name '%s' has '/' or whitespace", o->name);
+    }
+    if (o->handler == NULL) {
+        return dp_err_set(err, DP_EINVAL, "actor %s: handler is required", o->name);
+    }
+    if ((o->on_tick != NULL) != (o->tick_ms > 0) || o->tick_ms < 0) {
+        return dp_err_set(err, DP_EINVAL, "actor %s: on_tick and tick_ms > 0 go together", o->name);
+    }
+    if (o->mailbox > ACTOR_MAX_MAILBOX) {
+        return dp_err_set(err, DP_EINVAL, "actor %s: mailbox %zu above the maximum %d", o->name,
+                          o->mailbox, ACTOR_MAX_MAILBOX);
+    }
+    if (o->n_listen_urls > 0 && o->listen_urls == NULL) {
+        return dp_err_set(err, DP_EINVAL, "actor %s: listen_urls is NULL", o->name);
+    }
+    return 0;
+}
+
+/* Frees everything spawn created; the thread must not be running. */
+static void actor_free(actor *a)
+{
+    actor_client_close(a->self_client);
+    if (a->sock_open) {
+        nng_close(a->sock);
+    }
+    for (size_t i = 0; i < a->n_slots; i++) {
+        if (a->slots[i].aio != NULL) {
+            nng_aio_free(a->slots[i].aio);
+        }
+    }
+    /* Nothing can be queued: the stop sequence drained it. */
+    free(a->slots);
+    free(a->queue);
+    actor_urls_free(&a->urls);
+    pthread_cond_destroy(&a->cond);
+    pthread_mutex_destroy(&a->mu);
+    free(a->name);
+    free(a);
+}
+
+static int open_socket(actor *a, const actor_opts *o, dp_err *err)
+{
+    int rv = nng_rep0_open(&a->sock);
+    if (rv != 0) {
+        return dp_err_set(err, DP_EIO, "actor %s: rep socket: %s", a->name, nng_strerror(rv));
+    }
+    a->sock_open = true;
+    size_t max = o->max_msg_bytes != 0 ? o->max_msg_bytes : ACTOR_DEFAULT_MAX_MSG_BYTES;
+    nng_socket_set_size(a->sock, NNG_OPT_RECVMAXSZ, max);
+    /* A few spare contexts beyond the mailbox answer DP_EFULL at once
+     * instead of leaving senders to time out. */
+    size_t reserve = 4 + a->mailbox / 16;
+    if (reserve > 256) {
+        reserve = 256;
+    }
+    a->n_slots = a->mailbox + reserve;
+    a->slots = calloc(a->n_slots, sizeof *a->slots);
+    a->queue = calloc(a->mailbox, sizeof *a->queue);
+    if (a->slots == NULL || a->queue == NULL) {
+        a->n_slots = 0;
+        return dp_err_set(err, DP_ENOMEM, "actor %s: out of memory for %zu slots", a->name,
+                          a->mailbox);
+    }
+    for (size_t i = 0; i < a->n_slots; i++) {
+        actor_slot *s = &a->slots[i];
+        s->owner = a;
+        if ((rv = nng_aio_alloc(&s->aio, slot_cb, s)) != 0 ||
+            (rv = nng_ctx_open(&s->ctx, a->sock)) != 0) {
+            return dp_err_set(err, DP_EIO, "actor %s: context %zu: %s", a->name, i,
+                              nng_strerror(rv));
+        }
+    }
+    char inproc[128];
+    snprintf(inproc, sizeof inproc, "inproc://dp-actor/%s/%ld/%lu", a->name, (long)getpid(),
+             (unsigned long)atomic_fetch_add(&actor_seq, 1));
+    if ((rv = actor_urls_listen(&a->urls, a->sock, inproc, err)) != 0) {
+        return rv;
+    }
+    for (size_t i = 0; i < o->n_listen_urls; i++) {
+        if ((rv = actor_urls_listen(&a->urls, a->sock, o->listen_urls[i], err)) != 0) {
+            return rv;
+        }
+    }
+    return 0;
+}
+
+actor *actor_spawn(const actor_opts *opts, dp_err *err)
+{
+    if (check_opts(opts, err) != 0) {
+        return NULL;
+    }
+    actor *a = calloc(1, sizeof *a);
+    if (a == NULL || (a->name = strdup(opts->name)) == NULL) {
+        free(a);
+        dp_err_set(err, DP_ENOMEM, "actor_spawn: out of memory");
+        return NULL;
+    }
+    a->state = opts->state;
+    a->handler = opts->handler;
+    a->on_start = opts->on_start;
+    a->on_stop = opts->on_stop;
+    a->on_tick = opts->on_tick;
+    a->tick_ms = opts->tick_ms;
+    a->mailbox = opts->mailbox != 0 ? opts->mailbox : ACTOR_DEFAULT_MAILBOX;
+    a->ctx.owner = a;
+    pthread_mutex_init(&a->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&a->cond, &ca);
+    pthread_condattr_destroy(&ca);
+
+    if (open_socket(a, opts, err) != 0) {
+        actor_free(a);
+        return NULL;
+    }
+    int rv = pthread_create(&a->thread, NULL, actor_main, a);
+    if (rv != 0) {
+        dp_err_set(err, DP_EIO, "actor %s: thread: %s", a->name, strerror(rv));
+        actor_free(a);
+        return NULL;
+    }
+    a->thread_started = true;
+    pthread_mutex_lock(&a->mu);
+    while (!a->ready) {
+        pthread_cond_wait(&a->cond, &a->mu);
+    }
+    int start_rc = a->start_rc;
+    pthread_mutex_unlock(&a->mu);
+    if (start_rc != 0) {
+        pthread_join(a->thread, NULL);
+        if (err != NULL) {
+            dp_err_set(err, start_rc, "actor %s: %s", a->name, a->start_err.msg);
+        }
+        actor_free(a);
+        return NULL;
+    }
+    return a;
+}
+
+void actor_stop(actor *a)
+{
+    if (a == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&a->mu);
+    a->stop_requested = true;
+    pthread_cond_broadcast(&a->cond);
+    pthread_mutex_unlock(&a->mu);
+}
+
+void actor_destroy(actor *a)
+{
+    if (a == NULL) {
+        return;
+    }
+    actor_stop(a);
+    if (a->thread_started) {
+        pthread_join(a->thread, NULL);
+    }
+    actor_free(a);
+}
+
+const char *actor_url(const actor *a, size_t index)
+{
+    return actor_urls_get(&a->urls, index);
+}
+
+const char *actor_name(const actor *a)
+{
+    return a->name;
+}
+
+void actor_get_stats(actor *a, actor_stats *out)
+{
+    pthread_mutex_lock(&a->mu);
+    *out = a->stats;
+    out->held = a->held;
+    pthread_mutex_unlock(&a->mu);
+}
+
+actor_req_id actor_ctx_request(const actor_ctx *ctx)
+{
+    return ctx->current;
+}
+
+actor *actor_ctx_actor(actor_ctx *ctx)
+{
+    return ctx->owner;
+}
+
+int actor_ctx_error(actor_ctx *ctx, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ctx->err_msg, sizeof ctx->err_msg, fmt, ap);
+    va_end(ap);
+    ctx->err_code = code;
+    return code;
+}
+
+void actor_ctx_stop(actor_ctx *ctx)
+{
+    ctx->stop = true;
+}
+
+static actor_slot *find_deferred_locked(actor *a, actor_req_id id)
+{
+    uint64_t idx = (id & 0xffffffffu);
+    if (idx == 0 || idx > a->n_slots) {
+        return NULL;
+    }
+    actor_slot *s = &a->slots[idx - 1];
+    if (s->state != SLOT_HELD || !s->deferred || s->gen != (uint32_t)(id >> 32)) {
+        return NULL;
+    }
+    return s;
+}
+
+static int reply_common(actor *a, actor_req_id id, nng_msg *reply, int code, const char *text,
+                        dp_err *err)
+{
+    pthread_mutex_lock(&a->mu);
+    actor_slot *s = find_deferred_locked(a, id);
+    if (s == NULL) {
+        pthread_mutex_unlock(&a->mu);
+        nng_msg_free(reply);
+        return dp_err_set(err, DP_ENOTFOUND, "actor %s: request %llx is not held (answered?)",
+                          a->name, (unsigned long long)id);
+    }
+    slot_release_locked(a, s);
+    pthread_mutex_unlock(&a->mu);
+    slot_send(s, frame_reply(reply, code, text));
+    return 0;
+}
+
+int actor_reply(actor *a, actor_req_id id, nng_msg *reply, dp_err *err)
+{
+    return reply_common(a, id, reply, 0, NULL, err);
+}
+
+int actor_reply_error(actor *a, actor_req_id id, int code, const char *msg, dp_err *err)
+{
+    if (code >= 0 || code < DP_EINTERNAL) {
+        code = DP_EINTERNAL;
+    }
+    return reply_common(a, id, NULL, code, msg != NULL ? msg : dp_code_name(code), err);
+}
+
+size_t actor_deferred_count(actor *a)
+{
+    pthread_mutex_lock(&a->mu);
+    size_t n = a->deferred;
+    pthread_mutex_unlock(&a->mu);
+    return n;
+}
+
+actor_client *actor_shared_client(actor *a, dp_err *err)
+{
+    pthread_mutex_lock(&a->mu);
+    if (a->self_client == NULL && !a->stopping) {
+        a->self_client = actor_client_open(actor_url(a, 0), err);
+    } else if (a->self_client == NULL) {
+        dp_err_set(err, DP_ECLOSED, "actor %s is stopping", a->name);
+    }
+    actor_client *c = a->self_client;
+    pthread_mutex_unlock(&a->mu);
+    return c;
+}

@@ -1,0 +1,316 @@
+/* Actor clients: see client.h. A call is a req context plus an aio whose
+ * callback chains send -> receive; the caller waits on the future. */
+#include "actors/client.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <nng/protocol/reqrep0/req.h>
+#include <nng/supplemental/util/platform.h>
+
+#include "actors/frame.h"
+
+struct actor_client {
+    nng_socket sock;
+    char *url; /* owned; for error messages */
+};
+
+enum { FUT_SEND, FUT_RECV, FUT_DONE };
+
+struct actor_future {
+    actor_client *client; /* borrowed: must outlive the future */
+    nng_ctx ctx;
+    nng_aio *aio;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int phase; /* guarded by mu */
+    int rv;
+    nng_msg *reply;
+    bool forever;
+    nng_time deadline;
+};
+
+static int map_nng(int rv)
+{
+    switch (rv) {
+    case NNG_ETIMEDOUT:
+        return DP_ETIMEOUT;
+    case NNG_ECLOSED:
+    case NNG_ECANCELED:
+        return DP_ECLOSED;
+    case NNG_ENOMEM:
+        return DP_ENOMEM;
+    case NNG_ECONNREFUSED:
+    case NNG_ECONNSHUT:
+    case NNG_ECONNRESET:
+    case NNG_ECONNABORTED:
+    case NNG_ENOENT:
+    case NNG_EUNREACHABLE:
+    case NNG_EADDRINVAL:
+        return DP_EUNAVAIL;
+    case NNG_EINVAL:
+    case NNG_ENOTSUP:
+    case NNG_EMSGSIZE:
+        return DP_EINVAL;
+    default:
+        return DP_EIO;
+    }
+}
+
+actor_client *actor_client_open(const char *url, dp_err *err)
+{
+    if (url == NULL || url[0] == '\0') {
+        dp_err_set(err, DP_EINVAL, "actor_client_open: url is empty");
+        return NULL;
+    }
+    actor_client *c = calloc(1, sizeof *c);
+    if (c == NULL || (c->url = strdup(url)) == NULL) {
+        free(c);
+        dp_err_set(err, DP_ENOMEM, "actor_client_open: out of memory");
+        return NULL;
+    }
+    int rv = nng_req0_open(&c->sock);
+    if (rv != 0) {
+        dp_err_set(err, DP_EIO, "req socket for %s: %s", url, nng_strerror(rv));
+        free(c->url);
+        free(c);
+        return NULL;
+    }
+    /* Contexts copy the resend time when opened: set it first. No timed
+     * resends: a deferred reply may legitimately take long. */
+    nng_socket_set_ms(c->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
+    nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, ACTOR_DEFAULT_MAX_MSG_BYTES);
+    if ((rv = nng_dial(c->sock, url, NULL, 0)) != 0) {
+        dp_err_set(err, map_nng(rv) == DP_EINVAL ? DP_EINVAL : DP_EUNAVAIL,
+                   "cannot connect to actor at %s: %s", url, nng_strerror(rv));
+        actor_client_close(c);
+        return NULL;
+    }
+    return c;
+}
+
+void actor_client_close(actor_client *c)
+{
+    if (c == NULL) {
+        return;
+    }
+    nng_close(c->sock);
+    free(c->url);
+    free(c);
+}
+
+static void future_finish_locked(actor_future *f, int rv)
+{
+    f->rv = rv;
+    f->phase = FUT_DONE;
+    pthread_cond_broadcast(&f->cv);
+}
+
+static void future_cb(void *arg)
+{
+    actor_future *f = arg;
+    int rv = nng_aio_result(f->aio);
+    pthread_mutex_lock(&f->mu);
+    if (f->phase == FUT_SEND) {
+        if (rv != 0) {
+            nng_msg_free(nng_aio_get_msg(f->aio));
+            nng_aio_set_msg(f->aio, NULL);
+            future_finish_locked(f, rv);
+            pthread_mutex_unlock(&f->mu);
+            return;
+        }
+        nng_duration left = NNG_DURATION_INFINITE;
+        if (!f->forever) {
+            nng_time now = nng_clock();
+            if (now >= f->deadline) {
+                future_finish_locked(f, NNG_ETIMEDOUT);
+                pthread_mutex_unlock(&f->mu);
+                return;
+            }
+            left = (nng_duration)(f->deadline - now);
+        }
+        f->phase = FUT_RECV;
+        pthread_mutex_unlock(&f->mu);
+        nng_aio_set_timeout(f->aio, left);
+        nng_ctx_recv(f->ctx, f->aio);
+        return;
+    }
+    if (rv == 0) {
+        f->reply = nng_aio_get_msg(f->aio);
+        nng_aio_set_msg(f->aio, NULL);
+    }
+    future_finish_locked(f, rv);
+    pthread_mutex_unlock(&f->mu);
+}
+
+/* Starts a call; *out is the future, or NULL with the returned code. */
+static int future_start(actor_client *c, nng_msg *req, uint8_t kind, int timeout_ms,
+                        actor_future **out, dp_err *err)
+{
+    *out = NULL;
+    if (c == NULL || req == NULL || (timeout_ms <= 0 && timeout_ms != ACTOR_FOREVER)) {
+        nng_msg_free(req);
+        return dp_err_set(err, DP_EINVAL,
+                          "actor call: client and request required, timeout_ms > 0");
+    }
+    actor_future *f = calloc(1, sizeof *f);
+    if (f == NULL || nng_msg_insert(req, &kind, 1) != 0) {
+        free(f);
+        nng_msg_free(req);
+        return dp_err_set(err, DP_ENOMEM, "actor call to %s: out of memory", c->url);
+    }
+    f->client = c;
+    f->forever = timeout_ms == ACTOR_FOREVER;
+    f->deadline = nng_clock() + (nng_time)(f->forever ? 0 : timeout_ms);
+    int rv = nng_aio_alloc(&f->aio, future_cb, f);
+    if (rv == 0 && (rv = nng_ctx_open(&f->ctx, c->sock)) != 0) {
+        nng_aio_free(f->aio);
+    }
+    if (rv != 0) {
+        free(f);
+        nng_msg_free(req);
+        return dp_err_set(err, map_nng(rv), "actor call to %s: %s", c->url, nng_strerror(rv));
+    }
+    pthread_mutex_init(&f->mu, NULL);
+    pthread_cond_init(&f->cv, NULL);
+    f->phase = FUT_SEND;
+    nng_aio_set_timeout(f->aio, f->forever ? NNG_DURATION_INFINITE : (nng_duration)timeout_ms);
+    nng_aio_set_msg(f->aio, req);
+    nng_ctx_send(f->ctx, f->aio);
+    *out = f;
+    return 0;
+}
+
+actor_future *actor_client_call_start(actor_client *c, nng_msg *req, int timeout_ms, dp_err *err)
+{
+    actor_future *f = NULL;
+    (void)future_start(c, req, ACTOR_FRAME_CALL, timeout_ms, &f, err);
+    return f;
+}
+
+/* Turns a framed reply into the caller's result; consumes m. */
+static int decode_reply(const char *url, nng_msg *m, nng_msg **reply, dp_err *err)
+{
+    if (nng_msg_len(m) < 1) {
+        nng_msg_free(m);
+        return dp_err_set(err, DP_EPROTO, "actor at %s: empty reply frame", url);
+    }
+    const char *body = nng_msg_body(m);
+    int code = actor_frame_code((uint8_t)body[0]);
+    if (code == 0) {
+        nng_msg_trim(m, 1);
+        *reply = m;
+        return 0;
+    }
+    if (code > 0) {
+        nng_msg_free(m);
+        return dp_err_set(err, DP_EPROTO, "actor at %s: bad reply status %u", url,
+                          (unsigned)(uint8_t)body[0]);
+    }
+    int len = (int)(nng_msg_len(m) - 1);
+    if (len > 300) {
+        len = 300;
+    }
+    dp_err_set(err, code, "actor at %s: %.*s", url, len, body + 1);
+    nng_msg_free(m);
+    return code;
+}
+
+int actor_future_wait(actor_future *f, nng_msg **reply, dp_err *err)
+{
+    *reply = NULL;
+    pthread_mutex_lock(&f->mu);
+    while (f->phase != FUT_DONE) {
+        pthread_cond_wait(&f->cv, &f->mu);
+    }
+    pthread_mutex_unlock(&f->mu);
+    /* Waits for the callback to return, so f can go. */
+    nng_aio_free(f->aio);
+    nng_ctx_close(f->ctx);
+    pthread_cond_destroy(&f->cv);
+    pthread_mutex_destroy(&f->mu);
+    const char *url = f->client->url;
+    int rv = f->rv;
+    nng_msg *m = f->reply;
+    free(f);
+    if (rv != 0) {
+        int code = map_nng(rv);
+        if (rv == NNG_ETIMEDOUT) {
+            return dp_err_set(err, code, "actor at %s: no reply in time", url);
+        }
+        return dp_err_set(err, code, "actor at %s: %s", url, nng_strerror(rv));
+    }
+    return decode_reply(url, m, reply, err);
+}
+
+int actor_client_call(actor_client *c, nng_msg *req, nng_msg **reply, int timeout_ms, dp_err *err)
+{
+    *reply = NULL;
+    actor_future *f = NULL;
+    int rc = future_start(c, req, ACTOR_FRAME_CALL, timeout_ms, &f, err);
+    if (rc != 0) {
+        return rc;
+    }
+    return actor_future_wait(f, reply, err);
+}
+
+int actor_client_send(actor_client *c, nng_msg *msg, int timeout_ms, dp_err *err)
+{
+    nng_msg *ack = NULL;
+    actor_future *f = NULL;
+    int rc = future_start(c, msg, ACTOR_FRAME_SEND, timeout_ms, &f, err);
+    if (rc != 0) {
+        return rc;
+    }
+    rc = actor_future_wait(f, &ack, err);
+    nng_msg_free(ack);
+    return rc;
+}
+
+int actor_call(actor *a, nng_msg *req, nng_msg **reply, int timeout_ms, dp_err *err)
+{
+    *reply = NULL;
+    actor_client *c = actor_shared_client(a, err);
+    if (c == NULL) {
+        nng_msg_free(req);
+        return err != NULL ? err->code : DP_ECLOSED;
+    }
+    return actor_client_call(c, req, reply, timeout_ms, err);
+}
+
+int actor_send(actor *a, nng_msg *msg, int timeout_ms, dp_err *err)
+{
+    actor_client *c = actor_shared_client(a, err);
+    if (c == NULL) {
+        nng_msg_free(msg);
+        return err != NULL ? err->code : DP_ECLOSED;
+    }
+    return actor_client_send(c, msg, timeout_ms, err);
+}
+
+int actor_call_url(const char *url, nng_msg *req, nng_msg **reply, int timeout_ms, dp_err *err)
+{
+    *reply = NULL;
+    actor_client *c = actor_client_open(url, err);
+    if (c == NULL) {
+        nng_msg_free(req);
+        return err != NULL ? err->code : DP_EUNAVAIL;
+    }
+    int rc = actor_client_call(c, req, reply, timeout_ms, err);
+    actor_client_close(c);
+    return rc;
+}
+
+int actor_send_url(const char *url, nng_msg *msg, int timeout_ms, dp_err *err)
+{
+    actor_client *c = actor_client_open(url, err);
+    if (c == NULL) {
+        nng_msg_free(msg);
+        return err != NULL ? err->code : DP_EUNAVAIL;
+    }
+    int rc = actor_client_send(c, msg, timeout_ms, err);
+    actor_client_close(c);
+    return rc;
+}

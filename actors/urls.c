@@ -1,0 +1,77 @@
+/* Listening URLs of an actor: see urls.h. */
+#include "actors/urls.h"
+
+#include <arpa/inet.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* For tcp://host:0, the URL with the port the listener got; else a copy. */
+static char *resolved_url(nng_listener l, const char *url)
+{
+    nng_url *parsed = NULL;
+    char *out = NULL;
+    nng_sockaddr sa;
+    if (strncmp(url, "tcp", 3) != 0 || nng_url_parse(&parsed, url) != 0) {
+        return strdup(url);
+    }
+    if (strcmp(parsed->u_port, "0") != 0 || nng_listener_get_addr(l, NNG_OPT_LOCADDR, &sa) != 0) {
+        nng_url_free(parsed);
+        return strdup(url);
+    }
+    unsigned port = 0;
+    if (sa.s_family == NNG_AF_INET) {
+        port = ntohs(sa.s_in.sa_port);
+    } else if (sa.s_family == NNG_AF_INET6) {
+        port = ntohs(sa.s_in6.sa_port);
+    }
+    const char *host = parsed->u_hostname;
+    bool v6 = strchr(host, ':') != NULL;
+    size_t len = strlen(parsed->u_scheme) + strlen(host) + 32;
+    out = malloc(len);
+    if (out != NULL) {
+        snprintf(out, len, "%s://%s%s%s:%u", parsed->u_scheme, v6 ? "[" : "", host, v6 ? "]" : "",
+                 port);
+    }
+    nng_url_free(parsed);
+    return out;
+}
+
+int actor_urls_listen(actor_urls *u, nng_socket sock, const char *url, dp_err *err)
+{
+    nng_listener l;
+    int rv = nng_listener_create(&l, sock, url);
+    if (rv == 0) {
+        rv = nng_listener_start(l, 0);
+    }
+    if (rv != 0) {
+        int code = (rv == NNG_EADDRINUSE || rv == NNG_EPERM) ? DP_EIO : DP_EINVAL;
+        return dp_err_set(err, code, "cannot listen on %s: %s", url, nng_strerror(rv));
+    }
+    char **v = realloc(u->v, (u->n + 1) * sizeof *v);
+    if (v == NULL) {
+        return dp_err_set(err, DP_ENOMEM, "out of memory for url %s", url);
+    }
+    u->v = v;
+    if ((u->v[u->n] = resolved_url(l, url)) == NULL) {
+        return dp_err_set(err, DP_ENOMEM, "out of memory for url %s", url);
+    }
+    u->n++;
+    return 0;
+}
+
+const char *actor_urls_get(const actor_urls *u, size_t index)
+{
+    return index < u->n ? u->v[index] : NULL;
+}
+
+void actor_urls_free(actor_urls *u)
+{
+    for (size_t i = 0; i < u->n; i++) {
+        free(u->v[i]);
+    }
+    free(u->v);
+    u->v = NULL;
+    u->n = 0;
+}

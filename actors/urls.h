@@ -1,0 +1,27 @@
+/* The URLs an actor listens on (internal to actors/).
+ *
+ * actor_urls owns its strings; tcp URLs with port 0 are stored with the
+ * port the kernel picked, so clients can be given a URL that works. */
+#ifndef DP_ACTOR_URLS_H
+#define DP_ACTOR_URLS_H
+
+#include <stddef.h>
+
+#include <nng/nng.h>
+
+#include "common/err.h"
+
+typedef struct actor_urls {
+    char **v; /* owned, n entries */
+    size_t n;
+} actor_urls;
+
+/* Starts a listener on sock for url and appends the resolved URL. */
+int actor_urls_listen(actor_urls *u, nng_socket sock, const char *url, dp_err *err);
+
+/* Borrowed; NULL past the end. */
+const char *actor_urls_get(const actor_urls *u, size_t index);
+
+void actor_urls_free(actor_urls *u);
+
+#endif
