@@ -1,0 +1,211 @@
+/* Queue and leases: enqueue, lease, complete, and the rebuild helper. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "rq_internal.h"
+
+static int rq_enqueue_chunk(rq_conn *c, const rq_job_in *jobs, size_t n, size_t *added, dp_err *err)
+{
+    rq_args a = {0};
+    rq_args_u64(&a, n);
+    for (size_t i = 0; i < n; i++) {
+        uint32_t max = jobs[i].max_attempts ? jobs[i].max_attempts : c->opt.max_attempts;
+        rq_args_str(&a, jobs[i].job_id);
+        rq_args_add(&a, jobs[i].spec ? jobs[i].spec : "", jobs[i].spec ? jobs[i].spec_len : 0);
+        rq_args_u64(&a, max);
+        rq_args_u64(&a, jobs[i].attempts);
+    }
+    redisReply *r = NULL;
+    /* Retry-safe: the script skips job ids that already exist. */
+    int rc = rq_eval(c, RQ_LUA_ENQUEUE, &a, RQ_RETRY, &r, err);
+    rq_args_free(&a);
+    if (rc != DP_OK)
+        return rc;
+    *added += (size_t)rq_reply_int(r);
+    freeReplyObject(r);
+    return DP_OK;
+}
+
+int rq_enqueue(rq_conn *c, const rq_job_in *jobs, size_t n, size_t *added, dp_err *err)
+{
+    size_t total = 0;
+    if (added)
+        *added = 0;
+    for (size_t i = 0; i < n; i++) {
+        int rc = rq_check_id(jobs[i].job_id, "job id", err);
+        if (rc != DP_OK)
+            return rc;
+        if (jobs[i].max_attempts > DP_MAX_ATTEMPTS_LIMIT)
+            return dp_err_set(err, DP_EINVAL, "job %s: max_attempts %u is above %d", jobs[i].job_id,
+                              (unsigned)jobs[i].max_attempts, DP_MAX_ATTEMPTS_LIMIT);
+    }
+    for (size_t i = 0; i < n; i += RQ_BATCH_MAX) {
+        size_t m = n - i < RQ_BATCH_MAX ? n - i : RQ_BATCH_MAX;
+        int rc = rq_enqueue_chunk(c, jobs + i, m, &total, err);
+        if (added)
+            *added = total;
+        if (rc != DP_OK)
+            return rc;
+    }
+    return DP_OK;
+}
+
+int rq_lease_claim(rq_conn *c, const char *runner_id, uint32_t k, const char *request_id,
+                   rq_lease *out, size_t *n_out, dp_err *err)
+{
+    *n_out = 0;
+    int rc = rq_check_id(runner_id, "runner id", err);
+    if (rc != DP_OK)
+        return rc;
+    int has_req = request_id != NULL && *request_id != '\0';
+    if (has_req && (rc = rq_check_id(request_id, "lease request id", err)) != DP_OK)
+        return rc;
+    if (k == 0 || k > RQ_LEASE_MAX)
+        return dp_err_set(err, DP_EINVAL, "lease size %u is outside 1..%u", (unsigned)k,
+                          (unsigned)RQ_LEASE_MAX);
+    rq_args a = {0};
+    rq_args_str(&a, runner_id);
+    rq_args_u64(&a, k);
+    rq_args_str(&a, has_req ? request_id : "");
+    redisReply *r = NULL;
+    /* Only a lease with a request id may be retried: the retry is answered
+     * from what the first try recorded. */
+    rc = rq_eval(c, RQ_LUA_LEASE, &a, has_req ? RQ_RETRY : RQ_NO_RETRY, &r, err);
+    rq_args_free(&a);
+    if (rc != DP_OK)
+        return rc;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements < 1 || (r->elements - 1) % 3 != 0 ||
+        (r->elements - 1) / 3 > k) {
+        freeReplyObject(r);
+        return dp_err_set(err, DP_EPROTO, "lease: unexpected reply from the script");
+    }
+    if (rq_reply_int(r->element[0]) != 0) {
+        freeReplyObject(r);
+        return dp_err_set(err, DP_ENOTFOUND, "runner %s is not registered (or was reaped)",
+                          runner_id);
+    }
+    size_t n = (r->elements - 1) / 3;
+    for (size_t i = 0; i < n; i++) {
+        redisReply *id = r->element[1 + 3 * i], *att = r->element[2 + 3 * i],
+                   *spec = r->element[3 + 3 * i];
+        rq_lease *l = &out[i];
+        memset(l, 0, sizeof *l);
+        snprintf(l->job_id, sizeof l->job_id, "%.*s", (int)id->len, id->str ? id->str : "");
+        l->attempt = (uint32_t)rq_reply_int(att);
+        size_t len = spec->type == REDIS_REPLY_STRING ? spec->len : 0;
+        l->spec = malloc(len + 1);
+        if (l->spec == NULL) {
+            /* The jobs are leased already; the caller must release them. */
+            rq_leases_free(out, i);
+            freeReplyObject(r);
+            return dp_err_set(err, DP_ENOMEM, "out of memory copying leased specs");
+        }
+        if (len)
+            memcpy(l->spec, spec->str, len);
+        ((char *)l->spec)[len] = '\0';
+        l->spec_len = len;
+    }
+    *n_out = n;
+    freeReplyObject(r);
+    return DP_OK;
+}
+
+void rq_leases_free(rq_lease *leases, size_t n)
+{
+    for (size_t i = 0; leases && i < n; i++) {
+        free(leases[i].spec);
+        leases[i].spec = NULL;
+    }
+}
+
+static int rq_complete_chunk(rq_conn *c, const char *runner_id, rq_complete_item *items, size_t n,
+                             dp_err *err)
+{
+    rq_args a = {0};
+    rq_args_str(&a, runner_id);
+    rq_args_u64(&a, c->opt.tombstone_ms);
+    rq_args_u64(&a, n);
+    for (size_t i = 0; i < n; i++) {
+        rq_args_str(&a, items[i].job_id);
+        rq_args_u64(&a, items[i].attempt);
+    }
+    redisReply *r = NULL;
+    /* Retry-safe: a repeat of an accepted complete is recognised. */
+    int rc = rq_eval(c, RQ_LUA_COMPLETE, &a, RQ_RETRY, &r, err);
+    rq_args_free(&a);
+    if (rc != DP_OK)
+        return rc;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != n) {
+        freeReplyObject(r);
+        return dp_err_set(err, DP_EPROTO, "complete: unexpected reply from the script");
+    }
+    for (size_t i = 0; i < n; i++) {
+        long long code = rq_reply_int(r->element[i]);
+        items[i].repeated = code == 1;
+        items[i].result = code <= 1 ? DP_OK : code == 5 ? DP_ENOTFOUND : DP_ECONFLICT;
+    }
+    freeReplyObject(r);
+    return DP_OK;
+}
+
+int rq_lease_complete_batch(rq_conn *c, const char *runner_id, rq_complete_item *items, size_t n,
+                            dp_err *err)
+{
+    int rc = rq_check_id(runner_id, "runner id", err);
+    if (rc != DP_OK)
+        return rc;
+    for (size_t i = 0; i < n; i++)
+        if ((rc = rq_check_id(items[i].job_id, "job id", err)) != DP_OK)
+            return rc;
+    for (size_t i = 0; i < n; i += RQ_BATCH_MAX) {
+        size_t m = n - i < RQ_BATCH_MAX ? n - i : RQ_BATCH_MAX;
+        if ((rc = rq_complete_chunk(c, runner_id, items + i, m, err)) != DP_OK)
+            return rc;
+    }
+    return DP_OK;
+}
+
+int rq_lease_complete(rq_conn *c, const char *runner_id, const char *job_id, uint32_t attempt,
+                      dp_err *err)
+{
+    rq_complete_item it = {.job_id = job_id, .attempt = attempt};
+    int rc = rq_lease_complete_batch(c, runner_id, &it, 1, err);
+    if (rc != DP_OK)
+        return rc;
+    if (it.result == DP_ENOTFOUND)
+        return dp_err_set(err, DP_ENOTFOUND, "job %s is unknown", job_id);
+    if (it.result == DP_ECONFLICT)
+        return dp_err_set(err, DP_ECONFLICT,
+                          "job %s attempt %u is not leased by runner %s (reclaimed, "
+                          "cancelled or finished elsewhere)",
+                          job_id, (unsigned)attempt, runner_id);
+    return DP_OK;
+}
+
+int rq_rebuild_leased(rq_conn *c, const char *runner_id, const rq_job_in *job, dp_err *err)
+{
+    int rc;
+    if ((rc = rq_check_id(runner_id, "runner id", err)) != DP_OK ||
+        (rc = rq_check_id(job->job_id, "job id", err)) != DP_OK)
+        return rc;
+    if (job->attempts == 0)
+        return dp_err_set(err, DP_EINVAL, "job %s: a leased job needs an attempt >= 1",
+                          job->job_id);
+    rq_args a = {0};
+    rq_args_str(&a, runner_id);
+    rq_args_str(&a, job->job_id);
+    rq_args_add(&a, job->spec ? job->spec : "", job->spec ? job->spec_len : 0);
+    rq_args_u64(&a, job->max_attempts ? job->max_attempts : c->opt.max_attempts);
+    rq_args_u64(&a, job->attempts);
+    redisReply *r = NULL;
+    rc = rq_eval(c, RQ_LUA_REBUILD_LEASED, &a, RQ_RETRY, &r, err);
+    rq_args_free(&a);
+    if (rc != DP_OK)
+        return rc;
+    long long code = rq_reply_int(r);
+    freeReplyObject(r);
+    if (code == 5)
+        return dp_err_set(err, DP_ENOTFOUND, "runner %s is not alive: enqueue job %s instead",
+                          runner_id, job->job_id);
+    return DP_OK;
+}

@@ -1,0 +1,100 @@
+/* The reaper: finds runners past their alive deadline and reclaims their
+ * jobs, one atomic script per runner. An idle sweep is one command. */
+#include <stdio.h>
+#include <string.h>
+
+#include "rq_internal.h"
+
+/* SET NX PX guard; the holder itself may continue (GET == owner). */
+static int rq_reap_lock(rq_conn *c, const char *owner_id, uint32_t lock_ms, int *held, dp_err *err)
+{
+    char key[RQ_PREFIX_MAX + 16];
+    snprintf(key, sizeof key, "%sreaper:lock", c->prefix);
+    rq_args a = {0};
+    rq_args_str(&a, "SET");
+    rq_args_str(&a, key);
+    rq_args_str(&a, owner_id);
+    rq_args_str(&a, "NX");
+    rq_args_str(&a, "PX");
+    rq_args_u64(&a, lock_ms);
+    redisReply *r = NULL;
+    int rc = rq_call(c, "reaper lock", &a, RQ_RETRY, &r, err);
+    rq_args_free(&a);
+    if (rc != DP_OK)
+        return rc;
+    *held = r->type == REDIS_REPLY_STATUS;
+    freeReplyObject(r);
+    if (*held)
+        return DP_OK;
+    rq_args b = {0};
+    rq_args_str(&b, "GET");
+    rq_args_str(&b, key);
+    rc = rq_call(c, "reaper lock", &b, RQ_RETRY, &r, err);
+    rq_args_free(&b);
+    if (rc != DP_OK)
+        return rc;
+    *held = r->type == REDIS_REPLY_STRING && strcmp(r->str, owner_id) == 0;
+    freeReplyObject(r);
+    return DP_OK;
+}
+
+int rq_reap_runner(rq_conn *c, const char *runner_id, rq_reap_report *rep, dp_err *err)
+{
+    int rc0 = rq_check_id(runner_id, "runner id", err);
+    if (rc0 != DP_OK)
+        return rc0;
+    rq_args a = {0};
+    rq_args_str(&a, runner_id);
+    rq_args_u64(&a, c->opt.alive_ttl_ms);
+    rq_args_u64(&a, c->opt.lost_keep_ms);
+    redisReply *r = NULL;
+    int rc = rq_eval(c, RQ_LUA_RECLAIM, &a, RQ_RETRY, &r, err);
+    rq_args_free(&a);
+    if (rc != DP_OK)
+        return rc;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 3) {
+        freeReplyObject(r);
+        return dp_err_set(err, DP_EPROTO, "reclaim: unexpected reply");
+    }
+    if (rq_reply_int(r->element[0]) == 1) {
+        rep->runners_reaped++;
+        rep->jobs_requeued += (uint32_t)rq_reply_int(r->element[1]);
+        rep->jobs_dead += (uint32_t)rq_reply_int(r->element[2]);
+    }
+    freeReplyObject(r);
+    return DP_OK;
+}
+
+int rq_reap_sweep(rq_conn *c, const char *owner_id, uint32_t lock_ms, uint32_t max_runners,
+                  rq_reap_report *rep, dp_err *err)
+{
+    memset(rep, 0, sizeof *rep);
+    int rc = rq_check_id(owner_id, "reaper owner id", err);
+    if (rc != DP_OK)
+        return rc;
+    if (max_runners == 0 || lock_ms == 0)
+        return dp_err_set(err, DP_EINVAL, "reaper: max_runners and lock_ms must be > 0");
+    rq_args a = {0};
+    rq_args_str(&a, "ZRANGEBYSCORE");
+    rq_args_str(&a, c->keys[4]);
+    rq_args_str(&a, "-inf");
+    rq_args_u64(&a, (uint64_t)rq_now_ms());
+    rq_args_str(&a, "LIMIT");
+    rq_args_str(&a, "0");
+    rq_args_u64(&a, max_runners);
+    redisReply *ids = NULL;
+    rc = rq_call(c, "reaper sweep", &a, RQ_RETRY, &ids, err);
+    rq_args_free(&a);
+    if (rc != DP_OK)
+        return rc;
+    rep->runners_expired = (uint32_t)ids->elements;
+    if (ids->elements > 0) {
+        int held = 0;
+        rc = rq_reap_lock(c, owner_id, lock_ms, &held, err);
+        rep->locked_out = rc == DP_OK && !held;
+        for (size_t i = 0; rc == DP_OK && held && i < ids->elements; i++)
+            rc = rq_reap_runner(c, ids->element[i]->str, rep, err);
+    }
+    freeReplyObject(ids);
+    return rc;
+}

@@ -1,0 +1,22 @@
+-- requeue one job: ARGV = job_id. A leased job goes back to the head of
+-- pending (its attempt stays counted); a dead job goes back with attempts
+-- reset. Returns 0 moved, 1 already pending, 4 terminal (completed or
+-- cancelled), 5 not found.
+local id = ARGV[1]
+local jk = job_key(id)
+local j = redis.pcall('HMGET', jk, 'state', 'leased_by')
+if j.err then return 4 end
+if not j[1] then return 5 end
+if j[1] == 'queued' then return 1 end
+if j[1] == 'leased' then
+    redis.call('SREM', K_LEASED, id)
+    redis.call('SREM', runner_key(j[2]) .. ':jobs', id)
+    redis.call('HSET', jk, 'state', 'queued')
+elseif j[1] == 'dead' then
+    redis.call('LREM', K_DEAD, 1, id)
+    redis.call('HSET', jk, 'state', 'queued', 'attempts', 0, 'reason', '')
+else
+    return 4
+end
+wake_if_was_empty(redis.call('LPUSH', K_PENDING, id), 1)
+return 0

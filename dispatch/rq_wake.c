@@ -1,0 +1,100 @@
+/* Wake-ups for long-polling leasers: a dedicated SUBSCRIBE connection to
+ * <prefix>wake whose fd the caller polls. */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rq_internal.h"
+
+struct rq_wake {
+    redisContext *ctx;
+};
+
+rq_wake *rq_wake_subscribe(const char *url, const char *prefix, dp_err *err)
+{
+    rq_options opt;
+    rq_options_default(&opt);
+    opt.reconnect_wait_ms = 0;
+    /* Reuse the connect logic (URL, AUTH, SELECT, prefix check), then take
+     * its context over: a subscribed connection can run nothing else. */
+    rq_conn *c = rq_connect(url, prefix, &opt, err);
+    if (c == NULL)
+        return NULL;
+    rq_wake *w = calloc(1, sizeof *w);
+    if (w == NULL) {
+        rq_close(c);
+        dp_err_set(err, DP_ENOMEM, "out of memory subscribing to wake-ups");
+        return NULL;
+    }
+    w->ctx = c->ctx;
+    c->ctx = NULL;
+    char chan[RQ_PREFIX_MAX + 8];
+    snprintf(chan, sizeof chan, "%swake", c->prefix);
+    rq_close(c);
+    const char *argv[2] = {"SUBSCRIBE", chan};
+    size_t len[2] = {9, strlen(chan)};
+    redisReply *r = redisCommandArgv(w->ctx, 2, argv, len);
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
+        dp_err_set(err, DP_EUNAVAIL, "redis SUBSCRIBE %s failed: %s", chan,
+                   r ? (r->str ? r->str : "unexpected reply") : w->ctx->errstr);
+        if (r)
+            freeReplyObject(r);
+        rq_wake_close(w);
+        return NULL;
+    }
+    freeReplyObject(r);
+    /* Reads happen only after poll says readable; no read timeout. */
+    struct timeval tv = {0, 0};
+    redisSetTimeout(w->ctx, tv);
+    return w;
+}
+
+int rq_wake_fd(const rq_wake *w)
+{
+    return w->ctx->fd;
+}
+
+/* Consumes the replies already buffered: each is one message. */
+static int rq_wake_consume(rq_wake *w, dp_err *err)
+{
+    int n = 0;
+    for (;;) {
+        void *r = NULL;
+        if (redisGetReplyFromReader(w->ctx, &r) != REDIS_OK)
+            return dp_err_set(err, DP_EPROTO, "wake-up connection: %s", w->ctx->errstr);
+        if (r == NULL)
+            return n;
+        freeReplyObject(r);
+        n++;
+    }
+}
+
+int rq_wake_read(rq_wake *w, int timeout_ms, dp_err *err)
+{
+    int n = rq_wake_consume(w, err);
+    if (n != 0)
+        return n;
+    struct pollfd p = {.fd = w->ctx->fd, .events = POLLIN};
+    int pr;
+    do {
+        pr = poll(&p, 1, timeout_ms);
+    } while (pr < 0 && errno == EINTR);
+    if (pr < 0)
+        return dp_err_set(err, DP_EIO, "poll on the wake-up connection: %s", strerror(errno));
+    if (pr == 0)
+        return 0;
+    if (redisBufferRead(w->ctx) != REDIS_OK)
+        return dp_err_set(err, DP_EUNAVAIL, "wake-up connection lost: %s", w->ctx->errstr);
+    return rq_wake_consume(w, err);
+}
+
+void rq_wake_close(rq_wake *w)
+{
+    if (w == NULL)
+        return;
+    if (w->ctx)
+        redisFree(w->ctx);
+    free(w);
+}

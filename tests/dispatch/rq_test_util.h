@@ -1,0 +1,39 @@
+/* Helpers for the dispatch/ tests: the shared Redis from ./dev test, a fresh
+ * key prefix per test (tests run in parallel against one server), and a raw
+ * hiredis connection to look at what the library wrote. */
+#ifndef DP_RQ_TEST_UTIL_H
+#define DP_RQ_TEST_UTIL_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <hiredis/hiredis.h>
+
+#include "dispatch/rq.h"
+
+/* DISPATCH_REDIS_URL, or fails the test with a message saying so. */
+const char *t_redis_url(void);
+
+/* "{t-<32 hex>}:" into out (64 bytes). */
+void t_unique_prefix(char *out);
+
+/* rq_connect to url with prefix and opt (NULL: defaults); fails the test on error. */
+rq_conn *t_connect(const char *url, const char *prefix, const rq_options *opt);
+
+/* A raw connection to url; fails the test on error. Heap: redisFree. */
+redisContext *t_raw(const char *url);
+
+/* Runs a command (printf-style, hiredis format) and returns its integer, or
+ * the integer value of a string reply, or -1 for nil. */
+long long t_int(redisContext *c, const char *fmt, ...);
+
+/* Registers a runner with capacity and returns its id in id (DP_ID_MAX). */
+void t_register(rq_conn *c, const char *name, uint32_t capacity, char *id, char *token);
+
+/* Enqueues n jobs named <stem>-<i> with spec "spec-<i>". */
+void t_enqueue(rq_conn *c, const char *stem, size_t n, uint32_t max_attempts);
+
+#endif

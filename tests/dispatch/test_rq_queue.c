@@ -1,0 +1,327 @@
+/* Queue and lease operations against the real Redis from ./dev test:
+ * enqueue, FIFO lease, complete (owner, attempt, idempotence), cancel,
+ * requeue, dead list, stats, request-id retries, wake-ups, rebuild. */
+#include "tests/dispatch/rq_test_util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    char prefix[64];
+    rq_conn *c;
+    redisContext *raw;
+    char runner[DP_ID_MAX];
+} fx;
+
+static int setup(void **state)
+{
+    fx *f = calloc(1, sizeof *f);
+    t_unique_prefix(f->prefix);
+    f->c = t_connect(t_redis_url(), f->prefix, NULL);
+    f->raw = t_raw(t_redis_url());
+    t_register(f->c, "r1", 4, f->runner, NULL);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fx *f = *state;
+    rq_close(f->c);
+    redisFree(f->raw);
+    free(f);
+    return 0;
+}
+
+static size_t lease(fx *f, const char *runner, uint32_t k, const char *req, rq_lease *out)
+{
+    size_t n = 0;
+    dp_err err = {0};
+    int rc = rq_lease_claim(f->c, runner, k, req, out, &n, &err);
+    if (rc != DP_OK)
+        fail_msg("lease: %s", err.msg);
+    return n;
+}
+
+static void test_enqueue_lease_fifo(void **state)
+{
+    fx *f = *state;
+    t_enqueue(f->c, "j", 5, 0);
+    rq_lease l[4];
+    size_t n = lease(f, f->runner, 3, NULL, l);
+    assert_int_equal(n, 3);
+    for (size_t i = 0; i < 3; i++) {
+        char id[16], spec[16];
+        snprintf(id, sizeof id, "j-%zu", i);
+        snprintf(spec, sizeof spec, "spec-%zu", i);
+        assert_string_equal(l[i].job_id, id);
+        assert_int_equal(l[i].attempt, 1);
+        assert_int_equal(l[i].spec_len, strlen(spec));
+        assert_memory_equal(l[i].spec, spec, l[i].spec_len);
+    }
+    rq_leases_free(l, n);
+    n = lease(f, f->runner, 4, NULL, l);
+    assert_int_equal(n, 2);
+    assert_string_equal(l[0].job_id, "j-3");
+    assert_string_equal(l[1].job_id, "j-4");
+    rq_leases_free(l, n);
+    assert_int_equal(lease(f, f->runner, 4, NULL, l), 0);
+    /* the job hash records the lease */
+    redisReply *r =
+        redisCommand(f->raw, "HMGET %sjob:j-0 state leased_by attempts leased_at", f->prefix);
+    assert_string_equal(r->element[0]->str, "leased");
+    assert_string_equal(r->element[1]->str, f->runner);
+    assert_string_equal(r->element[2]->str, "1");
+    assert_true(strtoll(r->element[3]->str, NULL, 10) > 1600000000000LL);
+    freeReplyObject(r);
+    assert_int_equal(t_int(f->raw, "SCARD %sjobs:leased", f->prefix), 5);
+    assert_int_equal(t_int(f->raw, "SCARD %srunner:%s:jobs", f->prefix, f->runner), 5);
+}
+
+static void test_enqueue_duplicate_and_binary_spec(void **state)
+{
+    fx *f = *state;
+    const char spec[] = {'a', 0, 'b', (char)0xff};
+    rq_job_in j = {.job_id = "bin", .spec = spec, .spec_len = sizeof spec};
+    size_t added = 0;
+    dp_err err = {0};
+    assert_int_equal(rq_enqueue(f->c, &j, 1, &added, &err), DP_OK);
+    assert_int_equal(added, 1);
+    /* a retried enqueue of the same id adds nothing */
+    assert_int_equal(rq_enqueue(f->c, &j, 1, &added, &err), DP_OK);
+    assert_int_equal(added, 0);
+    assert_int_equal(t_int(f->raw, "LLEN %sjobs:pending", f->prefix), 1);
+    rq_lease l[1];
+    assert_int_equal(lease(f, f->runner, 1, NULL, l), 1);
+    assert_int_equal(l[0].spec_len, sizeof spec);
+    assert_memory_equal(l[0].spec, spec, sizeof spec);
+    rq_leases_free(l, 1);
+    /* enqueue of a leased job id leaves the lease alone */
+    assert_int_equal(rq_enqueue(f->c, &j, 1, &added, &err), DP_OK);
+    assert_int_equal(added, 0);
+    assert_int_equal(rq_lease_complete(f->c, f->runner, "bin", 1, &err), DP_OK);
+    /* bad input is refused with a message naming it */
+    rq_job_in bad = {.job_id = "a b"};
+    assert_int_equal(rq_enqueue(f->c, &bad, 1, NULL, &err), DP_EINVAL);
+    assert_non_null(strstr(err.msg, "job id"));
+    rq_job_in big = {.job_id = "x", .max_attempts = 1000};
+    assert_int_equal(rq_enqueue(f->c, &big, 1, NULL, &err), DP_EINVAL);
+}
+
+static void test_complete_semantics(void **state)
+{
+    fx *f = *state;
+    char other[DP_ID_MAX];
+    t_register(f->c, "r2", 1, other, NULL);
+    t_enqueue(f->c, "c", 2, 0);
+    rq_lease l[2];
+    assert_int_equal(lease(f, f->runner, 2, NULL, l), 2);
+    rq_leases_free(l, 2);
+    dp_err err = {0};
+    /* wrong owner, wrong attempt: conflict; unknown job: not found */
+    assert_int_equal(rq_lease_complete(f->c, other, "c-0", 1, &err), DP_ECONFLICT);
+    assert_non_null(strstr(err.msg, "c-0"));
+    assert_int_equal(rq_lease_complete(f->c, f->runner, "c-0", 2, &err), DP_ECONFLICT);
+    assert_int_equal(rq_lease_complete(f->c, f->runner, "nope", 1, &err), DP_ENOTFOUND);
+    /* the owner of the current attempt: accepted, then idempotent */
+    assert_int_equal(rq_lease_complete(f->c, f->runner, "c-0", 1, &err), DP_OK);
+    assert_int_equal(rq_lease_complete(f->c, f->runner, "c-0", 1, &err), DP_OK);
+    /* ... but a different owner or attempt after completion is a conflict */
+    assert_int_equal(rq_lease_complete(f->c, other, "c-0", 1, &err), DP_ECONFLICT);
+    assert_int_equal(rq_lease_complete(f->c, f->runner, "c-0", 2, &err), DP_ECONFLICT);
+    /* the tombstone expires, the spec is gone at once */
+    assert_int_equal(t_int(f->raw, "SISMEMBER %sjobs:leased c-0", f->prefix), 0);
+    assert_int_equal(t_int(f->raw, "SISMEMBER %srunner:%s:jobs c-0", f->prefix, f->runner), 0);
+    long long ttl = t_int(f->raw, "PTTL %sjob:c-0", f->prefix);
+    assert_true(ttl > 0 && ttl <= RQ_DEFAULT_TOMBSTONE_MS);
+    /* batch: per-item results */
+    rq_complete_item items[3] = {{.job_id = "c-1", .attempt = 1},
+                                 {.job_id = "c-0", .attempt = 1},
+                                 {.job_id = "zzz", .attempt = 1}};
+    assert_int_equal(rq_lease_complete_batch(f->c, f->runner, items, 3, &err), DP_OK);
+    assert_int_equal(items[0].result, DP_OK);
+    assert_int_equal(items[0].repeated, 0);
+    assert_int_equal(items[1].result, DP_OK);
+    assert_int_equal(items[1].repeated, 1);
+    assert_int_equal(items[2].result, DP_ENOTFOUND);
+    dp_queue_stats st;
+    assert_int_equal(rq_stats(f->c, &st, &err), DP_OK);
+    assert_int_equal(st.leased, 0);
+    assert_int_equal(st.pending, 0);
+}
+
+static void test_cancel(void **state)
+{
+    fx *f = *state;
+    t_enqueue(f->c, "x", 3, 0);
+    dp_err err = {0};
+    /* pending: removed from the list */
+    assert_int_equal(rq_cancel(f->c, "x-1", &err), DP_OK);
+    assert_int_equal(t_int(f->raw, "LLEN %sjobs:pending", f->prefix), 2);
+    assert_int_equal(rq_cancel(f->c, "x-1", &err), DP_OK); /* again: still fine */
+    rq_lease l[3];
+    assert_int_equal(lease(f, f->runner, 3, NULL, l), 2);
+    assert_string_equal(l[0].job_id, "x-0");
+    assert_string_equal(l[1].job_id, "x-2");
+    rq_leases_free(l, 2);
+    /* leased: removed from the sets; the owner's complete is a conflict */
+    assert_int_equal(rq_cancel(f->c, "x-0", &err), DP_OK);
+    assert_int_equal(t_int(f->raw, "SISMEMBER %sjobs:leased x-0", f->prefix), 0);
+    assert_int_equal(rq_lease_complete(f->c, f->runner, "x-0", 1, &err), DP_ECONFLICT);
+    /* completed: cannot be cancelled; unknown: not found */
+    assert_int_equal(rq_lease_complete(f->c, f->runner, "x-2", 1, &err), DP_OK);
+    assert_int_equal(rq_cancel(f->c, "x-2", &err), DP_ECONFLICT);
+    assert_int_equal(rq_cancel(f->c, "x-9", &err), DP_ENOTFOUND);
+}
+
+static void test_requeue_and_dead(void **state)
+{
+    fx *f = *state;
+    t_enqueue(f->c, "q", 2, 1);
+    rq_lease l[2];
+    assert_int_equal(lease(f, f->runner, 1, NULL, l), 1);
+    rq_leases_free(l, 1);
+    dp_err err = {0};
+    /* leased -> head of pending; the old attempt's complete is a conflict */
+    assert_int_equal(rq_requeue(f->c, "q-0", &err), DP_OK);
+    assert_int_equal(rq_requeue(f->c, "q-0", &err), DP_OK); /* already pending */
+    assert_int_equal(rq_lease_complete(f->c, f->runner, "q-0", 1, &err), DP_ECONFLICT);
+    assert_int_equal(lease(f, f->runner, 1, NULL, l), 1);
+    assert_string_equal(l[0].job_id, "q-0");
+    assert_int_equal(l[0].attempt, 2);
+    rq_leases_free(l, 1);
+    assert_int_equal(rq_requeue(f->c, "nope", &err), DP_ENOTFOUND);
+    assert_int_equal(rq_lease_complete(f->c, f->runner, "q-0", 2, &err), DP_OK);
+    assert_int_equal(rq_requeue(f->c, "q-0", &err), DP_ECONFLICT);
+    /* dead jobs: made by the reaper (see test_rq_reaper); here, by hand */
+    redisReply *r = redisCommand(f->raw, "HSET %sjob:q-1 state dead reason because", f->prefix);
+    freeReplyObject(r);
+    t_int(f->raw, "LREM %sjobs:pending 0 q-1", f->prefix);
+    t_int(f->raw, "RPUSH %sjobs:dead q-1", f->prefix);
+    rq_dead_job d[4];
+    size_t n = 0;
+    assert_int_equal(rq_dead_peek(f->c, d, 4, &n, &err), DP_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(d[0].job_id, "q-1");
+    assert_string_equal(d[0].reason, "because");
+    uint64_t moved = 0;
+    assert_int_equal(rq_requeue_dead(f->c, &moved, &err), DP_OK);
+    assert_int_equal(moved, 1);
+    assert_int_equal(t_int(f->raw, "HGET %sjob:q-1 attempts", f->prefix), 0);
+    assert_int_equal(rq_dead_peek(f->c, d, 4, &n, &err), DP_OK);
+    assert_int_equal(n, 0);
+    /* single requeue of a dead job, and dead ack */
+    assert_int_equal(lease(f, f->runner, 1, NULL, l), 1);
+    rq_leases_free(l, 1);
+    r = redisCommand(f->raw, "HSET %sjob:q-1 state dead reason again", f->prefix);
+    freeReplyObject(r);
+    t_int(f->raw, "SREM %sjobs:leased q-1", f->prefix);
+    t_int(f->raw, "RPUSH %sjobs:dead q-1", f->prefix);
+    assert_int_equal(rq_requeue(f->c, "q-1", &err), DP_OK);
+    assert_int_equal(t_int(f->raw, "LLEN %sjobs:dead", f->prefix), 0);
+    assert_int_equal(t_int(f->raw, "LLEN %sjobs:pending", f->prefix), 1);
+    assert_int_equal(lease(f, f->runner, 1, NULL, l), 1);
+    rq_leases_free(l, 1);
+    r = redisCommand(f->raw, "HSET %sjob:q-1 state dead reason third", f->prefix);
+    freeReplyObject(r);
+    t_int(f->raw, "RPUSH %sjobs:dead q-1", f->prefix);
+    const char *ack[] = {"q-1"};
+    assert_int_equal(rq_dead_ack(f->c, ack, 1, &err), DP_OK);
+    assert_int_equal(t_int(f->raw, "EXISTS %sjob:q-1", f->prefix), 0);
+    assert_int_equal(t_int(f->raw, "LLEN %sjobs:dead", f->prefix), 0);
+}
+
+static void test_lease_request_id_retry(void **state)
+{
+    fx *f = *state;
+    t_enqueue(f->c, "rid", 5, 0);
+    rq_lease a[3], b[3];
+    assert_int_equal(lease(f, f->runner, 3, "req-1", a), 3);
+    /* the same request again (its answer was lost): the same jobs */
+    assert_int_equal(lease(f, f->runner, 3, "req-1", b), 3);
+    for (int i = 0; i < 3; i++) {
+        assert_string_equal(a[i].job_id, b[i].job_id);
+        assert_int_equal(a[i].attempt, b[i].attempt);
+        assert_memory_equal(a[i].spec, b[i].spec, a[i].spec_len);
+    }
+    rq_leases_free(b, 3);
+    assert_int_equal(t_int(f->raw, "LLEN %sjobs:pending", f->prefix), 2);
+    /* a job completed since is not handed out again */
+    dp_err err = {0};
+    assert_int_equal(rq_lease_complete(f->c, f->runner, a[0].job_id, 1, &err), DP_OK);
+    assert_int_equal(lease(f, f->runner, 3, "req-1", b), 2);
+    rq_leases_free(b, 2);
+    rq_leases_free(a, 3);
+    /* a new request id gets new jobs */
+    assert_int_equal(lease(f, f->runner, 3, "req-2", b), 2);
+    assert_string_equal(b[0].job_id, "rid-3");
+    rq_leases_free(b, 2);
+    assert_int_equal(rq_lease_claim(f->c, f->runner, 1, "bad id", b, &(size_t){0}, &err),
+                     DP_EINVAL);
+    assert_int_equal(rq_lease_claim(f->c, f->runner, 0, NULL, b, &(size_t){0}, &err), DP_EINVAL);
+    assert_int_equal(rq_lease_claim(f->c, "r-unknown", 1, NULL, b, &(size_t){0}, &err),
+                     DP_ENOTFOUND);
+}
+
+static void test_wake(void **state)
+{
+    fx *f = *state;
+    dp_err err = {0};
+    rq_wake *w = rq_wake_subscribe(t_redis_url(), f->prefix, &err);
+    if (w == NULL)
+        fail_msg("subscribe: %s", err.msg);
+    assert_true(rq_wake_fd(w) >= 0);
+    assert_int_equal(rq_wake_read(w, 0, &err), 0);
+    t_enqueue(f->c, "w", 10, 0); /* empty -> non-empty: one publish per batch */
+    assert_int_equal(rq_wake_read(w, 2000, &err), 1);
+    t_enqueue(f->c, "v", 1, 0); /* not empty before: no publish */
+    assert_int_equal(rq_wake_read(w, 100, &err), 0);
+    rq_lease l[11];
+    assert_int_equal(lease(f, f->runner, 11, NULL, l), 11);
+    rq_leases_free(l, 11);
+    assert_int_equal(rq_requeue(f->c, "w-3", &err), DP_OK); /* requeue wakes too */
+    assert_int_equal(rq_wake_read(w, 2000, &err), 1);
+    rq_wake_close(w);
+}
+
+static void test_stats_and_rebuild(void **state)
+{
+    fx *f = *state;
+    dp_err err = {0};
+    t_enqueue(f->c, "s", 3, 0);
+    rq_job_in again = {.job_id = "reb", .spec = "x", .spec_len = 1, .attempts = 2};
+    assert_int_equal(rq_enqueue(f->c, &again, 1, NULL, &err), DP_OK);
+    rq_job_in held = {.job_id = "held", .spec = "y", .spec_len = 1, .attempts = 1};
+    assert_int_equal(rq_rebuild_leased(f->c, f->runner, &held, &err), DP_OK);
+    assert_int_equal(rq_rebuild_leased(f->c, f->runner, &held, &err), DP_OK);
+    assert_int_equal(rq_rebuild_leased(f->c, "r-gone", &held, &err), DP_ENOTFOUND);
+    dp_queue_stats st;
+    assert_int_equal(rq_stats(f->c, &st, &err), DP_OK);
+    assert_int_equal(st.pending, 4);
+    assert_int_equal(st.leased, 1);
+    assert_int_equal(st.dead, 0);
+    assert_int_equal(st.runners_alive, 1);
+    /* the rebuilt lease belongs to the runner: it can complete it */
+    assert_int_equal(rq_lease_complete(f->c, f->runner, "held", 1, &err), DP_OK);
+    rq_lease l[4];
+    assert_int_equal(lease(f, f->runner, 4, NULL, l), 4);
+    assert_string_equal(l[3].job_id, "reb");
+    assert_int_equal(l[3].attempt, 3); /* attempts carried over */
+    rq_leases_free(l, 4);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_enqueue_lease_fifo, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_enqueue_duplicate_and_binary_spec, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_complete_semantics, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_requeue_and_dead, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lease_request_id_retry, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_wake, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stats_and_rebuild, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
