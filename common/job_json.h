@@ -1,0 +1,75 @@
+/* JSON forms of the job domain types (INTERFACE.md "Job spec" and "Job"),
+ * with jansson.
+ *
+ * Parsing validates everything and names the bad field in the dp_err message,
+ * e.g. "tests[2].timeout_ms: must be a positive integer <= 600000". Unknown
+ * fields (top level, in "limits", in a test) are REJECTED, so a typo such as
+ * "max_attemps" is an error instead of a silently ignored setting.
+ *
+ * Ownership: parsed specs are written into caller-provided dp_job_spec
+ * structs whose members become heap-owned by that struct (release with
+ * dp_job_spec_free); on error *out is left zeroed. The *_to_json functions
+ * return a NEW json_t reference the caller releases with json_decref (NULL on
+ * allocation failure); they never keep pointers into their input. */
+#ifndef DP_JOB_JSON_H
+#define DP_JOB_JSON_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "common/err.h"
+#include "common/job.h"
+
+/* Bounds enforced by the parser. */
+#define DP_SPEC_TEXT_MAX (16u << 20)   /* whole JSON text of one submit */
+#define DP_SPEC_BATCH_MAX 10000        /* specs in one JSON array */
+#define DP_PROFILE_NAME_MAX 64         /* [A-Za-z0-9_.-] */
+#define DP_URL_MAX 4096                /* archive URL */
+#define DP_TEST_NAME_MAX 128           /* printable, no control chars */
+#define DP_TEST_DATA_MAX (1u << 20)    /* stdin and expected_stdout, each */
+#define DP_TIMEOUT_MS_MAX 600000u      /* tests[].timeout_ms, limits.time_ms */
+#define DP_WALL_MS_MAX 3600000u        /* limits.wall_ms */
+#define DP_MEMORY_KB_MAX (64ull << 20) /* limits.memory_kb: 64 GiB */
+#define DP_PROCESSES_MAX 4096u         /* limits.processes */
+#define DP_OUTPUT_KB_MAX (1ull << 20)  /* limits.output_kb: 1 GiB */
+
+/* Validates one spec object. job_id is optional (the dispatcher sets it at
+ * submit; stored specs carry it). Returns DP_OK, DP_EINVAL or DP_ENOMEM. */
+int dp_job_spec_from_json(const json_t *obj, dp_job_spec *out, dp_err *err);
+
+/* Same, from JSON text of len bytes (need not be NUL-terminated). */
+int dp_job_spec_from_text(const char *text, size_t len, dp_job_spec *out, dp_err *err);
+
+/* A batch: text holding one spec object or an array of 1..DP_SPEC_BATCH_MAX
+ * of them. On success *out is a heap array of *n specs the caller frees with
+ * dp_job_specs_free. A bad element fails the whole batch and the message
+ * starts with its index: "[3] archive: required". */
+int dp_job_specs_from_text(const char *text, size_t len, dp_job_spec **out, size_t *n, dp_err *err);
+
+/* Frees each spec's members and the array itself (accepts NULL). */
+void dp_job_specs_free(dp_job_spec *specs, size_t n);
+
+/* The spec as JSON, omitting absent fields (NULL strings, zero limits), so
+ * dp_job_spec_from_json(dp_job_spec_to_json(s)) gives back s. */
+json_t *dp_job_spec_to_json(const dp_job_spec *spec);
+
+/* INTERFACE.md's "Job" object; absent values are JSON null (score is null
+ * until a verdict exists, signal is null when 0). */
+json_t *dp_job_view_to_json(const dp_job_view *view);
+
+/* One test of a job view / result (the objects in "tests"). */
+json_t *dp_test_result_to_json(const dp_test_result *tr);
+
+/* {"runner_id","name","alive","draining","capacity","leased_jobs","labels",
+ *  "version","last_seen"}; absent strings are null. */
+json_t *dp_runner_info_to_json(const dp_runner_info *info);
+
+/* {"pending","leased","dead","completed","runners_alive"}. */
+json_t *dp_queue_stats_to_json(const dp_queue_stats *stats);
+
+/* A JSON string of len bytes of arbitrary data (program output): invalid
+ * UTF-8 and NUL bytes become U+FFFD so the value is always valid JSON and
+ * valid PostgreSQL text. NULL s gives JSON null. New reference. */
+json_t *dp_json_string_lossy(const char *s, size_t len);
+
+#endif

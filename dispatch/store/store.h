@@ -1,0 +1,157 @@
+/* The PostgreSQL store: the system of record for jobs, per-test results,
+ * runners and job state history (see docs/store.md).
+ *
+ * One store_db is one libpq connection: NOT thread-safe; each actor that
+ * writes opens its own. Every call is one statement (its own transaction) or
+ * an explicit transaction, so nothing is ever half-written. Batches travel as
+ * one JSON parameter expanded server side (jsonb_to_recordset), so a batch of
+ * n rows costs one round trip whatever n is.
+ *
+ * When PostgreSQL is unreachable a call returns DP_EUNAVAIL with a message
+ * saying so; the next call reconnects (PQreset, exponential backoff from
+ * 100 ms to 5 s; calls inside the backoff window fail fast with DP_EUNAVAIL).
+ * A connection found broken at the start of a call is reset and the
+ * statement retried once, which is safe because every write is idempotent.
+ *
+ * Ownership: inputs are borrowed for the duration of the call. Outputs are
+ * written into caller-provided structs or arrays; strings in them are heap
+ * owned by those structs and released by the matching *_free function. */
+#ifndef DP_STORE_H
+#define DP_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/err.h"
+#include "common/job.h"
+
+typedef struct store_db store_db;
+
+/* Connects with dsn (a libpq URI or key=value string; connect_timeout 5 s
+ * unless the dsn says otherwise) and applies pending schema migrations in one
+ * transaction under an advisory lock, so replicas starting together are safe.
+ * Returns NULL and fills err (DP_EUNAVAIL when the server is unreachable,
+ * DP_EIO when a migration fails, DP_ENOMEM). */
+store_db *store_open(const char *dsn, dp_err *err);
+
+/* Closes the connection and frees db (accepts NULL). */
+void store_close(store_db *db);
+
+/* Highest schema migration version this build knows (and applies). */
+int store_schema_version(void);
+
+/* Inserts jobs in one statement. Every spec needs job_id and profile. A job
+ * id that already exists is left untouched (idempotent resubmit). *n_inserted
+ * (optional) gets how many rows were new. max_attempts 0 is stored as NULL
+ * (the dispatcher's default). */
+int store_insert_jobs(store_db *db, const dp_job_spec *specs, size_t n, size_t *n_inserted,
+                      dp_err *err);
+
+/* One completed job for store_record_results. */
+typedef struct {
+    const dp_job_result *result; /* job_id, attempt, verdict, score, message, tests */
+    const char *runner_id;       /* may be NULL: keeps the recorded one */
+    const char *log_url;         /* may be NULL */
+} store_result_in;
+
+typedef enum {
+    STORE_RECORDED = 0,         /* the result landed; the job is now completed */
+    STORE_DUPLICATE = 1,        /* this (job, attempt) was already recorded: nothing changed */
+    STORE_ALREADY_TERMINAL = 2, /* the job was already completed/failed/cancelled otherwise */
+    STORE_UNKNOWN_JOB = 3       /* no such job id */
+} store_outcome;
+
+const char *store_outcome_name(store_outcome o);
+
+/* Group commit: records n results in ONE transaction. A result lands only if
+ * the job is not yet terminal (exactly once, also across replicas: the row
+ * lock orders concurrent writers). out[i] (optional, n entries) gets each
+ * item's outcome. On error nothing at all was recorded. */
+int store_record_results(store_db *db, const store_result_in *in, size_t n, store_outcome *out,
+                         dp_err *err);
+
+/* A lease to record: the job is leased to runner_id for this attempt. */
+typedef struct {
+    const char *job_id;
+    uint32_t attempt;
+    const char *runner_id;
+} store_lease;
+
+/* Marks jobs leased (state, attempts, runner_id, started_at) in one
+ * statement. Terminal jobs and stale attempts (older than the recorded one)
+ * are skipped; *n_changed (optional) counts rows changed. */
+int store_mark_leased(store_db *db, const store_lease *leases, size_t n, size_t *n_changed,
+                      dp_err *err);
+
+/* A dead job: attempts exhausted or otherwise unrunnable. */
+typedef struct {
+    const char *job_id;
+    uint32_t attempts;   /* attempts used; 0 keeps the recorded count */
+    const char *message; /* why (e.g. "runner r1 lost; 3 attempts used") */
+} store_failure;
+
+/* Marks non-terminal jobs failed with verdict SE, score 0 and the message, in
+ * one statement. *n_changed (optional) counts rows changed. */
+int store_mark_failed(store_db *db, const store_failure *items, size_t n, size_t *n_changed,
+                      dp_err *err);
+
+/* Cancels a queued or leased job. DP_ENOTFOUND for an unknown id,
+ * DP_ECONFLICT when it is already terminal (the message names its state). */
+int store_mark_cancelled(store_db *db, const char *job_id, const char *message, dp_err *err);
+
+/* Puts a leased, failed or cancelled job back to queued, clearing verdict,
+ * score, message, runner and finished_at (results of earlier attempts stay,
+ * keyed by attempt). reset_attempts sets attempts to 0 (for `requeue
+ * --dead`). Queued jobs are left as they are (DP_OK). DP_ENOTFOUND for an
+ * unknown id, DP_ECONFLICT for a completed job. */
+int store_requeue(store_db *db, const char *job_id, int reset_attempts, dp_err *err);
+
+/* The job as recorded, with the tests of its recorded attempt. Fills *out
+ * (release with dp_job_view_free). DP_ENOTFOUND for an unknown id. */
+int store_get_job(store_db *db, const char *job_id, dp_job_view *out, dp_err *err);
+
+/* One unfinished (queued or leased) job, for rebuilding Redis. */
+typedef struct {
+    dp_job_spec spec; /* spec.job_id is set */
+    dp_job_state state;
+    uint32_t attempts;
+    char *runner_id;  /* NULL when queued */
+    char *created_at; /* RFC 3339 UTC */
+} store_unfinished_job;
+
+/* Keyset cursor for store_list_unfinished; zero it before the first page. */
+typedef struct {
+    char created_at[64]; /* "" before the first page */
+    char job_id[DP_ID_MAX];
+} store_cursor;
+
+/* Up to limit (1..10000) unfinished jobs after *cursor, oldest first
+ * (created_at, then id). *out is a heap array of *n jobs (release with
+ * store_unfinished_free); *n < limit means this was the last page. The
+ * cursor advances past the returned jobs. */
+int store_list_unfinished(store_db *db, store_cursor *cursor, size_t limit,
+                          store_unfinished_job **out, size_t *n, dp_err *err);
+
+void store_unfinished_free(store_unfinished_job *jobs, size_t n);
+
+/* Number of jobs in state completed. */
+int store_count_completed(store_db *db, uint64_t *out, dp_err *err);
+
+/* Inserts or updates a runner row; last_seen becomes now(). The state column
+ * is "gone" when !alive, else "draining" or "active". */
+int store_upsert_runner(store_db *db, const dp_runner_info *info, dp_err *err);
+
+/* One job state history entry. */
+typedef struct {
+    const char *job_id;
+    dp_job_state state;
+    uint32_t attempt;
+    const char *runner_id; /* may be NULL */
+    const char *message;   /* may be NULL */
+    int64_t ts_ms;         /* Unix ms; 0 means now() */
+} store_event;
+
+/* Appends n events in one statement. */
+int store_add_events(store_db *db, const store_event *events, size_t n, dp_err *err);
+
+#endif

@@ -1,0 +1,313 @@
+/* Connection life cycle: open, migrations, prepared statements, reconnect
+ * with backoff, and the one call helper every query goes through. */
+#include "dispatch/store/store_internal.h"
+#include "dispatch/store/store_migrations.h"
+
+#include "common/log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* pg_advisory_xact_lock key that serialises migrations ("disp" in ASCII). */
+#define STORE_MIGRATION_LOCK 0x64697370
+#define STORE_BACKOFF_MIN_MS 100u
+#define STORE_BACKOFF_MAX_MS 5000u
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The first line of a libpq message, without the "ERROR:  " noise. */
+static void first_line(const char *msg, char *out, size_t out_len)
+{
+    if (msg == NULL || *msg == 0)
+        msg = "unknown error";
+    if (strncmp(msg, "ERROR:  ", 8) == 0 || strncmp(msg, "FATAL:  ", 8) == 0)
+        msg += 8;
+    size_t n = strcspn(msg, "\n");
+    if (n >= out_len)
+        n = out_len - 1;
+    memcpy(out, msg, n);
+    out[n] = 0;
+}
+
+static void result_message(const PGconn *conn, const PGresult *res, char *out, size_t out_len)
+{
+    const char *primary = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    first_line(primary ? primary : PQerrorMessage(conn), out, out_len);
+}
+
+/* Connection-level failures (retry later) as opposed to the server refusing
+ * the statement (a bug or bad data: retrying would fail again). */
+static int is_unavailable(const PGconn *conn, const PGresult *res)
+{
+    if (PQstatus(conn) != CONNECTION_OK)
+        return 1;
+    const char *st = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    if (st == NULL)
+        return 1; /* libpq's own error: lost connection or out of memory */
+    return strncmp(st, "08", 2) == 0 || strcmp(st, "57P01") == 0 || strcmp(st, "57P02") == 0 ||
+           strcmp(st, "57P03") == 0 || strcmp(st, "53300") == 0;
+}
+
+static int fail_unavailable(store_db *db, const char *what, dp_err *err)
+{
+    return dp_err_set(err, DP_EUNAVAIL, "%s: PostgreSQL unavailable: %s", what, db->last_error);
+}
+
+static int prepare_all(store_db *db, dp_err *err)
+{
+    for (size_t i = 0; i < store_statements_count; i++) {
+        const store_statement *st = &store_statements[i];
+        PGresult *res = PQprepare(db->conn, st->name, st->sql, st->n_params, NULL);
+        if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK) {
+            result_message(db->conn, res, db->last_error, sizeof db->last_error);
+            int unavailable = is_unavailable(db->conn, res);
+            PQclear(res);
+            if (unavailable)
+                return fail_unavailable(db, "prepare", err);
+            return dp_err_set(err, DP_EIO, "prepare %s: %s", st->name, db->last_error);
+        }
+        PQclear(res);
+    }
+    db->prepared = 1;
+    return DP_OK;
+}
+
+/* PQreset, at most once per backoff window. */
+static int reconnect(store_db *db, const char *what, dp_err *err)
+{
+    int64_t now = now_ms();
+    if (now < db->retry_at_ms)
+        return dp_err_set(err, DP_EUNAVAIL,
+                          "%s: PostgreSQL unavailable (next reconnect in %lld ms): %s", what,
+                          (long long)(db->retry_at_ms - now), db->last_error);
+    db->prepared = 0;
+    PQreset(db->conn);
+    if (PQstatus(db->conn) != CONNECTION_OK) {
+        first_line(PQerrorMessage(db->conn), db->last_error, sizeof db->last_error);
+        db->backoff_ms = db->backoff_ms == 0 ? STORE_BACKOFF_MIN_MS : db->backoff_ms * 2;
+        if (db->backoff_ms > STORE_BACKOFF_MAX_MS)
+            db->backoff_ms = STORE_BACKOFF_MAX_MS;
+        db->retry_at_ms = now_ms() + db->backoff_ms;
+        return fail_unavailable(db, what, err);
+    }
+    db->backoff_ms = 0;
+    db->retry_at_ms = 0;
+    dp_log(DP_LOG_INFO, "store_reconnected", (char *)NULL);
+    return prepare_all(db, err);
+}
+
+static int ensure_ready(store_db *db, const char *what, dp_err *err)
+{
+    if (PQstatus(db->conn) != CONNECTION_OK)
+        return reconnect(db, what, err);
+    if (!db->prepared)
+        return prepare_all(db, err);
+    return DP_OK;
+}
+
+int store_call(store_db *db, const char *name, int n_params, const char *const *params,
+               const char *what, PGresult **out, dp_err *err)
+{
+    *out = NULL;
+    int rc = ensure_ready(db, what, err);
+    if (rc != DP_OK)
+        return rc;
+    for (int attempt = 0;; attempt++) {
+        PGresult *res = PQexecPrepared(db->conn, name, n_params, params, NULL, NULL, 0);
+        ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+        if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
+            *out = res;
+            return DP_OK;
+        }
+        result_message(db->conn, res, db->last_error, sizeof db->last_error);
+        int unavailable = is_unavailable(db->conn, res);
+        PQclear(res);
+        if (!unavailable)
+            return dp_err_set(err, DP_EIO, "%s: %s", what, db->last_error);
+        /* A connection that broke since the last call (server restarted):
+         * reconnect at once and run the statement again, which is safe
+         * because every statement is idempotent. */
+        if (attempt > 0 || PQstatus(db->conn) == CONNECTION_OK)
+            return fail_unavailable(db, what, err);
+        rc = reconnect(db, what, err);
+        if (rc != DP_OK)
+            return rc;
+    }
+}
+
+int store_call_json(store_db *db, const char *name, const json_t *batch, const char *what,
+                    PGresult **out, dp_err *err)
+{
+    *out = NULL;
+    char *text = batch ? json_dumps(batch, JSON_COMPACT) : NULL;
+    if (text == NULL)
+        return dp_err_set(err, DP_ENOMEM, "%s: out of memory building the batch", what);
+    const char *params[] = {text};
+    int rc = store_call(db, name, 1, params, what, out, err);
+    free(text);
+    return rc;
+}
+
+size_t store_cmd_rows(const PGresult *res)
+{
+    return (size_t)strtoull(PQcmdTuples((PGresult *)res), NULL, 10);
+}
+
+char *store_field_dup(const PGresult *res, int row, int col, int *oom)
+{
+    if (PQgetisnull(res, row, col))
+        return NULL;
+    char *s = strdup(PQgetvalue(res, row, col));
+    if (s == NULL)
+        *oom = 1;
+    return s;
+}
+
+/* Runs one simple-protocol command inside the migration transaction. */
+static int exec_simple(store_db *db, const char *sql, const char *what, dp_err *err)
+{
+    PGresult *res = PQexec(db->conn, sql);
+    ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+        PQclear(res);
+        return DP_OK;
+    }
+    result_message(db->conn, res, db->last_error, sizeof db->last_error);
+    int code = is_unavailable(db->conn, res) ? DP_EUNAVAIL : DP_EIO;
+    PQclear(res);
+    return dp_err_set(err, code, "migrations: %s: %s", what, db->last_error);
+}
+
+static int run_migrations(store_db *db, dp_err *err)
+{
+    char sql[128];
+    snprintf(sql, sizeof sql, "SELECT pg_advisory_xact_lock(%d)", STORE_MIGRATION_LOCK);
+    int rc = exec_simple(db, "BEGIN", "begin", err);
+    if (rc == DP_OK)
+        rc = exec_simple(db, sql, "advisory lock", err);
+    if (rc == DP_OK)
+        rc = exec_simple(db,
+                         "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                         " version integer PRIMARY KEY, name text NOT NULL,"
+                         " applied_at timestamptz NOT NULL DEFAULT now())",
+                         "schema_migrations", err);
+    int have = 0;
+    if (rc == DP_OK) {
+        PGresult *res = PQexec(db->conn, "SELECT coalesce(max(version), 0) FROM schema_migrations");
+        if (res != NULL && PQresultStatus(res) == PGRES_TUPLES_OK)
+            have = atoi(PQgetvalue(res, 0, 0));
+        else
+            rc = exec_simple(db, "SELECT version FROM schema_migrations", "read version", err);
+        PQclear(res);
+    }
+    for (size_t i = 0; rc == DP_OK && i < store_migrations_count; i++) {
+        const store_migration *m = &store_migrations[i];
+        if (m->version <= have)
+            continue;
+        rc = exec_simple(db, m->sql, m->name, err);
+        if (rc != DP_OK)
+            break;
+        char version[16];
+        snprintf(version, sizeof version, "%d", m->version);
+        const char *params[] = {version, m->name};
+        PGresult *res =
+            PQexecParams(db->conn, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
+                         2, NULL, params, NULL, NULL, 0);
+        if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK) {
+            result_message(db->conn, res, db->last_error, sizeof db->last_error);
+            rc = dp_err_set(err, is_unavailable(db->conn, res) ? DP_EUNAVAIL : DP_EIO,
+                            "migrations: record %s: %s", m->name, db->last_error);
+        }
+        PQclear(res);
+        if (rc == DP_OK)
+            dp_log(DP_LOG_INFO, "store_migrated", "migration", m->name, (char *)NULL);
+    }
+    if (rc == DP_OK)
+        rc = exec_simple(db, "COMMIT", "commit", err);
+    if (rc != DP_OK && PQstatus(db->conn) == CONNECTION_OK)
+        PQclear(PQexec(db->conn, "ROLLBACK"));
+    return rc;
+}
+
+int store_schema_version(void)
+{
+    return store_migrations_count == 0 ? 0 : store_migrations[store_migrations_count - 1].version;
+}
+
+/* Server NOTICEs ("relation already exists, skipping") are not errors and
+ * would only clutter stderr. */
+static void ignore_notice(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
+}
+
+store_db *store_open(const char *dsn, dp_err *err)
+{
+    if (dsn == NULL || *dsn == 0) {
+        dp_err_set(err, DP_EINVAL, "store: empty PostgreSQL DSN");
+        return NULL;
+    }
+    store_db *db = calloc(1, sizeof *db);
+    if (db == NULL) {
+        dp_err_set(err, DP_ENOMEM, "store: out of memory");
+        return NULL;
+    }
+    /* Defaults first: with expand_dbname the DSN's own settings win. */
+    static const char *const keys[] = {"connect_timeout",
+                                       "keepalives_idle",
+                                       "keepalives_interval",
+                                       "keepalives_count",
+                                       "application_name",
+                                       "dbname",
+                                       NULL};
+    const char *const values[] = {"5", "30", "10", "3", "dispatchd", dsn, NULL};
+    db->conn = PQconnectdbParams(keys, values, 1);
+    if (db->conn == NULL) {
+        free(db);
+        dp_err_set(err, DP_ENOMEM, "store: out of memory");
+        return NULL;
+    }
+    PQsetNoticeProcessor(db->conn, ignore_notice, NULL);
+    if (PQstatus(db->conn) != CONNECTION_OK) {
+        first_line(PQerrorMessage(db->conn), db->last_error, sizeof db->last_error);
+        fail_unavailable(db, "store_open", err);
+        store_close(db);
+        return NULL;
+    }
+    if (run_migrations(db, err) != DP_OK || prepare_all(db, err) != DP_OK) {
+        store_close(db);
+        return NULL;
+    }
+    return db;
+}
+
+void store_close(store_db *db)
+{
+    if (db == NULL)
+        return;
+    PQfinish(db->conn);
+    free(db);
+}
+
+const char *store_outcome_name(store_outcome o)
+{
+    switch (o) {
+    case STORE_RECORDED:
+        return "recorded";
+    case STORE_DUPLICATE:
+        return "duplicate";
+    case STORE_ALREADY_TERMINAL:
+        return "already_terminal";
+    case STORE_UNKNOWN_JOB:
+        return "unknown_job";
+    }
+    return "unknown";
+}

@@ -1,0 +1,64 @@
+/* Internals shared by the store_*.c files: the connection struct, the
+ * prepared statement table and the call helper that maps failures to
+ * DP_EUNAVAIL / DP_EIO. Not for use outside dispatch/store/. */
+#ifndef DP_STORE_INTERNAL_H
+#define DP_STORE_INTERNAL_H
+
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <stdint.h>
+
+#include "dispatch/store/store.h"
+
+struct store_db {
+    PGconn *conn;        /* owned */
+    int prepared;        /* statements prepared on this connection */
+    unsigned backoff_ms; /* current reconnect backoff; 0 when healthy */
+    int64_t retry_at_ms; /* no reconnect attempt before this (monotonic ms) */
+    char last_error[256];
+};
+
+/* Prepared statements: every name below is prepared on each (re)connection
+ * from the table in store_sql.c. */
+typedef struct {
+    const char *name;
+    const char *sql;
+    int n_params;
+} store_statement;
+
+extern const store_statement store_statements[];
+extern const size_t store_statements_count;
+
+#define ST_INSERT_JOBS "dp_insert_jobs"
+#define ST_RECORD_RESULTS "dp_record_results"
+#define ST_MARK_LEASED "dp_mark_leased"
+#define ST_MARK_FAILED "dp_mark_failed"
+#define ST_MARK_CANCELLED "dp_mark_cancelled"
+#define ST_REQUEUE "dp_requeue"
+#define ST_GET_JOB "dp_get_job"
+#define ST_GET_TESTS "dp_get_tests"
+#define ST_LIST_UNFINISHED "dp_list_unfinished"
+#define ST_COUNT_COMPLETED "dp_count_completed"
+#define ST_UPSERT_RUNNER "dp_upsert_runner"
+#define ST_ADD_EVENTS "dp_add_events"
+
+/* Runs prepared statement name with text params (NULL entries are SQL NULL).
+ * On success *out holds a PGRES_TUPLES_OK or PGRES_COMMAND_OK result the
+ * caller PQclears. On failure returns DP_EUNAVAIL (server unreachable) or
+ * DP_EIO (the server refused: message names what and why); *out is NULL. */
+int store_call(store_db *db, const char *name, int n_params, const char *const *params,
+               const char *what, PGresult **out, dp_err *err);
+
+/* store_call with one parameter: batch (borrowed) serialised as compact
+ * JSON. DP_ENOMEM when it cannot be serialised. */
+int store_call_json(store_db *db, const char *name, const json_t *batch, const char *what,
+                    PGresult **out, dp_err *err);
+
+/* The affected-row count of an INSERT/UPDATE result. */
+size_t store_cmd_rows(const PGresult *res);
+
+/* A heap copy of the field, or NULL when it is SQL NULL; *oom set on
+ * allocation failure. */
+char *store_field_dup(const PGresult *res, int row, int col, int *oom);
+
+#endif

@@ -1,0 +1,122 @@
+/* Every SQL statement the store runs, prepared on each connection. Batches
+ * arrive as one jsonb parameter and are expanded server side, so one round
+ * trip carries any number of rows. Static storage. */
+#include "dispatch/store/store_internal.h"
+
+/* RFC 3339 UTC with milliseconds, as the Job object shows timestamps. */
+#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+
+/* A result lands only on a non-terminal job: the UPDATE's WHERE is
+ * re-checked after the row lock, so of two concurrent writers exactly one
+ * wins. Test rows are inserted only for jobs this statement completed. The
+ * final SELECT gives each input its outcome (see store_outcome); the jobs it
+ * reads are the statement's snapshot, i.e. the state before this batch. */
+static const char sql_record_results[] =
+    "WITH inp AS ("
+    "  SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(i integer, job_id text, attempt integer,"
+    "    verdict text, score double precision, message text, runner_id text, log_url text,"
+    "    tests jsonb)"
+    "), firsts AS ("
+    "  SELECT DISTINCT ON (job_id) * FROM inp ORDER BY job_id, i"
+    "), upd AS ("
+    "  UPDATE jobs j SET state = 'completed', verdict = f.verdict, score = f.score,"
+    "    message = f.message, runner_id = coalesce(f.runner_id, j.runner_id),"
+    "    log_url = f.log_url, result_attempt = f.attempt,"
+    "    attempts = greatest(j.attempts, f.attempt), finished_at = now()"
+    "  FROM firsts f WHERE j.id = f.job_id AND j.state IN ('queued', 'leased')"
+    "  RETURNING j.id, f.i, f.attempt"
+    "), tr AS ("
+    "  INSERT INTO test_results (job_id, attempt, idx, name, verdict, exit_code, signal,"
+    "    time_ms, wall_ms, memory_kb, stdout, stderr)"
+    "  SELECT f.job_id, f.attempt, t.idx, t.name, t.verdict, t.exit_code, t.signal, t.time_ms,"
+    "    t.wall_ms, t.memory_kb, t.stdout, t.stderr"
+    "  FROM upd u JOIN firsts f ON f.i = u.i"
+    "  CROSS JOIN LATERAL jsonb_to_recordset(f.tests) AS t(idx integer, name text,"
+    "    verdict text, exit_code integer, signal integer, time_ms bigint, wall_ms bigint,"
+    "    memory_kb bigint, stdout text, stderr text)"
+    "  ON CONFLICT DO NOTHING"
+    ")"
+    " SELECT n.i, CASE"
+    "   WHEN u.i IS NOT NULL THEN 0"
+    "   WHEN u2.id IS NOT NULL THEN CASE WHEN u2.attempt = n.attempt THEN 1 ELSE 2 END"
+    "   WHEN j.id IS NULL THEN 3"
+    "   WHEN j.state = 'completed' AND j.result_attempt = n.attempt THEN 1"
+    "   ELSE 2 END"
+    " FROM inp n"
+    " LEFT JOIN upd u ON u.i = n.i"
+    " LEFT JOIN upd u2 ON u2.id = n.job_id"
+    " LEFT JOIN jobs j ON j.id = n.job_id"
+    " ORDER BY n.i";
+
+const store_statement store_statements[] = {
+    {ST_INSERT_JOBS,
+     "INSERT INTO jobs (id, submission_id, profile, spec, max_attempts)"
+     " SELECT s->>'job_id', s->>'submission_id', s->>'profile', s,"
+     "   (s->>'max_attempts')::integer"
+     " FROM jsonb_array_elements($1::jsonb) AS s"
+     " ON CONFLICT (id) DO NOTHING",
+     1},
+    {ST_RECORD_RESULTS, sql_record_results, 1},
+    {ST_MARK_LEASED,
+     "UPDATE jobs j SET state = 'leased', attempts = x.attempt, runner_id = x.runner_id,"
+     "  started_at = now()"
+     " FROM jsonb_to_recordset($1::jsonb) AS x(job_id text, attempt integer, runner_id text)"
+     " WHERE j.id = x.job_id AND j.state IN ('queued', 'leased') AND j.attempts <= x.attempt",
+     1},
+    {ST_MARK_FAILED,
+     "UPDATE jobs j SET state = 'failed', verdict = 'SE', score = 0, message = x.message,"
+     "  finished_at = now(), attempts = greatest(j.attempts, coalesce(x.attempts, 0))"
+     " FROM jsonb_to_recordset($1::jsonb) AS x(job_id text, attempts integer, message text)"
+     " WHERE j.id = x.job_id AND j.state IN ('queued', 'leased')",
+     1},
+    {ST_MARK_CANCELLED,
+     "WITH u AS (UPDATE jobs SET state = 'cancelled', finished_at = now(), message = $2"
+     "  WHERE id = $1 AND state IN ('queued', 'leased') RETURNING id)"
+     " SELECT (SELECT count(*) FROM u), (SELECT state FROM jobs WHERE id = $1)",
+     2},
+    {ST_REQUEUE,
+     "WITH u AS (UPDATE jobs SET state = 'queued', verdict = NULL, score = NULL,"
+     "  message = NULL, runner_id = NULL, started_at = NULL, finished_at = NULL,"
+     "  attempts = CASE WHEN $2::boolean THEN 0 ELSE attempts END"
+     "  WHERE id = $1 AND state IN ('leased', 'failed', 'cancelled') RETURNING id)"
+     " SELECT (SELECT count(*) FROM u), (SELECT state FROM jobs WHERE id = $1)",
+     2},
+    {ST_GET_JOB,
+     "SELECT id, submission_id, profile, state, verdict, score, attempts, runner_id, message,"
+     "  log_url, " TS("created_at") ", " TS("started_at") ", " TS(
+         "finished_at") ","
+                        "  result_attempt"
+                        " FROM jobs WHERE id = $1",
+     1},
+    {ST_GET_TESTS,
+     "SELECT name, verdict, exit_code, signal, time_ms, wall_ms, memory_kb, stdout, stderr"
+     " FROM test_results WHERE job_id = $1 AND attempt = $2 ORDER BY idx",
+     2},
+    {ST_LIST_UNFINISHED,
+     "SELECT id, state, attempts, runner_id, spec::text, " TS(
+         "created_at") ","
+                       "  to_char(created_at AT TIME ZONE 'UTC', "
+                       "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+                       " FROM jobs WHERE state IN ('queued', 'leased')"
+                       "  AND (created_at, id) > ($1::timestamptz, $2::text)"
+                       " ORDER BY created_at, id LIMIT $3",
+     3},
+    {ST_COUNT_COMPLETED, "SELECT count(*) FROM jobs WHERE state = 'completed'", 0},
+    {ST_UPSERT_RUNNER,
+     "INSERT INTO runners (id, name, labels, capacity, version, state)"
+     " VALUES ($1, $2, $3::jsonb, $4::integer, $5, $6)"
+     " ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, labels = EXCLUDED.labels,"
+     "  capacity = EXCLUDED.capacity, version = EXCLUDED.version, state = EXCLUDED.state,"
+     "  last_seen = now()",
+     6},
+    {ST_ADD_EVENTS,
+     "INSERT INTO job_events (job_id, ts, state, attempt, runner_id, message)"
+     " SELECT x.job_id,"
+     "  CASE WHEN x.ts_ms > 0 THEN to_timestamp(x.ts_ms / 1000.0) ELSE now() END,"
+     "  x.state, coalesce(x.attempt, 0), x.runner_id, x.message"
+     " FROM jsonb_to_recordset($1::jsonb) AS x(job_id text, ts_ms bigint, state text,"
+     "  attempt integer, runner_id text, message text)",
+     1},
+};
+
+const size_t store_statements_count = sizeof store_statements / sizeof store_statements[0];
