@@ -12,6 +12,7 @@
 typedef struct {
     gateway_config cfg;
     uint64_t refused;
+    int closing; /* shutting down: answer at once, forward nothing */
 } gateway_state;
 
 static int reply_error(nng_msg **reply, uint64_t id, const char *code, const char *text)
@@ -29,7 +30,8 @@ static int gateway_handle(void *state, actor_ctx *ctx, nng_msg *msg, nng_msg **r
     gateway_state *g = state;
     dp_msg m;
     dp_err err = {0};
-    if (reply == NULL) { /* one-way messages are not part of the client protocol */
+    if (reply == NULL) { /* a one-way message is dispatchd telling us to close */
+        g->closing = 1;
         nng_msg_free(msg);
         return 0;
     }
@@ -42,6 +44,10 @@ static int gateway_handle(void *state, actor_ctx *ctx, nng_msg *msg, nng_msg **r
     dp_msg_type type = m.type;
     uint64_t id = m.id;
     dp_msg_free(&m);
+    if (g->closing) {
+        nng_msg_free(msg);
+        return reply_error(reply, id, DP_MSG_ERR_UNAVAILABLE, "dispatcher shutting down");
+    }
     actor *target = g->cfg.routes[type];
     if (target == NULL) {
         g->refused++;
@@ -67,6 +73,13 @@ static void gateway_stop(void *state, actor_ctx *ctx)
 {
     (void)ctx;
     free(state);
+}
+
+void gateway_close(actor *gw)
+{
+    nng_msg *m = NULL;
+    if (gw != NULL && nng_msg_alloc(&m, 0) == 0)
+        actor_send(gw, m, 2000, NULL);
 }
 
 actor *gateway_spawn(const gateway_config *cfg, dp_err *err)

@@ -21,4 +21,8 @@ typedef struct {
 /* Spawns the gateway; cfg is copied. ipc sockets are made 0600. */
 actor *gateway_spawn(const gateway_config *cfg, dp_err *err);
 
+/* Tells the gateway to answer every new request "shutting down" while the
+ * domain actors finish; destroy it only after them (they reply through it). */
+void gateway_close(actor *gw);
+
 #endif

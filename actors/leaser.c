@@ -168,6 +168,18 @@ static void serve_parked(leaser_state *s)
     }
 }
 
+static void release_parked(leaser_state *s, const char *runner_id)
+{
+    size_t keep = 0;
+    for (size_t i = 0; i < s->n_parked; i++) {
+        if (strcmp(s->parked[i].runner_id, runner_id) == 0)
+            answer_none(&s->parked[i], "draining");
+        else
+            s->parked[keep++] = s->parked[i];
+    }
+    s->n_parked = keep;
+}
+
 static void handle_lease(leaser_state *s, fwd_origin origin, const dp_msg *m)
 {
     const dp_msg_lease *l = &m->lease;
@@ -221,6 +233,9 @@ static int leaser_handle(void *state, actor_ctx *ctx, nng_msg *msg, nng_msg **re
         break;
     case DP_MSG_WAKE:
         serve_parked(s);
+        break;
+    case DP_MSG_DRAIN: /* internal, from the registrar: that runner takes nothing more */
+        release_parked(s, m.drain.runner_id);
         break;
     default:
         fwd_reply_error(origin, m.id, "unsupported", "the leaser does not handle this message");

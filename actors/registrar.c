@@ -73,6 +73,15 @@ static void do_heartbeat(registrar_state *s, fwd_origin o, const dp_msg *m)
     if (authenticate(s, o, m->id, h->runner_id, h->runner_token) != DP_OK)
         return;
     dp_err err = {0};
+    if (h->draining) {
+        /* The runner is stopping: no new leases, and its waiting ones end now. */
+        rq_drain(s->rq, h->runner_id, 1, &err);
+        dp_msg d = {.type = DP_MSG_DRAIN};
+        d.drain.runner_id = h->runner_id;
+        nng_msg *msg = fwd_internal(&d, NULL);
+        if (msg != NULL)
+            actor_send(s->cfg.leaser, msg, 1000, NULL);
+    }
     int rc = rq_heartbeat(s->rq, h->runner_id, &err);
     if (rc != DP_OK) {
         if (rc == DP_ENOTFOUND)
@@ -138,6 +147,13 @@ static void do_drain(registrar_state *s, fwd_origin o, const dp_msg *m)
 {
     dp_err err = {0};
     int rc = rq_drain(s->rq, m->drain.runner_id, 1, &err);
+    if (rc == DP_OK) { /* its waiting lease requests end with none */
+        dp_msg d = {.type = DP_MSG_DRAIN};
+        d.drain.runner_id = m->drain.runner_id;
+        nng_msg *msg = fwd_internal(&d, NULL);
+        if (msg != NULL)
+            actor_send(s->cfg.leaser, msg, 1000, NULL);
+    }
     dp_msg out = {0};
     if (rc == DP_ENOTFOUND)
         dp_msg_make_not_found(&out, m->id, "runner", err.msg);

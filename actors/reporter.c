@@ -10,6 +10,7 @@
 #include "dispatch/rq_owner.h"
 #include "dispatch/store/store.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,7 @@ typedef struct {
     uint64_t id;
     char *runner_id;
     dp_job_result result; /* owned */
+    bool retry;           /* the runner failed it (SE): run it again elsewhere */
 } pending_complete;
 
 typedef struct {
@@ -103,7 +105,7 @@ static void reply_err(fwd_origin o, uint64_t id, int rc, const dp_err *err)
     if (rc == DP_ENOTFOUND)
         dp_msg_make_not_found(&r, id, "job", err->msg);
     else if (rc == DP_ECONFLICT)
-        dp_msg_make_conflict(&r, id, NULL, err->msg);
+        dp_msg_make_error(&r, id, "conflict", "%s", err->msg);
     else
         dp_msg_make_error_from(&r, id, err);
     reply_msg(o, &r);
@@ -210,8 +212,44 @@ static void do_complete(reporter_state *s, fwd_origin o, dp_msg *m)
     p->id = m->id;
     p->runner_id = c->runner_id;
     p->result = c->result;
+    p->retry = c->retry;
     c->runner_id = NULL; /* moved into the batch */
     memset(&c->result, 0, sizeof c->result);
+}
+
+/* A runner-side failure (fetch timeout, disk full, sandbox fault): back to
+ * pending for another runner while attempts remain, else failed with SE. */
+static void retry_elsewhere(reporter_state *s, pending_complete *p, uint32_t max_attempts)
+{
+    dp_job_result *r = &p->result;
+    dp_err err = {0};
+    char why[600];
+    int rc;
+    if (max_attempts == 0)
+        max_attempts = s->cfg.max_attempts;
+    if (r->attempt < max_attempts) {
+        snprintf(why, sizeof why, "attempt %u failed on the runner: %.500s; retrying", r->attempt,
+                 r->message != NULL ? r->message : "system error");
+        rc = rq_requeue(s->rq, r->job_id, &err);
+        if (rc == DP_OK)
+            add_event(s, r->job_id, DP_JOB_QUEUED, DP_VERDICT_NONE, p->runner_id, r->attempt, why);
+    } else {
+        snprintf(why, sizeof why, "%u attempts failed; last: %.500s", r->attempt,
+                 r->message != NULL ? r->message : "system error");
+        store_failure f = {r->job_id, r->attempt, why};
+        rc = store_mark_failed(s->db, &f, 1, NULL, &err);
+        if (rc == DP_OK) {
+            rq_lease_complete(s->rq, p->runner_id, r->job_id, r->attempt, NULL);
+            add_event(s, r->job_id, DP_JOB_FAILED, DP_VERDICT_SE, p->runner_id, r->attempt, why);
+        }
+    }
+    if (rc != DP_OK) {
+        fwd_reply_error(p->origin, p->id, DP_MSG_ERR_UNAVAILABLE, err.msg);
+        return;
+    }
+    dp_msg ack = {0};
+    dp_msg_make_ack(&ack, p->id, 0);
+    reply_msg(p->origin, &ack);
 }
 
 static void flush_completes(reporter_state *s)
@@ -226,8 +264,10 @@ static void flush_completes(reporter_state *s)
     char urls[REPORTER_BATCH][512];
     dp_err err = {0};
     for (size_t i = 0; i < n; i++)
-        own[i] = (rq_owner_item){s->batch[i].result.job_id, s->batch[i].runner_id,
-                                 s->batch[i].result.attempt, DP_ENOTFOUND};
+        own[i] = (rq_owner_item){.job_id = s->batch[i].result.job_id,
+                                 .runner_id = s->batch[i].runner_id,
+                                 .attempt = s->batch[i].result.attempt,
+                                 .result = DP_ENOTFOUND};
     int rc = rq_owner_check(s->rq, own, n, &err);
     for (size_t i = 0; i < n; i++) {
         pending_complete *p = &s->batch[i];
@@ -246,6 +286,10 @@ static void flush_completes(reporter_state *s)
             dp_msg r = {0};
             dp_msg_make_not_found(&r, p->id, "job", "no such job is leased");
             reply_msg(p->origin, &r);
+            continue;
+        }
+        if (p->retry) {
+            retry_elsewhere(s, p, own[i].max_attempts);
             continue;
         }
         urls[n_in][0] = '\0';
@@ -400,42 +444,40 @@ static void do_cancel(reporter_state *s, fwd_origin o, const dp_msg *m)
     reply_msg(o, &r);
 }
 
-/* Puts one job back in Redis after PostgreSQL says it is queued again. */
-static int requeue_redis(reporter_state *s, const char *job_id, dp_err *err)
-{
-    int rc = rq_requeue(s->rq, job_id, err);
-    if (rc != DP_ENOTFOUND)
-        return rc;
-    /* Gone from Redis (dead and acknowledged): enqueue it afresh from its spec. */
-    dp_job_view v = {0};
-    store_cursor cur = {{0}, {0}};
-    (void)cur;
-    rc = store_get_job(s->db, job_id, &v, err);
-    dp_job_view_free(&v);
-    if (rc != DP_OK)
-        return rc;
-    return store_requeue_enqueue(s->db, s->rq, job_id, err);
-}
-
 static void do_requeue(reporter_state *s, fwd_origin o, const dp_msg *m)
 {
     dp_err err = {0};
     dp_msg r = {0};
     if (m->requeue.dead) {
-        uint64_t moved = 0;
-        int rc = store_requeue_failed(s->db, s->rq, &moved, &err);
+        uint64_t moved = 0, in_redis = 0;
+        /* Dead jobs not recorded yet, then every failed job PostgreSQL has. */
+        int rc = rq_requeue_dead(s->rq, &in_redis, &err);
+        if (rc == DP_OK)
+            rc = store_requeue_failed(s->db, &moved, &err);
         if (rc != DP_OK) {
             reply_err(o, m->id, rc, &err);
             return;
         }
-        dp_msg_make_ack(&r, m->id, (uint32_t)moved);
+        s->need_rebuild = 1; /* the rebuild enqueues what Redis no longer has */
+        dp_msg_make_ack(&r, m->id, (uint32_t)(moved + in_redis));
         reply_msg(o, &r);
         return;
     }
     const char *id = m->requeue.job_id;
-    int rc = store_requeue(s->db, id, 0, &err);
+    dp_job_view v = {0};
+    int rc = store_get_job(s->db, id, &v, &err);
+    if (rc == DP_OK && v.state == DP_JOB_CANCELLED)
+        rc = dp_err_set(&err, DP_ECONFLICT, "job %s was cancelled: submit it again", id);
+    dp_job_view_free(&v);
     if (rc == DP_OK)
-        rc = requeue_redis(s, id, &err);
+        rc = store_requeue(s->db, id, 0, &err);
+    if (rc == DP_OK) {
+        int rrc = rq_requeue(s->rq, id, &err);
+        if (rrc == DP_ENOTFOUND)
+            s->need_rebuild = 1; /* gone from Redis (dead and recorded): rebuild enqueues it */
+        else if (rrc != DP_OK)
+            rc = rrc;
+    }
     if (rc != DP_OK) {
         reply_err(o, m->id, rc, &err);
         return;

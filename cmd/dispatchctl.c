@@ -211,15 +211,16 @@ static int cmd_submit(dpc *c, const cli_args *a)
     int batch = json_is_array(j);
     dp_job_spec *specs = NULL;
     size_t n = 0;
-    int rc = dp_job_specs_from_json(j, &specs, &n, &err);
+    char *text = json_dumps(j, JSON_COMPACT);
     json_decref(j);
+    int rc = text != NULL ? dp_job_specs_from_text(text, strlen(text), &specs, &n, &err)
+                          : dp_err_set(&err, DP_ENOMEM, "out of memory");
+    free(text);
     if (rc != DP_OK)
         return fail(rc, &err);
     dpc_submitted *items = NULL;
     rc = dpc_submit(c, specs, n, &items, &err);
-    for (size_t i = 0; i < n; i++)
-        dp_job_spec_free(&specs[i]);
-    free(specs);
+    dp_job_specs_free(specs, n);
     if (rc != DP_OK)
         return fail(rc, &err);
     int status = EX_OK_;

@@ -1,13 +1,172 @@
-/* dispatchd: thin main until its issue lands. */
+/* dispatchd: the dispatcher. Configuration from the environment
+ * (INTERFACE.md), validated at start: a bad value stops it with one line
+ * naming the variable. SIGTERM/SIGINT: stop accepting, answer waiting leases
+ * with none, finish in-flight writes, exit 0. */
+#include "actors/gateway.h"
+#include "actors/leaser.h"
+#include "actors/publisher.h"
+#include "actors/registrar.h"
+#include "actors/reporter.h"
+#include "actors/waker.h"
+#include "common/config.h"
+#include "common/log.h"
+
+#include <curl/curl.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+typedef struct {
+    const char *redis_url, *pg_dsn, *runner_listen, *admin_listen, *registration_token;
+    const char *log_store, *prefix;
+    uint64_t heartbeat_ms, alive_ttl_ms, max_attempts, sweep_ms, lease_wait_max_ms;
+} dd_config;
+
+static int load_config(dd_config *c, dp_err *err)
+{
+    int rc;
+    if ((rc = dp_config_url("DISPATCH_REDIS_URL", NULL, "redis,unix", &c->redis_url, err)) ||
+        (rc = dp_config_url("DISPATCH_PG_DSN", NULL, "postgresql,postgres", &c->pg_dsn, err)) ||
+        (rc = dp_config_url("DISPATCH_RUNNER_LISTEN", "tcp://0.0.0.0:7400", "tcp,tls+tcp,ipc",
+                            &c->runner_listen, err)) ||
+        (rc = dp_config_url("DISPATCH_ADMIN_LISTEN", "ipc:///tmp/dispatch-admin.sock",
+                            "ipc,tcp,tls+tcp", &c->admin_listen, err)) ||
+        (rc = dp_config_string("DISPATCH_REGISTRATION_TOKEN", NULL, &c->registration_token,
+                               err)) ||
+        (rc = dp_config_url("DISPATCH_LOG_STORE", "file:///tmp/dispatch-logs/{job_id}.log",
+                            "file,http,https", &c->log_store, err)) ||
+        (rc = dp_config_string("DISPATCH_REDIS_PREFIX", "{dispatch}:", &c->prefix, err)) ||
+        (rc = dp_config_uint("DISPATCH_HEARTBEAT_MS", 5000, 100, 600000, &c->heartbeat_ms,
+                             err)) ||
+        (rc = dp_config_uint("DISPATCH_ALIVE_TTL_MS", 15000, 300, 3600000, &c->alive_ttl_ms,
+                             err)) ||
+        (rc = dp_config_uint("DISPATCH_MAX_ATTEMPTS", 3, 1, 100, &c->max_attempts, err)) ||
+        (rc = dp_config_uint("DISPATCH_SWEEP_MS", 2000, 50, 600000, &c->sweep_ms, err)) ||
+        (rc = dp_config_uint("DISPATCH_LEASE_WAIT_MAX_MS", 30000, 0, 600000,
+                             &c->lease_wait_max_ms, err)))
+        return rc;
+    if (strlen(c->registration_token) < 16)
+        return dp_err_set(err, DP_EINVAL,
+                          "DISPATCH_REGISTRATION_TOKEN: too short (at least 16 characters)");
+    if (c->alive_ttl_ms <= c->heartbeat_ms)
+        return dp_err_set(err, DP_EINVAL,
+                          "DISPATCH_ALIVE_TTL_MS: %llu must be above DISPATCH_HEARTBEAT_MS (%llu)",
+                          (unsigned long long)c->alive_ttl_ms,
+                          (unsigned long long)c->heartbeat_ms);
+    if (strchr(c->prefix, '{') == NULL || strchr(c->prefix, '}') == NULL)
+        return dp_err_set(err, DP_EINVAL, "DISPATCH_REDIS_PREFIX: '%s' needs a {hash tag}",
+                          c->prefix);
+    return DP_OK;
+}
+
+static void usage(FILE *f)
+{
+    fputs("usage: dispatchd [--help] [--version]\n"
+          "Configured by the environment: DISPATCH_REDIS_URL, DISPATCH_PG_DSN (required),\n"
+          "DISPATCH_REGISTRATION_TOKEN (required), DISPATCH_RUNNER_LISTEN, DISPATCH_ADMIN_LISTEN,\n"
+          "DISPATCH_LOG_STORE, DISPATCH_HEARTBEAT_MS, DISPATCH_ALIVE_TTL_MS,\n"
+          "DISPATCH_MAX_ATTEMPTS, DISPATCH_SWEEP_MS, DISPATCH_LEASE_WAIT_MAX_MS,\n"
+          "DISPATCH_REDIS_PREFIX, DISPATCH_LOG_LEVEL.\n",
+          f);
+}
 
 int main(int argc, char **argv)
 {
-    if (argc > 1 && strcmp(argv[1], "--version") == 0) {
-        printf("dispatchd 0.1.0\n");
-        return 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0) {
+            usage(stdout);
+            return 0;
+        }
+        if (strcmp(argv[i], "--version") == 0) {
+            puts("dispatchd 0.1.0");
+            return 0;
+        }
+        fprintf(stderr, "dispatchd: unknown argument '%s'\n", argv[i]);
+        usage(stderr);
+        return 64;
     }
-    fprintf(stderr, "dispatchd: not built yet\n");
-    return 70;
+    dd_config cfg;
+    dp_err err = {0};
+    if (load_config(&cfg, &err) != DP_OK) {
+        fprintf(stderr, "dispatchd: %s\n", err.msg);
+        return 78;
+    }
+    /* Threads inherit this mask; only main receives the stop signals. */
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+
+    char events_url[1100];
+    actor *publisher = NULL, *reporter = NULL, *leaser = NULL, *waker = NULL, *registrar = NULL;
+    actor *gw_runner = NULL, *gw_admin = NULL;
+    int status = 0;
+    if (events_url_for(cfg.admin_listen, events_url, sizeof events_url, &err) != DP_OK ||
+        (publisher = publisher_spawn(events_url, &err)) == NULL)
+        goto fail;
+    reporter_config rc = {cfg.redis_url, cfg.prefix, cfg.pg_dsn, cfg.log_store,
+                          (uint32_t)cfg.max_attempts, (uint32_t)cfg.alive_ttl_ms, publisher};
+    if ((reporter = reporter_spawn(&rc, &err)) == NULL)
+        goto fail;
+    leaser_config lc = {cfg.redis_url,          cfg.prefix,         (uint32_t)cfg.alive_ttl_ms,
+                        (uint32_t)cfg.max_attempts, (uint32_t)cfg.sweep_ms,
+                        (uint32_t)cfg.lease_wait_max_ms, reporter};
+    if ((leaser = leaser_spawn(&lc, &err)) == NULL)
+        goto fail;
+    waker_config wc = {cfg.redis_url, cfg.prefix, leaser};
+    if ((waker = waker_spawn(&wc, &err)) == NULL)
+        goto fail;
+    registrar_config gc = {cfg.redis_url, cfg.prefix, cfg.registration_token,
+                           (uint32_t)cfg.heartbeat_ms, (uint32_t)cfg.alive_ttl_ms, leaser};
+    if ((registrar = registrar_spawn(&gc, &err)) == NULL)
+        goto fail;
+    gateway_config runner_gw = {.name = "gateway-runner", .listen_url = cfg.runner_listen,
+                                .max_held = 16384};
+    runner_gw.routes[DP_MSG_REGISTER] = registrar;
+    runner_gw.routes[DP_MSG_HEARTBEAT] = registrar;
+    runner_gw.routes[DP_MSG_DEREGISTER] = registrar;
+    runner_gw.routes[DP_MSG_LEASE] = leaser;
+    runner_gw.routes[DP_MSG_COMPLETE] = reporter;
+    gateway_config admin_gw = {.name = "gateway-admin", .listen_url = cfg.admin_listen,
+                               .max_held = 1024};
+    admin_gw.routes[DP_MSG_SUBMIT] = reporter;
+    admin_gw.routes[DP_MSG_STATUS] = reporter;
+    admin_gw.routes[DP_MSG_WAIT] = reporter;
+    admin_gw.routes[DP_MSG_QUEUE] = reporter;
+    admin_gw.routes[DP_MSG_CANCEL] = reporter;
+    admin_gw.routes[DP_MSG_REQUEUE] = reporter;
+    admin_gw.routes[DP_MSG_LIST_RUNNERS] = registrar;
+    admin_gw.routes[DP_MSG_DRAIN] = registrar;
+    if ((gw_runner = gateway_spawn(&runner_gw, &err)) == NULL ||
+        (gw_admin = gateway_spawn(&admin_gw, &err)) == NULL)
+        goto fail;
+    dp_log(DP_LOG_INFO, "dispatchd_ready", "runner_url", cfg.runner_listen, "admin_url",
+           cfg.admin_listen, "events_url", events_url, (char *)NULL);
+    int sig = 0;
+    sigwait(&stop, &sig);
+    dp_log(DP_LOG_INFO, "dispatchd_stopping", "signal", sig == SIGTERM ? "TERM" : "INT",
+           (char *)NULL);
+    goto done;
+fail:
+    fprintf(stderr, "dispatchd: %s\n", err.msg);
+    status = err.code == DP_EINVAL ? 78 : 69;
+done:
+    /* Gateways refuse new work but stay up: the others answer through them. */
+    gateway_close(gw_runner);
+    gateway_close(gw_admin);
+    actor_destroy(waker);
+    actor_destroy(registrar);
+    actor_destroy(leaser);
+    actor_destroy(reporter);
+    actor_destroy(publisher);
+    actor_destroy(gw_runner);
+    actor_destroy(gw_admin);
+    curl_global_cleanup();
+    if (status == 0)
+        dp_log(DP_LOG_INFO, "dispatchd_stopped", (char *)NULL);
+    return status;
 }

@@ -28,6 +28,7 @@ int rq_owner_check(rq_conn *c, rq_owner_item *items, size_t n, dp_err *err)
         rq_args_str(&cmds[i], "state");
         rq_args_str(&cmds[i], "leased_by");
         rq_args_str(&cmds[i], "attempts");
+        rq_args_str(&cmds[i], "max_attempts");
     }
     rc = rq_pipeline(c, "owner check", cmds, n, rep, err);
     if (rc != DP_OK)
@@ -57,7 +58,7 @@ int rq_owner_check(rq_conn *c, rq_owner_item *items, size_t n, dp_err *err)
             rq_args_free(&get);
             continue;
         }
-        if (r->type != REDIS_REPLY_ARRAY || r->elements < 3 ||
+        if (r->type != REDIS_REPLY_ARRAY || r->elements < 4 ||
             r->element[0]->type != REDIS_REPLY_STRING)
             continue; /* no such job */
         char att[16];
@@ -67,6 +68,9 @@ int rq_owner_check(rq_conn *c, rq_owner_item *items, size_t n, dp_err *err)
         int same = r->element[2]->type == REDIS_REPLY_STRING && strcmp(r->element[2]->str, att) == 0;
         it->result =
             strcmp(r->element[0]->str, "leased") == 0 && owner && same ? DP_OK : DP_ECONFLICT;
+        it->max_attempts = r->element[3]->type == REDIS_REPLY_STRING
+                               ? (uint32_t)strtoul(r->element[3]->str, NULL, 10)
+                               : 0;
     }
 out:
     for (size_t i = 0; cmds != NULL && i < n; i++) {

@@ -70,6 +70,7 @@ typedef enum {
     DP_MSG_DRAIN,        /* admin: drain a runner */
     DP_MSG_WAIT,         /* block until a job is terminal; answered with `job` */
     DP_MSG_EVENT,        /* job state change, published to watchers */
+    DP_MSG_WAKE,         /* internal: pending work appeared (waker -> leaser) */
     DP_MSG_TYPE_COUNT
 } dp_msg_type;
 
@@ -104,6 +105,7 @@ typedef struct {
     char *runner_id;
     char *runner_token;
     uint32_t free_slots;
+    bool draining; /* the runner is stopping: lease it nothing more, answer its waits */
 } dp_msg_heartbeat;
 
 typedef struct {
@@ -143,6 +145,7 @@ typedef struct {
     char *runner_id;
     char *runner_token;
     dp_job_result result;
+    bool retry; /* result.verdict SE was the runner's fault: run it again elsewhere */
 } dp_msg_complete;
 
 typedef struct {

@@ -159,6 +159,7 @@ static const dp_field heartbeat_fields[] = {
     F_ID("rid", dp_msg_heartbeat, runner_id),
     F_STR("rtok", dp_msg_heartbeat, runner_token, DP_MSG_MAX_TOKEN),
     F_SCALAR("free", DP_F_U32, dp_msg_heartbeat, free_slots),
+    F_SCALAR("drain", DP_F_BOOL, dp_msg_heartbeat, draining),
 };
 static const dp_schema heartbeat_schema = SCHEMA(heartbeat, dp_msg_heartbeat, heartbeat_fields);
 
@@ -204,6 +205,7 @@ static const dp_field complete_fields[] = {
     F_ID("rid", dp_msg_complete, runner_id),
     F_STR("rtok", dp_msg_complete, runner_token, DP_MSG_MAX_TOKEN),
     F_OBJ("res", dp_msg_complete, result, &result_schema),
+    F_SCALAR("retry", DP_F_BOOL, dp_msg_complete, retry),
 };
 static const dp_schema complete_schema = SCHEMA(complete, dp_msg_complete, complete_fields);
 
@@ -313,6 +315,7 @@ static const struct {
     [DP_MSG_DRAIN] = {"drain", &drain_schema},
     [DP_MSG_WAIT] = {"wait", &wait_schema},
     [DP_MSG_EVENT] = {"event", &event_schema},
+    [DP_MSG_WAKE] = {"wake", &empty_schema},
 };
 
 const char *dp_msg_type_name(dp_msg_type t)

@@ -154,4 +154,8 @@ typedef struct {
 /* Appends n events in one statement. */
 int store_add_events(store_db *db, const store_event *events, size_t n, dp_err *err);
 
+/* `requeue --dead`: every failed job back to queued with attempts reset, in
+ * one statement; *moved gets the count. Redis gets them from the rebuild. */
+int store_requeue_failed(store_db *db, uint64_t *moved, dp_err *err);
+
 #endif

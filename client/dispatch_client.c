@@ -1,0 +1,319 @@
+#include "client/dispatch_client.h"
+
+#include "actors/client.h"
+#include "messages/msg.h"
+
+#include <nng/protocol/pubsub0/sub.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+struct dpc {
+    actor_client *c;
+    char url[1024];
+    uint32_t timeout_ms;
+    uint64_t next_id;
+};
+
+dpc *dpc_open(const char *url, uint32_t timeout_ms, dp_err *err)
+{
+    dpc *c = calloc(1, sizeof *c);
+    if (c == NULL) {
+        dp_err_set(err, DP_ENOMEM, "out of memory");
+        return NULL;
+    }
+    snprintf(c->url, sizeof c->url, "%s", url);
+    c->timeout_ms = timeout_ms;
+    c->next_id = 1;
+    if ((c->c = actor_client_open(url, err)) == NULL) {
+        if (err != NULL && err->code == DP_EUNAVAIL)
+            dp_err_set(err, DP_EUNAVAIL, "dispatcher unreachable at %s", url);
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void dpc_close(dpc *c)
+{
+    if (c == NULL)
+        return;
+    actor_client_close(c->c);
+    free(c);
+}
+
+/* Maps an error-ish reply to a code and message. */
+static int reply_code(const dp_msg *r, dp_err *err)
+{
+    switch (r->type) {
+    case DP_MSG_ERROR: {
+        const char *code = r->error.code;
+        int rc = strcmp(code, "invalid") == 0 || strcmp(code, "protocol") == 0 ||
+                         strcmp(code, "unsupported") == 0
+                     ? DP_EINVAL
+                 : strcmp(code, "unavailable") == 0 ? DP_EUNAVAIL
+                 : strcmp(code, "not_found") == 0   ? DP_ENOTFOUND
+                 : strcmp(code, "conflict") == 0    ? DP_ECONFLICT
+                                                    : DP_EINTERNAL;
+        return dp_err_set(err, rc, "%s: %s", code, r->error.message ? r->error.message : "");
+    }
+    case DP_MSG_NOT_FOUND:
+        return dp_err_set(err, DP_ENOTFOUND, "%s not found%s%s", r->not_found.what,
+                          r->not_found.message ? ": " : "",
+                          r->not_found.message ? r->not_found.message : "");
+    case DP_MSG_CONFLICT:
+        return dp_err_set(err, DP_ECONFLICT, "conflict: %s",
+                          r->conflict.message ? r->conflict.message : "");
+    default:
+        return dp_err_set(err, DP_EPROTO, "unexpected reply '%s'", dp_msg_type_name(r->type));
+    }
+}
+
+/* One request/reply; *reply must be freed by the caller (dp_msg_free). */
+static int call(dpc *c, dp_msg *req, dp_msg_type want, dp_msg *reply, dp_err *err)
+{
+    nng_msg *m = NULL, *rm = NULL;
+    req->id = c->next_id++;
+    memset(reply, 0, sizeof *reply);
+    int rc = dp_msg_encode(req, &m, err);
+    if (rc != DP_OK)
+        return rc;
+    rc = actor_client_call(c->c, m, &rm, (int)c->timeout_ms, err);
+    if (rc != DP_OK) {
+        if (rc == DP_ETIMEOUT || rc == DP_EUNAVAIL || rc == DP_ECLOSED)
+            return dp_err_set(err, DP_EUNAVAIL, "dispatcher at %s did not answer (%s)", c->url,
+                              err != NULL ? err->msg : "");
+        return rc;
+    }
+    rc = dp_msg_decode_nng(rm, reply, err);
+    nng_msg_free(rm);
+    if (rc != DP_OK)
+        return rc;
+    if (reply->type != want) {
+        rc = reply_code(reply, err);
+        dp_msg_free(reply);
+        return rc;
+    }
+    return DP_OK;
+}
+
+int dpc_submit(dpc *c, const dp_job_spec *specs, size_t n, dpc_submitted **items, dp_err *err)
+{
+    dp_msg req = {.type = DP_MSG_SUBMIT}, rep;
+    req.submit.specs = (dp_job_spec *)specs;
+    req.submit.n_specs = n;
+    *items = NULL;
+    int rc = call(c, &req, DP_MSG_SUBMITTED, &rep, err);
+    if (rc != DP_OK)
+        return rc;
+    dpc_submitted *out = calloc(n ? n : 1, sizeof *out);
+    if (out == NULL) {
+        dp_msg_free(&rep);
+        return dp_err_set(err, DP_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++)
+        out[i].error = strdup("no answer for this job");
+    for (size_t i = 0; i < rep.submitted.n_items; i++) {
+        dp_submit_item *it = &rep.submitted.items[i];
+        if (it->index >= n)
+            continue;
+        free(out[it->index].error);
+        out[it->index].error = NULL;
+        if (it->job_id != NULL) {
+            out[it->index].job_id = it->job_id;
+            it->job_id = NULL;
+        } else {
+            out[it->index].error = it->error != NULL ? it->error : strdup("refused");
+            it->error = NULL;
+        }
+    }
+    dp_msg_free(&rep);
+    *items = out;
+    return DP_OK;
+}
+
+void dpc_submit_free(dpc_submitted *items, size_t n)
+{
+    for (size_t i = 0; items != NULL && i < n; i++) {
+        free(items[i].job_id);
+        free(items[i].error);
+    }
+    free(items);
+}
+
+int dpc_status(dpc *c, const char *job_id, dp_job_view *out, dp_err *err)
+{
+    dp_msg req = {.type = DP_MSG_STATUS}, rep;
+    req.status.job_id = (char *)job_id;
+    int rc = call(c, &req, DP_MSG_JOB, &rep, err);
+    if (rc != DP_OK)
+        return rc;
+    *out = rep.job;
+    memset(&rep.job, 0, sizeof rep.job);
+    dp_msg_free(&rep);
+    return DP_OK;
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int dpc_wait(dpc *c, const char *job_id, uint32_t timeout_ms, dp_job_view *out, dp_err *err)
+{
+    int64_t deadline = mono_ms() + timeout_ms;
+    useconds_t pause = 5000;
+    memset(out, 0, sizeof *out);
+    for (;;) {
+        dp_job_view v = {0};
+        int rc = dpc_status(c, job_id, &v, err);
+        if (rc != DP_OK)
+            return rc;
+        dp_job_view_free(out);
+        *out = v;
+        if (dp_job_state_terminal(v.state))
+            return DP_OK;
+        if (mono_ms() >= deadline)
+            return dp_err_set(err, DP_ETIMEOUT, "job %s not finished in time", job_id);
+        usleep(pause);
+        if (pause < 200000)
+            pause *= 2;
+    }
+}
+
+int dpc_runners(dpc *c, dp_runner_info **out, size_t *n, dp_err *err)
+{
+    dp_msg req = {.type = DP_MSG_LIST_RUNNERS}, rep;
+    int rc = call(c, &req, DP_MSG_RUNNERS, &rep, err);
+    if (rc != DP_OK)
+        return rc;
+    *out = rep.runners.runners;
+    *n = rep.runners.n_runners;
+    rep.runners.runners = NULL;
+    rep.runners.n_runners = 0;
+    dp_msg_free(&rep);
+    return DP_OK;
+}
+
+void dpc_runners_free(dp_runner_info *list, size_t n)
+{
+    for (size_t i = 0; list != NULL && i < n; i++)
+        dp_runner_info_free(&list[i]);
+    free(list);
+}
+
+int dpc_queue(dpc *c, dp_queue_stats *out, dp_err *err)
+{
+    dp_msg req = {.type = DP_MSG_QUEUE}, rep;
+    int rc = call(c, &req, DP_MSG_QUEUE_STATS, &rep, err);
+    if (rc == DP_OK) {
+        *out = rep.queue_stats;
+        dp_msg_free(&rep);
+    }
+    return rc;
+}
+
+static int simple(dpc *c, dp_msg *req, uint32_t *count, dp_err *err)
+{
+    dp_msg rep;
+    int rc = call(c, req, DP_MSG_ACK, &rep, err);
+    if (rc == DP_OK) {
+        if (count != NULL)
+            *count = rep.ack.count;
+        dp_msg_free(&rep);
+    }
+    return rc;
+}
+
+int dpc_cancel(dpc *c, const char *job_id, dp_err *err)
+{
+    dp_msg req = {.type = DP_MSG_CANCEL};
+    req.cancel.job_id = (char *)job_id;
+    return simple(c, &req, NULL, err);
+}
+
+int dpc_requeue(dpc *c, const char *job_id, dp_err *err)
+{
+    dp_msg req = {.type = DP_MSG_REQUEUE};
+    req.requeue.job_id = (char *)job_id;
+    return simple(c, &req, NULL, err);
+}
+
+int dpc_requeue_dead(dpc *c, uint32_t *count, dp_err *err)
+{
+    dp_msg req = {.type = DP_MSG_REQUEUE};
+    req.requeue.dead = true;
+    return simple(c, &req, count, err);
+}
+
+int dpc_drain(dpc *c, const char *runner_id, dp_err *err)
+{
+    dp_msg req = {.type = DP_MSG_DRAIN};
+    req.drain.runner_id = (char *)runner_id;
+    return simple(c, &req, NULL, err);
+}
+
+/* Same rule as the dispatcher's publisher (actors/publisher.c). */
+static int events_url(const char *admin, char *out, size_t len, dp_err *err)
+{
+    if (strncmp(admin, "ipc://", 6) == 0 || strncmp(admin, "inproc://", 9) == 0) {
+        snprintf(out, len, "%s.events", admin);
+        return DP_OK;
+    }
+    const char *colon = strrchr(admin, ':');
+    long port = colon != NULL ? strtol(colon + 1, NULL, 10) : 0;
+    if (port <= 0 || port >= 65535)
+        return dp_err_set(err, DP_EINVAL, "%s: cannot derive the events URL", admin);
+    snprintf(out, len, "%.*s:%ld", (int)(colon - admin), admin, port + 1);
+    return DP_OK;
+}
+
+int dpc_watch(dpc *c, const char *job_id, int (*cb)(const dpc_event *ev, void *arg), void *arg,
+              dp_err *err)
+{
+    char url[1100];
+    int rc = events_url(c->url, url, sizeof url, err);
+    if (rc != DP_OK)
+        return rc;
+    nng_socket s;
+    int rv = nng_sub0_open(&s);
+    if (rv == 0)
+        rv = nng_socket_set(s, NNG_OPT_SUB_SUBSCRIBE, "", 0);
+    if (rv == 0)
+        rv = nng_dial(s, url, NULL, 0);
+    if (rv != 0) {
+        nng_close(s);
+        return dp_err_set(err, DP_EUNAVAIL, "events at %s: %s", url, nng_strerror(rv));
+    }
+    for (;;) {
+        nng_msg *m = NULL;
+        rv = nng_recvmsg(s, &m, 0);
+        if (rv != 0) {
+            rc = dp_err_set(err, DP_EUNAVAIL, "events: %s", nng_strerror(rv));
+            break;
+        }
+        dp_msg ev;
+        if (dp_msg_decode_nng(m, &ev, NULL) == DP_OK && ev.type == DP_MSG_EVENT &&
+            (job_id == NULL || strcmp(job_id, ev.event.job_id) == 0)) {
+            dpc_event e = {ev.event.job_id,  dp_job_state_name(ev.event.state),
+                           dp_verdict_name(ev.event.verdict), ev.event.runner_id,
+                           ev.event.attempt, ev.event.ts,
+                           ev.event.message};
+            int stop = cb(&e, arg) != 0 ||
+                       (job_id != NULL && dp_job_state_terminal(ev.event.state));
+            dp_msg_free(&ev);
+            nng_msg_free(m);
+            if (stop)
+                break;
+            continue;
+        }
+        dp_msg_free(&ev);
+        nng_msg_free(m);
+    }
+    nng_close(s);
+    return rc;
+}
