@@ -174,8 +174,7 @@ static void stage_prepare(exec_ctx *c, exec_job_state *js)
         return;
     }
     if (spec->n_tests > DP_MAX_TESTS) {
-        exec_job_end(js, DP_VERDICT_CE, 0, "%zu tests, more than %d", spec->n_tests,
-                     DP_MAX_TESTS);
+        exec_job_end(js, DP_VERDICT_CE, 0, "%zu tests, more than %d", spec->n_tests, DP_MAX_TESTS);
         return;
     }
     if (exec_mkjobdir(c->workdir, c->cfg.slot, js->jobdir, sizeof js->jobdir, &e) != DP_OK) {

@@ -18,14 +18,14 @@
 #include "common/job.h"
 
 typedef struct {
-    const char *profiles_dir;    /* RUNNER_PROFILES_DIR; copied */
-    const char *workdir;         /* RUNNER_WORKDIR: job directories go here; copied */
-    int slot;                    /* 0..999: the sandbox slot (uid, cgroup) */
-    int noop;                    /* 1: every job is AC at once, nothing fetched or run */
-    const char *sandbox_require; /* DISPATCH_SANDBOX_REQUIRE or NULL; borrowed in exec_open */
-    uint64_t max_archive_bytes;  /* 0 = 64 MiB */
-    uint64_t max_unpacked_bytes; /* 0 = 256 MiB */
-    uint32_t max_entries;        /* 0 = 10000 */
+    const char *profiles_dir;          /* RUNNER_PROFILES_DIR; copied */
+    const char *workdir;               /* RUNNER_WORKDIR: job directories go here; copied */
+    int slot;                          /* 0..999: the sandbox slot (uid, cgroup) */
+    int noop;                          /* 1: every job is AC at once, nothing fetched or run */
+    const char *sandbox_require;       /* DISPATCH_SANDBOX_REQUIRE or NULL; borrowed in exec_open */
+    uint64_t max_archive_bytes;        /* 0 = 64 MiB */
+    uint64_t max_unpacked_bytes;       /* 0 = 256 MiB */
+    uint32_t max_entries;              /* 0 = 10000 */
     uint32_t fetch_connect_timeout_ms; /* 0 = 10 s */
     uint32_t fetch_timeout_ms;         /* 0 = 120 s */
     const char *fetch_protocols;       /* NULL = "file,http,https"; copied */

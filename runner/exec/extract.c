@@ -144,8 +144,7 @@ static int extract_entry(zip_t *za, zip_uint64_t i, int dfd, const exec_extract_
 {
     const char *name = zip_get_name(za, i, ZIP_FL_ENC_GUESS);
     if (name == NULL)
-        return dp_err_set(err, DP_EINVAL, "archive entry %llu: no name",
-                          (unsigned long long)i);
+        return dp_err_set(err, DP_EINVAL, "archive entry %llu: no name", (unsigned long long)i);
     dp_err why;
     if (exec_zip_name_check(name, &why) != DP_OK)
         return dp_err_set(err, DP_EINVAL, "archive entry '%.200s': %s", name, why.msg);

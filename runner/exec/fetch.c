@@ -108,8 +108,8 @@ static int sha_check(const fetch_sink *s, const char *url, const char *want, dp_
         lower[i] = (char)tolower((unsigned char)want[i]);
     lower[n < DP_SHA256_HEX_LEN ? n : DP_SHA256_HEX_LEN] = '\0';
     if (n != DP_SHA256_HEX_LEN || !dp_ct_equal(lower, got, DP_SHA256_HEX_LEN))
-        return dp_err_set(err, DP_EINVAL, "fetch %s: sha256 mismatch: expected %.64s, got %s",
-                          url, want, got);
+        return dp_err_set(err, DP_EINVAL, "fetch %s: sha256 mismatch: expected %.64s, got %s", url,
+                          want, got);
     return DP_OK;
 }
 
@@ -122,8 +122,7 @@ int exec_fetch(const char *url, const char *sha256_hex, const char *dest_path,
     dp_sha256_init(&s.sha);
     s.fd = open(dest_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (s.fd < 0)
-        return dp_err_set(err, DP_EIO, "fetch %s: create %s: %s", url, dest_path,
-                          strerror(errno));
+        return dp_err_set(err, DP_EIO, "fetch %s: create %s: %s", url, dest_path, strerror(errno));
     CURL *c = curl_easy_init();
     if (c == NULL) {
         close(s.fd);

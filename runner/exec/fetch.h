@@ -18,8 +18,8 @@
 typedef struct {
     uint64_t max_bytes;
     uint32_t connect_timeout_ms;
-    uint32_t timeout_ms;     /* whole transfer */
-    const char *protocols;   /* curl list, e.g. "file,http,https"; NULL = that */
+    uint32_t timeout_ms;   /* whole transfer */
+    const char *protocols; /* curl list, e.g. "file,http,https"; NULL = that */
 } exec_fetch_limits;
 
 /* Process-wide libcurl set-up, reference counted; call once per user

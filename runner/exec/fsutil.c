@@ -52,8 +52,7 @@ static int rm_contents(int dfd, const char *path, int depth, dp_err *err)
         fchmodat(dfd, e->d_name, 0700, 0);
         int sub = openat(dfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (sub < 0) {
-            rc = dp_err_set(err, DP_EIO, "cannot open %s/%s: %s", path, e->d_name,
-                            strerror(errno));
+            rc = dp_err_set(err, DP_EIO, "cannot open %s/%s: %s", path, e->d_name, strerror(errno));
             break;
         }
         char child[4096];

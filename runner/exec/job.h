@@ -17,11 +17,11 @@ typedef struct {
     const exec_profile *profile; /* borrowed from the ctx's cache */
     dp_job_result *out;          /* the caller's result being filled */
     int retryable;
-    int ended;       /* a stage decided the job's verdict */
+    int ended; /* a stage decided the job's verdict */
     size_t excerpt_cap;
     exec_log log;
     exec_runner rn;
-    char **envp;     /* owned: NULL-terminated "K=V" */
+    char **envp;           /* owned: NULL-terminated "K=V" */
     dp_test_result *tests; /* owned until handed to out */
     size_t n_tests;
     size_t alloc_tests;

@@ -155,11 +155,9 @@ void exec_parse_tap(const char *text, size_t len, exec_cases *out, int *bailed)
             char name[64];
             if (e == s) {
                 snprintf(name, sizeof name, "test %zu", count);
-                cases_add(out, name, strlen(name), ok || directive ? DP_VERDICT_AC
-                                                                   : DP_VERDICT_WA);
+                cases_add(out, name, strlen(name), ok || directive ? DP_VERDICT_AC : DP_VERDICT_WA);
             } else {
-                cases_add(out, s, (size_t)(e - s),
-                          ok || directive ? DP_VERDICT_AC : DP_VERDICT_WA);
+                cases_add(out, s, (size_t)(e - s), ok || directive ? DP_VERDICT_AC : DP_VERDICT_WA);
             }
         }
         p = nl != NULL ? nl + 1 : end;

@@ -146,8 +146,7 @@ static int parse_strings(pctx *pc, const char *field, json_t *v, char ***out, si
 
 static int parse_uint(pctx *pc, const char *field, json_t *v, uint64_t max, uint64_t *out)
 {
-    if (!json_is_integer(v) || json_integer_value(v) <= 0 ||
-        (uint64_t)json_integer_value(v) > max)
+    if (!json_is_integer(v) || json_integer_value(v) <= 0 || (uint64_t)json_integer_value(v) > max)
         return PFAIL(pc, "field %s: must be an integer from 1 to %llu", field,
                      (unsigned long long)max);
     *out = (uint64_t)json_integer_value(v);
@@ -158,8 +157,7 @@ static int parse_limits(pctx *pc, const char *field, json_t *v, dp_limits *out)
 {
     if (!json_is_object(v))
         return PFAIL(pc, "field %s: must be an object", field);
-    static const char *const keys[] = {"time_ms", "wall_ms", "memory_kb", "processes",
-                                       "output_kb"};
+    static const char *const keys[] = {"time_ms", "wall_ms", "memory_kb", "processes", "output_kb"};
     static const uint64_t maxes[] = {86400000, 86400000, 1ULL << 40, 1000000, 1ULL << 30};
     uint64_t vals[5];
     const char *key;
@@ -216,8 +214,8 @@ static int parse_env(pctx *pc, json_t *v, exec_profile *p)
     return DP_OK;
 }
 
-static int parse_enum(pctx *pc, const char *field, json_t *v, const char *const *names,
-                      size_t n, int *out)
+static int parse_enum(pctx *pc, const char *field, json_t *v, const char *const *names, size_t n,
+                      int *out)
 {
     const char *s = json_string_value(v);
     for (size_t i = 0; s != NULL && i < n; i++) {
@@ -235,9 +233,9 @@ static int parse_enum(pctx *pc, const char *field, json_t *v, const char *const 
 }
 
 static const char *const profile_keys[] = {
-    "language",  "description", "requiredFiles", "setupCommands", "testCommand", "runCommand",
-    "environment", "maxTimeoutMs", "limits", "setupLimits", "compare", "testFormat",
-    "junitFile", "network"};
+    "language",   "description", "requiredFiles", "setupCommands", "testCommand",
+    "runCommand", "environment", "maxTimeoutMs",  "limits",        "setupLimits",
+    "compare",    "testFormat",  "junitFile",     "network"};
 
 static int parse_fields(pctx *pc, json_t *root, exec_profile *p)
 {

@@ -77,8 +77,7 @@ static int read_all(int fd, const char *path, off_t size, char **out, dp_err *er
     return DP_OK;
 }
 
-int exec_profile_get(exec_profile_cache *c, const char *name, const exec_profile **out,
-                     dp_err *err)
+int exec_profile_get(exec_profile_cache *c, const char *name, const exec_profile **out, dp_err *err)
 {
     *out = NULL;
     if (!exec_profile_name_ok(name))

@@ -85,9 +85,8 @@ int exec_run_command(exec_runner *rn, const char *label, const exec_command *cmd
         exec_log_printf(rn->log, "[%s] sandbox failed: %s\n", label, err != NULL ? err->msg : "");
         return rc;
     }
-    exec_log_printf(rn->log,
-                    "[%s] %s exit %d signal %d cpu %u ms wall %u ms memory %llu KiB%s\n", label,
-                    sbx_status_name(res->status), res->exit_code, res->signal, res->cpu_ms,
+    exec_log_printf(rn->log, "[%s] %s exit %d signal %d cpu %u ms wall %u ms memory %llu KiB%s\n",
+                    label, sbx_status_name(res->status), res->exit_code, res->signal, res->cpu_ms,
                     res->wall_ms, (unsigned long long)res->memory_kb,
                     res->status == SBX_XX ? res->message : "");
     log_stream(rn->log, "stdout", res->out, res->out_len);
@@ -119,8 +118,7 @@ dp_verdict exec_verdict_of(const sbx_result *res, int test_mode)
     }
 }
 
-void exec_describe(const sbx_result *res, dp_verdict v, const dp_limits *lim, char *buf,
-                   size_t len)
+void exec_describe(const sbx_result *res, dp_verdict v, const dp_limits *lim, char *buf, size_t len)
 {
     switch (v) {
     case DP_VERDICT_WA:
@@ -136,12 +134,10 @@ void exec_describe(const sbx_result *res, dp_verdict v, const dp_limits *lim, ch
             snprintf(buf, len, "wall time limit exceeded after %u ms", res->wall_ms);
         break;
     case DP_VERDICT_MLE:
-        snprintf(buf, len, "memory limit of %llu KiB exceeded",
-                 (unsigned long long)lim->memory_kb);
+        snprintf(buf, len, "memory limit of %llu KiB exceeded", (unsigned long long)lim->memory_kb);
         break;
     case DP_VERDICT_OLE:
-        snprintf(buf, len, "output limit of %llu KiB exceeded",
-                 (unsigned long long)lim->output_kb);
+        snprintf(buf, len, "output limit of %llu KiB exceeded", (unsigned long long)lim->output_kb);
         break;
     case DP_VERDICT_RE:
         if (res->signal != 0)

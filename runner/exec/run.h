@@ -16,11 +16,11 @@
 /* Everything a command run needs; all pointers borrowed from the job. */
 typedef struct {
     sbx *sandbox;
-    const char *workspace;  /* host path */
+    const char *workspace; /* host path */
     const char *const *envp;
     exec_log *log;
     size_t excerpt_cap;
-    uint64_t deadline_ms;   /* monotonic ms when the job's budget ends */
+    uint64_t deadline_ms; /* monotonic ms when the job's budget ends */
     uint64_t fsize_bytes;
     int network;
 } exec_runner;

@@ -27,8 +27,7 @@ void exec_stage_setup(exec_job_state *js)
     const exec_profile *p = js->profile;
     for (size_t i = 0; i < p->n_required; i++) {
         if (!exec_file_exists(js->box, p->required_files[i])) {
-            exec_job_end(js, DP_VERDICT_CE, 0, "missing required file %s",
-                         p->required_files[i]);
+            exec_job_end(js, DP_VERDICT_CE, 0, "missing required file %s", p->required_files[i]);
             return;
         }
     }
@@ -75,8 +74,7 @@ void exec_stage_setup(exec_job_state *js)
 }
 
 /* One I/O test against the run command. */
-static void io_test(exec_job_state *js, const exec_command *cmd, const dp_test_case *tc,
-                    size_t idx)
+static void io_test(exec_job_state *js, const exec_command *cmd, const dp_test_case *tc, size_t idx)
 {
     const exec_profile *p = js->profile;
     char fallback[32];
@@ -230,8 +228,8 @@ static void test_command(exec_job_state *js, const exec_command *cmd)
         free(xml);
     }
     if (cases.dropped > 0)
-        exec_log_printf(&js->log, "[test command] %zu results beyond %d dropped\n",
-                        cases.dropped, DP_MAX_TESTS);
+        exec_log_printf(&js->log, "[test command] %zu results beyond %d dropped\n", cases.dropped,
+                        DP_MAX_TESTS);
     command_results(js, &res, &cases, &lim);
     if (bailed && !js->ended) {
         dp_test_result *t = exec_job_add_test(js);
@@ -247,8 +245,7 @@ void exec_stage_tests(exec_job_state *js)
     const exec_profile *p = js->profile;
     const dp_job_spec *spec = js->spec;
     if (spec->n_tests > 0) {
-        const exec_command *cmd =
-            p->run_command.argv != NULL ? &p->run_command : &p->test_command;
+        const exec_command *cmd = p->run_command.argv != NULL ? &p->run_command : &p->test_command;
         for (size_t i = 0; i < spec->n_tests && !js->ended; i++)
             io_test(js, cmd, &spec->tests[i], i);
         return;

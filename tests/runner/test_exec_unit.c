@@ -44,7 +44,7 @@ static void test_compare_lines(void **state)
     assert_true(match("1\n2", "1\n2\n", DP_COMPARE_LINES));
     assert_true(match("", "\n \n", DP_COMPARE_LINES));
     assert_false(match("1\n2\n", "1\n\n2\n", DP_COMPARE_LINES)); /* inner blank line counts */
-    assert_false(match("1\n2\n", " 1\n2\n", DP_COMPARE_LINES)); /* leading space counts */
+    assert_false(match("1\n2\n", " 1\n2\n", DP_COMPARE_LINES));  /* leading space counts */
     assert_false(match("1\n2\n", "1\n", DP_COMPARE_LINES));
     assert_false(match("1\n", "1\n2\n", DP_COMPARE_LINES));
 }
@@ -99,18 +99,15 @@ static void test_zip_modes(void **state)
     assert_int_equal(exec_zip_mode_check(ZIP_OPSYS_UNIX, (S_IFREG | 0644u) << 16, &e), 0);
     assert_int_equal(exec_zip_mode_check(ZIP_OPSYS_UNIX, (S_IFDIR | 0755u) << 16, &e), 0);
     assert_int_equal(exec_zip_mode_check(ZIP_OPSYS_DOS, 0x20, &e), 0);
-    assert_int_equal(exec_zip_mode_check(ZIP_OPSYS_UNIX, (S_IFLNK | 0777u) << 16, &e),
-                     DP_EINVAL);
+    assert_int_equal(exec_zip_mode_check(ZIP_OPSYS_UNIX, (S_IFLNK | 0777u) << 16, &e), DP_EINVAL);
     assert_string_equal(e.msg, "symlink");
-    assert_int_equal(exec_zip_mode_check(ZIP_OPSYS_UNIX, (S_IFCHR | 0666u) << 16, &e),
-                     DP_EINVAL);
+    assert_int_equal(exec_zip_mode_check(ZIP_OPSYS_UNIX, (S_IFCHR | 0666u) << 16, &e), DP_EINVAL);
     assert_string_equal(e.msg, "device file");
-    assert_int_equal(exec_zip_mode_check(ZIP_OPSYS_UNIX, (S_IFIFO | 0666u) << 16, &e),
-                     DP_EINVAL);
+    assert_int_equal(exec_zip_mode_check(ZIP_OPSYS_UNIX, (S_IFIFO | 0666u) << 16, &e), DP_EINVAL);
 }
 
-#define GOOD_LIMITS                                                                             \
-    "\"limits\":{\"time_ms\":1000,\"wall_ms\":2000,\"memory_kb\":65536,\"processes\":8,"     \
+#define GOOD_LIMITS                                                                                \
+    "\"limits\":{\"time_ms\":1000,\"wall_ms\":2000,\"memory_kb\":65536,\"processes\":8,"           \
     "\"output_kb\":64}"
 
 static int parse(const char *json, exec_profile **p, dp_err *e)
@@ -282,11 +279,11 @@ static void test_limits_merge(void **state)
     dp_limits prof = {2000, 5000, 262144, 16, 1024};
     dp_limits job = {500, 0, 1u << 30, 0, 64};
     dp_limits l = exec_limits_merge(&prof, &job, 0);
-    assert_int_equal(l.time_ms, 500);             /* lowered */
-    assert_int_equal(l.wall_ms, 5000);            /* not given */
-    assert_int_equal(l.memory_kb, 262144);        /* never raised */
+    assert_int_equal(l.time_ms, 500);      /* lowered */
+    assert_int_equal(l.wall_ms, 5000);     /* not given */
+    assert_int_equal(l.memory_kb, 262144); /* never raised */
     assert_int_equal(l.output_kb, 64);
-    l = exec_limits_merge(&prof, &job, 100000);   /* a test timeout is capped too */
+    l = exec_limits_merge(&prof, &job, 100000); /* a test timeout is capped too */
     assert_int_equal(l.time_ms, 2000);
     l = exec_limits_merge(&prof, &job, 300);
     assert_int_equal(l.time_ms, 300);
@@ -311,12 +308,12 @@ static void test_log_cap(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_compare_exact), cmocka_unit_test(test_compare_lines),
-        cmocka_unit_test(test_excerpt),       cmocka_unit_test(test_zip_names),
-        cmocka_unit_test(test_zip_modes),     cmocka_unit_test(test_profile_good),
-        cmocka_unit_test(test_profile_bad),   cmocka_unit_test(test_profile_names),
+        cmocka_unit_test(test_compare_exact),  cmocka_unit_test(test_compare_lines),
+        cmocka_unit_test(test_excerpt),        cmocka_unit_test(test_zip_names),
+        cmocka_unit_test(test_zip_modes),      cmocka_unit_test(test_profile_good),
+        cmocka_unit_test(test_profile_bad),    cmocka_unit_test(test_profile_names),
         cmocka_unit_test(test_parse_unittest), cmocka_unit_test(test_parse_tap),
-        cmocka_unit_test(test_parse_junit),   cmocka_unit_test(test_limits_merge),
+        cmocka_unit_test(test_parse_junit),    cmocka_unit_test(test_limits_merge),
         cmocka_unit_test(test_log_cap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
