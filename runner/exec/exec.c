@@ -240,9 +240,14 @@ static void finish(exec_job_state *js)
     }
     out->verdict = first_bad != NULL ? first_bad->verdict : DP_VERDICT_AC;
     if (first_bad != NULL) {
-        char msg[400];
-        snprintf(msg, sizeof msg, "%s: %s (%zu of %zu tests passed)", first_bad->name,
-                 dp_verdict_name(first_bad->verdict), passed, out->n_tests);
+        char msg[400], why[96] = "";
+        if (first_bad->verdict == DP_VERDICT_RE && first_bad->signal != 0)
+            snprintf(why, sizeof why, ", killed by signal %d (%s)", first_bad->signal,
+                     strsignal(first_bad->signal));
+        else if (first_bad->exit_code > 0)
+            snprintf(why, sizeof why, ", exit code %d", first_bad->exit_code);
+        snprintf(msg, sizeof msg, "%s: %s%s (%zu of %zu tests passed)", first_bad->name,
+                 dp_verdict_name(first_bad->verdict), why, passed, out->n_tests);
         out->message = strdup(msg);
     }
     exec_log_printf(&js->log, "verdict %s score %.1f (%zu/%zu)\n", dp_verdict_name(out->verdict),

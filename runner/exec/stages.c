@@ -50,7 +50,10 @@ void exec_stage_setup(exec_job_state *js)
         dp_verdict v = exec_verdict_of(&res, 0);
         if (v != DP_VERDICT_AC) {
             char why[160];
-            exec_describe(&res, v, &p->setup_limits, why, sizeof why);
+            if (res.status == SBX_RE)
+                snprintf(why, sizeof why, "exit code %d", res.exit_code);
+            else
+                exec_describe(&res, v, &p->setup_limits, why, sizeof why);
             if (v == DP_VERDICT_SE) {
                 exec_job_end(js, DP_VERDICT_SE, 1, "%s: %s", label, why);
             } else {

@@ -157,8 +157,13 @@ static void http_serve(int c)
     } else if (strncmp(req, "GET /500 ", 9) == 0) {
         http_reply(c, "500 Internal Server Error", "no", 2);
     } else if (strncmp(req, "GET /stall ", 11) == 0) {
-        while (!atomic_load(&http_stop))
-            usleep(10000);
+        /* never answer; return once the client gives up (EOF) */
+        while (!atomic_load(&http_stop)) {
+            struct pollfd p = {c, POLLIN, 0};
+            char b[256];
+            if (poll(&p, 1, 20) > 0 && read(c, b, sizeof b) <= 0)
+                break;
+        }
     } else {
         http_reply(c, "404 Not Found", "no", 2);
     }

@@ -33,6 +33,9 @@ static int group_setup(void **state)
     snprintf(root, sizeof root, "/tmp/exec-inputs-XXXXXX");
     if (mkdtemp(root) == NULL)
         return -1;
+    /* the sandbox uids must be able to reach the workspace below it */
+    if (chmod(root, 0755) != 0)
+        return -1;
     snprintf(work, sizeof work, "%s/work", root);
     snprintf(profiles, sizeof profiles, "%s/pits", root);
     if (mkdir(work, 0755) != 0 || mkdir(profiles, 0755) != 0)
