@@ -324,7 +324,10 @@ static void test_unittest_fail(void **state)
 static void test_shell(void **state)
 {
     (void)state;
-    th_entry ok[] = {{"test.sh", "[ \"$(cat data.txt)\" = hello ] && echo fine\n", 0, 0},
+    th_entry ok[] = {{"test.sh",
+                      "mkdir -p deep/er && touch deep/er/f && chmod 000 deep/er deep\n"
+                      "[ \"$(cat data.txt)\" = hello ] && echo fine\n",
+                      0, 0},
                      {"data/", NULL, 0, 0},
                      {"data.txt", "hello\n", 0, 0}};
     dp_job_spec spec;
