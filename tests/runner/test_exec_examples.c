@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "runner/exec/exec.h"
 #include "runner/exec/fsutil.h"
@@ -143,14 +144,18 @@ static void test_examples(void **state)
         load_spec(name, &spec);
         dp_job_result res;
         int retry;
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
         assert_int_equal(exec_job(ctx, &spec, 1, &res, &retry, NULL), 0);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
         const char *got = dp_verdict_name(res.verdict) != NULL ? dp_verdict_name(res.verdict) : "-";
         if (strcmp(got, verdict) != 0 || fabs(res.score - score) > 0.05) {
             print_message("log:\n%s\n", res.log ? res.log : "-");
             fail_msg("example %s: %s %.1f (%s), expected %s %.1f", name, got, res.score,
                      res.message ? res.message : "-", verdict, score);
         }
-        print_message("example %-16s %-3s %5.1f %s\n", name, got, res.score,
+        print_message("example %-16s %-3s %5.1f %5ld ms %.60s\n", name, got, res.score, ms,
                       res.message ? res.message : "");
         checked++;
         dp_job_result_free(&res);

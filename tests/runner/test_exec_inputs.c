@@ -289,6 +289,95 @@ static void test_http(void **state)
     expect("gopher://127.0.0.1/x", DP_VERDICT_CE, 0, "gopher://127.0.0.1/x");
 }
 
+#define TEST_LIMITS                                                                                \
+    "\"limits\": {\"time_ms\": 2000, \"wall_ms\": 3000, \"memory_kb\": 262144, "                   \
+    "\"processes\": 16, \"output_kb\": 64}"
+
+/* Runs a job for profile on a zip of entries; returns the result. */
+static void run_entries(const char *profile, const th_entry *e, size_t n, dp_job_result *res)
+{
+    dp_job_spec spec;
+    th_spec(&spec, profile, file_url(zip_path(e, n)));
+    int retry;
+    assert_int_equal(exec_job(ctx, &spec, 1, res, &retry, NULL), 0);
+    assert_int_equal(th_dir_count(work), 0);
+    dp_job_spec_free(&spec);
+}
+
+/* TAP on stdout and JUnit from a file, wired end to end through custom
+ * profiles; a JUnit "file" that is a symlink planted by the submission is
+ * not followed (the exit status decides instead). */
+static void test_formats(void **state)
+{
+    (void)state;
+    char path[160];
+    snprintf(path, sizeof path, "%s/tap.json", profiles);
+    th_write(path, "{\"language\": \"sh\", \"testCommand\": \"sh t.sh\", \"testFormat\": \"tap\", "
+                   "\"maxTimeoutMs\": 9000, " TEST_LIMITS "}");
+    snprintf(path, sizeof path, "%s/junit.json", profiles);
+    th_write(path, "{\"language\": \"sh\", \"testCommand\": \"sh t.sh\", \"testFormat\": "
+                   "\"junit\", \"junitFile\": \"out/report.xml\", \"maxTimeoutMs\": 9000, "
+                   "" TEST_LIMITS "}");
+    th_entry tap[] = {
+        {"t.sh", "echo 1..3; echo ok 1 - one; echo not ok 2 - two; echo ok 3\n", 0, 0}};
+    dp_job_result res;
+    run_entries("tap", tap, 1, &res);
+    assert_int_equal(res.verdict, DP_VERDICT_WA);
+    assert_int_equal(res.n_tests, 3);
+    assert_string_equal(res.tests[1].name, "two");
+    assert_true(res.score > 66.6 && res.score < 66.7);
+    dp_job_result_free(&res);
+
+    th_entry junit[] = {{"t.sh",
+                         "mkdir out; echo '<testsuite><testcase classname=\"k\" name=\"a\"/>"
+                         "<testcase name=\"b\"><error/></testcase></testsuite>' > out/report.xml\n",
+                         0, 0}};
+    run_entries("junit", junit, 1, &res);
+    assert_int_equal(res.verdict, DP_VERDICT_RE);
+    assert_int_equal(res.n_tests, 2);
+    assert_string_equal(res.tests[0].name, "k.a");
+    assert_true(res.score == 50.0);
+    dp_job_result_free(&res);
+
+    th_entry planted[] = {{"t.sh", "mkdir out; ln -s /etc/passwd out/report.xml\n", 0, 0}};
+    run_entries("junit", planted, 1, &res);
+    assert_int_equal(res.verdict, DP_VERDICT_AC);
+    assert_int_equal(res.n_tests, 1);
+    assert_string_equal(res.tests[0].name, "junit");
+    assert_non_null(strstr(res.log, "no JUnit file out/report.xml"));
+    dp_job_result_free(&res);
+}
+
+/* maxTimeoutMs is the whole job's budget: the second test is cut short,
+ * the third never runs; both are TLE. */
+static void test_budget(void **state)
+{
+    (void)state;
+    char path[160];
+    snprintf(path, sizeof path, "%s/budget.json", profiles);
+    th_write(path, "{\"language\": \"sh\", \"runCommand\": \"sleep 0.3\", \"maxTimeoutMs\": 500, "
+                   "" TEST_LIMITS "}");
+    th_entry e[] = {{"x", "", 0, 0}};
+    dp_job_spec spec;
+    th_spec(&spec, "budget", file_url(zip_path(e, 1)));
+    th_spec_test(&spec, "t1", "", NULL);
+    th_spec_test(&spec, "t2", "", NULL);
+    th_spec_test(&spec, "t3", "", NULL);
+    dp_job_result res;
+    int retry;
+    assert_int_equal(exec_job(ctx, &spec, 1, &res, &retry, NULL), 0);
+    assert_int_equal(res.n_tests, 3);
+    assert_int_equal(res.tests[0].verdict, DP_VERDICT_AC);
+    assert_int_equal(res.tests[1].verdict, DP_VERDICT_TLE);
+    assert_true(res.tests[1].wall_ms < 300);
+    assert_int_equal(res.tests[2].verdict, DP_VERDICT_TLE);
+    assert_int_equal(res.tests[2].exit_code, -1);
+    assert_int_equal(res.verdict, DP_VERDICT_TLE);
+    assert_non_null(strstr(res.log, "budget is used up"));
+    dp_job_result_free(&res);
+    dp_job_spec_free(&spec);
+}
+
 static void test_archive_cap(void **state)
 {
     (void)state;
@@ -320,7 +409,8 @@ int main(void)
         cmocka_unit_test(test_not_a_zip),        cmocka_unit_test(test_sha256),
         cmocka_unit_test(test_missing_file),     cmocka_unit_test(test_unknown_profile),
         cmocka_unit_test(test_bad_profile),      cmocka_unit_test(test_http),
-        cmocka_unit_test(test_archive_cap),
+        cmocka_unit_test(test_archive_cap),      cmocka_unit_test(test_formats),
+        cmocka_unit_test(test_budget),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

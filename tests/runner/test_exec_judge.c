@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -348,6 +349,50 @@ static void test_shell(void **state)
     dp_job_spec_free(&spec);
 }
 
+typedef struct {
+    exec_ctx *ctx;
+    dp_job_spec spec;
+    dp_job_result res;
+    int rc;
+} slot_run;
+
+static void *slot_main(void *arg)
+{
+    slot_run *r = arg;
+    int retry;
+    r->rc = exec_job(r->ctx, &r->spec, 1, &r->res, &retry, NULL);
+    return NULL;
+}
+
+/* Two slots judge at the same time, as a runner's executor pool does: own
+ * sandboxes, own workspaces, no interference. */
+static void test_two_slots(void **state)
+{
+    (void)state;
+    slot_run runs[2];
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++) {
+        exec_config cfg = {.profiles_dir = PITS_DIR, .workdir = work, .slot = 10 + i};
+        dp_err e;
+        runs[i].ctx = exec_open(&cfg, &e);
+        if (runs[i].ctx == NULL)
+            fail_msg("exec_open slot %d: %s", 10 + i, e.msg);
+        c_job(sum_c, &runs[i].spec);
+    }
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, slot_main, &runs[i]), 0);
+    for (int i = 0; i < 2; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(runs[i].rc, 0);
+        assert_int_equal(runs[i].res.verdict, DP_VERDICT_AC);
+        assert_int_equal(runs[i].res.n_tests, 2);
+        dp_job_result_free(&runs[i].res);
+        dp_job_spec_free(&runs[i].spec);
+        exec_close(runs[i].ctx);
+    }
+    assert_int_equal(th_dir_count(work), 0);
+}
+
 static void test_noop(void **state)
 {
     (void)state;
@@ -379,6 +424,7 @@ int main(void)
         cmocka_unit_test(test_c_output_limit),  cmocka_unit_test(test_python),
         cmocka_unit_test(test_unittest_pass),   cmocka_unit_test(test_unittest_fail),
         cmocka_unit_test(test_shell),           cmocka_unit_test(test_noop),
+        cmocka_unit_test(test_two_slots),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
