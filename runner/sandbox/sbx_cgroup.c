@@ -17,7 +17,8 @@ static int cg_write(const char *dir, const char *file, const char *value)
 {
     char path[PATH_MAX + 64];
     snprintf(path, sizeof path, "%s/%s", dir, file);
-    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    /* O_TRUNC is what a shell's `echo v > file` does: cgroupfs accepts it. */
+    int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
     if (fd < 0)
         return -errno;
     size_t len = strlen(value);
