@@ -206,7 +206,7 @@ int exec_extract(const char *zip_path, const char *dest_dir, const exec_extract_
     exec_extract_stats *st = stats != NULL ? stats : &local;
     memset(st, 0, sizeof *st);
     int zerr = 0;
-    zip_t *za = zip_open(zip_path, ZIP_RDONLY | ZIP_CHECKCONS, &zerr);
+    zip_t *za = zip_open(zip_path, ZIP_RDONLY, &zerr);
     if (za == NULL) {
         zip_error_t ze;
         zip_error_init_with_code(&ze, zerr);

@@ -178,6 +178,51 @@ static void test_zip_bomb(void **state)
            "'bomb.bin': uncompressed size passes the cap of 1048576 bytes");
 }
 
+/* A bomb whose headers claim 10 bytes: libzip inflates past the claim, and
+ * the cap counted while writing stops it. */
+static void test_lying_header(void **state)
+{
+    (void)state;
+    size_t n = 3u << 20;
+    char *zeros = calloc(1, n);
+    assert_non_null(zeros);
+    th_entry e[] = {{"test.sh", ok_sh, 0, 0}, {"bomb.bin", zeros, n, 0}};
+    const char *path = zip_path(e, 2);
+    free(zeros);
+    FILE *f = fopen(path, "r+b");
+    assert_non_null(f);
+    static unsigned char buf[1 << 16];
+    size_t len = fread(buf, 1, sizeof buf, f);
+    int patched = 0;
+    for (size_t i = 0; i + 46 < len; i++) {
+        unsigned char *p = buf + i;
+        size_t off = 0;
+        if (p[0] == 'P' && p[1] == 'K' && p[2] == 3 && p[3] == 4)
+            off = 22; /* local header: uncompressed size */
+        else if (p[0] == 'P' && p[1] == 'K' && p[2] == 1 && p[3] == 2)
+            off = 24; /* central directory: uncompressed size */
+        if (off != 0 && p[off] == 0 && p[off + 1] == 0 && p[off + 2] == 0x30 && p[off + 3] == 0) {
+            p[off] = 10;
+            p[off + 2] = 0;
+            patched++;
+        }
+    }
+    assert_int_equal(patched, 2);
+    rewind(f);
+    assert_int_equal(fwrite(buf, 1, len, f), len);
+    fclose(f);
+    dp_job_spec spec;
+    th_spec(&spec, "shell", file_url(path));
+    dp_job_result res;
+    int retry;
+    assert_int_equal(exec_job(ctx, &spec, 1, &res, &retry, NULL), 0);
+    assert_int_equal(res.verdict, DP_VERDICT_CE);
+    assert_non_null(strstr(res.message, "'bomb.bin': uncompressed size passes the cap"));
+    assert_int_equal(th_dir_count(work), 0);
+    dp_job_result_free(&res);
+    dp_job_spec_free(&spec);
+}
+
 static void test_not_a_zip(void **state)
 {
     (void)state;
@@ -403,13 +448,21 @@ static void test_archive_cap(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_zip_slip),         cmocka_unit_test(test_absolute_path),
-        cmocka_unit_test(test_symlink),          cmocka_unit_test(test_device),
-        cmocka_unit_test(test_too_many_entries), cmocka_unit_test(test_zip_bomb),
-        cmocka_unit_test(test_not_a_zip),        cmocka_unit_test(test_sha256),
-        cmocka_unit_test(test_missing_file),     cmocka_unit_test(test_unknown_profile),
-        cmocka_unit_test(test_bad_profile),      cmocka_unit_test(test_http),
-        cmocka_unit_test(test_archive_cap),      cmocka_unit_test(test_formats),
+        cmocka_unit_test(test_zip_slip),
+        cmocka_unit_test(test_absolute_path),
+        cmocka_unit_test(test_symlink),
+        cmocka_unit_test(test_device),
+        cmocka_unit_test(test_too_many_entries),
+        cmocka_unit_test(test_zip_bomb),
+        cmocka_unit_test(test_not_a_zip),
+        cmocka_unit_test(test_lying_header),
+        cmocka_unit_test(test_sha256),
+        cmocka_unit_test(test_missing_file),
+        cmocka_unit_test(test_unknown_profile),
+        cmocka_unit_test(test_bad_profile),
+        cmocka_unit_test(test_http),
+        cmocka_unit_test(test_archive_cap),
+        cmocka_unit_test(test_formats),
         cmocka_unit_test(test_budget),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -252,6 +252,27 @@ static void test_c_output_limit(void **state)
     dp_job_spec_free(&spec);
 }
 
+/* A program that exits without reading a large stdin must not take the
+ * runner down with SIGPIPE: the test is judged like any other. */
+static void test_c_ignores_stdin(void **state)
+{
+    (void)state;
+    th_entry e[] = {
+        {"main.c", "#include <stdio.h>\nint main(void){puts(\"5\");return 0;}\n", 0, 0}};
+    dp_job_spec spec;
+    dp_job_result res;
+    th_spec(&spec, "c", zip_url(e, 1));
+    char *big = malloc(4u << 20);
+    assert_non_null(big);
+    memset(big, '7', (4u << 20) - 1);
+    big[(4u << 20) - 1] = '\0';
+    th_spec_test(&spec, "big", big, "5\n");
+    free(big);
+    judge(&spec, DP_VERDICT_AC, &res);
+    dp_job_result_free(&res);
+    dp_job_spec_free(&spec);
+}
+
 static void test_python(void **state)
 {
     (void)state;
@@ -417,13 +438,21 @@ static void test_noop(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_c_accepted),      cmocka_unit_test(test_c_wrong_answer),
-        cmocka_unit_test(test_c_lines_compare), cmocka_unit_test(test_c_time_limit),
-        cmocka_unit_test(test_c_compile_error), cmocka_unit_test(test_c_crash),
-        cmocka_unit_test(test_c_exit_code),     cmocka_unit_test(test_c_memory_limit),
-        cmocka_unit_test(test_c_output_limit),  cmocka_unit_test(test_python),
-        cmocka_unit_test(test_unittest_pass),   cmocka_unit_test(test_unittest_fail),
-        cmocka_unit_test(test_shell),           cmocka_unit_test(test_noop),
+        cmocka_unit_test(test_c_accepted),
+        cmocka_unit_test(test_c_wrong_answer),
+        cmocka_unit_test(test_c_lines_compare),
+        cmocka_unit_test(test_c_time_limit),
+        cmocka_unit_test(test_c_compile_error),
+        cmocka_unit_test(test_c_crash),
+        cmocka_unit_test(test_c_exit_code),
+        cmocka_unit_test(test_c_memory_limit),
+        cmocka_unit_test(test_c_output_limit),
+        cmocka_unit_test(test_python),
+        cmocka_unit_test(test_c_ignores_stdin),
+        cmocka_unit_test(test_unittest_pass),
+        cmocka_unit_test(test_unittest_fail),
+        cmocka_unit_test(test_shell),
+        cmocka_unit_test(test_noop),
         cmocka_unit_test(test_two_slots),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
