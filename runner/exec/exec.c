@@ -73,6 +73,17 @@ exec_ctx *exec_open(const exec_config *cfg, dp_err *err)
     k->workdir = c->workdir;
     k->fetch_protocols = c->protocols;
     k->sandbox_require = NULL;
+    if (cfg->sweep_stale) {
+        int n = exec_sweep_stale(c->workdir, cfg->slot, err);
+        if (n < 0)
+            goto fail;
+        if (n > 0) {
+            char num[16];
+            snprintf(num, sizeof num, "%d", n);
+            dp_log(DP_LOG_WARN, "stale_workspaces_removed", "workdir", c->workdir, "count", num,
+                   (char *)NULL);
+        }
+    }
     if ((c->profiles = exec_profile_cache_new(c->profiles_dir, err)) == NULL)
         goto fail;
     if (exec_fetch_global_acquire(err) != DP_OK)
@@ -163,7 +174,7 @@ static void stage_prepare(exec_ctx *c, exec_job_state *js)
     const dp_job_spec *spec = js->spec;
     dp_err e;
     int rc = exec_profile_get(c->profiles, spec->profile, &js->profile, &e);
-    if (rc == DP_ENOTFOUND || (rc == DP_EINVAL && !exec_profile_name_ok(spec->profile))) {
+    if (rc == DP_ENOTFOUND) {
         exec_job_end(js, DP_VERDICT_CE, 0, "%s", e.msg);
         return;
     }

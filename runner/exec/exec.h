@@ -18,10 +18,12 @@
 #include "common/job.h"
 
 typedef struct {
-    const char *profiles_dir;          /* RUNNER_PROFILES_DIR; copied */
-    const char *workdir;               /* RUNNER_WORKDIR: job directories go here; copied */
-    int slot;                          /* 0..999: the sandbox slot (uid, cgroup) */
-    int noop;                          /* 1: every job is AC at once, nothing fetched or run */
+    const char *profiles_dir; /* RUNNER_PROFILES_DIR; copied */
+    const char *workdir;      /* RUNNER_WORKDIR: job directories go here; copied */
+    int slot;                 /* 0..999: the sandbox slot (uid, cgroup) */
+    int noop;                 /* 1: every job is AC at once, nothing fetched or run */
+    int sweep_stale; /* 1: exec_open removes this slot's leftover job directories (only when
+                      * no other process uses the same workdir and slot) */
     const char *sandbox_require;       /* DISPATCH_SANDBOX_REQUIRE or NULL; borrowed in exec_open */
     uint64_t max_archive_bytes;        /* 0 = 64 MiB */
     uint64_t max_unpacked_bytes;       /* 0 = 256 MiB */

@@ -94,6 +94,27 @@ int exec_rmtree(const char *path, dp_err *err)
     return DP_OK;
 }
 
+int exec_sweep_stale(const char *parent, int slot, dp_err *err)
+{
+    DIR *d = opendir(parent);
+    if (d == NULL)
+        return dp_err_set(err, DP_EIO, "cannot read %s: %s", parent, strerror(errno));
+    char prefix[32];
+    snprintf(prefix, sizeof prefix, "job-%d-", slot);
+    int removed = 0, rc = DP_OK;
+    struct dirent *e;
+    while (rc == DP_OK && (e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, prefix, strlen(prefix)) != 0)
+            continue;
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", parent, e->d_name);
+        rc = exec_rmtree(path, err);
+        removed += rc == DP_OK;
+    }
+    closedir(d);
+    return rc == DP_OK ? removed : rc;
+}
+
 int exec_file_exists(const char *dir, const char *rel)
 {
     int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

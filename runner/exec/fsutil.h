@@ -16,6 +16,11 @@ int exec_mkjobdir(const char *parent, int slot, char *out, size_t out_len, dp_er
  * A missing path is success. DP_EIO names the first entry that stayed. */
 int exec_rmtree(const char *path, dp_err *err);
 
+/* Removes leftover "<parent>/job-<slot>-*" directories (a runner killed
+ * mid-job leaves its workspace behind). Only this slot's: other slots may be
+ * busy. Returns the number removed, or a dp_code naming the one that stayed. */
+int exec_sweep_stale(const char *parent, int slot, dp_err *err);
+
 /* 1 when path (relative to dir) names a regular file, without following a
  * symlink in its last component. */
 int exec_file_exists(const char *dir, const char *rel);

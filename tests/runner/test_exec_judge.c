@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "runner/exec/exec.h"
 #include "runner/exec/fsutil.h"
@@ -414,6 +415,33 @@ static void test_two_slots(void **state)
     assert_int_equal(th_dir_count(work), 0);
 }
 
+/* sweep_stale removes this slot's leftovers (even unreadable ones) and
+ * leaves other slots' job directories alone. */
+static void test_sweep_stale(void **state)
+{
+    (void)state;
+    char stale[160], deep[200], other[160];
+    snprintf(stale, sizeof stale, "%s/job-12-dead01", work);
+    snprintf(deep, sizeof deep, "%s/box", stale);
+    snprintf(other, sizeof other, "%s/job-120-busy01", work);
+    assert_int_equal(mkdir(stale, 0755), 0);
+    assert_int_equal(mkdir(deep, 0755), 0);
+    assert_int_equal(mkdir(other, 0755), 0);
+    char file[240];
+    snprintf(file, sizeof file, "%s/main.c", deep);
+    th_write(file, "x");
+    assert_int_equal(chmod(deep, 0), 0);
+    exec_config cfg = {.profiles_dir = PITS_DIR, .workdir = work, .slot = 12, .sweep_stale = 1};
+    dp_err e;
+    exec_ctx *c = exec_open(&cfg, &e);
+    if (c == NULL)
+        fail_msg("exec_open: %s", e.msg);
+    exec_close(c);
+    assert_int_equal(th_dir_count(work), 1);
+    assert_int_equal(access(other, F_OK), 0);
+    assert_int_equal(rmdir(other), 0);
+}
+
 static void test_noop(void **state)
 {
     (void)state;
@@ -454,6 +482,7 @@ int main(void)
         cmocka_unit_test(test_shell),
         cmocka_unit_test(test_noop),
         cmocka_unit_test(test_two_slots),
+        cmocka_unit_test(test_sweep_stale),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
