@@ -42,6 +42,10 @@ static int dir_check(const char *what, const char *path, dp_err *err)
 
 exec_ctx *exec_open(const exec_config *cfg, dp_err *err)
 {
+    if (cfg == NULL) {
+        dp_err_set(err, DP_EINVAL, "exec_open: no config");
+        return NULL;
+    }
     exec_ctx *c = calloc(1, sizeof *c);
     if (c == NULL) {
         dp_err_set(err, DP_ENOMEM, "out of memory");
