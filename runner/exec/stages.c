@@ -187,10 +187,15 @@ static void command_results(exec_job_state *js, const sbx_result *res, const exe
     if (t == NULL)
         return;
     const char *name = cases->n == 0 ? js->profile->name : "exit status";
-    exec_test_fill(t, name, whole, res, js->excerpt_cap, 1);
     char why[160] = "";
-    if (whole != DP_VERDICT_AC)
+    if (cases->n == 0 && whole == DP_VERDICT_AC && js->profile->format != EXEC_FORMAT_EXIT) {
+        /* the profile promised per-test results: none means nothing was tested */
+        whole = DP_VERDICT_WA;
+        snprintf(why, sizeof why, "no test results found");
+    } else if (whole != DP_VERDICT_AC) {
         exec_describe(res, whole, lim, why, sizeof why);
+    }
+    exec_test_fill(t, name, whole, res, js->excerpt_cap, 1);
     exec_log_printf(&js->log, "[test command] verdict %s%s%s\n", dp_verdict_name(whole),
                     why[0] ? ": " : "", why);
     if (whole == DP_VERDICT_SE)

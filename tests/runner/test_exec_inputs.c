@@ -351,7 +351,7 @@ static void run_entries(const char *profile, const th_entry *e, size_t n, dp_job
 
 /* TAP on stdout and JUnit from a file, wired end to end through custom
  * profiles; a JUnit "file" that is a symlink planted by the submission is
- * not followed (the exit status decides instead). */
+ * not followed, and no results at all is WA, not a pass. */
 static void test_formats(void **state)
 {
     (void)state;
@@ -386,10 +386,11 @@ static void test_formats(void **state)
 
     th_entry planted[] = {{"t.sh", "mkdir out; ln -s /etc/passwd out/report.xml\n", 0, 0}};
     run_entries("junit", planted, 1, &res);
-    assert_int_equal(res.verdict, DP_VERDICT_AC);
+    assert_int_equal(res.verdict, DP_VERDICT_WA);
     assert_int_equal(res.n_tests, 1);
     assert_string_equal(res.tests[0].name, "junit");
     assert_non_null(strstr(res.log, "no JUnit file out/report.xml"));
+    assert_non_null(strstr(res.log, "no test results found"));
     dp_job_result_free(&res);
 }
 

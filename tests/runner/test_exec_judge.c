@@ -344,6 +344,21 @@ static void test_unittest_fail(void **state)
     dp_job_spec_free(&spec);
 }
 
+/* A unittest project without tests passes nothing (python 3.11 exits 0). */
+static void test_unittest_empty(void **state)
+{
+    (void)state;
+    th_entry e[] = {{"calc.py", calc_py, 0, 0}};
+    dp_job_spec spec;
+    dp_job_result res;
+    th_spec(&spec, "python3-unittest", zip_url(e, 1));
+    judge(&spec, DP_VERDICT_WA, &res);
+    assert_int_equal(res.n_tests, 1);
+    assert_true(res.score == 0.0);
+    dp_job_result_free(&res);
+    dp_job_spec_free(&spec);
+}
+
 static void test_shell(void **state)
 {
     (void)state;
@@ -466,23 +481,15 @@ static void test_noop(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_c_accepted),
-        cmocka_unit_test(test_c_wrong_answer),
-        cmocka_unit_test(test_c_lines_compare),
-        cmocka_unit_test(test_c_time_limit),
-        cmocka_unit_test(test_c_compile_error),
-        cmocka_unit_test(test_c_crash),
-        cmocka_unit_test(test_c_exit_code),
-        cmocka_unit_test(test_c_memory_limit),
-        cmocka_unit_test(test_c_output_limit),
-        cmocka_unit_test(test_python),
-        cmocka_unit_test(test_c_ignores_stdin),
-        cmocka_unit_test(test_unittest_pass),
-        cmocka_unit_test(test_unittest_fail),
-        cmocka_unit_test(test_shell),
-        cmocka_unit_test(test_noop),
-        cmocka_unit_test(test_two_slots),
-        cmocka_unit_test(test_sweep_stale),
+        cmocka_unit_test(test_c_accepted),      cmocka_unit_test(test_c_wrong_answer),
+        cmocka_unit_test(test_c_lines_compare), cmocka_unit_test(test_c_time_limit),
+        cmocka_unit_test(test_c_compile_error), cmocka_unit_test(test_c_crash),
+        cmocka_unit_test(test_c_exit_code),     cmocka_unit_test(test_c_memory_limit),
+        cmocka_unit_test(test_c_output_limit),  cmocka_unit_test(test_python),
+        cmocka_unit_test(test_c_ignores_stdin), cmocka_unit_test(test_unittest_pass),
+        cmocka_unit_test(test_unittest_fail),   cmocka_unit_test(test_shell),
+        cmocka_unit_test(test_unittest_empty),  cmocka_unit_test(test_noop),
+        cmocka_unit_test(test_two_slots),       cmocka_unit_test(test_sweep_stale),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
