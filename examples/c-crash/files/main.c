@@ -1,0 +1,9 @@
+/* Dereferences NULL: killed by SIGSEGV. */
+#include <stdio.h>
+
+int main(void)
+{
+    volatile int *p = NULL;
+    *p = 42;
+    return 0;
+}

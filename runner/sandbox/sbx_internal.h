@@ -1,0 +1,133 @@
+/* Sandbox internals shared by the parent side (sbx_core.c), the child side
+ * (sbx_child.c), the probe and the seccomp builder. Not part of the API. */
+#ifndef DP_SBX_INTERNAL_H
+#define DP_SBX_INTERNAL_H
+
+#include <linux/filter.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/resource.h>
+
+#include "runner/sandbox/sandbox.h"
+#include "runner/sandbox/sbx_cgroup.h"
+
+/* Protection bits: probed once per process, required by the operator. */
+enum {
+    SBX_P_USERNS = 1 << 0,
+    SBX_P_MOUNTNS = 1 << 1,
+    SBX_P_PIDNS = 1 << 2,
+    SBX_P_NETNS = 1 << 3,
+    SBX_P_IPCNS = 1 << 4,
+    SBX_P_UTSNS = 1 << 5,
+    SBX_P_PIVOT = 1 << 6,
+    SBX_P_CGROUP = 1 << 7,
+    SBX_P_SECCOMP = 1 << 8,
+    SBX_P_NNP = 1 << 9,
+    SBX_P_CAPS = 1 << 10,
+    SBX_P_RLIMITS = 1 << 11,
+    SBX_P_UID = 1 << 12,
+    SBX_P_ALL = (1 << 13) - 1
+};
+
+/* Name of one protection bit ("userns", ...); NULL when unknown. */
+const char *sbx_protection_name(unsigned bit);
+
+/* Parses a DISPATCH_SANDBOX_REQUIRE list into protection bits. NULL, ""
+ * and "none" give 0, "all" gives SBX_P_ALL. Returns DP_EINVAL naming an
+ * unknown word. */
+int sbx_parse_require(const char *list, unsigned *bits, dp_err *err);
+
+/* The protections this host offers (cached after the first call). */
+unsigned sbx_probe_bits(void);
+
+/* Builds the seccomp filter (libseccomp) as a BPF program. *prog->filter is
+ * malloc'd and owned by the caller (free it). */
+int sbx_seccomp_build(struct sock_fprog *prog, dp_err *err);
+
+#define SBX_MAX_MOUNTS 80
+#define SBX_MAX_EXEC 16
+#define SBX_MSG_MAX 200
+
+/* One step of building the sandbox root, done by the child in order.
+ * Paths are absolute: src on the host, dst inside the new root under
+ * the staging directory. */
+typedef enum {
+    SBX_M_DIR,      /* mkdir dst */
+    SBX_M_SYMLINK,  /* symlink src -> dst */
+    SBX_M_BIND_RO,  /* bind src on dst; made read-only nosuid nodev by the next SEAL */
+    SBX_M_BIND_RW,  /* bind src on dst read-write nosuid nodev */
+    SBX_M_BIND_DEV, /* bind a device node src on dst as it is */
+    SBX_M_FILE,     /* create an empty file dst (a bind target) */
+    SBX_M_WRITE,    /* write src (string contents) into the new file dst */
+    SBX_M_SEAL,     /* make the root and everything bound so far read-only */
+    SBX_M_TMPFS,    /* size-capped tmpfs (plan tmp_opts) on dst */
+    SBX_M_PROC      /* proc with hidepid=2 on dst */
+} sbx_mount_kind;
+
+typedef struct {
+    sbx_mount_kind kind;
+    const char *src;
+    char dst[256];
+} sbx_mount_op;
+
+/* Everything the child needs, prepared by the parent before clone so the
+ * child makes only system calls (it shares memory with the parent thread
+ * and must not take locks or allocate). Lives in the sbx; reused per run.
+ * The child writes only the "out" fields. */
+typedef struct {
+    /* in */
+    unsigned prot; /* SBX_P_* in effect for this run */
+    int use_userns, use_pidns, set_uid;
+    unsigned clone_flags;
+    uint32_t uid, gid;
+    const char *stage; /* staging dir the new root is mounted on */
+    char tmp_opts[64]; /* tmpfs options for /tmp */
+    sbx_mount_op ops[SBX_MAX_MOUNTS];
+    int n_ops;
+    const char *cwd; /* inside the sandbox */
+    char *const *argv;
+    char *const *envp;
+    const char *exec_paths[SBX_MAX_EXEC]; /* candidates for argv[0] */
+    int n_exec;
+    int fd_in, fd_out, fd_err; /* the child's ends */
+    struct rlimit rl_cpu, rl_fsize, rl_nofile, rl_stack, rl_nproc, rl_as;
+    int set_nproc, set_as;
+    const struct sock_fprog *filter;
+    int cap_last;
+    char *stack_a, *stack_b; /* top of each child stack */
+    /* sync: parent sets go=1 (futex) once maps and cgroup are written; -1 = abort */
+    volatile int go;
+    /* out */
+    volatile int setup_failed; /* the sandbox could not be built: setup_msg says why */
+    char setup_msg[SBX_MSG_MAX];
+    volatile int exec_failed; /* the command could not be executed */
+    volatile int b_pid;       /* the command's pid as seen by the child */
+    volatile int b_done;
+    volatile int b_status; /* wait status of the command */
+} sbx_plan;
+
+/* One executor slot. */
+struct sbx {
+    int slot;
+    uint32_t uid, gid;
+    unsigned prot;            /* protections in effect */
+    int root;                 /* the runner is root: per-slot uid, privileged id maps */
+    sbx_cgroup cg;            /* version 0 when there is no cgroup */
+    struct sock_fprog filter; /* filter.filter malloc'd, NULL when no seccomp */
+    char stage[64];           /* mkdtemp'd mount point of each run's root */
+    char *stacks;             /* mmap'd child stacks */
+    size_t stacks_len;
+    int n_static_ops;            /* plan.ops[0..n) are built once in sbx_open */
+    char *owned[SBX_MAX_MOUNTS]; /* strings the static ops point to */
+    int n_owned;
+    struct rlimit hard_nofile, hard_fsize, hard_stack;
+    sbx_plan plan;
+};
+
+/* Builds the per-slot root skeleton operations (sbx_open.c). */
+int sbx_build_static_ops(struct sbx *s, dp_err *err);
+
+/* Entry point of the supervisor child (PID 1 of the run); arg is the plan. */
+int sbx_child_main(void *arg);
+
+#endif

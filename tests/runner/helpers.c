@@ -1,0 +1,216 @@
+/* Test helpers; see helpers.h. */
+#include "tests/runner/helpers.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <zip.h>
+
+void th_zip(const char *path, const th_entry *entries, size_t n)
+{
+    int zerr = 0;
+    zip_t *za = zip_open(path, ZIP_CREATE | ZIP_TRUNCATE, &zerr);
+    assert_non_null(za);
+    for (size_t i = 0; i < n; i++) {
+        const th_entry *e = &entries[i];
+        zip_int64_t idx;
+        if (e->data == NULL) {
+            idx = zip_dir_add(za, e->name, ZIP_FL_ENC_UTF_8);
+        } else {
+            size_t len = e->len ? e->len : strlen(e->data);
+            zip_source_t *src = zip_source_buffer(za, e->data, len, 0);
+            assert_non_null(src);
+            idx = zip_file_add(za, e->name, src, ZIP_FL_ENC_UTF_8);
+        }
+        if (idx < 0)
+            fail_msg("zip_add %s: %s", e->name, zip_strerror(za));
+        if (e->mode != 0)
+            assert_int_equal(zip_file_set_external_attributes(za, (zip_uint64_t)idx, 0,
+                                                              ZIP_OPSYS_UNIX, e->mode << 16),
+                             0);
+    }
+    if (zip_close(za) != 0)
+        fail_msg("zip_close %s: %s", path, zip_strerror(za));
+}
+
+static char *dup_or_null(const char *s)
+{
+    if (s == NULL)
+        return NULL;
+    char *d = strdup(s);
+    assert_non_null(d);
+    return d;
+}
+
+void th_spec(dp_job_spec *spec, const char *profile, const char *url)
+{
+    memset(spec, 0, sizeof *spec);
+    spec->job_id = dup_or_null("job-test");
+    spec->profile = dup_or_null(profile);
+    spec->archive = dup_or_null(url);
+}
+
+void th_spec_test(dp_job_spec *spec, const char *name, const char *in, const char *expected)
+{
+    dp_test_case *t = realloc(spec->tests, (spec->n_tests + 1) * sizeof *t);
+    assert_non_null(t);
+    spec->tests = t;
+    t = &spec->tests[spec->n_tests++];
+    memset(t, 0, sizeof *t);
+    t->name = dup_or_null(name);
+    t->stdin_data = dup_or_null(in);
+    t->expected_stdout = dup_or_null(expected);
+}
+
+int th_dir_count(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+    closedir(d);
+    return n;
+}
+
+void th_copy(const char *src, const char *dst)
+{
+    FILE *in = fopen(src, "rb");
+    if (in == NULL)
+        fail_msg("open %s", src);
+    FILE *out = fopen(dst, "wb");
+    assert_non_null(out);
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+        assert_int_equal(fwrite(buf, 1, n, out), n);
+    fclose(in);
+    assert_int_equal(fclose(out), 0);
+}
+
+void th_write(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    fputs(text, f);
+    assert_int_equal(fclose(f), 0);
+}
+
+static int http_fd = -1;
+static pthread_t http_thread;
+static atomic_int http_stop;
+static char http_body_path[4096];
+
+static void http_reply(int c, const char *status, const char *body, size_t len)
+{
+    char head[256];
+    int n =
+        snprintf(head, sizeof head,
+                 "HTTP/1.1 %s\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n", status, len);
+    if (write(c, head, (size_t)n) != n)
+        return;
+    while (len > 0) {
+        ssize_t w = write(c, body, len);
+        if (w <= 0)
+            return;
+        body += w;
+        len -= (size_t)w;
+    }
+}
+
+static void http_serve(int c)
+{
+    char req[2048];
+    size_t got = 0;
+    while (got < sizeof req - 1 && strstr(req, "\r\n\r\n") == NULL) {
+        struct pollfd p = {c, POLLIN, 0};
+        if (poll(&p, 1, 2000) <= 0)
+            return;
+        ssize_t n = read(c, req + got, sizeof req - 1 - got);
+        if (n <= 0)
+            return;
+        got += (size_t)n;
+        req[got] = '\0';
+    }
+    if (strncmp(req, "GET /zip ", 9) == 0) {
+        FILE *f = fopen(http_body_path, "rb");
+        static char body[1 << 20];
+        size_t len = f != NULL ? fread(body, 1, sizeof body, f) : 0;
+        if (f != NULL)
+            fclose(f);
+        http_reply(c, "200 OK", body, len);
+    } else if (strncmp(req, "GET /500 ", 9) == 0) {
+        http_reply(c, "500 Internal Server Error", "no", 2);
+    } else if (strncmp(req, "GET /stall ", 11) == 0) {
+        /* never answer; return once the client gives up (EOF) */
+        while (!atomic_load(&http_stop)) {
+            struct pollfd p = {c, POLLIN, 0};
+            char b[256];
+            if (poll(&p, 1, 20) > 0 && read(c, b, sizeof b) <= 0)
+                break;
+        }
+    } else {
+        http_reply(c, "404 Not Found", "no", 2);
+    }
+}
+
+static void *http_main(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&http_stop)) {
+        struct pollfd p = {http_fd, POLLIN, 0};
+        if (poll(&p, 1, 50) <= 0)
+            continue;
+        int c = accept(http_fd, NULL, NULL);
+        if (c < 0)
+            continue;
+        http_serve(c);
+        close(c);
+    }
+    return NULL;
+}
+
+int th_http_start(void)
+{
+    http_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(http_fd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(http_fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(http_fd, 16), 0);
+    socklen_t al = sizeof a;
+    assert_int_equal(getsockname(http_fd, (struct sockaddr *)&a, &al), 0);
+    atomic_store(&http_stop, 0);
+    assert_int_equal(pthread_create(&http_thread, NULL, http_main, NULL), 0);
+    return ntohs(a.sin_port);
+}
+
+void th_http_set_body(const char *path_of_file)
+{
+    snprintf(http_body_path, sizeof http_body_path, "%s", path_of_file);
+}
+
+void th_http_stop(void)
+{
+    if (http_fd < 0)
+        return;
+    atomic_store(&http_stop, 1);
+    pthread_join(http_thread, NULL);
+    close(http_fd);
+    http_fd = -1;
+}

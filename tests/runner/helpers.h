@@ -1,0 +1,39 @@
+/* Test helpers for the executor tests: zips built at test time with libzip,
+ * job specs, a tiny HTTP server thread on 127.0.0.1, directory checks. All
+ * returned strings are malloc'd and owned by the caller unless noted. */
+#ifndef TEST_EXEC_HELPERS_H
+#define TEST_EXEC_HELPERS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/job.h"
+
+typedef struct {
+    const char *name;
+    const char *data; /* NULL with len 0: a directory entry */
+    size_t len;       /* 0 with data: strlen(data) */
+    uint32_t mode;    /* unix st_mode to store, 0 = leave libzip's default */
+} th_entry;
+
+/* Writes a zip with n entries to path; aborts the test on failure. */
+void th_zip(const char *path, const th_entry *entries, size_t n);
+
+/* A fresh spec (free with dp_job_spec_free) for profile and archive url. */
+void th_spec(dp_job_spec *spec, const char *profile, const char *url);
+void th_spec_test(dp_job_spec *spec, const char *name, const char *in, const char *expected);
+
+/* Number of entries in dir besides . and .. (-1 when it cannot be read). */
+int th_dir_count(const char *dir);
+
+/* Copies file src to dst. */
+void th_copy(const char *src, const char *dst);
+void th_write(const char *path, const char *text);
+
+/* The HTTP server: GET /zip serves the bytes of th_http_body, /404 and /500
+ * answer with those codes, /stall never answers until the server stops. */
+int th_http_start(void); /* returns the port */
+void th_http_set_body(const char *path_of_file);
+void th_http_stop(void);
+
+#endif

@@ -1,0 +1,427 @@
+/* The hostile suite: each program attacks one protection and must end with
+ * the right status, the host unharmed and nothing of it left behind. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "runner/sandbox/sandbox.h"
+#include "tests/sandbox/sbx_test_util.h"
+
+#define SLOT 11
+#define SLOT_UID (60000u + SLOT)
+#define TOKEN "tok-Zq81-FAKE-REGISTRATION-TOKEN-7c1e"
+#define TOKEN_REVERSED "e1c7-NEKOT-NOITARTSIGER-EKAF-18qZ-kot"
+
+static sbx *box;
+static char token_file[64];
+
+static int group_setup(void **state)
+{
+    (void)state;
+    if (!getenv("HOSTILE_BIN")) {
+        fprintf(stderr, "HOSTILE_BIN is not set: run through meson test\n");
+        return -1;
+    }
+    /* The runner's secret, as the real runner holds it: environment and a 0600 file. */
+    setenv("DISPATCH_REGISTRATION_TOKEN", TOKEN, 1);
+    snprintf(token_file, sizeof token_file, "/tmp/sbx-token-XXXXXX");
+    int fd = mkstemp(token_file);
+    if (fd < 0 || write(fd, TOKEN "\n", sizeof TOKEN) < 0)
+        return -1;
+    fchmod(fd, 0600);
+    close(fd);
+    dp_err err = {0};
+    sbx_config cfg = {.slot = SLOT, .require = "all"};
+    box = sbx_open(&cfg, &err);
+    if (!box) {
+        fprintf(stderr, "sbx_open: %s\n", err.msg);
+        return -1;
+    }
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    sbx_close(box);
+    unlink(token_file);
+    if (sbxt_cgroup_exists(SLOT)) {
+        fprintf(stderr, "cgroup of slot %d left after sbx_close\n", SLOT);
+        return -1;
+    }
+    return 0;
+}
+
+typedef struct {
+    char ws[64];
+    sbx_result r;
+} run_ctx;
+
+static run_ctx *live; /* the run a failing assertion left behind */
+
+static int run_teardown(void **state)
+{
+    (void)state;
+    if (live) {
+        sbx_result_free(&live->r);
+        if (live->ws[0])
+            sbxt_rmtree(live->ws);
+        live = NULL;
+    }
+    return 0;
+}
+
+/* Runs ./hostile MODE [a1 a2] in a fresh workspace. */
+static void run_hostile(run_ctx *c, const sbx_limits *lim, const char *mode, const char *a1,
+                        const char *a2)
+{
+    memset(c, 0, sizeof *c);
+    live = c;
+    assert_int_equal(sbxt_workspace(c->ws, sizeof c->ws), 0);
+    char prog[128];
+    snprintf(prog, sizeof prog, "%s/hostile", c->ws); /* host path: sbx_run translates it */
+    const char *argv[] = {prog, mode, a1, a2, NULL};
+    const char *env[] = {"PATH=/usr/bin:/bin", "HOME=/box", NULL};
+    dp_err err = {0};
+    int rc = sbx_run(box, argv, c->ws, env, NULL, 0, lim, &c->r, &err);
+    if (rc != 0)
+        fail_msg("sbx_run %s: %s", mode, err.msg);
+    printf("# %-10s status=%s exit=%d sig=%d cpu=%u wall=%u mem=%llu oom=%d trunc=%d %s\n", mode,
+           sbx_status_name(c->r.status), c->r.exit_code, c->r.signal, c->r.cpu_ms, c->r.wall_ms,
+           (unsigned long long)c->r.memory_kb, c->r.oom, c->r.output_truncated, c->r.message);
+    if (c->r.out_len && c->r.out_len < 2000 && strstr(c->r.out, "LEAK"))
+        printf("%s", c->r.out);
+    /* Nothing of the run may survive it. */
+    assert_int_equal(sbxt_count_uid(SLOT_UID), 0);
+}
+
+static void done(run_ctx *c)
+{
+    (void)c;
+    run_teardown(NULL);
+}
+
+static const sbx_limits base_limits = {.cpu_ms = 2000,
+                                       .wall_ms = 5000,
+                                       .memory_kb = 128 * 1024,
+                                       .processes = 32,
+                                       .output_bytes = 1 << 20,
+                                       .fsize_bytes = 8 << 20,
+                                       .open_files = 64};
+
+static void test_spin(void **state)
+{
+    (void)state;
+    sbx_limits lim = base_limits;
+    lim.cpu_ms = 300;
+    run_ctx c;
+    run_hostile(&c, &lim, "spin", NULL, NULL);
+    assert_int_equal(c.r.status, SBX_TO_CPU);
+    assert_in_range(c.r.cpu_ms, 300, 360);
+    done(&c);
+}
+
+static void test_spin4(void **state)
+{
+    (void)state;
+    sbx_limits lim = base_limits;
+    lim.cpu_ms = 400;
+    run_ctx c;
+    run_hostile(&c, &lim, "spin4", NULL, NULL);
+    assert_int_equal(c.r.status, SBX_TO_CPU);
+    assert_in_range(c.r.cpu_ms, 400, 480);
+    done(&c);
+}
+
+static void test_sleep(void **state)
+{
+    (void)state;
+    sbx_limits lim = base_limits;
+    lim.wall_ms = 300;
+    run_ctx c;
+    run_hostile(&c, &lim, "sleep", NULL, NULL);
+    assert_int_equal(c.r.status, SBX_TO_WALL);
+    assert_in_range(c.r.wall_ms, 300, 360);
+    assert_true(c.r.cpu_ms < 50);
+    done(&c);
+}
+
+static void test_alloc_1g(void **state)
+{
+    (void)state;
+    sbx_limits lim = base_limits;
+    lim.memory_kb = 64 * 1024;
+    run_ctx c;
+    run_hostile(&c, &lim, "alloc1g", NULL, NULL);
+    assert_int_equal(c.r.status, SBX_ML);
+    assert_true(c.r.memory_kb <= 64 * 1024 + 64);
+    assert_null(strstr(c.r.out, "touched"));
+    done(&c);
+}
+
+static void test_children_64m(void **state)
+{
+    (void)state;
+    sbx_limits lim = base_limits;
+    lim.memory_kb = 256 * 1024;
+    run_ctx c;
+    run_hostile(&c, &lim, "children", NULL, NULL);
+    assert_int_equal(c.r.status, SBX_ML);
+    assert_true(c.r.oom);
+    done(&c);
+}
+
+static void test_forkbomb(void **state)
+{
+    (void)state;
+    sbx_limits lim = base_limits;
+    lim.wall_ms = 700;
+    lim.cpu_ms = 1000;
+    run_ctx c;
+    run_hostile(&c, &lim, "forkbomb", NULL, NULL);
+    assert_true(c.r.status == SBX_TO_WALL || c.r.status == SBX_TO_CPU);
+    done(&c);
+}
+
+static void test_threadbomb(void **state)
+{
+    (void)state;
+    sbx_limits lim = base_limits;
+    lim.wall_ms = 700;
+    run_ctx c;
+    run_hostile(&c, &lim, "threadbomb", NULL, NULL);
+    assert_true(c.r.status == SBX_TO_WALL || c.r.status == SBX_TO_CPU);
+    done(&c);
+}
+
+static void test_daemon(void **state)
+{
+    (void)state;
+    run_ctx c;
+    run_hostile(&c, &base_limits, "daemon", NULL, NULL);
+    assert_int_equal(c.r.status, SBX_OK);
+    assert_non_null(strstr(c.r.out, "parent done"));
+    /* The daemon is gone: its heartbeat file stops growing. */
+    char path[128];
+    snprintf(path, sizeof path, "%s/daemon-alive", c.ws);
+    struct stat a = {0}, b = {0};
+    stat(path, &a);
+    usleep(100000);
+    stat(path, &b);
+    assert_int_equal(a.st_size, b.st_size);
+    done(&c);
+}
+
+static void test_stdout_flood(void **state)
+{
+    (void)state;
+    sbx_limits lim = base_limits;
+    lim.output_bytes = 100000;
+    run_ctx c;
+    run_hostile(&c, &lim, "flood", NULL, NULL);
+    assert_int_equal(c.r.status, SBX_OL);
+    assert_true(c.r.output_truncated);
+    assert_int_equal(c.r.out_len, 100000);
+    assert_int_equal(strlen(c.r.out), 100000);
+    done(&c);
+}
+
+static void test_file_flood(void **state)
+{
+    (void)state;
+    sbx_limits lim = base_limits;
+    lim.fsize_bytes = 1 << 20;
+    run_ctx c;
+    run_hostile(&c, &lim, "fileflood", NULL, NULL);
+    assert_int_equal(c.r.status, SBX_OL);
+    assert_int_equal(c.r.signal, SIGXFSZ);
+    char path[128];
+    snprintf(path, sizeof path, "%s/flood.bin", c.ws);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_true(st.st_size <= 1 << 20);
+    done(&c);
+}
+
+static void test_writes(void **state)
+{
+    (void)state;
+    struct stat before, after;
+    assert_int_equal(stat("/etc/passwd", &before), 0);
+    run_ctx c;
+    run_hostile(&c, &base_limits, "writes", NULL, NULL);
+    assert_int_equal(c.r.status, SBX_OK);
+    assert_int_equal(stat("/etc/passwd", &after), 0);
+    assert_int_equal(before.st_size, after.st_size);
+    assert_int_equal(before.st_mtime, after.st_mtime);
+    assert_int_not_equal(access("/etc/evil", F_OK), 0);
+    assert_int_not_equal(access("/usr/evil", F_OK), 0);
+    assert_int_not_equal(access("/root/evil", F_OK), 0);
+    assert_int_not_equal(access("/tmp/evil", F_OK), 0);
+    done(&c);
+}
+
+static void test_secrets(void **state)
+{
+    (void)state;
+    run_ctx c;
+    run_hostile(&c, &base_limits, "secrets", TOKEN_REVERSED, token_file);
+    assert_int_equal(c.r.status, SBX_OK);
+    assert_null(strstr(c.r.out, "LEAK"));
+    done(&c);
+}
+
+static int listener(int *port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) || listen(fd, 4) ||
+        getsockname(fd, (struct sockaddr *)&a, &len))
+        return -1;
+    *port = ntohs(a.sin_port);
+    return fd;
+}
+
+static void test_connect_refused(void **state)
+{
+    (void)state;
+    int port = 0, fd = listener(&port);
+    assert_true(fd >= 0);
+    char ps[16];
+    snprintf(ps, sizeof ps, "%d", port);
+    run_ctx c;
+    run_hostile(&c, &base_limits, "connect", ps, NULL);
+    assert_int_equal(c.r.status, SBX_OK);
+    assert_true(accept(fd, NULL, NULL) < 0);
+    close(fd);
+    done(&c);
+}
+
+/* The same program with network allowed does connect: the test can fail. */
+static void test_connect_allowed(void **state)
+{
+    (void)state;
+    int port = 0, fd = listener(&port);
+    assert_true(fd >= 0);
+    char ps[16];
+    snprintf(ps, sizeof ps, "%d", port);
+    sbx_limits lim = base_limits;
+    lim.network = 1;
+    run_ctx c;
+    run_hostile(&c, &lim, "connect", ps, NULL);
+    assert_int_equal(c.r.status, SBX_RE);
+    assert_int_equal(c.r.exit_code, 1);
+    int conn = accept(fd, NULL, NULL);
+    assert_true(conn >= 0);
+    close(conn);
+    close(fd);
+    done(&c);
+}
+
+static void test_kill_all(void **state)
+{
+    (void)state;
+    pid_t bystander = fork();
+    if (bystander == 0) {
+        pause();
+        _exit(0);
+    }
+    run_ctx c;
+    run_hostile(&c, &base_limits, "killall", NULL, NULL);
+    assert_int_equal(c.r.status, SBX_OK);
+    assert_non_null(strstr(c.r.out, "still here"));
+    int st;
+    assert_int_equal(waitpid(bystander, &st, WNOHANG), 0); /* alive */
+    kill(bystander, SIGKILL);
+    waitpid(bystander, &st, 0);
+    done(&c);
+}
+
+static void probe_mode(const char *mode)
+{
+    run_ctx c;
+    run_hostile(&c, &base_limits, mode, NULL, NULL);
+    assert_int_equal(c.r.status, SBX_OK);
+    assert_null(strstr(c.r.out, "LEAK"));
+    done(&c);
+}
+
+static void test_ptrace(void **state)
+{
+    (void)state;
+    probe_mode("ptrace");
+}
+
+static void test_setuid(void **state)
+{
+    (void)state;
+    probe_mode("setuid");
+}
+
+static void test_mount(void **state)
+{
+    (void)state;
+    probe_mode("mount");
+}
+
+static void test_fds(void **state)
+{
+    (void)state;
+    int leak = open("/dev/null", O_RDONLY); /* not O_CLOEXEC: the sandbox must still close it */
+    probe_mode("fds");
+    close(leak);
+}
+
+static void test_syscalls(void **state)
+{
+    (void)state;
+    probe_mode("syscalls");
+}
+
+#define T(f) cmocka_unit_test_teardown(f, run_teardown)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        T(test_spin),
+        T(test_spin4),
+        T(test_sleep),
+        T(test_alloc_1g),
+        T(test_children_64m),
+        T(test_forkbomb),
+        T(test_threadbomb),
+        T(test_daemon),
+        T(test_stdout_flood),
+        T(test_file_flood),
+        T(test_writes),
+        T(test_secrets),
+        T(test_connect_refused),
+        T(test_connect_allowed),
+        T(test_kill_all),
+        T(test_ptrace),
+        T(test_setuid),
+        T(test_mount),
+        T(test_fds),
+        T(test_syscalls),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
