@@ -248,6 +248,8 @@ static void test_c_output_limit(void **state)
     judge(&spec, DP_VERDICT_OLE, &res);
     /* the excerpt is head and tail around a marker, not the whole flood */
     assert_true(strlen(res.tests[0].stdout_excerpt) < 8192);
+    assert_non_null(strstr(res.tests[0].stdout_excerpt, "bytes cut ...]"));
+    assert_true(res.log_len < 64 * 1024);
     spec.n_tests = 2;
     dp_job_result_free(&res);
     dp_job_spec_free(&spec);
