@@ -12,6 +12,7 @@ static const char *const rq_fixed_key_suffix[RQ_NKEYS] = {
 
 #define RQ_BACKOFF_MIN_MS 50u
 #define RQ_BACKOFF_MAX_MS 1000u
+#define RQ_WHERE_MAX 300 /* "host:port" or "unix://path" */
 
 void rq_options_default(rq_options *opt)
 {
@@ -75,7 +76,7 @@ static int rq_setup_cmd(rq_conn *c, redisContext *ctx, const char *cmd, const ch
 
 static int rq_try_connect(rq_conn *c, dp_err *err)
 {
-    char where[160];
+    char where[RQ_WHERE_MAX];
     struct timeval tv = rq_tv(c->opt.connect_timeout_ms);
     redisContext *ctx = c->url.unix_path[0] ? redisConnectUnixWithTimeout(c->url.unix_path, tv)
                                             : redisConnectWithTimeout(c->url.host, c->url.port, tv);
@@ -115,7 +116,7 @@ static int rq_ensure(rq_conn *c, dp_err *err)
         return DP_OK;
     int64_t deadline = rq_mono_ms() + c->opt.reconnect_wait_ms;
     int rc = DP_EUNAVAIL;
-    char where[160];
+    char where[RQ_WHERE_MAX];
     dp_err_set(err, DP_EUNAVAIL, "redis at %s unreachable: waiting %u ms before reconnecting",
                rq_where(c, where, sizeof where), (unsigned)c->backoff_ms);
     for (;;) {
@@ -138,7 +139,7 @@ static int rq_ensure(rq_conn *c, dp_err *err)
 
 static void rq_drop(rq_conn *c, const char *what, dp_err *err)
 {
-    char where[160];
+    char where[RQ_WHERE_MAX];
     dp_err_set(err, DP_EUNAVAIL, "redis connection to %s lost during %s: %s",
                rq_where(c, where, sizeof where), what, c->ctx->errstr);
     redisFree(c->ctx);

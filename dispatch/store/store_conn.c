@@ -62,6 +62,17 @@ static int fail_unavailable(store_db *db, const char *what, dp_err *err)
 
 static int prepare_all(store_db *db, dp_err *err)
 {
+    /* Plans per call: batch sizes vary, see store_sql.c. */
+    PGresult *set = PQexec(db->conn, "SET plan_cache_mode = force_custom_plan");
+    if (set == NULL || PQresultStatus(set) != PGRES_COMMAND_OK) {
+        result_message(db->conn, set, db->last_error, sizeof db->last_error);
+        int unavailable = is_unavailable(db->conn, set);
+        PQclear(set);
+        if (unavailable)
+            return fail_unavailable(db, "session setup", err);
+        return dp_err_set(err, DP_EIO, "session setup: %s", db->last_error);
+    }
+    PQclear(set);
     for (size_t i = 0; i < store_statements_count; i++) {
         const store_statement *st = &store_statements[i];
         PGresult *res = PQprepare(db->conn, st->name, st->sql, st->n_params, NULL);
@@ -151,6 +162,21 @@ int store_call_json(store_db *db, const char *name, const json_t *batch, const c
         return dp_err_set(err, DP_ENOMEM, "%s: out of memory building the batch", what);
     const char *params[] = {text};
     int rc = store_call(db, name, 1, params, what, out, err);
+    free(text);
+    return rc;
+}
+
+int store_call_json_n(store_db *db, const char *name, const json_t *batch, size_t n,
+                      const char *what, PGresult **out, dp_err *err)
+{
+    *out = NULL;
+    char *text = batch ? json_dumps(batch, JSON_COMPACT) : NULL;
+    if (text == NULL)
+        return dp_err_set(err, DP_ENOMEM, "%s: out of memory building the batch", what);
+    char count[24];
+    snprintf(count, sizeof count, "%zu", n);
+    const char *params[] = {text, count};
+    int rc = store_call(db, name, 2, params, what, out, err);
     free(text);
     return rc;
 }

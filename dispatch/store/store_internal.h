@@ -54,6 +54,11 @@ int store_call(store_db *db, const char *name, int n_params, const char *const *
 int store_call_json(store_db *db, const char *name, const json_t *batch, const char *what,
                     PGresult **out, dp_err *err);
 
+/* store_call with two parameters: batch (borrowed) serialised as compact
+ * JSON, then n (its number of rows, for the planner). */
+int store_call_json_n(store_db *db, const char *name, const json_t *batch, size_t n,
+                      const char *what, PGresult **out, dp_err *err);
+
 /* The affected-row count of an INSERT/UPDATE result. */
 size_t store_cmd_rows(const PGresult *res);
 

@@ -69,7 +69,7 @@ int store_mark_leased(store_db *db, const store_lease *leases, size_t n, size_t 
                                             opt_str(leases[i].runner_id)));
     }
     PGresult *res;
-    int rc = store_call_json(db, ST_MARK_LEASED, arr, "mark leased", &res, err);
+    int rc = store_call_json_n(db, ST_MARK_LEASED, arr, n, "mark leased", &res, err);
     json_decref(arr);
     if (rc == DP_OK && n_changed != NULL)
         *n_changed = store_cmd_rows(res);
@@ -95,7 +95,7 @@ int store_mark_failed(store_db *db, const store_failure *items, size_t n, size_t
                                             opt_str(items[i].message)));
     }
     PGresult *res;
-    int rc = store_call_json(db, ST_MARK_FAILED, arr, "mark failed", &res, err);
+    int rc = store_call_json_n(db, ST_MARK_FAILED, arr, n, "mark failed", &res, err);
     json_decref(arr);
     if (rc == DP_OK && n_changed != NULL)
         *n_changed = store_cmd_rows(res);

@@ -73,7 +73,7 @@ int store_record_results(store_db *db, const store_result_in *in, size_t n, stor
     if (arr == NULL)
         return dp_err_set(err, build_err.code, "%s", build_err.msg);
     PGresult *res;
-    int rc = store_call_json(db, ST_RECORD_RESULTS, arr, "record results", &res, err);
+    int rc = store_call_json_n(db, ST_RECORD_RESULTS, arr, n, "record results", &res, err);
     json_decref(arr);
     if (rc != DP_OK)
         return rc;

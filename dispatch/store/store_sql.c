@@ -6,6 +6,18 @@
 /* RFC 3339 UTC with milliseconds, as the Job object shows timestamps. */
 #define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 
+/* Batches join their input to jobs. The planner guesses 100 rows for
+ * jsonb_to_recordset and, with a young table's statistics, picks a hash join
+ * over a full scan; "LIMIT $2" (the batch size) gives it the true count, and
+ * the session runs with plan_cache_mode = force_custom_plan so the count is
+ * known at planning time (store_conn.c). */
+
+/* Row-by-id updates say "not terminal" this way, not state IN ('queued',
+ * 'leased'): the planner cannot match it to the partial index
+ * jobs_unfinished_idx, so it probes the primary key per input row instead of
+ * scanning the whole backlog (which it does with stale statistics). */
+#define NOT_TERMINAL(col) col " NOT IN ('completed', 'failed', 'cancelled')"
+
 /* A result lands only on a non-terminal job: the UPDATE's WHERE is
  * re-checked after the row lock, so of two concurrent writers exactly one
  * wins. Test rows are inserted only for jobs this statement completed. The
@@ -15,7 +27,7 @@ static const char sql_record_results[] =
     "WITH inp AS ("
     "  SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(i integer, job_id text, attempt integer,"
     "    verdict text, score double precision, message text, runner_id text, log_url text,"
-    "    tests jsonb)"
+    "    tests jsonb) LIMIT $2"
     "), firsts AS ("
     "  SELECT DISTINCT ON (job_id) * FROM inp ORDER BY job_id, i"
     "), upd AS ("
@@ -23,30 +35,35 @@ static const char sql_record_results[] =
     "    message = f.message, runner_id = coalesce(f.runner_id, j.runner_id),"
     "    log_url = f.log_url, result_attempt = f.attempt,"
     "    attempts = greatest(j.attempts, f.attempt), finished_at = now()"
-    "  FROM firsts f WHERE j.id = f.job_id AND j.state IN ('queued', 'leased')"
-    "  RETURNING j.id, f.i, f.attempt"
-    "), tr AS ("
-    "  INSERT INTO test_results (job_id, attempt, idx, name, verdict, exit_code, signal,"
-    "    time_ms, wall_ms, memory_kb, stdout, stderr)"
-    "  SELECT f.job_id, f.attempt, t.idx, t.name, t.verdict, t.exit_code, t.signal, t.time_ms,"
-    "    t.wall_ms, t.memory_kb, t.stdout, t.stderr"
-    "  FROM upd u JOIN firsts f ON f.i = u.i"
-    "  CROSS JOIN LATERAL jsonb_to_recordset(f.tests) AS t(idx integer, name text,"
-    "    verdict text, exit_code integer, signal integer, time_ms bigint, wall_ms bigint,"
-    "    memory_kb bigint, stdout text, stderr text)"
-    "  ON CONFLICT DO NOTHING"
-    ")"
-    " SELECT n.i, CASE"
-    "   WHEN u.i IS NOT NULL THEN 0"
-    "   WHEN u2.id IS NOT NULL THEN CASE WHEN u2.attempt = n.attempt THEN 1 ELSE 2 END"
-    "   WHEN j.id IS NULL THEN 3"
-    "   WHEN j.state = 'completed' AND j.result_attempt = n.attempt THEN 1"
-    "   ELSE 2 END"
-    " FROM inp n"
-    " LEFT JOIN upd u ON u.i = n.i"
-    " LEFT JOIN upd u2 ON u2.id = n.job_id"
-    " LEFT JOIN jobs j ON j.id = n.job_id"
-    " ORDER BY n.i";
+    "  FROM firsts f WHERE j.id = f.job_id AND " NOT_TERMINAL(
+        "j.state") ""
+                   "  RETURNING j.id, f.i, f.attempt"
+                   "), tr AS ("
+                   "  INSERT INTO test_results (job_id, attempt, idx, name, verdict, exit_code, "
+                   "signal,"
+                   "    time_ms, wall_ms, memory_kb, stdout, stderr)"
+                   "  SELECT f.job_id, f.attempt, t.idx, t.name, t.verdict, t.exit_code, t.signal, "
+                   "t.time_ms,"
+                   "    t.wall_ms, t.memory_kb, t.stdout, t.stderr"
+                   "  FROM upd u JOIN firsts f ON f.i = u.i"
+                   "  CROSS JOIN LATERAL jsonb_to_recordset(f.tests) AS t(idx integer, name text,"
+                   "    verdict text, exit_code integer, signal integer, time_ms bigint, wall_ms "
+                   "bigint,"
+                   "    memory_kb bigint, stdout text, stderr text)"
+                   "  ON CONFLICT DO NOTHING"
+                   ")"
+                   " SELECT n.i, CASE"
+                   "   WHEN u.i IS NOT NULL THEN 0"
+                   "   WHEN u2.id IS NOT NULL THEN CASE WHEN u2.attempt = n.attempt THEN 1 ELSE 2 "
+                   "END"
+                   "   WHEN j.id IS NULL THEN 3"
+                   "   WHEN j.state = 'completed' AND j.result_attempt = n.attempt THEN 1"
+                   "   ELSE 2 END"
+                   " FROM inp n"
+                   " LEFT JOIN upd u ON u.i = n.i"
+                   " LEFT JOIN upd u2 ON u2.id = n.job_id"
+                   " LEFT JOIN jobs j ON j.id = n.job_id"
+                   " ORDER BY n.i";
 
 const store_statement store_statements[] = {
     {ST_INSERT_JOBS,
@@ -56,23 +73,26 @@ const store_statement store_statements[] = {
      " FROM jsonb_array_elements($1::jsonb) AS s"
      " ON CONFLICT (id) DO NOTHING",
      1},
-    {ST_RECORD_RESULTS, sql_record_results, 1},
+    {ST_RECORD_RESULTS, sql_record_results, 2},
     {ST_MARK_LEASED,
      "UPDATE jobs j SET state = 'leased', attempts = x.attempt, runner_id = x.runner_id,"
      "  started_at = now()"
-     " FROM jsonb_to_recordset($1::jsonb) AS x(job_id text, attempt integer, runner_id text)"
-     " WHERE j.id = x.job_id AND j.state IN ('queued', 'leased') AND j.attempts <= x.attempt",
-     1},
+     " FROM (SELECT * FROM jsonb_to_recordset($1::jsonb)"
+     "   AS x(job_id text, attempt integer, runner_id text) LIMIT $2) x"
+     " WHERE j.id = x.job_id AND " NOT_TERMINAL("j.state") " AND j.attempts <= x.attempt",
+     2},
     {ST_MARK_FAILED,
      "UPDATE jobs j SET state = 'failed', verdict = 'SE', score = 0, message = x.message,"
      "  finished_at = now(), attempts = greatest(j.attempts, coalesce(x.attempts, 0))"
-     " FROM jsonb_to_recordset($1::jsonb) AS x(job_id text, attempts integer, message text)"
-     " WHERE j.id = x.job_id AND j.state IN ('queued', 'leased')",
-     1},
+     " FROM (SELECT * FROM jsonb_to_recordset($1::jsonb)"
+     "   AS x(job_id text, attempts integer, message text) LIMIT $2) x"
+     " WHERE j.id = x.job_id AND " NOT_TERMINAL("j.state") "",
+     2},
     {ST_MARK_CANCELLED,
      "WITH u AS (UPDATE jobs SET state = 'cancelled', finished_at = now(), message = $2"
-     "  WHERE id = $1 AND state IN ('queued', 'leased') RETURNING id)"
-     " SELECT (SELECT count(*) FROM u), (SELECT state FROM jobs WHERE id = $1)",
+     "  WHERE id = $1 AND " NOT_TERMINAL(
+         "state") " RETURNING id)"
+                  " SELECT (SELECT count(*) FROM u), (SELECT state FROM jobs WHERE id = $1)",
      2},
     {ST_REQUEUE,
      "WITH u AS (UPDATE jobs SET state = 'queued', verdict = NULL, score = NULL,"

@@ -116,6 +116,49 @@ void exec_parse_unittest(const char *text, size_t len, exec_cases *out)
     }
 }
 
+/* Next occurrence of needle (nl bytes) in [s, e), or e. */
+static const char *find_n(const char *s, const char *e, const char *needle, size_t nl)
+{
+    for (; s + nl <= e; s++) {
+        if (memcmp(s, needle, nl) == 0)
+            return s;
+    }
+    return e;
+}
+
+int exec_unittest_section(const char *text, size_t len, const char *name, size_t *start, size_t *n)
+{
+    const char *p = text, *end = text + len;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *le = nl != NULL ? nl : end;
+        size_t ll = (size_t)(le - p);
+        size_t skip = has_prefix(p, ll, "FAIL: ") ? 6 : has_prefix(p, ll, "ERROR: ") ? 7 : 0;
+        char head[256];
+        if (skip > 0 && unittest_head(p + skip, ll - skip, head, sizeof head) &&
+            strcmp(head, name) == 0) {
+            const char *body = nl != NULL ? nl + 1 : end;
+            /* skip the dashes under the header, then stop at the next separator */
+            const char *b = memchr(body, '\n', (size_t)(end - body));
+            b = b != NULL ? b + 1 : end;
+            const char *stop = find_n(b, end, "\n=====", 6);
+            const char *ran = find_n(b, end, "\nRan ", 5);
+            if (ran < stop) {
+                /* back up over the dashes line that precedes "Ran" */
+                const char *q = ran;
+                while (q > b && q[-1] != '\n')
+                    q--;
+                stop = q > b ? q - 1 : ran;
+            }
+            *start = (size_t)(p - text);
+            *n = (size_t)(stop - p) + (stop < end ? 1 : 0);
+            return 1;
+        }
+        p = nl != NULL ? nl + 1 : end;
+    }
+    return 0;
+}
+
 void exec_parse_tap(const char *text, size_t len, exec_cases *out, int *bailed)
 {
     const char *p = text, *end = text + len;

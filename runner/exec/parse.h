@@ -30,6 +30,12 @@ void exec_cases_free(exec_cases *c);
  * count as AC, FAIL and unexpected success as WA, ERROR as RE. */
 void exec_parse_unittest(const char *text, size_t len, exec_cases *out);
 
+/* Finds the "FAIL: m (id)" or "ERROR: m (id)" block of unittest output for
+ * the test whose full id is name: from that header line to the next block's
+ * "=====" line or the final "-----" line before "Ran N tests". Returns 1 and
+ * sets *start and *n (offsets into text), or 0. */
+int exec_unittest_section(const char *text, size_t len, const char *name, size_t *start, size_t *n);
+
 /* TAP: "ok N - name" and "not ok N - name" at the start of a line; # SKIP
  * and # TODO directives count as AC. *bailed is set on "Bail out!". */
 void exec_parse_tap(const char *text, size_t len, exec_cases *out, int *bailed);

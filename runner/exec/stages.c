@@ -175,7 +175,16 @@ static void command_results(exec_job_state *js, const sbx_result *res, const exe
             return;
         int bad = cases->v[i].verdict != DP_VERDICT_AC;
         any_fail |= bad;
-        exec_test_fill(t, cases->v[i].name, cases->v[i].verdict, res, js->excerpt_cap, bad);
+        size_t at, n;
+        if (bad && js->profile->format == EXEC_FORMAT_UNITTEST &&
+            exec_unittest_section(res->err, res->err_len, cases->v[i].name, &at, &n)) {
+            /* this test's own traceback, not the whole run's output */
+            exec_test_fill(t, cases->v[i].name, cases->v[i].verdict, res, 0, 0);
+            t->stdout_excerpt = exec_excerpt(res->out, res->out_len, js->excerpt_cap);
+            t->stderr_excerpt = exec_excerpt(res->err + at, n, js->excerpt_cap);
+        } else {
+            exec_test_fill(t, cases->v[i].name, cases->v[i].verdict, res, js->excerpt_cap, bad);
+        }
     }
     /* The command's own outcome counts when no case explains it: a limit,
      * a crash, a failing exit with every parsed case passing, or no cases. */

@@ -132,6 +132,36 @@ static void test_restart_mid_run(void **state)
     rq_close(c2);
 }
 
+static void test_connection_killed(void **state)
+{
+    fx *f = *state;
+    char id[DP_ID_MAX];
+    t_register(f->c, "ck", 4, id, NULL);
+    t_enqueue(f->c, "k", 4, 0);
+    rq_lease l[2];
+    size_t n = 0;
+    dp_err err = {0};
+    /* the server drops every client but ours: retry-safe calls reconnect
+     * and go through */
+    raw_ok(f->raw, "CLIENT KILL TYPE normal SKIPME yes");
+    assert_int_equal(rq_lease_claim(f->c, id, 2, "kq", l, &n, &err), DP_OK);
+    assert_int_equal(n, 2);
+    rq_leases_free(l, n);
+    raw_ok(f->raw, "CLIENT KILL TYPE normal SKIPME yes");
+    assert_int_equal(rq_lease_complete(f->c, id, "k-0", 1, &err), DP_OK);
+    /* a lease without request id is not retried blindly: either it went
+     * through before the kill, or the caller hears "outcome unknown" */
+    raw_ok(f->raw, "CLIENT KILL TYPE normal SKIPME yes");
+    int rc = rq_lease_claim(f->c, id, 1, NULL, l, &n, &err);
+    if (rc == DP_OK)
+        rq_leases_free(l, n);
+    else {
+        assert_int_equal(rc, DP_EUNAVAIL);
+        assert_non_null(strstr(err.msg, "outcome unknown"));
+    }
+    assert_int_equal(rq_heartbeat(f->c, id, &err), DP_OK);
+}
+
 static void test_flush_and_rebuild(void **state)
 {
     fx *f = *state;
@@ -177,7 +207,7 @@ static void workout(const char *url, const char *prefix)
 {
     rq_options o;
     rq_options_default(&o);
-    o.alive_ttl_ms = 100;
+    o.alive_ttl_ms = 300;
     rq_conn *c = t_connect(url, prefix, &o);
     dp_err err = {0};
     char a[DP_ID_MAX], b[DP_ID_MAX], d[DP_ID_MAX];
@@ -200,7 +230,7 @@ static void workout(const char *url, const char *prefix)
     assert_int_equal(rq_deregister(c, d, NULL, &err), DP_OK);
     rq_wake *wk = rq_wake_subscribe(url, prefix, &err);
     assert_non_null(wk);
-    sleep_ms(150);
+    sleep_ms(400);
     assert_int_equal(rq_heartbeat(c, a, &err), DP_OK);
     rq_reap_report rep;
     assert_int_equal(rq_reap_sweep(c, "reaper-1", 2000, 10, &rep, &err), DP_OK);
@@ -260,6 +290,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_script_flush, setup_plain, teardown),
         cmocka_unit_test_setup_teardown(test_restart_mid_run, setup_aof, teardown),
+        cmocka_unit_test_setup_teardown(test_connection_killed, setup_plain, teardown),
         cmocka_unit_test_setup_teardown(test_flush_and_rebuild, setup_plain, teardown),
         cmocka_unit_test_setup_teardown(test_all_keys_one_slot, setup_plain, teardown),
     };

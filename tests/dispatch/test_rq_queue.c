@@ -67,6 +67,12 @@ static void test_enqueue_lease_fifo(void **state)
     assert_string_equal(l[1].job_id, "j-4");
     rq_leases_free(l, n);
     assert_int_equal(lease(f, f->runner, 4, NULL, l), 0);
+    /* stale ids in pending (a job already leased, an unknown one) are skipped */
+    t_enqueue(f->c, "k", 1, 0);
+    t_int(f->raw, "LPUSH %sjobs:pending j-0 ghost", f->prefix);
+    assert_int_equal(lease(f, f->runner, 2, NULL, l), 1);
+    assert_string_equal(l[0].job_id, "k-0");
+    rq_leases_free(l, 1);
     /* the job hash records the lease */
     redisReply *r =
         redisCommand(f->raw, "HMGET %sjob:j-0 state leased_by attempts leased_at", f->prefix);
@@ -75,8 +81,8 @@ static void test_enqueue_lease_fifo(void **state)
     assert_string_equal(r->element[2]->str, "1");
     assert_true(strtoll(r->element[3]->str, NULL, 10) > 1600000000000LL);
     freeReplyObject(r);
-    assert_int_equal(t_int(f->raw, "SCARD %sjobs:leased", f->prefix), 5);
-    assert_int_equal(t_int(f->raw, "SCARD %srunner:%s:jobs", f->prefix, f->runner), 5);
+    assert_int_equal(t_int(f->raw, "SCARD %sjobs:leased", f->prefix), 6);
+    assert_int_equal(t_int(f->raw, "SCARD %srunner:%s:jobs", f->prefix, f->runner), 6);
 }
 
 static void test_enqueue_duplicate_and_binary_spec(void **state)

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <time.h>
 
-#define TTL_MS 100
+#define TTL_MS 300 /* wide enough that a loaded 2-core box does not flake */
 
 typedef struct {
     char prefix[64];
@@ -74,7 +74,7 @@ static void test_reclaim_expired_runner(void **state)
     t_enqueue(f->c, "e", 5, 0);
     assert_int_equal(lease(f, dead, 3), 3);
     assert_int_equal(lease(f, live, 1), 1);
-    sleep_ms(TTL_MS + 50);
+    sleep_ms(TTL_MS + 100);
     dp_err err = {0};
     assert_int_equal(rq_heartbeat(f->c, live, &err), DP_OK);
     rq_reap_report rep = sweep(f, "reaper-a");
@@ -123,7 +123,7 @@ static void test_attempts_exhausted(void **state)
         char id[DP_ID_MAX];
         t_register(f->c, "r", 1, id, NULL);
         assert_int_equal(lease(f, id, 1), 1);
-        sleep_ms(TTL_MS + 50);
+        sleep_ms(TTL_MS + 100);
         rq_reap_report rep = sweep(f, "reaper-a");
         assert_int_equal(rep.runners_reaped, 1);
         assert_int_equal(rep.jobs_requeued, round == 1 ? 1 : 0);
@@ -161,7 +161,7 @@ static void test_heartbeat_races_reaper(void **state)
     t_register(f->c, "late", 1, id, NULL);
     t_enqueue(f->c, "h", 1, 0);
     assert_int_equal(lease(f, id, 1), 1);
-    sleep_ms(TTL_MS + 50);
+    sleep_ms(TTL_MS + 100);
     /* the heartbeat lands after the runner looked expired: the script's own
      * clock check keeps it */
     dp_err err = {0};
@@ -206,7 +206,7 @@ static void test_two_reapers_one_dead_runner(void **state)
     t_register(f->c, "victim", JOBS, id, NULL);
     t_enqueue(f->c, "t", JOBS, 0);
     assert_int_equal(lease(f, id, JOBS), JOBS);
-    sleep_ms(TTL_MS + 50);
+    sleep_ms(TTL_MS + 100);
     pthread_barrier_t go;
     pthread_barrier_init(&go, NULL, 2);
     reaper_arg a[2];
@@ -242,14 +242,14 @@ static void test_two_reapers_one_dead_runner(void **state)
 static void test_sweep_guard_and_idle_cost(void **state)
 {
     fx *f = *state;
-    char id[DP_ID_MAX];
-    t_register(f->c, "g", 1, id, NULL);
     /* idle: one round trip, one command */
     uint64_t before = rq_round_trips(f->c);
     rq_reap_report rep = sweep(f, "reaper-a");
     assert_int_equal(rq_round_trips(f->c) - before, 1);
     assert_int_equal(rep.runners_expired, 0);
-    sleep_ms(TTL_MS + 50);
+    char id[DP_ID_MAX];
+    t_register(f->c, "g", 1, id, NULL);
+    sleep_ms(TTL_MS + 100);
     /* another replica holds the guard: this one stays out */
     redisReply *r = redisCommand(f->raw, "SET %sreaper:lock reaper-b PX 5000", f->prefix);
     freeReplyObject(r);

@@ -154,6 +154,16 @@ static void http_serve(int c)
         if (f != NULL)
             fclose(f);
         http_reply(c, "200 OK", body, len);
+    } else if (strncmp(req, "GET /redir-file ", 16) == 0) {
+        const char *r = "HTTP/1.1 302 Found\r\nLocation: file:///etc/passwd\r\n"
+                        "Content-Length: 0\r\nConnection: close\r\n\r\n";
+        if (write(c, r, strlen(r)) < 0)
+            return;
+    } else if (strncmp(req, "GET /redir-zip ", 15) == 0) {
+        const char *r = "HTTP/1.1 302 Found\r\nLocation: /zip\r\n"
+                        "Content-Length: 0\r\nConnection: close\r\n\r\n";
+        if (write(c, r, strlen(r)) < 0)
+            return;
     } else if (strncmp(req, "GET /500 ", 9) == 0) {
         http_reply(c, "500 Internal Server Error", "no", 2);
     } else if (strncmp(req, "GET /stall ", 11) == 0) {

@@ -31,7 +31,8 @@ void th_copy(const char *src, const char *dst);
 void th_write(const char *path, const char *text);
 
 /* The HTTP server: GET /zip serves the bytes of th_http_body, /404 and /500
- * answer with those codes, /stall never answers until the server stops. */
+ * answer with those codes, /stall never answers until the client gives up,
+ * /redir-zip redirects to /zip, /redir-file to file:///etc/passwd. */
 int th_http_start(void); /* returns the port */
 void th_http_set_body(const char *path_of_file);
 void th_http_stop(void);

@@ -332,6 +332,15 @@ static void test_http(void **state)
     snprintf(url, sizeof url, "http://127.0.0.1:%d/stall", port);
     expect(url, DP_VERDICT_SE, 1, "timed out");
     expect("gopher://127.0.0.1/x", DP_VERDICT_CE, 0, "gopher://127.0.0.1/x");
+    /* redirects are followed to http(s) only: never to a runner-local file */
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/redir-file", port);
+    expect(url, DP_VERDICT_CE, 0, "Protocol \"file\" not supported");
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/redir-zip", port);
+    th_spec(&spec, "shell", url);
+    assert_int_equal(exec_job(ctx, &spec, 1, &res, &retry, NULL), 0);
+    assert_int_equal(res.verdict, DP_VERDICT_AC);
+    dp_job_result_free(&res);
+    dp_job_spec_free(&spec);
 }
 
 #define TEST_LIMITS                                                                                \

@@ -248,6 +248,8 @@ static void test_c_output_limit(void **state)
     judge(&spec, DP_VERDICT_OLE, &res);
     /* the excerpt is head and tail around a marker, not the whole flood */
     assert_true(strlen(res.tests[0].stdout_excerpt) < 8192);
+    assert_non_null(strstr(res.tests[0].stdout_excerpt, "bytes cut ...]"));
+    assert_true(res.log_len < 64 * 1024);
     spec.n_tests = 2;
     dp_job_result_free(&res);
     dp_job_spec_free(&spec);
@@ -338,7 +340,10 @@ static void test_unittest_fail(void **state)
     assert_int_equal(res.tests[3].verdict, DP_VERDICT_RE);
     assert_true(res.score > 0.0 && res.score < 100.0);
     assert_true(res.score == 50.0);
-    assert_non_null(strstr(res.tests[2].stderr_excerpt, "ZeroDivisionError"));
+    /* each failing test carries its own traceback */
+    assert_non_null(strstr(res.tests[3].stderr_excerpt, "ZeroDivisionError"));
+    assert_null(strstr(res.tests[2].stderr_excerpt, "ZeroDivisionError"));
+    assert_non_null(strstr(res.tests[2].stderr_excerpt, "AssertionError: 3 != 3.5"));
     assert_non_null(strstr(res.message, "test_c_div"));
     dp_job_result_free(&res);
     dp_job_spec_free(&spec);

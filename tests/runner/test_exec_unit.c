@@ -216,10 +216,17 @@ static void test_parse_unittest(void **state)
                       "test_xf (m.C.test_xf) ... expected failure\n"
                       "test_us (m.C.test_us) ... unexpected success\n"
                       "\n======\nFAIL: test_div (test_calc.TestCalc.test_div)\n"
-                      "Ran 7 tests in 0.001s\n\nFAILED (failures=1, errors=1)\n";
+                      "------\nTraceback: boom\nAssertionError: 1 != 2\n\n"
+                      "------\nRan 7 tests in 0.001s\n\nFAILED (failures=1, errors=1)\n";
     exec_cases c = {0};
     exec_parse_unittest(out, strlen(out), &c);
     assert_int_equal(c.n, 7);
+    size_t at, n;
+    assert_true(exec_unittest_section(out, strlen(out), "test_calc.TestCalc.test_div", &at, &n));
+    assert_memory_equal(out + at, "FAIL: test_div (test_calc.TestCalc.test_div)\n", 45);
+    assert_int_equal(out[at + n - 1], '\n');
+    assert_null(memchr(out + at, 'R', n)); /* stops before "Ran 7 tests" */
+    assert_false(exec_unittest_section(out, strlen(out), "test_calc.TestCalc.test_add", &at, &n));
     assert_string_equal(c.v[0].name, "test_calc.TestCalc.test_add");
     assert_int_equal(c.v[0].verdict, DP_VERDICT_AC);
     assert_int_equal(c.v[1].verdict, DP_VERDICT_WA);
