@@ -357,5 +357,8 @@ actor *leaser_spawn(const leaser_config *cfg, dp_err *err)
         .mailbox = 4096,
         .max_msg_bytes = DP_MSG_MAX_SIZE,
     };
-    return actor_spawn(&o, err);
+    actor *a = actor_spawn(&o, err);
+    if (a == NULL)
+        leaser_stop(s, NULL); /* on_stop never ran: release what on_start took */
+    return a;
 }

@@ -87,5 +87,8 @@ actor *publisher_spawn(const char *listen_url, dp_err *err)
         .on_stop = publisher_stop,
         .mailbox = 1024,
     };
-    return actor_spawn(&o, err);
+    actor *a = actor_spawn(&o, err);
+    if (a == NULL)
+        publisher_stop(s, NULL); /* on_stop never ran: release what on_start took */
+    return a;
 }

@@ -244,5 +244,8 @@ actor *registrar_spawn(const registrar_config *cfg, dp_err *err)
         .on_stop = registrar_stop,
         .mailbox = 1024,
     };
-    return actor_spawn(&o, err);
+    actor *a = actor_spawn(&o, err);
+    if (a == NULL)
+        registrar_stop(s, NULL); /* on_stop never ran: release what on_start took */
+    return a;
 }

@@ -684,5 +684,8 @@ actor *reporter_spawn(const reporter_config *cfg, dp_err *err)
         .mailbox = 8192,
         .max_msg_bytes = DP_MSG_MAX_SIZE,
     };
-    return actor_spawn(&o, err);
+    actor *a = actor_spawn(&o, err);
+    if (a == NULL)
+        reporter_stop(s, NULL); /* on_stop never ran: release what on_start took */
+    return a;
 }

@@ -96,5 +96,8 @@ actor *waker_spawn(const waker_config *cfg, dp_err *err)
         .on_tick = waker_tick,
         .tick_ms = 1,
     };
-    return actor_spawn(&o, err);
+    actor *a = actor_spawn(&o, err);
+    if (a == NULL)
+        waker_stop(s, NULL); /* on_stop never ran: release what on_start took */
+    return a;
 }

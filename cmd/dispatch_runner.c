@@ -1,13 +1,235 @@
-/* dispatch_runner: thin main until its issue lands. */
+/* dispatch-runner: one runner (one container). Registers with the
+ * dispatcher, runs RUNNER_CONCURRENCY executor slots, each leasing and
+ * running jobs in the sandbox. SIGTERM: stop leasing, let running jobs
+ * finish within RUNNER_GRACE_MS, release the rest, deregister, exit 0.
+ * SIGKILL loses nothing: the dispatcher's reaper reclaims. */
+#include "actors/client.h"
+#include "actors/executor.h"
+#include "actors/runner_client.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "runner/sandbox/sandbox.h"
+
+#include <curl/curl.h>
+#include <dirent.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_SLOTS 256
+#define MAX_LIST 64
+
+typedef struct {
+    const char *url, *token, *name, *profiles_dir, *workdir, *require, *labels;
+    uint64_t concurrency, grace_ms, lease_wait_ms, noop, slot_base;
+} runner_config;
+
+static int load_config(runner_config *c, dp_err *err)
+{
+    static char host[256];
+    if (gethostname(host, sizeof host) != 0)
+        snprintf(host, sizeof host, "runner");
+    int rc;
+    if ((rc = dp_config_url("DISPATCH_URL", NULL, "tcp,tls+tcp,ipc", &c->url, err)) ||
+        (rc = dp_config_string("DISPATCH_REGISTRATION_TOKEN", NULL, &c->token, err)) ||
+        (rc = dp_config_string("RUNNER_NAME", host, &c->name, err)) ||
+        (rc = dp_config_uint("RUNNER_CONCURRENCY", 1, 1, MAX_SLOTS, &c->concurrency, err)) ||
+        (rc = dp_config_string("RUNNER_PROFILES_DIR", "/etc/dispatch/pits", &c->profiles_dir,
+                               err)) ||
+        (rc = dp_config_string("RUNNER_WORKDIR", "/var/lib/dispatch/work", &c->workdir, err)) ||
+        (rc = dp_config_string("DISPATCH_SANDBOX_REQUIRE", "none", &c->require, err)) ||
+        (rc = dp_config_string("RUNNER_LABELS", "", &c->labels, err)) ||
+        (rc = dp_config_uint("RUNNER_GRACE_MS", 30000, 0, 3600000, &c->grace_ms, err)) ||
+        (rc = dp_config_uint("RUNNER_LEASE_WAIT_MS", 25000, 0, 600000, &c->lease_wait_ms,
+                             err)) ||
+        (rc = dp_config_uint("RUNNER_NOOP", 0, 0, 1, &c->noop, err)) ||
+        (rc = dp_config_uint("RUNNER_SLOT_BASE", 0, 0, 998, &c->slot_base, err)))
+        return rc;
+    if (c->slot_base + c->concurrency > 999)
+        return dp_err_set(err, DP_EINVAL,
+                          "RUNNER_SLOT_BASE: %llu + RUNNER_CONCURRENCY %llu exceeds 999 slots",
+                          (unsigned long long)c->slot_base,
+                          (unsigned long long)c->concurrency);
+    if (strlen(c->token) < 16)
+        return dp_err_set(err, DP_EINVAL,
+                          "DISPATCH_REGISTRATION_TOKEN: too short (at least 16 characters)");
+    DIR *d = opendir(c->profiles_dir);
+    if (d == NULL)
+        return dp_err_set(err, DP_EINVAL, "RUNNER_PROFILES_DIR: %s: not a readable directory",
+                          c->profiles_dir);
+    closedir(d);
+    if (access(c->workdir, W_OK | X_OK) != 0)
+        return dp_err_set(err, DP_EINVAL, "RUNNER_WORKDIR: %s: not a writable directory",
+                          c->workdir);
+    return DP_OK;
+}
+
+/* "a,b,c" -> list of pointers into buf (modified in place). */
+static size_t split_list(char *buf, char **out, size_t max)
+{
+    size_t n = 0;
+    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t != NULL && n < max;
+         t = strtok_r(NULL, ",", &save))
+        if (*t != '\0')
+            out[n++] = t;
+    return n;
+}
+
+/* The profiles installed here: every *.json name in the profiles dir. */
+static size_t list_profiles(const char *dir, char names[][64], size_t max)
+{
+    DIR *d = opendir(dir);
+    size_t n = 0;
+    struct dirent *e;
+    while (d != NULL && n < max && (e = readdir(d)) != NULL) {
+        size_t len = strlen(e->d_name);
+        if (len > 5 && len < 64 && strcmp(e->d_name + len - 5, ".json") == 0) {
+            snprintf(names[n], 64, "%.*s", (int)(len - 5), e->d_name);
+            n++;
+        }
+    }
+    if (d != NULL)
+        closedir(d);
+    return n;
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 int main(int argc, char **argv)
 {
-    if (argc > 1 && strcmp(argv[1], "--version") == 0) {
-        printf("dispatch_runner 0.1.0\n");
-        return 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--version") == 0) {
+            puts("dispatch-runner 0.1.0");
+            return 0;
+        }
+        if (strcmp(argv[i], "--help") == 0) {
+            puts("usage: dispatch-runner [--help] [--version]\n"
+                 "Configured by the environment: DISPATCH_URL, DISPATCH_REGISTRATION_TOKEN\n"
+                 "(required), RUNNER_NAME, RUNNER_CONCURRENCY, RUNNER_PROFILES_DIR,\n"
+                 "RUNNER_WORKDIR, RUNNER_LABELS, RUNNER_GRACE_MS, RUNNER_LEASE_WAIT_MS,\n"
+                 "RUNNER_NOOP, RUNNER_SLOT_BASE, DISPATCH_SANDBOX_REQUIRE.");
+            return 0;
+        }
+        fprintf(stderr, "dispatch-runner: unknown argument '%s'\n", argv[i]);
+        return 64;
     }
-    fprintf(stderr, "dispatch_runner: not built yet\n");
-    return 70;
+    runner_config cfg;
+    dp_err err = {0};
+    if (load_config(&cfg, &err) != DP_OK) {
+        fprintf(stderr, "dispatch-runner: %s\n", err.msg);
+        return 78;
+    }
+    /* The token lives in our memory only: not in the environment commands could inherit. */
+    char *reg_token = strdup(cfg.token);
+    unsetenv("DISPATCH_REGISTRATION_TOKEN");
+    char labels_buf[1024];
+    snprintf(labels_buf, sizeof labels_buf, "%s", cfg.labels);
+    char *labels[MAX_LIST];
+    size_t n_labels = split_list(labels_buf, labels, MAX_LIST);
+    char profile_names[MAX_LIST][64];
+    const char *profiles[MAX_LIST];
+    size_t n_profiles = list_profiles(cfg.profiles_dir, profile_names, MAX_LIST);
+    for (size_t i = 0; i < n_profiles; i++)
+        profiles[i] = profile_names[i];
+
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+
+    if (!cfg.noop) {
+        char summary[512];
+        sbx_probe(summary, sizeof summary);
+        dp_log(DP_LOG_INFO, "sandbox", "protections", summary, "required", cfg.require,
+               (char *)NULL);
+    }
+    static atomic_int stopping;
+    atomic_store(&stopping, 0);
+    runner_client_config rcc = {cfg.url,
+                                reg_token,
+                                cfg.name,
+                                (const char *const *)labels,
+                                n_labels,
+                                profiles,
+                                n_profiles,
+                                (uint32_t)cfg.concurrency,
+                                "0.1.0"};
+    int status = 0;
+    actor *slots[MAX_SLOTS] = {0};
+    size_t n_slots = 0;
+    actor *rc = runner_client_spawn(&rcc, &err);
+    memset(reg_token, 0, strlen(reg_token));
+    free(reg_token);
+    if (rc == NULL)
+        goto fail;
+    for (size_t i = 0; i < cfg.concurrency; i++) {
+        executor_config ec = {
+            .slot = (int)(cfg.slot_base + i),
+            .dispatch_url = cfg.url,
+            .exec = {.profiles_dir = cfg.profiles_dir,
+                     .workdir = cfg.workdir,
+                     .slot = (int)(cfg.slot_base + i),
+                     .noop = (int)cfg.noop,
+                     .sandbox_require = strcmp(cfg.require, "none") == 0 ? NULL : cfg.require},
+            .lease_wait_ms = (uint32_t)cfg.lease_wait_ms,
+            .stopping = &stopping,
+            .session = rc,
+        };
+        if ((slots[n_slots] = executor_spawn(&ec, &err)) == NULL)
+            goto fail;
+        if (runner_client_add_slot(rc, slots[n_slots++], &err) != DP_OK)
+            goto fail;
+    }
+    char n[16];
+    snprintf(n, sizeof n, "%zu", n_slots);
+    dp_log(DP_LOG_INFO, "runner_ready", "name", cfg.name, "slots", n, "url", cfg.url,
+           (char *)NULL);
+    int sig = 0;
+    sigwait(&stop, &sig);
+    dp_log(DP_LOG_INFO, "runner_stopping", (char *)NULL);
+    goto drain;
+fail:
+    fprintf(stderr, "dispatch-runner: %s\n", err.msg);
+    status = err.code == DP_EINVAL ? 78 : 69;
+drain:
+    atomic_store(&stopping, 1);
+    if (rc != NULL) {
+        /* The dispatcher ends our waiting leases; running jobs finish within the grace. */
+        runner_client_stopping(rc, NULL);
+        int64_t deadline = now_ms() + (int64_t)cfg.grace_ms;
+        int idle = 1;
+        for (size_t i = 0; i < n_slots; i++) {
+            int64_t left = deadline - now_ms();
+            nng_msg *m = NULL, *r = NULL;
+            if (left <= 0 || nng_msg_alloc(&m, 0) != 0 ||
+                actor_call(slots[i], m, &r, (int)left, NULL) != DP_OK)
+                idle = 0;
+            if (r != NULL)
+                nng_msg_free(r);
+        }
+        runner_client_deregister(rc, NULL); /* releases what is still leased */
+        if (!idle) {
+            /* A job outlived the grace: it was released; its sandbox dies with us. */
+            dp_log(DP_LOG_WARN, "runner_grace_expired", (char *)NULL);
+            _exit(status);
+        }
+    }
+    for (size_t i = 0; i < n_slots; i++)
+        actor_destroy(slots[i]);
+    actor_destroy(rc);
+    curl_global_cleanup();
+    dp_log(DP_LOG_INFO, "runner_stopped", (char *)NULL);
+    return status;
 }
