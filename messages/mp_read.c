@@ -312,7 +312,7 @@ static int read_integer(dp_mp_reader *r, bool *negative, uint64_t *mag)
 int dp_mp_read_uint(dp_mp_reader *r, uint64_t *v)
 {
     bool neg;
-    uint64_t mag;
+    uint64_t mag = 0;
     int rc = read_integer(r, &neg, &mag);
     if (rc != DP_OK)
         return rc;
@@ -325,7 +325,7 @@ int dp_mp_read_uint(dp_mp_reader *r, uint64_t *v)
 int dp_mp_read_int(dp_mp_reader *r, int64_t *v)
 {
     bool neg;
-    uint64_t mag;
+    uint64_t mag = 0;
     int rc = read_integer(r, &neg, &mag);
     if (rc != DP_OK)
         return rc;

@@ -28,7 +28,9 @@ stack_start() {
   [ -n "$ok" ] || { echo "stack: dispatchd did not come up:" >&2; tail -n 20 "$SVC_DIR/dispatchd.log" >&2; return 1; }
   for i in $(seq 1 "$runners"); do
     mkdir -p "$SVC_DIR/work-$i"
+    # Slots of runners on one host need distinct sandbox uids and cgroups.
     RUNNER_NAME="runner-$i" RUNNER_CONCURRENCY="$concurrency" RUNNER_WORKDIR="$SVC_DIR/work-$i" \
+      RUNNER_SLOT_BASE=$(( (i - 1) * concurrency + 100 )) \
       dispatch-runner >"$SVC_DIR/runner-$i.log" 2>&1 &
     STACK_PIDS+=($!)
   done

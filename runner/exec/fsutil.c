@@ -55,8 +55,8 @@ static int rm_contents(int dfd, const char *path, int depth, dp_err *err)
             rc = dp_err_set(err, DP_EIO, "cannot open %s/%s: %s", path, e->d_name, strerror(errno));
             break;
         }
-        char child[4096];
-        snprintf(child, sizeof child, "%s/%s", path, e->d_name);
+        char child[4096 + 260]; /* for messages only: the walk itself uses fds */
+        snprintf(child, sizeof child, "%.4095s/%s", path, e->d_name);
         rc = rm_contents(sub, child, depth + 1, err);
         if (rc != DP_OK)
             break;

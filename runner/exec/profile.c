@@ -284,7 +284,7 @@ static int parse_fields(pctx *pc, json_t *root, exec_profile *p)
         return rc;
     if (p->env == NULL && (p->env = calloc(1, sizeof *p->env)) == NULL)
         return dp_err_set(pc->err, DP_ENOMEM, "out of memory");
-    uint64_t t;
+    uint64_t t = 0;
     if ((v = json_object_get(root, "maxTimeoutMs")) == NULL)
         return PFAIL(pc, "field maxTimeoutMs: missing");
     if ((rc = parse_uint(pc, "maxTimeoutMs", v, 86400000, &t)) != 0)

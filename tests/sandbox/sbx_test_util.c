@@ -98,7 +98,7 @@ int sbxt_cgroup_exists(int slot)
         return 0;
     for (int i = 0; i < SBX_CG_N; i++) {
         char path[PATH_MAX + 64];
-        snprintf(path, sizeof path, "%s/dispatch-sbx-%d-%d", bases[i], (int)getpid(), slot);
+        snprintf(path, sizeof path, "%.4000s/dispatch-sbx-%d-%d", bases[i], (int)getpid(), slot);
         struct stat st;
         if (stat(path, &st) == 0)
             return 1;

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# ./dev demo: dispatchd and two runners on the throwaway services, the sample
+# jobs of examples/ submitted through dispatchctl, a table of verdicts.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+. "$root/scripts/services.sh"
+. "$root/scripts/stack.sh"
+trap 'stack_stop' EXIT
+stack_start 2 2
+jobs_dir="$SVC_DIR/jobs"
+mkdir -p "$jobs_dir"
+chmod 755 "$jobs_dir"
+"$root/examples/pack.sh" "$jobs_dir" >/dev/null
+names=()
+ids=()
+for spec in "$jobs_dir"/*.json; do
+  name=$(basename "$spec" .json)
+  id=$(dispatchctl submit --spec "$spec")
+  names+=("$name")
+  ids+=("$id")
+done
+printf '%-18s %-18s %-8s %-7s %8s  %s\n' JOB PROFILE VERDICT SCORE TIME_MS MESSAGE
+failed=0
+for i in "${!ids[@]}"; do
+  out=$(dispatchctl wait "${ids[$i]}" --timeout 120 --json) || true
+  python3 - "${names[$i]}" "$out" <<'PY' || failed=1
+import json, sys
+name, text = sys.argv[1], sys.argv[2]
+try:
+    j = json.loads(text)
+except ValueError:
+    print(f"{name:18} (no answer)")
+    sys.exit(1)
+ms = sum((t.get("wall_ms") or 0) for t in j.get("tests", []))
+score = j.get("score")
+msg = (j.get("message") or "").splitlines()[0][:60] if j.get("message") else ""
+print(f"{name:18} {j['profile']:18} {j.get('verdict') or j['state']:8} "
+      f"{'-' if score is None else round(score, 1):<7} {ms:8}  {msg}")
+sys.exit(0 if j["state"] in ("completed", "failed") else 1)
+PY
+done
+echo
+dispatchctl queue
+[ "$failed" = 0 ]
