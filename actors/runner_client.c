@@ -27,7 +27,7 @@ typedef struct {
     size_t n_slots;
     char runner_id[DP_ID_MAX];
     char *token;
-    uint32_t heartbeat_ms;
+    uint32_t heartbeat_ms, alive_ttl_ms;
     int64_t next_heartbeat_ms, next_register_ms;
     uint32_t failures;
     int draining;
@@ -55,6 +55,7 @@ static void tell_slot(rc_state *s, actor *slot)
     m.registered.runner_id = s->runner_id;
     m.registered.runner_token = s->token;
     m.registered.heartbeat_ms = s->heartbeat_ms;
+    m.registered.alive_ttl_ms = s->alive_ttl_ms;
     dp_err err = {0};
     if (runner_link_tell(slot, &m, &err) != DP_OK)
         dp_log(DP_LOG_WARN, "slot_not_told", "error", err.msg, (char *)NULL);
@@ -78,6 +79,7 @@ static void do_register(rc_state *s)
         snprintf(s->runner_id, sizeof s->runner_id, "%s", rep.registered.runner_id);
         s->token = strdup(rep.registered.runner_token);
         s->heartbeat_ms = rep.registered.heartbeat_ms ? rep.registered.heartbeat_ms : 5000;
+        s->alive_ttl_ms = rep.registered.alive_ttl_ms ? rep.registered.alive_ttl_ms : 15000;
         s->next_heartbeat_ms = now_ms() + s->heartbeat_ms;
         s->failures = 0;
         dp_log(DP_LOG_INFO, "registered", "runner_id", s->runner_id, "name", s->name,
@@ -148,7 +150,10 @@ static void do_deregister(rc_state *s)
                (char *)NULL);
     } else {
         dp_log(DP_LOG_WARN, "deregister_failed", "error",
-               rc != DP_OK ? err.msg : dp_msg_type_name(rep.type), (char *)NULL);
+               rc != DP_OK                 ? err.msg
+               : rep.type == DP_MSG_ERROR ? rep.error.message
+                                           : dp_msg_type_name(rep.type),
+               (char *)NULL);
     }
     dp_msg_free(&rep);
     wipe_token(s);

@@ -6,9 +6,10 @@ local rk = runner_key(rid)
 local r = redis.call('HMGET', rk, 'draining', 'lost', 'last_req', 'last_resp')
 if not r[1] or r[2] == '1' then return {5} end
 local out = {0}
-if req ~= '' and r[3] == req then
+if req ~= '' and r[3] == req and (r[4] or '') ~= '' then
     -- A retry whose answer was lost: hand back what that request got and
-    -- still holds, never a second set of jobs.
+    -- still holds, never a second set of jobs. (A request that got nothing
+    -- may claim afresh: a parked long-poll is retried this way.)
     for ent in string.gmatch(r[4] or '', '[^ ]+') do
         local id, att = string.match(ent, '^(.*):(%d+)$')
         local j = redis.pcall('HMGET', job_key(id), 'spec', 'attempts', 'leased_by', 'state')

@@ -39,13 +39,13 @@ stack_start() {
 
 # Stops runners first (SIGTERM: they finish or release their jobs), then dispatchd.
 stack_stop() {
-  local i pid
-  for ((i = ${#STACK_PIDS[@]} - 1; i >= 0; i--)); do
-    pid=${STACK_PIDS[$i]}
-    kill -TERM "$pid" 2>/dev/null || true
-  done
-  for pid in "${STACK_PIDS[@]}"; do
-    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  local pid
+  [ ${#STACK_PIDS[@]} -gt 0 ] || return 0
+  # Runners first (they deregister through dispatchd), then dispatchd.
+  for pid in "${STACK_PIDS[@]:1}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${STACK_PIDS[@]:1}" "${STACK_PIDS[0]}"; do
+    [ "$pid" = "${STACK_PIDS[0]}" ] && kill -TERM "$pid" 2>/dev/null
+    for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
   done
