@@ -38,6 +38,9 @@ typedef struct actor_slot {
     int state;
     uint32_t gen; /* bumped per request: makes stale actor_req_ids detectable */
     bool deferred;
+    bool handling;   /* the handler is running on this request now */
+    nng_msg *early;  /* a reply that arrived (actor_reply from another thread)
+                        before the handler returned ACTOR_DEFER: sent then */
 } actor_slot;
 
 #define ACTOR_ONE_WAY UINT32_MAX
@@ -270,11 +273,25 @@ static void run_item(actor *a, actor_item it)
     }
     actor_slot *s = &a->slots[it.slot];
     c->current = slot_id(a, s);
+    pthread_mutex_lock(&a->mu);
+    s->handling = true;
+    pthread_mutex_unlock(&a->mu);
     nng_msg *reply = NULL;
     int rc = a->handler(a->state, c, it.msg, &reply);
     c->current = 0;
     pthread_mutex_lock(&a->mu);
     a->stats.handled++;
+    s->handling = false;
+    nng_msg *early = s->early;
+    s->early = NULL;
+    if (rc == ACTOR_DEFER && early != NULL) {
+        /* Answered by another thread while the handler was still running. */
+        slot_release_locked(a, s);
+        pthread_mutex_unlock(&a->mu);
+        nng_msg_free(reply);
+        slot_send(s, early);
+        return;
+    }
     if (rc == ACTOR_DEFER) {
         s->deferred = true;
         a->deferred++;
@@ -282,6 +299,8 @@ static void run_item(actor *a, actor_item it)
         nng_msg_free(reply);
         return;
     }
+    if (early != NULL)
+        nng_msg_free(early); /* the handler answered itself: it wins */
     slot_release_locked(a, s);
     pthread_mutex_unlock(&a->mu);
     if (rc == 0) {
@@ -662,6 +681,7 @@ void actor_ctx_stop(actor_ctx *ctx)
     ctx->stop = true;
 }
 
+/* The held slot for id: deferred, or still in its handler (handling). */
 static actor_slot *find_deferred_locked(actor *a, actor_req_id id)
 {
     uint64_t idx = (id & 0xffffffffu);
@@ -669,7 +689,8 @@ static actor_slot *find_deferred_locked(actor *a, actor_req_id id)
         return NULL;
     }
     actor_slot *s = &a->slots[idx - 1];
-    if (s->state != SLOT_HELD || !s->deferred || s->gen != (uint32_t)(id >> 32)) {
+    if (s->state != SLOT_HELD || !(s->deferred || s->handling) ||
+        s->gen != (uint32_t)(id >> 32)) {
         return NULL;
     }
     return s;
@@ -680,11 +701,17 @@ static int reply_common(actor *a, actor_req_id id, nng_msg *reply, int code, con
 {
     pthread_mutex_lock(&a->mu);
     actor_slot *s = find_deferred_locked(a, id);
-    if (s == NULL) {
+    if (s == NULL || (s->handling && s->early != NULL)) {
         pthread_mutex_unlock(&a->mu);
         nng_msg_free(reply);
         return dp_err_set(err, DP_ENOTFOUND, "actor %s: request %llx is not held (answered?)",
                           a->name, (unsigned long long)id);
+    }
+    if (s->handling) {
+        /* Its handler has not returned ACTOR_DEFER yet: run_item sends this then. */
+        s->early = frame_reply(reply, code, text);
+        pthread_mutex_unlock(&a->mu);
+        return 0;
     }
     slot_release_locked(a, s);
     pthread_mutex_unlock(&a->mu);

@@ -82,9 +82,12 @@ static int call(dpc *c, dp_msg *req, dp_msg_type want, dp_msg *reply, dp_err *er
         return rc;
     rc = actor_client_call(c->c, m, &rm, (int)c->timeout_ms, err);
     if (rc != DP_OK) {
-        if (rc == DP_ETIMEOUT || rc == DP_EUNAVAIL || rc == DP_ECLOSED)
-            return dp_err_set(err, DP_EUNAVAIL, "dispatcher at %s did not answer (%s)", c->url,
-                              err != NULL ? err->msg : "");
+        if (rc == DP_ETIMEOUT || rc == DP_EUNAVAIL || rc == DP_ECLOSED) {
+            char why[DP_ERR_MSG_MAX];
+            snprintf(why, sizeof why, "%s", err != NULL ? err->msg : "");
+            return dp_err_set(err, DP_EUNAVAIL, "dispatcher at %s did not answer: %s", c->url,
+                              why);
+        }
         return rc;
     }
     rc = dp_msg_decode_nng(rm, reply, err);

@@ -5,7 +5,13 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 . "$root/scripts/services.sh"
 . "$root/scripts/stack.sh"
-trap 'stack_stop' EXIT
+show_logs() {
+  for f in "$SVC_DIR"/dispatchd.log "$SVC_DIR"/runner-*.log; do
+    echo "--- $(basename "$f")" >&2
+    grep -v '"level":"info"' "$f" | tail -n 15 >&2
+  done
+}
+trap 'rc=$?; [ $rc = 0 ] || show_logs; stack_stop' EXIT
 stack_start 2 2
 jobs_dir="$SVC_DIR/jobs"
 mkdir -p "$jobs_dir"
