@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# A runner SIGKILLed mid-job: another runner completes the job with attempt 2,
+# recorded exactly once. A runner SIGTERMed mid-job: the job finishes, the
+# runner deregisters and exits 0, nothing is lost.
+. "$(dirname "$0")/e2e_lib.sh"
+e2e_start_dispatchd DISPATCH_HEARTBEAT_MS=200 DISPATCH_ALIVE_TTL_MS=1000 DISPATCH_SWEEP_MS=100
+slow=$(e2e_zip slow test.sh='sleep 2\necho done\n')
+
+# --- SIGKILL ---
+e2e_start_runner k1 310
+victim=$E2E_RUNNER
+j=$(dispatchctl submit --profile shell --archive "$slow")
+wait_state "$j" leased 20
+first=$(dispatchctl status "$j" --json | json runner_id)
+kill -KILL "$victim"
+e2e_start_runner k2 320
+out=$(dispatchctl wait "$j" --timeout 60 --json) || fail "job not finished after the kill: $out"
+[ "$(echo "$out" | json verdict)" = AC ] || fail "verdict after reclaim: $out"
+[ "$(echo "$out" | json attempts)" = 2 ] || fail "attempts after reclaim: $out"
+[ "$(echo "$out" | json runner_id)" != "$first" ] || fail "completed by the killed runner?"
+[ "$(sql "select count(*) from jobs where id='$j' and state='completed' and result_attempt=2")" = 1 ] \
+  || fail "PostgreSQL does not hold exactly one result for attempt 2"
+[ "$(sql "select count(*) from job_events where job_id='$j' and state='completed'")" = 1 ] \
+  || fail "completed more than once"
+ok "SIGKILL: reclaimed and completed once, attempt 2"
+
+# --- SIGTERM ---
+j=$(dispatchctl submit --profile shell --archive "$slow")
+wait_state "$j" leased 20
+kill -TERM "$E2E_RUNNER"
+set +e
+for _ in $(seq 1 200); do kill -0 "$E2E_RUNNER" 2>/dev/null || break; sleep 0.1; done
+wait "$E2E_RUNNER"
+rc=$?
+set -e
+[ "$rc" = 0 ] || fail "runner exited $rc after SIGTERM"
+out=$(dispatchctl status "$j" --json)
+[ "$(echo "$out" | json state)" = completed ] || fail "job not finished by the stopping runner: $out"
+[ "$(echo "$out" | json attempts)" = 1 ] || fail "attempts after SIGTERM: $out"
+grep -q '"deregistered"' "$E2E_DIR/runner-k2.log" || fail "runner did not deregister"
+ok "SIGTERM: job finished, runner deregistered, exit 0"
+
+# --- SIGTERM with a grace too short: the job is released and runs elsewhere ---
+e2e_start_runner k3 330 RUNNER_GRACE_MS=300
+j=$(dispatchctl submit --profile shell --archive "$slow")
+wait_state "$j" leased 20
+kill -TERM "$E2E_RUNNER"
+e2e_start_runner k4 340
+out=$(dispatchctl wait "$j" --timeout 60 --json) || fail "released job not finished: $out"
+[ "$(echo "$out" | json verdict)" = AC ] || fail "released job: $out"
+ok "SIGTERM past the grace: released and completed elsewhere ($(echo "$out" | json attempts) attempts)"

@@ -1,0 +1,92 @@
+# shellcheck shell=bash
+# Helpers for the end-to-end tests: a private dispatchd (own Redis key prefix,
+# own PostgreSQL database) and runners, all stopped by pid on exit.
+# Needs: BUILD (the build dir), SRC (the source root), DISPATCH_REDIS_URL,
+# DISPATCH_PG_DSN (from ./dev test).
+set -euo pipefail
+: "${DISPATCH_REDIS_URL:?run under ./dev test (DISPATCH_REDIS_URL not set)}"
+: "${DISPATCH_PG_DSN:?run under ./dev test (DISPATCH_PG_DSN not set)}"
+export PATH="$BUILD/cmd:$PATH"
+E2E_DIR=$(mktemp -d /tmp/dispatch-e2e.XXXXXX)
+chmod 755 "$E2E_DIR"
+E2E_PIDS=()
+E2E_DB="e2e_$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+export ASAN_OPTIONS=${ASAN_OPTIONS:-halt_on_error=1}:detect_leaks=0
+
+e2e_cleanup() {
+  local rc=$?
+  for pid in "${E2E_PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+  for pid in "${E2E_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  if [ "$rc" != 0 ]; then
+    for f in "$E2E_DIR"/*.log; do echo "--- $f" >&2; tail -n 25 "$f" >&2; done
+  fi
+  psql "$DISPATCH_PG_DSN" -qAt -c "DROP DATABASE IF EXISTS $E2E_DB" >/dev/null 2>&1 || true
+  rm -rf "$E2E_DIR"
+  exit "$rc"
+}
+trap e2e_cleanup EXIT
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+ok() { echo "ok: $*"; }
+
+free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+
+# dispatchd with a private prefix and database; extra env as arguments.
+e2e_start_dispatchd() {
+  psql "$DISPATCH_PG_DSN" -qAt -c "CREATE DATABASE $E2E_DB" >/dev/null
+  export E2E_PG_DSN="${DISPATCH_PG_DSN%/*}/$E2E_DB"
+  local port
+  port=$(free_port)
+  export DISPATCH_URL="tcp://127.0.0.1:$port"
+  export DISPATCH_ADMIN_URL="ipc://$E2E_DIR/admin.sock"
+  export DISPATCH_REGISTRATION_TOKEN=e2e-registration-token-0123456789
+  env DISPATCH_PG_DSN="$E2E_PG_DSN" DISPATCH_RUNNER_LISTEN="$DISPATCH_URL" \
+    DISPATCH_ADMIN_LISTEN="$DISPATCH_ADMIN_URL" DISPATCH_REDIS_PREFIX="{$E2E_DB}:" \
+    DISPATCH_LOG_STORE="file://$E2E_DIR/logs/{job_id}.log" "$@" \
+    dispatchd >"$E2E_DIR/dispatchd.log" 2>&1 &
+  E2E_PIDS+=($!)
+  E2E_DISPATCHD=$!
+  for _ in $(seq 1 100); do
+    dispatchctl queue >/dev/null 2>&1 && return 0
+    kill -0 "$E2E_DISPATCHD" 2>/dev/null || break
+    sleep 0.1
+  done
+  fail "dispatchd did not start"
+}
+
+# e2e_start_runner NAME SLOT_BASE [ENV=VALUE ...]: sets E2E_RUNNER (its pid).
+e2e_start_runner() {
+  local name=$1 base=$2
+  shift 2
+  mkdir -p "$E2E_DIR/work-$name"
+  env RUNNER_NAME="$name" RUNNER_CONCURRENCY=1 RUNNER_WORKDIR="$E2E_DIR/work-$name" \
+    RUNNER_PROFILES_DIR="$SRC/pits" RUNNER_SLOT_BASE="$base" "$@" \
+    dispatch-runner >"$E2E_DIR/runner-$name.log" 2>&1 &
+  E2E_RUNNER=$!
+  E2E_PIDS+=($!)
+}
+
+# e2e_zip NAME FILE=CONTENT...: an archive in E2E_DIR, prints its path.
+e2e_zip() {
+  local name=$1
+  shift
+  local d="$E2E_DIR/src-$name"
+  mkdir -p "$d"
+  for kv in "$@"; do printf '%b' "${kv#*=}" >"$d/${kv%%=*}"; done
+  (cd "$d" && zip -qrX "$E2E_DIR/$name.zip" .)
+  echo "$E2E_DIR/$name.zip"
+}
+
+# json FIELD < job JSON
+json() { python3 -c 'import json,sys; v=json.load(sys.stdin).get(sys.argv[1]); print("" if v is None else v)' "$1"; }
+
+sql() { psql "$E2E_PG_DSN" -qAt -c "$1"; }
+
+# wait_state JOB STATE SECONDS
+wait_state() {
+  for _ in $(seq 1 $(($3 * 10))); do
+    [ "$(dispatchctl status "$1" --json | json state)" = "$2" ] && return 0
+    sleep 0.1
+  done
+  fail "job $1 did not reach $2 in $3 s (state $(dispatchctl status "$1" --json | json state))"
+}
