@@ -38,9 +38,9 @@ typedef struct actor_slot {
     int state;
     uint32_t gen; /* bumped per request: makes stale actor_req_ids detectable */
     bool deferred;
-    bool handling;   /* the handler is running on this request now */
-    nng_msg *early;  /* a reply that arrived (actor_reply from another thread)
-                        before the handler returned ACTOR_DEFER: sent then */
+    bool handling;  /* the handler is running on this request now */
+    nng_msg *early; /* a reply that arrived (actor_reply from another thread)
+                       before the handler returned ACTOR_DEFER: sent then */
 } actor_slot;
 
 #define ACTOR_ONE_WAY UINT32_MAX
@@ -689,8 +689,7 @@ static actor_slot *find_deferred_locked(actor *a, actor_req_id id)
         return NULL;
     }
     actor_slot *s = &a->slots[idx - 1];
-    if (s->state != SLOT_HELD || !(s->deferred || s->handling) ||
-        s->gen != (uint32_t)(id >> 32)) {
+    if (s->state != SLOT_HELD || !(s->deferred || s->handling) || s->gen != (uint32_t)(id >> 32)) {
         return NULL;
     }
     return s;

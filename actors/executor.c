@@ -13,9 +13,9 @@ typedef struct {
     actor_client *link;
     exec_ctx *exec;
     char runner_id[DP_ID_MAX];
-    char *token;          /* the runner token, in memory only */
-    char request_id[48];  /* reused until a lease is answered: a retry gets the same jobs */
-    uint32_t failures;    /* consecutive transport failures */
+    char *token;         /* the runner token, in memory only */
+    char request_id[48]; /* reused until a lease is answered: a retry gets the same jobs */
+    uint32_t failures;   /* consecutive transport failures */
 } executor_state;
 
 static void forget_session(executor_state *s)
@@ -73,8 +73,8 @@ static void run_job(executor_state *s, dp_leased_job *job)
     dp_job_result res = {0};
     int retryable = 0;
     dp_err err = {0};
-    dp_log(DP_LOG_INFO, "job_started", "job_id", job->job_id, "runner_id", s->runner_id,
-           "profile", job->spec.profile, (char *)NULL);
+    dp_log(DP_LOG_INFO, "job_started", "job_id", job->job_id, "runner_id", s->runner_id, "profile",
+           job->spec.profile, (char *)NULL);
     exec_job(s->exec, &job->spec, job->attempt, &res, &retryable, &err);
     if (res.job_id == NULL)
         res.job_id = strdup(job->job_id);

@@ -34,8 +34,8 @@ void fwd_reply(fwd_origin origin, const dp_msg *reply)
     dp_err err = {0};
     nng_msg *m = NULL;
     if (dp_msg_encode(reply, &m, &err) != DP_OK) {
-        dp_log(DP_LOG_ERROR, "reply_encode_failed", "type", dp_msg_type_name(reply->type),
-               "error", err.msg, (char *)NULL);
+        dp_log(DP_LOG_ERROR, "reply_encode_failed", "type", dp_msg_type_name(reply->type), "error",
+               err.msg, (char *)NULL);
         actor_reply_error(origin.gateway, origin.req, DP_EINTERNAL, err.msg, NULL);
         return;
     }

@@ -53,9 +53,8 @@ static void iso_now(char *buf, size_t len)
 }
 
 /* Tells the reporter about a state change (one-way; it persists and publishes). */
-static void send_event(leaser_state *s, const char *job_id, dp_job_state state,
-                       dp_verdict verdict, const char *runner_id, uint32_t attempt,
-                       const char *message)
+static void send_event(leaser_state *s, const char *job_id, dp_job_state state, dp_verdict verdict,
+                       const char *runner_id, uint32_t attempt, const char *message)
 {
     char ts[40];
     iso_now(ts, sizeof ts);
@@ -192,8 +191,7 @@ static void handle_lease(leaser_state *s, fwd_origin origin, const dp_msg *m)
         return;
     }
     /* Someone parked earlier goes first: join the line instead of overtaking. */
-    int n = s->n_parked == 0 ? try_lease(s, origin, m->id, l->runner_id, l->max_jobs,
-                                         l->request_id)
+    int n = s->n_parked == 0 ? try_lease(s, origin, m->id, l->runner_id, l->max_jobs, l->request_id)
                              : 0;
     if (n != 0)
         return;

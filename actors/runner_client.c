@@ -82,8 +82,7 @@ static void do_register(rc_state *s)
         s->alive_ttl_ms = rep.registered.alive_ttl_ms ? rep.registered.alive_ttl_ms : 15000;
         s->next_heartbeat_ms = now_ms() + s->heartbeat_ms;
         s->failures = 0;
-        dp_log(DP_LOG_INFO, "registered", "runner_id", s->runner_id, "name", s->name,
-               (char *)NULL);
+        dp_log(DP_LOG_INFO, "registered", "runner_id", s->runner_id, "name", s->name, (char *)NULL);
         for (size_t i = 0; i < s->n_slots; i++)
             tell_slot(s, s->slots[i]);
         dp_msg_free(&rep);
@@ -146,13 +145,12 @@ static void do_deregister(rc_state *s)
     if (rc == DP_OK && rep.type == DP_MSG_ACK) {
         char n[16];
         snprintf(n, sizeof n, "%u", rep.ack.count);
-        dp_log(DP_LOG_INFO, "deregistered", "runner_id", s->runner_id, "released", n,
-               (char *)NULL);
+        dp_log(DP_LOG_INFO, "deregistered", "runner_id", s->runner_id, "released", n, (char *)NULL);
     } else {
         dp_log(DP_LOG_WARN, "deregister_failed", "error",
-               rc != DP_OK                 ? err.msg
+               rc != DP_OK                ? err.msg
                : rep.type == DP_MSG_ERROR ? rep.error.message
-                                           : dp_msg_type_name(rep.type),
+                                          : dp_msg_type_name(rep.type),
                (char *)NULL);
     }
     dp_msg_free(&rep);

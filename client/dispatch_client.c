@@ -85,8 +85,7 @@ static int call(dpc *c, dp_msg *req, dp_msg_type want, dp_msg *reply, dp_err *er
         if (rc == DP_ETIMEOUT || rc == DP_EUNAVAIL || rc == DP_ECLOSED) {
             char why[DP_ERR_MSG_MAX];
             snprintf(why, sizeof why, "%s", err != NULL ? err->msg : "");
-            return dp_err_set(err, DP_EUNAVAIL, "dispatcher at %s did not answer: %s", c->url,
-                              why);
+            return dp_err_set(err, DP_EUNAVAIL, "dispatcher at %s did not answer: %s", c->url, why);
         }
         return rc;
     }
@@ -302,12 +301,15 @@ int dpc_watch(dpc *c, const char *job_id, int (*cb)(const dpc_event *ev, void *a
         dp_msg ev;
         if (dp_msg_decode_nng(m, &ev, NULL) == DP_OK && ev.type == DP_MSG_EVENT &&
             (job_id == NULL || strcmp(job_id, ev.event.job_id) == 0)) {
-            dpc_event e = {ev.event.job_id,  dp_job_state_name(ev.event.state),
-                           dp_verdict_name(ev.event.verdict), ev.event.runner_id,
-                           ev.event.attempt, ev.event.ts,
+            dpc_event e = {ev.event.job_id,
+                           dp_job_state_name(ev.event.state),
+                           dp_verdict_name(ev.event.verdict),
+                           ev.event.runner_id,
+                           ev.event.attempt,
+                           ev.event.ts,
                            ev.event.message};
-            int stop = cb(&e, arg) != 0 ||
-                       (job_id != NULL && dp_job_state_terminal(ev.event.state));
+            int stop =
+                cb(&e, arg) != 0 || (job_id != NULL && dp_job_state_terminal(ev.event.state));
             dp_msg_free(&ev);
             nng_msg_free(m);
             if (stop)

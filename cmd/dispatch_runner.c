@@ -44,16 +44,14 @@ static int load_config(runner_config *c, dp_err *err)
         (rc = dp_config_string("DISPATCH_SANDBOX_REQUIRE", "none", &c->require, err)) ||
         (rc = dp_config_string("RUNNER_LABELS", "", &c->labels, err)) ||
         (rc = dp_config_uint("RUNNER_GRACE_MS", 30000, 0, 3600000, &c->grace_ms, err)) ||
-        (rc = dp_config_uint("RUNNER_LEASE_WAIT_MS", 25000, 0, 600000, &c->lease_wait_ms,
-                             err)) ||
+        (rc = dp_config_uint("RUNNER_LEASE_WAIT_MS", 25000, 0, 600000, &c->lease_wait_ms, err)) ||
         (rc = dp_config_uint("RUNNER_NOOP", 0, 0, 1, &c->noop, err)) ||
         (rc = dp_config_uint("RUNNER_SLOT_BASE", 0, 0, 998, &c->slot_base, err)))
         return rc;
     if (c->slot_base + c->concurrency > 999)
         return dp_err_set(err, DP_EINVAL,
                           "RUNNER_SLOT_BASE: %llu + RUNNER_CONCURRENCY %llu exceeds 999 slots",
-                          (unsigned long long)c->slot_base,
-                          (unsigned long long)c->concurrency);
+                          (unsigned long long)c->slot_base, (unsigned long long)c->concurrency);
     if (strlen(c->token) < 16)
         return dp_err_set(err, DP_EINVAL,
                           "DISPATCH_REGISTRATION_TOKEN: too short (at least 16 characters)");
@@ -157,14 +155,8 @@ int main(int argc, char **argv)
     }
     static atomic_int stopping;
     atomic_store(&stopping, 0);
-    runner_client_config rcc = {cfg.url,
-                                reg_token,
-                                cfg.name,
-                                (const char *const *)labels,
-                                n_labels,
-                                profiles,
-                                n_profiles,
-                                (uint32_t)cfg.concurrency,
+    runner_client_config rcc = {cfg.url,  reg_token, cfg.name,   (const char *const *)labels,
+                                n_labels, profiles,  n_profiles, (uint32_t)cfg.concurrency,
                                 "0.1.0"};
     int status = 0;
     actor *slots[MAX_SLOTS] = {0};
@@ -194,8 +186,7 @@ int main(int argc, char **argv)
     }
     char n[16];
     snprintf(n, sizeof n, "%zu", n_slots);
-    dp_log(DP_LOG_INFO, "runner_ready", "name", cfg.name, "slots", n, "url", cfg.url,
-           (char *)NULL);
+    dp_log(DP_LOG_INFO, "runner_ready", "name", cfg.name, "slots", n, "url", cfg.url, (char *)NULL);
     int sig = 0;
     sigwait(&stop, &sig);
     dp_log(DP_LOG_INFO, "runner_stopping", (char *)NULL);

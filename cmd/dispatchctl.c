@@ -492,8 +492,7 @@ static int parse_args(int argc, char **argv, cli_args *a)
             char *end = NULL;
             a->timeout_s = strtod(argv[++i], &end);
             if (end == argv[i] || *end != '\0' || a->timeout_s <= 0)
-                return usage_error("--timeout: '%s' is not a positive number of seconds",
-                                   argv[i]);
+                return usage_error("--timeout: '%s' is not a positive number of seconds", argv[i]);
             continue;
         } else if (s[0] == '-' && s[1] == '-') {
             return usage_error("unknown option %s", s);
@@ -517,7 +516,7 @@ int main(int argc, char **argv)
         return argc < 2 ? EX_USAGE_ : EX_OK_;
     }
     const char *cmd = argv[1];
-    static const char *const commands[] = {"submit", "status",  "wait",    "watch", "runners",
+    static const char *const commands[] = {"submit", "status", "wait",    "watch", "runners",
                                            "queue",  "cancel", "requeue", "drain"};
     int known = 0;
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
@@ -535,8 +534,8 @@ int main(int argc, char **argv)
     if (rc != 0)
         return rc;
     dp_err err = {0};
-    if (a.url == NULL && dp_config_url("DISPATCH_ADMIN_URL", NULL, "ipc,tcp,tls+tcp,inproc",
-                                       &a.url, &err) != DP_OK) {
+    if (a.url == NULL && dp_config_url("DISPATCH_ADMIN_URL", NULL, "ipc,tcp,tls+tcp,inproc", &a.url,
+                                       &err) != DP_OK) {
         fprintf(stderr, "dispatchctl: %s (or pass --url)\n", err.msg);
         return EX_USAGE_;
     }

@@ -32,19 +32,17 @@ static int load_config(dd_config *c, dp_err *err)
                             &c->runner_listen, err)) ||
         (rc = dp_config_url("DISPATCH_ADMIN_LISTEN", "ipc:///tmp/dispatch-admin.sock",
                             "ipc,tcp,tls+tcp", &c->admin_listen, err)) ||
-        (rc = dp_config_string("DISPATCH_REGISTRATION_TOKEN", NULL, &c->registration_token,
-                               err)) ||
+        (rc = dp_config_string("DISPATCH_REGISTRATION_TOKEN", NULL, &c->registration_token, err)) ||
         (rc = dp_config_url("DISPATCH_LOG_STORE", "file:///tmp/dispatch-logs/{job_id}.log",
                             "file,http,https", &c->log_store, err)) ||
         (rc = dp_config_string("DISPATCH_REDIS_PREFIX", "{dispatch}:", &c->prefix, err)) ||
-        (rc = dp_config_uint("DISPATCH_HEARTBEAT_MS", 5000, 100, 600000, &c->heartbeat_ms,
-                             err)) ||
-        (rc = dp_config_uint("DISPATCH_ALIVE_TTL_MS", 15000, 300, 3600000, &c->alive_ttl_ms,
-                             err)) ||
+        (rc = dp_config_uint("DISPATCH_HEARTBEAT_MS", 5000, 100, 600000, &c->heartbeat_ms, err)) ||
+        (rc =
+             dp_config_uint("DISPATCH_ALIVE_TTL_MS", 15000, 300, 3600000, &c->alive_ttl_ms, err)) ||
         (rc = dp_config_uint("DISPATCH_MAX_ATTEMPTS", 3, 1, 100, &c->max_attempts, err)) ||
         (rc = dp_config_uint("DISPATCH_SWEEP_MS", 2000, 50, 600000, &c->sweep_ms, err)) ||
-        (rc = dp_config_uint("DISPATCH_LEASE_WAIT_MAX_MS", 30000, 0, 600000,
-                             &c->lease_wait_max_ms, err)))
+        (rc = dp_config_uint("DISPATCH_LEASE_WAIT_MAX_MS", 30000, 0, 600000, &c->lease_wait_max_ms,
+                             err)))
         return rc;
     if (strlen(c->registration_token) < 16)
         return dp_err_set(err, DP_EINVAL,
@@ -52,8 +50,7 @@ static int load_config(dd_config *c, dp_err *err)
     if (c->alive_ttl_ms <= c->heartbeat_ms)
         return dp_err_set(err, DP_EINVAL,
                           "DISPATCH_ALIVE_TTL_MS: %llu must be above DISPATCH_HEARTBEAT_MS (%llu)",
-                          (unsigned long long)c->alive_ttl_ms,
-                          (unsigned long long)c->heartbeat_ms);
+                          (unsigned long long)c->alive_ttl_ms, (unsigned long long)c->heartbeat_ms);
     if (strchr(c->prefix, '{') == NULL || strchr(c->prefix, '}') == NULL)
         return dp_err_set(err, DP_EINVAL, "DISPATCH_REDIS_PREFIX: '%s' needs a {hash tag}",
                           c->prefix);
@@ -108,31 +105,44 @@ int main(int argc, char **argv)
     if (events_url_for(cfg.admin_listen, events_url, sizeof events_url, &err) != DP_OK ||
         (publisher = publisher_spawn(events_url, &err)) == NULL)
         goto fail;
-    reporter_config rc = {cfg.redis_url, cfg.prefix, cfg.pg_dsn, cfg.log_store,
-                          (uint32_t)cfg.max_attempts, (uint32_t)cfg.alive_ttl_ms, publisher};
+    reporter_config rc = {cfg.redis_url,
+                          cfg.prefix,
+                          cfg.pg_dsn,
+                          cfg.log_store,
+                          (uint32_t)cfg.max_attempts,
+                          (uint32_t)cfg.alive_ttl_ms,
+                          publisher};
     if ((reporter = reporter_spawn(&rc, &err)) == NULL)
         goto fail;
-    leaser_config lc = {cfg.redis_url,          cfg.prefix,         (uint32_t)cfg.alive_ttl_ms,
-                        (uint32_t)cfg.max_attempts, (uint32_t)cfg.sweep_ms,
-                        (uint32_t)cfg.lease_wait_max_ms, reporter};
+    leaser_config lc = {cfg.redis_url,
+                        cfg.prefix,
+                        (uint32_t)cfg.alive_ttl_ms,
+                        (uint32_t)cfg.max_attempts,
+                        (uint32_t)cfg.sweep_ms,
+                        (uint32_t)cfg.lease_wait_max_ms,
+                        reporter};
     if ((leaser = leaser_spawn(&lc, &err)) == NULL)
         goto fail;
     waker_config wc = {cfg.redis_url, cfg.prefix, leaser};
     if ((waker = waker_spawn(&wc, &err)) == NULL)
         goto fail;
-    registrar_config gc = {cfg.redis_url, cfg.prefix, cfg.registration_token,
-                           (uint32_t)cfg.heartbeat_ms, (uint32_t)cfg.alive_ttl_ms, leaser};
+    registrar_config gc = {cfg.redis_url,
+                           cfg.prefix,
+                           cfg.registration_token,
+                           (uint32_t)cfg.heartbeat_ms,
+                           (uint32_t)cfg.alive_ttl_ms,
+                           leaser};
     if ((registrar = registrar_spawn(&gc, &err)) == NULL)
         goto fail;
-    gateway_config runner_gw = {.name = "gateway-runner", .listen_url = cfg.runner_listen,
-                                .max_held = 16384};
+    gateway_config runner_gw = {
+        .name = "gateway-runner", .listen_url = cfg.runner_listen, .max_held = 16384};
     runner_gw.routes[DP_MSG_REGISTER] = registrar;
     runner_gw.routes[DP_MSG_HEARTBEAT] = registrar;
     runner_gw.routes[DP_MSG_DEREGISTER] = registrar;
     runner_gw.routes[DP_MSG_LEASE] = leaser;
     runner_gw.routes[DP_MSG_COMPLETE] = reporter;
-    gateway_config admin_gw = {.name = "gateway-admin", .listen_url = cfg.admin_listen,
-                               .max_held = 1024};
+    gateway_config admin_gw = {
+        .name = "gateway-admin", .listen_url = cfg.admin_listen, .max_held = 1024};
     admin_gw.routes[DP_MSG_SUBMIT] = reporter;
     admin_gw.routes[DP_MSG_STATUS] = reporter;
     admin_gw.routes[DP_MSG_WAIT] = reporter;

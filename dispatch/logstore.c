@@ -133,8 +133,8 @@ int logstore_put(logstore *ls, const char *job_id, uint32_t attempt, const void 
     if (expand(ls->tmpl, job_id, attempt, url_out, url_len) != 0)
         return dp_err_set(err, DP_EINVAL, "log store: URL for %s too long", job_id);
     if (strncmp(url_out, "file://", 7) == 0 && make_parent_dirs(url_out + 7) != 0)
-        return dp_err_set(err, DP_EIO, "log store: cannot create the directory of %s: %s",
-                          url_out, strerror(errno));
+        return dp_err_set(err, DP_EIO, "log store: cannot create the directory of %s: %s", url_out,
+                          strerror(errno));
     CURL *c = ls->curl;
     curl_easy_reset(c);
     upload_src src = {data, len};

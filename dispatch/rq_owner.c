@@ -17,7 +17,7 @@ int rq_owner_check(rq_conn *c, rq_owner_item *items, size_t n, dp_err *err)
         return DP_OK;
     rq_args *cmds = calloc(n, sizeof *cmds);
     redisReply **rep = calloc(n, sizeof *rep);
-    char (*keys)[RQ_PREFIX_MAX + DP_ID_MAX + 8] = calloc(n, sizeof *keys);
+    char(*keys)[RQ_PREFIX_MAX + DP_ID_MAX + 8] = calloc(n, sizeof *keys);
     int rc = DP_ENOMEM;
     if (cmds == NULL || rep == NULL || keys == NULL)
         goto out;
@@ -65,7 +65,8 @@ int rq_owner_check(rq_conn *c, rq_owner_item *items, size_t n, dp_err *err)
         snprintf(att, sizeof att, "%u", it->attempt);
         int owner = r->element[1]->type == REDIS_REPLY_STRING &&
                     strcmp(r->element[1]->str, it->runner_id) == 0;
-        int same = r->element[2]->type == REDIS_REPLY_STRING && strcmp(r->element[2]->str, att) == 0;
+        int same =
+            r->element[2]->type == REDIS_REPLY_STRING && strcmp(r->element[2]->str, att) == 0;
         it->result =
             strcmp(r->element[0]->str, "leased") == 0 && owner && same ? DP_OK : DP_ECONFLICT;
         it->max_attempts = r->element[3]->type == REDIS_REPLY_STRING

@@ -11,8 +11,8 @@ typedef struct {
     const char *runner_id;
     uint32_t attempt;
     uint32_t max_attempts; /* out: the job's own limit, when it is leased */
-    int result; /* out: DP_OK (current owner and attempt, or an identical repeat of an
-                   accepted complete), DP_ECONFLICT, DP_ENOTFOUND */
+    int result;            /* out: DP_OK (current owner and attempt, or an identical repeat of an
+                              accepted complete), DP_ECONFLICT, DP_ENOTFOUND */
 } rq_owner_item;
 
 /* Checks n items in one round trip (two when tombstones are involved). */
