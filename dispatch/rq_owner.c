@@ -6,6 +6,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* One read for either shape of the job key: the live hash (fields as an
+ * array), the string tombstone a complete or cancel leaves, or nil. A plain
+ * HMGET would fail the whole pipeline with WRONGTYPE on a tombstone. */
+static const char owner_script[] =
+    "local t = redis.call('TYPE', KEYS[1]).ok "
+    "if t == 'hash' then return redis.call('HMGET', KEYS[1], 'state', 'leased_by', "
+    "'attempts', 'max_attempts') end "
+    "if t == 'string' then return redis.call('GET', KEYS[1]) end "
+    "return false";
+
 static void job_key(const rq_conn *c, const char *id, char *out, size_t len)
 {
     snprintf(out, len, "%sjob:%s", c->prefix, id);
@@ -17,18 +27,16 @@ int rq_owner_check(rq_conn *c, rq_owner_item *items, size_t n, dp_err *err)
         return DP_OK;
     rq_args *cmds = calloc(n, sizeof *cmds);
     redisReply **rep = calloc(n, sizeof *rep);
-    char (*keys)[RQ_PREFIX_MAX + DP_ID_MAX + 8] = calloc(n, sizeof *keys);
+    char(*keys)[RQ_PREFIX_MAX + DP_ID_MAX + 8] = calloc(n, sizeof *keys);
     int rc = DP_ENOMEM;
     if (cmds == NULL || rep == NULL || keys == NULL)
         goto out;
     for (size_t i = 0; i < n; i++) {
         job_key(c, items[i].job_id, keys[i], sizeof keys[i]);
-        rq_args_str(&cmds[i], "HMGET");
+        rq_args_str(&cmds[i], "EVAL");
+        rq_args_str(&cmds[i], owner_script);
+        rq_args_str(&cmds[i], "1");
         rq_args_str(&cmds[i], keys[i]);
-        rq_args_str(&cmds[i], "state");
-        rq_args_str(&cmds[i], "leased_by");
-        rq_args_str(&cmds[i], "attempts");
-        rq_args_str(&cmds[i], "max_attempts");
     }
     rc = rq_pipeline(c, "owner check", cmds, n, rep, err);
     if (rc != DP_OK)
@@ -39,23 +47,11 @@ int rq_owner_check(rq_conn *c, rq_owner_item *items, size_t n, dp_err *err)
         it->result = DP_ENOTFOUND;
         if (r == NULL)
             continue;
-        if (r->type == REDIS_REPLY_ERROR) {
-            /* A string tombstone: "completed <runner> <attempt>" or "cancelled". */
-            rq_args get = {0};
-            redisReply *g = NULL;
-            rq_args_str(&get, "GET");
-            rq_args_str(&get, keys[i]);
-            it->result = DP_ECONFLICT;
-            if (rq_call(c, "owner check", &get, RQ_RETRY, &g, err) == DP_OK && g != NULL &&
-                g->type == REDIS_REPLY_STRING) {
-                char want[DP_ID_MAX * 2 + 32];
-                snprintf(want, sizeof want, "completed %s %u", it->runner_id, it->attempt);
-                if (strcmp(g->str, want) == 0)
-                    it->result = DP_OK;
-            }
-            if (g != NULL)
-                freeReplyObject(g);
-            rq_args_free(&get);
+        if (r->type == REDIS_REPLY_STRING) {
+            /* A tombstone: "completed <runner> <attempt>" or "cancelled". */
+            char want[DP_ID_MAX * 2 + 32];
+            snprintf(want, sizeof want, "completed %s %u", it->runner_id, it->attempt);
+            it->result = strcmp(r->str, want) == 0 ? DP_OK : DP_ECONFLICT;
             continue;
         }
         if (r->type != REDIS_REPLY_ARRAY || r->elements < 4 ||
@@ -65,7 +61,8 @@ int rq_owner_check(rq_conn *c, rq_owner_item *items, size_t n, dp_err *err)
         snprintf(att, sizeof att, "%u", it->attempt);
         int owner = r->element[1]->type == REDIS_REPLY_STRING &&
                     strcmp(r->element[1]->str, it->runner_id) == 0;
-        int same = r->element[2]->type == REDIS_REPLY_STRING && strcmp(r->element[2]->str, att) == 0;
+        int same =
+            r->element[2]->type == REDIS_REPLY_STRING && strcmp(r->element[2]->str, att) == 0;
         it->result =
             strcmp(r->element[0]->str, "leased") == 0 && owner && same ? DP_OK : DP_ECONFLICT;
         it->max_attempts = r->element[3]->type == REDIS_REPLY_STRING
