@@ -68,9 +68,8 @@ static char *dup_or_null(const char *s)
 }
 
 /* Queues an event: persisted to job_events and published on the next flush. */
-static void add_event(reporter_state *s, const char *job_id, dp_job_state state,
-                      dp_verdict verdict, const char *runner_id, uint32_t attempt,
-                      const char *message)
+static void add_event(reporter_state *s, const char *job_id, dp_job_state state, dp_verdict verdict,
+                      const char *runner_id, uint32_t attempt, const char *message)
 {
     if (s->n_events == s->cap_events) {
         size_t cap = s->cap_events ? s->cap_events * 2 : 256;
@@ -319,11 +318,11 @@ static void flush_completes(reporter_state *s)
             }
             /* Persisted (or already): now the job may leave Redis. */
             dp_err e2 = {0};
-            int rrc = rq_lease_complete(s->rq, p->runner_id, p->result.job_id,
-                                        p->result.attempt, &e2);
+            int rrc =
+                rq_lease_complete(s->rq, p->runner_id, p->result.job_id, p->result.attempt, &e2);
             if (rrc != DP_OK && rrc != DP_ECONFLICT && rrc != DP_ENOTFOUND)
-                dp_log(DP_LOG_WARN, "complete_redis_failed", "job_id", p->result.job_id,
-                       "error", e2.msg, (char *)NULL);
+                dp_log(DP_LOG_WARN, "complete_redis_failed", "job_id", p->result.job_id, "error",
+                       e2.msg, (char *)NULL);
             if (outcome[k] == STORE_RECORDED)
                 add_event(s, p->result.job_id, DP_JOB_COMPLETED, p->result.verdict, p->runner_id,
                           p->result.attempt, p->result.message);
@@ -356,8 +355,11 @@ static void flush_events(reporter_state *s)
         goto out;
     for (size_t i = 0; i < n; i++) {
         dp_msg_event *e = &s->events[i].ev;
-        hist[i] = (store_event){.job_id = e->job_id, .state = e->state, .attempt = e->attempt,
-                                .runner_id = e->runner_id, .message = e->message};
+        hist[i] = (store_event){.job_id = e->job_id,
+                                .state = e->state,
+                                .attempt = e->attempt,
+                                .runner_id = e->runner_id,
+                                .message = e->message};
         if (e->state == DP_JOB_LEASED)
             leases[n_leases++] = (store_lease){e->job_id, e->attempt, e->runner_id};
         else if (e->state == DP_JOB_FAILED && e->verdict == DP_VERDICT_SE && e->runner_id == NULL) {
@@ -472,6 +474,8 @@ static void do_requeue(reporter_state *s, fwd_origin o, const dp_msg *m)
     if (rc == DP_OK)
         rc = store_requeue(s->db, id, 0, &err);
     if (rc == DP_OK) {
+        /* A finished job left a tombstone that would make Redis refuse it. */
+        rq_owner_clear_tombstones(s->rq, &id, 1, NULL);
         int rrc = rq_requeue(s->rq, id, &err);
         if (rrc == DP_ENOTFOUND)
             s->need_rebuild = 1; /* gone from Redis (dead and recorded): rebuild enqueues it */
@@ -527,7 +531,15 @@ static int rebuild_redis(reporter_state *s, dp_err *err)
             k++;
         }
         size_t added = 0;
-        rc = k > 0 ? rq_enqueue(s->rq, in, k, &added, err) : DP_OK;
+        /* Requeued by an operator after finishing: drop the tombstones first. */
+        const char **ids = calloc(k ? k : 1, sizeof *ids);
+        for (size_t i = 0; ids != NULL && i < k; i++)
+            ids[i] = in[i].job_id;
+        rc = ids == NULL ? dp_err_set(err, DP_ENOMEM, "rebuild: out of memory")
+                         : rq_owner_clear_tombstones(s->rq, ids, k, err);
+        free(ids);
+        if (rc == DP_OK && k > 0)
+            rc = rq_enqueue(s->rq, in, k, &added, err);
         total += added;
         for (size_t i = 0; i < k; i++)
             free(texts[i]);

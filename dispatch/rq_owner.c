@@ -83,6 +83,41 @@ out:
     return rc;
 }
 
+static const char clear_script[] =
+    "if redis.call('TYPE', KEYS[1]).ok == 'string' then return redis.call('DEL', KEYS[1]) end "
+    "return 0";
+
+int rq_owner_clear_tombstones(rq_conn *c, const char *const *job_ids, size_t n, dp_err *err)
+{
+    if (n == 0)
+        return DP_OK;
+    rq_args *cmds = calloc(n, sizeof *cmds);
+    redisReply **rep = calloc(n, sizeof *rep);
+    char(*keys)[RQ_PREFIX_MAX + DP_ID_MAX + 8] = calloc(n, sizeof *keys);
+    int rc = DP_ENOMEM;
+    if (cmds != NULL && rep != NULL && keys != NULL) {
+        for (size_t i = 0; i < n; i++) {
+            job_key(c, job_ids[i], keys[i], sizeof keys[i]);
+            rq_args_str(&cmds[i], "EVAL");
+            rq_args_str(&cmds[i], clear_script);
+            rq_args_str(&cmds[i], "1");
+            rq_args_str(&cmds[i], keys[i]);
+        }
+        rc = rq_pipeline(c, "tombstone clear", cmds, n, rep, err);
+    }
+    for (size_t i = 0; cmds != NULL && i < n; i++) {
+        rq_args_free(&cmds[i]);
+        if (rep != NULL && rep[i] != NULL)
+            freeReplyObject(rep[i]);
+    }
+    free(cmds);
+    free(rep);
+    free(keys);
+    if (rc == DP_ENOMEM)
+        dp_err_set(err, DP_ENOMEM, "tombstone clear: out of memory");
+    return rc;
+}
+
 int rq_epoch_present(rq_conn *c, int *present, dp_err *err)
 {
     char key[RQ_PREFIX_MAX + 8];
