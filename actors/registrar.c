@@ -36,7 +36,7 @@ static void do_register(registrar_state *s, fwd_origin o, const dp_msg *m)
         .labels = (const char *const *)r->labels,
         .n_labels = r->n_labels,
         .capacity = r->capacity,
-        .version = r->version,
+        .version = r->version != NULL ? r->version : "unknown", /* optional on the wire */
     };
     char id[DP_ID_MAX], token[RQ_TOKEN_HEX_LEN + 1];
     dp_err err = {0};

@@ -474,6 +474,8 @@ static void do_requeue(reporter_state *s, fwd_origin o, const dp_msg *m)
     if (rc == DP_OK)
         rc = store_requeue(s->db, id, 0, &err);
     if (rc == DP_OK) {
+        /* A finished job left a tombstone that would make Redis refuse it. */
+        rq_owner_clear_tombstones(s->rq, &id, 1, NULL);
         int rrc = rq_requeue(s->rq, id, &err);
         if (rrc == DP_ENOTFOUND)
             s->need_rebuild = 1; /* gone from Redis (dead and recorded): rebuild enqueues it */
@@ -529,7 +531,15 @@ static int rebuild_redis(reporter_state *s, dp_err *err)
             k++;
         }
         size_t added = 0;
-        rc = k > 0 ? rq_enqueue(s->rq, in, k, &added, err) : DP_OK;
+        /* Requeued by an operator after finishing: drop the tombstones first. */
+        const char **ids = calloc(k ? k : 1, sizeof *ids);
+        for (size_t i = 0; ids != NULL && i < k; i++)
+            ids[i] = in[i].job_id;
+        rc = ids == NULL ? dp_err_set(err, DP_ENOMEM, "rebuild: out of memory")
+                         : rq_owner_clear_tombstones(s->rq, ids, k, err);
+        free(ids);
+        if (rc == DP_OK && k > 0)
+            rc = rq_enqueue(s->rq, in, k, &added, err);
         total += added;
         for (size_t i = 0; i < k; i++)
             free(texts[i]);

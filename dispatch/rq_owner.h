@@ -15,8 +15,14 @@ typedef struct {
                               accepted complete), DP_ECONFLICT, DP_ENOTFOUND */
 } rq_owner_item;
 
-/* Checks n items in one round trip (two when tombstones are involved). */
+/* Checks n items in one round trip. */
 int rq_owner_check(rq_conn *c, rq_owner_item *items, size_t n, dp_err *err);
+
+/* Deletes the tombstones (string keys left by a complete or cancel) of n
+ * jobs PostgreSQL holds as unfinished again (an operator requeued them), so
+ * that rq_enqueue adds them instead of skipping an existing key. Live job
+ * hashes are left alone. One round trip; ids are borrowed. */
+int rq_owner_clear_tombstones(rq_conn *c, const char *const *job_ids, size_t n, dp_err *err);
 
 /* Sets *present to 1 when this Redis holds our epoch marker, 0 when it does
  * not (a new or flushed Redis: rebuild from PostgreSQL, then rq_epoch_mark). */

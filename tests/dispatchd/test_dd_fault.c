@@ -1,0 +1,262 @@
+/* dispatchd under faults: a runner that stops heartbeating (reaper, attempt
+ * 2, then failed SE after max_attempts), dispatchd killed mid-flight and
+ * restarted, Redis flushed mid-flight (FLUSHALL on a private redis-server).
+ * After each, every accepted job reaches a terminal state exactly once:
+ * PostgreSQL has one terminal row per job, one 'completed' event and one
+ * set of test results. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "tests/dispatchd/dd_harness.h"
+#include "tests/support/redis_server.h"
+
+#include <hiredis/hiredis.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FAST_ENV(d)                                                                                \
+    do {                                                                                           \
+        dd_env(d, "DISPATCH_HEARTBEAT_MS=100");                                                    \
+        dd_env(d, "DISPATCH_ALIVE_TTL_MS=400");                                                    \
+        dd_env(d, "DISPATCH_SWEEP_MS=50");                                                         \
+    } while (0)
+
+static void heartbeat(actor_client *c, const char *id, const char *tok)
+{
+    dp_msg h = {.type = DP_MSG_HEARTBEAT, .id = 1}, r;
+    h.heartbeat.runner_id = (char *)id;
+    h.heartbeat.runner_token = (char *)tok;
+    h.heartbeat.free_slots = 4;
+    assert_int_equal(dd_rpc(c, &h, &r, 5000), DP_OK);
+    dp_msg_free(&r);
+}
+
+static void test_reaper_reclaims_then_fails(void **state)
+{
+    (void)state;
+    dd_daemon d;
+    dd_init(&d, NULL, NULL);
+    FAST_ENV(&d);
+    dd_env(&d, "DISPATCH_MAX_ATTEMPTS=2");
+    dd_start(&d);
+    actor_client *rc = dd_client(d.runner_url), *ac = dd_client(d.admin_url);
+    char a_id[DP_ID_MAX], a_tok[65], b_id[DP_ID_MAX], b_tok[65];
+    dd_register(rc, "dies-first", a_id, a_tok);
+    dd_register(rc, "dies-second", b_id, b_tok);
+    char job[1][DP_ID_MAX], ids[1][DP_ID_MAX];
+    uint32_t att[1];
+    size_t n = 0;
+    dd_submit(ac, 1, job);
+    assert_int_equal(dd_lease(rc, a_id, a_tok, 1, 1000, ids, att, &n), DP_MSG_LEASED);
+    assert_int_equal(att[0], 1);
+    /* A goes silent; B keeps heartbeating and asks for work. */
+    int64_t t0 = dd_now_us();
+    n = 0;
+    while (n == 0 && dd_now_us() - t0 < 5000000) {
+        heartbeat(rc, b_id, b_tok);
+        dd_lease(rc, b_id, b_tok, 1, 100, ids, att, &n);
+    }
+    if (n == 0)
+        fail_msg("the silent runner's job was not reclaimed within 5 s");
+    printf("reclaimed after %.0f ms (alive ttl 400 ms)\n", (double)(dd_now_us() - t0) / 1000);
+    assert_string_equal(ids[0], job[0]);
+    assert_int_equal(att[0], 2);
+    /* The reaped runner's late complete is refused. */
+    assert_true(dd_complete(rc, a_id, a_tok, job[0], 1, 0) != DP_MSG_ACK);
+    /* B goes silent too: attempts exhausted, failed with SE and a reason. */
+    dp_job_view v = {0};
+    t0 = dd_now_us();
+    for (;;) {
+        assert_int_equal(dd_status(ac, job[0], &v), DP_MSG_JOB);
+        if (v.state == DP_JOB_FAILED || dd_now_us() - t0 > 5000000)
+            break;
+        dp_job_view_free(&v);
+        dd_sleep_ms(50);
+    }
+    assert_int_equal(v.state, DP_JOB_FAILED);
+    assert_int_equal(v.verdict, DP_VERDICT_SE);
+    assert_non_null(v.message);
+    printf("failed after 2 attempts: %s\n", v.message);
+    dp_job_view_free(&v);
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM job_events WHERE job_id = '%s' AND state = 'failed'", job[0]);
+    dd_sleep_ms(50);
+    assert_int_equal(dd_sql_long(&d, sql), 1);
+    actor_client_close(rc);
+    actor_client_close(ac);
+    assert_int_equal(dd_stop(&d), 0);
+    dd_fini(&d);
+}
+
+/* Exactly-once check on the daemon's database for n jobs with 2 tests. */
+static void assert_exactly_once(dd_daemon *d, long n)
+{
+    assert_int_equal(dd_sql_long(d, "SELECT count(*) FROM jobs"), n);
+    assert_int_equal(dd_sql_long(d, "SELECT count(*) FROM jobs WHERE state = 'completed' AND "
+                                    "verdict = 'AC'"),
+                     n);
+    /* Never two 'completed' events for a job; the results of one attempt only. */
+    assert_int_equal(dd_sql_long(d, "SELECT count(*) FROM (SELECT job_id FROM job_events WHERE "
+                                    "state = 'completed' GROUP BY job_id HAVING count(*) <> 1) x"),
+                     0);
+    /* (A crash between the result's commit and the event flush on the next
+     * tick can lose a job's 'completed' history row: not asserted here.) */
+    assert_int_equal(dd_sql_long(d, "SELECT count(*) FROM test_results"), 2 * n);
+    assert_int_equal(dd_sql_long(d, "SELECT count(*) FROM test_results t JOIN jobs j ON "
+                                    "j.id = t.job_id AND j.result_attempt = t.attempt"),
+                     2 * n);
+}
+
+/* Leases and completes until every job is completed in PostgreSQL; the
+ * runner re-registers when the dispatcher forgot it. Retries on errors and
+ * timeouts the way a runner does. */
+static void drain_all(dd_daemon *d, actor_client **rc, char *id, char *tok, long n)
+{
+    int64_t t0 = dd_now_us();
+    while (dd_sql_long(d, "SELECT count(*) FROM jobs WHERE state = 'completed'") < n) {
+        if (dd_now_us() - t0 > 30000000)
+            fail_msg("not every job completed within 30 s");
+        char ids[64][DP_ID_MAX];
+        uint32_t att[64];
+        size_t k = 0;
+        heartbeat(*rc, id, tok);
+        dp_msg_type t = dd_lease(*rc, id, tok, 64, 200, ids, att, &k);
+        if (t == DP_MSG_ERROR) { /* forgotten (flush) or reaped: register again */
+            dd_register(*rc, "re-registered", id, tok);
+            continue;
+        }
+        for (size_t i = 0; i < k; i++) {
+            dp_msg_type ct = dd_complete(*rc, id, tok, ids[i], att[i], 0);
+            if (ct == DP_MSG_ERROR)
+                dd_sleep_ms(50); /* unavailable: it comes back with the next lease */
+        }
+    }
+}
+
+static void test_restart_mid_flight(void **state)
+{
+    (void)state;
+    dd_daemon d;
+    dd_init(&d, NULL, NULL);
+    /* default TTLs: the runner must outlive the restart */
+    dd_start(&d);
+    actor_client *rc = dd_client(d.runner_url), *ac = dd_client(d.admin_url);
+    char id[DP_ID_MAX], tok[65];
+    dd_register(rc, "survivor", id, tok);
+    enum { N = 300 };
+    static char jobs[N][DP_ID_MAX];
+    dd_submit(ac, N, jobs);
+    char ids[64][DP_ID_MAX];
+    uint32_t att[64];
+    size_t k = 0;
+    assert_int_equal(dd_lease(rc, id, tok, 64, 1000, ids, att, &k), DP_MSG_LEASED);
+    /* Completes in flight while dispatchd is killed. */
+    actor_future *f[64];
+    for (size_t i = 0; i < k; i++) {
+        dp_test_result t[2] = {{.name = "t1", .verdict = DP_VERDICT_AC},
+                               {.name = "t2", .verdict = DP_VERDICT_AC}};
+        dp_msg m = {.type = DP_MSG_COMPLETE, .id = i + 1};
+        m.complete.runner_id = id;
+        m.complete.runner_token = tok;
+        m.complete.result = (dp_job_result){.job_id = ids[i],
+                                            .attempt = att[i],
+                                            .verdict = DP_VERDICT_AC,
+                                            .score = 100,
+                                            .tests = t,
+                                            .n_tests = 2};
+        nng_msg *req = NULL;
+        assert_int_equal(dp_msg_encode(&m, &req, NULL), DP_OK);
+        f[i] = actor_client_call_start(rc, req, 3000, NULL);
+        assert_non_null(f[i]);
+    }
+    /* Half of them answered (recorded), then the crash with the rest in flight. */
+    size_t acked = 0;
+    for (size_t i = 0; i < k / 2; i++) {
+        nng_msg *rep = NULL;
+        if (actor_future_wait(f[i], &rep, NULL) == DP_OK) {
+            acked++;
+            nng_msg_free(rep);
+        }
+    }
+    dd_kill(&d);
+    for (size_t i = k / 2; i < k; i++) {
+        nng_msg *rep = NULL;
+        if (actor_future_wait(f[i], &rep, NULL) == DP_OK) {
+            acked++;
+            nng_msg_free(rep);
+        }
+    }
+    printf("killed with %zu completes in flight, %zu answered\n", k, acked);
+    dd_start(&d);
+    /* The runner repeats every complete it did not see acknowledged (here:
+     * all of them, the repeat of an accepted one must change nothing). */
+    for (size_t i = 0; i < k; i++) {
+        dp_msg_type t = dd_complete(rc, id, tok, ids[i], att[i], 0);
+        if (t != DP_MSG_ACK)
+            fail_msg("repeated complete after restart answered %s", dp_msg_type_name(t));
+    }
+    drain_all(&d, &rc, id, tok, N);
+    dd_sleep_ms(100);
+    assert_exactly_once(&d, N);
+    actor_client_close(rc);
+    actor_client_close(ac);
+    assert_int_equal(dd_stop(&d), 0);
+    dd_fini(&d);
+}
+
+static void test_flushall_mid_flight(void **state)
+{
+    (void)state;
+    rs_server rs;
+    dp_err err = {0};
+    if (rs_start(&rs, 0, &err) != DP_OK)
+        fail_msg("private redis: %s", err.msg);
+    dd_daemon d;
+    dd_init(&d, rs.url, NULL);
+    FAST_ENV(&d);
+    dd_start(&d);
+    actor_client *rc = dd_client(d.runner_url), *ac = dd_client(d.admin_url);
+    char id[DP_ID_MAX], tok[65];
+    dd_register(rc, "flushed", id, tok);
+    enum { N = 200 };
+    static char jobs[N][DP_ID_MAX];
+    dd_submit(ac, N, jobs);
+    char ids[64][DP_ID_MAX];
+    uint32_t att[64];
+    size_t k = 0;
+    assert_int_equal(dd_lease(rc, id, tok, 64, 1000, ids, att, &k), DP_MSG_LEASED);
+    for (size_t i = 0; i < k / 2; i++)
+        assert_int_equal(dd_complete(rc, id, tok, ids[i], att[i], 0), DP_MSG_ACK);
+    redisContext *r = redisConnect("127.0.0.1", rs.port);
+    assert_non_null(r);
+    redisReply *rep = redisCommand(r, "FLUSHALL");
+    assert_non_null(rep);
+    freeReplyObject(rep);
+    redisFree(r);
+    /* The other half of the leased jobs is completed after the flush. */
+    for (size_t i = k / 2; i < k; i++)
+        dd_complete(rc, id, tok, ids[i], att[i], 0);
+    drain_all(&d, &rc, id, tok, N);
+    dd_sleep_ms(100);
+    assert_exactly_once(&d, N);
+    actor_client_close(rc);
+    actor_client_close(ac);
+    assert_int_equal(dd_stop(&d), 0);
+    dd_fini(&d);
+    rs_stop(&rs);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_reaper_reclaims_then_fails),
+        cmocka_unit_test(test_restart_mid_flight),
+        cmocka_unit_test(test_flushall_mid_flight),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
