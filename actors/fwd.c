@@ -4,7 +4,6 @@
 
 #include <stdint.h>
 #include <string.h>
-#include <time.h>
 
 int fwd_wrap(nng_msg *msg, fwd_origin origin, dp_err *err)
 {
@@ -40,23 +39,9 @@ void fwd_reply(fwd_origin origin, const dp_msg *reply)
         actor_reply_error(origin.gateway, origin.req, DP_EINTERNAL, err.msg, NULL);
         return;
     }
-    /* The gateway's request only counts as deferred once gateway_handle has
-     * returned ACTOR_DEFER (actors/actor.c), and we may answer before that:
-     * actor_reply then says "not held". Retry over that short window; a
-     * request that really is gone (answered at shutdown) costs ~10 ms. */
-    for (int i = 0; i < 1000; i++) {
-        nng_msg *copy = NULL;
-        if (nng_msg_dup(&copy, m) != 0)
-            break;
-        if (actor_reply(origin.gateway, origin.req, copy, NULL) == 0) {
-            nng_msg_free(m);
-            return;
-        }
-        struct timespec ts = {0, 10000};
-        nanosleep(&ts, NULL);
-    }
-    dp_log(DP_LOG_WARN, "reply_lost", "type", dp_msg_type_name(reply->type), (char *)NULL);
-    nng_msg_free(m);
+    /* The runtime keeps a reply that beats the gateway's ACTOR_DEFER. */
+    if (actor_reply(origin.gateway, origin.req, m, NULL) != 0)
+        dp_log(DP_LOG_WARN, "reply_lost", "type", dp_msg_type_name(reply->type), (char *)NULL);
 }
 
 void fwd_reply_error(fwd_origin origin, uint64_t id, const char *code, const char *message)

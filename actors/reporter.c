@@ -251,6 +251,33 @@ static void retry_elsewhere(reporter_state *s, pending_complete *p, uint32_t max
     reply_msg(p->origin, &ack);
 }
 
+/* Persisted (or already terminal): now the jobs may leave Redis, one
+ * script call per runner in the batch. */
+static void release_recorded(reporter_state *s, const size_t *idx, const store_outcome *outcome,
+                             size_t n)
+{
+    rq_complete_item items[REPORTER_BATCH];
+    bool done[REPORTER_BATCH] = {false};
+    for (size_t k = 0; k < n; k++) {
+        if (done[k] || outcome[k] == STORE_UNKNOWN_JOB)
+            continue;
+        const char *runner = s->batch[idx[k]].runner_id;
+        size_t m = 0;
+        for (size_t j = k; j < n; j++) {
+            pending_complete *p = &s->batch[idx[j]];
+            if (done[j] || outcome[j] == STORE_UNKNOWN_JOB || strcmp(p->runner_id, runner) != 0)
+                continue;
+            done[j] = true;
+            items[m++] =
+                (rq_complete_item){.job_id = p->result.job_id, .attempt = p->result.attempt};
+        }
+        dp_err err = {0};
+        if (rq_lease_complete_batch(s->rq, runner, items, m, &err) != DP_OK)
+            dp_log(DP_LOG_WARN, "complete_redis_failed", "runner_id", runner, "error", err.msg,
+                   (char *)NULL);
+    }
+}
+
 static void flush_completes(reporter_state *s)
 {
     size_t n = s->n_batch;
@@ -304,6 +331,8 @@ static void flush_completes(reporter_state *s)
     }
     if (rc == DP_OK && n_in > 0) {
         rc = store_record_results(s->db, in, n_in, outcome, &err);
+        if (rc == DP_OK)
+            release_recorded(s, idx, outcome, n_in);
         for (size_t k = 0; k < n_in; k++) {
             pending_complete *p = &s->batch[idx[k]];
             if (rc != DP_OK) {
@@ -316,13 +345,6 @@ static void flush_completes(reporter_state *s)
                 reply_msg(p->origin, &r);
                 continue;
             }
-            /* Persisted (or already): now the job may leave Redis. */
-            dp_err e2 = {0};
-            int rrc =
-                rq_lease_complete(s->rq, p->runner_id, p->result.job_id, p->result.attempt, &e2);
-            if (rrc != DP_OK && rrc != DP_ECONFLICT && rrc != DP_ENOTFOUND)
-                dp_log(DP_LOG_WARN, "complete_redis_failed", "job_id", p->result.job_id, "error",
-                       e2.msg, (char *)NULL);
             if (outcome[k] == STORE_RECORDED)
                 add_event(s, p->result.job_id, DP_JOB_COMPLETED, p->result.verdict, p->runner_id,
                           p->result.attempt, p->result.message);

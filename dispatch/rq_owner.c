@@ -6,116 +6,63 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* One read for either shape of the job key: the live hash (fields as an
- * array), the string tombstone a complete or cancel leaves, or nil. A plain
- * HMGET would fail the whole pipeline with WRONGTYPE on a tombstone. */
-static const char owner_script[] =
-    "local t = redis.call('TYPE', KEYS[1]).ok "
-    "if t == 'hash' then return redis.call('HMGET', KEYS[1], 'state', 'leased_by', "
-    "'attempts', 'max_attempts') end "
-    "if t == 'string' then return redis.call('GET', KEYS[1]) end "
-    "return false";
-
-static void job_key(const rq_conn *c, const char *id, char *out, size_t len)
-{
-    snprintf(out, len, "%sjob:%s", c->prefix, id);
-}
-
 int rq_owner_check(rq_conn *c, rq_owner_item *items, size_t n, dp_err *err)
 {
-    if (n == 0)
-        return DP_OK;
-    rq_args *cmds = calloc(n, sizeof *cmds);
-    redisReply **rep = calloc(n, sizeof *rep);
-    char(*keys)[RQ_PREFIX_MAX + DP_ID_MAX + 8] = calloc(n, sizeof *keys);
-    int rc = DP_ENOMEM;
-    if (cmds == NULL || rep == NULL || keys == NULL)
-        goto out;
-    for (size_t i = 0; i < n; i++) {
-        job_key(c, items[i].job_id, keys[i], sizeof keys[i]);
-        rq_args_str(&cmds[i], "EVAL");
-        rq_args_str(&cmds[i], owner_script);
-        rq_args_str(&cmds[i], "1");
-        rq_args_str(&cmds[i], keys[i]);
-    }
-    rc = rq_pipeline(c, "owner check", cmds, n, rep, err);
-    if (rc != DP_OK)
-        goto out;
-    for (size_t i = 0; i < n; i++) {
-        rq_owner_item *it = &items[i];
-        redisReply *r = rep[i];
-        it->result = DP_ENOTFOUND;
-        if (r == NULL)
-            continue;
-        if (r->type == REDIS_REPLY_STRING) {
-            /* A tombstone: "completed <runner> <attempt>" or "cancelled". */
-            char want[DP_ID_MAX * 2 + 32];
-            snprintf(want, sizeof want, "completed %s %u", it->runner_id, it->attempt);
-            it->result = strcmp(r->str, want) == 0 ? DP_OK : DP_ECONFLICT;
-            continue;
+    for (size_t i = 0; i < n; i += RQ_BATCH_MAX) {
+        size_t m = n - i < RQ_BATCH_MAX ? n - i : RQ_BATCH_MAX;
+        rq_args a = {0};
+        for (size_t j = 0; j < m; j++)
+            rq_args_str(&a, items[i + j].job_id);
+        redisReply *r = NULL;
+        int rc = rq_eval(c, RQ_LUA_OWNER_CHECK, &a, RQ_RETRY, &r, err);
+        rq_args_free(&a);
+        if (rc != DP_OK)
+            return rc;
+        for (size_t j = 0; j < m; j++) {
+            rq_owner_item *it = &items[i + j];
+            redisReply *e = r->type == REDIS_REPLY_ARRAY && j < r->elements ? r->element[j] : NULL;
+            it->result = DP_ENOTFOUND;
+            it->max_attempts = 0;
+            if (e != NULL && e->type == REDIS_REPLY_STRING) {
+                /* A tombstone: "completed <runner> <attempt>" or "cancelled". */
+                char want[DP_ID_MAX * 2 + 32];
+                snprintf(want, sizeof want, "completed %s %u", it->runner_id, it->attempt);
+                it->result = strcmp(e->str, want) == 0 ? DP_OK : DP_ECONFLICT;
+            } else if (e != NULL && e->type == REDIS_REPLY_ARRAY && e->elements == 4 &&
+                       e->element[0]->type == REDIS_REPLY_STRING) {
+                char att[16];
+                snprintf(att, sizeof att, "%u", it->attempt);
+                int owner = e->element[1]->type == REDIS_REPLY_STRING &&
+                            strcmp(e->element[1]->str, it->runner_id) == 0;
+                int same = e->element[2]->type == REDIS_REPLY_STRING &&
+                           strcmp(e->element[2]->str, att) == 0;
+                it->result = strcmp(e->element[0]->str, "leased") == 0 && owner && same
+                                 ? DP_OK
+                                 : DP_ECONFLICT;
+                if (e->element[3]->type == REDIS_REPLY_STRING)
+                    it->max_attempts = (uint32_t)strtoul(e->element[3]->str, NULL, 10);
+            }
         }
-        if (r->type != REDIS_REPLY_ARRAY || r->elements < 4 ||
-            r->element[0]->type != REDIS_REPLY_STRING)
-            continue; /* no such job */
-        char att[16];
-        snprintf(att, sizeof att, "%u", it->attempt);
-        int owner = r->element[1]->type == REDIS_REPLY_STRING &&
-                    strcmp(r->element[1]->str, it->runner_id) == 0;
-        int same =
-            r->element[2]->type == REDIS_REPLY_STRING && strcmp(r->element[2]->str, att) == 0;
-        it->result =
-            strcmp(r->element[0]->str, "leased") == 0 && owner && same ? DP_OK : DP_ECONFLICT;
-        it->max_attempts = r->element[3]->type == REDIS_REPLY_STRING
-                               ? (uint32_t)strtoul(r->element[3]->str, NULL, 10)
-                               : 0;
+        freeReplyObject(r);
     }
-out:
-    for (size_t i = 0; cmds != NULL && i < n; i++) {
-        rq_args_free(&cmds[i]);
-        if (rep != NULL && rep[i] != NULL)
-            freeReplyObject(rep[i]);
-    }
-    free(cmds);
-    free(rep);
-    free(keys);
-    if (rc == DP_ENOMEM)
-        dp_err_set(err, DP_ENOMEM, "owner check: out of memory");
-    return rc;
+    return DP_OK;
 }
-
-static const char clear_script[] =
-    "if redis.call('TYPE', KEYS[1]).ok == 'string' then return redis.call('DEL', KEYS[1]) end "
-    "return 0";
 
 int rq_owner_clear_tombstones(rq_conn *c, const char *const *job_ids, size_t n, dp_err *err)
 {
-    if (n == 0)
-        return DP_OK;
-    rq_args *cmds = calloc(n, sizeof *cmds);
-    redisReply **rep = calloc(n, sizeof *rep);
-    char(*keys)[RQ_PREFIX_MAX + DP_ID_MAX + 8] = calloc(n, sizeof *keys);
-    int rc = DP_ENOMEM;
-    if (cmds != NULL && rep != NULL && keys != NULL) {
-        for (size_t i = 0; i < n; i++) {
-            job_key(c, job_ids[i], keys[i], sizeof keys[i]);
-            rq_args_str(&cmds[i], "EVAL");
-            rq_args_str(&cmds[i], clear_script);
-            rq_args_str(&cmds[i], "1");
-            rq_args_str(&cmds[i], keys[i]);
-        }
-        rc = rq_pipeline(c, "tombstone clear", cmds, n, rep, err);
+    for (size_t i = 0; i < n; i += RQ_BATCH_MAX) {
+        size_t m = n - i < RQ_BATCH_MAX ? n - i : RQ_BATCH_MAX;
+        rq_args a = {0};
+        for (size_t j = 0; j < m; j++)
+            rq_args_str(&a, job_ids[i + j]);
+        redisReply *r = NULL;
+        int rc = rq_eval(c, RQ_LUA_CLEAR_TOMBSTONES, &a, RQ_RETRY, &r, err);
+        rq_args_free(&a);
+        if (rc != DP_OK)
+            return rc;
+        freeReplyObject(r);
     }
-    for (size_t i = 0; cmds != NULL && i < n; i++) {
-        rq_args_free(&cmds[i]);
-        if (rep != NULL && rep[i] != NULL)
-            freeReplyObject(rep[i]);
-    }
-    free(cmds);
-    free(rep);
-    free(keys);
-    if (rc == DP_ENOMEM)
-        dp_err_set(err, DP_ENOMEM, "tombstone clear: out of memory");
-    return rc;
+    return DP_OK;
 }
 
 int rq_epoch_present(rq_conn *c, int *present, dp_err *err)

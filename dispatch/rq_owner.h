@@ -15,13 +15,15 @@ typedef struct {
                               accepted complete), DP_ECONFLICT, DP_ENOTFOUND */
 } rq_owner_item;
 
-/* Checks n items in one round trip. */
+/* Checks n items in one round trip per RQ_BATCH_MAX (one script,
+ * dispatch/rq_owner_check.lua). */
 int rq_owner_check(rq_conn *c, rq_owner_item *items, size_t n, dp_err *err);
 
 /* Deletes the tombstones (string keys left by a complete or cancel) of n
  * jobs PostgreSQL holds as unfinished again (an operator requeued them), so
  * that rq_enqueue adds them instead of skipping an existing key. Live job
- * hashes are left alone. One round trip; ids are borrowed. */
+ * hashes are left alone. One script call (rq_clear_tombstones.lua) per
+ * RQ_BATCH_MAX; ids are borrowed. */
 int rq_owner_clear_tombstones(rq_conn *c, const char *const *job_ids, size_t n, dp_err *err);
 
 /* Sets *present to 1 when this Redis holds our epoch marker, 0 when it does
