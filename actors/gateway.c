@@ -90,7 +90,7 @@ actor *gateway_spawn(const gateway_config *cfg, dp_err *err)
         return NULL;
     }
     g->cfg = *cfg;
-    const char *urls[1] = {cfg->listen_url};
+    const char *urls[2] = {cfg->listen_url, cfg->also_url};
     actor_opts o = {
         .name = cfg->name,
         .state = g,
@@ -99,7 +99,7 @@ actor *gateway_spawn(const gateway_config *cfg, dp_err *err)
         .mailbox = cfg->max_held != 0 ? cfg->max_held : 4096,
         .max_msg_bytes = DP_MSG_MAX_SIZE,
         .listen_urls = urls,
-        .n_listen_urls = 1,
+        .n_listen_urls = cfg->also_url != NULL ? 2 : 1,
     };
     actor *a = actor_spawn(&o, err);
     if (a == NULL) {

@@ -13,6 +13,7 @@
 typedef struct {
     const char *name;       /* "gateway-runner" / "gateway-admin" */
     const char *listen_url; /* tcp://, tls+tcp://, ipc:// */
+    const char *also_url;   /* optional second URL, e.g. inproc:// for in-process runners */
     /* routes[type] = the actor that handles that type here; NULL = refused */
     actor *routes[DP_MSG_TYPE_COUNT];
     size_t max_held; /* requests held at once (long-poll leases count) */

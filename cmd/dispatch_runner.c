@@ -3,21 +3,18 @@
  * running jobs in the sandbox. SIGTERM: stop leasing, let running jobs
  * finish within RUNNER_GRACE_MS, release the rest, deregister, exit 0.
  * SIGKILL loses nothing: the dispatcher's reaper reclaims. */
-#include "actors/client.h"
-#include "actors/executor.h"
-#include "actors/runner_client.h"
+#include "actors/runner_pool.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "runner/sandbox/sandbox.h"
 
 #include <curl/curl.h>
 #include <dirent.h>
+#include <stdint.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #define MAX_SLOTS 256
@@ -77,31 +74,6 @@ static size_t split_list(char *buf, char **out, size_t max)
     return n;
 }
 
-/* The profiles installed here: every *.json name in the profiles dir. */
-static size_t list_profiles(const char *dir, char names[][64], size_t max)
-{
-    DIR *d = opendir(dir);
-    size_t n = 0;
-    struct dirent *e;
-    while (d != NULL && n < max && (e = readdir(d)) != NULL) {
-        size_t len = strlen(e->d_name);
-        if (len > 5 && len < 64 && strcmp(e->d_name + len - 5, ".json") == 0) {
-            snprintf(names[n], 64, "%.*s", (int)(len - 5), e->d_name);
-            n++;
-        }
-    }
-    if (d != NULL)
-        closedir(d);
-    return n;
-}
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int main(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++) {
@@ -133,12 +105,6 @@ int main(int argc, char **argv)
     snprintf(labels_buf, sizeof labels_buf, "%s", cfg.labels);
     char *labels[MAX_LIST];
     size_t n_labels = split_list(labels_buf, labels, MAX_LIST);
-    char profile_names[MAX_LIST][64];
-    const char *profiles[MAX_LIST];
-    size_t n_profiles = list_profiles(cfg.profiles_dir, profile_names, MAX_LIST);
-    for (size_t i = 0; i < n_profiles; i++)
-        profiles[i] = profile_names[i];
-
     sigset_t stop;
     sigemptyset(&stop);
     sigaddset(&stop, SIGTERM);
@@ -153,74 +119,37 @@ int main(int argc, char **argv)
         dp_log(DP_LOG_INFO, "sandbox", "protections", summary, "required", cfg.require,
                (char *)NULL);
     }
-    static atomic_int stopping;
-    atomic_store(&stopping, 0);
-    runner_client_config rcc = {cfg.url,  reg_token, cfg.name,   (const char *const *)labels,
-                                n_labels, profiles,  n_profiles, (uint32_t)cfg.concurrency,
-                                "0.1.0"};
-    int status = 0;
-    actor *slots[MAX_SLOTS] = {0};
-    size_t n_slots = 0;
-    actor *rc = runner_client_spawn(&rcc, &err);
+    runner_pool_config pc = {
+        .dispatch_url = cfg.url,
+        .registration_token = reg_token,
+        .name = cfg.name,
+        .labels = (const char *const *)labels,
+        .n_labels = n_labels,
+        .profiles_dir = cfg.profiles_dir,
+        .workdir = cfg.workdir,
+        .sandbox_require = cfg.require,
+        .concurrency = (uint32_t)cfg.concurrency,
+        .slot_base = (uint32_t)cfg.slot_base,
+        .lease_wait_ms = (uint32_t)cfg.lease_wait_ms,
+        .noop = (int)cfg.noop,
+    };
+    runner_pool *pool = runner_pool_start(&pc, &err);
     memset(reg_token, 0, strlen(reg_token));
     free(reg_token);
-    if (rc == NULL)
-        goto fail;
-    for (size_t i = 0; i < cfg.concurrency; i++) {
-        executor_config ec = {
-            .slot = (int)(cfg.slot_base + i),
-            .dispatch_url = cfg.url,
-            .exec = {.profiles_dir = cfg.profiles_dir,
-                     .workdir = cfg.workdir,
-                     .slot = (int)(cfg.slot_base + i),
-                     .noop = (int)cfg.noop,
-                     .sandbox_require = strcmp(cfg.require, "none") == 0 ? NULL : cfg.require},
-            .lease_wait_ms = (uint32_t)cfg.lease_wait_ms,
-            .stopping = &stopping,
-            .session = rc,
-        };
-        if ((slots[n_slots] = executor_spawn(&ec, &err)) == NULL)
-            goto fail;
-        if (runner_client_add_slot(rc, slots[n_slots++], &err) != DP_OK)
-            goto fail;
+    if (pool == NULL) {
+        fprintf(stderr, "dispatch-runner: %s\n", err.msg);
+        curl_global_cleanup();
+        return err.code == DP_EINVAL ? 78 : 69;
     }
     char n[16];
-    snprintf(n, sizeof n, "%zu", n_slots);
+    snprintf(n, sizeof n, "%llu", (unsigned long long)cfg.concurrency);
     dp_log(DP_LOG_INFO, "runner_ready", "name", cfg.name, "slots", n, "url", cfg.url, (char *)NULL);
     int sig = 0;
     sigwait(&stop, &sig);
     dp_log(DP_LOG_INFO, "runner_stopping", (char *)NULL);
-    goto drain;
-fail:
-    fprintf(stderr, "dispatch-runner: %s\n", err.msg);
-    status = err.code == DP_EINVAL ? 78 : 69;
-drain:
-    atomic_store(&stopping, 1);
-    if (rc != NULL) {
-        /* The dispatcher ends our waiting leases; running jobs finish within the grace. */
-        runner_client_stopping(rc, NULL);
-        int64_t deadline = now_ms() + (int64_t)cfg.grace_ms;
-        int idle = 1;
-        for (size_t i = 0; i < n_slots; i++) {
-            int64_t left = deadline - now_ms();
-            nng_msg *m = NULL, *r = NULL;
-            if (left <= 0 || nng_msg_alloc(&m, 0) != 0 ||
-                actor_call(slots[i], m, &r, (int)left, NULL) != DP_OK)
-                idle = 0;
-            if (r != NULL)
-                nng_msg_free(r);
-        }
-        runner_client_deregister(rc, NULL); /* releases what is still leased */
-        if (!idle) {
-            /* A job outlived the grace: it was released; its sandbox dies with us. */
-            dp_log(DP_LOG_WARN, "runner_grace_expired", (char *)NULL);
-            _exit(status);
-        }
-    }
-    for (size_t i = 0; i < n_slots; i++)
-        actor_destroy(slots[i]);
-    actor_destroy(rc);
+    if (!runner_pool_stop(pool, (uint32_t)cfg.grace_ms))
+        _exit(0); /* a job outlived the grace: released; its sandbox dies with us */
     curl_global_cleanup();
     dp_log(DP_LOG_INFO, "runner_stopped", (char *)NULL);
-    return status;
+    return 0;
 }

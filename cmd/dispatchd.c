@@ -6,6 +6,7 @@
 #include "actors/leaser.h"
 #include "actors/publisher.h"
 #include "actors/registrar.h"
+#include "actors/runner_pool.h"
 #include "actors/reporter.h"
 #include "actors/waker.h"
 #include "common/config.h"
@@ -57,9 +58,39 @@ static int load_config(dd_config *c, dp_err *err)
     return DP_OK;
 }
 
+/* `--with-runners N`: N executor slots in this process, reached over inproc. */
+#define INPROC_RUNNER_URL "inproc://dispatchd-runners"
+
+static runner_pool *start_inproc_runners(uint64_t n, const char *token, dp_err *err)
+{
+    const char *profiles, *workdir, *require;
+    uint64_t noop, base;
+    if (dp_config_string("RUNNER_PROFILES_DIR", "/etc/dispatch/pits", &profiles, err) ||
+        dp_config_string("RUNNER_WORKDIR", "/var/lib/dispatch/work", &workdir, err) ||
+        dp_config_string("DISPATCH_SANDBOX_REQUIRE", "none", &require, err) ||
+        dp_config_uint("RUNNER_NOOP", 0, 0, 1, &noop, err) ||
+        dp_config_uint("RUNNER_SLOT_BASE", 0, 0, 998 - n, &base, err))
+        return NULL;
+    runner_pool_config pc = {
+        .dispatch_url = INPROC_RUNNER_URL,
+        .registration_token = token,
+        .name = "dispatchd-inproc",
+        .profiles_dir = profiles,
+        .workdir = workdir,
+        .sandbox_require = require,
+        .concurrency = (uint32_t)n,
+        .slot_base = (uint32_t)base,
+        .lease_wait_ms = 25000,
+        .noop = (int)noop,
+    };
+    return runner_pool_start(&pc, err);
+}
+
 static void usage(FILE *f)
 {
-    fputs("usage: dispatchd [--help] [--version]\n"
+    fputs("usage: dispatchd [--with-runners N] [--help] [--version]\n"
+          "--with-runners N also runs N executor slots in this process (single machine;\n"
+          "RUNNER_PROFILES_DIR, RUNNER_WORKDIR, DISPATCH_SANDBOX_REQUIRE apply).\n"
           "Configured by the environment: DISPATCH_REDIS_URL, DISPATCH_PG_DSN (required),\n"
           "DISPATCH_REGISTRATION_TOKEN (required), DISPATCH_RUNNER_LISTEN, DISPATCH_ADMIN_LISTEN,\n"
           "DISPATCH_LOG_STORE, DISPATCH_HEARTBEAT_MS, DISPATCH_ALIVE_TTL_MS,\n"
@@ -70,7 +101,19 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+    uint64_t with_runners = 0;
     for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--with-runners") == 0 && i + 1 < argc) {
+            char *end = NULL;
+            unsigned long long n = strtoull(argv[++i], &end, 10);
+            if (*end != '\0' || n < 1 || n > 256) {
+                fprintf(stderr, "dispatchd: --with-runners: '%s' is not a number in 1..256\n",
+                        argv[i]);
+                return 64;
+            }
+            with_runners = n;
+            continue;
+        }
         if (strcmp(argv[i], "--help") == 0) {
             usage(stdout);
             return 0;
@@ -101,6 +144,7 @@ int main(int argc, char **argv)
     char events_url[1100];
     actor *publisher = NULL, *reporter = NULL, *leaser = NULL, *waker = NULL, *registrar = NULL;
     actor *gw_runner = NULL, *gw_admin = NULL;
+    runner_pool *pool = NULL;
     int status = 0;
     if (events_url_for(cfg.admin_listen, events_url, sizeof events_url, &err) != DP_OK ||
         (publisher = publisher_spawn(events_url, &err)) == NULL)
@@ -134,8 +178,10 @@ int main(int argc, char **argv)
                            leaser};
     if ((registrar = registrar_spawn(&gc, &err)) == NULL)
         goto fail;
-    gateway_config runner_gw = {
-        .name = "gateway-runner", .listen_url = cfg.runner_listen, .max_held = 16384};
+    gateway_config runner_gw = {.name = "gateway-runner",
+                                .listen_url = cfg.runner_listen,
+                                .also_url = with_runners > 0 ? INPROC_RUNNER_URL : NULL,
+                                .max_held = 16384};
     runner_gw.routes[DP_MSG_REGISTER] = registrar;
     runner_gw.routes[DP_MSG_HEARTBEAT] = registrar;
     runner_gw.routes[DP_MSG_DEREGISTER] = registrar;
@@ -154,6 +200,9 @@ int main(int argc, char **argv)
     if ((gw_runner = gateway_spawn(&runner_gw, &err)) == NULL ||
         (gw_admin = gateway_spawn(&admin_gw, &err)) == NULL)
         goto fail;
+    if (with_runners > 0 &&
+        (pool = start_inproc_runners(with_runners, cfg.registration_token, &err)) == NULL)
+        goto fail;
     dp_log(DP_LOG_INFO, "dispatchd_ready", "runner_url", cfg.runner_listen, "admin_url",
            cfg.admin_listen, "events_url", events_url, (char *)NULL);
     int sig = 0;
@@ -165,6 +214,9 @@ fail:
     fprintf(stderr, "dispatchd: %s\n", err.msg);
     status = err.code == DP_EINVAL ? 78 : 69;
 done:
+    /* In-process runners go first, gracefully, while the dispatcher still serves them. */
+    if (pool != NULL && !runner_pool_stop(pool, 30000))
+        _exit(status);
     /* Gateways refuse new work but stay up: the others answer through them. */
     gateway_close(gw_runner);
     gateway_close(gw_admin);

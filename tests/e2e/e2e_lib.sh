@@ -43,7 +43,7 @@ e2e_start_dispatchd() {
   env DISPATCH_PG_DSN="$E2E_PG_DSN" DISPATCH_RUNNER_LISTEN="$DISPATCH_URL" \
     DISPATCH_ADMIN_LISTEN="$DISPATCH_ADMIN_URL" DISPATCH_REDIS_PREFIX="{$E2E_DB}:" \
     DISPATCH_LOG_STORE="file://$E2E_DIR/logs/{job_id}.log" "$@" \
-    dispatchd >"$E2E_DIR/dispatchd.log" 2>&1 &
+    dispatchd ${E2E_DISPATCHD_ARGS:-} >"$E2E_DIR/dispatchd.log" 2>&1 &
   E2E_PIDS+=($!)
   E2E_DISPATCHD=$!
   for _ in $(seq 1 100); do

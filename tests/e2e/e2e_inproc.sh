@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# `dispatchd --with-runners N`: one process hosts the dispatcher and N
+# executor slots over inproc; jobs run and it stops cleanly on SIGTERM.
+. "$(dirname "$0")/e2e_lib.sh"
+mkdir -p "$E2E_DIR/work"
+E2E_DISPATCHD_ARGS="--with-runners 2" e2e_start_dispatchd RUNNER_PROFILES_DIR="$SRC/pits" \
+  RUNNER_WORKDIR="$E2E_DIR/work" RUNNER_SLOT_BASE=360
+ids=()
+for i in 1 2 3; do
+  ids+=("$(dispatchctl submit --profile shell --archive "$(e2e_zip "s$i" test.sh="exit 0\n")")")
+done
+for j in "${ids[@]}"; do
+  dispatchctl wait "$j" --timeout 60 >/dev/null || fail "job $j not AC in-process"
+done
+[ "$(dispatchctl runners --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["capacity"])')" = 2 ] \
+  || fail "the in-process runner should have 2 slots"
+kill -TERM "$E2E_DISPATCHD"
+set +e; wait "$E2E_DISPATCHD"; rc=$?; set -e
+[ "$rc" = 0 ] || fail "dispatchd --with-runners exited $rc on SIGTERM"
+ok "dispatchd --with-runners: 3 jobs AC, clean stop"
