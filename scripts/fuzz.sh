@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-60}
 for h in build-fuzz/fuzz/fuzz_*; do
-  [ -x "$h" ] || continue
+  [ -f "$h" ] && [ -x "$h" ] || continue
   name=$(basename "$h")
   mkdir -p "fuzz/corpus-run/$name"
   seeds=()

@@ -26,7 +26,8 @@ svc_start_redis() {
   SVC_REDIS_PORT=$(svc_free_port)
   mkdir -p "$SVC_DIR/redis"
   redis-server --port "$SVC_REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
-    --dir "$SVC_DIR/redis" --daemonize no --logfile "$SVC_DIR/redis/redis.log" &
+    --dir "$SVC_DIR/redis" --daemonize no --logfile "$SVC_DIR/redis/redis.log" \
+    </dev/null >/dev/null 2>&1 &
   SVC_REDIS_PID=$!
   for _ in $(seq 1 200); do
     redis-cli -p "$SVC_REDIS_PORT" ping >/dev/null 2>&1 && break

@@ -17,7 +17,7 @@ stack_start() {
   export DISPATCH_LOG_STORE="file://$SVC_DIR/logs/{job_id}.log"
   export RUNNER_PROFILES_DIR=${RUNNER_PROFILES_DIR:-$root/pits}
   STACK_PIDS=()
-  dispatchd >"$SVC_DIR/dispatchd.log" 2>&1 &
+  dispatchd </dev/null >"$SVC_DIR/dispatchd.log" 2>&1 &
   STACK_PIDS+=($!)
   local ok=
   for _ in $(seq 1 100); do
@@ -31,7 +31,7 @@ stack_start() {
     # Slots of runners on one host need distinct sandbox uids and cgroups.
     RUNNER_NAME="runner-$i" RUNNER_CONCURRENCY="$concurrency" RUNNER_WORKDIR="$SVC_DIR/work-$i" \
       RUNNER_SLOT_BASE=$(( (i - 1) * concurrency + 100 )) \
-      dispatch-runner >"$SVC_DIR/runner-$i.log" 2>&1 &
+      dispatch-runner </dev/null >"$SVC_DIR/runner-$i.log" 2>&1 &
     STACK_PIDS+=($!)
   done
   export STACK_PIDS
