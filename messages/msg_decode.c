@@ -48,10 +48,10 @@ static int read_name(dp_mp_reader *r, char *buf, size_t size)
     int rc = dp_mp_read_str(r, &s, &n);
     if (rc != DP_OK)
         return rc;
-    if (n >= size || memchr(s, '\0', n) != NULL)
+    /* Printable, so the caller may quote it in an error message. */
+    if (n >= size)
         return dp_mp_fail(r, DP_EPROTO, "unknown value");
-    memcpy(buf, s, n);
-    buf[n] = '\0';
+    dp_mp_printable(s, n, buf, size);
     return DP_OK;
 }
 
@@ -258,8 +258,8 @@ static int envelope_verdict(dp_mp_reader *r, bool have_v, uint64_t version, bool
             out->type = dp_msg_type_parse(name);
         }
         if (out->type == DP_MSG_INVALID)
-            return dp_mp_fail(r, DP_EPROTO, "unknown message type \"%.*s\"", tn > 40 ? 40 : (int)tn,
-                              t);
+            return dp_mp_fail(r, DP_EPROTO, "unknown message type \"%s\"",
+                              dp_mp_printable(t, tn, name, sizeof name));
     }
     return DP_OK;
 }

@@ -58,6 +58,13 @@ static dp_msg raw_decode(int want_rc, const char *want_in_msg)
     return m;
 }
 
+static void pack_nested(int depth)
+{
+    for (int i = 0; i < depth; i++)
+        msgpack_pack_array(&pk, 1);
+    msgpack_pack_nil(&pk);
+}
+
 static void heartbeat_body(const char *free_key_type)
 {
     msgpack_pack_map(&pk, 3);
@@ -310,13 +317,6 @@ static void test_wrong_types(void **state)
     raw_decode(DP_EPROTO, "NUL");
 }
 
-static void pack_nested(int depth)
-{
-    for (int i = 0; i < depth; i++)
-        msgpack_pack_array(&pk, 1);
-    msgpack_pack_nil(&pk);
-}
-
 static void test_deep_nesting(void **state)
 {
     (void)state;
@@ -456,6 +456,23 @@ static void test_unknown_type_and_version(void **state)
     msgpack_pack_map(&pk, 0);
     dp_msg m = raw_decode(DP_EPROTO, "unknown message type \"teleport\"");
     assert_int_equal(m.id, 7); /* kept so the error reply can be addressed */
+
+    /* Untrusted text never reaches an error message raw (one clean line). */
+    raw_envelope(1, "bad\ntype\x1b[31m");
+    msgpack_pack_map(&pk, 0);
+    raw_decode(DP_EPROTO, "unknown message type \"bad?type?[31m\"");
+    raw_envelope(1, "queue");
+    msgpack_pack_map(&pk, 1);
+    raw_str("k\r\n");
+    pack_nested(DP_MSG_MAX_DEPTH); /* too deep: caught by the envelope pass */
+    raw_decode(DP_EPROTO, "b: nested deeper");
+    raw_envelope(1, "event");
+    msgpack_pack_map(&pk, 2);
+    raw_str("jid");
+    raw_str("j");
+    raw_str("vd");
+    raw_str("A\x07");
+    raw_decode(DP_EPROTO, "unknown verdict \"A?\"");
 
     raw_envelope(2, "heartbeat");
     heartbeat_body("ok");
