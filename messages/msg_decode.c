@@ -198,7 +198,9 @@ static int decode_field(dp_mp_reader *r, const dp_field *f, void *obj)
 static const dp_field *find_field(const dp_schema *s, const char *key, uint32_t n, size_t *idx)
 {
     for (size_t i = 0; i < s->n_fields; i++) {
-        if (strlen(s->fields[i].key) == n && memcmp(s->fields[i].key, key, n) == 0) {
+        const char *k = s->fields[i].key;
+        /* strnlen first: the key may hold NULs, so never trust a prefix match. */
+        if (strnlen(k, (size_t)n + 1) == n && memcmp(k, key, n) == 0) {
             *idx = i;
             return &s->fields[i];
         }
