@@ -21,6 +21,15 @@ static size_t left(const dp_mp_reader *r)
     return r->len - r->pos;
 }
 
+char *dp_mp_printable(const char *s, size_t n, char *out, size_t out_size)
+{
+    size_t k = 0;
+    for (; k < n && k < 40 && k + 1 < out_size; k++)
+        out[k] = s[k] >= 0x20 && s[k] <= 0x7e ? s[k] : '?';
+    out[k] = '\0';
+    return out;
+}
+
 int dp_mp_fail(dp_mp_reader *r, int code, const char *fmt, ...)
 {
     if (r->err == NULL)
@@ -32,9 +41,9 @@ int dp_mp_fail(dp_mp_reader *r, int code, const char *fmt, ...)
         const dp_mp_path_seg *s = &r->path[i];
         int k;
         if (s->key != NULL) {
-            /* Keys come from untrusted input: cap their length in messages. */
-            int kl = s->key_len > 40 ? 40 : (int)s->key_len;
-            k = snprintf(path + used, sizeof path - used, "%s%.*s", used ? "." : "", kl, s->key);
+            char key[48];
+            dp_mp_printable(s->key, s->key_len, key, sizeof key);
+            k = snprintf(path + used, sizeof path - used, "%s%s", used ? "." : "", key);
         } else {
             k = snprintf(path + used, sizeof path - used, "[%zu]", s->index);
         }

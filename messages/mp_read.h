@@ -41,6 +41,11 @@ void dp_mp_reader_init(dp_mp_reader *r, const void *buf, size_t len, dp_err *err
 int dp_mp_fail(dp_mp_reader *r, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Copies at most 40 bytes of untrusted s into out (NUL-terminated), with
+ * every byte outside printable ASCII replaced by '?', so error messages stay
+ * one clean line. out_size must be at least 2; returns out. */
+char *dp_mp_printable(const char *s, size_t n, char *out, size_t out_size);
+
 /* Path bookkeeping for error messages; pop after the value is read. */
 void dp_mp_push_key(dp_mp_reader *r, const char *key, size_t key_len);
 void dp_mp_push_index(dp_mp_reader *r, size_t index);

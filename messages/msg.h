@@ -37,7 +37,7 @@
 #define DP_MSG_MAX_SPECS 10000              /* specs in one submit, items in submitted */
 #define DP_MSG_MAX_LEASE 1024               /* jobs in one lease / leased */
 #define DP_MSG_MAX_RUNNERS 10000            /* runners in one `runners` reply */
-#define DP_MSG_MAX_LABELS 64                /* labels or profiles of one runner */
+#define DP_MSG_MAX_LABELS 256               /* labels or profiles of one runner */
 #define DP_MSG_MAX_DEPTH 8                  /* nesting of maps and arrays, envelope = 1 */
 /* Decoded memory may not exceed this many times the wire size (plus 64 KiB):
  * stops a small message of empty maps from becoming a huge array of structs. */

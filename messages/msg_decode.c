@@ -48,10 +48,10 @@ static int read_name(dp_mp_reader *r, char *buf, size_t size)
     int rc = dp_mp_read_str(r, &s, &n);
     if (rc != DP_OK)
         return rc;
-    if (n >= size || memchr(s, '\0', n) != NULL)
+    /* Printable, so the caller may quote it in an error message. */
+    if (n >= size)
         return dp_mp_fail(r, DP_EPROTO, "unknown value");
-    memcpy(buf, s, n);
-    buf[n] = '\0';
+    dp_mp_printable(s, n, buf, size);
     return DP_OK;
 }
 
@@ -198,7 +198,9 @@ static int decode_field(dp_mp_reader *r, const dp_field *f, void *obj)
 static const dp_field *find_field(const dp_schema *s, const char *key, uint32_t n, size_t *idx)
 {
     for (size_t i = 0; i < s->n_fields; i++) {
-        if (strlen(s->fields[i].key) == n && memcmp(s->fields[i].key, key, n) == 0) {
+        const char *k = s->fields[i].key;
+        /* strnlen first: the key may hold NULs, so never trust a prefix match. */
+        if (strnlen(k, (size_t)n + 1) == n && memcmp(k, key, n) == 0) {
             *idx = i;
             return &s->fields[i];
         }
@@ -240,49 +242,54 @@ static int decode_obj(dp_mp_reader *r, const dp_schema *s, void *obj)
     return DP_OK;
 }
 
+/* Complaints about "v" and "t" win over later trouble in the envelope, and
+ * the scan goes on past them so the id is known for the error reply. */
+static int envelope_verdict(dp_mp_reader *r, bool have_v, uint64_t version, bool have_t,
+                            const char *t, uint32_t tn, dp_msg *out)
+{
+    r->n_path = 0;
+    if (have_v && (version < 1 || version > DP_MSG_VERSION))
+        return dp_mp_fail(r, DP_EPROTO, "unsupported version %llu (this side speaks %d)",
+                          (unsigned long long)version, DP_MSG_VERSION);
+    if (have_t) {
+        char name[32];
+        out->type = DP_MSG_INVALID;
+        if (tn < sizeof name && memchr(t, '\0', tn) == NULL) {
+            memcpy(name, t, tn);
+            name[tn] = '\0';
+            out->type = dp_msg_type_parse(name);
+        }
+        if (out->type == DP_MSG_INVALID)
+            return dp_mp_fail(r, DP_EPROTO, "unknown message type \"%s\"",
+                              dp_mp_printable(t, tn, name, sizeof name));
+    }
+    return DP_OK;
+}
+
 /* First pass over the envelope: version, type, id and where the body is. */
 static int read_envelope(dp_mp_reader *r, dp_msg *out, size_t *body_pos)
 {
-    uint32_t n;
-    int rc = dp_mp_enter_map(r, &n);
-    if (rc != DP_OK)
-        return rc;
     bool have_v = false, have_t = false, have_id = false;
     uint64_t version = 0;
+    const char *t = NULL;
+    uint32_t tn = 0, n = 0;
     *body_pos = SIZE_MAX;
-    for (uint32_t k = 0; k < n; k++) {
+    int rc = dp_mp_enter_map(r, &n);
+    for (uint32_t k = 0; rc == DP_OK && k < n; k++) {
         const char *key;
         uint32_t key_len;
         if ((rc = dp_mp_read_str(r, &key, &key_len)) != DP_OK)
-            return rc;
+            break;
         dp_mp_push_key(r, key, key_len);
         bool dup = false;
         if (key_len == 1 && key[0] == 'v') {
             dup = have_v;
-            have_v = true;
             rc = dp_mp_read_uint(r, &version);
-            /* Checked at once: a newer sender's body may not parse for us. */
-            if (rc == DP_OK && (version < 1 || version > DP_MSG_VERSION))
-                rc = dp_mp_fail(r, DP_EPROTO, "unsupported version %llu (this side speaks %d)",
-                                (unsigned long long)version, DP_MSG_VERSION);
+            have_v = have_v || rc == DP_OK;
         } else if (key_len == 1 && key[0] == 't') {
-            const char *t;
-            uint32_t tn;
-            char name[32];
             dup = have_t;
-            have_t = true;
             rc = dp_mp_read_str(r, &t, &tn);
-            if (rc == DP_OK) {
-                out->type = DP_MSG_INVALID;
-                if (tn < sizeof name && memchr(t, '\0', tn) == NULL) {
-                    memcpy(name, t, tn);
-                    name[tn] = '\0';
-                    out->type = dp_msg_type_parse(name);
-                }
-                if (out->type == DP_MSG_INVALID)
-                    rc = dp_mp_fail(r, DP_EPROTO, "unknown message type \"%.*s\"",
-                                    tn > 40 ? 40 : (int)tn, t);
-            }
+            have_t = have_t || rc == DP_OK;
         } else if (key_len == 2 && memcmp(key, "id", 2) == 0) {
             dup = have_id;
             have_id = true;
@@ -296,17 +303,19 @@ static int read_envelope(dp_mp_reader *r, dp_msg *out, size_t *body_pos)
         }
         if (rc == DP_OK && dup)
             rc = dp_mp_fail(r, DP_EPROTO, "duplicate key");
-        if (rc != DP_OK)
-            return rc;
-        dp_mp_pop(r);
+        if (rc == DP_OK)
+            dp_mp_pop(r);
     }
-    dp_mp_leave(r);
-    if (r->pos != r->len)
-        return dp_mp_fail(r, DP_EPROTO, "%zu trailing bytes after the message", r->len - r->pos);
+    if (rc == DP_OK && r->pos != r->len)
+        rc = dp_mp_fail(r, DP_EPROTO, "%zu trailing bytes after the message", r->len - r->pos);
+    int env = envelope_verdict(r, have_v, version, have_t, t, tn, out);
+    if (env != DP_OK || rc != DP_OK)
+        return env != DP_OK ? env : rc;
     if (!have_v)
         return dp_mp_fail(r, DP_EPROTO, "envelope without version \"v\"");
     if (!have_t)
         return dp_mp_fail(r, DP_EPROTO, "envelope without type \"t\"");
+    dp_mp_leave(r);
     return DP_OK;
 }
 

@@ -9,13 +9,41 @@
 #define CAT(obj, off, T) ((const T *)((const char *)(obj) + (off)))
 
 /* Where packed bytes go; the size cap is checked on every write so an
- * oversized message fails early instead of after it has been built. */
+ * oversized message fails early instead of after it has been built. The
+ * packer writes a few bytes at a time: they are staged and appended to the
+ * nng_msg in blocks (each nng_msg_append call is comparatively costly). */
 typedef struct {
     nng_msg *msg; /* either this ... */
     char *buf;    /* ... or this growing buffer */
     size_t len, cap;
     bool too_big;
+    size_t staged;
+    char stage[2048];
 } sink;
+
+/* Makes room for extra more bytes in the nng_msg. nng grows a message by
+ * exactly what is appended: reserve geometrically ourselves or a big
+ * message costs O(n^2). */
+static int sink_grow(sink *s, size_t extra)
+{
+    size_t have = nng_msg_len(s->msg), cap = nng_msg_capacity(s->msg);
+    if (have + extra <= cap)
+        return 0;
+    cap = cap < 256 ? 256 : cap;
+    while (cap < have + extra)
+        cap *= 2;
+    return nng_msg_reserve(s->msg, cap) == 0 ? 0 : -1;
+}
+
+static int sink_flush(sink *s)
+{
+    if (s->staged == 0)
+        return 0;
+    if (sink_grow(s, s->staged) != 0 || nng_msg_append(s->msg, s->stage, s->staged) != 0)
+        return -1;
+    s->staged = 0;
+    return 0;
+}
 
 static int sink_write(void *data, const char *bytes, size_t n)
 {
@@ -25,18 +53,15 @@ static int sink_write(void *data, const char *bytes, size_t n)
         return -1;
     }
     if (s->msg != NULL) {
-        /* nng grows a message by exactly what is appended: reserve
-         * geometrically ourselves or a big message costs O(n^2). */
-        size_t cap = nng_msg_capacity(s->msg);
-        if (s->len + n > cap) {
-            cap = cap < 256 ? 256 : cap;
-            while (cap < s->len + n)
-                cap *= 2;
-            if (nng_msg_reserve(s->msg, cap) != 0)
+        if (s->staged + n > sizeof s->stage && sink_flush(s) != 0)
+            return -1;
+        if (n <= sizeof s->stage) {
+            memcpy(s->stage + s->staged, bytes, n);
+            s->staged += n;
+        } else {
+            if (sink_grow(s, n) != 0 || nng_msg_append(s->msg, bytes, n) != 0)
                 return -1;
         }
-        if (nng_msg_append(s->msg, bytes, n) != 0)
-            return -1;
     } else {
         if (s->len + n > s->cap) {
             size_t cap = s->cap ? s->cap : 256;
@@ -191,6 +216,9 @@ int dp_msg_encode(const dp_msg *m, nng_msg **out, dp_err *err)
     if (nng_msg_alloc(&s.msg, 0) != 0)
         return dp_err_set(err, DP_ENOMEM, "out of memory allocating an nng message");
     int rc = pack_msg(m, &s, err);
+    if (rc == DP_OK && sink_flush(&s) != 0)
+        rc = dp_err_set(err, DP_ENOMEM, "out of memory encoding a %s message",
+                        dp_msg_type_name(m->type));
     if (rc != DP_OK) {
         nng_msg_free(s.msg);
         return rc;

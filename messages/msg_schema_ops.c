@@ -2,6 +2,7 @@
 #include "messages/msg_schema.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -129,77 +130,104 @@ bool dp_schema_equal(const dp_schema *s, const void *a, const void *b)
     return true;
 }
 
-static int too_long(dp_err *err, const char *what, const char *key, size_t max)
+/* The path to the value being checked, formatted only when there is an
+ * error (checks run on every encode and decode: keep them cheap). */
+typedef struct check_path {
+    const struct check_path *parent;
+    const char *key; /* NULL for an array index */
+    size_t index;
+} check_path;
+
+static size_t path_format(const check_path *p, char *out, size_t size)
 {
-    return dp_err_set(err, DP_EINVAL, "%s.%s: longer than %zu bytes", what, key, max);
+    size_t used = p->parent ? path_format(p->parent, out, size) : 0;
+    int k;
+    if (used >= size)
+        return used;
+    if (p->key != NULL)
+        k = snprintf(out + used, size - used, "%s%s", used ? "." : "", p->key);
+    else
+        k = snprintf(out + used, size - used, "[%zu]", p->index);
+    return k < 0 ? used : used + (size_t)k;
 }
 
-int dp_schema_check(const dp_schema *s, const void *obj, const char *what, dp_err *err)
+static int check_fail(dp_err *err, const check_path *p, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int check_fail(dp_err *err, const check_path *p, const char *fmt, ...)
+{
+    if (err == NULL)
+        return DP_EINVAL;
+    char path[256] = "";
+    char msg[DP_ERR_MSG_MAX];
+    path_format(p, path, sizeof path);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return dp_err_set(err, DP_EINVAL, "%s: %s", path, msg);
+}
+
+static int check_obj(const dp_schema *s, const void *obj, const check_path *parent, dp_err *err)
 {
     for (size_t i = 0; i < s->n_fields; i++) {
         const dp_field *f = &s->fields[i];
+        const check_path here = {parent, f->key, 0};
         switch (f->kind) {
         case DP_F_STR:
         case DP_F_ID: {
             const char *v = *CAT(obj, f->off, char *);
             if (v != NULL && strnlen(v, f->max + 1) > f->max)
-                return too_long(err, what, f->key, f->max);
+                return check_fail(err, &here, "longer than %zu bytes", f->max);
             /* Ids end up in Redis keys, logs and file names. */
             for (const char *c = v; f->kind == DP_F_ID && c != NULL && *c != '\0'; c++)
                 if (*c < 0x21 || *c > 0x7e)
-                    return dp_err_set(err, DP_EINVAL,
-                                      "%s.%s: ids are printable ASCII without spaces", what,
-                                      f->key);
+                    return check_fail(err, &here, "ids are printable ASCII without spaces");
             break;
         }
         case DP_F_BIN: {
             const char *v = *CAT(obj, f->off, char *);
             size_t n = *CAT(obj, f->off_n, size_t);
             if (v == NULL && n != 0)
-                return dp_err_set(err, DP_EINVAL, "%s.%s: length %zu without data", what, f->key,
-                                  n);
+                return check_fail(err, &here, "length %zu without data", n);
             if (n > f->max)
-                return too_long(err, what, f->key, f->max);
+                return check_fail(err, &here, "longer than %zu bytes", f->max);
             break;
         }
         case DP_F_F64:
             if (!isfinite(*CAT(obj, f->off, double)))
-                return dp_err_set(err, DP_EINVAL, "%s.%s: not a finite number", what, f->key);
+                return check_fail(err, &here, "not a finite number");
             break;
         case DP_F_VERDICT:
             if ((unsigned)*CAT(obj, f->off, dp_verdict) > DP_VERDICT_SE)
-                return dp_err_set(err, DP_EINVAL, "%s.%s: verdict out of range", what, f->key);
+                return check_fail(err, &here, "verdict out of range");
             break;
         case DP_F_STATE:
             if ((unsigned)*CAT(obj, f->off, dp_job_state) > DP_JOB_CANCELLED)
-                return dp_err_set(err, DP_EINVAL, "%s.%s: state out of range", what, f->key);
+                return check_fail(err, &here, "state out of range");
             break;
         case DP_F_COMPARE:
             if ((unsigned)*CAT(obj, f->off, dp_compare) > DP_COMPARE_LINES)
-                return dp_err_set(err, DP_EINVAL, "%s.%s: compare mode out of range", what, f->key);
+                return check_fail(err, &here, "compare mode out of range");
             break;
         case DP_F_STRS:
         case DP_F_ARR: {
             size_t n = *CAT(obj, f->off_n, size_t);
             const char *v = *CAT(obj, f->off, char *);
             if (n > f->max)
-                return dp_err_set(err, DP_EINVAL, "%s.%s: %zu elements, at most %zu", what, f->key,
-                                  n, f->max);
+                return check_fail(err, &here, "%zu elements, at most %zu", n, f->max);
             if (n > 0 && v == NULL)
-                return dp_err_set(err, DP_EINVAL, "%s.%s: %zu elements but no array", what, f->key,
-                                  n);
+                return check_fail(err, &here, "%zu elements but no array", n);
             for (size_t k = 0; k < n; k++) {
-                char sub[128];
-                snprintf(sub, sizeof sub, "%s.%s[%zu]", what, f->key, k);
+                const check_path elem = {&here, NULL, k};
                 if (f->kind == DP_F_STRS) {
                     const char *e = ((char *const *)(const void *)v)[k];
                     if (e == NULL)
-                        return dp_err_set(err, DP_EINVAL, "%s: missing", sub);
+                        return check_fail(err, &elem, "missing");
                     if (strnlen(e, DP_MSG_MAX_NAME + 1) > DP_MSG_MAX_NAME)
-                        return dp_err_set(err, DP_EINVAL, "%s: longer than %d bytes", sub,
-                                          DP_MSG_MAX_NAME);
+                        return check_fail(err, &elem, "longer than %d bytes", DP_MSG_MAX_NAME);
                 } else {
-                    int rc = dp_schema_check(f->sub, v + k * f->sub->size, sub, err);
+                    int rc = check_obj(f->sub, v + k * f->sub->size, &elem, err);
                     if (rc != DP_OK)
                         return rc;
                 }
@@ -207,9 +235,7 @@ int dp_schema_check(const dp_schema *s, const void *obj, const char *what, dp_er
             break;
         }
         case DP_F_OBJ: {
-            char sub[128];
-            snprintf(sub, sizeof sub, "%s.%s", what, f->key);
-            int rc = dp_schema_check(f->sub, CAT(obj, f->off, char), sub, err);
+            int rc = check_obj(f->sub, CAT(obj, f->off, char), &here, err);
             if (rc != DP_OK)
                 return rc;
             break;
@@ -219,4 +245,10 @@ int dp_schema_check(const dp_schema *s, const void *obj, const char *what, dp_er
         }
     }
     return DP_OK;
+}
+
+int dp_schema_check(const dp_schema *s, const void *obj, const char *what, dp_err *err)
+{
+    const check_path root = {NULL, what, 0};
+    return check_obj(s, obj, &root, err);
 }
