@@ -81,6 +81,7 @@ struct actor {
     dp_err start_err;
     bool stop_requested;
     bool stopping; /* new requests are answered DP_ECLOSED */
+    bool finished; /* the actor thread has closed the socket and is exiting */
     bool closing;  /* finished sends no longer re-arm a receive */
     size_t held, deferred, sending;
     actor_stats stats;
@@ -407,6 +408,8 @@ static void run_stop(actor *a)
     nng_close(a->sock);
     pthread_mutex_lock(&a->mu);
     a->sock_open = false;
+    a->finished = true;
+    pthread_cond_broadcast(&a->cond);
     pthread_mutex_unlock(&a->mu);
 }
 
@@ -619,6 +622,26 @@ void actor_destroy(actor *a)
     actor_free(a);
 }
 
+int actor_wait(actor *a, int timeout_ms, dp_err *err)
+{
+    struct timespec limit = deadline_ts(timeout_ms > 0 ? (uint64_t)timeout_ms : 0);
+    pthread_mutex_lock(&a->mu);
+    while (!a->finished) {
+        if (timeout_ms < 0) {
+            pthread_cond_wait(&a->cond, &a->mu);
+        } else if (pthread_cond_timedwait(&a->cond, &a->mu, &limit) == ETIMEDOUT) {
+            break;
+        }
+    }
+    bool finished = a->finished;
+    pthread_mutex_unlock(&a->mu);
+    if (!finished) {
+        return dp_err_set(err, DP_ETIMEOUT, "actor %s still running after %d ms", a->name,
+                          timeout_ms);
+    }
+    return 0;
+}
+
 const char *actor_url(const actor *a, size_t index)
 {
     return actor_urls_get(&a->urls, index);
@@ -716,12 +739,16 @@ size_t actor_deferred_count(actor *a)
 actor_client *actor_shared_client(actor *a, dp_err *err)
 {
     pthread_mutex_lock(&a->mu);
-    if (a->self_client == NULL && !a->stopping) {
-        a->self_client = actor_client_open(actor_url(a, 0), err);
-    } else if (a->self_client == NULL) {
+    actor_client *c = NULL;
+    if (a->stopping) {
+        /* Fail fast rather than send into a closing socket. */
         dp_err_set(err, DP_ECLOSED, "actor %s is stopping", a->name);
+    } else {
+        if (a->self_client == NULL) {
+            a->self_client = actor_client_open(actor_url(a, 0), err);
+        }
+        c = a->self_client;
     }
-    actor_client *c = a->self_client;
     pthread_mutex_unlock(&a->mu);
     return c;
 }

@@ -96,6 +96,12 @@ void actor_stop(actor *a);
  * thread. */
 void actor_destroy(actor *a);
 
+/* Waits until the actor's thread has finished (it stopped itself with
+ * actor_ctx_stop, or actor_stop was called) and its socket is closed:
+ * 0, or DP_ETIMEOUT after timeout_ms (< 0: wait forever). Any thread but
+ * the actor's own. actor_destroy is still needed to free it. */
+int actor_wait(actor *a, int timeout_ms, dp_err *err);
+
 /* The actor's URLs: index 0 is its inproc address, then the extra URLs in
  * order, with a tcp port 0 resolved to the real port. Borrowed: valid until
  * actor_destroy. NULL past the end. */
