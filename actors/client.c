@@ -12,9 +12,21 @@
 
 #include "actors/frame.h"
 
+/* A reusable request context for blocking calls. */
+typedef struct client_slot {
+    nng_ctx ctx;
+    nng_aio *aio; /* no callback: the caller waits on it */
+    struct client_slot *next;
+} client_slot;
+
+#define CLIENT_POOL_MAX 32
+
 struct actor_client {
     nng_socket sock;
     char *url; /* owned; for error messages */
+    pthread_mutex_t mu;
+    client_slot *pool; /* idle slots, at most CLIENT_POOL_MAX; guarded by mu */
+    size_t pool_len;
 };
 
 enum { FUT_SEND, FUT_RECV, FUT_DONE };
@@ -71,9 +83,11 @@ actor_client *actor_client_open(const char *url, dp_err *err)
         dp_err_set(err, DP_ENOMEM, "actor_client_open: out of memory");
         return NULL;
     }
+    pthread_mutex_init(&c->mu, NULL);
     int rv = nng_req0_open(&c->sock);
     if (rv != 0) {
         dp_err_set(err, DP_EIO, "req socket for %s: %s", url, nng_strerror(rv));
+        pthread_mutex_destroy(&c->mu);
         free(c->url);
         free(c);
         return NULL;
@@ -97,8 +111,60 @@ void actor_client_close(actor_client *c)
         return;
     }
     nng_close(c->sock);
+    while (c->pool != NULL) {
+        client_slot *s = c->pool;
+        c->pool = s->next;
+        nng_aio_free(s->aio);
+        free(s);
+    }
+    pthread_mutex_destroy(&c->mu);
     free(c->url);
     free(c);
+}
+
+static client_slot *slot_get(actor_client *c, int *rv)
+{
+    pthread_mutex_lock(&c->mu);
+    client_slot *s = c->pool;
+    if (s != NULL) {
+        c->pool = s->next;
+        c->pool_len--;
+    }
+    pthread_mutex_unlock(&c->mu);
+    if (s != NULL) {
+        return s;
+    }
+    if ((s = calloc(1, sizeof *s)) == NULL) {
+        *rv = NNG_ENOMEM;
+        return NULL;
+    }
+    if ((*rv = nng_aio_alloc(&s->aio, NULL, NULL)) != 0) {
+        free(s);
+        return NULL;
+    }
+    if ((*rv = nng_ctx_open(&s->ctx, c->sock)) != 0) {
+        nng_aio_free(s->aio);
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+static void slot_put(actor_client *c, client_slot *s)
+{
+    pthread_mutex_lock(&c->mu);
+    if (c->pool_len < CLIENT_POOL_MAX) {
+        s->next = c->pool;
+        c->pool = s;
+        c->pool_len++;
+        s = NULL;
+    }
+    pthread_mutex_unlock(&c->mu);
+    if (s != NULL) {
+        nng_ctx_close(s->ctx);
+        nng_aio_free(s->aio);
+        free(s);
+    }
 }
 
 static void future_finish_locked(actor_future *f, int rv)
@@ -245,26 +311,74 @@ int actor_future_wait(actor_future *f, nng_msg **reply, dp_err *err)
     return decode_reply(url, m, reply, err);
 }
 
-int actor_client_call(actor_client *c, nng_msg *req, nng_msg **reply, int timeout_ms, dp_err *err)
+static int wait_error(const char *url, int rv, dp_err *err)
+{
+    if (rv == NNG_ETIMEDOUT) {
+        return dp_err_set(err, DP_ETIMEOUT, "actor at %s: no reply in time", url);
+    }
+    return dp_err_set(err, map_nng(rv), "actor at %s: %s", url, nng_strerror(rv));
+}
+
+/* A blocking call on a pooled context: the caller's thread waits on the
+ * aio directly, which saves a thread hop per call over a future. */
+static int call_sync(actor_client *c, nng_msg *req, uint8_t kind, nng_msg **reply, int timeout_ms,
+                     dp_err *err)
 {
     *reply = NULL;
-    actor_future *f = NULL;
-    int rc = future_start(c, req, ACTOR_FRAME_CALL, timeout_ms, &f, err);
-    if (rc != 0) {
-        return rc;
+    if (c == NULL || req == NULL || (timeout_ms <= 0 && timeout_ms != ACTOR_FOREVER)) {
+        nng_msg_free(req);
+        return dp_err_set(err, DP_EINVAL,
+                          "actor call: client and request required, timeout_ms > 0");
     }
-    return actor_future_wait(f, reply, err);
+    if (nng_msg_insert(req, &kind, 1) != 0) {
+        nng_msg_free(req);
+        return dp_err_set(err, DP_ENOMEM, "actor call to %s: out of memory", c->url);
+    }
+    int rv = 0;
+    client_slot *s = slot_get(c, &rv);
+    if (s == NULL) {
+        nng_msg_free(req);
+        return dp_err_set(err, map_nng(rv), "actor call to %s: %s", c->url, nng_strerror(rv));
+    }
+    nng_time deadline = nng_clock() + (nng_time)(timeout_ms > 0 ? timeout_ms : 0);
+    nng_aio_set_timeout(s->aio, timeout_ms > 0 ? (nng_duration)timeout_ms : NNG_DURATION_INFINITE);
+    nng_aio_set_msg(s->aio, req);
+    nng_ctx_send(s->ctx, s->aio);
+    nng_aio_wait(s->aio);
+    if ((rv = nng_aio_result(s->aio)) != 0) {
+        nng_msg_free(nng_aio_get_msg(s->aio));
+        nng_aio_set_msg(s->aio, NULL);
+        slot_put(c, s);
+        return wait_error(c->url, rv, err);
+    }
+    nng_duration left = NNG_DURATION_INFINITE;
+    if (timeout_ms > 0) {
+        nng_time now = nng_clock();
+        left = now >= deadline ? 1 : (nng_duration)(deadline - now);
+    }
+    nng_aio_set_timeout(s->aio, left);
+    nng_ctx_recv(s->ctx, s->aio);
+    nng_aio_wait(s->aio);
+    rv = nng_aio_result(s->aio);
+    nng_msg *m = rv == 0 ? nng_aio_get_msg(s->aio) : NULL;
+    nng_aio_set_msg(s->aio, NULL);
+    /* A failed receive resets the request context: it is reusable. */
+    slot_put(c, s);
+    if (rv != 0) {
+        return wait_error(c->url, rv, err);
+    }
+    return decode_reply(c->url, m, reply, err);
+}
+
+int actor_client_call(actor_client *c, nng_msg *req, nng_msg **reply, int timeout_ms, dp_err *err)
+{
+    return call_sync(c, req, ACTOR_FRAME_CALL, reply, timeout_ms, err);
 }
 
 int actor_client_send(actor_client *c, nng_msg *msg, int timeout_ms, dp_err *err)
 {
     nng_msg *ack = NULL;
-    actor_future *f = NULL;
-    int rc = future_start(c, msg, ACTOR_FRAME_SEND, timeout_ms, &f, err);
-    if (rc != 0) {
-        return rc;
-    }
-    rc = actor_future_wait(f, &ack, err);
+    int rc = call_sync(c, msg, ACTOR_FRAME_SEND, &ack, timeout_ms, err);
     nng_msg_free(ack);
     return rc;
 }
