@@ -41,6 +41,7 @@ typedef struct actor_slot {
 } actor_slot;
 
 #define ACTOR_ONE_WAY UINT32_MAX
+#define ACTOR_CLOSE_LINGER_MS 20u
 
 typedef struct actor_item {
     nng_msg *msg;  /* owned by the queue until popped */
@@ -84,6 +85,8 @@ struct actor {
     bool finished; /* the actor thread has closed the socket and is exiting */
     bool closing;  /* finished sends no longer re-arm a receive */
     size_t held, deferred, sending;
+    actor_req_id handling; /* call the handler is running for; answerable early */
+    uint64_t last_sent_ms; /* when a reply last left a slot (for the close linger) */
     actor_stats stats;
     actor_client *self_client;
 
@@ -238,7 +241,9 @@ static void slot_cb(void *arg)
         nng_msg_free(nng_aio_get_msg(s->aio));
         nng_aio_set_msg(s->aio, NULL);
     }
+    uint64_t now = now_ms();
     pthread_mutex_lock(&a->mu);
+    a->last_sent_ms = now;
     a->sending--;
     bool rearm = !a->closing && rv != NNG_ECLOSED;
     s->state = rearm ? SLOT_RECV : SLOT_IDLE;
@@ -270,12 +275,24 @@ static void run_item(actor *a, actor_item it)
         return;
     }
     actor_slot *s = &a->slots[it.slot];
-    c->current = slot_id(a, s);
+    actor_req_id id = slot_id(a, s);
+    c->current = id;
+    pthread_mutex_lock(&a->mu);
+    a->handling = id;
+    pthread_mutex_unlock(&a->mu);
     nng_msg *reply = NULL;
     int rc = a->handler(a->state, c, it.msg, &reply);
     c->current = 0;
     pthread_mutex_lock(&a->mu);
+    a->handling = 0;
     a->stats.handled++;
+    if (s->state != SLOT_HELD || slot_id(a, s) != id) {
+        /* Already answered with actor_reply while the handler ran (e.g. an
+         * async call it started completed first): nothing left to send. */
+        pthread_mutex_unlock(&a->mu);
+        nng_msg_free(reply);
+        return;
+    }
     if (rc == ACTOR_DEFER) {
         s->deferred = true;
         a->deferred++;
@@ -404,7 +421,16 @@ static void run_stop(actor *a)
             break;
         }
     }
+    uint64_t last = a->last_sent_ms;
     pthread_mutex_unlock(&a->mu);
+    /* A finished send only means the reply was handed to the connection;
+     * nng has no linger, and closing at once can drop it (nng_close(3)).
+     * Give replies sent just now a moment to leave. */
+    uint64_t now = now_ms();
+    if (last != 0 && now < last + ACTOR_CLOSE_LINGER_MS) {
+        struct timespec ts = {0, (long)(last + ACTOR_CLOSE_LINGER_MS - now) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
     nng_close(a->sock);
     pthread_mutex_lock(&a->mu);
     a->sock_open = false;
@@ -692,7 +718,11 @@ static actor_slot *find_deferred_locked(actor *a, actor_req_id id)
         return NULL;
     }
     actor_slot *s = &a->slots[idx - 1];
-    if (s->state != SLOT_HELD || !s->deferred || s->gen != (uint32_t)(id >> 32)) {
+    if (s->state != SLOT_HELD || s->gen != (uint32_t)(id >> 32)) {
+        return NULL;
+    }
+    /* Deferred, or being handled right now (its id is out already). */
+    if (!s->deferred && a->handling != id) {
         return NULL;
     }
     return s;

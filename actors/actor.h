@@ -134,9 +134,11 @@ int actor_ctx_error(actor_ctx *ctx, int code, const char *fmt, ...)
 /* Asks the actor to stop after the current callback returns. */
 void actor_ctx_stop(actor_ctx *ctx);
 
-/* Answers a deferred request. reply is owned by the runtime from now on
- * (freed on error too); NULL sends an empty reply. Safe from any thread
- * while the actor exists. DP_ENOTFOUND for a stale id. */
+/* Answers a deferred request, or the one whose handler is still running
+ * (then that handler's own reply or return value is dropped). reply is
+ * owned by the runtime from now on (freed on error too); NULL sends an
+ * empty reply. Safe from any thread while the actor exists. DP_ENOTFOUND
+ * for a stale id. */
 int actor_reply(actor *a, actor_req_id id, nng_msg *reply, dp_err *err);
 
 /* Answers a deferred request with an error code and a one-line message. */
