@@ -1,7 +1,7 @@
 /* Actor runtime: see actor.h for the contract, docs/actors.md for the design.
  *
  * Each actor has a rep socket with mailbox + reserve contexts ("slots"), each
- * with its own aio. nng completes slot aios on its own threads (slot_cb);
+ * with its own aio. nng completes slot aios on its own threads (actor_slot_cb);
  * they only move messages into the actor's bounded run queue under a.mu and
  * wake the actor thread, which runs every user callback. A slot that holds a
  * call stays HELD until the handler (or a later actor_reply) answers it. */
@@ -20,236 +20,10 @@
 
 #include <nng/protocol/reqrep0/rep.h>
 
-#include "actors/client.h"
+#include "actors/actor_impl.h"
 #include "actors/frame.h"
-#include "actors/urls.h"
-
-enum slot_state {
-    SLOT_IDLE, /* no operation pending (before start, after close) */
-    SLOT_RECV, /* waiting for a request */
-    SLOT_HELD, /* holds a call: queued, being handled, or deferred */
-    SLOT_SEND  /* sending a reply, an ack or an error */
-};
-
-typedef struct actor_slot {
-    actor *owner;
-    nng_ctx ctx;
-    nng_aio *aio;
-    int state;
-    uint32_t gen; /* bumped per request: makes stale actor_req_ids detectable */
-    bool deferred;
-    bool handling;  /* the handler is running on this request now */
-    nng_msg *early; /* a reply that arrived (actor_reply from another thread)
-                       before the handler returned ACTOR_DEFER: sent then */
-} actor_slot;
-
-#define ACTOR_ONE_WAY UINT32_MAX
-
-typedef struct actor_item {
-    nng_msg *msg;  /* owned by the queue until popped */
-    uint32_t slot; /* slot index, or ACTOR_ONE_WAY */
-} actor_item;
-
-struct actor_ctx {
-    actor *owner;
-    actor_req_id current;
-    int err_code;
-    char err_msg[256];
-    bool stop;
-};
-
-struct actor {
-    char *name;
-    void *state;
-    actor_handler handler;
-    actor_start_fn on_start;
-    actor_stop_fn on_stop;
-    actor_tick_fn on_tick;
-    int tick_ms;
-    size_t mailbox;
-
-    nng_socket sock;
-    bool sock_open;
-    actor_slot *slots;
-    size_t n_slots;
-    actor_urls urls;
-
-    /* Everything below is guarded by mu. */
-    pthread_mutex_t mu;
-    pthread_cond_t cond; /* queue, stop, ready, sends drained */
-    actor_item *queue;   /* ring of capacity mailbox */
-    size_t q_head, q_len;
-    bool ready;
-    int start_rc;
-    dp_err start_err;
-    bool stop_requested;
-    bool stopping; /* new requests are answered DP_ECLOSED */
-    bool closing;  /* finished sends no longer re-arm a receive */
-    size_t held, deferred, sending;
-    actor_stats stats;
-    actor_client *self_client;
-
-    pthread_t thread;
-    bool thread_started;
-    actor_ctx ctx; /* touched by the actor thread only */
-};
 
 static atomic_ulong actor_seq;
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static actor_req_id slot_id(const actor *a, const actor_slot *s)
-{
-    return ((uint64_t)s->gen << 32) | (uint64_t)(s - a->slots + 1);
-}
-
-/* Prepends the status byte; on failure frees m and returns NULL. For an
- * error, the body becomes the message text. */
-static nng_msg *frame_reply(nng_msg *m, int code, const char *text)
-{
-    uint8_t status = actor_frame_status(code);
-    if (m == NULL && nng_msg_alloc(&m, 0) != 0) {
-        return NULL;
-    }
-    if (code != 0) {
-        nng_msg_clear(m);
-        if (text != NULL && nng_msg_append(m, text, strlen(text)) != 0) {
-            nng_msg_clear(m);
-        }
-    }
-    if (nng_msg_insert(m, &status, 1) != 0) {
-        nng_msg_free(m);
-        return NULL;
-    }
-    return m;
-}
-
-/* Starts sending reply m (already framed, may be NULL on OOM) on slot s,
- * whose state the caller set to SLOT_SEND under mu. Called without mu. */
-static void slot_send(actor_slot *s, nng_msg *m)
-{
-    if (m == NULL) {
-        /* Out of memory: no reply possible, the caller times out. Re-arm. */
-        actor *a = s->owner;
-        pthread_mutex_lock(&a->mu);
-        a->sending--;
-        s->state = a->closing ? SLOT_IDLE : SLOT_RECV;
-        bool rearm = s->state == SLOT_RECV;
-        pthread_cond_broadcast(&a->cond);
-        pthread_mutex_unlock(&a->mu);
-        if (rearm) {
-            nng_ctx_recv(s->ctx, s->aio);
-        }
-        return;
-    }
-    nng_aio_set_msg(s->aio, m);
-    nng_ctx_send(s->ctx, s->aio);
-}
-
-/* Under mu: marks HELD slot s as answered. */
-static void slot_release_locked(actor *a, actor_slot *s)
-{
-    a->held--;
-    if (s->deferred) {
-        s->deferred = false;
-        a->deferred--;
-    }
-    s->state = SLOT_SEND;
-    a->sending++;
-}
-
-static void slot_cb_recv(actor *a, actor_slot *s, int rv)
-{
-    if (rv != 0) {
-        pthread_mutex_lock(&a->mu);
-        bool rearm = !(rv == NNG_ECLOSED || rv == NNG_ECANCELED || a->closing);
-        s->state = rearm ? SLOT_RECV : SLOT_IDLE;
-        pthread_cond_broadcast(&a->cond);
-        pthread_mutex_unlock(&a->mu);
-        if (rearm) {
-            nng_ctx_recv(s->ctx, s->aio);
-        }
-        return;
-    }
-    nng_msg *m = nng_aio_get_msg(s->aio);
-    nng_aio_set_msg(s->aio, NULL);
-    uint8_t kind = 0;
-    if (nng_msg_len(m) >= 1) {
-        kind = ((const uint8_t *)nng_msg_body(m))[0];
-    }
-    int code = 0;
-    const char *text = NULL;
-    pthread_mutex_lock(&a->mu);
-    if (kind != ACTOR_FRAME_CALL && kind != ACTOR_FRAME_SEND) {
-        code = DP_EPROTO;
-        text = "not an actor request frame";
-    } else if (a->stopping) {
-        code = DP_ECLOSED;
-        text = "actor is stopping";
-    } else if (a->held >= a->mailbox) {
-        code = DP_EFULL;
-        text = "mailbox full";
-        a->stats.rejected++;
-    } else {
-        nng_msg_trim(m, 1);
-        actor_item *it = &a->queue[(a->q_head + a->q_len) % a->mailbox];
-        a->q_len++;
-        a->held++;
-        if (a->held > a->stats.max_held) {
-            a->stats.max_held = a->held;
-        }
-        it->msg = m;
-        pthread_cond_broadcast(&a->cond);
-        if (kind == ACTOR_FRAME_CALL) {
-            it->slot = (uint32_t)(s - a->slots);
-            s->gen++;
-            s->state = SLOT_HELD;
-            pthread_mutex_unlock(&a->mu);
-            return;
-        }
-        /* One-way: the item owns the message now; ack at once so that the
-         * slot is free again. The held count still bounds the queue. */
-        it->slot = ACTOR_ONE_WAY;
-        m = NULL;
-    }
-    s->state = SLOT_SEND;
-    a->sending++;
-    pthread_mutex_unlock(&a->mu);
-    slot_send(s, frame_reply(m, code, text));
-}
-
-static void slot_cb(void *arg)
-{
-    actor_slot *s = arg;
-    actor *a = s->owner;
-    int rv = nng_aio_result(s->aio);
-    pthread_mutex_lock(&a->mu);
-    int state = s->state;
-    pthread_mutex_unlock(&a->mu);
-    if (state == SLOT_RECV) {
-        slot_cb_recv(a, s, rv);
-        return;
-    }
-    /* A send finished. */
-    if (rv != 0) {
-        nng_msg_free(nng_aio_get_msg(s->aio));
-        nng_aio_set_msg(s->aio, NULL);
-    }
-    pthread_mutex_lock(&a->mu);
-    a->sending--;
-    bool rearm = !a->closing && rv != NNG_ECLOSED;
-    s->state = rearm ? SLOT_RECV : SLOT_IDLE;
-    pthread_cond_broadcast(&a->cond);
-    pthread_mutex_unlock(&a->mu);
-    if (rearm) {
-        nng_ctx_recv(s->ctx, s->aio);
-    }
-}
 
 static void ctx_reset(actor_ctx *c)
 {
@@ -272,24 +46,22 @@ static void run_item(actor *a, actor_item it)
         return;
     }
     actor_slot *s = &a->slots[it.slot];
-    c->current = slot_id(a, s);
+    actor_req_id id = actor_slot_id(a, s);
+    c->current = id;
     pthread_mutex_lock(&a->mu);
-    s->handling = true;
+    a->handling = id;
     pthread_mutex_unlock(&a->mu);
     nng_msg *reply = NULL;
     int rc = a->handler(a->state, c, it.msg, &reply);
     c->current = 0;
     pthread_mutex_lock(&a->mu);
+    a->handling = 0;
     a->stats.handled++;
-    s->handling = false;
-    nng_msg *early = s->early;
-    s->early = NULL;
-    if (rc == ACTOR_DEFER && early != NULL) {
-        /* Answered by another thread while the handler was still running. */
-        slot_release_locked(a, s);
+    if (s->state != SLOT_HELD || actor_slot_id(a, s) != id) {
+        /* Already answered with actor_reply while the handler ran (e.g. an
+         * async call it started completed first): nothing left to send. */
         pthread_mutex_unlock(&a->mu);
         nng_msg_free(reply);
-        slot_send(s, early);
         return;
     }
     if (rc == ACTOR_DEFER) {
@@ -299,19 +71,17 @@ static void run_item(actor *a, actor_item it)
         nng_msg_free(reply);
         return;
     }
-    if (early != NULL)
-        nng_msg_free(early); /* the handler answered itself: it wins */
-    slot_release_locked(a, s);
+    actor_slot_release_locked(a, s);
     pthread_mutex_unlock(&a->mu);
     if (rc == 0) {
-        slot_send(s, frame_reply(reply, 0, NULL));
+        actor_slot_send(s, actor_frame_reply(reply, 0, NULL));
         return;
     }
     if (rc > 0) {
         rc = DP_EINTERNAL;
     }
     const char *text = c->err_msg[0] != '\0' ? c->err_msg : dp_code_name(rc);
-    slot_send(s, frame_reply(reply, rc, text));
+    actor_slot_send(s, actor_frame_reply(reply, rc, text));
 }
 
 /* Under mu: answers every HELD slot (queued or deferred) with DP_ECLOSED.
@@ -323,29 +93,16 @@ static void fail_held_locked(actor *a)
         if (s->state != SLOT_HELD) {
             continue;
         }
-        slot_release_locked(a, s);
+        actor_slot_release_locked(a, s);
         pthread_mutex_unlock(&a->mu);
-        slot_send(s, frame_reply(NULL, DP_ECLOSED, "actor stopped"));
+        actor_slot_send(s, actor_frame_reply(NULL, DP_ECLOSED, "actor stopped"));
         pthread_mutex_lock(&a->mu);
     }
 }
 
-static struct timespec deadline_ts(uint64_t ms_from_now)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += (time_t)(ms_from_now / 1000u);
-    ts.tv_nsec += (long)(ms_from_now % 1000u) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    return ts;
-}
-
 static void run_loop(actor *a)
 {
-    uint64_t next_tick = a->tick_ms > 0 ? now_ms() + (uint64_t)a->tick_ms : 0;
+    uint64_t next_tick = a->tick_ms > 0 ? actor_now_ms() + (uint64_t)a->tick_ms : 0;
     pthread_mutex_lock(&a->mu);
     while (!a->stop_requested && !a->ctx.stop) {
         if (a->q_len > 0) {
@@ -358,7 +115,7 @@ static void run_loop(actor *a)
             /* Ticks are not starved by a busy queue: checked between items. */
         }
         if (next_tick != 0) {
-            uint64_t now = now_ms();
+            uint64_t now = actor_now_ms();
             if (now >= next_tick) {
                 a->stats.ticks++;
                 pthread_mutex_unlock(&a->mu);
@@ -367,14 +124,14 @@ static void run_loop(actor *a)
                 pthread_mutex_lock(&a->mu);
                 /* A late tick is not repeated to catch up. */
                 next_tick += (uint64_t)a->tick_ms;
-                now = now_ms();
+                now = actor_now_ms();
                 if (next_tick <= now) {
                     next_tick = now + (uint64_t)a->tick_ms;
                 }
                 continue;
             }
             if (a->q_len == 0 && !a->stop_requested && !a->ctx.stop) {
-                struct timespec ts = deadline_ts(next_tick - now);
+                struct timespec ts = actor_deadline_ts(next_tick - now);
                 pthread_cond_timedwait(&a->cond, &a->mu, &ts);
             }
         } else if (a->q_len == 0 && !a->stop_requested && !a->ctx.stop) {
@@ -401,9 +158,10 @@ static void run_stop(actor *a)
         }
         nng_msg_free(it.msg);
         actor_slot *s = &a->slots[it.slot];
-        slot_release_locked(a, s);
+        actor_slot_release_locked(a, s);
         pthread_mutex_unlock(&a->mu);
-        slot_send(s, frame_reply(NULL, DP_ECLOSED, "actor stopped before handling the request"));
+        actor_slot_send(
+            s, actor_frame_reply(NULL, DP_ECLOSED, "actor stopped before handling the request"));
         pthread_mutex_lock(&a->mu);
     }
     pthread_mutex_unlock(&a->mu);
@@ -416,16 +174,27 @@ static void run_stop(actor *a)
     a->closing = true;
     /* Let the DP_ECLOSED replies reach the wire before the pipes close; a
      * peer that stopped reading cannot hold us longer than this. */
-    struct timespec limit = deadline_ts(500);
+    struct timespec limit = actor_deadline_ts(500);
     while (a->sending > 0) {
         if (pthread_cond_timedwait(&a->cond, &a->mu, &limit) == ETIMEDOUT) {
             break;
         }
     }
+    uint64_t last = a->last_sent_ms;
     pthread_mutex_unlock(&a->mu);
+    /* A finished send only means the reply was handed to the connection;
+     * nng has no linger, and closing at once can drop it (nng_close(3)).
+     * Give replies sent just now a moment to leave. */
+    uint64_t now = actor_now_ms();
+    if (last != 0 && now < last + ACTOR_CLOSE_LINGER_MS) {
+        struct timespec ts = {0, (long)(last + ACTOR_CLOSE_LINGER_MS - now) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
     nng_close(a->sock);
     pthread_mutex_lock(&a->mu);
     a->sock_open = false;
+    a->finished = true;
+    pthread_cond_broadcast(&a->cond);
     pthread_mutex_unlock(&a->mu);
 }
 
@@ -541,7 +310,7 @@ static int open_socket(actor *a, const actor_opts *o, dp_err *err)
     for (size_t i = 0; i < a->n_slots; i++) {
         actor_slot *s = &a->slots[i];
         s->owner = a;
-        if ((rv = nng_aio_alloc(&s->aio, slot_cb, s)) != 0 ||
+        if ((rv = nng_aio_alloc(&s->aio, actor_slot_cb, s)) != 0 ||
             (rv = nng_ctx_open(&s->ctx, a->sock)) != 0) {
             return dp_err_set(err, DP_EIO, "actor %s: context %zu: %s", a->name, i,
                               nng_strerror(rv));
@@ -638,6 +407,26 @@ void actor_destroy(actor *a)
     actor_free(a);
 }
 
+int actor_wait(actor *a, int timeout_ms, dp_err *err)
+{
+    struct timespec limit = actor_deadline_ts(timeout_ms > 0 ? (uint64_t)timeout_ms : 0);
+    pthread_mutex_lock(&a->mu);
+    while (!a->finished) {
+        if (timeout_ms < 0) {
+            pthread_cond_wait(&a->cond, &a->mu);
+        } else if (pthread_cond_timedwait(&a->cond, &a->mu, &limit) == ETIMEDOUT) {
+            break;
+        }
+    }
+    bool finished = a->finished;
+    pthread_mutex_unlock(&a->mu);
+    if (!finished) {
+        return dp_err_set(err, DP_ETIMEOUT, "actor %s still running after %d ms", a->name,
+                          timeout_ms);
+    }
+    return 0;
+}
+
 const char *actor_url(const actor *a, size_t index)
 {
     return actor_urls_get(&a->urls, index);
@@ -681,73 +470,19 @@ void actor_ctx_stop(actor_ctx *ctx)
     ctx->stop = true;
 }
 
-/* The held slot for id: deferred, or still in its handler (handling). */
-static actor_slot *find_deferred_locked(actor *a, actor_req_id id)
-{
-    uint64_t idx = (id & 0xffffffffu);
-    if (idx == 0 || idx > a->n_slots) {
-        return NULL;
-    }
-    actor_slot *s = &a->slots[idx - 1];
-    if (s->state != SLOT_HELD || !(s->deferred || s->handling) || s->gen != (uint32_t)(id >> 32)) {
-        return NULL;
-    }
-    return s;
-}
-
-static int reply_common(actor *a, actor_req_id id, nng_msg *reply, int code, const char *text,
-                        dp_err *err)
-{
-    pthread_mutex_lock(&a->mu);
-    actor_slot *s = find_deferred_locked(a, id);
-    if (s == NULL || (s->handling && s->early != NULL)) {
-        pthread_mutex_unlock(&a->mu);
-        nng_msg_free(reply);
-        return dp_err_set(err, DP_ENOTFOUND, "actor %s: request %llx is not held (answered?)",
-                          a->name, (unsigned long long)id);
-    }
-    if (s->handling) {
-        /* Its handler has not returned ACTOR_DEFER yet: run_item sends this then. */
-        s->early = frame_reply(reply, code, text);
-        pthread_mutex_unlock(&a->mu);
-        return 0;
-    }
-    slot_release_locked(a, s);
-    pthread_mutex_unlock(&a->mu);
-    slot_send(s, frame_reply(reply, code, text));
-    return 0;
-}
-
-int actor_reply(actor *a, actor_req_id id, nng_msg *reply, dp_err *err)
-{
-    return reply_common(a, id, reply, 0, NULL, err);
-}
-
-int actor_reply_error(actor *a, actor_req_id id, int code, const char *msg, dp_err *err)
-{
-    if (code >= 0 || code < DP_EINTERNAL) {
-        code = DP_EINTERNAL;
-    }
-    return reply_common(a, id, NULL, code, msg != NULL ? msg : dp_code_name(code), err);
-}
-
-size_t actor_deferred_count(actor *a)
-{
-    pthread_mutex_lock(&a->mu);
-    size_t n = a->deferred;
-    pthread_mutex_unlock(&a->mu);
-    return n;
-}
-
 actor_client *actor_shared_client(actor *a, dp_err *err)
 {
     pthread_mutex_lock(&a->mu);
-    if (a->self_client == NULL && !a->stopping) {
-        a->self_client = actor_client_open(actor_url(a, 0), err);
-    } else if (a->self_client == NULL) {
+    actor_client *c = NULL;
+    if (a->stopping) {
+        /* Fail fast rather than send into a closing socket. */
         dp_err_set(err, DP_ECLOSED, "actor %s is stopping", a->name);
+    } else {
+        if (a->self_client == NULL) {
+            a->self_client = actor_client_open(actor_url(a, 0), err);
+        }
+        c = a->self_client;
     }
-    actor_client *c = a->self_client;
     pthread_mutex_unlock(&a->mu);
     return c;
 }

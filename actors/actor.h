@@ -96,6 +96,12 @@ void actor_stop(actor *a);
  * thread. */
 void actor_destroy(actor *a);
 
+/* Waits until the actor's thread has finished (it stopped itself with
+ * actor_ctx_stop, or actor_stop was called) and its socket is closed:
+ * 0, or DP_ETIMEOUT after timeout_ms (< 0: wait forever). Any thread but
+ * the actor's own. actor_destroy is still needed to free it. */
+int actor_wait(actor *a, int timeout_ms, dp_err *err);
+
 /* The actor's URLs: index 0 is its inproc address, then the extra URLs in
  * order, with a tcp port 0 resolved to the real port. Borrowed: valid until
  * actor_destroy. NULL past the end. */
@@ -128,9 +134,11 @@ int actor_ctx_error(actor_ctx *ctx, int code, const char *fmt, ...)
 /* Asks the actor to stop after the current callback returns. */
 void actor_ctx_stop(actor_ctx *ctx);
 
-/* Answers a deferred request. reply is owned by the runtime from now on
- * (freed on error too); NULL sends an empty reply. Safe from any thread
- * while the actor exists. DP_ENOTFOUND for a stale id. */
+/* Answers a deferred request, or the one whose handler is still running
+ * (then that handler's own reply or return value is dropped). reply is
+ * owned by the runtime from now on (freed on error too); NULL sends an
+ * empty reply. Safe from any thread while the actor exists. DP_ENOTFOUND
+ * for a stale id. */
 int actor_reply(actor *a, actor_req_id id, nng_msg *reply, dp_err *err);
 
 /* Answers a deferred request with an error code and a one-line message. */

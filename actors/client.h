@@ -42,8 +42,22 @@ int actor_client_send(actor_client *c, nng_msg *msg, int timeout_ms, dp_err *err
  * by the caller until actor_future_wait, which frees it. */
 actor_future *actor_client_call_start(actor_client *c, nng_msg *req, int timeout_ms, dp_err *err);
 
-/* Waits for a started call; returns like actor_client_call; frees f. */
+/* Waits for a started call; returns like actor_client_call; frees f. The
+ * client may be closed before (the call then ends with DP_ECLOSED). */
 int actor_future_wait(actor_future *f, nng_msg **reply, dp_err *err);
+
+/* Result of an async call, on an nng worker thread, exactly once: code as
+ * actor_client_call returns it; reply owned by the callback (NULL on
+ * error); errmsg (NULL on success) valid during the call only. Keep it
+ * short and non-blocking: e.g. actor_reply() to answer a request the
+ * calling actor deferred, so a forwarding actor needs no thread per call. */
+typedef void (*actor_reply_fn)(void *arg, int code, nng_msg *reply, const char *errmsg);
+
+/* Starts a call whose result goes to cb. 0, or an error (req consumed,
+ * cb not called). actor_client_close waits for pending callbacks, so
+ * never close the client from inside one. */
+int actor_client_call_async(actor_client *c, nng_msg *req, int timeout_ms, actor_reply_fn cb,
+                            void *arg, dp_err *err);
 
 /* Same as the client calls, on a client the actor keeps for its inproc
  * URL. Never call an actor from its own thread (it would wait on itself). */

@@ -70,25 +70,40 @@ static void test_spawn_stop_1000(void **unused)
     echo_state *st = new_state();
     enum { BATCH = 50, ROUNDS = 20 };
     actor *live[BATCH];
-    uint64_t t0 = echo_now_ns();
+    uint64_t spawn_ns = 0, stop_ns = 0;
     for (int r = 0; r < ROUNDS; r++) {
+        uint64_t t0 = echo_now_ns();
         for (int i = 0; i < BATCH; i++) {
             char name[32];
             snprintf(name, sizeof name, "a%d", r * BATCH + i);
             live[i] = spawn_echo(name, st, 4);
         }
+        uint64_t t1 = echo_now_ns();
         assert_int_equal(util_thread_count(), base + BATCH);
-        call_expect(live[r % BATCH], "ping-x", "ping-x");
+        /* Each actor of the batch answers; then the whole batch stops. */
+        for (int i = 0; i < BATCH; i++) {
+            call_expect(live[i], "ping-x", "ping-x");
+        }
+        uint64_t t2 = echo_now_ns();
+        /* Stop all first so their close lingers overlap, then join. */
+        for (int i = 0; i < BATCH; i++) {
+            actor_stop(live[i]);
+        }
         for (int i = 0; i < BATCH; i++) {
             actor_destroy(live[i]);
         }
+        spawn_ns += t1 - t0;
+        stop_ns += echo_now_ns() - t2;
     }
-    double per_us = (double)(echo_now_ns() - t0) / 1000.0 / (BATCH * ROUNDS);
+    double spawn_us = (double)spawn_ns / 1000.0 / (BATCH * ROUNDS);
+    double stop_us = (double)stop_ns / 1000.0 / (BATCH * ROUNDS);
     assert_int_equal(atomic_load(&st->started), BATCH * ROUNDS);
     assert_int_equal(atomic_load(&st->stopped), BATCH * ROUNDS);
+    assert_int_equal(atomic_load(&st->handled), BATCH * ROUNDS);
     assert_int_equal(util_thread_count(), base);
-    printf("# actors: spawn+stop %.1f us per actor (1000 actors, %d alive at once)\n", per_us,
-           BATCH);
+    printf("# actors: spawn %.1f us + stop %.1f us per actor (1000 actors, %d alive at once; "
+           "stop includes the 20 ms close linger after replies, overlapped per batch)\n",
+           spawn_us, stop_us, BATCH);
     free(st);
 }
 
@@ -125,6 +140,7 @@ static void test_ping_pong_inproc(void **unused)
     actor_get_stats(a, &s);
     assert_int_equal(s.handled, N + 1);
     assert_int_equal(s.held, 0);
+    assert_int_equal(actor_wait(a, 10, &err), DP_ETIMEOUT); /* still running */
     actor_destroy(a);
     free(st);
 }
@@ -419,85 +435,73 @@ static void test_bad_options(void **unused)
 
 typedef struct inflight_arg {
     const char *url;
-    int ok, full, closed, timeout, unavail, other;
+    actor_client *client;
+    int rc;
+    char msg[DP_ERR_MSG_MAX];
 } inflight_arg;
 
 static void *inflight_thread(void *p)
 {
     inflight_arg *f = p;
     dp_err err;
-    actor_client *c = actor_client_open(f->url, &err);
-    if (c == NULL) {
-        f->unavail++;
-        fprintf(stderr, "in-flight open: %s\n", err.msg);
-        return NULL;
+    nng_msg *reply = NULL;
+    f->rc = actor_client_call(f->client, echo_msg("ping"), &reply, 5000, &err);
+    if (f->rc != 0) {
+        memcpy(f->msg, err.msg, sizeof f->msg);
     }
-    for (int i = 0; i < 1000; i++) {
-        nng_msg *reply = NULL;
-        int rc = actor_client_call(c, echo_msg("ping"), &reply, 500, &err);
-        nng_msg_free(reply);
-        if (rc == 0) {
-            f->ok++;
-            continue;
-        }
-        if (rc == DP_EFULL) { /* more callers than mailbox: back off, retry */
-            f->full++;
-            usleep(1000);
-            continue;
-        }
-        if (rc == DP_ECLOSED) {
-            f->closed++;
-        } else if (rc == DP_ETIMEOUT) {
-            f->timeout++;
-        } else if (rc == DP_EUNAVAIL) {
-            f->unavail++;
-            fprintf(stderr, "in-flight call: %s\n", err.msg);
-        } else {
-            f->other++;
-            fprintf(stderr, "in-flight call: unexpected %s\n", err.msg);
-        }
-        break;
-    }
-    actor_client_close(c);
+    nng_msg_free(reply);
     return NULL;
 }
 
+/* Requests that reached the mailbox when the actor stops: the one being
+ * handled completes, the queued ones are answered DP_ECLOSED (not left to
+ * time out), promptly. (Stopping under continuous load, where requests are
+ * still on the wire, is in test_actor_stopload.c.) */
 static void test_stop_in_flight(void **unused)
 {
     echo_state *st = new_state();
-    st->sleep_ms = 10;
-    enum { THREADS = 8 };
-    actor *a = spawn_echo("dying", st, 4);
+    st->sleep_ms = 100;
+    enum { THREADS = 6 };
+    actor *a = spawn_echo("dying", st, 8);
     pthread_t th[THREADS];
     inflight_arg fa[THREADS];
+    dp_err err;
     for (int i = 0; i < THREADS; i++) {
         fa[i] = (inflight_arg){.url = actor_url(a, 0)};
+        fa[i].client = actor_client_open(fa[i].url, &err);
+        assert_non_null(fa[i].client);
         assert_int_equal(pthread_create(&th[i], NULL, inflight_thread, &fa[i]), 0);
     }
-    usleep(150000);
+    actor_stats s = {0};
+    uint64_t deadline = echo_now_ms() + 5000;
+    while (echo_now_ms() < deadline) {
+        actor_get_stats(a, &s);
+        if (s.held == THREADS) {
+            break;
+        }
+        usleep(1000);
+    }
+    assert_int_equal(s.held, THREADS);
     uint64_t t0 = echo_now_ms();
     actor_destroy(a);
     uint64_t stop_ms = echo_now_ms() - t0;
-    int ok = 0, closed = 0, timeout = 0, other = 0;
+    int ok = 0, closed = 0;
     for (int i = 0; i < THREADS; i++) {
         pthread_join(th[i], NULL);
-        ok += fa[i].ok;
-        closed += fa[i].closed;
-        timeout += fa[i].timeout;
-        other += fa[i].other;
+        actor_client_close(fa[i].client);
+        if (fa[i].rc == 0) {
+            ok++;
+        } else if (fa[i].rc == DP_ECLOSED) {
+            closed++;
+            assert_non_null(strstr(fa[i].msg, "stopped"));
+        } else {
+            fail_msg("caller %d: %s", i, fa[i].msg);
+        }
     }
-    printf("# actors: stop in flight took %llu ms: %d ok, %d closed, %d timeout\n",
-           (unsigned long long)stop_ms, ok, closed, timeout);
-    assert_int_equal(other, 0);
-    assert_true(ok > 0);
-    assert_true(closed > 0); /* queued callers were told, not left to time out */
-    int unavail = 0;
-    for (int i = 0; i < THREADS; i++) {
-        unavail += fa[i].unavail;
-    }
-    /* Every caller ended with a clean error: told (closed), connection
-     * gone (unavail) or timed out; none with anything else. */
-    assert_int_equal(closed + timeout + unavail, THREADS);
+    printf("# actors: stop with %d in flight took %llu ms: %d ok, %d closed\n", THREADS,
+           (unsigned long long)stop_ms, ok, closed);
+    assert_true(ok >= 1 && ok <= 2); /* the one being handled when the stop came */
+    assert_int_equal(ok + closed, THREADS);
     assert_true(stop_ms < 1000);
     free(st);
 }
@@ -546,15 +550,15 @@ static void test_self_stop(void **unused)
     echo_state *st = new_state();
     actor *a = spawn_echo("selfstop", st, 4);
     call_expect(a, "stop", "");
-    uint64_t deadline = echo_now_ms() + 2000;
-    while (atomic_load(&st->stopped) == 0 && echo_now_ms() < deadline) {
-        usleep(1000);
-    }
+    dp_err err;
+    assert_int_equal(actor_wait(a, 2000, &err), 0);
     assert_int_equal(atomic_load(&st->stopped), 1);
     nng_msg *reply = NULL;
-    dp_err err;
-    int rc = actor_call(a, echo_msg("ping"), &reply, 300, &err);
-    assert_true(rc == DP_ECLOSED || rc == DP_ETIMEOUT || rc == DP_EUNAVAIL);
+    assert_int_equal(actor_call(a, echo_msg("ping"), &reply, 300, &err), DP_ECLOSED);
+    assert_null(reply);
+    /* Nobody listens any more. */
+    assert_int_equal(actor_call_url(actor_url(a, 0), echo_msg("ping"), &reply, 300, &err),
+                     DP_EUNAVAIL);
     actor_destroy(a);
     free(st);
 }

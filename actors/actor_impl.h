@@ -1,0 +1,116 @@
+/* Internals of the actor runtime shared by actor.c (thread, lifecycle) and
+ * mailbox.c (slots, replies). Not for use outside actors/.
+ *
+ * Ownership: an actor owns its slots, queue, URLs and name; queue entries
+ * own their messages until popped; a slot's aio owns the message it is
+ * sending. Fields marked "guarded by mu" are read and written under
+ * actor.mu only. */
+#ifndef DP_ACTOR_IMPL_H
+#define DP_ACTOR_IMPL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <nng/nng.h>
+
+#include "actors/actor.h"
+#include "actors/client.h"
+#include "actors/urls.h"
+
+enum slot_state {
+    SLOT_IDLE, /* no operation pending (before start, after close) */
+    SLOT_RECV, /* waiting for a request */
+    SLOT_HELD, /* holds a call: queued, being handled, or deferred */
+    SLOT_SEND  /* sending a reply, an ack or an error */
+};
+
+typedef struct actor_slot {
+    actor *owner;
+    nng_ctx ctx;
+    nng_aio *aio;
+    int state;
+    uint32_t gen; /* bumped per request: makes stale actor_req_ids detectable */
+    bool deferred;
+} actor_slot;
+
+#define ACTOR_ONE_WAY UINT32_MAX
+#define ACTOR_CLOSE_LINGER_MS 20u
+
+typedef struct actor_item {
+    nng_msg *msg;  /* owned by the queue until popped */
+    uint32_t slot; /* slot index, or ACTOR_ONE_WAY */
+} actor_item;
+
+struct actor_ctx {
+    actor *owner;
+    actor_req_id current;
+    int err_code;
+    char err_msg[256];
+    bool stop;
+};
+
+struct actor {
+    char *name;
+    void *state;
+    actor_handler handler;
+    actor_start_fn on_start;
+    actor_stop_fn on_stop;
+    actor_tick_fn on_tick;
+    int tick_ms;
+    size_t mailbox;
+
+    nng_socket sock;
+    bool sock_open;
+    actor_slot *slots;
+    size_t n_slots;
+    actor_urls urls;
+
+    /* Everything below, up to thread, is guarded by mu. */
+    pthread_mutex_t mu;
+    pthread_cond_t cond; /* queue, stop, ready, sends drained */
+    actor_item *queue;   /* ring of capacity mailbox */
+    size_t q_head, q_len;
+    bool ready;
+    int start_rc;
+    dp_err start_err;
+    bool stop_requested;
+    bool stopping; /* new requests are answered DP_ECLOSED */
+    bool finished; /* the actor thread has closed the socket and is exiting */
+    bool closing;  /* finished sends no longer re-arm a receive */
+    size_t held, deferred, sending;
+    actor_req_id handling; /* call the handler is running for; answerable early */
+    uint64_t last_sent_ms; /* when a reply last left a slot (for the close linger) */
+    actor_stats stats;
+    actor_client *self_client;
+
+    pthread_t thread;
+    bool thread_started;
+    actor_ctx ctx; /* touched by the actor thread only */
+};
+
+/* Monotonic milliseconds. */
+uint64_t actor_now_ms(void);
+
+/* CLOCK_MONOTONIC deadline ms_from_now ahead (the actor cond uses it). */
+struct timespec actor_deadline_ts(uint64_t ms_from_now);
+
+/* The id of the request slot s holds now. */
+actor_req_id actor_slot_id(const actor *a, const actor_slot *s);
+
+/* Prepends the status byte to m (NULL: an empty body); for an error the
+ * body becomes text. Consumes m; NULL when out of memory. */
+nng_msg *actor_frame_reply(nng_msg *m, int code, const char *text);
+
+/* Under mu: marks HELD slot s as answered (state SEND). */
+void actor_slot_release_locked(actor *a, actor_slot *s);
+
+/* Sends framed reply m (NULL on OOM: re-arms instead) on slot s, which
+ * actor_slot_release_locked moved to SEND. Called without mu. */
+void actor_slot_send(actor_slot *s, nng_msg *m);
+
+/* The aio callback of every slot. */
+void actor_slot_cb(void *arg);
+
+#endif
