@@ -3,7 +3,9 @@
 #include "runner/sandbox/sbx_internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -148,6 +150,26 @@ int sbx_build_static_ops(struct sbx *s, dp_err *err)
     return DP_OK;
 }
 
+/* The slot's persistent empty netns: made by this thread unsharing and
+ * switching straight back. It holds only a down loopback; a run cannot
+ * change it (its user namespace has no capability over a netns owned by
+ * the host's), and its sockets die with its processes, so nothing carries
+ * over to the next run. Failure just means fresh netns per run. */
+static void open_slot_netns(struct sbx *s)
+{
+    s->host_netns_fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+    if (s->host_netns_fd < 0)
+        return;
+    if (unshare(CLONE_NEWNET) != 0)
+        return;
+    s->netns_fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+    if (setns(s->host_netns_fd, CLONE_NEWNET) != 0) {
+        /* This thread is stuck in the empty netns: say so loudly. */
+        dp_log(DP_LOG_ERROR, "sandbox_netns_switch_back_failed", "reason", strerror(errno),
+               (char *)NULL);
+    }
+}
+
 static int open_cgroup(struct sbx *s, dp_err *err)
 {
     char self[4096] = "";
@@ -207,6 +229,7 @@ sbx *sbx_open(const sbx_config *cfg, dp_err *err)
         return NULL;
     }
     s->slot = cfg->slot;
+    s->netns_fd = s->host_netns_fd = -1;
     s->root = geteuid() == 0;
     s->uid = s->gid = 60000u + (uint32_t)cfg->slot;
     s->prot = sbx_probe_bits();
@@ -245,6 +268,8 @@ sbx *sbx_open(const sbx_config *cfg, dp_err *err)
         if (sbx_seccomp_build(&s->filter, err))
             goto fail;
     }
+    if (s->root && (s->prot & SBX_P_NETNS))
+        open_slot_netns(s);
     if (s->prot & SBX_P_CGROUP) {
         dp_err cg_err;
         if (open_cgroup(s, &cg_err) != DP_OK) {
@@ -291,6 +316,10 @@ void sbx_close(sbx *s)
         return;
     sbx_cg_close(&s->cg);
     free(s->filter.filter);
+    if (s->netns_fd >= 0)
+        close(s->netns_fd);
+    if (s->host_netns_fd >= 0)
+        close(s->host_netns_fd);
     for (int i = 0; i < s->n_owned; i++)
         free(s->owned[i]);
     if (s->stage[0])
