@@ -85,6 +85,8 @@ typedef struct {
     char tmp_opts[64]; /* tmpfs options for /tmp */
     sbx_mount_op ops[SBX_MAX_MOUNTS];
     int n_ops;
+    int n_skel_ops;  /* ops[0..n_skel_ops) build the root skeleton, the rest are per run */
+    int skeleton;    /* the skeleton is prebuilt at stage: only the per-run ops remain */
     const char *cwd; /* inside the sandbox */
     char *const *argv;
     char *const *envp;
@@ -119,6 +121,7 @@ struct sbx {
     char *stacks;             /* mmap'd child stacks */
     size_t stacks_len;
     int n_static_ops;            /* plan.ops[0..n) are built once in sbx_open */
+    int skel_built;              /* the skeleton is mounted at stage (host mount namespace) */
     char *owned[SBX_MAX_MOUNTS]; /* strings the static ops point to */
     int n_owned;
     struct rlimit hard_nofile, hard_fsize, hard_stack;
@@ -132,6 +135,11 @@ struct sbx {
 
 /* Builds the per-slot root skeleton operations (sbx_open.c). */
 int sbx_build_static_ops(struct sbx *s, dp_err *err);
+
+/* Applies p->ops[from..to) under p->stage with raw system calls (no errno,
+ * safe in the CLONE_VM child). 0, or the negative errno with *what and *path
+ * (static strings or p's own) naming the failed step. */
+long sbx_apply_ops(const sbx_plan *p, int from, int to, const char **what, const char **path);
 
 /* Entry point of the supervisor child (PID 1 of the run); arg is the plan. */
 int sbx_child_main(void *arg);

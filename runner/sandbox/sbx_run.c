@@ -242,6 +242,7 @@ static int prepare_plan(struct sbx *s, const char *const argv[], const char *ws,
         return dp_err_set(err, DP_EINVAL, "sandbox: empty PATH for %s", av[0]);
     p->cwd = mounted ? "/box" : ws;
     p->n_ops = s->n_static_ops;
+    p->skeleton = s->skel_built;
     if (mounted) {
         if (p->n_ops >= SBX_MAX_MOUNTS)
             return dp_err_set(err, DP_EINTERNAL, "sandbox: too many mounts");

@@ -62,6 +62,18 @@ static int group_teardown(void **state)
     (void)state;
     sbx_close(box);
     unlink(token_file);
+    /* The slot's root skeleton is unmounted with it. */
+    FILE *mi = fopen("/proc/self/mountinfo", "re");
+    char line[1024];
+    int left = 0;
+    while (mi && fgets(line, sizeof line, mi))
+        left += strstr(line, "/dispatch-sbx-root-") != NULL;
+    if (mi)
+        fclose(mi);
+    if (left) {
+        fprintf(stderr, "%d mounts of the sandbox root skeleton left after sbx_close\n", left);
+        return -1;
+    }
     if (sbxt_cgroup_exists(SLOT)) {
         fprintf(stderr, "cgroup of slot %d left after sbx_close\n", SLOT);
         return -1;
@@ -370,6 +382,21 @@ static void test_netns_reused_clean(void **state)
     done(&c);
 }
 
+/* Two runs in a row: the second finds nothing the first wrote (fresh /tmp,
+ * read-only shared skeleton). */
+static void test_no_residue(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 2; i++) {
+        run_ctx c;
+        run_hostile(&c, &base_limits, "residue", NULL, NULL);
+        assert_int_equal(c.r.status, SBX_OK);
+        assert_null(strstr(c.r.out, "LEAK"));
+        assert_null(strstr(c.r.out, "not writable"));
+        done(&c);
+    }
+}
+
 static void test_kill_all(void **state)
 {
     (void)state;
@@ -450,6 +477,7 @@ int main(void)
         T(test_connect_refused),
         T(test_connect_allowed),
         T(test_netns_reused_clean),
+        T(test_no_residue),
         T(test_kill_all),
         T(test_ptrace),
         T(test_setuid),
