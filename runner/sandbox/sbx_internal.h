@@ -40,9 +40,14 @@ int sbx_parse_require(const char *list, unsigned *bits, dp_err *err);
 /* The protections this host offers (cached after the first call). */
 unsigned sbx_probe_bits(void);
 
-/* Builds the seccomp filter (libseccomp) as a BPF program. *prog->filter is
- * malloc'd and owned by the caller (free it). */
+/* Builds the seccomp filter as a compact hand-laid BPF program (x86_64,
+ * aarch64; elsewhere the libseccomp one). *prog->filter is malloc'd and
+ * owned by the caller (free it). */
 int sbx_seccomp_build(struct sock_fprog *prog, dp_err *err);
+
+/* The same policy compiled by libseccomp (130 instructions on x86_64): the
+ * reference the compact filter is tested against. Same ownership. */
+int sbx_seccomp_build_reference(struct sock_fprog *prog, dp_err *err);
 
 #define SBX_MAX_MOUNTS 80
 #define SBX_MAX_EXEC 16
