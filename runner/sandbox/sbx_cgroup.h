@@ -12,6 +12,9 @@
 
 #include "common/err.h"
 
+/* Leftover charge (bytes) below which a run starts without a reclaim. */
+#define SBX_CG_RECLAIM_MIN (2u * 1024u * 1024u)
+
 enum { SBX_CG_MEM = 0, SBX_CG_PIDS = 1, SBX_CG_CPU = 2, SBX_CG_N = 3 };
 
 typedef struct {
@@ -43,7 +46,8 @@ int sbx_cg_detect(const char *fsroot, const char *self_cgroup, int *version,
 int sbx_cg_open(sbx_cgroup *cg, int version, char bases[SBX_CG_N][PATH_MAX], const char *name,
                 dp_err *err);
 
-/* Resets the slot for a run: reclaims leftover charges, writes the memory
+/* Resets the slot for a run: reclaims leftover charges (only when more than
+ * SBX_CG_RECLAIM_MIN is charged), writes the memory
  * limit (bytes; 0 = none) and pids limit (0 = none) when they changed,
  * resets the peak, records the CPU and oom_kill baselines. */
 int sbx_cg_prepare(sbx_cgroup *cg, uint64_t mem_bytes, uint64_t pids, dp_err *err);

@@ -170,73 +170,102 @@ SBX_CHILD static void c_reset_signals(void)
             S4(SYS_rt_sigaction, sig, &sa, 0, 8);
 }
 
-SBX_CHILD static void c_build_root(sbx_plan *p)
+/* Applies ops[from..to) under the staging dir st. Returns 0, or the
+ * negative errno with *what and *path naming the failed step. Raw system
+ * calls only: run by the child per run, and by sbx_open for the skeleton. */
+SBX_CHILD long sbx_apply_ops(const sbx_plan *p, int from, int to, const char **what,
+                             const char **path)
 {
     const char *st = p->stage;
-    CHECK(p, S5(SYS_mount, 0, "/", 0, MS_REC | MS_PRIVATE, 0), "make mounts private", "/");
-    CHECK(p,
-          S5(SYS_mount, "tmpfs", st, "tmpfs", MS_NOSUID | MS_NODEV,
-             "size=1m,nr_inodes=4096,mode=755"),
-          "mount root tmpfs on", st);
-    for (int i = 0; i < p->n_ops; i++) {
+    long rc = 0;
+#define OPCHECK(expr, w, pth)                                                                      \
+    do {                                                                                           \
+        if ((rc = (expr)) < 0) {                                                                   \
+            *what = (w);                                                                           \
+            *path = (pth);                                                                         \
+            return rc;                                                                             \
+        }                                                                                          \
+    } while (0)
+    for (int i = from; i < to; i++) {
         const sbx_mount_op *op = &p->ops[i];
         switch (op->kind) {
         case SBX_M_DIR:
-            CHECK(p, S3(SYS_mkdirat, AT_FDCWD, op->dst, 0755), "mkdir", op->dst);
+            OPCHECK(S3(SYS_mkdirat, AT_FDCWD, op->dst, 0755), "mkdir", op->dst);
             break;
         case SBX_M_SYMLINK:
-            CHECK(p, S3(SYS_symlinkat, op->src, AT_FDCWD, op->dst), "symlink", op->dst);
+            OPCHECK(S3(SYS_symlinkat, op->src, AT_FDCWD, op->dst), "symlink", op->dst);
             break;
         case SBX_M_FILE:
         case SBX_M_WRITE: {
             long fd =
                 S4(SYS_openat, AT_FDCWD, op->dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-            CHECK(p, fd, "create", op->dst);
+            OPCHECK(fd, "create", op->dst);
             if (op->kind == SBX_M_WRITE)
-                CHECK(p, S3(SYS_write, fd, op->src, c_strlen(op->src)), "write", op->dst);
+                rc = S3(SYS_write, fd, op->src, c_strlen(op->src));
             S1(SYS_close, fd);
+            OPCHECK(rc, "write", op->dst);
             break;
         }
         case SBX_M_BIND_RO:
         case SBX_M_BIND_RW:
         case SBX_M_BIND_DEV:
-            CHECK(p, S5(SYS_mount, op->src, op->dst, 0, MS_BIND | MS_REC, 0), "bind", op->src);
+            OPCHECK(S5(SYS_mount, op->src, op->dst, 0, MS_BIND | MS_REC, 0), "bind", op->src);
             if (op->kind == SBX_M_BIND_RW)
-                CHECK(p,
-                      S5(SYS_mount, 0, op->dst, 0,
-                         MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NODEV | MS_RELATIME, 0),
-                      "remount", op->dst);
+                OPCHECK(S5(SYS_mount, 0, op->dst, 0,
+                           MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NODEV | MS_RELATIME, 0),
+                        "remount", op->dst);
             break;
         case SBX_M_SEAL: {
             /* Everything bound so far, and the root itself, becomes read-only. */
             struct mount_attr attr = {0};
             attr.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
-            long rc = S5(SYS_mount_setattr, AT_FDCWD, st, AT_RECURSIVE, &attr, sizeof attr);
+            rc = S5(SYS_mount_setattr, AT_FDCWD, st, AT_RECURSIVE, &attr, sizeof attr);
             if (rc == -38) { /* ENOSYS: before 5.12, one remount per mount */
                 for (int j = 0; j < i; j++)
                     if (p->ops[j].kind == SBX_M_BIND_RO)
-                        CHECK(p,
-                              S5(SYS_mount, 0, p->ops[j].dst, 0,
-                                 MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, 0),
-                              "remount read-only", p->ops[j].dst);
+                        OPCHECK(S5(SYS_mount, 0, p->ops[j].dst, 0,
+                                   MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, 0),
+                                "remount read-only", p->ops[j].dst);
                 rc = S5(SYS_mount, 0, st, 0,
                         MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, 0);
             }
-            CHECK(p, rc, "seal read-only", st);
+            OPCHECK(rc, "seal read-only", st);
             break;
         }
         case SBX_M_TMPFS:
-            CHECK(p, S5(SYS_mount, "tmpfs", op->dst, "tmpfs", MS_NOSUID | MS_NODEV, p->tmp_opts),
-                  "mount tmpfs on", op->dst);
+            OPCHECK(S5(SYS_mount, "tmpfs", op->dst, "tmpfs", MS_NOSUID | MS_NODEV, p->tmp_opts),
+                    "mount tmpfs on", op->dst);
             break;
         case SBX_M_PROC:
-            CHECK(p,
-                  S5(SYS_mount, "proc", op->dst, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                     "hidepid=2"),
-                  "mount proc on", op->dst);
+            OPCHECK(S5(SYS_mount, "proc", op->dst, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                       "hidepid=2"),
+                    "mount proc on", op->dst);
             break;
         }
     }
+#undef OPCHECK
+    return 0;
+}
+
+SBX_CHILD static void c_build_root(sbx_plan *p)
+{
+    const char *st = p->stage;
+    CHECK(p, S5(SYS_mount, 0, "/", 0, MS_REC | MS_PRIVATE, 0), "make mounts private", "/");
+    if (p->skeleton) {
+        /* The slot's prebuilt read-only skeleton is already at st (copied
+         * with our mount namespace, locked to its parent): a recursive bind
+         * of it on itself gives a top mount pivot_root accepts. */
+        CHECK(p, S5(SYS_mount, st, st, 0, MS_BIND | MS_REC, 0), "bind skeleton on", st);
+    } else {
+        CHECK(p,
+              S5(SYS_mount, "tmpfs", st, "tmpfs", MS_NOSUID | MS_NODEV,
+                 "size=1m,nr_inodes=4096,mode=755"),
+              "mount root tmpfs on", st);
+    }
+    const char *what = 0, *path = 0;
+    long rc = sbx_apply_ops(p, p->skeleton ? p->n_skel_ops : 0, p->n_ops, &what, &path);
+    if (rc < 0)
+        c_fail(p, what, path, rc);
     CHECK(p, S1(SYS_chdir, st), "chdir", st);
     CHECK(p, S2(SYS_pivot_root, ".", "."), "pivot_root", st);
     CHECK(p, S2(SYS_umount2, ".", MNT_DETACH), "detach old root", st);

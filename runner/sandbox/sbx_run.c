@@ -242,6 +242,7 @@ static int prepare_plan(struct sbx *s, const char *const argv[], const char *ws,
         return dp_err_set(err, DP_EINVAL, "sandbox: empty PATH for %s", av[0]);
     p->cwd = mounted ? "/box" : ws;
     p->n_ops = s->n_static_ops;
+    p->skeleton = s->skel_built;
     if (mounted) {
         if (p->n_ops >= SBX_MAX_MOUNTS)
             return dp_err_set(err, DP_EINTERNAL, "sandbox: too many mounts");
@@ -272,8 +273,13 @@ static int prepare_plan(struct sbx *s, const char *const argv[], const char *ws,
         fl |= CLONE_NEWNS;
     if (s->prot & SBX_P_PIDNS)
         fl |= CLONE_NEWPID;
-    if ((s->prot & SBX_P_NETNS) && !lim->network)
-        fl |= CLONE_NEWNET;
+    p->join_netns = 0;
+    if ((s->prot & SBX_P_NETNS) && !lim->network) {
+        if (s->netns_fd >= 0 && s->host_netns_fd >= 0)
+            p->join_netns = 1;
+        else
+            fl |= CLONE_NEWNET;
+    }
     if (s->prot & SBX_P_IPCNS)
         fl |= CLONE_NEWIPC;
     if (s->prot & SBX_P_UTSNS)
@@ -390,12 +396,21 @@ static int start_child(struct sbx *s, run_child *c, dp_err *err)
 {
     sbx_plan *p = &s->plan;
     c->pidfd = -1;
-    c->pid = clone(sbx_child_main, p->stack_a, (int)(p->clone_flags | CLONE_VM | CLONE_PIDFD), p,
-                   &c->pidfd);
+    unsigned flags = p->clone_flags;
+    /* The child inherits this thread's netns: switch into the slot's for
+     * the clone only (setns moves just this thread). */
+    int joined = p->join_netns && setns(s->netns_fd, CLONE_NEWNET) == 0;
+    if (p->join_netns && !joined)
+        flags |= CLONE_NEWNET;
+    c->pid = clone(sbx_child_main, p->stack_a, (int)(flags | CLONE_VM | CLONE_PIDFD), p, &c->pidfd);
+    int clone_errno = errno;
+    int back = joined ? setns(s->host_netns_fd, CLONE_NEWNET) : 0;
     if (c->pid < 0)
-        return dp_err_set(err, DP_EIO, "sandbox: clone: %s", strerror(errno));
+        return dp_err_set(err, DP_EIO, "sandbox: clone: %s", strerror(clone_errno));
     int rc = DP_OK;
-    if (p->use_userns)
+    if (back != 0)
+        rc = dp_err_set(err, DP_EIO, "sandbox: back to the runner's netns: %s", strerror(errno));
+    if (rc == DP_OK && p->use_userns)
         rc = write_id_maps(s, c->pid, err);
     if (rc == DP_OK && s->cg.version)
         rc = sbx_cg_attach(&s->cg, c->pid, err);

@@ -22,6 +22,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <linux/netlink.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/un.h>
 
 static int leaks;
 
@@ -234,6 +237,57 @@ static int mode_connect(const char *port)
     return leaks ? 1 : 0;
 }
 
+/* The slot's network namespace is shared by its runs: nothing may be
+ * changed in it or left behind. Prints "netns <inode>". */
+static int mode_netns(void)
+{
+    struct stat st;
+    if (stat("/proc/self/ns/net", &st) == 0)
+        printf("netns %llu\n", (unsigned long long)st.st_ino);
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "lo");
+    if (fd >= 0 && ioctl(fd, SIOCGIFFLAGS, &ifr) == 0) {
+        if (ifr.ifr_flags & IFF_UP)
+            got_through("loopback is up (an earlier run changed the netns)");
+        ifr.ifr_flags |= IFF_UP;
+        if (ioctl(fd, SIOCSIFFLAGS, &ifr) == 0)
+            got_through("brought loopback up");
+    }
+    /* An abstract socket name lives as long as its socket, in the netns. */
+    int us = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    memcpy(a.sun_path, "\0dispatch-sbx-persist", 22);
+    if (us >= 0 &&
+        bind(us, (struct sockaddr *)&a, offsetof(struct sockaddr_un, sun_path) + 22) != 0)
+        got_through(errno == EADDRINUSE ? "abstract socket of an earlier run" : "bind failed");
+    if (us >= 0 && listen(us, 1) == 0 && fork() == 0) {
+        setsid(); /* a daemon holding the socket: the sandbox must end it */
+        sleep(100);
+        _exit(0);
+    }
+    return leaks ? 1 : 0;
+}
+
+/* Runs of a slot share its read-only root skeleton: /tmp must be fresh
+ * each run and nothing may be written where the next run would see it. */
+static int mode_residue(void)
+{
+    static const char *const marks[] = {"/tmp/residue", "/dev/residue", "/residue", "/etc/residue",
+                                        "/proc/residue"};
+    for (size_t i = 0; i < sizeof marks / sizeof marks[0]; i++) {
+        if (access(marks[i], F_OK) == 0)
+            got_through(marks[i]);
+        int fd = open(marks[i], O_WRONLY | O_CREAT, 0644);
+        if (fd >= 0)
+            close(fd);
+    }
+    if (access("/tmp/residue", F_OK) != 0)
+        printf("/tmp not writable\n");
+    return leaks ? 1 : 0;
+}
+
 static int mode_killall(void)
 {
     kill(-1, SIGKILL);
@@ -366,6 +420,10 @@ int main(int argc, char **argv)
         return mode_secrets(argv[2], argv[3]);
     if (!strcmp(m, "connect") && argc > 2)
         return mode_connect(argv[2]);
+    if (!strcmp(m, "netns"))
+        return mode_netns();
+    if (!strcmp(m, "residue"))
+        return mode_residue();
     if (!strcmp(m, "killall"))
         return mode_killall();
     if (!strcmp(m, "ptrace"))

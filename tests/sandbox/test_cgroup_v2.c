@@ -171,6 +171,17 @@ static void test_v2_files(void **state)
     assert_int_equal(sbx_cg_prepare(&cg, 0, 0, &err), 0);
     get("runner.slice/dispatch-sbx-1-0/memory.max", buf, sizeof buf);
     assert_string_equal(buf, "sentinel");
+
+    /* Reclaim only when more than SBX_CG_RECLAIM_MIN is still charged. */
+    put("runner.slice/dispatch-sbx-1-0/memory.reclaim", "untouched");
+    put("runner.slice/dispatch-sbx-1-0/memory.current", "1048576\n");
+    assert_int_equal(sbx_cg_prepare(&cg, 0, 0, &err), 0);
+    get("runner.slice/dispatch-sbx-1-0/memory.reclaim", buf, sizeof buf);
+    assert_string_equal(buf, "untouched");
+    put("runner.slice/dispatch-sbx-1-0/memory.current", "67108864\n");
+    assert_int_equal(sbx_cg_prepare(&cg, 0, 0, &err), 0);
+    get("runner.slice/dispatch-sbx-1-0/memory.reclaim", buf, sizeof buf);
+    assert_string_equal(buf, "1G");
     sbx_cg_close(&cg);
 }
 

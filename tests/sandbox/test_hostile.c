@@ -62,6 +62,18 @@ static int group_teardown(void **state)
     (void)state;
     sbx_close(box);
     unlink(token_file);
+    /* The slot's root skeleton is unmounted with it. */
+    FILE *mi = fopen("/proc/self/mountinfo", "re");
+    char line[1024];
+    int left = 0;
+    while (mi && fgets(line, sizeof line, mi))
+        left += strstr(line, "/dispatch-sbx-root-") != NULL;
+    if (mi)
+        fclose(mi);
+    if (left) {
+        fprintf(stderr, "%d mounts of the sandbox root skeleton left after sbx_close\n", left);
+        return -1;
+    }
     if (sbxt_cgroup_exists(SLOT)) {
         fprintf(stderr, "cgroup of slot %d left after sbx_close\n", SLOT);
         return -1;
@@ -337,6 +349,54 @@ static void test_connect_allowed(void **state)
     done(&c);
 }
 
+static unsigned long long netns_of(const run_ctx *c)
+{
+    const char *p = strstr(c->r.out, "netns ");
+    return p ? strtoull(p + 6, NULL, 10) : 0;
+}
+
+/* Runs share the slot's persistent netns (a fresh one per run costs ~1 ms):
+ * it is not the host's, it stays unchanged, and no socket outlives a run.
+ * With network allowed the run is in the host's netns: the check can fail. */
+static void test_netns_reused_clean(void **state)
+{
+    (void)state;
+    struct stat host;
+    assert_int_equal(stat("/proc/self/ns/net", &host), 0);
+    unsigned long long seen[2];
+    for (int i = 0; i < 2; i++) {
+        run_ctx c;
+        run_hostile(&c, &base_limits, "netns", NULL, NULL);
+        assert_int_equal(c.r.status, SBX_OK);
+        assert_null(strstr(c.r.out, "LEAK"));
+        seen[i] = netns_of(&c);
+        assert_true(seen[i] != 0);
+        assert_true(seen[i] != (unsigned long long)host.st_ino);
+        done(&c);
+    }
+    sbx_limits lim = base_limits;
+    lim.network = 1;
+    run_ctx c;
+    run_hostile(&c, &lim, "netns", NULL, NULL);
+    assert_int_equal(netns_of(&c), (unsigned long long)host.st_ino);
+    done(&c);
+}
+
+/* Two runs in a row: the second finds nothing the first wrote (fresh /tmp,
+ * read-only shared skeleton). */
+static void test_no_residue(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 2; i++) {
+        run_ctx c;
+        run_hostile(&c, &base_limits, "residue", NULL, NULL);
+        assert_int_equal(c.r.status, SBX_OK);
+        assert_null(strstr(c.r.out, "LEAK"));
+        assert_null(strstr(c.r.out, "not writable"));
+        done(&c);
+    }
+}
+
 static void test_kill_all(void **state)
 {
     (void)state;
@@ -416,6 +476,8 @@ int main(void)
         T(test_secrets),
         T(test_connect_refused),
         T(test_connect_allowed),
+        T(test_netns_reused_clean),
+        T(test_no_residue),
         T(test_kill_all),
         T(test_ptrace),
         T(test_setuid),
