@@ -32,7 +32,9 @@ typedef struct {
     size_t n_parked, cap_parked;
     int64_t next_sweep_ms;
     int64_t next_poke_ms;
-    char owner_id[48]; /* this replica, for the sweep guard */
+    char owner_id[48];    /* this replica, for the sweep guard */
+    dp_msg_event *events; /* lease and dead-job events for the reporter, sent per tick */
+    size_t n_events, cap_events;
 } leaser_state;
 
 static int64_t now_ms(void)
@@ -52,24 +54,51 @@ static void iso_now(char *buf, size_t len)
     snprintf(buf + n, len - n, ".%03ldZ", ts.tv_nsec / 1000000);
 }
 
-/* Tells the reporter about a state change (one-way; it persists and publishes). */
+/* Sends the buffered events to the reporter as one message (it persists and
+ * publishes them): one hop per tick instead of one per job. */
+static void flush_events(leaser_state *s)
+{
+    if (s->n_events == 0)
+        return;
+    dp_msg m = {.type = DP_MSG_EVENTS};
+    m.events.events = s->events;
+    m.events.n_events = s->n_events;
+    dp_err err = {0};
+    nng_msg *msg = fwd_internal(&m, &err);
+    if (msg == NULL || actor_send(s->cfg.reporter, msg, 5000, &err) != DP_OK)
+        dp_log(DP_LOG_ERROR, "events_lost", "error", err.msg, (char *)NULL);
+    dp_msg_free(&m); /* frees the buffered strings and the array */
+    s->events = NULL;
+    s->n_events = s->cap_events = 0;
+}
+
+/* Buffers a state change for the reporter. */
 static void send_event(leaser_state *s, const char *job_id, dp_job_state state, dp_verdict verdict,
                        const char *runner_id, uint32_t attempt, const char *message)
 {
+    if (s->n_events == s->cap_events) {
+        size_t cap = s->cap_events ? s->cap_events * 2 : 64;
+        dp_msg_event *ne = realloc(s->events, cap * sizeof *ne);
+        if (ne == NULL) {
+            dp_log(DP_LOG_ERROR, "event_lost", "job_id", job_id, (char *)NULL);
+            return;
+        }
+        s->events = ne;
+        s->cap_events = cap;
+    }
     char ts[40];
     iso_now(ts, sizeof ts);
-    dp_msg ev = {.type = DP_MSG_EVENT};
-    ev.event.job_id = (char *)job_id;
-    ev.event.state = state;
-    ev.event.verdict = verdict;
-    ev.event.runner_id = (char *)runner_id;
-    ev.event.attempt = attempt;
-    ev.event.ts = ts;
-    ev.event.message = (char *)message;
-    dp_err err = {0};
-    nng_msg *m = fwd_internal(&ev, &err);
-    if (m == NULL || actor_send(s->cfg.reporter, m, 5000, &err) != DP_OK)
-        dp_log(DP_LOG_ERROR, "event_lost", "job_id", job_id, "error", err.msg, (char *)NULL);
+    dp_msg_event *e = &s->events[s->n_events++];
+    memset(e, 0, sizeof *e);
+    e->job_id = strdup(job_id);
+    e->state = state;
+    e->verdict = verdict;
+    e->runner_id = runner_id != NULL ? strdup(runner_id) : NULL;
+    e->attempt = attempt;
+    e->ts = strdup(ts);
+    e->message = message != NULL ? strdup(message) : NULL;
+    if (s->n_events >= 1024)
+        flush_events(s);
 }
 
 /* Claims for one request; returns the number of jobs answered (0: nothing
@@ -283,6 +312,7 @@ static void leaser_tick(void *state, actor_ctx *ctx)
     leaser_state *s = state;
     (void)ctx;
     int64_t now = now_ms();
+    flush_events(s);
     size_t keep = 0;
     for (size_t i = 0; i < s->n_parked; i++) {
         if (s->parked[i].deadline_ms <= now)
@@ -326,6 +356,7 @@ static void leaser_stop(void *state, actor_ctx *ctx)
     (void)ctx;
     for (size_t i = 0; i < s->n_parked; i++)
         answer_none(&s->parked[i], "shutting down");
+    flush_events(s);
     free(s->parked);
     rq_close(s->rq);
     auth_cache_free(s->auth);

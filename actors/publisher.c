@@ -1,5 +1,6 @@
 #include "actors/publisher.h"
 
+#include "actors/fwd.h"
 #include "common/log.h"
 
 #include <nng/protocol/pubsub0/pub.h>
@@ -33,16 +34,26 @@ int events_url_for(const char *admin_url, char *out, size_t len, dp_err *err)
     return DP_OK;
 }
 
-/* Body: the fwd header (16 bytes) then an encoded `event`; we publish the event. */
+/* Body: the fwd header, then an encoded `events` batch (or one `event`);
+ * each event goes out as its own `event` message. */
 static int publisher_handle(void *state, actor_ctx *ctx, nng_msg *msg, nng_msg **reply)
 {
     publisher_state *s = state;
     (void)ctx;
     (void)reply;
-    if (nng_msg_len(msg) > 16) {
-        nng_msg_trim(msg, 16);
-        if (nng_sendmsg(s->pub, msg, NNG_FLAG_NONBLOCK) == 0)
-            return 0;
+    fwd_origin origin;
+    dp_msg m;
+    if (fwd_open(msg, &origin, &m, NULL) == DP_OK) {
+        dp_msg_event *evs = m.type == DP_MSG_EVENTS ? m.events.events : &m.event;
+        size_t n = m.type == DP_MSG_EVENTS ? m.events.n_events : m.type == DP_MSG_EVENT;
+        for (size_t i = 0; i < n; i++) {
+            dp_msg one = {.type = DP_MSG_EVENT, .event = evs[i]};
+            nng_msg *out = NULL;
+            if (dp_msg_encode(&one, &out, NULL) == DP_OK &&
+                nng_sendmsg(s->pub, out, NNG_FLAG_NONBLOCK) != 0)
+                nng_msg_free(out); /* nobody listening fast enough: best effort */
+        }
+        dp_msg_free(&m);
     }
     nng_msg_free(msg);
     return 0;

@@ -400,11 +400,17 @@ static void flush_events(reporter_state *s)
     }
     if (store_add_events(s->db, hist, n, &err) != DP_OK)
         dp_log(DP_LOG_WARN, "history_failed", "error", err.msg, (char *)NULL);
-    for (size_t i = 0; s->cfg.publisher != NULL && i < n; i++) {
-        dp_msg m = {.type = DP_MSG_EVENT, .event = s->events[i].ev};
-        nng_msg *msg = fwd_internal(&m, NULL);
+    if (s->cfg.publisher != NULL) { /* one message for the whole batch */
+        dp_msg_event *evs = calloc(n, sizeof *evs);
+        for (size_t i = 0; evs != NULL && i < n; i++)
+            evs[i] = s->events[i].ev;
+        dp_msg m = {.type = DP_MSG_EVENTS};
+        m.events.events = evs;
+        m.events.n_events = n;
+        nng_msg *msg = evs != NULL ? fwd_internal(&m, NULL) : NULL;
         if (msg != NULL)
             actor_send(s->cfg.publisher, msg, 100, NULL);
+        free(evs); /* the strings stay with s->events */
     }
 out:
     for (size_t i = 0; i < n; i++) {
@@ -633,6 +639,12 @@ static int reporter_handle(void *state, actor_ctx *ctx, nng_msg *msg, nng_msg **
         break;
     case DP_MSG_EVENT:
         do_event(s, &m);
+        break;
+    case DP_MSG_EVENTS:
+        for (size_t i = 0; i < m.events.n_events; i++) {
+            dp_msg_event *e = &m.events.events[i];
+            add_event(s, e->job_id, e->state, e->verdict, e->runner_id, e->attempt, e->message);
+        }
         break;
     default:
         fwd_reply_error(o, m.id, "unsupported", "the reporter does not handle this message");

@@ -38,6 +38,7 @@
 #define DP_MSG_MAX_LEASE 1024               /* jobs in one lease / leased */
 #define DP_MSG_MAX_RUNNERS 10000            /* runners in one `runners` reply */
 #define DP_MSG_MAX_LABELS 256               /* labels or profiles of one runner */
+#define DP_MSG_MAX_EVENTS 10000             /* events in one internal batch */
 #define DP_MSG_MAX_DEPTH 8                  /* nesting of maps and arrays, envelope = 1 */
 /* Decoded memory may not exceed this many times the wire size (plus 64 KiB):
  * stops a small message of empty maps from becoming a huge array of structs. */
@@ -71,6 +72,7 @@ typedef enum {
     DP_MSG_WAIT,         /* block until a job is terminal; answered with `job` */
     DP_MSG_EVENT,        /* job state change, published to watchers */
     DP_MSG_WAKE,         /* internal: pending work appeared (waker -> leaser) */
+    DP_MSG_EVENTS,       /* internal: a batch of events (leaser -> reporter -> publisher) */
     DP_MSG_TYPE_COUNT
 } dp_msg_type;
 
@@ -215,6 +217,11 @@ typedef struct {
     char *message;
 } dp_msg_event;
 
+typedef struct {
+    dp_msg_event *events;
+    size_t n_events; /* 1..DP_MSG_MAX_EVENTS */
+} dp_msg_events;
+
 /* One message. Set `type` and the matching union member; list_runners and
  * queue have no body. */
 typedef struct {
@@ -244,6 +251,7 @@ typedef struct {
         dp_msg_drain drain;
         dp_msg_wait wait;
         dp_msg_event event;
+        dp_msg_events events;
     };
 } dp_msg;
 

@@ -283,6 +283,11 @@ static const dp_field event_fields[] = {
 };
 static const dp_schema event_schema = SCHEMA(event, dp_msg_event, event_fields);
 
+static const dp_field events_fields[] = {
+    F_ARR("evs", dp_msg_events, events, n_events, DP_MSG_MAX_EVENTS, &event_schema),
+};
+static const dp_schema events_schema = SCHEMA(events, dp_msg_events, events_fields);
+
 static const dp_schema empty_schema = {"empty", 0, NULL, 0};
 
 static const struct {
@@ -316,6 +321,7 @@ static const struct {
     [DP_MSG_WAIT] = {"wait", &wait_schema},
     [DP_MSG_EVENT] = {"event", &event_schema},
     [DP_MSG_WAKE] = {"wake", &empty_schema},
+    [DP_MSG_EVENTS] = {"events", &events_schema},
 };
 
 const char *dp_msg_type_name(dp_msg_type t)

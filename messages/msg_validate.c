@@ -203,6 +203,11 @@ static int validate_body(const dp_msg *m, dp_err *err)
         return required(err, m->wait.job_id, "wait", "jid");
     case DP_MSG_EVENT:
         return required(err, m->event.job_id, "event", "jid");
+    case DP_MSG_EVENTS:
+        for (size_t i = 0; i < m->events.n_events; i++)
+            if (m->events.events[i].job_id == NULL)
+                return dp_err_set(err, DP_EINVAL, "events: evs[%zu].jid: required", i);
+        return DP_OK;
     default:
         return DP_OK; /* ack, none, conflict, list_runners, queue, queue_stats */
     }
