@@ -604,7 +604,6 @@ static void check_epoch(reporter_state *s)
 static int reporter_handle(void *state, actor_ctx *ctx, nng_msg *msg, nng_msg **reply)
 {
     reporter_state *s = state;
-    (void)ctx;
     (void)reply;
     fwd_origin o;
     dp_msg m;
@@ -619,11 +618,16 @@ static int reporter_handle(void *state, actor_ctx *ctx, nng_msg *msg, nng_msg **
     case DP_MSG_SUBMIT:
         do_submit(s, o, &m);
         break;
-    case DP_MSG_COMPLETE:
+    case DP_MSG_COMPLETE: {
         do_complete(s, o, &m);
-        if (s->n_batch == REPORTER_BATCH)
+        /* Group commit while results keep coming; when nothing else waits in
+         * the mailbox, commit now rather than at the next tick. */
+        actor_stats st;
+        actor_get_stats(actor_ctx_actor(ctx), &st);
+        if (s->n_batch == REPORTER_BATCH || st.held <= 1)
             flush_completes(s);
         break;
+    }
     case DP_MSG_STATUS:
     case DP_MSG_WAIT:
         do_status(s, o, &m);
