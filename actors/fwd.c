@@ -27,6 +27,16 @@ int fwd_open(nng_msg *msg, fwd_origin *origin, dp_msg *out, dp_err *err)
                          nng_msg_len(msg) - sizeof hdr, out, err);
 }
 
+int fwd_receive(nng_msg *msg, fwd_origin *origin, dp_msg *out)
+{
+    dp_err err = {0};
+    int rc = fwd_open(msg, origin, out, &err);
+    nng_msg_free(msg);
+    if (rc != DP_OK)
+        fwd_reply_error(*origin, out->id, "protocol", err.msg);
+    return rc;
+}
+
 void fwd_reply(fwd_origin origin, const dp_msg *reply)
 {
     if (origin.gateway == NULL)

@@ -31,6 +31,10 @@ int fwd_wrap(nng_msg *msg, fwd_origin origin, dp_err *err);
  * caller can answer with the error. */
 int fwd_open(nng_msg *msg, fwd_origin *origin, dp_msg *out, dp_err *err);
 
+/* fwd_open for a domain actor's handler: frees msg, and on a decode error
+ * answers the client with a protocol error. DP_OK when *out holds a message. */
+int fwd_receive(nng_msg *msg, fwd_origin *origin, dp_msg *out);
+
 /* Encodes reply and answers the held request; a NULL gateway is a no-op. */
 void fwd_reply(fwd_origin origin, const dp_msg *reply);
 

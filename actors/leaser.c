@@ -4,6 +4,7 @@
 #include "actors/client.h"
 #include "actors/fwd.h"
 #include "common/job_json.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "dispatch/rq.h"
 
@@ -36,23 +37,6 @@ typedef struct {
     dp_msg_event *events; /* lease and dead-job events for the reporter, sent per tick */
     size_t n_events, cap_events;
 } leaser_state;
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void iso_now(char *buf, size_t len)
-{
-    struct timespec ts;
-    struct tm tm;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    size_t n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf + n, len - n, ".%03ldZ", ts.tv_nsec / 1000000);
-}
 
 /* Sends the buffered events to the reporter as one message (it persists and
  * publishes them): one hop per tick instead of one per job. */
@@ -87,7 +71,7 @@ static void send_event(leaser_state *s, const char *job_id, dp_job_state state, 
         s->cap_events = cap;
     }
     char ts[40];
-    iso_now(ts, sizeof ts);
+    dp_iso_now(ts, sizeof ts);
     dp_msg_event *e = &s->events[s->n_events++];
     memset(e, 0, sizeof *e);
     e->job_id = strdup(job_id);
@@ -232,7 +216,7 @@ static void handle_lease(leaser_state *s, fwd_origin origin, const dp_msg *m)
     }
     parked_lease p = {.origin = origin, .id = m->id, .max_jobs = l->max_jobs};
     uint32_t wait = l->wait_ms < s->cfg.max_wait_ms ? l->wait_ms : s->cfg.max_wait_ms;
-    p.deadline_ms = now_ms() + wait;
+    p.deadline_ms = dp_now_ms() + wait;
     snprintf(p.runner_id, sizeof p.runner_id, "%s", l->runner_id);
     snprintf(p.request_id, sizeof p.request_id, "%s", l->request_id ? l->request_id : "");
     park(s, &p);
@@ -247,13 +231,8 @@ static int leaser_handle(void *state, actor_ctx *ctx, nng_msg *msg, nng_msg **re
     (void)reply;
     fwd_origin origin;
     dp_msg m;
-    dp_err err = {0};
-    if (fwd_open(msg, &origin, &m, &err) != DP_OK) {
-        fwd_reply_error(origin, m.id, "protocol", err.msg);
-        nng_msg_free(msg);
+    if (fwd_receive(msg, &origin, &m) != DP_OK)
         return 0;
-    }
-    nng_msg_free(msg);
     switch (m.type) {
     case DP_MSG_LEASE:
         handle_lease(s, origin, &m);
@@ -311,7 +290,7 @@ static void leaser_tick(void *state, actor_ctx *ctx)
 {
     leaser_state *s = state;
     (void)ctx;
-    int64_t now = now_ms();
+    int64_t now = dp_now_ms();
     flush_events(s);
     size_t keep = 0;
     for (size_t i = 0; i < s->n_parked; i++) {
@@ -345,8 +324,8 @@ static int leaser_start(void *state, actor_ctx *ctx, dp_err *err)
     if (s->rq == NULL || s->auth == NULL)
         return DP_EUNAVAIL;
     snprintf(s->owner_id, sizeof s->owner_id, "leaser-%ld-%lld", (long)getpid(),
-             (long long)now_ms());
-    s->next_sweep_ms = now_ms() + s->cfg.sweep_ms;
+             (long long)dp_now_ms());
+    s->next_sweep_ms = dp_now_ms() + s->cfg.sweep_ms;
     return DP_OK;
 }
 

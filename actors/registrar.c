@@ -172,13 +172,8 @@ static int registrar_handle(void *state, actor_ctx *ctx, nng_msg *msg, nng_msg *
     (void)reply;
     fwd_origin o;
     dp_msg m;
-    dp_err err = {0};
-    int rc = fwd_open(msg, &o, &m, &err);
-    nng_msg_free(msg);
-    if (rc != DP_OK) {
-        fwd_reply_error(o, m.id, "protocol", err.msg);
+    if (fwd_receive(msg, &o, &m) != DP_OK)
         return 0;
-    }
     switch (m.type) {
     case DP_MSG_REGISTER:
         do_register(s, o, &m);

@@ -4,6 +4,7 @@
 #include "actors/client.h"
 #include "actors/fwd.h"
 #include "common/job_json.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "dispatch/logstore.h"
 #include "dispatch/rq.h"
@@ -45,23 +46,6 @@ typedef struct {
     int need_rebuild;
 } reporter_state;
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void iso_now(char *buf, size_t len)
-{
-    struct timespec ts;
-    struct tm tm;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    size_t n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf + n, len - n, ".%03ldZ", ts.tv_nsec / 1000000);
-}
-
 static char *dup_or_null(const char *s)
 {
     return s != NULL ? strdup(s) : NULL;
@@ -80,7 +64,7 @@ static void add_event(reporter_state *s, const char *job_id, dp_job_state state,
         s->cap_events = cap;
     }
     char ts[40];
-    iso_now(ts, sizeof ts);
+    dp_iso_now(ts, sizeof ts);
     dp_msg_event *e = &s->events[s->n_events++].ev;
     memset(e, 0, sizeof *e);
     e->job_id = strdup(job_id);
@@ -607,13 +591,8 @@ static int reporter_handle(void *state, actor_ctx *ctx, nng_msg *msg, nng_msg **
     (void)reply;
     fwd_origin o;
     dp_msg m;
-    dp_err err = {0};
-    int rc = fwd_open(msg, &o, &m, &err);
-    nng_msg_free(msg);
-    if (rc != DP_OK) {
-        fwd_reply_error(o, m.id, "protocol", err.msg);
+    if (fwd_receive(msg, &o, &m) != DP_OK)
         return 0;
-    }
     switch (m.type) {
     case DP_MSG_SUBMIT:
         do_submit(s, o, &m);
@@ -664,7 +643,7 @@ static void reporter_tick(void *state, actor_ctx *ctx)
     (void)ctx;
     flush_completes(s);
     flush_events(s);
-    int64_t now = now_ms();
+    int64_t now = dp_now_ms();
     if (now >= s->next_epoch_check_ms) {
         s->next_epoch_check_ms = now + 1000;
         check_epoch(s);

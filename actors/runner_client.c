@@ -2,6 +2,7 @@
 
 #include "actors/client.h"
 #include "actors/runner_link.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "dispatch/rq.h"
 
@@ -32,13 +33,6 @@ typedef struct {
     uint32_t failures;
     int draining;
 } rc_state;
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void wipe_token(rc_state *s)
 {
@@ -80,7 +74,7 @@ static void do_register(rc_state *s)
         s->token = strdup(rep.registered.runner_token);
         s->heartbeat_ms = rep.registered.heartbeat_ms ? rep.registered.heartbeat_ms : 5000;
         s->alive_ttl_ms = rep.registered.alive_ttl_ms ? rep.registered.alive_ttl_ms : 15000;
-        s->next_heartbeat_ms = now_ms() + s->heartbeat_ms;
+        s->next_heartbeat_ms = dp_now_ms() + s->heartbeat_ms;
         s->failures = 0;
         dp_log(DP_LOG_INFO, "registered", "runner_id", s->runner_id, "name", s->name, (char *)NULL);
         for (size_t i = 0; i < s->n_slots; i++)
@@ -94,7 +88,7 @@ static void do_register(rc_state *s)
     dp_msg_free(&rep);
     if (s->failures++ % 10 == 0)
         dp_log(DP_LOG_WARN, "register_failed", "url", s->url, "error", err.msg, (char *)NULL);
-    s->next_register_ms = now_ms() + runner_link_backoff(s->failures, 200, 10000);
+    s->next_register_ms = dp_now_ms() + runner_link_backoff(s->failures, 200, 10000);
 }
 
 static void do_heartbeat(rc_state *s)
@@ -104,7 +98,7 @@ static void do_heartbeat(rc_state *s)
     req.heartbeat.runner_token = s->token;
     req.heartbeat.draining = s->draining != 0;
     dp_err err = {0};
-    s->next_heartbeat_ms = now_ms() + s->heartbeat_ms;
+    s->next_heartbeat_ms = dp_now_ms() + s->heartbeat_ms;
     int rc = runner_link_call(s->link, &req, &rep, 5000, &err);
     if (rc != DP_OK) {
         dp_log(DP_LOG_WARN, "heartbeat_failed", "error", err.msg, (char *)NULL);
@@ -123,7 +117,7 @@ static void rc_tick(void *state, actor_ctx *ctx)
 {
     rc_state *s = state;
     (void)ctx;
-    int64_t now = now_ms();
+    int64_t now = dp_now_ms();
     if (s->token == NULL) {
         if (!s->draining && now >= s->next_register_ms)
             do_register(s);

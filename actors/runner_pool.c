@@ -3,6 +3,7 @@
 #include "actors/client.h"
 #include "actors/executor.h"
 #include "actors/runner_client.h"
+#include "common/clock.h"
 #include "common/log.h"
 
 #include <dirent.h>
@@ -37,13 +38,6 @@ static size_t list_profiles(const char *dir, char names[][64], size_t max)
     if (d != NULL)
         closedir(d);
     return n;
-}
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 runner_pool *runner_pool_start(const runner_pool_config *cfg, dp_err *err)
@@ -105,10 +99,10 @@ int runner_pool_stop(runner_pool *p, uint32_t grace_ms)
     atomic_store(&p->stopping, 1);
     /* The dispatcher ends our waiting leases; running jobs finish within the grace. */
     runner_client_stopping(p->client, NULL);
-    int64_t deadline = now_ms() + grace_ms;
+    int64_t deadline = dp_now_ms() + grace_ms;
     int idle = 1;
     for (size_t i = 0; i < p->n_slots; i++) {
-        int64_t left = deadline - now_ms();
+        int64_t left = deadline - dp_now_ms();
         nng_msg *m = NULL, *r = NULL;
         /* An executor answers only between jobs: a reply means it is idle for good. */
         if (left <= 0 || nng_msg_alloc(&m, 0) != 0 ||
