@@ -5,6 +5,11 @@
 mkdir -p "$E2E_DIR/work"
 E2E_DISPATCHD_ARGS="--with-runners 2" e2e_start_dispatchd RUNNER_PROFILES_DIR="$SRC/pits" \
   RUNNER_WORKDIR="$E2E_DIR/work" RUNNER_SLOT_BASE=360
+# watch streams the job's events as they happen (queued, leased, completed)
+dispatchctl watch --json >"$E2E_DIR/watch.jsonl" 2>&1 &
+watcher=$!
+E2E_PIDS+=($watcher)
+sleep 0.3
 ids=()
 for i in 1 2 3; do
   ids+=("$(dispatchctl submit --profile shell --archive "$(e2e_zip "s$i" test.sh="exit 0\n")")")
@@ -12,6 +17,13 @@ done
 for j in "${ids[@]}"; do
   dispatchctl wait "$j" --timeout 60 >/dev/null || fail "job $j not AC in-process"
 done
+sleep 0.3
+kill "$watcher" 2>/dev/null || true
+for st in queued leased completed; do
+  grep -q "\"job_id\":\"${ids[0]}\".*\"state\":\"$st\"" "$E2E_DIR/watch.jsonl" \
+    || fail "watch did not show ${ids[0]} $st: $(head -c 600 "$E2E_DIR/watch.jsonl")"
+done
+ok "watch streamed queued, leased, completed"
 [ "$(dispatchctl runners --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["capacity"])')" = 2 ] \
   || fail "the in-process runner should have 2 slots"
 kill -TERM "$E2E_DISPATCHD"
