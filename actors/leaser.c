@@ -35,6 +35,7 @@ typedef struct {
     int64_t next_poke_ms;
     char owner_id[48];    /* this replica, for the sweep guard */
     dp_msg_event *events; /* lease and dead-job events for the reporter, sent per tick */
+    int idle;             /* no other message waits in the mailbox (set per message) */
     size_t n_events, cap_events;
 } leaser_state;
 
@@ -128,10 +129,14 @@ static int try_lease(leaser_state *s, fwd_origin origin, uint64_t id, const char
         got++;
     }
     r.leased.n_jobs = got;
-    fwd_reply(origin, &r);
     for (size_t i = 0; i < got; i++)
         send_event(s, r.leased.jobs[i].job_id, DP_JOB_LEASED, DP_VERDICT_NONE, runner_id,
                    r.leased.jobs[i].attempt, NULL);
+    /* Batched per tick under load; when idle the reporter hears of the lease
+     * before the runner does, so a status read after the lease shows it. */
+    if (s->idle)
+        flush_events(s);
+    fwd_reply(origin, &r);
     dp_msg_free(&r);
     rq_leases_free(leases, n);
     free(leases);
@@ -227,12 +232,14 @@ static void handle_lease(leaser_state *s, fwd_origin origin, const dp_msg *m)
 static int leaser_handle(void *state, actor_ctx *ctx, nng_msg *msg, nng_msg **reply)
 {
     leaser_state *s = state;
-    (void)ctx;
     (void)reply;
     fwd_origin origin;
     dp_msg m;
     if (fwd_receive(msg, &origin, &m) != DP_OK)
         return 0;
+    actor_stats st;
+    actor_get_stats(actor_ctx_actor(ctx), &st);
+    s->idle = st.held <= 1;
     switch (m.type) {
     case DP_MSG_LEASE:
         handle_lease(s, origin, &m);

@@ -415,6 +415,7 @@ static void do_status(reporter_state *s, fwd_origin o, const dp_msg *m)
     dp_msg r = {.type = DP_MSG_JOB, .id = m->id};
     dp_err err = {0};
     const char *job_id = m->type == DP_MSG_WAIT ? m->wait.job_id : m->status.job_id;
+    flush_events(s); /* what we already know (a lease) is in PostgreSQL before we read it */
     int rc = store_get_job(s->db, job_id, &r.job, &err);
     if (rc != DP_OK) {
         reply_err(o, m->id, rc, &err);
