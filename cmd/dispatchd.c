@@ -21,7 +21,7 @@
 typedef struct {
     const char *redis_url, *pg_dsn, *runner_listen, *admin_listen, *registration_token;
     const char *log_store, *prefix;
-    uint64_t heartbeat_ms, alive_ttl_ms, max_attempts, sweep_ms, lease_wait_max_ms;
+    uint64_t heartbeat_ms, alive_ttl_ms, max_attempts, sweep_ms, lease_wait_max_ms, max_waiting;
 } dd_config;
 
 static int load_config(dd_config *c, dp_err *err)
@@ -43,7 +43,8 @@ static int load_config(dd_config *c, dp_err *err)
         (rc = dp_config_uint("DISPATCH_MAX_ATTEMPTS", 3, 1, 100, &c->max_attempts, err)) ||
         (rc = dp_config_uint("DISPATCH_SWEEP_MS", 2000, 50, 600000, &c->sweep_ms, err)) ||
         (rc = dp_config_uint("DISPATCH_LEASE_WAIT_MAX_MS", 30000, 0, 600000, &c->lease_wait_max_ms,
-                             err)))
+                             err)) ||
+        (rc = dp_config_uint("DISPATCH_MAX_WAITING", 2048, 16, 65536, &c->max_waiting, err)))
         return rc;
     if (strlen(c->registration_token) < 16)
         return dp_err_set(err, DP_EINVAL,
@@ -95,6 +96,7 @@ static void usage(FILE *f)
           "DISPATCH_REGISTRATION_TOKEN (required), DISPATCH_RUNNER_LISTEN, DISPATCH_ADMIN_LISTEN,\n"
           "DISPATCH_LOG_STORE, DISPATCH_HEARTBEAT_MS, DISPATCH_ALIVE_TTL_MS,\n"
           "DISPATCH_MAX_ATTEMPTS, DISPATCH_SWEEP_MS, DISPATCH_LEASE_WAIT_MAX_MS,\n"
+          "DISPATCH_MAX_WAITING (requests held at once on the runner socket),\n"
           "DISPATCH_REDIS_PREFIX, DISPATCH_LOG_LEVEL.\n",
           f);
 }
@@ -181,7 +183,7 @@ int main(int argc, char **argv)
     gateway_config runner_gw = {.name = "gateway-runner",
                                 .listen_url = cfg.runner_listen,
                                 .also_url = with_runners > 0 ? INPROC_RUNNER_URL : NULL,
-                                .max_held = 16384};
+                                .max_held = (size_t)cfg.max_waiting};
     runner_gw.routes[DP_MSG_REGISTER] = registrar;
     runner_gw.routes[DP_MSG_HEARTBEAT] = registrar;
     runner_gw.routes[DP_MSG_DEREGISTER] = registrar;
