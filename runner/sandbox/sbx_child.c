@@ -347,6 +347,9 @@ SBX_CHILD int sbx_child_main(void *arg)
     if (p->go < 0)
         for (;;)
             S1(SYS_exit_group, 1);
+    /* Join the slot's cgroups before anything else (v1: see fd_tasks). */
+    for (int i = 0; p->cg_self_attach && i < SBX_CG_N; i++)
+        CHECK(p, S3(SYS_write, p->fd_cg_tasks[i], "0", 1), "join cgroup", 0);
     if (!p->use_pidns)
         S2(SYS_prctl, PR_SET_CHILD_SUBREAPER, 1);
     S1(SYS_umask, 022);

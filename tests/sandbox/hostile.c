@@ -288,6 +288,18 @@ static int mode_residue(void)
     return leaks ? 1 : 0;
 }
 
+/* Prints the cgroups this process is in. */
+static int mode_cgroup(void)
+{
+    FILE *f = fopen("/proc/self/cgroup", "re");
+    char line[512];
+    while (f && fgets(line, sizeof line, f))
+        fputs(line, stdout);
+    if (f)
+        fclose(f);
+    return f ? 0 : 1;
+}
+
 static int mode_killall(void)
 {
     kill(-1, SIGKILL);
@@ -424,6 +436,8 @@ int main(int argc, char **argv)
         return mode_netns();
     if (!strcmp(m, "residue"))
         return mode_residue();
+    if (!strcmp(m, "cgroup"))
+        return mode_cgroup();
     if (!strcmp(m, "killall"))
         return mode_killall();
     if (!strcmp(m, "ptrace"))

@@ -397,6 +397,35 @@ static void test_no_residue(void **state)
     }
 }
 
+/* The command is in the slot's cgroup in every controller that limits it
+ * (v1: the supervisor joins memory, pids and cpuacct itself). */
+static void test_in_slot_cgroup(void **state)
+{
+    (void)state;
+    run_ctx c;
+    run_hostile(&c, &base_limits, "cgroup", NULL, NULL);
+    assert_int_equal(c.r.status, SBX_OK);
+    printf("%s", c.r.out);
+    char want[64];
+    snprintf(want, sizeof want, "/dispatch-sbx-%d-%d\n", (int)getpid(), SLOT);
+    int found = 0;
+    char line[512];
+    for (const char *l = c.r.out; *l;) {
+        size_t len = strcspn(l, "\n");
+        snprintf(line, sizeof line, "%.*s\n", (int)len, l);
+        l += len + (l[len] == '\n');
+        int in_slot = strstr(line, want) != NULL;
+        if (strncmp(line, "0::", 3) == 0)
+            found += in_slot ? 3 : 0; /* v2: one line for all controllers */
+        else if (strstr(line, ":memory:") || strstr(line, ":pids:") || strstr(line, "cpuacct:")) {
+            assert_true(in_slot);
+            found++;
+        }
+    }
+    assert_int_equal(found, 3);
+    done(&c);
+}
+
 static void test_kill_all(void **state)
 {
     (void)state;
@@ -478,6 +507,7 @@ int main(void)
         T(test_connect_allowed),
         T(test_netns_reused_clean),
         T(test_no_residue),
+        T(test_in_slot_cgroup),
         T(test_kill_all),
         T(test_ptrace),
         T(test_setuid),
