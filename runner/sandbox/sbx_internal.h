@@ -49,6 +49,9 @@ int sbx_seccomp_build(struct sock_fprog *prog, dp_err *err);
  * reference the compact filter is tested against. Same ownership. */
 int sbx_seccomp_build_reference(struct sock_fprog *prog, dp_err *err);
 
+/* Each slot's staging dir: SBX_STAGE_PREFIX "<pid>-<slot>-XXXXXX". */
+#define SBX_STAGE_PREFIX "/tmp/dispatch-sbx-root-"
+
 #define SBX_MAX_MOUNTS 80
 #define SBX_MAX_EXEC 16
 #define SBX_MSG_MAX 200

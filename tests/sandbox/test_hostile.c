@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -440,6 +441,39 @@ static void test_in_slot_cgroup(void **state)
     done(&c);
 }
 
+/* A runner killed before sbx_close leaves its skeleton mounted: the next
+ * sbx_open removes it (mount point of this namespace, creator gone). */
+static void test_stale_skeleton_swept(void **state)
+{
+    (void)state;
+    pid_t dead = fork();
+    assert_true(dead >= 0);
+    if (dead == 0)
+        _exit(0);
+    assert_int_equal(waitpid(dead, NULL, 0), dead);
+    char stale[96], live[96];
+    snprintf(stale, sizeof stale, "/tmp/dispatch-sbx-root-%d-7-aB3xYz", (int)dead);
+    snprintf(live, sizeof live, "/tmp/dispatch-sbx-root-%d-8-aB3xYz", (int)getpid());
+    assert_int_equal(mkdir(stale, 0755), 0);
+    assert_int_equal(mkdir(live, 0755), 0);
+    assert_int_equal(mount("tmpfs", stale, "tmpfs", 0, "size=64k"), 0);
+    assert_int_equal(mount("tmpfs", live, "tmpfs", 0, "size=64k"), 0);
+    dp_err err = {0};
+    sbx_config cfg = {.slot = SLOT + 1, .require = "all"};
+    sbx *other = sbx_open(&cfg, &err);
+    int stale_gone = access(stale, F_OK) != 0;
+    int live_kept = umount2(live, 0) == 0; /* still mounted: ours is alive */
+    rmdir(live);
+    if (!stale_gone) {
+        umount2(stale, MNT_DETACH);
+        rmdir(stale);
+    }
+    sbx_close(other);
+    assert_non_null(other);
+    assert_true(stale_gone);
+    assert_true(live_kept);
+}
+
 static void test_kill_all(void **state)
 {
     (void)state;
@@ -522,6 +556,7 @@ int main(void)
         T(test_netns_reused_clean),
         T(test_no_residue),
         T(test_in_slot_cgroup),
+        T(test_stale_skeleton_swept),
         T(test_kill_all),
         T(test_ptrace),
         T(test_setuid),
