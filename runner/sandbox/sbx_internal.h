@@ -101,8 +101,8 @@ typedef struct {
     const char *exec_paths[SBX_MAX_EXEC]; /* candidates for argv[0] */
     int n_exec;
     int fd_in, fd_out, fd_err; /* the child's ends */
-    int cg_self_attach;        /* the supervisor joins the cgroup itself via fd_cg_tasks */
-    int fd_cg_tasks[SBX_CG_N];
+    int n_cg_join;             /* the command joins the slot's cgroups through these */
+    int fd_cg_join[SBX_CG_N];  /* (kept open by the supervisor, O_CLOEXEC for the command) */
     struct rlimit rl_cpu, rl_fsize, rl_nofile, rl_stack, rl_nproc, rl_as;
     int set_nproc, set_as;
     const struct sock_fprog *filter;
