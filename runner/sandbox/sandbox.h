@@ -3,8 +3,12 @@
  *
  * One sbx per executor slot. It owns the slot's unprivileged uid/gid
  * (60000 + slot), its cgroup directories (created once in sbx_open, reset
- * per run, removed in sbx_close) and a pre-built root skeleton. An sbx is
- * used by one thread at a time; different slots may run concurrently.
+ * per run, removed in sbx_close) and a pre-built root skeleton; when the
+ * runner is root, the skeleton is mounted once at the slot's staging dir
+ * and an empty network namespace is kept for the slot's runs (sbx_run
+ * switches the calling thread into it around clone and back to the netns
+ * sbx_open was called in). An sbx is used by one thread at a time;
+ * different slots may run concurrently.
  *
  * Protections (names used by sbx_probe and DISPATCH_SANDBOX_REQUIRE):
  *   userns mountns pidns netns ipcns utsns  namespaces

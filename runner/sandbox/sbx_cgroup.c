@@ -132,7 +132,8 @@ int sbx_cg_detect(const char *fsroot, const char *self_cgroup, int *version,
 
 static void cg_close_fds(sbx_cgroup *cg)
 {
-    int *fds[] = {&cg->fd_cpu, &cg->fd_peak, &cg->fd_current};
+    int *fds[] = {&cg->fd_cpu,     &cg->fd_peak,    &cg->fd_current,
+                  &cg->fd_join[0], &cg->fd_join[1], &cg->fd_join[2]};
     for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++) {
         if (*fds[i] >= 0)
             close(*fds[i]);
@@ -145,6 +146,8 @@ int sbx_cg_open(sbx_cgroup *cg, int version, char bases[SBX_CG_N][PATH_MAX], con
 {
     memset(cg, 0, sizeof *cg);
     cg->fd_cpu = cg->fd_peak = cg->fd_current = -1;
+    for (int i = 0; i < SBX_CG_N; i++)
+        cg->fd_join[i] = -1;
     cg->mem_limit = cg->pids_limit = 0; /* unknown: the first prepare writes */
     int ndirs = version == 2 ? 1 : SBX_CG_N;
     if (version == 2) {
@@ -181,6 +184,16 @@ int sbx_cg_open(sbx_cgroup *cg, int version, char bases[SBX_CG_N][PATH_MAX], con
                    cg->dir[SBX_CG_MEM]);
         sbx_cg_close(cg);
         return DP_EIO;
+    }
+    for (int i = 0; i < ndirs; i++) {
+        const char *jf = version == 2 ? "cgroup.procs" : "tasks";
+        cg->fd_join[i] = cg_open_file(cg->dir[i], jf, O_WRONLY);
+        if (cg->fd_join[i] < 0) {
+            dp_err_set(err, DP_EIO, "cgroup: cannot open %s in %s: %s", jf, cg->dir[i],
+                       strerror(errno));
+            sbx_cg_close(cg);
+            return DP_EIO;
+        }
     }
     if (version == 2) {
         int e = cg_write(cg->dir[0], "memory.swap.max", "0");
@@ -292,6 +305,19 @@ int sbx_cg_prepare(sbx_cgroup *cg, uint64_t mem_bytes, uint64_t pids, dp_err *er
     else
         cg->cpu_base_ns = cg_cpu_raw_ns(cg);
     return DP_OK;
+}
+
+int sbx_cg_join_fds(const sbx_cgroup *cg, int fds[SBX_CG_N])
+{
+    int n = 0;
+    for (int i = 0; cg->version && i < SBX_CG_N; i++)
+        if (cg->fd_join[i] >= 0) {
+            int j = n++;
+            for (; j > 0 && fds[j - 1] > cg->fd_join[i]; j--) /* ascending */
+                fds[j] = fds[j - 1];
+            fds[j] = cg->fd_join[i];
+        }
+    return n;
 }
 
 int sbx_cg_attach(sbx_cgroup *cg, pid_t pid, dp_err *err)

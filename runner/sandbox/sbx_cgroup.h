@@ -23,7 +23,17 @@ typedef struct {
     int fd_cpu;                   /* v1 cpuacct.usage, v2 cpu.stat */
     int fd_peak;                  /* v1 memory.max_usage_in_bytes, v2 memory.peak or -1 */
     int fd_current;               /* memory.usage_in_bytes / memory.current */
-    uint64_t mem_limit;           /* last written limits, to skip rewrites; UINT64_MAX = max */
+    /* Files a run's command writes "0" to, to join the slot by itself (v1:
+     * each hierarchy's "tasks", v2: [0] = cgroup.procs; -1 = unused),
+     * opened write-only by the runner: the write is authorised by the
+     * opener's credentials. Joining from the command, not the supervisor,
+     * keeps the supervisor - which shares the runner's memory (CLONE_VM) -
+     * out of the slot's memcg: an OOM kill there takes every process
+     * sharing the victim's mm, i.e. the runner. And on v1 a task moving its
+     * own thread skips the global threadgroup rwsem whose RCU sync made the
+     * runner's cgroup.procs write cost ~0.25 ms. */
+    int fd_join[SBX_CG_N];
+    uint64_t mem_limit; /* last written limits, to skip rewrites; UINT64_MAX = max */
     uint64_t pids_limit;
     uint64_t oom_base;    /* oom_kill count before the run */
     uint64_t cpu_base_ns; /* CPU usage before the run (v2 cannot reset it) */
@@ -40,7 +50,7 @@ int sbx_cg_detect(const char *fsroot, const char *self_cgroup, int *version,
                   char bases[SBX_CG_N][PATH_MAX], dp_err *err);
 
 /* Creates (or reuses) base/name in each hierarchy and opens the files used
- * per run. v2: enables +memory +pids +cpu in base's subtree_control and
+ * per run (including the join files). v2: enables +memory +pids +cpu in base's subtree_control and
  * sets memory.swap.max to 0. On failure nothing stays open (dirs created
  * are removed). */
 int sbx_cg_open(sbx_cgroup *cg, int version, char bases[SBX_CG_N][PATH_MAX], const char *name,
@@ -52,7 +62,11 @@ int sbx_cg_open(sbx_cgroup *cg, int version, char bases[SBX_CG_N][PATH_MAX], con
  * resets the peak, records the CPU and oom_kill baselines. */
 int sbx_cg_prepare(sbx_cgroup *cg, uint64_t mem_bytes, uint64_t pids, dp_err *err);
 
-/* Moves pid into the slot's cgroups. */
+/* Copies the open join fds (see fd_join) to fds, packed in ascending
+ * order; returns how many. */
+int sbx_cg_join_fds(const sbx_cgroup *cg, int fds[SBX_CG_N]);
+
+/* Moves pid into the slot's cgroups (runs join by themselves instead). */
 int sbx_cg_attach(sbx_cgroup *cg, pid_t pid, dp_err *err);
 
 /* CPU used since sbx_cg_prepare, in nanoseconds. Also samples memory.current

@@ -280,6 +280,10 @@ SBX_CHILD static void c_setrlimit(sbx_plan *p, int res, const struct rlimit *rl,
 SBX_CHILD static int c_command_main(void *arg)
 {
     sbx_plan *p = arg;
+    /* Join the slot's cgroups first: everything from here on, and every
+     * descendant, is accounted and limited there (see sbx_cgroup.fd_join). */
+    for (int i = 0; i < p->n_cg_join; i++)
+        CHECK(p, S3(SYS_write, p->fd_cg_join[i], "0", 1), "join cgroup", 0);
     S0(SYS_setsid);
     S2(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL);
     const struct rlimit zero = {0, 0};
@@ -358,7 +362,17 @@ SBX_CHILD int sbx_child_main(void *arg)
     CHECK(p, S2(SYS_dup2, p->fd_in, 0), "dup2", "stdin");
     CHECK(p, S2(SYS_dup2, p->fd_out, 1), "dup2", "stdout");
     CHECK(p, S2(SYS_dup2, p->fd_err, 2), "dup2", "stderr");
-    CHECK(p, S3(SYS_close_range, 3, ~0U, 0), "close_range", 0);
+    /* Only 0-2 and the cgroup join fds (O_CLOEXEC: the command's exec
+     * closes them) stay open. */
+    unsigned from = 3;
+    for (int i = 0; i < p->n_cg_join; i++) {
+        unsigned fd = (unsigned)p->fd_cg_join[i]; /* ascending */
+        if (fd > from)
+            CHECK(p, S3(SYS_close_range, from, fd - 1, 0), "close_range", 0);
+        if (fd + 1 > from)
+            from = fd + 1;
+    }
+    CHECK(p, S3(SYS_close_range, from, ~0U, 0), "close_range", 0);
     if (p->prot & SBX_P_MOUNTNS)
         c_build_root(p);
     if (p->prot & SBX_P_UTSNS)

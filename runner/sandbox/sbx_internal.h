@@ -49,6 +49,9 @@ int sbx_seccomp_build(struct sock_fprog *prog, dp_err *err);
  * reference the compact filter is tested against. Same ownership. */
 int sbx_seccomp_build_reference(struct sock_fprog *prog, dp_err *err);
 
+/* Each slot's staging dir: SBX_STAGE_PREFIX "<pid>-<slot>-XXXXXX". */
+#define SBX_STAGE_PREFIX "/tmp/dispatch-sbx-root-"
+
 #define SBX_MAX_MOUNTS 80
 #define SBX_MAX_EXEC 16
 #define SBX_MSG_MAX 200
@@ -98,6 +101,8 @@ typedef struct {
     const char *exec_paths[SBX_MAX_EXEC]; /* candidates for argv[0] */
     int n_exec;
     int fd_in, fd_out, fd_err; /* the child's ends */
+    int n_cg_join;             /* the command joins the slot's cgroups through these */
+    int fd_cg_join[SBX_CG_N];  /* (kept open by the supervisor, O_CLOEXEC for the command) */
     struct rlimit rl_cpu, rl_fsize, rl_nofile, rl_stack, rl_nproc, rl_as;
     int set_nproc, set_as;
     const struct sock_fprog *filter;

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,6 +173,39 @@ static void open_slot_netns(struct sbx *s)
     }
 }
 
+/* A runner killed before sbx_close leaves its skeletons mounted. Sweeps
+ * the staging dirs that are mount points in this mount namespace and were
+ * made by a process that no longer exists (the pid is in the name; a live
+ * process reusing it only delays the sweep). Only mounts of this namespace
+ * are touched: rmdir of a dir mounted in another namespace would detach
+ * it there. */
+static void sweep_stale_stages(void)
+{
+    FILE *mi = fopen("/proc/self/mountinfo", "re");
+    if (!mi)
+        return;
+    char line[1024];
+    while (fgets(line, sizeof line, mi)) {
+        /* "ID PARENT MAJ:MIN ROOT MOUNTPOINT ..." */
+        char mp[256];
+        if (sscanf(line, "%*s %*s %*s %*s %255s", mp) != 1)
+            continue;
+        size_t pl = strlen(SBX_STAGE_PREFIX);
+        int pid = 0, slot = 0, used = 0;
+        if (strncmp(mp, SBX_STAGE_PREFIX, pl) != 0 ||
+            sscanf(mp + pl, "%d-%d-%*6[A-Za-z0-9]%n", &pid, &slot, &used) < 2 ||
+            mp[pl + (size_t)used] != '\0' || used == 0 || pid <= 0)
+            continue; /* not a staging dir itself (a bind under one, or another name) */
+        if (pid == (int)getpid() || kill(pid, 0) == 0 || errno != ESRCH)
+            continue;
+        if (umount2(mp, MNT_DETACH) == 0) {
+            rmdir(mp);
+            dp_log(DP_LOG_INFO, "sandbox_stale_skeleton_removed", "path", mp, (char *)NULL);
+        }
+    }
+    fclose(mi);
+}
+
 static void skeleton_remove(struct sbx *s)
 {
     if (s->skel_built && umount2(s->stage, MNT_DETACH) != 0)
@@ -191,6 +225,7 @@ static void skeleton_build(struct sbx *s)
     sbx_plan *p = &s->plan;
     if (!s->root || !(s->prot & SBX_P_MOUNTNS))
         return;
+    sweep_stale_stages();
     p->stage = s->stage;
     if (mount("tmpfs", s->stage, "tmpfs", MS_NOSUID | MS_NODEV,
               "size=1m,nr_inodes=4096,mode=755") != 0) {
@@ -285,7 +320,7 @@ sbx *sbx_open(const sbx_config *cfg, dp_err *err)
     getrlimit(RLIMIT_STACK, &s->hard_stack);
     /* The runner holds the registration token: no core dumps, no ptrace by peers. */
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-    snprintf(s->stage, sizeof s->stage, "/tmp/dispatch-sbx-root-XXXXXX");
+    snprintf(s->stage, sizeof s->stage, SBX_STAGE_PREFIX "%d-%d-XXXXXX", (int)getpid(), s->slot);
     s->stacks_len = 2 * (SBX_STACK_SIZE + 4096);
     s->stacks = mmap(NULL, s->stacks_len, PROT_READ | PROT_WRITE,
                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);

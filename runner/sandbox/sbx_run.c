@@ -308,6 +308,7 @@ static int prepare_plan(struct sbx *s, const char *const argv[], const char *ws,
     p->set_as = lim->memory_kb && !s->cg.version;
     p->rl_as.rlim_cur = p->rl_as.rlim_max = lim->memory_kb * 1024;
     p->filter = s->filter.filter ? &s->filter : NULL;
+    p->n_cg_join = sbx_cg_join_fds(&s->cg, p->fd_cg_join);
     p->go = 0;
     p->setup_failed = 0;
     p->setup_msg[0] = '\0';
@@ -412,8 +413,6 @@ static int start_child(struct sbx *s, run_child *c, dp_err *err)
         rc = dp_err_set(err, DP_EIO, "sandbox: back to the runner's netns: %s", strerror(errno));
     if (rc == DP_OK && p->use_userns)
         rc = write_id_maps(s, c->pid, err);
-    if (rc == DP_OK && s->cg.version)
-        rc = sbx_cg_attach(&s->cg, c->pid, err);
     __atomic_store_n(&p->go, rc == DP_OK ? 1 : -1, __ATOMIC_SEQ_CST);
     syscall(SYS_futex, &p->go, FUTEX_WAKE, 1, NULL, NULL, 0);
     return rc;
@@ -540,8 +539,8 @@ int sbx_run(sbx *s, const char *const argv[], const char *workspace, const char 
     if (rc == DP_OK && s->root)
         rc = give_workspace(s, workspace, err);
     if (rc == DP_OK && s->cg.version)
-        rc = sbx_cg_prepare(&s->cg, lim.memory_kb * 1024,
-                            lim.processes ? (uint64_t)lim.processes + 1 : 0, err);
+        rc = sbx_cg_prepare(&s->cg, lim.memory_kb * 1024, lim.processes,
+                            err); /* the supervisor is not in it */
     if (rc == DP_OK) {
         fds[0][0] = high_fd(stdin_fd(stdin_data, stdin_len));
         if (fds[0][0] < 0 || pipe2(fds[1], O_CLOEXEC) != 0 || pipe2(fds[2], O_CLOEXEC) != 0)

@@ -183,7 +183,20 @@ int sbx_seccomp_build_reference(struct sock_fprog *prog, dp_err *err)
 #define SBX_BPF_MAX 250 /* jump offsets are 8 bits */
 
 /* Jump targets: an instruction index, or one of the shared returns. */
-enum { T_NEXT = -1, T_ALLOW = -2, T_EPERM = -3, T_AFNO = -4, T_NOSYS = -5, T_KILL = -6 };
+enum {
+    T_NEXT = -1,
+    T_ALLOW = -2,
+    T_EPERM = -3,
+    T_AFNO = -4,
+    T_NOSYS = -5,
+    T_KILL = -6,
+    T_SOCK = -7, /* the argument blocks */
+    T_CLONE = -8,
+    T_MODE1 = -9,
+    T_MODE2 = -10,
+    T_IOCTL = -11,
+    T_LAST = 11
+};
 
 typedef struct {
     struct sock_filter insn[SBX_BPF_MAX];
@@ -216,6 +229,44 @@ static int nr_of(const char *name)
     return nr == __NR_SCMP_ERROR ? -1 : nr; /* negative: not a syscall here */
 }
 
+/* One dispatch leaf: numbers lo..hi go to target. */
+typedef struct {
+    uint32_t lo, hi;
+    int target;
+} sc_entry;
+
+static int cmp_entry(const void *a, const void *b)
+{
+    uint32_t x = ((const sc_entry *)a)->lo, y = ((const sc_entry *)b)->lo;
+    return (x > y) - (x < y);
+}
+
+/* A binary search over the sorted leaves: the kernel emulates the filter
+ * once per syscall number at attach time (to cache the always-allowed
+ * ones), so the path length, not only the size, sets the attach cost:
+ * ~7 steps instead of ~60 with a linear list. */
+static void emit_tree(bpf_buf *b, const sc_entry *e, int n)
+{
+    if (n <= 3) {
+        for (int i = 0; i < n; i++) {
+            if (e[i].lo == e[i].hi) {
+                bpf_emit(b, BPF_JMP | BPF_JEQ | BPF_K, e[i].lo, e[i].target, T_NEXT);
+            } else { /* lo <= nr <= hi */
+                int at = bpf_emit(b, BPF_JMP | BPF_JGE | BPF_K, e[i].lo, T_NEXT, 0);
+                bpf_emit(b, BPF_JMP | BPF_JGT | BPF_K, e[i].hi, T_NEXT, e[i].target);
+                b->jf[at] = at + 2;
+            }
+        }
+        bpf_emit(b, BPF_RET | BPF_K, SECCOMP_RET_ALLOW, 0, 0);
+        return;
+    }
+    int mid = n / 2;
+    int at = bpf_emit(b, BPF_JMP | BPF_JGE | BPF_K, e[mid].lo, 0, T_NEXT);
+    emit_tree(b, e, mid);
+    b->jt[at] = b->n;
+    emit_tree(b, e + mid, n - mid);
+}
+
 #define ARG_LO(i) ((uint32_t)(offsetof(struct seccomp_data, args) + 8u * (i)))
 
 int sbx_seccomp_build(struct sock_fprog *prog, dp_err *err)
@@ -235,85 +286,60 @@ int sbx_seccomp_build(struct sock_fprog *prog, dp_err *err)
     }
     qsort(denied, (size_t)nd, sizeof denied[0], cmp_int);
     const uint16_t LD = BPF_LD | BPF_W | BPF_ABS, JEQ = BPF_JMP | BPF_JEQ | BPF_K,
-                   JGE = BPF_JMP | BPF_JGE | BPF_K, JGT = BPF_JMP | BPF_JGT | BPF_K,
                    JSET = BPF_JMP | BPF_JSET | BPF_K;
     bpf_emit(b, LD, (uint32_t)offsetof(struct seccomp_data, arch), 0, 0);
     bpf_emit(b, JEQ, SBX_AUDIT_ARCH, T_NEXT, T_KILL); /* foreign arch: kill */
     bpf_emit(b, LD, (uint32_t)offsetof(struct seccomp_data, nr), 0, 0);
 #ifdef SBX_X32_BIT
-    bpf_emit(b, JGE, SBX_X32_BIT, T_KILL, T_NEXT); /* x32 ABI: kill */
+    bpf_emit(b, BPF_JMP | BPF_JGE | BPF_K, SBX_X32_BIT, T_KILL, T_NEXT); /* x32 ABI: kill */
 #endif
+    /* Dispatch entries: denied numbers merged into ranges, plus the calls
+     * whose arguments are checked, sorted by number. */
+    sc_entry ent[160];
+    int ne = 0;
     for (int i = 0; i < nd;) {
         int j = i;
         while (j + 1 < nd && denied[j + 1] <= denied[j] + 1)
             j++;
-        if (denied[i] == denied[j]) {
-            bpf_emit(b, JEQ, (uint32_t)denied[i], T_EPERM, T_NEXT);
-        } else { /* a <= nr <= b */
-            int at = bpf_emit(b, JGE, (uint32_t)denied[i], T_NEXT, 0);
-            bpf_emit(b, JGT, (uint32_t)denied[j], T_NEXT, T_EPERM);
-            b->jf[at] = at + 2;
-        }
+        ent[ne++] = (sc_entry){(uint32_t)denied[i], (uint32_t)denied[j], T_EPERM};
         i = j + 1;
     }
-    int nr_clone3 = nr_of("clone3"), nr_socket = nr_of("socket"), nr_pair = nr_of("socketpair"),
-        nr_clone = nr_of("clone"), nr_ioctl = nr_of("ioctl");
-    const char *const chmod1[] = {"chmod", "fchmod"}, *const chmod2[] = {"fchmodat", "fchmodat2"};
-    /* The argument blocks follow the dispatch; their indices are patched in. */
-    int disp_sock[2] = {-1, -1}, disp_clone = -1, disp_m1[2] = {-1, -1}, disp_m2[2] = {-1, -1},
-        disp_ioctl = -1;
-    if (nr_clone3 >= 0)
-        bpf_emit(b, JEQ, (uint32_t)nr_clone3, T_NOSYS, T_NEXT);
-    if (nr_socket >= 0)
-        disp_sock[0] = bpf_emit(b, JEQ, (uint32_t)nr_socket, 0, T_NEXT);
-    if (nr_pair >= 0)
-        disp_sock[1] = bpf_emit(b, JEQ, (uint32_t)nr_pair, 0, T_NEXT);
-    if (nr_clone >= 0)
-        disp_clone = bpf_emit(b, JEQ, (uint32_t)nr_clone, 0, T_NEXT);
-    for (int i = 0; i < 2; i++) {
-        int n1 = nr_of(chmod1[i]), n2 = nr_of(chmod2[i]);
-        if (n1 >= 0)
-            disp_m1[i] = bpf_emit(b, JEQ, (uint32_t)n1, 0, T_NEXT);
-        if (n2 >= 0)
-            disp_m2[i] = bpf_emit(b, JEQ, (uint32_t)n2, 0, T_NEXT);
+    static const struct {
+        const char *name;
+        int target;
+    } checked[] = {{"clone3", T_NOSYS},   {"socket", T_SOCK},     {"socketpair", T_SOCK},
+                   {"clone", T_CLONE},    {"chmod", T_MODE1},     {"fchmod", T_MODE1},
+                   {"fchmodat", T_MODE2}, {"fchmodat2", T_MODE2}, {"ioctl", T_IOCTL}};
+    for (size_t i = 0; i < sizeof checked / sizeof checked[0]; i++) {
+        int nr = nr_of(checked[i].name);
+        if (nr >= 0)
+            ent[ne++] = (sc_entry){(uint32_t)nr, (uint32_t)nr, checked[i].target};
     }
-    if (nr_ioctl >= 0)
-        disp_ioctl = bpf_emit(b, JEQ, (uint32_t)nr_ioctl, 0, T_NEXT);
-    bpf_emit(b, BPF_RET | BPF_K, SECCOMP_RET_ALLOW, 0, 0);
+    qsort(ent, (size_t)ne, sizeof ent[0], cmp_entry);
+    emit_tree(b, ent, ne);
+    int lab[T_LAST + 1] = {0};
     /* socket, socketpair: families untrusted code never needs. */
-    int blk = bpf_emit(b, LD, ARG_LO(0), 0, 0);
+    lab[-T_SOCK] = bpf_emit(b, LD, ARG_LO(0), 0, 0);
     static const int bad_families[] = {AF_NETLINK, AF_PACKET, AF_VSOCK, AF_KEY, AF_BLUETOOTH};
     for (size_t i = 0; i < sizeof bad_families / sizeof bad_families[0]; i++)
         bpf_emit(b, JEQ, (uint32_t)bad_families[i], T_AFNO, T_NEXT);
     bpf_emit(b, BPF_RET | BPF_K, SECCOMP_RET_ALLOW, 0, 0);
-    for (int i = 0; i < 2; i++)
-        if (disp_sock[i] >= 0)
-            b->jt[disp_sock[i]] = blk;
     /* clone: no new namespaces. */
-    blk = bpf_emit(b, LD, ARG_LO(0), 0, 0);
+    lab[-T_CLONE] = bpf_emit(b, LD, ARG_LO(0), 0, 0);
     bpf_emit(b, JSET,
              CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC |
                  CLONE_NEWUTS | CLONE_NEWCGROUP,
              T_EPERM, T_ALLOW);
-    if (disp_clone >= 0)
-        b->jt[disp_clone] = blk;
     /* chmod family: no setuid/setgid bits (mode is argument 1 or 2). */
-    for (int a = 1; a <= 2; a++) {
-        blk = bpf_emit(b, LD, ARG_LO(a), 0, 0);
-        bpf_emit(b, JSET, S_ISUID | S_ISGID, T_EPERM, T_ALLOW);
-        for (int i = 0; i < 2; i++) {
-            int d = a == 1 ? disp_m1[i] : disp_m2[i];
-            if (d >= 0)
-                b->jt[d] = blk;
-        }
-    }
+    lab[-T_MODE1] = bpf_emit(b, LD, ARG_LO(1), 0, 0);
+    bpf_emit(b, JSET, S_ISUID | S_ISGID, T_EPERM, T_ALLOW);
+    lab[-T_MODE2] = bpf_emit(b, LD, ARG_LO(2), 0, 0);
+    bpf_emit(b, JSET, S_ISUID | S_ISGID, T_EPERM, T_ALLOW);
     /* ioctl: no TIOCSTI (faking terminal input). */
-    blk = bpf_emit(b, LD, ARG_LO(1), 0, 0);
+    lab[-T_IOCTL] = bpf_emit(b, LD, ARG_LO(1), 0, 0);
     bpf_emit(b, JEQ, TIOCSTI, T_EPERM, T_ALLOW);
-    if (disp_ioctl >= 0)
-        b->jt[disp_ioctl] = blk;
     /* The shared returns, then every symbolic jump resolved. */
-    int ret_at[7];
+    int *ret_at = lab;
     ret_at[-T_ALLOW] = b->n;
     b->insn[b->n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
     ret_at[-T_EPERM] = b->n;

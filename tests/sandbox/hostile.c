@@ -288,6 +288,33 @@ static int mode_residue(void)
     return leaks ? 1 : 0;
 }
 
+/* Prints the cgroups this process is in. */
+static int mode_cgroup(void)
+{
+    FILE *f = fopen("/proc/self/cgroup", "re");
+    char line[512];
+    while (f && fgets(line, sizeof line, f))
+        fputs(line, stdout);
+    if (f)
+        fclose(f);
+    return f ? 0 : 1;
+}
+
+/* Fills /tmp (tmpfs: charged to the memcg, but in no process's RSS) until
+ * the memory limit: the OOM killer must pick the command, never the
+ * sandbox's supervisor, which shares the runner's memory. */
+static int mode_tmpfill(void)
+{
+    static char chunk[1 << 20];
+    memset(chunk, 'x', sizeof chunk);
+    int fd = open("/tmp/fill", O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    size_t total = 0;
+    while (fd >= 0 && write(fd, chunk, sizeof chunk) == (ssize_t)sizeof chunk)
+        total += sizeof chunk;
+    printf("filled %zu MiB\n", total >> 20);
+    return 3;
+}
+
 static int mode_killall(void)
 {
     kill(-1, SIGKILL);
@@ -424,6 +451,10 @@ int main(int argc, char **argv)
         return mode_netns();
     if (!strcmp(m, "residue"))
         return mode_residue();
+    if (!strcmp(m, "cgroup"))
+        return mode_cgroup();
+    if (!strcmp(m, "tmpfill"))
+        return mode_tmpfill();
     if (!strcmp(m, "killall"))
         return mode_killall();
     if (!strcmp(m, "ptrace"))
