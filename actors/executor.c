@@ -85,49 +85,6 @@ static void run_job(executor_state *s, dp_leased_job *job)
     dp_job_result_free(&res);
 }
 
-static void executor_tick(void *state, actor_ctx *ctx)
-{
-    executor_state *s = state;
-    (void)ctx;
-    if (atomic_load(s->cfg.stopping) || s->token == NULL)
-        return;
-    if (s->request_id[0] == '\0')
-        dp_new_id("q-", s->request_id, sizeof s->request_id);
-    dp_msg req = {.type = DP_MSG_LEASE}, rep;
-    req.lease.runner_id = s->runner_id;
-    req.lease.runner_token = s->token;
-    req.lease.max_jobs = 1;
-    req.lease.wait_ms = s->cfg.lease_wait_ms;
-    req.lease.request_id = s->request_id;
-    dp_err err = {0};
-    int rc = runner_link_call(s->link, &req, &rep, (int)s->cfg.lease_wait_ms + 10000, &err);
-    if (rc != DP_OK) {
-        if (s->failures++ % 20 == 0)
-            dp_log(DP_LOG_WARN, "lease_failed", "error", err.msg, (char *)NULL);
-        runner_link_sleep(s->cfg.stopping, runner_link_backoff(s->failures, 100, 5000));
-        return;
-    }
-    s->failures = 0;
-    s->request_id[0] = '\0'; /* answered: the next lease is a new request */
-    if (rep.type == DP_MSG_LEASED) {
-        for (size_t i = 0; i < rep.leased.n_jobs; i++)
-            run_job(s, &rep.leased.jobs[i]);
-    } else if (rep.type == DP_MSG_ERROR) {
-        const char *code = rep.error.code;
-        dp_log(DP_LOG_WARN, "lease_refused", "code", code, "error",
-               rep.error.message ? rep.error.message : "", (char *)NULL);
-        if (strcmp(code, DP_MSG_ERR_UNKNOWN_RUNNER) == 0 ||
-            strcmp(code, DP_MSG_ERR_UNAUTHORIZED) == 0) {
-            forget_session(s); /* wait for the new identity */
-            dp_msg wake = {.type = DP_MSG_WAKE};
-            runner_link_tell(s->cfg.session, &wake, NULL);
-        } else {
-            runner_link_sleep(s->cfg.stopping, runner_link_backoff(1, 200, 2000));
-        }
-    }
-    dp_msg_free(&rep);
-}
-
 static int executor_handle(void *state, actor_ctx *ctx, nng_msg *msg, nng_msg **reply)
 {
     executor_state *s = state;
@@ -137,6 +94,14 @@ static int executor_handle(void *state, actor_ctx *ctx, nng_msg *msg, nng_msg **
         forget_session(s);
         snprintf(s->runner_id, sizeof s->runner_id, "%s", m.registered.runner_id);
         s->token = strdup(m.registered.runner_token);
+    } else if (m.type == DP_MSG_LEASED) {
+        for (size_t i = 0; i < m.leased.n_jobs; i++)
+            run_job(s, &m.leased.jobs[i]);
+        dp_msg done = {.type = DP_MSG_SLOT_FREE};
+        done.slot_free.slot = s->cfg.index;
+        dp_err err = {0};
+        if (runner_link_tell(s->cfg.lease_loop, &done, &err) != DP_OK)
+            dp_log(DP_LOG_ERROR, "slot_lost", "error", err.msg, (char *)NULL);
     }
     dp_msg_free(&m);
     nng_msg_free(msg);
@@ -193,8 +158,6 @@ actor *executor_spawn(const executor_config *cfg, dp_err *err)
         .handler = executor_handle,
         .on_start = executor_start,
         .on_stop = executor_stop,
-        .on_tick = executor_tick,
-        .tick_ms = 1,
         .mailbox = 16,
         .max_msg_bytes = DP_MSG_MAX_SIZE,
     };

@@ -1,12 +1,11 @@
-/* The executor actor: one per concurrency slot of a runner. Its tick is the
- * slot's whole life: lease one job (long-poll), run it through the executor
+/* The executor actor: one per concurrency slot of a runner. The lease loop
+ * hands it a job (`leased` with one job); it runs it through the executor
  * pipeline (runner/exec: fetch, extract, sandboxed commands, verdicts),
- * and deliver the result until the dispatcher acknowledges it (retry with
+ * delivers the result until the dispatcher acknowledges it (retry with
  * backoff and jitter; a conflict means the job was reclaimed: logged and
- * dropped). Messages between ticks: `registered` hands it the runner's
- * identity (after every registration); any request is answered once the
- * slot is between jobs, which is how dispatch-runner waits for a slot to go
- * idle on SIGTERM. */
+ * dropped), then tells the lease loop `slot_free`. `registered` hands it the
+ * runner's identity (after every registration). Any request is answered once
+ * the slot is between jobs, which is how a stopping runner waits for it. */
 #ifndef DP_EXECUTOR_H
 #define DP_EXECUTOR_H
 
@@ -17,12 +16,12 @@
 #include <stdint.h>
 
 typedef struct {
-    int slot;
+    int slot;       /* sandbox slot (uid, cgroup) */
+    uint32_t index; /* position among the runner's executors, for slot_free */
+    actor *lease_loop;
     const char *dispatch_url;
-    exec_config exec; /* strings copied at spawn */
-    uint32_t lease_wait_ms;
-    const atomic_int *stopping; /* set once on SIGTERM: lease nothing more */
-    actor *session;             /* runner_client: told when the dispatcher forgot us */
+    exec_config exec;           /* strings copied at spawn */
+    const atomic_int *stopping; /* set once on SIGTERM: give up undeliverable results sooner */
 } executor_config;
 
 actor *executor_spawn(const executor_config *cfg, dp_err *err);

@@ -2,6 +2,7 @@
 
 #include "actors/client.h"
 #include "actors/executor.h"
+#include "actors/lease_loop.h"
 #include "actors/runner_client.h"
 #include "common/clock.h"
 #include "common/log.h"
@@ -18,6 +19,7 @@
 struct runner_pool {
     atomic_int stopping; /* the stop flag the executors read */
     actor *client;
+    actor *loop;
     actor **slots;
     size_t n_slots;
 };
@@ -65,18 +67,25 @@ runner_pool *runner_pool_start(const runner_pool_config *cfg, dp_err *err)
     const char *require = cfg->sandbox_require;
     if (require != NULL && (require[0] == '\0' || strcmp(require, "none") == 0))
         require = NULL;
+    lease_loop_config lc = {cfg->dispatch_url, cfg->concurrency, cfg->lease_wait_ms, &p->stopping,
+                            p->client};
+    if ((p->loop = lease_loop_spawn(&lc, err)) == NULL ||
+        runner_client_add_slot(p->client, p->loop, err) != DP_OK) {
+        runner_pool_stop(p, 0);
+        return NULL;
+    }
     for (uint32_t i = 0; i < cfg->concurrency; i++) {
         executor_config ec = {
             .slot = (int)(cfg->slot_base + i),
+            .index = i,
+            .lease_loop = p->loop,
             .dispatch_url = cfg->dispatch_url,
             .exec = {.profiles_dir = cfg->profiles_dir,
                      .workdir = cfg->workdir,
                      .slot = (int)(cfg->slot_base + i),
                      .noop = cfg->noop,
                      .sandbox_require = require},
-            .lease_wait_ms = cfg->lease_wait_ms,
             .stopping = &p->stopping,
-            .session = p->client,
         };
         actor *slot = executor_spawn(&ec, err);
         if (slot == NULL) {
@@ -88,6 +97,11 @@ runner_pool *runner_pool_start(const runner_pool_config *cfg, dp_err *err)
             runner_pool_stop(p, 0);
             return NULL;
         }
+    }
+    /* Executors are in place: the loop may start handing out jobs. */
+    if (lease_loop_set_executors(p->loop, p->slots, (uint32_t)p->n_slots, err) != DP_OK) {
+        runner_pool_stop(p, 0);
+        return NULL;
     }
     return p;
 }
@@ -112,10 +126,13 @@ int runner_pool_stop(runner_pool *p, uint32_t grace_ms)
             nng_msg_free(r);
     }
     runner_client_deregister(p->client, NULL); /* releases what is still leased */
+    /* The loop may hand out a job it got just before the drain: it is
+     * released above (deregister) and the executors are no longer asked. */
     if (!idle) {
         dp_log(DP_LOG_WARN, "runner_grace_expired", (char *)NULL);
         return 0; /* slots still inside a job cannot be joined: the caller exits */
     }
+    actor_destroy(p->loop);
     for (size_t i = 0; i < p->n_slots; i++)
         actor_destroy(p->slots[i]);
     actor_destroy(p->client);

@@ -73,6 +73,7 @@ typedef enum {
     DP_MSG_EVENT,        /* job state change, published to watchers */
     DP_MSG_WAKE,         /* internal: pending work appeared (waker -> leaser) */
     DP_MSG_EVENTS,       /* internal: a batch of events (leaser -> reporter -> publisher) */
+    DP_MSG_SLOT_FREE,    /* internal (runner): an executor slot is ready for a job */
     DP_MSG_TYPE_COUNT
 } dp_msg_type;
 
@@ -218,6 +219,10 @@ typedef struct {
 } dp_msg_event;
 
 typedef struct {
+    uint32_t slot; /* index of the executor in its runner */
+} dp_msg_slot_free;
+
+typedef struct {
     dp_msg_event *events;
     size_t n_events; /* 1..DP_MSG_MAX_EVENTS */
 } dp_msg_events;
@@ -252,6 +257,7 @@ typedef struct {
         dp_msg_wait wait;
         dp_msg_event event;
         dp_msg_events events;
+        dp_msg_slot_free slot_free;
     };
 } dp_msg;
 

@@ -288,6 +288,11 @@ static const dp_field events_fields[] = {
 };
 static const dp_schema events_schema = SCHEMA(events, dp_msg_events, events_fields);
 
+static const dp_field slot_free_fields[] = {
+    F_SCALAR("slot", DP_F_U32, dp_msg_slot_free, slot),
+};
+static const dp_schema slot_free_schema = SCHEMA(slot_free, dp_msg_slot_free, slot_free_fields);
+
 static const dp_schema empty_schema = {"empty", 0, NULL, 0};
 
 static const struct {
@@ -322,6 +327,7 @@ static const struct {
     [DP_MSG_EVENT] = {"event", &event_schema},
     [DP_MSG_WAKE] = {"wake", &empty_schema},
     [DP_MSG_EVENTS] = {"events", &events_schema},
+    [DP_MSG_SLOT_FREE] = {"slot_free", &slot_free_schema},
 };
 
 const char *dp_msg_type_name(dp_msg_type t)
