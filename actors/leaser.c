@@ -277,7 +277,7 @@ static void sweep(leaser_state *s)
 {
     rq_reap_report rep = {0};
     dp_err err = {0};
-    if (rq_reap_sweep(s->rq, s->owner_id, s->cfg.sweep_ms, 1000, &rep, &err) != DP_OK) {
+    if (rq_reap_sweep(s->rq, s->owner_id, 2 * s->cfg.sweep_ms, 1000, &rep, &err) != DP_OK) {
         dp_log(DP_LOG_WARN, "sweep_failed", "error", err.msg, (char *)NULL);
         return;
     }

@@ -1,50 +1,14 @@
-#include "actors/reporter.h"
+#include "actors/reporter_impl.h"
 
-#include "actors/auth_cache.h"
 #include "actors/client.h"
-#include "actors/fwd.h"
-#include "common/job_json.h"
 #include "common/clock.h"
+#include "common/job_json.h"
 #include "common/log.h"
-#include "dispatch/logstore.h"
-#include "dispatch/rq.h"
 #include "dispatch/rq_owner.h"
-#include "dispatch/store/store.h"
 
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-#define REPORTER_BATCH 256
-
-typedef struct {
-    fwd_origin origin;
-    uint64_t id;
-    char *runner_id;
-    dp_job_result result; /* owned */
-    bool retry;           /* the runner failed it (SE): run it again elsewhere */
-} pending_complete;
-
-typedef struct {
-    dp_msg_event ev; /* owned strings */
-} pending_event;
-
-typedef struct {
-    reporter_config cfg;
-    char redis_url[1024], prefix[RQ_PREFIX_MAX + 1], pg_dsn[2048], log_store[2048];
-    store_db *db;
-    rq_conn *rq;
-    auth_cache *auth;
-    logstore *logs;
-    pending_complete batch[REPORTER_BATCH];
-    size_t n_batch;
-    pending_event *events;
-    size_t n_events, cap_events;
-    int64_t next_epoch_check_ms;
-    int need_rebuild;
-} reporter_state;
 
 static char *dup_or_null(const char *s)
 {
@@ -52,8 +16,9 @@ static char *dup_or_null(const char *s)
 }
 
 /* Queues an event: persisted to job_events and published on the next flush. */
-static void add_event(reporter_state *s, const char *job_id, dp_job_state state, dp_verdict verdict,
-                      const char *runner_id, uint32_t attempt, const char *message)
+void reporter_add_event(reporter_state *s, const char *job_id, dp_job_state state,
+                        dp_verdict verdict, const char *runner_id, uint32_t attempt,
+                        const char *message)
 {
     if (s->n_events == s->cap_events) {
         size_t cap = s->cap_events ? s->cap_events * 2 : 256;
@@ -76,13 +41,13 @@ static void add_event(reporter_state *s, const char *job_id, dp_job_state state,
     e->message = dup_or_null(message);
 }
 
-static void reply_msg(fwd_origin o, dp_msg *m)
+void reporter_reply(fwd_origin o, dp_msg *m)
 {
     fwd_reply(o, m);
     dp_msg_free(m);
 }
 
-static void reply_err(fwd_origin o, uint64_t id, int rc, const dp_err *err)
+void reporter_reply_err(fwd_origin o, uint64_t id, int rc, const dp_err *err)
 {
     dp_msg r = {0};
     if (rc == DP_ENOTFOUND)
@@ -91,7 +56,7 @@ static void reply_err(fwd_origin o, uint64_t id, int rc, const dp_err *err)
         dp_msg_make_error(&r, id, "conflict", "%s", err->msg);
     else
         dp_msg_make_error_from(&r, id, err);
-    reply_msg(o, &r);
+    reporter_reply(o, &r);
 }
 
 /* ---- submit ---- */
@@ -108,7 +73,7 @@ static void do_submit(reporter_state *s, fwd_origin o, dp_msg *m)
     dp_err err = {0};
     if (r.submitted.items == NULL || ok == NULL || in == NULL || texts == NULL) {
         dp_err_set(&err, DP_ENOMEM, "out of memory");
-        reply_err(o, m->id, DP_ENOMEM, &err);
+        reporter_reply_err(o, m->id, DP_ENOMEM, &err);
         goto out;
     }
     r.submitted.n_items = sub->n_specs;
@@ -167,7 +132,7 @@ static void do_submit(reporter_state *s, fwd_origin o, dp_msg *m)
         }
     }
     for (size_t i = 0; i < n_ok; i++)
-        add_event(s, in[i].job_id, DP_JOB_QUEUED, DP_VERDICT_NONE, NULL, 0, NULL);
+        reporter_add_event(s, in[i].job_id, DP_JOB_QUEUED, DP_VERDICT_NONE, NULL, 0, NULL);
     fwd_reply(o, &r);
 out:
     for (size_t i = 0; texts != NULL && i < sub->n_specs; i++)
@@ -215,7 +180,8 @@ static void retry_elsewhere(reporter_state *s, pending_complete *p, uint32_t max
                  r->message != NULL ? r->message : "system error");
         rc = rq_requeue(s->rq, r->job_id, &err);
         if (rc == DP_OK)
-            add_event(s, r->job_id, DP_JOB_QUEUED, DP_VERDICT_NONE, p->runner_id, r->attempt, why);
+            reporter_add_event(s, r->job_id, DP_JOB_QUEUED, DP_VERDICT_NONE, p->runner_id,
+                               r->attempt, why);
     } else {
         snprintf(why, sizeof why, "%u attempts failed; last: %.500s", r->attempt,
                  r->message != NULL ? r->message : "system error");
@@ -223,7 +189,8 @@ static void retry_elsewhere(reporter_state *s, pending_complete *p, uint32_t max
         rc = store_mark_failed(s->db, &f, 1, NULL, &err);
         if (rc == DP_OK) {
             rq_lease_complete(s->rq, p->runner_id, r->job_id, r->attempt, NULL);
-            add_event(s, r->job_id, DP_JOB_FAILED, DP_VERDICT_SE, p->runner_id, r->attempt, why);
+            reporter_add_event(s, r->job_id, DP_JOB_FAILED, DP_VERDICT_SE, p->runner_id, r->attempt,
+                               why);
         }
     }
     if (rc != DP_OK) {
@@ -232,7 +199,7 @@ static void retry_elsewhere(reporter_state *s, pending_complete *p, uint32_t max
     }
     dp_msg ack = {0};
     dp_msg_make_ack(&ack, p->id, 0);
-    reply_msg(p->origin, &ack);
+    reporter_reply(p->origin, &ack);
 }
 
 /* Persisted (or already terminal): now the jobs may leave Redis, one
@@ -289,13 +256,13 @@ static void flush_completes(reporter_state *s)
             dp_msg r = {0};
             dp_msg_make_conflict(&r, p->id, p->result.job_id,
                                  "not the current owner of this attempt (reclaimed?)");
-            reply_msg(p->origin, &r);
+            reporter_reply(p->origin, &r);
             continue;
         }
         if (own[i].result == DP_ENOTFOUND) {
             dp_msg r = {0};
             dp_msg_make_not_found(&r, p->id, "job", "no such job is leased");
-            reply_msg(p->origin, &r);
+            reporter_reply(p->origin, &r);
             continue;
         }
         if (p->retry) {
@@ -326,15 +293,15 @@ static void flush_completes(reporter_state *s)
             if (outcome[k] == STORE_UNKNOWN_JOB) {
                 dp_msg r = {0};
                 dp_msg_make_not_found(&r, p->id, "job", "unknown job");
-                reply_msg(p->origin, &r);
+                reporter_reply(p->origin, &r);
                 continue;
             }
             if (outcome[k] == STORE_RECORDED)
-                add_event(s, p->result.job_id, DP_JOB_COMPLETED, p->result.verdict, p->runner_id,
-                          p->result.attempt, p->result.message);
+                reporter_add_event(s, p->result.job_id, DP_JOB_COMPLETED, p->result.verdict,
+                                   p->runner_id, p->result.attempt, p->result.message);
             dp_msg r = {0};
             dp_msg_make_ack(&r, p->id, 0);
-            reply_msg(p->origin, &r);
+            reporter_reply(p->origin, &r);
         }
     }
     for (size_t i = 0; i < n; i++) {
@@ -346,7 +313,7 @@ static void flush_completes(reporter_state *s)
 
 /* ---- events: lease marks, dead jobs, history, watchers ---- */
 
-static void flush_events(reporter_state *s)
+void reporter_flush_events(reporter_state *s)
 {
     size_t n = s->n_events;
     if (n == 0)
@@ -410,182 +377,16 @@ out:
 
 /* ---- admin ---- */
 
-static void do_status(reporter_state *s, fwd_origin o, const dp_msg *m)
-{
-    dp_msg r = {.type = DP_MSG_JOB, .id = m->id};
-    dp_err err = {0};
-    const char *job_id = m->type == DP_MSG_WAIT ? m->wait.job_id : m->status.job_id;
-    flush_events(s); /* what we already know (a lease) is in PostgreSQL before we read it */
-    int rc = store_get_job(s->db, job_id, &r.job, &err);
-    if (rc != DP_OK) {
-        reply_err(o, m->id, rc, &err);
-        return;
-    }
-    reply_msg(o, &r);
-}
-
-static void do_queue(reporter_state *s, fwd_origin o, const dp_msg *m)
-{
-    dp_msg r = {.type = DP_MSG_QUEUE_STATS, .id = m->id};
-    dp_err err = {0};
-    int rc = rq_stats(s->rq, &r.queue_stats, &err);
-    if (rc == DP_OK)
-        rc = store_count_completed(s->db, &r.queue_stats.completed, &err);
-    if (rc != DP_OK) {
-        reply_err(o, m->id, rc, &err);
-        return;
-    }
-    reply_msg(o, &r);
-}
-
-static void do_cancel(reporter_state *s, fwd_origin o, const dp_msg *m)
-{
-    dp_err err = {0};
-    const char *id = m->cancel.job_id;
-    int rc = store_mark_cancelled(s->db, id, "cancelled by an operator", &err);
-    if (rc == DP_OK) {
-        int rrc = rq_cancel(s->rq, id, &err);
-        if (rrc != DP_OK && rrc != DP_ENOTFOUND && rrc != DP_ECONFLICT)
-            dp_log(DP_LOG_WARN, "cancel_redis_failed", "job_id", id, "error", err.msg,
-                   (char *)NULL);
-        add_event(s, id, DP_JOB_CANCELLED, DP_VERDICT_NONE, NULL, 0, "cancelled by an operator");
-    }
-    if (rc != DP_OK) {
-        reply_err(o, m->id, rc, &err);
-        return;
-    }
-    dp_msg r = {0};
-    dp_msg_make_ack(&r, m->id, 1);
-    reply_msg(o, &r);
-}
-
-static void do_requeue(reporter_state *s, fwd_origin o, const dp_msg *m)
-{
-    dp_err err = {0};
-    dp_msg r = {0};
-    if (m->requeue.dead) {
-        uint64_t moved = 0, in_redis = 0;
-        /* Dead jobs not recorded yet, then every failed job PostgreSQL has. */
-        int rc = rq_requeue_dead(s->rq, &in_redis, &err);
-        if (rc == DP_OK)
-            rc = store_requeue_failed(s->db, &moved, &err);
-        if (rc != DP_OK) {
-            reply_err(o, m->id, rc, &err);
-            return;
-        }
-        s->need_rebuild = 1; /* the rebuild enqueues what Redis no longer has */
-        dp_msg_make_ack(&r, m->id, (uint32_t)(moved + in_redis));
-        reply_msg(o, &r);
-        return;
-    }
-    const char *id = m->requeue.job_id;
-    dp_job_view v = {0};
-    int rc = store_get_job(s->db, id, &v, &err);
-    if (rc == DP_OK && v.state == DP_JOB_CANCELLED)
-        rc = dp_err_set(&err, DP_ECONFLICT, "job %s was cancelled: submit it again", id);
-    dp_job_view_free(&v);
-    if (rc == DP_OK)
-        rc = store_requeue(s->db, id, 0, &err);
-    if (rc == DP_OK) {
-        /* A finished job left a tombstone that would make Redis refuse it. */
-        rq_owner_clear_tombstones(s->rq, &id, 1, NULL);
-        int rrc = rq_requeue(s->rq, id, &err);
-        if (rrc == DP_ENOTFOUND)
-            s->need_rebuild = 1; /* gone from Redis (dead and recorded): rebuild enqueues it */
-        else if (rrc != DP_OK)
-            rc = rrc;
-    }
-    if (rc != DP_OK) {
-        reply_err(o, m->id, rc, &err);
-        return;
-    }
-    add_event(s, id, DP_JOB_QUEUED, DP_VERDICT_NONE, NULL, 0, "requeued by an operator");
-    dp_msg_make_ack(&r, m->id, 1);
-    reply_msg(o, &r);
-}
-
 static void do_event(reporter_state *s, dp_msg *m)
 {
     dp_msg_event *e = &m->event;
-    add_event(s, e->job_id, e->state, e->verdict, e->runner_id, e->attempt, e->message);
+    reporter_add_event(s, e->job_id, e->state, e->verdict, e->runner_id, e->attempt, e->message);
 }
 
 /* ---- rebuild ---- */
 
 /* Puts every unfinished job PostgreSQL knows back into Redis; jobs Redis
  * already has are skipped by the enqueue script, so this is safe to repeat. */
-static int rebuild_redis(reporter_state *s, dp_err *err)
-{
-    store_cursor cur;
-    memset(&cur, 0, sizeof cur);
-    size_t total = 0;
-    for (;;) {
-        store_unfinished_job *jobs = NULL;
-        size_t n = 0;
-        int rc = store_list_unfinished(s->db, &cur, 1000, &jobs, &n, err);
-        if (rc != DP_OK)
-            return rc;
-        rq_job_in *in = calloc(n ? n : 1, sizeof *in);
-        char **texts = calloc(n ? n : 1, sizeof *texts);
-        size_t k = 0;
-        for (size_t i = 0; in != NULL && texts != NULL && i < n; i++) {
-            json_t *j = dp_job_spec_to_json(&jobs[i].spec);
-            texts[k] = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
-            json_decref(j);
-            if (texts[k] == NULL)
-                continue;
-            in[k] = (rq_job_in){jobs[i].spec.job_id, texts[k], strlen(texts[k]),
-                                jobs[i].spec.max_attempts, jobs[i].attempts};
-            if (jobs[i].state == DP_JOB_LEASED && jobs[i].runner_id != NULL &&
-                rq_rebuild_leased(s->rq, jobs[i].runner_id, &in[k], NULL) == DP_OK) {
-                free(texts[k]);
-                continue;
-            }
-            k++;
-        }
-        size_t added = 0;
-        /* Requeued by an operator after finishing: drop the tombstones first. */
-        const char **ids = calloc(k ? k : 1, sizeof *ids);
-        for (size_t i = 0; ids != NULL && i < k; i++)
-            ids[i] = in[i].job_id;
-        rc = ids == NULL ? dp_err_set(err, DP_ENOMEM, "rebuild: out of memory")
-                         : rq_owner_clear_tombstones(s->rq, ids, k, err);
-        free(ids);
-        if (rc == DP_OK && k > 0)
-            rc = rq_enqueue(s->rq, in, k, &added, err);
-        total += added;
-        for (size_t i = 0; i < k; i++)
-            free(texts[i]);
-        free(texts);
-        free(in);
-        store_unfinished_free(jobs, n);
-        if (rc != DP_OK)
-            return rc;
-        if (n < 1000)
-            break;
-    }
-    if (total > 0) {
-        char buf[24];
-        snprintf(buf, sizeof buf, "%zu", total);
-        dp_log(DP_LOG_WARN, "redis_rebuilt", "jobs_enqueued", buf, (char *)NULL);
-    }
-    return rq_epoch_mark(s->rq, err);
-}
-
-static void check_epoch(reporter_state *s)
-{
-    int present = 1;
-    dp_err err = {0};
-    if (!s->need_rebuild && rq_epoch_present(s->rq, &present, &err) != DP_OK)
-        return;
-    if (present && !s->need_rebuild)
-        return;
-    if (rebuild_redis(s, &err) == DP_OK)
-        s->need_rebuild = 0;
-    else
-        dp_log(DP_LOG_WARN, "rebuild_failed", "error", err.msg, (char *)NULL);
-}
-
 static int reporter_handle(void *state, actor_ctx *ctx, nng_msg *msg, nng_msg **reply)
 {
     reporter_state *s = state;
@@ -610,16 +411,16 @@ static int reporter_handle(void *state, actor_ctx *ctx, nng_msg *msg, nng_msg **
     }
     case DP_MSG_STATUS:
     case DP_MSG_WAIT:
-        do_status(s, o, &m);
+        reporter_do_status(s, o, &m);
         break;
     case DP_MSG_QUEUE:
-        do_queue(s, o, &m);
+        reporter_do_queue(s, o, &m);
         break;
     case DP_MSG_CANCEL:
-        do_cancel(s, o, &m);
+        reporter_do_cancel(s, o, &m);
         break;
     case DP_MSG_REQUEUE:
-        do_requeue(s, o, &m);
+        reporter_do_requeue(s, o, &m);
         break;
     case DP_MSG_EVENT:
         do_event(s, &m);
@@ -627,7 +428,8 @@ static int reporter_handle(void *state, actor_ctx *ctx, nng_msg *msg, nng_msg **
     case DP_MSG_EVENTS:
         for (size_t i = 0; i < m.events.n_events; i++) {
             dp_msg_event *e = &m.events.events[i];
-            add_event(s, e->job_id, e->state, e->verdict, e->runner_id, e->attempt, e->message);
+            reporter_add_event(s, e->job_id, e->state, e->verdict, e->runner_id, e->attempt,
+                               e->message);
         }
         break;
     default:
@@ -643,11 +445,11 @@ static void reporter_tick(void *state, actor_ctx *ctx)
     reporter_state *s = state;
     (void)ctx;
     flush_completes(s);
-    flush_events(s);
+    reporter_flush_events(s);
     int64_t now = dp_now_ms();
     if (now >= s->next_epoch_check_ms) {
         s->next_epoch_check_ms = now + 1000;
-        check_epoch(s);
+        reporter_check_epoch(s);
     }
 }
 
@@ -677,7 +479,7 @@ static void reporter_stop(void *state, actor_ctx *ctx)
     (void)ctx;
     if (s->db != NULL && s->rq != NULL) {
         flush_completes(s); /* finish in-flight writes */
-        flush_events(s);
+        reporter_flush_events(s);
     }
     for (size_t i = 0; i < s->n_batch; i++) {
         free(s->batch[i].runner_id);
