@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -499,6 +500,7 @@ static void test_kill_all(void **state)
     (void)state;
     pid_t bystander = fork();
     if (bystander == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlives a killed test */
         pause();
         _exit(0);
     }
