@@ -238,7 +238,9 @@ static void test_threadbomb(void **state)
     lim.wall_ms = 700;
     run_ctx c;
     run_hostile(&c, &lim, "threadbomb", NULL, NULL);
-    assert_true(c.r.status == SBX_TO_WALL || c.r.status == SBX_TO_CPU);
+    /* As the fork bomb: failed clones' kernel memory (freed after an RCU
+     * grace period, slower on a loaded host) can reach the memcg limit. */
+    assert_true(c.r.status == SBX_TO_WALL || c.r.status == SBX_TO_CPU || c.r.status == SBX_ML);
     done(&c);
 }
 
