@@ -143,6 +143,27 @@ struct sbx {
     sbx_plan plan;
 };
 
+/* One captured output stream (sbx_io.c). buf is malloc'd and owned by the
+ * run (handed to sbx_result), fd is the parent's non-blocking read end. */
+typedef struct {
+    char *buf;
+    size_t len, cap, limit;
+    int fd;
+    int over; /* more than limit bytes were written */
+} sbx_stream;
+
+/* Reads what is available into st (up to limit; the rest is drained and
+ * sets over); 0 on EOF or a hard error, 1 when more may come. */
+int sbx_stream_read(sbx_stream *st);
+
+/* The child's stdin: data (caller-owned, len bytes) in a read-only memfd,
+ * or /dev/null when empty. An O_CLOEXEC fd the caller closes; -1 on error. */
+int sbx_stdin_fd(const char *data, size_t len);
+
+/* fd moved to a number above 2 (which the supervisor overwrites); closes
+ * the original. -1 on error. */
+int sbx_high_fd(int fd);
+
 /* Builds the per-slot root skeleton operations (sbx_open.c). */
 int sbx_build_static_ops(struct sbx *s, dp_err *err);
 

@@ -120,54 +120,6 @@ static int write_id_maps(struct sbx *s, pid_t pid, dp_err *err)
 }
 
 typedef struct {
-    char *buf;
-    size_t len, cap, limit;
-    int fd;
-    int over; /* more than limit bytes were written */
-} run_stream;
-
-/* Reads what is available; returns 0 on EOF, 1 when more may come. */
-static int stream_read(run_stream *st)
-{
-    for (;;) {
-        char tmp[65536];
-        char *dst = tmp;
-        size_t room = sizeof tmp;
-        if (st->len < st->limit) {
-            if (st->cap - st->len < 4096 && st->cap < st->limit + 1) {
-                size_t nc = st->cap * 2;
-                if (nc > st->limit + 1)
-                    nc = st->limit + 1;
-                char *nb = realloc(st->buf, nc);
-                if (!nb)
-                    return 1; /* keep what we have; the next read retries */
-                st->buf = nb;
-                st->cap = nc;
-            }
-            dst = st->buf + st->len;
-            room = st->cap - 1 - st->len;
-            if (room > st->limit - st->len)
-                room = st->limit - st->len;
-            if (room == 0) {
-                dst = tmp;
-                room = sizeof tmp;
-            }
-        }
-        ssize_t n = read(st->fd, dst, room);
-        if (n == 0)
-            return 0;
-        if (n < 0)
-            return errno == EINTR ? 1 : (errno == EAGAIN ? 1 : 0);
-        if (dst == tmp)
-            st->over = 1;
-        else
-            st->len += (size_t)n;
-        if ((size_t)n < room)
-            return 1;
-    }
-}
-
-typedef struct {
     pid_t pid;
     int pidfd;
     sbx_status kill_reason; /* SBX_OK = not killed by us */
@@ -319,42 +271,6 @@ static int prepare_plan(struct sbx *s, const char *const argv[], const char *ws,
     return DP_OK;
 }
 
-/* The child's stdin: the data in a sealed memfd, read-only, or /dev/null. */
-static int stdin_fd(const char *data, size_t len)
-{
-    if (!data || len == 0)
-        return open("/dev/null", O_RDONLY | O_CLOEXEC);
-    int fd = memfd_create("sbx-stdin", MFD_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    size_t off = 0;
-    while (off < len) {
-        ssize_t n = write(fd, data + off, len - off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            close(fd);
-            return -1;
-        }
-        off += (size_t)n;
-    }
-    char path[64];
-    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-    int ro = open(path, O_RDONLY | O_CLOEXEC);
-    close(fd);
-    return ro;
-}
-
-/* Child ends must not land on 0..2, which the supervisor overwrites. */
-static int high_fd(int fd)
-{
-    if (fd < 0 || fd > 2)
-        return fd;
-    int h = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-    close(fd);
-    return h;
-}
-
 static void classify(struct sbx *s, const sbx_limits *lim, const run_child *c, sbx_result *out)
 {
     sbx_plan *p = &s->plan;
@@ -428,7 +344,7 @@ static void reap_child(run_child *c, struct rusage *ru)
 }
 
 /* Watches the run until the supervisor is gone; returns when all is reaped. */
-static void supervise(struct sbx *s, const sbx_limits *lim, run_child *c, run_stream st[2],
+static void supervise(struct sbx *s, const sbx_limits *lim, run_child *c, sbx_stream st[2],
                       uint64_t t0, struct rusage *ru)
 {
     int open_streams = 2;
@@ -457,7 +373,7 @@ static void supervise(struct sbx *s, const sbx_limits *lim, run_child *c, run_st
         for (int i = 0; i < 2; i++) {
             if (st[i].fd < 0)
                 continue;
-            if (stream_read(&st[i]) == 0) {
+            if (sbx_stream_read(&st[i]) == 0) {
                 close(st[i].fd);
                 st[i].fd = -1;
                 open_streams--;
@@ -489,7 +405,7 @@ static void supervise(struct sbx *s, const sbx_limits *lim, run_child *c, run_st
     /* Everything that could write is gone: take what is left in the pipes. */
     for (int i = 0; i < 2; i++)
         if (st[i].fd >= 0) {
-            stream_read(&st[i]);
+            sbx_stream_read(&st[i]);
             if (st[i].over && c->kill_reason == SBX_OK)
                 c->kill_reason = SBX_OL;
             close(st[i].fd);
@@ -533,7 +449,7 @@ int sbx_run(sbx *s, const char *const argv[], const char *workspace, const char 
     if (lim.output_bytes == 0)
         lim.output_bytes = SBX_DEFAULT_OUTPUT;
     run_arena arena = {0};
-    run_stream st[2] = {{.fd = -1}, {.fd = -1}};
+    sbx_stream st[2] = {{.fd = -1}, {.fd = -1}};
     int fds[3][2] = {{-1, -1}, {-1, -1}, {-1, -1}};
     int rc = prepare_plan(s, argv, workspace, envp, &lim, &arena, err);
     if (rc == DP_OK && s->root)
@@ -542,7 +458,7 @@ int sbx_run(sbx *s, const char *const argv[], const char *workspace, const char 
         rc = sbx_cg_prepare(&s->cg, lim.memory_kb * 1024, lim.processes,
                             err); /* the supervisor is not in it */
     if (rc == DP_OK) {
-        fds[0][0] = high_fd(stdin_fd(stdin_data, stdin_len));
+        fds[0][0] = sbx_high_fd(sbx_stdin_fd(stdin_data, stdin_len));
         if (fds[0][0] < 0 || pipe2(fds[1], O_CLOEXEC) != 0 || pipe2(fds[2], O_CLOEXEC) != 0)
             rc = dp_err_set(err, DP_EIO, "sandbox: pipes: %s", strerror(errno));
     }
@@ -552,7 +468,7 @@ int sbx_run(sbx *s, const char *const argv[], const char *workspace, const char 
         st[i].buf = malloc(st[i].cap);
         if (!st[i].buf)
             rc = dp_err_set(err, DP_ENOMEM, "sandbox: output buffer");
-        fds[i + 1][1] = high_fd(fds[i + 1][1]);
+        fds[i + 1][1] = sbx_high_fd(fds[i + 1][1]);
         st[i].fd = fds[i + 1][0];
         fds[i + 1][0] = -1;
         fcntl(st[i].fd, F_SETFL, O_NONBLOCK);

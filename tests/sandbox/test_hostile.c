@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -237,7 +238,9 @@ static void test_threadbomb(void **state)
     lim.wall_ms = 700;
     run_ctx c;
     run_hostile(&c, &lim, "threadbomb", NULL, NULL);
-    assert_true(c.r.status == SBX_TO_WALL || c.r.status == SBX_TO_CPU);
+    /* As the fork bomb: failed clones' kernel memory (freed after an RCU
+     * grace period, slower on a loaded host) can reach the memcg limit. */
+    assert_true(c.r.status == SBX_TO_WALL || c.r.status == SBX_TO_CPU || c.r.status == SBX_ML);
     done(&c);
 }
 
@@ -499,6 +502,7 @@ static void test_kill_all(void **state)
     (void)state;
     pid_t bystander = fork();
     if (bystander == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlives a killed test */
         pause();
         _exit(0);
     }
