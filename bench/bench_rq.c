@@ -3,6 +3,7 @@
  * seconds.
  *
  *   bench_rq depth DEPTH [LEASES]  lease cost with DEPTH jobs pending
+ *                                  (LEASES capped at DEPTH/20)
  *   bench_rq sweep LEASED          reclaim cost of one lost runner holding LEASED
  *
  * DISPATCH_REDIS_URL must be set. Each run uses its own key prefix and deletes
@@ -114,9 +115,15 @@ static void brq_register(rq_conn *c, char runner[DP_ID_MAX])
         brq_die("register", &err);
 }
 
-/* Lease-one + complete-one cycles, like a runner slot does, with DEPTH pending. */
+/* Lease-one + complete-one cycles, like a runner slot does, with DEPTH pending.
+ * At most DEPTH/20 leases per loop (two loops), so the queue stays within 10%
+ * of DEPTH while it is measured. */
 static int brq_depth(const char *url, size_t depth, size_t leases)
 {
+    if (leases > depth / 20)
+        leases = depth / 20;
+    if (leases == 0)
+        brq_die("depth", NULL);
     redisContext *raw;
     rq_conn *c = brq_connect(url, 600000, &raw);
     double t0 = brq_now();

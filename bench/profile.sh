@@ -6,7 +6,8 @@
 # reports CPU seconds per process group (dispatchd, runners, redis, postgres
 # backends, the load generator) from /proc/PID/stat, then perf profiles of
 # dispatchd and one runner (top symbols, children folded) when perf works.
-# Output: bench/results/profile.txt. Stops what it started by pid.
+# Output: bench/results/profile-MODE.txt (PROFILE_MODE e2e|enqueue).
+# PROFILE_PERF=0 skips perf. Stops what it started by pid.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -24,7 +25,8 @@ cleanup() {
   stack_stop || true
 }
 trap cleanup EXIT
-out=$R/profile.txt
+out=$R/profile-${PROFILE_MODE:-e2e}.txt
+rm -f "$SVC_DIR"/perf-*.data
 spec=$SVC_DIR/noop.json
 echo '{"profile":"shell","archive":"file:///nonexistent/noop.zip"}' >"$spec"
 redis-cli -p "$SVC_REDIS_PORT" flushall >/dev/null
@@ -36,32 +38,81 @@ sleep 2
 cpu_ticks() {
   local p s=0 t
   for p in "$@"; do
+    [ -n "$p" ] || continue # /proc//stat would be /proc/stat
     t=$(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)
     s=$((s + t))
   done
   echo "$s"
 }
+# threads_snap PID FILE: per-thread CPU ticks and context switches, by name.
+threads_snap() {
+  python3 - "$1" >"$2" <<'PY'
+import json, os, sys
+pid = sys.argv[1]
+out = {}
+for tid in os.listdir(f"/proc/{pid}/task"):
+    try:
+        st = open(f"/proc/{pid}/task/{tid}/stat").read()
+        comm = st[st.index("(") + 1:st.rindex(")")]
+        f = st[st.rindex(")") + 2:].split()
+        cs = 0
+        for l in open(f"/proc/{pid}/task/{tid}/status"):
+            if "ctxt_switches" in l:
+                cs += int(l.split()[1])
+    except OSError:
+        continue
+    o = out.setdefault(comm, [0, 0, 0])
+    o[0] += int(f[11]) + int(f[12]); o[1] += cs; o[2] += 1
+print(json.dumps(out))
+PY
+}
+threads_diff() {
+  python3 - "$1" "$2" "$3" "$4" <<'PY'
+import json, os, sys
+a, b = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+hz, jobs = os.sysconf("SC_CLK_TCK"), int(sys.argv[4])
+print(f"## threads of {sys.argv[3]}: CPU s, context switches per job (threads)")
+rows = sorted(b.items(), key=lambda kv: -(kv[1][0] - a.get(kv[0], [0, 0])[0]))
+for name, v in rows[:12]:
+    p = a.get(name, [0, 0, 0])
+    print(f"  {name:16} {(v[0] - p[0]) / hz:7.2f} s  {(v[1] - p[1]) / jobs:7.2f} cs/job  ({v[2]})")
+PY
+}
 pg_pids() { pgrep -P "$(head -n 1 "$SVC_PG_DATA/postmaster.pid")" | tr '\n' ' '; }
 runner_pids=("${STACK_PIDS[@]:1}")
-d0=$(cpu_ticks "${STACK_PIDS[0]}") r0=$(cpu_ticks "${runner_pids[@]}") x0=$(cpu_ticks "$SVC_REDIS_PID")
+has_runner=0
+[ ${#runner_pids[@]} -eq 0 ] || has_runner=1
+d0=$(cpu_ticks "${STACK_PIDS[0]}") r0=$(cpu_ticks "${runner_pids[@]:-}") x0=$(cpu_ticks "$SVC_REDIS_PID")
 # shellcheck disable=SC2046
 p0=$(cpu_ticks $(pg_pids))
+threads_snap "${STACK_PIDS[0]}" "$SVC_DIR/td0.json"
+[ $has_runner = 0 ] || threads_snap "${runner_pids[0]}" "$SVC_DIR/tr0.json"
 perf_ok=
-if command -v perf >/dev/null && perf record -o /dev/null -q -- true >/dev/null 2>&1; then
+# perf samples 3 s from 1 s into the run: attached for the whole run it slows
+# this context-switch-heavy load threefold and skews the CPU figures.
+if [ "${PROFILE_PERF:-1}" = 1 ] && command -v perf >/dev/null && perf record -o /dev/null -q -- true >/dev/null 2>&1; then
   perf_ok=1
-  perf record -q -g -o "$SVC_DIR/perf-d.data" -p "${STACK_PIDS[0]}" >/dev/null 2>&1 &
+  (sleep 1; exec perf record -q -g -o "$SVC_DIR/perf-d.data" -p "${STACK_PIDS[0]}" -- sleep 3) >/dev/null 2>&1 &
   PERF_PIDS+=($!)
-  perf record -q -g -o "$SVC_DIR/perf-r.data" -p "${runner_pids[0]}" >/dev/null 2>&1 &
-  PERF_PIDS+=($!)
-  sleep 0.5
+  if [ $has_runner = 1 ]; then
+    (sleep 1; exec perf record -q -g -o "$SVC_DIR/perf-r.data" -p "${runner_pids[0]}" -- sleep 3) >/dev/null 2>&1 &
+    PERF_PIDS+=($!)
+  fi
 fi
 t0=$(date +%s.%N)
-res=$(/usr/bin/time -f '%U %S' -o "$SVC_DIR/load.time" "$B/bench/bench_load" e2e "$spec" "$jobs" 1000 120)
+# PROFILE_MODE=enqueue: batched submit only (use RUNNERS 0).
+if [ "${PROFILE_MODE:-e2e}" = enqueue ]; then
+  res=$(/usr/bin/time -f '%U %S' -o "$SVC_DIR/load.time" "$B/bench/bench_load" enqueue "$spec" "$jobs" 10000)
+else
+  res=$(/usr/bin/time -f '%U %S' -o "$SVC_DIR/load.time" "$B/bench/bench_load" e2e "$spec" "$jobs" 1000 120)
+fi
 t1=$(date +%s.%N)
-d1=$(cpu_ticks "${STACK_PIDS[0]}") r1=$(cpu_ticks "${runner_pids[@]}") x1=$(cpu_ticks "$SVC_REDIS_PID")
+d1=$(cpu_ticks "${STACK_PIDS[0]}") r1=$(cpu_ticks "${runner_pids[@]:-}") x1=$(cpu_ticks "$SVC_REDIS_PID")
 # shellcheck disable=SC2046
 p1=$(cpu_ticks $(pg_pids))
-for p in "${PERF_PIDS[@]}"; do kill -INT "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+threads_snap "${STACK_PIDS[0]}" "$SVC_DIR/td1.json"
+[ $has_runner = 0 ] || threads_snap "${runner_pids[0]}" "$SVC_DIR/tr1.json"
+for p in "${PERF_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
 PERF_PIDS=()
 hz=$(getconf CLK_TCK)
 {
@@ -80,12 +131,14 @@ print(f"wall {wall:.2f} s; CPU seconds by process (share of 1 core over the run,
 for name, cpu in rows:
     print(f"  {name:18} {cpu:7.2f} s  {100 * cpu / wall:5.1f}%  {cpu * 1e6 / jobs:8.1f} us/job")
 PY
+  threads_diff "$SVC_DIR/td0.json" "$SVC_DIR/td1.json" dispatchd "$jobs"
+  [ $has_runner = 0 ] || threads_diff "$SVC_DIR/tr0.json" "$SVC_DIR/tr1.json" "runner 1" "$jobs"
   if [ -n "$perf_ok" ]; then
     for w in d r; do
+      [ -f "$SVC_DIR/perf-$w.data" ] || continue
       echo
-      echo "## perf top symbols, $([ $w = d ] && echo dispatchd || echo 'runner 1') (self %, then children)"
-      perf report -i "$SVC_DIR/perf-$w.data" --no-children --sort sym --stdio 2>/dev/null | grep -E '^ +[0-9]' | head -n 25
-      perf report -i "$SVC_DIR/perf-$w.data" --children --sort sym --stdio 2>/dev/null | grep -E '^ +[0-9]' | head -n 25
+      echo "## perf, 3 s sample: $([ $w = d ] && echo dispatchd || echo 'runner 1') by thread and symbol (self %)"
+      perf report -i "$SVC_DIR/perf-$w.data" --no-children --sort comm,dso,sym --stdio -g none 2>/dev/null | grep -E '^ +[0-9]' | head -n 30 || true
     done
   fi
 } >"$out"

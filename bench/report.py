@@ -72,8 +72,12 @@ if d:
     best = max(table, key=lambda t: t["jobs_per_s_median"] or 0) if table else None
     mon = next((x for x in d if x["kind"] == "monitor"), None)
     core = next((x["result"] for x in d if x["kind"] == "redis_core"), None)
+    store = [x["result"] for x in d if x["kind"] == "store"]
     write("dispatch", {"enqueue_jobs_per_s_by_batch": enq_med, "e2e_configurations": table,
-                       "best": best, "monitor": mon, "redis_core": core, "runs": d})
+                       "best": best, "monitor": mon, "redis_core": core, "store": store, "runs": d})
+    for st in store:
+        if st.get("batch") == 1000:
+            summary[f'store_{st["op"]}_rows_per_s_batch1000'] = st["rows_per_s"]
     summary["enqueue_jobs_per_s"] = max(enq_med.values()) if enq_med else None
     summary["noop_jobs_per_s"] = best["jobs_per_s_median"] if best else None
     summary["noop_best_config"] = f'{best["runners"]}x{best["slots"]}' if best else None
@@ -82,8 +86,8 @@ if d:
     summary["redis_roundtrips_per_job"] = round(mon["roundtrips_per_job"], 2) if mon else None
     summary["redis_cpu_us_per_job"] = best["redis_cpu_us_per_job"] if best else None
     if core:
-        summary["redis_core_cmds_per_job_single"] = core.get("single", {}).get("total_commands_per_job")
-        summary["redis_core_cmds_per_job_batched"] = core.get("batched", {}).get("total_commands_per_job")
+        summary["redis_core_cmds_per_job_single"] = core.get("summary", {}).get("single")
+        summary["redis_core_cmds_per_job_batched"] = core.get("summary", {}).get("batched")
     md.append("## dispatch (no-op jobs, submit -> lease -> complete -> persisted)\n")
     md.append("Batched submit: " + ", ".join(f"batch {b}: {v:.0f} jobs/s" for b, v in sorted(enq_med.items())) + "\n")
     md.append("| runners x slots | jobs | jobs/s (median) | all persisted | Redis CPU us/job | Redis cmds/job |")
@@ -95,6 +99,14 @@ if d:
         md.append(f'\nMONITOR (2x4, {mon["jobs"]} jobs): {mon["roundtrips_per_job"]:.2f} client commands/job, '
                   f'{mon["cmds_per_job"]:.2f} commands/job incl. script-internal. Top level: '
                   + ", ".join(f"{k} {v}" for k, v in list(mon["top_level"].items())[:8]) + "\n")
+    if store:
+        md.append("PostgreSQL store alone (bench_store, rows/s): " + "; ".join(
+            f'{st["op"]} batch {st["batch"]}: {st["rows_per_s"]}' for st in store) + "\n")
+    if core:
+        b = core.get("batch_100", {})
+        md.append("Redis core alone (bench_redis_core, batch 100): " + ", ".join(
+            f'{k} {v["jobs_per_s"]:.0f} jobs/s ({v["commands_per_job"]:.2f} cmds/job)'
+            for k, v in b.items() if isinstance(v, dict)) + "\n")
     plots.append(("dispatch_configs", "e2e no-op jobs/s by runners x slots",
                   [(f'{t["runners"]}x{t["slots"]}', t["jobs_per_s_median"]) for t in table], "bars"))
 
@@ -229,6 +241,16 @@ if ex:
     summary["exec_all_ac"] = all(x["ac"] == x["jobs"] for x in ex)
     md.append(f"## execute\n\nC job (gcc -O2 once, 10 I/O tests), 2 runners x 2 slots: {jps} jobs/s, "
               f"{summary['exec_tests_per_s']} tests/s; all AC: {summary['exec_all_ac']}\n")
+
+# ---- profiles (bench/profile.sh output, quoted) ----
+for mode in ("e2e", "enqueue"):
+    pp = os.path.join(R, f"profile-{mode}.txt")
+    if os.path.exists(pp):
+        lines = open(pp).read().splitlines()
+        cut = next((i for i, l in enumerate(lines) if l.startswith("## perf")), len(lines))
+        md.append(f"## profile: {mode} (bench/results/profile-{mode}.txt)\n\n```")
+        md.extend(lines[:cut])
+        md.append("```\n")
 
 # ---- summary ----
 machine = {}

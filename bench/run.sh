@@ -3,8 +3,8 @@
 # Redis + PostgreSQL that ./dev bench started (DISPATCH_REDIS_URL,
 # DISPATCH_PG_DSN, SVC_DIR, SVC_REDIS_PORT exported; build/cmd on PATH).
 # NAMEs: dispatch latency scale reclaim idle sandbox execute memory (memory
-# is measured by dispatch; profile, not in the default set, runs
-# bench/profile.sh). Raw lines go to bench/results/raw/NAME.jsonl;
+# is measured by dispatch; profile runs bench/profile.sh for e2e and
+# enqueue). Raw lines go to bench/results/raw/NAME.jsonl;
 # bench/report.py turns them into NAME.json, summary.json, summary.md and
 # the plots. Every process started here is stopped by pid.
 set -euo pipefail
@@ -22,6 +22,7 @@ mkdir -p "$RAW"
 
 RUNS=${BENCH_RUNS:-3}
 EXTRA_PIDS=()
+STACK_PIDS=()
 cleanup() {
   stack_stop || true
   local p
@@ -80,6 +81,10 @@ bench_dispatch() {
   log "dispatch: redis core per-job commands (bench_redis_core)"
   reset_state
   emit dispatch "{\"kind\": \"redis_core\", \"result\": $("$B/bench/bench_redis_core" 2000 100 | tr -d '\n')}"
+  log "dispatch: PostgreSQL store rows/s (bench_store)"
+  "$B/dispatch/store/bench_store" "$DISPATCH_PG_DSN" 10000 2>/dev/null | while read -r line; do
+    emit dispatch "{\"kind\": \"store\", \"result\": $line}"
+  done
   local cfg m c jobs
   for cfg in 1x1 1x4 2x2 2x4 2x16 4x8; do
     m=${cfg%x*} c=${cfg#*x}
@@ -164,8 +169,7 @@ bench_scale() {
     for r in $(seq 1 "$RUNS"); do
       log "scale: lease cost with $d pending, run $r"
       rcli flushall >/dev/null
-      emit scale "{\"kind\": \"depth\", \"run\": $r, \"result\": $("$B/bench/bench_rq" depth "$d" 3000)}"
-      [ "$d" = 1000000 ] && break # one 1M fill is ~20 s; its 3000 leases are the sample
+      emit scale "{\"kind\": \"depth\", \"run\": $r, \"result\": $("$B/bench/bench_rq" depth "$d" 10000)}"
     done
   done
   rcli flushall >/dev/null
@@ -318,13 +322,17 @@ print(json.dumps({"nproc": os.cpu_count(), "cpu_model": model, "ram_mb": mem,
 PY
 }
 
-ALL=(dispatch latency scale reclaim idle sandbox execute)
+bench_profile() {
+  PROFILE_MODE=e2e "$root/bench/profile.sh" 2 16 10000 >/dev/null
+  PROFILE_MODE=enqueue "$root/bench/profile.sh" 0 1 50000 >/dev/null
+}
+
+ALL=(dispatch latency scale reclaim idle sandbox execute profile)
 [ $# -gt 0 ] || set -- "${ALL[@]}"
 machine
 for name in "$@"; do
   case "$name" in
     memory) name=dispatch ;;
-    profile) "$root/bench/profile.sh" ${BENCH_PROFILE_ARGS:-}; continue ;;
   esac
   t0=$SECONDS
   "bench_$name"
