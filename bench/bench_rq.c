@@ -1,0 +1,230 @@
+/* bench_rq: Redis-core costs that need a big queue, measured straight on the
+ * rq API (no dispatchd, no PostgreSQL), so a million pending jobs loads in
+ * seconds.
+ *
+ *   bench_rq depth DEPTH [LEASES]  lease cost with DEPTH jobs pending
+ *                                  (LEASES capped at DEPTH/20)
+ *   bench_rq sweep LEASED          reclaim cost of one lost runner holding LEASED
+ *
+ * DISPATCH_REDIS_URL must be set. Each run uses its own key prefix and deletes
+ * nothing but resets the server's stats: run it on a throwaway server. Prints
+ * one JSON object on stdout. Buffers are all owned by this file. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <hiredis/hiredis.h>
+
+#include "common/sha256.h"
+#include "dispatch/rq.h"
+
+static double brq_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void brq_die(const char *what, const dp_err *err)
+{
+    fprintf(stderr, "bench_rq: %s: %s\n", what, err ? err->msg : "failed");
+    exit(1);
+}
+
+static void brq_cmd(redisContext *raw, const char *cmd)
+{
+    redisReply *r = redisCommand(raw, cmd);
+    if (r == NULL)
+        brq_die(cmd, NULL);
+    freeReplyObject(r);
+}
+
+/* Server-side usec and calls of EVALSHA since the last CONFIG RESETSTAT. */
+static void brq_evalsha_stats(redisContext *raw, double *usec, double *calls)
+{
+    *usec = *calls = 0;
+    redisReply *r = redisCommand(raw, "INFO commandstats");
+    if (r == NULL || r->type != REDIS_REPLY_STRING)
+        brq_die("INFO commandstats", NULL);
+    const char *p = strstr(r->str, "cmdstat_evalsha:calls=");
+    long long c = 0, u = 0;
+    if (p && sscanf(p, "cmdstat_evalsha:calls=%lld,usec=%lld", &c, &u) == 2) {
+        *calls = (double)c;
+        *usec = (double)u;
+    }
+    freeReplyObject(r);
+}
+
+static int brq_cmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static rq_conn *brq_connect(const char *url, uint32_t ttl_ms, redisContext **raw)
+{
+    char prefix[64], hex[17];
+    uint8_t rnd[8];
+    dp_random_bytes(rnd, sizeof rnd);
+    dp_hex_encode(rnd, sizeof rnd, hex);
+    snprintf(prefix, sizeof prefix, "{brq-%s}:", hex);
+    rq_options opt;
+    rq_options_default(&opt);
+    opt.alive_ttl_ms = ttl_ms;
+    opt.io_timeout_ms = 60000;
+    dp_err err = {0};
+    rq_conn *c = rq_connect(url, prefix, &opt, &err);
+    if (c == NULL)
+        brq_die("connect", &err);
+    rq_url u;
+    if (rq_url_parse(url, &u, &err) != DP_OK)
+        brq_die("url", &err);
+    *raw = u.unix_path[0] ? redisConnectUnix(u.unix_path) : redisConnect(u.host, u.port);
+    if (*raw == NULL || (*raw)->err)
+        brq_die("raw connect", NULL);
+    return c;
+}
+
+static void brq_fill(rq_conn *c, size_t n, const char *stem)
+{
+    static const char spec[200] = "noop job spec, 200 bytes";
+    rq_job_in *in = calloc(RQ_BATCH_MAX, sizeof *in);
+    char(*ids)[40] = calloc(RQ_BATCH_MAX, 40);
+    dp_err err = {0};
+    for (size_t i = 0; i < n; i += RQ_BATCH_MAX) {
+        size_t b = n - i < RQ_BATCH_MAX ? n - i : RQ_BATCH_MAX;
+        for (size_t j = 0; j < b; j++) {
+            snprintf(ids[j], 40, "%s-%zu", stem, i + j);
+            in[j] = (rq_job_in){.job_id = ids[j], .spec = spec, .spec_len = sizeof spec};
+        }
+        if (rq_enqueue(c, in, b, NULL, &err) != DP_OK)
+            brq_die("enqueue", &err);
+    }
+    free(in);
+    free(ids);
+}
+
+static void brq_register(rq_conn *c, char runner[DP_ID_MAX])
+{
+    char tok[RQ_TOKEN_HEX_LEN + 1];
+    rq_runner_reg reg = {.name = "bench", .capacity = 10000, .version = "bench"};
+    dp_err err = {0};
+    if (rq_registry_register(c, "t", "t", &reg, runner, tok, &err) != DP_OK)
+        brq_die("register", &err);
+}
+
+/* Lease-one + complete-one cycles, like a runner slot does, with DEPTH pending.
+ * At most DEPTH/20 leases per loop (two loops), so the queue stays within 10%
+ * of DEPTH while it is measured. */
+static int brq_depth(const char *url, size_t depth, size_t leases)
+{
+    if (leases > depth / 20)
+        leases = depth / 20;
+    if (leases == 0)
+        brq_die("depth", NULL);
+    redisContext *raw;
+    rq_conn *c = brq_connect(url, 600000, &raw);
+    double t0 = brq_now();
+    brq_fill(c, depth, "d");
+    double fill_s = brq_now() - t0;
+    char runner[DP_ID_MAX];
+    brq_register(c, runner);
+    double *wall = calloc(leases, sizeof *wall);
+    dp_err err = {0};
+    brq_cmd(raw, "CONFIG RESETSTAT");
+    for (size_t i = 0; i < leases; i++) {
+        rq_lease l;
+        size_t n = 0;
+        double s = brq_now();
+        if (rq_lease_claim(c, runner, 1, NULL, &l, &n, &err) != DP_OK || n != 1)
+            brq_die("lease", &err);
+        wall[i] = (brq_now() - s) * 1e6;
+        if (rq_lease_complete(c, runner, l.job_id, l.attempt, &err) != DP_OK)
+            brq_die("complete", &err);
+        rq_leases_free(&l, 1);
+    }
+    double usec, calls;
+    brq_evalsha_stats(raw, &usec, &calls);
+    /* Lease and complete alternate: time only the lease share separately below. */
+    brq_cmd(raw, "CONFIG RESETSTAT");
+    for (size_t i = 0; i < leases; i++) {
+        rq_lease l;
+        size_t n = 0;
+        if (rq_lease_claim(c, runner, 1, NULL, &l, &n, &err) != DP_OK || n != 1)
+            brq_die("lease", &err);
+        rq_leases_free(&l, 1);
+    }
+    double lusec, lcalls;
+    brq_evalsha_stats(raw, &lusec, &lcalls);
+    qsort(wall, leases, sizeof *wall, brq_cmp);
+    printf("{\"depth\": %zu, \"fill_s\": %.2f, \"fill_jobs_per_s\": %.0f, \"leases\": %zu, "
+           "\"lease_wall_us_median\": %.1f, \"lease_wall_us_p99\": %.1f, "
+           "\"lease_redis_us_per_call\": %.2f, \"lease_complete_redis_us_per_job\": %.2f}\n",
+           depth, fill_s, (double)depth / fill_s, leases, wall[leases / 2], wall[leases * 99 / 100],
+           lcalls > 0 ? lusec / lcalls : 0, (double)usec / (double)leases);
+    free(wall);
+    rq_close(c);
+    redisFree(raw);
+    return 0;
+}
+
+/* A runner holding LEASED jobs stops heartbeating; time the sweep that reclaims them. */
+static int brq_sweep(const char *url, size_t leased)
+{
+    redisContext *raw;
+    const uint32_t ttl_ms = 200;
+    rq_conn *c = brq_connect(url, ttl_ms, &raw);
+    brq_fill(c, leased, "s");
+    char runner[DP_ID_MAX];
+    brq_register(c, runner);
+    rq_lease *ls = calloc(RQ_LEASE_MAX, sizeof *ls);
+    dp_err err = {0};
+    for (size_t got = 0; got < leased;) {
+        size_t want = leased - got < RQ_LEASE_MAX ? leased - got : RQ_LEASE_MAX, n = 0;
+        if (rq_lease_claim(c, runner, (uint32_t)want, NULL, ls, &n, &err) != DP_OK || n == 0)
+            brq_die("lease", &err);
+        rq_leases_free(ls, n);
+        got += n;
+    }
+    free(ls);
+    usleep((ttl_ms + 100) * 1000);
+    brq_cmd(raw, "CONFIG RESETSTAT");
+    rq_reap_report rep = {0};
+    double s = brq_now();
+    if (rq_reap_sweep(c, "bench", 5000, 100, &rep, &err) != DP_OK)
+        brq_die("sweep", &err);
+    double ms = (brq_now() - s) * 1e3;
+    double usec, calls;
+    brq_evalsha_stats(raw, &usec, &calls);
+    /* An empty sweep: what every reaper tick costs when nobody is lost. */
+    s = brq_now();
+    rq_reap_report idle = {0};
+    if (rq_reap_sweep(c, "bench", 5000, 100, &idle, &err) != DP_OK)
+        brq_die("sweep", &err);
+    double idle_ms = (brq_now() - s) * 1e3;
+    printf("{\"leased\": %zu, \"requeued\": %u, \"sweep_ms\": %.3f, \"sweep_redis_us\": %.0f, "
+           "\"sweep_us_per_job\": %.3f, \"empty_sweep_ms\": %.3f}\n",
+           leased, rep.jobs_requeued, ms, usec, ms * 1e3 / (double)leased, idle_ms);
+    rq_close(c);
+    redisFree(raw);
+    return rep.jobs_requeued == leased ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+    const char *url = getenv("DISPATCH_REDIS_URL");
+    if (url == NULL || *url == '\0' || argc < 3) {
+        fprintf(stderr, "usage: bench_rq depth DEPTH [LEASES] | sweep LEASED "
+                        "(DISPATCH_REDIS_URL set)\n");
+        return 64;
+    }
+    size_t n = strtoul(argv[2], NULL, 10);
+    if (strcmp(argv[1], "depth") == 0)
+        return brq_depth(url, n, argc > 3 ? strtoul(argv[3], NULL, 10) : 5000);
+    if (strcmp(argv[1], "sweep") == 0)
+        return brq_sweep(url, n);
+    fprintf(stderr, "bench_rq: unknown mode %s\n", argv[1]);
+    return 64;
+}

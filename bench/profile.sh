@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# bench/profile.sh [RUNNERS SLOTS JOBS]: where the no-op dispatch path spends
+# its CPU. Run through ./dev bench's environment, e.g.
+#   ./dev bench profile            (run.sh passes NAME=profile here)
+# Starts dispatchd + runners (RUNNER_NOOP=1), runs bench_load e2e JOBS, and
+# reports CPU seconds per process group (dispatchd, runners, redis, postgres
+# backends, the load generator) from /proc/PID/stat, then perf profiles of
+# dispatchd and one runner (top symbols, children folded) when perf works.
+# Output: bench/results/profile-MODE.txt (PROFILE_MODE e2e|enqueue).
+# PROFILE_PERF=0 skips perf. Stops what it started by pid.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+B=$root/build
+R=$root/bench/results
+# shellcheck source=scripts/services.sh
+. "$root/scripts/services.sh"
+# shellcheck source=scripts/stack.sh
+. "$root/scripts/stack.sh"
+runners=${1:-2} slots=${2:-16} jobs=${3:-20000}
+PERF_PIDS=()
+cleanup() {
+  local p
+  for p in "${PERF_PIDS[@]}"; do kill -INT "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+  stack_stop || true
+}
+trap cleanup EXIT
+out=$R/profile-${PROFILE_MODE:-e2e}.txt
+rm -f "$SVC_DIR"/perf-*.data
+spec=$SVC_DIR/noop.json
+echo '{"profile":"shell","archive":"file:///nonexistent/noop.zip"}' >"$spec"
+redis-cli -p "$SVC_REDIS_PORT" flushall >/dev/null
+psql -X -q "$DISPATCH_PG_DSN" -c "TRUNCATE jobs, test_results, job_events, runners" >/dev/null 2>&1 || true
+RUNNER_NOOP=1 stack_start "$runners" "$slots"
+sleep 2
+
+# cpu_ticks PID...: utime+stime of each pid summed (clock ticks).
+cpu_ticks() {
+  local p s=0 t
+  for p in "$@"; do
+    [ -n "$p" ] || continue # /proc//stat would be /proc/stat
+    t=$(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)
+    s=$((s + t))
+  done
+  echo "$s"
+}
+# threads_snap PID FILE: per-thread CPU ticks and context switches, by name.
+threads_snap() {
+  python3 - "$1" >"$2" <<'PY'
+import json, os, sys
+pid = sys.argv[1]
+out = {}
+for tid in os.listdir(f"/proc/{pid}/task"):
+    try:
+        st = open(f"/proc/{pid}/task/{tid}/stat").read()
+        comm = st[st.index("(") + 1:st.rindex(")")]
+        f = st[st.rindex(")") + 2:].split()
+        cs = 0
+        for l in open(f"/proc/{pid}/task/{tid}/status"):
+            if "ctxt_switches" in l:
+                cs += int(l.split()[1])
+    except OSError:
+        continue
+    o = out.setdefault(comm, [0, 0, 0])
+    o[0] += int(f[11]) + int(f[12]); o[1] += cs; o[2] += 1
+print(json.dumps(out))
+PY
+}
+threads_diff() {
+  python3 - "$1" "$2" "$3" "$4" <<'PY'
+import json, os, sys
+a, b = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+hz, jobs = os.sysconf("SC_CLK_TCK"), int(sys.argv[4])
+print(f"## threads of {sys.argv[3]}: CPU s, context switches per job (threads)")
+rows = sorted(b.items(), key=lambda kv: -(kv[1][0] - a.get(kv[0], [0, 0])[0]))
+for name, v in rows[:12]:
+    p = a.get(name, [0, 0, 0])
+    print(f"  {name:16} {(v[0] - p[0]) / hz:7.2f} s  {(v[1] - p[1]) / jobs:7.2f} cs/job  ({v[2]})")
+PY
+}
+pg_pids() { pgrep -P "$(head -n 1 "$SVC_PG_DATA/postmaster.pid")" | tr '\n' ' '; }
+runner_pids=("${STACK_PIDS[@]:1}")
+has_runner=0
+[ ${#runner_pids[@]} -eq 0 ] || has_runner=1
+d0=$(cpu_ticks "${STACK_PIDS[0]}") r0=$(cpu_ticks "${runner_pids[@]:-}") x0=$(cpu_ticks "$SVC_REDIS_PID")
+# shellcheck disable=SC2046
+p0=$(cpu_ticks $(pg_pids))
+threads_snap "${STACK_PIDS[0]}" "$SVC_DIR/td0.json"
+[ $has_runner = 0 ] || threads_snap "${runner_pids[0]}" "$SVC_DIR/tr0.json"
+perf_ok=
+# perf samples 3 s from 1 s into the run: attached for the whole run it slows
+# this context-switch-heavy load threefold and skews the CPU figures.
+if [ "${PROFILE_PERF:-1}" = 1 ] && command -v perf >/dev/null && perf record -o /dev/null -q -- true >/dev/null 2>&1; then
+  perf_ok=1
+  (sleep 1; exec perf record -q -g -o "$SVC_DIR/perf-d.data" -p "${STACK_PIDS[0]}" -- sleep 3) >/dev/null 2>&1 &
+  PERF_PIDS+=($!)
+  if [ $has_runner = 1 ]; then
+    (sleep 1; exec perf record -q -g -o "$SVC_DIR/perf-r.data" -p "${runner_pids[0]}" -- sleep 3) >/dev/null 2>&1 &
+    PERF_PIDS+=($!)
+  fi
+fi
+t0=$(date +%s.%N)
+# PROFILE_MODE=enqueue: batched submit only (use RUNNERS 0).
+if [ "${PROFILE_MODE:-e2e}" = enqueue ]; then
+  res=$(/usr/bin/time -f '%U %S' -o "$SVC_DIR/load.time" "$B/bench/bench_load" enqueue "$spec" "$jobs" 10000)
+else
+  res=$(/usr/bin/time -f '%U %S' -o "$SVC_DIR/load.time" "$B/bench/bench_load" e2e "$spec" "$jobs" 1000 120)
+fi
+t1=$(date +%s.%N)
+d1=$(cpu_ticks "${STACK_PIDS[0]}") r1=$(cpu_ticks "${runner_pids[@]:-}") x1=$(cpu_ticks "$SVC_REDIS_PID")
+# shellcheck disable=SC2046
+p1=$(cpu_ticks $(pg_pids))
+threads_snap "${STACK_PIDS[0]}" "$SVC_DIR/td1.json"
+[ $has_runner = 0 ] || threads_snap "${runner_pids[0]}" "$SVC_DIR/tr1.json"
+for p in "${PERF_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+PERF_PIDS=()
+hz=$(getconf CLK_TCK)
+{
+  echo "# profile: $runners runners x $slots slots, $jobs no-op jobs, $(nproc) CPUs"
+  echo "result: $res"
+  python3 - "$t0" "$t1" "$hz" "$jobs" "$d0" "$d1" "$r0" "$r1" "$x0" "$x1" "$p0" "$p1" "$(cat "$SVC_DIR/load.time")" <<'PY'
+import sys
+t0, t1, hz, jobs = float(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+v = [int(x) for x in sys.argv[5:13]]
+u, s = sys.argv[13].split()
+wall = t1 - t0
+rows = [("dispatchd", (v[1] - v[0]) / hz), ("runners", (v[3] - v[2]) / hz),
+        ("redis", (v[5] - v[4]) / hz), ("postgres backends", (v[7] - v[6]) / hz),
+        ("bench_load", float(u) + float(s))]
+print(f"wall {wall:.2f} s; CPU seconds by process (share of 1 core over the run, us per job):")
+for name, cpu in rows:
+    print(f"  {name:18} {cpu:7.2f} s  {100 * cpu / wall:5.1f}%  {cpu * 1e6 / jobs:8.1f} us/job")
+PY
+  threads_diff "$SVC_DIR/td0.json" "$SVC_DIR/td1.json" dispatchd "$jobs"
+  [ $has_runner = 0 ] || threads_diff "$SVC_DIR/tr0.json" "$SVC_DIR/tr1.json" "runner 1" "$jobs"
+  if [ -n "$perf_ok" ]; then
+    for w in d r; do
+      [ -f "$SVC_DIR/perf-$w.data" ] || continue
+      echo
+      echo "## perf, 3 s sample: $([ $w = d ] && echo dispatchd || echo 'runner 1') by thread and symbol (self %)"
+      perf report -i "$SVC_DIR/perf-$w.data" --no-children --sort comm,dso,sym --stdio -g none 2>/dev/null | grep -E '^ +[0-9]' | head -n 30 || true
+    done
+  fi
+} >"$out"
+cat "$out"
