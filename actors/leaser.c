@@ -369,7 +369,7 @@ actor *leaser_spawn(const leaser_config *cfg, dp_err *err)
         .on_stop = leaser_stop,
         .on_tick = leaser_tick,
         .tick_ms = 20,
-        .mailbox = 4096,
+        .mailbox = 2048,
         .max_msg_bytes = DP_MSG_MAX_SIZE,
     };
     actor *a = actor_spawn(&o, err);

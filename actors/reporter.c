@@ -513,7 +513,7 @@ actor *reporter_spawn(const reporter_config *cfg, dp_err *err)
         .on_stop = reporter_stop,
         .on_tick = reporter_tick,
         .tick_ms = 2,
-        .mailbox = 8192,
+        .mailbox = 2048,
         .max_msg_bytes = DP_MSG_MAX_SIZE,
     };
     actor *a = actor_spawn(&o, err);
