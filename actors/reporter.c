@@ -385,8 +385,6 @@ static void do_event(reporter_state *s, dp_msg *m)
 
 /* ---- rebuild ---- */
 
-/* Puts every unfinished job PostgreSQL knows back into Redis; jobs Redis
- * already has are skipped by the enqueue script, so this is safe to repeat. */
 static int reporter_handle(void *state, actor_ctx *ctx, nng_msg *msg, nng_msg **reply)
 {
     reporter_state *s = state;

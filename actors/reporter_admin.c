@@ -105,6 +105,8 @@ void reporter_do_requeue(reporter_state *s, fwd_origin o, const dp_msg *m)
     reporter_reply(o, &r);
 }
 
+/* Puts every unfinished job PostgreSQL knows back into Redis; jobs Redis
+ * already has are skipped by the enqueue script, so this is safe to repeat. */
 static int rebuild_redis(reporter_state *s, dp_err *err)
 {
     store_cursor cur;

@@ -1,6 +1,8 @@
 /* Test helpers; see helpers.h. */
 #include "tests/runner/helpers.h"
 
+#include "runner/exec/fsutil.h"
+
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zip.h>
 
@@ -223,4 +226,28 @@ void th_http_stop(void)
     pthread_join(http_thread, NULL);
     close(http_fd);
     http_fd = -1;
+}
+
+exec_ctx *th_exec_open(const char *name, int slot, char root[64])
+{
+    char work[96];
+    snprintf(root, 64, "/tmp/%.32s-XXXXXX", name);
+    /* the sandbox uids must be able to reach the workspace below it */
+    if (mkdtemp(root) == NULL || chmod(root, 0755) != 0)
+        return NULL;
+    snprintf(work, sizeof work, "%s/work", root);
+    if (mkdir(work, 0755) != 0)
+        return NULL;
+    exec_config cfg = {.profiles_dir = PITS_DIR, .workdir = work, .slot = slot};
+    dp_err e;
+    exec_ctx *ctx = exec_open(&cfg, &e);
+    if (ctx == NULL)
+        fprintf(stderr, "exec_open: %s\n", e.msg);
+    return ctx;
+}
+
+void th_exec_close(exec_ctx *ctx, const char *root)
+{
+    exec_close(ctx);
+    exec_rmtree(root, NULL);
 }

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "common/job.h"
+#include "runner/exec/exec.h"
 
 typedef struct {
     const char *name;
@@ -22,6 +23,13 @@ void th_zip(const char *path, const th_entry *entries, size_t n);
 /* A fresh spec (free with dp_job_spec_free) for profile and archive url. */
 void th_spec(dp_job_spec *spec, const char *profile, const char *url);
 void th_spec_test(dp_job_spec *spec, const char *name, const char *in, const char *expected);
+
+/* A test's executor slot: a fresh root under /tmp (searchable by the
+ * sandbox uids) with root/work as the workdir, the shipped pits, the given
+ * sandbox slot. root holds 64 bytes. NULL (with a message on stderr) on
+ * failure; th_exec_close closes it and removes root. */
+exec_ctx *th_exec_open(const char *name, int slot, char root[64]);
+void th_exec_close(exec_ctx *ctx, const char *root);
 
 /* Number of entries in dir besides . and .. (-1 when it cannot be read). */
 int th_dir_count(const char *dir);

@@ -27,30 +27,17 @@ static int zip_counter;
 static int group_setup(void **state)
 {
     (void)state;
-    snprintf(root, sizeof root, "/tmp/exec-judge-XXXXXX");
-    if (mkdtemp(root) == NULL)
-        return -1;
-    /* the sandbox uids must be able to reach the workspace below it */
-    if (chmod(root, 0755) != 0)
+    ctx = th_exec_open("exec-judge", 7, root);
+    if (ctx == NULL)
         return -1;
     snprintf(work, sizeof work, "%s/work", root);
-    if (mkdir(work, 0755) != 0)
-        return -1;
-    exec_config cfg = {.profiles_dir = PITS_DIR, .workdir = work, .slot = 7};
-    dp_err e;
-    ctx = exec_open(&cfg, &e);
-    if (ctx == NULL) {
-        fprintf(stderr, "exec_open: %s\n", e.msg);
-        return -1;
-    }
     return 0;
 }
 
 static int group_teardown(void **state)
 {
     (void)state;
-    exec_close(ctx);
-    exec_rmtree(root, NULL);
+    th_exec_close(ctx, root);
     return 0;
 }
 
