@@ -38,7 +38,7 @@ static void deliver(executor_state *s, dp_job_result *res, int retryable)
         req.complete.result = *res;
         req.complete.retry = retryable != 0;
         dp_err err = {0};
-        int rc = s->token != NULL ? runner_link_call(s->link, &req, &rep, 15000, &err)
+        int rc = s->token != NULL ? runner_link_call(&s->link, s->url, &req, &rep, 15000, &err)
                                   : dp_err_set(&err, DP_EUNAVAIL, "not registered");
         if (rc == DP_OK) {
             dp_msg_type t = rep.type;
@@ -115,11 +115,7 @@ static int executor_start(void *state, actor_ctx *ctx, dp_err *err)
     (void)ctx;
     if ((s->exec = exec_open(&s->cfg.exec, err)) == NULL)
         return err->code != 0 ? err->code : DP_EINVAL;
-    if ((s->link = actor_client_open(s->url, err)) == NULL) {
-        /* The dispatcher may come later: nng keeps dialing in the background. */
-        return err->code != 0 ? err->code : DP_EUNAVAIL;
-    }
-    return DP_OK;
+    return DP_OK; /* the link opens on first use: the dispatcher may come later */
 }
 
 static void executor_stop(void *state, actor_ctx *ctx)

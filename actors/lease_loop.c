@@ -62,7 +62,8 @@ static void loop_tick(void *state, actor_ctx *ctx)
     req.lease.wait_ms = s->cfg.lease_wait_ms;
     req.lease.request_id = s->request_id;
     dp_err err = {0};
-    int rc = runner_link_call(s->link, &req, &rep, (int)s->cfg.lease_wait_ms + 10000, &err);
+    int rc =
+        runner_link_call(&s->link, s->url, &req, &rep, (int)s->cfg.lease_wait_ms + 10000, &err);
     if (rc != DP_OK) {
         if (s->failures++ % 20 == 0)
             dp_log(DP_LOG_WARN, "lease_failed", "error", err.msg, (char *)NULL);
@@ -133,15 +134,6 @@ static int loop_handle(void *state, actor_ctx *ctx, nng_msg *msg, nng_msg **repl
     return 0;
 }
 
-static int loop_start(void *state, actor_ctx *ctx, dp_err *err)
-{
-    loop_state *s = state;
-    (void)ctx;
-    if ((s->link = actor_client_open(s->url, err)) == NULL)
-        return err->code != 0 ? err->code : DP_EUNAVAIL;
-    return DP_OK;
-}
-
 static void loop_stop(void *state, actor_ctx *ctx)
 {
     loop_state *s = state;
@@ -168,7 +160,6 @@ actor *lease_loop_spawn(const lease_loop_config *cfg, dp_err *err)
         .name = "lease-loop",
         .state = s,
         .handler = loop_handle,
-        .on_start = loop_start,
         .on_stop = loop_stop,
         .on_tick = loop_tick,
         .tick_ms = 1,

@@ -67,7 +67,7 @@ static void do_register(rc_state *s)
     req.reg.capacity = s->capacity;
     req.reg.version = s->version;
     dp_err err = {0};
-    int rc = runner_link_call(s->link, &req, &rep, 10000, &err);
+    int rc = runner_link_call(&s->link, s->url, &req, &rep, 10000, &err);
     if (rc == DP_OK && rep.type == DP_MSG_REGISTERED) {
         wipe_token(s);
         snprintf(s->runner_id, sizeof s->runner_id, "%s", rep.registered.runner_id);
@@ -99,7 +99,7 @@ static void do_heartbeat(rc_state *s)
     req.heartbeat.draining = s->draining != 0;
     dp_err err = {0};
     s->next_heartbeat_ms = dp_now_ms() + s->heartbeat_ms;
-    int rc = runner_link_call(s->link, &req, &rep, 5000, &err);
+    int rc = runner_link_call(&s->link, s->url, &req, &rep, 5000, &err);
     if (rc != DP_OK) {
         dp_log(DP_LOG_WARN, "heartbeat_failed", "error", err.msg, (char *)NULL);
         return;
@@ -135,7 +135,7 @@ static void do_deregister(rc_state *s)
     req.deregister.runner_token = s->token;
     req.deregister.release = true;
     dp_err err = {0};
-    int rc = runner_link_call(s->link, &req, &rep, 5000, &err);
+    int rc = runner_link_call(&s->link, s->url, &req, &rep, 5000, &err);
     if (rc == DP_OK && rep.type == DP_MSG_ACK) {
         char n[16];
         snprintf(n, sizeof n, "%u", rep.ack.count);
@@ -181,15 +181,6 @@ static int rc_handle(void *state, actor_ctx *ctx, nng_msg *msg, nng_msg **reply)
     return 0;
 }
 
-static int rc_start(void *state, actor_ctx *ctx, dp_err *err)
-{
-    rc_state *s = state;
-    (void)ctx;
-    if ((s->link = actor_client_open(s->url, err)) == NULL)
-        return err->code != 0 ? err->code : DP_EUNAVAIL;
-    return DP_OK;
-}
-
 static void rc_stop(void *state, actor_ctx *ctx)
 {
     rc_state *s = state;
@@ -228,7 +219,6 @@ actor *runner_client_spawn(const runner_client_config *cfg, dp_err *err)
         .name = "runner-client",
         .state = s,
         .handler = rc_handle,
-        .on_start = rc_start,
         .on_stop = rc_stop,
         .on_tick = rc_tick,
         .tick_ms = 20,

@@ -7,8 +7,13 @@
 #include <string.h>
 #include <time.h>
 
-int runner_link_call(actor_client *c, dp_msg *req, dp_msg *reply, int timeout_ms, dp_err *err)
+int runner_link_call(actor_client **link, const char *url, dp_msg *req, dp_msg *reply,
+                     int timeout_ms, dp_err *err)
 {
+    memset(reply, 0, sizeof *reply);
+    if (*link == NULL && (*link = actor_client_open(url, err)) == NULL)
+        return DP_EUNAVAIL;
+    actor_client *c = *link;
     static _Atomic uint64_t next_id = 1;
     nng_msg *m = NULL, *rm = NULL;
     memset(reply, 0, sizeof *reply);

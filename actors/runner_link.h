@@ -11,9 +11,12 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-/* Sends req (borrowed; its id is set) and decodes the answer into *reply
- * (dp_msg_free it). Transport failures return DP_EUNAVAIL / DP_ETIMEOUT. */
-int runner_link_call(actor_client *c, dp_msg *req, dp_msg *reply, int timeout_ms, dp_err *err);
+/* Sends req (borrowed; its id is set) over *link and decodes the answer
+ * into *reply (dp_msg_free it). The link to url is opened on first use and
+ * again after it could not be (the dispatcher may start after the runner).
+ * Transport failures return DP_EUNAVAIL / DP_ETIMEOUT. */
+int runner_link_call(actor_client **link, const char *url, dp_msg *req, dp_msg *reply,
+                     int timeout_ms, dp_err *err);
 
 /* Sleeps ms milliseconds, waking early (returns 1) once *stopping is set. */
 int runner_link_sleep(const atomic_int *stopping, uint32_t ms);
