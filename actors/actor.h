@@ -148,4 +148,12 @@ int actor_reply_error(actor *a, actor_req_id id, int code, const char *msg, dp_e
  * ACTOR_DEFER and nobody answered yet). */
 size_t actor_deferred_count(actor *a);
 
+/* TLS for tls+tcp:// URLs, process-wide, set once by main before any actor
+ * or client uses such a URL. cert_key_file: PEM with the certificate and
+ * its key, for listeners; ca_file: PEM of the CA that signed the peer, for
+ * dialers (server certificates are verified); server_name: the name to
+ * verify, or NULL for the URL's host. Strings are copied. */
+int actor_tls_configure(const char *cert_key_file, const char *ca_file, const char *server_name,
+                        dp_err *err);
+
 #endif

@@ -1,6 +1,7 @@
 #include "actors/publisher.h"
 
 #include "actors/fwd.h"
+#include "actors/urls.h"
 #include "common/log.h"
 
 #include <nng/protocol/pubsub0/pub.h>
@@ -63,9 +64,14 @@ static int publisher_start(void *state, actor_ctx *ctx, dp_err *err)
 {
     publisher_state *s = state;
     (void)ctx;
+    nng_listener l;
     int rv = nng_pub0_open(&s->pub);
     if (rv == 0)
-        rv = nng_listen(s->pub, s->url, NULL, 0);
+        rv = nng_listener_create(&l, s->pub, s->url);
+    if (rv == 0 && actor_urls_tls_listener(l, s->url, err) != 0)
+        return DP_EINVAL;
+    if (rv == 0)
+        rv = nng_listener_start(l, 0);
     if (rv != 0)
         return dp_err_set(err, DP_EUNAVAIL, "events: cannot listen on %s: %s", s->url,
                           nng_strerror(rv));

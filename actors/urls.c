@@ -1,6 +1,10 @@
 /* Listening URLs of an actor: see urls.h. */
 #include "actors/urls.h"
 
+#include "actors/actor.h"
+
+#include <nng/supplemental/tls/tls.h>
+
 #include <arpa/inet.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -38,10 +42,73 @@ static char *resolved_url(nng_listener l, const char *url)
     return out;
 }
 
+/* Set once by main (actor_tls_configure) before threads use tls+tcp. */
+static char *tls_cert_key_file, *tls_ca_file, *tls_server_name;
+
+int actor_tls_configure(const char *cert_key_file, const char *ca_file, const char *server_name,
+                        dp_err *err)
+{
+    free(tls_cert_key_file);
+    free(tls_ca_file);
+    free(tls_server_name);
+    tls_cert_key_file = cert_key_file != NULL ? strdup(cert_key_file) : NULL;
+    tls_ca_file = ca_file != NULL ? strdup(ca_file) : NULL;
+    tls_server_name = server_name != NULL ? strdup(server_name) : NULL;
+    if ((cert_key_file != NULL && tls_cert_key_file == NULL) ||
+        (ca_file != NULL && tls_ca_file == NULL) ||
+        (server_name != NULL && tls_server_name == NULL))
+        return dp_err_set(err, DP_ENOMEM, "tls: out of memory");
+    return DP_OK;
+}
+
+static int is_tls(const char *url)
+{
+    return strncmp(url, "tls+tcp", 7) == 0;
+}
+
+int actor_urls_tls_listener(nng_listener l, const char *url, dp_err *err)
+{
+    if (!is_tls(url))
+        return 0;
+    if (tls_cert_key_file == NULL)
+        return dp_err_set(err, DP_EINVAL,
+                          "%s: a tls+tcp listener needs a certificate and key "
+                          "(DISPATCH_TLS_CERT_KEY_FILE)",
+                          url);
+    int rv = nng_listener_set_string(l, NNG_OPT_TLS_CERT_KEY_FILE, tls_cert_key_file);
+    if (rv != 0)
+        return dp_err_set(err, DP_EINVAL, "%s: certificate and key from %s: %s", url,
+                          tls_cert_key_file, nng_strerror(rv));
+    return 0;
+}
+
+int actor_urls_tls_dialer(nng_dialer d, const char *url, dp_err *err)
+{
+    if (!is_tls(url))
+        return 0;
+    if (tls_ca_file == NULL)
+        return dp_err_set(err, DP_EINVAL,
+                          "%s: a tls+tcp connection needs the CA that signed the server "
+                          "(DISPATCH_TLS_CA_FILE)",
+                          url);
+    int rv = nng_dialer_set_string(d, NNG_OPT_TLS_CA_FILE, tls_ca_file);
+    if (rv == 0 && tls_server_name != NULL)
+        rv = nng_dialer_set_string(d, NNG_OPT_TLS_SERVER_NAME, tls_server_name);
+    if (rv == 0)
+        rv = nng_dialer_set_int(d, NNG_OPT_TLS_AUTH_MODE, NNG_TLS_AUTH_MODE_REQUIRED);
+    if (rv != 0)
+        return dp_err_set(err, DP_EINVAL, "%s: CA from %s: %s", url, tls_ca_file, nng_strerror(rv));
+    return 0;
+}
+
 int actor_urls_listen(actor_urls *u, nng_socket sock, const char *url, dp_err *err)
 {
     nng_listener l;
     int rv = nng_listener_create(&l, sock, url);
+    if (rv == 0 && actor_urls_tls_listener(l, url, err) != 0) {
+        nng_listener_close(l);
+        return DP_EINVAL;
+    }
     if (rv == 0) {
         rv = nng_listener_start(l, 0);
     }

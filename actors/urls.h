@@ -1,4 +1,5 @@
-/* The URLs an actor listens on (internal to actors/).
+/* The URLs an actor listens on, and TLS for tls+tcp:// (internal to actors/
+ * and client/).
  *
  * actor_urls owns its strings; tcp URLs with port 0 are stored with the
  * port the kernel picked, so clients can be given a URL that works. */
@@ -23,5 +24,11 @@ int actor_urls_listen(actor_urls *u, nng_socket sock, const char *url, dp_err *e
 const char *actor_urls_get(const actor_urls *u, size_t index);
 
 void actor_urls_free(actor_urls *u);
+
+/* For a tls+tcp:// URL, applies the process TLS settings (actor_tls_configure)
+ * to a listener or dialer; a no-op for other URLs. DP_EINVAL naming what is
+ * missing. */
+int actor_urls_tls_listener(nng_listener l, const char *url, dp_err *err);
+int actor_urls_tls_dialer(nng_dialer d, const char *url, dp_err *err);
 
 #endif

@@ -1,6 +1,7 @@
 #include "client/dispatch_client.h"
 
 #include "actors/client.h"
+#include "actors/urls.h"
 #include "messages/msg.h"
 
 #include <nng/protocol/pubsub0/sub.h>
@@ -285,8 +286,15 @@ int dpc_watch(dpc *c, const char *job_id, int (*cb)(const dpc_event *ev, void *a
     int rv = nng_sub0_open(&s);
     if (rv == 0)
         rv = nng_socket_set(s, NNG_OPT_SUB_SUBSCRIBE, "", 0);
+    nng_dialer d;
     if (rv == 0)
-        rv = nng_dial(s, url, NULL, 0);
+        rv = nng_dialer_create(&d, s, url);
+    if (rv == 0 && actor_urls_tls_dialer(d, url, err) != 0) {
+        nng_close(s);
+        return DP_EINVAL;
+    }
+    if (rv == 0)
+        rv = nng_dialer_start(d, 0);
     if (rv != 0) {
         nng_close(s);
         return dp_err_set(err, DP_EUNAVAIL, "events at %s: %s", url, nng_strerror(rv));

@@ -3,6 +3,7 @@
  * running jobs in the sandbox. SIGTERM: stop leasing, let running jobs
  * finish within RUNNER_GRACE_MS, release the rest, deregister, exit 0.
  * SIGKILL loses nothing: the dispatcher's reaper reclaims. */
+#include "actors/actor.h"
 #include "actors/runner_pool.h"
 #include "common/config.h"
 #include "common/log.h"
@@ -52,6 +53,13 @@ static int load_config(runner_config *c, dp_err *err)
     if (strlen(c->token) < 16)
         return dp_err_set(err, DP_EINVAL,
                           "DISPATCH_REGISTRATION_TOKEN: too short (at least 16 characters)");
+    if (strncmp(c->url, "tls+tcp", 7) == 0) {
+        const char *ca = NULL, *name = NULL;
+        if ((rc = dp_config_file("DISPATCH_TLS_CA_FILE", NULL, &ca, err)) != DP_OK ||
+            (rc = dp_config_string("DISPATCH_TLS_SERVER_NAME", "", &name, err)) != DP_OK ||
+            (rc = actor_tls_configure(NULL, ca, name[0] ? name : NULL, err)) != DP_OK)
+            return rc;
+    }
     DIR *d = opendir(c->profiles_dir);
     if (d == NULL)
         return dp_err_set(err, DP_EINVAL, "RUNNER_PROFILES_DIR: %s: not a readable directory",

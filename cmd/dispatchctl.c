@@ -2,6 +2,7 @@
  * --help and --url (default $DISPATCH_ADMIN_URL).
  * Exit codes: 0 ok, 64 usage, 65 bad input, 69 dispatcher unreachable,
  * 70 internal; `wait`: 0 AC, 1 other verdict, 2 failed/cancelled, 3 timeout. */
+#include "actors/actor.h"
 #include "client/dispatch_client.h"
 #include "common/config.h"
 #include "common/job_json.h"
@@ -542,6 +543,15 @@ int main(int argc, char **argv)
     if (dp_config_check_url("--url", a.url, "ipc,tcp,tls+tcp,inproc", &err) != DP_OK) {
         fprintf(stderr, "dispatchctl: %s\n", err.msg);
         return EX_USAGE_;
+    }
+    if (strncmp(a.url, "tls+tcp", 7) == 0) {
+        const char *ca = NULL, *name = NULL;
+        if (dp_config_file("DISPATCH_TLS_CA_FILE", NULL, &ca, &err) != DP_OK ||
+            dp_config_string("DISPATCH_TLS_SERVER_NAME", "", &name, &err) != DP_OK ||
+            actor_tls_configure(NULL, ca, name[0] ? name : NULL, &err) != DP_OK) {
+            fprintf(stderr, "dispatchctl: %s\n", err.msg);
+            return EX_USAGE_;
+        }
     }
     dpc *c = dpc_open(a.url, 10000, &err);
     if (c == NULL)

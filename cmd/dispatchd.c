@@ -53,6 +53,13 @@ static int load_config(dd_config *c, dp_err *err)
         return dp_err_set(err, DP_EINVAL,
                           "DISPATCH_ALIVE_TTL_MS: %llu must be above DISPATCH_HEARTBEAT_MS (%llu)",
                           (unsigned long long)c->alive_ttl_ms, (unsigned long long)c->heartbeat_ms);
+    if (strncmp(c->runner_listen, "tls+tcp", 7) == 0 ||
+        strncmp(c->admin_listen, "tls+tcp", 7) == 0) {
+        const char *cert = NULL;
+        if ((rc = dp_config_file("DISPATCH_TLS_CERT_KEY_FILE", NULL, &cert, err)) != DP_OK ||
+            (rc = actor_tls_configure(cert, NULL, NULL, err)) != DP_OK)
+            return rc;
+    }
     if (strchr(c->prefix, '{') == NULL || strchr(c->prefix, '}') == NULL)
         return dp_err_set(err, DP_EINVAL, "DISPATCH_REDIS_PREFIX: '%s' needs a {hash tag}",
                           c->prefix);

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int dp_config_string(const char *name, const char *def, const char **out, dp_err *err)
 {
@@ -63,4 +64,14 @@ int dp_config_url(const char *name, const char *def, const char *schemes, const 
     if (rc != DP_OK)
         return rc;
     return dp_config_check_url(name, *out, schemes, err);
+}
+
+int dp_config_file(const char *name, const char *def, const char **out, dp_err *err)
+{
+    int rc = dp_config_string(name, def, out, err);
+    if (rc != DP_OK)
+        return rc;
+    if (access(*out, R_OK) != 0)
+        return dp_err_set(err, DP_EINVAL, "%s: %.256s: not a readable file", name, *out);
+    return DP_OK;
 }

@@ -26,4 +26,8 @@ int dp_config_url(const char *name, const char *def, const char *schemes, const 
 /* Checks that a URL has one of the schemes; used for flags too. */
 int dp_config_check_url(const char *what, const char *url, const char *schemes, struct dp_err *err);
 
+/* A readable file named by a variable (required: def NULL means it must be
+ * set). */
+int dp_config_file(const char *name, const char *def, const char **out, struct dp_err *err);
+
 #endif

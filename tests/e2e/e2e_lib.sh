@@ -37,7 +37,7 @@ e2e_start_dispatchd() {
   export E2E_PG_DSN="${DISPATCH_PG_DSN%/*}/$E2E_DB"
   local port
   port=$(free_port)
-  export DISPATCH_URL="tcp://127.0.0.1:$port"
+  export DISPATCH_URL="${E2E_RUNNER_SCHEME:-tcp}://127.0.0.1:$port"
   export DISPATCH_ADMIN_URL="ipc://$E2E_DIR/admin.sock"
   export DISPATCH_REGISTRATION_TOKEN=e2e-registration-token-0123456789
   env DISPATCH_PG_DSN="$E2E_PG_DSN" DISPATCH_RUNNER_LISTEN="$DISPATCH_URL" \

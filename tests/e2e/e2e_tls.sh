@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Runners reach dispatchd over tls+tcp:// (a certificate we make here): the
+# runner verifies the server against DISPATCH_TLS_CA_FILE; a runner that
+# trusts another CA cannot register; missing TLS settings are named at start.
+. "$(dirname "$0")/e2e_lib.sh"
+mkcert() { # mkcert NAME: NAME.pem (certificate) and NAME-key.pem (certificate + key)
+  openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "/CN=localhost" \
+    -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+    -keyout "$E2E_DIR/$1.key" -out "$E2E_DIR/$1.pem" 2>/dev/null
+  cat "$E2E_DIR/$1.pem" "$E2E_DIR/$1.key" >"$E2E_DIR/$1-key.pem"
+}
+mkcert server
+mkcert other
+
+# dispatchd refuses tls+tcp without a certificate, naming the variable
+set +e
+out=$(DISPATCH_REDIS_URL=$DISPATCH_REDIS_URL DISPATCH_PG_DSN=$DISPATCH_PG_DSN \
+  DISPATCH_REGISTRATION_TOKEN=e2e-registration-token-0123456789 \
+  DISPATCH_RUNNER_LISTEN=tls+tcp://127.0.0.1:1 dispatchd 2>&1)
+rc=$?
+set -e
+[ "$rc" != 0 ] && echo "$out" | grep -q DISPATCH_TLS_CERT_KEY_FILE || fail "dispatchd without a certificate: rc $rc: $out"
+
+E2E_RUNNER_SCHEME=tls+tcp e2e_start_dispatchd DISPATCH_TLS_CERT_KEY_FILE="$E2E_DIR/server-key.pem"
+case "$DISPATCH_URL" in tls+tcp://*) ;; *) fail "not a tls URL: $DISPATCH_URL" ;; esac
+
+# a runner without a CA file is refused at start, naming the variable
+set +e
+out=$(RUNNER_PROFILES_DIR="$SRC/pits" RUNNER_WORKDIR="$E2E_DIR" dispatch-runner 2>&1)
+rc=$?
+set -e
+[ "$rc" = 78 ] && echo "$out" | grep -q DISPATCH_TLS_CA_FILE || fail "runner without CA: rc $rc: $out"
+
+# a runner trusting another CA never registers
+e2e_start_runner wrongca 380 DISPATCH_TLS_CA_FILE="$E2E_DIR/other.pem" DISPATCH_TLS_SERVER_NAME=localhost
+# the right one does, and runs a job
+e2e_start_runner tls 390 DISPATCH_TLS_CA_FILE="$E2E_DIR/server.pem" DISPATCH_TLS_SERVER_NAME=localhost
+j=$(dispatchctl submit --profile shell --archive "$(e2e_zip ok test.sh='exit 0\n')")
+dispatchctl wait "$j" --timeout 60 >/dev/null || fail "job over tls not AC: $(dispatchctl status "$j")"
+n=$(dispatchctl runners --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
+[ "$n" = 1 ] || fail "$n runners registered; only the one trusting the server's CA should be"
+for _ in $(seq 1 50); do grep -q register_failed "$E2E_DIR/runner-wrongca.log" && break; sleep 0.1; done
+grep -q register_failed "$E2E_DIR/runner-wrongca.log" || fail "the runner with the wrong CA did not report a failed registration"
+ok "tls+tcp: verified runner ran a job; wrong CA and missing settings refused"
