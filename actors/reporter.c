@@ -39,6 +39,15 @@ void reporter_add_event(reporter_state *s, const char *job_id, dp_job_state stat
     e->attempt = attempt;
     e->ts = strdup(ts);
     e->message = dup_or_null(message);
+    s->events[s->n_events - 1].persisted = false;
+}
+
+/* The last queued event's history row was written by the store itself (with
+ * the job, or with the result): publish it, do not insert it again. */
+static void last_event_persisted(reporter_state *s, size_t before)
+{
+    if (s->n_events > before)
+        s->events[s->n_events - 1].persisted = true;
 }
 
 void reporter_reply(fwd_origin o, dp_msg *m)
@@ -131,8 +140,11 @@ static void do_submit(reporter_state *s, fwd_origin o, dp_msg *m)
             s->need_rebuild = 1;
         }
     }
-    for (size_t i = 0; i < n_ok; i++)
+    for (size_t i = 0; i < n_ok; i++) {
+        size_t before = s->n_events;
         reporter_add_event(s, in[i].job_id, DP_JOB_QUEUED, DP_VERDICT_NONE, NULL, 0, NULL);
+        last_event_persisted(s, before);
+    }
     fwd_reply(o, &r);
 out:
     for (size_t i = 0; texts != NULL && i < sub->n_specs; i++)
@@ -296,9 +308,12 @@ static void flush_completes(reporter_state *s)
                 reporter_reply(p->origin, &r);
                 continue;
             }
-            if (outcome[k] == STORE_RECORDED)
+            if (outcome[k] == STORE_RECORDED) {
+                size_t before = s->n_events;
                 reporter_add_event(s, p->result.job_id, DP_JOB_COMPLETED, p->result.verdict,
                                    p->runner_id, p->result.attempt, p->result.message);
+                last_event_persisted(s, before);
+            }
             dp_msg r = {0};
             dp_msg_make_ack(&r, p->id, 0);
             reporter_reply(p->origin, &r);
@@ -322,17 +337,18 @@ void reporter_flush_events(reporter_state *s)
     store_failure *fails = calloc(n, sizeof *fails);
     store_event *hist = calloc(n, sizeof *hist);
     const char **dead_ids = calloc(n, sizeof *dead_ids);
-    size_t n_leases = 0, n_fails = 0;
+    size_t n_leases = 0, n_fails = 0, n_hist = 0;
     dp_err err = {0};
     if (leases == NULL || fails == NULL || hist == NULL || dead_ids == NULL)
         goto out;
     for (size_t i = 0; i < n; i++) {
         dp_msg_event *e = &s->events[i].ev;
-        hist[i] = (store_event){.job_id = e->job_id,
-                                .state = e->state,
-                                .attempt = e->attempt,
-                                .runner_id = e->runner_id,
-                                .message = e->message};
+        if (!s->events[i].persisted)
+            hist[n_hist++] = (store_event){.job_id = e->job_id,
+                                           .state = e->state,
+                                           .attempt = e->attempt,
+                                           .runner_id = e->runner_id,
+                                           .message = e->message};
         if (e->state == DP_JOB_LEASED)
             leases[n_leases++] = (store_lease){e->job_id, e->attempt, e->runner_id};
         else if (e->state == DP_JOB_FAILED && e->verdict == DP_VERDICT_SE && e->runner_id == NULL) {
@@ -349,7 +365,7 @@ void reporter_flush_events(reporter_state *s)
         else
             dp_log(DP_LOG_WARN, "dead_not_recorded", "error", err.msg, (char *)NULL);
     }
-    if (store_add_events(s->db, hist, n, &err) != DP_OK)
+    if (n_hist > 0 && store_add_events(s->db, hist, n_hist, &err) != DP_OK)
         dp_log(DP_LOG_WARN, "history_failed", "error", err.msg, (char *)NULL);
     if (s->cfg.publisher != NULL) { /* one message for the whole batch */
         dp_msg_event *evs = calloc(n, sizeof *evs);

@@ -25,6 +25,7 @@ typedef struct {
 
 typedef struct {
     dp_msg_event ev; /* owned strings */
+    bool persisted;  /* its history row was written with the job or the result */
 } pending_event;
 
 typedef struct {

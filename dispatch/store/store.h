@@ -43,7 +43,8 @@ int store_schema_version(void);
 /* Inserts jobs in one statement. Every spec needs job_id and profile. A job
  * id that already exists is left untouched (idempotent resubmit). *n_inserted
  * (optional) gets how many rows were new. max_attempts 0 is stored as NULL
- * (the dispatcher's default). */
+ * (the dispatcher's default). Each new job's `queued` history row (job_events)
+ * is written by the same statement. */
 int store_insert_jobs(store_db *db, const dp_job_spec *specs, size_t n, size_t *n_inserted,
                       dp_err *err);
 
@@ -66,7 +67,9 @@ const char *store_outcome_name(store_outcome o);
 /* Group commit: records n results in ONE transaction. A result lands only if
  * the job is not yet terminal (exactly once, also across replicas: the row
  * lock orders concurrent writers). out[i] (optional, n entries) gets each
- * item's outcome. On error nothing at all was recorded. */
+ * item's outcome. On error nothing at all was recorded. A recorded result's
+ * `completed` history row is written in the same transaction, so history
+ * holds it exactly once. */
 int store_record_results(store_db *db, const store_result_in *in, size_t n, store_outcome *out,
                          dp_err *err);
 

@@ -51,6 +51,11 @@ static const char sql_record_results[] =
                    "bigint,"
                    "    memory_kb bigint, stdout text, stderr text)"
                    "  ON CONFLICT DO NOTHING"
+                   "), ev AS ("
+                   /* the history row lands with the result: exactly once, never lost */
+                   "  INSERT INTO job_events (job_id, state, attempt, runner_id, message)"
+                   "  SELECT f.job_id, 'completed', f.attempt, f.runner_id, f.message"
+                   "  FROM upd u JOIN firsts f ON f.i = u.i"
                    ")"
                    " SELECT n.i, CASE"
                    "   WHEN u.i IS NOT NULL THEN 0"
@@ -67,11 +72,13 @@ static const char sql_record_results[] =
 
 const store_statement store_statements[] = {
     {ST_INSERT_JOBS,
-     "INSERT INTO jobs (id, submission_id, profile, spec, max_attempts)"
+     "WITH ins AS (INSERT INTO jobs (id, submission_id, profile, spec, max_attempts)"
      " SELECT s->>'job_id', s->>'submission_id', s->>'profile', s,"
      "   (s->>'max_attempts')::integer"
      " FROM jsonb_array_elements($1::jsonb) AS s"
-     " ON CONFLICT (id) DO NOTHING",
+     " ON CONFLICT (id) DO NOTHING RETURNING id)"
+     /* the `queued` history row of each new job, in the same statement */
+     " INSERT INTO job_events (job_id, state) SELECT id, 'queued' FROM ins",
      1},
     {ST_RECORD_RESULTS, sql_record_results, 2},
     {ST_MARK_LEASED,

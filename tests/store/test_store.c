@@ -202,6 +202,13 @@ static void test_results_idempotent(void **state)
     assert_int_equal(store_record_results(f->s, &in, 1, &out, &err), DP_OK);
     assert_int_equal(out, STORE_DUPLICATE);
     assert_int_equal(query_long(f, "SELECT count(*) FROM test_results WHERE job_id = 'r-0'"), 3);
+    /* the history rows come with the job and with the result, once each */
+    assert_int_equal(query_long(f, "SELECT count(*) FROM job_events WHERE job_id = 'r-0' AND "
+                                   "state = 'queued'"),
+                     1);
+    assert_int_equal(query_long(f, "SELECT count(*) FROM job_events WHERE job_id = 'r-0' AND "
+                                   "state = 'completed' AND attempt = 1"),
+                     1);
 
     assert_int_equal(store_get_job(f->s, "r-0", &v, &err), DP_OK);
     assert_int_equal(v.state, DP_JOB_COMPLETED);
