@@ -7,6 +7,7 @@
 #include "actors/publisher.h"
 #include "actors/registrar.h"
 #include "actors/runner_pool.h"
+#include "actors/status.h"
 #include "actors/reporter.h"
 #include "actors/waker.h"
 #include "common/config.h"
@@ -20,7 +21,7 @@
 
 typedef struct {
     const char *redis_url, *pg_dsn, *runner_listen, *admin_listen, *registration_token;
-    const char *log_store, *prefix;
+    const char *log_store, *prefix, *http_listen;
     uint64_t heartbeat_ms, alive_ttl_ms, max_attempts, sweep_ms, lease_wait_max_ms, max_waiting;
 } dd_config;
 
@@ -37,6 +38,7 @@ static int load_config(dd_config *c, dp_err *err)
         (rc = dp_config_url("DISPATCH_LOG_STORE", "file:///tmp/dispatch-logs/{job_id}.log",
                             "file,http,https", &c->log_store, err)) ||
         (rc = dp_config_string("DISPATCH_REDIS_PREFIX", "{dispatch}:", &c->prefix, err)) ||
+        (rc = dp_config_string("DISPATCH_HTTP_LISTEN", "", &c->http_listen, err)) ||
         (rc = dp_config_uint("DISPATCH_HEARTBEAT_MS", 5000, 100, 600000, &c->heartbeat_ms, err)) ||
         (rc =
              dp_config_uint("DISPATCH_ALIVE_TTL_MS", 15000, 300, 3600000, &c->alive_ttl_ms, err)) ||
@@ -60,6 +62,9 @@ static int load_config(dd_config *c, dp_err *err)
             (rc = actor_tls_configure(cert, NULL, NULL, err)) != DP_OK)
             return rc;
     }
+    if (c->http_listen[0] != '\0' &&
+        (rc = dp_config_check_url("DISPATCH_HTTP_LISTEN", c->http_listen, "http", err)) != DP_OK)
+        return rc;
     if (strchr(c->prefix, '{') == NULL || strchr(c->prefix, '}') == NULL)
         return dp_err_set(err, DP_EINVAL, "DISPATCH_REDIS_PREFIX: '%s' needs a {hash tag}",
                           c->prefix);
@@ -104,6 +109,7 @@ static void usage(FILE *f)
           "DISPATCH_LOG_STORE, DISPATCH_HEARTBEAT_MS, DISPATCH_ALIVE_TTL_MS,\n"
           "DISPATCH_MAX_ATTEMPTS, DISPATCH_SWEEP_MS, DISPATCH_LEASE_WAIT_MAX_MS,\n"
           "DISPATCH_MAX_WAITING (requests held at once on the runner socket),\n"
+          "DISPATCH_HTTP_LISTEN (http://host:port for /healthz and /metrics),\n"
           "DISPATCH_REDIS_PREFIX, DISPATCH_LOG_LEVEL.\n",
           f);
 }
@@ -154,6 +160,7 @@ int main(int argc, char **argv)
     actor *publisher = NULL, *reporter = NULL, *leaser = NULL, *waker = NULL, *registrar = NULL;
     actor *gw_runner = NULL, *gw_admin = NULL;
     runner_pool *pool = NULL;
+    actor *status_actor = NULL;
     int status = 0;
     if (events_url_for(cfg.admin_listen, events_url, sizeof events_url, &err) != DP_OK ||
         (publisher = publisher_spawn(events_url, &err)) == NULL)
@@ -209,6 +216,11 @@ int main(int argc, char **argv)
     if ((gw_runner = gateway_spawn(&runner_gw, &err)) == NULL ||
         (gw_admin = gateway_spawn(&admin_gw, &err)) == NULL)
         goto fail;
+    if (cfg.http_listen[0] != '\0') {
+        status_config sc = {cfg.http_listen, cfg.redis_url, cfg.prefix, cfg.pg_dsn};
+        if ((status_actor = status_spawn(&sc, &err)) == NULL)
+            goto fail;
+    }
     if (with_runners > 0 &&
         (pool = start_inproc_runners(with_runners, cfg.registration_token, &err)) == NULL)
         goto fail;
@@ -226,6 +238,10 @@ done:
     /* In-process runners go first, gracefully, while the dispatcher still serves them. */
     if (pool != NULL && !runner_pool_stop(pool, 30000))
         _exit(status);
+    if (status_actor != NULL) {
+        status_http_stop(status_actor);
+        actor_destroy(status_actor);
+    }
     /* Gateways refuse new work but stay up: the others answer through them. */
     gateway_close(gw_runner);
     gateway_close(gw_admin);

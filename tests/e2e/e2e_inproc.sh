@@ -3,8 +3,10 @@
 # executor slots over inproc; jobs run and it stops cleanly on SIGTERM.
 . "$(dirname "$0")/e2e_lib.sh"
 mkdir -p "$E2E_DIR/work"
+http_port=$(free_port)
 E2E_DISPATCHD_ARGS="--with-runners 2" e2e_start_dispatchd RUNNER_PROFILES_DIR="$SRC/pits" \
-  RUNNER_WORKDIR="$E2E_DIR/work" RUNNER_SLOT_BASE=360
+  RUNNER_WORKDIR="$E2E_DIR/work" RUNNER_SLOT_BASE=360 \
+  DISPATCH_HTTP_LISTEN="http://127.0.0.1:$http_port"
 # watch streams the job's events as they happen (queued, leased, completed)
 dispatchctl watch --json >"$E2E_DIR/watch.jsonl" 2>&1 &
 watcher=$!
@@ -26,6 +28,14 @@ done
 ok "watch streamed queued, leased, completed"
 [ "$(dispatchctl runners --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["capacity"])')" = 2 ] \
   || fail "the in-process runner should have 2 slots"
+# /healthz and /metrics over HTTP
+[ "$(curl -fsS "http://127.0.0.1:$http_port/healthz")" = ok ] || fail "/healthz is not ok"
+sleep 1.2 # the status actor refreshes every second
+metrics=$(curl -fsS "http://127.0.0.1:$http_port/metrics")
+echo "$metrics" | grep -q '^dispatch_up 1$' || fail "/metrics: dispatch_up: $metrics"
+echo "$metrics" | grep -q '^dispatch_runners_alive 1$' || fail "/metrics: runners: $metrics"
+echo "$metrics" | grep -q '^dispatch_jobs{state="pending"} 0$' || fail "/metrics: pending: $metrics"
+ok "/healthz and /metrics"
 kill -TERM "$E2E_DISPATCHD"
 set +e; wait "$E2E_DISPATCHD"; rc=$?; set -e
 [ "$rc" = 0 ] || fail "dispatchd --with-runners exited $rc on SIGTERM"
