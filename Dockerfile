@@ -24,4 +24,5 @@ USER dispatch
 ENTRYPOINT ["/usr/bin/tini", "--"]
 # Select the program by command: `dispatchd` (default) or `dispatch-runner`.
 CMD ["dispatchd"]
-HEALTHCHECK --interval=10s --timeout=3s CMD ["dispatchctl", "queue"]
+# dispatchd answers its admin socket; a runner is healthy while its process runs.
+HEALTHCHECK --interval=10s --timeout=3s CMD ["sh", "-c", "if pidof dispatchd >/dev/null; then dispatchctl queue >/dev/null; else pidof dispatch-runner >/dev/null; fi"]
