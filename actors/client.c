@@ -244,7 +244,14 @@ static void future_complete_async(actor_future *f)
         code = dp_err_set(&err, DP_ECLOSED, "actor at %s: client closed", f->url);
     }
     f->cb(f->cb_arg, code, reply, code != 0 ? err.msg : NULL);
-    nng_ctx_close(f->ctx);
+    /* nng 1.5.2 panics when a context is closed while its socket is being
+     * closed: under mu, either we close the context before
+     * actor_client_close gets to nng_close, or we leave it to nng_close. */
+    pthread_mutex_lock(&c->mu);
+    if (!c->closing) {
+        nng_ctx_close(f->ctx);
+    }
+    pthread_mutex_unlock(&c->mu);
     nng_aio_reap(f->aio); /* freed after this callback returns */
     future_free(f);
     pthread_mutex_lock(&c->mu);
