@@ -97,7 +97,8 @@ static int seccomp_add_all(scmp_filter_ctx ctx)
         rc = seccomp_rule(ctx, eperm, seccomp_denied[i], 0, NULL);
     static const int bad_families[] = {AF_NETLINK, AF_PACKET, AF_VSOCK, AF_KEY, AF_BLUETOOTH};
     for (size_t i = 0; i < sizeof bad_families / sizeof bad_families[0] && rc == 0; i++) {
-        struct scmp_arg_cmp c = SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)bad_families[i]);
+        struct scmp_arg_cmp c = {
+            .arg = 0, .op = SCMP_CMP_EQ, .datum_a = (scmp_datum_t)bad_families[i], .datum_b = 0};
         rc = seccomp_rule(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), "socket", 1, &c);
         if (rc == 0)
             rc = seccomp_rule(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), "socketpair", 1, &c);
@@ -106,7 +107,8 @@ static int seccomp_add_all(scmp_filter_ctx ctx)
                                              CLONE_NEWNET,   CLONE_NEWIPC, CLONE_NEWUTS,
                                              CLONE_NEWCGROUP};
     for (size_t i = 0; i < sizeof ns_flags / sizeof ns_flags[0] && rc == 0; i++) {
-        struct scmp_arg_cmp c = SCMP_A0(SCMP_CMP_MASKED_EQ, ns_flags[i], ns_flags[i]);
+        struct scmp_arg_cmp c = {
+            .arg = 0, .op = SCMP_CMP_MASKED_EQ, .datum_a = ns_flags[i], .datum_b = ns_flags[i]};
         rc = seccomp_rule(ctx, eperm, "clone", 1, &c);
     }
     /* clone3 passes flags in memory we cannot inspect: ENOSYS makes libc fall back to clone. */
@@ -124,7 +126,7 @@ static int seccomp_add_all(scmp_filter_ctx ctx)
             rc = seccomp_rule(ctx, eperm, chmods[i].name, 1, &c);
         }
     if (rc == 0) {
-        struct scmp_arg_cmp c = SCMP_A1(SCMP_CMP_EQ, TIOCSTI);
+        struct scmp_arg_cmp c = {.arg = 1, .op = SCMP_CMP_EQ, .datum_a = TIOCSTI, .datum_b = 0};
         rc = seccomp_rule(ctx, eperm, "ioctl", 1, &c);
     }
     return rc;
