@@ -6,12 +6,14 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 . "$root/scripts/services.sh"
 . "$root/scripts/stack.sh"
 show_logs() {
+  local f
   for f in "$SVC_DIR"/dispatchd.log "$SVC_DIR"/runner-*.log; do
     echo "--- $(basename "$f")" >&2
-    grep -v '"level":"info"' "$f" | tail -n 15 >&2
+    { grep -v '"level":"info"' "$f" || true; } | tail -n 15 >&2 || true
   done
 }
-trap 'rc=$?; [ $rc = 0 ] || show_logs; stack_stop' EXIT
+# Stop first: nothing in the trap may keep the stack from being stopped.
+trap 'rc=$?; set +e; stack_stop; [ $rc = 0 ] || show_logs' EXIT
 stack_start 2 2
 jobs_dir="$SVC_DIR/jobs"
 mkdir -p "$jobs_dir"

@@ -18,7 +18,7 @@ e2e_cleanup() {
   for pid in "${E2E_PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
   for pid in "${E2E_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
   if [ "$rc" != 0 ]; then
-    for f in "$E2E_DIR"/*.log; do echo "--- $f" >&2; tail -n 25 "$f" >&2; done
+    for f in "$E2E_DIR"/*.log; do echo "--- $f" >&2; tail -n 25 "$f" >&2 || true; done
   fi
   psql "$DISPATCH_PG_DSN" -qAt -c "DROP DATABASE IF EXISTS $E2E_DB" >/dev/null 2>&1 || true
   rm -rf "$E2E_DIR"
