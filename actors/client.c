@@ -235,7 +235,14 @@ static void future_complete_async(actor_future *f)
         code = dp_err_set(&err, DP_ECLOSED, "actor at %s: client closed", f->url);
     }
     f->cb(f->cb_arg, code, reply, code != 0 ? err.msg : NULL);
-    nng_ctx_close(f->ctx);
+    pthread_mutex_lock(&c->mu);
+    /* Closing a context while another thread closes its socket races
+     * inside nng (it panics): once closing, the socket close does it. The
+     * lock orders this against actor_client_close setting closing. */
+    if (!c->closing) {
+        nng_ctx_close(f->ctx);
+    }
+    pthread_mutex_unlock(&c->mu);
     nng_aio_reap(f->aio); /* freed after this callback returns */
     future_free(f);
     pthread_mutex_lock(&c->mu);
