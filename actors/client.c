@@ -1,7 +1,6 @@
 /* Actor clients: see client.h. A call is a req context plus an aio whose
  * callback chains send -> receive; the caller waits on the future. */
 #include "actors/client.h"
-#include "actors/urls.h"
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -107,15 +106,7 @@ actor_client *actor_client_open(const char *url, dp_err *err)
      * resends: a deferred reply may legitimately take long. */
     nng_socket_set_ms(c->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
     nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, ACTOR_DEFAULT_MAX_MSG_BYTES);
-    nng_dialer d;
-    if ((rv = nng_dialer_create(&d, c->sock, url)) == 0 &&
-        actor_urls_tls_dialer(d, url, err) != 0) {
-        actor_client_close(c);
-        return NULL;
-    }
-    if (rv == 0)
-        rv = nng_dialer_start(d, 0);
-    if (rv != 0) {
+    if ((rv = nng_dial(c->sock, url, NULL, 0)) != 0) {
         dp_err_set(err, map_nng(rv) == DP_EINVAL ? DP_EINVAL : DP_EUNAVAIL,
                    "cannot connect to actor at %s: %s", url, nng_strerror(rv));
         actor_client_close(c);
@@ -244,10 +235,10 @@ static void future_complete_async(actor_future *f)
         code = dp_err_set(&err, DP_ECLOSED, "actor at %s: client closed", f->url);
     }
     f->cb(f->cb_arg, code, reply, code != 0 ? err.msg : NULL);
-    /* nng 1.5.2 panics when a context is closed while its socket is being
-     * closed: under mu, either we close the context before
-     * actor_client_close gets to nng_close, or we leave it to nng_close. */
     pthread_mutex_lock(&c->mu);
+    /* Closing a context while another thread closes its socket races
+     * inside nng (it panics): once closing, the socket close does it. The
+     * lock orders this against actor_client_close setting closing. */
     if (!c->closing) {
         nng_ctx_close(f->ctx);
     }
