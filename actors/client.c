@@ -1,6 +1,7 @@
 /* Actor clients: see client.h. A call is a req context plus an aio whose
  * callback chains send -> receive; the caller waits on the future. */
 #include "actors/client.h"
+#include "actors/urls.h"
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -106,7 +107,15 @@ actor_client *actor_client_open(const char *url, dp_err *err)
      * resends: a deferred reply may legitimately take long. */
     nng_socket_set_ms(c->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
     nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, ACTOR_DEFAULT_MAX_MSG_BYTES);
-    if ((rv = nng_dial(c->sock, url, NULL, 0)) != 0) {
+    nng_dialer d;
+    if ((rv = nng_dialer_create(&d, c->sock, url)) == 0 &&
+        actor_urls_tls_dialer(d, url, err) != 0) {
+        actor_client_close(c);
+        return NULL;
+    }
+    if (rv == 0)
+        rv = nng_dialer_start(d, 0);
+    if (rv != 0) {
         dp_err_set(err, map_nng(rv) == DP_EINVAL ? DP_EINVAL : DP_EUNAVAIL,
                    "cannot connect to actor at %s: %s", url, nng_strerror(rv));
         actor_client_close(c);
