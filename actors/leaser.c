@@ -58,8 +58,8 @@ static void flush_events(leaser_state *s)
 }
 
 /* Buffers a state change for the reporter. */
-static void send_event(leaser_state *s, const char *job_id, dp_job_state state, dp_verdict verdict,
-                       const char *runner_id, uint32_t attempt, const char *message)
+static void queue_event(leaser_state *s, const char *job_id, dp_job_state state, dp_verdict verdict,
+                        const char *runner_id, uint32_t attempt, const char *message)
 {
     if (s->n_events == s->cap_events) {
         size_t cap = s->cap_events ? s->cap_events * 2 : 64;
@@ -130,8 +130,8 @@ static int try_lease(leaser_state *s, fwd_origin origin, uint64_t id, const char
     }
     r.leased.n_jobs = got;
     for (size_t i = 0; i < got; i++)
-        send_event(s, r.leased.jobs[i].job_id, DP_JOB_LEASED, DP_VERDICT_NONE, runner_id,
-                   r.leased.jobs[i].attempt, NULL);
+        queue_event(s, r.leased.jobs[i].job_id, DP_JOB_LEASED, DP_VERDICT_NONE, runner_id,
+                    r.leased.jobs[i].attempt, NULL);
     /* Batched per tick under load; when idle the reporter hears of the lease
      * before the runner does, so a status read after the lease shows it. */
     if (s->idle)
@@ -269,8 +269,8 @@ static void report_dead(leaser_state *s)
         return;
     }
     for (size_t i = 0; i < n; i++)
-        send_event(s, dead[i].job_id, DP_JOB_FAILED, DP_VERDICT_SE, NULL, dead[i].attempts,
-                   dead[i].reason);
+        queue_event(s, dead[i].job_id, DP_JOB_FAILED, DP_VERDICT_SE, NULL, dead[i].attempts,
+                    dead[i].reason);
 }
 
 static void sweep(leaser_state *s)

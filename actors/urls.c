@@ -142,3 +142,22 @@ void actor_urls_free(actor_urls *u)
     u->v = NULL;
     u->n = 0;
 }
+
+int actor_urls_events_for(const char *admin_url, char *out, size_t len, dp_err *err)
+{
+    if (strncmp(admin_url, "ipc://", 6) == 0 || strncmp(admin_url, "inproc://", 9) == 0) {
+        if ((size_t)snprintf(out, len, "%s.events", admin_url) >= len)
+            return dp_err_set(err, DP_EINVAL, "admin URL too long");
+        return DP_OK;
+    }
+    const char *colon = strrchr(admin_url, ':');
+    char *end = NULL;
+    long port = colon != NULL ? strtol(colon + 1, &end, 10) : 0;
+    if (colon == NULL || end == colon + 1 || *end != '\0' || port <= 0 || port >= 65535)
+        return dp_err_set(err, DP_EINVAL, "%s: cannot derive the events URL (need a port)",
+                          admin_url);
+    if ((size_t)snprintf(out, len, "%.*s:%ld", (int)(colon - admin_url), admin_url, port + 1) >=
+        len)
+        return dp_err_set(err, DP_EINVAL, "admin URL too long");
+    return DP_OK;
+}

@@ -31,4 +31,9 @@ void actor_urls_free(actor_urls *u);
 int actor_urls_tls_listener(nng_listener l, const char *url, dp_err *err);
 int actor_urls_tls_dialer(nng_dialer d, const char *url, dp_err *err);
 
+/* Where the dispatcher publishes job events, derived from its admin URL: the
+ * ipc path + ".events", or the tcp port + 1. One rule for the publisher and
+ * the watchers. */
+int actor_urls_events_for(const char *admin_url, char *out, size_t len, dp_err *err);
+
 #endif

@@ -260,26 +260,11 @@ int dpc_drain(dpc *c, const char *runner_id, dp_err *err)
     return simple(c, &req, NULL, err);
 }
 
-/* Same rule as the dispatcher's publisher (actors/publisher.c). */
-static int events_url(const char *admin, char *out, size_t len, dp_err *err)
-{
-    if (strncmp(admin, "ipc://", 6) == 0 || strncmp(admin, "inproc://", 9) == 0) {
-        snprintf(out, len, "%s.events", admin);
-        return DP_OK;
-    }
-    const char *colon = strrchr(admin, ':');
-    long port = colon != NULL ? strtol(colon + 1, NULL, 10) : 0;
-    if (port <= 0 || port >= 65535)
-        return dp_err_set(err, DP_EINVAL, "%s: cannot derive the events URL", admin);
-    snprintf(out, len, "%.*s:%ld", (int)(colon - admin), admin, port + 1);
-    return DP_OK;
-}
-
 int dpc_watch(dpc *c, const char *job_id, int (*cb)(const dpc_event *ev, void *arg), void *arg,
               dp_err *err)
 {
     char url[1100];
-    int rc = events_url(c->url, url, sizeof url, err);
+    int rc = actor_urls_events_for(c->url, url, sizeof url, err);
     if (rc != DP_OK)
         return rc;
     nng_socket s;

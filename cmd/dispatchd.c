@@ -8,6 +8,7 @@
 #include "actors/registrar.h"
 #include "actors/runner_pool.h"
 #include "actors/status.h"
+#include "actors/urls.h"
 #include "actors/reporter.h"
 #include "actors/waker.h"
 #include "common/config.h"
@@ -162,7 +163,7 @@ int main(int argc, char **argv)
     runner_pool *pool = NULL;
     actor *status_actor = NULL;
     int status = 0;
-    if (events_url_for(cfg.admin_listen, events_url, sizeof events_url, &err) != DP_OK ||
+    if (actor_urls_events_for(cfg.admin_listen, events_url, sizeof events_url, &err) != DP_OK ||
         (publisher = publisher_spawn(events_url, &err)) == NULL)
         goto fail;
     reporter_config rc = {cfg.redis_url,
