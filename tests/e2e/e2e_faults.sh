@@ -49,3 +49,15 @@ e2e_start_runner k4 340
 out=$(dispatchctl wait "$j" --timeout 60 --json) || fail "released job not finished: $out"
 [ "$(echo "$out" | json verdict)" = AC ] || fail "released job: $out"
 ok "SIGTERM past the grace: released and completed elsewhere ($(echo "$out" | json attempts) attempts)"
+
+# --- Redis loses our keys (flushed or replaced): the runner is told it is
+# unknown at its next heartbeat, registers again, and work goes on ---
+before=$(grep -c '"registered"' "$E2E_DIR/runner-k4.log")
+redis-cli -u "$DISPATCH_REDIS_URL" --scan --pattern "{$E2E_DB}:*" |
+  xargs -r redis-cli -u "$DISPATCH_REDIS_URL" del >/dev/null
+j=$(dispatchctl submit --profile shell --archive "$(e2e_zip again test.sh='exit 0\n')")
+dispatchctl wait "$j" --timeout 60 >/dev/null || fail "no job ran after Redis lost its keys"
+[ "$(grep -c '"registered"' "$E2E_DIR/runner-k4.log")" -gt "$before" ] ||
+  fail "the runner did not register again"
+[ "$(stat -c %a "$E2E_DIR/admin.sock")" = 600 ] || fail "admin socket is not 0600"
+ok "Redis lost its keys: runner registered again, job AC; admin socket 0600"
