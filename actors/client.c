@@ -110,11 +110,12 @@ actor_client *actor_client_open(const char *url, dp_err *err)
     nng_dialer d;
     if ((rv = nng_dialer_create(&d, c->sock, url)) == 0 &&
         actor_urls_tls_dialer(d, url, err) != 0) {
+        nng_dialer_close(d);
         actor_client_close(c);
         return NULL;
     }
-    if (rv == 0)
-        rv = nng_dialer_start(d, 0);
+    if (rv == 0 && (rv = nng_dialer_start(d, 0)) != 0)
+        nng_dialer_close(d); /* as nng_dial does: a failed dialer is not freed by nng_close */
     if (rv != 0) {
         dp_err_set(err, map_nng(rv) == DP_EINVAL ? DP_EINVAL : DP_EUNAVAIL,
                    "cannot connect to actor at %s: %s", url, nng_strerror(rv));

@@ -275,11 +275,12 @@ int dpc_watch(dpc *c, const char *job_id, int (*cb)(const dpc_event *ev, void *a
     if (rv == 0)
         rv = nng_dialer_create(&d, s, url);
     if (rv == 0 && actor_urls_tls_dialer(d, url, err) != 0) {
+        nng_dialer_close(d);
         nng_close(s);
         return DP_EINVAL;
     }
-    if (rv == 0)
-        rv = nng_dialer_start(d, 0);
+    if (rv == 0 && (rv = nng_dialer_start(d, 0)) != 0)
+        nng_dialer_close(d);
     if (rv != 0) {
         nng_close(s);
         return dp_err_set(err, DP_EUNAVAIL, "events at %s: %s", url, nng_strerror(rv));
