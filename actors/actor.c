@@ -21,7 +21,7 @@
 #include <nng/protocol/reqrep0/rep.h>
 
 #include "actors/actor_impl.h"
-#include "actors/frame.h"
+#include "actors/actor_frame.h"
 
 static atomic_ulong actor_seq;
 
@@ -485,4 +485,25 @@ actor_client *actor_shared_client(actor *a, dp_err *err)
     }
     pthread_mutex_unlock(&a->mu);
     return c;
+}
+
+int actor_call(actor *a, nng_msg *req, nng_msg **reply, int timeout_ms, dp_err *err)
+{
+    *reply = NULL;
+    actor_client *c = actor_shared_client(a, err);
+    if (c == NULL) {
+        nng_msg_free(req);
+        return err != NULL ? err->code : DP_ECLOSED;
+    }
+    return actor_client_call(c, req, reply, timeout_ms, err);
+}
+
+int actor_send(actor *a, nng_msg *msg, int timeout_ms, dp_err *err)
+{
+    actor_client *c = actor_shared_client(a, err);
+    if (c == NULL) {
+        nng_msg_free(msg);
+        return err != NULL ? err->code : DP_ECLOSED;
+    }
+    return actor_client_send(c, msg, timeout_ms, err);
 }

@@ -24,6 +24,7 @@
 
 #include <nng/nng.h>
 
+#include "actors/actor_client.h"
 #include "common/err.h"
 
 typedef struct actor actor;
@@ -64,7 +65,6 @@ typedef void (*actor_tick_fn)(void *state, actor_ctx *ctx);
 
 #define ACTOR_DEFAULT_MAILBOX 64
 #define ACTOR_MAX_MAILBOX 65536
-#define ACTOR_DEFAULT_MAX_MSG_BYTES (4u << 20)
 
 typedef struct actor_opts {
     const char *name;               /* for logs, the thread name and the inproc URL; required */
@@ -148,12 +148,13 @@ int actor_reply_error(actor *a, actor_req_id id, int code, const char *msg, dp_e
  * ACTOR_DEFER and nobody answered yet). */
 size_t actor_deferred_count(actor *a);
 
-/* TLS for tls+tcp:// URLs, process-wide, set once by main before any actor
- * or client uses such a URL. cert_key_file: PEM with the certificate and
- * its key, for listeners; ca_file: PEM of the CA that signed the peer, for
- * dialers (server certificates are verified); server_name: the name to
- * verify, or NULL for the URL's host. Strings are copied. */
-int actor_tls_configure(const char *cert_key_file, const char *ca_file, const char *server_name,
-                        dp_err *err);
+/* Same as the client calls, on a client the actor keeps for its inproc
+ * URL. Never call an actor from its own thread (it would wait on itself). */
+int actor_call(actor *a, nng_msg *req, nng_msg **reply, int timeout_ms, dp_err *err);
+int actor_send(actor *a, nng_msg *msg, int timeout_ms, dp_err *err);
+
+/* The client actor_call uses for a (created on first use, owned by a, closed
+ * by actor_destroy). NULL + DP_ECLOSED once a is stopping. */
+actor_client *actor_shared_client(actor *a, dp_err *err);
 
 #endif

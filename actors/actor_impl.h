@@ -16,8 +16,8 @@
 #include <nng/nng.h>
 
 #include "actors/actor.h"
-#include "actors/client.h"
-#include "actors/urls.h"
+#include "actors/actor_client.h"
+#include "actors/actor_urls.h"
 
 enum slot_state {
     SLOT_IDLE, /* no operation pending (before start, after close) */

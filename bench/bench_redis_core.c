@@ -14,7 +14,7 @@
 #include <hiredis/hiredis.h>
 
 #include "common/sha256.h"
-#include "dispatch/rq.h"
+#include "dispatch/redis/rq.h"
 
 typedef struct {
     long long commands;

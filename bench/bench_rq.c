@@ -18,7 +18,7 @@
 #include <hiredis/hiredis.h>
 
 #include "common/sha256.h"
-#include "dispatch/rq.h"
+#include "dispatch/redis/rq.h"
 
 static double brq_now(void)
 {

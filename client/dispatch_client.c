@@ -1,7 +1,7 @@
 #include "client/dispatch_client.h"
 
-#include "actors/client.h"
-#include "actors/urls.h"
+#include "actors/actor.h"
+#include "actors/actor_urls.h"
 #include "messages/msg.h"
 
 #include <nng/protocol/pubsub0/sub.h>

@@ -3,8 +3,9 @@
  * running jobs in the sandbox. SIGTERM: stop leasing, let running jobs
  * finish within RUNNER_GRACE_MS, release the rest, deregister, exit 0.
  * SIGKILL loses nothing: the dispatcher's reaper reclaims. */
+#include "actors/actor_urls.h"
 #include "actors/actor.h"
-#include "actors/runner_pool.h"
+#include "runner/runner_pool.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "runner/sandbox/sandbox.h"

@@ -2,6 +2,7 @@
  * --help and --url (default $DISPATCH_ADMIN_URL).
  * Exit codes: 0 ok, 64 usage, 65 bad input, 69 dispatcher unreachable,
  * 70 internal; `wait`: 0 AC, 1 other verdict, 2 failed/cancelled, 3 timeout. */
+#include "actors/actor_urls.h"
 #include "actors/actor.h"
 #include "client/dispatch_client.h"
 #include "common/config.h"

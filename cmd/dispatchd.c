@@ -2,15 +2,15 @@
  * (INTERFACE.md), validated at start: a bad value stops it with one line
  * naming the variable. SIGTERM/SIGINT: stop accepting, answer waiting leases
  * with none, finish in-flight writes, exit 0. */
-#include "actors/gateway.h"
-#include "actors/leaser.h"
-#include "actors/publisher.h"
-#include "actors/registrar.h"
-#include "actors/runner_pool.h"
-#include "actors/status.h"
-#include "actors/urls.h"
-#include "actors/reporter.h"
-#include "actors/waker.h"
+#include "dispatch/gateway.h"
+#include "dispatch/leaser.h"
+#include "dispatch/publisher.h"
+#include "dispatch/registrar.h"
+#include "runner/runner_pool.h"
+#include "dispatch/status.h"
+#include "actors/actor_urls.h"
+#include "dispatch/reporter.h"
+#include "dispatch/waker.h"
 #include "common/config.h"
 #include "common/log.h"
 

@@ -1,12 +1,13 @@
 /* The executor pipeline: exec_open, exec_job, exec_close; see exec.h. The
- * setup and test stages live in stages.c. */
+ * setup and test stages live in stages.c, the job state in exec_job.c. */
 #include "runner/exec/exec.h"
 
 #include "common/log.h"
 #include "runner/exec/extract.h"
 #include "runner/exec/fetch.h"
 #include "runner/exec/fsutil.h"
-#include "runner/exec/job.h"
+#include "runner/exec/exec_job.h"
+#include "runner/exec/exec_stages.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -114,41 +115,6 @@ void exec_close(exec_ctx *c)
     free(c->workdir);
     free(c->protocols);
     free(c);
-}
-
-void exec_job_end(exec_job_state *js, dp_verdict v, int retryable, const char *fmt, ...)
-{
-    if (js->ended)
-        return; /* the first reason stands */
-    js->ended = 1;
-    js->out->verdict = v;
-    js->retryable = retryable;
-    char msg[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    free(js->out->message);
-    js->out->message = strdup(msg);
-    exec_log_printf(&js->log, "job ended: %s: %s\n", dp_verdict_name(v), msg);
-}
-
-dp_test_result *exec_job_add_test(exec_job_state *js)
-{
-    if (js->n_tests == js->alloc_tests) {
-        size_t alloc = js->alloc_tests ? js->alloc_tests * 2 : 8;
-        dp_test_result *t = realloc(js->tests, alloc * sizeof *t);
-        if (t == NULL) {
-            exec_job_end(js, DP_VERDICT_SE, 1, "out of memory");
-            return NULL;
-        }
-        js->tests = t;
-        js->alloc_tests = alloc;
-    }
-    dp_test_result *t = &js->tests[js->n_tests++];
-    memset(t, 0, sizeof *t);
-    t->exit_code = -1;
-    return t;
 }
 
 /* base environment plus the profile's (the profile wins); NULL-terminated. */

@@ -1,5 +1,5 @@
 /* Setup and test stages of a job; see job.h. */
-#include "runner/exec/job.h"
+#include "runner/exec/exec_stages.h"
 
 #include "runner/exec/compare.h"
 #include "runner/exec/fsutil.h"

@@ -13,7 +13,6 @@
 #include <unistd.h>
 
 #include "actors/actor.h"
-#include "actors/client.h"
 
 typedef struct {
     actor *self;

@@ -14,7 +14,6 @@
 #include <unistd.h>
 
 #include "actors/actor.h"
-#include "actors/client.h"
 #include "echo.h"
 #include "util.h"
 

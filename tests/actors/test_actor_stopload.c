@@ -20,7 +20,6 @@
 #include <unistd.h>
 
 #include "actors/actor.h"
-#include "actors/client.h"
 #include "echo.h"
 
 typedef struct load_arg {

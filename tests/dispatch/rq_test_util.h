@@ -12,7 +12,7 @@
 
 #include <hiredis/hiredis.h>
 
-#include "dispatch/rq.h"
+#include "dispatch/redis/rq.h"
 
 /* DISPATCH_REDIS_URL, or fails the test with a message saying so. */
 const char *t_redis_url(void);

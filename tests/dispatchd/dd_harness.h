@@ -10,7 +10,7 @@
 #ifndef DP_TESTS_DD_HARNESS_H
 #define DP_TESTS_DD_HARNESS_H
 
-#include "actors/client.h"
+#include "actors/actor.h"
 #include "messages/msg.h"
 #include "tests/store/pg_fixture.h"
 

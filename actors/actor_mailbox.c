@@ -1,0 +1,232 @@
+/* The actor's mailbox: rep contexts ("slots") receiving requests into the
+ * bounded run queue, sending replies, and deferred replies. Runs on nng's
+ * threads (callbacks) and on any thread calling actor_reply; touches only
+ * slots and mu-guarded fields, never the actor's state. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "actors/actor_impl.h"
+#include "actors/actor_frame.h"
+
+uint64_t actor_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+actor_req_id actor_slot_id(const actor *a, const actor_slot *s)
+{
+    return ((uint64_t)s->gen << 32) | (uint64_t)(s - a->slots + 1);
+}
+
+nng_msg *actor_frame_reply(nng_msg *m, int code, const char *text)
+{
+    uint8_t status = actor_frame_status(code);
+    if (m == NULL && nng_msg_alloc(&m, 0) != 0) {
+        return NULL;
+    }
+    if (code != 0) {
+        nng_msg_clear(m);
+        if (text != NULL && nng_msg_append(m, text, strlen(text)) != 0) {
+            nng_msg_clear(m);
+        }
+    }
+    if (nng_msg_insert(m, &status, 1) != 0) {
+        nng_msg_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+/* Starts sending reply m (already framed, may be NULL on OOM) on slot s,
+ * whose state the caller set to SLOT_SEND under mu. Called without mu. */
+void actor_slot_send(actor_slot *s, nng_msg *m)
+{
+    if (m == NULL) {
+        /* Out of memory: no reply possible, the caller times out. Re-arm. */
+        actor *a = s->owner;
+        pthread_mutex_lock(&a->mu);
+        a->sending--;
+        s->state = a->closing ? SLOT_IDLE : SLOT_RECV;
+        bool rearm = s->state == SLOT_RECV;
+        pthread_cond_broadcast(&a->cond);
+        pthread_mutex_unlock(&a->mu);
+        if (rearm) {
+            nng_ctx_recv(s->ctx, s->aio);
+        }
+        return;
+    }
+    nng_aio_set_msg(s->aio, m);
+    nng_ctx_send(s->ctx, s->aio);
+}
+
+/* Under mu: marks HELD slot s as answered. */
+void actor_slot_release_locked(actor *a, actor_slot *s)
+{
+    a->held--;
+    if (s->deferred) {
+        s->deferred = false;
+        a->deferred--;
+    }
+    s->state = SLOT_SEND;
+    a->sending++;
+}
+
+static void slot_cb_recv(actor *a, actor_slot *s, int rv)
+{
+    if (rv != 0) {
+        pthread_mutex_lock(&a->mu);
+        bool rearm = !(rv == NNG_ECLOSED || rv == NNG_ECANCELED || a->closing);
+        s->state = rearm ? SLOT_RECV : SLOT_IDLE;
+        pthread_cond_broadcast(&a->cond);
+        pthread_mutex_unlock(&a->mu);
+        if (rearm) {
+            nng_ctx_recv(s->ctx, s->aio);
+        }
+        return;
+    }
+    nng_msg *m = nng_aio_get_msg(s->aio);
+    nng_aio_set_msg(s->aio, NULL);
+    uint8_t kind = 0;
+    if (nng_msg_len(m) >= 1) {
+        kind = ((const uint8_t *)nng_msg_body(m))[0];
+    }
+    int code = 0;
+    const char *text = NULL;
+    pthread_mutex_lock(&a->mu);
+    if (kind != ACTOR_FRAME_CALL && kind != ACTOR_FRAME_SEND) {
+        code = DP_EPROTO;
+        text = "not an actor request frame";
+    } else if (a->stopping) {
+        code = DP_ECLOSED;
+        text = "actor is stopping";
+    } else if (a->held >= a->mailbox) {
+        code = DP_EFULL;
+        text = "mailbox full";
+        a->stats.rejected++;
+    } else {
+        nng_msg_trim(m, 1);
+        actor_item *it = &a->queue[(a->q_head + a->q_len) % a->mailbox];
+        a->q_len++;
+        a->held++;
+        if (a->held > a->stats.max_held) {
+            a->stats.max_held = a->held;
+        }
+        it->msg = m;
+        pthread_cond_broadcast(&a->cond);
+        if (kind == ACTOR_FRAME_CALL) {
+            it->slot = (uint32_t)(s - a->slots);
+            s->gen++;
+            s->state = SLOT_HELD;
+            pthread_mutex_unlock(&a->mu);
+            return;
+        }
+        /* One-way: the item owns the message now; ack at once so that the
+         * slot is free again. The held count still bounds the queue. */
+        it->slot = ACTOR_ONE_WAY;
+        m = NULL;
+    }
+    s->state = SLOT_SEND;
+    a->sending++;
+    pthread_mutex_unlock(&a->mu);
+    actor_slot_send(s, actor_frame_reply(m, code, text));
+}
+
+void actor_slot_cb(void *arg)
+{
+    actor_slot *s = arg;
+    actor *a = s->owner;
+    int rv = nng_aio_result(s->aio);
+    pthread_mutex_lock(&a->mu);
+    int state = s->state;
+    pthread_mutex_unlock(&a->mu);
+    if (state == SLOT_RECV) {
+        slot_cb_recv(a, s, rv);
+        return;
+    }
+    /* A send finished. */
+    if (rv != 0) {
+        nng_msg_free(nng_aio_get_msg(s->aio));
+        nng_aio_set_msg(s->aio, NULL);
+    }
+    uint64_t now = actor_now_ms();
+    pthread_mutex_lock(&a->mu);
+    a->last_sent_ms = now;
+    a->sending--;
+    bool rearm = !a->closing && rv != NNG_ECLOSED;
+    s->state = rearm ? SLOT_RECV : SLOT_IDLE;
+    pthread_cond_broadcast(&a->cond);
+    pthread_mutex_unlock(&a->mu);
+    if (rearm) {
+        nng_ctx_recv(s->ctx, s->aio);
+    }
+}
+
+struct timespec actor_deadline_ts(uint64_t ms_from_now)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += (time_t)(ms_from_now / 1000u);
+    ts.tv_nsec += (long)(ms_from_now % 1000u) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    return ts;
+}
+
+static actor_slot *find_deferred_locked(actor *a, actor_req_id id)
+{
+    uint64_t idx = (id & 0xffffffffu);
+    if (idx == 0 || idx > a->n_slots) {
+        return NULL;
+    }
+    actor_slot *s = &a->slots[idx - 1];
+    if (s->state != SLOT_HELD || s->gen != (uint32_t)(id >> 32)) {
+        return NULL;
+    }
+    /* Deferred, or being handled right now (its id is out already). */
+    if (!s->deferred && a->handling != id) {
+        return NULL;
+    }
+    return s;
+}
+
+static int reply_common(actor *a, actor_req_id id, nng_msg *reply, int code, const char *text,
+                        dp_err *err)
+{
+    pthread_mutex_lock(&a->mu);
+    actor_slot *s = find_deferred_locked(a, id);
+    if (s == NULL) {
+        pthread_mutex_unlock(&a->mu);
+        nng_msg_free(reply);
+        return dp_err_set(err, DP_ENOTFOUND, "actor %s: request %llx is not held (answered?)",
+                          a->name, (unsigned long long)id);
+    }
+    actor_slot_release_locked(a, s);
+    pthread_mutex_unlock(&a->mu);
+    actor_slot_send(s, actor_frame_reply(reply, code, text));
+    return 0;
+}
+
+int actor_reply(actor *a, actor_req_id id, nng_msg *reply, dp_err *err)
+{
+    return reply_common(a, id, reply, 0, NULL, err);
+}
+
+int actor_reply_error(actor *a, actor_req_id id, int code, const char *msg, dp_err *err)
+{
+    if (code >= 0 || code < DP_EINTERNAL) {
+        code = DP_EINTERNAL;
+    }
+    return reply_common(a, id, NULL, code, msg != NULL ? msg : dp_code_name(code), err);
+}
+
+size_t actor_deferred_count(actor *a)
+{
+    pthread_mutex_lock(&a->mu);
+    size_t n = a->deferred;
+    pthread_mutex_unlock(&a->mu);
+    return n;
+}

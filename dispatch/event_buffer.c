@@ -1,0 +1,106 @@
+#include "dispatch/event_buffer.h"
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "dispatch/fwd.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char *dup_or_null(const char *s)
+{
+    return s != NULL ? strdup(s) : NULL;
+}
+
+int event_buffer_add(event_buffer *b, const char *job_id, dp_job_state state, dp_verdict verdict,
+                     const char *runner_id, uint32_t attempt, const char *message)
+{
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 64;
+        event_entry *ne = realloc(b->items, cap * sizeof *ne);
+        if (ne == NULL) {
+            dp_log(DP_LOG_ERROR, "event_lost", "job_id", job_id, (char *)NULL);
+            return DP_ENOMEM;
+        }
+        b->items = ne;
+        b->cap = cap;
+    }
+    char ts[40];
+    dp_iso_now(ts, sizeof ts);
+    event_entry *e = &b->items[b->n];
+    memset(e, 0, sizeof *e);
+    e->ev.job_id = strdup(job_id);
+    e->ev.ts = strdup(ts);
+    e->ev.runner_id = dup_or_null(runner_id);
+    e->ev.message = dup_or_null(message);
+    if (e->ev.job_id == NULL || e->ev.ts == NULL || (runner_id != NULL && !e->ev.runner_id) ||
+        (message != NULL && !e->ev.message)) {
+        dp_msg m = {.type = DP_MSG_EVENT, .event = e->ev};
+        dp_msg_free(&m);
+        dp_log(DP_LOG_ERROR, "event_lost", "job_id", job_id, (char *)NULL);
+        return DP_ENOMEM;
+    }
+    e->ev.state = state;
+    e->ev.verdict = verdict;
+    e->ev.attempt = attempt;
+    b->n++;
+    return DP_OK;
+}
+
+void event_buffer_add_all(event_buffer *b, const dp_msg_events *evs)
+{
+    for (size_t i = 0; i < evs->n_events; i++) {
+        const dp_msg_event *e = &evs->events[i];
+        event_buffer_add(b, e->job_id, e->state, e->verdict, e->runner_id, e->attempt, e->message);
+    }
+}
+
+void event_buffer_mark_last_persisted(event_buffer *b)
+{
+    if (b->n > 0)
+        b->items[b->n - 1].persisted = true;
+}
+
+int event_buffer_send(event_buffer *b, actor *to, int timeout_ms, dp_err *err)
+{
+    if (b->n == 0)
+        return DP_OK;
+    int rc = DP_ENOMEM;
+    dp_msg_event *evs = calloc(b->n, sizeof *evs); /* borrows the strings */
+    if (evs != NULL) {
+        for (size_t i = 0; i < b->n; i++)
+            evs[i] = b->items[i].ev;
+        dp_msg m = {.type = DP_MSG_EVENTS};
+        m.events.events = evs;
+        m.events.n_events = b->n;
+        nng_msg *msg = fwd_internal(&m, err);
+        rc = msg != NULL ? actor_send(to, msg, timeout_ms, err) : DP_ENOMEM;
+        free(evs);
+    }
+    if (rc != DP_OK) {
+        char count[24];
+        snprintf(count, sizeof count, "%zu", b->n);
+        dp_log(DP_LOG_ERROR, "events_lost", "count", count, "error",
+               err != NULL ? err->msg : "out of memory", (char *)NULL);
+    }
+    event_buffer_clear(b);
+    return rc;
+}
+
+void event_buffer_clear(event_buffer *b)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        dp_msg m = {.type = DP_MSG_EVENT, .event = b->items[i].ev};
+        dp_msg_free(&m);
+    }
+    b->n = 0;
+}
+
+void event_buffer_free(event_buffer *b)
+{
+    event_buffer_clear(b);
+    free(b->items);
+    b->items = NULL;
+    b->cap = 0;
+}

@@ -1,0 +1,46 @@
+/* A batch of job state changes on its way to the next actor (leaser ->
+ * reporter -> publisher): one message per flush instead of one per job.
+ *
+ * Ownership: the buffer owns every event and its strings; event_buffer_add
+ * copies what it is given. event_buffer_send passes copies on (encoded) and
+ * empties the buffer either way; event_buffer_free releases everything. */
+#ifndef DP_EVENT_BUFFER_H
+#define DP_EVENT_BUFFER_H
+
+#include "actors/actor.h"
+#include "messages/msg.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct {
+    dp_msg_event ev;
+    bool persisted; /* its history row is already written (with the job or the result) */
+} event_entry;
+
+typedef struct {
+    event_entry *items;
+    size_t n, cap;
+} event_buffer;
+
+/* Appends one event stamped now. Out of memory: logs `event_lost` with the
+ * job id and returns DP_ENOMEM (events are best effort; state is not). */
+int event_buffer_add(event_buffer *b, const char *job_id, dp_job_state state, dp_verdict verdict,
+                     const char *runner_id, uint32_t attempt, const char *message);
+
+/* Appends every event of an `events` message (copies). */
+void event_buffer_add_all(event_buffer *b, const dp_msg_events *evs);
+
+/* Marks the last event added as already persisted. */
+void event_buffer_mark_last_persisted(event_buffer *b);
+
+/* Sends all buffered events to `to` as one internal `events` message and
+ * empties the buffer; a failed send logs `events_lost`. No-op when empty. */
+int event_buffer_send(event_buffer *b, actor *to, int timeout_ms, dp_err *err);
+
+/* Frees the buffered events, keeps the array for reuse. */
+void event_buffer_clear(event_buffer *b);
+
+void event_buffer_free(event_buffer *b);
+
+#endif

@@ -1,0 +1,113 @@
+#include "dispatch/gateway.h"
+
+#include "actors/actor.h"
+#include "dispatch/fwd.h"
+#include "common/log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+typedef struct {
+    gateway_config cfg;
+    uint64_t refused;
+    int closing; /* shutting down: answer at once, forward nothing */
+} gateway_state;
+
+static int reply_error(nng_msg **reply, uint64_t id, const char *code, const char *text)
+{
+    dp_msg r = {0};
+    if (dp_msg_make_error(&r, id, code, "%s", text) == DP_OK) {
+        dp_msg_encode(&r, reply, NULL);
+        dp_msg_free(&r);
+    }
+    return 0;
+}
+
+static int gateway_handle(void *state, actor_ctx *ctx, nng_msg *msg, nng_msg **reply)
+{
+    gateway_state *g = state;
+    dp_msg m;
+    dp_err err = {0};
+    if (reply == NULL) { /* a one-way message is dispatchd telling us to close */
+        g->closing = 1;
+        nng_msg_free(msg);
+        return 0;
+    }
+    int rc = dp_msg_decode_nng(msg, &m, &err);
+    if (rc != DP_OK) {
+        g->refused++;
+        nng_msg_free(msg);
+        return reply_error(reply, m.id, rc == DP_EINVAL ? "invalid" : "protocol", err.msg);
+    }
+    dp_msg_type type = m.type;
+    uint64_t id = m.id;
+    dp_msg_free(&m);
+    if (g->closing) {
+        nng_msg_free(msg);
+        return reply_error(reply, id, DP_MSG_ERR_UNAVAILABLE, "dispatcher shutting down");
+    }
+    actor *target = g->cfg.routes[type];
+    if (target == NULL) {
+        g->refused++;
+        nng_msg_free(msg);
+        char text[160];
+        snprintf(text, sizeof text, "'%s' is not accepted on %s", dp_msg_type_name(type),
+                 g->cfg.listen_url);
+        return reply_error(reply, id, "unsupported", text);
+    }
+    fwd_origin origin = {actor_ctx_actor(ctx), actor_ctx_request(ctx)};
+    if (fwd_wrap(msg, origin, &err) != DP_OK) {
+        nng_msg_free(msg);
+        return reply_error(reply, id, "internal", err.msg);
+    }
+    rc = actor_send(target, msg, 2000, &err);
+    if (rc != DP_OK)
+        return reply_error(reply, id, DP_MSG_ERR_UNAVAILABLE, "dispatcher busy: retry later");
+    return ACTOR_DEFER;
+}
+
+/* The last callback on the actor's thread: the state goes with it. */
+static void gateway_stop(void *state, actor_ctx *ctx)
+{
+    (void)ctx;
+    free(state);
+}
+
+void gateway_close(actor *gw)
+{
+    nng_msg *m = NULL;
+    if (gw != NULL && nng_msg_alloc(&m, 0) == 0)
+        actor_send(gw, m, 2000, NULL);
+}
+
+actor *gateway_spawn(const gateway_config *cfg, dp_err *err)
+{
+    gateway_state *g = calloc(1, sizeof *g);
+    if (g == NULL) {
+        dp_err_set(err, DP_ENOMEM, "gateway: out of memory");
+        return NULL;
+    }
+    g->cfg = *cfg;
+    const char *urls[2] = {cfg->listen_url, cfg->also_url};
+    actor_opts o = {
+        .name = cfg->name,
+        .state = g,
+        .handler = gateway_handle,
+        .on_stop = gateway_stop,
+        .mailbox = cfg->max_held != 0 ? cfg->max_held : 4096,
+        .max_msg_bytes = DP_MSG_MAX_SIZE,
+        .listen_urls = urls,
+        .n_listen_urls = cfg->also_url != NULL ? 2 : 1,
+    };
+    actor *a = actor_spawn(&o, err);
+    if (a == NULL) {
+        free(g);
+        return NULL;
+    }
+    if (strncmp(cfg->listen_url, "ipc://", 6) == 0)
+        chmod(cfg->listen_url + 6, 0600); /* the admin socket is for its owner only */
+    dp_log(DP_LOG_INFO, "listening", "actor", cfg->name, "url", actor_url(a, 1), (char *)NULL);
+    return a;
+}

@@ -1,0 +1,349 @@
+#include "dispatch/leaser.h"
+
+#include "dispatch/auth_cache.h"
+#include "actors/actor.h"
+#include "dispatch/event_buffer.h"
+#include "dispatch/fwd.h"
+#include "common/job_json.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "dispatch/redis/rq.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct {
+    fwd_origin origin;
+    uint64_t id; /* the client's request id, echoed in the reply */
+    char runner_id[DP_ID_MAX];
+    char request_id[DP_ID_MAX];
+    uint32_t max_jobs;
+    int64_t deadline_ms;
+} parked_lease;
+
+typedef struct {
+    leaser_config cfg;
+    char prefix[RQ_PREFIX_MAX + 1];
+    char redis_url[1024];
+    rq_conn *rq;
+    auth_cache *auth;
+    parked_lease *parked; /* FIFO: oldest first */
+    size_t n_parked, cap_parked;
+    int64_t next_sweep_ms;
+    int64_t next_poke_ms;
+    char owner_id[48];   /* this replica, for the sweep guard */
+    event_buffer events; /* lease and dead-job events for the reporter, sent per tick */
+    int idle;            /* no other message waits in the mailbox (set per message) */
+} leaser_state;
+
+/* Sends the buffered events to the reporter as one message (it persists and
+ * publishes them): one hop per tick instead of one per job. */
+static void flush_events(leaser_state *s)
+{
+    event_buffer_send(&s->events, s->cfg.reporter, 5000, NULL);
+}
+
+/* Buffers a state change for the reporter. */
+static void queue_event(leaser_state *s, const char *job_id, dp_job_state state, dp_verdict verdict,
+                        const char *runner_id, uint32_t attempt, const char *message)
+{
+    event_buffer_add(&s->events, job_id, state, verdict, runner_id, attempt, message);
+    if (s->events.n >= 1024)
+        flush_events(s);
+}
+
+/* Claims for one request; returns the number of jobs answered (0: nothing
+ * pending), or -1 when it answered with an error. */
+static int try_lease(leaser_state *s, fwd_origin origin, uint64_t id, const char *runner_id,
+                     uint32_t max_jobs, const char *request_id)
+{
+    uint32_t k = max_jobs < RQ_LEASE_MAX ? max_jobs : RQ_LEASE_MAX;
+    rq_lease *leases = calloc(k, sizeof *leases);
+    size_t n = 0;
+    dp_err err = {0};
+    if (leases == NULL) {
+        fwd_reply_error(origin, id, DP_MSG_ERR_INTERNAL, "out of memory");
+        return -1;
+    }
+    int rc = rq_lease_claim(s->rq, runner_id, k, request_id, leases, &n, &err);
+    if (rc != DP_OK) {
+        free(leases);
+        fwd_reply_error(origin, id,
+                        rc == DP_ENOTFOUND ? DP_MSG_ERR_UNKNOWN_RUNNER : DP_MSG_ERR_UNAVAILABLE,
+                        err.msg);
+        return -1;
+    }
+    if (n == 0) {
+        free(leases);
+        return 0;
+    }
+    dp_msg r = {.type = DP_MSG_LEASED, .id = id};
+    r.leased.jobs = calloc(n, sizeof *r.leased.jobs);
+    size_t got = 0;
+    for (size_t i = 0; r.leased.jobs != NULL && i < n; i++) {
+        dp_leased_job *j = &r.leased.jobs[got];
+        if (dp_job_spec_from_text(leases[i].spec, leases[i].spec_len, &j->spec, &err) != DP_OK) {
+            /* Cannot happen for specs we stored; the reaper or a requeue recovers it. */
+            dp_log(DP_LOG_ERROR, "lease_bad_spec", "job_id", leases[i].job_id, "error", err.msg,
+                   (char *)NULL);
+            continue;
+        }
+        j->job_id = strdup(leases[i].job_id);
+        j->attempt = leases[i].attempt;
+        free(j->spec.job_id);
+        j->spec.job_id = strdup(leases[i].job_id);
+        got++;
+    }
+    r.leased.n_jobs = got;
+    for (size_t i = 0; i < got; i++)
+        queue_event(s, r.leased.jobs[i].job_id, DP_JOB_LEASED, DP_VERDICT_NONE, runner_id,
+                    r.leased.jobs[i].attempt, NULL);
+    /* Batched per tick under load; when idle the reporter hears of the lease
+     * before the runner does, so a status read after the lease shows it. */
+    if (s->idle)
+        flush_events(s);
+    fwd_reply(origin, &r);
+    dp_msg_free(&r);
+    rq_leases_free(leases, n);
+    free(leases);
+    return (int)n;
+}
+
+static void answer_none(const parked_lease *p, const char *reason)
+{
+    dp_msg r = {.type = DP_MSG_NONE, .id = p->id};
+    r.none.reason = (char *)reason;
+    fwd_reply(p->origin, &r);
+}
+
+static void park(leaser_state *s, const parked_lease *p)
+{
+    if (s->n_parked == s->cap_parked) {
+        size_t cap = s->cap_parked ? s->cap_parked * 2 : 64;
+        parked_lease *np = realloc(s->parked, cap * sizeof *np);
+        if (np == NULL) {
+            answer_none(p, "busy");
+            return;
+        }
+        s->parked = np;
+        s->cap_parked = cap;
+    }
+    s->parked[s->n_parked++] = *p;
+}
+
+/* Serves parked requests oldest first until the queue runs dry. */
+static void serve_parked(leaser_state *s)
+{
+    size_t i = 0;
+    int dry = 0;
+    while (i < s->n_parked && !dry) {
+        parked_lease *p = &s->parked[i];
+        int n = try_lease(s, p->origin, p->id, p->runner_id, p->max_jobs, p->request_id);
+        if (n == 0) {
+            dry = 1;
+            break;
+        }
+        i++; /* answered (jobs or an error) */
+    }
+    if (i > 0) {
+        memmove(s->parked, s->parked + i, (s->n_parked - i) * sizeof *s->parked);
+        s->n_parked -= i;
+    }
+}
+
+static void release_parked(leaser_state *s, const char *runner_id)
+{
+    size_t keep = 0;
+    for (size_t i = 0; i < s->n_parked; i++) {
+        if (strcmp(s->parked[i].runner_id, runner_id) == 0)
+            answer_none(&s->parked[i], "draining");
+        else
+            s->parked[keep++] = s->parked[i];
+    }
+    s->n_parked = keep;
+}
+
+static void handle_lease(leaser_state *s, fwd_origin origin, const dp_msg *m)
+{
+    const dp_msg_lease *l = &m->lease;
+    dp_err err = {0};
+    int rc = auth_cache_check(s->auth, s->rq, l->runner_id, l->runner_token, &err);
+    if (rc != DP_OK) {
+        fwd_reply_error(origin, m->id,
+                        rc == DP_EAUTH ? DP_MSG_ERR_UNAUTHORIZED : DP_MSG_ERR_UNAVAILABLE,
+                        rc == DP_EAUTH ? "runner token rejected" : err.msg);
+        return;
+    }
+    /* Someone parked earlier goes first: join the line instead of overtaking. */
+    int n = s->n_parked == 0 ? try_lease(s, origin, m->id, l->runner_id, l->max_jobs, l->request_id)
+                             : 0;
+    if (n != 0)
+        return;
+    if (l->wait_ms == 0) {
+        dp_msg r = {.type = DP_MSG_NONE, .id = m->id};
+        r.none.reason = "empty";
+        fwd_reply(origin, &r);
+        return;
+    }
+    parked_lease p = {.origin = origin, .id = m->id, .max_jobs = l->max_jobs};
+    uint32_t wait = l->wait_ms < s->cfg.max_wait_ms ? l->wait_ms : s->cfg.max_wait_ms;
+    p.deadline_ms = dp_now_ms() + wait;
+    snprintf(p.runner_id, sizeof p.runner_id, "%s", l->runner_id);
+    snprintf(p.request_id, sizeof p.request_id, "%s", l->request_id ? l->request_id : "");
+    park(s, &p);
+    if (s->n_parked == 1)
+        serve_parked(s); /* a job may have arrived between the claim and now */
+}
+
+static int leaser_handle(void *state, actor_ctx *ctx, nng_msg *msg, nng_msg **reply)
+{
+    leaser_state *s = state;
+    (void)reply;
+    fwd_origin origin;
+    dp_msg m;
+    if (fwd_receive(msg, &origin, &m) != DP_OK)
+        return 0;
+    actor_stats st;
+    actor_get_stats(actor_ctx_actor(ctx), &st);
+    s->idle = st.held <= 1;
+    switch (m.type) {
+    case DP_MSG_LEASE:
+        handle_lease(s, origin, &m);
+        break;
+    case DP_MSG_WAKE:
+        serve_parked(s);
+        break;
+    case DP_MSG_DRAIN: /* internal, from the registrar: that runner takes nothing more */
+        release_parked(s, m.drain.runner_id);
+        break;
+    default:
+        fwd_reply_error(origin, m.id, "unsupported", "the leaser does not handle this message");
+        break;
+    }
+    dp_msg_free(&m);
+    return 0;
+}
+
+/* Dead jobs are left in Redis until the reporter has recorded them (it acks). */
+static void report_dead(leaser_state *s)
+{
+    rq_dead_job dead[64];
+    size_t n = 0;
+    dp_err err = {0};
+    if (rq_dead_peek(s->rq, dead, 64, &n, &err) != DP_OK) {
+        dp_log(DP_LOG_WARN, "dead_peek_failed", "error", err.msg, (char *)NULL);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        queue_event(s, dead[i].job_id, DP_JOB_FAILED, DP_VERDICT_SE, NULL, dead[i].attempts,
+                    dead[i].reason);
+}
+
+static void sweep(leaser_state *s)
+{
+    rq_reap_report rep = {0};
+    dp_err err = {0};
+    if (rq_reap_sweep(s->rq, s->owner_id, 2 * s->cfg.sweep_ms, 1000, &rep, &err) != DP_OK) {
+        dp_log(DP_LOG_WARN, "sweep_failed", "error", err.msg, (char *)NULL);
+        return;
+    }
+    if (rep.runners_reaped > 0) {
+        char buf[96];
+        snprintf(buf, sizeof buf, "%u runners, %u jobs requeued, %u dead", rep.runners_reaped,
+                 rep.jobs_requeued, rep.jobs_dead);
+        dp_log(DP_LOG_WARN, "runners_reaped", "detail", buf, (char *)NULL);
+    }
+    if (rep.jobs_dead > 0 || rep.runners_reaped > 0)
+        report_dead(s);
+    if (rep.jobs_requeued > 0)
+        serve_parked(s);
+}
+
+static void leaser_tick(void *state, actor_ctx *ctx)
+{
+    leaser_state *s = state;
+    (void)ctx;
+    int64_t now = dp_now_ms();
+    flush_events(s);
+    size_t keep = 0;
+    for (size_t i = 0; i < s->n_parked; i++) {
+        if (s->parked[i].deadline_ms <= now)
+            answer_none(&s->parked[i], "timeout");
+        else
+            s->parked[keep++] = s->parked[i];
+    }
+    s->n_parked = keep;
+    if (now >= s->next_sweep_ms) {
+        s->next_sweep_ms = now + s->cfg.sweep_ms;
+        sweep(s);
+    }
+    /* A missed wake-up (a lost subscription) costs at most this delay. */
+    if (s->n_parked > 0 && now >= s->next_poke_ms) {
+        s->next_poke_ms = now + 5000;
+        serve_parked(s);
+    }
+}
+
+static int leaser_start(void *state, actor_ctx *ctx, dp_err *err)
+{
+    leaser_state *s = state;
+    (void)ctx;
+    rq_options opt;
+    rq_options_default(&opt);
+    opt.alive_ttl_ms = s->cfg.alive_ttl_ms;
+    opt.max_attempts = s->cfg.max_attempts;
+    s->rq = rq_connect(s->redis_url, s->prefix, &opt, err);
+    s->auth = auth_cache_new(4096);
+    if (s->rq == NULL || s->auth == NULL)
+        return DP_EUNAVAIL;
+    snprintf(s->owner_id, sizeof s->owner_id, "leaser-%ld-%lld", (long)getpid(),
+             (long long)dp_now_ms());
+    s->next_sweep_ms = dp_now_ms() + s->cfg.sweep_ms;
+    return DP_OK;
+}
+
+static void leaser_stop(void *state, actor_ctx *ctx)
+{
+    leaser_state *s = state;
+    (void)ctx;
+    for (size_t i = 0; i < s->n_parked; i++)
+        answer_none(&s->parked[i], "shutting down");
+    flush_events(s);
+    event_buffer_free(&s->events);
+    free(s->parked);
+    rq_close(s->rq);
+    auth_cache_free(s->auth);
+    free(s);
+}
+
+actor *leaser_spawn(const leaser_config *cfg, dp_err *err)
+{
+    leaser_state *s = calloc(1, sizeof *s);
+    if (s == NULL) {
+        dp_err_set(err, DP_ENOMEM, "leaser: out of memory");
+        return NULL;
+    }
+    s->cfg = *cfg;
+    snprintf(s->prefix, sizeof s->prefix, "%s", cfg->prefix);
+    snprintf(s->redis_url, sizeof s->redis_url, "%s", cfg->redis_url);
+    s->cfg.prefix = s->prefix;
+    s->cfg.redis_url = s->redis_url;
+    actor_opts o = {
+        .name = "leaser",
+        .state = s,
+        .handler = leaser_handle,
+        .on_start = leaser_start,
+        .on_stop = leaser_stop,
+        .on_tick = leaser_tick,
+        .tick_ms = 20,
+        .mailbox = 2048,
+        .max_msg_bytes = DP_MSG_MAX_SIZE,
+    };
+    actor *a = actor_spawn(&o, err);
+    if (a == NULL)
+        leaser_stop(s, NULL); /* on_stop never ran: release what on_start took */
+    return a;
+}

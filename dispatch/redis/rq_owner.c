@@ -1,0 +1,99 @@
+#include "dispatch/redis/rq_owner.h"
+
+#include "dispatch/redis/rq_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int rq_owner_check(rq_conn *c, rq_owner_item *items, size_t n, dp_err *err)
+{
+    for (size_t i = 0; i < n; i += RQ_BATCH_MAX) {
+        size_t m = n - i < RQ_BATCH_MAX ? n - i : RQ_BATCH_MAX;
+        rq_args a = {0};
+        for (size_t j = 0; j < m; j++)
+            rq_args_str(&a, items[i + j].job_id);
+        redisReply *r = NULL;
+        int rc = rq_eval(c, RQ_LUA_OWNER_CHECK, &a, RQ_RETRY, &r, err);
+        rq_args_free(&a);
+        if (rc != DP_OK)
+            return rc;
+        for (size_t j = 0; j < m; j++) {
+            rq_owner_item *it = &items[i + j];
+            redisReply *e = r->type == REDIS_REPLY_ARRAY && j < r->elements ? r->element[j] : NULL;
+            it->result = DP_ENOTFOUND;
+            it->max_attempts = 0;
+            if (e != NULL && e->type == REDIS_REPLY_STRING) {
+                /* A tombstone: "completed <runner> <attempt>" or "cancelled". */
+                char want[DP_ID_MAX * 2 + 32];
+                snprintf(want, sizeof want, "completed %s %u", it->runner_id, it->attempt);
+                it->result = strcmp(e->str, want) == 0 ? DP_OK : DP_ECONFLICT;
+            } else if (e != NULL && e->type == REDIS_REPLY_ARRAY && e->elements == 4 &&
+                       e->element[0]->type == REDIS_REPLY_STRING) {
+                char att[16];
+                snprintf(att, sizeof att, "%u", it->attempt);
+                int owner = e->element[1]->type == REDIS_REPLY_STRING &&
+                            strcmp(e->element[1]->str, it->runner_id) == 0;
+                int same = e->element[2]->type == REDIS_REPLY_STRING &&
+                           strcmp(e->element[2]->str, att) == 0;
+                it->result = strcmp(e->element[0]->str, "leased") == 0 && owner && same
+                                 ? DP_OK
+                                 : DP_ECONFLICT;
+                if (e->element[3]->type == REDIS_REPLY_STRING)
+                    it->max_attempts = (uint32_t)strtoul(e->element[3]->str, NULL, 10);
+            }
+        }
+        freeReplyObject(r);
+    }
+    return DP_OK;
+}
+
+int rq_owner_clear_tombstones(rq_conn *c, const char *const *job_ids, size_t n, dp_err *err)
+{
+    for (size_t i = 0; i < n; i += RQ_BATCH_MAX) {
+        size_t m = n - i < RQ_BATCH_MAX ? n - i : RQ_BATCH_MAX;
+        rq_args a = {0};
+        for (size_t j = 0; j < m; j++)
+            rq_args_str(&a, job_ids[i + j]);
+        redisReply *r = NULL;
+        int rc = rq_eval(c, RQ_LUA_CLEAR_TOMBSTONES, &a, RQ_RETRY, &r, err);
+        rq_args_free(&a);
+        if (rc != DP_OK)
+            return rc;
+        freeReplyObject(r);
+    }
+    return DP_OK;
+}
+
+int rq_epoch_present(rq_conn *c, int *present, dp_err *err)
+{
+    char key[RQ_PREFIX_MAX + 8];
+    snprintf(key, sizeof key, "%sepoch", c->prefix);
+    rq_args a = {0};
+    redisReply *r = NULL;
+    rq_args_str(&a, "EXISTS");
+    rq_args_str(&a, key);
+    int rc = rq_call(c, "epoch check", &a, RQ_RETRY, &r, err);
+    if (rc == DP_OK)
+        *present = r != NULL && r->type == REDIS_REPLY_INTEGER && r->integer == 1;
+    if (r != NULL)
+        freeReplyObject(r);
+    rq_args_free(&a);
+    return rc;
+}
+
+int rq_epoch_mark(rq_conn *c, dp_err *err)
+{
+    char key[RQ_PREFIX_MAX + 8];
+    snprintf(key, sizeof key, "%sepoch", c->prefix);
+    rq_args a = {0};
+    redisReply *r = NULL;
+    rq_args_str(&a, "SET");
+    rq_args_str(&a, key);
+    rq_args_str(&a, "1");
+    int rc = rq_call(c, "epoch mark", &a, RQ_RETRY, &r, err);
+    if (r != NULL)
+        freeReplyObject(r);
+    rq_args_free(&a);
+    return rc;
+}

@@ -1,0 +1,34 @@
+/* Read-only checks the reporter makes before it persists a result, and the
+ * marker that tells dispatchd its Redis lost its data. Kept apart from the
+ * scripted operations in rq.h because they change nothing. */
+#ifndef DP_RQ_OWNER_H
+#define DP_RQ_OWNER_H
+
+#include "dispatch/redis/rq.h"
+
+typedef struct {
+    const char *job_id;
+    const char *runner_id;
+    uint32_t attempt;
+    uint32_t max_attempts; /* out: the job's own limit, when it is leased */
+    int result;            /* out: DP_OK (current owner and attempt, or an identical repeat of an
+                              accepted complete), DP_ECONFLICT, DP_ENOTFOUND */
+} rq_owner_item;
+
+/* Checks n items in one round trip per RQ_BATCH_MAX (one script,
+ * dispatch/redis/rq_owner_check.lua). */
+int rq_owner_check(rq_conn *c, rq_owner_item *items, size_t n, dp_err *err);
+
+/* Deletes the tombstones (string keys left by a complete or cancel) of n
+ * jobs PostgreSQL holds as unfinished again (an operator requeued them), so
+ * that rq_enqueue adds them instead of skipping an existing key. Live job
+ * hashes are left alone. One script call (rq_clear_tombstones.lua) per
+ * RQ_BATCH_MAX; ids are borrowed. */
+int rq_owner_clear_tombstones(rq_conn *c, const char *const *job_ids, size_t n, dp_err *err);
+
+/* Sets *present to 1 when this Redis holds our epoch marker, 0 when it does
+ * not (a new or flushed Redis: rebuild from PostgreSQL, then rq_epoch_mark). */
+int rq_epoch_present(rq_conn *c, int *present, dp_err *err);
+int rq_epoch_mark(rq_conn *c, dp_err *err);
+
+#endif

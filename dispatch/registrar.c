@@ -1,0 +1,244 @@
+#include "dispatch/registrar.h"
+
+#include "dispatch/auth_cache.h"
+#include "actors/actor.h"
+#include "dispatch/fwd.h"
+#include "common/log.h"
+#include "dispatch/redis/rq.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    registrar_config cfg;
+    char redis_url[1024];
+    char prefix[RQ_PREFIX_MAX + 1];
+    char *registration_token;
+    rq_conn *rq;
+    auth_cache *auth;
+} registrar_state;
+
+static void reply_code(fwd_origin o, uint64_t id, int rc, const dp_err *err)
+{
+    const char *code = rc == DP_EAUTH       ? DP_MSG_ERR_UNAUTHORIZED
+                       : rc == DP_ENOTFOUND ? DP_MSG_ERR_UNKNOWN_RUNNER
+                       : rc == DP_EINVAL    ? "invalid"
+                                            : DP_MSG_ERR_UNAVAILABLE;
+    fwd_reply_error(o, id, code, err->msg[0] != '\0' ? err->msg : dp_code_name(rc));
+}
+
+static void do_register(registrar_state *s, fwd_origin o, const dp_msg *m)
+{
+    const dp_msg_register *r = &m->reg;
+    rq_runner_reg reg = {
+        .name = r->name,
+        .labels = (const char *const *)r->labels,
+        .n_labels = r->n_labels,
+        .capacity = r->capacity,
+        .version = r->version != NULL ? r->version : "unknown", /* optional on the wire */
+    };
+    char id[DP_ID_MAX], token[RQ_TOKEN_HEX_LEN + 1];
+    dp_err err = {0};
+    int rc = rq_registry_register(s->rq, s->registration_token, r->registration_token, &reg, id,
+                                  token, &err);
+    if (rc != DP_OK) {
+        dp_log(DP_LOG_WARN, "register_refused", "name", r->name, "error", err.msg, (char *)NULL);
+        reply_code(o, m->id, rc, &err);
+        return;
+    }
+    dp_msg out = {.type = DP_MSG_REGISTERED, .id = m->id};
+    out.registered.runner_id = id;
+    out.registered.runner_token = token;
+    out.registered.heartbeat_ms = s->cfg.heartbeat_ms;
+    out.registered.alive_ttl_ms = s->cfg.alive_ttl_ms;
+    fwd_reply(o, &out);
+    dp_log(DP_LOG_INFO, "runner_registered", "runner_id", id, "name", r->name, (char *)NULL);
+    memset(token, 0, sizeof token);
+}
+
+static int authenticate(registrar_state *s, fwd_origin o, uint64_t id, const char *runner_id,
+                        const char *token)
+{
+    dp_err err = {0};
+    int rc = auth_cache_check(s->auth, s->rq, runner_id, token, &err);
+    if (rc != DP_OK)
+        reply_code(o, id, rc == DP_EAUTH ? DP_ENOTFOUND : rc, &err);
+    return rc;
+}
+
+static void do_heartbeat(registrar_state *s, fwd_origin o, const dp_msg *m)
+{
+    const dp_msg_heartbeat *h = &m->heartbeat;
+    if (authenticate(s, o, m->id, h->runner_id, h->runner_token) != DP_OK)
+        return;
+    dp_err err = {0};
+    if (h->draining) {
+        /* The runner is stopping: no new leases, and its waiting ones end now. */
+        rq_drain(s->rq, h->runner_id, 1, &err);
+        dp_msg d = {.type = DP_MSG_DRAIN};
+        d.drain.runner_id = h->runner_id;
+        nng_msg *msg = fwd_internal(&d, NULL);
+        if (msg != NULL)
+            actor_send(s->cfg.leaser, msg, 1000, NULL);
+    }
+    int rc = rq_heartbeat(s->rq, h->runner_id, &err);
+    if (rc != DP_OK) {
+        if (rc == DP_ENOTFOUND)
+            auth_cache_forget(s->auth, h->runner_id);
+        reply_code(o, m->id, rc, &err);
+        return;
+    }
+    dp_msg out = {0};
+    if (dp_msg_make_ack(&out, m->id, 0) == DP_OK) {
+        fwd_reply(o, &out);
+        dp_msg_free(&out);
+    }
+}
+
+static void wake_leaser(registrar_state *s)
+{
+    dp_msg m = {.type = DP_MSG_WAKE};
+    nng_msg *msg = fwd_internal(&m, NULL);
+    if (msg != NULL)
+        actor_send(s->cfg.leaser, msg, 1000, NULL);
+}
+
+static void do_deregister(registrar_state *s, fwd_origin o, const dp_msg *m)
+{
+    const dp_msg_deregister *d = &m->deregister;
+    if (authenticate(s, o, m->id, d->runner_id, d->runner_token) != DP_OK)
+        return;
+    uint32_t released = 0;
+    dp_err err = {0};
+    int rc = rq_deregister(s->rq, d->runner_id, &released, &err);
+    auth_cache_forget(s->auth, d->runner_id);
+    if (rc != DP_OK) {
+        reply_code(o, m->id, rc, &err);
+        return;
+    }
+    char n[16];
+    snprintf(n, sizeof n, "%u", released);
+    dp_log(DP_LOG_INFO, "runner_deregistered", "runner_id", d->runner_id, "released", n,
+           (char *)NULL);
+    if (released > 0)
+        wake_leaser(s);
+    dp_msg out = {0};
+    if (dp_msg_make_ack(&out, m->id, released) == DP_OK) {
+        fwd_reply(o, &out);
+        dp_msg_free(&out);
+    }
+}
+
+static void do_list(registrar_state *s, fwd_origin o, const dp_msg *m)
+{
+    dp_err err = {0};
+    dp_msg out = {.type = DP_MSG_RUNNERS, .id = m->id};
+    int rc = rq_runner_list(s->rq, &out.runners.runners, &out.runners.n_runners, &err);
+    if (rc != DP_OK) {
+        reply_code(o, m->id, rc, &err);
+        return;
+    }
+    fwd_reply(o, &out);
+    rq_runner_list_free(out.runners.runners, out.runners.n_runners);
+}
+
+static void do_drain(registrar_state *s, fwd_origin o, const dp_msg *m)
+{
+    dp_err err = {0};
+    int rc = rq_drain(s->rq, m->drain.runner_id, 1, &err);
+    if (rc == DP_OK) { /* its waiting lease requests end with none */
+        dp_msg d = {.type = DP_MSG_DRAIN};
+        d.drain.runner_id = m->drain.runner_id;
+        nng_msg *msg = fwd_internal(&d, NULL);
+        if (msg != NULL)
+            actor_send(s->cfg.leaser, msg, 1000, NULL);
+    }
+    if (rc != DP_OK) {
+        fwd_reply_code(o, m->id, rc, "runner", &err);
+        return;
+    }
+    dp_msg out = {0};
+    if (dp_msg_make_ack(&out, m->id, 0) == DP_OK)
+        fwd_reply_take(o, &out);
+}
+
+static int registrar_handle(void *state, actor_ctx *ctx, nng_msg *msg, nng_msg **reply)
+{
+    registrar_state *s = state;
+    (void)ctx;
+    (void)reply;
+    fwd_origin o;
+    dp_msg m;
+    if (fwd_receive(msg, &o, &m) != DP_OK)
+        return 0;
+    switch (m.type) {
+    case DP_MSG_REGISTER:
+        do_register(s, o, &m);
+        break;
+    case DP_MSG_HEARTBEAT:
+        do_heartbeat(s, o, &m);
+        break;
+    case DP_MSG_DEREGISTER:
+        do_deregister(s, o, &m);
+        break;
+    case DP_MSG_LIST_RUNNERS:
+        do_list(s, o, &m);
+        break;
+    case DP_MSG_DRAIN:
+        do_drain(s, o, &m);
+        break;
+    default:
+        fwd_reply_error(o, m.id, "unsupported", "the registrar does not handle this message");
+        break;
+    }
+    dp_msg_free(&m);
+    return 0;
+}
+
+static int registrar_start(void *state, actor_ctx *ctx, dp_err *err)
+{
+    registrar_state *s = state;
+    (void)ctx;
+    rq_options opt;
+    rq_options_default(&opt);
+    opt.alive_ttl_ms = s->cfg.alive_ttl_ms;
+    s->rq = rq_connect(s->redis_url, s->prefix, &opt, err);
+    s->auth = auth_cache_new(4096);
+    return s->rq != NULL && s->auth != NULL ? DP_OK : DP_EUNAVAIL;
+}
+
+static void registrar_stop(void *state, actor_ctx *ctx)
+{
+    registrar_state *s = state;
+    (void)ctx;
+    rq_close(s->rq);
+    auth_cache_free(s->auth);
+    free(s->registration_token);
+    free(s);
+}
+
+actor *registrar_spawn(const registrar_config *cfg, dp_err *err)
+{
+    registrar_state *s = calloc(1, sizeof *s);
+    if (s == NULL || (s->registration_token = strdup(cfg->registration_token)) == NULL) {
+        free(s);
+        dp_err_set(err, DP_ENOMEM, "registrar: out of memory");
+        return NULL;
+    }
+    s->cfg = *cfg;
+    snprintf(s->redis_url, sizeof s->redis_url, "%s", cfg->redis_url);
+    snprintf(s->prefix, sizeof s->prefix, "%s", cfg->prefix);
+    actor_opts o = {
+        .name = "registrar",
+        .state = s,
+        .handler = registrar_handle,
+        .on_start = registrar_start,
+        .on_stop = registrar_stop,
+        .mailbox = 1024,
+    };
+    actor *a = actor_spawn(&o, err);
+    if (a == NULL)
+        registrar_stop(s, NULL); /* on_stop never ran: release what on_start took */
+    return a;
+}

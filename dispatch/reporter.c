@@ -1,0 +1,144 @@
+/* The reporter actor: its messages, tick and lifecycle; the work is in
+ * reporter_submit.c, reporter_complete.c, reporter_events.c,
+ * reporter_admin.c and reporter_rebuild.c. */
+#include "dispatch/reporter_impl.h"
+
+#include "common/log.h"
+#include "actors/actor.h"
+#include "common/clock.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int reporter_handle(void *state, actor_ctx *ctx, nng_msg *msg, nng_msg **reply)
+{
+    reporter_state *s = state;
+    (void)reply;
+    fwd_origin o;
+    dp_msg m;
+    if (fwd_receive(msg, &o, &m) != DP_OK)
+        return 0;
+    switch (m.type) {
+    case DP_MSG_SUBMIT:
+        reporter_do_submit(s, o, &m);
+        break;
+    case DP_MSG_COMPLETE: {
+        reporter_do_complete(s, o, &m);
+        /* Group commit while results keep coming; when nothing else waits in
+         * the mailbox, commit now rather than at the next tick. */
+        actor_stats st;
+        actor_get_stats(actor_ctx_actor(ctx), &st);
+        if (s->n_batch == REPORTER_BATCH || st.held <= 1)
+            reporter_flush_completes(s);
+        break;
+    }
+    case DP_MSG_STATUS:
+    case DP_MSG_WAIT:
+        reporter_do_status(s, o, &m);
+        break;
+    case DP_MSG_QUEUE:
+        reporter_do_queue(s, o, &m);
+        break;
+    case DP_MSG_CANCEL:
+        reporter_do_cancel(s, o, &m);
+        break;
+    case DP_MSG_REQUEUE:
+        reporter_do_requeue(s, o, &m);
+        break;
+    case DP_MSG_EVENT:
+        event_buffer_add(&s->events, m.event.job_id, m.event.state, m.event.verdict,
+                         m.event.runner_id, m.event.attempt, m.event.message);
+        break;
+    case DP_MSG_EVENTS:
+        event_buffer_add_all(&s->events, &m.events);
+        break;
+    default:
+        fwd_reply_error(o, m.id, "unsupported", "the reporter does not handle this message");
+        break;
+    }
+    dp_msg_free(&m);
+    return 0;
+}
+
+static void reporter_tick(void *state, actor_ctx *ctx)
+{
+    reporter_state *s = state;
+    (void)ctx;
+    reporter_flush_completes(s);
+    reporter_flush_events(s);
+    int64_t now = dp_now_ms();
+    if (now >= s->next_epoch_check_ms) {
+        s->next_epoch_check_ms = now + 1000;
+        reporter_check_epoch(s);
+    }
+}
+
+static int reporter_start(void *state, actor_ctx *ctx, dp_err *err)
+{
+    reporter_state *s = state;
+    (void)ctx;
+    rq_options opt;
+    rq_options_default(&opt);
+    opt.alive_ttl_ms = s->cfg.alive_ttl_ms;
+    opt.max_attempts = s->cfg.max_attempts;
+    if ((s->db = store_open(s->pg_dsn, err)) == NULL)
+        return err->code != 0 ? err->code : DP_EUNAVAIL;
+    if ((s->rq = rq_connect(s->redis_url, s->prefix, &opt, err)) == NULL)
+        return DP_EUNAVAIL;
+    if ((s->logs = logstore_open(s->log_store, err)) == NULL)
+        return DP_EINVAL;
+    if ((s->auth = auth_cache_new(4096)) == NULL)
+        return dp_err_set(err, DP_ENOMEM, "reporter: out of memory");
+    s->need_rebuild = 1; /* reconcile once at start: a crash may have left work behind */
+    return DP_OK;
+}
+
+static void reporter_stop(void *state, actor_ctx *ctx)
+{
+    reporter_state *s = state;
+    (void)ctx;
+    if (s->db != NULL && s->rq != NULL) {
+        reporter_flush_completes(s); /* finish in-flight writes */
+        reporter_flush_events(s);
+    }
+    for (size_t i = 0; i < s->n_batch; i++) {
+        free(s->batch[i].runner_id);
+        dp_job_result_free(&s->batch[i].result);
+    }
+    event_buffer_free(&s->events);
+    store_close(s->db);
+    rq_close(s->rq);
+    logstore_close(s->logs);
+    auth_cache_free(s->auth);
+    free(s);
+}
+
+actor *reporter_spawn(const reporter_config *cfg, dp_err *err)
+{
+    reporter_state *s = calloc(1, sizeof *s);
+    if (s == NULL) {
+        dp_err_set(err, DP_ENOMEM, "reporter: out of memory");
+        return NULL;
+    }
+    s->cfg = *cfg;
+    snprintf(s->redis_url, sizeof s->redis_url, "%s", cfg->redis_url);
+    snprintf(s->prefix, sizeof s->prefix, "%s", cfg->prefix);
+    snprintf(s->pg_dsn, sizeof s->pg_dsn, "%s", cfg->pg_dsn);
+    snprintf(s->log_store, sizeof s->log_store, "%s", cfg->log_store);
+    actor_opts o = {
+        .name = "reporter",
+        .state = s,
+        .handler = reporter_handle,
+        .on_start = reporter_start,
+        .on_stop = reporter_stop,
+        .on_tick = reporter_tick,
+        .tick_ms = 2,
+        .mailbox = 2048,
+        .max_msg_bytes = DP_MSG_MAX_SIZE,
+    };
+    actor *a = actor_spawn(&o, err);
+    if (a == NULL)
+        reporter_stop(s, NULL); /* on_stop never ran: release what on_start took */
+    return a;
+}

@@ -1,0 +1,179 @@
+/* The reporter's complete: owner check, log, group commit of the results,
+ * then release in Redis. */
+#include "dispatch/reporter_impl.h"
+
+#include "common/log.h"
+#include "dispatch/redis/rq_owner.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void reporter_do_complete(reporter_state *s, fwd_origin o, dp_msg *m)
+{
+    dp_msg_complete *c = &m->complete;
+    dp_err err = {0};
+    int rc = auth_cache_check(s->auth, s->rq, c->runner_id, c->runner_token, &err);
+    if (rc != DP_OK) {
+        fwd_reply_error(o, m->id, rc == DP_EAUTH ? DP_MSG_ERR_UNAUTHORIZED : DP_MSG_ERR_UNAVAILABLE,
+                        rc == DP_EAUTH ? "runner token rejected" : err.msg);
+        return;
+    }
+    pending_complete *p = &s->batch[s->n_batch++];
+    p->origin = o;
+    p->id = m->id;
+    p->runner_id = c->runner_id;
+    p->result = c->result;
+    p->retry = c->retry;
+    c->runner_id = NULL; /* moved into the batch */
+    memset(&c->result, 0, sizeof c->result);
+}
+
+/* A runner-side failure (fetch timeout, disk full, sandbox fault): back to
+ * pending for another runner while attempts remain, else failed with SE. */
+static void retry_elsewhere(reporter_state *s, pending_complete *p, uint32_t max_attempts)
+{
+    dp_job_result *r = &p->result;
+    dp_err err = {0};
+    char why[600];
+    int rc;
+    if (max_attempts == 0)
+        max_attempts = s->cfg.max_attempts;
+    if (r->attempt < max_attempts) {
+        snprintf(why, sizeof why, "attempt %u failed on the runner: %.500s; retrying", r->attempt,
+                 r->message != NULL ? r->message : "system error");
+        rc = rq_requeue(s->rq, r->job_id, &err);
+        if (rc == DP_OK)
+            event_buffer_add(&s->events, r->job_id, DP_JOB_QUEUED, DP_VERDICT_NONE, p->runner_id,
+                             r->attempt, why);
+    } else {
+        snprintf(why, sizeof why, "%u attempts failed; last: %.500s", r->attempt,
+                 r->message != NULL ? r->message : "system error");
+        store_failure f = {r->job_id, r->attempt, why};
+        rc = store_mark_failed(s->db, &f, 1, NULL, &err);
+        if (rc == DP_OK) {
+            rq_lease_complete(s->rq, p->runner_id, r->job_id, r->attempt, NULL);
+            event_buffer_add(&s->events, r->job_id, DP_JOB_FAILED, DP_VERDICT_SE, p->runner_id,
+                             r->attempt, why);
+        }
+    }
+    if (rc != DP_OK) {
+        fwd_reply_error(p->origin, p->id, DP_MSG_ERR_UNAVAILABLE, err.msg);
+        return;
+    }
+    dp_msg ack = {0};
+    dp_msg_make_ack(&ack, p->id, 0);
+    fwd_reply_take(p->origin, &ack);
+}
+
+/* Persisted (or already terminal): now the jobs may leave Redis, one
+ * script call per runner in the batch. */
+static void release_recorded(reporter_state *s, const size_t *idx, const store_outcome *outcome,
+                             size_t n)
+{
+    rq_complete_item items[REPORTER_BATCH];
+    bool done[REPORTER_BATCH] = {false};
+    for (size_t k = 0; k < n; k++) {
+        if (done[k] || outcome[k] == STORE_UNKNOWN_JOB)
+            continue;
+        const char *runner = s->batch[idx[k]].runner_id;
+        size_t m = 0;
+        for (size_t j = k; j < n; j++) {
+            pending_complete *p = &s->batch[idx[j]];
+            if (done[j] || outcome[j] == STORE_UNKNOWN_JOB || strcmp(p->runner_id, runner) != 0)
+                continue;
+            done[j] = true;
+            items[m++] =
+                (rq_complete_item){.job_id = p->result.job_id, .attempt = p->result.attempt};
+        }
+        dp_err err = {0};
+        if (rq_lease_complete_batch(s->rq, runner, items, m, &err) != DP_OK)
+            dp_log(DP_LOG_WARN, "complete_redis_failed", "runner_id", runner, "error", err.msg,
+                   (char *)NULL);
+    }
+}
+
+void reporter_flush_completes(reporter_state *s)
+{
+    size_t n = s->n_batch;
+    if (n == 0)
+        return;
+    rq_owner_item own[REPORTER_BATCH];
+    store_result_in in[REPORTER_BATCH];
+    store_outcome outcome[REPORTER_BATCH];
+    size_t idx[REPORTER_BATCH], n_in = 0;
+    char urls[REPORTER_BATCH][512];
+    dp_err err = {0};
+    for (size_t i = 0; i < n; i++)
+        own[i] = (rq_owner_item){.job_id = s->batch[i].result.job_id,
+                                 .runner_id = s->batch[i].runner_id,
+                                 .attempt = s->batch[i].result.attempt,
+                                 .result = DP_ENOTFOUND};
+    int rc = rq_owner_check(s->rq, own, n, &err);
+    for (size_t i = 0; i < n; i++) {
+        pending_complete *p = &s->batch[i];
+        if (rc != DP_OK) {
+            fwd_reply_error(p->origin, p->id, DP_MSG_ERR_UNAVAILABLE, err.msg);
+            continue;
+        }
+        if (own[i].result == DP_ECONFLICT) {
+            dp_msg r = {0};
+            dp_msg_make_conflict(&r, p->id, p->result.job_id,
+                                 "not the current owner of this attempt (reclaimed?)");
+            fwd_reply_take(p->origin, &r);
+            continue;
+        }
+        if (own[i].result == DP_ENOTFOUND) {
+            dp_msg r = {0};
+            dp_msg_make_not_found(&r, p->id, "job", "no such job is leased");
+            fwd_reply_take(p->origin, &r);
+            continue;
+        }
+        if (p->retry) {
+            retry_elsewhere(s, p, own[i].max_attempts);
+            continue;
+        }
+        urls[n_in][0] = '\0';
+        if (s->logs != NULL && p->result.log != NULL && p->result.log_len > 0 &&
+            logstore_put(s->logs, p->result.job_id, p->result.attempt, p->result.log,
+                         p->result.log_len, urls[n_in], sizeof urls[n_in], &err) != DP_OK) {
+            dp_log(DP_LOG_WARN, "log_not_stored", "job_id", p->result.job_id, "error", err.msg,
+                   (char *)NULL);
+            urls[n_in][0] = '\0';
+        }
+        in[n_in] = (store_result_in){&p->result, p->runner_id, urls[n_in][0] ? urls[n_in] : NULL};
+        idx[n_in++] = i;
+    }
+    if (rc == DP_OK && n_in > 0) {
+        rc = store_record_results(s->db, in, n_in, outcome, &err);
+        if (rc == DP_OK)
+            release_recorded(s, idx, outcome, n_in);
+        for (size_t k = 0; k < n_in; k++) {
+            pending_complete *p = &s->batch[idx[k]];
+            if (rc != DP_OK) {
+                fwd_reply_error(p->origin, p->id, DP_MSG_ERR_UNAVAILABLE, err.msg);
+                continue;
+            }
+            if (outcome[k] == STORE_UNKNOWN_JOB) {
+                dp_msg r = {0};
+                dp_msg_make_not_found(&r, p->id, "job", "unknown job");
+                fwd_reply_take(p->origin, &r);
+                continue;
+            }
+            if (outcome[k] == STORE_RECORDED) {
+                if (event_buffer_add(&s->events, p->result.job_id, DP_JOB_COMPLETED,
+                                     p->result.verdict, p->runner_id, p->result.attempt,
+                                     p->result.message) == DP_OK)
+                    event_buffer_mark_last_persisted(&s->events);
+            }
+            dp_msg r = {0};
+            dp_msg_make_ack(&r, p->id, 0);
+            fwd_reply_take(p->origin, &r);
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        free(s->batch[i].runner_id);
+        dp_job_result_free(&s->batch[i].result);
+    }
+    s->n_batch = 0;
+}

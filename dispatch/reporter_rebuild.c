@@ -1,0 +1,85 @@
+/* The reporter's Redis rebuild from PostgreSQL (at start, and whenever the
+ * epoch marker is gone: Redis flushed or replaced). */
+#include "dispatch/reporter_impl.h"
+
+#include "common/log.h"
+#include "common/job_json.h"
+#include "dispatch/redis/rq_owner.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Puts every unfinished job PostgreSQL knows back into Redis; jobs Redis
+ * already has are skipped by the enqueue script, so this is safe to repeat. */
+static int rebuild_redis(reporter_state *s, dp_err *err)
+{
+    store_cursor cur;
+    memset(&cur, 0, sizeof cur);
+    size_t total = 0;
+    for (;;) {
+        store_unfinished_job *jobs = NULL;
+        size_t n = 0;
+        int rc = store_list_unfinished(s->db, &cur, 1000, &jobs, &n, err);
+        if (rc != DP_OK)
+            return rc;
+        rq_job_in *in = calloc(n ? n : 1, sizeof *in);
+        char **texts = calloc(n ? n : 1, sizeof *texts);
+        size_t k = 0;
+        for (size_t i = 0; in != NULL && texts != NULL && i < n; i++) {
+            json_t *j = dp_job_spec_to_json(&jobs[i].spec);
+            texts[k] = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+            json_decref(j);
+            if (texts[k] == NULL)
+                continue;
+            in[k] = (rq_job_in){jobs[i].spec.job_id, texts[k], strlen(texts[k]),
+                                jobs[i].spec.max_attempts, jobs[i].attempts};
+            if (jobs[i].state == DP_JOB_LEASED && jobs[i].runner_id != NULL &&
+                rq_rebuild_leased(s->rq, jobs[i].runner_id, &in[k], NULL) == DP_OK) {
+                free(texts[k]);
+                continue;
+            }
+            k++;
+        }
+        size_t added = 0;
+        /* Requeued by an operator after finishing: drop the tombstones first. */
+        const char **ids = calloc(k ? k : 1, sizeof *ids);
+        for (size_t i = 0; ids != NULL && i < k; i++)
+            ids[i] = in[i].job_id;
+        rc = ids == NULL ? dp_err_set(err, DP_ENOMEM, "rebuild: out of memory")
+                         : rq_owner_clear_tombstones(s->rq, ids, k, err);
+        free(ids);
+        if (rc == DP_OK && k > 0)
+            rc = rq_enqueue(s->rq, in, k, &added, err);
+        total += added;
+        for (size_t i = 0; i < k; i++)
+            free(texts[i]);
+        free(texts);
+        free(in);
+        store_unfinished_free(jobs, n);
+        if (rc != DP_OK)
+            return rc;
+        if (n < 1000)
+            break;
+    }
+    if (total > 0) {
+        char buf[24];
+        snprintf(buf, sizeof buf, "%zu", total);
+        dp_log(DP_LOG_WARN, "redis_rebuilt", "jobs_enqueued", buf, (char *)NULL);
+    }
+    return rq_epoch_mark(s->rq, err);
+}
+
+void reporter_check_epoch(reporter_state *s)
+{
+    int present = 1;
+    dp_err err = {0};
+    if (!s->need_rebuild && rq_epoch_present(s->rq, &present, &err) != DP_OK)
+        return;
+    if (present && !s->need_rebuild)
+        return;
+    if (rebuild_redis(s, &err) == DP_OK)
+        s->need_rebuild = 0;
+    else
+        dp_log(DP_LOG_WARN, "rebuild_failed", "error", err.msg, (char *)NULL);
+}

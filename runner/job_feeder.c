@@ -1,0 +1,190 @@
+#include "runner/job_feeder.h"
+
+#include "runner/runner_link.h"
+#include "common/log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    job_feeder_config cfg;
+    char url[1024];
+    actor_client *link;
+    actor **executors;
+    uint32_t n_executors;
+    uint32_t *free_slots; /* stack of idle executor indexes */
+    uint32_t n_free;
+    char runner_id[DP_ID_MAX];
+    char *token;
+    char request_id[48]; /* reused until a lease is answered: a retry gets the same jobs */
+    uint32_t failures;
+} loop_state;
+
+static void forget_session(loop_state *s)
+{
+    if (s->token != NULL) {
+        memset(s->token, 0, strlen(s->token));
+        free(s->token);
+    }
+    s->token = NULL;
+    s->runner_id[0] = '\0';
+}
+
+/* Gives one job to an idle executor (a `leased` message with that job). */
+static void hand_out(loop_state *s, dp_leased_job *job)
+{
+    uint32_t slot = s->free_slots[--s->n_free];
+    dp_msg m = {.type = DP_MSG_LEASED};
+    m.leased.jobs = job;
+    m.leased.n_jobs = 1;
+    dp_err err = {0};
+    if (runner_link_tell(s->executors[slot], &m, &err) != DP_OK) {
+        /* Cannot happen while the executor lives; the reaper recovers the job. */
+        dp_log(DP_LOG_ERROR, "job_not_handed_out", "job_id", job->job_id, "error", err.msg,
+               (char *)NULL);
+        s->free_slots[s->n_free++] = slot;
+    }
+}
+
+static void loop_tick(void *state, actor_ctx *ctx)
+{
+    loop_state *s = state;
+    (void)ctx;
+    if (atomic_load(s->cfg.stopping) || s->token == NULL || s->n_free == 0)
+        return;
+    if (s->request_id[0] == '\0')
+        dp_new_id("q-", s->request_id, sizeof s->request_id);
+    dp_msg req = {.type = DP_MSG_LEASE}, rep;
+    req.lease.runner_id = s->runner_id;
+    req.lease.runner_token = s->token;
+    req.lease.max_jobs = s->n_free;
+    req.lease.wait_ms = s->cfg.lease_wait_ms;
+    req.lease.request_id = s->request_id;
+    dp_err err = {0};
+    int rc =
+        runner_link_call(&s->link, s->url, &req, &rep, (int)s->cfg.lease_wait_ms + 10000, &err);
+    if (rc != DP_OK) {
+        if (s->failures++ % 20 == 0)
+            dp_log(DP_LOG_WARN, "lease_failed", "error", err.msg, (char *)NULL);
+        runner_link_sleep(s->cfg.stopping, runner_link_backoff(s->failures, 100, 5000));
+        return;
+    }
+    s->failures = 0;
+    s->request_id[0] = '\0'; /* answered: the next lease is a new request */
+    if (rep.type == DP_MSG_LEASED && atomic_load(s->cfg.stopping)) {
+        /* Stopping: hand out nothing more; deregistering releases these jobs. */
+    } else if (rep.type == DP_MSG_LEASED) {
+        for (size_t i = 0; i < rep.leased.n_jobs && s->n_free > 0; i++)
+            hand_out(s, &rep.leased.jobs[i]);
+    } else if (rep.type == DP_MSG_ERROR) {
+        const char *code = rep.error.code;
+        dp_log(DP_LOG_WARN, "lease_refused", "code", code, "error",
+               rep.error.message ? rep.error.message : "", (char *)NULL);
+        if (strcmp(code, DP_MSG_ERR_UNKNOWN_RUNNER) == 0 ||
+            strcmp(code, DP_MSG_ERR_UNAUTHORIZED) == 0) {
+            forget_session(s); /* wait for the new identity */
+            dp_msg wake = {.type = DP_MSG_WAKE};
+            runner_link_tell(s->cfg.session, &wake, NULL);
+        } else {
+            runner_link_sleep(s->cfg.stopping, runner_link_backoff(1, 200, 2000));
+        }
+    }
+    dp_msg_free(&rep);
+}
+
+/* Control frame from main: [0xE5][u32 n][n actor pointers]. */
+#define LOOP_CMD_EXECUTORS 0xE5
+
+static int loop_handle(void *state, actor_ctx *ctx, nng_msg *msg, nng_msg **reply)
+{
+    loop_state *s = state;
+    (void)ctx;
+    (void)reply;
+    const uint8_t *b = nng_msg_body(msg);
+    size_t len = nng_msg_len(msg);
+    uint32_t n = 0;
+    if (len >= 5 && b[0] == LOOP_CMD_EXECUTORS) {
+        memcpy(&n, b + 1, sizeof n);
+        if (s->executors == NULL && n == s->cfg.slots && len == 5 + n * sizeof(actor *)) {
+            s->executors = calloc(n, sizeof *s->executors);
+            if (s->executors != NULL) {
+                memcpy(s->executors, b + 5, n * sizeof(actor *));
+                s->n_executors = n;
+                for (uint32_t i = 0; i < n; i++) /* every executor starts idle */
+                    s->free_slots[s->n_free++] = n - 1 - i;
+            }
+        }
+        nng_msg_free(msg);
+        return 0;
+    }
+    dp_msg m;
+    if (dp_msg_decode_nng(msg, &m, NULL) == DP_OK) {
+        if (m.type == DP_MSG_REGISTERED) {
+            forget_session(s);
+            snprintf(s->runner_id, sizeof s->runner_id, "%s", m.registered.runner_id);
+            s->token = strdup(m.registered.runner_token);
+        } else if (m.type == DP_MSG_SLOT_FREE && m.slot_free.slot < s->n_executors &&
+                   s->n_free < s->n_executors) {
+            s->free_slots[s->n_free++] = m.slot_free.slot;
+        }
+        dp_msg_free(&m);
+    }
+    nng_msg_free(msg);
+    return 0;
+}
+
+static void loop_stop(void *state, actor_ctx *ctx)
+{
+    loop_state *s = state;
+    (void)ctx;
+    forget_session(s);
+    actor_client_close(s->link);
+    free(s->executors);
+    free(s->free_slots);
+    free(s);
+}
+
+actor *job_feeder_spawn(const job_feeder_config *cfg, dp_err *err)
+{
+    loop_state *s = calloc(1, sizeof *s);
+    if (s == NULL ||
+        (s->free_slots = calloc(cfg->slots ? cfg->slots : 1, sizeof(uint32_t))) == NULL) {
+        free(s);
+        dp_err_set(err, DP_ENOMEM, "lease loop: out of memory");
+        return NULL;
+    }
+    s->cfg = *cfg;
+    snprintf(s->url, sizeof s->url, "%s", cfg->dispatch_url);
+    actor_opts o = {
+        .name = "job-feeder",
+        .state = s,
+        .handler = loop_handle,
+        .on_stop = loop_stop,
+        .on_tick = loop_tick,
+        .tick_ms = 1,
+        .mailbox = cfg->slots * 2 + 16,
+        .max_msg_bytes = DP_MSG_MAX_SIZE,
+    };
+    actor *a = actor_spawn(&o, err);
+    if (a == NULL)
+        loop_stop(s, NULL);
+    return a;
+}
+
+int job_feeder_set_executors(actor *loop, actor *const *executors, uint32_t n, dp_err *err)
+{
+    nng_msg *m = NULL, *r = NULL;
+    uint8_t cmd = LOOP_CMD_EXECUTORS;
+    if (nng_msg_alloc(&m, 0) != 0 || nng_msg_append(m, &cmd, 1) != 0 ||
+        nng_msg_append(m, &n, sizeof n) != 0 ||
+        nng_msg_append(m, executors, n * sizeof(actor *)) != 0) {
+        if (m != NULL)
+            nng_msg_free(m);
+        return dp_err_set(err, DP_ENOMEM, "out of memory");
+    }
+    int rc = actor_call(loop, m, &r, 10000, err);
+    if (r != NULL)
+        nng_msg_free(r);
+    return rc;
+}

@@ -1,0 +1,30 @@
+/* What a runner's actors share about their link to the dispatcher: the
+ * process-wide stop flag (set once by the signal-handling main thread, read
+ * by the actors; the only shared mutable word in dispatch-runner) and small
+ * helpers for request/reply over an actor_client with msgpack messages. */
+#ifndef DP_RUNNER_LINK_H
+#define DP_RUNNER_LINK_H
+
+#include "actors/actor.h"
+#include "messages/msg.h"
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+/* Sends req (borrowed; its id is set) over *link and decodes the answer
+ * into *reply (dp_msg_free it). The link to url is opened on first use and
+ * again after it could not be (the dispatcher may start after the runner).
+ * Transport failures return DP_EUNAVAIL / DP_ETIMEOUT. */
+int runner_link_call(actor_client **link, const char *url, dp_msg *req, dp_msg *reply,
+                     int timeout_ms, dp_err *err);
+
+/* Sleeps ms milliseconds, waking early (returns 1) once *stopping is set. */
+int runner_link_sleep(const atomic_int *stopping, uint32_t ms);
+
+/* Exponential backoff with jitter: base * 2^n capped at cap, times 0.5..1.5. */
+uint32_t runner_link_backoff(uint32_t n, uint32_t base_ms, uint32_t cap_ms);
+
+/* Encodes m as a one-way internal message and sends it to a. */
+int runner_link_tell(actor *a, const dp_msg *m, dp_err *err);
+
+#endif
