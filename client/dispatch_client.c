@@ -51,13 +51,13 @@ static int reply_code(const dp_msg *r, dp_err *err)
     switch (r->type) {
     case DP_MSG_ERROR: {
         const char *code = r->error.code;
-        int rc = strcmp(code, "invalid") == 0 || strcmp(code, "protocol") == 0 ||
-                         strcmp(code, "unsupported") == 0
+        int rc = strcmp(code, DP_MSG_ERR_INVALID) == 0 || strcmp(code, DP_MSG_ERR_PROTOCOL) == 0 ||
+                         strcmp(code, DP_MSG_ERR_UNSUPPORTED) == 0
                      ? DP_EINVAL
-                 : strcmp(code, "unavailable") == 0 ? DP_EUNAVAIL
-                 : strcmp(code, "not_found") == 0   ? DP_ENOTFOUND
-                 : strcmp(code, "conflict") == 0    ? DP_ECONFLICT
-                                                    : DP_EINTERNAL;
+                 : strcmp(code, DP_MSG_ERR_UNAVAILABLE) == 0 ? DP_EUNAVAIL
+                 : strcmp(code, "not_found") == 0            ? DP_ENOTFOUND
+                 : strcmp(code, DP_MSG_ERR_CONFLICT) == 0    ? DP_ECONFLICT
+                                                             : DP_EINTERNAL;
         return dp_err_set(err, rc, "%s: %s", code, r->error.message ? r->error.message : "");
     }
     case DP_MSG_NOT_FOUND:

@@ -1,30 +1,18 @@
 /* dispatchd: the dispatcher. Configuration from the environment
- * (INTERFACE.md), validated at start: a bad value stops it with one line
+ * (README.md), validated at start: a bad value stops it with one line
  * naming the variable. SIGTERM/SIGINT: stop accepting, answer waiting leases
  * with none, finish in-flight writes, exit 0. */
-#include "dispatch/gateway.h"
-#include "dispatch/leaser.h"
-#include "dispatch/publisher.h"
-#include "dispatch/registrar.h"
-#include "runner/runner_pool.h"
-#include "dispatch/status.h"
 #include "actors/actor_urls.h"
-#include "dispatch/reporter.h"
-#include "dispatch/waker.h"
 #include "common/config.h"
 #include "common/log.h"
+#include "dispatch/dd_stack.h"
+#include "runner/runner_pool.h"
 
 #include <curl/curl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-typedef struct {
-    const char *redis_url, *pg_dsn, *runner_listen, *admin_listen, *registration_token;
-    const char *log_store, *prefix, *http_listen;
-    uint64_t heartbeat_ms, alive_ttl_ms, max_attempts, sweep_ms, lease_wait_max_ms, max_waiting;
-} dd_config;
 
 static int load_config(dd_config *c, dp_err *err)
 {
@@ -142,7 +130,7 @@ int main(int argc, char **argv)
         usage(stderr);
         return 64;
     }
-    dd_config cfg;
+    dd_config cfg = {0};
     dp_err err = {0};
     if (load_config(&cfg, &err) != DP_OK) {
         fprintf(stderr, "dispatchd: %s\n", err.msg);
@@ -157,76 +145,18 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     curl_global_init(CURL_GLOBAL_DEFAULT);
 
-    char events_url[1100];
-    actor *publisher = NULL, *reporter = NULL, *leaser = NULL, *waker = NULL, *registrar = NULL;
-    actor *gw_runner = NULL, *gw_admin = NULL;
     runner_pool *pool = NULL;
-    actor *status_actor = NULL;
     int status = 0;
-    if (actor_urls_events_for(cfg.admin_listen, events_url, sizeof events_url, &err) != DP_OK ||
-        (publisher = publisher_spawn(events_url, &err)) == NULL)
+    if (with_runners > 0)
+        cfg.runner_also_url = INPROC_RUNNER_URL;
+    dd_stack *stack = dd_stack_start(&cfg, &err);
+    if (stack == NULL)
         goto fail;
-    reporter_config rc = {cfg.redis_url,
-                          cfg.prefix,
-                          cfg.pg_dsn,
-                          cfg.log_store,
-                          (uint32_t)cfg.max_attempts,
-                          (uint32_t)cfg.alive_ttl_ms,
-                          publisher};
-    if ((reporter = reporter_spawn(&rc, &err)) == NULL)
-        goto fail;
-    leaser_config lc = {cfg.redis_url,
-                        cfg.prefix,
-                        (uint32_t)cfg.alive_ttl_ms,
-                        (uint32_t)cfg.max_attempts,
-                        (uint32_t)cfg.sweep_ms,
-                        (uint32_t)cfg.lease_wait_max_ms,
-                        reporter};
-    if ((leaser = leaser_spawn(&lc, &err)) == NULL)
-        goto fail;
-    waker_config wc = {cfg.redis_url, cfg.prefix, leaser};
-    if ((waker = waker_spawn(&wc, &err)) == NULL)
-        goto fail;
-    registrar_config gc = {cfg.redis_url,
-                           cfg.prefix,
-                           cfg.registration_token,
-                           (uint32_t)cfg.heartbeat_ms,
-                           (uint32_t)cfg.alive_ttl_ms,
-                           leaser};
-    if ((registrar = registrar_spawn(&gc, &err)) == NULL)
-        goto fail;
-    gateway_config runner_gw = {.name = "gateway-runner",
-                                .listen_url = cfg.runner_listen,
-                                .also_url = with_runners > 0 ? INPROC_RUNNER_URL : NULL,
-                                .max_held = (size_t)cfg.max_waiting};
-    runner_gw.routes[DP_MSG_REGISTER] = registrar;
-    runner_gw.routes[DP_MSG_HEARTBEAT] = registrar;
-    runner_gw.routes[DP_MSG_DEREGISTER] = registrar;
-    runner_gw.routes[DP_MSG_LEASE] = leaser;
-    runner_gw.routes[DP_MSG_COMPLETE] = reporter;
-    gateway_config admin_gw = {
-        .name = "gateway-admin", .listen_url = cfg.admin_listen, .max_held = 1024};
-    admin_gw.routes[DP_MSG_SUBMIT] = reporter;
-    admin_gw.routes[DP_MSG_STATUS] = reporter;
-    admin_gw.routes[DP_MSG_WAIT] = reporter;
-    admin_gw.routes[DP_MSG_QUEUE] = reporter;
-    admin_gw.routes[DP_MSG_CANCEL] = reporter;
-    admin_gw.routes[DP_MSG_REQUEUE] = reporter;
-    admin_gw.routes[DP_MSG_LIST_RUNNERS] = registrar;
-    admin_gw.routes[DP_MSG_DRAIN] = registrar;
-    if ((gw_runner = gateway_spawn(&runner_gw, &err)) == NULL ||
-        (gw_admin = gateway_spawn(&admin_gw, &err)) == NULL)
-        goto fail;
-    if (cfg.http_listen[0] != '\0') {
-        status_config sc = {cfg.http_listen, cfg.redis_url, cfg.prefix, cfg.pg_dsn};
-        if ((status_actor = status_spawn(&sc, &err)) == NULL)
-            goto fail;
-    }
     if (with_runners > 0 &&
         (pool = start_inproc_runners(with_runners, cfg.registration_token, &err)) == NULL)
         goto fail;
     dp_log(DP_LOG_INFO, "dispatchd_ready", "runner_url", cfg.runner_listen, "admin_url",
-           cfg.admin_listen, "events_url", events_url, (char *)NULL);
+           cfg.admin_listen, "events_url", dd_stack_events_url(stack), (char *)NULL);
     int sig = 0;
     sigwait(&stop, &sig);
     dp_log(DP_LOG_INFO, "dispatchd_stopping", "signal", sig == SIGTERM ? "TERM" : "INT",
@@ -239,20 +169,7 @@ done:
     /* In-process runners go first, gracefully, while the dispatcher still serves them. */
     if (pool != NULL && !runner_pool_stop(pool, 30000))
         _exit(status);
-    if (status_actor != NULL) {
-        status_http_stop(status_actor);
-        actor_destroy(status_actor);
-    }
-    /* Gateways refuse new work but stay up: the others answer through them. */
-    gateway_close(gw_runner);
-    gateway_close(gw_admin);
-    actor_destroy(waker);
-    actor_destroy(registrar);
-    actor_destroy(leaser);
-    actor_destroy(reporter);
-    actor_destroy(publisher);
-    actor_destroy(gw_runner);
-    actor_destroy(gw_admin);
+    dd_stack_stop(stack);
     curl_global_cleanup();
     if (status == 0)
         dp_log(DP_LOG_INFO, "dispatchd_stopped", (char *)NULL);

@@ -2,12 +2,39 @@
 
 #include "common/log.h"
 
+#include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
 
+/* Written once per gateway (enter, leave), read by whoever answers. */
+static _Atomic(actor *) fwd_gateways[FWD_MAX_GATEWAYS + 1];
+
+uint32_t fwd_gateway_enter(actor *gw)
+{
+    for (uint32_t i = 1; i <= FWD_MAX_GATEWAYS; i++) {
+        actor *none = NULL;
+        if (atomic_compare_exchange_strong(&fwd_gateways[i], &none, gw))
+            return i;
+    }
+    return 0;
+}
+
+void fwd_gateway_leave(uint32_t number)
+{
+    if (number >= 1 && number <= FWD_MAX_GATEWAYS)
+        atomic_store(&fwd_gateways[number], NULL);
+}
+
+static actor *gateway_of(fwd_origin origin)
+{
+    if (origin.gateway < 1 || origin.gateway > FWD_MAX_GATEWAYS)
+        return NULL;
+    return atomic_load(&fwd_gateways[origin.gateway]);
+}
+
 int fwd_wrap(nng_msg *msg, fwd_origin origin, dp_err *err)
 {
-    uint64_t hdr[2] = {(uint64_t)(uintptr_t)origin.gateway, origin.req};
+    uint64_t hdr[2] = {origin.gateway, origin.req};
     if (nng_msg_insert(msg, hdr, sizeof hdr) != 0)
         return dp_err_set(err, DP_ENOMEM, "forward: out of memory");
     return DP_OK;
@@ -21,10 +48,14 @@ int fwd_open(nng_msg *msg, fwd_origin *origin, dp_msg *out, dp_err *err)
     if (nng_msg_len(msg) < sizeof hdr)
         return dp_err_set(err, DP_EPROTO, "forward: short internal message");
     memcpy(hdr, nng_msg_body(msg), sizeof hdr);
-    origin->gateway = (actor *)(uintptr_t)hdr[0];
+    origin->gateway = hdr[0] <= FWD_MAX_GATEWAYS ? (uint32_t)hdr[0] : 0;
     origin->req = hdr[1];
-    return dp_msg_decode((const char *)nng_msg_body(msg) + sizeof hdr,
-                         nng_msg_len(msg) - sizeof hdr, out, err);
+    /* A client's request (from a gateway) is wire bytes; a message from
+     * another actor of this process is in the in-process catalogue. */
+    nng_msg_trim(msg, sizeof hdr);
+    if (origin->gateway == 0)
+        return dp_msg_decode_internal(msg, out, err);
+    return dp_msg_decode_nng(msg, out, err);
 }
 
 int fwd_receive(nng_msg *msg, fwd_origin *origin, dp_msg *out)
@@ -33,24 +64,25 @@ int fwd_receive(nng_msg *msg, fwd_origin *origin, dp_msg *out)
     int rc = fwd_open(msg, origin, out, &err);
     nng_msg_free(msg);
     if (rc != DP_OK)
-        fwd_reply_error(*origin, out->id, "protocol", err.msg);
+        fwd_reply_error(*origin, out->id, DP_MSG_ERR_PROTOCOL, err.msg);
     return rc;
 }
 
 void fwd_reply(fwd_origin origin, const dp_msg *reply)
 {
-    if (origin.gateway == NULL)
-        return;
+    actor *gw = gateway_of(origin);
+    if (gw == NULL)
+        return; /* from another actor (nobody waits), or the gateway is gone */
     dp_err err = {0};
     nng_msg *m = NULL;
     if (dp_msg_encode(reply, &m, &err) != DP_OK) {
         dp_log(DP_LOG_ERROR, "reply_encode_failed", "type", dp_msg_type_name(reply->type), "error",
                err.msg, (char *)NULL);
-        actor_reply_error(origin.gateway, origin.req, DP_EINTERNAL, err.msg, NULL);
+        actor_reply_error(gw, origin.req, DP_EINTERNAL, err.msg, NULL);
         return;
     }
     /* The runtime keeps a reply that beats the gateway's ACTOR_DEFER. */
-    if (actor_reply(origin.gateway, origin.req, m, NULL) != 0)
+    if (actor_reply(gw, origin.req, m, NULL) != 0)
         dp_log(DP_LOG_WARN, "reply_lost", "type", dp_msg_type_name(reply->type), (char *)NULL);
 }
 
@@ -75,7 +107,7 @@ void fwd_reply_code(fwd_origin origin, uint64_t id, int rc, const char *what, co
     if (rc == DP_ENOTFOUND)
         dp_msg_make_not_found(&r, id, what, err->msg);
     else if (rc == DP_ECONFLICT)
-        dp_msg_make_error(&r, id, "conflict", "%s", err->msg);
+        dp_msg_make_error(&r, id, DP_MSG_ERR_CONFLICT, "%s", err->msg);
     else
         dp_msg_make_error_from(&r, id, err);
     fwd_reply_take(origin, &r);
@@ -84,7 +116,7 @@ void fwd_reply_code(fwd_origin origin, uint64_t id, int rc, const char *what, co
 nng_msg *fwd_internal(const dp_msg *m, dp_err *err)
 {
     nng_msg *msg = NULL;
-    if (dp_msg_encode(m, &msg, err) != DP_OK)
+    if (dp_msg_encode_internal(m, &msg, err) != DP_OK)
         return NULL;
     fwd_origin none = {0};
     if (fwd_wrap(msg, none, err) != DP_OK) {

@@ -1,14 +1,17 @@
-/* Forwarding envelope between dispatchd's gateway and its domain actors.
+/* Forwarding envelope between dispatchd's gateways and its domain actors.
  *
- * The gateway holds each client request (ACTOR_DEFER) and passes it on as a
- * one-way actor message: [u64 gateway actor pointer][u64 request id][the
- * client's msgpack bytes]. The domain actor answers the client directly with
- * fwd_reply, which encodes the reply and calls actor_reply on the gateway.
- * In-process only (inproc): the pointer is a handle, never dereferenced by
- * anyone but the runtime. Internal one-way messages (events, wake-ups) use
- * the same layout with both numbers 0.
+ * A gateway holds each client request (ACTOR_DEFER) and passes it on as a
+ * one-way actor message: [u64 gateway number][u64 request id][the client's
+ * wire bytes]. The domain actor answers the client directly with fwd_reply,
+ * which encodes the reply and calls actor_reply on that gateway. Gateways
+ * get their number from a directory written once each at start
+ * (fwd_gateway_enter, on the gateway's own thread before it handles
+ * anything), so no pointer travels in a message. Messages between actors of
+ * this process carry gateway number 0 and a body in the in-process catalogue
+ * (dp_msg_encode_internal).
  *
- * Ownership: fwd_wrap consumes nothing; fwd_open leaves msg with the caller;
+ * Ownership: fwd_wrap consumes nothing; fwd_open trims the header off msg,
+ * which stays the caller's;
  * fwd_reply never takes ownership of reply (it encodes a copy). */
 #ifndef DP_FWD_H
 #define DP_FWD_H
@@ -19,9 +22,16 @@
 #include <nng/nng.h>
 
 typedef struct {
-    actor *gateway;   /* NULL for an internal message: nobody waits */
+    uint32_t gateway; /* 0 for a message from another actor: nobody waits */
     actor_req_id req; /* the gateway's held request */
 } fwd_origin;
+
+#define FWD_MAX_GATEWAYS 8
+
+/* Enters gw in the directory: its number (1..FWD_MAX_GATEWAYS), or 0 when
+ * the directory is full. fwd_gateway_leave(number) when it stops. */
+uint32_t fwd_gateway_enter(actor *gw);
+void fwd_gateway_leave(uint32_t number);
 
 /* Prepends the origin to msg (in place). */
 int fwd_wrap(nng_msg *msg, fwd_origin origin, dp_err *err);

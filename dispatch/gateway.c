@@ -12,7 +12,8 @@
 typedef struct {
     gateway_config cfg;
     uint64_t refused;
-    int closing; /* shutting down: answer at once, forward nothing */
+    uint32_t number; /* in the fwd directory: how domain actors answer through us */
+    int closing;     /* shutting down: answer at once, forward nothing */
 } gateway_state;
 
 static int reply_error(nng_msg **reply, uint64_t id, const char *code, const char *text)
@@ -39,7 +40,8 @@ static int gateway_handle(void *state, actor_ctx *ctx, nng_msg *msg, nng_msg **r
     if (rc != DP_OK) {
         g->refused++;
         nng_msg_free(msg);
-        return reply_error(reply, m.id, rc == DP_EINVAL ? "invalid" : "protocol", err.msg);
+        return reply_error(reply, m.id, rc == DP_EINVAL ? DP_MSG_ERR_INVALID : DP_MSG_ERR_PROTOCOL,
+                           err.msg);
     }
     dp_msg_type type = m.type;
     uint64_t id = m.id;
@@ -55,12 +57,12 @@ static int gateway_handle(void *state, actor_ctx *ctx, nng_msg *msg, nng_msg **r
         char text[160];
         snprintf(text, sizeof text, "'%s' is not accepted on %s", dp_msg_type_name(type),
                  g->cfg.listen_url);
-        return reply_error(reply, id, "unsupported", text);
+        return reply_error(reply, id, DP_MSG_ERR_UNSUPPORTED, text);
     }
-    fwd_origin origin = {actor_ctx_actor(ctx), actor_ctx_request(ctx)};
+    fwd_origin origin = {g->number, actor_ctx_request(ctx)};
     if (fwd_wrap(msg, origin, &err) != DP_OK) {
         nng_msg_free(msg);
-        return reply_error(reply, id, "internal", err.msg);
+        return reply_error(reply, id, DP_MSG_ERR_INTERNAL, err.msg);
     }
     rc = actor_send(target, msg, 2000, &err);
     if (rc != DP_OK)
@@ -68,11 +70,22 @@ static int gateway_handle(void *state, actor_ctx *ctx, nng_msg *msg, nng_msg **r
     return ACTOR_DEFER;
 }
 
+static int gateway_start(void *state, actor_ctx *ctx, dp_err *err)
+{
+    gateway_state *g = state;
+    if ((g->number = fwd_gateway_enter(actor_ctx_actor(ctx))) == 0)
+        return dp_err_set(err, DP_EINVAL, "%s: more than %d gateways", g->cfg.name,
+                          FWD_MAX_GATEWAYS);
+    return DP_OK;
+}
+
 /* The last callback on the actor's thread: the state goes with it. */
 static void gateway_stop(void *state, actor_ctx *ctx)
 {
+    gateway_state *g = state;
     (void)ctx;
-    free(state);
+    fwd_gateway_leave(g->number);
+    free(g);
 }
 
 void gateway_close(actor *gw)
@@ -95,6 +108,7 @@ actor *gateway_spawn(const gateway_config *cfg, dp_err *err)
         .name = cfg->name,
         .state = g,
         .handler = gateway_handle,
+        .on_start = gateway_start,
         .on_stop = gateway_stop,
         .mailbox = cfg->max_held != 0 ? cfg->max_held : 4096,
         .max_msg_bytes = DP_MSG_MAX_SIZE,

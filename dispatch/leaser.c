@@ -3,7 +3,7 @@
 #include "dispatch/auth_cache.h"
 #include "actors/actor.h"
 #include "dispatch/event_buffer.h"
-#include "dispatch/fwd.h"
+#include "dispatch/dd_actor.h"
 #include "common/job_json.h"
 #include "common/clock.h"
 #include "common/log.h"
@@ -166,8 +166,10 @@ static void release_parked(leaser_state *s, const char *runner_id)
     s->n_parked = keep;
 }
 
-static void handle_lease(leaser_state *s, fwd_origin origin, const dp_msg *m)
+static void handle_lease(void *state, actor_ctx *ctx, fwd_origin origin, dp_msg *m)
 {
+    leaser_state *s = state;
+    (void)ctx;
     const dp_msg_lease *l = &m->lease;
     dp_err err = {0};
     int rc = auth_cache_check(s->auth, s->rq, l->runner_id, l->runner_token, &err);
@@ -198,33 +200,35 @@ static void handle_lease(leaser_state *s, fwd_origin origin, const dp_msg *m)
         serve_parked(s); /* a job may have arrived between the claim and now */
 }
 
-static int leaser_handle(void *state, actor_ctx *ctx, nng_msg *msg, nng_msg **reply)
+/* Whether other messages wait behind this one: a busy leaser lets the
+ * events of several leases travel together. */
+static void note_idle(leaser_state *s, actor_ctx *ctx)
 {
-    leaser_state *s = state;
-    (void)reply;
-    fwd_origin origin;
-    dp_msg m;
-    if (fwd_receive(msg, &origin, &m) != DP_OK)
-        return 0;
     actor_stats st;
     actor_get_stats(actor_ctx_actor(ctx), &st);
     s->idle = st.held <= 1;
-    switch (m.type) {
-    case DP_MSG_LEASE:
-        handle_lease(s, origin, &m);
-        break;
-    case DP_MSG_WAKE:
-        serve_parked(s);
-        break;
-    case DP_MSG_DRAIN: /* internal, from the registrar: that runner takes nothing more */
-        release_parked(s, m.drain.runner_id);
-        break;
-    default:
-        fwd_reply_error(origin, m.id, "unsupported", "the leaser does not handle this message");
-        break;
-    }
-    dp_msg_free(&m);
-    return 0;
+}
+
+static void on_lease(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
+{
+    note_idle(state, ctx);
+    handle_lease(state, ctx, o, m);
+}
+
+static void on_wake(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
+{
+    (void)o;
+    (void)m;
+    note_idle(state, ctx);
+    serve_parked(state);
+}
+
+/* Internal, from the registrar: that runner takes nothing more. */
+static void on_drain(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
+{
+    (void)o;
+    note_idle(state, ctx);
+    release_parked(state, m->drain.runner_id);
 }
 
 /* Dead jobs are left in Redis until the reporter has recorded them (it acks). */
@@ -319,6 +323,23 @@ static void leaser_stop(void *state, actor_ctx *ctx)
     free(s);
 }
 
+static const dd_route leaser_routes[] = {
+    {DP_MSG_LEASE, DD_FROM_RUNNER, on_lease},
+    {DP_MSG_WAKE, DD_INTERNAL, on_wake},
+    {DP_MSG_DRAIN, DD_INTERNAL, on_drain},
+};
+
+const dd_actor_def leaser_actor = {
+    .name = "leaser",
+    .routes = leaser_routes,
+    .n_routes = sizeof leaser_routes / sizeof leaser_routes[0],
+    .on_start = leaser_start,
+    .on_stop = leaser_stop,
+    .on_tick = leaser_tick,
+    .tick_ms = 20,
+    .mailbox = 2048,
+};
+
 actor *leaser_spawn(const leaser_config *cfg, dp_err *err)
 {
     leaser_state *s = calloc(1, sizeof *s);
@@ -331,19 +352,5 @@ actor *leaser_spawn(const leaser_config *cfg, dp_err *err)
     snprintf(s->redis_url, sizeof s->redis_url, "%s", cfg->redis_url);
     s->cfg.prefix = s->prefix;
     s->cfg.redis_url = s->redis_url;
-    actor_opts o = {
-        .name = "leaser",
-        .state = s,
-        .handler = leaser_handle,
-        .on_start = leaser_start,
-        .on_stop = leaser_stop,
-        .on_tick = leaser_tick,
-        .tick_ms = 20,
-        .mailbox = 2048,
-        .max_msg_bytes = DP_MSG_MAX_SIZE,
-    };
-    actor *a = actor_spawn(&o, err);
-    if (a == NULL)
-        leaser_stop(s, NULL); /* on_stop never ran: release what on_start took */
-    return a;
+    return dd_actor_spawn(&leaser_actor, s, err);
 }

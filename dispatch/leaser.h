@@ -13,7 +13,7 @@
 #ifndef DP_LEASER_H
 #define DP_LEASER_H
 
-#include "actors/actor.h"
+#include "dispatch/dd_actor.h"
 
 #include <stdint.h>
 
@@ -26,6 +26,9 @@ typedef struct {
     uint32_t max_wait_ms; /* cap on a lease's long-poll */
     actor *reporter;      /* receives lease and dead-job events */
 } leaser_config;
+
+/* Its messages and where they may come from. */
+extern const dd_actor_def leaser_actor;
 
 actor *leaser_spawn(const leaser_config *cfg, dp_err *err);
 

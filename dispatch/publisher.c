@@ -1,6 +1,6 @@
 #include "dispatch/publisher.h"
 
-#include "dispatch/fwd.h"
+#include "dispatch/dd_actor.h"
 #include "actors/actor_urls.h"
 #include "common/log.h"
 
@@ -16,29 +16,31 @@ typedef struct {
     nng_socket pub;
 } publisher_state;
 
-/* Body: the fwd header, then an encoded `events` batch (or one `event`);
- * each event goes out as its own `event` message. */
-static int publisher_handle(void *state, actor_ctx *ctx, nng_msg *msg, nng_msg **reply)
+/* Each event goes out as its own `event` message; nobody listening fast
+ * enough drops it (best effort). */
+static void publish(publisher_state *s, const dp_msg_event *evs, size_t n)
 {
-    publisher_state *s = state;
-    (void)ctx;
-    (void)reply;
-    fwd_origin origin;
-    dp_msg m;
-    if (fwd_open(msg, &origin, &m, NULL) == DP_OK) {
-        dp_msg_event *evs = m.type == DP_MSG_EVENTS ? m.events.events : &m.event;
-        size_t n = m.type == DP_MSG_EVENTS ? m.events.n_events : m.type == DP_MSG_EVENT;
-        for (size_t i = 0; i < n; i++) {
-            dp_msg one = {.type = DP_MSG_EVENT, .event = evs[i]};
-            nng_msg *out = NULL;
-            if (dp_msg_encode(&one, &out, NULL) == DP_OK &&
-                nng_sendmsg(s->pub, out, NNG_FLAG_NONBLOCK) != 0)
-                nng_msg_free(out); /* nobody listening fast enough: best effort */
-        }
-        dp_msg_free(&m);
+    for (size_t i = 0; i < n; i++) {
+        dp_msg one = {.type = DP_MSG_EVENT, .event = evs[i]};
+        nng_msg *out = NULL;
+        if (dp_msg_encode(&one, &out, NULL) == DP_OK &&
+            nng_sendmsg(s->pub, out, NNG_FLAG_NONBLOCK) != 0)
+            nng_msg_free(out);
     }
-    nng_msg_free(msg);
-    return 0;
+}
+
+static void on_event(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
+{
+    (void)ctx;
+    (void)o;
+    publish(state, &m->event, 1);
+}
+
+static void on_events(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
+{
+    (void)ctx;
+    (void)o;
+    publish(state, m->events.events, m->events.n_events);
 }
 
 static int publisher_start(void *state, actor_ctx *ctx, dp_err *err)
@@ -69,6 +71,20 @@ static void publisher_stop(void *state, actor_ctx *ctx)
     free(s);
 }
 
+static const dd_route publisher_routes[] = {
+    {DP_MSG_EVENT, DD_INTERNAL, on_event},
+    {DP_MSG_EVENTS, DD_INTERNAL, on_events},
+};
+
+const dd_actor_def publisher_actor = {
+    .name = "publisher",
+    .routes = publisher_routes,
+    .n_routes = sizeof publisher_routes / sizeof publisher_routes[0],
+    .on_start = publisher_start,
+    .on_stop = publisher_stop,
+    .mailbox = 1024,
+};
+
 actor *publisher_spawn(const char *listen_url, dp_err *err)
 {
     publisher_state *s = calloc(1, sizeof *s);
@@ -77,16 +93,5 @@ actor *publisher_spawn(const char *listen_url, dp_err *err)
         return NULL;
     }
     snprintf(s->url, sizeof s->url, "%s", listen_url);
-    actor_opts o = {
-        .name = "publisher",
-        .state = s,
-        .handler = publisher_handle,
-        .on_start = publisher_start,
-        .on_stop = publisher_stop,
-        .mailbox = 1024,
-    };
-    actor *a = actor_spawn(&o, err);
-    if (a == NULL)
-        publisher_stop(s, NULL); /* on_stop never ran: release what on_start took */
-    return a;
+    return dd_actor_spawn(&publisher_actor, s, err);
 }

@@ -6,9 +6,12 @@
 #ifndef DP_PUBLISHER_H
 #define DP_PUBLISHER_H
 
-#include "actors/actor.h"
+#include "dispatch/dd_actor.h"
 
 #include <stddef.h>
+
+/* Its messages and where they may come from. */
+extern const dd_actor_def publisher_actor;
 
 actor *publisher_spawn(const char *listen_url, dp_err *err);
 

@@ -2,7 +2,7 @@
 
 #include "dispatch/auth_cache.h"
 #include "actors/actor.h"
-#include "dispatch/fwd.h"
+#include "dispatch/dd_actor.h"
 #include "common/log.h"
 #include "dispatch/redis/rq.h"
 
@@ -23,13 +23,15 @@ static void reply_code(fwd_origin o, uint64_t id, int rc, const dp_err *err)
 {
     const char *code = rc == DP_EAUTH       ? DP_MSG_ERR_UNAUTHORIZED
                        : rc == DP_ENOTFOUND ? DP_MSG_ERR_UNKNOWN_RUNNER
-                       : rc == DP_EINVAL    ? "invalid"
+                       : rc == DP_EINVAL    ? DP_MSG_ERR_INVALID
                                             : DP_MSG_ERR_UNAVAILABLE;
     fwd_reply_error(o, id, code, err->msg[0] != '\0' ? err->msg : dp_code_name(rc));
 }
 
-static void do_register(registrar_state *s, fwd_origin o, const dp_msg *m)
+static void do_register(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
 {
+    registrar_state *s = state;
+    (void)ctx;
     const dp_msg_register *r = &m->reg;
     rq_runner_reg reg = {
         .name = r->name,
@@ -67,8 +69,10 @@ static int authenticate(registrar_state *s, fwd_origin o, uint64_t id, const cha
     return rc;
 }
 
-static void do_heartbeat(registrar_state *s, fwd_origin o, const dp_msg *m)
+static void do_heartbeat(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
 {
+    registrar_state *s = state;
+    (void)ctx;
     const dp_msg_heartbeat *h = &m->heartbeat;
     if (authenticate(s, o, m->id, h->runner_id, h->runner_token) != DP_OK)
         return;
@@ -104,8 +108,10 @@ static void wake_leaser(registrar_state *s)
         actor_send(s->cfg.leaser, msg, 1000, NULL);
 }
 
-static void do_deregister(registrar_state *s, fwd_origin o, const dp_msg *m)
+static void do_deregister(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
 {
+    registrar_state *s = state;
+    (void)ctx;
     const dp_msg_deregister *d = &m->deregister;
     if (authenticate(s, o, m->id, d->runner_id, d->runner_token) != DP_OK)
         return;
@@ -130,8 +136,10 @@ static void do_deregister(registrar_state *s, fwd_origin o, const dp_msg *m)
     }
 }
 
-static void do_list(registrar_state *s, fwd_origin o, const dp_msg *m)
+static void do_list(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
 {
+    registrar_state *s = state;
+    (void)ctx;
     dp_err err = {0};
     dp_msg out = {.type = DP_MSG_RUNNERS, .id = m->id};
     int rc = rq_runner_list(s->rq, &out.runners.runners, &out.runners.n_runners, &err);
@@ -143,8 +151,10 @@ static void do_list(registrar_state *s, fwd_origin o, const dp_msg *m)
     rq_runner_list_free(out.runners.runners, out.runners.n_runners);
 }
 
-static void do_drain(registrar_state *s, fwd_origin o, const dp_msg *m)
+static void do_drain(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
 {
+    registrar_state *s = state;
+    (void)ctx;
     dp_err err = {0};
     int rc = rq_drain(s->rq, m->drain.runner_id, 1, &err);
     if (rc == DP_OK) { /* its waiting lease requests end with none */
@@ -161,39 +171,6 @@ static void do_drain(registrar_state *s, fwd_origin o, const dp_msg *m)
     dp_msg out = {0};
     if (dp_msg_make_ack(&out, m->id, 0) == DP_OK)
         fwd_reply_take(o, &out);
-}
-
-static int registrar_handle(void *state, actor_ctx *ctx, nng_msg *msg, nng_msg **reply)
-{
-    registrar_state *s = state;
-    (void)ctx;
-    (void)reply;
-    fwd_origin o;
-    dp_msg m;
-    if (fwd_receive(msg, &o, &m) != DP_OK)
-        return 0;
-    switch (m.type) {
-    case DP_MSG_REGISTER:
-        do_register(s, o, &m);
-        break;
-    case DP_MSG_HEARTBEAT:
-        do_heartbeat(s, o, &m);
-        break;
-    case DP_MSG_DEREGISTER:
-        do_deregister(s, o, &m);
-        break;
-    case DP_MSG_LIST_RUNNERS:
-        do_list(s, o, &m);
-        break;
-    case DP_MSG_DRAIN:
-        do_drain(s, o, &m);
-        break;
-    default:
-        fwd_reply_error(o, m.id, "unsupported", "the registrar does not handle this message");
-        break;
-    }
-    dp_msg_free(&m);
-    return 0;
 }
 
 static int registrar_start(void *state, actor_ctx *ctx, dp_err *err)
@@ -218,6 +195,23 @@ static void registrar_stop(void *state, actor_ctx *ctx)
     free(s);
 }
 
+static const dd_route registrar_routes[] = {
+    {DP_MSG_REGISTER, DD_FROM_RUNNER, do_register},
+    {DP_MSG_HEARTBEAT, DD_FROM_RUNNER, do_heartbeat},
+    {DP_MSG_DEREGISTER, DD_FROM_RUNNER, do_deregister},
+    {DP_MSG_LIST_RUNNERS, DD_FROM_ADMIN, do_list},
+    {DP_MSG_DRAIN, DD_FROM_ADMIN, do_drain},
+};
+
+const dd_actor_def registrar_actor = {
+    .name = "registrar",
+    .routes = registrar_routes,
+    .n_routes = sizeof registrar_routes / sizeof registrar_routes[0],
+    .on_start = registrar_start,
+    .on_stop = registrar_stop,
+    .mailbox = 1024,
+};
+
 actor *registrar_spawn(const registrar_config *cfg, dp_err *err)
 {
     registrar_state *s = calloc(1, sizeof *s);
@@ -229,16 +223,5 @@ actor *registrar_spawn(const registrar_config *cfg, dp_err *err)
     s->cfg = *cfg;
     snprintf(s->redis_url, sizeof s->redis_url, "%s", cfg->redis_url);
     snprintf(s->prefix, sizeof s->prefix, "%s", cfg->prefix);
-    actor_opts o = {
-        .name = "registrar",
-        .state = s,
-        .handler = registrar_handle,
-        .on_start = registrar_start,
-        .on_stop = registrar_stop,
-        .mailbox = 1024,
-    };
-    actor *a = actor_spawn(&o, err);
-    if (a == NULL)
-        registrar_stop(s, NULL); /* on_stop never ran: release what on_start took */
-    return a;
+    return dd_actor_spawn(&registrar_actor, s, err);
 }

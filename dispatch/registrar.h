@@ -7,7 +7,7 @@
 #ifndef DP_REGISTRAR_H
 #define DP_REGISTRAR_H
 
-#include "actors/actor.h"
+#include "dispatch/dd_actor.h"
 
 #include <stdint.h>
 
@@ -19,6 +19,9 @@ typedef struct {
     uint32_t alive_ttl_ms;
     actor *leaser; /* woken when a deregistration releases jobs */
 } registrar_config;
+
+/* Its messages and where they may come from. */
+extern const dd_actor_def registrar_actor;
 
 actor *registrar_spawn(const registrar_config *cfg, dp_err *err);
 

@@ -11,54 +11,33 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int reporter_handle(void *state, actor_ctx *ctx, nng_msg *msg, nng_msg **reply)
+static void on_complete(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
 {
     reporter_state *s = state;
-    (void)reply;
-    fwd_origin o;
-    dp_msg m;
-    if (fwd_receive(msg, &o, &m) != DP_OK)
-        return 0;
-    switch (m.type) {
-    case DP_MSG_SUBMIT:
-        reporter_do_submit(s, o, &m);
-        break;
-    case DP_MSG_COMPLETE: {
-        reporter_do_complete(s, o, &m);
-        /* Group commit while results keep coming; when nothing else waits in
-         * the mailbox, commit now rather than at the next tick. */
-        actor_stats st;
-        actor_get_stats(actor_ctx_actor(ctx), &st);
-        if (s->n_batch == REPORTER_BATCH || st.held <= 1)
-            reporter_flush_completes(s);
-        break;
-    }
-    case DP_MSG_STATUS:
-    case DP_MSG_WAIT:
-        reporter_do_status(s, o, &m);
-        break;
-    case DP_MSG_QUEUE:
-        reporter_do_queue(s, o, &m);
-        break;
-    case DP_MSG_CANCEL:
-        reporter_do_cancel(s, o, &m);
-        break;
-    case DP_MSG_REQUEUE:
-        reporter_do_requeue(s, o, &m);
-        break;
-    case DP_MSG_EVENT:
-        event_buffer_add(&s->events, m.event.job_id, m.event.state, m.event.verdict,
-                         m.event.runner_id, m.event.attempt, m.event.message);
-        break;
-    case DP_MSG_EVENTS:
-        event_buffer_add_all(&s->events, &m.events);
-        break;
-    default:
-        fwd_reply_error(o, m.id, "unsupported", "the reporter does not handle this message");
-        break;
-    }
-    dp_msg_free(&m);
-    return 0;
+    reporter_do_complete(s, ctx, o, m);
+    /* Group commit while results keep coming; when nothing else waits in
+     * the mailbox, commit now rather than at the next tick. */
+    actor_stats st;
+    actor_get_stats(actor_ctx_actor(ctx), &st);
+    if (s->n_batch == REPORTER_BATCH || st.held <= 1)
+        reporter_flush_completes(s);
+}
+
+static void on_event(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
+{
+    reporter_state *s = state;
+    (void)ctx;
+    (void)o;
+    event_buffer_add(&s->events, m->event.job_id, m->event.state, m->event.verdict,
+                     m->event.runner_id, m->event.attempt, m->event.message);
+}
+
+static void on_events(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
+{
+    reporter_state *s = state;
+    (void)ctx;
+    (void)o;
+    event_buffer_add_all(&s->events, &m->events);
 }
 
 static void reporter_tick(void *state, actor_ctx *ctx)
@@ -114,6 +93,29 @@ static void reporter_stop(void *state, actor_ctx *ctx)
     free(s);
 }
 
+static const dd_route reporter_routes[] = {
+    {DP_MSG_COMPLETE, DD_FROM_RUNNER, on_complete},
+    {DP_MSG_SUBMIT, DD_FROM_ADMIN, reporter_do_submit},
+    {DP_MSG_STATUS, DD_FROM_ADMIN, reporter_do_status},
+    {DP_MSG_WAIT, DD_FROM_ADMIN, reporter_do_status},
+    {DP_MSG_QUEUE, DD_FROM_ADMIN, reporter_do_queue},
+    {DP_MSG_CANCEL, DD_FROM_ADMIN, reporter_do_cancel},
+    {DP_MSG_REQUEUE, DD_FROM_ADMIN, reporter_do_requeue},
+    {DP_MSG_EVENT, DD_INTERNAL, on_event},
+    {DP_MSG_EVENTS, DD_INTERNAL, on_events},
+};
+
+const dd_actor_def reporter_actor = {
+    .name = "reporter",
+    .routes = reporter_routes,
+    .n_routes = sizeof reporter_routes / sizeof reporter_routes[0],
+    .on_start = reporter_start,
+    .on_stop = reporter_stop,
+    .on_tick = reporter_tick,
+    .tick_ms = 2,
+    .mailbox = 2048,
+};
+
 actor *reporter_spawn(const reporter_config *cfg, dp_err *err)
 {
     reporter_state *s = calloc(1, sizeof *s);
@@ -126,19 +128,5 @@ actor *reporter_spawn(const reporter_config *cfg, dp_err *err)
     snprintf(s->prefix, sizeof s->prefix, "%s", cfg->prefix);
     snprintf(s->pg_dsn, sizeof s->pg_dsn, "%s", cfg->pg_dsn);
     snprintf(s->log_store, sizeof s->log_store, "%s", cfg->log_store);
-    actor_opts o = {
-        .name = "reporter",
-        .state = s,
-        .handler = reporter_handle,
-        .on_start = reporter_start,
-        .on_stop = reporter_stop,
-        .on_tick = reporter_tick,
-        .tick_ms = 2,
-        .mailbox = 2048,
-        .max_msg_bytes = DP_MSG_MAX_SIZE,
-    };
-    actor *a = actor_spawn(&o, err);
-    if (a == NULL)
-        reporter_stop(s, NULL); /* on_stop never ran: release what on_start took */
-    return a;
+    return dd_actor_spawn(&reporter_actor, s, err);
 }

@@ -16,7 +16,7 @@
 #ifndef DP_REPORTER_H
 #define DP_REPORTER_H
 
-#include "actors/actor.h"
+#include "dispatch/dd_actor.h"
 
 #include <stdint.h>
 
@@ -29,6 +29,9 @@ typedef struct {
     uint32_t alive_ttl_ms;
     actor *publisher; /* may be NULL */
 } reporter_config;
+
+/* Its messages and where they may come from. */
+extern const dd_actor_def reporter_actor;
 
 actor *reporter_spawn(const reporter_config *cfg, dp_err *err);
 

@@ -9,8 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-void reporter_do_status(reporter_state *s, fwd_origin o, const dp_msg *m)
+void reporter_do_status(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
 {
+    reporter_state *s = state;
+    (void)ctx;
     dp_msg r = {.type = DP_MSG_JOB, .id = m->id};
     dp_err err = {0};
     const char *job_id = m->type == DP_MSG_WAIT ? m->wait.job_id : m->status.job_id;
@@ -24,8 +26,10 @@ void reporter_do_status(reporter_state *s, fwd_origin o, const dp_msg *m)
     fwd_reply_take(o, &r);
 }
 
-void reporter_do_queue(reporter_state *s, fwd_origin o, const dp_msg *m)
+void reporter_do_queue(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
 {
+    reporter_state *s = state;
+    (void)ctx;
     dp_msg r = {.type = DP_MSG_QUEUE_STATS, .id = m->id};
     dp_err err = {0};
     int rc = rq_stats(s->rq, &r.queue_stats, &err);
@@ -38,8 +42,10 @@ void reporter_do_queue(reporter_state *s, fwd_origin o, const dp_msg *m)
     fwd_reply_take(o, &r);
 }
 
-void reporter_do_cancel(reporter_state *s, fwd_origin o, const dp_msg *m)
+void reporter_do_cancel(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
 {
+    reporter_state *s = state;
+    (void)ctx;
     dp_err err = {0};
     const char *id = m->cancel.job_id;
     int rc = store_mark_cancelled(s->db, id, "cancelled by an operator", &err);
@@ -60,8 +66,10 @@ void reporter_do_cancel(reporter_state *s, fwd_origin o, const dp_msg *m)
     fwd_reply_take(o, &r);
 }
 
-void reporter_do_requeue(reporter_state *s, fwd_origin o, const dp_msg *m)
+void reporter_do_requeue(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
 {
+    reporter_state *s = state;
+    (void)ctx;
     dp_err err = {0};
     dp_msg r = {0};
     if (m->requeue.dead) {

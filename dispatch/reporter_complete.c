@@ -9,8 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-void reporter_do_complete(reporter_state *s, fwd_origin o, dp_msg *m)
+void reporter_do_complete(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
 {
+    reporter_state *s = state;
+    (void)ctx;
     dp_msg_complete *c = &m->complete;
     dp_err err = {0};
     int rc = auth_cache_check(s->auth, s->rq, c->runner_id, c->runner_token, &err);

@@ -38,17 +38,17 @@ typedef struct {
     int need_rebuild;
 } reporter_state;
 
-void reporter_do_submit(reporter_state *s, fwd_origin o, dp_msg *m);
+void reporter_do_submit(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m);
 /* Queues a result for the group commit (m's result is taken). */
-void reporter_do_complete(reporter_state *s, fwd_origin o, dp_msg *m);
+void reporter_do_complete(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m);
 /* Records the queued results in one transaction, then releases them in Redis. */
 void reporter_flush_completes(reporter_state *s);
 /* Persists the queued events (history, lease marks, dead jobs), then publishes them. */
 void reporter_flush_events(reporter_state *s);
-void reporter_do_status(reporter_state *s, fwd_origin o, const dp_msg *m);
-void reporter_do_queue(reporter_state *s, fwd_origin o, const dp_msg *m);
-void reporter_do_cancel(reporter_state *s, fwd_origin o, const dp_msg *m);
-void reporter_do_requeue(reporter_state *s, fwd_origin o, const dp_msg *m);
+void reporter_do_status(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m);
+void reporter_do_queue(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m);
+void reporter_do_cancel(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m);
+void reporter_do_requeue(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m);
 /* Rebuilds Redis from PostgreSQL when its epoch marker is gone (or asked). */
 void reporter_check_epoch(reporter_state *s);
 

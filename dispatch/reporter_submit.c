@@ -8,8 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-void reporter_do_submit(reporter_state *s, fwd_origin o, dp_msg *m)
+void reporter_do_submit(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
 {
+    reporter_state *s = state;
+    (void)ctx;
     dp_msg_submit *sub = &m->submit;
     dp_msg r = {.type = DP_MSG_SUBMITTED, .id = m->id};
     r.submitted.items = calloc(sub->n_specs, sizeof *r.submitted.items);

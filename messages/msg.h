@@ -71,9 +71,15 @@ typedef enum {
     DP_MSG_DRAIN,        /* admin: drain a runner */
     DP_MSG_WAIT,         /* block until a job is terminal; answered with `job` */
     DP_MSG_EVENT,        /* job state change, published to watchers */
-    DP_MSG_WAKE,         /* internal: pending work appeared (waker -> leaser) */
-    DP_MSG_EVENTS,       /* internal: a batch of events (leaser -> reporter -> publisher) */
-    DP_MSG_SLOT_FREE,    /* internal (runner): an executor slot is ready for a job */
+    DP_MSG_WIRE_COUNT,   /* the versioned wire catalogue ends here */
+    /* The in-process catalogue: same schema machinery, its own envelope
+     * ("i" instead of "v"); the wire codec neither encodes nor accepts these. */
+    DP_MSG_WAKE = DP_MSG_WIRE_COUNT, /* pending work appeared (waker -> leaser) */
+    DP_MSG_EVENTS,                   /* a batch of events (leaser -> reporter -> publisher) */
+    DP_MSG_SLOT_FREE,                /* (runner) an executor slot is ready for a job */
+    DP_MSG_PEERS,                    /* (runner) the in-process URLs of the actors to tell */
+    DP_MSG_STOPPING,                 /* (runner) the runner is stopping: say so to the dispatcher */
+    DP_MSG_LEAVE,                    /* (runner) deregister now, releasing what is still leased */
     DP_MSG_TYPE_COUNT
 } dp_msg_type;
 
@@ -85,6 +91,10 @@ typedef enum {
 #define DP_MSG_ERR_DRAINING "draining"
 #define DP_MSG_ERR_UNAVAILABLE "unavailable" /* retry later */
 #define DP_MSG_ERR_INTERNAL "internal"
+#define DP_MSG_ERR_INVALID "invalid"         /* failed validation */
+#define DP_MSG_ERR_PROTOCOL "protocol"       /* bad bytes, unknown type, newer version */
+#define DP_MSG_ERR_UNSUPPORTED "unsupported" /* a type this socket or actor does not take */
+#define DP_MSG_ERR_CONFLICT "conflict"       /* stale owner or attempt */
 
 typedef struct {
     char *registration_token;
@@ -223,6 +233,11 @@ typedef struct {
 } dp_msg_slot_free;
 
 typedef struct {
+    char **urls; /* inproc:// URLs, in slot order where that matters */
+    size_t n_urls;
+} dp_msg_peers;
+
+typedef struct {
     dp_msg_event *events;
     size_t n_events; /* 1..DP_MSG_MAX_EVENTS */
 } dp_msg_events;
@@ -258,12 +273,24 @@ typedef struct {
         dp_msg_event event;
         dp_msg_events events;
         dp_msg_slot_free slot_free;
+        dp_msg_peers peers;
     };
 } dp_msg;
 
 /* Encodes m (after dp_msg_validate) into a new nng_msg the caller owns
- * (nng_msg_free, or hand it to nng_sendmsg). On failure *out is NULL. */
+ * (nng_msg_free, or hand it to nng_sendmsg). On failure *out is NULL. An
+ * in-process type (dp_msg_is_internal) is refused with DP_EINVAL. */
 int dp_msg_encode(const dp_msg *m, nng_msg **out, dp_err *err);
+
+/* The in-process codec: any type, in the envelope {"i": 1, ...} that the
+ * wire decoders refuse, so an in-process message can never be injected
+ * from a socket, nor one leave the process by mistake. Same ownership. */
+#define DP_MSG_INTERNAL_VERSION 1
+int dp_msg_encode_internal(const dp_msg *m, nng_msg **out, dp_err *err);
+int dp_msg_decode_internal(nng_msg *msg, dp_msg *out, dp_err *err);
+
+/* True for the types of the in-process catalogue. */
+bool dp_msg_is_internal(dp_msg_type t);
 
 /* Same into a malloc'd buffer the caller frees. */
 int dp_msg_encode_buf(const dp_msg *m, void **buf, size_t *len, dp_err *err);

@@ -244,13 +244,14 @@ static int decode_obj(dp_mp_reader *r, const dp_schema *s, void *obj)
 
 /* Complaints about "v" and "t" win over later trouble in the envelope, and
  * the scan goes on past them so the id is known for the error reply. */
-static int envelope_verdict(dp_mp_reader *r, bool have_v, uint64_t version, bool have_t,
-                            const char *t, uint32_t tn, dp_msg *out)
+static int envelope_verdict(dp_mp_reader *r, bool internal, bool have_v, uint64_t version,
+                            bool have_t, const char *t, uint32_t tn, dp_msg *out)
 {
     r->n_path = 0;
-    if (have_v && (version < 1 || version > DP_MSG_VERSION))
+    int speaks = internal ? DP_MSG_INTERNAL_VERSION : DP_MSG_VERSION;
+    if (have_v && (version < 1 || version > (uint64_t)speaks))
         return dp_mp_fail(r, DP_EPROTO, "unsupported version %llu (this side speaks %d)",
-                          (unsigned long long)version, DP_MSG_VERSION);
+                          (unsigned long long)version, speaks);
     if (have_t) {
         char name[32];
         out->type = DP_MSG_INVALID;
@@ -258,6 +259,8 @@ static int envelope_verdict(dp_mp_reader *r, bool have_v, uint64_t version, bool
             memcpy(name, t, tn);
             name[tn] = '\0';
             out->type = dp_msg_type_parse(name);
+            if (!internal && dp_msg_is_internal(out->type))
+                out->type = DP_MSG_INVALID; /* not on the wire: as unknown as any */
         }
         if (out->type == DP_MSG_INVALID)
             return dp_mp_fail(r, DP_EPROTO, "unknown message type \"%s\"",
@@ -267,8 +270,10 @@ static int envelope_verdict(dp_mp_reader *r, bool have_v, uint64_t version, bool
 }
 
 /* First pass over the envelope: version, type, id and where the body is. */
-static int read_envelope(dp_mp_reader *r, dp_msg *out, size_t *body_pos)
+/* internal: the version key is "i" (in-process catalogue), else "v". */
+static int read_envelope(dp_mp_reader *r, bool internal, dp_msg *out, size_t *body_pos)
 {
+    const char vkey = internal ? 'i' : 'v';
     bool have_v = false, have_t = false, have_id = false;
     uint64_t version = 0;
     const char *t = NULL;
@@ -282,7 +287,7 @@ static int read_envelope(dp_mp_reader *r, dp_msg *out, size_t *body_pos)
             break;
         dp_mp_push_key(r, key, key_len);
         bool dup = false;
-        if (key_len == 1 && key[0] == 'v') {
+        if (key_len == 1 && key[0] == vkey) {
             dup = have_v;
             rc = dp_mp_read_uint(r, &version);
             have_v = have_v || rc == DP_OK;
@@ -308,18 +313,18 @@ static int read_envelope(dp_mp_reader *r, dp_msg *out, size_t *body_pos)
     }
     if (rc == DP_OK && r->pos != r->len)
         rc = dp_mp_fail(r, DP_EPROTO, "%zu trailing bytes after the message", r->len - r->pos);
-    int env = envelope_verdict(r, have_v, version, have_t, t, tn, out);
+    int env = envelope_verdict(r, internal, have_v, version, have_t, t, tn, out);
     if (env != DP_OK || rc != DP_OK)
         return env != DP_OK ? env : rc;
     if (!have_v)
-        return dp_mp_fail(r, DP_EPROTO, "envelope without version \"v\"");
+        return dp_mp_fail(r, DP_EPROTO, "envelope without version \"%c\"", vkey);
     if (!have_t)
         return dp_mp_fail(r, DP_EPROTO, "envelope without type \"t\"");
     dp_mp_leave(r);
     return DP_OK;
 }
 
-int dp_msg_decode(const void *buf, size_t len, dp_msg *out, dp_err *err)
+static int decode(const void *buf, size_t len, bool internal, dp_msg *out, dp_err *err)
 {
     memset(out, 0, sizeof *out);
     dp_err_clear(err);
@@ -330,7 +335,7 @@ int dp_msg_decode(const void *buf, size_t len, dp_msg *out, dp_err *err)
     dp_mp_reader r;
     dp_mp_reader_init(&r, buf, len, err);
     size_t body_pos;
-    int rc = read_envelope(&r, out, &body_pos);
+    int rc = read_envelope(&r, internal, out, &body_pos);
     if (rc == DP_OK && body_pos != SIZE_MAX) {
         r.pos = body_pos;
         r.n_path = 0;
@@ -349,9 +354,19 @@ int dp_msg_decode(const void *buf, size_t len, dp_msg *out, dp_err *err)
     return rc;
 }
 
+int dp_msg_decode(const void *buf, size_t len, dp_msg *out, dp_err *err)
+{
+    return decode(buf, len, false, out, err);
+}
+
 int dp_msg_decode_nng(nng_msg *msg, dp_msg *out, dp_err *err)
 {
-    return dp_msg_decode(nng_msg_body(msg), nng_msg_len(msg), out, err);
+    return decode(nng_msg_body(msg), nng_msg_len(msg), false, out, err);
+}
+
+int dp_msg_decode_internal(nng_msg *msg, dp_msg *out, dp_err *err)
+{
+    return decode(nng_msg_body(msg), nng_msg_len(msg), true, out, err);
 }
 
 void dp_msg_free(dp_msg *m)

@@ -4,6 +4,7 @@
 
 #include <msgpack.h>
 #include <stdlib.h>
+#include <stdbool.h>
 #include <string.h>
 
 #define CAT(obj, off, T) ((const T *)((const char *)(obj) + (off)))
@@ -174,18 +175,21 @@ static int pack_obj(msgpack_packer *pk, const dp_schema *s, const void *obj)
     return rc;
 }
 
-static int pack_msg(const dp_msg *m, sink *out, dp_err *err)
+static int pack_msg(const dp_msg *m, bool internal, sink *out, dp_err *err)
 {
     int rc = dp_msg_validate(m, err);
     if (rc != DP_OK)
         return rc;
+    if (!internal && dp_msg_is_internal(m->type))
+        return dp_err_set(err, DP_EINVAL, "'%s' is an in-process message: never on the wire",
+                          dp_msg_type_name(m->type));
     msgpack_packer pk;
     msgpack_packer_init(&pk, out, sink_write);
     int prc = msgpack_pack_map(&pk, m->id ? 4 : 3);
     if (prc == 0)
-        prc = pack_str(&pk, "v");
+        prc = pack_str(&pk, internal ? "i" : "v");
     if (prc == 0)
-        prc = msgpack_pack_uint32(&pk, DP_MSG_VERSION);
+        prc = msgpack_pack_uint32(&pk, internal ? DP_MSG_INTERNAL_VERSION : DP_MSG_VERSION);
     if (prc == 0)
         prc = pack_str(&pk, "t");
     if (prc == 0)
@@ -209,13 +213,13 @@ static int pack_msg(const dp_msg *m, sink *out, dp_err *err)
     return DP_OK;
 }
 
-int dp_msg_encode(const dp_msg *m, nng_msg **out, dp_err *err)
+static int encode_nng(const dp_msg *m, bool internal, nng_msg **out, dp_err *err)
 {
     *out = NULL;
     sink s = {0};
     if (nng_msg_alloc(&s.msg, 0) != 0)
         return dp_err_set(err, DP_ENOMEM, "out of memory allocating an nng message");
-    int rc = pack_msg(m, &s, err);
+    int rc = pack_msg(m, internal, &s, err);
     if (rc == DP_OK && sink_flush(&s) != 0)
         rc = dp_err_set(err, DP_ENOMEM, "out of memory encoding a %s message",
                         dp_msg_type_name(m->type));
@@ -227,12 +231,22 @@ int dp_msg_encode(const dp_msg *m, nng_msg **out, dp_err *err)
     return DP_OK;
 }
 
+int dp_msg_encode(const dp_msg *m, nng_msg **out, dp_err *err)
+{
+    return encode_nng(m, false, out, err);
+}
+
+int dp_msg_encode_internal(const dp_msg *m, nng_msg **out, dp_err *err)
+{
+    return encode_nng(m, true, out, err);
+}
+
 int dp_msg_encode_buf(const dp_msg *m, void **buf, size_t *len, dp_err *err)
 {
     *buf = NULL;
     *len = 0;
     sink s = {0};
-    int rc = pack_msg(m, &s, err);
+    int rc = pack_msg(m, false, &s, err);
     if (rc != DP_OK) {
         free(s.buf);
         return rc;

@@ -293,6 +293,11 @@ static const dp_field slot_free_fields[] = {
 };
 static const dp_schema slot_free_schema = SCHEMA(slot_free, dp_msg_slot_free, slot_free_fields);
 
+static const dp_field peers_fields[] = {
+    F_STRS("urls", dp_msg_peers, urls, n_urls, DP_MSG_MAX_LABELS),
+};
+static const dp_schema peers_schema = SCHEMA(peers, dp_msg_peers, peers_fields);
+
 static const dp_schema empty_schema = {"empty", 0, NULL, 0};
 
 static const struct {
@@ -325,9 +330,13 @@ static const struct {
     [DP_MSG_DRAIN] = {"drain", &drain_schema},
     [DP_MSG_WAIT] = {"wait", &wait_schema},
     [DP_MSG_EVENT] = {"event", &event_schema},
+    /* the in-process catalogue (dp_msg_encode_internal) */
     [DP_MSG_WAKE] = {"wake", &empty_schema},
     [DP_MSG_EVENTS] = {"events", &events_schema},
     [DP_MSG_SLOT_FREE] = {"slot_free", &slot_free_schema},
+    [DP_MSG_PEERS] = {"peers", &peers_schema},
+    [DP_MSG_STOPPING] = {"stopping", &empty_schema},
+    [DP_MSG_LEAVE] = {"leave", &empty_schema},
 };
 
 const char *dp_msg_type_name(dp_msg_type t)
@@ -335,6 +344,11 @@ const char *dp_msg_type_name(dp_msg_type t)
     if ((unsigned)t >= DP_MSG_TYPE_COUNT)
         return NULL;
     return types[t].name;
+}
+
+bool dp_msg_is_internal(dp_msg_type t)
+{
+    return t >= DP_MSG_WIRE_COUNT && t < DP_MSG_TYPE_COUNT;
 }
 
 dp_msg_type dp_msg_type_parse(const char *name)

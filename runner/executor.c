@@ -90,7 +90,7 @@ static int executor_handle(void *state, actor_ctx *ctx, nng_msg *msg, nng_msg **
     executor_state *s = state;
     (void)ctx;
     dp_msg m;
-    if (dp_msg_decode_nng(msg, &m, NULL) == DP_OK && m.type == DP_MSG_REGISTERED) {
+    if (dp_msg_decode_internal(msg, &m, NULL) == DP_OK && m.type == DP_MSG_REGISTERED) {
         forget_session(s);
         snprintf(s->runner_id, sizeof s->runner_id, "%s", m.registered.runner_id);
         s->token = strdup(m.registered.runner_token);

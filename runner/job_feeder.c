@@ -11,8 +11,8 @@ typedef struct {
     job_feeder_config cfg;
     char url[1024];
     actor_client *link;
-    actor **executors;
-    uint32_t n_executors;
+    actor_client **executors; /* by slot index, from the `peers` message */
+    size_t n_executors;
     uint32_t *free_slots; /* stack of idle executor indexes */
     uint32_t n_free;
     char runner_id[DP_ID_MAX];
@@ -39,12 +39,26 @@ static void hand_out(loop_state *s, dp_leased_job *job)
     m.leased.jobs = job;
     m.leased.n_jobs = 1;
     dp_err err = {0};
-    if (runner_link_tell(s->executors[slot], &m, &err) != DP_OK) {
+    if (runner_link_tell_client(s->executors[slot], &m, &err) != DP_OK) {
         /* Cannot happen while the executor lives; the reaper recovers the job. */
         dp_log(DP_LOG_ERROR, "job_not_handed_out", "job_id", job->job_id, "error", err.msg,
                (char *)NULL);
         s->free_slots[s->n_free++] = slot;
     }
+}
+
+/* The executors, by slot index; every one starts idle. */
+static void take_executors(loop_state *s, const dp_msg_peers *p)
+{
+    dp_err err = {0};
+    s->executors = calloc(p->n_urls, sizeof *s->executors);
+    if (s->executors == NULL ||
+        runner_link_open_peers(p, s->executors, p->n_urls, &s->n_executors, &err) != DP_OK) {
+        dp_log(DP_LOG_ERROR, "executors_unreachable", "error", err.msg, (char *)NULL);
+        return;
+    }
+    for (size_t i = 0; i < s->n_executors; i++)
+        s->free_slots[s->n_free++] = (uint32_t)(s->n_executors - 1 - i);
 }
 
 static void loop_tick(void *state, actor_ctx *ctx)
@@ -93,34 +107,16 @@ static void loop_tick(void *state, actor_ctx *ctx)
     dp_msg_free(&rep);
 }
 
-/* Control frame from main: [0xE5][u32 n][n actor pointers]. */
-#define LOOP_CMD_EXECUTORS 0xE5
-
 static int loop_handle(void *state, actor_ctx *ctx, nng_msg *msg, nng_msg **reply)
 {
     loop_state *s = state;
     (void)ctx;
     (void)reply;
-    const uint8_t *b = nng_msg_body(msg);
-    size_t len = nng_msg_len(msg);
-    uint32_t n = 0;
-    if (len >= 5 && b[0] == LOOP_CMD_EXECUTORS) {
-        memcpy(&n, b + 1, sizeof n);
-        if (s->executors == NULL && n == s->cfg.slots && len == 5 + n * sizeof(actor *)) {
-            s->executors = calloc(n, sizeof *s->executors);
-            if (s->executors != NULL) {
-                memcpy(s->executors, b + 5, n * sizeof(actor *));
-                s->n_executors = n;
-                for (uint32_t i = 0; i < n; i++) /* every executor starts idle */
-                    s->free_slots[s->n_free++] = n - 1 - i;
-            }
-        }
-        nng_msg_free(msg);
-        return 0;
-    }
     dp_msg m;
-    if (dp_msg_decode_nng(msg, &m, NULL) == DP_OK) {
-        if (m.type == DP_MSG_REGISTERED) {
+    if (dp_msg_decode_internal(msg, &m, NULL) == DP_OK) {
+        if (m.type == DP_MSG_PEERS && s->executors == NULL && m.peers.n_urls == s->cfg.slots) {
+            take_executors(s, &m.peers);
+        } else if (m.type == DP_MSG_REGISTERED) {
             forget_session(s);
             snprintf(s->runner_id, sizeof s->runner_id, "%s", m.registered.runner_id);
             s->token = strdup(m.registered.runner_token);
@@ -140,6 +136,7 @@ static void loop_stop(void *state, actor_ctx *ctx)
     (void)ctx;
     forget_session(s);
     actor_client_close(s->link);
+    runner_link_close_peers(s->executors, s->n_executors);
     free(s->executors);
     free(s->free_slots);
     free(s);
@@ -174,17 +171,5 @@ actor *job_feeder_spawn(const job_feeder_config *cfg, dp_err *err)
 
 int job_feeder_set_executors(actor *loop, actor *const *executors, uint32_t n, dp_err *err)
 {
-    nng_msg *m = NULL, *r = NULL;
-    uint8_t cmd = LOOP_CMD_EXECUTORS;
-    if (nng_msg_alloc(&m, 0) != 0 || nng_msg_append(m, &cmd, 1) != 0 ||
-        nng_msg_append(m, &n, sizeof n) != 0 ||
-        nng_msg_append(m, executors, n * sizeof(actor *)) != 0) {
-        if (m != NULL)
-            nng_msg_free(m);
-        return dp_err_set(err, DP_ENOMEM, "out of memory");
-    }
-    int rc = actor_call(loop, m, &r, 10000, err);
-    if (r != NULL)
-        nng_msg_free(r);
-    return rc;
+    return runner_link_send_peers(loop, executors, n, err);
 }

@@ -58,8 +58,63 @@ uint32_t runner_link_backoff(uint32_t n, uint32_t base_ms, uint32_t cap_ms)
 int runner_link_tell(actor *a, const dp_msg *m, dp_err *err)
 {
     nng_msg *msg = NULL;
-    int rc = dp_msg_encode(m, &msg, err);
+    int rc = dp_msg_encode_internal(m, &msg, err);
     if (rc != DP_OK)
         return rc;
     return actor_send(a, msg, 2000, err);
+}
+
+int runner_link_tell_client(actor_client *c, const dp_msg *m, dp_err *err)
+{
+    nng_msg *msg = NULL;
+    int rc = dp_msg_encode_internal(m, &msg, err);
+    if (rc != DP_OK)
+        return rc;
+    return actor_client_send(c, msg, 2000, err);
+}
+
+int runner_link_command(actor *a, const dp_msg *m, int timeout_ms, dp_err *err)
+{
+    nng_msg *msg = NULL, *reply = NULL;
+    int rc = dp_msg_encode_internal(m, &msg, err);
+    if (rc != DP_OK)
+        return rc;
+    rc = actor_call(a, msg, &reply, timeout_ms, err);
+    if (reply != NULL)
+        nng_msg_free(reply);
+    return rc;
+}
+
+int runner_link_open_peers(const dp_msg_peers *p, actor_client **out, size_t max, size_t *n,
+                           dp_err *err)
+{
+    for (size_t i = 0; i < p->n_urls; i++) {
+        if (*n == max)
+            return dp_err_set(err, DP_EINVAL, "more than %zu peers", max);
+        if ((out[*n] = actor_client_open(p->urls[i], err)) == NULL)
+            return err != NULL ? err->code : DP_EUNAVAIL;
+        (*n)++;
+    }
+    return DP_OK;
+}
+
+void runner_link_close_peers(actor_client **peers, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        actor_client_close(peers[i]);
+}
+
+int runner_link_send_peers(actor *to, actor *const *peers, size_t n, dp_err *err)
+{
+    char **urls = calloc(n ? n : 1, sizeof *urls);
+    if (urls == NULL)
+        return dp_err_set(err, DP_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++)
+        urls[i] = (char *)actor_url(peers[i], 0); /* borrowed: encoding copies */
+    dp_msg m = {.type = DP_MSG_PEERS};
+    m.peers.urls = urls;
+    m.peers.n_urls = n;
+    int rc = runner_link_command(to, &m, 20000, err);
+    free(urls);
+    return rc;
 }

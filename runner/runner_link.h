@@ -24,7 +24,24 @@ int runner_link_sleep(const atomic_int *stopping, uint32_t ms);
 /* Exponential backoff with jitter: base * 2^n capped at cap, times 0.5..1.5. */
 uint32_t runner_link_backoff(uint32_t n, uint32_t base_ms, uint32_t cap_ms);
 
-/* Encodes m as a one-way internal message and sends it to a. */
+/* In-process messages (dp_msg_encode_internal) between the runner's actors.
+ * m is borrowed. Actors address each other by their inproc URL (a `peers`
+ * message), never by a pointer inside a message. */
+
+/* One-way to a (a pointer the caller was configured with) or to a client. */
 int runner_link_tell(actor *a, const dp_msg *m, dp_err *err);
+int runner_link_tell_client(actor_client *c, const dp_msg *m, dp_err *err);
+
+/* A call that returns once a has handled m. */
+int runner_link_command(actor *a, const dp_msg *m, int timeout_ms, dp_err *err);
+
+/* Sends `to` a `peers` message with the inproc URLs of peers (in order). */
+int runner_link_send_peers(actor *to, actor *const *peers, size_t n, dp_err *err);
+
+/* Opens a client per URL of p, appended to out[*n] (at most max in all).
+ * The clients are the caller's: runner_link_close_peers. */
+int runner_link_open_peers(const dp_msg_peers *p, actor_client **out, size_t max, size_t *n,
+                           dp_err *err);
+void runner_link_close_peers(actor_client **peers, size_t n);
 
 #endif

@@ -1,5 +1,7 @@
 #include "runner/runner_pool.h"
 
+#include "runner/runner_link.h"
+
 #include "actors/actor.h"
 #include "runner/executor.h"
 #include "runner/job_feeder.h"
@@ -117,13 +119,10 @@ int runner_pool_stop(runner_pool *p, uint32_t grace_ms)
     int idle = 1;
     for (size_t i = 0; i < p->n_slots; i++) {
         int64_t left = deadline - dp_now_ms();
-        nng_msg *m = NULL, *r = NULL;
         /* An executor answers only between jobs: a reply means it is idle for good. */
-        if (left <= 0 || nng_msg_alloc(&m, 0) != 0 ||
-            actor_call(p->slots[i], m, &r, (int)left, NULL) != DP_OK)
+        dp_msg stopping = {.type = DP_MSG_STOPPING};
+        if (left <= 0 || runner_link_command(p->slots[i], &stopping, (int)left, NULL) != DP_OK)
             idle = 0;
-        if (r != NULL)
-            nng_msg_free(r);
     }
     runner_session_deregister(p->session, NULL); /* releases what is still leased */
     /* The loop may hand out a job it got just before the drain: it is

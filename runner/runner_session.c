@@ -13,9 +13,6 @@
 #define RC_MAX_SLOTS 256
 #define RC_MAX_LIST 64
 
-/* Requests from main, as the one-byte body of a call (control, not wire). */
-enum { RC_CMD_ADD_SLOT = 1, RC_CMD_STOPPING = 2, RC_CMD_DEREGISTER = 3 };
-
 typedef struct {
     char url[1024], name[256], version[64];
     char *reg_token;
@@ -23,7 +20,7 @@ typedef struct {
     size_t n_labels, n_profiles;
     uint32_t capacity;
     actor_client *link;
-    actor *slots[RC_MAX_SLOTS];
+    actor_client *slots[RC_MAX_SLOTS]; /* told `registered`: the feeder and the executors */
     size_t n_slots;
     char runner_id[DP_ID_MAX];
     char *token;
@@ -42,7 +39,7 @@ static void wipe_token(rc_state *s)
     }
 }
 
-static void tell_slot(rc_state *s, actor *slot)
+static void tell_slot(rc_state *s, actor_client *slot)
 {
     dp_msg m = {.type = DP_MSG_REGISTERED};
     m.registered.runner_id = s->runner_id;
@@ -50,7 +47,7 @@ static void tell_slot(rc_state *s, actor *slot)
     m.registered.heartbeat_ms = s->heartbeat_ms;
     m.registered.alive_ttl_ms = s->alive_ttl_ms;
     dp_err err = {0};
-    if (runner_link_tell(slot, &m, &err) != DP_OK)
+    if (runner_link_tell_client(slot, &m, &err) != DP_OK)
         dp_log(DP_LOG_WARN, "slot_not_told", "error", err.msg, (char *)NULL);
 }
 
@@ -155,27 +152,30 @@ static int rc_handle(void *state, actor_ctx *ctx, nng_msg *msg, nng_msg **reply)
     rc_state *s = state;
     (void)ctx;
     (void)reply;
-    size_t len = nng_msg_len(msg);
-    const uint8_t *b = nng_msg_body(msg);
-    if (len == 1 + sizeof(actor *) && b[0] == RC_CMD_ADD_SLOT && s->n_slots < RC_MAX_SLOTS) {
-        actor *slot;
-        memcpy(&slot, b + 1, sizeof slot);
-        s->slots[s->n_slots++] = slot;
-        if (s->token != NULL)
-            tell_slot(s, slot);
-    } else if (len == 1 && b[0] == RC_CMD_STOPPING) {
+    dp_msg m;
+    if (dp_msg_decode_internal(msg, &m, NULL) != DP_OK) {
+        nng_msg_free(msg);
+        return 0;
+    }
+    if (m.type == DP_MSG_PEERS) {
+        size_t before = s->n_slots;
+        dp_err err = {0};
+        if (runner_link_open_peers(&m.peers, s->slots, RC_MAX_SLOTS, &s->n_slots, &err) != DP_OK)
+            dp_log(DP_LOG_ERROR, "slot_unreachable", "error", err.msg, (char *)NULL);
+        for (size_t i = before; s->token != NULL && i < s->n_slots; i++)
+            tell_slot(s, s->slots[i]);
+    } else if (m.type == DP_MSG_STOPPING) {
         s->draining = 1;
         if (s->token != NULL)
             do_heartbeat(s);
-    } else if (len == 1 && b[0] == RC_CMD_DEREGISTER) {
+    } else if (m.type == DP_MSG_LEAVE) {
         do_deregister(s);
-    } else {
-        dp_msg m; /* `wake` from a slot: the dispatcher does not know us */
-        if (dp_msg_decode_nng(msg, &m, NULL) == DP_OK && m.type == DP_MSG_WAKE &&
-            s->token != NULL && !s->draining)
-            s->next_heartbeat_ms = 0; /* the heartbeat finds out and re-registers */
-        dp_msg_free(&m);
+    } else if (m.type == DP_MSG_WAKE && s->token != NULL && !s->draining) {
+        /* `wake` from a slot: the dispatcher does not know us; the next
+         * heartbeat finds out and registers again. */
+        s->next_heartbeat_ms = 0;
     }
+    dp_msg_free(&m);
     nng_msg_free(msg);
     return 0;
 }
@@ -194,6 +194,7 @@ static void rc_stop(void *state, actor_ctx *ctx)
     for (size_t i = 0; i < s->n_profiles; i++)
         free(s->profiles[i]);
     actor_client_close(s->link);
+    runner_link_close_peers(s->slots, s->n_slots);
     free(s);
 }
 
@@ -229,36 +230,19 @@ actor *runner_session_spawn(const runner_session_config *cfg, dp_err *err)
     return a;
 }
 
-static int rc_command(actor *rc, const void *body, size_t len, dp_err *err)
-{
-    nng_msg *m = NULL, *r = NULL;
-    if (nng_msg_alloc(&m, 0) != 0 || nng_msg_append(m, body, len) != 0) {
-        if (m != NULL)
-            nng_msg_free(m);
-        return dp_err_set(err, DP_ENOMEM, "out of memory");
-    }
-    int rc2 = actor_call(rc, m, &r, 20000, err);
-    if (r != NULL)
-        nng_msg_free(r);
-    return rc2;
-}
-
 int runner_session_add_slot(actor *rc, actor *slot, dp_err *err)
 {
-    uint8_t body[1 + sizeof slot];
-    body[0] = RC_CMD_ADD_SLOT;
-    memcpy(body + 1, &slot, sizeof slot);
-    return rc_command(rc, body, sizeof body, err);
+    return runner_link_send_peers(rc, &slot, 1, err);
 }
 
 int runner_session_stopping(actor *rc, dp_err *err)
 {
-    uint8_t c = RC_CMD_STOPPING;
-    return rc_command(rc, &c, 1, err);
+    dp_msg m = {.type = DP_MSG_STOPPING};
+    return runner_link_command(rc, &m, 20000, err);
 }
 
 int runner_session_deregister(actor *rc, dp_err *err)
 {
-    uint8_t c = RC_CMD_DEREGISTER;
-    return rc_command(rc, &c, 1, err);
+    dp_msg m = {.type = DP_MSG_LEAVE};
+    return runner_link_command(rc, &m, 20000, err);
 }

@@ -25,7 +25,7 @@ int main(int argc, char **argv)
         return 64;
     }
     int bad = 0;
-    for (int t = 1; t < DP_MSG_TYPE_COUNT; t++) {
+    for (int t = 1; t < DP_MSG_WIRE_COUNT; t++) {
         dp_msg m;
         dp_err err;
         void *buf;

@@ -243,7 +243,14 @@ void msg_sample(dp_msg_type t, dp_msg *m)
         m->event.ts = msg_xstrdup("2026-01-01T00:00:00.123Z");
         m->event.message = msg_xstrdup("attempts exhausted");
         break;
-    default: /* list_runners, queue: no body */
+    case DP_MSG_SLOT_FREE:
+        m->slot_free.slot = 3;
+        break;
+    case DP_MSG_PEERS:
+        m->peers.urls = strs(3, "inproc://dp-actor/executor-");
+        m->peers.n_urls = 3;
+        break;
+    default: /* list_runners, queue, wake, stopping, leave: no body */
         break;
     }
 }

@@ -114,7 +114,7 @@ static void test_skip_matches_msgpack_c(void **state)
 static void test_our_output_is_standard_msgpack(void **state)
 {
     (void)state;
-    for (int t = 1; t < DP_MSG_TYPE_COUNT; t++) {
+    for (int t = 1; t < DP_MSG_WIRE_COUNT; t++) {
         dp_msg m;
         msg_sample((dp_msg_type)t, &m);
         void *buf;

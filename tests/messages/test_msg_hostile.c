@@ -89,7 +89,7 @@ static void heartbeat_body(const char *free_key_type)
 static void test_truncated_at_every_offset(void **state)
 {
     (void)state;
-    for (int t = 1; t < DP_MSG_TYPE_COUNT; t++) {
+    for (int t = 1; t < DP_MSG_WIRE_COUNT; t++) {
         dp_msg m;
         msg_sample((dp_msg_type)t, &m);
         void *buf;

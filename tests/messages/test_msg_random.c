@@ -68,9 +68,9 @@ static void test_random_inputs(void **state)
 static void test_mutated_inputs(void **state)
 {
     (void)state;
-    void *enc[DP_MSG_TYPE_COUNT];
-    size_t enc_len[DP_MSG_TYPE_COUNT];
-    for (int t = 1; t < DP_MSG_TYPE_COUNT; t++) {
+    void *enc[DP_MSG_WIRE_COUNT];
+    size_t enc_len[DP_MSG_WIRE_COUNT];
+    for (int t = 1; t < DP_MSG_WIRE_COUNT; t++) {
         dp_msg m;
         msg_sample((dp_msg_type)t, &m);
         assert_int_equal(dp_msg_encode_buf(&m, &enc[t], &enc_len[t], NULL), DP_OK);
@@ -78,7 +78,7 @@ static void test_mutated_inputs(void **state)
     }
     int ok = 0, total = 200000;
     for (int i = 0; i < total; i++) {
-        int t = 1 + (int)(rnd() % (DP_MSG_TYPE_COUNT - 1));
+        int t = 1 + (int)(rnd() % (DP_MSG_WIRE_COUNT - 1));
         size_t len = enc_len[t];
         unsigned char *b = malloc(len + 8);
         memcpy(b, enc[t], len);
@@ -110,7 +110,7 @@ static void test_mutated_inputs(void **state)
         }
         free(b);
     }
-    for (int t = 1; t < DP_MSG_TYPE_COUNT; t++)
+    for (int t = 1; t < DP_MSG_WIRE_COUNT; t++)
         free(enc[t]);
     print_message("mutated: %d of %d still decoded (and re-encoded identically)\n", ok, total);
 }

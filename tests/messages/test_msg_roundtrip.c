@@ -224,10 +224,30 @@ static void check_same(const dp_msg *a, const dp_msg *b)
     }
 }
 
+/* An in-process type goes through the in-process codec, which the wire
+ * codec refuses both ways (test_internal_never_on_the_wire). */
+static void roundtrip_internal(const dp_msg *m)
+{
+    dp_err err = {0};
+    nng_msg *nm = NULL;
+    assert_int_equal(dp_msg_encode_internal(m, &nm, &err), DP_OK);
+    dp_msg got;
+    if (dp_msg_decode_internal(nm, &got, &err) != DP_OK)
+        fail_msg("decode %s: %s", dp_msg_type_name(m->type), err.msg);
+    check_same(m, &got);
+    assert_true(dp_msg_equal(m, &got));
+    dp_msg_free(&got);
+    nng_msg_free(nm);
+}
+
 static void roundtrip(const dp_msg *m)
 {
     dp_err err = {0};
     nng_msg *nm = NULL;
+    if (dp_msg_is_internal(m->type)) {
+        roundtrip_internal(m);
+        return;
+    }
     assert_int_equal(dp_msg_encode(m, &nm, &err), DP_OK);
     void *buf = NULL;
     size_t len = 0;
@@ -257,6 +277,36 @@ static void test_every_type_full(void **state)
         roundtrip(&m);
         dp_msg_free(&m);
     }
+}
+
+/* In-process messages never cross a socket: the wire encoder refuses them,
+ * the wire decoder takes neither their envelope nor their type, and the
+ * in-process decoder takes no wire envelope. */
+static void test_internal_never_on_the_wire(void **state)
+{
+    (void)state;
+    dp_err err = {0};
+    for (int t = DP_MSG_WIRE_COUNT; t < DP_MSG_TYPE_COUNT; t++) {
+        dp_msg m;
+        msg_sample((dp_msg_type)t, &m);
+        assert_true(dp_msg_is_internal(m.type));
+        nng_msg *nm = NULL;
+        assert_int_equal(dp_msg_encode(&m, &nm, &err), DP_EINVAL);
+        assert_null(nm);
+        assert_non_null(strstr(err.msg, "in-process"));
+        assert_int_equal(dp_msg_encode_internal(&m, &nm, &err), DP_OK);
+        dp_msg got;
+        assert_int_equal(dp_msg_decode_nng(nm, &got, &err), DP_EPROTO);
+        nng_msg_free(nm);
+        dp_msg_free(&m);
+    }
+    /* A wire type in the wire envelope is not an in-process message. */
+    dp_msg q = {.type = DP_MSG_QUEUE, .id = 7};
+    nng_msg *nm = NULL;
+    assert_int_equal(dp_msg_encode(&q, &nm, &err), DP_OK);
+    dp_msg got;
+    assert_int_equal(dp_msg_decode_internal(nm, &got, &err), DP_EPROTO);
+    nng_msg_free(nm);
 }
 
 /* Minimal messages: optional fields absent come back absent (NULL / 0). */
@@ -339,9 +389,8 @@ static void test_big_batch(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_every_type_full),
-        cmocka_unit_test(test_minimal_messages),
-        cmocka_unit_test(test_equal_detects_changes),
+        cmocka_unit_test(test_every_type_full),  cmocka_unit_test(test_internal_never_on_the_wire),
+        cmocka_unit_test(test_minimal_messages), cmocka_unit_test(test_equal_detects_changes),
         cmocka_unit_test(test_big_batch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

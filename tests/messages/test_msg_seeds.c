@@ -19,7 +19,7 @@ int main(int argc, char **argv)
         return 1;
     }
     int n = 0, bad = 0;
-    bool seen[DP_MSG_TYPE_COUNT] = {0};
+    bool seen[DP_MSG_WIRE_COUNT] = {0};
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
         if (strstr(e->d_name, ".msgpack") == NULL)
@@ -43,7 +43,7 @@ int main(int argc, char **argv)
         n++;
     }
     closedir(d);
-    for (int t = 1; t < DP_MSG_TYPE_COUNT; t++) {
+    for (int t = 1; t < DP_MSG_WIRE_COUNT; t++) {
         if (!seen[t]) {
             fprintf(stderr, "test_msg_seeds: no seed of type %s\n", dp_msg_type_name(t));
             bad++;

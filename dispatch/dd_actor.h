@@ -1,0 +1,51 @@
+/* The one skeleton of dispatchd's domain actors (registrar, leaser,
+ * reporter, publisher): a table from message type to handler that also says
+ * which gateway may route that type to the actor, and a spawn helper.
+ *
+ * Adding a message: add it to messages/ (schema, validation), add one row to
+ * the handling actor's table, write the handler. The gateways' routing is
+ * built from the tables (dd_routes_add), never by hand.
+ *
+ * Ownership: dd_actor_spawn takes `state`: it is released by def->on_stop,
+ * on a normal stop and when the spawn fails (then with ctx NULL). A handler
+ * gets m decoded and owned by the skeleton (freed after the handler returns;
+ * a handler may move members out and NULL them). */
+#ifndef DP_DD_ACTOR_H
+#define DP_DD_ACTOR_H
+
+#include "actors/actor.h"
+#include "dispatch/fwd.h"
+#include "messages/msg.h"
+
+#include <stddef.h>
+
+/* Where a message may come from: a gateway, or another actor of this process. */
+enum { DD_FROM_RUNNER = 1u << 0, DD_FROM_ADMIN = 1u << 1, DD_INTERNAL = 1u << 2 };
+
+typedef void (*dd_handler_fn)(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m);
+
+typedef struct {
+    dp_msg_type type;
+    unsigned from; /* DD_FROM_* | DD_INTERNAL */
+    dd_handler_fn fn;
+} dd_route;
+
+typedef struct {
+    const char *name;
+    const dd_route *routes;
+    size_t n_routes;
+    actor_start_fn on_start; /* optional; gets the actor's own state */
+    actor_stop_fn on_stop;   /* required: releases the state */
+    actor_tick_fn on_tick;   /* optional */
+    int tick_ms;
+    size_t mailbox; /* 0: the runtime's default */
+} dd_actor_def;
+
+actor *dd_actor_spawn(const dd_actor_def *def, void *state, dp_err *err);
+
+/* routes[type] = a for every row of def that `from` may send. DP_EINVAL
+ * when a type is already routed to another actor. */
+int dd_routes_add(actor *routes[DP_MSG_TYPE_COUNT], unsigned from, const dd_actor_def *def,
+                  actor *a, dp_err *err);
+
+#endif

@@ -1,0 +1,129 @@
+#include "dispatch/dd_stack.h"
+
+#include "actors/actor_urls.h"
+#include "dispatch/gateway.h"
+#include "dispatch/leaser.h"
+#include "dispatch/publisher.h"
+#include "dispatch/registrar.h"
+#include "dispatch/reporter.h"
+#include "dispatch/status.h"
+#include "dispatch/waker.h"
+
+#include <stdlib.h>
+
+/* The domain actors in spawn order; stopped in reverse. */
+enum { DD_PUBLISHER, DD_REPORTER, DD_LEASER, DD_WAKER, DD_REGISTRAR, DD_N_ACTORS };
+
+struct dd_stack {
+    actor *actors[DD_N_ACTORS];
+    actor *gw_runner, *gw_admin, *status;
+    char events_url[1100];
+};
+
+/* Which table describes each routed actor (the waker takes no requests). */
+static const dd_actor_def *const dd_defs[DD_N_ACTORS] = {
+    [DD_PUBLISHER] = &publisher_actor,
+    [DD_REPORTER] = &reporter_actor,
+    [DD_LEASER] = &leaser_actor,
+    [DD_REGISTRAR] = &registrar_actor,
+};
+
+static int spawn_actors(dd_stack *s, const dd_config *c, dp_err *err)
+{
+    actor **a = s->actors;
+    if (actor_urls_events_for(c->admin_listen, s->events_url, sizeof s->events_url, err) != DP_OK ||
+        (a[DD_PUBLISHER] = publisher_spawn(s->events_url, err)) == NULL)
+        return DP_EUNAVAIL;
+    reporter_config rc = {c->redis_url,
+                          c->prefix,
+                          c->pg_dsn,
+                          c->log_store,
+                          (uint32_t)c->max_attempts,
+                          (uint32_t)c->alive_ttl_ms,
+                          a[DD_PUBLISHER]};
+    if ((a[DD_REPORTER] = reporter_spawn(&rc, err)) == NULL)
+        return DP_EUNAVAIL;
+    leaser_config lc = {c->redis_url,
+                        c->prefix,
+                        (uint32_t)c->alive_ttl_ms,
+                        (uint32_t)c->max_attempts,
+                        (uint32_t)c->sweep_ms,
+                        (uint32_t)c->lease_wait_max_ms,
+                        a[DD_REPORTER]};
+    if ((a[DD_LEASER] = leaser_spawn(&lc, err)) == NULL)
+        return DP_EUNAVAIL;
+    waker_config wc = {c->redis_url, c->prefix, a[DD_LEASER]};
+    if ((a[DD_WAKER] = waker_spawn(&wc, err)) == NULL)
+        return DP_EUNAVAIL;
+    registrar_config gc = {c->redis_url,
+                           c->prefix,
+                           c->registration_token,
+                           (uint32_t)c->heartbeat_ms,
+                           (uint32_t)c->alive_ttl_ms,
+                           a[DD_LEASER]};
+    if ((a[DD_REGISTRAR] = registrar_spawn(&gc, err)) == NULL)
+        return DP_EUNAVAIL;
+    return DP_OK;
+}
+
+/* A gateway's routes: every type some actor's table accepts from `from`. */
+static int collect_routes(const dd_stack *s, unsigned from, gateway_config *g, dp_err *err)
+{
+    for (int i = 0; i < DD_N_ACTORS; i++)
+        if (dd_defs[i] != NULL && dd_routes_add(g->routes, from, dd_defs[i], s->actors[i], err))
+            return DP_EINVAL;
+    return DP_OK;
+}
+
+dd_stack *dd_stack_start(const dd_config *c, dp_err *err)
+{
+    dd_stack *s = calloc(1, sizeof *s);
+    if (s == NULL) {
+        dp_err_set(err, DP_ENOMEM, "dispatchd: out of memory");
+        return NULL;
+    }
+    gateway_config runner_gw = {.name = "gateway-runner",
+                                .listen_url = c->runner_listen,
+                                .also_url = c->runner_also_url,
+                                .max_held = (size_t)c->max_waiting};
+    gateway_config admin_gw = {
+        .name = "gateway-admin", .listen_url = c->admin_listen, .max_held = 1024};
+    if (spawn_actors(s, c, err) != DP_OK ||
+        collect_routes(s, DD_FROM_RUNNER, &runner_gw, err) != DP_OK ||
+        collect_routes(s, DD_FROM_ADMIN, &admin_gw, err) != DP_OK ||
+        (s->gw_runner = gateway_spawn(&runner_gw, err)) == NULL ||
+        (s->gw_admin = gateway_spawn(&admin_gw, err)) == NULL)
+        goto fail;
+    if (c->http_listen != NULL && c->http_listen[0] != '\0') {
+        status_config sc = {c->http_listen, c->redis_url, c->prefix, c->pg_dsn};
+        if ((s->status = status_spawn(&sc, err)) == NULL)
+            goto fail;
+    }
+    return s;
+fail:
+    dd_stack_stop(s);
+    return NULL;
+}
+
+const char *dd_stack_events_url(const dd_stack *s)
+{
+    return s->events_url;
+}
+
+void dd_stack_stop(dd_stack *s)
+{
+    if (s == NULL)
+        return;
+    if (s->status != NULL) {
+        status_http_stop(s->status);
+        actor_destroy(s->status);
+    }
+    /* Gateways refuse new work but stay up: the others answer through them. */
+    gateway_close(s->gw_runner);
+    gateway_close(s->gw_admin);
+    for (int i = DD_N_ACTORS - 1; i >= 0; i--)
+        actor_destroy(s->actors[i]);
+    actor_destroy(s->gw_runner);
+    actor_destroy(s->gw_admin);
+    free(s);
+}

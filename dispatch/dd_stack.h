@@ -1,0 +1,35 @@
+/* dispatchd's actors as one unit: spawned in dependency order, the gateways'
+ * routing built from the actors' own tables (dd_actor_def), and stopped in
+ * the one order that loses nothing (gateways refuse new work first but stay
+ * up while the others answer through them; then the actors in reverse; then
+ * the gateways). cmd/dispatchd.c only reads the configuration and waits for
+ * a signal.
+ *
+ * Ownership: strings in dd_config are borrowed until dd_stack_start returns
+ * (every actor copies what it keeps). The stack is the caller's:
+ * dd_stack_stop frees it. */
+#ifndef DP_DD_STACK_H
+#define DP_DD_STACK_H
+
+#include "common/err.h"
+
+#include <stdint.h>
+
+typedef struct {
+    const char *redis_url, *pg_dsn, *runner_listen, *admin_listen, *registration_token;
+    const char *log_store, *prefix, *http_listen;
+    const char *runner_also_url; /* optional second runner URL (inproc, in-process runners) */
+    uint64_t heartbeat_ms, alive_ttl_ms, max_attempts, sweep_ms, lease_wait_max_ms, max_waiting;
+} dd_config;
+
+typedef struct dd_stack dd_stack;
+
+dd_stack *dd_stack_start(const dd_config *cfg, dp_err *err);
+
+/* The events URL watchers subscribe to (borrowed from the stack). */
+const char *dd_stack_events_url(const dd_stack *s);
+
+/* Stops everything in order and frees s. NULL is a no-op. */
+void dd_stack_stop(dd_stack *s);
+
+#endif
