@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/err.h"
+
 typedef enum {
     DP_VERDICT_NONE = 0, /* not judged yet (JSON null) */
     DP_VERDICT_AC,       /* accepted */
@@ -54,6 +56,20 @@ typedef struct {
 #define DP_MAX_TESTS 1024
 #define DP_MAX_ATTEMPTS_LIMIT 100
 #define DP_ID_MAX 128 /* job, runner and submission ids */
+
+/* Bounds of a job spec (dp_job_spec_check; the JSON parser and the message
+ * decoder both enforce them). */
+#define DP_SPEC_TEXT_MAX (16u << 20)   /* whole JSON text of one submit */
+#define DP_SPEC_BATCH_MAX 10000        /* specs in one JSON array */
+#define DP_PROFILE_NAME_MAX 64         /* [A-Za-z0-9_.-] */
+#define DP_URL_MAX 4096                /* archive URL */
+#define DP_TEST_NAME_MAX 128           /* printable, no control chars */
+#define DP_TEST_DATA_MAX (1u << 20)    /* stdin and expected_stdout, each */
+#define DP_TIMEOUT_MS_MAX 600000u      /* tests[].timeout_ms, limits.time_ms */
+#define DP_WALL_MS_MAX 3600000u        /* limits.wall_ms */
+#define DP_MEMORY_KB_MAX (64ull << 20) /* limits.memory_kb: 64 GiB */
+#define DP_PROCESSES_MAX 4096u         /* limits.processes */
+#define DP_OUTPUT_KB_MAX (1ull << 20)  /* limits.output_kb: 1 GiB */
 
 typedef struct {
     char *job_id; /* set by the dispatcher at submit; NULL in a producer's spec */
@@ -146,6 +162,15 @@ int dp_verdict_parse(const char *s, dp_verdict *out); /* 0, or DP_EINVAL */
 const char *dp_job_state_name(dp_job_state s);
 int dp_job_state_parse(const char *s, dp_job_state *out);
 int dp_job_state_terminal(dp_job_state s);
+
+/* The one check of a job spec's meaning, wherever it came from (a producer's
+ * JSON, a submit message, a stored row): profile [A-Za-z0-9_.-] starting
+ * alphanumeric; archive http://, https:// or file:// with an absolute path
+ * (scheme in lower case), no spaces or control characters; archive_sha256 64
+ * lower-case hex; ids [A-Za-z0-9_.:-]; names without control characters;
+ * counts and limits within the bounds above. DP_EINVAL naming the field,
+ * prefixed with `what` and a dot when what is not empty ("spec.profile"). */
+int dp_job_spec_check(const dp_job_spec *spec, const char *what, dp_err *err);
 
 void dp_job_spec_free(dp_job_spec *spec);     /* frees members, not spec itself */
 void dp_job_result_free(dp_job_result *res);  /* frees members, not res itself */

@@ -11,15 +11,6 @@
 
 /* ---- parsing helpers ---------------------------------------------------- */
 
-static int has_control_chars(const char *s)
-{
-    for (const unsigned char *p = (const unsigned char *)s; *p != 0; p++) {
-        if (*p < 0x20 || *p == 0x7f)
-            return 1;
-    }
-    return 0;
-}
-
 /* Optional string field: *out stays NULL when absent or null. max_len counts
  * bytes. Strings with embedded NUL (json_t built with JSON_ALLOW_NUL or by
  * hand) are rejected: every consumer treats them as C strings. */
@@ -79,33 +70,6 @@ static int check_keys(const json_t *obj, const char *const *allowed, const char 
     return DP_OK;
 }
 
-static int valid_id(const char *s)
-{
-    if (*s == 0)
-        return 0;
-    for (const char *p = s; *p != 0; p++) {
-        if (!isalnum((unsigned char)*p) && strchr("_.:-", *p) == NULL)
-            return 0;
-    }
-    return 1;
-}
-
-static int check_archive(const char *url, dp_err *err)
-{
-    if (strncmp(url, "file://", 7) == 0) {
-        if (url[7] != '/')
-            return dp_err_set(err, DP_EINVAL, "archive: file:// URL must hold an absolute path");
-    } else if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) {
-        return dp_err_set(err, DP_EINVAL, "archive: scheme must be file://, http:// or https://");
-    }
-    for (const unsigned char *p = (const unsigned char *)url; *p != 0; p++) {
-        if (*p <= 0x20 || *p == 0x7f)
-            return dp_err_set(err, DP_EINVAL,
-                              "archive: URL must not contain spaces or control characters");
-    }
-    return DP_OK;
-}
-
 static int parse_limits(const json_t *obj, dp_limits *lim, dp_err *err)
 {
     static const char *const keys[] = {"time_ms",   "wall_ms",   "memory_kb",
@@ -146,9 +110,6 @@ static int parse_test(const json_t *obj, size_t idx, dp_test_case *tc, dp_err *e
     snprintf(field, sizeof field, "%sname", where);
     if ((rc = get_string(obj, "name", field, DP_TEST_NAME_MAX, 0, &tc->name, err)) != DP_OK)
         return rc;
-    if (tc->name != NULL && (tc->name[0] == 0 || has_control_chars(tc->name)))
-        return dp_err_set(err, DP_EINVAL, "%s: must be non-empty without control characters",
-                          field);
     if (tc->name == NULL) {
         /* Unnamed tests get their 1-based position, as the runner reports them. */
         char buf[24];
@@ -193,18 +154,11 @@ static int parse_tests(const json_t *arr, dp_job_spec *out, dp_err *err)
     out->tests = calloc(n, sizeof *out->tests);
     if (out->tests == NULL)
         return dp_err_set(err, DP_ENOMEM, "tests: out of memory");
-    size_t total = 0;
     for (size_t i = 0; i < n; i++) {
         out->n_tests = i + 1; /* so dp_job_spec_free sees the partial one */
         int rc = parse_test(json_array_get(arr, i), i, &out->tests[i], err);
         if (rc != DP_OK)
             return rc;
-        const dp_test_case *tc = &out->tests[i];
-        total += (tc->stdin_data ? strlen(tc->stdin_data) : 0) +
-                 (tc->expected_stdout ? strlen(tc->expected_stdout) : 0);
-        if (total > DP_SPEC_TEXT_MAX)
-            return dp_err_set(err, DP_EINVAL, "tests: stdin and expected_stdout exceed %u bytes",
-                              DP_SPEC_TEXT_MAX);
     }
     return DP_OK;
 }
@@ -221,39 +175,19 @@ static int parse_spec(const json_t *obj, dp_job_spec *out, dp_err *err)
         return rc;
     if ((rc = get_string(obj, "job_id", "job_id", DP_ID_MAX - 1, 0, &out->job_id, err)) != 0)
         return rc;
-    if (out->job_id != NULL && !valid_id(out->job_id))
-        return dp_err_set(err, DP_EINVAL, "job_id: must be non-empty [A-Za-z0-9_.:-]");
     if ((rc = get_string(obj, "profile", "profile", DP_PROFILE_NAME_MAX, 1, &out->profile, err)) !=
         DP_OK)
         return rc;
-    for (const char *p = out->profile; *p != 0; p++) {
-        if (!isalnum((unsigned char)*p) && strchr("_.-", *p) == NULL)
-            return dp_err_set(err, DP_EINVAL, "profile: must be [A-Za-z0-9_.-]");
-    }
     if ((rc = get_string(obj, "archive", "archive", DP_URL_MAX, 1, &out->archive, err)) != 0)
-        return rc;
-    if ((rc = check_archive(out->archive, err)) != DP_OK)
         return rc;
     if ((rc = get_string(obj, "archive_sha256", "archive_sha256", DP_SHA256_HEX_LEN, 0,
                          &out->archive_sha256, err)) != DP_OK)
         return rc;
-    if (out->archive_sha256 != NULL) {
-        char *h = out->archive_sha256;
-        if (strlen(h) != 64)
-            return dp_err_set(err, DP_EINVAL, "archive_sha256: must be 64 hex characters");
-        for (char *p = h; *p != 0; p++) {
-            if (!isxdigit((unsigned char)*p))
-                return dp_err_set(err, DP_EINVAL, "archive_sha256: must be 64 hex characters");
-            *p = (char)tolower((unsigned char)*p);
-        }
-    }
+    for (char *p = out->archive_sha256; p != NULL && *p != 0; p++)
+        *p = (char)tolower((unsigned char)*p); /* producers may send upper-case hex */
     if ((rc = get_string(obj, "submission_id", "submission_id", DP_ID_MAX - 1, 0,
                          &out->submission_id, err)) != DP_OK)
         return rc;
-    if (out->submission_id != NULL &&
-        (out->submission_id[0] == 0 || has_control_chars(out->submission_id)))
-        return dp_err_set(err, DP_EINVAL,
-                          "submission_id: must be non-empty without control characters");
     const json_t *tests = json_object_get(obj, "tests");
     if (tests != NULL && !json_is_null(tests) && (rc = parse_tests(tests, out, err)) != DP_OK)
         return rc;
@@ -265,7 +199,7 @@ static int parse_spec(const json_t *obj, dp_job_spec *out, dp_err *err)
     if ((rc = get_uint(obj, "max_attempts", "max_attempts", DP_MAX_ATTEMPTS_LIMIT, &v, err)) != 0)
         return rc;
     out->max_attempts = (uint32_t)v;
-    return DP_OK;
+    return dp_job_spec_check(out, "", err); /* the meaning: one check for every path */
 }
 
 int dp_job_spec_from_json(const json_t *obj, dp_job_spec *out, dp_err *err)

@@ -20,19 +20,6 @@
 #include "common/err.h"
 #include "common/job.h"
 
-/* Bounds enforced by the parser. */
-#define DP_SPEC_TEXT_MAX (16u << 20)   /* whole JSON text of one submit */
-#define DP_SPEC_BATCH_MAX 10000        /* specs in one JSON array */
-#define DP_PROFILE_NAME_MAX 64         /* [A-Za-z0-9_.-] */
-#define DP_URL_MAX 4096                /* archive URL */
-#define DP_TEST_NAME_MAX 128           /* printable, no control chars */
-#define DP_TEST_DATA_MAX (1u << 20)    /* stdin and expected_stdout, each */
-#define DP_TIMEOUT_MS_MAX 600000u      /* tests[].timeout_ms, limits.time_ms */
-#define DP_WALL_MS_MAX 3600000u        /* limits.wall_ms */
-#define DP_MEMORY_KB_MAX (64ull << 20) /* limits.memory_kb: 64 GiB */
-#define DP_PROCESSES_MAX 4096u         /* limits.processes */
-#define DP_OUTPUT_KB_MAX (1ull << 20)  /* limits.output_kb: 1 GiB */
-
 /* Validates one spec object. job_id is optional (the dispatcher sets it at
  * submit; stored specs carry it). Returns DP_OK, DP_EINVAL or DP_ENOMEM. */
 int dp_job_spec_from_json(const json_t *obj, dp_job_spec *out, dp_err *err);

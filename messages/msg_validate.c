@@ -20,37 +20,6 @@ static int creds(dp_err *err, const char *runner_id, const char *token, const ch
     return rc != DP_OK ? rc : required(err, token, what, "rtok");
 }
 
-/* A profile names a file on the runner: keep it a plain file name. */
-static bool profile_name_ok(const char *p)
-{
-    if (!isalnum((unsigned char)p[0]))
-        return false;
-    for (; *p != '\0'; p++)
-        if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_' && *p != '.')
-            return false;
-    return true;
-}
-
-static bool archive_url_ok(const char *url)
-{
-    static const char *const schemes[] = {"file://", "http://", "https://"};
-    for (size_t i = 0; i < sizeof schemes / sizeof schemes[0]; i++) {
-        size_t n = strlen(schemes[i]);
-        if (strncasecmp(url, schemes[i], n) == 0 && url[n] != '\0')
-            return true;
-    }
-    return false;
-}
-
-static bool sha256_hex_ok(const char *s)
-{
-    size_t n = 0;
-    for (; s[n] != '\0'; n++)
-        if (!((s[n] >= '0' && s[n] <= '9') || (s[n] >= 'a' && s[n] <= 'f')))
-            return false;
-    return n == 64;
-}
-
 static int score_ok(dp_err *err, double score, const char *what)
 {
     if (!(score >= 0.0 && score <= 100.0))
@@ -58,36 +27,10 @@ static int score_ok(dp_err *err, double score, const char *what)
     return DP_OK;
 }
 
-/* The semantic part of a spec check, bounds already done. */
-static int spec_semantics(const dp_job_spec *spec, const char *what, dp_err *err)
-{
-    int rc = required(err, spec->profile, what, "prof");
-    if (rc != DP_OK)
-        return rc;
-    if (!profile_name_ok(spec->profile))
-        return dp_err_set(err, DP_EINVAL,
-                          "%s.prof: \"%s\" is not a profile name (letters, digits, '-', '_', '.')",
-                          what, spec->profile);
-    if ((rc = required(err, spec->archive, what, "url")) != DP_OK)
-        return rc;
-    if (!archive_url_ok(spec->archive))
-        return dp_err_set(err, DP_EINVAL,
-                          "%s.url: archive must be a file://, http:// or https:// URL", what);
-    if (spec->archive_sha256 != NULL && !sha256_hex_ok(spec->archive_sha256))
-        return dp_err_set(err, DP_EINVAL, "%s.sha: not 64 lower-case hex characters", what);
-    if (spec->max_attempts > DP_MAX_ATTEMPTS_LIMIT)
-        return dp_err_set(err, DP_EINVAL, "%s.maxa: %u attempts, at most %d", what,
-                          spec->max_attempts, DP_MAX_ATTEMPTS_LIMIT);
-    for (size_t i = 0; i < spec->n_tests; i++)
-        if (spec->tests[i].name == NULL || spec->tests[i].name[0] == '\0')
-            return dp_err_set(err, DP_EINVAL, "%s.tests[%zu].name: required", what, i);
-    return DP_OK;
-}
-
 int dp_msg_validate_spec(const dp_job_spec *spec, dp_err *err)
 {
     int rc = dp_schema_check(dp_spec_schema(), spec, "spec", err);
-    return rc != DP_OK ? rc : spec_semantics(spec, "spec", err);
+    return rc != DP_OK ? rc : dp_job_spec_check(spec, "spec", err);
 }
 
 static int validate_leased(const dp_msg_leased *l, dp_err *err)
@@ -104,7 +47,7 @@ static int validate_leased(const dp_msg_leased *l, dp_err *err)
         if (j->spec.job_id != NULL && strcmp(j->spec.job_id, j->job_id) != 0)
             return dp_err_set(err, DP_EINVAL, "%s.spec.jid: differs from the job id", what);
         strncat(what, ".spec", sizeof what - strlen(what) - 1);
-        if ((rc = spec_semantics(&j->spec, what, err)) != DP_OK)
+        if ((rc = dp_job_spec_check(&j->spec, what, err)) != DP_OK)
             return rc;
     }
     return DP_OK;

@@ -53,7 +53,7 @@ void msg_sample_spec(dp_job_spec *spec, const char *job_id, size_t n_tests)
     }
     spec->limits.time_ms = 2000;
     spec->limits.wall_ms = 5000;
-    spec->limits.memory_kb = 5000000000ull; /* needs 64 bits */
+    spec->limits.memory_kb = 64ull << 20; /* the bound: 64 GiB (results carry 64-bit sizes) */
     spec->limits.processes = 64;
     spec->limits.output_kb = 1024;
     spec->max_attempts = 3;

@@ -53,31 +53,35 @@ static void test_spec_rules(void **state)
     const char *bad_profiles[] = {"", "../etc/passwd", "a/b", ".hidden", "sp ace"};
     for (size_t i = 0; i < sizeof bad_profiles / sizeof bad_profiles[0]; i++) {
         spec.profile = (char *)bad_profiles[i];
-        spec_refused(&spec, "prof");
+        spec_refused(&spec, "spec.profile");
     }
     spec.profile = NULL;
-    spec_refused(&spec, "prof");
+    spec_refused(&spec, "spec.profile");
     spec.profile = keep;
 
     keep = spec.archive;
     const char *bad_urls[] = {"ftp://x/a.zip", "/abs/path.zip", "file://", "javascript:x"};
     for (size_t i = 0; i < sizeof bad_urls / sizeof bad_urls[0]; i++) {
         spec.archive = (char *)bad_urls[i];
-        spec_refused(&spec, "url");
+        spec_refused(&spec, "spec.archive");
     }
-    spec.archive = "HTTPS://example.com/a.zip"; /* schemes are case-insensitive */
-    assert_int_equal(dp_msg_validate_spec(&spec, &err), DP_OK);
+    /* One rule for every path (dp_job_spec_check): schemes in lower case,
+     * file:// with an absolute path. */
+    spec.archive = "HTTPS://example.com/a.zip";
+    spec_refused(&spec, "spec.archive");
+    spec.archive = "file://host/a.zip";
+    spec_refused(&spec, "spec.archive");
     spec.archive = keep;
 
     keep = spec.archive_sha256;
     spec.archive_sha256 = "0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef";
-    spec_refused(&spec, "sha");
+    spec_refused(&spec, "spec.archive_sha256");
     spec.archive_sha256 = "abc";
-    spec_refused(&spec, "sha");
+    spec_refused(&spec, "spec.archive_sha256");
     spec.archive_sha256 = keep;
 
     spec.max_attempts = DP_MAX_ATTEMPTS_LIMIT + 1;
-    spec_refused(&spec, "maxa");
+    spec_refused(&spec, "spec.max_attempts");
     spec.max_attempts = 3;
 
     keep = spec.tests[1].name;
@@ -148,7 +152,7 @@ static void test_message_rules(void **state)
     refused(&m, "jobs[1].att");
     m.leased.jobs[1].attempt = 1;
     m.leased.jobs[1].spec.archive[0] = 'X'; /* "Xttps://" */
-    refused(&m, "jobs[1].spec.url");
+    refused(&m, "jobs[1].spec.archive");
     dp_msg_free(&m);
 
     msg_sample(DP_MSG_COMPLETE, &m);
