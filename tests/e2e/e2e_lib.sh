@@ -59,7 +59,7 @@ e2e_start_runner() {
   local name=$1 base=$2
   shift 2
   mkdir -p "$E2E_DIR/work-$name"
-  env RUNNER_NAME="$name" RUNNER_CONCURRENCY=1 RUNNER_WORKDIR="$E2E_DIR/work-$name" \
+  env RUNNER_FETCH_ALLOW_FILE=1 RUNNER_NAME="$name" RUNNER_CONCURRENCY=1 RUNNER_WORKDIR="$E2E_DIR/work-$name" \
     RUNNER_PROFILES_DIR="$SRC/pits" RUNNER_SLOT_BASE="$base" "$@" \
     dispatch-runner >"$E2E_DIR/runner-$name.log" 2>&1 &
   E2E_RUNNER=$!
