@@ -222,6 +222,12 @@ static void stage_prepare(exec_ctx *c, exec_job_state *js)
                             c->cfg.fetch_timeout_ms, c->cfg.fetch_allow_file, &c->fetch_allow};
     uint64_t size = 0, t0 = exec_now_ms();
     rc = exec_fetch(spec->archive, spec->archive_sha256, js->archive, &fl, &size, &e);
+    if (rc == DP_EIO && c->cfg.workspace_bytes != 0 && exec_workspace_full(js->jobdir)) {
+        exec_job_end(js, DP_VERDICT_CE, 0,
+                     "the archive does not fit in the workspace (RUNNER_WORKSPACE_BYTES=%llu): %s",
+                     (unsigned long long)c->cfg.workspace_bytes, e.msg);
+        return;
+    }
     if (rc != DP_OK) {
         int input = rc == DP_EINVAL;
         exec_job_end(js, input ? DP_VERDICT_CE : DP_VERDICT_SE, !input, "%s", e.msg);

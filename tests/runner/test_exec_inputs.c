@@ -438,6 +438,38 @@ static void test_disk_full(void **state)
     dp_job_spec_free(&spec);
 }
 
+/* An archive larger than the workspace (a 1 MiB tmpfs here, an archive cap
+ * of 4 MiB) is the job's input error: CE naming the setting, not a
+ * retryable disk-full SE. */
+static void test_archive_over_workspace(void **state)
+{
+    (void)state;
+    exec_config cfg = {.profiles_dir = profiles,
+                       .workdir = work,
+                       .slot = 6,
+                       .fetch_allow_file = 1,
+                       .max_archive_bytes = 4u << 20,
+                       .workspace_bytes = 1u << 20};
+    dp_err e;
+    exec_ctx *small = exec_open(&cfg, &e);
+    if (small == NULL)
+        fail_msg("exec_open: %s", e.msg);
+    size_t n = 2u << 20;
+    char *noise = malloc(n);
+    assert_non_null(noise);
+    FILE *r = fopen("/dev/urandom", "rb");
+    assert_non_null(r);
+    assert_int_equal(fread(noise, 1, n, r), n);
+    fclose(r);
+    th_entry en[] = {{"test.sh", ok_sh, 0, 0}, {"noise.bin", noise, n, 0}};
+    dp_job_spec spec;
+    th_spec(&spec, "shell", file_url(zip_path(en, 2)));
+    expect_on(small, &spec, DP_VERDICT_CE, 0, "does not fit in the workspace");
+    dp_job_spec_free(&spec);
+    free(noise);
+    exec_close(small);
+}
+
 #define TEST_LIMITS                                                                                \
     "\"limits\": {\"time_ms\": 2000, \"wall_ms\": 3000, \"memory_kb\": 262144, "                   \
     "\"processes\": 16, \"output_kb\": 64}"
@@ -572,6 +604,7 @@ int main(void)
         cmocka_unit_test(test_file_url_disabled),
         cmocka_unit_test(test_fetch_address_policy),
         cmocka_unit_test(test_disk_full),
+        cmocka_unit_test(test_archive_over_workspace),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
