@@ -203,7 +203,7 @@ bench_reclaim() {
     done
     # A second, no-op runner is idle and long-polling when the first dies.
     mkdir -p "$SVC_DIR/work-b"
-    RUNNER_NAME=runner-b RUNNER_CONCURRENCY=2 RUNNER_WORKDIR=$SVC_DIR/work-b RUNNER_SLOT_BASE=300 RUNNER_NOOP=1 \
+    RUNNER_NAME=runner-b RUNNER_CONCURRENCY=2 RUNNER_WORKDIR=$SVC_DIR/work-b RUNNER_SLOT_BASE=300 RUNNER_NOOP=1 RUNNER_FETCH_ALLOW_FILE=1 \
       dispatch-runner >"$SVC_DIR/runner-b.log" 2>&1 &
     STACK_PIDS+=($!)
     sleep 1.5

@@ -8,6 +8,7 @@
 #include "runner/runner_pool.h"
 #include "common/config.h"
 #include "common/log.h"
+#include "runner/exec/netaddr.h"
 #include "runner/sandbox/sandbox.h"
 
 #include <curl/curl.h>
@@ -23,8 +24,9 @@
 #define MAX_LIST 64
 
 typedef struct {
-    const char *url, *token, *name, *profiles_dir, *workdir, *require, *labels;
-    uint64_t concurrency, grace_ms, lease_wait_ms, noop, slot_base;
+    const char *url, *token, *name, *profiles_dir, *workdir, *require, *labels, *fetch_allow_cidrs;
+    uint64_t concurrency, grace_ms, lease_wait_ms, noop, slot_base, fetch_allow_file,
+        workspace_bytes;
 } runner_config;
 
 static int load_config(runner_config *c, dp_err *err)
@@ -45,8 +47,18 @@ static int load_config(runner_config *c, dp_err *err)
         (rc = dp_config_uint("RUNNER_GRACE_MS", 30000, 0, 3600000, &c->grace_ms, err)) ||
         (rc = dp_config_uint("RUNNER_LEASE_WAIT_MS", 25000, 0, 600000, &c->lease_wait_ms, err)) ||
         (rc = dp_config_uint("RUNNER_NOOP", 0, 0, 1, &c->noop, err)) ||
-        (rc = dp_config_uint("RUNNER_SLOT_BASE", 0, 0, 998, &c->slot_base, err)))
+        (rc = dp_config_uint("RUNNER_SLOT_BASE", 0, 0, 998, &c->slot_base, err)) ||
+        (rc = dp_config_uint("RUNNER_FETCH_ALLOW_FILE", 0, 0, 1, &c->fetch_allow_file, err)) ||
+        (rc = dp_config_string("RUNNER_FETCH_ALLOW_CIDRS", "", &c->fetch_allow_cidrs, err)) ||
+        (rc = dp_config_uint("RUNNER_WORKSPACE_BYTES", 512u << 20, 0, UINT64_C(1) << 40,
+                             &c->workspace_bytes, err)))
         return rc;
+    exec_addr_allow allow;
+    if ((rc = exec_addr_allow_parse(c->fetch_allow_cidrs, "RUNNER_FETCH_ALLOW_CIDRS", &allow,
+                                    err)) != DP_OK)
+        return rc;
+    if (strlen(c->fetch_allow_cidrs) > 2000)
+        return dp_err_set(err, DP_EINVAL, "RUNNER_FETCH_ALLOW_CIDRS: longer than 2000 characters");
     if (c->slot_base + c->concurrency > 999)
         return dp_err_set(err, DP_EINVAL,
                           "RUNNER_SLOT_BASE: %llu + RUNNER_CONCURRENCY %llu exceeds 999 slots",
@@ -95,7 +107,8 @@ int main(int argc, char **argv)
                  "Configured by the environment: DISPATCH_URL, DISPATCH_REGISTRATION_TOKEN\n"
                  "(required), RUNNER_NAME, RUNNER_CONCURRENCY, RUNNER_PROFILES_DIR,\n"
                  "RUNNER_WORKDIR, RUNNER_LABELS, RUNNER_GRACE_MS, RUNNER_LEASE_WAIT_MS,\n"
-                 "RUNNER_NOOP, RUNNER_SLOT_BASE, DISPATCH_SANDBOX_REQUIRE.");
+                 "RUNNER_NOOP, RUNNER_SLOT_BASE, RUNNER_FETCH_ALLOW_FILE,\n"
+                 "RUNNER_FETCH_ALLOW_CIDRS, RUNNER_WORKSPACE_BYTES, DISPATCH_SANDBOX_REQUIRE.");
             return 0;
         }
         fprintf(stderr, "dispatch-runner: unknown argument '%s'\n", argv[i]);
@@ -141,6 +154,9 @@ int main(int argc, char **argv)
         .slot_base = (uint32_t)cfg.slot_base,
         .lease_wait_ms = (uint32_t)cfg.lease_wait_ms,
         .noop = (int)cfg.noop,
+        .fetch_allow_file = (int)cfg.fetch_allow_file,
+        .fetch_allow_cidrs = cfg.fetch_allow_cidrs,
+        .workspace_bytes = cfg.workspace_bytes,
     };
     runner_pool *pool = runner_pool_start(&pc, &err);
     memset(reg_token, 0, strlen(reg_token));

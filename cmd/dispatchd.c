@@ -65,13 +65,16 @@ static int load_config(dd_config *c, dp_err *err)
 
 static runner_pool *start_inproc_runners(uint64_t n, const char *token, dp_err *err)
 {
-    const char *profiles, *workdir, *require;
-    uint64_t noop, base;
+    const char *profiles, *workdir, *require, *allow_cidrs;
+    uint64_t noop, base, allow_file, ws_bytes;
     if (dp_config_string("RUNNER_PROFILES_DIR", "/etc/dispatch/pits", &profiles, err) ||
         dp_config_string("RUNNER_WORKDIR", "/var/lib/dispatch/work", &workdir, err) ||
         dp_config_string("DISPATCH_SANDBOX_REQUIRE", "none", &require, err) ||
         dp_config_uint("RUNNER_NOOP", 0, 0, 1, &noop, err) ||
-        dp_config_uint("RUNNER_SLOT_BASE", 0, 0, 998 - n, &base, err))
+        dp_config_uint("RUNNER_SLOT_BASE", 0, 0, 998 - n, &base, err) ||
+        dp_config_uint("RUNNER_FETCH_ALLOW_FILE", 0, 0, 1, &allow_file, err) ||
+        dp_config_string("RUNNER_FETCH_ALLOW_CIDRS", "", &allow_cidrs, err) ||
+        dp_config_uint("RUNNER_WORKSPACE_BYTES", 512u << 20, 0, UINT64_C(1) << 40, &ws_bytes, err))
         return NULL;
     runner_pool_config pc = {
         .dispatch_url = INPROC_RUNNER_URL,
@@ -84,6 +87,9 @@ static runner_pool *start_inproc_runners(uint64_t n, const char *token, dp_err *
         .slot_base = (uint32_t)base,
         .lease_wait_ms = 25000,
         .noop = (int)noop,
+        .fetch_allow_file = (int)allow_file,
+        .fetch_allow_cidrs = allow_cidrs,
+        .workspace_bytes = ws_bytes,
     };
     return runner_pool_start(&pc, err);
 }
@@ -92,7 +98,8 @@ static void usage(FILE *f)
 {
     fputs("usage: dispatchd [--with-runners N] [--help] [--version]\n"
           "--with-runners N also runs N executor slots in this process (single machine;\n"
-          "RUNNER_PROFILES_DIR, RUNNER_WORKDIR, DISPATCH_SANDBOX_REQUIRE apply).\n"
+          "RUNNER_PROFILES_DIR, RUNNER_WORKDIR, RUNNER_FETCH_ALLOW_FILE/_CIDRS,\n"
+          "RUNNER_WORKSPACE_BYTES, DISPATCH_SANDBOX_REQUIRE apply).\n"
           "Configured by the environment: DISPATCH_REDIS_URL, DISPATCH_PG_DSN (required),\n"
           "DISPATCH_REGISTRATION_TOKEN (required), DISPATCH_RUNNER_LISTEN, DISPATCH_ADMIN_LISTEN,\n"
           "DISPATCH_LOG_STORE, DISPATCH_HEARTBEAT_MS, DISPATCH_ALIVE_TTL_MS,\n"

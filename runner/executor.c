@@ -9,7 +9,7 @@
 
 typedef struct {
     executor_config cfg;
-    char url[1024], profiles_dir[1024], workdir[1024], require[256];
+    char url[1024], profiles_dir[1024], workdir[1024], require[256], fetch_allow[2048];
     actor_client *link;
     exec_ctx *exec;
     char runner_id[DP_ID_MAX];
@@ -142,6 +142,10 @@ actor *executor_spawn(const executor_config *cfg, dp_err *err)
     snprintf(s->workdir, sizeof s->workdir, "%s", cfg->exec.workdir ? cfg->exec.workdir : "");
     s->cfg.exec.profiles_dir = s->profiles_dir;
     s->cfg.exec.workdir = s->workdir;
+    if (cfg->exec.fetch_allow_cidrs != NULL) {
+        snprintf(s->fetch_allow, sizeof s->fetch_allow, "%s", cfg->exec.fetch_allow_cidrs);
+        s->cfg.exec.fetch_allow_cidrs = s->fetch_allow;
+    }
     if (cfg->exec.sandbox_require != NULL) {
         snprintf(s->require, sizeof s->require, "%s", cfg->exec.sandbox_require);
         s->cfg.exec.sandbox_require = s->require;

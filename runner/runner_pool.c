@@ -86,7 +86,11 @@ runner_pool *runner_pool_start(const runner_pool_config *cfg, dp_err *err)
                      .workdir = cfg->workdir,
                      .slot = (int)(cfg->slot_base + i),
                      .noop = cfg->noop,
-                     .sandbox_require = require},
+                     .sweep_stale = 1, /* slots are this runner's alone */
+                     .sandbox_require = require,
+                     .fetch_allow_file = cfg->fetch_allow_file,
+                     .fetch_allow_cidrs = cfg->fetch_allow_cidrs,
+                     .workspace_bytes = cfg->workspace_bytes},
             .stopping = &p->stopping,
         };
         actor *slot = executor_spawn(&ec, err);

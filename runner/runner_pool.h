@@ -23,6 +23,9 @@ typedef struct {
     uint32_t slot_base;
     uint32_t lease_wait_ms;
     int noop;
+    int fetch_allow_file;          /* RUNNER_FETCH_ALLOW_FILE */
+    const char *fetch_allow_cidrs; /* RUNNER_FETCH_ALLOW_CIDRS or NULL */
+    uint64_t workspace_bytes;      /* RUNNER_WORKSPACE_BYTES; 0 = no cap */
 } runner_pool_config;
 
 typedef struct runner_pool runner_pool;

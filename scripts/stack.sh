@@ -29,7 +29,8 @@ stack_start() {
   for i in $(seq 1 "$runners"); do
     mkdir -p "$SVC_DIR/work-$i"
     # Slots of runners on one host need distinct sandbox uids and cgroups.
-    RUNNER_NAME="runner-$i" RUNNER_CONCURRENCY="$concurrency" RUNNER_WORKDIR="$SVC_DIR/work-$i" \
+    # The demo's archives are local files: file:// is off unless enabled.
+    RUNNER_FETCH_ALLOW_FILE=${RUNNER_FETCH_ALLOW_FILE:-1} RUNNER_NAME="runner-$i" RUNNER_CONCURRENCY="$concurrency" RUNNER_WORKDIR="$SVC_DIR/work-$i" \
       RUNNER_SLOT_BASE=$(( (i - 1) * concurrency + 100 )) \
       dispatch-runner </dev/null >"$SVC_DIR/runner-$i.log" 2>&1 &
     STACK_PIDS+=($!)

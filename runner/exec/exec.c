@@ -21,7 +21,7 @@ struct exec_ctx {
     exec_config cfg; /* strings below are the ctx's own copies */
     char *profiles_dir;
     char *workdir;
-    char *protocols;
+    exec_addr_allow fetch_allow;
     sbx *sandbox;
     exec_profile_cache *profiles;
     int curl_held;
@@ -38,6 +38,22 @@ static int dir_check(const char *what, const char *path, dp_err *err)
         return dp_err_set(err, DP_EINVAL, "%s: not set", what);
     if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
         return dp_err_set(err, DP_EINVAL, "%s: %s is not a directory", what, path);
+    return DP_OK;
+}
+
+/* A capped workspace needs a tmpfs mount: find out now, not at the first job. */
+static int workspace_probe(exec_ctx *c, dp_err *err)
+{
+    char dir[4096];
+    dp_err e = {0};
+    if (exec_mkjobdir(c->workdir, c->cfg.slot, c->cfg.workspace_bytes, dir, sizeof dir, &e) ==
+        DP_OK)
+        return exec_rmjobdir(dir, err);
+    if (geteuid() == 0)
+        return dp_err_set(err, DP_EINVAL, "RUNNER_WORKSPACE_BYTES: %s", e.msg);
+    /* not root: a development set-up without mounts; say so, run uncapped */
+    dp_log(DP_LOG_WARN, "workspace_uncapped", "workdir", c->workdir, "error", e.msg, (char *)NULL);
+    c->cfg.workspace_bytes = 0;
     return DP_OK;
 }
 
@@ -69,15 +85,17 @@ exec_ctx *exec_open(const exec_config *cfg, dp_err *err)
         goto fail;
     c->profiles_dir = strdup(cfg->profiles_dir);
     c->workdir = strdup(cfg->workdir);
-    c->protocols = strdup(cfg->fetch_protocols != NULL ? cfg->fetch_protocols : "file,http,https");
-    if (c->profiles_dir == NULL || c->workdir == NULL || c->protocols == NULL) {
+    if (c->profiles_dir == NULL || c->workdir == NULL) {
         dp_err_set(err, DP_ENOMEM, "out of memory");
         goto fail;
     }
     k->profiles_dir = c->profiles_dir;
     k->workdir = c->workdir;
-    k->fetch_protocols = c->protocols;
     k->sandbox_require = NULL;
+    if (exec_addr_allow_parse(cfg->fetch_allow_cidrs, "RUNNER_FETCH_ALLOW_CIDRS", &c->fetch_allow,
+                              err) != DP_OK)
+        goto fail;
+    k->fetch_allow_cidrs = NULL;
     if (cfg->sweep_stale) {
         int n = exec_sweep_stale(c->workdir, cfg->slot, err);
         if (n < 0)
@@ -89,6 +107,8 @@ exec_ctx *exec_open(const exec_config *cfg, dp_err *err)
                    (char *)NULL);
         }
     }
+    if (k->workspace_bytes != 0 && workspace_probe(c, err) != DP_OK)
+        goto fail;
     if ((c->profiles = exec_profile_cache_new(c->profiles_dir, err)) == NULL)
         goto fail;
     if (exec_fetch_global_acquire(err) != DP_OK)
@@ -113,7 +133,6 @@ void exec_close(exec_ctx *c)
         exec_fetch_global_release();
     free(c->profiles_dir);
     free(c->workdir);
-    free(c->protocols);
     free(c);
 }
 
@@ -158,16 +177,23 @@ static void stage_prepare(exec_ctx *c, exec_job_state *js)
         exec_job_end(js, DP_VERDICT_CE, 0, "%zu tests, more than %d", spec->n_tests, DP_MAX_TESTS);
         return;
     }
-    if (exec_mkjobdir(c->workdir, c->cfg.slot, js->jobdir, sizeof js->jobdir, &e) != DP_OK) {
+    if (exec_mkjobdir(c->workdir, c->cfg.slot, c->cfg.workspace_bytes, js->jobdir,
+                      sizeof js->jobdir, &e) != DP_OK) {
         exec_job_end(js, DP_VERDICT_SE, 1, "%s", e.msg);
         return;
     }
     snprintf(js->archive, sizeof js->archive, "%s/archive.zip", js->jobdir);
     snprintf(js->box, sizeof js->box, "%s/box", js->jobdir);
     exec_fetch_limits fl = {c->cfg.max_archive_bytes, c->cfg.fetch_connect_timeout_ms,
-                            c->cfg.fetch_timeout_ms, c->protocols};
+                            c->cfg.fetch_timeout_ms, c->cfg.fetch_allow_file, &c->fetch_allow};
     uint64_t size = 0, t0 = exec_now_ms();
     rc = exec_fetch(spec->archive, spec->archive_sha256, js->archive, &fl, &size, &e);
+    if (rc == DP_EIO && c->cfg.workspace_bytes != 0 && exec_workspace_full(js->jobdir)) {
+        exec_job_end(js, DP_VERDICT_CE, 0,
+                     "the archive does not fit in the workspace (RUNNER_WORKSPACE_BYTES=%llu): %s",
+                     (unsigned long long)c->cfg.workspace_bytes, e.msg);
+        return;
+    }
     if (rc != DP_OK) {
         int input = rc == DP_EINVAL;
         exec_job_end(js, input ? DP_VERDICT_CE : DP_VERDICT_SE, !input, "%s", e.msg);
@@ -183,6 +209,12 @@ static void stage_prepare(exec_ctx *c, exec_job_state *js)
     exec_extract_limits xl = {c->cfg.max_entries, c->cfg.max_unpacked_bytes};
     exec_extract_stats xs;
     rc = exec_extract(js->archive, js->box, &xl, &xs, &e);
+    if (rc == DP_EIO && c->cfg.workspace_bytes != 0 && exec_workspace_full(js->box)) {
+        exec_job_end(js, DP_VERDICT_CE, 0,
+                     "the archive does not fit in the workspace (RUNNER_WORKSPACE_BYTES=%llu): %s",
+                     (unsigned long long)c->cfg.workspace_bytes, e.msg);
+        return;
+    }
     if (rc != DP_OK) {
         int input = rc == DP_EINVAL;
         exec_job_end(js, input ? DP_VERDICT_CE : DP_VERDICT_SE, !input, "%s", e.msg);
@@ -225,6 +257,9 @@ static void finish(exec_job_state *js)
         if (first_bad->verdict == DP_VERDICT_RE && first_bad->signal != 0)
             snprintf(why, sizeof why, ", killed by signal %d (%s)", first_bad->signal,
                      strsignal(first_bad->signal));
+        else if (first_bad->verdict == DP_VERDICT_OLE && js->rn.workspace_full)
+            snprintf(why, sizeof why, ", the workspace is full (RUNNER_WORKSPACE_BYTES=%llu)",
+                     (unsigned long long)js->rn.workspace_cap);
         else if (first_bad->exit_code > 0)
             snprintf(why, sizeof why, ", exit code %d", first_bad->exit_code);
         snprintf(msg, sizeof msg, "%s: %s%s (%zu of %zu tests passed)", first_bad->name,
@@ -273,7 +308,8 @@ int exec_job(exec_ctx *c, const dp_job_spec *spec, uint32_t attempt, dp_job_resu
                               .excerpt_cap = js.excerpt_cap,
                               .deadline_ms = t0 + js.profile->max_timeout_ms,
                               .fsize_bytes = c->cfg.file_size_bytes,
-                              .network = js.profile->network};
+                              .network = js.profile->network,
+                              .workspace_cap = c->cfg.workspace_bytes};
         exec_stage_setup(&js);
     }
     if (!js.ended)
@@ -282,7 +318,7 @@ int exec_job(exec_ctx *c, const dp_job_spec *spec, uint32_t attempt, dp_job_resu
     free(js.envp);
     if (js.jobdir[0] != '\0') {
         dp_err e;
-        if (exec_rmtree(js.jobdir, &e) != DP_OK) {
+        if (exec_rmjobdir(js.jobdir, &e) != DP_OK) {
             exec_log_printf(&js.log, "workspace removal failed: %s\n", e.msg);
             dp_log(DP_LOG_ERROR, "workspace_remove_failed", "job_id",
                    spec->job_id != NULL ? spec->job_id : "-", "error", e.msg, (char *)NULL);

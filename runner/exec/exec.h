@@ -30,7 +30,11 @@ typedef struct {
     uint32_t max_entries;              /* 0 = 10000 */
     uint32_t fetch_connect_timeout_ms; /* 0 = 10 s */
     uint32_t fetch_timeout_ms;         /* 0 = 120 s */
-    const char *fetch_protocols;       /* NULL = "file,http,https"; copied */
+    int fetch_allow_file;              /* 1: file:// archive URLs (RUNNER_FETCH_ALLOW_FILE) */
+    const char *fetch_allow_cidrs;     /* RUNNER_FETCH_ALLOW_CIDRS: nets exempt from the
+                                        * fetch address check (netaddr.h); NULL = none; parsed */
+    uint64_t workspace_bytes;          /* RUNNER_WORKSPACE_BYTES: each job's directory is a
+                                        * tmpfs of this size; 0 = a plain directory */
     uint64_t file_size_bytes;          /* RLIMIT_FSIZE for commands; 0 = 64 MiB */
     size_t log_cap;                    /* 0 = 1 MiB */
     size_t excerpt_cap;                /* per stdout/stderr excerpt; 0 = 4 KiB */
@@ -38,8 +42,10 @@ typedef struct {
 
 typedef struct exec_ctx exec_ctx;
 
-/* Opens a slot: checks both directories, opens the sandbox (fails when
- * sandbox_require names a protection the host lacks). Not called with
+/* Opens a slot: checks both directories and fetch_allow_cidrs, mounts and
+ * removes one workspace when workspace_bytes is set (as root, a failure to
+ * mount fails the open; not root, the cap is dropped with a warning), opens
+ * the sandbox (fails when sandbox_require names a protection the host lacks). Not called with
  * noop: the sandbox is not opened then. Caller owns the ctx. */
 exec_ctx *exec_open(const exec_config *cfg, dp_err *err);
 

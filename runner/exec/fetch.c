@@ -2,6 +2,7 @@
 #include "runner/exec/fetch.h"
 
 #include "common/sha256.h"
+#include "runner/exec/netaddr.h"
 
 #include <ctype.h>
 #include <curl/curl.h>
@@ -10,6 +11,8 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 static pthread_mutex_t fetch_global_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -42,7 +45,21 @@ typedef struct {
     int too_big;
     int write_errno;
     dp_sha256_ctx sha;
+    const exec_addr_allow *allow;
+    char refused[160]; /* the last address the policy refused, and why */
 } fetch_sink;
+
+/* libcurl calls this for every connection it opens, with the address DNS
+ * gave (and again after each redirect): the one place where the address
+ * actually dialled can be checked, so DNS rebinding cannot slip past. */
+static curl_socket_t fetch_open_socket(void *user, curlsocktype purpose, struct curl_sockaddr *a)
+{
+    fetch_sink *s = user;
+    if (purpose != CURLSOCKTYPE_IPCXN ||
+        exec_addr_check(&a->addr, s->allow, s->refused, sizeof s->refused) != 0)
+        return CURL_SOCKET_BAD;
+    return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
 
 static size_t fetch_write(char *data, size_t size, size_t nmemb, void *user)
 {
@@ -77,6 +94,11 @@ static int fetch_fail(CURLcode cc, long http, const fetch_sink *s, const char *u
     if (s->write_errno != 0)
         return dp_err_set(err, DP_EIO, "fetch %s: writing the archive: %s", url,
                           strerror(s->write_errno));
+    if (cc == CURLE_COULDNT_CONNECT && s->refused[0] != '\0')
+        return dp_err_set(err, DP_EINVAL,
+                          "fetch %s: refused to connect to %s (the runner's operator can allow "
+                          "it with RUNNER_FETCH_ALLOW_CIDRS)",
+                          url, s->refused);
     const char *why = curl_msg[0] != '\0' ? curl_msg : curl_easy_strerror(cc);
     switch (cc) {
     case CURLE_OPERATION_TIMEDOUT:
@@ -113,12 +135,24 @@ static int sha_check(const fetch_sink *s, const char *url, const char *want, dp_
     return DP_OK;
 }
 
+/* 1 when url's scheme is file (any case). */
+static int is_file_url(const char *url)
+{
+    size_t n = strcspn(url, ":/?#");
+    return url[n] == ':' && n == 4 && strncasecmp(url, "file", 4) == 0;
+}
+
 int exec_fetch(const char *url, const char *sha256_hex, const char *dest_path,
                const exec_fetch_limits *limits, uint64_t *size_out, dp_err *err)
 {
     if (url == NULL || url[0] == '\0')
         return dp_err_set(err, DP_EINVAL, "fetch: no archive URL");
-    fetch_sink s = {.fd = -1, .cap = limits->max_bytes};
+    if (!limits->allow_file && is_file_url(url))
+        return dp_err_set(err, DP_EINVAL,
+                          "fetch %s: file:// URLs are disabled on this runner (its operator can "
+                          "enable them with RUNNER_FETCH_ALLOW_FILE=1)",
+                          url);
+    fetch_sink s = {.fd = -1, .cap = limits->max_bytes, .allow = limits->allow};
     dp_sha256_init(&s.sha);
     s.fd = open(dest_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (s.fd < 0)
@@ -129,12 +163,16 @@ int exec_fetch(const char *url, const char *sha256_hex, const char *dest_path,
         return dp_err_set(err, DP_ENOMEM, "fetch %s: curl_easy_init failed", url);
     }
     char curl_msg[CURL_ERROR_SIZE] = "";
-    const char *protocols = limits->protocols != NULL ? limits->protocols : "file,http,https";
     curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, protocols);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR,
+                     limits->allow_file ? "file,http,https" : "http,https");
     curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
+    curl_easy_setopt(c, CURLOPT_MAXREDIRS, (long)EXEC_FETCH_MAX_REDIRECTS);
+    curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, fetch_open_socket);
+    curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, &s);
+    /* a proxy from the environment would be the only address checked: none */
+    curl_easy_setopt(c, CURLOPT_PROXY, "");
     curl_easy_setopt(c, CURLOPT_FAILONERROR, 1L);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)limits->connect_timeout_ms);

@@ -1,9 +1,14 @@
-/* Archive download with libcurl (file://, http://, https://; redirects only
- * to http(s)). Strings are caller-owned.
+/* Archive download with libcurl: http:// and https://, file:// only when
+ * limits->allow_file; at most EXEC_FETCH_MAX_REDIRECTS redirects, to http(s)
+ * only; every connection (after DNS, after each redirect) goes only to an
+ * address exec_addr_check accepts (see netaddr.h), and proxies from the
+ * environment are ignored so that the checked address is the one dialled.
+ * Strings are caller-owned.
  *
  * Failure codes tell the executor whose fault it is:
- *   DP_EINVAL   the job's input: bad URL or scheme, not found (HTTP 4xx,
- *               missing file), larger than the cap, SHA-256 mismatch;
+ *   DP_EINVAL   the job's input: bad URL or scheme (file:// when disabled),
+ *               an address the policy refuses, not found (HTTP 4xx, missing
+ *               file), larger than the cap, SHA-256 mismatch;
  *   DP_ETIMEOUT connect or total timeout;
  *   DP_EUNAVAIL host unreachable, DNS failure, HTTP 5xx/408/429;
  *   DP_EIO      local trouble writing the file.
@@ -14,12 +19,16 @@
 #include <stdint.h>
 
 #include "common/err.h"
+#include "runner/exec/netaddr.h"
+
+#define EXEC_FETCH_MAX_REDIRECTS 5
 
 typedef struct {
     uint64_t max_bytes;
     uint32_t connect_timeout_ms;
-    uint32_t timeout_ms;   /* whole transfer */
-    const char *protocols; /* curl list, e.g. "file,http,https"; NULL = that */
+    uint32_t timeout_ms;          /* whole transfer */
+    int allow_file;               /* 1: file:// URLs too (RUNNER_FETCH_ALLOW_FILE) */
+    const exec_addr_allow *allow; /* nets exempt from the address check; NULL = none */
 } exec_fetch_limits;
 
 /* Process-wide libcurl set-up, reference counted; call once per user

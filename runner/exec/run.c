@@ -2,6 +2,7 @@
 #include "runner/exec/run.h"
 
 #include "runner/exec/compare.h"
+#include "runner/exec/fsutil.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -85,6 +86,15 @@ int exec_run_command(exec_runner *rn, const char *label, const exec_command *cmd
         exec_log_printf(rn->log, "[%s] sandbox failed: %s\n", label, err != NULL ? err->msg : "");
         return rc;
     }
+    if (rn->workspace_cap != 0 && (res->status == SBX_RE || res->status == SBX_SG) &&
+        exec_workspace_full(rn->workspace)) {
+        res->status = SBX_OL;
+        snprintf(res->message, sizeof res->message,
+                 "the workspace is full (RUNNER_WORKSPACE_BYTES cap of %llu bytes)",
+                 (unsigned long long)rn->workspace_cap);
+        rn->workspace_full = 1;
+        exec_log_printf(rn->log, "[%s] %s\n", label, res->message);
+    }
     exec_log_printf(rn->log, "[%s] %s exit %d signal %d cpu %u ms wall %u ms memory %llu KiB%s\n",
                     label, sbx_status_name(res->status), res->exit_code, res->signal, res->cpu_ms,
                     res->wall_ms, (unsigned long long)res->memory_kb,
@@ -137,7 +147,11 @@ void exec_describe(const sbx_result *res, dp_verdict v, const dp_limits *lim, ch
         snprintf(buf, len, "memory limit of %llu KiB exceeded", (unsigned long long)lim->memory_kb);
         break;
     case DP_VERDICT_OLE:
-        snprintf(buf, len, "output limit of %llu KiB exceeded", (unsigned long long)lim->output_kb);
+        if (res->message[0] != '\0') /* the workspace filled up */
+            snprintf(buf, len, "%s", res->message);
+        else
+            snprintf(buf, len, "output limit of %llu KiB exceeded",
+                     (unsigned long long)lim->output_kb);
         break;
     case DP_VERDICT_RE:
         if (res->signal != 0)

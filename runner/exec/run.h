@@ -23,6 +23,8 @@ typedef struct {
     uint64_t deadline_ms; /* monotonic ms when the job's budget ends */
     uint64_t fsize_bytes;
     int network;
+    uint64_t workspace_cap; /* bytes of the workspace's tmpfs; 0 = not capped */
+    int workspace_full;     /* set by exec_run_command: a run failed on a full workspace */
 } exec_runner;
 
 /* Monotonic clock in ms. */
@@ -33,7 +35,10 @@ uint64_t exec_now_ms(void);
 dp_limits exec_limits_merge(const dp_limits *profile, const dp_limits *job,
                             uint32_t test_timeout_ms);
 
-/* Runs cmd with lim under the remaining budget. *res is filled when 0 is
+/* Runs cmd with lim under the remaining budget. A run that failed (non-zero
+ * exit or a signal) while the capped workspace is full becomes SBX_OL (OLE:
+ * it wrote more than the job may, like a file over RLIMIT_FSIZE) with
+ * res->message saying so, and rn->workspace_full is set. *res is filled when 0 is
  * returned (free with sbx_result_free); *budget_cut is 1 when the wall limit
  * was shortened by the job's budget. DP_ETIMEOUT without running when the
  * budget is used up; other codes when the sandbox could not run it. */

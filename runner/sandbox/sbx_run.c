@@ -2,10 +2,10 @@
  * give it its ids and cgroup, then watch pipes, wall clock and CPU until
  * everything of the run is gone, and classify how it ended. */
 #include "runner/sandbox/sbx_internal.h"
+#include "runner/sandbox/sbx_tree.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <linux/futex.h>
 #include <poll.h>
@@ -63,28 +63,14 @@ static const char *translate(run_arena *a, const char *arg, const char *ws, size
     return arena_printf(a, "/box%s", arg + wl);
 }
 
-static uint32_t chown_uid, chown_gid;
-static int chown_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)flag;
-    (void)ftw;
-    if (st->st_uid != chown_uid || st->st_gid != chown_gid)
-        (void)lchown(path, chown_uid, chown_gid);
-    return 0;
-}
-
-/* The slot uid must be able to write its workspace. Never follows links. */
+/* The slot uid must be able to write its workspace. Walks with directory fds
+ * and never follows a symlink (sbx_tree.h). */
 static int give_workspace(struct sbx *s, const char *ws, dp_err *err)
 {
-    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER; /* chown_uid/gid are shared */
-    pthread_mutex_lock(&mu);
-    chown_uid = s->uid;
-    chown_gid = s->gid;
-    int rc = nftw(ws, chown_one, 16, FTW_PHYS | FTW_MOUNT);
-    pthread_mutex_unlock(&mu);
-    if (rc != 0)
-        return dp_err_set(err, DP_EIO, "sandbox: workspace %s: cannot hand it to the slot user",
-                          ws);
+    dp_err why = {0};
+    if (sbx_tree_chown(ws, s->uid, s->gid, &why) != DP_OK)
+        return dp_err_set(err, DP_EIO, "sandbox: workspace %s: cannot hand it to the slot user: %s",
+                          ws, why.msg);
     return DP_OK;
 }
 

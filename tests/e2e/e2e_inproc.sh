@@ -4,7 +4,7 @@
 . "$(dirname "$0")/e2e_lib.sh"
 mkdir -p "$E2E_DIR/work"
 http_port=$(free_port)
-E2E_DISPATCHD_ARGS="--with-runners 2" e2e_start_dispatchd RUNNER_PROFILES_DIR="$SRC/pits" \
+E2E_DISPATCHD_ARGS="--with-runners 2" e2e_start_dispatchd RUNNER_FETCH_ALLOW_FILE=1 RUNNER_PROFILES_DIR="$SRC/pits" \
   RUNNER_WORKDIR="$E2E_DIR/work" RUNNER_SLOT_BASE=360 \
   DISPATCH_HTTP_LISTEN="http://127.0.0.1:$http_port"
 # watch streams the job's events as they happen (queued, leased, completed)

@@ -21,7 +21,10 @@ e2e_cleanup() {
     for f in "$E2E_DIR"/*.log; do echo "--- $f" >&2; tail -n 25 "$f" >&2 || true; done
   fi
   psql "$DISPATCH_PG_DSN" -qAt -c "DROP DATABASE IF EXISTS $E2E_DB" >/dev/null 2>&1 || true
-  rm -rf "$E2E_DIR"
+  # a SIGKILLed runner leaves its job's workspace tmpfs mounted
+  awk -v d="$E2E_DIR/" 'index($2, d) == 1 { print $2 }' /proc/self/mounts |
+    while read -r m; do umount -l "$m" 2>/dev/null || true; done
+  rm -rf "$E2E_DIR" || true
   exit "$rc"
 }
 trap e2e_cleanup EXIT
@@ -59,7 +62,7 @@ e2e_start_runner() {
   local name=$1 base=$2
   shift 2
   mkdir -p "$E2E_DIR/work-$name"
-  env RUNNER_NAME="$name" RUNNER_CONCURRENCY=1 RUNNER_WORKDIR="$E2E_DIR/work-$name" \
+  env RUNNER_FETCH_ALLOW_FILE=1 RUNNER_NAME="$name" RUNNER_CONCURRENCY=1 RUNNER_WORKDIR="$E2E_DIR/work-$name" \
     RUNNER_PROFILES_DIR="$SRC/pits" RUNNER_SLOT_BASE="$base" "$@" \
     dispatch-runner >"$E2E_DIR/runner-$name.log" 2>&1 &
   E2E_RUNNER=$!

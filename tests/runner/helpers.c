@@ -162,6 +162,20 @@ static void http_serve(int c)
                         "Content-Length: 0\r\nConnection: close\r\n\r\n";
         if (write(c, r, strlen(r)) < 0)
             return;
+    } else if (strncmp(req, "GET /redir-other ", 17) == 0) {
+        /* same port on another loopback address: nothing listens there, and
+         * the fetch must not even try */
+        struct sockaddr_in a;
+        socklen_t al = sizeof a;
+        char r[256];
+        if (getsockname(http_fd, (struct sockaddr *)&a, &al) != 0)
+            return;
+        snprintf(r, sizeof r,
+                 "HTTP/1.1 302 Found\r\nLocation: http://127.0.0.2:%d/zip\r\n"
+                 "Content-Length: 0\r\nConnection: close\r\n\r\n",
+                 ntohs(a.sin_port));
+        if (write(c, r, strlen(r)) < 0)
+            return;
     } else if (strncmp(req, "GET /redir-zip ", 15) == 0) {
         const char *r = "HTTP/1.1 302 Found\r\nLocation: /zip\r\n"
                         "Content-Length: 0\r\nConnection: close\r\n\r\n";
@@ -238,7 +252,13 @@ exec_ctx *th_exec_open(const char *name, int slot, char root[64])
     snprintf(work, sizeof work, "%s/work", root);
     if (mkdir(work, 0755) != 0)
         return NULL;
-    exec_config cfg = {.profiles_dir = PITS_DIR, .workdir = work, .slot = slot};
+    /* file://: the tests' archives are local; a capped tmpfs workspace as
+     * in production (the default RUNNER_WORKSPACE_BYTES) */
+    exec_config cfg = {.profiles_dir = PITS_DIR,
+                       .workdir = work,
+                       .slot = slot,
+                       .fetch_allow_file = 1,
+                       .workspace_bytes = 512u << 20};
     dp_err e;
     exec_ctx *ctx = exec_open(&cfg, &e);
     if (ctx == NULL)

@@ -26,8 +26,8 @@ void th_spec_test(dp_job_spec *spec, const char *name, const char *in, const cha
 
 /* A test's executor slot: a fresh root under /tmp (searchable by the
  * sandbox uids) with root/work as the workdir, the shipped pits, the given
- * sandbox slot. root holds 64 bytes. NULL (with a message on stderr) on
- * failure; th_exec_close closes it and removes root. */
+ * sandbox slot, file:// allowed, a 512 MiB tmpfs per workspace. root holds 64 bytes. NULL (with a
+ * message on stderr) on failure; th_exec_close closes it and removes root. */
 exec_ctx *th_exec_open(const char *name, int slot, char root[64]);
 void th_exec_close(exec_ctx *ctx, const char *root);
 
@@ -40,7 +40,8 @@ void th_write(const char *path, const char *text);
 
 /* The HTTP server: GET /zip serves the bytes of th_http_body, /404 and /500
  * answer with those codes, /stall never answers until the client gives up,
- * /redir-zip redirects to /zip, /redir-file to file:///etc/passwd. */
+ * /redir-zip redirects to /zip, /redir-file to file:///etc/passwd,
+ * /redir-other to the same port on 127.0.0.2. */
 int th_http_start(void); /* returns the port */
 void th_http_set_body(const char *path_of_file);
 void th_http_stop(void);

@@ -4,7 +4,8 @@
  * size cap, not a zip, sha256 mismatch (and match), missing required file,
  * unknown profile, bad profile JSON, profile reload on change, and fetches
  * over HTTP from a server thread on 127.0.0.1: success, 404, 500, stall
- * (timeout: SE, retryable), size cap. */
+ * (timeout: SE, retryable), size cap; file:// off by default, the fetch
+ * address policy (also after a redirect), a job filling its workspace. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -23,7 +24,10 @@
 #include "tests/runner/helpers.h"
 
 static char root[64], work[96], profiles[96];
-static exec_ctx *ctx; /* tight caps: 40 entries, 1 MiB unpacked, 256 KiB archive */
+static exec_ctx *ctx;    /* tight caps: 40 entries, 1 MiB unpacked, 256 KiB archive,
+                          * an 8 MiB workspace; file:// on, 127.0.0.1 allowed */
+static exec_ctx *strict; /* the defaults: no file://, no address allowed */
+#define WS_CAP (8u << 20)
 static int port;
 static int zip_counter;
 
@@ -54,10 +58,19 @@ static int group_setup(void **state)
                        .max_unpacked_bytes = 1u << 20,
                        .max_archive_bytes = 256u << 10,
                        .fetch_timeout_ms = 700,
-                       .fetch_connect_timeout_ms = 500};
+                       .fetch_connect_timeout_ms = 500,
+                       .fetch_allow_file = 1,
+                       .fetch_allow_cidrs = "127.0.0.1/32",
+                       .workspace_bytes = WS_CAP};
     dp_err e;
     ctx = exec_open(&cfg, &e);
     if (ctx == NULL) {
+        fprintf(stderr, "exec_open: %s\n", e.msg);
+        return -1;
+    }
+    exec_config scfg = {.profiles_dir = profiles, .workdir = work, .slot = 7};
+    strict = exec_open(&scfg, &e);
+    if (strict == NULL) {
         fprintf(stderr, "exec_open: %s\n", e.msg);
         return -1;
     }
@@ -70,6 +83,7 @@ static int group_teardown(void **state)
     (void)state;
     th_http_stop();
     exec_close(ctx);
+    exec_close(strict);
     exec_rmtree(root, NULL);
     return 0;
 }
@@ -91,12 +105,13 @@ static const char *file_url(const char *path)
 
 /* Runs a shell-profile job on url and expects verdict, retryable and a
  * message containing needle. */
-static void expect_with(dp_job_spec *spec, dp_verdict want, int want_retry, const char *needle)
+static void expect_on(exec_ctx *on, dp_job_spec *spec, dp_verdict want, int want_retry,
+                      const char *needle)
 {
     dp_job_result res;
     int retry = -1;
     dp_err e;
-    assert_int_equal(exec_job(ctx, spec, 1, &res, &retry, &e), 0);
+    assert_int_equal(exec_job(on, spec, 1, &res, &retry, &e), 0);
     if (res.verdict != want || res.message == NULL || strstr(res.message, needle) == NULL) {
         print_message("log:\n%s\n", res.log ? res.log : "-");
         fail_msg("verdict %s message '%s', wanted %s with '%s'",
@@ -107,6 +122,11 @@ static void expect_with(dp_job_spec *spec, dp_verdict want, int want_retry, cons
     assert_int_equal(th_dir_count(work), 0);
     assert_true(res.score == 0.0);
     dp_job_result_free(&res);
+}
+
+static void expect_with(dp_job_spec *spec, dp_verdict want, int want_retry, const char *needle)
+{
+    expect_on(ctx, spec, want, want_retry, needle);
 }
 
 static void expect(const char *url, dp_verdict want, int want_retry, const char *needle)
@@ -343,6 +363,113 @@ static void test_http(void **state)
     dp_job_spec_free(&spec);
 }
 
+/* Without RUNNER_FETCH_ALLOW_FILE a job cannot make the runner read a local
+ * file, zip or not; with it (ctx) the same URL is fetched. */
+static void test_file_url_disabled(void **state)
+{
+    (void)state;
+    th_entry e[] = {{"test.sh", ok_sh, 0, 0}};
+    const char *url = file_url(zip_path(e, 1));
+    dp_job_spec spec;
+    th_spec(&spec, "shell", url);
+    expect_on(strict, &spec, DP_VERDICT_CE, 0, "RUNNER_FETCH_ALLOW_FILE");
+    dp_job_spec_free(&spec);
+    th_spec(&spec, "shell", "FILE:///etc/shadow");
+    expect_on(strict, &spec, DP_VERDICT_CE, 0, "file:// URLs are disabled");
+    dp_job_spec_free(&spec);
+    th_spec(&spec, "shell", url);
+    dp_job_result res;
+    int retry;
+    assert_int_equal(exec_job(ctx, &spec, 1, &res, &retry, NULL), 0);
+    assert_int_equal(res.verdict, DP_VERDICT_AC);
+    dp_job_result_free(&res);
+    dp_job_spec_free(&spec);
+}
+
+/* The address policy holds for the first connection and after a redirect:
+ * with only 127.0.0.1 allowed, a redirect to 127.0.0.2 is refused (nothing
+ * is sent there), and without an allow list loopback itself is refused. */
+static void test_fetch_address_policy(void **state)
+{
+    (void)state;
+    th_entry e[] = {{"test.sh", ok_sh, 0, 0}};
+    th_http_set_body(zip_path(e, 1));
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/redir-other", port);
+    expect(url, DP_VERDICT_CE, 0, "refused to connect to 127.0.0.2 is loopback");
+    expect(url, DP_VERDICT_CE, 0, "RUNNER_FETCH_ALLOW_CIDRS");
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/zip", port);
+    dp_job_spec spec;
+    th_spec(&spec, "shell", url);
+    expect_on(strict, &spec, DP_VERDICT_CE, 0, "127.0.0.1 is loopback");
+    dp_job_spec_free(&spec);
+    /* other ranges: test_exec_fs checks the policy without connecting, so
+     * that no test sends a packet beyond loopback even if the check broke */
+}
+
+/* A job that fills its workspace: its writes fail at the cap (the host's
+ * disk never sees more than WS_CAP), and the verdict is OLE naming the
+ * workspace, like a file over RLIMIT_FSIZE: the job wrote more than it may. */
+static void test_disk_full(void **state)
+{
+    (void)state;
+    static const char fill_sh[] = "head -c 100000000 /dev/zero > big\n"
+                                  "echo \"wrote $(wc -c < big)\" >&2\n"
+                                  "exit 1\n";
+    th_entry e[] = {{"test.sh", fill_sh, 0, 0}};
+    dp_job_spec spec;
+    th_spec(&spec, "shell", file_url(zip_path(e, 1)));
+    dp_job_result res;
+    int retry = -1;
+    assert_int_equal(exec_job(ctx, &spec, 1, &res, &retry, NULL), 0);
+    if (res.verdict != DP_VERDICT_OLE || res.message == NULL ||
+        strstr(res.message, "the workspace is full") == NULL)
+        fail_msg("verdict %s message '%s'\nlog:\n%s", dp_verdict_name(res.verdict),
+                 res.message ? res.message : "-", res.log ? res.log : "-");
+    assert_int_equal(retry, 0);
+    assert_int_equal(res.n_tests, 1);
+    const char *w =
+        res.tests[0].stderr_excerpt != NULL ? strstr(res.tests[0].stderr_excerpt, "wrote ") : NULL;
+    assert_non_null(w);
+    long wrote = atol(w + 6);
+    assert_true(wrote > 0 && wrote <= (long)WS_CAP);
+    assert_int_equal(th_dir_count(work), 0);
+    dp_job_result_free(&res);
+    dp_job_spec_free(&spec);
+}
+
+/* An archive larger than the workspace (a 1 MiB tmpfs here, an archive cap
+ * of 4 MiB) is the job's input error: CE naming the setting, not a
+ * retryable disk-full SE. */
+static void test_archive_over_workspace(void **state)
+{
+    (void)state;
+    exec_config cfg = {.profiles_dir = profiles,
+                       .workdir = work,
+                       .slot = 6,
+                       .fetch_allow_file = 1,
+                       .max_archive_bytes = 4u << 20,
+                       .workspace_bytes = 1u << 20};
+    dp_err e;
+    exec_ctx *small = exec_open(&cfg, &e);
+    if (small == NULL)
+        fail_msg("exec_open: %s", e.msg);
+    size_t n = 2u << 20;
+    char *noise = malloc(n);
+    assert_non_null(noise);
+    FILE *r = fopen("/dev/urandom", "rb");
+    assert_non_null(r);
+    assert_int_equal(fread(noise, 1, n, r), n);
+    fclose(r);
+    th_entry en[] = {{"test.sh", ok_sh, 0, 0}, {"noise.bin", noise, n, 0}};
+    dp_job_spec spec;
+    th_spec(&spec, "shell", file_url(zip_path(en, 2)));
+    expect_on(small, &spec, DP_VERDICT_CE, 0, "does not fit in the workspace");
+    dp_job_spec_free(&spec);
+    free(noise);
+    exec_close(small);
+}
+
 #define TEST_LIMITS                                                                                \
     "\"limits\": {\"time_ms\": 2000, \"wall_ms\": 3000, \"memory_kb\": 262144, "                   \
     "\"processes\": 16, \"output_kb\": 64}"
@@ -474,6 +601,10 @@ int main(void)
         cmocka_unit_test(test_archive_cap),
         cmocka_unit_test(test_formats),
         cmocka_unit_test(test_budget),
+        cmocka_unit_test(test_file_url_disabled),
+        cmocka_unit_test(test_fetch_address_policy),
+        cmocka_unit_test(test_disk_full),
+        cmocka_unit_test(test_archive_over_workspace),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -401,7 +402,8 @@ static void test_two_slots(void **state)
     slot_run runs[2];
     pthread_t th[2];
     for (int i = 0; i < 2; i++) {
-        exec_config cfg = {.profiles_dir = PITS_DIR, .workdir = work, .slot = 10 + i};
+        exec_config cfg = {
+            .profiles_dir = PITS_DIR, .workdir = work, .slot = 10 + i, .fetch_allow_file = 1};
         dp_err e;
         runs[i].ctx = exec_open(&cfg, &e);
         if (runs[i].ctx == NULL)
@@ -438,6 +440,13 @@ static void test_sweep_stale(void **state)
     snprintf(file, sizeof file, "%s/main.c", deep);
     th_write(file, "x");
     assert_int_equal(chmod(deep, 0), 0);
+    /* a runner killed mid-job leaves its workspace's tmpfs mounted */
+    char mounted[160], inside[200];
+    snprintf(mounted, sizeof mounted, "%s/job-12-dead02", work);
+    assert_int_equal(mkdir(mounted, 0755), 0);
+    assert_int_equal(mount("t", mounted, "tmpfs", 0, "size=1m"), 0);
+    snprintf(inside, sizeof inside, "%s/left", mounted);
+    th_write(inside, "x");
     exec_config cfg = {.profiles_dir = PITS_DIR, .workdir = work, .slot = 12, .sweep_stale = 1};
     dp_err e;
     exec_ctx *c = exec_open(&cfg, &e);
@@ -446,6 +455,7 @@ static void test_sweep_stale(void **state)
     exec_close(c);
     assert_int_equal(th_dir_count(work), 1);
     assert_int_equal(access(other, F_OK), 0);
+    assert_int_equal(access(mounted, F_OK), -1);
     assert_int_equal(rmdir(other), 0);
 }
 
