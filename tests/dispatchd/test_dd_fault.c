@@ -134,6 +134,10 @@ static void drain_all(dd_daemon *d, actor_client **rc, char *id, char *tok, long
             continue;
         }
         for (size_t i = 0; i < k; i++) {
+            /* A runner heartbeats while it works: 64 completes on a loaded
+             * machine can outlast the 400 ms alive TTL, and a reaped runner's
+             * jobs would run out of attempts instead of completing. */
+            heartbeat(*rc, id, tok);
             dp_msg_type ct = dd_complete(*rc, id, tok, ids[i], att[i], 0);
             if (ct == DP_MSG_ERROR)
                 dd_sleep_ms(50); /* unavailable: it comes back with the next lease */
