@@ -1,4 +1,4 @@
-/* dispatchctl: the admin CLI (INTERFACE.md). Every command takes --json,
+/* dispatchctl: the admin CLI (README.md). Every command takes --json,
  * --help and --url (default $DISPATCH_ADMIN_URL).
  * Exit codes: 0 ok, 64 usage, 65 bad input, 69 dispatcher unreachable,
  * 70 internal; `wait`: 0 AC, 1 other verdict, 2 failed/cancelled, 3 timeout. */

@@ -1,4 +1,4 @@
-/* JSON forms of the job domain types (INTERFACE.md "Job spec" and "Job"),
+/* JSON forms of the job domain types (README.md "Job spec" and "Job"),
  * with jansson.
  *
  * Parsing validates everything and names the bad field in the dp_err message,
@@ -40,7 +40,7 @@ void dp_job_specs_free(dp_job_spec *specs, size_t n);
  * dp_job_spec_from_json(dp_job_spec_to_json(s)) gives back s. */
 json_t *dp_job_spec_to_json(const dp_job_spec *spec);
 
-/* INTERFACE.md's "Job" object; absent values are JSON null (score is null
+/* README.md's "Job" object; absent values are JSON null (score is null
  * until a verdict exists, signal is null when 0). */
 json_t *dp_job_view_to_json(const dp_job_view *view);
 

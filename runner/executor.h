@@ -1,9 +1,9 @@
-/* The executor actor: one per concurrency slot of a runner. The lease loop
+/* The executor actor: one per concurrency slot of a runner. The job feeder
  * hands it a job (`leased` with one job); it runs it through the executor
  * pipeline (runner/exec: fetch, extract, sandboxed commands, verdicts),
  * delivers the result until the dispatcher acknowledges it (retry with
  * backoff and jitter; a conflict means the job was reclaimed: logged and
- * dropped), then tells the lease loop `slot_free`. `registered` hands it the
+ * dropped), then tells the job feeder `slot_free`. `registered` hands it the
  * runner's identity (after every registration). Any request is answered once
  * the slot is between jobs, which is how a stopping runner waits for it. */
 #ifndef DP_EXECUTOR_H

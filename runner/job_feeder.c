@@ -19,9 +19,9 @@ typedef struct {
     char *token;
     char request_id[48]; /* reused until a lease is answered: a retry gets the same jobs */
     uint32_t failures;
-} loop_state;
+} feeder_state;
 
-static void forget_session(loop_state *s)
+static void forget_session(feeder_state *s)
 {
     if (s->token != NULL) {
         memset(s->token, 0, strlen(s->token));
@@ -32,7 +32,7 @@ static void forget_session(loop_state *s)
 }
 
 /* Gives one job to an idle executor (a `leased` message with that job). */
-static void hand_out(loop_state *s, dp_leased_job *job)
+static void hand_out(feeder_state *s, dp_leased_job *job)
 {
     uint32_t slot = s->free_slots[--s->n_free];
     dp_msg m = {.type = DP_MSG_LEASED};
@@ -48,7 +48,7 @@ static void hand_out(loop_state *s, dp_leased_job *job)
 }
 
 /* The executors, by slot index; every one starts idle. */
-static void take_executors(loop_state *s, const dp_msg_peers *p)
+static void take_executors(feeder_state *s, const dp_msg_peers *p)
 {
     dp_err err = {0};
     s->executors = calloc(p->n_urls, sizeof *s->executors);
@@ -61,9 +61,9 @@ static void take_executors(loop_state *s, const dp_msg_peers *p)
         s->free_slots[s->n_free++] = (uint32_t)(s->n_executors - 1 - i);
 }
 
-static void loop_tick(void *state, actor_ctx *ctx)
+static void feeder_tick(void *state, actor_ctx *ctx)
 {
-    loop_state *s = state;
+    feeder_state *s = state;
     (void)ctx;
     if (atomic_load(s->cfg.stopping) || s->token == NULL || s->n_free == 0)
         return;
@@ -107,9 +107,9 @@ static void loop_tick(void *state, actor_ctx *ctx)
     dp_msg_free(&rep);
 }
 
-static int loop_handle(void *state, actor_ctx *ctx, nng_msg *msg, nng_msg **reply)
+static int feeder_handle(void *state, actor_ctx *ctx, nng_msg *msg, nng_msg **reply)
 {
-    loop_state *s = state;
+    feeder_state *s = state;
     (void)ctx;
     (void)reply;
     dp_msg m;
@@ -130,9 +130,9 @@ static int loop_handle(void *state, actor_ctx *ctx, nng_msg *msg, nng_msg **repl
     return 0;
 }
 
-static void loop_stop(void *state, actor_ctx *ctx)
+static void feeder_stop(void *state, actor_ctx *ctx)
 {
-    loop_state *s = state;
+    feeder_state *s = state;
     (void)ctx;
     forget_session(s);
     actor_client_close(s->link);
@@ -144,11 +144,11 @@ static void loop_stop(void *state, actor_ctx *ctx)
 
 actor *job_feeder_spawn(const job_feeder_config *cfg, dp_err *err)
 {
-    loop_state *s = calloc(1, sizeof *s);
+    feeder_state *s = calloc(1, sizeof *s);
     if (s == NULL ||
         (s->free_slots = calloc(cfg->slots ? cfg->slots : 1, sizeof(uint32_t))) == NULL) {
         free(s);
-        dp_err_set(err, DP_ENOMEM, "lease loop: out of memory");
+        dp_err_set(err, DP_ENOMEM, "job feeder: out of memory");
         return NULL;
     }
     s->cfg = *cfg;
@@ -156,16 +156,16 @@ actor *job_feeder_spawn(const job_feeder_config *cfg, dp_err *err)
     actor_opts o = {
         .name = "job-feeder",
         .state = s,
-        .handler = loop_handle,
-        .on_stop = loop_stop,
-        .on_tick = loop_tick,
+        .handler = feeder_handle,
+        .on_stop = feeder_stop,
+        .on_tick = feeder_tick,
         .tick_ms = 1,
         .mailbox = cfg->slots * 2 + 16,
         .max_msg_bytes = DP_MSG_MAX_SIZE,
     };
     actor *a = actor_spawn(&o, err);
     if (a == NULL)
-        loop_stop(s, NULL);
+        feeder_stop(s, NULL);
     return a;
 }
 

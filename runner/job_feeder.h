@@ -1,8 +1,8 @@
-/* The lease loop actor: one per runner. It leases for all free executor
+/* The job feeder actor: one per runner. It leases for all free executor
  * slots at once (one long-poll request for k = free slots, so a busy runner
  * takes its jobs in batches) and hands each job to an idle executor.
  * Executors report back with `slot_free` when they are ready for the next
- * job; `registered` (from the runner client) gives it the runner's identity.
+ * job; `registered` (from the runner session) gives it the runner's identity.
  * Its tick is the loop: with free slots and an identity, one lease call
  * (blocking up to the long-poll); messages that arrived meanwhile are
  * handled before the next call, so k grows with what finished. */
@@ -19,7 +19,7 @@ typedef struct {
     uint32_t slots; /* executors that will report in with slot_free */
     uint32_t lease_wait_ms;
     const atomic_int *stopping; /* set once on SIGTERM: lease nothing more */
-    actor *session;             /* runner client: told when the dispatcher forgot us */
+    actor *session;             /* runner session: told when the dispatcher forgot us */
 } job_feeder_config;
 
 actor *job_feeder_spawn(const job_feeder_config *cfg, dp_err *err);

@@ -1,4 +1,4 @@
-/* A runner's actors as one unit: the runner-client and its executor slots,
+/* A runner's actors as one unit: the runner session, the job feeder and the executor slots,
  * started together and stopped gracefully (stop leasing, end waiting leases,
  * let running jobs finish within a grace, deregister releasing the rest).
  * Used by dispatch-runner and by `dispatchd --with-runners N` (inproc). */

@@ -10,17 +10,17 @@
 #include <string.h>
 #include <time.h>
 
-#define RC_MAX_SLOTS 256
-#define RC_MAX_LIST 64
+#define SESSION_MAX_SLOTS 256
+#define SESSION_MAX_LIST 64
 
 typedef struct {
     char url[1024], name[256], version[64];
     char *reg_token;
-    char *labels[RC_MAX_LIST], *profiles[RC_MAX_LIST];
+    char *labels[SESSION_MAX_LIST], *profiles[SESSION_MAX_LIST];
     size_t n_labels, n_profiles;
     uint32_t capacity;
     actor_client *link;
-    actor_client *slots[RC_MAX_SLOTS]; /* told `registered`: the feeder and the executors */
+    actor_client *slots[SESSION_MAX_SLOTS]; /* told `registered`: the feeder and the executors */
     size_t n_slots;
     char runner_id[DP_ID_MAX];
     char *token;
@@ -28,9 +28,9 @@ typedef struct {
     int64_t next_heartbeat_ms, next_register_ms;
     uint32_t failures;
     int draining;
-} rc_state;
+} session_state;
 
-static void wipe_token(rc_state *s)
+static void wipe_token(session_state *s)
 {
     if (s->token != NULL) {
         memset(s->token, 0, strlen(s->token));
@@ -39,7 +39,7 @@ static void wipe_token(rc_state *s)
     }
 }
 
-static void tell_slot(rc_state *s, actor_client *slot)
+static void tell_slot(session_state *s, actor_client *slot)
 {
     dp_msg m = {.type = DP_MSG_REGISTERED};
     m.registered.runner_id = s->runner_id;
@@ -51,7 +51,7 @@ static void tell_slot(rc_state *s, actor_client *slot)
         dp_log(DP_LOG_WARN, "slot_not_told", "error", err.msg, (char *)NULL);
 }
 
-static void do_register(rc_state *s)
+static void do_register(session_state *s)
 {
     dp_msg req = {.type = DP_MSG_REGISTER}, rep;
     req.reg.registration_token = s->reg_token;
@@ -87,7 +87,7 @@ static void do_register(rc_state *s)
     s->next_register_ms = dp_now_ms() + runner_link_backoff(s->failures, 200, 10000);
 }
 
-static void do_heartbeat(rc_state *s)
+static void do_heartbeat(session_state *s)
 {
     dp_msg req = {.type = DP_MSG_HEARTBEAT}, rep;
     req.heartbeat.runner_id = s->runner_id;
@@ -109,9 +109,9 @@ static void do_heartbeat(rc_state *s)
     dp_msg_free(&rep);
 }
 
-static void rc_tick(void *state, actor_ctx *ctx)
+static void session_tick(void *state, actor_ctx *ctx)
 {
-    rc_state *s = state;
+    session_state *s = state;
     (void)ctx;
     int64_t now = dp_now_ms();
     if (s->token == NULL) {
@@ -122,7 +122,7 @@ static void rc_tick(void *state, actor_ctx *ctx)
     }
 }
 
-static void do_deregister(rc_state *s)
+static void do_deregister(session_state *s)
 {
     if (s->token == NULL)
         return;
@@ -147,9 +147,9 @@ static void do_deregister(rc_state *s)
     wipe_token(s);
 }
 
-static int rc_handle(void *state, actor_ctx *ctx, nng_msg *msg, nng_msg **reply)
+static int session_handle(void *state, actor_ctx *ctx, nng_msg *msg, nng_msg **reply)
 {
-    rc_state *s = state;
+    session_state *s = state;
     (void)ctx;
     (void)reply;
     dp_msg m;
@@ -160,7 +160,8 @@ static int rc_handle(void *state, actor_ctx *ctx, nng_msg *msg, nng_msg **reply)
     if (m.type == DP_MSG_PEERS) {
         size_t before = s->n_slots;
         dp_err err = {0};
-        if (runner_link_open_peers(&m.peers, s->slots, RC_MAX_SLOTS, &s->n_slots, &err) != DP_OK)
+        if (runner_link_open_peers(&m.peers, s->slots, SESSION_MAX_SLOTS, &s->n_slots, &err) !=
+            DP_OK)
             dp_log(DP_LOG_ERROR, "slot_unreachable", "error", err.msg, (char *)NULL);
         for (size_t i = before; s->token != NULL && i < s->n_slots; i++)
             tell_slot(s, s->slots[i]);
@@ -180,9 +181,9 @@ static int rc_handle(void *state, actor_ctx *ctx, nng_msg *msg, nng_msg **reply)
     return 0;
 }
 
-static void rc_stop(void *state, actor_ctx *ctx)
+static void session_stop(void *state, actor_ctx *ctx)
 {
-    rc_state *s = state;
+    session_state *s = state;
     (void)ctx;
     wipe_token(s);
     if (s->reg_token != NULL) {
@@ -200,49 +201,49 @@ static void rc_stop(void *state, actor_ctx *ctx)
 
 actor *runner_session_spawn(const runner_session_config *cfg, dp_err *err)
 {
-    rc_state *s = calloc(1, sizeof *s);
+    session_state *s = calloc(1, sizeof *s);
     if (s == NULL || (s->reg_token = strdup(cfg->registration_token)) == NULL) {
         free(s);
-        dp_err_set(err, DP_ENOMEM, "runner client: out of memory");
+        dp_err_set(err, DP_ENOMEM, "runner session: out of memory");
         return NULL;
     }
     snprintf(s->url, sizeof s->url, "%s", cfg->dispatch_url);
     snprintf(s->name, sizeof s->name, "%s", cfg->name);
     snprintf(s->version, sizeof s->version, "%s", cfg->version ? cfg->version : "");
-    for (size_t i = 0; i < cfg->n_labels && i < RC_MAX_LIST; i++)
+    for (size_t i = 0; i < cfg->n_labels && i < SESSION_MAX_LIST; i++)
         s->labels[s->n_labels++] = strdup(cfg->labels[i]);
-    for (size_t i = 0; i < cfg->n_profiles && i < RC_MAX_LIST; i++)
+    for (size_t i = 0; i < cfg->n_profiles && i < SESSION_MAX_LIST; i++)
         s->profiles[s->n_profiles++] = strdup(cfg->profiles[i]);
     s->capacity = cfg->capacity;
     s->heartbeat_ms = 5000;
     actor_opts o = {
         .name = "runner-session",
         .state = s,
-        .handler = rc_handle,
-        .on_stop = rc_stop,
-        .on_tick = rc_tick,
+        .handler = session_handle,
+        .on_stop = session_stop,
+        .on_tick = session_tick,
         .tick_ms = 20,
-        .mailbox = RC_MAX_SLOTS + 16,
+        .mailbox = SESSION_MAX_SLOTS + 16,
     };
     actor *a = actor_spawn(&o, err);
     if (a == NULL)
-        rc_stop(s, NULL);
+        session_stop(s, NULL);
     return a;
 }
 
-int runner_session_add_slot(actor *rc, actor *slot, dp_err *err)
+int runner_session_add_slot(actor *session, actor *slot, dp_err *err)
 {
-    return runner_link_send_peers(rc, &slot, 1, err);
+    return runner_link_send_peers(session, &slot, 1, err);
 }
 
-int runner_session_stopping(actor *rc, dp_err *err)
+int runner_session_stopping(actor *session, dp_err *err)
 {
     dp_msg m = {.type = DP_MSG_STOPPING};
-    return runner_link_command(rc, &m, 20000, err);
+    return runner_link_command(session, &m, 20000, err);
 }
 
-int runner_session_deregister(actor *rc, dp_err *err)
+int runner_session_deregister(actor *session, dp_err *err)
 {
     dp_msg m = {.type = DP_MSG_LEAVE};
-    return runner_link_command(rc, &m, 20000, err);
+    return runner_link_command(session, &m, 20000, err);
 }

@@ -1,4 +1,4 @@
-/* The runner client actor: a runner's identity with the dispatcher.
+/* The runner session actor: a runner's identity with the dispatcher.
  * It registers (with DISPATCH_REGISTRATION_TOKEN; retried with backoff while
  * the dispatcher is away), keeps the runner token in memory only, hands the
  * identity to every executor slot (`registered` messages), heartbeats on
@@ -32,10 +32,10 @@ actor *runner_session_spawn(const runner_session_config *cfg, dp_err *err);
 
 /* Adds an executor slot that receives the identity (before the first
  * registration completes, or at any time after). Call from main. */
-int runner_session_add_slot(actor *rc, actor *slot, dp_err *err);
+int runner_session_add_slot(actor *session, actor *slot, dp_err *err);
 
 /* SIGTERM, step 1 and last step (see above). Call from main. */
-int runner_session_stopping(actor *rc, dp_err *err);
-int runner_session_deregister(actor *rc, dp_err *err);
+int runner_session_stopping(actor *session, dp_err *err);
+int runner_session_deregister(actor *session, dp_err *err);
 
 #endif

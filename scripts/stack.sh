@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # Starts dispatchd and runners against the services from services.sh.
 # Source it; needs the programs on PATH and SVC_DIR set. Exports the
-# DISPATCH_* variables of INTERFACE.md and STACK_PIDS (dispatchd first).
+# DISPATCH_* variables of README.md and STACK_PIDS (dispatchd first).
 
 stack_start() {
   local runners=${1:-2} concurrency=${2:-2}

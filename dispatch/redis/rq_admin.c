@@ -118,17 +118,5 @@ int rq_dead_ack(rq_conn *c, const char *const *job_ids, size_t n, dp_err *err)
         if (rc != DP_OK)
             return rc;
     }
-    for (size_t i = 0; i < n; i += RQ_BATCH_MAX) {
-        size_t m = n - i < RQ_BATCH_MAX ? n - i : RQ_BATCH_MAX;
-        rq_args a = {0};
-        for (size_t j = 0; j < m; j++)
-            rq_args_str(&a, job_ids[i + j]);
-        redisReply *r = NULL;
-        int rc = rq_eval(c, RQ_LUA_DEAD_ACK, &a, RQ_RETRY, &r, err);
-        rq_args_free(&a);
-        if (rc != DP_OK)
-            return rc;
-        freeReplyObject(r);
-    }
-    return DP_OK;
+    return rq_eval_ids(c, RQ_LUA_DEAD_ACK, job_ids, n, err);
 }

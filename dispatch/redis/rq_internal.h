@@ -52,6 +52,11 @@ int rq_call(rq_conn *c, const char *what, rq_args *a, int retry, redisReply **ou
  * first use and again on NOSCRIPT (once). */
 int rq_eval(rq_conn *c, rq_lua_id script, rq_args *argv, int retry, redisReply **out, dp_err *err);
 
+/* Runs `script` with the ids as ARGV, one call per RQ_BATCH_MAX ids: the
+ * batched form of a per-job script whose reply is not needed. ids are
+ * borrowed. */
+int rq_eval_ids(rq_conn *c, int script, const char *const *ids, size_t n, dp_err *err);
+
 /* Sends n commands in one round trip; out[i] get the replies (heap). */
 int rq_pipeline(rq_conn *c, const char *what, rq_args *cmds, size_t n, redisReply **out,
                 dp_err *err);

@@ -50,50 +50,40 @@ int rq_owner_check(rq_conn *c, rq_owner_item *items, size_t n, dp_err *err)
 
 int rq_owner_clear_tombstones(rq_conn *c, const char *const *job_ids, size_t n, dp_err *err)
 {
-    for (size_t i = 0; i < n; i += RQ_BATCH_MAX) {
-        size_t m = n - i < RQ_BATCH_MAX ? n - i : RQ_BATCH_MAX;
-        rq_args a = {0};
-        for (size_t j = 0; j < m; j++)
-            rq_args_str(&a, job_ids[i + j]);
-        redisReply *r = NULL;
-        int rc = rq_eval(c, RQ_LUA_CLEAR_TOMBSTONES, &a, RQ_RETRY, &r, err);
-        rq_args_free(&a);
-        if (rc != DP_OK)
-            return rc;
-        freeReplyObject(r);
-    }
-    return DP_OK;
+    return rq_eval_ids(c, RQ_LUA_CLEAR_TOMBSTONES, job_ids, n, err);
 }
 
-int rq_epoch_present(rq_conn *c, int *present, dp_err *err)
+/* One command on the epoch key: EXISTS or SET ... 1. */
+static int epoch_command(rq_conn *c, const char *cmd, const char *what, redisReply **r, dp_err *err)
 {
     char key[RQ_PREFIX_MAX + 8];
     snprintf(key, sizeof key, "%sepoch", c->prefix);
     rq_args a = {0};
-    redisReply *r = NULL;
-    rq_args_str(&a, "EXISTS");
+    rq_args_str(&a, cmd);
     rq_args_str(&a, key);
-    int rc = rq_call(c, "epoch check", &a, RQ_RETRY, &r, err);
+    if (strcmp(cmd, "SET") == 0)
+        rq_args_str(&a, "1");
+    int rc = rq_call(c, what, &a, RQ_RETRY, r, err);
+    rq_args_free(&a);
+    return rc;
+}
+
+int rq_epoch_present(rq_conn *c, int *present, dp_err *err)
+{
+    redisReply *r = NULL;
+    int rc = epoch_command(c, "EXISTS", "epoch check", &r, err);
     if (rc == DP_OK)
         *present = r != NULL && r->type == REDIS_REPLY_INTEGER && r->integer == 1;
     if (r != NULL)
         freeReplyObject(r);
-    rq_args_free(&a);
     return rc;
 }
 
 int rq_epoch_mark(rq_conn *c, dp_err *err)
 {
-    char key[RQ_PREFIX_MAX + 8];
-    snprintf(key, sizeof key, "%sepoch", c->prefix);
-    rq_args a = {0};
     redisReply *r = NULL;
-    rq_args_str(&a, "SET");
-    rq_args_str(&a, key);
-    rq_args_str(&a, "1");
-    int rc = rq_call(c, "epoch mark", &a, RQ_RETRY, &r, err);
+    int rc = epoch_command(c, "SET", "epoch mark", &r, err);
     if (r != NULL)
         freeReplyObject(r);
-    rq_args_free(&a);
     return rc;
 }

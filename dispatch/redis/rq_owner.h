@@ -1,6 +1,8 @@
-/* Read-only checks the reporter makes before it persists a result, and the
- * marker that tells dispatchd its Redis lost its data. Kept apart from the
- * scripted operations in rq.h because they change nothing. */
+/* What the reporter asks of Redis around results and the rebuild: the owner
+ * check before a result is persisted (read only), clearing tombstones of
+ * requeued jobs, and the epoch marker that tells dispatchd its Redis lost
+ * its data (these two write). Kept apart from rq.h, which is the runners'
+ * and the operators' operations. */
 #ifndef DP_RQ_OWNER_H
 #define DP_RQ_OWNER_H
 

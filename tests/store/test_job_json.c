@@ -1,6 +1,6 @@
 /* Unit tests for common/job_json: spec validation names the bad field,
  * batches name the bad index, round trips are lossless, and the Job object
- * has INTERFACE.md's exact shape. */
+ * has README.md's exact shape. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
