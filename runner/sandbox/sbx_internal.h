@@ -10,6 +10,7 @@
 
 #include "runner/sandbox/sandbox.h"
 #include "runner/sandbox/sbx_cgroup.h"
+#include "runner/sandbox/sbx_cgself.h"
 
 /* Protection bits: probed once per process, required by the operator. */
 enum {

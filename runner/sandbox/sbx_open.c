@@ -247,13 +247,10 @@ static void skeleton_build(struct sbx *s)
 
 static int open_cgroup(struct sbx *s, dp_err *err)
 {
-    char self[4096] = "";
-    FILE *f = fopen("/proc/self/cgroup", "re");
-    if (f) {
-        size_t n = fread(self, 1, sizeof self - 1, f);
-        self[n] = '\0';
-        fclose(f);
-    }
+    char self[8192];
+    ssize_t n = sbx_cg_read_self(self, sizeof self);
+    if (n < 0)
+        return dp_err_set(err, DP_EIO, "cgroup: /proc/self/cgroup: %s", strerror((int)-n));
     int version = 0;
     char bases[SBX_CG_N][PATH_MAX];
     int rc = sbx_cg_detect("/sys/fs/cgroup", self, &version, bases, err);

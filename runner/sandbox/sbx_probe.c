@@ -102,16 +102,11 @@ static void probe_run(void)
         b |= SBX_P_UID;
     /* cgroup: whether the layout is usable is only known once the slot opens
      * it; the probe says whether a layout exists and is writable. */
-    char self[4096] = "";
-    FILE *f = fopen("/proc/self/cgroup", "re");
-    if (f) {
-        size_t n = fread(self, 1, sizeof self - 1, f);
-        self[n] = '\0';
-        fclose(f);
-    }
+    char self[8192];
     int version = 0;
     char bases[SBX_CG_N][PATH_MAX];
-    if (sbx_cg_detect("/sys/fs/cgroup", self, &version, bases, NULL) == DP_OK &&
+    if (sbx_cg_read_self(self, sizeof self) >= 0 &&
+        sbx_cg_detect("/sys/fs/cgroup", self, &version, bases, NULL) == DP_OK &&
         access(bases[0], W_OK) == 0)
         b |= SBX_P_CGROUP;
     probe_cached = b;

@@ -26,6 +26,8 @@
 #include <sys/ioctl.h>
 #include <sys/un.h>
 
+#include "runner/sandbox/sbx_cgself.h"
+
 static int leaks;
 
 static void got_through(const char *what)
@@ -291,13 +293,11 @@ static int mode_residue(void)
 /* Prints the cgroups this process is in. */
 static int mode_cgroup(void)
 {
-    FILE *f = fopen("/proc/self/cgroup", "re");
-    char line[512];
-    while (f && fgets(line, sizeof line, f))
-        fputs(line, stdout);
-    if (f)
-        fclose(f);
-    return f ? 0 : 1;
+    static char text[8192];
+    if (sbx_cg_read_self(text, sizeof text) < 0)
+        return 1;
+    fputs(text, stdout);
+    return 0;
 }
 
 /* Fills /tmp (tmpfs: charged to the memcg, but in no process's RSS) until

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "runner/sandbox/sbx_cgroup.h"
+#include "runner/sandbox/sbx_cgself.h"
 
 int sbxt_workspace(char *ws, size_t len)
 {
@@ -85,16 +86,11 @@ int sbxt_count_uid(unsigned uid)
 
 int sbxt_cgroup_exists(int slot)
 {
-    char self[4096] = "";
-    FILE *f = fopen("/proc/self/cgroup", "re");
-    if (f) {
-        size_t n = fread(self, 1, sizeof self - 1, f);
-        self[n] = '\0';
-        fclose(f);
-    }
+    char self[8192];
     int version = 0;
     char bases[SBX_CG_N][PATH_MAX];
-    if (sbx_cg_detect("/sys/fs/cgroup", self, &version, bases, NULL) != 0)
+    if (sbx_cg_read_self(self, sizeof self) < 0 ||
+        sbx_cg_detect("/sys/fs/cgroup", self, &version, bases, NULL) != 0)
         return 0;
     for (int i = 0; i < SBX_CG_N; i++) {
         char path[PATH_MAX + 64];
