@@ -41,6 +41,22 @@ int sbx_parse_require(const char *list, unsigned *bits, dp_err *err);
 /* The protections this host offers (cached after the first call). */
 unsigned sbx_probe_bits(void);
 
+/* What the supervisor saw of a run: everything the verdict depends on. */
+typedef struct {
+    int setup_failed;       /* the sandbox could not be built */
+    sbx_status first_limit; /* the first limit seen crossed while polling, the run
+                             * killed for it (SBX_OK = none; SBX_XX = supervision failed) */
+    int command_done;       /* the command ended and wait_status is its status */
+    int wait_status;
+    int oom;                       /* the OOM killer killed a process of the run (any time) */
+    int output_over;               /* stdout or stderr went past its cap (seen at the end) */
+    uint32_t cpu_ms, cpu_limit_ms; /* limit 0 = none */
+    uint64_t memory_kb, memory_limit_kb;
+} sbx_run_facts;
+
+/* The run's status (sbx_verdict.c states the rule). */
+sbx_status sbx_verdict(const sbx_run_facts *f);
+
 /* Builds the seccomp filter as a compact hand-laid BPF program (x86_64,
  * aarch64; elsewhere the libseccomp one). *prog->filter is malloc'd and
  * owned by the caller (free it). */

@@ -271,42 +271,35 @@ static int prepare_plan(struct sbx *s, const char *const argv[], const char *ws,
     return DP_OK;
 }
 
-static void classify(struct sbx *s, const sbx_limits *lim, const run_child *c, sbx_result *out)
+/* Fills the result's exit fields and asks sbx_verdict for the status. */
+static void classify(struct sbx *s, const sbx_limits *lim, const run_child *c, int output_over,
+                     sbx_result *out)
 {
     sbx_plan *p = &s->plan;
-    if (p->setup_failed) {
-        out->status = SBX_XX;
+    sbx_run_facts f = {.setup_failed = p->setup_failed,
+                       .first_limit = c->kill_reason,
+                       .command_done = p->b_done,
+                       .wait_status = p->b_status,
+                       .oom = out->oom,
+                       .output_over = output_over,
+                       .cpu_ms = out->cpu_ms,
+                       .cpu_limit_ms = lim->cpu_ms,
+                       .memory_kb = out->memory_kb,
+                       .memory_limit_kb = lim->memory_kb};
+    if (p->b_done && WIFEXITED(p->b_status))
+        out->exit_code = WEXITSTATUS(p->b_status);
+    else if (p->b_done && WIFSIGNALED(p->b_status))
+        out->signal = WTERMSIG(p->b_status);
+    out->status = sbx_verdict(&f);
+    if (p->setup_failed)
         snprintf(out->message, sizeof out->message, "sandbox setup: %s", p->setup_msg);
-        return;
-    }
-    if (p->b_done) {
-        int st = p->b_status;
-        if (WIFEXITED(st)) {
-            out->exit_code = WEXITSTATUS(st);
-            out->status = out->exit_code == 0 ? SBX_OK : SBX_RE;
-            if (p->exec_failed)
-                snprintf(out->message, sizeof out->message, "cannot execute %s: %s", p->argv[0],
-                         strerror(p->exec_failed));
-        } else if (WIFSIGNALED(st)) {
-            out->signal = WTERMSIG(st);
-            out->status = out->signal == SIGXCPU   ? SBX_TO_CPU
-                          : out->signal == SIGXFSZ ? SBX_OL
-                                                   : SBX_SG;
-        }
-    }
-    if (c->kill_reason != SBX_OK)
-        out->status = c->kill_reason;
-    else if (!p->b_done) {
-        out->status = SBX_XX;
+    else if (c->kill_reason == SBX_XX)
+        snprintf(out->message, sizeof out->message, "sandbox: supervising the run failed");
+    else if (out->status == SBX_XX && !p->b_done && c->kill_reason == SBX_OK)
         snprintf(out->message, sizeof out->message, "sandbox supervisor ended before the command");
-        return;
-    }
-    int near_limit = lim->memory_kb && out->memory_kb + 1024 >= lim->memory_kb;
-    if ((out->status == SBX_RE || out->status == SBX_SG) && (out->oom || near_limit))
-        out->status = SBX_ML;
-    if (lim->cpu_ms && out->cpu_ms > lim->cpu_ms &&
-        (out->status == SBX_OK || out->status == SBX_RE || out->status == SBX_SG))
-        out->status = SBX_TO_CPU;
+    else if (p->b_done && p->exec_failed)
+        snprintf(out->message, sizeof out->message, "cannot execute %s: %s", p->argv[0],
+                 strerror(p->exec_failed));
 }
 
 static int start_child(struct sbx *s, run_child *c, dp_err *err)
@@ -370,6 +363,9 @@ static void supervise(struct sbx *s, const sbx_limits *lim, run_child *c, sbx_st
         int r = ppoll(pf, (nfds_t)n, &ts, NULL);
         if (r < 0 && errno != EINTR)
             break;
+        /* Memory first: see sbx_verdict.c for why the order decides. */
+        if (s->cg.version && sbx_cg_oom(&s->cg))
+            kill_run(s, c, SBX_ML);
         for (int i = 0; i < 2; i++) {
             if (st[i].fd < 0)
                 continue;
@@ -402,12 +398,11 @@ static void supervise(struct sbx *s, const sbx_limits *lim, run_child *c, sbx_st
         kill_run(s, c, SBX_XX);
         reap_child(c, ru);
     }
-    /* Everything that could write is gone: take what is left in the pipes. */
+    /* Everything that could write is gone: take what is left in the pipes
+     * (an overflow found now is judged by sbx_verdict, after memory and time). */
     for (int i = 0; i < 2; i++)
         if (st[i].fd >= 0) {
             sbx_stream_read(&st[i]);
-            if (st[i].over && c->kill_reason == SBX_OK)
-                c->kill_reason = SBX_OL;
             close(st[i].fd);
             st[i].fd = -1;
         }
@@ -504,8 +499,8 @@ int sbx_run(sbx *s, const char *const argv[], const char *workspace, const char 
             out->memory_kb = peak / 1024;
         }
         out->cpu_ms = (uint32_t)(cpu_ns / 1000000u);
-        classify(s, &lim, &c, out);
         out->output_truncated = st[0].over || st[1].over;
+        classify(s, &lim, &c, out->output_truncated, out);
         if (!ensure_empty(s)) {
             out->status = SBX_XX;
             snprintf(out->message, sizeof out->message, "processes of the run survived SIGKILL");

@@ -76,6 +76,19 @@ static int mode_children(void)
     return bad ? 1 : 0;
 }
 
+/* A child is OOM-killed; the parent goes on to spin past its CPU limit. */
+static int mode_oom_then_spin(void)
+{
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(mode_alloc(1u << 30));
+    int st;
+    waitpid(pid, &st, 0);
+    printf("child %s\n", WIFSIGNALED(st) ? "killed" : "exited");
+    spin_thread(NULL);
+    return 0;
+}
+
 static int mode_forkbomb(void)
 {
     for (;;)
@@ -431,6 +444,8 @@ int main(int argc, char **argv)
         return mode_alloc(1u << 30);
     if (!strcmp(m, "children"))
         return mode_children();
+    if (!strcmp(m, "oomthenspin"))
+        return mode_oom_then_spin();
     if (!strcmp(m, "forkbomb"))
         return mode_forkbomb();
     if (!strcmp(m, "threadbomb"))
