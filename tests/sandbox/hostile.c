@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/personality.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -413,6 +414,30 @@ static int mode_syscalls(void)
         got_through("packet socket");
     if (socket(AF_VSOCK, SOCK_STREAM, 0) >= 0)
         got_through("vsock socket");
+    if (socket(AF_ALG, SOCK_SEQPACKET, 0) >= 0 || errno != EAFNOSUPPORT)
+        got_through("AF_ALG socket not EAFNOSUPPORT");
+    static const int other_families[] = {AF_TIPC, AF_RDS, AF_CAN, AF_XDP, AF_KEY, AF_BLUETOOTH};
+    for (size_t i = 0; i < sizeof other_families / sizeof other_families[0]; i++)
+        if (socket(other_families[i], SOCK_DGRAM, 0) >= 0 || errno != EAFNOSUPPORT) {
+            char what[64];
+            snprintf(what, sizeof what, "socket family %d not EAFNOSUPPORT", other_families[i]);
+            got_through(what);
+        }
+    int sv[2];
+    if (socketpair(AF_TIPC, SOCK_DGRAM, 0, sv) == 0 || errno != EAFNOSUPPORT)
+        got_through("socketpair AF_TIPC not EAFNOSUPPORT");
+    if (personality(ADDR_NO_RANDOMIZE) >= 0 || errno != EPERM)
+        got_through("personality(ADDR_NO_RANDOMIZE) not EPERM");
+    if (personality(READ_IMPLIES_EXEC) >= 0 || errno != EPERM)
+        got_through("personality(READ_IMPLIES_EXEC) not EPERM");
+#if defined(__x86_64__)
+    if (syscall(SYS_modify_ldt, 0, NULL, 0) >= 0 || errno != EPERM)
+        got_through("modify_ldt not EPERM");
+#endif
+    /* What programs use stays: */
+    int ok = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (ok < 0 || socket(AF_INET6, SOCK_DGRAM, 0) < 0)
+        printf("AF_UNIX or AF_INET6 refused\n");
     if (syscall(SYS_bpf, 0, 0, 0) >= 0 || errno != EPERM)
         got_through("bpf not EPERM");
     if (syscall(SYS_keyctl, 0, 0, 0) >= 0 || errno != EPERM)
