@@ -237,9 +237,13 @@ SBX_CHILD long sbx_apply_ops(const sbx_plan *p, int from, int to, const char **w
                     "mount tmpfs on", op->dst);
             break;
         case SBX_M_PROC:
+            /* subset=pid (5.8+): only process directories, no /proc/sys,
+             * meminfo, mounts, kallsyms, ...; hidepid: only the run's own
+             * uid's processes. No fallback: an older kernel fails the
+             * self-test and the runner refuses to start (sbx_open). */
             OPCHECK(S5(SYS_mount, "proc", op->dst, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                       "hidepid=2"),
-                    "mount proc on", op->dst);
+                       "hidepid=invisible,subset=pid"),
+                    "mount proc (subset=pid needs Linux 5.8) on", op->dst);
             break;
         }
     }

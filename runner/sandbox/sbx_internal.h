@@ -86,7 +86,7 @@ typedef enum {
     SBX_M_WRITE,    /* write src (string contents) into the new file dst */
     SBX_M_SEAL,     /* make the root and everything bound so far read-only */
     SBX_M_TMPFS,    /* size-capped tmpfs (plan tmp_opts) on dst */
-    SBX_M_PROC      /* proc with hidepid=2 on dst */
+    SBX_M_PROC      /* proc with hidepid=invisible,subset=pid on dst */
 } sbx_mount_kind;
 
 typedef struct {

@@ -304,6 +304,75 @@ static int mode_residue(void)
     return leaks ? 1 : 0;
 }
 
+/* 1 when a line of the mount table at path names host_path on another
+ * mount point than /box. The /box line's root column is the workspace's
+ * path in its host filesystem: a bind's root always is (docs/sandbox.md). */
+static int host_path_beyond_box(const char *path, const char *host_path)
+{
+    FILE *f = fopen(path, "re");
+    char line[1024];
+    int found = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (strstr(line, host_path) && !strstr(line, " /box "))
+            found = 1;
+    if (f)
+        fclose(f);
+    return found;
+}
+
+/* /proc must show the run's own processes and nothing of the host: no
+ * /proc/sys, no host-wide files, no host paths in mount tables. argv: the
+ * workspace's host path (which must not show). */
+static int mode_procfs(const char *host_ws)
+{
+    static const char *const closed[] = {"/proc/sys/kernel/hostname",
+                                         "/proc/sys/kernel/random/boot_id",
+                                         "/proc/sys/kernel/osrelease",
+                                         "/proc/sys/net/ipv4/ip_forward",
+                                         "/proc/mounts",
+                                         "/proc/meminfo",
+                                         "/proc/cpuinfo",
+                                         "/proc/kallsyms",
+                                         "/proc/modules",
+                                         "/proc/cmdline",
+                                         "/proc/self/../sys/kernel/hostname"};
+    for (size_t i = 0; i < sizeof closed / sizeof closed[0]; i++) {
+        int fd = open(closed[i], O_RDONLY);
+        if (fd >= 0) {
+            got_through(closed[i]);
+            close(fd);
+        }
+    }
+    static const char *const tables[] = {"/proc/self/mountinfo", "/proc/self/mounts",
+                                         "/proc/1/mountinfo", "/proc/thread-self/mountinfo"};
+    static const char *const host_marks[] = {"/tmp/dispatch-sbx-root", "cgroup", "/sys", "overlay"};
+    for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
+        if (host_ws && host_path_beyond_box(tables[i], host_ws)) {
+            char what[128];
+            snprintf(what, sizeof what, "host workspace path in %s (not /box)", tables[i]);
+            got_through(what);
+        }
+        for (size_t j = 0; j < sizeof host_marks / sizeof host_marks[0]; j++)
+            if (file_contains(tables[i], host_marks[j])) {
+                char what[128];
+                snprintf(what, sizeof what, "%s in %s", host_marks[j], tables[i]);
+                got_through(what);
+            }
+    }
+    /* What programs need stays: their own entries. */
+    if (access("/proc/self/exe", F_OK) != 0 || access("/proc/self/fd/0", F_OK) != 0 ||
+        access("/proc/self/status", R_OK) != 0)
+        printf("own /proc entries missing\n");
+    if (getenv("HOSTILE_SHOW")) {
+        int fd = open("/proc/self/mountinfo", O_RDONLY);
+        char buf[8192];
+        ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf) : 0;
+        if (n > 0)
+            fwrite(buf, 1, (size_t)n, stdout);
+    }
+    return leaks ? 1 : 0;
+}
+
 /* Prints the cgroups this process is in. */
 static int mode_cgroup(void)
 {
@@ -491,6 +560,8 @@ int main(int argc, char **argv)
         return mode_netns();
     if (!strcmp(m, "residue"))
         return mode_residue();
+    if (!strcmp(m, "procfs"))
+        return mode_procfs(argc > 2 ? argv[2] : NULL);
     if (!strcmp(m, "cgroup"))
         return mode_cgroup();
     if (!strcmp(m, "tmpfill"))

@@ -549,6 +549,20 @@ static void probe_mode(const char *mode)
     done(&c);
 }
 
+/* /proc is the run's own: no /proc/sys, no host-wide files, no host
+ * mounts or host paths (the workspace's) in its mount tables. */
+static void test_procfs(void **state)
+{
+    (void)state;
+    run_ctx c;
+    run_hostile(&c, &base_limits, "procfs", "/tmp/sbx-test-ws-", NULL); /* sbxt_workspace's */
+    printf("%s", c.r.out);
+    assert_int_equal(c.r.status, SBX_OK);
+    assert_null(strstr(c.r.out, "LEAK"));
+    assert_null(strstr(c.r.out, "missing"));
+    done(&c);
+}
+
 static void test_ptrace(void **state)
 {
     (void)state;
@@ -612,6 +626,7 @@ int main(void)
         T(test_stale_skeleton_swept),
         T(test_oom_spares_runner),
         T(test_kill_all),
+        T(test_procfs),
         T(test_ptrace),
         T(test_setuid),
         T(test_mount),
