@@ -118,6 +118,7 @@ typedef struct {
     const char *exec_paths[SBX_MAX_EXEC]; /* candidates for argv[0] */
     int n_exec;
     int fd_in, fd_out, fd_err; /* the child's ends */
+    int fd_runner;             /* pidfd of the runner process (sbx-owned), or -1 */
     int n_cg_join;             /* the command joins the slot's cgroups through these */
     int fd_cg_join[SBX_CG_N];  /* (kept open by the supervisor, O_CLOEXEC for the command) */
     struct rlimit rl_cpu, rl_fsize, rl_nofile, rl_stack, rl_nproc, rl_as;
@@ -157,6 +158,9 @@ struct sbx {
      * runner may setns (root); -1 = each run gets a fresh one (CLONE_NEWNET). */
     int netns_fd;
     int host_netns_fd; /* the runner's own netns, to switch the thread back */
+    /* pidfd of the runner itself: the supervisor checks it after setting its
+     * parent-death signal, to catch a runner that died just before. */
+    int runner_pidfd;
     sbx_plan plan;
 };
 

@@ -14,6 +14,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -302,6 +303,9 @@ sbx *sbx_open(const sbx_config *cfg, dp_err *err)
     }
     s->slot = cfg->slot;
     s->netns_fd = s->host_netns_fd = -1;
+    s->runner_pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0); /* -1 before 5.3 */
+    if (s->runner_pidfd >= 0)
+        fcntl(s->runner_pidfd, F_SETFD, FD_CLOEXEC);
     s->root = geteuid() == 0;
     s->uid = s->gid = 60000u + (uint32_t)cfg->slot;
     s->prot = sbx_probe_bits();
@@ -395,6 +399,8 @@ void sbx_close(sbx *s)
         close(s->netns_fd);
     if (s->host_netns_fd >= 0)
         close(s->host_netns_fd);
+    if (s->runner_pidfd >= 0)
+        close(s->runner_pidfd);
     for (int i = 0; i < s->n_owned; i++)
         free(s->owned[i]);
     if (s->stage[0])

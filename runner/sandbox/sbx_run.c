@@ -471,6 +471,7 @@ int sbx_run(sbx *s, const char *const argv[], const char *workspace, const char 
     s->plan.fd_in = fds[0][0];
     s->plan.fd_out = fds[1][1];
     s->plan.fd_err = fds[2][1];
+    s->plan.fd_runner = s->runner_pidfd;
     run_child c = {.pid = -1, .pidfd = -1, .kill_reason = SBX_OK};
     uint64_t t0 = now_ns();
     if (rc == DP_OK) {

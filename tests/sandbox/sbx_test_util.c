@@ -2,6 +2,8 @@
 #include "tests/sandbox/sbx_test_util.h"
 
 #include <dirent.h>
+#include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
@@ -100,4 +102,28 @@ int sbxt_cgroup_exists(int slot)
             return 1;
     }
     return 0;
+}
+
+void sbxt_cgroup_remove(pid_t pid, int slot)
+{
+    char self[8192];
+    int version = 0;
+    char bases[SBX_CG_N][PATH_MAX];
+    if (sbx_cg_read_self(self, sizeof self) < 0 ||
+        sbx_cg_detect("/sys/fs/cgroup", self, &version, bases, NULL) != 0)
+        return;
+    for (int i = 0; i < SBX_CG_N; i++) {
+        char dir[PATH_MAX + 64], procs[PATH_MAX + 96];
+        snprintf(dir, sizeof dir, "%.4000s/dispatch-sbx-%d-%d", bases[i], (int)pid, slot);
+        snprintf(procs, sizeof procs, "%s/cgroup.procs", dir);
+        for (int tries = 0; tries < 100 && rmdir(dir) != 0 && errno == EBUSY; tries++) {
+            FILE *f = fopen(procs, "re");
+            int p;
+            while (f && fscanf(f, "%d", &p) == 1)
+                kill(p, SIGKILL);
+            if (f)
+                fclose(f);
+            usleep(10000);
+        }
+    }
 }
