@@ -27,16 +27,38 @@ enum {
     SBX_P_CAPS = 1 << 10,
     SBX_P_RLIMITS = 1 << 11,
     SBX_P_UID = 1 << 12,
-    SBX_P_ALL = (1 << 13) - 1
+    SBX_P_ALL = (1 << 13) - 1,
+    /* Isolation a runner must have unless the operator asks for less by
+     * name: what keeps a job from the host, other jobs and the network. */
+    SBX_P_ISOLATION = SBX_P_MOUNTNS | SBX_P_PIDNS | SBX_P_NETNS | SBX_P_IPCNS | SBX_P_UTSNS |
+                      SBX_P_PIVOT | SBX_P_SECCOMP | SBX_P_NNP | SBX_P_CAPS | SBX_P_RLIMITS,
+    /* Parser-only words: "default" (or an unset/empty list) and "none". */
+    SBX_P_WORD_DEFAULT = 1 << 13,
+    SBX_P_WORD_NONE = 1 << 14
 };
+
+/* The default requirement: SBX_P_ISOLATION plus, for a root runner, the
+ * per-slot uid, else a user namespace (the only way to get the others). */
+unsigned sbx_default_require(int root);
 
 /* Name of one protection bit ("userns", ...); NULL when unknown. */
 const char *sbx_protection_name(unsigned bit);
 
-/* Parses a DISPATCH_SANDBOX_REQUIRE list into protection bits. NULL, ""
- * and "none" give 0, "all" gives SBX_P_ALL. Returns DP_EINVAL naming an
- * unknown word. */
+/* Parses a DISPATCH_SANDBOX_REQUIRE list into protection bits: names,
+ * "all" (SBX_P_ALL), "default" (SBX_P_WORD_DEFAULT, for sbx_open to turn
+ * into sbx_default_require; also what NULL and "" give) and "none"
+ * (SBX_P_WORD_NONE: nothing, asked for by name). Returns DP_EINVAL naming
+ * an unknown word. */
 int sbx_parse_require(const char *list, unsigned *bits, dp_err *err);
+
+/* DP_OK when active covers required (SBX_P_* bits); else DP_EUNAVAIL with
+ * a message naming the first missing protection, what to check on the
+ * host, and how to opt out knowingly. list: the operator's words. */
+int sbx_require_check(unsigned required, unsigned active, int root, const char *list, dp_err *err);
+
+/* Logs a warning (once per process) when required is weaker than the
+ * default: always for "none", else when a default protection is inactive. */
+void sbx_require_warn(unsigned required, unsigned active, int root, const char *list);
 
 /* The protections this host offers (cached after the first call). */
 unsigned sbx_probe_bits(void);
@@ -103,6 +125,8 @@ typedef struct {
     /* in */
     unsigned prot; /* SBX_P_* in effect for this run */
     int use_userns, use_pidns, set_uid;
+    int set_groups; /* drop supplementary groups: only a root runner may (without
+                     * root, setgroups is denied in the run's user namespace) */
     unsigned clone_flags;
     int join_netns; /* the parent joins the slot's netns around clone */
     uint32_t uid, gid;

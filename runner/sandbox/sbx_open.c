@@ -309,6 +309,10 @@ sbx *sbx_open(const sbx_config *cfg, dp_err *err)
     s->root = geteuid() == 0;
     s->uid = s->gid = 60000u + (uint32_t)cfg->slot;
     s->prot = sbx_probe_bits();
+    if (required & SBX_P_WORD_DEFAULT)
+        required |= sbx_default_require(s->root);
+    if (sbx_require_check(required, s->prot, s->root, cfg->require, err))
+        goto fail;
     s->plan.cap_last = 40;
     FILE *f = fopen("/proc/sys/kernel/cap_last_cap", "re");
     if (f) {
@@ -346,34 +350,32 @@ sbx *sbx_open(const sbx_config *cfg, dp_err *err)
     }
     if (s->root && (s->prot & SBX_P_NETNS))
         open_slot_netns(s);
-    if (s->prot & SBX_P_CGROUP) {
-        dp_err cg_err;
-        if (open_cgroup(s, &cg_err) != DP_OK) {
-            s->prot &= ~(unsigned)SBX_P_CGROUP;
-            dp_log(DP_LOG_WARN, "sandbox_cgroup_unavailable", "reason", cg_err.msg, (char *)NULL);
-        }
+    dp_err cg_err = {.msg = "no writable cgroup hierarchy (probe)"};
+    if (!(s->prot & SBX_P_CGROUP) || open_cgroup(s, &cg_err) != DP_OK) {
+        s->prot &= ~(unsigned)SBX_P_CGROUP;
+        dp_log(DP_LOG_WARN, "sandbox_cgroup_unavailable", "reason", cg_err.msg, "effect",
+               "memory limited per process (RLIMIT_AS), CPU by RLIMIT_CPU; require 'cgroup' to "
+               "refuse instead",
+               (char *)NULL);
+        if (sbx_require_check(required, s->prot, s->root, cfg->require, err))
+            goto fail;
     }
     for (size_t step = 0;; step++) {
         skeleton_remove(s);
         if (sbx_build_static_ops(s, err))
             goto fail;
         skeleton_build(s);
-        unsigned missing = required & ~s->prot;
-        if (missing) {
-            for (unsigned bit = 1; bit <= SBX_P_ALL; bit <<= 1)
-                if (missing & bit) {
-                    dp_err_set(err, DP_EUNAVAIL,
-                               "sandbox: required protection '%s' is not available on this host",
-                               sbx_protection_name(bit));
-                    break;
-                }
-            goto fail;
-        }
         dp_err test_err;
         if (self_test(s, &test_err) == DP_OK)
             break;
-        if (step >= sizeof degrade_steps / sizeof degrade_steps[0]) {
-            dp_err_set(err, DP_EUNAVAIL, "%s", test_err.msg);
+        /* Give up a protection only when the operator did not require it. */
+        if (step >= sizeof degrade_steps / sizeof degrade_steps[0] ||
+            (degrade_steps[step] & s->prot & required)) {
+            dp_err_set(err, DP_EUNAVAIL,
+                       "%s; refusing to run without the required protections. To run with "
+                       "less, knowingly, set DISPATCH_SANDBOX_REQUIRE to the protections you "
+                       "require (now '%s'), or 'none'",
+                       test_err.msg, cfg->require && cfg->require[0] ? cfg->require : "default");
             goto fail;
         }
         dp_log(DP_LOG_WARN, "sandbox_degraded", "reason", test_err.msg, (char *)NULL);
@@ -382,6 +384,7 @@ sbx *sbx_open(const sbx_config *cfg, dp_err *err)
             free(s->owned[i]);
         s->n_owned = 0;
     }
+    sbx_require_warn(required, s->prot, s->root, cfg->require);
     return s;
 fail:
     sbx_close(s);

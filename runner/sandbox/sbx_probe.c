@@ -25,8 +25,10 @@ const char *sbx_protection_name(unsigned bit)
 int sbx_parse_require(const char *list, unsigned *bits, dp_err *err)
 {
     *bits = 0;
-    if (!list)
+    if (!list || list[strspn(list, ", \t")] == '\0') {
+        *bits = SBX_P_WORD_DEFAULT; /* unset: the default, never nothing */
         return DP_OK;
+    }
     const char *p = list;
     while (*p) {
         size_t skip = strspn(p, ", \t");
@@ -35,7 +37,9 @@ int sbx_parse_require(const char *list, unsigned *bits, dp_err *err)
         if (len == 0)
             break;
         if (len == 4 && strncmp(p, "none", 4) == 0) {
-            /* nothing */
+            *bits |= SBX_P_WORD_NONE;
+        } else if (len == 7 && strncmp(p, "default", 7) == 0) {
+            *bits |= SBX_P_WORD_DEFAULT;
         } else if (len == 3 && strncmp(p, "all", 3) == 0) {
             *bits |= SBX_P_ALL;
         } else {
@@ -52,6 +56,11 @@ int sbx_parse_require(const char *list, unsigned *bits, dp_err *err)
         p += len;
     }
     return DP_OK;
+}
+
+unsigned sbx_default_require(int root)
+{
+    return SBX_P_ISOLATION | (root ? SBX_P_UID : SBX_P_USERNS);
 }
 
 /* Whether a child can unshare `flag` (with a user namespace when not root). */

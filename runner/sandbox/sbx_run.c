@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -215,6 +216,7 @@ static int prepare_plan(struct sbx *s, const char *const argv[], const char *ws,
     p->use_userns = (s->prot & SBX_P_USERNS) != 0;
     p->use_pidns = (s->prot & SBX_P_PIDNS) != 0;
     p->set_uid = (s->prot & SBX_P_UID) != 0 || p->use_userns;
+    p->set_groups = p->set_uid && s->root;
     p->uid = s->uid;
     p->gid = s->gid;
     p->stage = s->stage;
@@ -302,6 +304,24 @@ static void classify(struct sbx *s, const sbx_limits *lim, const run_child *c, i
                  strerror(p->exec_failed));
 }
 
+/* A non-root runner is non-dumpable (sbx_open: it holds the registration
+ * token), which makes the /proc files of every process sharing its memory,
+ * the supervisor's uid_map included, root's: it could not write the maps.
+ * So it is dumpable while a run's maps are written (tens of microseconds;
+ * counted: slots run concurrently). Only processes of the runner's own uid
+ * on the host could use that window; its runs cannot name it (PID
+ * namespace) and seccomp denies them ptrace and process_vm_*. */
+static pthread_mutex_t dumpable_mu = PTHREAD_MUTEX_INITIALIZER;
+static int dumpable_users;
+
+static void dumpable_hold(int on)
+{
+    pthread_mutex_lock(&dumpable_mu);
+    if (on ? dumpable_users++ == 0 : --dumpable_users == 0)
+        prctl(PR_SET_DUMPABLE, on, 0, 0, 0);
+    pthread_mutex_unlock(&dumpable_mu);
+}
+
 static int start_child(struct sbx *s, run_child *c, dp_err *err)
 {
     sbx_plan *p = &s->plan;
@@ -320,8 +340,13 @@ static int start_child(struct sbx *s, run_child *c, dp_err *err)
     int rc = DP_OK;
     if (back != 0)
         rc = dp_err_set(err, DP_EIO, "sandbox: back to the runner's netns: %s", strerror(errno));
-    if (rc == DP_OK && p->use_userns)
+    if (rc == DP_OK && p->use_userns) {
+        if (!s->root)
+            dumpable_hold(1);
         rc = write_id_maps(s, c->pid, err);
+        if (!s->root)
+            dumpable_hold(0);
+    }
     __atomic_store_n(&p->go, rc == DP_OK ? 1 : -1, __ATOMIC_SEQ_CST);
     syscall(SYS_futex, &p->go, FUTEX_WAKE, 1, NULL, NULL, 0);
     return rc;

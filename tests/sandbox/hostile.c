@@ -373,6 +373,22 @@ static int mode_procfs(const char *host_ws)
     return leaks ? 1 : 0;
 }
 
+/* Prints who and where it runs: "pid P uid U net N mnt M pidns I user S". */
+static int mode_ids(void)
+{
+    static const char *const ns[] = {"/proc/self/ns/net", "/proc/self/ns/mnt", "/proc/self/ns/pid",
+                                     "/proc/self/ns/user"};
+    unsigned long long ino[4] = {0};
+    for (int i = 0; i < 4; i++) {
+        struct stat st;
+        if (stat(ns[i], &st) == 0)
+            ino[i] = (unsigned long long)st.st_ino;
+    }
+    printf("pid %d uid %u net %llu mnt %llu pidns %llu user %llu\n", (int)getpid(),
+           (unsigned)getuid(), ino[0], ino[1], ino[2], ino[3]);
+    return 0;
+}
+
 /* Prints the cgroups this process is in. */
 static int mode_cgroup(void)
 {
@@ -560,6 +576,8 @@ int main(int argc, char **argv)
         return mode_netns();
     if (!strcmp(m, "residue"))
         return mode_residue();
+    if (!strcmp(m, "ids"))
+        return mode_ids();
     if (!strcmp(m, "procfs"))
         return mode_procfs(argc > 2 ? argv[2] : NULL);
     if (!strcmp(m, "cgroup"))
