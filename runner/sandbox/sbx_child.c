@@ -382,7 +382,7 @@ SBX_CHILD int sbx_child_main(void *arg)
     if (p->fd_runner >= 0) {
         struct pollfd pfd = {p->fd_runner, POLLIN, 0};
         struct timespec now = {0, 0};
-        if (S5(SYS_ppoll, &pfd, 1, &now, 0, 8) != 0)
+        if (S5(SYS_ppoll, &pfd, 1, &now, 0, 8) > 0) /* readable: the runner has exited */
             for (;;)
                 S1(SYS_exit_group, 1);
     }

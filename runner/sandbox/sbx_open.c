@@ -303,9 +303,7 @@ sbx *sbx_open(const sbx_config *cfg, dp_err *err)
     }
     s->slot = cfg->slot;
     s->netns_fd = s->host_netns_fd = -1;
-    s->runner_pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0); /* -1 before 5.3 */
-    if (s->runner_pidfd >= 0)
-        fcntl(s->runner_pidfd, F_SETFD, FD_CLOEXEC);
+    s->runner_pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0); /* close-on-exec; -1 < 5.3 */
     s->root = geteuid() == 0;
     s->uid = s->gid = 60000u + (uint32_t)cfg->slot;
     s->prot = sbx_probe_bits();

@@ -203,7 +203,8 @@ int sbx_seccomp_build_reference(struct sock_fprog *prog, dp_err *err)
  * in docs/sandbox.md. Here denied numbers are
  * merged into ranges and arguments are compared on their low 32 bits,
  * which is what the kernel reads for all of them (int domain, int flags
- * bits, umode_t, unsigned int ioctl cmd) - stricter than a 64-bit compare. */
+ * bits, umode_t, unsigned int ioctl cmd, unsigned int persona): it differs
+ * from libseccomp's 64-bit compare only for high bits the kernel ignores. */
 #if defined(__x86_64__)
 #define SBX_AUDIT_ARCH AUDIT_ARCH_X86_64
 #define SBX_X32_BIT 0x40000000u
