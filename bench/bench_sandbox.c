@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "runner/sandbox/sandbox.h"
+#include "runner/sandbox/sbx_internal.h" /* to swap in the libseccomp filter */
 
 #define RUNS 1000
 
@@ -59,6 +60,16 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_sandbox: %s\n", err.msg);
         return 1;
     }
+    const char *which = getenv("BENCH_SECCOMP"); /* compact (default) or libseccomp */
+    if (which && strcmp(which, "libseccomp") == 0 && s->filter.filter) {
+        free(s->filter.filter);
+        if (sbx_seccomp_build_reference(&s->filter, &err) != 0) {
+            fprintf(stderr, "bench_sandbox: %s\n", err.msg);
+            return 1;
+        }
+    }
+    fprintf(stderr, "bench_sandbox: seccomp %s, %u instructions\n", which ? which : "compact",
+            s->filter.len);
     char summary[512];
     sbx_probe(summary, sizeof summary);
     fprintf(stderr, "bench_sandbox: %s\n", summary);

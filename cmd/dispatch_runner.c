@@ -42,7 +42,7 @@ static int load_config(runner_config *c, dp_err *err)
         (rc = dp_config_string("RUNNER_PROFILES_DIR", "/etc/dispatch/pits", &c->profiles_dir,
                                err)) ||
         (rc = dp_config_string("RUNNER_WORKDIR", "/var/lib/dispatch/work", &c->workdir, err)) ||
-        (rc = dp_config_string("DISPATCH_SANDBOX_REQUIRE", "none", &c->require, err)) ||
+        (rc = dp_config_string("DISPATCH_SANDBOX_REQUIRE", "default", &c->require, err)) ||
         (rc = dp_config_string("RUNNER_LABELS", "", &c->labels, err)) ||
         (rc = dp_config_uint("RUNNER_GRACE_MS", 30000, 0, 3600000, &c->grace_ms, err)) ||
         (rc = dp_config_uint("RUNNER_LEASE_WAIT_MS", 25000, 0, 600000, &c->lease_wait_ms, err)) ||

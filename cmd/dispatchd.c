@@ -69,7 +69,7 @@ static runner_pool *start_inproc_runners(uint64_t n, const char *token, dp_err *
     uint64_t noop, base, allow_file, ws_bytes;
     if (dp_config_string("RUNNER_PROFILES_DIR", "/etc/dispatch/pits", &profiles, err) ||
         dp_config_string("RUNNER_WORKDIR", "/var/lib/dispatch/work", &workdir, err) ||
-        dp_config_string("DISPATCH_SANDBOX_REQUIRE", "none", &require, err) ||
+        dp_config_string("DISPATCH_SANDBOX_REQUIRE", "default", &require, err) ||
         dp_config_uint("RUNNER_NOOP", 0, 0, 1, &noop, err) ||
         dp_config_uint("RUNNER_SLOT_BASE", 0, 0, 998 - n, &base, err) ||
         dp_config_uint("RUNNER_FETCH_ALLOW_FILE", 0, 0, 1, &allow_file, err) ||

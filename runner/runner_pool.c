@@ -66,9 +66,7 @@ runner_pool *runner_pool_start(const runner_pool_config *cfg, dp_err *err)
         free(p);
         return NULL;
     }
-    const char *require = cfg->sandbox_require;
-    if (require != NULL && (require[0] == '\0' || strcmp(require, "none") == 0))
-        require = NULL;
+    const char *require = cfg->sandbox_require; /* "none" too: the sandbox warns about it */
     job_feeder_config lc = {cfg->dispatch_url, cfg->concurrency, cfg->lease_wait_ms, &p->stopping,
                             p->session};
     if ((p->feeder = job_feeder_spawn(&lc, err)) == NULL ||

@@ -18,7 +18,7 @@ typedef struct {
     size_t n_labels;
     const char *profiles_dir;
     const char *workdir;
-    const char *sandbox_require; /* NULL or "none": nothing required */
+    const char *sandbox_require; /* DISPATCH_SANDBOX_REQUIRE; NULL = the default isolation */
     uint32_t concurrency;
     uint32_t slot_base;
     uint32_t lease_wait_ms;

@@ -16,7 +16,8 @@
  *   cgroup                                  memory + pids + cpu accounting (v1 or v2)
  *   seccomp no_new_privs caps rlimits       syscall filter, privilege drops
  *   uid                                     per-slot unprivileged uid/gid
- * What is not available on the host is left off and named by sbx_probe. */
+ * What is not available on the host is left off and named by sbx_probe;
+ * sbx_open refuses when that is a required one (see sbx_config.require). */
 #ifndef DP_SANDBOX_H
 #define DP_SANDBOX_H
 
@@ -67,13 +68,18 @@ typedef struct sbx sbx; /* one per executor slot: owns its uid/gid, cgroup */
 
 typedef struct {
     int slot;            /* 0..999: uid/gid 60000+slot, cgroup dispatch-sbx-<pid>-<slot> */
-    const char *require; /* DISPATCH_SANDBOX_REQUIRE list ("none", "all", or comma/space
-                          * separated protection names) or NULL; borrowed */
+    const char *require; /* DISPATCH_SANDBOX_REQUIRE list: "default" (also NULL or ""),
+                          * "all", "none", or comma/space separated protection names
+                          * (combinable: "default,cgroup"); borrowed */
 } sbx_config;
 
-/* Probes the host, prepares the slot. Fails (NULL, err names the missing
- * protection) when cfg->require names one that is not available. The
- * returned sbx is owned by the caller: release with sbx_close. */
+/* Probes the host, prepares the slot, proves it with a self-test run. Fails
+ * closed (NULL, err names the missing protection, what to check and how to
+ * opt out) when a required protection is not available or the self-test
+ * fails with it on. The default requires the isolation set (namespaces,
+ * pivot_root, seccomp, no_new_privs, caps, rlimits, and uid for a root
+ * runner or userns otherwise); "none" warns. The returned sbx is owned by
+ * the caller: release with sbx_close. */
 sbx *sbx_open(const sbx_config *cfg, dp_err *err);
 
 /* Removes the slot's cgroups and frees it. NULL is allowed. */

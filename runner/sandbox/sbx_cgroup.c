@@ -132,7 +132,7 @@ int sbx_cg_detect(const char *fsroot, const char *self_cgroup, int *version,
 
 static void cg_close_fds(sbx_cgroup *cg)
 {
-    int *fds[] = {&cg->fd_cpu,     &cg->fd_peak,    &cg->fd_current,
+    int *fds[] = {&cg->fd_cpu,     &cg->fd_peak,    &cg->fd_current, &cg->fd_oom,
                   &cg->fd_join[0], &cg->fd_join[1], &cg->fd_join[2]};
     for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++) {
         if (*fds[i] >= 0)
@@ -145,7 +145,7 @@ int sbx_cg_open(sbx_cgroup *cg, int version, char bases[SBX_CG_N][PATH_MAX], con
                 dp_err *err)
 {
     memset(cg, 0, sizeof *cg);
-    cg->fd_cpu = cg->fd_peak = cg->fd_current = -1;
+    cg->fd_cpu = cg->fd_peak = cg->fd_current = cg->fd_oom = -1;
     for (int i = 0; i < SBX_CG_N; i++)
         cg->fd_join[i] = -1;
     cg->mem_limit = cg->pids_limit = 0; /* unknown: the first prepare writes */
@@ -179,6 +179,8 @@ int sbx_cg_open(sbx_cgroup *cg, int version, char bases[SBX_CG_N][PATH_MAX], con
         cg->fd_cpu = cg_open_file(cg->dir[SBX_CG_CPU], cpu_file, O_RDONLY);
     cg->fd_current = cg_open_file(cg->dir[SBX_CG_MEM], cur_file, O_RDONLY);
     cg->fd_peak = cg_open_file(cg->dir[SBX_CG_MEM], peak_file, O_RDWR);
+    cg->fd_oom = cg_open_file(cg->dir[SBX_CG_MEM],
+                              version == 2 ? "memory.events" : "memory.oom_control", O_RDONLY);
     if (cg->fd_cpu < 0 || cg->fd_current < 0) {
         dp_err_set(err, DP_EIO, "cgroup: cannot open %s or %s in %s", cpu_file, cur_file,
                    cg->dir[SBX_CG_MEM]);
@@ -216,13 +218,18 @@ static int cg_write_u64(const char *dir, const char *file, uint64_t v)
     return cg_write(dir, file, buf);
 }
 
+/* oom_kill count of the slot (kept open: the supervisor polls it every tick). */
 static uint64_t cg_oom_count(sbx_cgroup *cg)
 {
     char buf[1024];
-    const char *file = cg->version == 2 ? "memory.events" : "memory.oom_control";
-    if (cg_read_file(cg->dir[SBX_CG_MEM], file, buf, sizeof buf) != 0)
+    if (cg->fd_oom < 0 || cg_pread_text(cg->fd_oom, buf, sizeof buf) < 0)
         return 0;
     return cg_keyed(buf, "oom_kill");
+}
+
+int sbx_cg_oom(sbx_cgroup *cg)
+{
+    return cg_oom_count(cg) > cg->oom_base;
 }
 
 static uint64_t cg_cpu_raw_ns(sbx_cgroup *cg)
@@ -355,7 +362,7 @@ int sbx_cg_stats(sbx_cgroup *cg, uint64_t *peak_bytes, int *oom)
     *peak_bytes = cg->polled_peak;
     if (cg->fd_peak >= 0 && cg_pread_text(cg->fd_peak, buf, sizeof buf) > 0)
         *peak_bytes = strtoull(buf, NULL, 10);
-    *oom = cg_oom_count(cg) > cg->oom_base;
+    *oom = sbx_cg_oom(cg);
     return 0;
 }
 

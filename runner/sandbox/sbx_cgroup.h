@@ -23,6 +23,7 @@ typedef struct {
     int fd_cpu;                   /* v1 cpuacct.usage, v2 cpu.stat */
     int fd_peak;                  /* v1 memory.max_usage_in_bytes, v2 memory.peak or -1 */
     int fd_current;               /* memory.usage_in_bytes / memory.current */
+    int fd_oom;                   /* v1 memory.oom_control, v2 memory.events, or -1 */
     /* Files a run's command writes "0" to, to join the slot by itself (v1:
      * each hierarchy's "tasks", v2: [0] = cgroup.procs; -1 = unused),
      * opened write-only by the runner: the write is authorised by the
@@ -72,6 +73,10 @@ int sbx_cg_attach(sbx_cgroup *cg, pid_t pid, dp_err *err);
 /* CPU used since sbx_cg_prepare, in nanoseconds. Also samples memory.current
  * when there is no peak file. 0 on success. */
 int sbx_cg_cpu_ns(sbx_cgroup *cg, uint64_t *ns);
+
+/* 1 when the OOM killer has killed a process of the slot since
+ * sbx_cg_prepare. Cheap (one pread): polled by the supervisor every tick. */
+int sbx_cg_oom(sbx_cgroup *cg);
 
 /* After a run: peak memory in bytes and whether the OOM killer fired. */
 int sbx_cg_stats(sbx_cgroup *cg, uint64_t *peak_bytes, int *oom);

@@ -12,6 +12,7 @@
 #include <linux/mount.h>
 #include <linux/prctl.h>
 #include <linux/seccomp.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
@@ -20,6 +21,7 @@
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define SBX_CHILD __attribute__((no_sanitize_address, no_sanitize("undefined"), noinline))
@@ -237,9 +239,13 @@ SBX_CHILD long sbx_apply_ops(const sbx_plan *p, int from, int to, const char **w
                     "mount tmpfs on", op->dst);
             break;
         case SBX_M_PROC:
+            /* subset=pid (5.8+): only process directories, no /proc/sys,
+             * meminfo, mounts, kallsyms, ...; hidepid: only the run's own
+             * uid's processes. No fallback: an older kernel fails the
+             * self-test and the runner refuses to start (sbx_open). */
             OPCHECK(S5(SYS_mount, "proc", op->dst, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                       "hidepid=2"),
-                    "mount proc on", op->dst);
+                       "hidepid=invisible,subset=pid"),
+                    "mount proc (subset=pid needs Linux 5.8) on", op->dst);
             break;
         }
     }
@@ -284,8 +290,8 @@ SBX_CHILD static int c_command_main(void *arg)
      * descendant, is accounted and limited there (see sbx_cgroup.fd_join). */
     for (int i = 0; i < p->n_cg_join; i++)
         CHECK(p, S3(SYS_write, p->fd_cg_join[i], "0", 1), "join cgroup", 0);
+    long supervisor = S0(SYS_getppid);
     S0(SYS_setsid);
-    S2(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL);
     const struct rlimit zero = {0, 0};
     c_setrlimit(p, RLIMIT_CORE, &zero, "core");
     c_setrlimit(p, RLIMIT_MEMLOCK, &zero, "memlock");
@@ -307,7 +313,11 @@ SBX_CHILD static int c_command_main(void *arg)
            0x2b); /* NOROOT, its lock, NO_SETUID_FIXUP and KEEP_CAPS locked off */
     }
     if (p->set_uid) {
-        CHECK(p, S2(SYS_setgroups, 0, 0), "setgroups", 0);
+        /* A non-root runner's user namespace has setgroups denied (the only
+         * way it may write a gid map): the runner's groups stay, unmapped,
+         * shown as nogroup (docs/sandbox.md). */
+        if (p->set_groups)
+            CHECK(p, S2(SYS_setgroups, 0, 0), "setgroups", 0);
         CHECK(p, S3(SYS_setresgid, p->gid, p->gid, p->gid), "setresgid", 0);
         CHECK(p, S3(SYS_setresuid, p->uid, p->uid, p->uid), "setresuid", 0);
     }
@@ -316,6 +326,12 @@ SBX_CHILD static int c_command_main(void *arg)
         struct __user_cap_data_struct data[2] = {{0, 0, 0}, {0, 0, 0}};
         CHECK(p, S2(SYS_capset, &hdr, data), "capset", 0);
     }
+    /* After the credential changes, which clear the parent-death signal.
+     * A supervisor that died before this line is caught by the ppid check. */
+    CHECK(p, S2(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL), "parent-death signal", 0);
+    if (S0(SYS_getppid) != supervisor)
+        for (;;)
+            S1(SYS_exit_group, 1);
     CHECK(p, S5(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs", 0);
     if (p->filter)
         CHECK(p, S3(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, p->filter), "seccomp", 0);
@@ -358,6 +374,17 @@ SBX_CHILD int sbx_child_main(void *arg)
         /* Files we create in the new root must belong to a mapped id. */
         S1(SYS_setfsgid, p->gid);
         S1(SYS_setfsuid, p->uid);
+    }
+    /* Again: changing the fs ids cleared it, and a runner that dies must
+     * take the run (and its wall clock) with it. A runner that died before
+     * this line shows as its pidfd turning readable. */
+    CHECK(p, S2(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL), "parent-death signal", 0);
+    if (p->fd_runner >= 0) {
+        struct pollfd pfd = {p->fd_runner, POLLIN, 0};
+        struct timespec now = {0, 0};
+        if (S5(SYS_ppoll, &pfd, 1, &now, 0, 8) > 0) /* readable: the runner has exited */
+            for (;;)
+                S1(SYS_exit_group, 1);
     }
     CHECK(p, S2(SYS_dup2, p->fd_in, 0), "dup2", "stdin");
     CHECK(p, S2(SYS_dup2, p->fd_out, 1), "dup2", "stdout");

@@ -10,6 +10,7 @@
 
 #include "runner/sandbox/sandbox.h"
 #include "runner/sandbox/sbx_cgroup.h"
+#include "runner/sandbox/sbx_cgself.h"
 
 /* Protection bits: probed once per process, required by the operator. */
 enum {
@@ -26,26 +27,64 @@ enum {
     SBX_P_CAPS = 1 << 10,
     SBX_P_RLIMITS = 1 << 11,
     SBX_P_UID = 1 << 12,
-    SBX_P_ALL = (1 << 13) - 1
+    SBX_P_ALL = (1 << 13) - 1,
+    /* Isolation a runner must have unless the operator asks for less by
+     * name: what keeps a job from the host, other jobs and the network. */
+    SBX_P_ISOLATION = SBX_P_MOUNTNS | SBX_P_PIDNS | SBX_P_NETNS | SBX_P_IPCNS | SBX_P_UTSNS |
+                      SBX_P_PIVOT | SBX_P_SECCOMP | SBX_P_NNP | SBX_P_CAPS | SBX_P_RLIMITS,
+    /* Parser-only words: "default" (or an unset/empty list) and "none". */
+    SBX_P_WORD_DEFAULT = 1 << 13,
+    SBX_P_WORD_NONE = 1 << 14
 };
+
+/* The default requirement: SBX_P_ISOLATION plus, for a root runner, the
+ * per-slot uid, else a user namespace (the only way to get the others). */
+unsigned sbx_default_require(int root);
 
 /* Name of one protection bit ("userns", ...); NULL when unknown. */
 const char *sbx_protection_name(unsigned bit);
 
-/* Parses a DISPATCH_SANDBOX_REQUIRE list into protection bits. NULL, ""
- * and "none" give 0, "all" gives SBX_P_ALL. Returns DP_EINVAL naming an
- * unknown word. */
+/* Parses a DISPATCH_SANDBOX_REQUIRE list into protection bits: names,
+ * "all" (SBX_P_ALL), "default" (SBX_P_WORD_DEFAULT, for sbx_open to turn
+ * into sbx_default_require; also what NULL and "" give) and "none"
+ * (SBX_P_WORD_NONE: nothing, asked for by name). Returns DP_EINVAL naming
+ * an unknown word. */
 int sbx_parse_require(const char *list, unsigned *bits, dp_err *err);
+
+/* DP_OK when active covers required (SBX_P_* bits); else DP_EUNAVAIL with
+ * a message naming the first missing protection, what to check on the
+ * host, and how to opt out knowingly. list: the operator's words. */
+int sbx_require_check(unsigned required, unsigned active, int root, const char *list, dp_err *err);
+
+/* Logs a warning (once per process) when required is weaker than the
+ * default: always for "none", else when a default protection is inactive. */
+void sbx_require_warn(unsigned required, unsigned active, int root, const char *list);
 
 /* The protections this host offers (cached after the first call). */
 unsigned sbx_probe_bits(void);
+
+/* What the supervisor saw of a run: everything the verdict depends on. */
+typedef struct {
+    int setup_failed;       /* the sandbox could not be built */
+    sbx_status first_limit; /* the first limit seen crossed while polling, the run
+                             * killed for it (SBX_OK = none; SBX_XX = supervision failed) */
+    int command_done;       /* the command ended and wait_status is its status */
+    int wait_status;
+    int oom;                       /* the OOM killer killed a process of the run (any time) */
+    int output_over;               /* stdout or stderr went past its cap (seen at the end) */
+    uint32_t cpu_ms, cpu_limit_ms; /* limit 0 = none */
+    uint64_t memory_kb, memory_limit_kb;
+} sbx_run_facts;
+
+/* The run's status (sbx_verdict.c states the rule). */
+sbx_status sbx_verdict(const sbx_run_facts *f);
 
 /* Builds the seccomp filter as a compact hand-laid BPF program (x86_64,
  * aarch64; elsewhere the libseccomp one). *prog->filter is malloc'd and
  * owned by the caller (free it). */
 int sbx_seccomp_build(struct sock_fprog *prog, dp_err *err);
 
-/* The same policy compiled by libseccomp (130 instructions on x86_64): the
+/* The same policy compiled by libseccomp (161 instructions on x86_64): the
  * reference the compact filter is tested against. Same ownership. */
 int sbx_seccomp_build_reference(struct sock_fprog *prog, dp_err *err);
 
@@ -69,7 +108,7 @@ typedef enum {
     SBX_M_WRITE,    /* write src (string contents) into the new file dst */
     SBX_M_SEAL,     /* make the root and everything bound so far read-only */
     SBX_M_TMPFS,    /* size-capped tmpfs (plan tmp_opts) on dst */
-    SBX_M_PROC      /* proc with hidepid=2 on dst */
+    SBX_M_PROC      /* proc with hidepid=invisible,subset=pid on dst */
 } sbx_mount_kind;
 
 typedef struct {
@@ -86,6 +125,8 @@ typedef struct {
     /* in */
     unsigned prot; /* SBX_P_* in effect for this run */
     int use_userns, use_pidns, set_uid;
+    int set_groups; /* drop supplementary groups: only a root runner may (without
+                     * root, setgroups is denied in the run's user namespace) */
     unsigned clone_flags;
     int join_netns; /* the parent joins the slot's netns around clone */
     uint32_t uid, gid;
@@ -101,6 +142,7 @@ typedef struct {
     const char *exec_paths[SBX_MAX_EXEC]; /* candidates for argv[0] */
     int n_exec;
     int fd_in, fd_out, fd_err; /* the child's ends */
+    int fd_runner;             /* pidfd of the runner process (sbx-owned), or -1 */
     int n_cg_join;             /* the command joins the slot's cgroups through these */
     int fd_cg_join[SBX_CG_N];  /* (kept open by the supervisor, O_CLOEXEC for the command) */
     struct rlimit rl_cpu, rl_fsize, rl_nofile, rl_stack, rl_nproc, rl_as;
@@ -140,6 +182,9 @@ struct sbx {
      * runner may setns (root); -1 = each run gets a fresh one (CLONE_NEWNET). */
     int netns_fd;
     int host_netns_fd; /* the runner's own netns, to switch the thread back */
+    /* pidfd of the runner itself: the supervisor checks it after setting its
+     * parent-death signal, to catch a runner that died just before. */
+    int runner_pidfd;
     sbx_plan plan;
 };
 

@@ -14,6 +14,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -247,13 +248,10 @@ static void skeleton_build(struct sbx *s)
 
 static int open_cgroup(struct sbx *s, dp_err *err)
 {
-    char self[4096] = "";
-    FILE *f = fopen("/proc/self/cgroup", "re");
-    if (f) {
-        size_t n = fread(self, 1, sizeof self - 1, f);
-        self[n] = '\0';
-        fclose(f);
-    }
+    char self[8192];
+    ssize_t n = sbx_cg_read_self(self, sizeof self);
+    if (n < 0)
+        return dp_err_set(err, DP_EIO, "cgroup: /proc/self/cgroup: %s", strerror((int)-n));
     int version = 0;
     char bases[SBX_CG_N][PATH_MAX];
     int rc = sbx_cg_detect("/sys/fs/cgroup", self, &version, bases, err);
@@ -305,9 +303,14 @@ sbx *sbx_open(const sbx_config *cfg, dp_err *err)
     }
     s->slot = cfg->slot;
     s->netns_fd = s->host_netns_fd = -1;
+    s->runner_pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0); /* close-on-exec; -1 < 5.3 */
     s->root = geteuid() == 0;
     s->uid = s->gid = 60000u + (uint32_t)cfg->slot;
     s->prot = sbx_probe_bits();
+    if (required & SBX_P_WORD_DEFAULT)
+        required |= sbx_default_require(s->root);
+    if (sbx_require_check(required, s->prot, s->root, cfg->require, err))
+        goto fail;
     s->plan.cap_last = 40;
     FILE *f = fopen("/proc/sys/kernel/cap_last_cap", "re");
     if (f) {
@@ -345,34 +348,32 @@ sbx *sbx_open(const sbx_config *cfg, dp_err *err)
     }
     if (s->root && (s->prot & SBX_P_NETNS))
         open_slot_netns(s);
-    if (s->prot & SBX_P_CGROUP) {
-        dp_err cg_err;
-        if (open_cgroup(s, &cg_err) != DP_OK) {
-            s->prot &= ~(unsigned)SBX_P_CGROUP;
-            dp_log(DP_LOG_WARN, "sandbox_cgroup_unavailable", "reason", cg_err.msg, (char *)NULL);
-        }
+    dp_err cg_err = {.msg = "no writable cgroup hierarchy (probe)"};
+    if (!(s->prot & SBX_P_CGROUP) || open_cgroup(s, &cg_err) != DP_OK) {
+        s->prot &= ~(unsigned)SBX_P_CGROUP;
+        dp_log(DP_LOG_WARN, "sandbox_cgroup_unavailable", "reason", cg_err.msg, "effect",
+               "memory limited per process (RLIMIT_AS), CPU by RLIMIT_CPU; require 'cgroup' to "
+               "refuse instead",
+               (char *)NULL);
+        if (sbx_require_check(required, s->prot, s->root, cfg->require, err))
+            goto fail;
     }
     for (size_t step = 0;; step++) {
         skeleton_remove(s);
         if (sbx_build_static_ops(s, err))
             goto fail;
         skeleton_build(s);
-        unsigned missing = required & ~s->prot;
-        if (missing) {
-            for (unsigned bit = 1; bit <= SBX_P_ALL; bit <<= 1)
-                if (missing & bit) {
-                    dp_err_set(err, DP_EUNAVAIL,
-                               "sandbox: required protection '%s' is not available on this host",
-                               sbx_protection_name(bit));
-                    break;
-                }
-            goto fail;
-        }
         dp_err test_err;
         if (self_test(s, &test_err) == DP_OK)
             break;
-        if (step >= sizeof degrade_steps / sizeof degrade_steps[0]) {
-            dp_err_set(err, DP_EUNAVAIL, "%s", test_err.msg);
+        /* Give up a protection only when the operator did not require it. */
+        if (step >= sizeof degrade_steps / sizeof degrade_steps[0] ||
+            (degrade_steps[step] & s->prot & required)) {
+            dp_err_set(err, DP_EUNAVAIL,
+                       "%s; refusing to run without the required protections. To run with "
+                       "less, knowingly, set DISPATCH_SANDBOX_REQUIRE to the protections you "
+                       "require (now '%s'), or 'none'",
+                       test_err.msg, cfg->require && cfg->require[0] ? cfg->require : "default");
             goto fail;
         }
         dp_log(DP_LOG_WARN, "sandbox_degraded", "reason", test_err.msg, (char *)NULL);
@@ -381,6 +382,7 @@ sbx *sbx_open(const sbx_config *cfg, dp_err *err)
             free(s->owned[i]);
         s->n_owned = 0;
     }
+    sbx_require_warn(required, s->prot, s->root, cfg->require);
     return s;
 fail:
     sbx_close(s);
@@ -398,6 +400,8 @@ void sbx_close(sbx *s)
         close(s->netns_fd);
     if (s->host_netns_fd >= 0)
         close(s->host_netns_fd);
+    if (s->runner_pidfd >= 0)
+        close(s->runner_pidfd);
     for (int i = 0; i < s->n_owned; i++)
         free(s->owned[i]);
     if (s->stage[0])

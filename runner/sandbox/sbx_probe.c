@@ -25,8 +25,10 @@ const char *sbx_protection_name(unsigned bit)
 int sbx_parse_require(const char *list, unsigned *bits, dp_err *err)
 {
     *bits = 0;
-    if (!list)
+    if (!list || list[strspn(list, ", \t")] == '\0') {
+        *bits = SBX_P_WORD_DEFAULT; /* unset: the default, never nothing */
         return DP_OK;
+    }
     const char *p = list;
     while (*p) {
         size_t skip = strspn(p, ", \t");
@@ -35,7 +37,9 @@ int sbx_parse_require(const char *list, unsigned *bits, dp_err *err)
         if (len == 0)
             break;
         if (len == 4 && strncmp(p, "none", 4) == 0) {
-            /* nothing */
+            *bits |= SBX_P_WORD_NONE;
+        } else if (len == 7 && strncmp(p, "default", 7) == 0) {
+            *bits |= SBX_P_WORD_DEFAULT;
         } else if (len == 3 && strncmp(p, "all", 3) == 0) {
             *bits |= SBX_P_ALL;
         } else {
@@ -52,6 +56,11 @@ int sbx_parse_require(const char *list, unsigned *bits, dp_err *err)
         p += len;
     }
     return DP_OK;
+}
+
+unsigned sbx_default_require(int root)
+{
+    return SBX_P_ISOLATION | (root ? SBX_P_UID : SBX_P_USERNS);
 }
 
 /* Whether a child can unshare `flag` (with a user namespace when not root). */
@@ -102,16 +111,11 @@ static void probe_run(void)
         b |= SBX_P_UID;
     /* cgroup: whether the layout is usable is only known once the slot opens
      * it; the probe says whether a layout exists and is writable. */
-    char self[4096] = "";
-    FILE *f = fopen("/proc/self/cgroup", "re");
-    if (f) {
-        size_t n = fread(self, 1, sizeof self - 1, f);
-        self[n] = '\0';
-        fclose(f);
-    }
+    char self[8192];
     int version = 0;
     char bases[SBX_CG_N][PATH_MAX];
-    if (sbx_cg_detect("/sys/fs/cgroup", self, &version, bases, NULL) == DP_OK &&
+    if (sbx_cg_read_self(self, sizeof self) >= 0 &&
+        sbx_cg_detect("/sys/fs/cgroup", self, &version, bases, NULL) == DP_OK &&
         access(bases[0], W_OK) == 0)
         b |= SBX_P_CGROUP;
     probe_cached = b;

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -201,6 +202,7 @@ static int prepare_plan(struct sbx *s, const char *const argv[], const char *ws,
     p->use_userns = (s->prot & SBX_P_USERNS) != 0;
     p->use_pidns = (s->prot & SBX_P_PIDNS) != 0;
     p->set_uid = (s->prot & SBX_P_UID) != 0 || p->use_userns;
+    p->set_groups = p->set_uid && s->root;
     p->uid = s->uid;
     p->gid = s->gid;
     p->stage = s->stage;
@@ -257,42 +259,53 @@ static int prepare_plan(struct sbx *s, const char *const argv[], const char *ws,
     return DP_OK;
 }
 
-static void classify(struct sbx *s, const sbx_limits *lim, const run_child *c, sbx_result *out)
+/* Fills the result's exit fields and asks sbx_verdict for the status. */
+static void classify(struct sbx *s, const sbx_limits *lim, const run_child *c, int output_over,
+                     sbx_result *out)
 {
     sbx_plan *p = &s->plan;
-    if (p->setup_failed) {
-        out->status = SBX_XX;
+    sbx_run_facts f = {.setup_failed = p->setup_failed,
+                       .first_limit = c->kill_reason,
+                       .command_done = p->b_done,
+                       .wait_status = p->b_status,
+                       .oom = out->oom,
+                       .output_over = output_over,
+                       .cpu_ms = out->cpu_ms,
+                       .cpu_limit_ms = lim->cpu_ms,
+                       .memory_kb = out->memory_kb,
+                       .memory_limit_kb = lim->memory_kb};
+    if (p->b_done && WIFEXITED(p->b_status))
+        out->exit_code = WEXITSTATUS(p->b_status);
+    else if (p->b_done && WIFSIGNALED(p->b_status))
+        out->signal = WTERMSIG(p->b_status);
+    out->status = sbx_verdict(&f);
+    if (p->setup_failed)
         snprintf(out->message, sizeof out->message, "sandbox setup: %s", p->setup_msg);
-        return;
-    }
-    if (p->b_done) {
-        int st = p->b_status;
-        if (WIFEXITED(st)) {
-            out->exit_code = WEXITSTATUS(st);
-            out->status = out->exit_code == 0 ? SBX_OK : SBX_RE;
-            if (p->exec_failed)
-                snprintf(out->message, sizeof out->message, "cannot execute %s: %s", p->argv[0],
-                         strerror(p->exec_failed));
-        } else if (WIFSIGNALED(st)) {
-            out->signal = WTERMSIG(st);
-            out->status = out->signal == SIGXCPU   ? SBX_TO_CPU
-                          : out->signal == SIGXFSZ ? SBX_OL
-                                                   : SBX_SG;
-        }
-    }
-    if (c->kill_reason != SBX_OK)
-        out->status = c->kill_reason;
-    else if (!p->b_done) {
-        out->status = SBX_XX;
+    else if (c->kill_reason == SBX_XX)
+        snprintf(out->message, sizeof out->message, "sandbox: supervising the run failed");
+    else if (out->status == SBX_XX && !p->b_done && c->kill_reason == SBX_OK)
         snprintf(out->message, sizeof out->message, "sandbox supervisor ended before the command");
-        return;
-    }
-    int near_limit = lim->memory_kb && out->memory_kb + 1024 >= lim->memory_kb;
-    if ((out->status == SBX_RE || out->status == SBX_SG) && (out->oom || near_limit))
-        out->status = SBX_ML;
-    if (lim->cpu_ms && out->cpu_ms > lim->cpu_ms &&
-        (out->status == SBX_OK || out->status == SBX_RE || out->status == SBX_SG))
-        out->status = SBX_TO_CPU;
+    else if (p->b_done && p->exec_failed)
+        snprintf(out->message, sizeof out->message, "cannot execute %s: %s", p->argv[0],
+                 strerror(p->exec_failed));
+}
+
+/* A non-root runner is non-dumpable (sbx_open: it holds the registration
+ * token), which makes the /proc files of every process sharing its memory,
+ * the supervisor's uid_map included, root's: it could not write the maps.
+ * So it is dumpable while a run's maps are written (tens of microseconds;
+ * counted: slots run concurrently). Only processes of the runner's own uid
+ * on the host could use that window; its runs cannot name it (PID
+ * namespace) and seccomp denies them ptrace and process_vm_*. */
+static pthread_mutex_t dumpable_mu = PTHREAD_MUTEX_INITIALIZER;
+static int dumpable_users;
+
+static void dumpable_hold(int on)
+{
+    pthread_mutex_lock(&dumpable_mu);
+    if (on ? dumpable_users++ == 0 : --dumpable_users == 0)
+        prctl(PR_SET_DUMPABLE, on, 0, 0, 0);
+    pthread_mutex_unlock(&dumpable_mu);
 }
 
 static int start_child(struct sbx *s, run_child *c, dp_err *err)
@@ -313,8 +326,13 @@ static int start_child(struct sbx *s, run_child *c, dp_err *err)
     int rc = DP_OK;
     if (back != 0)
         rc = dp_err_set(err, DP_EIO, "sandbox: back to the runner's netns: %s", strerror(errno));
-    if (rc == DP_OK && p->use_userns)
+    if (rc == DP_OK && p->use_userns) {
+        if (!s->root)
+            dumpable_hold(1);
         rc = write_id_maps(s, c->pid, err);
+        if (!s->root)
+            dumpable_hold(0);
+    }
     __atomic_store_n(&p->go, rc == DP_OK ? 1 : -1, __ATOMIC_SEQ_CST);
     syscall(SYS_futex, &p->go, FUTEX_WAKE, 1, NULL, NULL, 0);
     return rc;
@@ -356,6 +374,9 @@ static void supervise(struct sbx *s, const sbx_limits *lim, run_child *c, sbx_st
         int r = ppoll(pf, (nfds_t)n, &ts, NULL);
         if (r < 0 && errno != EINTR)
             break;
+        /* Memory first: see sbx_verdict.c for why the order decides. */
+        if (s->cg.version && sbx_cg_oom(&s->cg))
+            kill_run(s, c, SBX_ML);
         for (int i = 0; i < 2; i++) {
             if (st[i].fd < 0)
                 continue;
@@ -388,12 +409,11 @@ static void supervise(struct sbx *s, const sbx_limits *lim, run_child *c, sbx_st
         kill_run(s, c, SBX_XX);
         reap_child(c, ru);
     }
-    /* Everything that could write is gone: take what is left in the pipes. */
+    /* Everything that could write is gone: take what is left in the pipes
+     * (an overflow found now is judged by sbx_verdict, after memory and time). */
     for (int i = 0; i < 2; i++)
         if (st[i].fd >= 0) {
             sbx_stream_read(&st[i]);
-            if (st[i].over && c->kill_reason == SBX_OK)
-                c->kill_reason = SBX_OL;
             close(st[i].fd);
             st[i].fd = -1;
         }
@@ -462,6 +482,7 @@ int sbx_run(sbx *s, const char *const argv[], const char *workspace, const char 
     s->plan.fd_in = fds[0][0];
     s->plan.fd_out = fds[1][1];
     s->plan.fd_err = fds[2][1];
+    s->plan.fd_runner = s->runner_pidfd;
     run_child c = {.pid = -1, .pidfd = -1, .kill_reason = SBX_OK};
     uint64_t t0 = now_ns();
     if (rc == DP_OK) {
@@ -490,8 +511,8 @@ int sbx_run(sbx *s, const char *const argv[], const char *workspace, const char 
             out->memory_kb = peak / 1024;
         }
         out->cpu_ms = (uint32_t)(cpu_ns / 1000000u);
-        classify(s, &lim, &c, out);
         out->output_truncated = st[0].over || st[1].over;
+        classify(s, &lim, &c, out->output_truncated, out);
         if (!ensure_empty(s)) {
             out->status = SBX_XX;
             snprintf(out->message, sizeof out->message, "processes of the run survived SIGKILL");

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/personality.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -25,6 +26,8 @@
 #include <net/if.h>
 #include <sys/ioctl.h>
 #include <sys/un.h>
+
+#include "runner/sandbox/sbx_cgself.h"
 
 static int leaks;
 
@@ -72,6 +75,19 @@ static int mode_children(void)
     while (wait(&st) > 0)
         bad += !WIFEXITED(st) || WEXITSTATUS(st) != 0;
     return bad ? 1 : 0;
+}
+
+/* A child is OOM-killed; the parent goes on to spin past its CPU limit. */
+static int mode_oom_then_spin(void)
+{
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(mode_alloc(1u << 30));
+    int st;
+    waitpid(pid, &st, 0);
+    printf("child %s\n", WIFSIGNALED(st) ? "killed" : "exited");
+    spin_thread(NULL);
+    return 0;
 }
 
 static int mode_forkbomb(void)
@@ -288,16 +304,99 @@ static int mode_residue(void)
     return leaks ? 1 : 0;
 }
 
+/* 1 when a line of the mount table at path names host_path on another
+ * mount point than /box. The /box line's root column is the workspace's
+ * path in its host filesystem: a bind's root always is (docs/sandbox.md). */
+static int host_path_beyond_box(const char *path, const char *host_path)
+{
+    FILE *f = fopen(path, "re");
+    char line[1024];
+    int found = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (strstr(line, host_path) && !strstr(line, " /box "))
+            found = 1;
+    if (f)
+        fclose(f);
+    return found;
+}
+
+/* /proc must show the run's own processes and nothing of the host: no
+ * /proc/sys, no host-wide files, no host paths in mount tables. argv: the
+ * workspace's host path (which must not show). */
+static int mode_procfs(const char *host_ws)
+{
+    static const char *const closed[] = {"/proc/sys/kernel/hostname",
+                                         "/proc/sys/kernel/random/boot_id",
+                                         "/proc/sys/kernel/osrelease",
+                                         "/proc/sys/net/ipv4/ip_forward",
+                                         "/proc/mounts",
+                                         "/proc/meminfo",
+                                         "/proc/cpuinfo",
+                                         "/proc/kallsyms",
+                                         "/proc/modules",
+                                         "/proc/cmdline",
+                                         "/proc/self/../sys/kernel/hostname"};
+    for (size_t i = 0; i < sizeof closed / sizeof closed[0]; i++) {
+        int fd = open(closed[i], O_RDONLY);
+        if (fd >= 0) {
+            got_through(closed[i]);
+            close(fd);
+        }
+    }
+    static const char *const tables[] = {"/proc/self/mountinfo", "/proc/self/mounts",
+                                         "/proc/1/mountinfo", "/proc/thread-self/mountinfo"};
+    static const char *const host_marks[] = {"/tmp/dispatch-sbx-root", "cgroup", "/sys", "overlay"};
+    for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
+        if (host_ws && host_path_beyond_box(tables[i], host_ws)) {
+            char what[128];
+            snprintf(what, sizeof what, "host workspace path in %s (not /box)", tables[i]);
+            got_through(what);
+        }
+        for (size_t j = 0; j < sizeof host_marks / sizeof host_marks[0]; j++)
+            if (file_contains(tables[i], host_marks[j])) {
+                char what[128];
+                snprintf(what, sizeof what, "%s in %s", host_marks[j], tables[i]);
+                got_through(what);
+            }
+    }
+    /* What programs need stays: their own entries. */
+    if (access("/proc/self/exe", F_OK) != 0 || access("/proc/self/fd/0", F_OK) != 0 ||
+        access("/proc/self/status", R_OK) != 0)
+        printf("own /proc entries missing\n");
+    if (getenv("HOSTILE_SHOW")) {
+        int fd = open("/proc/self/mountinfo", O_RDONLY);
+        char buf[8192];
+        ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf) : 0;
+        if (n > 0)
+            fwrite(buf, 1, (size_t)n, stdout);
+    }
+    return leaks ? 1 : 0;
+}
+
+/* Prints who and where it runs: "pid P uid U net N mnt M pidns I user S". */
+static int mode_ids(void)
+{
+    static const char *const ns[] = {"/proc/self/ns/net", "/proc/self/ns/mnt", "/proc/self/ns/pid",
+                                     "/proc/self/ns/user"};
+    unsigned long long ino[4] = {0};
+    for (int i = 0; i < 4; i++) {
+        struct stat st;
+        if (stat(ns[i], &st) == 0)
+            ino[i] = (unsigned long long)st.st_ino;
+    }
+    printf("pid %d uid %u net %llu mnt %llu pidns %llu user %llu\n", (int)getpid(),
+           (unsigned)getuid(), ino[0], ino[1], ino[2], ino[3]);
+    return 0;
+}
+
 /* Prints the cgroups this process is in. */
 static int mode_cgroup(void)
 {
-    FILE *f = fopen("/proc/self/cgroup", "re");
-    char line[512];
-    while (f && fgets(line, sizeof line, f))
-        fputs(line, stdout);
-    if (f)
-        fclose(f);
-    return f ? 0 : 1;
+    static char text[8192];
+    if (sbx_cg_read_self(text, sizeof text) < 0)
+        return 1;
+    fputs(text, stdout);
+    return 0;
 }
 
 /* Fills /tmp (tmpfs: charged to the memcg, but in no process's RSS) until
@@ -400,6 +499,30 @@ static int mode_syscalls(void)
         got_through("packet socket");
     if (socket(AF_VSOCK, SOCK_STREAM, 0) >= 0)
         got_through("vsock socket");
+    if (socket(AF_ALG, SOCK_SEQPACKET, 0) >= 0 || errno != EAFNOSUPPORT)
+        got_through("AF_ALG socket not EAFNOSUPPORT");
+    static const int other_families[] = {AF_TIPC, AF_RDS, AF_CAN, AF_XDP, AF_KEY, AF_BLUETOOTH};
+    for (size_t i = 0; i < sizeof other_families / sizeof other_families[0]; i++)
+        if (socket(other_families[i], SOCK_DGRAM, 0) >= 0 || errno != EAFNOSUPPORT) {
+            char what[64];
+            snprintf(what, sizeof what, "socket family %d not EAFNOSUPPORT", other_families[i]);
+            got_through(what);
+        }
+    int sv[2];
+    if (socketpair(AF_TIPC, SOCK_DGRAM, 0, sv) == 0 || errno != EAFNOSUPPORT)
+        got_through("socketpair AF_TIPC not EAFNOSUPPORT");
+    if (personality(ADDR_NO_RANDOMIZE) >= 0 || errno != EPERM)
+        got_through("personality(ADDR_NO_RANDOMIZE) not EPERM");
+    if (personality(READ_IMPLIES_EXEC) >= 0 || errno != EPERM)
+        got_through("personality(READ_IMPLIES_EXEC) not EPERM");
+#if defined(__x86_64__)
+    if (syscall(SYS_modify_ldt, 0, NULL, 0) >= 0 || errno != EPERM)
+        got_through("modify_ldt not EPERM");
+#endif
+    /* What programs use stays: */
+    int ok = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (ok < 0 || socket(AF_INET6, SOCK_DGRAM, 0) < 0)
+        printf("AF_UNIX or AF_INET6 refused\n");
     if (syscall(SYS_bpf, 0, 0, 0) >= 0 || errno != EPERM)
         got_through("bpf not EPERM");
     if (syscall(SYS_keyctl, 0, 0, 0) >= 0 || errno != EPERM)
@@ -431,6 +554,8 @@ int main(int argc, char **argv)
         return mode_alloc(1u << 30);
     if (!strcmp(m, "children"))
         return mode_children();
+    if (!strcmp(m, "oomthenspin"))
+        return mode_oom_then_spin();
     if (!strcmp(m, "forkbomb"))
         return mode_forkbomb();
     if (!strcmp(m, "threadbomb"))
@@ -451,6 +576,10 @@ int main(int argc, char **argv)
         return mode_netns();
     if (!strcmp(m, "residue"))
         return mode_residue();
+    if (!strcmp(m, "ids"))
+        return mode_ids();
+    if (!strcmp(m, "procfs"))
+        return mode_procfs(argc > 2 ? argv[2] : NULL);
     if (!strcmp(m, "cgroup"))
         return mode_cgroup();
     if (!strcmp(m, "tmpfill"))

@@ -2,6 +2,8 @@
 #include "tests/sandbox/sbx_test_util.h"
 
 #include <dirent.h>
+#include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
@@ -12,6 +14,7 @@
 #include <unistd.h>
 
 #include "runner/sandbox/sbx_cgroup.h"
+#include "runner/sandbox/sbx_cgself.h"
 
 int sbxt_workspace(char *ws, size_t len)
 {
@@ -85,16 +88,11 @@ int sbxt_count_uid(unsigned uid)
 
 int sbxt_cgroup_exists(int slot)
 {
-    char self[4096] = "";
-    FILE *f = fopen("/proc/self/cgroup", "re");
-    if (f) {
-        size_t n = fread(self, 1, sizeof self - 1, f);
-        self[n] = '\0';
-        fclose(f);
-    }
+    char self[8192];
     int version = 0;
     char bases[SBX_CG_N][PATH_MAX];
-    if (sbx_cg_detect("/sys/fs/cgroup", self, &version, bases, NULL) != 0)
+    if (sbx_cg_read_self(self, sizeof self) < 0 ||
+        sbx_cg_detect("/sys/fs/cgroup", self, &version, bases, NULL) != 0)
         return 0;
     for (int i = 0; i < SBX_CG_N; i++) {
         char path[PATH_MAX + 64];
@@ -104,4 +102,28 @@ int sbxt_cgroup_exists(int slot)
             return 1;
     }
     return 0;
+}
+
+void sbxt_cgroup_remove(pid_t pid, int slot)
+{
+    char self[8192];
+    int version = 0;
+    char bases[SBX_CG_N][PATH_MAX];
+    if (sbx_cg_read_self(self, sizeof self) < 0 ||
+        sbx_cg_detect("/sys/fs/cgroup", self, &version, bases, NULL) != 0)
+        return;
+    for (int i = 0; i < SBX_CG_N; i++) {
+        char dir[PATH_MAX + 64], procs[PATH_MAX + 96];
+        snprintf(dir, sizeof dir, "%.4000s/dispatch-sbx-%d-%d", bases[i], (int)pid, slot);
+        snprintf(procs, sizeof procs, "%s/cgroup.procs", dir);
+        for (int tries = 0; tries < 100 && rmdir(dir) != 0 && errno == EBUSY; tries++) {
+            FILE *f = fopen(procs, "re");
+            int p;
+            while (f && fscanf(f, "%d", &p) == 1)
+                kill(p, SIGKILL);
+            if (f)
+                fclose(f);
+            usleep(10000);
+        }
+    }
 }

@@ -21,4 +21,8 @@ int sbxt_count_uid(unsigned uid);
  * any v1 hierarchy or the v2 tree. */
 int sbxt_cgroup_exists(int slot);
 
+/* Removes the cgroup directories dispatch-sbx-<pid>-<slot> a killed runner
+ * left (SIGKILLing what is still in them first). */
+void sbxt_cgroup_remove(pid_t pid, int slot);
+
 #endif

@@ -7,6 +7,7 @@
 
 #include <cmocka.h>
 
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include "runner/sandbox/sbx_cgroup.h"
+#include "runner/sandbox/sbx_cgself.h"
 #include "tests/sandbox/sbx_test_util.h"
 
 static char root[64];
@@ -201,13 +203,31 @@ static void test_v2_missing_files(void **state)
     rmdir(path);
 }
 
+/* The one /proc/self/cgroup reader: the whole file, and a refusal (not a
+ * silently cut list) when it does not fit. */
+static void test_read_self(void **state)
+{
+    (void)state;
+    char whole[8192], want[8192] = "";
+    FILE *f = fopen("/proc/self/cgroup", "r");
+    assert_non_null(f);
+    size_t n = fread(want, 1, sizeof want - 1, f);
+    want[n] = '\0';
+    fclose(f);
+    assert_int_equal(sbx_cg_read_self(whole, sizeof whole), (ssize_t)n);
+    assert_string_equal(whole, want);
+    char tiny[4];
+    assert_int_equal(sbx_cg_read_self(tiny, sizeof tiny), n < sizeof tiny ? (ssize_t)n : -ENOSPC);
+    if (n >= sizeof tiny)
+        assert_string_equal(tiny, "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_detect_v2),
-        cmocka_unit_test(test_detect_v1_paths),
-        cmocka_unit_test(test_v2_files),
-        cmocka_unit_test(test_v2_missing_files),
+        cmocka_unit_test(test_detect_v2), cmocka_unit_test(test_detect_v1_paths),
+        cmocka_unit_test(test_v2_files),  cmocka_unit_test(test_v2_missing_files),
+        cmocka_unit_test(test_read_self),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
