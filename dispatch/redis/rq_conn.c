@@ -368,3 +368,20 @@ uint64_t rq_round_trips(const rq_conn *c)
 {
     return c->round_trips;
 }
+
+int rq_eval_ids(rq_conn *c, int script, const char *const *ids, size_t n, dp_err *err)
+{
+    for (size_t i = 0; i < n; i += RQ_BATCH_MAX) {
+        size_t m = n - i < RQ_BATCH_MAX ? n - i : RQ_BATCH_MAX;
+        rq_args a = {0};
+        for (size_t j = 0; j < m; j++)
+            rq_args_str(&a, ids[i + j]);
+        redisReply *r = NULL;
+        int rc = rq_eval(c, script, &a, RQ_RETRY, &r, err);
+        rq_args_free(&a);
+        if (rc != DP_OK)
+            return rc;
+        freeReplyObject(r);
+    }
+    return DP_OK;
+}
