@@ -384,6 +384,14 @@ actor *actor_spawn(const actor_opts *opts, dp_err *err)
     return a;
 }
 
+actor *actor_spawn_owned(const actor_opts *opts, dp_err *err)
+{
+    actor *a = actor_spawn(opts, err);
+    if (a == NULL && opts != NULL && opts->on_stop != NULL)
+        opts->on_stop(opts->state, NULL);
+    return a;
+}
+
 void actor_stop(actor *a)
 {
     if (a == NULL) {

@@ -86,6 +86,11 @@ typedef struct actor_opts {
  * caller: actor_destroy it. */
 actor *actor_spawn(const actor_opts *opts, dp_err *err);
 
+/* actor_spawn for an actor whose on_stop releases its state: when the spawn
+ * fails, on_stop(state, NULL) runs here (it never ran on the actor's
+ * thread), so the state is released the one way it is on a normal stop. */
+actor *actor_spawn_owned(const actor_opts *opts, dp_err *err);
+
 /* Asks the actor to stop (the terminate message); returns at once. Safe
  * from any thread, and more than once. */
 void actor_stop(actor *a);

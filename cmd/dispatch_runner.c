@@ -8,6 +8,7 @@
 #include "runner/runner_pool.h"
 #include "common/config.h"
 #include "common/log.h"
+#include "common/signals.h"
 #include "runner/exec/netaddr.h"
 #include "runner/sandbox/sandbox.h"
 
@@ -128,11 +129,7 @@ int main(int argc, char **argv)
     char *labels[MAX_LIST];
     size_t n_labels = split_list(labels_buf, labels, MAX_LIST);
     sigset_t stop;
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGTERM);
-    sigaddset(&stop, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &stop, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    dp_signals_setup(&stop);
     curl_global_init(CURL_GLOBAL_DEFAULT);
 
     if (!cfg.noop) {

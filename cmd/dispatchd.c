@@ -5,6 +5,7 @@
 #include "actors/actor_urls.h"
 #include "common/config.h"
 #include "common/log.h"
+#include "common/signals.h"
 #include "dispatch/dd_stack.h"
 #include "runner/runner_pool.h"
 
@@ -143,13 +144,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "dispatchd: %s\n", err.msg);
         return 78;
     }
-    /* Threads inherit this mask; only main receives the stop signals. */
     sigset_t stop;
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGTERM);
-    sigaddset(&stop, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &stop, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    dp_signals_setup(&stop);
     curl_global_init(CURL_GLOBAL_DEFAULT);
 
     runner_pool *pool = NULL;

@@ -67,10 +67,7 @@ actor *dd_actor_spawn(const dd_actor_def *def, void *state, dp_err *err)
         .mailbox = def->mailbox,
         .max_msg_bytes = DP_MSG_MAX_SIZE,
     };
-    actor *a = actor_spawn(&o, err);
-    if (a == NULL)
-        dd_stop(b, NULL); /* on_stop never ran: release what on_start took */
-    return a;
+    return actor_spawn_owned(&o, err);
 }
 
 int dd_routes_add(actor *routes[DP_MSG_TYPE_COUNT], unsigned from, const dd_actor_def *def,

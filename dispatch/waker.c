@@ -96,8 +96,5 @@ actor *waker_spawn(const waker_config *cfg, dp_err *err)
         .on_tick = waker_tick,
         .tick_ms = 1,
     };
-    actor *a = actor_spawn(&o, err);
-    if (a == NULL)
-        waker_stop(s, NULL); /* on_stop never ran: release what on_start took */
-    return a;
+    return actor_spawn_owned(&o, err);
 }

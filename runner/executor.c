@@ -161,8 +161,5 @@ actor *executor_spawn(const executor_config *cfg, dp_err *err)
         .mailbox = 16,
         .max_msg_bytes = DP_MSG_MAX_SIZE,
     };
-    actor *a = actor_spawn(&o, err);
-    if (a == NULL)
-        executor_stop(s, NULL); /* on_stop never ran: release what on_start took */
-    return a;
+    return actor_spawn_owned(&o, err);
 }

@@ -163,10 +163,7 @@ actor *job_feeder_spawn(const job_feeder_config *cfg, dp_err *err)
         .mailbox = cfg->slots * 2 + 16,
         .max_msg_bytes = DP_MSG_MAX_SIZE,
     };
-    actor *a = actor_spawn(&o, err);
-    if (a == NULL)
-        feeder_stop(s, NULL);
-    return a;
+    return actor_spawn_owned(&o, err);
 }
 
 int job_feeder_set_executors(actor *loop, actor *const *executors, uint32_t n, dp_err *err)

@@ -225,10 +225,7 @@ actor *runner_session_spawn(const runner_session_config *cfg, dp_err *err)
         .tick_ms = 20,
         .mailbox = SESSION_MAX_SLOTS + 16,
     };
-    actor *a = actor_spawn(&o, err);
-    if (a == NULL)
-        session_stop(s, NULL);
-    return a;
+    return actor_spawn_owned(&o, err);
 }
 
 int runner_session_add_slot(actor *session, actor *slot, dp_err *err)

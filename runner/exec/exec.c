@@ -136,6 +136,21 @@ void exec_close(exec_ctx *c)
     free(c);
 }
 
+/* Fetch or extract failed: a full capped workspace is the archive's fault
+ * (CE), as is a bad archive (DP_EINVAL); anything else is ours (SE, retry). */
+static void input_stage_failed(const exec_ctx *c, exec_job_state *js, int rc, const char *dir,
+                               const dp_err *e)
+{
+    if (rc == DP_EIO && c->cfg.workspace_bytes != 0 && exec_workspace_full(dir)) {
+        exec_job_end(js, DP_VERDICT_CE, 0,
+                     "the archive does not fit in the workspace (RUNNER_WORKSPACE_BYTES=%llu): %s",
+                     (unsigned long long)c->cfg.workspace_bytes, e->msg);
+        return;
+    }
+    int input = rc == DP_EINVAL;
+    exec_job_end(js, input ? DP_VERDICT_CE : DP_VERDICT_SE, !input, "%s", e->msg);
+}
+
 /* base environment plus the profile's (the profile wins); NULL-terminated. */
 static char **build_env(const exec_profile *p)
 {
@@ -188,15 +203,8 @@ static void stage_prepare(exec_ctx *c, exec_job_state *js)
                             c->cfg.fetch_timeout_ms, c->cfg.fetch_allow_file, &c->fetch_allow};
     uint64_t size = 0, t0 = exec_now_ms();
     rc = exec_fetch(spec->archive, spec->archive_sha256, js->archive, &fl, &size, &e);
-    if (rc == DP_EIO && c->cfg.workspace_bytes != 0 && exec_workspace_full(js->jobdir)) {
-        exec_job_end(js, DP_VERDICT_CE, 0,
-                     "the archive does not fit in the workspace (RUNNER_WORKSPACE_BYTES=%llu): %s",
-                     (unsigned long long)c->cfg.workspace_bytes, e.msg);
-        return;
-    }
     if (rc != DP_OK) {
-        int input = rc == DP_EINVAL;
-        exec_job_end(js, input ? DP_VERDICT_CE : DP_VERDICT_SE, !input, "%s", e.msg);
+        input_stage_failed(c, js, rc, js->jobdir, &e);
         return;
     }
     exec_log_printf(&js->log, "fetched %s: %llu bytes in %llu ms%s\n", spec->archive,
@@ -209,15 +217,8 @@ static void stage_prepare(exec_ctx *c, exec_job_state *js)
     exec_extract_limits xl = {c->cfg.max_entries, c->cfg.max_unpacked_bytes};
     exec_extract_stats xs;
     rc = exec_extract(js->archive, js->box, &xl, &xs, &e);
-    if (rc == DP_EIO && c->cfg.workspace_bytes != 0 && exec_workspace_full(js->box)) {
-        exec_job_end(js, DP_VERDICT_CE, 0,
-                     "the archive does not fit in the workspace (RUNNER_WORKSPACE_BYTES=%llu): %s",
-                     (unsigned long long)c->cfg.workspace_bytes, e.msg);
-        return;
-    }
     if (rc != DP_OK) {
-        int input = rc == DP_EINVAL;
-        exec_job_end(js, input ? DP_VERDICT_CE : DP_VERDICT_SE, !input, "%s", e.msg);
+        input_stage_failed(c, js, rc, js->box, &e);
         return;
     }
     unlink(js->archive); /* no longer needed: free the space early */
