@@ -280,8 +280,37 @@ static void actor_free(actor *a)
     actor_urls_free(&a->urls);
     pthread_cond_destroy(&a->cond);
     pthread_mutex_destroy(&a->mu);
+    pthread_mutex_destroy(&a->conns_mu);
+    free(a->conn_ids);
     free(a->name);
     free(a);
+}
+
+/* Connection cap: a peer beyond max_conns is closed before it can send,
+ * so unauthenticated clients cannot hold unbounded receive buffers. */
+static void pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+    actor *a = arg;
+    uint32_t id = (uint32_t)nng_pipe_id(p);
+    int refuse = 0;
+    pthread_mutex_lock(&a->conns_mu);
+    if (ev == NNG_PIPE_EV_ADD_PRE) {
+        if (a->n_conns >= a->max_conns) {
+            refuse = 1;
+            a->conns_refused++;
+        } else {
+            a->conn_ids[a->n_conns++] = id; /* counted until its REM_POST */
+        }
+    } else if (ev == NNG_PIPE_EV_REM_POST) {
+        for (size_t i = 0; i < a->n_conns; i++)
+            if (a->conn_ids[i] == id) {
+                a->conn_ids[i] = a->conn_ids[--a->n_conns];
+                break;
+            }
+    }
+    pthread_mutex_unlock(&a->conns_mu);
+    if (refuse)
+        nng_pipe_close(p);
 }
 
 static int open_socket(actor *a, const actor_opts *o, dp_err *err)
@@ -293,6 +322,13 @@ static int open_socket(actor *a, const actor_opts *o, dp_err *err)
     a->sock_open = true;
     size_t max = o->max_msg_bytes != 0 ? o->max_msg_bytes : ACTOR_DEFAULT_MAX_MSG_BYTES;
     nng_socket_set_size(a->sock, NNG_OPT_RECVMAXSZ, max);
+    a->max_conns = o->max_conns;
+    if (a->max_conns != 0 && (a->conn_ids = calloc(a->max_conns, sizeof *a->conn_ids)) == NULL)
+        return dp_err_set(err, DP_ENOMEM, "actor %s: out of memory", a->name);
+    if (a->max_conns != 0 &&
+        ((rv = nng_pipe_notify(a->sock, NNG_PIPE_EV_ADD_PRE, pipe_event, a)) != 0 ||
+         (rv = nng_pipe_notify(a->sock, NNG_PIPE_EV_REM_POST, pipe_event, a)) != 0))
+        return dp_err_set(err, DP_EIO, "actor %s: pipe notify: %s", a->name, nng_strerror(rv));
     /* A few spare contexts beyond the mailbox answer DP_EFULL at once
      * instead of leaving senders to time out. */
     size_t reserve = 4 + a->mailbox / 16;
@@ -350,6 +386,7 @@ actor *actor_spawn(const actor_opts *opts, dp_err *err)
     a->mailbox = opts->mailbox != 0 ? opts->mailbox : ACTOR_DEFAULT_MAILBOX;
     a->ctx.owner = a;
     pthread_mutex_init(&a->mu, NULL);
+    pthread_mutex_init(&a->conns_mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);

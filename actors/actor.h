@@ -76,6 +76,7 @@ typedef struct actor_opts {
     int tick_ms;                    /* 0: no tick */
     size_t mailbox;                 /* held-request bound; 0: ACTOR_DEFAULT_MAILBOX */
     size_t max_msg_bytes;           /* larger requests are dropped; 0: default */
+    size_t max_conns;               /* connections beyond this are closed at once; 0: no cap */
     const char *const *listen_urls; /* extra URLs (ipc://, tcp://host:0 ...), may be NULL */
     size_t n_listen_urls;
 } actor_opts;

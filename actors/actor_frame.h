@@ -22,7 +22,7 @@ static inline uint8_t actor_frame_status(int code)
 /* dp_code for a status byte; 1 (not a dp_code) when the byte is out of range. */
 static inline int actor_frame_code(uint8_t status)
 {
-    if (status > 12) {
+    if (status > 13) {
         return 1;
     }
     return -(int)status;

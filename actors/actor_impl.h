@@ -9,6 +9,7 @@
 #define DP_ACTOR_IMPL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
@@ -84,6 +85,11 @@ struct actor {
     uint64_t last_sent_ms; /* when a reply last left a slot (for the close linger) */
     actor_stats stats;
     actor_client *self_client;
+    size_t max_conns;         /* 0: no cap */
+    pthread_mutex_t conns_mu; /* guards the pipe ids below (nng's pipe callbacks) */
+    uint32_t *conn_ids;       /* ids of the pipes counted as open, n_conns of them */
+    size_t n_conns;
+    uint64_t conns_refused;
 
     pthread_t thread;
     bool thread_started;

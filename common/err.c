@@ -52,6 +52,8 @@ const char *dp_code_name(int code)
         return "closed";
     case DP_EINTERNAL:
         return "internal";
+    case DP_EFORBIDDEN:
+        return "forbidden";
     default:
         return "unknown";
     }

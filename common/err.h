@@ -10,18 +10,19 @@
 
 typedef enum {
     DP_OK = 0,
-    DP_EINVAL = -1,    /* bad input: names what is wrong */
-    DP_ENOMEM = -2,    /* allocation failed */
-    DP_EIO = -3,       /* I/O or server error */
-    DP_ECONFLICT = -4, /* stale owner or attempt */
-    DP_ENOTFOUND = -5, /* unknown job or runner */
-    DP_EAUTH = -6,     /* bad token */
-    DP_ETIMEOUT = -7,  /* deadline passed */
-    DP_EUNAVAIL = -8,  /* peer or server unreachable: retry later */
-    DP_EPROTO = -9,    /* malformed message */
-    DP_EFULL = -10,    /* bounded queue full: back-pressure */
-    DP_ECLOSED = -11,  /* actor or socket closed */
-    DP_EINTERNAL = -12 /* a bug: should not happen */
+    DP_EINVAL = -1,     /* bad input: names what is wrong */
+    DP_ENOMEM = -2,     /* allocation failed */
+    DP_EIO = -3,        /* I/O or server error */
+    DP_ECONFLICT = -4,  /* stale owner or attempt */
+    DP_ENOTFOUND = -5,  /* unknown job or runner */
+    DP_EAUTH = -6,      /* bad token */
+    DP_ETIMEOUT = -7,   /* deadline passed */
+    DP_EUNAVAIL = -8,   /* peer or server unreachable: retry later */
+    DP_EPROTO = -9,     /* malformed message */
+    DP_EFULL = -10,     /* bounded queue full: back-pressure */
+    DP_ECLOSED = -11,   /* actor or socket closed */
+    DP_EINTERNAL = -12, /* a bug: should not happen */
+    DP_EFORBIDDEN = -13 /* a valid credential without the scope this needs */
 } dp_code;
 
 #define DP_ERR_MSG_MAX 512

@@ -70,17 +70,17 @@ actor *dd_actor_spawn(const dd_actor_def *def, void *state, dp_err *err)
     return actor_spawn_owned(&o, err);
 }
 
-int dd_routes_add(actor *routes[DP_MSG_TYPE_COUNT], unsigned from, const dd_actor_def *def,
-                  actor *a, dp_err *err)
+int dd_routes_add(dd_routes *routes, unsigned from, const dd_actor_def *def, actor *a, dp_err *err)
 {
     for (size_t i = 0; i < def->n_routes; i++) {
         const dd_route *r = &def->routes[i];
         if ((r->from & from) == 0)
             continue;
-        if (routes[r->type] != NULL && routes[r->type] != a)
+        if (routes->to[r->type] != NULL && routes->to[r->type] != a)
             return dp_err_set(err, DP_EINVAL, "%s: '%s' is already routed to another actor",
                               def->name, dp_msg_type_name(r->type));
-        routes[r->type] = a;
+        routes->to[r->type] = a;
+        routes->scope[r->type] = r->scope;
     }
     return DP_OK;
 }

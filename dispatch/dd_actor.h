@@ -14,6 +14,7 @@
 #define DP_DD_ACTOR_H
 
 #include "actors/actor.h"
+#include "common/apikey.h"
 #include "dispatch/fwd.h"
 #include "messages/msg.h"
 
@@ -26,7 +27,9 @@ typedef void (*dd_handler_fn)(void *state, actor_ctx *ctx, fwd_origin o, dp_msg 
 
 typedef struct {
     dp_msg_type type;
-    unsigned from; /* DD_FROM_* | DD_INTERNAL */
+    unsigned from;  /* DD_FROM_* | DD_INTERNAL */
+    unsigned scope; /* an API key needs any of these DP_SCOPE_* (common/apikey.h) where
+                       keys are required; 0: none (runner requests carry runner tokens) */
     dd_handler_fn fn;
 } dd_route;
 
@@ -43,9 +46,15 @@ typedef struct {
 
 actor *dd_actor_spawn(const dd_actor_def *def, void *state, dp_err *err);
 
-/* routes[type] = a for every row of def that `from` may send. DP_EINVAL
- * when a type is already routed to another actor. */
-int dd_routes_add(actor *routes[DP_MSG_TYPE_COUNT], unsigned from, const dd_actor_def *def,
-                  actor *a, dp_err *err);
+/* A gateway's routing: which actor takes each type, and the scope a key
+ * needs for it. */
+typedef struct {
+    actor *to[DP_MSG_TYPE_COUNT]; /* NULL: refused on this gateway */
+    unsigned scope[DP_MSG_TYPE_COUNT];
+} dd_routes;
+
+/* Adds every row of def that `from` may send, to actor a. DP_EINVAL when a
+ * type is already routed to another actor. */
+int dd_routes_add(dd_routes *routes, unsigned from, const dd_actor_def *def, actor *a, dp_err *err);
 
 #endif

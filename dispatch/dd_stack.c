@@ -10,6 +10,7 @@
 #include "dispatch/waker.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 /* The domain actors in spawn order; stopped in reverse. */
 enum { DD_PUBLISHER, DD_REPORTER, DD_LEASER, DD_WAKER, DD_REGISTRAR, DD_N_ACTORS };
@@ -70,7 +71,7 @@ static int spawn_actors(dd_stack *s, const dd_config *c, dp_err *err)
 static int collect_routes(const dd_stack *s, unsigned from, gateway_config *g, dp_err *err)
 {
     for (int i = 0; i < DD_N_ACTORS; i++)
-        if (dd_defs[i] != NULL && dd_routes_add(g->routes, from, dd_defs[i], s->actors[i], err))
+        if (dd_defs[i] != NULL && dd_routes_add(&g->routes, from, dd_defs[i], s->actors[i], err))
             return DP_EINVAL;
     return DP_OK;
 }
@@ -82,12 +83,24 @@ dd_stack *dd_stack_start(const dd_config *c, dp_err *err)
         dp_err_set(err, DP_ENOMEM, "dispatchd: out of memory");
         return NULL;
     }
+    /* Frames are bounded before anyone is authenticated: a runner's largest
+     * message is a complete (a capped log plus excerpts), an operator's a
+     * submit batch; connections are capped so that unauthenticated peers
+     * cannot hold unbounded receive buffers (docs/security.md). */
     gateway_config runner_gw = {.name = "gateway-runner",
                                 .listen_url = c->runner_listen,
                                 .also_url = c->runner_also_url,
-                                .max_held = (size_t)c->max_waiting};
-    gateway_config admin_gw = {
-        .name = "gateway-admin", .listen_url = c->admin_listen, .max_held = 1024};
+                                .max_held = (size_t)c->max_waiting,
+                                .max_msg_bytes = DD_RUNNER_MAX_MSG,
+                                .max_conns = DD_RUNNER_MAX_CONNS};
+    gateway_config admin_gw = {.name = "gateway-admin",
+                               .listen_url = c->admin_listen,
+                               .max_held = 1024,
+                               .max_msg_bytes = DD_ADMIN_MAX_MSG,
+                               .max_conns = DD_ADMIN_MAX_CONNS,
+                               /* ipc is the machine's operator (0600); anything else needs keys */
+                               .require_key = strncmp(c->admin_listen, "ipc://", 6) != 0,
+                               .pg_dsn = c->pg_dsn};
     if (spawn_actors(s, c, err) != DP_OK ||
         collect_routes(s, DD_FROM_RUNNER, &runner_gw, err) != DP_OK ||
         collect_routes(s, DD_FROM_ADMIN, &admin_gw, err) != DP_OK ||

@@ -12,6 +12,7 @@
 #define DP_DD_STACK_H
 
 #include "common/err.h"
+#include "messages/msg.h"
 
 #include <stdint.h>
 
@@ -21,6 +22,12 @@ typedef struct {
     const char *runner_also_url; /* optional second runner URL (inproc, in-process runners) */
     uint64_t heartbeat_ms, alive_ttl_ms, max_attempts, sweep_ms, lease_wait_max_ms, max_waiting;
 } dd_config;
+
+/* Bounds on the sockets, before authentication (docs/security.md). */
+#define DD_RUNNER_MAX_MSG (DP_MSG_MAX_LOG + 8u * 1024 * 1024) /* a complete: log + excerpts */
+#define DD_ADMIN_MAX_MSG (16u * 1024 * 1024)                  /* a submit batch */
+#define DD_RUNNER_MAX_CONNS 4096
+#define DD_ADMIN_MAX_CONNS 256
 
 typedef struct dd_stack dd_stack;
 

@@ -1,5 +1,6 @@
 #include "dispatch/fwd.h"
 
+#include "common/apikey.h"
 #include "common/log.h"
 
 #include <stdatomic.h>
@@ -32,11 +33,37 @@ static actor *gateway_of(fwd_origin origin)
     return atomic_load(&fwd_gateways[origin.gateway]);
 }
 
+/* The header, copied in and out whole: no pointers, fixed size. */
+typedef struct {
+    uint64_t gateway, req;
+    uint32_t scopes;
+    char key_id[20];
+} fwd_header;
+
+bool fwd_may_see(fwd_origin o, const char *owner_key)
+{
+    if (o.key_id[0] == '\0' || (o.scopes & (DP_SCOPE_READ | DP_SCOPE_ADMIN)) != 0)
+        return true;
+    return owner_key != NULL && strcmp(owner_key, o.key_id) == 0;
+}
+
 int fwd_wrap(nng_msg *msg, fwd_origin origin, dp_err *err)
 {
-    uint64_t hdr[2] = {origin.gateway, origin.req};
-    if (nng_msg_insert(msg, hdr, sizeof hdr) != 0)
+    fwd_header hdr;
+    memset(&hdr, 0, sizeof hdr);
+    hdr.gateway = origin.gateway;
+    hdr.req = origin.req;
+    hdr.scopes = origin.scopes;
+    memcpy(hdr.key_id, origin.key_id, sizeof hdr.key_id);
+    hdr.key_id[sizeof hdr.key_id - 1] = '\0';
+    /* Grow at the end, then move the body up: nng 1.5.2's nng_msg_insert
+     * overruns its buffer when the header is larger than its headroom. */
+    size_t len = nng_msg_len(msg);
+    if (nng_msg_realloc(msg, len + sizeof hdr) != 0)
         return dp_err_set(err, DP_ENOMEM, "forward: out of memory");
+    char *body = nng_msg_body(msg);
+    memmove(body + sizeof hdr, body, len);
+    memcpy(body, &hdr, sizeof hdr);
     return DP_OK;
 }
 
@@ -44,12 +71,15 @@ int fwd_open(nng_msg *msg, fwd_origin *origin, dp_msg *out, dp_err *err)
 {
     memset(out, 0, sizeof *out);
     memset(origin, 0, sizeof *origin);
-    uint64_t hdr[2];
+    fwd_header hdr;
     if (nng_msg_len(msg) < sizeof hdr)
         return dp_err_set(err, DP_EPROTO, "forward: short internal message");
-    memcpy(hdr, nng_msg_body(msg), sizeof hdr);
-    origin->gateway = hdr[0] <= FWD_MAX_GATEWAYS ? (uint32_t)hdr[0] : 0;
-    origin->req = hdr[1];
+    memcpy(&hdr, nng_msg_body(msg), sizeof hdr);
+    origin->gateway = hdr.gateway <= FWD_MAX_GATEWAYS ? (uint32_t)hdr.gateway : 0;
+    origin->req = hdr.req;
+    origin->scopes = hdr.scopes;
+    memcpy(origin->key_id, hdr.key_id, sizeof origin->key_id);
+    origin->key_id[sizeof origin->key_id - 1] = '\0';
     /* A client's request (from a gateway) is wire bytes; a message from
      * another actor of this process is in the in-process catalogue. */
     nng_msg_trim(msg, sizeof hdr);

@@ -20,11 +20,22 @@
 #include "messages/msg.h"
 
 #include <nng/nng.h>
+#include <stdbool.h>
 
 typedef struct {
     uint32_t gateway; /* 0 for a message from another actor: nobody waits */
     actor_req_id req; /* the gateway's held request */
+    /* Who asked, where the gateway checks API keys: the key's id ("" when
+     * the socket needs none: a local ipc operator, who may do anything) and
+     * its DP_SCOPE_* bits. */
+    char key_id[20];
+    unsigned scopes;
 } fwd_origin;
+
+/* Whether the requester may see or touch a job submitted with owner_key
+ * (NULL: submitted without a key): a key without read or admin scope sees
+ * only its own jobs. */
+bool fwd_may_see(fwd_origin o, const char *owner_key);
 
 #define FWD_MAX_GATEWAYS 8
 

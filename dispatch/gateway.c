@@ -2,6 +2,7 @@
 
 #include "actors/actor.h"
 #include "dispatch/fwd.h"
+#include "dispatch/keyring.h"
 #include "common/log.h"
 
 #include <stdio.h>
@@ -11,6 +12,9 @@
 
 typedef struct {
     gateway_config cfg;
+    char pg_dsn[2048]; /* cfg.pg_dsn's copy */
+    store_db *db;      /* for API keys, when required */
+    keyring *keys;
     uint64_t refused;
     uint32_t number; /* in the fwd directory: how domain actors answer through us */
     int closing;     /* shutting down: answer at once, forward nothing */
@@ -45,12 +49,16 @@ static int gateway_handle(void *state, actor_ctx *ctx, nng_msg *msg, nng_msg **r
     }
     dp_msg_type type = m.type;
     uint64_t id = m.id;
+    keyring_principal who = {0};
+    int auth_rc = DP_OK;
+    if (g->cfg.require_key && g->cfg.routes.to[type] != NULL && !g->closing)
+        auth_rc = keyring_check(g->keys, g->db, m.auth, g->cfg.routes.scope[type], &who, &err);
     dp_msg_free(&m);
     if (g->closing) {
         nng_msg_free(msg);
         return reply_error(reply, id, DP_MSG_ERR_UNAVAILABLE, "dispatcher shutting down");
     }
-    actor *target = g->cfg.routes[type];
+    actor *target = g->cfg.routes.to[type];
     if (target == NULL) {
         g->refused++;
         nng_msg_free(msg);
@@ -59,7 +67,18 @@ static int gateway_handle(void *state, actor_ctx *ctx, nng_msg *msg, nng_msg **r
                  g->cfg.listen_url);
         return reply_error(reply, id, DP_MSG_ERR_UNSUPPORTED, text);
     }
-    fwd_origin origin = {g->number, actor_ctx_request(ctx)};
+    if (auth_rc != DP_OK) {
+        g->refused++;
+        nng_msg_free(msg);
+        dp_log(DP_LOG_WARN, "admin_refused", "type", dp_msg_type_name(type), "why", err.msg,
+               (char *)NULL);
+        return reply_error(reply, id, dp_code_name(auth_rc), err.msg);
+    }
+    fwd_origin origin = {.gateway = g->number, .req = actor_ctx_request(ctx)};
+    if (g->cfg.require_key) {
+        snprintf(origin.key_id, sizeof origin.key_id, "%s", who.id);
+        origin.scopes = who.scopes;
+    }
     if (fwd_wrap(msg, origin, &err) != DP_OK) {
         nng_msg_free(msg);
         return reply_error(reply, id, DP_MSG_ERR_INTERNAL, err.msg);
@@ -73,6 +92,12 @@ static int gateway_handle(void *state, actor_ctx *ctx, nng_msg *msg, nng_msg **r
 static int gateway_start(void *state, actor_ctx *ctx, dp_err *err)
 {
     gateway_state *g = state;
+    if (g->cfg.require_key) {
+        if ((g->keys = keyring_new(1024, 5000)) == NULL)
+            return dp_err_set(err, DP_ENOMEM, "%s: out of memory", g->cfg.name);
+        if ((g->db = store_open(g->pg_dsn, err)) == NULL)
+            return err->code != 0 ? err->code : DP_EUNAVAIL;
+    }
     if ((g->number = fwd_gateway_enter(actor_ctx_actor(ctx))) == 0)
         return dp_err_set(err, DP_EINVAL, "%s: more than %d gateways", g->cfg.name,
                           FWD_MAX_GATEWAYS);
@@ -85,6 +110,8 @@ static void gateway_stop(void *state, actor_ctx *ctx)
     gateway_state *g = state;
     (void)ctx;
     fwd_gateway_leave(g->number);
+    store_close(g->db);
+    keyring_free(g->keys);
     free(g);
 }
 
@@ -103,6 +130,15 @@ actor *gateway_spawn(const gateway_config *cfg, dp_err *err)
         return NULL;
     }
     g->cfg = *cfg;
+    if (cfg->require_key) {
+        if (cfg->pg_dsn == NULL || strlen(cfg->pg_dsn) >= sizeof g->pg_dsn) {
+            free(g);
+            dp_err_set(err, DP_EINVAL, "%s: API keys need a PostgreSQL DSN", cfg->name);
+            return NULL;
+        }
+        snprintf(g->pg_dsn, sizeof g->pg_dsn, "%s", cfg->pg_dsn);
+    }
+    g->cfg.pg_dsn = g->pg_dsn;
     const char *urls[2] = {cfg->listen_url, cfg->also_url};
     actor_opts o = {
         .name = cfg->name,
@@ -111,15 +147,14 @@ actor *gateway_spawn(const gateway_config *cfg, dp_err *err)
         .on_start = gateway_start,
         .on_stop = gateway_stop,
         .mailbox = cfg->max_held != 0 ? cfg->max_held : 4096,
-        .max_msg_bytes = DP_MSG_MAX_SIZE,
+        .max_msg_bytes = cfg->max_msg_bytes != 0 ? cfg->max_msg_bytes : DP_MSG_MAX_SIZE,
+        .max_conns = cfg->max_conns,
         .listen_urls = urls,
         .n_listen_urls = cfg->also_url != NULL ? 2 : 1,
     };
-    actor *a = actor_spawn(&o, err);
-    if (a == NULL) {
-        free(g);
+    actor *a = actor_spawn_owned(&o, err);
+    if (a == NULL)
         return NULL;
-    }
     if (strncmp(cfg->listen_url, "ipc://", 6) == 0)
         chmod(cfg->listen_url + 6, 0600); /* the admin socket is for its owner only */
     dp_log(DP_LOG_INFO, "listening", "actor", cfg->name, "url", actor_url(a, 1), (char *)NULL);

@@ -8,15 +8,22 @@
 #define DP_GATEWAY_H
 
 #include "actors/actor.h"
+#include "dispatch/dd_actor.h"
 #include "messages/msg.h"
 
 typedef struct {
     const char *name;       /* "gateway-runner" / "gateway-admin" */
     const char *listen_url; /* tcp://, tls+tcp://, ipc:// */
     const char *also_url;   /* optional second URL, e.g. inproc:// for in-process runners */
-    /* routes[type] = the actor that handles that type here; NULL = refused */
-    actor *routes[DP_MSG_TYPE_COUNT];
-    size_t max_held; /* requests held at once (long-poll leases count) */
+    dd_routes routes;       /* who takes each type here (NULL: refused), and its scope */
+    size_t max_held;        /* requests held at once (long-poll leases count) */
+    size_t max_msg_bytes;   /* larger frames are dropped before they are read */
+    size_t max_conns;       /* connections beyond this are closed at once */
+    /* API keys: when set, every request must carry a live key (envelope
+     * "a") with the route's scope, checked against PostgreSQL at pg_dsn
+     * (cached); answered `unauthorized` / `forbidden` otherwise. */
+    int require_key;
+    const char *pg_dsn;
 } gateway_config;
 
 /* Spawns the gateway; cfg is copied. ipc sockets are made 0600. */

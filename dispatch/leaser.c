@@ -3,6 +3,7 @@
 #include "dispatch/auth_cache.h"
 #include "actors/actor.h"
 #include "dispatch/event_buffer.h"
+#include "common/apikey.h"
 #include "dispatch/dd_actor.h"
 #include "common/job_json.h"
 #include "common/clock.h"
@@ -324,9 +325,9 @@ static void leaser_stop(void *state, actor_ctx *ctx)
 }
 
 static const dd_route leaser_routes[] = {
-    {DP_MSG_LEASE, DD_FROM_RUNNER, on_lease},
-    {DP_MSG_WAKE, DD_INTERNAL, on_wake},
-    {DP_MSG_DRAIN, DD_INTERNAL, on_drain},
+    {DP_MSG_LEASE, DD_FROM_RUNNER, 0, on_lease},
+    {DP_MSG_WAKE, DD_INTERNAL, 0, on_wake},
+    {DP_MSG_DRAIN, DD_INTERNAL, 0, on_drain},
 };
 
 const dd_actor_def leaser_actor = {

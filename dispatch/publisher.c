@@ -1,5 +1,6 @@
 #include "dispatch/publisher.h"
 
+#include "common/apikey.h"
 #include "dispatch/dd_actor.h"
 #include "actors/actor_urls.h"
 #include "common/log.h"
@@ -72,8 +73,8 @@ static void publisher_stop(void *state, actor_ctx *ctx)
 }
 
 static const dd_route publisher_routes[] = {
-    {DP_MSG_EVENT, DD_INTERNAL, on_event},
-    {DP_MSG_EVENTS, DD_INTERNAL, on_events},
+    {DP_MSG_EVENT, DD_INTERNAL, 0, on_event},
+    {DP_MSG_EVENTS, DD_INTERNAL, 0, on_events},
 };
 
 const dd_actor_def publisher_actor = {

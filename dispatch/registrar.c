@@ -2,6 +2,7 @@
 
 #include "dispatch/auth_cache.h"
 #include "actors/actor.h"
+#include "common/apikey.h"
 #include "dispatch/dd_actor.h"
 #include "common/log.h"
 #include "dispatch/redis/rq.h"
@@ -196,11 +197,11 @@ static void registrar_stop(void *state, actor_ctx *ctx)
 }
 
 static const dd_route registrar_routes[] = {
-    {DP_MSG_REGISTER, DD_FROM_RUNNER, do_register},
-    {DP_MSG_HEARTBEAT, DD_FROM_RUNNER, do_heartbeat},
-    {DP_MSG_DEREGISTER, DD_FROM_RUNNER, do_deregister},
-    {DP_MSG_LIST_RUNNERS, DD_FROM_ADMIN, do_list},
-    {DP_MSG_DRAIN, DD_FROM_ADMIN, do_drain},
+    {DP_MSG_REGISTER, DD_FROM_RUNNER, 0, do_register},
+    {DP_MSG_HEARTBEAT, DD_FROM_RUNNER, 0, do_heartbeat},
+    {DP_MSG_DEREGISTER, DD_FROM_RUNNER, 0, do_deregister},
+    {DP_MSG_LIST_RUNNERS, DD_FROM_ADMIN, DP_SCOPE_READ, do_list},
+    {DP_MSG_DRAIN, DD_FROM_ADMIN, DP_SCOPE_ADMIN, do_drain},
 };
 
 const dd_actor_def registrar_actor = {

@@ -94,15 +94,15 @@ static void reporter_stop(void *state, actor_ctx *ctx)
 }
 
 static const dd_route reporter_routes[] = {
-    {DP_MSG_COMPLETE, DD_FROM_RUNNER, on_complete},
-    {DP_MSG_SUBMIT, DD_FROM_ADMIN, reporter_do_submit},
-    {DP_MSG_STATUS, DD_FROM_ADMIN, reporter_do_status},
-    {DP_MSG_WAIT, DD_FROM_ADMIN, reporter_do_status},
-    {DP_MSG_QUEUE, DD_FROM_ADMIN, reporter_do_queue},
-    {DP_MSG_CANCEL, DD_FROM_ADMIN, reporter_do_cancel},
-    {DP_MSG_REQUEUE, DD_FROM_ADMIN, reporter_do_requeue},
-    {DP_MSG_EVENT, DD_INTERNAL, on_event},
-    {DP_MSG_EVENTS, DD_INTERNAL, on_events},
+    {DP_MSG_COMPLETE, DD_FROM_RUNNER, 0, on_complete},
+    {DP_MSG_SUBMIT, DD_FROM_ADMIN, DP_SCOPE_SUBMIT, reporter_do_submit},
+    {DP_MSG_STATUS, DD_FROM_ADMIN, DP_SCOPE_SUBMIT | DP_SCOPE_READ, reporter_do_status},
+    {DP_MSG_WAIT, DD_FROM_ADMIN, DP_SCOPE_SUBMIT | DP_SCOPE_READ, reporter_do_status},
+    {DP_MSG_QUEUE, DD_FROM_ADMIN, DP_SCOPE_READ, reporter_do_queue},
+    {DP_MSG_CANCEL, DD_FROM_ADMIN, DP_SCOPE_SUBMIT | DP_SCOPE_ADMIN, reporter_do_cancel},
+    {DP_MSG_REQUEUE, DD_FROM_ADMIN, DP_SCOPE_ADMIN, reporter_do_requeue},
+    {DP_MSG_EVENT, DD_INTERNAL, 0, on_event},
+    {DP_MSG_EVENTS, DD_INTERNAL, 0, on_events},
 };
 
 const dd_actor_def reporter_actor = {

@@ -31,7 +31,7 @@
 #define DP_MSG_MAX_STR (1u * 1024 * 1024)   /* any string: stdin, stdout excerpts, messages */
 #define DP_MSG_MAX_LOG (8u * 1024 * 1024)   /* the log bytes of a complete */
 #define DP_MSG_MAX_NAME 256                 /* names, labels, versions, profiles, codes */
-#define DP_MSG_MAX_TOKEN 256                /* registration and runner tokens */
+#define DP_MSG_MAX_TOKEN 256                /* registration and runner tokens, API keys */
 #define DP_MSG_MAX_URL 4096                 /* archive and log URLs */
 #define DP_MSG_MAX_TS 64                    /* RFC 3339 timestamps */
 #define DP_MSG_MAX_SPECS 10000              /* specs in one submit, items in submitted */
@@ -247,6 +247,7 @@ typedef struct {
 typedef struct {
     dp_msg_type type;
     uint64_t id; /* request id; 0 = none */
+    char *auth;  /* an API key (envelope "a"), where the socket requires one; NULL: none */
     union {
         dp_msg_register reg;
         dp_msg_registered registered;

@@ -295,6 +295,16 @@ static int read_envelope(dp_mp_reader *r, bool internal, dp_msg *out, size_t *bo
             dup = have_t;
             rc = dp_mp_read_str(r, &t, &tn);
             have_t = have_t || rc == DP_OK;
+        } else if (key_len == 1 && key[0] == 'a') {
+            const char *a;
+            uint32_t an;
+            dup = out->auth != NULL;
+            rc = dp_mp_read_str(r, &a, &an);
+            if (rc == DP_OK && (an > DP_MSG_MAX_TOKEN || memchr(a, '\0', an) != NULL))
+                rc = dp_mp_fail(r, DP_EPROTO, "credential longer than %d bytes or with a NUL",
+                                DP_MSG_MAX_TOKEN);
+            if (rc == DP_OK && !dup)
+                rc = copy_bytes(r, a, an, &out->auth);
         } else if (key_len == 2 && memcmp(key, "id", 2) == 0) {
             dup = have_id;
             have_id = true;
@@ -374,11 +384,17 @@ void dp_msg_free(dp_msg *m)
     if (m == NULL)
         return;
     dp_schema_free(dp_msg_body_schema(m->type), dp_msg_body(m));
+    if (m->auth != NULL) {
+        memset(m->auth, 0, strlen(m->auth)); /* a credential: leave no copy behind */
+        free(m->auth);
+    }
     memset(m, 0, sizeof *m);
 }
 
 bool dp_msg_equal(const dp_msg *a, const dp_msg *b)
 {
-    return a->type == b->type && a->id == b->id &&
+    bool same_auth = (a->auth == NULL && b->auth == NULL) ||
+                     (a->auth != NULL && b->auth != NULL && strcmp(a->auth, b->auth) == 0);
+    return a->type == b->type && a->id == b->id && same_auth &&
            dp_schema_equal(dp_msg_body_schema(a->type), dp_msg_body_const(a), dp_msg_body_const(b));
 }

@@ -185,7 +185,7 @@ static int pack_msg(const dp_msg *m, bool internal, sink *out, dp_err *err)
                           dp_msg_type_name(m->type));
     msgpack_packer pk;
     msgpack_packer_init(&pk, out, sink_write);
-    int prc = msgpack_pack_map(&pk, m->id ? 4 : 3);
+    int prc = msgpack_pack_map(&pk, 3 + (m->id != 0) + (m->auth != NULL));
     if (prc == 0)
         prc = pack_str(&pk, internal ? "i" : "v");
     if (prc == 0)
@@ -198,6 +198,11 @@ static int pack_msg(const dp_msg *m, bool internal, sink *out, dp_err *err)
         prc = pack_str(&pk, "id");
         if (prc == 0)
             prc = msgpack_pack_uint64(&pk, m->id);
+    }
+    if (prc == 0 && m->auth != NULL) {
+        prc = pack_str(&pk, "a");
+        if (prc == 0)
+            prc = pack_str(&pk, m->auth);
     }
     if (prc == 0)
         prc = pack_str(&pk, "b");

@@ -161,6 +161,9 @@ int dp_msg_validate(const dp_msg *m, dp_err *err)
     const char *name = dp_msg_type_name(m->type);
     if (name == NULL)
         return dp_err_set(err, DP_EINVAL, "message type %d is not a known type", (int)m->type);
+    if (m->auth != NULL && strlen(m->auth) > DP_MSG_MAX_TOKEN)
+        return dp_err_set(err, DP_EINVAL, "%s: credential longer than %d bytes", name,
+                          DP_MSG_MAX_TOKEN);
     int rc = dp_schema_check(dp_msg_body_schema(m->type), dp_msg_body_const(m), name, err);
     return rc != DP_OK ? rc : validate_body(m, err);
 }

@@ -161,4 +161,28 @@ int store_add_events(store_db *db, const store_event *events, size_t n, dp_err *
  * one statement; *moved gets the count. Redis gets them from the rebuild. */
 int store_requeue_failed(store_db *db, uint64_t *moved, dp_err *err);
 
+/* API keys (common/apikey.h): only the hash of a key's secret is stored. */
+typedef struct {
+    char id[24];                             /* DP_APIKEY_ID_LEN hex */
+    char name[72];                           /* unique, 1..64 printable characters */
+    char hash[72];                           /* hex SHA-256 of the secret */
+    unsigned scopes;                         /* DP_SCOPE_* bits */
+    uint32_t max_queued, submits_per_minute; /* 0: no quota */
+    int revoked;
+    char created_at[40];
+} store_apikey;
+
+/* Adds a key. DP_ECONFLICT when its name or id exists already. */
+int store_apikey_create(store_db *db, const store_apikey *key, dp_err *err);
+
+/* The key with that id (revoked ones too: the caller decides). DP_ENOTFOUND. */
+int store_apikey_get(store_db *db, const char *id, store_apikey *out, dp_err *err);
+
+/* Every key, oldest first; *out is malloc'd (free it), hashes left empty. */
+int store_apikey_list(store_db *db, store_apikey **out, size_t *n, dp_err *err);
+
+/* Revokes the key with that id or name. DP_ENOTFOUND when there is no
+ * such live key. */
+int store_apikey_revoke(store_db *db, const char *id_or_name, dp_err *err);
+
 #endif

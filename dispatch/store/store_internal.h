@@ -41,6 +41,10 @@ extern const size_t store_statements_count;
 #define ST_COUNT_COMPLETED "dp_count_completed"
 #define ST_UPSERT_RUNNER "dp_upsert_runner"
 #define ST_ADD_EVENTS "dp_add_events"
+#define ST_KEY_CREATE "dp_key_create"
+#define ST_KEY_GET "dp_key_get"
+#define ST_KEY_LIST "dp_key_list"
+#define ST_KEY_REVOKE "dp_key_revoke"
 
 /* Runs prepared statement name with text params (NULL entries are SQL NULL).
  * On success *out holds a PGRES_TUPLES_OK or PGRES_COMMAND_OK result the

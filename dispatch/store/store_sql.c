@@ -129,6 +129,22 @@ const store_statement store_statements[] = {
                        " ORDER BY created_at, id LIMIT $3",
      3},
     {ST_COUNT_COMPLETED, "SELECT count(*) FROM jobs WHERE state = 'completed'", 0},
+    {ST_KEY_CREATE,
+     "INSERT INTO api_keys (id, name, secret_sha256, scopes, max_queued, submits_per_minute)"
+     " VALUES ($1, $2, $3, $4::integer, $5::integer, $6::integer)"
+     " ON CONFLICT DO NOTHING",
+     6},
+    {ST_KEY_GET,
+     "SELECT name, secret_sha256, scopes, max_queued, submits_per_minute,"
+     " revoked_at IS NOT NULL, " TS("created_at") " FROM api_keys WHERE id = $1",
+     1},
+    {ST_KEY_LIST,
+     "SELECT id, name, scopes, max_queued, submits_per_minute, revoked_at IS NOT NULL, " TS(
+         "created_at") " FROM api_keys ORDER BY created_at, id",
+     0},
+    {ST_KEY_REVOKE,
+     "UPDATE api_keys SET revoked_at = now() WHERE (id = $1 OR name = $1) AND revoked_at IS NULL",
+     1},
     {ST_UPSERT_RUNNER,
      "INSERT INTO runners (id, name, labels, capacity, version, state)"
      " VALUES ($1, $2, $3::jsonb, $4::integer, $5, $6)"
