@@ -81,6 +81,8 @@ if d:
     summary["enqueue_jobs_per_s"] = max(enq_med.values()) if enq_med else None
     summary["noop_jobs_per_s"] = best["jobs_per_s_median"] if best else None
     summary["noop_best_config"] = f'{best["runners"]}x{best["slots"]}' if best else None
+    one = next((t for t in table if (t["runners"], t["slots"]) == (1, 1)), None)
+    summary["noop_1x1_jobs_per_s"] = one["jobs_per_s_median"] if one else None
     summary["noop_all_persisted"] = all(t["all_persisted"] for t in table) if table else None
     summary["redis_cmds_per_job"] = round(mon["cmds_per_job"], 2) if mon else None
     summary["redis_roundtrips_per_job"] = round(mon["roundtrips_per_job"], 2) if mon else None
@@ -242,6 +244,75 @@ if ex:
     md.append(f"## execute\n\nC job (gcc -O2 once, 10 I/O tests), 2 runners x 2 slots: {jps} jobs/s, "
               f"{summary['exec_tests_per_s']} tests/s; all AC: {summary['exec_all_ac']}\n")
 
+# ---- peers (bench/peers: BullMQ and graphile-worker, measured like our e2e/enqueue) ----
+pe = load("peers")
+if pe:
+    e2e, enq, versions = {}, {}, {}
+    for x in pe:
+        res = x["result"]
+        versions[x["peer"]] = {"version": res.get("version"), "node": res.get("node")}
+        if x["kind"] == "e2e":
+            e2e.setdefault((x["peer"], x["concurrency"]), []).append(x)
+        else:
+            enq.setdefault((x["peer"], res["batch"]), []).append(x)
+    e2e_rows = [{"peer": p, "concurrency": c, "jobs": runs[0]["result"]["jobs"], "runs": len(runs),
+                 "all_completed": all(r["result"]["completed"] == r["result"]["jobs"] for r in runs),
+                 "jobs_per_s_median": med([r["result"]["jobs_per_s"] for r in runs]),
+                 "jobs_per_s_each": [r["result"]["jobs_per_s"] for r in runs],
+                 "loadavg_1m_each": [r.get("loadavg_1m") for r in runs]}
+                for (p, c), runs in sorted(e2e.items())]
+    enq_rows = [{"peer": p, "batch": b, "jobs": runs[0]["result"]["jobs"], "runs": len(runs),
+                 "jobs_per_s_median": med([r["result"]["jobs_per_s"] for r in runs]),
+                 "jobs_per_s_each": [r["result"]["jobs_per_s"] for r in runs]}
+                for (p, b), runs in sorted(enq.items())]
+    times = sorted(x.get("utc") for x in pe if x.get("utc"))
+    write("peers", {"versions": versions, "e2e": e2e_rows, "enqueue": enq_rows,
+                    "measured_utc": [times[0], times[-1]] if times else None, "runs": pe})
+
+    def e2e_med(peer, conc):
+        return next((r["jobs_per_s_median"] for r in e2e_rows if (r["peer"], r["concurrency"]) == (peer, conc)), None)
+
+    def enq_best(peer):
+        v = [r["jobs_per_s_median"] for r in enq_rows if r["peer"] == peer and r["jobs_per_s_median"] is not None]
+        return max(v) if v else None
+
+    summary["bullmq_c1_jobs_per_s"] = e2e_med("bullmq", 1)
+    summary["bullmq_c50_jobs_per_s"] = e2e_med("bullmq", 50)
+    summary["bullmq_addbulk_jobs_per_s"] = enq_best("bullmq")
+    summary["graphile_worker_jobs_per_s"] = e2e_med("graphile-worker", 24)
+    summary["graphile_worker_addjobs_jobs_per_s"] = enq_best("graphile-worker")
+
+    def ratio(a, b):
+        return round(a / b, 3) if a is not None and b else None
+
+    peer_best = max([v for v in (summary["bullmq_c50_jobs_per_s"], summary["graphile_worker_jobs_per_s"]) if v] or [0])
+    peer_enq = max([v for v in (summary["bullmq_addbulk_jobs_per_s"], summary["graphile_worker_addjobs_jobs_per_s"]) if v] or [0])
+    summary["noop_vs_best_peer_ratio"] = ratio(summary.get("noop_jobs_per_s"), peer_best)
+    summary["noop_1x1_vs_bullmq_c1_ratio"] = ratio(summary.get("noop_1x1_jobs_per_s"), summary["bullmq_c1_jobs_per_s"])
+    summary["enqueue_vs_best_peer_ratio"] = ratio(summary.get("enqueue_jobs_per_s"), peer_enq)
+    md.append("## peers (bench/peers: the same no-op e2e and batched-submit measurements on BullMQ and graphile-worker)\n")
+    md.append("Versions: " + ", ".join(f'{p} {v["version"]}' for p, v in sorted(versions.items()))
+              + f' (node {next(iter(versions.values()))["node"]}); measured '
+              + (f"{times[0]} to {times[-1]}" if times else "at an unknown time")
+              + "; own throwaway Redis / PostgreSQL with the same settings as ours. Streaming submit "
+                "(batches of 1,000 while the workers run, as bench_load e2e), 500 jobs per slot up to 4,000.\n")
+    md.append("| peer | concurrency | jobs | jobs/s (median) | each run | all completed | load avg 1 min |")
+    md.append("|---|---|---|---|---|---|---|")
+    for r in e2e_rows:
+        md.append(f'| {r["peer"]} | {r["concurrency"]} | {r["jobs"]} | {r["jobs_per_s_median"]:.0f} | '
+                  f'{", ".join(str(v) for v in r["jobs_per_s_each"])} | {r["all_completed"]} | '
+                  f'{", ".join(str(v) for v in r["loadavg_1m_each"])} |')
+    md.append("\n| peer | bulk enqueue batch | jobs | jobs/s (median) | each run |\n|---|---|---|---|---|")
+    for r in enq_rows:
+        md.append(f'| {r["peer"]} | {r["batch"]} | {r["jobs"]} | {r["jobs_per_s_median"]:.0f} | '
+                  f'{", ".join(str(v) for v in r["jobs_per_s_each"])} |')
+    md.append(f'\nOurs against them: noop_jobs_per_s {summary.get("noop_jobs_per_s")} ({summary.get("noop_best_config")}) / '
+              f'best peer {peer_best} = **{summary["noop_vs_best_peer_ratio"]}**; noop_1x1_jobs_per_s '
+              f'{summary.get("noop_1x1_jobs_per_s")} / bullmq_c1 {summary["bullmq_c1_jobs_per_s"]} = '
+              f'**{summary["noop_1x1_vs_bullmq_c1_ratio"]}**; enqueue_jobs_per_s {summary.get("enqueue_jobs_per_s")} / '
+              f'best peer bulk enqueue {peer_enq} = **{summary["enqueue_vs_best_peer_ratio"]}**. Ours persists every '
+              "job and result in PostgreSQL; BullMQ keeps them in Redis only.\n")
+
 # ---- profiles (bench/profile.sh output, quoted) ----
 for mode in ("e2e", "enqueue"):
     pp = os.path.join(R, f"profile-{mode}.txt")
@@ -276,7 +347,10 @@ for k, op, g in GOALS:
 if summary.get("reclaim_s") is not None:
     lim = summary["reclaim_alive_ttl_s"] + 2
     head.append(f'| reclaim_s | {summary["reclaim_s"]} | <= TTL+2 = {lim} | {"yes" if summary["reclaim_s"] <= lim else "NO"} |')
-for k in ("exec_jobs_per_s", "exec_tests_per_s", "redis_cmds_per_job", "redis_roundtrips_per_job",
+for k in ("noop_vs_best_peer_ratio", "noop_1x1_vs_bullmq_c1_ratio", "enqueue_vs_best_peer_ratio",
+          "noop_1x1_jobs_per_s", "bullmq_c1_jobs_per_s", "bullmq_c50_jobs_per_s", "graphile_worker_jobs_per_s",
+          "bullmq_addbulk_jobs_per_s", "graphile_worker_addjobs_jobs_per_s",
+          "exec_jobs_per_s", "exec_tests_per_s", "redis_cmds_per_job", "redis_roundtrips_per_job",
           "redis_cpu_us_per_job", "sandbox_bare_ms_median", "latency_p50_ms"):
     if k in summary:
         head.append(f"| {k} | {summary[k]} | | |")
