@@ -7,6 +7,7 @@
 # throwaway Redis and PostgreSQL (scripts/services.sh, the same settings as
 # ours: no persistence, fsync off), started and stopped in a subshell.
 # One JSON line per run goes to raw/peers.jsonl.
+: "${root:?bench/peers/peers.sh is sourced by bench/run.sh, which sets root}"
 
 peers_have_node() {
   node -e 'process.exit(+process.versions.node.split(".")[0] >= 18 ? 0 : 1)' 2>/dev/null &&
@@ -42,7 +43,7 @@ bench_peers() {
   (
     set -euo pipefail
     # ./dev's services are exported; forget them so svc_stop here never stops them.
-    SVC_PG_DATA= SVC_REDIS_PID= SVC_DIR=
+    unset SVC_PG_DATA SVC_REDIS_PID SVC_DIR
     dir=$(mktemp -d /tmp/dispatch-peers.XXXXXX)
     trap 'svc_stop; rm -rf "$dir"' EXIT
     trap 'exit 130' INT TERM
