@@ -255,8 +255,10 @@ if pe:
             e2e.setdefault((x["peer"], x["concurrency"]), []).append(x)
         else:
             enq.setdefault((x["peer"], res["batch"]), []).append(x)
-    e2e_rows = [{"peer": p, "concurrency": c, "jobs": runs[0]["result"]["jobs"], "runs": len(runs),
-                 "all_completed": all(r["result"]["completed"] == r["result"]["jobs"] for r in runs),
+    e2e_rows = [{"peer": p, "concurrency": c, "config": runs[0].get("config"), "jobs": runs[0]["result"]["jobs"],
+                 "runs": len(runs),
+                 "all_completed": all(r["result"].get("completed", r["result"].get("persisted_completed"))
+                                      == r["result"]["jobs"] for r in runs),
                  "jobs_per_s_median": med([r["result"]["jobs_per_s"] for r in runs]),
                  "jobs_per_s_each": [r["result"]["jobs_per_s"] for r in runs],
                  "loadavg_1m_each": [r.get("loadavg_1m") for r in runs]}
@@ -290,16 +292,39 @@ if pe:
     summary["noop_vs_best_peer_ratio"] = ratio(summary.get("noop_jobs_per_s"), peer_best)
     summary["noop_1x1_vs_bullmq_c1_ratio"] = ratio(summary.get("noop_1x1_jobs_per_s"), summary["bullmq_c1_jobs_per_s"])
     summary["enqueue_vs_best_peer_ratio"] = ratio(summary.get("enqueue_jobs_per_s"), peer_enq)
+
+    # Paired: our no-op e2e run in the same round, right before the peers, so
+    # both sides saw the same machine load; median of the per-round ratios.
+    def paired(ours, theirs):
+        by = {}
+        for x in pe:
+            if x["kind"] == "e2e":
+                by.setdefault(x["run"], {})[(x["peer"], x["concurrency"])] = x["result"]["jobs_per_s"]
+        rs = []
+        for rnd in by.values():
+            o = rnd.get(ours)
+            t = [rnd[k] for k in theirs if rnd.get(k)]
+            if o is not None and t:
+                rs.append(o / max(t))
+        return med(rs)
+
+    summary["noop_2x16_paired_jobs_per_s"] = e2e_med("dispatch", 32)
+    summary["noop_1x1_paired_jobs_per_s"] = e2e_med("dispatch", 1)
+    summary["noop_vs_best_peer_ratio_paired"] = paired(("dispatch", 32), [("bullmq", 50), ("graphile-worker", 24)])
+    summary["noop_1x1_vs_bullmq_c1_ratio_paired"] = paired(("dispatch", 1), [("bullmq", 1)])
     md.append("## peers (bench/peers: the same no-op e2e and batched-submit measurements on BullMQ and graphile-worker)\n")
     md.append("Versions: " + ", ".join(f'{p} {v["version"]}' for p, v in sorted(versions.items()))
               + f' (node {next(iter(versions.values()))["node"]}); measured '
               + (f"{times[0]} to {times[-1]}" if times else "at an unknown time")
-              + "; own throwaway Redis / PostgreSQL with the same settings as ours. Streaming submit "
-                "(batches of 1,000 while the workers run, as bench_load e2e), 500 jobs per slot up to 4,000.\n")
+              + "; the same throwaway Redis / PostgreSQL as ours (FLUSHALL before each BullMQ run, a new "
+                "database per graphile-worker run). Streaming submit (batches of 1,000 while the workers run, as "
+                "bench_load e2e), 500 jobs per slot up to 4,000. Rows `dispatch` are our own no-op e2e run in the "
+                "same round right before the peers (paired).\n")
     md.append("| peer | concurrency | jobs | jobs/s (median) | each run | all completed | load avg 1 min |")
     md.append("|---|---|---|---|---|---|---|")
     for r in e2e_rows:
-        md.append(f'| {r["peer"]} | {r["concurrency"]} | {r["jobs"]} | {r["jobs_per_s_median"]:.0f} | '
+        conc = f'{r["concurrency"]} ({r["config"]})' if r["config"] else r["concurrency"]
+        md.append(f'| {r["peer"]} | {conc} | {r["jobs"]} | {r["jobs_per_s_median"]:.0f} | '
                   f'{", ".join(str(v) for v in r["jobs_per_s_each"])} | {r["all_completed"]} | '
                   f'{", ".join(str(v) for v in r["loadavg_1m_each"])} |')
     md.append("\n| peer | bulk enqueue batch | jobs | jobs/s (median) | each run |\n|---|---|---|---|---|")
@@ -310,8 +335,11 @@ if pe:
               f'best peer {peer_best} = **{summary["noop_vs_best_peer_ratio"]}**; noop_1x1_jobs_per_s '
               f'{summary.get("noop_1x1_jobs_per_s")} / bullmq_c1 {summary["bullmq_c1_jobs_per_s"]} = '
               f'**{summary["noop_1x1_vs_bullmq_c1_ratio"]}**; enqueue_jobs_per_s {summary.get("enqueue_jobs_per_s")} / '
-              f'best peer bulk enqueue {peer_enq} = **{summary["enqueue_vs_best_peer_ratio"]}**. Ours persists every '
-              "job and result in PostgreSQL; BullMQ keeps them in Redis only.\n")
+              f'best peer bulk enqueue {peer_enq} = **{summary["enqueue_vs_best_peer_ratio"]}**. '
+              f'Paired in the same rounds (median of per-round ratios): 2x16 vs best peer '
+              f'**{summary["noop_vs_best_peer_ratio_paired"]}**, 1x1 vs bullmq c1 '
+              f'**{summary["noop_1x1_vs_bullmq_c1_ratio_paired"]}**. Ours persists every job and result in '
+              "PostgreSQL; BullMQ keeps them in Redis only.\n")
 
 # ---- profiles (bench/profile.sh output, quoted) ----
 for mode in ("e2e", "enqueue"):
@@ -348,6 +376,7 @@ if summary.get("reclaim_s") is not None:
     lim = summary["reclaim_alive_ttl_s"] + 2
     head.append(f'| reclaim_s | {summary["reclaim_s"]} | <= TTL+2 = {lim} | {"yes" if summary["reclaim_s"] <= lim else "NO"} |')
 for k in ("noop_vs_best_peer_ratio", "noop_1x1_vs_bullmq_c1_ratio", "enqueue_vs_best_peer_ratio",
+          "noop_vs_best_peer_ratio_paired", "noop_1x1_vs_bullmq_c1_ratio_paired",
           "noop_1x1_jobs_per_s", "bullmq_c1_jobs_per_s", "bullmq_c50_jobs_per_s", "graphile_worker_jobs_per_s",
           "bullmq_addbulk_jobs_per_s", "graphile_worker_addjobs_jobs_per_s",
           "exec_jobs_per_s", "exec_tests_per_s", "redis_cmds_per_job", "redis_roundtrips_per_job",

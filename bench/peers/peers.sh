@@ -1,13 +1,17 @@
 # shellcheck shell=bash
 # bench_peers: BullMQ and graphile-worker measured beside dispatch, sourced by
-# bench/run.sh (uses its log, emit, RAW, RUNS). The npm packages pinned in
-# bench/peers/package.json + package-lock.json are installed with `npm ci`
-# into a temporary folder; node and npm are Debian's (apt-get) unless a
-# working node >= 18 and npm are already on PATH. The peers get their own
-# throwaway Redis and PostgreSQL (scripts/services.sh, the same settings as
-# ours: no persistence, fsync off), started and stopped in a subshell.
-# One JSON line per run goes to raw/peers.jsonl.
-: "${root:?bench/peers/peers.sh is sourced by bench/run.sh, which sets root}"
+# bench/run.sh (uses its log, emit, stack, reset_state, RAW, RUNS, B). The npm
+# packages pinned in bench/peers/package.json + package-lock.json are
+# installed with `npm ci` into a temporary folder under SVC_DIR; node and npm
+# are Debian's (apt-get) unless a working node >= 18 and npm are on PATH.
+#
+# The peers use the throwaway Redis and PostgreSQL that ./dev bench started
+# for us (same instances, same settings): Redis is FLUSHALLed before every
+# BullMQ run, and every graphile-worker run gets a new database. Each round
+# also runs our own no-op e2e at 1x1 and 2x16 (bench_load, as bench_dispatch
+# does) right before the peers, so that on a shared machine both sides are
+# measured under the same load. One JSON line per run goes to raw/peers.jsonl.
+: "${root:?bench/peers/peers.sh is sourced by bench/run.sh, which sets root}" "${noop_spec:?and noop_spec}"
 
 peers_have_node() {
   node -e 'process.exit(+process.versions.node.split(".")[0] >= 18 ? 0 : 1)' 2>/dev/null &&
@@ -32,52 +36,62 @@ peers_e2e_jobs() {
   echo "$j"
 }
 
-# The machine's state when a run starts: 1-minute load average, UTC time.
+# The machine's state when a run starts: UTC time, 1-minute load average.
 peers_state() {
   printf '"utc": "%s", "loadavg_1m": %s' "$(date -u +%FT%TZ)" "$(cut -d' ' -f1 /proc/loadavg)"
+}
+
+# A new database per graphile-worker run (no state carried over); prints its DSN.
+peers_fresh_db() {
+  psql -X -q "$DISPATCH_PG_DSN" -c "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1" >/dev/null
+  echo "${DISPATCH_PG_DSN%/postgres}/$1"
 }
 
 bench_peers() {
   : >"$RAW/peers.jsonl"
   peers_ensure_node
-  (
-    set -euo pipefail
-    # ./dev's services are exported; forget them so svc_stop here never stops them.
-    unset SVC_PG_DATA SVC_REDIS_PID SVC_DIR
-    dir=$(mktemp -d /tmp/dispatch-peers.XXXXXX)
-    trap 'svc_stop; rm -rf "$dir"' EXIT
-    trap 'exit 130' INT TERM
-    cp "$root"/bench/peers/package.json "$root"/bench/peers/package-lock.json "$root"/bench/peers/*.js "$dir"/
-    log "peers: npm ci (node $(node --version), npm $(npm --version))"
-    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) >"$dir/npm.log" 2>&1 ||
-      { tail -n 20 "$dir/npm.log" >&2; echo "peers: npm ci failed" >&2; exit 1; }
-    svc_start
-    local_redis() { redis-cli -p "$SVC_REDIS_PORT" "$@" >/dev/null; }
-    fresh_db() { # a new database per graphile-worker run: no state carried over
-      psql -X -q "$DISPATCH_PG_DSN" -c "CREATE DATABASE $1" >/dev/null
-      echo "${DISPATCH_PG_DSN%/postgres}/$1"
-    }
-    export REDIS_URL=$DISPATCH_REDIS_URL
-    for r in $(seq 1 "$RUNS"); do
-      for c in 1 50; do
-        n=$(peers_e2e_jobs "$c")
-        log "peers: bullmq e2e $n no-op jobs, concurrency $c, run $r"
-        local_redis flushall
-        out=$(node "$dir/bullmq.js" e2e "$c" "$n" 1000 90)
-        emit peers "{\"peer\": \"bullmq\", \"kind\": \"e2e\", \"concurrency\": $c, \"run\": $r, $(peers_state), \"result\": $out}"
-      done
-      c=24 n=$(peers_e2e_jobs 24)
-      log "peers: graphile-worker e2e $n no-op jobs, concurrency $c, run $r"
-      out=$(PG_DSN=$(fresh_db "gw_e2e_$r") node "$dir/graphile.js" e2e "$c" "$n" 1000 90)
-      emit peers "{\"peer\": \"graphile-worker\", \"kind\": \"e2e\", \"concurrency\": $c, \"run\": $r, $(peers_state), \"result\": $out}"
-      for batch in 1000 10000; do
-        log "peers: bullmq addBulk / graphile-worker addJobs, 20000 jobs in batches of $batch, run $r"
-        local_redis flushall
-        out=$(node "$dir/bullmq.js" enqueue 20000 "$batch")
-        emit peers "{\"peer\": \"bullmq\", \"kind\": \"enqueue\", \"run\": $r, $(peers_state), \"result\": $out}"
-        out=$(PG_DSN=$(fresh_db "gw_enq_${batch}_$r") node "$dir/graphile.js" enqueue 20000 "$batch")
-        emit peers "{\"peer\": \"graphile-worker\", \"kind\": \"enqueue\", \"run\": $r, $(peers_state), \"result\": $out}"
-      done
+  local dir=$SVC_DIR/peers r cfg m c n batch out
+  mkdir -p "$dir"
+  cp "$root"/bench/peers/package.json "$root"/bench/peers/package-lock.json "$root"/bench/peers/*.js "$dir"/
+  log "peers: npm ci (node $(node --version), npm $(npm --version))"
+  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) >"$dir/npm.log" 2>&1 ||
+    { tail -n 20 "$dir/npm.log" >&2; echo "peers: npm ci failed" >&2; return 1; }
+  for r in $(seq 1 "$RUNS"); do
+    for cfg in 1x1 2x16; do
+      m=${cfg%x*} c=${cfg#*x}
+      n=$(peers_e2e_jobs $((m * c)))
+      log "peers: dispatch e2e $n no-op jobs, $m runners x $c slots (paired), run $r"
+      stack "$m" "$c"
+      out=$("$B/bench/bench_load" e2e "$noop_spec" "$n" 1000 90) || log "peers: bench_load e2e $cfg failed"
+      stack_stop
+      [ -n "$out" ] && emit peers "{\"peer\": \"dispatch\", \"kind\": \"e2e\", \"concurrency\": $((m * c)), \"config\": \"$cfg\", \"run\": $r, $(peers_state), \"result\": $out}"
     done
-  )
+    reset_state
+    for c in 1 50; do
+      n=$(peers_e2e_jobs "$c")
+      log "peers: bullmq e2e $n no-op jobs, concurrency $c, run $r"
+      rcli flushall >/dev/null
+      out=$(REDIS_URL=$DISPATCH_REDIS_URL node "$dir/bullmq.js" e2e "$c" "$n" 1000 90) || log "peers: bullmq e2e failed"
+      [ -n "$out" ] && emit peers "{\"peer\": \"bullmq\", \"kind\": \"e2e\", \"concurrency\": $c, \"run\": $r, $(peers_state), \"result\": $out}"
+    done
+    c=24 n=$(peers_e2e_jobs 24)
+    log "peers: graphile-worker e2e $n no-op jobs, concurrency $c, run $r"
+    out=$(PG_DSN=$(peers_fresh_db "peer_gw_e2e_$r") node "$dir/graphile.js" e2e "$c" "$n" 1000 90) ||
+      log "peers: graphile-worker e2e failed"
+    [ -n "$out" ] && emit peers "{\"peer\": \"graphile-worker\", \"kind\": \"e2e\", \"concurrency\": $c, \"run\": $r, $(peers_state), \"result\": $out}"
+    for batch in 1000 10000; do
+      log "peers: bullmq addBulk, graphile-worker addJobs: 20000 jobs in batches of $batch, run $r"
+      rcli flushall >/dev/null
+      out=$(REDIS_URL=$DISPATCH_REDIS_URL node "$dir/bullmq.js" enqueue 20000 "$batch") || log "peers: bullmq enqueue failed"
+      [ -n "$out" ] && emit peers "{\"peer\": \"bullmq\", \"kind\": \"enqueue\", \"run\": $r, $(peers_state), \"result\": $out}"
+      out=$(PG_DSN=$(peers_fresh_db "peer_gw_enq_${batch}_$r") node "$dir/graphile.js" enqueue 20000 "$batch") ||
+        log "peers: graphile-worker enqueue failed"
+      [ -n "$out" ] && emit peers "{\"peer\": \"graphile-worker\", \"kind\": \"enqueue\", \"run\": $r, $(peers_state), \"result\": $out}"
+    done
+  done
+  rcli flushall >/dev/null
+  local db
+  for db in $(psql -X -q -t -A "$DISPATCH_PG_DSN" -c "SELECT datname FROM pg_database WHERE datname LIKE 'peer_gw_%'"); do
+    psql -X -q "$DISPATCH_PG_DSN" -c "DROP DATABASE $db" >/dev/null
+  done
 }
