@@ -250,7 +250,11 @@ if pe:
     e2e, enq, versions = {}, {}, {}
     for x in pe:
         res = x["result"]
-        versions[x["peer"]] = {"version": res.get("version"), "node": res.get("node")}
+        if res.get("version"):
+            versions[x["peer"]] = {"version": res["version"], "node": res.get("node")}
+        if x["kind"] == "e2e" and "system_cpu_s" in x:  # ours: CPU counted by peers.sh
+            done = res.get("persisted_completed") or 0
+            res["cpu_us_per_job"] = round(x["system_cpu_s"] / done * 1e6) if done else None
         if x["kind"] == "e2e":
             e2e.setdefault((x["peer"], x["concurrency"]), []).append(x)
         else:
@@ -261,6 +265,7 @@ if pe:
                                       == r["result"]["jobs"] for r in runs),
                  "jobs_per_s_median": med([r["result"]["jobs_per_s"] for r in runs]),
                  "jobs_per_s_each": [r["result"]["jobs_per_s"] for r in runs],
+                 "cpu_us_per_job_median": med([r["result"].get("cpu_us_per_job") for r in runs]),
                  "loadavg_1m_each": [r.get("loadavg_1m") for r in runs]}
                 for (p, c), runs in sorted(e2e.items())]
     enq_rows = [{"peer": p, "batch": b, "jobs": runs[0]["result"]["jobs"], "runs": len(runs),
@@ -312,6 +317,10 @@ if pe:
     summary["noop_1x1_paired_jobs_per_s"] = e2e_med("dispatch", 1)
     summary["noop_vs_best_peer_ratio_paired"] = paired(("dispatch", 32), [("bullmq", 50), ("graphile-worker", 24)])
     summary["noop_1x1_vs_bullmq_c1_ratio_paired"] = paired(("dispatch", 1), [("bullmq", 1)])
+    cpu = {(r["peer"], r["concurrency"]): r["cpu_us_per_job_median"] for r in e2e_rows}
+    summary["noop_2x16_cpu_us_per_job"] = cpu.get(("dispatch", 32))
+    summary["bullmq_c50_cpu_us_per_job"] = cpu.get(("bullmq", 50))
+    summary["graphile_worker_cpu_us_per_job"] = cpu.get(("graphile-worker", 24))
     md.append("## peers (bench/peers: the same no-op e2e and batched-submit measurements on BullMQ and graphile-worker)\n")
     md.append("Versions: " + ", ".join(f'{p} {v["version"]}' for p, v in sorted(versions.items()))
               + f' (node {next(iter(versions.values()))["node"]}); measured '
@@ -320,12 +329,12 @@ if pe:
                 "database per graphile-worker run). Streaming submit (batches of 1,000 while the workers run, as "
                 "bench_load e2e), 500 jobs per slot up to 4,000. Rows `dispatch` are our own no-op e2e run in the "
                 "same round right before the peers (paired).\n")
-    md.append("| peer | concurrency | jobs | jobs/s (median) | each run | all completed | load avg 1 min |")
-    md.append("|---|---|---|---|---|---|---|")
+    md.append("| peer | concurrency | jobs | jobs/s (median) | each run | CPU us/job (median) | all completed | load avg 1 min |")
+    md.append("|---|---|---|---|---|---|---|---|")
     for r in e2e_rows:
         conc = f'{r["concurrency"]} ({r["config"]})' if r["config"] else r["concurrency"]
         md.append(f'| {r["peer"]} | {conc} | {r["jobs"]} | {r["jobs_per_s_median"]:.0f} | '
-                  f'{", ".join(str(v) for v in r["jobs_per_s_each"])} | {r["all_completed"]} | '
+                  f'{", ".join(str(v) for v in r["jobs_per_s_each"])} | {r["cpu_us_per_job_median"]} | {r["all_completed"]} | '
                   f'{", ".join(str(v) for v in r["loadavg_1m_each"])} |')
     md.append("\n| peer | bulk enqueue batch | jobs | jobs/s (median) | each run |\n|---|---|---|---|---|")
     for r in enq_rows:
@@ -338,8 +347,10 @@ if pe:
               f'best peer bulk enqueue {peer_enq} = **{summary["enqueue_vs_best_peer_ratio"]}**. '
               f'Paired in the same rounds (median of per-round ratios): 2x16 vs best peer '
               f'**{summary["noop_vs_best_peer_ratio_paired"]}**, 1x1 vs bullmq c1 '
-              f'**{summary["noop_1x1_vs_bullmq_c1_ratio_paired"]}**. Ours persists every job and result in '
-              "PostgreSQL; BullMQ keeps them in Redis only.\n")
+              f'**{summary["noop_1x1_vs_bullmq_c1_ratio_paired"]}**. CPU us/job counts the system under test '
+              "(dispatchd + runners, or the peer's worker process; plus Redis and PostgreSQL with its backends; not "
+              "the load generator) over the measured window: less sensitive to other load on the machine than jobs/s. "
+              "Ours persists every job and result in PostgreSQL; BullMQ keeps them in Redis only.\n")
 
 # ---- profiles (bench/profile.sh output, quoted) ----
 for mode in ("e2e", "enqueue"):
@@ -377,6 +388,7 @@ if summary.get("reclaim_s") is not None:
     head.append(f'| reclaim_s | {summary["reclaim_s"]} | <= TTL+2 = {lim} | {"yes" if summary["reclaim_s"] <= lim else "NO"} |')
 for k in ("noop_vs_best_peer_ratio", "noop_1x1_vs_bullmq_c1_ratio", "enqueue_vs_best_peer_ratio",
           "noop_vs_best_peer_ratio_paired", "noop_1x1_vs_bullmq_c1_ratio_paired",
+          "noop_2x16_cpu_us_per_job", "bullmq_c50_cpu_us_per_job", "graphile_worker_cpu_us_per_job",
           "noop_1x1_jobs_per_s", "bullmq_c1_jobs_per_s", "bullmq_c50_jobs_per_s", "graphile_worker_jobs_per_s",
           "bullmq_addbulk_jobs_per_s", "graphile_worker_addjobs_jobs_per_s",
           "exec_jobs_per_s", "exec_tests_per_s", "redis_cmds_per_job", "redis_roundtrips_per_job",

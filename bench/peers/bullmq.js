@@ -11,10 +11,15 @@
 //   node bullmq.js enqueue N BATCH
 //       addBulk rate, no worker running.
 //
-// Prints one JSON object on stdout. Completed jobs stay in Redis (BullMQ's
-// default, no removeOnComplete), as dispatch keeps every result in PostgreSQL.
+// e2e also reports CPU seconds over the measured window: worker_cpu_s (the
+// worker process), broker_cpu_s (PEER_CPU_PIDS: Redis, PostgreSQL and its
+// backends), producer_cpu_s (this process: submit and polling), and
+// cpu_us_per_job = (worker + broker) / completed. Prints one JSON object on
+// stdout. Completed jobs stay in Redis (BullMQ's default, no
+// removeOnComplete), as dispatch keeps every result in PostgreSQL.
 "use strict";
 const { fork } = require("node:child_process");
+const { brokerCpuS, selfCpuS } = require("./cpu.js");
 const { Queue, Worker } = require("bullmq");
 
 const QUEUE = "bench-noop";
@@ -43,10 +48,13 @@ async function workerMain(concurrency) {
   worker.on("error", (e) => console.error("bullmq worker:", e.message));
   await worker.waitUntilReady();
   process.send({ ready: true });
+  let cpu0 = selfCpuS();
   process.on("message", async (m) => {
+    if (m && m.mark) cpu0 = selfCpuS();
     if (m && m.stop) {
+      const cpuS = selfCpuS() - cpu0;
       await worker.close();
-      process.exit(0);
+      process.send({ cpuS }, () => process.exit(0));
     }
   });
 }
@@ -59,12 +67,18 @@ function startWorker(concurrency) {
   });
 }
 
+// Stops the worker; resolves to the CPU seconds it used since { mark }.
 async function stopWorker(child) {
+  let cpuS = null;
+  child.on("message", (m) => {
+    if (m && typeof m.cpuS === "number") cpuS = m.cpuS;
+  });
   const gone = new Promise((r) => child.once("exit", r));
   child.send({ stop: true });
   const t = setTimeout(() => child.kill("SIGKILL"), 5000);
   await gone;
   clearTimeout(t);
+  return cpuS;
 }
 
 async function e2e(concurrency, n, batch, timeoutS) {
@@ -72,6 +86,8 @@ async function e2e(concurrency, n, batch, timeoutS) {
   await queue.waitUntilReady();
   const child = await startWorker(concurrency);
   await sleep(300); // the worker's first blocking fetch, as run.sh waits for the slots' first long polls
+  child.send({ mark: true });
+  const b0 = brokerCpuS(), p0 = selfCpuS();
   const t0 = performance.now();
   await addAll(queue, n, batch);
   const submitS = (performance.now() - t0) / 1000;
@@ -82,13 +98,17 @@ async function e2e(concurrency, n, batch, timeoutS) {
     await sleep(20);
   }
   const totalS = (performance.now() - t0) / 1000;
+  const brokerS = brokerCpuS() - b0, producerS = selfCpuS() - p0;
   const failed = await queue.getFailedCount();
-  await stopWorker(child);
+  const workerS = await stopWorker(child);
   await queue.close();
   return {
     peer: "bullmq", version: require("bullmq/package.json").version, node: process.version,
     mode: "e2e", concurrency, jobs: n, batch, submit_s: +submitS.toFixed(3), total_s: +totalS.toFixed(3),
     jobs_per_s: Math.round(done / totalS), completed: done, failed,
+    worker_cpu_s: workerS === null ? null : +workerS.toFixed(2), broker_cpu_s: +brokerS.toFixed(2),
+    producer_cpu_s: +producerS.toFixed(2),
+    cpu_us_per_job: workerS === null || !done ? null : Math.round(((workerS + brokerS) / done) * 1e6),
   };
 }
 

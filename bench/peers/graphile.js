@@ -15,9 +15,14 @@
 //       addJobs rate, no worker running.
 //
 // Per-job info lines are dropped (the default logger prints one per job);
-// warnings and errors go to stderr. Prints one JSON object on stdout.
+// warnings and errors go to stderr. e2e also reports CPU seconds over the
+// measured window: worker_cpu_s (the worker process), broker_cpu_s
+// (PEER_CPU_PIDS: PostgreSQL and its backends, Redis), producer_cpu_s (this
+// process: submit and polling), and cpu_us_per_job = (worker + broker) /
+// completed. Prints one JSON object on stdout.
 "use strict";
 const { fork } = require("node:child_process");
+const { brokerCpuS, selfCpuS } = require("./cpu.js");
 const { Logger, run, makeWorkerUtils } = require("graphile-worker");
 
 const logger = new Logger(() => (level, message) => {
@@ -55,10 +60,13 @@ async function workerMain(concurrency) {
     taskList: { noop: async () => {} }, preset: batchingPreset(concurrency),
   });
   process.send({ ready: true });
+  let cpu0 = selfCpuS();
   process.on("message", async (m) => {
+    if (m && m.mark) cpu0 = selfCpuS();
     if (m && m.stop) {
+      const cpuS = selfCpuS() - cpu0;
       await runner.stop();
-      process.exit(0);
+      process.send({ cpuS }, () => process.exit(0));
     }
   });
 }
@@ -71,12 +79,18 @@ function startWorker(concurrency) {
   });
 }
 
+// Stops the worker; resolves to the CPU seconds it used since { mark }.
 async function stopWorker(child) {
+  let cpuS = null;
+  child.on("message", (m) => {
+    if (m && typeof m.cpuS === "number") cpuS = m.cpuS;
+  });
   const gone = new Promise((r) => child.once("exit", r));
   child.send({ stop: true });
   const t = setTimeout(() => child.kill("SIGKILL"), 5000);
   await gone;
   clearTimeout(t);
+  return cpuS;
 }
 
 async function left(utils) {
@@ -92,6 +106,8 @@ async function e2e(concurrency, n, batch, timeoutS) {
   await utils.migrate();
   const child = await startWorker(concurrency);
   await sleep(300); // as run.sh waits for the slots' first long polls
+  child.send({ mark: true });
+  const b0 = brokerCpuS(), p0 = selfCpuS();
   const t0 = performance.now();
   await addAll(utils, n, batch);
   const submitS = (performance.now() - t0) / 1000;
@@ -102,13 +118,17 @@ async function e2e(concurrency, n, batch, timeoutS) {
     await sleep(20);
   }
   const totalS = (performance.now() - t0) / 1000;
-  await stopWorker(child);
+  const brokerS = brokerCpuS() - b0, producerS = selfCpuS() - p0;
+  const workerS = await stopWorker(child);
   await utils.release();
   const done = n - rest.n;
   return {
     peer: "graphile-worker", version: require("graphile-worker/package.json").version, node: process.version,
     mode: "e2e", concurrency, jobs: n, batch, submit_s: +submitS.toFixed(3), total_s: +totalS.toFixed(3),
     jobs_per_s: Math.round(done / totalS), completed: done, failed: rest.failed,
+    worker_cpu_s: workerS === null ? null : +workerS.toFixed(2), broker_cpu_s: +brokerS.toFixed(2),
+    producer_cpu_s: +producerS.toFixed(2),
+    cpu_us_per_job: workerS === null || !done ? null : Math.round(((workerS + brokerS) / done) * 1e6),
   };
 }
 

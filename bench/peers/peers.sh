@@ -10,7 +10,8 @@
 # BullMQ run, and every graphile-worker run gets a new database. Each round
 # also runs our own no-op e2e at 1x1 and 2x16 (bench_load, as bench_dispatch
 # does) right before the peers, so that on a shared machine both sides are
-# measured under the same load. One JSON line per run goes to raw/peers.jsonl.
+# measured under the same load, and counts every side's CPU seconds per job
+# (system under test: workers/runners, dispatchd, Redis, PostgreSQL). One JSON line per run goes to raw/peers.jsonl.
 : "${root:?bench/peers/peers.sh is sourced by bench/run.sh, which sets root}" "${noop_spec:?and noop_spec}"
 
 peers_have_node() {
@@ -43,28 +44,43 @@ peers_state() {
 
 # A new database per graphile-worker run (no state carried over); prints its DSN.
 peers_fresh_db() {
-  psql -X -q "$DISPATCH_PG_DSN" -c "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1" >/dev/null
+  PGOPTIONS="-c client_min_messages=warning" psql -X -q "$DISPATCH_PG_DSN" -c "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1" >/dev/null
   echo "${DISPATCH_PG_DSN%/postgres}/$1"
+}
+
+# CPU seconds used so far by the processes named (bench/peers/cpu.js: "tree:PID"
+# adds the children, live and reaped).
+peers_cpu_s() {
+  PEER_CPU_PIDS="$*" node -e 'console.log(require(process.argv[1]).brokerCpuS())' "$SVC_DIR/peers/cpu.js"
 }
 
 bench_peers() {
   : >"$RAW/peers.jsonl"
   peers_ensure_node
-  local dir=$SVC_DIR/peers r cfg m c n batch out
+  local dir=$SVC_DIR/peers r cfg m c n batch out pid
   mkdir -p "$dir"
   cp "$root"/bench/peers/package.json "$root"/bench/peers/package-lock.json "$root"/bench/peers/*.js "$dir"/
   log "peers: npm ci (node $(node --version), npm $(npm --version))"
   (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) >"$dir/npm.log" 2>&1 ||
     { tail -n 20 "$dir/npm.log" >&2; echo "peers: npm ci failed" >&2; return 1; }
+  local pm c0 c1 p
+  pm=$(head -n 1 "$SVC_PG_DATA/postmaster.pid")
+  export PEER_CPU_PIDS="tree:$pm $SVC_REDIS_PID" # the brokers, for the drivers' broker_cpu_s
   for r in $(seq 1 "$RUNS"); do
     for cfg in 1x1 2x16; do
       m=${cfg%x*} c=${cfg#*x}
       n=$(peers_e2e_jobs $((m * c)))
       log "peers: dispatch e2e $n no-op jobs, $m runners x $c slots (paired), run $r"
       stack "$m" "$c"
+      # CPU of the system under test, as the peers count theirs: dispatchd,
+      # runners, Redis, PostgreSQL and its backends (not the load generator).
+      p="tree:$pm $SVC_REDIS_PID"
+      for pid in "${STACK_PIDS[@]}"; do p+=" tree:$pid"; done
+      c0=$(peers_cpu_s "$p")
       out=$("$B/bench/bench_load" e2e "$noop_spec" "$n" 1000 90) || log "peers: bench_load e2e $cfg failed"
+      c1=$(peers_cpu_s "$p")
       stack_stop
-      [ -n "$out" ] && emit peers "{\"peer\": \"dispatch\", \"kind\": \"e2e\", \"concurrency\": $((m * c)), \"config\": \"$cfg\", \"run\": $r, $(peers_state), \"result\": $out}"
+      [ -n "$out" ] && emit peers "{\"peer\": \"dispatch\", \"kind\": \"e2e\", \"concurrency\": $((m * c)), \"config\": \"$cfg\", \"run\": $r, $(peers_state), \"system_cpu_s\": $(python3 -c "print(round($c1 - $c0, 2))"), \"result\": $out}"
     done
     reset_state
     for c in 1 50; do
