@@ -340,7 +340,10 @@ if pe:
     for r in enq_rows:
         md.append(f'| {r["peer"]} | {r["batch"]} | {r["jobs"]} | {r["jobs_per_s_median"]:.0f} | '
                   f'{", ".join(str(v) for v in r["jobs_per_s_each"])} |')
-    md.append(f'\nOurs against them: noop_jobs_per_s {summary.get("noop_jobs_per_s")} ({summary.get("noop_best_config")}) / '
+    md.append("\nThe first three ratios take our figures from the dispatch benchmark (raw/dispatch.jsonl, measured "
+              "whenever it last ran, maybe on a quieter machine); the paired ones come from the same rounds as the "
+              "peers. On a shared machine trust the paired ratios and the CPU per job.\n")
+    md.append(f'Ours against them: noop_jobs_per_s {summary.get("noop_jobs_per_s")} ({summary.get("noop_best_config")}) / '
               f'best peer {peer_best} = **{summary["noop_vs_best_peer_ratio"]}**; noop_1x1_jobs_per_s '
               f'{summary.get("noop_1x1_jobs_per_s")} / bullmq_c1 {summary["bullmq_c1_jobs_per_s"]} = '
               f'**{summary["noop_1x1_vs_bullmq_c1_ratio"]}**; enqueue_jobs_per_s {summary.get("enqueue_jobs_per_s")} / '
