@@ -8,8 +8,8 @@
 # The peers use the throwaway Redis and PostgreSQL that ./dev bench started
 # for us (same instances, same settings): Redis is FLUSHALLed before every
 # BullMQ run, and every graphile-worker run gets a new database. Each round
-# also runs our own no-op e2e at 1x1 and 2x16 (bench_load, as bench_dispatch
-# does) right before the peers, so that on a shared machine both sides are
+# also runs our own no-op e2e at 1x1 and 2x16 and our batched submit
+# (bench_load, as bench_dispatch does) right before the peers, so that on a shared machine both sides are
 # measured under the same load, and counts every side's CPU seconds per job
 # (system under test: workers/runners, dispatchd, Redis, PostgreSQL). One JSON line per run goes to raw/peers.jsonl.
 : "${root:?bench/peers/peers.sh is sourced by bench/run.sh, which sets root}" "${noop_spec:?and noop_spec}"
@@ -96,7 +96,11 @@ bench_peers() {
       log "peers: graphile-worker e2e failed"
     [ -n "$out" ] && emit peers "{\"peer\": \"graphile-worker\", \"kind\": \"e2e\", \"concurrency\": $c, \"run\": $r, $(peers_state), \"result\": $out}"
     for batch in 1000 10000; do
-      log "peers: bullmq addBulk, graphile-worker addJobs: 20000 jobs in batches of $batch, run $r"
+      log "peers: dispatch submit (paired), bullmq addBulk, graphile-worker addJobs: 20000 jobs in batches of $batch, run $r"
+      stack 0 1
+      out=$("$B/bench/bench_load" enqueue "$noop_spec" 20000 "$batch") || log "peers: bench_load enqueue failed"
+      stack_stop
+      [ -n "$out" ] && emit peers "{\"peer\": \"dispatch\", \"kind\": \"enqueue\", \"run\": $r, $(peers_state), \"result\": $out}"
       rcli flushall >/dev/null
       out=$(REDIS_URL=$DISPATCH_REDIS_URL node "$dir/bullmq.js" enqueue 20000 "$batch") || log "peers: bullmq enqueue failed"
       [ -n "$out" ] && emit peers "{\"peer\": \"bullmq\", \"kind\": \"enqueue\", \"run\": $r, $(peers_state), \"result\": $out}"
