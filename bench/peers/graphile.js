@@ -61,6 +61,7 @@ async function workerMain(concurrency) {
   });
   process.send({ ready: true });
   let cpu0 = selfCpuS();
+  process.on("disconnect", () => process.exit(1)); // the driver died: do not linger
   process.on("message", async (m) => {
     if (m && m.mark) cpu0 = selfCpuS();
     if (m && m.stop) {
