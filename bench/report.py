@@ -81,6 +81,8 @@ if d:
     summary["enqueue_jobs_per_s"] = max(enq_med.values()) if enq_med else None
     summary["noop_jobs_per_s"] = best["jobs_per_s_median"] if best else None
     summary["noop_best_config"] = f'{best["runners"]}x{best["slots"]}' if best else None
+    one = next((t for t in table if (t["runners"], t["slots"]) == (1, 1)), None)
+    summary["noop_1x1_jobs_per_s"] = one["jobs_per_s_median"] if one else None
     summary["noop_all_persisted"] = all(t["all_persisted"] for t in table) if table else None
     summary["redis_cmds_per_job"] = round(mon["cmds_per_job"], 2) if mon else None
     summary["redis_roundtrips_per_job"] = round(mon["roundtrips_per_job"], 2) if mon else None
@@ -242,6 +244,128 @@ if ex:
     md.append(f"## execute\n\nC job (gcc -O2 once, 10 I/O tests), 2 runners x 2 slots: {jps} jobs/s, "
               f"{summary['exec_tests_per_s']} tests/s; all AC: {summary['exec_all_ac']}\n")
 
+# ---- peers (bench/peers: BullMQ and graphile-worker, measured like our e2e/enqueue) ----
+pe = load("peers")
+if pe:
+    e2e, enq, versions = {}, {}, {}
+    for x in pe:
+        res = x["result"]
+        if res.get("version"):
+            versions[x["peer"]] = {"version": res["version"], "node": res.get("node")}
+        if x["kind"] == "e2e" and "system_cpu_s" in x:  # ours: CPU counted by peers.sh
+            done = res.get("persisted_completed") or 0
+            res["cpu_us_per_job"] = round(x["system_cpu_s"] / done * 1e6) if done else None
+        if x["kind"] == "e2e":
+            e2e.setdefault((x["peer"], x["concurrency"]), []).append(x)
+        else:
+            enq.setdefault((x["peer"], res["batch"]), []).append(x)
+    e2e_rows = [{"peer": p, "concurrency": c, "config": runs[0].get("config"), "jobs": runs[0]["result"]["jobs"],
+                 "runs": len(runs),
+                 "all_completed": all(r["result"].get("completed", r["result"].get("persisted_completed"))
+                                      == r["result"]["jobs"] for r in runs),
+                 "jobs_per_s_median": med([r["result"]["jobs_per_s"] for r in runs]),
+                 "jobs_per_s_each": [r["result"]["jobs_per_s"] for r in runs],
+                 "cpu_us_per_job_median": med([r["result"].get("cpu_us_per_job") for r in runs]),
+                 "loadavg_1m_each": [r.get("loadavg_1m") for r in runs]}
+                for (p, c), runs in sorted(e2e.items())]
+    enq_rows = [{"peer": p, "batch": b, "jobs": runs[0]["result"]["jobs"], "runs": len(runs),
+                 "jobs_per_s_median": med([r["result"]["jobs_per_s"] for r in runs]),
+                 "jobs_per_s_each": [r["result"]["jobs_per_s"] for r in runs]}
+                for (p, b), runs in sorted(enq.items())]
+    times = sorted(x.get("utc") for x in pe if x.get("utc"))
+    write("peers", {"versions": versions, "e2e": e2e_rows, "enqueue": enq_rows,
+                    "measured_utc": [times[0], times[-1]] if times else None, "runs": pe})
+
+    def e2e_med(peer, conc):
+        return next((r["jobs_per_s_median"] for r in e2e_rows if (r["peer"], r["concurrency"]) == (peer, conc)), None)
+
+    def enq_best(peer):
+        v = [r["jobs_per_s_median"] for r in enq_rows if r["peer"] == peer and r["jobs_per_s_median"] is not None]
+        return max(v) if v else None
+
+    summary["bullmq_c1_jobs_per_s"] = e2e_med("bullmq", 1)
+    summary["bullmq_c50_jobs_per_s"] = e2e_med("bullmq", 50)
+    summary["bullmq_addbulk_jobs_per_s"] = enq_best("bullmq")
+    summary["graphile_worker_jobs_per_s"] = e2e_med("graphile-worker", 24)
+    summary["graphile_worker_addjobs_jobs_per_s"] = enq_best("graphile-worker")
+
+    def ratio(a, b):
+        return round(a / b, 3) if a is not None and b else None
+
+    peer_best = max([v for v in (summary["bullmq_c50_jobs_per_s"], summary["graphile_worker_jobs_per_s"]) if v] or [0])
+    peer_enq = max([v for v in (summary["bullmq_addbulk_jobs_per_s"], summary["graphile_worker_addjobs_jobs_per_s"]) if v] or [0])
+    summary["noop_vs_best_peer_ratio"] = ratio(summary.get("noop_jobs_per_s"), peer_best)
+    summary["noop_1x1_vs_bullmq_c1_ratio"] = ratio(summary.get("noop_1x1_jobs_per_s"), summary["bullmq_c1_jobs_per_s"])
+    summary["enqueue_vs_best_peer_ratio"] = ratio(summary.get("enqueue_jobs_per_s"), peer_enq)
+
+    # Paired: our no-op e2e run in the same round, right before the peers, so
+    # both sides saw the same machine load; median of the per-round ratios.
+    def paired(ours, theirs):
+        by = {}
+        for x in pe:
+            if x["kind"] == "e2e":
+                by.setdefault(x["run"], {})[(x["peer"], x["concurrency"])] = x["result"]["jobs_per_s"]
+        rs = []
+        for rnd in by.values():
+            o = rnd.get(ours)
+            t = [rnd[k] for k in theirs if rnd.get(k)]
+            if o is not None and t:
+                rs.append(o / max(t))
+        return med(rs)
+
+    summary["noop_2x16_paired_jobs_per_s"] = e2e_med("dispatch", 32)
+    summary["noop_1x1_paired_jobs_per_s"] = e2e_med("dispatch", 1)
+    summary["noop_vs_best_peer_ratio_paired"] = paired(("dispatch", 32), [("bullmq", 50), ("graphile-worker", 24)])
+    summary["noop_1x1_vs_bullmq_c1_ratio_paired"] = paired(("dispatch", 1), [("bullmq", 1)])
+    cpu = {(r["peer"], r["concurrency"]): r["cpu_us_per_job_median"] for r in e2e_rows}
+    summary["enqueue_paired_jobs_per_s"] = enq_best("dispatch")
+    enq_pairs = []
+    for rnd in sorted({x["run"] for x in pe}):
+        for b in sorted({x["result"]["batch"] for x in pe if x["kind"] == "enqueue"}):
+            got = {x["peer"]: x["result"]["jobs_per_s"] for x in pe
+                   if x["kind"] == "enqueue" and x["run"] == rnd and x["result"]["batch"] == b}
+            theirs = [v for k, v in got.items() if k != "dispatch" and v]
+            if "dispatch" in got and theirs:
+                enq_pairs.append(got["dispatch"] / max(theirs))
+    summary["enqueue_vs_best_peer_ratio_paired"] = med(enq_pairs)
+    summary["noop_2x16_cpu_us_per_job"] = cpu.get(("dispatch", 32))
+    summary["bullmq_c50_cpu_us_per_job"] = cpu.get(("bullmq", 50))
+    summary["graphile_worker_cpu_us_per_job"] = cpu.get(("graphile-worker", 24))
+    md.append("## peers (bench/peers: the same no-op e2e and batched-submit measurements on BullMQ and graphile-worker)\n")
+    md.append("Versions: " + ", ".join(f'{p} {v["version"]}' for p, v in sorted(versions.items()))
+              + f' (node {next(iter(versions.values()))["node"]}); measured '
+              + (f"{times[0]} to {times[-1]}" if times else "at an unknown time")
+              + "; the same throwaway Redis / PostgreSQL as ours (FLUSHALL before each BullMQ run, a new "
+                "database per graphile-worker run). Streaming submit (batches of 1,000 while the workers run, as "
+                "bench_load e2e), 500 jobs per slot up to 4,000. Rows `dispatch` are our own no-op e2e run in the "
+                "same round right before the peers (paired).\n")
+    md.append("| peer | concurrency | jobs | jobs/s (median) | each run | CPU us/job (median) | all completed | load avg 1 min |")
+    md.append("|---|---|---|---|---|---|---|---|")
+    for r in e2e_rows:
+        conc = f'{r["concurrency"]} ({r["config"]})' if r["config"] else r["concurrency"]
+        md.append(f'| {r["peer"]} | {conc} | {r["jobs"]} | {r["jobs_per_s_median"]:.0f} | '
+                  f'{", ".join(str(v) for v in r["jobs_per_s_each"])} | {r["cpu_us_per_job_median"]} | {r["all_completed"]} | '
+                  f'{", ".join(str(v) for v in r["loadavg_1m_each"])} |')
+    md.append("\n| peer | bulk enqueue batch | jobs | jobs/s (median) | each run |\n|---|---|---|---|---|")
+    for r in enq_rows:
+        md.append(f'| {r["peer"]} | {r["batch"]} | {r["jobs"]} | {r["jobs_per_s_median"]:.0f} | '
+                  f'{", ".join(str(v) for v in r["jobs_per_s_each"])} |')
+    md.append("\nThe first three ratios take our figures from the dispatch benchmark (raw/dispatch.jsonl, measured "
+              "whenever it last ran, maybe on a quieter machine); the paired ones come from the same rounds as the "
+              "peers. On a shared machine trust the paired ratios and the CPU per job.\n")
+    md.append(f'Ours against them: noop_jobs_per_s {summary.get("noop_jobs_per_s")} ({summary.get("noop_best_config")}) / '
+              f'best peer {peer_best} = **{summary["noop_vs_best_peer_ratio"]}**; noop_1x1_jobs_per_s '
+              f'{summary.get("noop_1x1_jobs_per_s")} / bullmq_c1 {summary["bullmq_c1_jobs_per_s"]} = '
+              f'**{summary["noop_1x1_vs_bullmq_c1_ratio"]}**; enqueue_jobs_per_s {summary.get("enqueue_jobs_per_s")} / '
+              f'best peer bulk enqueue {peer_enq} = **{summary["enqueue_vs_best_peer_ratio"]}**. '
+              f'Paired in the same rounds (median of per-round ratios): 2x16 vs best peer '
+              f'**{summary["noop_vs_best_peer_ratio_paired"]}**, 1x1 vs bullmq c1 '
+              f'**{summary["noop_1x1_vs_bullmq_c1_ratio_paired"]}**, batched submit vs best peer bulk enqueue '
+              f'**{summary["enqueue_vs_best_peer_ratio_paired"]}**. CPU us/job counts the system under test '
+              "(dispatchd + runners, or the peer's worker process; plus Redis and PostgreSQL with its backends; not "
+              "the load generator) over the measured window: less sensitive to other load on the machine than jobs/s. "
+              "Ours persists every job and result in PostgreSQL; BullMQ keeps them in Redis only.\n")
+
 # ---- profiles (bench/profile.sh output, quoted) ----
 for mode in ("e2e", "enqueue"):
     pp = os.path.join(R, f"profile-{mode}.txt")
@@ -276,7 +400,12 @@ for k, op, g in GOALS:
 if summary.get("reclaim_s") is not None:
     lim = summary["reclaim_alive_ttl_s"] + 2
     head.append(f'| reclaim_s | {summary["reclaim_s"]} | <= TTL+2 = {lim} | {"yes" if summary["reclaim_s"] <= lim else "NO"} |')
-for k in ("exec_jobs_per_s", "exec_tests_per_s", "redis_cmds_per_job", "redis_roundtrips_per_job",
+for k in ("noop_vs_best_peer_ratio", "noop_1x1_vs_bullmq_c1_ratio", "enqueue_vs_best_peer_ratio",
+          "noop_vs_best_peer_ratio_paired", "noop_1x1_vs_bullmq_c1_ratio_paired", "enqueue_vs_best_peer_ratio_paired",
+          "noop_2x16_cpu_us_per_job", "bullmq_c50_cpu_us_per_job", "graphile_worker_cpu_us_per_job",
+          "noop_1x1_jobs_per_s", "bullmq_c1_jobs_per_s", "bullmq_c50_jobs_per_s", "graphile_worker_jobs_per_s",
+          "bullmq_addbulk_jobs_per_s", "graphile_worker_addjobs_jobs_per_s",
+          "exec_jobs_per_s", "exec_tests_per_s", "redis_cmds_per_job", "redis_roundtrips_per_job",
           "redis_cpu_us_per_job", "sandbox_bare_ms_median", "latency_p50_ms"):
     if k in summary:
         head.append(f"| {k} | {summary[k]} | | |")

@@ -4,9 +4,10 @@
 # DISPATCH_PG_DSN, SVC_DIR, SVC_REDIS_PORT exported; build/cmd on PATH).
 # NAMEs: dispatch latency scale reclaim idle sandbox execute memory (memory
 # is measured by dispatch; profile runs bench/profile.sh for e2e and
-# enqueue). Raw lines go to bench/results/raw/NAME.jsonl;
-# bench/report.py turns them into NAME.json, summary.json, summary.md and
-# the plots. Every process started here is stopped by pid.
+# enqueue; peers runs BullMQ and graphile-worker, bench/peers/peers.sh).
+# Raw lines go to bench/results/raw/NAME.jsonl; bench/report.py turns
+# them into NAME.json, summary.json, summary.md and the plots. Every
+# process started here is stopped by pid.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -327,7 +328,10 @@ bench_profile() {
   PROFILE_MODE=enqueue "$root/bench/profile.sh" 0 1 50000 >/dev/null
 }
 
-ALL=(dispatch latency scale reclaim idle sandbox execute profile)
+# shellcheck source=bench/peers/peers.sh
+. "$root/bench/peers/peers.sh"
+
+ALL=(dispatch latency scale reclaim idle sandbox execute profile peers)
 [ $# -gt 0 ] || set -- "${ALL[@]}"
 machine
 for name in "$@"; do
