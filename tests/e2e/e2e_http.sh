@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# The HTTP API (docs/api.md) through curl against a real dispatchd, Redis,
+# PostgreSQL and runner: every route of the jobs API, the error statuses,
+# API key scopes, body bounds and idle connections.
+. "$(dirname "$0")/e2e_lib.sh"
+: "${MKAPIKEY:?}"
+http_port=$(free_port)
+H="http://127.0.0.1:$http_port"
+e2e_start_dispatchd DISPATCH_HTTP_LISTEN="$H" DISPATCH_HTTP_IDLE_MS=2000 DISPATCH_HTTP_MAX_BODY=65536
+admin=$("$MKAPIKEY" "$E2E_PG_DSN" admin admin)
+sub=$("$MKAPIKEY" "$E2E_PG_DSN" producer submit)
+reader=$("$MKAPIKEY" "$E2E_PG_DSN" reader read)
+
+# req KEY METHOD PATH [BODY]: prints the body, then the status on its own line
+req() {
+  local key=$1 method=$2 path=$3 body=${4:-}
+  local args=(-sS -o "$E2E_DIR/out" -w '%{http_code}' -X "$method")
+  [ -n "$key" ] && args+=(-H "Authorization: Bearer $key")
+  [ -n "$body" ] && args+=(-H 'Content-Type: application/json' --data-binary "$body")
+  code=$(curl "${args[@]}" "$H$path")
+  out=$(cat "$E2E_DIR/out")
+}
+expect() { # expect STATUS WHAT
+  [ "$code" = "$1" ] || fail "$2: status $code, want $1: $out"
+}
+field() { echo "$out" | python3 -c 'import json,sys
+v=json.load(sys.stdin)
+for k in sys.argv[1].split("."):
+    v=v[int(k)] if isinstance(v,list) else v.get(k)
+print("" if v is None else v)' "$1"; }
+
+for _ in $(seq 1 50); do curl -fsS "$H/healthz" >/dev/null 2>&1 && break; sleep 0.2; done
+[ "$(curl -fsS "$H/healthz")" = ok ] || fail "/healthz is not ok"
+curl -fsS "$H/metrics" | grep -q '^dispatch_up 1$' || fail "/metrics: dispatch_up"
+ok "/healthz and /metrics on the API server"
+
+z=$(e2e_zip ok test.sh='exit 0\n')
+spec="{\"profile\":\"shell\",\"archive\":\"file://$z\"}"
+
+# credentials and scopes
+req "" POST /api/v1/jobs "$spec"; expect 401 "no key"
+[ "$(field error.code)" = unauthorized ] || fail "no key: $out"
+req "dpk_0123456789abcdef_$(printf '0%.0s' $(seq 64))" GET /api/v1/queue; expect 401 "unknown key"
+req "$reader" POST /api/v1/jobs "$spec"; expect 403 "read key submitting"
+[ "$(field error.code)" = forbidden ] || fail "403 code: $out"
+req "$sub" GET /api/v1/queue; expect 403 "submit key reading the queue"
+ok "401 without or with a wrong key, 403 without the scope"
+
+# submit one (before any runner: it stays queued)
+req "$sub" POST /api/v1/jobs "$spec"; expect 201 "submit"
+j1=$(field job_id); [ "$(field state)" = queued ] || fail "submit: $out"
+req "$sub" GET "/api/v1/jobs/$j1"; expect 200 "get"
+[ "$(field job_id)" = "$j1" ] || fail "get: $out"
+[ "$(dispatchctl status "$j1" --json | json state)" = queued ] || fail "dispatchctl disagrees"
+req "$reader" GET "/api/v1/jobs/nosuchjob"; expect 404 "unknown job"
+ok "POST /api/v1/jobs 201 with the job, GET 200, 404 for an unknown job"
+
+# long-poll that times out: answers with the job as it is, after ~1 s
+t0=$(date +%s%N)
+req "$sub" GET "/api/v1/jobs/$j1/wait?timeout=1"; expect 200 "wait timeout"
+t1=$(date +%s%N)
+[ "$(field state)" = queued ] || fail "wait timeout: $out"
+# slack: at least the 1 s asked (minus one poll step), at most 5 s on a loaded machine
+ms=$(((t1 - t0) / 1000000)); [ "$ms" -ge 800 ] && [ "$ms" -le 5000 ] || fail "wait took $ms ms"
+req "$sub" GET "/api/v1/jobs/$j1/wait?timeout=abc"; expect 400 "bad timeout"
+echo "$out" | grep -q timeout || fail "400 does not name timeout: $out"
+ok "wait?timeout=1 answered after $ms ms; a bad timeout is 400 naming it"
+
+# cancel a queued job, then again: 409
+req "$sub" POST "/api/v1/jobs/$j1/cancel"; expect 200 "cancel"
+[ "$(field state)" = cancelled ] || fail "cancel: $out"
+req "$sub" POST "/api/v1/jobs/$j1/cancel"; expect 409 "cancel twice"
+ok "cancel 200, again 409"
+
+# bad input: 400 naming the field, 415, 413 before the body is read, 404/405
+req "$sub" POST /api/v1/jobs '{"profile":"shell","archive":"file:///x.zip","max_attemps":2}'; expect 400 "typo"
+echo "$out" | grep -q max_attemps || fail "400 does not name the field: $out"
+req "$sub" POST /api/v1/jobs '{"profile":"shell",'; expect 400 "not JSON"
+code=$(curl -sS -o "$E2E_DIR/out" -w '%{http_code}' -H "Authorization: Bearer $sub" \
+  -H 'Content-Type: text/plain' --data-binary "$spec" "$H/api/v1/jobs"); out=$(cat "$E2E_DIR/out")
+expect 415 "text/plain body"
+# 413: a 100 MB Content-Length with no body sent: answered at once, nothing read
+python3 - "$http_port" "$sub" <<'PY' || fail "413 before the body"
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(("POST /api/v1/jobs HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+           "Content-Type: application/json\r\nContent-Length: 100000000\r\n\r\n" % sys.argv[2]).encode())
+s.settimeout(5)
+head = s.recv(4096).decode()
+assert head.startswith("HTTP/1.1 413"), head
+PY
+req "$sub" GET /api/v1/nothing; expect 404 "no route"
+req "$sub" DELETE /api/v1/queue; expect 405 "wrong method"
+ok "400 naming the field, 415, 413 before the body, 404, 405"
+
+# a batch with a bad item: per-item id or error
+req "$sub" POST /api/v1/jobs "[$spec,{\"profile\":\"shell\"},$spec]"; expect 201 "batch"
+[ -n "$(field items.0.id)" ] && [ -n "$(field items.2.id)" ] || fail "batch ids: $out"
+echo "$(field items.1.error.message)" | grep -q archive || fail "batch error: $out"
+j2=$(field items.0.id)
+ok "batch: items 0 and 2 accepted, item 1 refused naming 'archive'"
+
+# a runner: the job completes; wait answers as soon as it is terminal
+e2e_start_runner a 310
+req "$sub" GET "/api/v1/jobs/$j2/wait?timeout=60"; expect 200 "wait"
+[ "$(field state)" = completed ] && [ "$(field verdict)" = AC ] || fail "wait: $out"
+req "$reader" GET /api/v1/queue; expect 200 "queue"
+[ -n "$(field pending)" ] || fail "queue: $out"
+req "$reader" GET /api/v1/runners; expect 200 "runners"
+[ "$(field runners.0.name)" = a ] || fail "runners: $out"
+ok "wait until AC, GET /api/v1/queue, GET /api/v1/runners"
+
+# an idle connection is closed (DISPATCH_HTTP_IDLE_MS=2000; slack to 8 s for load)
+python3 - "$http_port" <<'PY' || fail "idle connection kept open"
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # headers never finished
+s.settimeout(8)
+t0 = time.time()
+assert s.recv(100) == b"", "got data"
+assert time.time() - t0 < 8
+PY
+ok "a trickling connection is closed"
