@@ -121,3 +121,18 @@ assert s.recv(100) == b"", "got data"
 assert time.time() - t0 < 8
 PY
 ok "a trickling connection is closed"
+
+# SIGTERM while a long-poll waits: the client gets 503 at once, dispatchd exits 0
+req "$sub" POST /api/v1/jobs "{\"profile\":\"shell\",\"archive\":\"file://$(e2e_zip slow test.sh='sleep 30\n')\"}"
+expect 201 "slow job"
+j3=$(field job_id)
+curl -sS -o "$E2E_DIR/wait.out" -w '%{http_code}' -H "Authorization: Bearer $sub" \
+  "$H/api/v1/jobs/$j3/wait?timeout=60" >"$E2E_DIR/wait.code" &
+wpid=$!
+sleep 1
+kill -TERM "$E2E_DISPATCHD"
+wait "$E2E_DISPATCHD" || fail "dispatchd exited $? on SIGTERM with a long-poll waiting"
+wait "$wpid" || true
+[ "$(cat "$E2E_DIR/wait.code")" = 503 ] || fail "waiting client: $(cat "$E2E_DIR/wait.code") $(cat "$E2E_DIR/wait.out")"
+grep -q ERROR: "$E2E_DIR/dispatchd.log" && fail "sanitizer report in dispatchd.log"
+ok "SIGTERM: the waiting client got 503, dispatchd exited 0"
