@@ -39,6 +39,8 @@ static int load_config(dd_config *c, dp_err *err)
         (rc = dp_config_uint("DISPATCH_MAX_WAITING", 2048, 16, 65536, &c->max_waiting, err)) ||
         (rc = dp_config_uint("DISPATCH_HTTP_MAX_BODY", 4u << 20, 1024, 64u << 20, &c->http_max_body,
                              err)) ||
+        (rc = dp_config_uint("DISPATCH_HTTP_MAX_INLINE", 1u << 20, 1, 64u << 20,
+                             &c->http_max_inline, err)) ||
         (rc = dp_config_uint("DISPATCH_HTTP_IDLE_MS", 30000, 1000, 3600000, &c->http_idle_ms, err)))
         return rc;
     if (strlen(c->registration_token) < 16)

@@ -96,7 +96,9 @@ static int start_http(dd_stack *s, const dd_config *c, dp_err *err)
     http_api_config hc = {.listen_url = c->http_listen,
                           .gateway_url = actor_url(s->gw_http, 0),
                           .status_url = actor_url(s->status, 0),
+                          .log_store = c->log_store,
                           .max_body = (size_t)c->http_max_body,
+                          .max_inline = (size_t)c->http_max_inline,
                           .idle_s = (unsigned)((c->http_idle_ms + 999) / 1000)};
     if ((s->http = http_api_start(&hc, err)) == NULL)
         return DP_EUNAVAIL;

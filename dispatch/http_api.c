@@ -197,10 +197,12 @@ http_server *http_api_start(const http_api_config *cfg, dp_err *err)
     }
     pthread_mutex_init(&s->mu, NULL);
     s->max_body = cfg->max_body;
+    s->max_inline = cfg->max_inline;
     s->call_timeout_ms = 10000;
     struct addrinfo *ai = NULL;
     if ((s->gateway = actor_client_open(cfg->gateway_url, err)) == NULL ||
         (s->status = actor_client_open(cfg->status_url, err)) == NULL ||
+        (s->store = logstore_open(cfg->log_store, err)) == NULL ||
         listen_addr(cfg->listen_url, &ai, err) != DP_OK)
         goto fail;
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME;
@@ -238,6 +240,7 @@ void http_api_stop(http_server *s)
         nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
     if (s->daemon != NULL)
         MHD_stop_daemon(s->daemon);
+    logstore_close(s->store);
     pthread_mutex_destroy(&s->mu);
     free(s);
 }

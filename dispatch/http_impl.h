@@ -21,6 +21,7 @@
 #define DP_HTTP_IMPL_H
 
 #include "actors/actor_client.h"
+#include "dispatch/logstore/logstore.h"
 #include "messages/msg.h"
 
 #include <jansson.h>
@@ -51,6 +52,9 @@ typedef struct {
 } http_route;
 
 extern const http_route http_routes[];
+
+/* POST /execute (http_execute.c). */
+void http_execute(http_req *r);
 extern const size_t http_n_routes;
 
 struct http_server {
@@ -58,6 +62,8 @@ struct http_server {
     actor_client *gateway; /* the HTTP gateway's inproc URL */
     actor_client *status;  /* the status actor: /healthz, /metrics */
     size_t max_body;
+    logstore *store;   /* inline files (dispatch/http_inline.h); polling thread only */
+    size_t max_inline; /* bytes of inline files per spec */
     int call_timeout_ms;
     _Atomic int stopping;
     pthread_mutex_t mu;    /* guards the parked list */

@@ -5,6 +5,7 @@
 
 #include "common/clock.h"
 #include "common/job_json.h"
+#include "dispatch/http_inline.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -189,7 +190,16 @@ static void submit(http_req *r)
         const json_t *obj = single ? doc : json_array_get(doc, i);
         dp_err err = {0};
         json_t *item = json_pack("{s:I}", "index", (json_int_t)i);
-        if (dp_job_spec_from_json(obj, &specs[k], &err) == DP_OK) {
+        int rc =
+            http_inline_spec((json_t *)obj, r->srv->store, r->srv->max_inline, "", &specs[k], &err);
+        if (rc == DP_EUNAVAIL) { /* the store is down: nothing of this request goes on */
+            json_decref(item);
+            json_decref(doc);
+            dp_job_specs_free(specs, k);
+            http_answer_error(r, 503, "unavailable", "%s", err.msg);
+            return;
+        }
+        if (rc == DP_OK) {
             json_array_append_new(sent, json_integer((json_int_t)i));
             k++;
         } else {
@@ -264,5 +274,6 @@ const http_route http_routes[] = {
     {"GET", "/api/v1/jobs/{id}/wait", wait_job, 0, 0},
     {"GET", "/api/v1/queue", get_queue, 0, 0},
     {"GET", "/api/v1/runners", get_runners, 0, 0},
+    {"POST", "/execute", http_execute, 1, 0},
 };
 const size_t http_n_routes = sizeof http_routes / sizeof http_routes[0];

@@ -6,7 +6,7 @@
 : "${MKAPIKEY:?}"
 http_port=$(free_port)
 H="http://127.0.0.1:$http_port"
-e2e_start_dispatchd DISPATCH_HTTP_LISTEN="$H" DISPATCH_HTTP_IDLE_MS=2000 DISPATCH_HTTP_MAX_BODY=65536
+e2e_start_dispatchd DISPATCH_HTTP_LISTEN="$H" DISPATCH_HTTP_IDLE_MS=2000 DISPATCH_HTTP_MAX_BODY=65536 DISPATCH_HTTP_MAX_INLINE=4096
 admin=$("$MKAPIKEY" "$E2E_PG_DSN" admin admin)
 sub=$("$MKAPIKEY" "$E2E_PG_DSN" producer submit)
 reader=$("$MKAPIKEY" "$E2E_PG_DSN" reader read)
@@ -121,6 +121,45 @@ assert s.recv(100) == b"", "got data"
 assert time.time() - t0 < 8
 PY
 ok "a trickling connection is closed"
+
+# POST /execute: passing, failing, timing out, crashing; 504 past the wait
+srcs() { ls "$E2E_DIR/logs" 2>/dev/null | grep -c '^src-' || true; }
+exe() { req "$sub" POST "/execute${2:-}" "$1"; }
+exe '{"language":"python","source":"print(int(input())*2)\n","tests":[{"stdin":"5\n","expectedStdout":"10\n","timeoutMs":5000},{"stdin":"1\n","expectedStdout":"3\n"}]}'
+expect 200 "execute"
+[ "$(field ok)" = False ] && [ "$(field results.0.passed)" = True ] && [ "$(field results.0.stdout)" = 10 ] &&
+  [ "$(field results.0.exitCode)" = 0 ] && [ "$(field results.1.passed)" = False ] || fail "execute pass/fail: $out"
+jx=$(field jobId)
+[ "$(dispatchctl status "$jx" --json | json verdict)" = WA ] || fail "dispatchctl disagrees on $jx"
+exe '{"language":"python3","source":"print(int(input())*2)\n","tests":[{"stdin":"5\n","expectedStdout":"10\n"}]}'
+expect 200 "execute ok"; [ "$(field ok)" = True ] || fail "execute ok: $out"
+exe '{"language":"python","source":"while True: pass\n","tests":[{"stdin":"","timeoutMs":500}]}'
+expect 200 "execute loop"; [ "$(field results.0.timedOut)" = True ] && [ "$(field ok)" = False ] || fail "timeout: $out"
+exe '{"language":"python","source":"import os, signal\nos.kill(os.getpid(), signal.SIGSEGV)\n","tests":[{"stdin":""}]}'
+expect 200 "execute crash"; [ "$(field results.0.signal)" = SIGSEGV ] || fail "crash: $out"
+exe '{"language":"python","source":"import time\ntime.sleep(20)\n","tests":[{"stdin":"","timeoutMs":30000}]}' '?wait=1'
+expect 504 "execute past the wait"; [ -n "$(field jobId)" ] || fail "504 without jobId: $out"
+req "$admin" POST "/api/v1/jobs/$(field jobId)/cancel"; expect 200 "cancel the sleeper"
+exe '{"language":"cobol","source":"x","tests":[{}]}'; expect 400 "unknown language"
+echo "$out" | grep -q language || fail "400 does not name language: $out"
+ok "/execute: pass, fail, timeout, SIGSEGV, 504 with the job id, 400 for an unknown language"
+
+# inline files: text and base64 stored by SHA-256, bad names and oversize refused, nothing stored
+b64=$(printf 'test -f data/x.bin && exit 0; exit 1\n' | base64 -w0)
+req "$sub" POST /api/v1/jobs "{\"profile\":\"shell\",\"files\":{\"data/x.bin\":\"\\u0001\"},\"files_base64\":{\"test.sh\":\"$b64\"}}"
+expect 201 "inline files"; ji=$(field job_id)
+req "$sub" GET "/api/v1/jobs/$ji/wait?timeout=60"; [ "$(field verdict)" = AC ] || fail "inline job: $out"
+n=$(srcs)
+req "$sub" POST /api/v1/jobs '{"profile":"shell","files":{"../evil.sh":"exit 0"}}'; expect 400 "../ name"
+echo "$out" | grep -q '\.\./evil.sh' || fail "400 does not name the file: $out"
+req "$sub" POST /api/v1/jobs '{"profile":"shell","files":{"/abs.sh":"exit 0"}}'; expect 400 "absolute name"
+big=$(head -c 5000 /dev/zero | tr '\0' a)
+req "$sub" POST /api/v1/jobs "{\"profile\":\"shell\",\"files\":{\"test.sh\":\"$big\"}}"; expect 400 "over DISPATCH_HTTP_MAX_INLINE"
+echo "$out" | grep -q "more than 4096" || fail "oversize message: $out"
+req "$sub" POST /api/v1/jobs '{"profile":"shell","files":{"t.sh":"x"},"max_attemps":1}'; expect 400 "bad spec with files"
+req "$sub" POST /api/v1/jobs '{"profile":"shell","files_base64":{"t.sh":"!!!!"}}'; expect 400 "bad base64"
+[ "$(srcs)" = "$n" ] || fail "a refused request stored something ($n -> $(srcs))"
+ok "inline files (text + base64) run; ../, absolute, oversize, bad spec, bad base64 refused, nothing stored"
 
 # SIGTERM while a long-poll waits: the client gets 503 at once, dispatchd exits 0
 req "$sub" POST /api/v1/jobs "{\"profile\":\"shell\",\"archive\":\"file://$(e2e_zip slow test.sh='sleep 30\n')\"}"
