@@ -10,6 +10,7 @@
 #include "dispatch/status.h"
 #include "dispatch/waker.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,6 +22,7 @@ struct dd_stack {
     actor *gw_runner, *gw_admin, *gw_http, *status;
     http_server *http;
     char events_url[1100];
+    char events_inproc[96]; /* the publisher's in-process URL (the HTTP API subscribes) */
 };
 
 /* Which table describes each routed actor (the waker takes no requests). */
@@ -35,7 +37,7 @@ static int spawn_actors(dd_stack *s, const dd_config *c, dp_err *err)
 {
     actor **a = s->actors;
     if (actor_urls_events_for(c->admin_listen, s->events_url, sizeof s->events_url, err) != DP_OK ||
-        (a[DD_PUBLISHER] = publisher_spawn(s->events_url, err)) == NULL)
+        (a[DD_PUBLISHER] = publisher_spawn(s->events_url, s->events_inproc, err)) == NULL)
         return DP_EUNAVAIL;
     reporter_config rc = {c->redis_url,
                           c->prefix,
@@ -96,6 +98,7 @@ static int start_http(dd_stack *s, const dd_config *c, dp_err *err)
     http_api_config hc = {.listen_url = c->http_listen,
                           .gateway_url = actor_url(s->gw_http, 0),
                           .status_url = actor_url(s->status, 0),
+                          .events_url = s->events_inproc,
                           .log_store = c->log_store,
                           .max_body = (size_t)c->http_max_body,
                           .max_inline = (size_t)c->http_max_inline,
@@ -112,6 +115,7 @@ dd_stack *dd_stack_start(const dd_config *c, dp_err *err)
         dp_err_set(err, DP_ENOMEM, "dispatchd: out of memory");
         return NULL;
     }
+    snprintf(s->events_inproc, sizeof s->events_inproc, "inproc://dispatchd-events/%p", (void *)s);
     /* Frames are bounded before anyone is authenticated: a runner's largest
      * message is a complete (a capped log plus excerpts), an operator's a
      * submit batch; connections are capped so that unauthenticated peers

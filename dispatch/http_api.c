@@ -3,6 +3,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "dispatch/http_events.h"
 #include "dispatch/http_impl.h"
 
 #include <netdb.h>
@@ -56,6 +57,14 @@ static const http_route *route_find(const char *method, const char *path, char *
 
 static enum MHD_Result send_answer(http_req *r)
 {
+    if (r->streaming) {
+        struct MHD_Response *sse = http_stream_response(r);
+        if (sse == NULL)
+            return MHD_NO;
+        enum MHD_Result rc = MHD_queue_response(r->conn, 200, sse);
+        MHD_destroy_response(sse);
+        return rc;
+    }
     struct MHD_Response *res = MHD_create_response_from_buffer(
         r->answer_len, r->answer != NULL ? r->answer : (void *)"", MHD_RESPMEM_MUST_COPY);
     if (res == NULL)
@@ -203,6 +212,7 @@ http_server *http_api_start(const http_api_config *cfg, dp_err *err)
     if ((s->gateway = actor_client_open(cfg->gateway_url, err)) == NULL ||
         (s->status = actor_client_open(cfg->status_url, err)) == NULL ||
         (s->store = logstore_open(cfg->log_store, err)) == NULL ||
+        (s->hub = http_hub_start(cfg->events_url, err)) == NULL ||
         listen_addr(cfg->listen_url, &ai, err) != DP_OK)
         goto fail;
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME;
@@ -230,6 +240,7 @@ void http_api_stop(http_server *s)
     if (s == NULL)
         return;
     s->stopping = 1;
+    http_hub_quiesce(s->hub); /* streams end */
     http_unpark_all(s);
     /* Calls in flight end (DP_ECLOSED); their callbacks answer and resume. */
     actor_client_close(s->gateway);
@@ -240,6 +251,7 @@ void http_api_stop(http_server *s)
         nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
     if (s->daemon != NULL)
         MHD_stop_daemon(s->daemon);
+    http_hub_free(s->hub); /* after the daemon: its streams are gone */
     logstore_close(s->store);
     pthread_mutex_destroy(&s->mu);
     free(s);

@@ -18,6 +18,7 @@ typedef struct {
     const char *listen_url;  /* http://host:port */
     const char *gateway_url; /* the HTTP gateway's inproc URL */
     const char *status_url;  /* the status actor's inproc URL */
+    const char *events_url;  /* the publisher's (inproc) URL: SSE */
     const char *log_store;   /* URL template: inline files are stored there too */
     size_t max_body;         /* request bodies above this: 413 */
     size_t max_inline;       /* inline files of one spec, decoded bytes */

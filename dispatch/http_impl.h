@@ -69,6 +69,7 @@ struct http_server {
     pthread_mutex_t mu;    /* guards the parked list */
     http_req *parked;      /* waiting on a timer (long-poll) */
     _Atomic int suspended; /* connections suspended now (stop waits for 0) */
+    struct http_hub *hub;  /* SSE (dispatch/http_events.h) */
 };
 
 struct http_req {
@@ -94,6 +95,10 @@ struct http_req {
     nng_aio *timer;
     int (*again)(http_req *r);
     http_req *park_next, *park_prev;
+    /* SSE (dispatch/http_events.h): answered with a stream that starts
+     * after event sse_from, the answer (if any) its first frame */
+    int streaming, sse_ended;
+    uint64_t sse_from;
 };
 
 /* Answers. json is consumed (json_decref'd). */

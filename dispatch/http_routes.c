@@ -5,6 +5,7 @@
 
 #include "common/clock.h"
 #include "common/job_json.h"
+#include "dispatch/http_events.h"
 #include "dispatch/http_inline.h"
 
 #include <stdio.h>
@@ -275,5 +276,7 @@ const http_route http_routes[] = {
     {"GET", "/api/v1/queue", get_queue, 0, 0},
     {"GET", "/api/v1/runners", get_runners, 0, 0},
     {"POST", "/execute", http_execute, 1, 0},
+    {"GET", "/api/v1/events", http_events_all, 0, 1},
+    {"GET", "/api/v1/jobs/{id}/events", http_events_job, 0, 1},
 };
 const size_t http_n_routes = sizeof http_routes / sizeof http_routes[0];

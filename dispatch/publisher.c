@@ -14,6 +14,7 @@
 
 typedef struct {
     char url[1024];
+    char also_url[128]; /* an in-process URL (the HTTP API's events), or "" */
     nng_socket pub;
 } publisher_state;
 
@@ -59,6 +60,9 @@ static int publisher_start(void *state, actor_ctx *ctx, dp_err *err)
     if (rv != 0)
         return dp_err_set(err, DP_EUNAVAIL, "events: cannot listen on %s: %s", s->url,
                           nng_strerror(rv));
+    if (s->also_url[0] != '\0' && (rv = nng_listen(s->pub, s->also_url, NULL, 0)) != 0)
+        return dp_err_set(err, DP_EUNAVAIL, "events: cannot listen on %s: %s", s->also_url,
+                          nng_strerror(rv));
     if (strncmp(s->url, "ipc://", 6) == 0)
         chmod(s->url + 6, 0600);
     return DP_OK;
@@ -86,7 +90,7 @@ const dd_actor_def publisher_actor = {
     .mailbox = 1024,
 };
 
-actor *publisher_spawn(const char *listen_url, dp_err *err)
+actor *publisher_spawn(const char *listen_url, const char *also_url, dp_err *err)
 {
     publisher_state *s = calloc(1, sizeof *s);
     if (s == NULL) {
@@ -94,5 +98,6 @@ actor *publisher_spawn(const char *listen_url, dp_err *err)
         return NULL;
     }
     snprintf(s->url, sizeof s->url, "%s", listen_url);
+    snprintf(s->also_url, sizeof s->also_url, "%s", also_url != NULL ? also_url : "");
     return dd_actor_spawn(&publisher_actor, s, err);
 }

@@ -3,6 +3,7 @@
 # PostgreSQL and runner: every route of the jobs API, the error statuses,
 # API key scopes, body bounds and idle connections.
 . "$(dirname "$0")/e2e_lib.sh"
+ulimit -n 4096 # 1,000 SSE streams below
 : "${MKAPIKEY:?}"
 http_port=$(free_port)
 H="http://127.0.0.1:$http_port"
@@ -161,6 +162,52 @@ req "$sub" POST /api/v1/jobs '{"profile":"shell","files_base64":{"t.sh":"!!!!"}}
 [ "$(srcs)" = "$n" ] || fail "a refused request stored something ($n -> $(srcs))"
 ok "inline files (text + base64) run; ../, absolute, oversize, bad spec, bad base64 refused, nothing stored"
 
+# SSE: the global stream sees a job's states with id: lines; a job's stream
+# starts with the job and ends after its terminal state; Last-Event-ID resumes
+curl -sSN -H "Authorization: Bearer $reader" "$H/api/v1/events" >"$E2E_DIR/all.sse" 2>&1 &
+allpid=$!
+sleep 0.5
+req "$sub" POST /api/v1/jobs "{\"profile\":\"shell\",\"files\":{\"test.sh\":\"sleep 1; exit 0\\n\"}}"
+expect 201 "job for SSE"; js=$(field job_id)
+timeout 60 curl -sSN -H "Authorization: Bearer $sub" "$H/api/v1/jobs/$js/events" >"$E2E_DIR/job.sse" ||
+  fail "the job's stream did not end by itself: $(cat "$E2E_DIR/job.sse")"
+head -2 "$E2E_DIR/job.sse" | grep -q '^event: job' || fail "job stream starts with: $(head -2 "$E2E_DIR/job.sse")"
+grep -q "\"state\":\"completed\"" "$E2E_DIR/job.sse" || fail "job stream: $(cat "$E2E_DIR/job.sse")"
+for _ in $(seq 1 50); do grep -q "$js.*completed" "$E2E_DIR/all.sse" && break; sleep 0.1; done
+kill "$allpid"; wait "$allpid" 2>/dev/null || true
+grep -q "^data: .*\"job_id\":\"$js\".*\"state\":\"completed\"" "$E2E_DIR/all.sse" || fail "global stream: $(cat "$E2E_DIR/all.sse")"
+ids=$(grep -c '^id: ' "$E2E_DIR/all.sse")
+[ "$ids" -ge 2 ] || fail "want >= 2 events with ids: $(cat "$E2E_DIR/all.sse")"
+first=$(grep -m1 '^id: ' "$E2E_DIR/all.sse" | cut -d' ' -f2)
+# resume after the first event: everything after it comes again, the first does not
+curl -sSN --max-time 2 -H "Authorization: Bearer $reader" -H "Last-Event-ID: $first" \
+  "$H/api/v1/events" >"$E2E_DIR/resume.sse" 2>/dev/null || true
+grep -q "^id: $first\$" "$E2E_DIR/resume.sse" && fail "resume repeated event $first"
+[ "$(grep -c '^id: ' "$E2E_DIR/resume.sse")" -ge $((ids - 1)) ] || fail "resume after $first: $(cat "$E2E_DIR/resume.sse")"
+req "$sub" GET /api/v1/events; expect 403 "submit key on the global stream"
+ok "SSE: $ids events with ids, the job's stream ends after completed, Last-Event-ID resumes"
+
+# 1,000 open streams cost no thread (slack: 2 threads for nng's own pools)
+python3 - "$http_port" "$reader" "$E2E_DISPATCHD" <<'PY' || fail "1,000 streams"
+import os, socket, sys, time
+port, key, pid = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+threads = lambda: len(os.listdir(f"/proc/{pid}/task"))
+before = threads()
+socks = []
+for i in range(1000):
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(("GET /api/v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n" % key).encode())
+    socks.append(s)
+for s in socks:
+    s.settimeout(30)
+    head = s.recv(4096)
+    assert head.startswith(b"HTTP/1.1 200"), head[:200]
+after = threads()
+print(f"threads with 0 streams: {before}, with 1000: {after}")
+assert after <= before + 2, (before, after)
+PY
+ok "1,000 SSE streams open, no thread each"
+
 # SIGTERM while a long-poll waits: the client gets 503 at once, dispatchd exits 0
 req "$sub" POST /api/v1/jobs "{\"profile\":\"shell\",\"archive\":\"file://$(e2e_zip slow test.sh='sleep 30\n')\"}"
 expect 201 "slow job"
@@ -168,10 +215,13 @@ j3=$(field job_id)
 curl -sS -o "$E2E_DIR/wait.out" -w '%{http_code}' -H "Authorization: Bearer $sub" \
   "$H/api/v1/jobs/$j3/wait?timeout=60" >"$E2E_DIR/wait.code" &
 wpid=$!
+curl -sSN -H "Authorization: Bearer $reader" "$H/api/v1/events" >"$E2E_DIR/term.sse" 2>&1 &
+spid=$!
 sleep 1
 kill -TERM "$E2E_DISPATCHD"
 wait "$E2E_DISPATCHD" || fail "dispatchd exited $? on SIGTERM with a long-poll waiting"
 wait "$wpid" || true
+wait "$spid" || fail "the open SSE stream did not end cleanly: $(cat "$E2E_DIR/term.sse")"
 [ "$(cat "$E2E_DIR/wait.code")" = 503 ] || fail "waiting client: $(cat "$E2E_DIR/wait.code") $(cat "$E2E_DIR/wait.out")"
 grep -q ERROR: "$E2E_DIR/dispatchd.log" && fail "sanitizer report in dispatchd.log"
-ok "SIGTERM: the waiting client got 503, dispatchd exited 0"
+ok "SIGTERM: the waiting client got 503, the SSE stream ended, dispatchd exited 0"
