@@ -50,6 +50,8 @@ static int publisher_start(void *state, actor_ctx *ctx, dp_err *err)
     (void)ctx;
     nng_listener l;
     int rv = nng_pub0_open(&s->pub);
+    if (rv == 0 && s->url[0] == '\0')
+        return DP_OK; /* no ipc admin URL: events are not served (dd_stack.h) */
     if (rv == 0)
         rv = nng_listener_create(&l, s->pub, s->url);
     if (rv == 0 && actor_urls_tls_listener(l, s->url, err) != 0)
