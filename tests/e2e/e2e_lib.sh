@@ -77,6 +77,31 @@ e2e_zip() {
   echo "$E2E_DIR/$name.zip"
 }
 
+# A shell job that runs until the test lets it go: it creates `started` in its
+# workspace (/box, the runner's RUNNER_WORKDIR/job-*/box on the host), then
+# waits for a file `go` there that only the test creates (e2e_release). So a
+# job outlives a kill or a stop by construction, however slow the machine: no
+# race between the job's own run time and the test's setup. It polls every
+# 0.1 s; the shell profile's wall limit (20 s) is the only bound on the wait.
+E2E_BLOCKING_JOB='touch started\nwhile [ ! -e go ]; do sleep 0.1; done\necho released\n'
+
+# e2e_wait_started RUNNER SECONDS: waits until a blocking job runs on runner
+# RUNNER (its `started` file exists, `go` does not: a released job's workspace
+# may still be there); sets E2E_BOX to its workspace.
+e2e_wait_started() {
+  local d
+  for _ in $(seq 1 $(($2 * 10))); do
+    for d in "$E2E_DIR/work-$1"/job-*/box; do
+      [ -e "$d/started" ] && [ ! -e "$d/go" ] && { E2E_BOX=$d; return 0; }
+    done
+    sleep 0.1
+  done
+  fail "no job started on runner $1 in $2 s"
+}
+
+# e2e_release BOX: lets the blocking job in workspace BOX finish.
+e2e_release() { touch "$1/go"; }
+
 # json FIELD < job JSON
 json() { python3 -c 'import json,sys; v=json.load(sys.stdin).get(sys.argv[1]); print("" if v is None else v)' "$1"; }
 
