@@ -46,7 +46,8 @@ e2e_start_dispatchd() {
     dispatchd ${E2E_DISPATCHD_ARGS:-} >"$E2E_DIR/dispatchd.log" 2>&1 &
   E2E_PIDS+=($!)
   E2E_DISPATCHD=$!
-  for _ in $(seq 1 100); do
+  # up in ~1 s; 30 s is slack for a sanitized build on a loaded machine
+  for _ in $(seq 1 300); do
     dispatchctl queue >/dev/null 2>&1 && return 0
     kill -0 "$E2E_DISPATCHD" 2>/dev/null || break
     sleep 0.1
