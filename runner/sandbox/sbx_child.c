@@ -316,6 +316,8 @@ SBX_CHILD static int c_command_main(void *arg)
         struct __user_cap_data_struct data[2] = {{0, 0, 0}, {0, 0, 0}};
         CHECK(p, S2(SYS_capset, &hdr, data), "capset", 0);
     }
+    if (p->set_uid) /* the uid change cleared it (see sbx_child_main) */
+        S2(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL);
     CHECK(p, S5(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs", 0);
     if (p->filter)
         CHECK(p, S3(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, p->filter), "seccomp", 0);
@@ -358,6 +360,10 @@ SBX_CHILD int sbx_child_main(void *arg)
         /* Files we create in the new root must belong to a mapped id. */
         S1(SYS_setfsgid, p->gid);
         S1(SYS_setfsuid, p->uid);
+        /* An fsuid/fsgid change clears the parent-death signal (the kernel's
+         * commit_creds): set it again, or a runner that dies (SIGKILL, or
+         * _exit past its grace) leaves us and the job running for good. */
+        S2(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL);
     }
     CHECK(p, S2(SYS_dup2, p->fd_in, 0), "dup2", "stdin");
     CHECK(p, S2(SYS_dup2, p->fd_out, 1), "dup2", "stdout");

@@ -21,6 +21,7 @@ e2e_start_runner k1 310
 victim=$E2E_RUNNER
 j=$(dispatchctl submit --profile shell --archive "$(e2e_zip killed test.sh="$E2E_BLOCKING_JOB")")
 e2e_wait_started k1 30
+k1box=$E2E_BOX
 out=$(dispatchctl status "$j" --json)
 [ "$(echo "$out" | json state)" = leased ] || fail "blocked job not leased: $out"
 first=$(echo "$out" | json runner_id)
@@ -38,7 +39,10 @@ out=$(dispatchctl wait "$j" --timeout 60 --json) || fail "job not finished after
   || fail "PostgreSQL does not hold exactly one result for attempt 2"
 [ "$(sql "select count(*) from job_events where job_id='$j' and state='completed'")" = 1 ] \
   || fail "completed more than once"
-ok "SIGKILL: reclaimed and completed once, attempt 2"
+# the killed runner's sandbox died with it (the kernel tears it down at once;
+# 10 s of slack for load): the blocked job is not left running forever
+e2e_wait_box_gone "$k1box" 10
+ok "SIGKILL: reclaimed and completed once, attempt 2; the killed runner's job is gone"
 
 # --- SIGTERM: the job is released only once the runner is stopping, and it
 # finishes within the grace (default 30 s) ---
@@ -64,6 +68,7 @@ ok "SIGTERM: job finished, runner deregistered, exit 0"
 e2e_start_runner k3 330 RUNNER_GRACE_MS=300
 j=$(dispatchctl submit --profile shell --archive "$(e2e_zip released test.sh="$E2E_BLOCKING_JOB")")
 e2e_wait_started k3 30
+k3box=$E2E_BOX
 first=$(dispatchctl status "$j" --json | json runner_id)
 kill -TERM "$E2E_RUNNER"
 wait_log "$E2E_DIR/runner-k3.log" runner_grace_expired 20
@@ -73,7 +78,8 @@ e2e_release "$E2E_BOX"
 out=$(dispatchctl wait "$j" --timeout 60 --json) || fail "released job not finished: $out"
 [ "$(echo "$out" | json verdict)" = AC ] || fail "released job: $out"
 [ "$(echo "$out" | json runner_id)" != "$first" ] || fail "released job completed by the stopped runner: $out"
-ok "SIGTERM past the grace: released and completed elsewhere ($(echo "$out" | json attempts) attempts)"
+e2e_wait_box_gone "$k3box" 10 # the stopped runner's sandbox went with it
+ok "SIGTERM past the grace: released and completed elsewhere ($(echo "$out" | json attempts) attempts); its first run is gone"
 
 # --- Redis loses our keys (flushed or replaced): the runner is told it is
 # unknown at its next heartbeat, registers again, and work goes on ---

@@ -103,6 +103,23 @@ e2e_wait_started() {
 # e2e_release BOX: lets the blocking job in workspace BOX finish.
 e2e_release() { touch "$1/go"; }
 
+# e2e_wait_box_gone BOX SECONDS: waits until no sandboxed process (uid 60000+)
+# runs in workspace BOX (its /box is BOX: same device and inode), else fails
+# naming them. Used when a runner died: its jobs must die with it.
+e2e_wait_box_gone() {
+  local want pid left
+  want=$(stat -c %d:%i "$1")
+  for _ in $(seq 1 $(($2 * 10))); do
+    left=""
+    for pid in $(ps -eo pid=,uid= | awk '$2 >= 60000 {print $1}'); do
+      [ "$(stat -L -c %d:%i "/proc/$pid/root/box" 2>/dev/null)" = "$want" ] && left="$left $pid"
+    done
+    [ -z "$left" ] && return 0
+    sleep 0.1
+  done
+  fail "processes still run in $1 $2 s after their runner ended:$left"
+}
+
 # json FIELD < job JSON
 json() { python3 -c 'import json,sys; v=json.load(sys.stdin).get(sys.argv[1]); print("" if v is None else v)' "$1"; }
 
