@@ -13,6 +13,7 @@
 
 struct dpc {
     actor_client *c;
+    char *key; /* the API key requests carry; NULL: none */
     char url[1024];
     uint32_t timeout_ms;
     uint64_t next_id;
@@ -42,7 +43,23 @@ void dpc_close(dpc *c)
     if (c == NULL)
         return;
     actor_client_close(c->c);
+    if (c->key != NULL) {
+        memset(c->key, 0, strlen(c->key));
+        free(c->key);
+    }
     free(c);
+}
+
+int dpc_set_key(dpc *c, const char *api_key, dp_err *err)
+{
+    if (c->key != NULL) {
+        memset(c->key, 0, strlen(c->key));
+        free(c->key);
+        c->key = NULL;
+    }
+    if (api_key != NULL && (c->key = strdup(api_key)) == NULL)
+        return dp_err_set(err, DP_ENOMEM, "out of memory");
+    return DP_OK;
 }
 
 /* Maps an error-ish reply to a code and message. */
@@ -54,10 +71,12 @@ static int reply_code(const dp_msg *r, dp_err *err)
         int rc = strcmp(code, DP_MSG_ERR_INVALID) == 0 || strcmp(code, DP_MSG_ERR_PROTOCOL) == 0 ||
                          strcmp(code, DP_MSG_ERR_UNSUPPORTED) == 0
                      ? DP_EINVAL
-                 : strcmp(code, DP_MSG_ERR_UNAVAILABLE) == 0 ? DP_EUNAVAIL
-                 : strcmp(code, "not_found") == 0            ? DP_ENOTFOUND
-                 : strcmp(code, DP_MSG_ERR_CONFLICT) == 0    ? DP_ECONFLICT
-                                                             : DP_EINTERNAL;
+                 : strcmp(code, DP_MSG_ERR_UNAVAILABLE) == 0  ? DP_EUNAVAIL
+                 : strcmp(code, "not_found") == 0             ? DP_ENOTFOUND
+                 : strcmp(code, DP_MSG_ERR_CONFLICT) == 0     ? DP_ECONFLICT
+                 : strcmp(code, DP_MSG_ERR_UNAUTHORIZED) == 0 ? DP_EAUTH
+                 : strcmp(code, "forbidden") == 0             ? DP_EFORBIDDEN
+                                                              : DP_EINTERNAL;
         return dp_err_set(err, rc, "%s: %s", code, r->error.message ? r->error.message : "");
     }
     case DP_MSG_NOT_FOUND:
@@ -77,8 +96,10 @@ static int call(dpc *c, dp_msg *req, dp_msg_type want, dp_msg *reply, dp_err *er
 {
     nng_msg *m = NULL, *rm = NULL;
     req->id = c->next_id++;
+    req->auth = c->key; /* borrowed for the encode */
     memset(reply, 0, sizeof *reply);
     int rc = dp_msg_encode(req, &m, err);
+    req->auth = NULL;
     if (rc != DP_OK)
         return rc;
     rc = actor_client_call(c->c, m, &rm, (int)c->timeout_ms, err);
@@ -264,6 +285,11 @@ int dpc_watch(dpc *c, const char *job_id, int (*cb)(const dpc_event *ev, void *a
               dp_err *err)
 {
     char url[1100];
+    if (strncmp(c->url, "ipc://", 6) != 0 && strncmp(c->url, "inproc://", 9) != 0)
+        return dp_err_set(err, DP_EINVAL,
+                          "watch needs the dispatcher's ipc admin socket: job events carry no "
+                          "credential, so they are not served over %.*s",
+                          (int)strcspn(c->url, ":"), c->url);
     int rc = actor_urls_events_for(c->url, url, sizeof url, err);
     if (rc != DP_OK)
         return rc;
@@ -315,4 +341,57 @@ int dpc_watch(dpc *c, const char *job_id, int (*cb)(const dpc_event *ev, void *a
     }
     nng_close(s);
     return rc;
+}
+
+int dpc_key_create(dpc *c, const char *name, unsigned scopes, uint32_t max_queued,
+                   uint32_t per_minute, dp_key_info *out, dp_err *err)
+{
+    memset(out, 0, sizeof *out);
+    dp_msg req = {.type = DP_MSG_KEY_CREATE}, rep;
+    req.key_create.name = (char *)name;
+    req.key_create.scopes = scopes;
+    req.key_create.max_queued = max_queued;
+    req.key_create.per_minute = per_minute;
+    int rc = call(c, &req, DP_MSG_KEY, &rep, err);
+    if (rc != DP_OK)
+        return rc;
+    *out = rep.key; /* the reply's strings move to the caller */
+    memset(&rep.key, 0, sizeof rep.key);
+    dp_msg_free(&rep);
+    return DP_OK;
+}
+
+int dpc_key_list(dpc *c, dp_key_info **keys, size_t *n, dp_err *err)
+{
+    *keys = NULL;
+    *n = 0;
+    dp_msg req = {.type = DP_MSG_KEY_LIST}, rep;
+    int rc = call(c, &req, DP_MSG_KEYS, &rep, err);
+    if (rc != DP_OK)
+        return rc;
+    *keys = rep.keys.keys;
+    *n = rep.keys.n_keys;
+    rep.keys.keys = NULL;
+    rep.keys.n_keys = 0;
+    dp_msg_free(&rep);
+    return DP_OK;
+}
+
+int dpc_key_revoke(dpc *c, const char *id_or_name, dp_err *err)
+{
+    dp_msg req = {.type = DP_MSG_KEY_REVOKE}, rep;
+    req.key_revoke.key = (char *)id_or_name;
+    int rc = call(c, &req, DP_MSG_ACK, &rep, err);
+    if (rc == DP_OK)
+        dp_msg_free(&rep);
+    return rc;
+}
+
+void dpc_keys_free(dp_key_info *keys, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        dp_msg m = {.type = DP_MSG_KEY, .key = keys[i]};
+        dp_msg_free(&m);
+    }
+    free(keys);
 }

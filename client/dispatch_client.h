@@ -14,6 +14,7 @@
 
 #include "common/err.h"
 #include "common/job.h"
+#include "messages/msg.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -50,6 +51,21 @@ int dpc_cancel(dpc *c, const char *job_id, dp_err *err);
 int dpc_requeue(dpc *c, const char *job_id, dp_err *err);
 int dpc_requeue_dead(dpc *c, uint32_t *count, dp_err *err);
 int dpc_drain(dpc *c, const char *runner_id, dp_err *err);
+
+/* The API key every request carries from now on (copied; NULL: none). A
+ * dispatcher's tcp admin socket refuses requests without a live key with
+ * the scope they need ("unauthorized", "forbidden": DP_EAUTH,
+ * DP_EFORBIDDEN); its ipc socket (0600) needs none. */
+int dpc_set_key(dpc *c, const char *api_key, dp_err *err);
+
+/* API keys (admin): create one (*out->key holds the plaintext, shown once),
+ * list them (no secrets), revoke one by id or name. *out / *keys are the
+ * caller's: dpc_keys_free. */
+int dpc_key_create(dpc *c, const char *name, unsigned scopes, uint32_t max_queued,
+                   uint32_t per_minute, dp_key_info *out, dp_err *err);
+int dpc_key_list(dpc *c, dp_key_info **keys, size_t *n, dp_err *err);
+int dpc_key_revoke(dpc *c, const char *id_or_name, dp_err *err);
+void dpc_keys_free(dp_key_info *keys, size_t n);
 
 /* A job event as `watch` streams it; strings owned by the callee, valid
  * during the callback only. */

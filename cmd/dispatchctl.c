@@ -1,12 +1,18 @@
 /* dispatchctl: the admin CLI (README.md). Every command takes --json,
  * --help and --url (default $DISPATCH_ADMIN_URL).
  * Exit codes: 0 ok, 64 usage, 65 bad input, 69 dispatcher unreachable,
- * 70 internal; `wait`: 0 AC, 1 other verdict, 2 failed/cancelled, 3 timeout. */
+ * 70 internal, 77 refused (API key missing, wrong, revoked or without the scope);
+ * `wait`: 0 AC, 1 other verdict, 2 failed/cancelled, 3 timeout. */
 #include "actors/actor_urls.h"
 #include "actors/actor.h"
 #include "client/dispatch_client.h"
+#include "cmd/dispatchctl_keys.h"
 #include "common/config.h"
 #include "common/job_json.h"
+#include "common/text.h"
+
+/* Untrusted text for the terminal (common/text.h), into a local buffer. */
+#define SAFE(s, buf) dp_text_safe((s), (buf), sizeof(buf))
 
 #include <jansson.h>
 #include <limits.h>
@@ -15,7 +21,14 @@
 #include <string.h>
 #include <unistd.h>
 
-enum { EX_OK_ = 0, EX_USAGE_ = 64, EX_DATAERR_ = 65, EX_UNAVAIL_ = 69, EX_SOFT_ = 70 };
+enum {
+    EX_OK_ = 0,
+    EX_USAGE_ = 64,
+    EX_DATAERR_ = 65,
+    EX_UNAVAIL_ = 69,
+    EX_SOFT_ = 70,
+    EX_NOPERM_ = 77 /* no key, a wrong or revoked key, or one without the scope */
+};
 
 typedef struct {
     const char *url;
@@ -25,6 +38,8 @@ typedef struct {
     /* submit */
     const char *profile, *archive, *tests_file, *spec, *submission_id;
     const char *max_attempts, *time_ms, *memory_kb;
+    /* apikey */
+    const char *scope, *max_queued, *per_minute;
     int dead;
     double timeout_s;
 } cli_args;
@@ -42,8 +57,13 @@ static const char *const usage_text =
     "  runners               registered runners\n"
     "  queue                 pending, leased, dead, completed, runners alive\n"
     "  cancel JOB | requeue JOB | requeue --dead | drain RUNNER\n"
+    "  apikey create NAME --scope submit|read|admin[,...] [--max-queued N] [--per-minute N]\n"
+    "  apikey list | apikey revoke ID_OR_NAME\n"
+    "the API key (needed over tcp) comes from $DISPATCH_API_KEY or the file\n"
+    "$DISPATCH_API_KEY_FILE, never from a flag\n"
     "options: --json  --url URL (default $DISPATCH_ADMIN_URL)  --help\n"
-    "exit codes: 0 ok, 64 usage, 65 bad input, 69 dispatcher unreachable, 70 internal\n";
+    "exit codes: 0 ok, 64 usage, 65 bad input, 69 dispatcher unreachable, 70 internal,\n"
+    "77 refused (API key missing, wrong, revoked or without the scope)\n";
 
 static int usage_error(const char *fmt, const char *what)
 {
@@ -61,8 +81,10 @@ static int exit_for(int code)
     case DP_EINVAL:
     case DP_ENOTFOUND:
     case DP_ECONFLICT:
-    case DP_EAUTH:
         return EX_DATAERR_;
+    case DP_EAUTH:
+    case DP_EFORBIDDEN:
+        return EX_NOPERM_;
     case DP_EUNAVAIL:
     case DP_ETIMEOUT:
     case DP_ECLOSED:
@@ -74,7 +96,9 @@ static int exit_for(int code)
 
 static int fail(int code, const dp_err *err)
 {
-    fprintf(stderr, "dispatchctl: %s\n", err->msg[0] != '\0' ? err->msg : dp_code_name(code));
+    char msg[DP_ERR_MSG_MAX * 4];
+    fprintf(stderr, "dispatchctl: %s\n",
+            err->msg[0] != '\0' ? SAFE(err->msg, msg) : dp_code_name(code));
     return exit_for(code);
 }
 
@@ -229,7 +253,8 @@ static int cmd_submit(dpc *c, const cli_args *a)
     json_t *out = batch ? json_array() : NULL;
     for (size_t i = 0; i < n; i++) {
         if (items[i].job_id == NULL) {
-            fprintf(stderr, "dispatchctl: job %zu: %s\n", i, items[i].error);
+            char e[2048];
+            fprintf(stderr, "dispatchctl: job %zu: %s\n", i, SAFE(items[i].error, e));
             status = EX_DATAERR_;
         }
         json_t *o = json_object();
@@ -263,25 +288,31 @@ static void print_view(const dp_job_view *v, int as_json)
         print_json(dp_job_view_to_json(v));
         return;
     }
+    /* Every string may come from a submission (its messages and test names
+     * carry what the job printed or its archive named): escaped for the
+     * terminal. */
     const char *verdict = dp_verdict_name(v->verdict);
+    char a[512], b[512];
     printf("job       %s\nprofile   %s\nstate     %s\nverdict   %s\nscore     %g\n"
            "attempts  %u\n",
-           v->job_id, v->profile != NULL ? v->profile : "-", dp_job_state_name(v->state),
+           SAFE(v->job_id, a), SAFE(v->profile, b), dp_job_state_name(v->state),
            verdict != NULL ? verdict : "-", v->score, v->attempts);
     if (v->submission_id != NULL)
-        printf("submission %s\n", v->submission_id);
+        printf("submission %s\n", SAFE(v->submission_id, a));
     if (v->runner_id != NULL)
-        printf("runner    %s\n", v->runner_id);
-    if (v->message != NULL && v->message[0] != '\0')
-        printf("message   %s\n", v->message);
+        printf("runner    %s\n", SAFE(v->runner_id, a));
+    if (v->message != NULL && v->message[0] != '\0') {
+        char m[4096];
+        printf("message   %s\n", SAFE(v->message, m));
+    }
     if (v->log_url != NULL)
-        printf("log       %s\n", v->log_url);
+        printf("log       %s\n", SAFE(v->log_url, a));
     for (size_t i = 0; i < v->n_tests; i++) {
         const dp_test_result *t = &v->tests[i];
         const char *tv = dp_verdict_name(t->verdict);
-        printf("  test %-16s %-4s exit %d  %u ms cpu  %u ms wall  %llu KiB\n",
-               t->name != NULL ? t->name : "-", tv != NULL ? tv : "-", t->exit_code, t->time_ms,
-               t->wall_ms, (unsigned long long)t->memory_kb);
+        printf("  test %-16s %-4s exit %d  %u ms cpu  %u ms wall  %llu KiB\n", SAFE(t->name, a),
+               tv != NULL ? tv : "-", t->exit_code, t->time_ms, t->wall_ms,
+               (unsigned long long)t->memory_kb);
     }
 }
 
@@ -343,11 +374,11 @@ static int cmd_runners(dpc *c, const cli_args *a)
             for (size_t k = 0; k < r->n_labels && pos < sizeof labels; k++)
                 pos += (size_t)snprintf(labels + pos, sizeof labels - pos, "%s%s", k ? "," : "",
                                         r->labels[k]);
-            printf("%-34s %-16s %-5s %-6u %-8u %-10s %-24s %s%s\n", r->runner_id,
-                   r->name != NULL ? r->name : "-", r->alive ? "yes" : "no", r->leased_jobs,
-                   r->capacity, r->version != NULL ? r->version : "-",
-                   r->last_seen != NULL ? r->last_seen : "-", labels,
-                   r->draining ? " (draining)" : "");
+            char id[256], name[256], ver[256], lab[512];
+            printf("%-34s %-16s %-5s %-6u %-8u %-10s %-24s %s%s\n", SAFE(r->runner_id, id),
+                   SAFE(r->name, name), r->alive ? "yes" : "no", r->leased_jobs, r->capacity,
+                   SAFE(r->version, ver), r->last_seen != NULL ? r->last_seen : "-",
+                   SAFE(labels, lab), r->draining ? " (draining)" : "");
         }
     }
     dpc_runners_free(list, n);
@@ -438,9 +469,10 @@ static int on_event(const dpc_event *ev, void *arg)
             json_object_set_new(o, "message", json_string(ev->message));
         print_json(o);
     } else {
-        printf("%s %s %s %s attempt=%u%s%s\n", ev->ts ? ev->ts : "-", ev->job_id, ev->state,
-               ev->verdict ? ev->verdict : "-", ev->attempt, ev->message ? " " : "",
-               ev->message ? ev->message : "");
+        char id[256], msg[2048];
+        printf("%s %s %s %s attempt=%u%s%s\n", ev->ts ? ev->ts : "-", SAFE(ev->job_id, id),
+               ev->state, ev->verdict ? ev->verdict : "-", ev->attempt, ev->message ? " " : "",
+               ev->message ? SAFE(ev->message, msg) : "");
     }
     fflush(stdout);
     return 0;
@@ -488,6 +520,12 @@ static int parse_args(int argc, char **argv, cli_args *a)
             slot = &a->time_ms;
         else if (strcmp(s, "--memory-kb") == 0)
             slot = &a->memory_kb;
+        else if (strcmp(s, "--scope") == 0)
+            slot = &a->scope;
+        else if (strcmp(s, "--max-queued") == 0)
+            slot = &a->max_queued;
+        else if (strcmp(s, "--per-minute") == 0)
+            slot = &a->per_minute;
         else if (strcmp(s, "--timeout") == 0) {
             if (i + 1 >= argc)
                 return usage_error("%s needs a value", s);
@@ -519,7 +557,7 @@ int main(int argc, char **argv)
     }
     const char *cmd = argv[1];
     static const char *const commands[] = {"submit", "status", "wait",    "watch", "runners",
-                                           "queue",  "cancel", "requeue", "drain"};
+                                           "queue",  "cancel", "requeue", "drain", "apikey"};
     int known = 0;
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         known |= strcmp(cmd, commands[i]) == 0;
@@ -554,7 +592,20 @@ int main(int argc, char **argv)
             return EX_USAGE_;
         }
     }
+    char *key = NULL;
+    if (ctl_key_from_env(&key, &err) != DP_OK) {
+        fprintf(stderr, "dispatchctl: %s\n", err.msg);
+        return EX_USAGE_;
+    }
     dpc *c = dpc_open(a.url, 10000, &err);
+    if (c != NULL && dpc_set_key(c, key, &err) != DP_OK) {
+        dpc_close(c);
+        c = NULL;
+    }
+    if (key != NULL) {
+        memset(key, 0, strlen(key));
+        free(key);
+    }
     if (c == NULL)
         return fail(err.code, &err);
     if (strcmp(cmd, "submit") == 0)
@@ -569,7 +620,16 @@ int main(int argc, char **argv)
         rc = cmd_runners(c, &a);
     else if (strcmp(cmd, "queue") == 0)
         rc = cmd_queue(c, &a);
-    else
+    else if (strcmp(cmd, "apikey") == 0) {
+        ctl_apikey_args ka = {a.n_positional > 0 ? a.positional[0] : NULL,
+                              a.n_positional > 1 ? a.positional[1] : NULL,
+                              a.scope,
+                              a.max_queued,
+                              a.per_minute,
+                              a.json};
+        int r = ctl_apikey(c, &ka, &err);
+        rc = r == DP_OK ? EX_OK_ : fail(r, &err);
+    } else
         rc = cmd_admin(c, cmd, &a);
     dpc_close(c);
     return rc;

@@ -15,6 +15,27 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* DISPATCH_ADMIN_LISTEN: one URL, or two separated by a comma (typically the
+ * local ipc socket, which needs no key, and a tcp one, which does). */
+static int check_admin_listen(const char *list, dp_err *err)
+{
+    char buf[2048];
+    if (strlen(list) >= sizeof buf)
+        return dp_err_set(err, DP_EINVAL, "DISPATCH_ADMIN_LISTEN: too long");
+    snprintf(buf, sizeof buf, "%s", list);
+    int n = 0;
+    for (char *save = NULL, *u = strtok_r(buf, ",", &save); u != NULL;
+         u = strtok_r(NULL, ",", &save), n++) {
+        int rc = dp_config_check_url("DISPATCH_ADMIN_LISTEN", u, "ipc,tcp,tls+tcp", err);
+        if (rc != DP_OK)
+            return rc;
+    }
+    if (n < 1 || n > DD_MAX_ADMIN_URLS)
+        return dp_err_set(err, DP_EINVAL, "DISPATCH_ADMIN_LISTEN: one or %d URLs, comma-separated",
+                          DD_MAX_ADMIN_URLS);
+    return DP_OK;
+}
+
 static int load_config(dd_config *c, dp_err *err)
 {
     int rc;
@@ -22,10 +43,10 @@ static int load_config(dd_config *c, dp_err *err)
         (rc = dp_config_url("DISPATCH_PG_DSN", NULL, "postgresql,postgres", &c->pg_dsn, err)) ||
         (rc = dp_config_url("DISPATCH_RUNNER_LISTEN", "tcp://0.0.0.0:7400", "tcp,tls+tcp,ipc",
                             &c->runner_listen, err)) ||
-        (rc = dp_config_url("DISPATCH_ADMIN_LISTEN", "ipc:///tmp/dispatch-admin.sock",
-                            "ipc,tcp,tls+tcp", &c->admin_listen, err)) ||
+        (rc = dp_config_string("DISPATCH_ADMIN_LISTEN", "ipc:///run/dispatch/admin.sock",
+                               &c->admin_listen, err)) ||
         (rc = dp_config_string("DISPATCH_REGISTRATION_TOKEN", NULL, &c->registration_token, err)) ||
-        (rc = dp_config_url("DISPATCH_LOG_STORE", "file:///tmp/dispatch-logs/{job_id}.log",
+        (rc = dp_config_url("DISPATCH_LOG_STORE", "file:///run/dispatch/logs/{job_id}.log",
                             "file,http,https", &c->log_store, err)) ||
         (rc = dp_config_string("DISPATCH_REDIS_PREFIX", "{dispatch}:", &c->prefix, err)) ||
         (rc = dp_config_string("DISPATCH_HTTP_LISTEN", "", &c->http_listen, err)) ||
@@ -50,8 +71,10 @@ static int load_config(dd_config *c, dp_err *err)
         return dp_err_set(err, DP_EINVAL,
                           "DISPATCH_ALIVE_TTL_MS: %llu must be above DISPATCH_HEARTBEAT_MS (%llu)",
                           (unsigned long long)c->alive_ttl_ms, (unsigned long long)c->heartbeat_ms);
+    if ((rc = check_admin_listen(c->admin_listen, err)) != DP_OK)
+        return rc;
     if (strncmp(c->runner_listen, "tls+tcp", 7) == 0 ||
-        strncmp(c->admin_listen, "tls+tcp", 7) == 0) {
+        strstr(c->admin_listen, "tls+tcp") != NULL) {
         const char *cert = NULL;
         if ((rc = dp_config_file("DISPATCH_TLS_CERT_KEY_FILE", NULL, &cert, err)) != DP_OK ||
             (rc = actor_tls_configure(cert, NULL, NULL, err)) != DP_OK)

@@ -1,8 +1,10 @@
 #include "dispatch/dd_stack.h"
 
 #include "actors/actor_urls.h"
+#include "common/log.h"
 #include "dispatch/gateway.h"
 #include "dispatch/http_api.h"
+#include "dispatch/keymaster.h"
 #include "dispatch/leaser.h"
 #include "dispatch/publisher.h"
 #include "dispatch/registrar.h"
@@ -10,34 +12,89 @@
 #include "dispatch/status.h"
 #include "dispatch/waker.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <string.h>
 
 /* The domain actors in spawn order; stopped in reverse. */
-enum { DD_PUBLISHER, DD_REPORTER, DD_LEASER, DD_WAKER, DD_REGISTRAR, DD_N_ACTORS };
+enum { DD_PUBLISHER, DD_REPORTER, DD_LEASER, DD_WAKER, DD_REGISTRAR, DD_KEYMASTER, DD_N_ACTORS };
 
 struct dd_stack {
     actor *actors[DD_N_ACTORS];
-    actor *gw_runner, *gw_admin, *gw_http, *status;
+    actor *gw_runner, *gw_admin[DD_MAX_ADMIN_URLS], *gw_http, *status;
     http_server *http;
+    char admin_urls[DD_MAX_ADMIN_URLS][1024];
+    size_t n_admin;
     char events_url[1100];
     char events_inproc[96]; /* the publisher's in-process URL (the HTTP API subscribes) */
 };
 
+/* The directory of an ipc socket is made 0700 (and created when missing),
+ * so nobody else can even reach the socket while it is being made 0600. */
+static int private_dir_for(const char *url, dp_err *err)
+{
+    if (strncmp(url, "ipc://", 6) != 0)
+        return DP_OK;
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s", url + 6);
+    char *slash = strrchr(dir, '/');
+    if (slash == NULL || slash == dir)
+        return DP_OK;
+    *slash = '\0';
+    struct stat st;
+    if (stat(dir, &st) != 0) {
+        if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+            return dp_err_set(err, DP_EINVAL, "%s: cannot create %s: %s", url, dir,
+                              strerror(errno));
+        return DP_OK;
+    }
+    if (st.st_uid == geteuid() && (st.st_mode & 0077) != 0 && strncmp(dir, "/tmp", 4) != 0 &&
+        chmod(dir, 0700) != 0)
+        return dp_err_set(err, DP_EINVAL, "%s: cannot make %s private: %s", url, dir,
+                          strerror(errno));
+    return DP_OK;
+}
+
+/* Splits cfg's admin list; the events URL follows the first ipc one. */
+static int split_admin(dd_stack *s, const dd_config *c, dp_err *err)
+{
+    char buf[2048];
+    snprintf(buf, sizeof buf, "%s", c->admin_listen);
+    for (char *save = NULL, *u = strtok_r(buf, ",", &save); u != NULL;
+         u = strtok_r(NULL, ",", &save)) {
+        if (s->n_admin == DD_MAX_ADMIN_URLS)
+            return dp_err_set(err, DP_EINVAL, "DISPATCH_ADMIN_LISTEN: at most %d URLs",
+                              DD_MAX_ADMIN_URLS);
+        snprintf(s->admin_urls[s->n_admin++], sizeof s->admin_urls[0], "%s", u);
+        int rc = private_dir_for(u, err);
+        if (rc != DP_OK)
+            return rc;
+        if (s->events_url[0] == '\0' && strncmp(u, "ipc://", 6) == 0 &&
+            (rc = actor_urls_events_for(u, s->events_url, sizeof s->events_url, err)) != DP_OK)
+            return rc;
+    }
+    if (s->events_url[0] == '\0')
+        dp_log(DP_LOG_WARN, "events_not_served", "why",
+               "no ipc admin URL: job events carry no credential, so they are never served over "
+               "tcp; add an ipc:// URL to DISPATCH_ADMIN_LISTEN for dispatchctl watch",
+               (char *)NULL);
+    return DP_OK;
+}
+
 /* Which table describes each routed actor (the waker takes no requests). */
 static const dd_actor_def *const dd_defs[DD_N_ACTORS] = {
-    [DD_PUBLISHER] = &publisher_actor,
-    [DD_REPORTER] = &reporter_actor,
-    [DD_LEASER] = &leaser_actor,
-    [DD_REGISTRAR] = &registrar_actor,
+    [DD_PUBLISHER] = &publisher_actor, [DD_REPORTER] = &reporter_actor,
+    [DD_LEASER] = &leaser_actor,       [DD_REGISTRAR] = &registrar_actor,
+    [DD_KEYMASTER] = &keymaster_actor,
 };
 
 static int spawn_actors(dd_stack *s, const dd_config *c, dp_err *err)
 {
     actor **a = s->actors;
-    if (actor_urls_events_for(c->admin_listen, s->events_url, sizeof s->events_url, err) != DP_OK ||
-        (a[DD_PUBLISHER] = publisher_spawn(s->events_url, s->events_inproc, err)) == NULL)
+    if ((a[DD_PUBLISHER] = publisher_spawn(s->events_url, s->events_inproc, err)) == NULL)
         return DP_EUNAVAIL;
     reporter_config rc = {c->redis_url,
                           c->prefix,
@@ -66,7 +123,8 @@ static int spawn_actors(dd_stack *s, const dd_config *c, dp_err *err)
                            (uint32_t)c->heartbeat_ms,
                            (uint32_t)c->alive_ttl_ms,
                            a[DD_LEASER]};
-    if ((a[DD_REGISTRAR] = registrar_spawn(&gc, err)) == NULL)
+    if ((a[DD_REGISTRAR] = registrar_spawn(&gc, err)) == NULL ||
+        (a[DD_KEYMASTER] = keymaster_spawn(c->pg_dsn, err)) == NULL)
         return DP_EUNAVAIL;
     return DP_OK;
 }
@@ -126,20 +184,24 @@ dd_stack *dd_stack_start(const dd_config *c, dp_err *err)
                                 .max_held = (size_t)c->max_waiting,
                                 .max_msg_bytes = DD_RUNNER_MAX_MSG,
                                 .max_conns = DD_RUNNER_MAX_CONNS};
-    gateway_config admin_gw = {.name = "gateway-admin",
-                               .listen_url = c->admin_listen,
-                               .max_held = 1024,
-                               .max_msg_bytes = DD_ADMIN_MAX_MSG,
-                               .max_conns = DD_ADMIN_MAX_CONNS,
-                               /* ipc is the machine's operator (0600); anything else needs keys */
-                               .require_key = strncmp(c->admin_listen, "ipc://", 6) != 0,
-                               .pg_dsn = c->pg_dsn};
-    if (spawn_actors(s, c, err) != DP_OK ||
+    if (split_admin(s, c, err) != DP_OK || spawn_actors(s, c, err) != DP_OK ||
         collect_routes(s, DD_FROM_RUNNER, &runner_gw, err) != DP_OK ||
-        collect_routes(s, DD_FROM_ADMIN, &admin_gw, err) != DP_OK ||
-        (s->gw_runner = gateway_spawn(&runner_gw, err)) == NULL ||
-        (s->gw_admin = gateway_spawn(&admin_gw, err)) == NULL)
+        (s->gw_runner = gateway_spawn(&runner_gw, err)) == NULL)
         goto fail;
+    for (size_t i = 0; i < s->n_admin; i++) {
+        const char *url = s->admin_urls[i];
+        gateway_config admin_gw = {.name = i == 0 ? "gateway-admin" : "gateway-admin-2",
+                                   .listen_url = url,
+                                   .max_held = 1024,
+                                   .max_msg_bytes = DD_ADMIN_MAX_MSG,
+                                   .max_conns = DD_ADMIN_MAX_CONNS,
+                                   /* ipc is the machine's operator (0600); tcp needs keys */
+                                   .require_key = strncmp(url, "ipc://", 6) != 0,
+                                   .pg_dsn = c->pg_dsn};
+        if (collect_routes(s, DD_FROM_ADMIN, &admin_gw, err) != DP_OK ||
+            (s->gw_admin[i] = gateway_spawn(&admin_gw, err)) == NULL)
+            goto fail;
+    }
     if (c->http_listen != NULL && c->http_listen[0] != '\0' && start_http(s, c, err) != DP_OK)
         goto fail;
     return s;
@@ -161,12 +223,14 @@ void dd_stack_stop(dd_stack *s)
     actor_destroy(s->status);
     /* Gateways refuse new work but stay up: the others answer through them. */
     gateway_close(s->gw_runner);
-    gateway_close(s->gw_admin);
+    for (size_t i = 0; i < DD_MAX_ADMIN_URLS; i++)
+        gateway_close(s->gw_admin[i]);
     gateway_close(s->gw_http);
     for (int i = DD_N_ACTORS - 1; i >= 0; i--)
         actor_destroy(s->actors[i]);
     actor_destroy(s->gw_runner);
-    actor_destroy(s->gw_admin);
+    for (size_t i = 0; i < DD_MAX_ADMIN_URLS; i++)
+        actor_destroy(s->gw_admin[i]);
     actor_destroy(s->gw_http);
     free(s);
 }

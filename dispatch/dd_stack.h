@@ -16,6 +16,10 @@
 
 #include <stdint.h>
 
+/* admin_listen: one URL or two, comma-separated; ipc:// is the local
+ * operator's (0600, in a 0700 directory, no key), any other needs API keys.
+ * The events socket (dispatchctl watch) is served beside the ipc one only:
+ * a pub socket cannot ask for a credential. */
 typedef struct {
     const char *redis_url, *pg_dsn, *runner_listen, *admin_listen, *registration_token;
     const char *log_store, *prefix, *http_listen;
@@ -29,12 +33,14 @@ typedef struct {
 #define DD_ADMIN_MAX_MSG (16u * 1024 * 1024)                  /* a submit batch */
 #define DD_RUNNER_MAX_CONNS 4096
 #define DD_ADMIN_MAX_CONNS 256
+#define DD_MAX_ADMIN_URLS 2
 
 typedef struct dd_stack dd_stack;
 
 dd_stack *dd_stack_start(const dd_config *cfg, dp_err *err);
 
-/* The events URL watchers subscribe to (borrowed from the stack). */
+/* The events URL watchers subscribe to (borrowed from the stack; "" when
+ * no admin URL is ipc). */
 const char *dd_stack_events_url(const dd_stack *s);
 
 /* Stops everything in order and frees s. NULL is a no-op. */

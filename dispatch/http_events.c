@@ -285,7 +285,7 @@ struct MHD_Response *http_stream_response(http_req *r)
 }
 
 /* ---- the routes: the key is checked by a message the stream's scope
- * needs (queue: read; status: the job's reader), then the stream starts
+ * needs (list_runners: read; status: the job's reader), then the stream starts
  * after the event that was last when the request came (or Last-Event-ID). */
 
 static uint64_t start_id(http_req *r)
@@ -306,7 +306,7 @@ static uint64_t start_id(http_req *r)
 
 static int on_probe(http_req *r, dp_msg *rep)
 {
-    if (rep->type != DP_MSG_QUEUE_STATS && rep->type != DP_MSG_JOB) {
+    if (rep->type != DP_MSG_RUNNERS && rep->type != DP_MSG_JOB) {
         http_answer_reply_error(r, rep);
         return 0;
     }
@@ -333,7 +333,7 @@ static int on_probe(http_req *r, dp_msg *rep)
 void http_events_all(http_req *r)
 {
     r->sse_from = start_id(r);
-    dp_msg m = {.type = DP_MSG_QUEUE};
+    dp_msg m = {.type = DP_MSG_LIST_RUNNERS}; /* needs read, like the stream; Redis only */
     http_forward(r, &m, on_probe);
 }
 

@@ -266,7 +266,19 @@ static void get_runners(http_req *r)
     http_forward(r, &m, on_runners);
 }
 
+/* GET /api/v1: the routes this server serves (the OpenAPI test compares
+ * docs/openapi.yaml with it); public, like /healthz. */
+static void list_routes(http_req *r)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; arr != NULL && i < http_n_routes; i++)
+        json_array_append_new(arr, json_pack("{s:s,s:s}", "method", http_routes[i].method, "path",
+                                             http_routes[i].pattern));
+    http_answer_json(r, 200, json_pack("{s:o}", "routes", arr));
+}
+
 const http_route http_routes[] = {
+    {"GET", "/api/v1", list_routes, 0, 0},
     {"GET", "/healthz", healthz, 0, 0},
     {"GET", "/metrics", metrics, 0, 0},
     {"POST", "/api/v1/jobs", submit, 1, 0},

@@ -51,6 +51,12 @@ static int publisher_start(void *state, actor_ctx *ctx, dp_err *err)
     (void)ctx;
     nng_listener l;
     int rv = nng_pub0_open(&s->pub);
+    /* the HTTP API's SSE subscribes in-process: served whatever the admin URLs */
+    if (rv == 0 && s->also_url[0] != '\0' && (rv = nng_listen(s->pub, s->also_url, NULL, 0)) != 0)
+        return dp_err_set(err, DP_EUNAVAIL, "events: cannot listen on %s: %s", s->also_url,
+                          nng_strerror(rv));
+    if (rv == 0 && s->url[0] == '\0')
+        return DP_OK; /* no ipc admin URL: events are not served (dd_stack.h) */
     if (rv == 0)
         rv = nng_listener_create(&l, s->pub, s->url);
     if (rv == 0 && actor_urls_tls_listener(l, s->url, err) != 0)
@@ -59,9 +65,6 @@ static int publisher_start(void *state, actor_ctx *ctx, dp_err *err)
         rv = nng_listener_start(l, 0);
     if (rv != 0)
         return dp_err_set(err, DP_EUNAVAIL, "events: cannot listen on %s: %s", s->url,
-                          nng_strerror(rv));
-    if (s->also_url[0] != '\0' && (rv = nng_listen(s->pub, s->also_url, NULL, 0)) != 0)
-        return dp_err_set(err, DP_EUNAVAIL, "events: cannot listen on %s: %s", s->also_url,
                           nng_strerror(rv));
     if (strncmp(s->url, "ipc://", 6) == 0)
         chmod(s->url + 6, 0600);

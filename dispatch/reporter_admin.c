@@ -9,6 +9,24 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A key with only the submit scope sees its own jobs: any other job is
+ * answered not_found, exactly as an unknown one (no oracle). Answers and
+ * returns 0 when the requester may not see the job. */
+static int may_see(reporter_state *s, fwd_origin o, uint64_t id, const char *job_id)
+{
+    if (fwd_may_see(o, NULL))
+        return 1; /* the local operator, or a read or admin key: every job */
+    char owner[32];
+    dp_err err = {0};
+    int rc = store_job_owner(s->db, job_id, owner, sizeof owner, &err);
+    if (rc == DP_OK && fwd_may_see(o, owner))
+        return 1;
+    if (rc == DP_OK || rc == DP_ENOTFOUND)
+        dp_err_set(&err, DP_ENOTFOUND, "job %s is unknown", job_id);
+    fwd_reply_code(o, id, rc == DP_OK ? DP_ENOTFOUND : rc, "job", &err);
+    return 0;
+}
+
 void reporter_do_status(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
 {
     reporter_state *s = state;
@@ -16,6 +34,8 @@ void reporter_do_status(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
     dp_msg r = {.type = DP_MSG_JOB, .id = m->id};
     dp_err err = {0};
     const char *job_id = m->type == DP_MSG_WAIT ? m->wait.job_id : m->status.job_id;
+    if (!may_see(s, o, m->id, job_id))
+        return;
     reporter_flush_events(
         s); /* what we already know (a lease) is in PostgreSQL before we read it */
     int rc = store_get_job(s->db, job_id, &r.job, &err);
@@ -48,6 +68,8 @@ void reporter_do_cancel(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
     (void)ctx;
     dp_err err = {0};
     const char *id = m->cancel.job_id;
+    if (!may_see(s, o, m->id, id))
+        return;
     int rc = store_mark_cancelled(s->db, id, "cancelled by an operator", &err);
     if (rc == DP_OK) {
         int rrc = rq_cancel(s->rq, id, &err);

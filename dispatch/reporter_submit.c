@@ -62,7 +62,7 @@ void reporter_do_submit(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
     }
     if (n_ok > 0) {
         /* The record first: a job exists once PostgreSQL has it. */
-        int rc = store_insert_jobs(s->db, ok, n_ok, NULL, &err);
+        int rc = store_insert_jobs_owned(s->db, ok, n_ok, o.key_id, NULL, &err);
         if (rc != DP_OK) {
             dp_log(DP_LOG_ERROR, "submit_not_persisted", "error", err.msg, (char *)NULL);
             for (size_t i = 0; i < r.submitted.n_items; i++) {

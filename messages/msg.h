@@ -71,6 +71,11 @@ typedef enum {
     DP_MSG_DRAIN,        /* admin: drain a runner */
     DP_MSG_WAIT,         /* block until a job is terminal; answered with `job` */
     DP_MSG_EVENT,        /* job state change, published to watchers */
+    DP_MSG_KEY_CREATE,   /* admin: create an API key */
+    DP_MSG_KEY,          /* reply: one key (its plaintext only when just created) */
+    DP_MSG_KEY_LIST,     /* admin: list the API keys */
+    DP_MSG_KEYS,         /* reply: the keys, without secrets */
+    DP_MSG_KEY_REVOKE,   /* admin: revoke a key by id or name */
     DP_MSG_WIRE_COUNT,   /* the versioned wire catalogue ends here */
     /* The in-process catalogue: same schema machinery, its own envelope
      * ("i" instead of "v"); the wire codec neither encodes nor accepts these. */
@@ -232,6 +237,32 @@ typedef struct {
     uint32_t slot; /* index of the executor in its runner */
 } dp_msg_slot_free;
 
+/* An API key as operators see it (common/apikey.h). */
+typedef struct {
+    char *key_id;
+    char *name;
+    uint32_t scopes;                 /* DP_SCOPE_* bits */
+    uint32_t max_queued, per_minute; /* quotas; 0: none */
+    char *key;                       /* the plaintext: in the reply to key_create only */
+    char *created_at;                /* RFC 3339 */
+    bool revoked;
+} dp_key_info;
+
+typedef struct {
+    char *name;
+    uint32_t scopes;
+    uint32_t max_queued, per_minute;
+} dp_msg_key_create;
+
+typedef struct {
+    dp_key_info *keys;
+    size_t n_keys;
+} dp_msg_keys;
+
+typedef struct {
+    char *key; /* id or name */
+} dp_msg_key_revoke;
+
 typedef struct {
     char **urls; /* inproc:// URLs, in slot order where that matters */
     size_t n_urls;
@@ -275,6 +306,10 @@ typedef struct {
         dp_msg_events events;
         dp_msg_slot_free slot_free;
         dp_msg_peers peers;
+        dp_msg_key_create key_create;
+        dp_key_info key;
+        dp_msg_keys keys;
+        dp_msg_key_revoke key_revoke;
     };
 } dp_msg;
 

@@ -298,6 +298,36 @@ static const dp_field peers_fields[] = {
 };
 static const dp_schema peers_schema = SCHEMA(peers, dp_msg_peers, peers_fields);
 
+static const dp_field key_info_fields[] = {
+    F_ID("kid", dp_key_info, key_id),
+    F_STR("name", dp_key_info, name, DP_MSG_MAX_NAME),
+    F_SCALAR("scopes", DP_F_U32, dp_key_info, scopes),
+    F_SCALAR("maxq", DP_F_U32, dp_key_info, max_queued),
+    F_SCALAR("rate", DP_F_U32, dp_key_info, per_minute),
+    F_STR("key", dp_key_info, key, DP_MSG_MAX_TOKEN),
+    F_STR("ts", dp_key_info, created_at, DP_MSG_MAX_TS),
+    F_SCALAR("revoked", DP_F_BOOL, dp_key_info, revoked),
+};
+static const dp_schema key_info_schema = SCHEMA(key, dp_key_info, key_info_fields);
+
+static const dp_field key_create_fields[] = {
+    F_STR("name", dp_msg_key_create, name, DP_MSG_MAX_NAME),
+    F_SCALAR("scopes", DP_F_U32, dp_msg_key_create, scopes),
+    F_SCALAR("maxq", DP_F_U32, dp_msg_key_create, max_queued),
+    F_SCALAR("rate", DP_F_U32, dp_msg_key_create, per_minute),
+};
+static const dp_schema key_create_schema = SCHEMA(key_create, dp_msg_key_create, key_create_fields);
+
+static const dp_field keys_fields[] = {
+    F_ARR("keys", dp_msg_keys, keys, n_keys, DP_MSG_MAX_RUNNERS, &key_info_schema),
+};
+static const dp_schema keys_schema = SCHEMA(keys, dp_msg_keys, keys_fields);
+
+static const dp_field key_revoke_fields[] = {
+    F_STR("key", dp_msg_key_revoke, key, DP_MSG_MAX_NAME),
+};
+static const dp_schema key_revoke_schema = SCHEMA(key_revoke, dp_msg_key_revoke, key_revoke_fields);
+
 static const dp_schema empty_schema = {"empty", 0, NULL, 0};
 
 static const struct {
@@ -330,6 +360,11 @@ static const struct {
     [DP_MSG_DRAIN] = {"drain", &drain_schema},
     [DP_MSG_WAIT] = {"wait", &wait_schema},
     [DP_MSG_EVENT] = {"event", &event_schema},
+    [DP_MSG_KEY_CREATE] = {"key_create", &key_create_schema},
+    [DP_MSG_KEY] = {"key", &key_info_schema},
+    [DP_MSG_KEY_LIST] = {"key_list", &empty_schema},
+    [DP_MSG_KEYS] = {"keys", &keys_schema},
+    [DP_MSG_KEY_REVOKE] = {"key_revoke", &key_revoke_schema},
     /* the in-process catalogue (dp_msg_encode_internal) */
     [DP_MSG_WAKE] = {"wake", &empty_schema},
     [DP_MSG_EVENTS] = {"events", &events_schema},

@@ -142,6 +142,15 @@ static int validate_body(const dp_msg *m, dp_err *err)
         return DP_OK;
     case DP_MSG_DRAIN:
         return required(err, m->drain.runner_id, "drain", "rid");
+    case DP_MSG_KEY_CREATE:
+        if (m->key_create.scopes < 1 || m->key_create.scopes > 7)
+            return dp_err_set(err, DP_EINVAL, "key_create.scopes: %u is not submit, read, admin",
+                              m->key_create.scopes);
+        return required(err, m->key_create.name, "key_create", "name");
+    case DP_MSG_KEY:
+        return required(err, m->key.key_id, "key", "kid");
+    case DP_MSG_KEY_REVOKE:
+        return required(err, m->key_revoke.key, "key_revoke", "key");
     case DP_MSG_WAIT:
         return required(err, m->wait.job_id, "wait", "jid");
     case DP_MSG_EVENT:

@@ -48,6 +48,15 @@ int store_schema_version(void);
 int store_insert_jobs(store_db *db, const dp_job_spec *specs, size_t n, size_t *n_inserted,
                       dp_err *err);
 
+/* store_insert_jobs recording which API key submitted them (owner_key: a
+ * key id, or NULL/"" for a keyless local operator). */
+int store_insert_jobs_owned(store_db *db, const dp_job_spec *specs, size_t n, const char *owner_key,
+                            size_t *n_inserted, dp_err *err);
+
+/* The id of the key that submitted job_id into owner ("" when none).
+ * DP_ENOTFOUND for an unknown job. */
+int store_job_owner(store_db *db, const char *job_id, char *owner, size_t len, dp_err *err);
+
 /* One completed job for store_record_results. */
 typedef struct {
     const dp_job_result *result; /* job_id, attempt, verdict, score, message, tests */

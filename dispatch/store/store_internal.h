@@ -41,6 +41,7 @@ extern const size_t store_statements_count;
 #define ST_COUNT_COMPLETED "dp_count_completed"
 #define ST_UPSERT_RUNNER "dp_upsert_runner"
 #define ST_ADD_EVENTS "dp_add_events"
+#define ST_JOB_OWNER "dp_job_owner"
 #define ST_KEY_CREATE "dp_key_create"
 #define ST_KEY_GET "dp_key_get"
 #define ST_KEY_LIST "dp_key_list"

@@ -26,6 +26,12 @@ static json_t *opt_str(const char *s)
 int store_insert_jobs(store_db *db, const dp_job_spec *specs, size_t n, size_t *n_inserted,
                       dp_err *err)
 {
+    return store_insert_jobs_owned(db, specs, n, NULL, n_inserted, err);
+}
+
+int store_insert_jobs_owned(store_db *db, const dp_job_spec *specs, size_t n, const char *owner_key,
+                            size_t *n_inserted, dp_err *err)
+{
     if (n_inserted != NULL)
         *n_inserted = 0;
     if (n == 0)
@@ -41,9 +47,14 @@ int store_insert_jobs(store_db *db, const dp_job_spec *specs, size_t n, size_t *
         }
         arr = append_or_fail(arr, dp_job_spec_to_json(&specs[i]));
     }
-    PGresult *res;
-    int rc = store_call_json(db, ST_INSERT_JOBS, arr, "insert jobs", &res, err);
+    PGresult *res = NULL;
+    char *text = arr != NULL ? json_dumps(arr, JSON_COMPACT) : NULL;
     json_decref(arr);
+    if (text == NULL)
+        return dp_err_set(err, DP_ENOMEM, "insert jobs: out of memory building the batch");
+    const char *params[] = {text, owner_key != NULL && owner_key[0] != '\0' ? owner_key : NULL};
+    int rc = store_call(db, ST_INSERT_JOBS, 2, params, "insert jobs", &res, err);
+    free(text);
     if (rc == DP_OK && n_inserted != NULL)
         *n_inserted = store_cmd_rows(res);
     PQclear(res);
@@ -340,4 +351,23 @@ int store_add_events(store_db *db, const store_event *events, size_t n, dp_err *
     json_decref(arr);
     PQclear(res);
     return rc;
+}
+
+int store_job_owner(store_db *db, const char *job_id, char *owner, size_t len, dp_err *err)
+{
+    if (len > 0)
+        owner[0] = '\0';
+    const char *params[] = {job_id};
+    PGresult *res;
+    int rc = store_call(db, ST_JOB_OWNER, 1, params, "job owner", &res, err);
+    if (rc != DP_OK)
+        return rc;
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        return dp_err_set(err, DP_ENOTFOUND, "job %s is unknown", job_id);
+    }
+    if (!PQgetisnull(res, 0, 0))
+        snprintf(owner, len, "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return DP_OK;
 }

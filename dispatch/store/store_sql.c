@@ -72,14 +72,15 @@ static const char sql_record_results[] =
 
 const store_statement store_statements[] = {
     {ST_INSERT_JOBS,
-     "WITH ins AS (INSERT INTO jobs (id, submission_id, profile, spec, max_attempts)"
+     "WITH ins AS (INSERT INTO jobs (id, submission_id, profile, spec, max_attempts, owner_key)"
      " SELECT s->>'job_id', s->>'submission_id', s->>'profile', s,"
-     "   (s->>'max_attempts')::integer"
+     "   (s->>'max_attempts')::integer, $2"
      " FROM jsonb_array_elements($1::jsonb) AS s"
      " ON CONFLICT (id) DO NOTHING RETURNING id)"
      /* the `queued` history row of each new job, in the same statement */
      " INSERT INTO job_events (job_id, state) SELECT id, 'queued' FROM ins",
-     1},
+     2},
+    {ST_JOB_OWNER, "SELECT owner_key FROM jobs WHERE id = $1", 1},
     {ST_RECORD_RESULTS, sql_record_results, 2},
     {ST_MARK_LEASED,
      "UPDATE jobs j SET state = 'leased', attempts = x.attempt, runner_id = x.runner_id,"

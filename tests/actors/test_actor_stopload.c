@@ -98,7 +98,11 @@ static void test_stop_under_load(void **unused)
         assert_int_equal(other, 0);
         assert_int_equal(ended, THREADS);
         assert_true(ok > 0);
-        assert_true(stop_ms < 1000);
+        /* Prompt: ~20 ms here (a 1 ms call in progress plus the close).
+         * 3 s is slack for a loaded 2-core machine (8 callers, ASan); a stop
+         * that waited out the callers' 500 ms timeouts one by one would
+         * take 4 s and fail it. */
+        assert_true(stop_ms < 3000);
         free(st);
     }
 }

@@ -373,18 +373,35 @@ static void test_tick_interval(void **unused)
     size_t n = atomic_load(&st->n_ticks);
     size_t want = (size_t)(elapsed / 50);
     printf("# actors: %zu ticks of 50 ms in %llu ms\n", n, (unsigned long long)elapsed);
-    assert_true(n + 2 >= want && n <= want + 1);
-    /* Ticks keep their phase (a late one is followed by an on-time one, not
-     * a catch-up burst), so single gaps vary on a loaded machine; the mean
-     * gap is the interval. */
-    assert_true(n >= 2);
-    uint64_t mean = (st->tick_ms[n - 1] - st->tick_ms[0]) / (n - 1);
-    assert_true(mean >= 45 && mean <= 60);
+    /* Never more ticks than intervals (+1 for rounding): a late tick is not
+     * repeated to catch up, whatever the load. Fewer on a loaded machine:
+     * the ticks a stall of the actor's thread swallows are lost; the slack
+     * is half of them (a ticker that stopped or runs at a wrong interval
+     * is far outside it). */
+    assert_true(n <= want + 1);
+    assert_true(2 * n >= want);
+    /* A late tick reschedules from "now", so single gaps vary on a loaded
+     * machine; most gaps are still the interval: the median gap must be
+     * 50 ms within 10 ms (timer and scheduling slack; a wrong interval
+     * is off by far more). No two ticks in the same millisecond (no
+     * catch-up burst); no gap over 1 s (a stall of the whole 2-core box
+     * beyond that is not "load", the ticker stopped). */
+    assert_true(n >= 3);
+    uint64_t gaps[ECHO_MAX_TICKS];
     for (size_t i = 1; i < n; i++) {
         uint64_t gap = st->tick_ms[i] - st->tick_ms[i - 1];
-        assert_true(gap >= 1 && gap <= 250);
+        assert_true(gap >= 1 && gap <= 1000);
+        size_t k = i - 1; /* insertion sort: n is ~10 */
+        while (k > 0 && gaps[k - 1] > gap) {
+            gaps[k] = gaps[k - 1];
+            k--;
+        }
+        gaps[k] = gap;
     }
-    printf("# actors: tick mean gap %llu ms\n", (unsigned long long)mean);
+    uint64_t median = gaps[(n - 1) / 2];
+    printf("# actors: tick median gap %llu ms (min %llu, max %llu)\n", (unsigned long long)median,
+           (unsigned long long)gaps[0], (unsigned long long)gaps[n - 2]);
+    assert_true(median >= 40 && median <= 60);
     free(st);
 }
 
@@ -510,7 +527,10 @@ static void test_stop_in_flight(void **unused)
      * started if the stop was late); the queued ones are told. */
     assert_true(ok >= 1 && closed >= THREADS - 3);
     assert_int_equal(ok + closed, THREADS);
-    assert_true(stop_ms < 1000);
+    /* Prompt: the call being handled (100 ms) plus the close, ~120 ms here.
+     * 3 s is slack for a loaded 2-core machine; a stop that left the queued
+     * callers to their 5 s timeout would still fail it. */
+    assert_true(stop_ms < 3000);
     free(st);
 }
 

@@ -13,6 +13,7 @@
 #include "common/err.h"
 #include "common/job.h"
 #include "common/sha256.h"
+#include "common/text.h"
 
 static void test_sha256_vectors(void **state)
 {
@@ -108,13 +109,36 @@ static void test_config(void **state)
     assert_int_equal(dp_new_id("j", id, 10), -1);
 }
 
+/* Untrusted text for a terminal: controls escaped, valid UTF-8 kept. */
+static void test_text_safe(void **state)
+{
+    (void)state;
+    char out[128];
+    assert_string_equal(dp_text_safe("a\x1b]0;pwned\x07"
+                                     "b",
+                                     out, sizeof out),
+                        "a\\x1b]0;pwned\\x07b");
+    assert_string_equal(dp_text_safe("x\xc2\x9b"
+                                     "2Jy",
+                                     out, sizeof out),
+                        "x\\xc2\\x9b"
+                        "2Jy"); /* C1 CSI */
+    assert_string_equal(dp_text_safe("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", out, sizeof out),
+                        "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
+    assert_string_equal(dp_text_safe("bad\xff\xe2\x82", out, sizeof out), "bad\\xff\\xe2\\x82");
+    assert_string_equal(dp_text_safe("line\nnext\x7f", out, sizeof out), "line\\x0anext\\x7f");
+    assert_string_equal(dp_text_safe(NULL, out, sizeof out), "-");
+    char small[8];
+    assert_string_equal(dp_text_safe("abcdefghij", small, sizeof small), "abcd...");
+    assert_string_equal(dp_text_safe("\x1b\x1b\x1b", small, sizeof small), "\\x1b...");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_sha256_vectors),
-        cmocka_unit_test(test_ct_equal_and_random),
-        cmocka_unit_test(test_names),
-        cmocka_unit_test(test_config),
+        cmocka_unit_test(test_sha256_vectors), cmocka_unit_test(test_ct_equal_and_random),
+        cmocka_unit_test(test_names),          cmocka_unit_test(test_config),
+        cmocka_unit_test(test_text_safe),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

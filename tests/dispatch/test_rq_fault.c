@@ -207,7 +207,10 @@ static void workout(const char *url, const char *prefix)
 {
     rq_options o;
     rq_options_default(&o);
-    o.alive_ttl_ms = 300;
+    /* a alone heartbeats after the sleep and must stay alive through the
+     * sweep (one round trip later): 1 s of slack for a loaded machine; the
+     * sleep outlasts the TTL for b (a lower bound, load only lengthens it) */
+    o.alive_ttl_ms = 1000;
     rq_conn *c = t_connect(url, prefix, &o);
     dp_err err = {0};
     char a[DP_ID_MAX], b[DP_ID_MAX], d[DP_ID_MAX];
@@ -230,7 +233,7 @@ static void workout(const char *url, const char *prefix)
     assert_int_equal(rq_deregister(c, d, NULL, &err), DP_OK);
     rq_wake *wk = rq_wake_subscribe(url, prefix, &err);
     assert_non_null(wk);
-    sleep_ms(400);
+    sleep_ms(1100);
     assert_int_equal(rq_heartbeat(c, a, &err), DP_OK);
     rq_reap_report rep;
     assert_int_equal(rq_reap_sweep(c, "reaper-1", 2000, 10, &rep, &err), DP_OK);

@@ -9,7 +9,13 @@
 #include <string.h>
 #include <time.h>
 
-#define TTL_MS 300 /* wide enough that a loaded 2-core box does not flake */
+/* The alive TTL. A runner the test heartbeats must stay alive through the
+ * few Redis round trips that follow (a few ms; the checks expect exactly
+ * the silent runner to be expired): 1 s is the slack for a stalled process
+ * on a loaded 2-core machine (300 ms was not always enough under ASan).
+ * The silent ones are waited out with TTL_MS + 100: a lower bound, load
+ * only lengthens it. */
+#define TTL_MS 1000
 
 typedef struct {
     char prefix[64];

@@ -33,7 +33,7 @@ void dd_sleep_ms(long ms)
     }
 }
 
-static int free_port(void)
+int dd_free_port(void)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -78,7 +78,7 @@ void dd_init(dd_daemon *d, const char *redis_url, const char *pg_base)
     char hex[40];
     dp_new_id("", hex, sizeof hex);
     snprintf(d->prefix, sizeof d->prefix, "{t%.16s}:", hex);
-    snprintf(d->runner_url, sizeof d->runner_url, "tcp://127.0.0.1:%d", free_port());
+    snprintf(d->runner_url, sizeof d->runner_url, "tcp://127.0.0.1:%d", dd_free_port());
     snprintf(d->admin_url, sizeof d->admin_url, "ipc://%s/admin.sock", d->dir);
 }
 

@@ -86,6 +86,9 @@ dp_msg_type dd_status(actor_client *admin, const char *job_id, dp_job_view *out)
 long dd_sql_long(dd_daemon *d, const char *sql);
 
 int64_t dd_now_us(void);
+
+/* A loopback TCP port that was free a moment ago. */
+int dd_free_port(void);
 void dd_sleep_ms(long ms);
 
 #endif

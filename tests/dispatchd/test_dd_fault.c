@@ -18,10 +18,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Fast reaping. A runner the test keeps alive heartbeats at most one lease
+ * wait (100-200 ms) plus a few round trips apart: the 1 s TTL is the slack
+ * for a loaded 2-core machine (400 ms was not always enough under ASan). */
 #define FAST_ENV(d)                                                                                \
     do {                                                                                           \
         dd_env(d, "DISPATCH_HEARTBEAT_MS=100");                                                    \
-        dd_env(d, "DISPATCH_ALIVE_TTL_MS=400");                                                    \
+        dd_env(d, "DISPATCH_ALIVE_TTL_MS=1000");                                                   \
         dd_env(d, "DISPATCH_SWEEP_MS=50");                                                         \
     } while (0)
 
@@ -45,24 +48,27 @@ static void test_reaper_reclaims_then_fails(void **state)
     dd_start(&d);
     actor_client *rc = dd_client(d.runner_url), *ac = dd_client(d.admin_url);
     char a_id[DP_ID_MAX], a_tok[65], b_id[DP_ID_MAX], b_tok[65];
-    dd_register(rc, "dies-first", a_id, a_tok);
-    dd_register(rc, "dies-second", b_id, b_tok);
     char job[1][DP_ID_MAX], ids[1][DP_ID_MAX];
     uint32_t att[1];
     size_t n = 0;
     dd_submit(ac, 1, job);
+    /* A leases right after registering (it must not be reaped before), B
+     * registers then and starts heartbeating at once. */
+    dd_register(rc, "dies-first", a_id, a_tok);
     assert_int_equal(dd_lease(rc, a_id, a_tok, 1, 1000, ids, att, &n), DP_MSG_LEASED);
     assert_int_equal(att[0], 1);
+    dd_register(rc, "dies-second", b_id, b_tok);
     /* A goes silent; B keeps heartbeating and asks for work. */
     int64_t t0 = dd_now_us();
     n = 0;
-    while (n == 0 && dd_now_us() - t0 < 5000000) {
+    /* reclaimed after the 1 s TTL and a 50 ms sweep; 10 s of slack for load */
+    while (n == 0 && dd_now_us() - t0 < 10000000) {
         heartbeat(rc, b_id, b_tok);
         dd_lease(rc, b_id, b_tok, 1, 100, ids, att, &n);
     }
     if (n == 0)
-        fail_msg("the silent runner's job was not reclaimed within 5 s");
-    printf("reclaimed after %.0f ms (alive ttl 400 ms)\n", (double)(dd_now_us() - t0) / 1000);
+        fail_msg("the silent runner's job was not reclaimed within 10 s");
+    printf("reclaimed after %.0f ms (alive ttl 1000 ms)\n", (double)(dd_now_us() - t0) / 1000);
     assert_string_equal(ids[0], job[0]);
     assert_int_equal(att[0], 2);
     /* The reaped runner's late complete is refused. */
@@ -72,7 +78,7 @@ static void test_reaper_reclaims_then_fails(void **state)
     t0 = dd_now_us();
     for (;;) {
         assert_int_equal(dd_status(ac, job[0], &v), DP_MSG_JOB);
-        if (v.state == DP_JOB_FAILED || dd_now_us() - t0 > 5000000)
+        if (v.state == DP_JOB_FAILED || dd_now_us() - t0 > 10000000) /* 1 s TTL; slack */
             break;
         dp_job_view_free(&v);
         dd_sleep_ms(50);
@@ -150,7 +156,9 @@ static void test_restart_mid_flight(void **state)
     (void)state;
     dd_daemon d;
     dd_init(&d, NULL, NULL);
-    /* default TTLs: the runner must outlive the restart */
+    /* the runner must outlive the restart (a kill and a start that take
+     * seconds on a loaded machine): a 1 h alive TTL, nothing to reap here */
+    dd_env(&d, "DISPATCH_ALIVE_TTL_MS=3600000");
     dd_start(&d);
     actor_client *rc = dd_client(d.runner_url), *ac = dd_client(d.admin_url);
     char id[DP_ID_MAX], tok[65];
@@ -229,10 +237,13 @@ static void test_flushall_mid_flight(void **state)
     dd_start(&d);
     actor_client *rc = dd_client(d.runner_url), *ac = dd_client(d.admin_url);
     char id[DP_ID_MAX], tok[65];
-    dd_register(rc, "flushed", id, tok);
     enum { N = 200 };
     static char jobs[N][DP_ID_MAX];
     dd_submit(ac, N, jobs);
+    /* Registered after the submit and heartbeating between completes: the
+     * runner must not be reaped (1 s TTL) before the flush, however long
+     * these round trips take on a loaded machine. */
+    dd_register(rc, "flushed", id, tok);
     char ids[64][DP_ID_MAX];
     uint32_t att[64];
     size_t k = 0;

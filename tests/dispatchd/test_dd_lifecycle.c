@@ -3,7 +3,7 @@
  * (submit, status). Proves the refusals (bad registration token, wrong
  * runner token, wrong owner, unknown job), that a repeated complete is
  * acknowledged without touching PostgreSQL again, that a parked lease is
- * answered within 50 ms of a submit, and measures completes/s. */
+ * answered by the submit's wake, and measures completes/s. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -23,6 +23,10 @@ static int setup(void **state)
 {
     (void)state;
     dd_init(&dd, NULL, NULL);
+    /* The scripted runners heartbeat rarely or never, and nothing here is
+     * about reaping: a 1 h alive TTL keeps them registered however slow a
+     * loaded machine makes the test (the 15 s default was within reach). */
+    dd_env(&dd, "DISPATCH_ALIVE_TTL_MS=3600000");
     dd_start(&dd);
     runner_c = dd_client(dd.runner_url);
     admin_c = dd_client(dd.admin_url);
@@ -138,12 +142,18 @@ static void test_full_lifecycle(void **state)
     char sql[512];
     snprintf(sql, sizeof sql, "SELECT count(*) FROM test_results WHERE job_id = '%s'", job[0]);
     assert_int_equal(dd_sql_long(&dd, sql), 2);
-    dd_sleep_ms(50); /* events are written on the reporter's next tick */
+    /* Events are written on the reporter's next tick (2 ms): wait for the
+     * row, up to 10 s of slack for a loaded machine. */
     snprintf(sql, sizeof sql,
              "SELECT count(*) FROM job_events WHERE job_id = '%s' AND state = 'completed'", job[0]);
+    for (int64_t t0 = dd_now_us(); dd_sql_long(&dd, sql) == 0 && dd_now_us() - t0 < 10000000;)
+        dd_sleep_ms(20);
     assert_int_equal(dd_sql_long(&dd, sql), 1);
 
-    /* The runner did not hear the ack and says it again: ack, nothing new. */
+    /* The runner did not hear the ack and says it again: ack, nothing new.
+     * (50 ms is 25 reporter ticks for a wrong second event to show up; on a
+     * loaded machine it may be too short to catch one, never a false
+     * failure.) */
     assert_int_equal(dd_complete(runner_c, a_id, a_tok, job[0], 1, 0), DP_MSG_ACK);
     dd_sleep_ms(50);
     assert_int_equal(dd_sql_long(&dd, sql), 1);
@@ -158,7 +168,11 @@ static void test_full_lifecycle(void **state)
     assert_int_equal(dd_complete(runner_c, b_id, b_tok, job[0], 1, 0), DP_MSG_CONFLICT);
 }
 
-/* A lease parked on an empty queue is answered within 50 ms of a submit. */
+/* A lease parked on an empty queue is answered by the submit's wake, not by
+ * the leaser's fallback poke (every 5 s) or the lease's own 5 s deadline:
+ * ~8 ms here (mean of 10 rounds, printed). Bound per round: 1 s, slack for a
+ * loaded 2-core machine; without the wake, each round waits a uniform 0-5 s
+ * for the poke, so 10 rounds all under 1 s would be a 1e-7 fluke. */
 static void test_lease_wakeup_latency(void **state)
 {
     (void)state;
@@ -177,7 +191,7 @@ static void test_lease_wakeup_latency(void **state)
         assert_int_equal(dp_msg_encode(&l, &req, &err), DP_OK);
         actor_future *f = actor_client_call_start(runner_c, req, 10000, &err);
         assert_non_null(f);
-        dd_sleep_ms(100); /* let it park */
+        dd_sleep_ms(100); /* let it park (not parked yet under load: it finds the job at once) */
         char job[1][DP_ID_MAX];
         int64_t t0 = dd_now_us();
         dd_submit(admin_c, 1, job);
@@ -197,8 +211,8 @@ static void test_lease_wakeup_latency(void **state)
     }
     printf("submit->lease (parked, incl. submit round trip): mean %.2f ms, max %.2f ms\n",
            sum / rounds, worst);
-    if (worst >= 50.0)
-        fail_msg("a parked lease took %.1f ms after the submit (bound 50 ms)", worst);
+    if (worst >= 1000.0)
+        fail_msg("a parked lease took %.1f ms after the submit (bound 1 s)", worst);
 }
 
 /* completes/s through gateway -> reporter -> PostgreSQL -> Redis; reported,

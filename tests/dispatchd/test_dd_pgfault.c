@@ -48,6 +48,10 @@ static void test_pg_restart_mid_flight(void **state)
     (void)state;
     dd_daemon d;
     dd_init(&d, NULL, pg.dsn);
+    /* The scripted runners heartbeat rarely or never, and nothing here is
+     * about reaping: a 1 h alive TTL keeps them registered however slow a
+     * loaded machine makes the test (the 15 s default was within reach). */
+    dd_env(&d, "DISPATCH_ALIVE_TTL_MS=3600000");
     dd_start(&d);
     actor_client *rc = dd_client(d.runner_url), *ac = dd_client(d.admin_url);
     char id[DP_ID_MAX], tok[65];

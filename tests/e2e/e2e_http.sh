@@ -4,13 +4,12 @@
 # API key scopes, body bounds and idle connections.
 . "$(dirname "$0")/e2e_lib.sh"
 ulimit -n 4096 # 1,000 SSE streams below
-: "${MKAPIKEY:?}"
 http_port=$(free_port)
 H="http://127.0.0.1:$http_port"
 e2e_start_dispatchd DISPATCH_HTTP_LISTEN="$H" DISPATCH_HTTP_IDLE_MS=2000 DISPATCH_HTTP_MAX_BODY=65536 DISPATCH_HTTP_MAX_INLINE=4096
-admin=$("$MKAPIKEY" "$E2E_PG_DSN" admin admin)
-sub=$("$MKAPIKEY" "$E2E_PG_DSN" producer submit)
-reader=$("$MKAPIKEY" "$E2E_PG_DSN" reader read)
+admin=$(dispatchctl apikey create ops --scope admin 2>/dev/null)
+sub=$(dispatchctl apikey create producer --scope submit 2>/dev/null)
+reader=$(dispatchctl apikey create reader --scope read 2>/dev/null)
 
 # req KEY METHOD PATH [BODY]: prints the body, then the status on its own line
 req() {
@@ -34,6 +33,16 @@ for _ in $(seq 1 50); do curl -fsS "$H/healthz" >/dev/null 2>&1 && break; sleep 
 [ "$(curl -fsS "$H/healthz")" = ok ] || fail "/healthz is not ok"
 curl -fsS "$H/metrics" | grep -q '^dispatch_up 1$' || fail "/metrics: dispatch_up"
 ok "/healthz and /metrics on the API server"
+
+# docs/openapi.yaml documents exactly the routes the live server serves
+curl -fsS "$H/api/v1" | python3 -c 'import json, sys, yaml
+live = {(r["method"].lower(), r["path"]) for r in json.load(sys.stdin)["routes"]}
+doc = yaml.safe_load(open(sys.argv[1]))
+documented = {(m, p) for p, ops in doc["paths"].items() for m in ops if m in ("get", "post", "put", "delete", "patch")}
+missing, extra = live - documented, documented - live
+assert not missing and not extra, f"not in openapi.yaml: {sorted(missing)}; not served: {sorted(extra)}"
+print(f"{len(live)} routes")' "$SRC/docs/openapi.yaml" || fail "docs/openapi.yaml and the server disagree"
+ok "docs/openapi.yaml matches the live routes"
 
 z=$(e2e_zip ok test.sh='exit 0\n')
 spec="{\"profile\":\"shell\",\"archive\":\"file://$z\"}"

@@ -49,7 +49,8 @@ e2e_start_dispatchd() {
     dispatchd ${E2E_DISPATCHD_ARGS:-} >"$E2E_DIR/dispatchd.log" 2>&1 &
   E2E_PIDS+=($!)
   E2E_DISPATCHD=$!
-  for _ in $(seq 1 100); do
+  # up in ~1 s; 30 s is slack for a sanitized build on a loaded machine
+  for _ in $(seq 1 300); do
     dispatchctl queue >/dev/null 2>&1 && return 0
     kill -0 "$E2E_DISPATCHD" 2>/dev/null || break
     sleep 0.1
@@ -78,6 +79,48 @@ e2e_zip() {
   for kv in "$@"; do printf '%b' "${kv#*=}" >"$d/${kv%%=*}"; done
   (cd "$d" && zip -qrX "$E2E_DIR/$name.zip" .)
   echo "$E2E_DIR/$name.zip"
+}
+
+# A shell job that runs until the test lets it go: it creates `started` in its
+# workspace (/box, the runner's RUNNER_WORKDIR/job-*/box on the host), then
+# waits for a file `go` there that only the test creates (e2e_release). So a
+# job outlives a kill or a stop by construction, however slow the machine: no
+# race between the job's own run time and the test's setup. It polls every
+# 0.1 s; the shell profile's wall limit (20 s) is the only bound on the wait.
+E2E_BLOCKING_JOB='touch started\nwhile [ ! -e go ]; do sleep 0.1; done\necho released\n'
+
+# e2e_wait_started RUNNER SECONDS: waits until a blocking job runs on runner
+# RUNNER (its `started` file exists, `go` does not: a released job's workspace
+# may still be there); sets E2E_BOX to its workspace.
+e2e_wait_started() {
+  local d
+  for _ in $(seq 1 $(($2 * 10))); do
+    for d in "$E2E_DIR/work-$1"/job-*/box; do
+      [ -e "$d/started" ] && [ ! -e "$d/go" ] && { E2E_BOX=$d; return 0; }
+    done
+    sleep 0.1
+  done
+  fail "no job started on runner $1 in $2 s"
+}
+
+# e2e_release BOX: lets the blocking job in workspace BOX finish.
+e2e_release() { touch "$1/go"; }
+
+# e2e_wait_box_gone BOX SECONDS: waits until no sandboxed process (uid 60000+)
+# runs in workspace BOX (its /box is BOX: same device and inode), else fails
+# naming them. Used when a runner died: its jobs must die with it.
+e2e_wait_box_gone() {
+  local want pid left
+  want=$(stat -c %d:%i "$1")
+  for _ in $(seq 1 $(($2 * 10))); do
+    left=""
+    for pid in $(ps -eo pid=,uid= | awk '$2 >= 60000 {print $1}'); do
+      [ "$(stat -L -c %d:%i "/proc/$pid/root/box" 2>/dev/null)" = "$want" ] && left="$left $pid"
+    done
+    [ -z "$left" ] && return 0
+    sleep 0.1
+  done
+  fail "processes still run in $1 $2 s after their runner ended:$left"
 }
 
 # json FIELD < job JSON

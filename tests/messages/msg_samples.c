@@ -243,6 +243,32 @@ void msg_sample(dp_msg_type t, dp_msg *m)
         m->event.ts = msg_xstrdup("2026-01-01T00:00:00.123Z");
         m->event.message = msg_xstrdup("attempts exhausted");
         break;
+    case DP_MSG_KEY_CREATE:
+        m->key_create.name = msg_xstrdup("grader");
+        m->key_create.scopes = 3;
+        m->key_create.max_queued = 100;
+        m->key_create.per_minute = 600;
+        break;
+    case DP_MSG_KEY:
+        m->key.key_id = msg_xstrdup("0123456789abcdef");
+        m->key.name = msg_xstrdup("grader");
+        m->key.scopes = 4;
+        m->key.key = msg_xstrdup("dpk_0123456789abcdef_00");
+        m->key.created_at = msg_xstrdup("2026-01-01T00:00:00.000Z");
+        break;
+    case DP_MSG_KEYS:
+        m->keys.keys = xcalloc(2, sizeof *m->keys.keys);
+        m->keys.n_keys = 2;
+        for (size_t i = 0; i < 2; i++) {
+            m->keys.keys[i].key_id = msg_xstrdup(i ? "fedcba9876543210" : "0123456789abcdef");
+            m->keys.keys[i].name = msg_xstrdup(i ? "ops" : "grader");
+            m->keys.keys[i].scopes = i ? 4 : 1;
+            m->keys.keys[i].revoked = i == 1;
+        }
+        break;
+    case DP_MSG_KEY_REVOKE:
+        m->key_revoke.key = msg_xstrdup("grader");
+        break;
     case DP_MSG_SLOT_FREE:
         m->slot_free.slot = 3;
         break;

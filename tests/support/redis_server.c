@@ -69,7 +69,8 @@ static int rs_spawn(rs_server *s, dp_err *err)
         _exit(127);
     }
     s->pid = pid;
-    for (int i = 0; i < 200; i++) {
+    /* up in ms; 20 s of slack for a loaded machine (returns on the first PONG) */
+    for (int i = 0; i < 800; i++) {
         if (rs_ping(s->port))
             return DP_OK;
         int st;
