@@ -10,6 +10,7 @@ e2e_start_dispatchd DISPATCH_HTTP_LISTEN="$H" DISPATCH_HTTP_IDLE_MS=2000 DISPATC
 admin=$(dispatchctl apikey create ops --scope admin 2>/dev/null)
 sub=$(dispatchctl apikey create producer --scope submit 2>/dev/null)
 reader=$(dispatchctl apikey create reader --scope read 2>/dev/null)
+other=$(dispatchctl apikey create other-producer --scope submit 2>/dev/null)
 
 # req KEY METHOD PATH [BODY]: prints the body, then the status on its own line
 req() {
@@ -81,6 +82,13 @@ req "$sub" POST "/api/v1/jobs/$j1/cancel"; expect 200 "cancel"
 [ "$(field state)" = cancelled ] || fail "cancel: $out"
 req "$sub" POST "/api/v1/jobs/$j1/cancel"; expect 409 "cancel twice"
 ok "cancel 200, again 409"
+
+# a submit key sees only its own jobs (the reporter decides, as for dispatchctl)
+req "$other" GET "/api/v1/jobs/$j1"; expect 404 "another key's job"
+req "$other" POST "/api/v1/jobs/$j1/cancel"; expect 404 "cancel another key's job"
+req "$other" GET "/api/v1/jobs/$j1/events"; expect 404 "another key's job's events"
+req "$reader" GET "/api/v1/jobs/$j1"; expect 200 "a read key sees every job"
+ok "another submit key gets 404 for the job (get, cancel, events); a read key sees it"
 
 # bad input: 400 naming the field, 415, 413 before the body is read, 404/405
 req "$sub" POST /api/v1/jobs '{"profile":"shell","archive":"file:///x.zip","max_attemps":2}'; expect 400 "typo"
