@@ -118,7 +118,7 @@ static int on_exec_submitted(http_req *r, dp_msg *rep)
         return 0;
     }
     if (rep->submitted.n_items != 1 || rep->submitted.items[0].job_id == NULL) {
-        http_answer_error(r, 400, "invalid", "%s",
+        http_answer_error(r, 503, "unavailable", "%s", /* the spec passed the same check */
                           rep->submitted.n_items == 1 && rep->submitted.items[0].error != NULL
                               ? rep->submitted.items[0].error
                               : "refused");

@@ -134,18 +134,21 @@ static int on_submitted(http_req *r, dp_msg *rep)
         json_t *item = idx != NULL ? json_array_get(items, (size_t)json_integer_value(idx)) : NULL;
         if (item == NULL)
             continue;
+        /* What we forward passed the same spec check the reporter makes
+         * (dp_job_spec_check), so a refusal here is the server's: PostgreSQL
+         * down, no job id. */
         if (it->job_id != NULL)
             json_object_set_new(item, "id", json_string(it->job_id));
         else
             json_object_set_new(item, "error",
-                                json_pack("{s:s,s:s}", "code", "invalid", "message",
+                                json_pack("{s:s,s:s}", "code", "unavailable", "message",
                                           it->error != NULL ? it->error : "refused"));
     }
     if (json_is_true(json_object_get(r->scratch, "single"))) {
         json_t *item = json_array_get(items, 0);
         json_t *e = json_object_get(item, "error");
         if (e != NULL) {
-            http_answer_error(r, 400, "invalid", "%s",
+            http_answer_error(r, 503, "unavailable", "%s",
                               json_string_value(json_object_get(e, "message")));
             return 0;
         }
@@ -154,7 +157,7 @@ static int on_submitted(http_req *r, dp_msg *rep)
     size_t ok = 0, idx;
     json_t *item;
     json_array_foreach(items, idx, item) ok += json_object_get(item, "id") != NULL;
-    http_answer_json(r, ok > 0 ? 201 : 400,
+    http_answer_json(r, ok > 0 ? 201 : 503,
                      json_pack("{s:O,s:I,s:I}", "items", items, "accepted", (json_int_t)ok,
                                "refused", (json_int_t)(json_array_size(items) - ok)));
     return 0;
