@@ -9,6 +9,8 @@
  *              (no thread waits); the error JSON and its status.
  * http_routes.c  the routes: JSON <-> the same msgpack messages dispatchctl
  *              sends, so HTTP and dispatchctl always agree.
+ * http_execute.c POST /execute; http_inline.c inline files -> a stored zip;
+ * http_events.c  Server-Sent Events from the publisher.
  *
  * Threads: the daemon's one polling thread runs every route; replies arrive
  * on nng's threads, which fill the request and resume its connection. A
