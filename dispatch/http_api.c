@@ -212,7 +212,7 @@ http_server *http_api_start(const http_api_config *cfg, dp_err *err)
     if ((s->gateway = actor_client_open(cfg->gateway_url, err)) == NULL ||
         (s->status = actor_client_open(cfg->status_url, err)) == NULL ||
         (s->store = logstore_open(cfg->log_store, err)) == NULL ||
-        (s->hub = http_hub_start(cfg->events_url, err)) == NULL ||
+        (s->hub = http_hub_start(cfg->events_url, s, err)) == NULL ||
         listen_addr(cfg->listen_url, &ai, err) != DP_OK)
         goto fail;
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME;

@@ -235,7 +235,8 @@ static void on_timer(void *arg)
     http_req *r = arg;
     unlink_parked(r);
     int pending = 0;
-    if (nng_aio_result(r->timer) != 0 || r->srv->stopping)
+    int rv = nng_aio_result(r->timer); /* NNG_ECANCELED: woken early (an event), or stopping */
+    if ((rv != 0 && rv != NNG_ECANCELED) || r->srv->stopping)
         http_answer_error(r, 503, "unavailable", "dispatcher shutting down");
     else
         pending = r->again(r);
@@ -265,6 +266,15 @@ int http_park(http_req *r, uint32_t ms, int (*again)(http_req *r))
     nng_sleep_aio((nng_duration)ms, r->timer);
     pthread_mutex_unlock(&s->mu);
     return 1;
+}
+
+void http_wake_parked(http_server *s, const char *job_id)
+{
+    pthread_mutex_lock(&s->mu);
+    for (http_req *r = s->parked; r != NULL; r = r->park_next)
+        if (strcmp(r->id, job_id) == 0)
+            nng_aio_cancel(r->timer); /* its callback asks again now */
+    pthread_mutex_unlock(&s->mu);
 }
 
 void http_unpark_all(http_server *s)

@@ -38,6 +38,7 @@ struct http_hub {
     int stopping;
     nng_socket sub;
     nng_aio *recv, *ping;
+    http_server *srv; /* its long-polls are woken by events */
 };
 
 /* Resumes every parked stream (hub locked). */
@@ -90,8 +91,10 @@ static void on_recv(void *arg)
     nng_msg *m = nng_aio_get_msg(h->recv);
     dp_msg ev;
     if (dp_msg_decode_nng(m, &ev, NULL) == DP_OK) {
-        if (ev.type == DP_MSG_EVENT)
+        if (ev.type == DP_MSG_EVENT) {
             add_event(h, &ev.event);
+            http_wake_parked(h->srv, ev.event.job_id);
+        }
         dp_msg_free(&ev);
     }
     nng_msg_free(m);
@@ -111,7 +114,7 @@ static void on_ping(void *arg)
     nng_sleep_aio(HTTP_SSE_PING_MS, h->ping);
 }
 
-http_hub *http_hub_start(const char *events_url, dp_err *err)
+http_hub *http_hub_start(const char *events_url, http_server *srv, dp_err *err)
 {
     http_hub *h = calloc(1, sizeof *h);
     if (h == NULL) {
@@ -119,6 +122,7 @@ http_hub *http_hub_start(const char *events_url, dp_err *err)
         return NULL;
     }
     pthread_mutex_init(&h->mu, NULL);
+    h->srv = srv;
     h->next_id = (uint64_t)dp_now_ms() * 1000; /* a restarted server's ids are larger */
     int rv = nng_sub0_open(&h->sub);
     if (rv == 0)

@@ -20,7 +20,8 @@
 
 typedef struct http_hub http_hub;
 
-http_hub *http_hub_start(const char *events_url, dp_err *err);
+/* srv's parked long-polls are woken when their job changes state. */
+http_hub *http_hub_start(const char *events_url, http_server *srv, dp_err *err);
 void http_hub_quiesce(http_hub *h);
 void http_hub_free(http_hub *h);
 

@@ -19,7 +19,7 @@
 #define EXEC_WAIT_BASE_MS 30000 /* queueing, fetch, compile */
 #define EXEC_WAIT_MAX_MS 120000 /* a client wanting longer submits and waits itself */
 #define EXEC_TEST_DEFAULT_MS 5000
-#define EXEC_POLL_MS 100
+#define EXEC_POLL_MS 500 /* events wake it sooner (http_wake_parked) */
 
 static const struct {
     const char *language, *profile, *file;

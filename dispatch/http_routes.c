@@ -14,8 +14,11 @@
 
 #define HTTP_WAIT_DEFAULT_S 30
 #define HTTP_WAIT_MAX_S 300
-#define HTTP_POLL_FIRST_MS 100 /* long-poll re-ask: 100 ms doubling to 1 s */
-#define HTTP_POLL_MAX_MS 1000
+/* Long-poll: the job's events wake a waiting request at once; the re-ask
+ * timer (100 ms doubling to 2 s) covers events lost (best effort) or
+ * published by another replica. */
+#define HTTP_POLL_FIRST_MS 100
+#define HTTP_POLL_MAX_MS 2000
 
 static void healthz(http_req *r)
 {
