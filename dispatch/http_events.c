@@ -194,7 +194,11 @@ static int next_frame(http_hub *h, http_stream *s)
             return 1;
         }
     }
-    for (size_t i = 0; i < h->count; i++) {
+    /* ids are consecutive: start right after the last one sent, not at the
+     * ring's head (1,000 streams x 4,096 events per wake-up otherwise) */
+    uint64_t head_id = h->count > 0 ? h->ring[h->head].id : 0;
+    size_t from = s->last_id >= head_id ? (size_t)(s->last_id + 1 - head_id) : 0;
+    for (size_t i = from; i < h->count; i++) {
         const hub_event *e = &h->ring[(h->head + i) % HTTP_SSE_RING];
         if (e->id <= s->last_id || (s->job[0] != '\0' && strcmp(s->job, e->job) != 0))
             continue;
@@ -294,18 +298,18 @@ struct MHD_Response *http_stream_response(http_req *r)
 
 static uint64_t start_id(http_req *r)
 {
+    http_hub *h = r->srv->hub;
+    pthread_mutex_lock(&h->mu);
+    uint64_t now = h->next_id - 1;
+    pthread_mutex_unlock(&h->mu);
     const char *last = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Last-Event-ID");
     if (last != NULL && *last != '\0') {
         char *end = NULL;
         unsigned long long v = strtoull(last, &end, 10);
-        if (*end == '\0')
-            return v;
+        if (*end == '\0' && v < now)
+            return v; /* an id from the future (another replica, garbage): from now on */
     }
-    http_hub *h = r->srv->hub;
-    pthread_mutex_lock(&h->mu);
-    uint64_t id = h->next_id - 1;
-    pthread_mutex_unlock(&h->mu);
-    return id;
+    return now;
 }
 
 static int on_probe(http_req *r, dp_msg *rep)

@@ -7,7 +7,7 @@
 . "$SRC/scripts/services.sh"
 SVC_DIR="$E2E_DIR/svc"
 mkdir -p "$SVC_DIR"
-trap 'rc=$?; svc_stop >/dev/null 2>&1; (exit $rc); e2e_cleanup' EXIT
+trap 'rc=$?; [ "$rc" = 0 ] || tail -n 20 "$SVC_PG_DATA/server.log" >&2; svc_stop >/dev/null 2>&1; (exit $rc); e2e_cleanup' EXIT
 svc_start_redis
 svc_start_pg
 http_port=$(free_port)
@@ -24,7 +24,9 @@ code() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["error"
 [ "$(post "$sub")" = 201 ] || fail "submit with everything up: $(cat "$E2E_DIR/out")"
 before=$(psql "$E2E_PG_DSN" -qAt -c 'SELECT count(*) FROM jobs')
 
-pg_pid=$(head -1 "$SVC_PG_DATA/postmaster.pid")
+# services.sh runs PostgreSQL with synchronous_commit=off: make what came
+# before durable, or the immediate stop loses it (the keys, the migrations)
+psql "$E2E_PG_DSN" -qAt -c CHECKPOINT >/dev/null
 svc_as_pg "$PG_BIN/pg_ctl" -D "$SVC_PG_DATA" -m immediate -w stop >/dev/null
 s=$(post "$sub"); [ "$s" = 503 ] && [ "$(code)" = unavailable ] || fail "submit with PostgreSQL down: $s $(cat "$E2E_DIR/out")"
 # a key not in the cache cannot be checked: 503, not 401
