@@ -246,8 +246,10 @@ void http_api_stop(http_server *s)
     actor_client_close(s->gateway);
     actor_client_close(s->status);
     /* MHD may not stop with a connection suspended: wait for the last
-     * callback's resume (bounded: each answers at once once stopping). */
-    for (int i = 0; i < 500 && s->suspended > 0; i++)
+     * callback's resume (bounded: each answers at once once stopping), and
+     * for the streams to send their end (a client that does not read is
+     * cut off after 5 s). */
+    for (int i = 0; i < 500 && (s->suspended > 0 || http_hub_open_streams(s->hub) > 0); i++)
         nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
     if (s->daemon != NULL)
         MHD_stop_daemon(s->daemon);

@@ -159,6 +159,18 @@ void http_hub_quiesce(http_hub *h)
     pthread_mutex_unlock(&h->mu);
 }
 
+size_t http_hub_open_streams(http_hub *h)
+{
+    size_t n = 0;
+    if (h == NULL)
+        return 0;
+    pthread_mutex_lock(&h->mu);
+    for (http_stream *s = h->streams; s != NULL; s = s->next)
+        n++;
+    pthread_mutex_unlock(&h->mu);
+    return n;
+}
+
 void http_hub_free(http_hub *h)
 {
     if (h == NULL)

@@ -23,6 +23,8 @@ typedef struct http_hub http_hub;
 /* srv's parked long-polls are woken when their job changes state. */
 http_hub *http_hub_start(const char *events_url, http_server *srv, dp_err *err);
 void http_hub_quiesce(http_hub *h);
+/* Streams still open (after quiesce: not yet finished sending their end). */
+size_t http_hub_open_streams(http_hub *h);
 void http_hub_free(http_hub *h);
 
 /* The routes. */
