@@ -100,7 +100,7 @@ int main(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--version") == 0) {
-            puts("dispatch-runner 0.1.0");
+            puts("dispatch-runner " DP_VERSION);
             return 0;
         }
         if (strcmp(argv[i], "--help") == 0) {

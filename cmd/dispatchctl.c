@@ -14,6 +14,7 @@
 /* Untrusted text for the terminal (common/text.h), into a local buffer. */
 #define SAFE(s, buf) dp_text_safe((s), (buf), sizeof(buf))
 
+#include <getopt.h>
 #include <jansson.h>
 #include <limits.h>
 #include <stdio.h>
@@ -33,7 +34,7 @@ enum {
 typedef struct {
     const char *url;
     int json;
-    const char *positional[4];
+    const char *positional[2];
     int n_positional;
     /* submit */
     const char *profile, *archive, *tests_file, *spec, *submission_id;
@@ -61,7 +62,8 @@ static const char *const usage_text =
     "  apikey list | apikey revoke ID_OR_NAME\n"
     "the API key (needed over tcp) comes from $DISPATCH_API_KEY or the file\n"
     "$DISPATCH_API_KEY_FILE, never from a flag\n"
-    "options: --json  --url URL (default $DISPATCH_ADMIN_URL)  --help\n"
+    "options: --json  --url URL (default $DISPATCH_ADMIN_URL)  --help  --version\n"
+    "`dispatchctl COMMAND --help` explains one command; --opt=VALUE and --opt VALUE both work\n"
     "exit codes: 0 ok, 64 usage, 65 bad input, 69 dispatcher unreachable, 70 internal,\n"
     "77 refused (API key missing, wrong, revoked or without the scope)\n";
 
@@ -94,8 +96,21 @@ static int exit_for(int code)
     }
 }
 
+/* --json: errors are JSON on stderr too, so a script reads one format. */
+static int errors_as_json;
+
 static int fail(int code, const dp_err *err)
 {
+    if (errors_as_json) {
+        json_t *e = json_pack("{s:{s:s, s:s}}", "error", "code", dp_code_name(code), "message",
+                              err->msg[0] != '\0' ? err->msg : dp_code_name(code));
+        char *text = e != NULL ? json_dumps(e, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+        if (text != NULL)
+            fprintf(stderr, "%s\n", text);
+        free(text);
+        json_decref(e);
+        return exit_for(code);
+    }
     char msg[DP_ERR_MSG_MAX * 4];
     fprintf(stderr, "dispatchctl: %s\n",
             err->msg[0] != '\0' ? SAFE(err->msg, msg) : dp_code_name(code));
@@ -489,64 +504,181 @@ static int cmd_watch(dpc *c, const cli_args *a)
 }
 
 /* Parses options after the command; returns 0 or an exit code. */
+/* Per-command help: `dispatchctl COMMAND --help`. */
+static const struct {
+    const char *cmd;
+    int max_pos; /* positional arguments it takes at most */
+    const char *text;
+} command_help[] = {
+    {"submit", 0,
+     "usage: dispatchctl submit --profile P --archive PATH_OR_URL [--tests FILE.json]\n"
+     "         [--max-attempts N] [--time-ms N] [--memory-kb N] [--submission-id ID]\n"
+     "       dispatchctl submit --spec JOB.json | --spec -\n"
+     "Submits one job (or a JSON array: a batch); prints each job id.\n"
+     "Exit 0 when every job was accepted, 65 when one was refused.\n"},
+    {"status", 1,
+     "usage: dispatchctl status JOB [--json]\nPrints the job: state, verdict, tests.\n"},
+    {"wait", 1,
+     "usage: dispatchctl wait JOB [--timeout S] [--json]\n"
+     "Blocks until the job is terminal. Exit 0 AC, 1 other verdict, 2 failed or\n"
+     "cancelled, 3 timed out.\n"},
+    {"watch", 1,
+     "usage: dispatchctl watch [JOB] [--json]\n"
+     "Streams job events (every job, or one until it ends). Needs the ipc admin\n"
+     "socket: events carry no credential, so they are not served over tcp.\n"},
+    {"runners", 0, "usage: dispatchctl runners [--json]\nLists the registered runners.\n"},
+    {"queue", 0,
+     "usage: dispatchctl queue [--json]\n"
+     "Pending, leased, dead and completed jobs, runners alive.\n"},
+    {"cancel", 1, "usage: dispatchctl cancel JOB\nCancels a job that has not finished.\n"},
+    {"requeue", 1,
+     "usage: dispatchctl requeue JOB | dispatchctl requeue --dead\n"
+     "Puts a finished job, or every dead one, back in the queue.\n"},
+    {"drain", 1,
+     "usage: dispatchctl drain RUNNER\n"
+     "The runner finishes what it holds and takes nothing new.\n"},
+    {"apikey", 2,
+     "usage: dispatchctl apikey create NAME --scope submit|read|admin[,...]\n"
+     "         [--max-queued N] [--per-minute N]\n"
+     "       dispatchctl apikey list | dispatchctl apikey revoke ID_OR_NAME\n"
+     "Creates (prints the key once), lists or revokes API keys (admin).\n"},
+};
+
+enum {
+    OPT_JSON = 256,
+    OPT_DEAD,
+    OPT_URL,
+    OPT_PROFILE,
+    OPT_ARCHIVE,
+    OPT_TESTS,
+    OPT_SPEC,
+    OPT_SUBMISSION,
+    OPT_MAX_ATTEMPTS,
+    OPT_TIME_MS,
+    OPT_MEMORY_KB,
+    OPT_TIMEOUT,
+    OPT_SCOPE,
+    OPT_MAX_QUEUED,
+    OPT_PER_MINUTE,
+    OPT_HELP,
+    OPT_VERSION
+};
+
+static const struct option long_options[] = {
+    {"json", no_argument, NULL, OPT_JSON},
+    {"dead", no_argument, NULL, OPT_DEAD},
+    {"url", required_argument, NULL, OPT_URL},
+    {"profile", required_argument, NULL, OPT_PROFILE},
+    {"archive", required_argument, NULL, OPT_ARCHIVE},
+    {"tests", required_argument, NULL, OPT_TESTS},
+    {"spec", required_argument, NULL, OPT_SPEC},
+    {"submission-id", required_argument, NULL, OPT_SUBMISSION},
+    {"max-attempts", required_argument, NULL, OPT_MAX_ATTEMPTS},
+    {"time-ms", required_argument, NULL, OPT_TIME_MS},
+    {"memory-kb", required_argument, NULL, OPT_MEMORY_KB},
+    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"scope", required_argument, NULL, OPT_SCOPE},
+    {"max-queued", required_argument, NULL, OPT_MAX_QUEUED},
+    {"per-minute", required_argument, NULL, OPT_PER_MINUTE},
+    {"help", no_argument, NULL, OPT_HELP},
+    {"version", no_argument, NULL, OPT_VERSION},
+    {NULL, 0, NULL, 0},
+};
+
+/* getopt_long over the words after the command (`--url=X` and `--url X`
+ * both work); positionals in order. Returns -1 to go on, else an exit code
+ * (help and version print and return 0). */
 static int parse_args(int argc, char **argv, cli_args *a)
 {
-    for (int i = 2; i < argc; i++) {
-        const char *s = argv[i];
-        const char **slot = NULL;
-        if (strcmp(s, "--json") == 0) {
+    const char *cmd = argv[1];
+    int sub_argc = argc - 1;
+    char **sub_argv = argv + 1;
+    opterr = 0;
+    optind = 1;
+    while (optind < sub_argc) {
+        const char *w = sub_argv[optind];
+        if (w[0] != '-' || strcmp(w, "-") == 0 || strcmp(w, "--") == 0) {
+            optind += strcmp(w, "--") == 0;
+            if (optind < sub_argc && strcmp(w, "--") != 0) {
+                if (a->n_positional >= 2)
+                    return usage_error("unexpected argument '%s'", w);
+                a->positional[a->n_positional++] = w;
+                optind++;
+            }
+            continue;
+        }
+        int c = getopt_long(sub_argc, sub_argv, "+:", long_options, NULL);
+        if (c == -1)
+            break;
+        const char *v = optarg;
+        switch (c) {
+        case OPT_JSON:
             a->json = 1;
-            continue;
-        }
-        if (strcmp(s, "--dead") == 0) {
+            break;
+        case OPT_DEAD:
             a->dead = 1;
-            continue;
-        }
-        if (strcmp(s, "--url") == 0)
-            slot = &a->url;
-        else if (strcmp(s, "--profile") == 0)
-            slot = &a->profile;
-        else if (strcmp(s, "--archive") == 0)
-            slot = &a->archive;
-        else if (strcmp(s, "--tests") == 0)
-            slot = &a->tests_file;
-        else if (strcmp(s, "--spec") == 0)
-            slot = &a->spec;
-        else if (strcmp(s, "--submission-id") == 0)
-            slot = &a->submission_id;
-        else if (strcmp(s, "--max-attempts") == 0)
-            slot = &a->max_attempts;
-        else if (strcmp(s, "--time-ms") == 0)
-            slot = &a->time_ms;
-        else if (strcmp(s, "--memory-kb") == 0)
-            slot = &a->memory_kb;
-        else if (strcmp(s, "--scope") == 0)
-            slot = &a->scope;
-        else if (strcmp(s, "--max-queued") == 0)
-            slot = &a->max_queued;
-        else if (strcmp(s, "--per-minute") == 0)
-            slot = &a->per_minute;
-        else if (strcmp(s, "--timeout") == 0) {
-            if (i + 1 >= argc)
-                return usage_error("%s needs a value", s);
+            break;
+        case OPT_URL:
+            a->url = v;
+            break;
+        case OPT_PROFILE:
+            a->profile = v;
+            break;
+        case OPT_ARCHIVE:
+            a->archive = v;
+            break;
+        case OPT_TESTS:
+            a->tests_file = v;
+            break;
+        case OPT_SPEC:
+            a->spec = v;
+            break;
+        case OPT_SUBMISSION:
+            a->submission_id = v;
+            break;
+        case OPT_MAX_ATTEMPTS:
+            a->max_attempts = v;
+            break;
+        case OPT_TIME_MS:
+            a->time_ms = v;
+            break;
+        case OPT_MEMORY_KB:
+            a->memory_kb = v;
+            break;
+        case OPT_SCOPE:
+            a->scope = v;
+            break;
+        case OPT_MAX_QUEUED:
+            a->max_queued = v;
+            break;
+        case OPT_PER_MINUTE:
+            a->per_minute = v;
+            break;
+        case OPT_TIMEOUT: {
             char *end = NULL;
-            a->timeout_s = strtod(argv[++i], &end);
-            if (end == argv[i] || *end != '\0' || a->timeout_s <= 0)
-                return usage_error("--timeout: '%s' is not a positive number of seconds", argv[i]);
-            continue;
-        } else if (s[0] == '-' && s[1] == '-') {
-            return usage_error("unknown option %s", s);
-        } else {
-            if (a->n_positional >= 4)
-                return usage_error("too many arguments at '%s'", s);
-            a->positional[a->n_positional++] = s;
-            continue;
+            a->timeout_s = strtod(v, &end);
+            if (end == v || *end != '\0' || a->timeout_s <= 0)
+                return usage_error("--timeout: '%s' is not a positive number of seconds", v);
+            break;
         }
-        if (i + 1 >= argc)
-            return usage_error("%s needs a value", s);
-        *slot = argv[++i];
+        case OPT_HELP:
+            for (size_t i = 0; i < sizeof command_help / sizeof command_help[0]; i++)
+                if (strcmp(command_help[i].cmd, cmd) == 0)
+                    fputs(command_help[i].text, stdout);
+            return EX_OK_;
+        case OPT_VERSION:
+            puts("dispatchctl " DP_VERSION);
+            return EX_OK_;
+        case ':':
+            return usage_error("%s needs a value", sub_argv[optind - 1]);
+        default:
+            return usage_error("unknown option %s", sub_argv[optind - 1]);
+        }
     }
-    return 0;
+    for (size_t i = 0; i < sizeof command_help / sizeof command_help[0]; i++)
+        if (strcmp(command_help[i].cmd, cmd) == 0 && a->n_positional > command_help[i].max_pos)
+            return usage_error("unexpected argument '%s'", a->positional[command_help[i].max_pos]);
+    return -1;
 }
 
 int main(int argc, char **argv)
@@ -554,6 +686,10 @@ int main(int argc, char **argv)
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         fputs(usage_text, argc < 2 ? stderr : stdout);
         return argc < 2 ? EX_USAGE_ : EX_OK_;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        puts("dispatchctl " DP_VERSION);
+        return EX_OK_;
     }
     const char *cmd = argv[1];
     static const char *const commands[] = {"submit", "status", "wait",    "watch", "runners",
@@ -563,16 +699,11 @@ int main(int argc, char **argv)
         known |= strcmp(cmd, commands[i]) == 0;
     if (!known)
         return usage_error("unknown command '%s'", cmd);
-    for (int i = 2; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0) {
-            fputs(usage_text, stdout);
-            return EX_OK_;
-        }
-    }
     cli_args a = {0};
     int rc = parse_args(argc, argv, &a);
-    if (rc != 0)
+    if (rc >= 0)
         return rc;
+    errors_as_json = a.json;
     dp_err err = {0};
     if (a.url == NULL && dp_config_url("DISPATCH_ADMIN_URL", NULL, "ipc,tcp,tls+tcp,inproc", &a.url,
                                        &err) != DP_OK) {

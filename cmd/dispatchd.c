@@ -154,7 +154,7 @@ int main(int argc, char **argv)
             return 0;
         }
         if (strcmp(argv[i], "--version") == 0) {
-            puts("dispatchd 0.1.0");
+            puts("dispatchd " DP_VERSION);
             return 0;
         }
         fprintf(stderr, "dispatchd: unknown argument '%s'\n", argv[i]);
