@@ -299,12 +299,12 @@ int main(int argc, char **argv)
     const char *prog = slash != NULL ? slash + 1 : argv[0];
     snprintf(crash_path, sizeof crash_path, "replay-crash-%s",
              strncmp(prog, "replay_", 7) == 0 ? prog + 7 : prog);
+    if (LLVMFuzzerInitialize != NULL)
+        LLVMFuzzerInitialize(&argc, &argv);
     signal(SIGABRT, on_abort);
     signal(SIGSEGV, on_abort);
     if (__sanitizer_set_death_callback != NULL)
         __sanitizer_set_death_callback(save_current);
-    if (LLVMFuzzerInitialize != NULL)
-        LLVMFuzzerInitialize(&argc, &argv);
 
     double t0 = now_s();
     for (size_t i = 0; i < n_seeds; i++) {

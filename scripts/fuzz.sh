@@ -26,8 +26,24 @@ run_one() {
   local seeds=()
   [ -d "fuzz/seeds/fuzz_$t" ] && seeds=("fuzz/seeds/fuzz_$t")
   echo "fuzz: $t for ${secs}s" >&2
+  local rc=0
   "$h" -max_total_time="$secs" -print_final_stats=1 -timeout=10 -rss_limit_mb=2048 \
-    -artifact_prefix="fuzz/findings/fuzz_$t-" "$@" "fuzz/corpus-run/fuzz_$t" "${seeds[@]}"
+    -artifact_prefix="fuzz/findings/fuzz_$t-" "$@" "fuzz/corpus-run/fuzz_$t" "${seeds[@]}" || rc=$?
+  sweep_extract_dirs
+  return "$rc"
+}
+
+# The extractor harnesses work in $TMPDIR/dispatch-fuzz-extract.PID.*; a run
+# that crashed or timed out cannot remove its own, so remove those whose
+# process is gone.
+sweep_extract_dirs() {
+  local d pid
+  for d in "${TMPDIR:-/tmp}"/dispatch-fuzz-extract.*; do
+    [ -d "$d" ] || continue
+    pid=${d##*/dispatch-fuzz-extract.}
+    pid=${pid%%.*}
+    [ -d "/proc/$pid" ] || rm -rf -- "$d"
+  done
 }
 
 case "${1:-60}" in
