@@ -82,6 +82,8 @@ static int load_config(runner_config *c, dp_err *err)
     if (access(c->workdir, W_OK | X_OK) != 0)
         return dp_err_set(err, DP_EINVAL, "RUNNER_WORKDIR: %s: not a writable directory",
                           c->workdir);
+    if ((rc = dp_log_configure(err)) != DP_OK)
+        return rc;
     return DP_OK;
 }
 
