@@ -199,7 +199,10 @@ static void mutate_once(uint8_t *buf, size_t *n)
         if (len + k > REPLAY_MAX_INPUT)
             break;
         size_t at = below(len + 1);
-        memmove(buf + at + k, buf + at, len - at);
+        size_t tail = len - at;
+        if (at > len || tail > REPLAY_MAX_INPUT) /* never: tells -O3's bounds check */
+            break;
+        memmove(buf + at + k, buf + at, tail);
         for (size_t i = 0; i < k; i++)
             buf[at + i] = (uint8_t)rng();
         *n = len + k;
@@ -212,7 +215,10 @@ static void mutate_once(uint8_t *buf, size_t *n)
         if (len + k > REPLAY_MAX_INPUT)
             break;
         size_t at = below(len + 1);
-        memmove(buf + at + k, buf + at, len - at);
+        size_t tail = len - at;
+        if (at > len || tail > REPLAY_MAX_INPUT) /* never: tells -O3's bounds check */
+            break;
+        memmove(buf + at + k, buf + at, tail);
         memmove(buf + at, buf + (from < at ? from : from + k), k);
         *n = len + k;
         break;
