@@ -166,6 +166,18 @@ static size_t below(size_t n)
     return n == 0 ? 0 : (size_t)(rng() % n);
 }
 
+/* Opens k bytes at a random place of buf (len bytes used, len + k <=
+ * REPLAY_MAX_INPUT): returns where. */
+static size_t open_gap(uint8_t *buf, size_t len, size_t k)
+{
+    size_t at = below(len + 1);
+    size_t tail = at <= len ? len - at : 0; /* bounded: tells -O3's bounds check */
+    if (tail > REPLAY_MAX_INPUT)
+        tail = 0;
+    memmove(buf + at + k, buf + at, tail);
+    return at;
+}
+
 /* One mutation of buf (size *n, room REPLAY_MAX_INPUT) in place. */
 static void mutate_once(uint8_t *buf, size_t *n)
 {
@@ -198,11 +210,7 @@ static void mutate_once(uint8_t *buf, size_t *n)
         size_t k = 1 + below(8);
         if (len + k > REPLAY_MAX_INPUT)
             break;
-        size_t at = below(len + 1);
-        size_t tail = len - at;
-        if (at > len || tail > REPLAY_MAX_INPUT) /* never: tells -O3's bounds check */
-            break;
-        memmove(buf + at + k, buf + at, tail);
+        size_t at = open_gap(buf, len, k);
         for (size_t i = 0; i < k; i++)
             buf[at + i] = (uint8_t)rng();
         *n = len + k;
@@ -214,11 +222,7 @@ static void mutate_once(uint8_t *buf, size_t *n)
         size_t from = below(len), k = 1 + below(len - from < 64 ? len - from : 64);
         if (len + k > REPLAY_MAX_INPUT)
             break;
-        size_t at = below(len + 1);
-        size_t tail = len - at;
-        if (at > len || tail > REPLAY_MAX_INPUT) /* never: tells -O3's bounds check */
-            break;
-        memmove(buf + at + k, buf + at, tail);
+        size_t at = open_gap(buf, len, k);
         memmove(buf + at, buf + (from < at ? from : from + k), k);
         *n = len + k;
         break;
