@@ -18,25 +18,30 @@
  * scanning the whole backlog (which it does with stale statistics). */
 #define NOT_TERMINAL(col) col " NOT IN ('completed', 'failed', 'cancelled')"
 
-/* A result lands only on a non-terminal job: the UPDATE's WHERE is
- * re-checked after the row lock, so of two concurrent writers exactly one
- * wins. Test rows are inserted only for jobs this statement completed. The
- * final SELECT gives each input its outcome (see store_outcome); the jobs it
- * reads are the statement's snapshot, i.e. the state before this batch. */
+/* A result lands only on a non-terminal job whose current attempt is the
+ * result's (fenced on attempt as well as state): a stale attempt's result
+ * is refused here even when its Redis owner check passed just before a
+ * reclaim, because the newer lease has raised jobs.attempts. The UPDATE's
+ * WHERE is re-checked after the row lock, so of two concurrent writers
+ * exactly one wins. When a batch holds several results for one job, the
+ * newest attempt is tried. Test rows are inserted only for jobs this
+ * statement completed. The final SELECT gives each input its outcome (see
+ * store_outcome); the jobs it reads are the statement's snapshot, i.e. the
+ * state before this batch. */
 static const char sql_record_results[] =
     "WITH inp AS ("
     "  SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(i integer, job_id text, attempt integer,"
     "    verdict text, score double precision, message text, runner_id text, log_url text,"
     "    tests jsonb) LIMIT $2"
     "), firsts AS ("
-    "  SELECT DISTINCT ON (job_id) * FROM inp ORDER BY job_id, i"
+    "  SELECT DISTINCT ON (job_id) * FROM inp ORDER BY job_id, attempt DESC, i"
     "), upd AS ("
     "  UPDATE jobs j SET state = 'completed', verdict = f.verdict, score = f.score,"
     "    message = f.message, runner_id = coalesce(f.runner_id, j.runner_id),"
     "    log_url = f.log_url, result_attempt = f.attempt,"
     "    attempts = greatest(j.attempts, f.attempt), finished_at = now()"
     "  FROM firsts f WHERE j.id = f.job_id AND " NOT_TERMINAL(
-        "j.state") ""
+        "j.state") "    AND j.attempts <= f.attempt"
                    "  RETURNING j.id, f.i, f.attempt"
                    "), tr AS ("
                    "  INSERT INTO test_results (job_id, attempt, idx, name, verdict, exit_code, "
@@ -59,16 +64,17 @@ static const char sql_record_results[] =
                    ")"
                    " SELECT n.i, CASE"
                    "   WHEN u.i IS NOT NULL THEN 0"
-                   "   WHEN u2.id IS NOT NULL THEN CASE WHEN u2.attempt = n.attempt THEN 1 ELSE 2 "
-                   "END"
+                   "   WHEN u2.id IS NOT NULL THEN CASE WHEN u2.attempt = n.attempt THEN 1"
+                   "     WHEN u2.attempt > n.attempt THEN 4 ELSE 2 END"
                    "   WHEN j.id IS NULL THEN 3"
                    "   WHEN j.state = 'completed' AND j.result_attempt = n.attempt THEN 1"
-                   "   ELSE 2 END"
-                   " FROM inp n"
-                   " LEFT JOIN upd u ON u.i = n.i"
-                   " LEFT JOIN upd u2 ON u2.id = n.job_id"
-                   " LEFT JOIN jobs j ON j.id = n.job_id"
-                   " ORDER BY n.i";
+                   "   WHEN " NOT_TERMINAL("j.state") " THEN 4"
+                                                      "   ELSE 2 END"
+                                                      " FROM inp n"
+                                                      " LEFT JOIN upd u ON u.i = n.i"
+                                                      " LEFT JOIN upd u2 ON u2.id = n.job_id"
+                                                      " LEFT JOIN jobs j ON j.id = n.job_id"
+                                                      " ORDER BY n.i";
 
 const store_statement store_statements[] = {
     {ST_INSERT_JOBS,
