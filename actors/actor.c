@@ -450,6 +450,7 @@ void actor_get_stats(actor *a, actor_stats *out)
     pthread_mutex_lock(&a->mu);
     *out = a->stats;
     out->held = a->held;
+    out->queued = a->q_len;
     pthread_mutex_unlock(&a->mu);
 }
 

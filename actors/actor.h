@@ -118,6 +118,8 @@ typedef struct actor_stats {
     uint64_t rejected; /* answered DP_EFULL (mailbox full) */
     uint64_t ticks;    /* on_tick calls */
     size_t held;       /* requests held now */
+    size_t queued;     /* of those, received and not yet given to the handler: 0 inside a
+                          handler means nothing waits behind this message (send a batch now) */
     size_t max_held;   /* high-water mark of held; never above the mailbox */
 } actor_stats;
 
