@@ -509,10 +509,26 @@ int actor_call(actor *a, nng_msg *req, nng_msg **reply, int timeout_ms, dp_err *
 
 int actor_send(actor *a, nng_msg *msg, int timeout_ms, dp_err *err)
 {
-    actor_client *c = actor_shared_client(a, err);
-    if (c == NULL) {
+    (void)timeout_ms;
+    pthread_mutex_lock(&a->mu);
+    if (a->stopping || a->stop_requested) {
+        pthread_mutex_unlock(&a->mu);
         nng_msg_free(msg);
-        return err != NULL ? err->code : DP_ECLOSED;
+        return dp_err_set(err, DP_ECLOSED, "actor %s: actor is stopping", a->name);
     }
-    return actor_client_send(c, msg, timeout_ms, err);
+    if (a->held >= a->mailbox) {
+        a->stats.rejected++;
+        pthread_mutex_unlock(&a->mu);
+        nng_msg_free(msg);
+        return dp_err_set(err, DP_EFULL, "actor %s: mailbox full", a->name);
+    }
+    /* The same queue entry the inproc listener makes for a one-way frame. */
+    a->queue[(a->q_head + a->q_len) % a->mailbox] = (actor_item){msg, ACTOR_ONE_WAY};
+    a->q_len++;
+    a->held++;
+    if (a->held > a->stats.max_held)
+        a->stats.max_held = a->held;
+    pthread_cond_broadcast(&a->cond);
+    pthread_mutex_unlock(&a->mu);
+    return DP_OK;
 }

@@ -8,7 +8,12 @@
  *   pair_rtt      - nng pair1 over inproc, ping-pong
  *   pair_stream   - nng pair1 over inproc, one-way, the sender never waits
  *   pushpull      - nng push/pull over inproc, one-way
- * usage: bench_hop [N] (default 50000 messages each). One JSON object per
+ *   condvar_queue - no nng: a mutex + condition variable queue between two
+ *                   threads, one-way (the floor for a hand-off that keeps
+ *                   one owner per state)
+ * Message bodies are BYTES long (default 64): the cost is per message, not
+ * per byte, which is why batches amortise it.
+ * usage: bench_hop [N [BYTES]] (default 50000 messages of 64 bytes each). One JSON object per
  * mode on stdout. Built, never run as a test. */
 #include "actors/actor.h"
 
@@ -19,12 +24,15 @@
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/protocol/reqrep0/req.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+
+static size_t body_bytes = 64;
 
 typedef struct {
     double wall, cpu;
@@ -45,20 +53,80 @@ static sample snap(void)
 
 static void report(const char *mode, size_t n, sample a, sample b)
 {
-    printf("{\"mode\": \"%s\", \"messages\": %zu, \"wall_us_per_msg\": %.2f, "
+    printf("{\"mode\": \"%s\", \"messages\": %zu, \"bytes\": %zu, \"wall_us_per_msg\": %.2f, "
            "\"cpu_us_per_msg\": %.2f, \"ctx_switches_per_msg\": %.2f}\n",
-           mode, n, (b.wall - a.wall) * 1e6 / (double)n, (b.cpu - a.cpu) * 1e6 / (double)n,
-           (double)(b.cs - a.cs) / (double)n);
+           mode, n, body_bytes, (b.wall - a.wall) * 1e6 / (double)n,
+           (b.cpu - a.cpu) * 1e6 / (double)n, (double)(b.cs - a.cs) / (double)n);
     fflush(stdout);
 }
 
 static nng_msg *small_msg(void)
 {
     nng_msg *m = NULL;
-    if (nng_msg_alloc(&m, 64) != 0)
+    if (nng_msg_alloc(&m, body_bytes) != 0)
         abort();
-    memset(nng_msg_body(m), 'x', 64);
+    memset(nng_msg_body(m), 'x', body_bytes);
     return m;
+}
+
+/* ---- a plain locked queue ---- */
+typedef struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    nng_msg *items[1024];
+    size_t head, len, total, n;
+    int waiting;
+} cv_queue;
+
+static void *cv_rx(void *p)
+{
+    cv_queue *q = p;
+    pthread_mutex_lock(&q->mu);
+    while (q->total < q->n) {
+        while (q->len == 0) {
+            q->waiting = 1;
+            pthread_cond_wait(&q->cv, &q->mu);
+            q->waiting = 0;
+        }
+        nng_msg *m = q->items[q->head];
+        q->head = (q->head + 1) % 1024;
+        q->len--;
+        q->total++;
+        pthread_mutex_unlock(&q->mu);
+        nng_msg_free(m);
+        pthread_mutex_lock(&q->mu);
+    }
+    pthread_mutex_unlock(&q->mu);
+    return NULL;
+}
+
+static int bench_condvar(size_t n)
+{
+    cv_queue q = {.n = n};
+    pthread_mutex_init(&q.mu, NULL);
+    pthread_cond_init(&q.cv, NULL);
+    pthread_t th;
+    pthread_create(&th, NULL, cv_rx, &q);
+    sample s0 = snap();
+    for (size_t i = 0; i < n; i++) {
+        nng_msg *m = small_msg();
+        pthread_mutex_lock(&q.mu);
+        while (q.len == 1024) { /* full: back-pressure (never in practice here) */
+            pthread_mutex_unlock(&q.mu);
+            sched_yield();
+            pthread_mutex_lock(&q.mu);
+        }
+        q.items[(q.head + q.len) % 1024] = m;
+        q.len++;
+        if (q.waiting)
+            pthread_cond_signal(&q.cv);
+        pthread_mutex_unlock(&q.mu);
+    }
+    pthread_join(th, NULL);
+    report("condvar_queue", n, s0, snap());
+    pthread_mutex_destroy(&q.mu);
+    pthread_cond_destroy(&q.cv);
+    return 0;
 }
 
 /* ---- the actor runtime ---- */
@@ -87,9 +155,13 @@ static int bench_actor(size_t n)
         return -1;
     }
     sample s0 = snap();
-    for (size_t i = 0; i < n; i++)
-        if (actor_send(a, small_msg(), 5000, &err) != 0)
+    for (size_t i = 0; i < n; i++) {
+        int rc;
+        while ((rc = actor_send(a, small_msg(), 5000, &err)) == DP_EFULL)
+            sched_yield(); /* the mailbox pushes back: the sender outran the actor */
+        if (rc != 0)
             return -1;
+    }
     while (atomic_load(&handled) < n)
         ;
     report("actor_send", n, s0, snap());
@@ -211,12 +283,14 @@ static int bench_stream(const char *mode, size_t n)
 int main(int argc, char **argv)
 {
     size_t n = argc > 1 ? strtoul(argv[1], NULL, 10) : 50000;
-    if (n == 0) {
-        fprintf(stderr, "usage: bench_hop [N]\n");
+    body_bytes = argc > 2 ? strtoul(argv[2], NULL, 10) : 64;
+    if (n == 0 || body_bytes == 0 || body_bytes > 1u << 20) {
+        fprintf(stderr, "usage: bench_hop [N [BYTES 1..1048576]]\n");
         return 64;
     }
     if (bench_actor(n) != 0 || bench_reqrep(n) != 0 || bench_stream("pair_rtt", n) != 0 ||
-        bench_stream("pair_stream", n) != 0 || bench_stream("pushpull", n) != 0) {
+        bench_stream("pair_stream", n) != 0 || bench_stream("pushpull", n) != 0 ||
+        bench_condvar(n) != 0) {
         fprintf(stderr, "bench_hop: a mode failed\n");
         return 70;
     }
