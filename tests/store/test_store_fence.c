@@ -91,6 +91,9 @@ static void test_stale_attempt_refused_after_owner_check(void **state)
     dp_job_result stale, cur;
     tu_make_result(&stale, "f-0", 1, 2);
     tu_make_result(&cur, "f-0", 2, 1);
+    /* array-literal metacharacters travel intact */
+    free(cur.message);
+    cur.message = strdup("say \"hi\" \\ {a,b} NULL");
     store_result_in in = {&stale, a, NULL};
     store_outcome out = 99;
     assert_int_equal(store_record_results(s, &in, 1, &out, &err), DP_OK);
@@ -116,6 +119,7 @@ static void test_stale_attempt_refused_after_owner_check(void **state)
     assert_int_equal(v.attempts, 2);
     assert_string_equal(v.runner_id, b);
     assert_int_equal(v.n_tests, 1);
+    assert_string_equal(v.message, "say \"hi\" \\ {a,b} NULL");
     dp_job_view_free(&v);
     char *n_done = pgfix_query1(
         db.dsn, "SELECT count(*) FROM job_events WHERE job_id = 'f-0' AND state = 'completed'");
