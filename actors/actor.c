@@ -317,7 +317,7 @@ static int open_socket(actor *a, const actor_opts *o, dp_err *err)
         }
     }
     char inproc[128];
-    snprintf(inproc, sizeof inproc, "inproc://dp-actor/%s/%ld/%lu", a->name, (long)getpid(),
+    snprintf(inproc, sizeof inproc, ACTOR_INPROC_PREFIX "%s/%ld/%lu", a->name, (long)getpid(),
              (unsigned long)atomic_fetch_add(&actor_seq, 1));
     if ((rv = actor_urls_listen(&a->urls, a->sock, inproc, err)) != 0) {
         return rv;
@@ -381,6 +381,7 @@ actor *actor_spawn(const actor_opts *opts, dp_err *err)
         actor_free(a);
         return NULL;
     }
+    actor_registry_add(a);
     return a;
 }
 
@@ -408,6 +409,7 @@ void actor_destroy(actor *a)
     if (a == NULL) {
         return;
     }
+    actor_registry_remove(a); /* no client reaches it by URL from now on */
     actor_stop(a);
     if (a->thread_started) {
         pthread_join(a->thread, NULL);
@@ -510,25 +512,5 @@ int actor_call(actor *a, nng_msg *req, nng_msg **reply, int timeout_ms, dp_err *
 int actor_send(actor *a, nng_msg *msg, int timeout_ms, dp_err *err)
 {
     (void)timeout_ms;
-    pthread_mutex_lock(&a->mu);
-    if (a->stopping || a->stop_requested) {
-        pthread_mutex_unlock(&a->mu);
-        nng_msg_free(msg);
-        return dp_err_set(err, DP_ECLOSED, "actor %s: actor is stopping", a->name);
-    }
-    if (a->held >= a->mailbox) {
-        a->stats.rejected++;
-        pthread_mutex_unlock(&a->mu);
-        nng_msg_free(msg);
-        return dp_err_set(err, DP_EFULL, "actor %s: mailbox full", a->name);
-    }
-    /* The same queue entry the inproc listener makes for a one-way frame. */
-    a->queue[(a->q_head + a->q_len) % a->mailbox] = (actor_item){msg, ACTOR_ONE_WAY};
-    a->q_len++;
-    a->held++;
-    if (a->held > a->stats.max_held)
-        a->stats.max_held = a->held;
-    pthread_cond_broadcast(&a->cond);
-    pthread_mutex_unlock(&a->mu);
-    return DP_OK;
+    return actor_mailbox_push(a, msg, err);
 }
