@@ -3,7 +3,11 @@
  * runner is reaped and the job leased again (attempt 2) and its lease mark
  * reaches PostgreSQL, and only then does the stale attempt's result reach
  * PostgreSQL. It must be refused (STORE_STALE_ATTEMPT, the job stays
- * leased), and the current attempt's result must land once. */
+ * leased), and the current attempt's result must land once.
+ * Also: PostgreSQL failing in the middle of a result batch (a trigger
+ * raises on the third job's test rows, after the first two were written
+ * by the same statement) leaves nothing of the batch behind, and the
+ * repeated batch lands every result once. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -133,10 +137,78 @@ static void test_stale_attempt_refused_after_owner_check(void **state)
     pgfix_drop(&db);
 }
 
+static void test_failure_mid_batch_leaves_nothing(void **state)
+{
+    (void)state;
+    pgfix_db db = {0};
+    char msg[256];
+    if (pgfix_create(&db, NULL, msg, sizeof msg) != 0)
+        fail_msg("%s", msg);
+    dp_err err = {0};
+    store_db *s = store_open(db.dsn, &err);
+    if (s == NULL) {
+        pgfix_drop(&db);
+        fail_msg("store_open: %s", err.msg);
+    }
+    tu_insert_jobs(s, "m", 4);
+    store_lease l[4];
+    dp_job_result r[4];
+    store_result_in in[4];
+    char ids[4][16];
+    for (int i = 0; i < 4; i++) {
+        snprintf(ids[i], sizeof ids[i], "m-%d", i);
+        l[i] = (store_lease){ids[i], 1, "runner-1"};
+        tu_make_result(&r[i], ids[i], 1, 2);
+        in[i] = (store_result_in){&r[i], "runner-1", NULL};
+    }
+    assert_int_equal(store_mark_leased(s, l, 4, NULL, &err), DP_OK);
+    char *ok = pgfix_query1(
+        db.dsn, "CREATE FUNCTION fail_m2() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+                "  IF NEW.job_id = 'm-2' THEN RAISE EXCEPTION 'injected failure on m-2'; END IF;"
+                "  RETURN NEW; END $$;"
+                "CREATE TRIGGER fail_m2 BEFORE INSERT ON test_results FOR EACH ROW"
+                "  EXECUTE FUNCTION fail_m2()");
+    assert_non_null(ok);
+    free(ok);
+    store_outcome out[4];
+    int rc = store_record_results(s, in, 4, out, &err);
+    assert_int_not_equal(rc, DP_OK);
+    assert_non_null(strstr(err.msg, "injected failure"));
+    const char *none[] = {"SELECT count(*) FROM jobs WHERE state = 'completed'",
+                          "SELECT count(*) FROM test_results",
+                          "SELECT count(*) FROM job_events WHERE state = 'completed'"};
+    for (int k = 0; k < 3; k++) {
+        char *v = pgfix_query1(db.dsn, none[k]);
+        assert_string_equal(v, "0");
+        free(v);
+    }
+    ok = pgfix_query1(db.dsn, "DROP TRIGGER fail_m2 ON test_results");
+    free(ok);
+    assert_int_equal(store_record_results(s, in, 4, out, &err), DP_OK);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(out[i], STORE_RECORDED);
+    assert_int_equal(store_record_results(s, in, 4, out, &err), DP_OK); /* repeated */
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(out[i], STORE_DUPLICATE);
+    const char *once[][2] = {{"SELECT count(*) FROM jobs WHERE state = 'completed'", "4"},
+                             {"SELECT count(*) FROM test_results", "8"},
+                             {"SELECT count(*) FROM job_events WHERE state = 'completed'", "4"}};
+    for (int k = 0; k < 3; k++) {
+        char *v = pgfix_query1(db.dsn, once[k][0]);
+        assert_string_equal(v, once[k][1]);
+        free(v);
+    }
+    for (int i = 0; i < 4; i++)
+        dp_job_result_free(&r[i]);
+    store_close(s);
+    pgfix_drop(&db);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_stale_attempt_refused_after_owner_check),
+        cmocka_unit_test(test_failure_mid_batch_leaves_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
