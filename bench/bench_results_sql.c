@@ -82,7 +82,7 @@ static const char sql_copy[] =
     "WITH inp AS (SELECT * FROM r_in), tin AS (SELECT * FROM t_in), " RESULT_BODY;
 
 typedef struct {
-    char (*ids)[48];
+    char (*ids)[80];
     size_t n;
 } job_set;
 
@@ -318,7 +318,7 @@ int main(int argc, char **argv)
         double secs[3][15];
         for (int r = 0; rc == 0 && r < rounds; r++) {
             for (int v = 0; rc == 0 && v < 3; v++) {
-                char tag[48];
+                char tag[40];
                 job_set js = {0};
                 snprintf(tag, sizeof tag, "%s-%zu-%d", variants[v], batches[b], r);
                 if (make_jobs(db, &js, n, tag) != 0) {
