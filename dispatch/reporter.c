@@ -34,23 +34,41 @@ static void on_complete(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
     }
 }
 
+/* Lease and dead-job events from the leaser are not on any job's wait path:
+ * they are written with the next result batch (lease marks first, so the
+ * attempt fence sees them), before a status read, when 1024 have queued up,
+ * or on the tick, so one statement carries many instead of one per lease. */
 static void on_event(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
 {
     reporter_state *s = state;
+    (void)ctx;
     (void)o;
     event_buffer_add(&s->events, m->event.job_id, m->event.state, m->event.verdict,
                      m->event.runner_id, m->event.attempt, m->event.message);
-    if (mailbox_empty(ctx))
+    if (s->events.n >= 1024)
         reporter_flush_events(s);
 }
 
 static void on_events(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
 {
     reporter_state *s = state;
+    (void)ctx;
     (void)o;
     event_buffer_add_all(&s->events, &m->events);
-    if (mailbox_empty(ctx) || s->events.n >= 1024)
+    if (s->events.n >= 1024)
         reporter_flush_events(s);
+}
+
+/* Reads see every lease the reporter has been told of. */
+static void on_admin_read(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
+{
+    reporter_state *s = state;
+    if (s->events.n > 0)
+        reporter_flush_events(s);
+    if (m->type == DP_MSG_QUEUE)
+        reporter_do_queue(s, ctx, o, m);
+    else
+        reporter_do_status(s, ctx, o, m);
 }
 
 /* Submit, cancel and requeue buffer events too: publish them once the
@@ -68,8 +86,8 @@ static void on_admin_write(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
         reporter_flush_events(s);
 }
 
-/* Off the job's path: the epoch check, and a safety net for a batch a
- * handler left behind (an error path). */
+/* Off the job's path: the epoch check, the leaser's events when no result
+ * batch carried them, and a safety net for a batch a handler left behind. */
 static void reporter_tick(void *state, actor_ctx *ctx)
 {
     reporter_state *s = state;
@@ -124,14 +142,10 @@ static void reporter_stop(void *state, actor_ctx *ctx)
 }
 
 static const dd_route reporter_routes[] = {
-    {DP_MSG_COMPLETE, DD_FROM_RUNNER, on_complete},
-    {DP_MSG_SUBMIT, DD_FROM_ADMIN, on_admin_write},
-    {DP_MSG_STATUS, DD_FROM_ADMIN, reporter_do_status},
-    {DP_MSG_WAIT, DD_FROM_ADMIN, reporter_do_status},
-    {DP_MSG_QUEUE, DD_FROM_ADMIN, reporter_do_queue},
-    {DP_MSG_CANCEL, DD_FROM_ADMIN, on_admin_write},
-    {DP_MSG_REQUEUE, DD_FROM_ADMIN, on_admin_write},
-    {DP_MSG_EVENT, DD_INTERNAL, on_event},
+    {DP_MSG_COMPLETE, DD_FROM_RUNNER, on_complete},  {DP_MSG_SUBMIT, DD_FROM_ADMIN, on_admin_write},
+    {DP_MSG_STATUS, DD_FROM_ADMIN, on_admin_read},   {DP_MSG_WAIT, DD_FROM_ADMIN, on_admin_read},
+    {DP_MSG_QUEUE, DD_FROM_ADMIN, on_admin_read},    {DP_MSG_CANCEL, DD_FROM_ADMIN, on_admin_write},
+    {DP_MSG_REQUEUE, DD_FROM_ADMIN, on_admin_write}, {DP_MSG_EVENT, DD_INTERNAL, on_event},
     {DP_MSG_EVENTS, DD_INTERNAL, on_events},
 };
 

@@ -81,9 +81,10 @@ typedef struct {
     const char *runner_id;
 } store_lease;
 
-/* Marks jobs leased (state, attempts, runner_id, started_at) in one
- * statement. Terminal jobs and stale attempts (older than the recorded one)
- * are skipped; *n_changed (optional) counts rows changed. */
+/* Marks jobs leased (state, attempts, runner_id, started_at) and writes
+ * each changed job's `leased` history row, in one statement. Terminal jobs
+ * and stale attempts (older than the recorded one) are skipped (no history
+ * row either); *n_changed (optional) counts rows changed. */
 int store_mark_leased(store_db *db, const store_lease *leases, size_t n, size_t *n_changed,
                       dp_err *err);
 

@@ -89,12 +89,18 @@ const store_statement store_statements[] = {
      " INSERT INTO job_events (job_id, state) SELECT id, 'queued' FROM ins",
      1},
     {ST_RECORD_RESULTS, sql_record_results, 18},
+    /* The lease mark and its history row in one statement (only for leases
+     * that changed the job: stale and terminal ones leave no row). */
     {ST_MARK_LEASED,
-     "UPDATE jobs j SET state = 'leased', attempts = x.attempt, runner_id = x.runner_id,"
-     "  started_at = now()"
+     "WITH u AS (UPDATE jobs j SET state = 'leased', attempts = x.attempt,"
+     "  runner_id = x.runner_id, started_at = now()"
      " FROM (SELECT * FROM jsonb_to_recordset($1::jsonb)"
      "   AS x(job_id text, attempt integer, runner_id text) LIMIT $2) x"
-     " WHERE j.id = x.job_id AND " NOT_TERMINAL("j.state") " AND j.attempts <= x.attempt",
+     " WHERE j.id = x.job_id AND j.state NOT IN ('completed', 'failed', 'cancelled')"
+     "   AND j.attempts <= x.attempt"
+     " RETURNING j.id, x.attempt, x.runner_id)"
+     " INSERT INTO job_events (job_id, state, attempt, runner_id)"
+     " SELECT id, 'leased', attempt, runner_id FROM u",
      2},
     {ST_MARK_FAILED,
      "UPDATE jobs j SET state = 'failed', verdict = 'SE', score = 0, message = x.message,"
