@@ -328,6 +328,19 @@ bench_profile() {
   PROFILE_MODE=enqueue "$root/bench/profile.sh" 0 1 50000 >/dev/null
 }
 
+# The HTTP API (docs/api.md): submit throughput and /execute latency, one
+# no-op runner with 4 slots. Not in ALL: ./dev bench http.
+bench_http() {
+  : >"$RAW/http.jsonl"
+  local r
+  for r in $(seq 1 "$RUNS"); do
+    stack 1 4
+    emit http "{\"run\": $r, \"result\": $(python3 "$root/bench/http_api.py" "$DISPATCH_HTTP_URL" "$DISPATCH_API_KEY")}"
+    stack_stop
+  done
+  tail -n "$RUNS" "$RAW/http.jsonl" >&2
+}
+
 # shellcheck source=bench/peers/peers.sh
 . "$root/bench/peers/peers.sh"
 

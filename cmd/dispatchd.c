@@ -58,7 +58,12 @@ static int load_config(dd_config *c, dp_err *err)
         (rc = dp_config_uint("DISPATCH_SWEEP_MS", 2000, 50, 600000, &c->sweep_ms, err)) ||
         (rc = dp_config_uint("DISPATCH_LEASE_WAIT_MAX_MS", 30000, 0, 600000, &c->lease_wait_max_ms,
                              err)) ||
-        (rc = dp_config_uint("DISPATCH_MAX_WAITING", 2048, 16, 65536, &c->max_waiting, err)))
+        (rc = dp_config_uint("DISPATCH_MAX_WAITING", 2048, 16, 65536, &c->max_waiting, err)) ||
+        (rc = dp_config_uint("DISPATCH_HTTP_MAX_BODY", 4u << 20, 1024, 64u << 20, &c->http_max_body,
+                             err)) ||
+        (rc = dp_config_uint("DISPATCH_HTTP_MAX_INLINE", 1u << 20, 1, 64u << 20,
+                             &c->http_max_inline, err)) ||
+        (rc = dp_config_uint("DISPATCH_HTTP_IDLE_MS", 30000, 1000, 3600000, &c->http_idle_ms, err)))
         return rc;
     if (strlen(c->registration_token) < 16)
         return dp_err_set(err, DP_EINVAL,
@@ -135,7 +140,7 @@ static void usage(FILE *f)
           "DISPATCH_LOG_STORE, DISPATCH_HEARTBEAT_MS, DISPATCH_ALIVE_TTL_MS,\n"
           "DISPATCH_MAX_ATTEMPTS, DISPATCH_SWEEP_MS, DISPATCH_LEASE_WAIT_MAX_MS,\n"
           "DISPATCH_MAX_WAITING (requests held at once on the runner socket),\n"
-          "DISPATCH_HTTP_LISTEN (http://host:port for /healthz and /metrics),\n"
+          "DISPATCH_HTTP_LISTEN (http://host:port: the HTTP API, /healthz, /metrics),\n"
           "DISPATCH_REDIS_PREFIX, DISPATCH_LOG_LEVEL.\n",
           f);
 }

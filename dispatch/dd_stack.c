@@ -3,6 +3,7 @@
 #include "actors/actor_urls.h"
 #include "common/log.h"
 #include "dispatch/gateway.h"
+#include "dispatch/http_api.h"
 #include "dispatch/keymaster.h"
 #include "dispatch/leaser.h"
 #include "dispatch/publisher.h"
@@ -23,10 +24,12 @@ enum { DD_PUBLISHER, DD_REPORTER, DD_LEASER, DD_WAKER, DD_REGISTRAR, DD_KEYMASTE
 
 struct dd_stack {
     actor *actors[DD_N_ACTORS];
-    actor *gw_runner, *gw_admin[DD_MAX_ADMIN_URLS], *status;
+    actor *gw_runner, *gw_admin[DD_MAX_ADMIN_URLS], *gw_http, *status;
+    http_server *http;
     char admin_urls[DD_MAX_ADMIN_URLS][1024];
     size_t n_admin;
     char events_url[1100];
+    char events_inproc[96]; /* the publisher's in-process URL (the HTTP API subscribes) */
 };
 
 /* The directory of an ipc socket is made 0700 (and created when missing),
@@ -91,7 +94,7 @@ static const dd_actor_def *const dd_defs[DD_N_ACTORS] = {
 static int spawn_actors(dd_stack *s, const dd_config *c, dp_err *err)
 {
     actor **a = s->actors;
-    if ((a[DD_PUBLISHER] = publisher_spawn(s->events_url, err)) == NULL)
+    if ((a[DD_PUBLISHER] = publisher_spawn(s->events_url, s->events_inproc, err)) == NULL)
         return DP_EUNAVAIL;
     reporter_config rc = {c->redis_url,
                           c->prefix,
@@ -135,6 +138,34 @@ static int collect_routes(const dd_stack *s, unsigned from, gateway_config *g, d
     return DP_OK;
 }
 
+/* The HTTP API: one more gateway (inproc only, API keys required) onto the
+ * admin routes, the status actor for /healthz and /metrics, and the HTTP
+ * server that translates (dispatch/http_api.h). */
+static int start_http(dd_stack *s, const dd_config *c, dp_err *err)
+{
+    gateway_config http_gw = {.name = "gateway-http",
+                              .max_held = 4096,
+                              .max_msg_bytes = DD_ADMIN_MAX_MSG,
+                              .require_key = 1,
+                              .pg_dsn = c->pg_dsn};
+    status_config sc = {c->redis_url, c->prefix, c->pg_dsn};
+    if (collect_routes(s, DD_FROM_ADMIN, &http_gw, err) != DP_OK ||
+        (s->gw_http = gateway_spawn(&http_gw, err)) == NULL ||
+        (s->status = status_spawn(&sc, err)) == NULL)
+        return DP_EUNAVAIL;
+    http_api_config hc = {.listen_url = c->http_listen,
+                          .gateway_url = actor_url(s->gw_http, 0),
+                          .status_url = actor_url(s->status, 0),
+                          .events_url = s->events_inproc,
+                          .log_store = c->log_store,
+                          .max_body = (size_t)c->http_max_body,
+                          .max_inline = (size_t)c->http_max_inline,
+                          .idle_s = (unsigned)((c->http_idle_ms + 999) / 1000)};
+    if ((s->http = http_api_start(&hc, err)) == NULL)
+        return DP_EUNAVAIL;
+    return DP_OK;
+}
+
 dd_stack *dd_stack_start(const dd_config *c, dp_err *err)
 {
     dd_stack *s = calloc(1, sizeof *s);
@@ -142,6 +173,7 @@ dd_stack *dd_stack_start(const dd_config *c, dp_err *err)
         dp_err_set(err, DP_ENOMEM, "dispatchd: out of memory");
         return NULL;
     }
+    snprintf(s->events_inproc, sizeof s->events_inproc, "inproc://dispatchd-events/%p", (void *)s);
     /* Frames are bounded before anyone is authenticated: a runner's largest
      * message is a complete (a capped log plus excerpts), an operator's a
      * submit batch; connections are capped so that unauthenticated peers
@@ -175,11 +207,8 @@ dd_stack *dd_stack_start(const dd_config *c, dp_err *err)
             (s->gw_admin[i] = gateway_spawn(&admin_gw, err)) == NULL)
             goto fail;
     }
-    if (c->http_listen != NULL && c->http_listen[0] != '\0') {
-        status_config sc = {c->http_listen, c->redis_url, c->prefix, c->pg_dsn};
-        if ((s->status = status_spawn(&sc, err)) == NULL)
-            goto fail;
-    }
+    if (c->http_listen != NULL && c->http_listen[0] != '\0' && start_http(s, c, err) != DP_OK)
+        goto fail;
     return s;
 fail:
     dd_stack_stop(s);
@@ -195,18 +224,18 @@ void dd_stack_stop(dd_stack *s)
 {
     if (s == NULL)
         return;
-    if (s->status != NULL) {
-        status_http_stop(s->status);
-        actor_destroy(s->status);
-    }
+    http_api_stop(s->http); /* answers what waits; before the actors it asks */
+    actor_destroy(s->status);
     /* Gateways refuse new work but stay up: the others answer through them. */
     gateway_close(s->gw_runner);
     for (size_t i = 0; i < DD_MAX_ADMIN_URLS; i++)
         gateway_close(s->gw_admin[i]);
+    gateway_close(s->gw_http);
     for (int i = DD_N_ACTORS - 1; i >= 0; i--)
         actor_destroy(s->actors[i]);
     actor_destroy(s->gw_runner);
     for (size_t i = 0; i < DD_MAX_ADMIN_URLS; i++)
         actor_destroy(s->gw_admin[i]);
+    actor_destroy(s->gw_http);
     free(s);
 }

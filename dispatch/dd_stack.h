@@ -25,6 +25,7 @@ typedef struct {
     const char *log_store, *prefix, *http_listen;
     const char *runner_also_url; /* optional second runner URL (inproc, in-process runners) */
     uint64_t heartbeat_ms, alive_ttl_ms, max_attempts, sweep_ms, lease_wait_max_ms, max_waiting;
+    uint64_t http_max_body, http_max_inline, http_idle_ms; /* the HTTP API (dispatch/http_api.h) */
 } dd_config;
 
 /* Bounds on the sockets, before authentication (docs/security.md). */

@@ -64,7 +64,7 @@ static int gateway_handle(void *state, actor_ctx *ctx, nng_msg *msg, nng_msg **r
         nng_msg_free(msg);
         char text[160];
         snprintf(text, sizeof text, "'%s' is not accepted on %s", dp_msg_type_name(type),
-                 g->cfg.listen_url);
+                 g->cfg.listen_url != NULL ? g->cfg.listen_url : g->cfg.name);
         return reply_error(reply, id, DP_MSG_ERR_UNSUPPORTED, text);
     }
     if (auth_rc != DP_OK) {
@@ -149,14 +149,17 @@ actor *gateway_spawn(const gateway_config *cfg, dp_err *err)
         .mailbox = cfg->max_held != 0 ? cfg->max_held : 4096,
         .max_msg_bytes = cfg->max_msg_bytes != 0 ? cfg->max_msg_bytes : DP_MSG_MAX_SIZE,
         .max_conns = cfg->max_conns,
-        .listen_urls = urls,
-        .n_listen_urls = cfg->also_url != NULL ? 2 : 1,
+        .listen_urls = cfg->listen_url != NULL ? urls : NULL,
+        .n_listen_urls = cfg->listen_url == NULL ? 0
+                         : cfg->also_url != NULL ? 2
+                                                 : 1,
     };
     actor *a = actor_spawn_owned(&o, err);
     if (a == NULL)
         return NULL;
-    if (strncmp(cfg->listen_url, "ipc://", 6) == 0)
+    if (cfg->listen_url != NULL && strncmp(cfg->listen_url, "ipc://", 6) == 0)
         chmod(cfg->listen_url + 6, 0600); /* the admin socket is for its owner only */
-    dp_log(DP_LOG_INFO, "listening", "actor", cfg->name, "url", actor_url(a, 1), (char *)NULL);
+    dp_log(DP_LOG_INFO, "listening", "actor", cfg->name, "url",
+           actor_url(a, cfg->listen_url != NULL ? 1 : 0), (char *)NULL);
     return a;
 }

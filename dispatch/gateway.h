@@ -13,7 +13,7 @@
 
 typedef struct {
     const char *name;       /* "gateway-runner" / "gateway-admin" */
-    const char *listen_url; /* tcp://, tls+tcp://, ipc:// */
+    const char *listen_url; /* tcp://, tls+tcp://, ipc://; NULL: inproc only (the HTTP API's) */
     const char *also_url;   /* optional second URL, e.g. inproc:// for in-process runners */
     dd_routes routes;       /* who takes each type here (NULL: refused), and its scope */
     size_t max_held;        /* requests held at once (long-poll leases count) */

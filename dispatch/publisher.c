@@ -14,6 +14,7 @@
 
 typedef struct {
     char url[1024];
+    char also_url[128]; /* an in-process URL (the HTTP API's events), or "" */
     nng_socket pub;
 } publisher_state;
 
@@ -50,6 +51,10 @@ static int publisher_start(void *state, actor_ctx *ctx, dp_err *err)
     (void)ctx;
     nng_listener l;
     int rv = nng_pub0_open(&s->pub);
+    /* the HTTP API's SSE subscribes in-process: served whatever the admin URLs */
+    if (rv == 0 && s->also_url[0] != '\0' && (rv = nng_listen(s->pub, s->also_url, NULL, 0)) != 0)
+        return dp_err_set(err, DP_EUNAVAIL, "events: cannot listen on %s: %s", s->also_url,
+                          nng_strerror(rv));
     if (rv == 0 && s->url[0] == '\0')
         return DP_OK; /* no ipc admin URL: events are not served (dd_stack.h) */
     if (rv == 0)
@@ -88,7 +93,7 @@ const dd_actor_def publisher_actor = {
     .mailbox = 1024,
 };
 
-actor *publisher_spawn(const char *listen_url, dp_err *err)
+actor *publisher_spawn(const char *listen_url, const char *also_url, dp_err *err)
 {
     publisher_state *s = calloc(1, sizeof *s);
     if (s == NULL) {
@@ -96,5 +101,6 @@ actor *publisher_spawn(const char *listen_url, dp_err *err)
         return NULL;
     }
     snprintf(s->url, sizeof s->url, "%s", listen_url);
+    snprintf(s->also_url, sizeof s->also_url, "%s", also_url != NULL ? also_url : "");
     return dd_actor_spawn(&publisher_actor, s, err);
 }

@@ -13,6 +13,6 @@
 /* Its messages and where they may come from. */
 extern const dd_actor_def publisher_actor;
 
-actor *publisher_spawn(const char *listen_url, dp_err *err);
+actor *publisher_spawn(const char *listen_url, const char *also_url, dp_err *err);
 
 #endif

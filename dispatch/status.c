@@ -6,7 +6,6 @@
 #include "dispatch/redis/rq.h"
 #include "dispatch/store/store.h"
 
-#include <nng/supplemental/http/http.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,15 +24,6 @@ typedef struct {
     char last_error[DP_ERR_MSG_MAX + 16];
     int64_t started_ms;
 } status_state;
-
-/* What the HTTP callbacks use: a client to the actor, and the server. One
- * status actor per process. */
-typedef struct {
-    actor_client *client;
-    nng_http_server *server;
-} status_http;
-
-static status_http http_link;
 
 /* ---- the actor ---- */
 
@@ -135,99 +125,6 @@ static void status_stop(void *state, actor_ctx *ctx)
     free(s);
 }
 
-/* ---- HTTP, on nng's threads ---- */
-
-static void http_answer(nng_aio *aio, uint16_t code, const char *type, const void *body, size_t len)
-{
-    nng_http_res *res = NULL;
-    if (nng_http_res_alloc(&res) != 0) {
-        nng_aio_finish(aio, NNG_ENOMEM);
-        return;
-    }
-    nng_http_res_set_status(res, code);
-    nng_http_res_set_header(res, "Content-Type", type);
-    nng_http_res_copy_data(res, body, len);
-    nng_aio_set_output(aio, 0, res);
-    nng_aio_finish(aio, 0);
-}
-
-static void http_reply(void *arg, int code, nng_msg *reply, const char *errmsg)
-{
-    nng_aio *aio = arg;
-    if (code != 0 || reply == NULL || nng_msg_len(reply) < 1) {
-        char text[300];
-        snprintf(text, sizeof text, "unavailable: %s\n", errmsg != NULL ? errmsg : "no answer");
-        http_answer(aio, 503, "text/plain", text, strlen(text));
-    } else {
-        const uint8_t *b = nng_msg_body(reply);
-        int metrics = nng_msg_len(reply) > 1 && b[1] == '#';
-        http_answer(aio, b[0] || metrics ? 200 : 503,
-                    metrics ? "text/plain; version=0.0.4" : "text/plain", b + 1,
-                    nng_msg_len(reply) - 1);
-    }
-    if (reply != NULL)
-        nng_msg_free(reply);
-}
-
-static void http_ask(nng_aio *aio, char kind)
-{
-    nng_msg *req = NULL;
-    if (nng_msg_alloc(&req, 0) != 0 || nng_msg_append(req, &kind, 1) != 0) {
-        if (req != NULL)
-            nng_msg_free(req);
-        nng_aio_finish(aio, NNG_ENOMEM);
-        return;
-    }
-    dp_err err = {0};
-    if (actor_client_call_async(http_link.client, req, 2000, http_reply, aio, &err) != 0)
-        http_answer(aio, 503, "text/plain", err.msg, strlen(err.msg));
-}
-
-static void http_healthz(nng_aio *aio)
-{
-    http_ask(aio, 'h');
-}
-
-static void http_metrics(nng_aio *aio)
-{
-    http_ask(aio, 'm');
-}
-
-static int http_start(const char *url, dp_err *err)
-{
-    nng_url *u = NULL;
-    nng_http_handler *h = NULL, *m = NULL;
-    int rv = nng_url_parse(&u, url);
-    if (rv == 0)
-        rv = nng_http_server_hold(&http_link.server, u);
-    if (rv == 0 && (rv = nng_http_handler_alloc(&h, "/healthz", http_healthz)) == 0 &&
-        (rv = nng_http_server_add_handler(http_link.server, h)) != 0)
-        nng_http_handler_free(h);
-    if (rv == 0 && (rv = nng_http_handler_alloc(&m, "/metrics", http_metrics)) == 0 &&
-        (rv = nng_http_server_add_handler(http_link.server, m)) != 0)
-        nng_http_handler_free(m);
-    if (rv == 0)
-        rv = nng_http_server_start(http_link.server);
-    if (u != NULL)
-        nng_url_free(u);
-    if (rv != 0)
-        return dp_err_set(err, DP_EINVAL, "DISPATCH_HTTP_LISTEN: cannot serve HTTP on %s: %s", url,
-                          nng_strerror(rv));
-    return DP_OK;
-}
-
-void status_http_stop(actor *a)
-{
-    (void)a;
-    if (http_link.server != NULL) {
-        nng_http_server_stop(http_link.server);
-        nng_http_server_release(http_link.server);
-        http_link.server = NULL;
-    }
-    actor_client_close(http_link.client);
-    http_link.client = NULL;
-}
-
 actor *status_spawn(const status_config *cfg, dp_err *err)
 {
     status_state *s = calloc(1, sizeof *s);
@@ -249,16 +146,5 @@ actor *status_spawn(const status_config *cfg, dp_err *err)
         .tick_ms = STATUS_TICK_MS,
         .mailbox = 64,
     };
-    actor *a = actor_spawn(&o, err);
-    if (a == NULL) {
-        status_stop(s, NULL);
-        return NULL;
-    }
-    if ((http_link.client = actor_client_open(actor_url(a, 0), err)) == NULL ||
-        http_start(cfg->http_url, err) != DP_OK) {
-        status_http_stop(a);
-        actor_destroy(a);
-        return NULL;
-    }
-    return a;
+    return actor_spawn_owned(&o, err);
 }

@@ -49,4 +49,11 @@ PY
 done
 echo
 dispatchctl queue
+echo
+echo "HTTP API: $DISPATCH_HTTP_URL   (docs/api.md)"
+echo "API key (admin, this demo's stack only): $DISPATCH_API_KEY"
+echo "POST /execute:"
+curl -sS -H "Authorization: Bearer $DISPATCH_API_KEY" -H 'Content-Type: application/json' \
+  --data '{"language":"python","source":"print(int(input())*2)\n","tests":[{"stdin":"5\n","expectedStdout":"10\n","timeoutMs":1500}]}' \
+  "$DISPATCH_HTTP_URL/execute" || failed=1
 [ "$failed" = 0 ]

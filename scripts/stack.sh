@@ -15,6 +15,9 @@ stack_start() {
   export DISPATCH_REGISTRATION_TOKEN
   DISPATCH_REGISTRATION_TOKEN=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
   export DISPATCH_LOG_STORE="file://$SVC_DIR/logs/{job_id}.log"
+  # The HTTP API (docs/api.md); its inline files land in the log store above.
+  export DISPATCH_HTTP_LISTEN="http://127.0.0.1:$(svc_free_port)"
+  export DISPATCH_HTTP_URL="$DISPATCH_HTTP_LISTEN"
   export RUNNER_PROFILES_DIR=${RUNNER_PROFILES_DIR:-$root/pits}
   STACK_PIDS=()
   dispatchd </dev/null >"$SVC_DIR/dispatchd.log" 2>&1 &
@@ -26,6 +29,10 @@ stack_start() {
     sleep 0.1
   done
   [ -n "$ok" ] || { echo "stack: dispatchd did not come up:" >&2; tail -n 20 "$SVC_DIR/dispatchd.log" >&2; return 1; }
+  # An admin key for the HTTP API (over ipc, which needs none, it is shown once).
+  export DISPATCH_API_KEY
+  DISPATCH_API_KEY=$(dispatchctl apikey create "local-admin-$$" --scope admin 2>/dev/null) ||
+    { echo "stack: cannot create an API key" >&2; return 1; }
   for i in $(seq 1 "$runners"); do
     mkdir -p "$SVC_DIR/work-$i"
     # Slots of runners on one host need distinct sandbox uids and cgroups.

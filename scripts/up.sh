@@ -20,6 +20,8 @@ mkdir -p "$root/.dev"
   echo "export DISPATCH_REDIS_URL='$DISPATCH_REDIS_URL'"
   echo "export DISPATCH_PG_DSN='$DISPATCH_PG_DSN'"
   echo "export DISPATCH_REGISTRATION_TOKEN='$DISPATCH_REGISTRATION_TOKEN'"
+  echo "export DISPATCH_HTTP_URL='$DISPATCH_HTTP_URL'"
+  echo "export DISPATCH_API_KEY='$DISPATCH_API_KEY'"
   echo "export PATH='$root/build/cmd':\"\$PATH\""
 } >"$root/.dev/env"
 {
@@ -31,3 +33,4 @@ mkdir -p "$root/.dev"
 } >"$root/.dev/state"
 echo "up: dispatchd and $runners runner(s) running; logs in $SVC_DIR" >&2
 echo "up: . .dev/env   # then: dispatchctl queue" >&2
+echo "up: HTTP API on $DISPATCH_HTTP_URL (docs/api.md), admin key in DISPATCH_API_KEY" >&2

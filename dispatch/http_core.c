@@ -1,0 +1,286 @@
+/* One HTTP request's life (dispatch/http_impl.h). */
+#include "dispatch/http_impl.h"
+
+#include "common/log.h"
+
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void http_req_free(http_req *r)
+{
+    if (r == NULL)
+        return;
+    if (r->timer != NULL)
+        nng_aio_free(r->timer);
+    json_decref(r->scratch);
+    free(r->body);
+    free(r->answer);
+    free(r);
+}
+
+static void set_answer(http_req *r, unsigned status, const char *type, char *text, size_t len)
+{
+    free(r->answer);
+    r->status = status;
+    r->content_type = type;
+    r->answer = text;
+    r->answer_len = len;
+}
+
+void http_answer_text(http_req *r, unsigned status, const char *type, const char *text, size_t len)
+{
+    char *copy = malloc(len + 1);
+    if (copy == NULL) {
+        set_answer(r, 500, "text/plain", NULL, 0);
+        return;
+    }
+    memcpy(copy, text, len);
+    copy[len] = '\0';
+    set_answer(r, status, type, copy, len);
+}
+
+void http_answer_json(http_req *r, unsigned status, json_t *json)
+{
+    char *text = json != NULL ? json_dumps(json, JSON_COMPACT) : NULL;
+    json_decref(json);
+    if (text == NULL) {
+        http_answer_error(r, 500, "internal", "out of memory");
+        return;
+    }
+    size_t len = strlen(text);
+    text[len] = '\0';
+    char *nl = realloc(text, len + 2); /* a newline: curl output stays readable */
+    if (nl != NULL) {
+        text = nl;
+        text[len++] = '\n';
+        text[len] = '\0';
+    }
+    set_answer(r, status, "application/json", text, len);
+}
+
+void http_answer_error(http_req *r, unsigned status, const char *code, const char *fmt, ...)
+{
+    char msg[DP_ERR_MSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    json_t *j = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg);
+    char *text = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (text == NULL) {
+        set_answer(r, 500, "text/plain", NULL, 0);
+        return;
+    }
+    set_answer(r, status, "application/json", text, strlen(text));
+}
+
+/* The reply codes (messages/msg.h, dp_code_name) as HTTP statuses. */
+static unsigned status_of_code(const char *code)
+{
+    static const struct {
+        const char *code;
+        unsigned status;
+    } map[] = {
+        {"invalid", 400},   {"protocol", 400}, {"unauthorized", 401}, {"forbidden", 403},
+        {"not_found", 404}, {"conflict", 409}, {"unavailable", 503},  {"full", 503},
+        {"closed", 503},    {"timeout", 504},  {"unsupported", 405},
+    };
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (code != NULL && strcmp(code, map[i].code) == 0)
+            return map[i].status;
+    return 500;
+}
+
+void http_answer_reply_error(http_req *r, const dp_msg *rep)
+{
+    if (rep->type == DP_MSG_NOT_FOUND)
+        http_answer_error(r, 404, "not_found", "%s",
+                          rep->not_found.message != NULL ? rep->not_found.message : "no such job");
+    else if (rep->type == DP_MSG_CONFLICT)
+        http_answer_error(r, 409, "conflict", "%s",
+                          rep->conflict.message != NULL ? rep->conflict.message : "conflict");
+    else if (rep->type == DP_MSG_ERROR)
+        http_answer_error(r, status_of_code(rep->error.code), rep->error.code, "%s",
+                          rep->error.message != NULL ? rep->error.message : rep->error.code);
+    else
+        http_answer_error(r, 502, "internal", "unexpected reply '%s'", dp_msg_type_name(rep->type));
+}
+
+static void suspend(http_req *r)
+{
+    if (r->suspended)
+        return;
+    r->suspended = 1;
+    r->srv->suspended++;
+    MHD_suspend_connection(r->conn);
+}
+
+void http_resume(http_req *r)
+{
+    if (atomic_exchange(&r->suspended, 0) == 0)
+        return; /* answered on the polling thread: the daemon sends it when the route returns */
+    http_server *s = r->srv;
+    MHD_resume_connection(r->conn);
+    s->suspended--; /* after the resume: stop waits for this before stopping the daemon */
+}
+
+static void on_call(void *arg, int code, nng_msg *reply, const char *errmsg)
+{
+    http_req *r = arg;
+    dp_msg rep;
+    dp_err err = {0};
+    int pending = 0;
+    if (code != 0 || reply == NULL) {
+        http_answer_error(r, code == DP_ETIMEOUT ? 504 : 503, dp_code_name(code), "dispatcher: %s",
+                          errmsg != NULL ? errmsg : "no answer");
+    } else if (dp_msg_decode_nng(reply, &rep, &err) != DP_OK) {
+        http_answer_error(r, 502, "protocol", "dispatcher reply: %s", err.msg);
+    } else {
+        pending = r->on_reply(r, &rep);
+        dp_msg_free(&rep);
+    }
+    if (reply != NULL)
+        nng_msg_free(reply);
+    if (!pending)
+        http_resume(r);
+}
+
+int http_forward(http_req *r, dp_msg *m, http_reply_fn on_reply)
+{
+    if (r->srv->stopping) {
+        http_answer_error(r, 503, "unavailable", "dispatcher shutting down");
+        return 0;
+    }
+    dp_err err = {0};
+    nng_msg *msg = NULL;
+    char *saved = m->auth;
+    m->auth = r->key[0] != '\0' ? r->key : NULL;
+    int rc = dp_msg_encode(m, &msg, &err);
+    m->auth = saved;
+    if (rc != DP_OK) {
+        http_answer_error(r, rc == DP_EINVAL ? 400 : 500, dp_code_name(rc), "%s", err.msg);
+        return 0;
+    }
+    int was = r->suspended;
+    suspend(r); /* before the call: its reply may come at once */
+    r->on_reply = on_reply;
+    if (actor_client_call_async(r->srv->gateway, msg, r->srv->call_timeout_ms, on_call, r, &err) !=
+        0) {
+        http_answer_error(r, 503, "unavailable", "dispatcher: %s", err.msg);
+        if (!was)
+            http_resume(r);
+        return 0;
+    }
+    return 1;
+}
+
+static void on_status(void *arg, int code, nng_msg *reply, const char *errmsg)
+{
+    http_req *r = arg;
+    if (code != 0 || reply == NULL || nng_msg_len(reply) < 1) {
+        char text[300];
+        snprintf(text, sizeof text, "unavailable: %s\n", errmsg != NULL ? errmsg : "no answer");
+        http_answer_text(r, 503, "text/plain", text, strlen(text));
+    } else {
+        const uint8_t *b = nng_msg_body(reply);
+        int metrics = nng_msg_len(reply) > 1 && b[1] == '#';
+        http_answer_text(r, b[0] || metrics ? 200 : 503,
+                         metrics ? "text/plain; version=0.0.4" : "text/plain", (const char *)b + 1,
+                         nng_msg_len(reply) - 1);
+    }
+    if (reply != NULL)
+        nng_msg_free(reply);
+    http_resume(r);
+}
+
+void http_ask_status(http_req *r, char kind)
+{
+    nng_msg *req = NULL;
+    dp_err err = {0};
+    if (nng_msg_alloc(&req, 0) != 0 || nng_msg_append(req, &kind, 1) != 0) {
+        if (req != NULL)
+            nng_msg_free(req);
+        http_answer_error(r, 500, "internal", "out of memory");
+        return;
+    }
+    suspend(r);
+    if (actor_client_call_async(r->srv->status, req, 2000, on_status, r, &err) != 0) {
+        http_answer_text(r, 503, "text/plain", err.msg, strlen(err.msg));
+        http_resume(r);
+    }
+}
+
+/* ---- long-poll timers ---- */
+
+static void unlink_parked(http_req *r)
+{
+    http_server *s = r->srv;
+    pthread_mutex_lock(&s->mu);
+    if (r->park_prev != NULL)
+        r->park_prev->park_next = r->park_next;
+    else if (s->parked == r)
+        s->parked = r->park_next;
+    if (r->park_next != NULL)
+        r->park_next->park_prev = r->park_prev;
+    r->park_next = r->park_prev = NULL;
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void on_timer(void *arg)
+{
+    http_req *r = arg;
+    unlink_parked(r);
+    int pending = 0;
+    int rv = nng_aio_result(r->timer); /* NNG_ECANCELED: woken early (an event), or stopping */
+    if ((rv != 0 && rv != NNG_ECANCELED) || r->srv->stopping)
+        http_answer_error(r, 503, "unavailable", "dispatcher shutting down");
+    else
+        pending = r->again(r);
+    if (!pending)
+        http_resume(r);
+}
+
+int http_park(http_req *r, uint32_t ms, int (*again)(http_req *r))
+{
+    http_server *s = r->srv;
+    if (r->timer == NULL && nng_aio_alloc(&r->timer, on_timer, r) != 0) {
+        http_answer_error(r, 500, "internal", "out of memory");
+        return 0;
+    }
+    r->again = again;
+    pthread_mutex_lock(&s->mu);
+    if (s->stopping) {
+        pthread_mutex_unlock(&s->mu);
+        http_answer_error(r, 503, "unavailable", "dispatcher shutting down");
+        return 0;
+    }
+    r->park_next = s->parked;
+    r->park_prev = NULL;
+    if (s->parked != NULL)
+        s->parked->park_prev = r;
+    s->parked = r;
+    nng_sleep_aio((nng_duration)ms, r->timer);
+    pthread_mutex_unlock(&s->mu);
+    return 1;
+}
+
+void http_wake_parked(http_server *s, const char *job_id)
+{
+    pthread_mutex_lock(&s->mu);
+    for (http_req *r = s->parked; r != NULL; r = r->park_next)
+        if (strcmp(r->id, job_id) == 0)
+            nng_aio_cancel(r->timer); /* its callback asks again now */
+    pthread_mutex_unlock(&s->mu);
+}
+
+void http_unpark_all(http_server *s)
+{
+    pthread_mutex_lock(&s->mu);
+    for (http_req *r = s->parked; r != NULL; r = r->park_next)
+        nng_aio_cancel(r->timer); /* its callback runs later, on nng's thread */
+    pthread_mutex_unlock(&s->mu);
+}

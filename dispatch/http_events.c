@@ -1,0 +1,350 @@
+#include "dispatch/http_events.h"
+
+#include "common/clock.h"
+#include "common/job_json.h"
+#include "common/log.h"
+
+#include <inttypes.h>
+#include <nng/protocol/pubsub0/sub.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    uint64_t id;
+    char job[DP_ID_MAX + 1];
+    int terminal;
+    char *frame; /* "id: N\ndata: {...}\n\n" */
+    size_t len;
+} hub_event;
+
+typedef struct http_stream {
+    http_hub *hub;
+    struct MHD_Connection *conn;
+    char job[DP_ID_MAX + 1]; /* "" = every job */
+    uint64_t last_id;
+    int parked, ended, ping, gap_checked;
+    char *out; /* the frame being written */
+    size_t out_len, out_off;
+    struct http_stream *next, *prev;
+} http_stream;
+
+struct http_hub {
+    pthread_mutex_t mu; /* everything below */
+    hub_event ring[HTTP_SSE_RING];
+    uint64_t next_id; /* the id the next event gets */
+    size_t head, count;
+    http_stream *streams;
+    int stopping;
+    nng_socket sub;
+    nng_aio *recv, *ping;
+    http_server *srv; /* its long-polls are woken by events */
+};
+
+/* Resumes every parked stream (hub locked). */
+static void wake_all(http_hub *h)
+{
+    for (http_stream *s = h->streams; s != NULL; s = s->next)
+        if (s->parked) {
+            s->parked = 0;
+            MHD_resume_connection(s->conn);
+        }
+}
+
+static void add_event(http_hub *h, const dp_msg_event *ev)
+{
+    json_t *o = json_pack("{s:s,s:s,s:s?,s:s?,s:I,s:s?,s:s?}", "job_id", ev->job_id, "state",
+                          dp_job_state_name(ev->state), "verdict", dp_verdict_name(ev->verdict),
+                          "runner_id", ev->runner_id, "attempt", (json_int_t)ev->attempt, "ts",
+                          ev->ts, "message", ev->message);
+    char *data = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    if (data == NULL)
+        return;
+    pthread_mutex_lock(&h->mu);
+    hub_event *e = &h->ring[(h->head + h->count) % HTTP_SSE_RING];
+    if (h->count == HTTP_SSE_RING) { /* the oldest goes */
+        e = &h->ring[h->head];
+        h->head = (h->head + 1) % HTTP_SSE_RING;
+        h->count--;
+    }
+    free(e->frame);
+    e->id = h->next_id++;
+    snprintf(e->job, sizeof e->job, "%s", ev->job_id);
+    e->terminal = dp_job_state_terminal(ev->state);
+    size_t cap = strlen(data) + 64;
+    e->frame = malloc(cap);
+    e->len = e->frame != NULL
+                 ? (size_t)snprintf(e->frame, cap, "id: %" PRIu64 "\ndata: %s\n\n", e->id, data)
+                 : 0;
+    h->count++;
+    wake_all(h);
+    pthread_mutex_unlock(&h->mu);
+    free(data);
+}
+
+static void on_recv(void *arg)
+{
+    http_hub *h = arg;
+    if (nng_aio_result(h->recv) != 0)
+        return; /* closed */
+    nng_msg *m = nng_aio_get_msg(h->recv);
+    dp_msg ev;
+    if (dp_msg_decode_nng(m, &ev, NULL) == DP_OK) {
+        if (ev.type == DP_MSG_EVENT) {
+            add_event(h, &ev.event);
+            http_wake_parked(h->srv, ev.event.job_id);
+        }
+        dp_msg_free(&ev);
+    }
+    nng_msg_free(m);
+    nng_recv_aio(h->sub, h->recv);
+}
+
+static void on_ping(void *arg)
+{
+    http_hub *h = arg;
+    if (nng_aio_result(h->ping) != 0)
+        return;
+    pthread_mutex_lock(&h->mu);
+    for (http_stream *s = h->streams; s != NULL; s = s->next)
+        s->ping = 1;
+    wake_all(h);
+    pthread_mutex_unlock(&h->mu);
+    nng_sleep_aio(HTTP_SSE_PING_MS, h->ping);
+}
+
+http_hub *http_hub_start(const char *events_url, http_server *srv, dp_err *err)
+{
+    http_hub *h = calloc(1, sizeof *h);
+    if (h == NULL) {
+        dp_err_set(err, DP_ENOMEM, "events: out of memory");
+        return NULL;
+    }
+    pthread_mutex_init(&h->mu, NULL);
+    h->srv = srv;
+    h->next_id = (uint64_t)dp_now_ms() * 1000; /* a restarted server's ids are larger */
+    int rv = nng_sub0_open(&h->sub);
+    if (rv == 0)
+        rv = nng_socket_set(h->sub, NNG_OPT_SUB_SUBSCRIBE, "", 0);
+    if (rv == 0)
+        rv = nng_dial(h->sub, events_url, NULL, NNG_FLAG_NONBLOCK);
+    if (rv == 0 && (rv = nng_aio_alloc(&h->recv, on_recv, h)) == 0 &&
+        (rv = nng_aio_alloc(&h->ping, on_ping, h)) == 0) {
+        nng_recv_aio(h->sub, h->recv);
+        nng_sleep_aio(HTTP_SSE_PING_MS, h->ping);
+    }
+    if (rv != 0) {
+        dp_err_set(err, DP_EUNAVAIL, "events: cannot subscribe to %s: %s", events_url,
+                   nng_strerror(rv));
+        http_hub_quiesce(h);
+        http_hub_free(h);
+        return NULL;
+    }
+    return h;
+}
+
+void http_hub_quiesce(http_hub *h)
+{
+    if (h == NULL)
+        return;
+    if (h->recv != NULL)
+        nng_aio_stop(h->recv);
+    if (h->ping != NULL)
+        nng_aio_stop(h->ping);
+    nng_close(h->sub);
+    pthread_mutex_lock(&h->mu);
+    h->stopping = 1;
+    wake_all(h); /* each reader then ends its stream */
+    pthread_mutex_unlock(&h->mu);
+}
+
+void http_hub_free(http_hub *h)
+{
+    if (h == NULL)
+        return;
+    nng_aio_free(h->recv);
+    nng_aio_free(h->ping);
+    for (size_t i = 0; i < HTTP_SSE_RING; i++)
+        free(h->ring[i].frame);
+    pthread_mutex_destroy(&h->mu);
+    free(h);
+}
+
+/* ---- one stream, on the polling thread ---- */
+
+static void set_out(http_stream *s, const char *text, size_t len)
+{
+    free(s->out);
+    s->out = malloc(len);
+    s->out_len = s->out != NULL ? len : 0;
+    s->out_off = 0;
+    if (s->out != NULL)
+        memcpy(s->out, text, len);
+}
+
+/* The next frame for s (hub locked): 1 when there is one. */
+static int next_frame(http_hub *h, http_stream *s)
+{
+    if (!s->gap_checked) {
+        s->gap_checked = 1;
+        if (h->count > 0 && s->last_id + 1 < h->ring[h->head].id && s->last_id != 0) {
+            static const char gap[] = ": events were missed before this point\n\n";
+            set_out(s, gap, sizeof gap - 1);
+            return 1;
+        }
+    }
+    for (size_t i = 0; i < h->count; i++) {
+        const hub_event *e = &h->ring[(h->head + i) % HTTP_SSE_RING];
+        if (e->id <= s->last_id || (s->job[0] != '\0' && strcmp(s->job, e->job) != 0))
+            continue;
+        s->last_id = e->id;
+        set_out(s, e->frame, e->len);
+        if (s->job[0] != '\0' && e->terminal)
+            s->ended = 1; /* a job's stream ends after its terminal state */
+        return 1;
+    }
+    if (s->ping) {
+        s->ping = 0;
+        set_out(s, ": ping\n\n", 8);
+        return 1;
+    }
+    return 0;
+}
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    http_stream *s = cls;
+    http_hub *h = s->hub;
+    (void)pos;
+    pthread_mutex_lock(&h->mu);
+    if (s->out_off >= s->out_len && (s->ended || h->stopping || !next_frame(h, s))) {
+        ssize_t rc = 0;
+        if (s->ended || h->stopping) {
+            rc = MHD_CONTENT_READER_END_OF_STREAM;
+        } else { /* nothing new: sleep until the hub wakes us */
+            s->parked = 1;
+            MHD_suspend_connection(s->conn);
+        }
+        pthread_mutex_unlock(&h->mu);
+        return rc;
+    }
+    size_t n = s->out_len - s->out_off < max ? s->out_len - s->out_off : max;
+    memcpy(buf, s->out + s->out_off, n);
+    s->out_off += n;
+    pthread_mutex_unlock(&h->mu);
+    return (ssize_t)n;
+}
+
+static void stream_free(void *cls)
+{
+    http_stream *s = cls;
+    http_hub *h = s->hub;
+    pthread_mutex_lock(&h->mu);
+    if (s->prev != NULL)
+        s->prev->next = s->next;
+    else
+        h->streams = s->next;
+    if (s->next != NULL)
+        s->next->prev = s->prev;
+    pthread_mutex_unlock(&h->mu);
+    free(s->out);
+    free(s);
+}
+
+struct MHD_Response *http_stream_response(http_req *r)
+{
+    http_hub *h = r->srv->hub;
+    http_stream *s = calloc(1, sizeof *s);
+    if (s == NULL)
+        return NULL;
+    s->hub = h;
+    s->conn = r->conn;
+    s->last_id = r->sse_from;
+    if (r->route->fn == http_events_job)
+        snprintf(s->job, sizeof s->job, "%s", r->id);
+    if (r->answer != NULL) { /* the job as it is now */
+        s->out = r->answer;
+        s->out_len = r->answer_len;
+        r->answer = NULL;
+        s->ended = r->sse_ended; /* the job is terminal already */
+    }
+    struct MHD_Response *res =
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_read, s, stream_free);
+    if (res == NULL) {
+        free(s->out);
+        free(s);
+        return NULL;
+    }
+    MHD_add_response_header(res, "Content-Type", "text/event-stream");
+    MHD_add_response_header(res, "Cache-Control", "no-store");
+    MHD_add_response_header(res, "X-Accel-Buffering", "no");
+    pthread_mutex_lock(&h->mu);
+    s->next = h->streams;
+    if (h->streams != NULL)
+        h->streams->prev = s;
+    h->streams = s;
+    pthread_mutex_unlock(&h->mu);
+    return res;
+}
+
+/* ---- the routes: the key is checked by a message the stream's scope
+ * needs (list_runners: read; status: the job's reader), then the stream starts
+ * after the event that was last when the request came (or Last-Event-ID). */
+
+static uint64_t start_id(http_req *r)
+{
+    const char *last = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Last-Event-ID");
+    if (last != NULL && *last != '\0') {
+        char *end = NULL;
+        unsigned long long v = strtoull(last, &end, 10);
+        if (*end == '\0')
+            return v;
+    }
+    http_hub *h = r->srv->hub;
+    pthread_mutex_lock(&h->mu);
+    uint64_t id = h->next_id - 1;
+    pthread_mutex_unlock(&h->mu);
+    return id;
+}
+
+static int on_probe(http_req *r, dp_msg *rep)
+{
+    if (rep->type != DP_MSG_RUNNERS && rep->type != DP_MSG_JOB) {
+        http_answer_reply_error(r, rep);
+        return 0;
+    }
+    r->streaming = 1;
+    r->status = 200;
+    const char *last = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Last-Event-ID");
+    if (rep->type == DP_MSG_JOB && last == NULL) { /* a job's stream starts with the job */
+        json_t *j = dp_job_view_to_json(&rep->job);
+        char *data = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+        json_decref(j);
+        size_t cap = data != NULL ? strlen(data) + 64 : 0;
+        char *frame = data != NULL ? malloc(cap) : NULL;
+        if (frame != NULL) {
+            free(r->answer);
+            r->answer_len = (size_t)snprintf(frame, cap, "event: job\ndata: %s\n\n", data);
+            r->answer = frame;
+            r->sse_ended = dp_job_state_terminal(rep->job.state);
+        }
+        free(data);
+    }
+    return 0;
+}
+
+void http_events_all(http_req *r)
+{
+    r->sse_from = start_id(r);
+    dp_msg m = {.type = DP_MSG_LIST_RUNNERS}; /* needs read, like the stream; Redis only */
+    http_forward(r, &m, on_probe);
+}
+
+void http_events_job(http_req *r)
+{
+    r->sse_from = start_id(r);
+    dp_msg m = {.type = DP_MSG_STATUS};
+    m.status.job_id = r->id;
+    http_forward(r, &m, on_probe);
+}

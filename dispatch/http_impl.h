@@ -1,0 +1,141 @@
+/* The HTTP API's parts (docs/api.md), shared by dispatch/http_*.c only.
+ *
+ * http_api.c   the libmicrohttpd daemon: accepts, bounds bodies (413 before
+ *              a body is read whole, 415), closes idle connections, matches
+ *              a route and calls it.
+ * http_core.c  one request's life: answer it now, or forward a message to
+ *              the HTTP gateway (dispatch/gateway.c, keys checked there) and
+ *              answer from the reply, with the connection suspended meanwhile
+ *              (no thread waits); the error JSON and its status.
+ * http_routes.c  the routes: JSON <-> the same msgpack messages dispatchctl
+ *              sends, so HTTP and dispatchctl always agree.
+ * http_execute.c POST /execute; http_inline.c inline files -> a stored zip;
+ * http_events.c  Server-Sent Events from the publisher.
+ *
+ * Threads: the daemon's one polling thread runs every route; replies arrive
+ * on nng's threads, which fill the request and resume its connection. A
+ * request is touched by one thread at a time: the polling thread until it
+ * suspends the connection, the reply callback until it resumes it.
+ *
+ * Ownership: an http_req belongs to the daemon (freed when MHD reports the
+ * request completed); its body and answer are its own heap buffers. */
+#ifndef DP_HTTP_IMPL_H
+#define DP_HTTP_IMPL_H
+
+#include "actors/actor_client.h"
+#include "dispatch/logstore/logstore.h"
+#include "messages/msg.h"
+
+#include <jansson.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct http_req http_req;
+typedef struct http_server http_server;
+
+/* A route's start: called once the body is in. Answers (http_answer_*) or
+ * forwards (http_forward); returns nothing: a request not answered by the
+ * time the route returns must have been forwarded. */
+typedef void (*http_route_fn)(http_req *r);
+
+/* A forwarded message's reply, on an nng thread: fill the answer and
+ * return 0, or return what http_forward / http_park returned (1: still
+ * pending; the request is no longer yours). rep is decoded. */
+typedef int (*http_reply_fn)(http_req *r, dp_msg *rep);
+
+typedef struct {
+    const char *method;  /* "GET", "POST" */
+    const char *pattern; /* "/api/v1/jobs/{id}/cancel": one {id} at most */
+    http_route_fn fn;
+    int body;   /* 1: takes a JSON body */
+    int stream; /* 1: the route answers with a stream (SSE) */
+} http_route;
+
+extern const http_route http_routes[];
+
+/* POST /execute (http_execute.c). */
+void http_execute(http_req *r);
+extern const size_t http_n_routes;
+
+struct http_server {
+    struct MHD_Daemon *daemon;
+    actor_client *gateway; /* the HTTP gateway's inproc URL */
+    actor_client *status;  /* the status actor: /healthz, /metrics */
+    size_t max_body;
+    logstore *store;   /* inline files (dispatch/http_inline.h); polling thread only */
+    size_t max_inline; /* bytes of inline files per spec */
+    int call_timeout_ms;
+    _Atomic int stopping;
+    pthread_mutex_t mu;    /* guards the parked list */
+    http_req *parked;      /* waiting on a timer (long-poll) */
+    _Atomic int suspended; /* connections suspended now (stop waits for 0) */
+    struct http_hub *hub;  /* SSE (dispatch/http_events.h) */
+};
+
+struct http_req {
+    http_server *srv;
+    struct MHD_Connection *conn;
+    const http_route *route;
+    char id[DP_ID_MAX + 1];         /* the path's {id} */
+    char key[DP_MSG_MAX_TOKEN + 1]; /* Authorization: Bearer KEY ("" when none) */
+    char *body;
+    size_t len, cap;
+    int started;           /* the route ran */
+    _Atomic int suspended; /* waiting for a reply or a timer */
+    /* the answer */
+    unsigned status;
+    char *answer;
+    size_t answer_len;
+    const char *content_type;
+    /* route state */
+    http_reply_fn on_reply;
+    json_t *scratch;     /* a route's own JSON (batch items), released with the request */
+    int64_t deadline_ms; /* long-poll */
+    uint32_t poll_ms;    /* next re-ask interval */
+    nng_aio *timer;
+    int (*again)(http_req *r);
+    http_req *park_next, *park_prev;
+    /* SSE (dispatch/http_events.h): answered with a stream that starts
+     * after event sse_from, the answer (if any) its first frame */
+    int streaming, sse_ended;
+    uint64_t sse_from;
+};
+
+/* Answers. json is consumed (json_decref'd). */
+void http_answer_json(http_req *r, unsigned status, json_t *json);
+void http_answer_text(http_req *r, unsigned status, const char *type, const char *text, size_t len);
+/* {"error":{"code":..,"message":..}} */
+void http_answer_error(http_req *r, unsigned status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* An error / not_found / conflict reply as the right status. */
+void http_answer_reply_error(http_req *r, const dp_msg *rep);
+
+/* Sends m (its auth set to the request's key; m stays the caller's) through
+ * the HTTP gateway; on_reply gets the answer. Suspends the connection when
+ * called from the polling thread; from a reply callback it is already. */
+int http_forward(http_req *r, dp_msg *m, http_reply_fn on_reply);
+
+/* Asks the status actor (its one-byte protocol): answered as text. */
+void http_ask_status(http_req *r, char kind);
+
+/* Long-poll: calls `again` after ms (an nng timer, no thread);
+ * only from a reply callback (the connection is suspended). `again` returns
+ * like an http_reply_fn. Returns 1 (pending), or 0 with an answer set. */
+int http_park(http_req *r, uint32_t ms, int (*again)(http_req *r));
+
+/* From a reply callback or timer: the answer is set, let the daemon send it.
+ * After this the request is no longer the caller's. */
+void http_resume(http_req *r);
+
+/* Releases everything r holds. */
+void http_req_free(http_req *r);
+
+/* A state change of job_id: parked requests about it ask again now. */
+void http_wake_parked(http_server *s, const char *job_id);
+
+/* Stop: every parked request answered 503 and resumed (before the daemon stops). */
+void http_unpark_all(http_server *s);
+
+#endif
