@@ -40,6 +40,7 @@ void exec_profile_free(exec_profile *p)
     command_free(&p->run_command);
     strv_free(p->env, p->n_env);
     free(p->junit_file);
+    free(p->oom_message);
     free(p);
 }
 
@@ -235,7 +236,7 @@ static int parse_enum(pctx *pc, const char *field, json_t *v, const char *const 
 static const char *const profile_keys[] = {
     "language",   "description", "requiredFiles", "setupCommands", "testCommand",
     "runCommand", "environment", "maxTimeoutMs",  "limits",        "setupLimits",
-    "compare",    "testFormat",  "junitFile",     "network"};
+    "compare",    "testFormat",  "junitFile",     "network",       "outOfMemoryMessage"};
 
 static int parse_fields(pctx *pc, json_t *root, exec_profile *p)
 {
@@ -324,6 +325,12 @@ static int parse_fields(pctx *pc, json_t *root, exec_profile *p)
         if (!json_is_boolean(v))
             return PFAIL(pc, "field network: must be true or false");
         p->network = json_is_true(v);
+    }
+    if ((v = json_object_get(root, "outOfMemoryMessage")) != NULL) {
+        if (!json_is_string(v) || json_string_length(v) == 0)
+            return PFAIL(pc, "field outOfMemoryMessage: must be a non-empty string");
+        if ((p->oom_message = strdup(json_string_value(v))) == NULL)
+            return dp_err_set(pc->err, DP_ENOMEM, "out of memory");
     }
     if ((v = json_object_get(root, "description")) != NULL && !json_is_string(v))
         return PFAIL(pc, "field description: must be a string");

@@ -10,8 +10,11 @@
  *    "junitFile": "report.xml", "network": false, "description": "..."}
  *
  * A command is a string (run as /bin/sh -c STRING) or an array of strings
- * (an argv). Unknown keys are refused so typos do not pass silently; every
- * message names the profile and the field. A profile owns all its strings;
+ * (an argv). In an array, ${MEMORY_MB} is replaced per run by the run's
+ * memory limit in MiB (so a runtime can size its heap below the cgroup's
+ * limit: java -XX:MaxRAM=${MEMORY_MB}m). "outOfMemoryMessage": "..." makes
+ * a failing run whose stderr or stdout contains the text MLE. Unknown keys are refused so typos do not pass
+ * silently; every message names the profile and the field. A profile owns all its strings;
  * exec_profile_free releases it. */
 #ifndef EXEC_PROFILE_H
 #define EXEC_PROFILE_H
@@ -52,6 +55,10 @@ typedef struct {
     exec_test_format format;
     char *junit_file; /* relative to the workspace; NULL unless format is junit */
     int network;
+    /* A failing run whose stderr or stdout contains this is MLE: a runtime that
+     * reports running out of its own heap (the JVM's OutOfMemoryError)
+     * instead of being OOM-killed. NULL = none. */
+    char *oom_message;
 } exec_profile;
 
 /* Parses and validates one profile. *out is owned by the caller. DP_EINVAL

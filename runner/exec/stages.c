@@ -76,6 +76,11 @@ void exec_stage_setup(exec_job_state *js)
     }
 }
 
+static int exec_contains(const char *buf, size_t len, const char *what)
+{
+    return buf != NULL && memmem(buf, len, what, strlen(what)) != NULL;
+}
+
 /* One I/O test against the run command. */
 static void io_test(exec_job_state *js, const exec_command *cmd, const dp_test_case *tc, size_t idx)
 {
@@ -107,6 +112,11 @@ static void io_test(exec_job_state *js, const exec_command *cmd, const dp_test_c
         return;
     }
     dp_verdict v = exec_verdict_of(&res, 0);
+    /* the runtime ran out of the heap it sized from the limit (the JVM says so on stdout) */
+    if (v == DP_VERDICT_RE && p->oom_message != NULL &&
+        (exec_contains(res.err, res.err_len, p->oom_message) ||
+         exec_contains(res.out, res.out_len, p->oom_message)))
+        v = DP_VERDICT_MLE;
     if (v == DP_VERDICT_AC && tc->expected_stdout != NULL) {
         dp_compare mode = tc->compare != DP_COMPARE_DEFAULT ? tc->compare : p->compare;
         if (!exec_output_matches(tc->expected_stdout, strlen(tc->expected_stdout), res.out,
