@@ -58,8 +58,8 @@ static char *dsn_for(const char *dsn, const char *dbname)
 
 static void make_spec(dp_job_spec *s, const char *id)
 {
-    static dp_test_case tests[2] = {{"t1", "1 2\n", "3\n", 1000, DP_COMPARE_DEFAULT},
-                                    {"t2", "5 5\n", "10\n", 1000, DP_COMPARE_DEFAULT}};
+    static dp_test_case tests[2] = {{"t1", "1 2\n", "3\n", 1000, DP_COMPARE_DEFAULT, 0, 0, 1},
+                                    {"t2", "5 5\n", "10\n", 1000, DP_COMPARE_DEFAULT, 0, 0, 1}};
     memset(s, 0, sizeof *s);
     s->job_id = (char *)id;
     s->profile = "c";

@@ -299,12 +299,12 @@ static int parse_fields(pctx *pc, json_t *root, exec_profile *p)
     if ((v = json_object_get(root, "setupLimits")) != NULL &&
         (rc = parse_limits(pc, "setupLimits", v, &p->setup_limits)) != 0)
         return rc;
-    static const char *const compares[] = {"exact", "lines"};
+    static const char *const compares[] = {"exact", "lines", "tokens", "float"};
     int idx = 0;
     if ((v = json_object_get(root, "compare")) != NULL &&
-        (rc = parse_enum(pc, "compare", v, compares, 2, &idx)) != 0)
+        (rc = parse_enum(pc, "compare", v, compares, 4, &idx)) != 0)
         return rc;
-    p->compare = idx == 1 ? DP_COMPARE_LINES : DP_COMPARE_EXACT;
+    p->compare = (dp_compare)(DP_COMPARE_EXACT + idx); /* the enum's order */
     static const char *const formats[] = {"exit", "tap", "junit", "unittest"};
     idx = 0;
     if ((v = json_object_get(root, "testFormat")) != NULL &&

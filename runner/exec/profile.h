@@ -13,8 +13,8 @@
  * (an argv). In an array, ${MEMORY_MB} is replaced per run by the run's
  * memory limit in MiB (so a runtime can size its heap below the cgroup's
  * limit: java -XX:MaxRAM=${MEMORY_MB}m). "outOfMemoryMessage": "..." makes
- * a failing run whose stderr or stdout contains the text MLE. Unknown keys are refused so typos do not pass
- * silently; every message names the profile and the field. A profile owns all its strings;
+ * a failing run whose stderr or stdout contains the text MLE. Unknown keys are refused so typos do
+ * not pass silently; every message names the profile and the field. A profile owns all its strings;
  * exec_profile_free releases it. */
 #ifndef EXEC_PROFILE_H
 #define EXEC_PROFILE_H
@@ -51,7 +51,7 @@ typedef struct {
     uint32_t max_timeout_ms; /* the whole job's wall budget */
     dp_limits limits;        /* maximums per test run; all non-zero */
     dp_limits setup_limits;  /* per setup command; defaults to limits */
-    dp_compare compare;      /* EXACT or LINES */
+    dp_compare compare;      /* EXACT, LINES, TOKENS or FLOAT */
     exec_test_format format;
     char *junit_file; /* relative to the workspace; NULL unless format is junit */
     int network;

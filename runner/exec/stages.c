@@ -117,16 +117,30 @@ static void io_test(exec_job_state *js, const exec_command *cmd, const dp_test_c
         (exec_contains(res.err, res.err_len, p->oom_message) ||
          exec_contains(res.out, res.out_len, p->oom_message)))
         v = DP_VERDICT_MLE;
+    char differ[160] = "";
     if (v == DP_VERDICT_AC && tc->expected_stdout != NULL) {
         dp_compare mode = tc->compare != DP_COMPARE_DEFAULT ? tc->compare : p->compare;
-        if (!exec_output_matches(tc->expected_stdout, strlen(tc->expected_stdout), res.out,
-                                 res.out_len, mode))
+        int same;
+        if (mode == DP_COMPARE_TOKENS || mode == DP_COMPARE_FLOAT) {
+            /* the test's tolerances, else the job's (else the default) */
+            int own = tc->abs_tol != 0 || tc->rel_tol != 0;
+            same = exec_tokens_match(tc->expected_stdout, strlen(tc->expected_stdout), res.out,
+                                     res.out_len, mode == DP_COMPARE_FLOAT,
+                                     own ? tc->abs_tol : js->spec->abs_tol,
+                                     own ? tc->rel_tol : js->spec->rel_tol, differ, sizeof differ);
+        } else {
+            same = exec_output_matches(tc->expected_stdout, strlen(tc->expected_stdout), res.out,
+                                       res.out_len, mode);
+        }
+        if (!same)
             v = DP_VERDICT_WA;
     }
     if (exec_test_fill(t, name, v, &res, js->excerpt_cap, 1) != DP_OK)
         exec_job_end(js, DP_VERDICT_SE, 1, "out of memory");
     char why[160] = "";
-    if (v != DP_VERDICT_AC)
+    if (v != DP_VERDICT_AC && differ[0] != '\0')
+        snprintf(why, sizeof why, "wrong answer: %.140s", differ);
+    else if (v != DP_VERDICT_AC)
         exec_describe(&res, v, &lim, why, sizeof why);
     exec_log_printf(&js->log, "[%s] verdict %s%s%s%s\n", label, dp_verdict_name(v),
                     why[0] ? ": " : "", why, cut && v == DP_VERDICT_TLE ? " (job budget)" : "");

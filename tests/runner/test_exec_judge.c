@@ -268,6 +268,38 @@ static void test_c_ignores_stdin(void **state)
     dp_job_spec_free(&spec);
 }
 
+/* tokens and float compares end to end, and the score as the weighted share:
+ * weights 1, 3, 0 (a sample test) and the 3-weight test failing: 25. */
+static void test_checkers_and_weights(void **state)
+{
+    (void)state;
+    th_entry e[] = {{"main.py",
+                     "import sys\nx = float(sys.stdin.read())\n"
+                     "print(' %r  ' % (x / 3 * 3 + 1e-12), ' ')\n",
+                     0, 0}};
+    dp_job_spec spec;
+    dp_job_result res;
+    th_spec(&spec, "python3", zip_url(e, 1));
+    th_spec_test(&spec, "float", "0.1\n", "0.1\n");
+    th_spec_test(&spec, "tight", "0.1\n", "0.1\n");
+    th_spec_test(&spec, "sample", "0\n", "1e-12");
+    spec.tests[0].compare = DP_COMPARE_FLOAT;
+    spec.tests[0].score = 1;
+    spec.tests[1].compare = DP_COMPARE_FLOAT;
+    spec.tests[1].abs_tol = 1e-15; /* 1e-12 off: WA */
+    spec.tests[1].score = 3;
+    spec.tests[2].compare = DP_COMPARE_TOKENS; /* "1e-12" is its repr: trailing spaces pass */
+    spec.tests[2].score = 0;
+    judge(&spec, DP_VERDICT_WA, &res);
+    assert_int_equal(res.tests[0].verdict, DP_VERDICT_AC);
+    assert_int_equal(res.tests[1].verdict, DP_VERDICT_WA);
+    assert_int_equal(res.tests[2].verdict, DP_VERDICT_AC);
+    assert_true(res.score > 24.99 && res.score < 25.01);
+    assert_non_null(strstr(res.log, "wrong answer: token 1: expected 0.1, got 0.1"));
+    dp_job_result_free(&res);
+    dp_job_spec_free(&spec);
+}
+
 static void test_python(void **state)
 {
     (void)state;
@@ -487,15 +519,25 @@ static void test_noop(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_c_accepted),      cmocka_unit_test(test_c_wrong_answer),
-        cmocka_unit_test(test_c_lines_compare), cmocka_unit_test(test_c_time_limit),
-        cmocka_unit_test(test_c_compile_error), cmocka_unit_test(test_c_crash),
-        cmocka_unit_test(test_c_exit_code),     cmocka_unit_test(test_c_memory_limit),
-        cmocka_unit_test(test_c_output_limit),  cmocka_unit_test(test_python),
-        cmocka_unit_test(test_c_ignores_stdin), cmocka_unit_test(test_unittest_pass),
-        cmocka_unit_test(test_unittest_fail),   cmocka_unit_test(test_shell),
-        cmocka_unit_test(test_unittest_empty),  cmocka_unit_test(test_noop),
-        cmocka_unit_test(test_two_slots),       cmocka_unit_test(test_sweep_stale),
+        cmocka_unit_test(test_c_accepted),
+        cmocka_unit_test(test_c_wrong_answer),
+        cmocka_unit_test(test_c_lines_compare),
+        cmocka_unit_test(test_c_time_limit),
+        cmocka_unit_test(test_c_compile_error),
+        cmocka_unit_test(test_c_crash),
+        cmocka_unit_test(test_c_exit_code),
+        cmocka_unit_test(test_c_memory_limit),
+        cmocka_unit_test(test_c_output_limit),
+        cmocka_unit_test(test_python),
+        cmocka_unit_test(test_checkers_and_weights),
+        cmocka_unit_test(test_c_ignores_stdin),
+        cmocka_unit_test(test_unittest_pass),
+        cmocka_unit_test(test_unittest_fail),
+        cmocka_unit_test(test_shell),
+        cmocka_unit_test(test_unittest_empty),
+        cmocka_unit_test(test_noop),
+        cmocka_unit_test(test_two_slots),
+        cmocka_unit_test(test_sweep_stale),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
