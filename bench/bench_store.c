@@ -85,8 +85,8 @@ static int run_batch_size(store_db *db, size_t batch, size_t rows, int round)
     dp_job_result *res = calloc(batch, sizeof *res);
     store_result_in *in = calloc(batch, sizeof *in);
     store_outcome *out = calloc(batch, sizeof *out);
-    dp_test_result tests[2] = {{"t1", DP_VERDICT_AC, 0, 0, 3, 4, 1200, "3\n", ""},
-                               {"t2", DP_VERDICT_AC, 0, 0, 3, 4, 1200, "10\n", ""}};
+    dp_test_result tests[2] = {{"t1", DP_VERDICT_AC, 0, 0, 3, 4, 1200, "3\n", "", NULL},
+                               {"t2", DP_VERDICT_AC, 0, 0, 3, 4, 1200, "10\n", "", NULL}};
     if (!ids || !specs || !leases || !res || !in || !out)
         return -1;
     for (size_t i = 0; i < rows; i++)

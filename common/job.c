@@ -30,7 +30,7 @@ int dp_verdict_parse(const char *s, dp_verdict *out)
     return DP_EINVAL;
 }
 
-static const char *const compare_names[] = {NULL, "exact", "lines", "tokens", "float"};
+static const char *const compare_names[] = {NULL, "exact", "lines", "tokens", "float", "custom"};
 
 const char *dp_compare_name(dp_compare c)
 {
@@ -90,6 +90,7 @@ void dp_test_result_free(dp_test_result *tr)
     free(tr->name);
     free(tr->stdout_excerpt);
     free(tr->stderr_excerpt);
+    free(tr->message);
     memset(tr, 0, sizeof *tr);
 }
 

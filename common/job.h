@@ -35,7 +35,8 @@ typedef enum {
     DP_COMPARE_EXACT,
     DP_COMPARE_LINES,  /* trailing whitespace per line, trailing blank lines ignored */
     DP_COMPARE_TOKENS, /* the whitespace-separated tokens must be equal */
-    DP_COMPARE_FLOAT   /* tokens; numbers equal within abs_tol or rel_tol */
+    DP_COMPARE_FLOAT,  /* tokens; numbers equal within abs_tol or rel_tol */
+    DP_COMPARE_CUSTOM  /* the profile's checker program (default ./checker from the archive) */
 } dp_compare;
 
 /* Tolerances of the float comparison when neither the test nor the job sets
@@ -105,6 +106,7 @@ typedef struct {
     uint64_t memory_kb;
     char *stdout_excerpt; /* head and tail, with a marker when cut */
     char *stderr_excerpt;
+    char *message; /* the checker's word on it (why not AC, a partial score); may be NULL */
 } dp_test_result;
 
 typedef struct {

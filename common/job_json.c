@@ -149,7 +149,8 @@ static int parse_test(const json_t *obj, size_t idx, dp_test_case *tc, dp_err *e
     if (cmp != NULL && !json_is_null(cmp) &&
         dp_compare_parse(json_string_value(cmp), &tc->compare) != DP_OK)
         return dp_err_set(err, DP_EINVAL,
-                          "%scompare: must be \"exact\", \"lines\", \"tokens\" or \"float\"",
+                          "%scompare: must be \"exact\", \"lines\", \"tokens\", \"float\" or "
+                          "\"custom\"",
                           where);
     tc->score = 1.0;
     if ((rc = get_number(obj, "abs_tol", where, &tc->abs_tol, err)) != DP_OK ||

@@ -182,6 +182,8 @@ json_t *dp_test_result_to_json(const dp_test_result *tr)
     put(t, "memory_kb", json_integer((json_int_t)tr->memory_kb), &bad);
     put(t, "stdout", str_or_null(tr->stdout_excerpt), &bad);
     put(t, "stderr", str_or_null(tr->stderr_excerpt), &bad);
+    if (tr->message != NULL)
+        put(t, "message", str_or_null(tr->message), &bad);
     return finish(t, bad);
 }
 

@@ -86,7 +86,7 @@ static int check_tests(const dp_job_spec *spec, const char *w, const char *dot, 
                        DP_TEST_DATA_MAX);
         if (t->timeout_ms > DP_TIMEOUT_MS_MAX)
             return BAD("%s%stests[%zu].timeout_ms: above %u", w, dot, i, DP_TIMEOUT_MS_MAX);
-        if ((unsigned)t->compare > DP_COMPARE_FLOAT)
+        if ((unsigned)t->compare > DP_COMPARE_CUSTOM)
             return BAD("%s%stests[%zu].compare: unknown mode", w, dot, i);
         if (!tol_ok(t->abs_tol) || !tol_ok(t->rel_tol))
             return BAD("%s%stests[%zu]: abs_tol and rel_tol must be from 0 to %g", w, dot, i,

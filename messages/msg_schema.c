@@ -86,6 +86,7 @@ static const dp_field test_result_fields[] = {
     F_SCALAR("mem", DP_F_U64, dp_test_result, memory_kb),
     F_STR("out", dp_test_result, stdout_excerpt, DP_MSG_MAX_STR),
     F_STR("err", dp_test_result, stderr_excerpt, DP_MSG_MAX_STR),
+    F_STR("msg", dp_test_result, message, DP_MSG_MAX_STR),
 };
 static const dp_schema test_result_schema = SCHEMA(test_result, dp_test_result, test_result_fields);
 

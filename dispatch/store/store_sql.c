@@ -41,15 +41,15 @@ static const char sql_record_results[] =
                    "), tr AS ("
                    "  INSERT INTO test_results (job_id, attempt, idx, name, verdict, exit_code, "
                    "signal,"
-                   "    time_ms, wall_ms, memory_kb, stdout, stderr)"
+                   "    time_ms, wall_ms, memory_kb, stdout, stderr, message)"
                    "  SELECT f.job_id, f.attempt, t.idx, t.name, t.verdict, t.exit_code, t.signal, "
                    "t.time_ms,"
-                   "    t.wall_ms, t.memory_kb, t.stdout, t.stderr"
+                   "    t.wall_ms, t.memory_kb, t.stdout, t.stderr, t.message"
                    "  FROM upd u JOIN firsts f ON f.i = u.i"
                    "  CROSS JOIN LATERAL jsonb_to_recordset(f.tests) AS t(idx integer, name text,"
                    "    verdict text, exit_code integer, signal integer, time_ms bigint, wall_ms "
                    "bigint,"
-                   "    memory_kb bigint, stdout text, stderr text)"
+                   "    memory_kb bigint, stdout text, stderr text, message text)"
                    "  ON CONFLICT DO NOTHING"
                    "), ev AS ("
                    /* the history row lands with the result: exactly once, never lost */
@@ -117,7 +117,8 @@ const store_statement store_statements[] = {
                         " FROM jobs WHERE id = $1",
      1},
     {ST_GET_TESTS,
-     "SELECT name, verdict, exit_code, signal, time_ms, wall_ms, memory_kb, stdout, stderr"
+     "SELECT name, verdict, exit_code, signal, time_ms, wall_ms, memory_kb, stdout, stderr,"
+     " message"
      " FROM test_results WHERE job_id = $1 AND attempt = $2 ORDER BY idx",
      2},
     {ST_LIST_UNFINISHED,

@@ -3,6 +3,7 @@
 #include "runner/exec/exec.h"
 
 #include "common/log.h"
+#include "runner/exec/checker.h"
 #include "runner/exec/extract.h"
 #include "runner/exec/fetch.h"
 #include "runner/exec/fsutil.h"
@@ -243,8 +244,10 @@ static void finish(exec_job_state *js)
         if (js->tests[i].verdict == DP_VERDICT_AC) {
             passed++;
             got += w;
-        } else if (first_bad == NULL) {
-            first_bad = &js->tests[i];
+        } else {
+            got += w * js->credit[i]; /* a custom checker's partial score */
+            if (first_bad == NULL)
+                first_bad = &js->tests[i];
         }
     }
     if (!weighted)
@@ -322,7 +325,10 @@ int exec_job(exec_ctx *c, const dp_job_spec *spec, uint32_t attempt, dp_job_resu
                               .fsize_bytes = c->cfg.file_size_bytes,
                               .network = js.profile->network,
                               .workspace_cap = c->cfg.workspace_bytes};
-        exec_stage_setup(&js);
+        if (exec_checker_needed(&js))
+            exec_checker_prepare(&js);
+        if (!js.ended)
+            exec_stage_setup(&js);
     }
     if (!js.ended)
         exec_stage_tests(&js);

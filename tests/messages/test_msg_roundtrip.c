@@ -68,6 +68,7 @@ static void check_test_results(const dp_test_result *a, size_t na, const dp_test
         assert_int_equal(a[i].memory_kb, b[i].memory_kb);
         check_str(a[i].stdout_excerpt, b[i].stdout_excerpt);
         check_str(a[i].stderr_excerpt, b[i].stderr_excerpt);
+        check_str(a[i].message, b[i].message);
     }
 }
 
