@@ -199,8 +199,11 @@ static int run_copy(PGconn *c, const job_set *js, size_t batch)
 
 static int run_jsonb(store_db *db, const job_set *js, size_t batch)
 {
-    dp_test_result tests[2] = {{"t1", DP_VERDICT_AC, 0, 0, 3, 4, 1200, "3\n", ""},
-                               {"t2", DP_VERDICT_AC, 0, 0, 3, 4, 1200, "10\n", ""}};
+    dp_test_result tests[2] = {
+        {.name = "t1", .verdict = DP_VERDICT_AC, .time_ms = 3, .wall_ms = 4, .memory_kb = 1200,
+         .stdout_excerpt = "3\n", .stderr_excerpt = ""},
+        {.name = "t2", .verdict = DP_VERDICT_AC, .time_ms = 3, .wall_ms = 4, .memory_kb = 1200,
+         .stdout_excerpt = "10\n", .stderr_excerpt = ""}};
     dp_job_result *res = calloc(batch, sizeof *res);
     store_result_in *in = calloc(batch, sizeof *in);
     store_outcome *out = calloc(batch, sizeof *out);
@@ -231,8 +234,9 @@ static int run_jsonb(store_db *db, const job_set *js, size_t batch)
 /* n fresh jobs, leased at attempt 1. */
 static int make_jobs(store_db *db, job_set *js, size_t n, const char *tag)
 {
-    static dp_test_case tc[2] = {{"t1", "1 2\n", "3\n", 1000, DP_COMPARE_DEFAULT},
-                                 {"t2", "5 5\n", "10\n", 1000, DP_COMPARE_DEFAULT}};
+    static dp_test_case tc[2] = {
+        {.name = "t1", .stdin_data = "1 2\n", .expected_stdout = "3\n", .timeout_ms = 1000},
+        {.name = "t2", .stdin_data = "5 5\n", .expected_stdout = "10\n", .timeout_ms = 1000}};
     js->ids = calloc(n, sizeof *js->ids);
     js->n = n;
     dp_job_spec *specs = calloc(n, sizeof *specs);

@@ -111,6 +111,7 @@ enum {
     T_MEM,
     T_STDOUT,
     T_STDERR,
+    T_MESSAGE, /* the checker's message for the test */
     N_ARRAYS
 };
 
@@ -146,6 +147,7 @@ static int build(const store_result_in *in, size_t n, arr_buf a[N_ARRAYS], dp_er
             add_int(&a[T_MEM], (long long)t->memory_kb);
             add_str(&a[T_STDOUT], t->stdout_excerpt);
             add_str(&a[T_STDERR], t->stderr_excerpt);
+            add_str(&a[T_MESSAGE], t->message);
         }
     }
     for (int k = 0; k < N_ARRAYS; k++) {

@@ -39,8 +39,8 @@ static const char sql_record_results[] =
     "), tin AS ("
     "  SELECT * FROM unnest($8::integer[], $9::integer[], $10::text[], $11::text[],"
     "    $12::integer[], $13::integer[], $14::bigint[], $15::bigint[], $16::bigint[],"
-    "    $17::text[], $18::text[]) AS t(r, idx, name, verdict, exit_code, signal, time_ms,"
-    "    wall_ms, memory_kb, stdout, stderr)"
+    "    $17::text[], $18::text[], $19::text[]) AS t(r, idx, name, verdict, exit_code, signal,"
+    "    time_ms, wall_ms, memory_kb, stdout, stderr, message)"
     "), firsts AS ("
     "  SELECT DISTINCT ON (job_id) * FROM inp ORDER BY job_id, attempt DESC, i"
     "), upd AS ("
@@ -53,9 +53,9 @@ static const char sql_record_results[] =
     "  RETURNING j.id, f.i, f.attempt"
     "), tr AS ("
     "  INSERT INTO test_results (job_id, attempt, idx, name, verdict, exit_code, signal,"
-    "    time_ms, wall_ms, memory_kb, stdout, stderr)"
+    "    time_ms, wall_ms, memory_kb, stdout, stderr, message)"
     "  SELECT f.job_id, f.attempt, t.idx, t.name, t.verdict, t.exit_code, t.signal, t.time_ms,"
-    "    t.wall_ms, t.memory_kb, t.stdout, t.stderr"
+    "    t.wall_ms, t.memory_kb, t.stdout, t.stderr, t.message"
     "  FROM upd u JOIN firsts f ON f.i = u.i JOIN tin t ON t.r = u.i"
     "  ON CONFLICT DO NOTHING"
     "), ev AS ("
@@ -89,7 +89,7 @@ const store_statement store_statements[] = {
      " INSERT INTO job_events (job_id, state) SELECT id, 'queued' FROM ins",
      2},
     {ST_JOB_OWNER, "SELECT owner_key FROM jobs WHERE id = $1", 1},
-    {ST_RECORD_RESULTS, sql_record_results, 18},
+    {ST_RECORD_RESULTS, sql_record_results, 19},
     /* The lease mark and its history row in one statement (only for leases
      * that changed the job: stale and terminal ones leave no row). */
     {ST_MARK_LEASED,
@@ -131,7 +131,8 @@ const store_statement store_statements[] = {
                         " FROM jobs WHERE id = $1",
      1},
     {ST_GET_TESTS,
-     "SELECT name, verdict, exit_code, signal, time_ms, wall_ms, memory_kb, stdout, stderr"
+     "SELECT name, verdict, exit_code, signal, time_ms, wall_ms, memory_kb, stdout, stderr,"
+     " message"
      " FROM test_results WHERE job_id = $1 AND attempt = $2 ORDER BY idx",
      2},
     {ST_LIST_UNFINISHED,

@@ -230,6 +230,8 @@ static void test_results_idempotent(void **state)
     assert_int_equal(v.tests[0].verdict, DP_VERDICT_AC);
     assert_int_equal(v.tests[2].verdict, DP_VERDICT_WA);
     assert_int_equal(v.tests[2].signal, 0);
+    assert_null(v.tests[0].message); /* the checker's message, stored with the result */
+    assert_string_equal(v.tests[2].message, "wrong answer: token 2: expected 5, got 6");
     assert_int_equal(v.tests[1].memory_kb, 1001);
     /* invalid UTF-8 and NUL in program output are stored as U+FFFD */
     assert_string_equal(v.tests[1].stdout_excerpt, "out\xef\xbf\xbd"
