@@ -9,10 +9,12 @@ COPY . .
 RUN ./dev build
 
 FROM debian:12-slim AS runtime
-# Runtime libraries, the profiles' toolchains (gcc, python3) and an init.
+# Runtime libraries, the profiles' toolchains (pits/: gcc, g++, OpenJDK 17, Go, Rust,
+# Node.js, Python 3, Bash; the same Debian packages ./dev installs) and an init.
 RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends \
       libnng1 libmsgpackc2 libhiredis0.14 libpq5 libzip4 libcurl4 libjansson4 libseccomp2 \
-      gcc libc6-dev python3 tini ca-certificates \
+      gcc g++ libc6-dev default-jdk-headless golang-go rustc nodejs python3 bash \
+      tini ca-certificates \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/build/cmd/dispatchd /src/build/cmd/dispatch-runner /src/build/cmd/dispatchctl /usr/local/bin/
 COPY pits /etc/dispatch/pits

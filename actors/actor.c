@@ -353,7 +353,7 @@ static int open_socket(actor *a, const actor_opts *o, dp_err *err)
         }
     }
     char inproc[128];
-    snprintf(inproc, sizeof inproc, "inproc://dp-actor/%s/%ld/%lu", a->name, (long)getpid(),
+    snprintf(inproc, sizeof inproc, ACTOR_INPROC_PREFIX "%s/%ld/%lu", a->name, (long)getpid(),
              (unsigned long)atomic_fetch_add(&actor_seq, 1));
     if ((rv = actor_urls_listen(&a->urls, a->sock, inproc, err)) != 0) {
         return rv;
@@ -418,6 +418,7 @@ actor *actor_spawn(const actor_opts *opts, dp_err *err)
         actor_free(a);
         return NULL;
     }
+    actor_registry_add(a);
     return a;
 }
 
@@ -445,6 +446,7 @@ void actor_destroy(actor *a)
     if (a == NULL) {
         return;
     }
+    actor_registry_remove(a); /* no client reaches it by URL from now on */
     actor_stop(a);
     if (a->thread_started) {
         pthread_join(a->thread, NULL);
@@ -487,6 +489,7 @@ void actor_get_stats(actor *a, actor_stats *out)
     pthread_mutex_lock(&a->mu);
     *out = a->stats;
     out->held = a->held;
+    out->queued = a->q_len;
     pthread_mutex_unlock(&a->mu);
 }
 
@@ -545,10 +548,6 @@ int actor_call(actor *a, nng_msg *req, nng_msg **reply, int timeout_ms, dp_err *
 
 int actor_send(actor *a, nng_msg *msg, int timeout_ms, dp_err *err)
 {
-    actor_client *c = actor_shared_client(a, err);
-    if (c == NULL) {
-        nng_msg_free(msg);
-        return err != NULL ? err->code : DP_ECLOSED;
-    }
-    return actor_client_send(c, msg, timeout_ms, err);
+    (void)timeout_ms;
+    return actor_mailbox_push(a, msg, err);
 }

@@ -1,6 +1,7 @@
 /* Actor clients: see client.h. A call is a req context plus an aio whose
  * callback chains send -> receive; the caller waits on the future. */
 #include "actors/actor_client.h"
+#include "actors/actor_impl.h"
 #include "actors/actor_urls.h"
 
 #include <pthread.h>
@@ -480,6 +481,12 @@ int actor_client_call(actor_client *c, nng_msg *req, nng_msg **reply, int timeou
 
 int actor_client_send(actor_client *c, nng_msg *msg, int timeout_ms, dp_err *err)
 {
+    /* An actor of this process: straight into its mailbox (no nng hop). */
+    if (strncmp(c->url, ACTOR_INPROC_PREFIX, strlen(ACTOR_INPROC_PREFIX)) == 0) {
+        int rc = actor_registry_send(c->url, msg, err);
+        if (rc != -1)
+            return rc;
+    }
     nng_msg *ack = NULL;
     int rc = call_sync(c, msg, ACTOR_FRAME_SEND, &ack, timeout_ms, err);
     nng_msg_free(ack);

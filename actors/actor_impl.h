@@ -37,6 +37,7 @@ typedef struct actor_slot {
 } actor_slot;
 
 #define ACTOR_ONE_WAY UINT32_MAX
+#define ACTOR_INPROC_PREFIX "inproc://dp-actor/"
 #define ACTOR_CLOSE_LINGER_MS 20u
 
 typedef struct actor_item {
@@ -54,6 +55,7 @@ struct actor_ctx {
 
 struct actor {
     char *name;
+    struct actor *registry_next; /* guarded by the registry's lock (actor_registry.c) */
     void *state;
     actor_handler handler;
     actor_start_fn on_start;
@@ -118,5 +120,17 @@ void actor_slot_send(actor_slot *s, nng_msg *m);
 
 /* The aio callback of every slot. */
 void actor_slot_cb(void *arg);
+
+/* Queues msg (consumed) as a one-way item under a->mu: DP_EFULL when the
+ * mailbox is full, DP_ECLOSED once a is stopping. */
+int actor_mailbox_push(actor *a, nng_msg *msg, dp_err *err);
+
+/* The process's live actors by their private inproc URL, so that a client
+ * opened on such a URL sends one-way messages straight into the mailbox. */
+void actor_registry_add(actor *a);
+void actor_registry_remove(actor *a);
+/* actor_mailbox_push to the live actor whose inproc URL is url; returns
+ * -1 (msg not consumed) when there is none. */
+int actor_registry_send(const char *url, nng_msg *msg, dp_err *err);
 
 #endif

@@ -230,3 +230,29 @@ size_t actor_deferred_count(actor *a)
     pthread_mutex_unlock(&a->mu);
     return n;
 }
+
+/* The direct one-way send (see actor_send). */
+int actor_mailbox_push(actor *a, nng_msg *msg, dp_err *err)
+{
+    pthread_mutex_lock(&a->mu);
+    if (a->stopping || a->stop_requested) {
+        pthread_mutex_unlock(&a->mu);
+        nng_msg_free(msg);
+        return dp_err_set(err, DP_ECLOSED, "actor %s: actor is stopping", a->name);
+    }
+    if (a->held >= a->mailbox) {
+        a->stats.rejected++;
+        pthread_mutex_unlock(&a->mu);
+        nng_msg_free(msg);
+        return dp_err_set(err, DP_EFULL, "actor %s: mailbox full", a->name);
+    }
+    /* The same queue entry the inproc listener makes for a one-way frame. */
+    a->queue[(a->q_head + a->q_len) % a->mailbox] = (actor_item){msg, ACTOR_ONE_WAY};
+    a->q_len++;
+    a->held++;
+    if (a->held > a->stats.max_held)
+        a->stats.max_held = a->held;
+    pthread_cond_broadcast(&a->cond);
+    pthread_mutex_unlock(&a->mu);
+    return DP_OK;
+}

@@ -58,8 +58,8 @@ static char *dsn_for(const char *dsn, const char *dbname)
 
 static void make_spec(dp_job_spec *s, const char *id)
 {
-    static dp_test_case tests[2] = {{"t1", "1 2\n", "3\n", 1000, DP_COMPARE_DEFAULT},
-                                    {"t2", "5 5\n", "10\n", 1000, DP_COMPARE_DEFAULT}};
+    static dp_test_case tests[2] = {{"t1", "1 2\n", "3\n", 1000, DP_COMPARE_DEFAULT, 0, 0, 1},
+                                    {"t2", "5 5\n", "10\n", 1000, DP_COMPARE_DEFAULT, 0, 0, 1}};
     memset(s, 0, sizeof *s);
     s->job_id = (char *)id;
     s->profile = "c";
@@ -85,8 +85,8 @@ static int run_batch_size(store_db *db, size_t batch, size_t rows, int round)
     dp_job_result *res = calloc(batch, sizeof *res);
     store_result_in *in = calloc(batch, sizeof *in);
     store_outcome *out = calloc(batch, sizeof *out);
-    dp_test_result tests[2] = {{"t1", DP_VERDICT_AC, 0, 0, 3, 4, 1200, "3\n", ""},
-                               {"t2", DP_VERDICT_AC, 0, 0, 3, 4, 1200, "10\n", ""}};
+    dp_test_result tests[2] = {{"t1", DP_VERDICT_AC, 0, 0, 3, 4, 1200, "3\n", "", NULL},
+                               {"t2", DP_VERDICT_AC, 0, 0, 3, 4, 1200, "10\n", "", NULL}};
     if (!ids || !specs || !leases || !res || !in || !out)
         return -1;
     for (size_t i = 0; i < rows; i++)

@@ -232,6 +232,26 @@ if sb:
     summary["sandbox_run_ms_median"] = run
     md.append(f"## sandbox\n\n/bin/true bare {bare} ms, fully sandboxed {run} ms (median of {len(sb)} runs of 1,000)\n")
 
+# ---- langs ----
+lg = load("langs")
+if lg:
+    langs = lg[-1]["result"]["languages"]
+    write("langs", {"runs": lg})
+    rows = []
+    for name, x in langs.items():
+        # CPU comes from the cgroup in whole ms: below 10 ms bare the CPU
+        # ratio says nothing, so the key is null and the wall ratio stands
+        cpu = round(x["sandbox_cpu_ms_median"] / x["bare_cpu_ms_median"], 3) \
+            if x["bare_cpu_ms_median"] >= 10 else None
+        summary[f"sandbox_overhead_ratio_{name}"] = cpu
+        summary[f"sandbox_overhead_wall_ratio_{name}"] = round(x["wall_ratio"], 3)
+        summary[f"compile_ms_{name}"] = x["compile_ms"]
+        rows.append(f"| {name} | {x['compile_ms']:.0f} | {x['bare_cpu_ms_median']:.1f} / {x['bare_wall_ms_median']:.1f} "
+                    f"| {x['sandbox_cpu_ms_median']:.1f} / {x['sandbox_wall_ms_median']:.1f} | {cpu} | {x['wall_ratio']:.2f} |")
+    md.append("## langs\n\ntrivial program per language, median of 20 interleaved runs\n\n"
+              "| profile | compile ms | bare CPU / wall ms | sandboxed CPU / wall ms | CPU ratio | wall ratio |\n"
+              "|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n")
+
 # ---- execute ----
 ex = load("execute")
 if ex:

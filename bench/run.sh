@@ -254,6 +254,13 @@ print(json.dumps(d))')
   stack_stop
 }
 
+# langs: per-language overhead (bench_langs does its own 20 interleaved runs).
+bench_langs() {
+  : >"$RAW/langs.jsonl"
+  log "langs: bench_langs (compile once, 20 runs bare and sandboxed per language)"
+  emit langs "{\"run\": 1, \"result\": $("$B/runner/exec/bench_langs" "$root/pits" 20 | tr -d '\n')}"
+}
+
 bench_sandbox() {
   : >"$RAW/sandbox.jsonl"
   local r
@@ -344,7 +351,7 @@ bench_http() {
 # shellcheck source=bench/peers/peers.sh
 . "$root/bench/peers/peers.sh"
 
-ALL=(dispatch latency scale reclaim idle sandbox execute profile peers)
+ALL=(dispatch latency scale reclaim idle sandbox langs execute profile peers)
 [ $# -gt 0 ] || set -- "${ALL[@]}"
 machine
 for name in "$@"; do

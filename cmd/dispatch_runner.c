@@ -82,6 +82,8 @@ static int load_config(runner_config *c, dp_err *err)
     if (access(c->workdir, W_OK | X_OK) != 0)
         return dp_err_set(err, DP_EINVAL, "RUNNER_WORKDIR: %s: not a writable directory",
                           c->workdir);
+    if ((rc = dp_log_configure(err)) != DP_OK)
+        return rc;
     return DP_OK;
 }
 
@@ -100,7 +102,7 @@ int main(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--version") == 0) {
-            puts("dispatch-runner 0.1.0");
+            puts("dispatch-runner " DP_VERSION);
             return 0;
         }
         if (strcmp(argv[i], "--help") == 0) {

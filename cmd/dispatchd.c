@@ -7,6 +7,7 @@
 #include "common/log.h"
 #include "common/signals.h"
 #include "dispatch/dd_stack.h"
+#include "dispatch/logstore/logstore.h"
 #include "runner/runner_pool.h"
 
 #include <curl/curl.h>
@@ -71,8 +72,13 @@ static int load_config(dd_config *c, dp_err *err)
         return dp_err_set(err, DP_EINVAL,
                           "DISPATCH_ALIVE_TTL_MS: %llu must be above DISPATCH_HEARTBEAT_MS (%llu)",
                           (unsigned long long)c->alive_ttl_ms, (unsigned long long)c->heartbeat_ms);
-    if ((rc = check_admin_listen(c->admin_listen, err)) != DP_OK)
+    if ((rc = check_admin_listen(c->admin_listen, err)) != DP_OK ||
+        (rc = dp_log_configure(err)) != DP_OK)
         return rc;
+    logstore *probe = logstore_open(c->log_store, err); /* its settings, checked at start */
+    if (probe == NULL)
+        return err->code;
+    logstore_close(probe);
     if (strncmp(c->runner_listen, "tls+tcp", 7) == 0 ||
         strstr(c->admin_listen, "tls+tcp") != NULL) {
         const char *cert = NULL;
@@ -159,7 +165,7 @@ int main(int argc, char **argv)
             return 0;
         }
         if (strcmp(argv[i], "--version") == 0) {
-            puts("dispatchd 0.1.0");
+            puts("dispatchd " DP_VERSION);
             return 0;
         }
         fprintf(stderr, "dispatchd: unknown argument '%s'\n", argv[i]);

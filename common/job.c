@@ -30,6 +30,26 @@ int dp_verdict_parse(const char *s, dp_verdict *out)
     return DP_EINVAL;
 }
 
+static const char *const compare_names[] = {NULL, "exact", "lines", "tokens", "float", "custom"};
+
+const char *dp_compare_name(dp_compare c)
+{
+    if ((unsigned)c >= sizeof compare_names / sizeof compare_names[0])
+        return NULL;
+    return compare_names[c];
+}
+
+int dp_compare_parse(const char *s, dp_compare *out)
+{
+    for (size_t i = 1; s != NULL && i < sizeof compare_names / sizeof compare_names[0]; i++) {
+        if (strcmp(s, compare_names[i]) == 0) {
+            *out = (dp_compare)i;
+            return DP_OK;
+        }
+    }
+    return DP_EINVAL;
+}
+
 const char *dp_job_state_name(dp_job_state s)
 {
     if ((unsigned)s >= sizeof state_names / sizeof state_names[0])
@@ -70,6 +90,7 @@ void dp_test_result_free(dp_test_result *tr)
     free(tr->name);
     free(tr->stdout_excerpt);
     free(tr->stderr_excerpt);
+    free(tr->message);
     memset(tr, 0, sizeof *tr);
 }
 

@@ -33,8 +33,17 @@ typedef enum {
 typedef enum {
     DP_COMPARE_DEFAULT = 0, /* the profile's choice (exact unless it says) */
     DP_COMPARE_EXACT,
-    DP_COMPARE_LINES /* trailing whitespace per line, trailing blank lines ignored */
+    DP_COMPARE_LINES,  /* trailing whitespace per line, trailing blank lines ignored */
+    DP_COMPARE_TOKENS, /* the whitespace-separated tokens must be equal */
+    DP_COMPARE_FLOAT,  /* tokens; numbers equal within abs_tol or rel_tol */
+    DP_COMPARE_CUSTOM  /* the profile's checker program (default ./checker from the archive) */
 } dp_compare;
+
+/* Tolerances of the float comparison when neither the test nor the job sets
+ * one; a token pair matches when |a-b| <= abs_tol or |a-b| <= rel_tol*|b|. */
+#define DP_FLOAT_TOL_DEFAULT 1e-6
+#define DP_FLOAT_TOL_MAX 1e9  /* abs_tol, rel_tol */
+#define DP_TEST_SCORE_MAX 1e6 /* tests[].score (a weight) */
 
 /* Limits: 0 means "not set here" (the profile's value applies). */
 typedef struct {
@@ -51,6 +60,9 @@ typedef struct {
     char *expected_stdout; /* may be NULL: only the exit status counts */
     uint32_t timeout_ms;   /* 0: the job's or profile's time limit */
     dp_compare compare;
+    double abs_tol, rel_tol; /* float compare; both 0: the job's, else DP_FLOAT_TOL_DEFAULT */
+    double score;            /* weight in the job's score (JSON default 1); when every
+                              * test's is 0, the tests weigh the same */
 } dp_test_case;
 
 #define DP_MAX_TESTS 1024
@@ -80,7 +92,8 @@ typedef struct {
     dp_test_case *tests;
     size_t n_tests;
     dp_limits limits;
-    uint32_t max_attempts; /* 0: the dispatcher's default */
+    uint32_t max_attempts;   /* 0: the dispatcher's default */
+    double abs_tol, rel_tol; /* float compare for tests that set neither; 0 = default */
 } dp_job_spec;
 
 typedef struct {
@@ -93,13 +106,14 @@ typedef struct {
     uint64_t memory_kb;
     char *stdout_excerpt; /* head and tail, with a marker when cut */
     char *stderr_excerpt;
+    char *message; /* the checker's word on it (why not AC, a partial score); may be NULL */
 } dp_test_result;
 
 typedef struct {
     char *job_id;
     uint32_t attempt;
     dp_verdict verdict;
-    double score;  /* passed/total x 100 */
+    double score;  /* weighted share of AC tests x 100 (tests[].score weights) */
     char *message; /* why, when not AC; may be NULL */
     dp_test_result *tests;
     size_t n_tests;
@@ -161,6 +175,8 @@ const char *dp_verdict_name(dp_verdict v);            /* "AC"...; NULL for NONE 
 int dp_verdict_parse(const char *s, dp_verdict *out); /* 0, or DP_EINVAL */
 const char *dp_job_state_name(dp_job_state s);
 int dp_job_state_parse(const char *s, dp_job_state *out);
+const char *dp_compare_name(dp_compare c);            /* "exact"...; NULL for DEFAULT */
+int dp_compare_parse(const char *s, dp_compare *out); /* 0, or DP_EINVAL */
 int dp_job_state_terminal(dp_job_state s);
 
 /* The one check of a job spec's meaning, wherever it came from (a producer's

@@ -55,6 +55,20 @@ static int get_uint(const json_t *obj, const char *key, const char *field, uint6
     return DP_OK;
 }
 
+/* Optional number field: *out keeps its value when absent or null; its
+ * range is dp_job_spec_check's to judge. */
+static int get_number(const json_t *obj, const char *key, const char *where, double *out,
+                      dp_err *err)
+{
+    const json_t *v = json_object_get(obj, key);
+    if (v == NULL || json_is_null(v))
+        return DP_OK;
+    if (!json_is_number(v))
+        return dp_err_set(err, DP_EINVAL, "%s%s: must be a number", where, key);
+    *out = json_number_value(v);
+    return DP_OK;
+}
+
 /* Rejects keys not in allowed (NULL-terminated). */
 static int check_keys(const json_t *obj, const char *const *allowed, const char *where, dp_err *err)
 {
@@ -100,7 +114,8 @@ static int parse_limits(const json_t *obj, dp_limits *lim, dp_err *err)
 static int parse_test(const json_t *obj, size_t idx, dp_test_case *tc, dp_err *err)
 {
     static const char *const keys[] = {"name",       "stdin",   "expected_stdout",
-                                       "timeout_ms", "compare", NULL};
+                                       "timeout_ms", "compare", "abs_tol",
+                                       "rel_tol",    "score",   NULL};
     char where[48], field[64];
     snprintf(where, sizeof where, "tests[%zu].", idx);
     if (!json_is_object(obj))
@@ -131,15 +146,17 @@ static int parse_test(const json_t *obj, size_t idx, dp_test_case *tc, dp_err *e
         return rc;
     tc->timeout_ms = (uint32_t)v;
     const json_t *cmp = json_object_get(obj, "compare");
-    if (cmp != NULL && !json_is_null(cmp)) {
-        const char *s = json_string_value(cmp);
-        if (s != NULL && strcmp(s, "exact") == 0)
-            tc->compare = DP_COMPARE_EXACT;
-        else if (s != NULL && strcmp(s, "lines") == 0)
-            tc->compare = DP_COMPARE_LINES;
-        else
-            return dp_err_set(err, DP_EINVAL, "%scompare: must be \"exact\" or \"lines\"", where);
-    }
+    if (cmp != NULL && !json_is_null(cmp) &&
+        dp_compare_parse(json_string_value(cmp), &tc->compare) != DP_OK)
+        return dp_err_set(err, DP_EINVAL,
+                          "%scompare: must be \"exact\", \"lines\", \"tokens\", \"float\" or "
+                          "\"custom\"",
+                          where);
+    tc->score = 1.0;
+    if ((rc = get_number(obj, "abs_tol", where, &tc->abs_tol, err)) != DP_OK ||
+        (rc = get_number(obj, "rel_tol", where, &tc->rel_tol, err)) != DP_OK ||
+        (rc = get_number(obj, "score", where, &tc->score, err)) != DP_OK)
+        return rc;
     return DP_OK;
 }
 
@@ -166,9 +183,9 @@ static int parse_tests(const json_t *arr, dp_job_spec *out, dp_err *err)
 
 static int parse_spec(const json_t *obj, dp_job_spec *out, dp_err *err)
 {
-    static const char *const keys[] = {"job_id",         "profile",       "archive",
-                                       "archive_sha256", "submission_id", "tests",
-                                       "limits",         "max_attempts",  NULL};
+    static const char *const keys[] = {"job_id",        "profile", "archive", "archive_sha256",
+                                       "submission_id", "tests",   "limits",  "max_attempts",
+                                       "abs_tol",       "rel_tol", NULL};
     if (!json_is_object(obj))
         return dp_err_set(err, DP_EINVAL, "spec: must be a JSON object");
     int rc = check_keys(obj, keys, "", err);
@@ -195,6 +212,9 @@ static int parse_spec(const json_t *obj, dp_job_spec *out, dp_err *err)
     const json_t *limits = json_object_get(obj, "limits");
     if (limits != NULL && !json_is_null(limits) &&
         (rc = parse_limits(limits, &out->limits, err)) != DP_OK)
+        return rc;
+    if ((rc = get_number(obj, "abs_tol", "", &out->abs_tol, err)) != DP_OK ||
+        (rc = get_number(obj, "rel_tol", "", &out->rel_tol, err)) != DP_OK)
         return rc;
     uint64_t v;
     if ((rc = get_uint(obj, "max_attempts", "max_attempts", DP_MAX_ATTEMPTS_LIMIT, &v, err)) != 0)

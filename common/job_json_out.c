@@ -133,8 +133,13 @@ json_t *dp_job_spec_to_json(const dp_job_spec *spec)
             if (tc->timeout_ms != 0)
                 put(t, "timeout_ms", json_integer(tc->timeout_ms), &bad);
             if (tc->compare != DP_COMPARE_DEFAULT)
-                put(t, "compare", json_string(tc->compare == DP_COMPARE_LINES ? "lines" : "exact"),
-                    &bad);
+                put(t, "compare", str_or_null(dp_compare_name(tc->compare)), &bad);
+            if (tc->abs_tol != 0)
+                put(t, "abs_tol", json_real(tc->abs_tol), &bad);
+            if (tc->rel_tol != 0)
+                put(t, "rel_tol", json_real(tc->rel_tol), &bad);
+            if (tc->score != 1.0)
+                put(t, "score", json_real(tc->score), &bad);
         }
         put(o, "tests", arr, &bad);
     }
@@ -155,6 +160,10 @@ json_t *dp_job_spec_to_json(const dp_job_spec *spec)
     }
     if (spec->max_attempts != 0)
         put(o, "max_attempts", json_integer(spec->max_attempts), &bad);
+    if (spec->abs_tol != 0)
+        put(o, "abs_tol", json_real(spec->abs_tol), &bad);
+    if (spec->rel_tol != 0)
+        put(o, "rel_tol", json_real(spec->rel_tol), &bad);
     return finish(o, bad);
 }
 
@@ -173,6 +182,8 @@ json_t *dp_test_result_to_json(const dp_test_result *tr)
     put(t, "memory_kb", json_integer((json_int_t)tr->memory_kb), &bad);
     put(t, "stdout", str_or_null(tr->stdout_excerpt), &bad);
     put(t, "stderr", str_or_null(tr->stderr_excerpt), &bad);
+    if (tr->message != NULL)
+        put(t, "message", str_or_null(tr->message), &bad);
     return finish(t, bad);
 }
 

@@ -62,6 +62,12 @@ static bool sha256_hex_ok(const char *s)
 
 #define BAD(...) dp_err_set(err, DP_EINVAL, __VA_ARGS__)
 
+/* also false for NaN */
+static int tol_ok(double t)
+{
+    return t >= 0 && t <= DP_FLOAT_TOL_MAX;
+}
+
 static int check_tests(const dp_job_spec *spec, const char *w, const char *dot, dp_err *err)
 {
     if (spec->n_tests > DP_MAX_TESTS)
@@ -80,6 +86,13 @@ static int check_tests(const dp_job_spec *spec, const char *w, const char *dot, 
                        DP_TEST_DATA_MAX);
         if (t->timeout_ms > DP_TIMEOUT_MS_MAX)
             return BAD("%s%stests[%zu].timeout_ms: above %u", w, dot, i, DP_TIMEOUT_MS_MAX);
+        if ((unsigned)t->compare > DP_COMPARE_CUSTOM)
+            return BAD("%s%stests[%zu].compare: unknown mode", w, dot, i);
+        if (!tol_ok(t->abs_tol) || !tol_ok(t->rel_tol))
+            return BAD("%s%stests[%zu]: abs_tol and rel_tol must be from 0 to %g", w, dot, i,
+                       DP_FLOAT_TOL_MAX);
+        if (!(t->score >= 0 && t->score <= DP_TEST_SCORE_MAX))
+            return BAD("%s%stests[%zu].score: must be from 0 to %g", w, dot, i, DP_TEST_SCORE_MAX);
         total += in + out;
     }
     if (total > DP_SPEC_TEXT_MAX)
@@ -129,6 +142,8 @@ int dp_job_spec_check(const dp_job_spec *spec, const char *what, dp_err *err)
     if (spec->max_attempts > DP_MAX_ATTEMPTS_LIMIT)
         return BAD("%s%smax_attempts: %u above %d", w, dot, spec->max_attempts,
                    DP_MAX_ATTEMPTS_LIMIT);
+    if (!tol_ok(spec->abs_tol) || !tol_ok(spec->rel_tol))
+        return BAD("%s%sabs_tol and rel_tol: must be from 0 to %g", w, dot, DP_FLOAT_TOL_MAX);
     int rc = check_tests(spec, w, dot, err);
     return rc != DP_OK ? rc : check_limits(&spec->limits, w, dot, err);
 }

@@ -15,6 +15,24 @@ void dp_log_set_level(dp_log_level level)
     min_level = (int)level;
 }
 
+int dp_log_configure(dp_err *err)
+{
+    const char *env = getenv("DISPATCH_LOG_LEVEL");
+    static const char *const names[] = {"debug", "info", "warn", "error"};
+    static const dp_log_level levels[] = {DP_LOG_DEBUG, DP_LOG_INFO, DP_LOG_WARN, DP_LOG_ERROR};
+    if (env == NULL || env[0] == '\0') {
+        min_level = DP_LOG_INFO;
+        return DP_OK;
+    }
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcasecmp(env, names[i]) == 0) {
+            min_level = (int)levels[i];
+            return DP_OK;
+        }
+    return dp_err_set(err, DP_EINVAL,
+                      "DISPATCH_LOG_LEVEL: '%.32s' is not debug, info, warn or error", env);
+}
+
 static int current_level(void)
 {
     if (min_level < 0) {

@@ -188,8 +188,13 @@ dd_stack *dd_stack_start(const dd_config *c, dp_err *err)
         collect_routes(s, DD_FROM_RUNNER, &runner_gw, err) != DP_OK ||
         (s->gw_runner = gateway_spawn(&runner_gw, err)) == NULL)
         goto fail;
-    for (size_t i = 0; i < s->n_admin; i++) {
+    /* Keyed (tcp) gateways first, the ipc one last: once the local socket
+     * answers, every admin URL listens (what health checks and tests wait on). */
+    for (size_t k = 0; k < 2 * s->n_admin; k++) {
+        size_t i = k % s->n_admin;
         const char *url = s->admin_urls[i];
+        if ((strncmp(url, "ipc://", 6) == 0) != (k >= s->n_admin))
+            continue; /* first pass: keyed URLs; second: ipc */
         gateway_config admin_gw = {.name = i == 0 ? "gateway-admin" : "gateway-admin-2",
                                    .listen_url = url,
                                    .max_held = 1024,

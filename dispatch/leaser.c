@@ -207,7 +207,7 @@ static void note_idle(leaser_state *s, actor_ctx *ctx)
 {
     actor_stats st;
     actor_get_stats(actor_ctx_actor(ctx), &st);
-    s->idle = st.held <= 1;
+    s->idle = st.queued == 0;
 }
 
 static void on_lease(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)

@@ -7,22 +7,37 @@
 #include "actors/actor.h"
 #include "common/clock.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Whether anything waits behind the message being handled. Batches are
+ * sized by load, never by a timer: a batch goes out when the mailbox runs
+ * empty, so at low load nothing waits and under load a batch carries
+ * whatever queued up while the previous one was written. */
+static bool mailbox_empty(actor_ctx *ctx)
+{
+    actor_stats st;
+    actor_get_stats(actor_ctx_actor(ctx), &st);
+    return st.queued == 0;
+}
 
 static void on_complete(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
 {
     reporter_state *s = state;
     reporter_do_complete(s, ctx, o, m);
-    /* Group commit while results keep coming; when nothing else waits in
-     * the mailbox, commit now rather than at the next tick. */
-    actor_stats st;
-    actor_get_stats(actor_ctx_actor(ctx), &st);
-    if (s->n_batch == REPORTER_BATCH || st.held <= 1)
+    if (s->n_batch == REPORTER_BATCH || mailbox_empty(ctx)) {
         reporter_flush_completes(s);
+        if (mailbox_empty(ctx))
+            reporter_flush_events(s);
+    }
 }
 
+/* Lease and dead-job events from the leaser are not on any job's wait path:
+ * they are written with the next result batch (lease marks first, so the
+ * attempt fence sees them), before a status read, when 1024 have queued up,
+ * or on the tick, so one statement carries many instead of one per lease. */
 static void on_event(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
 {
     reporter_state *s = state;
@@ -30,6 +45,8 @@ static void on_event(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
     (void)o;
     event_buffer_add(&s->events, m->event.job_id, m->event.state, m->event.verdict,
                      m->event.runner_id, m->event.attempt, m->event.message);
+    if (s->events.n >= 1024)
+        reporter_flush_events(s);
 }
 
 static void on_events(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
@@ -38,8 +55,39 @@ static void on_events(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
     (void)ctx;
     (void)o;
     event_buffer_add_all(&s->events, &m->events);
+    if (s->events.n >= 1024)
+        reporter_flush_events(s);
 }
 
+/* Reads see every lease the reporter has been told of. */
+static void on_admin_read(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
+{
+    reporter_state *s = state;
+    if (s->events.n > 0)
+        reporter_flush_events(s);
+    if (m->type == DP_MSG_QUEUE)
+        reporter_do_queue(s, ctx, o, m);
+    else
+        reporter_do_status(s, ctx, o, m);
+}
+
+/* Submit, cancel and requeue buffer events too: publish them once the
+ * mailbox runs empty. */
+static void on_admin_write(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
+{
+    reporter_state *s = state;
+    if (m->type == DP_MSG_SUBMIT)
+        reporter_do_submit(s, ctx, o, m);
+    else if (m->type == DP_MSG_CANCEL)
+        reporter_do_cancel(s, ctx, o, m);
+    else
+        reporter_do_requeue(s, ctx, o, m);
+    if (s->events.n > 0 && mailbox_empty(ctx))
+        reporter_flush_events(s);
+}
+
+/* Off the job's path: the epoch check, the leaser's events when no result
+ * batch carried them, and a safety net for a batch a handler left behind. */
 static void reporter_tick(void *state, actor_ctx *ctx)
 {
     reporter_state *s = state;
@@ -95,12 +143,12 @@ static void reporter_stop(void *state, actor_ctx *ctx)
 
 static const dd_route reporter_routes[] = {
     {DP_MSG_COMPLETE, DD_FROM_RUNNER, 0, on_complete},
-    {DP_MSG_SUBMIT, DD_FROM_ADMIN, DP_SCOPE_SUBMIT, reporter_do_submit},
-    {DP_MSG_STATUS, DD_FROM_ADMIN, DP_SCOPE_SUBMIT | DP_SCOPE_READ, reporter_do_status},
-    {DP_MSG_WAIT, DD_FROM_ADMIN, DP_SCOPE_SUBMIT | DP_SCOPE_READ, reporter_do_status},
-    {DP_MSG_QUEUE, DD_FROM_ADMIN, DP_SCOPE_READ, reporter_do_queue},
-    {DP_MSG_CANCEL, DD_FROM_ADMIN, DP_SCOPE_SUBMIT | DP_SCOPE_ADMIN, reporter_do_cancel},
-    {DP_MSG_REQUEUE, DD_FROM_ADMIN, DP_SCOPE_ADMIN, reporter_do_requeue},
+    {DP_MSG_SUBMIT, DD_FROM_ADMIN, DP_SCOPE_SUBMIT, on_admin_write},
+    {DP_MSG_STATUS, DD_FROM_ADMIN, DP_SCOPE_SUBMIT | DP_SCOPE_READ, on_admin_read},
+    {DP_MSG_WAIT, DD_FROM_ADMIN, DP_SCOPE_SUBMIT | DP_SCOPE_READ, on_admin_read},
+    {DP_MSG_QUEUE, DD_FROM_ADMIN, DP_SCOPE_READ, on_admin_read},
+    {DP_MSG_CANCEL, DD_FROM_ADMIN, DP_SCOPE_SUBMIT | DP_SCOPE_ADMIN, on_admin_write},
+    {DP_MSG_REQUEUE, DD_FROM_ADMIN, DP_SCOPE_ADMIN, on_admin_write},
     {DP_MSG_EVENT, DD_INTERNAL, 0, on_event},
     {DP_MSG_EVENTS, DD_INTERNAL, 0, on_events},
 };
@@ -112,7 +160,7 @@ const dd_actor_def reporter_actor = {
     .on_start = reporter_start,
     .on_stop = reporter_stop,
     .on_tick = reporter_tick,
-    .tick_ms = 2,
+    .tick_ms = 100,
     .mailbox = 2048,
 };
 

@@ -68,31 +68,23 @@ static void retry_elsewhere(reporter_state *s, pending_complete *p, uint32_t max
     fwd_reply_take(p->origin, &ack);
 }
 
-/* Persisted (or already terminal): now the jobs may leave Redis, one
- * script call per runner in the batch. */
+/* Persisted (or already terminal): now the jobs may leave Redis, in one
+ * script call for the whole batch whatever runners it holds. */
 static void release_recorded(reporter_state *s, const size_t *idx, const store_outcome *outcome,
                              size_t n)
 {
     rq_complete_item items[REPORTER_BATCH];
-    bool done[REPORTER_BATCH] = {false};
+    size_t m = 0;
     for (size_t k = 0; k < n; k++) {
-        if (done[k] || outcome[k] == STORE_UNKNOWN_JOB)
+        if (outcome[k] == STORE_UNKNOWN_JOB || outcome[k] == STORE_STALE_ATTEMPT)
             continue;
-        const char *runner = s->batch[idx[k]].runner_id;
-        size_t m = 0;
-        for (size_t j = k; j < n; j++) {
-            pending_complete *p = &s->batch[idx[j]];
-            if (done[j] || outcome[j] == STORE_UNKNOWN_JOB || strcmp(p->runner_id, runner) != 0)
-                continue;
-            done[j] = true;
-            items[m++] =
-                (rq_complete_item){.job_id = p->result.job_id, .attempt = p->result.attempt};
-        }
-        dp_err err = {0};
-        if (rq_lease_complete_batch(s->rq, runner, items, m, &err) != DP_OK)
-            dp_log(DP_LOG_WARN, "complete_redis_failed", "runner_id", runner, "error", err.msg,
-                   (char *)NULL);
+        pending_complete *p = &s->batch[idx[k]];
+        items[m++] = (rq_complete_item){
+            .job_id = p->result.job_id, .attempt = p->result.attempt, .runner_id = p->runner_id};
     }
+    dp_err err = {0};
+    if (m > 0 && rq_lease_complete_batch(s->rq, items[0].runner_id, items, m, &err) != DP_OK)
+        dp_log(DP_LOG_WARN, "complete_redis_failed", "error", err.msg, (char *)NULL);
 }
 
 void reporter_flush_completes(reporter_state *s)
@@ -100,6 +92,11 @@ void reporter_flush_completes(reporter_state *s)
     size_t n = s->n_batch;
     if (n == 0)
         return;
+    /* Lease marks that reached us before these results go to PostgreSQL
+     * first, so the attempt fence in store_record_results knows every newer
+     * attempt the leaser has told us of. */
+    if (s->events.n > 0)
+        reporter_flush_events(s);
     rq_owner_item own[REPORTER_BATCH];
     store_result_in in[REPORTER_BATCH];
     store_outcome outcome[REPORTER_BATCH];
@@ -159,6 +156,13 @@ void reporter_flush_completes(reporter_state *s)
             if (outcome[k] == STORE_UNKNOWN_JOB) {
                 dp_msg r = {0};
                 dp_msg_make_not_found(&r, p->id, "job", "unknown job");
+                fwd_reply_take(p->origin, &r);
+                continue;
+            }
+            if (outcome[k] == STORE_STALE_ATTEMPT) { /* reclaimed after the owner check */
+                dp_msg r = {0};
+                dp_msg_make_conflict(&r, p->id, p->result.job_id,
+                                     "a newer attempt of this job is leased (reclaimed)");
                 fwd_reply_take(p->origin, &r);
                 continue;
             }

@@ -21,7 +21,8 @@ void reporter_flush_events(reporter_state *s)
         goto out;
     for (size_t i = 0; i < n; i++) {
         dp_msg_event *e = &s->events.items[i].ev;
-        if (!s->events.items[i].persisted)
+        /* lease marks write their own history row (store_mark_leased) */
+        if (!s->events.items[i].persisted && e->state != DP_JOB_LEASED)
             hist[n_hist++] = (store_event){.job_id = e->job_id,
                                            .state = e->state,
                                            .attempt = e->attempt,

@@ -151,11 +151,7 @@ static int decode_field(dp_mp_reader *r, const dp_field *f, void *obj)
     case DP_F_COMPARE:
         if ((rc = read_name(r, name, sizeof name)) != DP_OK)
             return rc;
-        if (strcmp(name, "exact") == 0)
-            *AT(obj, f->off, dp_compare) = DP_COMPARE_EXACT;
-        else if (strcmp(name, "lines") == 0)
-            *AT(obj, f->off, dp_compare) = DP_COMPARE_LINES;
-        else
+        if (dp_compare_parse(name, AT(obj, f->off, dp_compare)) != DP_OK)
             return dp_mp_fail(r, DP_EPROTO, "unknown compare mode \"%s\"", name);
         return DP_OK;
     case DP_F_STRS: {

@@ -56,6 +56,9 @@ static const dp_field test_case_fields[] = {
     F_STR("out", dp_test_case, expected_stdout, DP_MSG_MAX_STR),
     F_SCALAR("tmo", DP_F_U32, dp_test_case, timeout_ms),
     F_SCALAR("cmp", DP_F_COMPARE, dp_test_case, compare),
+    F_SCALAR("atol", DP_F_F64, dp_test_case, abs_tol),
+    F_SCALAR("rtol", DP_F_F64, dp_test_case, rel_tol),
+    F_SCALAR("w", DP_F_F64, dp_test_case, score),
 };
 static const dp_schema test_case_schema = SCHEMA(test, dp_test_case, test_case_fields);
 
@@ -68,6 +71,8 @@ static const dp_field spec_fields[] = {
     F_ARR("tests", dp_job_spec, tests, n_tests, DP_MAX_TESTS, &test_case_schema),
     F_OBJ("lim", dp_job_spec, limits, &limits_schema),
     F_SCALAR("maxa", DP_F_U32, dp_job_spec, max_attempts),
+    F_SCALAR("atol", DP_F_F64, dp_job_spec, abs_tol),
+    F_SCALAR("rtol", DP_F_F64, dp_job_spec, rel_tol),
 };
 static const dp_schema spec_schema = SCHEMA(spec, dp_job_spec, spec_fields);
 
@@ -81,6 +86,7 @@ static const dp_field test_result_fields[] = {
     F_SCALAR("mem", DP_F_U64, dp_test_result, memory_kb),
     F_STR("out", dp_test_result, stdout_excerpt, DP_MSG_MAX_STR),
     F_STR("err", dp_test_result, stderr_excerpt, DP_MSG_MAX_STR),
+    F_STR("msg", dp_test_result, message, DP_MSG_MAX_STR),
 };
 static const dp_schema test_result_schema = SCHEMA(test_result, dp_test_result, test_result_fields);
 
@@ -414,14 +420,7 @@ const void *dp_msg_body_const(const dp_msg *m)
 
 const char *dp_compare_wire_name(dp_compare c)
 {
-    switch (c) {
-    case DP_COMPARE_EXACT:
-        return "exact";
-    case DP_COMPARE_LINES:
-        return "lines";
-    default:
-        return NULL;
-    }
+    return dp_compare_name(c);
 }
 
 const dp_schema *dp_spec_schema(void)

@@ -22,7 +22,7 @@ typedef enum {
     DP_F_F64,     /* double */
     DP_F_VERDICT, /* dp_verdict as its name ("AC"); NONE = absent */
     DP_F_STATE,   /* dp_job_state as its name ("queued") */
-    DP_F_COMPARE, /* dp_compare as "exact" / "lines"; DEFAULT = absent */
+    DP_F_COMPARE, /* dp_compare by dp_compare_name; DEFAULT = absent */
     DP_F_STRS,    /* char ** with a size_t count at off_n */
     DP_F_ARR,     /* array of structs described by sub, size_t count at off_n */
     DP_F_OBJ      /* a struct described by sub, stored inline */

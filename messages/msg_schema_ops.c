@@ -207,7 +207,7 @@ static int check_obj(const dp_schema *s, const void *obj, const check_path *pare
                 return check_fail(err, &here, "state out of range");
             break;
         case DP_F_COMPARE:
-            if ((unsigned)*CAT(obj, f->off, dp_compare) > DP_COMPARE_LINES)
+            if ((unsigned)*CAT(obj, f->off, dp_compare) > DP_COMPARE_CUSTOM)
                 return check_fail(err, &here, "compare mode out of range");
             break;
         case DP_F_STRS:

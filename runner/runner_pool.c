@@ -60,7 +60,7 @@ runner_pool *runner_pool_start(const runner_pool_config *cfg, dp_err *err)
         profiles[i] = names[i];
     runner_session_config rcc = {cfg->dispatch_url, cfg->registration_token, cfg->name,
                                  cfg->labels,       cfg->n_labels,           profiles,
-                                 n_profiles,        cfg->concurrency,        "0.1.0"};
+                                 n_profiles,        cfg->concurrency,        DP_VERSION};
     if ((p->session = runner_session_spawn(&rcc, err)) == NULL) {
         free(p->slots);
         free(p);

@@ -18,8 +18,8 @@
 // stdout. Completed jobs stay in Redis (BullMQ's default, no
 // removeOnComplete), as dispatch keeps every result in PostgreSQL.
 "use strict";
-const { fork } = require("node:child_process");
 const { brokerCpuS, selfCpuS } = require("./cpu.js");
+const { serveWorker, startWorker, stopWorker } = require("./worker.js");
 const { Queue, Worker } = require("bullmq");
 
 const QUEUE = "bench-noop";
@@ -44,48 +44,18 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // The worker process: a no-op processor at the given concurrency.
 async function workerMain(concurrency) {
-  const worker = new Worker(QUEUE, async () => {}, { connection: connection(), concurrency });
-  worker.on("error", (e) => console.error("bullmq worker:", e.message));
-  await worker.waitUntilReady();
-  process.send({ ready: true });
-  let cpu0 = selfCpuS();
-  process.on("disconnect", () => process.exit(1)); // the driver died: do not linger
-  process.on("message", async (m) => {
-    if (m && m.mark) cpu0 = selfCpuS();
-    if (m && m.stop) {
-      const cpuS = selfCpuS() - cpu0;
-      await worker.close();
-      process.send({ cpuS }, () => process.exit(0));
-    }
+  return serveWorker(async () => {
+    const worker = new Worker(QUEUE, async () => {}, { connection: connection(), concurrency });
+    worker.on("error", (e) => console.error("bullmq worker:", e.message));
+    await worker.waitUntilReady();
+    return { stop: () => worker.close() };
   });
-}
-
-function startWorker(concurrency) {
-  return new Promise((resolve, reject) => {
-    const child = fork(__filename, ["worker", String(concurrency)], { stdio: ["ignore", "ignore", "inherit", "ipc"] });
-    child.once("message", (m) => (m && m.ready ? resolve(child) : reject(new Error("worker: bad hello"))));
-    child.once("exit", (code) => reject(new Error(`worker exited (${code}) before it was ready`)));
-  });
-}
-
-// Stops the worker; resolves to the CPU seconds it used since { mark }.
-async function stopWorker(child) {
-  let cpuS = null;
-  child.on("message", (m) => {
-    if (m && typeof m.cpuS === "number") cpuS = m.cpuS;
-  });
-  const gone = new Promise((r) => child.once("exit", r));
-  child.send({ stop: true });
-  const t = setTimeout(() => child.kill("SIGKILL"), 5000);
-  await gone;
-  clearTimeout(t);
-  return cpuS;
 }
 
 async function e2e(concurrency, n, batch, timeoutS) {
   const queue = new Queue(QUEUE, { connection: connection() });
   await queue.waitUntilReady();
-  const child = await startWorker(concurrency);
+  const child = await startWorker(__filename, concurrency);
   await sleep(300); // the worker's first blocking fetch, as run.sh waits for the slots' first long polls
   child.send({ mark: true });
   const b0 = brokerCpuS(), p0 = selfCpuS();

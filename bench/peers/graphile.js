@@ -21,8 +21,8 @@
 // process: submit and polling), and cpu_us_per_job = (worker + broker) /
 // completed. Prints one JSON object on stdout.
 "use strict";
-const { fork } = require("node:child_process");
 const { brokerCpuS, selfCpuS } = require("./cpu.js");
+const { serveWorker, startWorker, stopWorker } = require("./worker.js");
 const { Logger, run, makeWorkerUtils } = require("graphile-worker");
 
 const logger = new Logger(() => (level, message) => {
@@ -55,43 +55,13 @@ function batchingPreset(concurrency) {
 }
 
 async function workerMain(concurrency) {
-  const runner = await run({
-    connectionString: dsn(), concurrency, maxPoolSize: concurrency + 1, noHandleSignals: true, logger,
-    taskList: { noop: async () => {} }, preset: batchingPreset(concurrency),
+  return serveWorker(async () => {
+    const runner = await run({
+      connectionString: dsn(), concurrency, maxPoolSize: concurrency + 1, noHandleSignals: true, logger,
+      taskList: { noop: async () => {} }, preset: batchingPreset(concurrency),
+    });
+    return { stop: () => runner.stop() };
   });
-  process.send({ ready: true });
-  let cpu0 = selfCpuS();
-  process.on("disconnect", () => process.exit(1)); // the driver died: do not linger
-  process.on("message", async (m) => {
-    if (m && m.mark) cpu0 = selfCpuS();
-    if (m && m.stop) {
-      const cpuS = selfCpuS() - cpu0;
-      await runner.stop();
-      process.send({ cpuS }, () => process.exit(0));
-    }
-  });
-}
-
-function startWorker(concurrency) {
-  return new Promise((resolve, reject) => {
-    const child = fork(__filename, ["worker", String(concurrency)], { stdio: ["ignore", "ignore", "inherit", "ipc"] });
-    child.once("message", (m) => (m && m.ready ? resolve(child) : reject(new Error("worker: bad hello"))));
-    child.once("exit", (code) => reject(new Error(`worker exited (${code}) before it was ready`)));
-  });
-}
-
-// Stops the worker; resolves to the CPU seconds it used since { mark }.
-async function stopWorker(child) {
-  let cpuS = null;
-  child.on("message", (m) => {
-    if (m && typeof m.cpuS === "number") cpuS = m.cpuS;
-  });
-  const gone = new Promise((r) => child.once("exit", r));
-  child.send({ stop: true });
-  const t = setTimeout(() => child.kill("SIGKILL"), 5000);
-  await gone;
-  clearTimeout(t);
-  return cpuS;
 }
 
 async function left(utils) {
@@ -105,7 +75,7 @@ async function left(utils) {
 async function e2e(concurrency, n, batch, timeoutS) {
   const utils = await makeWorkerUtils({ connectionString: dsn(), logger });
   await utils.migrate();
-  const child = await startWorker(concurrency);
+  const child = await startWorker(__filename, concurrency);
   await sleep(300); // as run.sh waits for the slots' first long polls
   child.send({ mark: true });
   const b0 = brokerCpuS(), p0 = selfCpuS();

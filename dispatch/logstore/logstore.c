@@ -13,7 +13,8 @@ struct logstore {
     char *tmpl;
     CURL *curl; /* reused: keeps connections to an https store alive */
     char sigv4[128];
-    char *userpwd; /* key:secret, or NULL */
+    char *userpwd;              /* key:secret, or NULL */
+    struct curl_slist *headers; /* x-amz-security-token, when a session token is set */
 };
 
 typedef struct {
@@ -49,7 +50,36 @@ logstore *logstore_open(const char *url_template, dp_err *err)
     }
     const char *key = getenv("DISPATCH_LOG_STORE_KEY");
     const char *secret = getenv("DISPATCH_LOG_STORE_SECRET");
-    if (key != NULL && secret != NULL && strncmp(url_template, "https://", 8) == 0) {
+    const char *token = getenv("DISPATCH_LOG_STORE_SESSION_TOKEN");
+    key = key != NULL && key[0] != '\0' ? key : NULL;
+    secret = secret != NULL && secret[0] != '\0' ? secret : NULL;
+    token = token != NULL && token[0] != '\0' ? token : NULL;
+    /* Credentials are all or nothing: a key without its secret would write
+     * unsigned requests, which a store refuses or, worse, accepts. */
+    const char *problem =
+        (key != NULL) != (secret != NULL)
+            ? "DISPATCH_LOG_STORE_KEY and DISPATCH_LOG_STORE_SECRET go together"
+        : token != NULL && key == NULL
+            ? "DISPATCH_LOG_STORE_SESSION_TOKEN needs DISPATCH_LOG_STORE_KEY and "
+              "_SECRET (the instance role's temporary credentials)"
+        : key != NULL && strncmp(url_template, "https://", 8) != 0
+            ? "DISPATCH_LOG_STORE_KEY is set but DISPATCH_LOG_STORE is not https://"
+            : NULL;
+    if (problem != NULL) {
+        logstore_close(ls);
+        dp_err_set(err, DP_EINVAL, "%s", problem);
+        return NULL;
+    }
+    if (token != NULL) {
+        char h[4096];
+        snprintf(h, sizeof h, "x-amz-security-token: %s", token);
+        if ((ls->headers = curl_slist_append(NULL, h)) == NULL) {
+            logstore_close(ls);
+            dp_err_set(err, DP_ENOMEM, "log store: out of memory");
+            return NULL;
+        }
+    }
+    if (key != NULL) {
         const char *region = getenv("DISPATCH_LOG_STORE_REGION");
         snprintf(ls->sigv4, sizeof ls->sigv4, "aws:amz:%s:s3",
                  region != NULL ? region : "us-east-1");
@@ -68,6 +98,7 @@ void logstore_close(logstore *ls)
     if (ls->curl != NULL)
         curl_easy_cleanup(ls->curl);
     free(ls->tmpl);
+    curl_slist_free_all(ls->headers);
     if (ls->userpwd != NULL) {
         memset(ls->userpwd, 0, strlen(ls->userpwd));
         free(ls->userpwd);
@@ -150,6 +181,8 @@ int logstore_put(logstore *ls, const char *job_id, uint32_t attempt, const void 
     if (ls->userpwd != NULL) {
         curl_easy_setopt(c, CURLOPT_AWS_SIGV4, ls->sigv4);
         curl_easy_setopt(c, CURLOPT_USERPWD, ls->userpwd);
+        if (ls->headers != NULL) /* signed with the rest (SigV4 covers x-amz-* headers) */
+            curl_easy_setopt(c, CURLOPT_HTTPHEADER, ls->headers);
     }
     CURLcode rc = curl_easy_perform(c);
     long status = 0;

@@ -150,8 +150,9 @@ void rq_leases_free(rq_lease *leases, size_t n); /* frees specs, not the array *
 typedef struct {
     const char *job_id;
     uint32_t attempt;
-    int result;   /* out: DP_OK, DP_ECONFLICT or DP_ENOTFOUND */
-    int repeated; /* out: 1 when this was an identical repeat of an accepted complete */
+    const char *runner_id; /* NULL: the call's runner_id (so one call serves many runners) */
+    int result;            /* out: DP_OK, DP_ECONFLICT or DP_ENOTFOUND */
+    int repeated;          /* out: 1 when this was an identical repeat of an accepted complete */
 } rq_complete_item;
 
 /* Accepted only from the current owner of the current attempt. DP_ECONFLICT
@@ -161,8 +162,9 @@ typedef struct {
 int rq_lease_complete(rq_conn *c, const char *runner_id, const char *job_id, uint32_t attempt,
                       dp_err *err);
 
-/* Same for n jobs of one runner in one round trip per RQ_BATCH_MAX; per-item
- * results in items[i].result; returns DP_OK unless the call itself failed. */
+/* Same for n jobs in one round trip per RQ_BATCH_MAX (items[i].runner_id,
+ * when set, names that job's owner, else runner_id does); per-item results
+ * in items[i].result; returns DP_OK unless the call itself failed. */
 int rq_lease_complete_batch(rq_conn *c, const char *runner_id, rq_complete_item *items, size_t n,
                             dp_err *err);
 

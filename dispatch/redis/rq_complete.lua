@@ -1,13 +1,16 @@
--- complete: ARGV = runner_id, tombstone_ms, n, then n x (job_id, attempt).
+-- complete: ARGV = default runner_id, tombstone_ms, n, then n x (job_id,
+-- attempt, runner_id or "" for the default): one call completes a batch
+-- of several runners' jobs.
 -- Per job: 0 accepted, 1 repeated identical complete, 2 conflict (another
 -- owner or attempt), 3 conflict (cancelled), 4 conflict (already terminal:
 -- dead or completed by another attempt), 5 not found.
 -- The job hash is replaced by a short-lived string tombstone
 -- "completed <runner> <attempt>" (one SET ... PX frees the spec at once).
-local rid, ttl, n = ARGV[1], ARGV[2], tonumber(ARGV[3])
-local res, done = {}, {}
+local def, ttl, n = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local res, done, by_runner = {}, {}, {}
 for i = 0, n - 1 do
-    local id, att = ARGV[4 + 2 * i], ARGV[5 + 2 * i]
+    local id, att, rid = ARGV[4 + 3 * i], ARGV[5 + 3 * i], ARGV[6 + 3 * i]
+    if rid == '' then rid = def end
     local jk = job_key(id)
     local j = redis.pcall('HMGET', jk, 'state', 'leased_by', 'attempts')
     local code
@@ -25,6 +28,12 @@ for i = 0, n - 1 do
     elseif j[1] == 'leased' and j[2] == rid and j[3] == att then
         redis.call('SET', jk, 'completed ' .. rid .. ' ' .. att, 'PX', ttl)
         done[#done + 1] = id
+        local mine = by_runner[rid]
+        if not mine then
+            mine = {}
+            by_runner[rid] = mine
+        end
+        mine[#mine + 1] = id
         code = 0
     elseif j[1] == 'dead' then
         code = 4
@@ -35,6 +44,8 @@ for i = 0, n - 1 do
 end
 if #done > 0 then
     push_all('SREM', K_LEASED, done)
-    push_all('SREM', runner_key(rid) .. ':jobs', done)
+    for rid, ids in pairs(by_runner) do
+        push_all('SREM', runner_key(rid) .. ':jobs', ids)
+    end
 end
 return res

@@ -128,6 +128,7 @@ static int rq_complete_chunk(rq_conn *c, const char *runner_id, rq_complete_item
     for (size_t i = 0; i < n; i++) {
         rq_args_str(&a, items[i].job_id);
         rq_args_u64(&a, items[i].attempt);
+        rq_args_str(&a, items[i].runner_id != NULL ? items[i].runner_id : "");
     }
     redisReply *r = NULL;
     /* Retry-safe: a repeat of an accepted complete is recognised. */
@@ -155,7 +156,9 @@ int rq_lease_complete_batch(rq_conn *c, const char *runner_id, rq_complete_item 
     if (rc != DP_OK)
         return rc;
     for (size_t i = 0; i < n; i++)
-        if ((rc = rq_check_id(items[i].job_id, "job id", err)) != DP_OK)
+        if ((rc = rq_check_id(items[i].job_id, "job id", err)) != DP_OK ||
+            (items[i].runner_id != NULL &&
+             (rc = rq_check_id(items[i].runner_id, "runner id", err)) != DP_OK))
             return rc;
     for (size_t i = 0; i < n; i += RQ_BATCH_MAX) {
         size_t m = n - i < RQ_BATCH_MAX ? n - i : RQ_BATCH_MAX;

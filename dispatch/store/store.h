@@ -68,17 +68,18 @@ typedef enum {
     STORE_RECORDED = 0,         /* the result landed; the job is now completed */
     STORE_DUPLICATE = 1,        /* this (job, attempt) was already recorded: nothing changed */
     STORE_ALREADY_TERMINAL = 2, /* the job was already completed/failed/cancelled otherwise */
-    STORE_UNKNOWN_JOB = 3       /* no such job id */
+    STORE_UNKNOWN_JOB = 3,      /* no such job id */
+    STORE_STALE_ATTEMPT = 4     /* a newer attempt of the job is leased: refused */
 } store_outcome;
 
 const char *store_outcome_name(store_outcome o);
 
 /* Group commit: records n results in ONE transaction. A result lands only if
- * the job is not yet terminal (exactly once, also across replicas: the row
- * lock orders concurrent writers). out[i] (optional, n entries) gets each
- * item's outcome. On error nothing at all was recorded. A recorded result's
- * `completed` history row is written in the same transaction, so history
- * holds it exactly once. */
+ * the job is not yet terminal and the result's attempt is not older than the
+ * job's current attempt (jobs.attempts, raised by each lease mark) (exactly once, also across
+ * replicas: the row lock orders concurrent writers). out[i] (optional, n entries) gets each item's
+ * outcome. On error nothing at all was recorded. A recorded result's `completed` history row is
+ * written in the same transaction, so history holds it exactly once. */
 int store_record_results(store_db *db, const store_result_in *in, size_t n, store_outcome *out,
                          dp_err *err);
 
@@ -89,9 +90,10 @@ typedef struct {
     const char *runner_id;
 } store_lease;
 
-/* Marks jobs leased (state, attempts, runner_id, started_at) in one
- * statement. Terminal jobs and stale attempts (older than the recorded one)
- * are skipped; *n_changed (optional) counts rows changed. */
+/* Marks jobs leased (state, attempts, runner_id, started_at) and writes
+ * each changed job's `leased` history row, in one statement. Terminal jobs
+ * and stale attempts (older than the recorded one) are skipped (no history
+ * row either); *n_changed (optional) counts rows changed. */
 int store_mark_leased(store_db *db, const store_lease *leases, size_t n, size_t *n_changed,
                       dp_err *err);
 

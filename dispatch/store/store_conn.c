@@ -334,6 +334,8 @@ const char *store_outcome_name(store_outcome o)
         return "already_terminal";
     case STORE_UNKNOWN_JOB:
         return "unknown_job";
+    case STORE_STALE_ATTEMPT:
+        return "stale_attempt";
     }
     return "unknown";
 }

@@ -181,6 +181,7 @@ static int load_tests(store_db *db, dp_job_view *v, const char *attempt, dp_err 
         t->memory_kb = field_u64(res, r, 6);
         t->stdout_excerpt = store_field_dup(res, r, 7, &oom);
         t->stderr_excerpt = store_field_dup(res, r, 8, &oom);
+        t->message = store_field_dup(res, r, 9, &oom);
     }
     PQclear(res);
     return oom ? dp_err_set(err, DP_ENOMEM, "get job: out of memory") : DP_OK;

@@ -1,65 +1,161 @@
-/* Group commit of job results: one statement, one transaction, any n. */
+/* Group commit of job results: one statement, one transaction, any n.
+ * The batch travels as typed arrays (PostgreSQL's text array format), one
+ * parameter per column, expanded with unnest server side: measured 1.4-2.6x
+ * the rows/s of the jsonb_to_recordset form at batches of 100-1000
+ * (bench/bench_results_sql.c, docs/store.md). */
 #include "dispatch/store/store_internal.h"
 
 #include "common/job_json.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static json_t *opt_str(const char *s)
-{
-    return s == NULL ? json_null() : dp_json_string_lossy(s, strlen(s));
-}
+/* One array parameter being built; s is heap-owned. */
+typedef struct {
+    char *s;
+    size_t len, cap;
+    int n; /* elements so far */
+    int oom;
+} arr_buf;
 
-static json_t *tests_json(const dp_job_result *r)
+static void put(arr_buf *b, const char *p, size_t n)
 {
-    json_t *arr = json_array();
-    for (size_t k = 0; arr != NULL && k < r->n_tests; k++) {
-        const dp_test_result *t = &r->tests[k];
-        json_t *o =
-            json_pack("{s:I, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:o, s:o}", "idx", (json_int_t)k,
-                      "name", opt_str(t->name ? t->name : ""), "verdict",
-                      opt_str(dp_verdict_name(t->verdict)), "exit_code", (json_int_t)t->exit_code,
-                      "signal", (json_int_t)t->signal, "time_ms", (json_int_t)t->time_ms, "wall_ms",
-                      (json_int_t)t->wall_ms, "memory_kb", (json_int_t)t->memory_kb, "stdout",
-                      opt_str(t->stdout_excerpt), "stderr", opt_str(t->stderr_excerpt));
-        if (o == NULL || json_array_append_new(arr, o) != 0) {
-            json_decref(arr);
-            return NULL;
+    if (b->oom)
+        return;
+    if (b->len + n + 2 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->len + n + 2)
+            cap *= 2;
+        char *s = realloc(b->s, cap);
+        if (s == NULL) {
+            b->oom = 1;
+            return;
         }
+        b->s = s;
+        b->cap = cap;
     }
-    return arr;
+    memcpy(b->s + b->len, p, n);
+    b->len += n;
+    b->s[b->len] = '\0';
 }
 
-/* err must be non-NULL and clear: it tells EINVAL from ENOMEM. */
-static json_t *batch_json(const store_result_in *in, size_t n, dp_err *err)
+static void sep(arr_buf *b)
 {
-    json_t *arr = json_array();
-    for (size_t i = 0; i < n && arr != NULL; i++) {
+    put(b, b->n++ == 0 ? "{" : ",", 1);
+}
+
+static void add_raw(arr_buf *b, const char *v)
+{
+    sep(b);
+    put(b, v, strlen(v));
+}
+
+static void add_int(arr_buf *b, long long v)
+{
+    char num[32];
+    snprintf(num, sizeof num, "%lld", v);
+    add_raw(b, num);
+}
+
+/* A quoted element; invalid UTF-8 becomes U+FFFD (as the job view shows
+ * program output), NULL is SQL NULL. */
+static void add_str(arr_buf *b, const char *v)
+{
+    if (v == NULL) {
+        add_raw(b, "NULL");
+        return;
+    }
+    json_t *clean = dp_json_string_lossy(v, strlen(v));
+    const char *p = clean != NULL ? json_string_value(clean) : NULL;
+    if (p == NULL) {
+        b->oom = 1;
+        json_decref(clean);
+        return;
+    }
+    sep(b);
+    put(b, "\"", 1);
+    for (const char *q = p; *q; q++) {
+        if (*q == '"' || *q == '\\')
+            put(b, "\\", 1);
+        put(b, q, 1);
+    }
+    put(b, "\"", 1);
+    json_decref(clean);
+}
+
+static void finish(arr_buf *b)
+{
+    if (b->n == 0)
+        put(b, "{", 1);
+    put(b, "}", 1);
+}
+
+enum {
+    A_JOB,
+    A_ATTEMPT,
+    A_VERDICT,
+    A_SCORE,
+    A_MESSAGE,
+    A_RUNNER,
+    A_LOG_URL,
+    T_ROW,
+    T_IDX,
+    T_NAME,
+    T_VERDICT,
+    T_EXIT,
+    T_SIGNAL,
+    T_TIME,
+    T_WALL,
+    T_MEM,
+    T_STDOUT,
+    T_STDERR,
+    T_MESSAGE, /* the checker's message for the test */
+    N_ARRAYS
+};
+
+static int build(const store_result_in *in, size_t n, arr_buf a[N_ARRAYS], dp_err *err)
+{
+    for (size_t i = 0; i < n; i++) {
         const dp_job_result *r = in[i].result;
         if (r == NULL || r->job_id == NULL || r->attempt == 0 || r->verdict == DP_VERDICT_NONE ||
-            !isfinite(r->score)) {
-            json_decref(arr);
-            dp_err_set(err, DP_EINVAL,
-                       "record results: [%zu]: job_id, attempt >= 1, a verdict and a finite "
-                       "score are required",
-                       i);
-            return NULL;
-        }
-        json_t *o = json_pack("{s:I, s:o, s:I, s:s, s:f, s:o, s:o, s:o, s:o}", "i", (json_int_t)i,
-                              "job_id", opt_str(r->job_id), "attempt", (json_int_t)r->attempt,
-                              "verdict", dp_verdict_name(r->verdict), "score", r->score, "message",
-                              opt_str(r->message), "runner_id", opt_str(in[i].runner_id), "log_url",
-                              opt_str(in[i].log_url), "tests", tests_json(r));
-        if (o == NULL || json_array_append_new(arr, o) != 0) {
-            json_decref(arr);
-            arr = NULL;
+            dp_verdict_name(r->verdict) == NULL || !isfinite(r->score))
+            return dp_err_set(err, DP_EINVAL,
+                              "record results: [%zu]: job_id, attempt >= 1, a verdict and a "
+                              "finite score are required",
+                              i);
+        char score[40];
+        snprintf(score, sizeof score, "%.17g", r->score);
+        add_str(&a[A_JOB], r->job_id);
+        add_int(&a[A_ATTEMPT], r->attempt);
+        add_str(&a[A_VERDICT], dp_verdict_name(r->verdict));
+        add_raw(&a[A_SCORE], score);
+        add_str(&a[A_MESSAGE], r->message);
+        add_str(&a[A_RUNNER], in[i].runner_id);
+        add_str(&a[A_LOG_URL], in[i].log_url);
+        for (size_t k = 0; k < r->n_tests; k++) {
+            const dp_test_result *t = &r->tests[k];
+            add_int(&a[T_ROW], (long long)i + 1); /* unnest ordinality is 1-based */
+            add_int(&a[T_IDX], (long long)k);
+            add_str(&a[T_NAME], t->name ? t->name : "");
+            add_str(&a[T_VERDICT], dp_verdict_name(t->verdict));
+            add_int(&a[T_EXIT], t->exit_code);
+            add_int(&a[T_SIGNAL], t->signal);
+            add_int(&a[T_TIME], (long long)t->time_ms);
+            add_int(&a[T_WALL], (long long)t->wall_ms);
+            add_int(&a[T_MEM], (long long)t->memory_kb);
+            add_str(&a[T_STDOUT], t->stdout_excerpt);
+            add_str(&a[T_STDERR], t->stderr_excerpt);
+            add_str(&a[T_MESSAGE], t->message);
         }
     }
-    if (arr == NULL && err->code == DP_OK)
-        dp_err_set(err, DP_ENOMEM, "record results: out of memory building the batch");
-    return arr;
+    for (int k = 0; k < N_ARRAYS; k++) {
+        finish(&a[k]);
+        if (a[k].oom)
+            return dp_err_set(err, DP_ENOMEM, "record results: out of memory building the batch");
+    }
+    return DP_OK;
 }
 
 int store_record_results(store_db *db, const store_result_in *in, size_t n, store_outcome *out,
@@ -67,14 +163,18 @@ int store_record_results(store_db *db, const store_result_in *in, size_t n, stor
 {
     if (n == 0)
         return DP_OK;
-    dp_err build_err;
-    dp_err_clear(&build_err);
-    json_t *arr = batch_json(in, n, &build_err);
-    if (arr == NULL)
-        return dp_err_set(err, build_err.code, "%s", build_err.msg);
-    PGresult *res;
-    int rc = store_call_json_n(db, ST_RECORD_RESULTS, arr, n, "record results", &res, err);
-    json_decref(arr);
+    arr_buf a[N_ARRAYS];
+    memset(a, 0, sizeof a);
+    int rc = build(in, n, a, err);
+    PGresult *res = NULL;
+    if (rc == DP_OK) {
+        const char *params[N_ARRAYS];
+        for (int k = 0; k < N_ARRAYS; k++)
+            params[k] = a[k].s;
+        rc = store_call(db, ST_RECORD_RESULTS, N_ARRAYS, params, "record results", &res, err);
+    }
+    for (int k = 0; k < N_ARRAYS; k++)
+        free(a[k].s);
     if (rc != DP_OK)
         return rc;
     int rows = PQntuples(res);
@@ -85,8 +185,8 @@ int store_record_results(store_db *db, const store_result_in *in, size_t n, stor
     }
     for (int r = 0; out != NULL && r < PQntuples(res); r++) {
         size_t i = strtoul(PQgetvalue(res, r, 0), NULL, 10);
-        if (i < n)
-            out[i] = (store_outcome)atoi(PQgetvalue(res, r, 1));
+        if (i >= 1 && i <= n)
+            out[i - 1] = (store_outcome)atoi(PQgetvalue(res, r, 1));
     }
     PQclear(res);
     return DP_OK;

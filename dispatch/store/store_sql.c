@@ -18,57 +18,65 @@
  * scanning the whole backlog (which it does with stale statistics). */
 #define NOT_TERMINAL(col) col " NOT IN ('completed', 'failed', 'cancelled')"
 
-/* A result lands only on a non-terminal job: the UPDATE's WHERE is
- * re-checked after the row lock, so of two concurrent writers exactly one
- * wins. Test rows are inserted only for jobs this statement completed. The
- * final SELECT gives each input its outcome (see store_outcome); the jobs it
- * reads are the statement's snapshot, i.e. the state before this batch. */
+/* The batch arrives as one typed array per column (unnest, see
+ * store_results.c). A result lands only on a non-terminal job whose current attempt is the
+ * result's (fenced on attempt as well as state): a stale attempt's result
+ * is refused here even when its Redis owner check passed just before a
+ * reclaim, because the newer lease has raised jobs.attempts. The UPDATE's
+ * WHERE is re-checked after the row lock, so of two concurrent writers
+ * exactly one wins. When a batch holds several results for one job, the
+ * newest attempt is tried. Test rows are inserted only for jobs this
+ * statement completed. The final SELECT gives each input its outcome (see
+ * store_outcome); the jobs it reads are the statement's snapshot, i.e. the
+ * state before this batch. */
 static const char sql_record_results[] =
     "WITH inp AS ("
-    "  SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(i integer, job_id text, attempt integer,"
-    "    verdict text, score double precision, message text, runner_id text, log_url text,"
-    "    tests jsonb) LIMIT $2"
+    "  SELECT x.i::integer AS i, x.job_id, x.attempt, x.verdict, x.score, x.message,"
+    "    x.runner_id, x.log_url"
+    "  FROM unnest($1::text[], $2::integer[], $3::text[], $4::float8[], $5::text[], $6::text[],"
+    "    $7::text[]) WITH ORDINALITY"
+    "    AS x(job_id, attempt, verdict, score, message, runner_id, log_url, i)"
+    "), tin AS ("
+    "  SELECT * FROM unnest($8::integer[], $9::integer[], $10::text[], $11::text[],"
+    "    $12::integer[], $13::integer[], $14::bigint[], $15::bigint[], $16::bigint[],"
+    "    $17::text[], $18::text[], $19::text[]) AS t(r, idx, name, verdict, exit_code, signal,"
+    "    time_ms, wall_ms, memory_kb, stdout, stderr, message)"
     "), firsts AS ("
-    "  SELECT DISTINCT ON (job_id) * FROM inp ORDER BY job_id, i"
+    "  SELECT DISTINCT ON (job_id) * FROM inp ORDER BY job_id, attempt DESC, i"
     "), upd AS ("
     "  UPDATE jobs j SET state = 'completed', verdict = f.verdict, score = f.score,"
     "    message = f.message, runner_id = coalesce(f.runner_id, j.runner_id),"
     "    log_url = f.log_url, result_attempt = f.attempt,"
     "    attempts = greatest(j.attempts, f.attempt), finished_at = now()"
-    "  FROM firsts f WHERE j.id = f.job_id AND " NOT_TERMINAL(
-        "j.state") ""
-                   "  RETURNING j.id, f.i, f.attempt"
-                   "), tr AS ("
-                   "  INSERT INTO test_results (job_id, attempt, idx, name, verdict, exit_code, "
-                   "signal,"
-                   "    time_ms, wall_ms, memory_kb, stdout, stderr)"
-                   "  SELECT f.job_id, f.attempt, t.idx, t.name, t.verdict, t.exit_code, t.signal, "
-                   "t.time_ms,"
-                   "    t.wall_ms, t.memory_kb, t.stdout, t.stderr"
-                   "  FROM upd u JOIN firsts f ON f.i = u.i"
-                   "  CROSS JOIN LATERAL jsonb_to_recordset(f.tests) AS t(idx integer, name text,"
-                   "    verdict text, exit_code integer, signal integer, time_ms bigint, wall_ms "
-                   "bigint,"
-                   "    memory_kb bigint, stdout text, stderr text)"
-                   "  ON CONFLICT DO NOTHING"
-                   "), ev AS ("
-                   /* the history row lands with the result: exactly once, never lost */
-                   "  INSERT INTO job_events (job_id, state, attempt, runner_id, message)"
-                   "  SELECT f.job_id, 'completed', f.attempt, f.runner_id, f.message"
-                   "  FROM upd u JOIN firsts f ON f.i = u.i"
-                   ")"
-                   " SELECT n.i, CASE"
-                   "   WHEN u.i IS NOT NULL THEN 0"
-                   "   WHEN u2.id IS NOT NULL THEN CASE WHEN u2.attempt = n.attempt THEN 1 ELSE 2 "
-                   "END"
-                   "   WHEN j.id IS NULL THEN 3"
-                   "   WHEN j.state = 'completed' AND j.result_attempt = n.attempt THEN 1"
-                   "   ELSE 2 END"
-                   " FROM inp n"
-                   " LEFT JOIN upd u ON u.i = n.i"
-                   " LEFT JOIN upd u2 ON u2.id = n.job_id"
-                   " LEFT JOIN jobs j ON j.id = n.job_id"
-                   " ORDER BY n.i";
+    "  FROM firsts f WHERE j.id = f.job_id"
+    "    AND j.state NOT IN ('completed', 'failed', 'cancelled') AND j.attempts <= f.attempt"
+    "  RETURNING j.id, f.i, f.attempt"
+    "), tr AS ("
+    "  INSERT INTO test_results (job_id, attempt, idx, name, verdict, exit_code, signal,"
+    "    time_ms, wall_ms, memory_kb, stdout, stderr, message)"
+    "  SELECT f.job_id, f.attempt, t.idx, t.name, t.verdict, t.exit_code, t.signal, t.time_ms,"
+    "    t.wall_ms, t.memory_kb, t.stdout, t.stderr, t.message"
+    "  FROM upd u JOIN firsts f ON f.i = u.i JOIN tin t ON t.r = u.i"
+    "  ON CONFLICT DO NOTHING"
+    "), ev AS ("
+    /* the history row lands with the result: exactly once, never lost */
+    "  INSERT INTO job_events (job_id, state, attempt, runner_id, message)"
+    "  SELECT f.job_id, 'completed', f.attempt, f.runner_id, f.message"
+    "  FROM upd u JOIN firsts f ON f.i = u.i"
+    ")"
+    " SELECT n.i, CASE"
+    "   WHEN u.i IS NOT NULL THEN 0"
+    "   WHEN u2.id IS NOT NULL THEN CASE WHEN u2.attempt = n.attempt THEN 1"
+    "     WHEN u2.attempt > n.attempt THEN 4 ELSE 2 END"
+    "   WHEN j.id IS NULL THEN 3"
+    "   WHEN j.state = 'completed' AND j.result_attempt = n.attempt THEN 1"
+    "   WHEN j.state NOT IN ('completed', 'failed', 'cancelled') THEN 4"
+    "   ELSE 2 END"
+    " FROM inp n"
+    " LEFT JOIN upd u ON u.i = n.i"
+    " LEFT JOIN upd u2 ON u2.id = n.job_id"
+    " LEFT JOIN jobs j ON j.id = n.job_id"
+    " ORDER BY n.i";
 
 const store_statement store_statements[] = {
     {ST_INSERT_JOBS,
@@ -81,13 +89,19 @@ const store_statement store_statements[] = {
      " INSERT INTO job_events (job_id, state) SELECT id, 'queued' FROM ins",
      2},
     {ST_JOB_OWNER, "SELECT owner_key FROM jobs WHERE id = $1", 1},
-    {ST_RECORD_RESULTS, sql_record_results, 2},
+    {ST_RECORD_RESULTS, sql_record_results, 19},
+    /* The lease mark and its history row in one statement (only for leases
+     * that changed the job: stale and terminal ones leave no row). */
     {ST_MARK_LEASED,
-     "UPDATE jobs j SET state = 'leased', attempts = x.attempt, runner_id = x.runner_id,"
-     "  started_at = now()"
+     "WITH u AS (UPDATE jobs j SET state = 'leased', attempts = x.attempt,"
+     "  runner_id = x.runner_id, started_at = now()"
      " FROM (SELECT * FROM jsonb_to_recordset($1::jsonb)"
      "   AS x(job_id text, attempt integer, runner_id text) LIMIT $2) x"
-     " WHERE j.id = x.job_id AND " NOT_TERMINAL("j.state") " AND j.attempts <= x.attempt",
+     " WHERE j.id = x.job_id AND j.state NOT IN ('completed', 'failed', 'cancelled')"
+     "   AND j.attempts <= x.attempt"
+     " RETURNING j.id, x.attempt, x.runner_id)"
+     " INSERT INTO job_events (job_id, state, attempt, runner_id)"
+     " SELECT id, 'leased', attempt, runner_id FROM u",
      2},
     {ST_MARK_FAILED,
      "UPDATE jobs j SET state = 'failed', verdict = 'SE', score = 0, message = x.message,"
@@ -117,7 +131,8 @@ const store_statement store_statements[] = {
                         " FROM jobs WHERE id = $1",
      1},
     {ST_GET_TESTS,
-     "SELECT name, verdict, exit_code, signal, time_ms, wall_ms, memory_kb, stdout, stderr"
+     "SELECT name, verdict, exit_code, signal, time_ms, wall_ms, memory_kb, stdout, stderr,"
+     " message"
      " FROM test_results WHERE job_id = $1 AND attempt = $2 ORDER BY idx",
      2},
     {ST_LIST_UNFINISHED,

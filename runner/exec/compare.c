@@ -1,6 +1,7 @@
 /* Output comparison and excerpts; see compare.h. */
 #include "runner/exec/compare.h"
 
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +54,78 @@ static int lines_equal(const char *a, size_t alen, const char *b, size_t blen)
     return 1;
 }
 
+static int is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
+
+/* The next token of [*p, end): start and length; 0 at the end. */
+static int token_next(const char **p, const char *end, const char **start, size_t *len)
+{
+    const char *s = *p;
+    while (s < end && is_space(*s))
+        s++;
+    const char *e = s;
+    while (e < end && !is_space(*e))
+        e++;
+    *p = e;
+    *start = s;
+    *len = (size_t)(e - s);
+    return e > s;
+}
+
+/* 1 with *out when tok (len bytes) is a finite number, whole. */
+static int token_number(const char *tok, size_t len, double *out)
+{
+    char buf[128];
+    if (len == 0 || len >= sizeof buf)
+        return 0;
+    memcpy(buf, tok, len);
+    buf[len] = '\0';
+    char *endp;
+    double d = strtod(buf, &endp);
+    if (endp != buf + len || !isfinite(d))
+        return 0;
+    *out = d;
+    return 1;
+}
+
+int exec_tokens_match(const char *expected, size_t expected_len, const char *actual,
+                      size_t actual_len, int numeric, double abs_tol, double rel_tol, char *why,
+                      size_t why_len)
+{
+    if (abs_tol == 0 && rel_tol == 0)
+        abs_tol = rel_tol = DP_FLOAT_TOL_DEFAULT;
+    const char *pe = expected != NULL ? expected : "", *pa = actual != NULL ? actual : "";
+    const char *ee = pe + (expected != NULL ? expected_len : 0);
+    const char *ea = pa + (actual != NULL ? actual_len : 0);
+    for (size_t i = 1;; i++) {
+        const char *se, *sa;
+        size_t le, la;
+        int he = token_next(&pe, ee, &se, &le), ha = token_next(&pa, ea, &sa, &la);
+        if (!he && !ha)
+            return 1;
+        if (!he || !ha) {
+            if (why != NULL)
+                snprintf(why, why_len, "token %zu: expected %s, got %s", i,
+                         he ? "more output" : "end of output", ha ? "more output" : "its end");
+            return 0;
+        }
+        double x, y;
+        int same = le == la && memcmp(se, sa, le) == 0;
+        if (!same && numeric && token_number(se, le, &x) && token_number(sa, la, &y)) {
+            double d = fabs(x - y);
+            same = d <= abs_tol || d <= rel_tol * fabs(x);
+        }
+        if (!same) {
+            if (why != NULL)
+                snprintf(why, why_len, "token %zu: expected %.*s, got %.*s", i,
+                         (int)(le > 40 ? 40 : le), se, (int)(la > 40 ? 40 : la), sa);
+            return 0;
+        }
+    }
+}
+
 int exec_output_matches(const char *expected, size_t expected_len, const char *actual,
                         size_t actual_len, dp_compare mode)
 {
@@ -62,6 +135,9 @@ int exec_output_matches(const char *expected, size_t expected_len, const char *a
         actual = "";
     if (mode == DP_COMPARE_LINES)
         return lines_equal(expected, expected_len, actual, actual_len);
+    if (mode == DP_COMPARE_TOKENS || mode == DP_COMPARE_FLOAT)
+        return exec_tokens_match(expected, expected_len, actual, actual_len,
+                                 mode == DP_COMPARE_FLOAT, 0, 0, NULL, 0);
     return expected_len == actual_len && memcmp(expected, actual, actual_len) == 0;
 }
 

@@ -3,6 +3,7 @@
 #include "runner/exec/exec.h"
 
 #include "common/log.h"
+#include "runner/exec/checker.h"
 #include "runner/exec/extract.h"
 #include "runner/exec/fetch.h"
 #include "runner/exec/fsutil.h"
@@ -232,13 +233,26 @@ static void finish(exec_job_state *js)
     dp_job_result *out = js->out;
     size_t passed = 0;
     const dp_test_result *first_bad = NULL;
+    /* I/O tests weigh their spec's score (all 0: the same); other results 1 */
+    int weighted = js->spec->n_tests > 0 && js->n_tests == js->spec->n_tests;
+    double total = 0, got = 0;
+    for (size_t i = 0; weighted && i < js->n_tests; i++)
+        total += js->spec->tests[i].score;
+    weighted = weighted && total > 0;
     for (size_t i = 0; i < js->n_tests; i++) {
-        if (js->tests[i].verdict == DP_VERDICT_AC)
+        double w = weighted ? js->spec->tests[i].score : 1.0;
+        if (js->tests[i].verdict == DP_VERDICT_AC) {
             passed++;
-        else if (first_bad == NULL)
-            first_bad = &js->tests[i];
+            got += w;
+        } else {
+            got += w * js->credit[i]; /* a custom checker's partial score */
+            if (first_bad == NULL)
+                first_bad = &js->tests[i];
+        }
     }
-    out->score = js->n_tests > 0 ? 100.0 * (double)passed / (double)js->n_tests : 0.0;
+    if (!weighted)
+        total = (double)js->n_tests;
+    out->score = total > 0 ? 100.0 * got / total : 0.0;
     out->tests = js->tests;
     out->n_tests = js->n_tests;
     js->tests = NULL;
@@ -311,7 +325,10 @@ int exec_job(exec_ctx *c, const dp_job_spec *spec, uint32_t attempt, dp_job_resu
                               .fsize_bytes = c->cfg.file_size_bytes,
                               .network = js.profile->network,
                               .workspace_cap = c->cfg.workspace_bytes};
-        exec_stage_setup(&js);
+        if (exec_checker_needed(&js))
+            exec_checker_prepare(&js);
+        if (!js.ended)
+            exec_stage_setup(&js);
     }
     if (!js.ended)
         exec_stage_tests(&js);

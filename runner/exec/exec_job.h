@@ -27,6 +27,8 @@ typedef struct {
     char jobdir[4096];
     char box[4200];
     char archive[4200];
+    char checker_dir[4200];      /* the custom checker's workspace; "" when none */
+    double credit[DP_MAX_TESTS]; /* share of each test's weight a partial score earned */
 } exec_job_state;
 
 /* Ends the job with verdict v and a message (format). */

@@ -38,8 +38,10 @@ void exec_profile_free(exec_profile *p)
     free(p->setup);
     command_free(&p->test_command);
     command_free(&p->run_command);
+    command_free(&p->checker);
     strv_free(p->env, p->n_env);
     free(p->junit_file);
+    free(p->oom_message);
     free(p);
 }
 
@@ -233,9 +235,10 @@ static int parse_enum(pctx *pc, const char *field, json_t *v, const char *const 
 }
 
 static const char *const profile_keys[] = {
-    "language",   "description", "requiredFiles", "setupCommands", "testCommand",
-    "runCommand", "environment", "maxTimeoutMs",  "limits",        "setupLimits",
-    "compare",    "testFormat",  "junitFile",     "network"};
+    "language",       "description",  "requiredFiles", "setupCommands", "testCommand",
+    "runCommand",     "environment",  "maxTimeoutMs",  "limits",        "setupLimits",
+    "compare",        "testFormat",   "junitFile",     "network",       "outOfMemoryMessage",
+    "checkerCommand", "checkerLimits"};
 
 static int parse_fields(pctx *pc, json_t *root, exec_profile *p)
 {
@@ -298,12 +301,12 @@ static int parse_fields(pctx *pc, json_t *root, exec_profile *p)
     if ((v = json_object_get(root, "setupLimits")) != NULL &&
         (rc = parse_limits(pc, "setupLimits", v, &p->setup_limits)) != 0)
         return rc;
-    static const char *const compares[] = {"exact", "lines"};
+    static const char *const compares[] = {"exact", "lines", "tokens", "float", "custom"};
     int idx = 0;
     if ((v = json_object_get(root, "compare")) != NULL &&
-        (rc = parse_enum(pc, "compare", v, compares, 2, &idx)) != 0)
+        (rc = parse_enum(pc, "compare", v, compares, 5, &idx)) != 0)
         return rc;
-    p->compare = idx == 1 ? DP_COMPARE_LINES : DP_COMPARE_EXACT;
+    p->compare = (dp_compare)(DP_COMPARE_EXACT + idx); /* the enum's order */
     static const char *const formats[] = {"exit", "tap", "junit", "unittest"};
     idx = 0;
     if ((v = json_object_get(root, "testFormat")) != NULL &&
@@ -324,6 +327,23 @@ static int parse_fields(pctx *pc, json_t *root, exec_profile *p)
         if (!json_is_boolean(v))
             return PFAIL(pc, "field network: must be true or false");
         p->network = json_is_true(v);
+    }
+    json_t *dflt = json_pack("[s]", "./checker");
+    v = json_object_get(root, "checkerCommand");
+    rc = dflt == NULL ? dp_err_set(pc->err, DP_ENOMEM, "out of memory")
+                      : parse_command(pc, "checkerCommand", v != NULL ? v : dflt, &p->checker);
+    json_decref(dflt);
+    if (rc != DP_OK)
+        return rc;
+    p->checker_limits = p->limits;
+    if ((v = json_object_get(root, "checkerLimits")) != NULL &&
+        (rc = parse_limits(pc, "checkerLimits", v, &p->checker_limits)) != 0)
+        return rc;
+    if ((v = json_object_get(root, "outOfMemoryMessage")) != NULL) {
+        if (!json_is_string(v) || json_string_length(v) == 0)
+            return PFAIL(pc, "field outOfMemoryMessage: must be a non-empty string");
+        if ((p->oom_message = strdup(json_string_value(v))) == NULL)
+            return dp_err_set(pc->err, DP_ENOMEM, "out of memory");
     }
     if ((v = json_object_get(root, "description")) != NULL && !json_is_string(v))
         return PFAIL(pc, "field description: must be a string");

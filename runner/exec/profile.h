@@ -10,9 +10,18 @@
  *    "junitFile": "report.xml", "network": false, "description": "..."}
  *
  * A command is a string (run as /bin/sh -c STRING) or an array of strings
- * (an argv). Unknown keys are refused so typos do not pass silently; every
- * message names the profile and the field. A profile owns all its strings;
- * exec_profile_free releases it. */
+ * (an argv). In an array, ${MEMORY_MB} is replaced per run by the run's
+ * memory limit in MiB (so a runtime can size its heap below the cgroup's
+ * limit: java -XX:MaxRAM=${MEMORY_MB}m). "outOfMemoryMessage": "..." makes
+ * a failing run whose stderr or stdout contains the text MLE.
+ * "checkerCommand" (default ["./checker"]) and "checkerLimits" (default:
+ * limits) describe the custom checker (compare "custom"): it gets the paths
+ * of the test's input, expected output and actual output as its last three
+ * arguments and answers by exit code: 0 AC, 1 WA, 2 partial with a score in
+ * [0, 1] on its first stdout line; its first output line is the test's
+ * message. Anything else (a crash, a limit, a bad score) is SE. Unknown keys are refused so typos
+ * do not pass silently; every message names the profile and the field. A profile owns all its
+ * strings; exec_profile_free releases it. */
 #ifndef EXEC_PROFILE_H
 #define EXEC_PROFILE_H
 
@@ -48,10 +57,19 @@ typedef struct {
     uint32_t max_timeout_ms; /* the whole job's wall budget */
     dp_limits limits;        /* maximums per test run; all non-zero */
     dp_limits setup_limits;  /* per setup command; defaults to limits */
-    dp_compare compare;      /* EXACT or LINES */
+    dp_compare compare;      /* EXACT, LINES, TOKENS, FLOAT or CUSTOM */
     exec_test_format format;
     char *junit_file; /* relative to the workspace; NULL unless format is junit */
     int network;
+    /* A failing run whose stderr or stdout contains this is MLE: a runtime that
+     * reports running out of its own heap (the JVM's OutOfMemoryError)
+     * instead of being OOM-killed. NULL = none. */
+    char *oom_message;
+    /* compare "custom": the checker's argv (default ./checker, an executable
+     * of the archive, moved out of the submission's reach before anything
+     * runs) and its limits (default: limits). */
+    exec_command checker;
+    dp_limits checker_limits;
 } exec_profile;
 
 /* Parses and validates one profile. *out is owned by the caller. DP_EINVAL

@@ -54,6 +54,48 @@ static void log_stream(exec_log *log, const char *what, const char *buf, size_t 
     free(ex);
 }
 
+#define RUN_VAR_MEMORY_MB "${MEMORY_MB}"
+
+/* cmd's argv with ${MEMORY_MB} replaced by the run's memory limit in MiB;
+ * the elements without it are borrowed from argv (argv_free knows which). */
+static char **argv_expand(char *const *argv, const dp_limits *lim)
+{
+    size_t n = 0;
+    while (argv[n] != NULL)
+        n++;
+    char **out = calloc(n + 1, sizeof *out);
+    if (out == NULL)
+        return NULL;
+    char mb[24];
+    snprintf(mb, sizeof mb, "%llu", (unsigned long long)(lim->memory_kb / 1024));
+    size_t vl = strlen(RUN_VAR_MEMORY_MB);
+    for (size_t i = 0; i < n; i++) {
+        const char *at = strstr(argv[i], RUN_VAR_MEMORY_MB);
+        if (at == NULL) {
+            out[i] = argv[i];
+            continue;
+        }
+        size_t len = strlen(argv[i]) - vl + strlen(mb) + 1;
+        if ((out[i] = malloc(len)) == NULL) {
+            for (size_t j = 0; j < i; j++)
+                if (out[j] != argv[j])
+                    free(out[j]);
+            free(out);
+            return NULL;
+        }
+        snprintf(out[i], len, "%.*s%s%s", (int)(at - argv[i]), argv[i], mb, at + vl);
+    }
+    return out;
+}
+
+static void argv_free(char **out, char *const *argv)
+{
+    for (size_t i = 0; out[i] != NULL; i++)
+        if (out[i] != argv[i])
+            free(out[i]);
+    free(out);
+}
+
 int exec_run_command(exec_runner *rn, const char *label, const exec_command *cmd,
                      const dp_limits *lim, const char *stdin_data, size_t stdin_len,
                      sbx_result *res, int *budget_cut, dp_err *err)
@@ -80,8 +122,12 @@ int exec_run_command(exec_runner *rn, const char *label, const exec_command *cmd
         *budget_cut = 1;
     }
     exec_log_printf(rn->log, "[%s] $ %s\n", label, cmd->text);
-    int rc = sbx_run(rn->sandbox, (const char *const *)cmd->argv, rn->workspace, rn->envp,
-                     stdin_data, stdin_len, &sl, res, err);
+    char **argv = argv_expand(cmd->argv, lim);
+    if (argv == NULL)
+        return dp_err_set(err, DP_ENOMEM, "out of memory");
+    int rc = sbx_run(rn->sandbox, (const char *const *)argv, rn->workspace, rn->envp, stdin_data,
+                     stdin_len, &sl, res, err);
+    argv_free(argv, cmd->argv);
     if (rc != 0) {
         exec_log_printf(rn->log, "[%s] sandbox failed: %s\n", label, err != NULL ? err->msg : "");
         return rc;

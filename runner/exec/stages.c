@@ -1,6 +1,7 @@
 /* Setup and test stages of a job; see job.h. */
 #include "runner/exec/exec_stages.h"
 
+#include "runner/exec/checker.h"
 #include "runner/exec/compare.h"
 #include "runner/exec/fsutil.h"
 #include "runner/exec/parse.h"
@@ -76,6 +77,11 @@ void exec_stage_setup(exec_job_state *js)
     }
 }
 
+static int exec_contains(const char *buf, size_t len, const char *what)
+{
+    return buf != NULL && memmem(buf, len, what, strlen(what)) != NULL;
+}
+
 /* One I/O test against the run command. */
 static void io_test(exec_job_state *js, const exec_command *cmd, const dp_test_case *tc, size_t idx)
 {
@@ -107,17 +113,56 @@ static void io_test(exec_job_state *js, const exec_command *cmd, const dp_test_c
         return;
     }
     dp_verdict v = exec_verdict_of(&res, 0);
-    if (v == DP_VERDICT_AC && tc->expected_stdout != NULL) {
-        dp_compare mode = tc->compare != DP_COMPARE_DEFAULT ? tc->compare : p->compare;
-        if (!exec_output_matches(tc->expected_stdout, strlen(tc->expected_stdout), res.out,
-                                 res.out_len, mode))
+    /* the runtime ran out of the heap it sized from the limit (the JVM says so on stdout) */
+    if (v == DP_VERDICT_RE && p->oom_message != NULL &&
+        (exec_contains(res.err, res.err_len, p->oom_message) ||
+         exec_contains(res.out, res.out_len, p->oom_message)))
+        v = DP_VERDICT_MLE;
+    char differ[160] = "";
+    dp_compare mode = tc->compare != DP_COMPARE_DEFAULT ? tc->compare : p->compare;
+    /* a custom checker judges even without an expected output */
+    if (v == DP_VERDICT_AC && (tc->expected_stdout != NULL || mode == DP_COMPARE_CUSTOM)) {
+        int same;
+        if (mode == DP_COMPARE_CUSTOM) {
+            int retry = 0;
+            double credit = 0;
+            if (exec_checker_judge(js, tc, res.out, res.out_len, &v, &credit, differ, sizeof differ,
+                                   &retry) != 0) {
+                /* never a wrong verdict for the submission: the job is SE */
+                exec_test_fill(t, name, DP_VERDICT_SE, &res, js->excerpt_cap, 1);
+                t->message = strdup(differ);
+                exec_log_printf(&js->log, "[%s] %s\n", label, differ);
+                exec_job_end(js, DP_VERDICT_SE, retry, "%s: %s", label, differ);
+                sbx_result_free(&res);
+                return;
+            }
+            js->credit[js->n_tests - 1] = credit;
+            same = 1; /* v is the checker's */
+        } else if (mode == DP_COMPARE_TOKENS || mode == DP_COMPARE_FLOAT) {
+            /* the test's tolerances, else the job's (else the default) */
+            int own = tc->abs_tol != 0 || tc->rel_tol != 0;
+            same = exec_tokens_match(tc->expected_stdout, strlen(tc->expected_stdout), res.out,
+                                     res.out_len, mode == DP_COMPARE_FLOAT,
+                                     own ? tc->abs_tol : js->spec->abs_tol,
+                                     own ? tc->rel_tol : js->spec->rel_tol, differ, sizeof differ);
+        } else {
+            same = exec_output_matches(tc->expected_stdout, strlen(tc->expected_stdout), res.out,
+                                       res.out_len, mode);
+        }
+        if (!same)
             v = DP_VERDICT_WA;
     }
     if (exec_test_fill(t, name, v, &res, js->excerpt_cap, 1) != DP_OK)
         exec_job_end(js, DP_VERDICT_SE, 1, "out of memory");
     char why[160] = "";
-    if (v != DP_VERDICT_AC)
+    if (differ[0] != '\0' && mode == DP_COMPARE_CUSTOM) /* the checker's own words */
+        snprintf(why, sizeof why, "%.150s", differ);
+    else if (differ[0] != '\0' && v == DP_VERDICT_WA)
+        snprintf(why, sizeof why, "wrong answer: %.140s", differ);
+    else if (v != DP_VERDICT_AC)
         exec_describe(&res, v, &lim, why, sizeof why);
+    if (why[0] != '\0' && (t->message = strdup(why)) == NULL)
+        exec_job_end(js, DP_VERDICT_SE, 1, "out of memory");
     exec_log_printf(&js->log, "[%s] verdict %s%s%s%s\n", label, dp_verdict_name(v),
                     why[0] ? ": " : "", why, cut && v == DP_VERDICT_TLE ? " (job budget)" : "");
     if (v == DP_VERDICT_SE)

@@ -100,10 +100,10 @@ int sbx_build_static_ops(struct sbx *s, dp_err *err)
 {
     static const char *const top[] = {"/usr",   "/bin",   "/sbin",  "/lib",
                                       "/lib32", "/lib64", "/libx32"};
-    static const char *const etc[] = {"/etc/ld.so.cache",  "/etc/ld.so.conf", "/etc/ld.so.conf.d",
-                                      "/etc/alternatives", "/etc/localtime",  "/etc/nsswitch.conf",
-                                      "/etc/resolv.conf",  "/etc/ssl",        "/etc/python3",
-                                      "/etc/mime.types"};
+    static const char *const etc[] = {
+        "/etc/ld.so.cache", "/etc/ld.so.conf",    "/etc/ld.so.conf.d",   "/etc/alternatives",
+        "/etc/localtime",   "/etc/nsswitch.conf", "/etc/resolv.conf",    "/etc/ssl",
+        "/etc/python3",     "/etc/mime.types",    "/etc/java-17-openjdk"};
     static const char *const devs[] = {"/dev/null", "/dev/zero", "/dev/full", "/dev/random",
                                        "/dev/urandom"};
     const char *bind_src[32];

@@ -317,12 +317,45 @@ static void test_stats_and_rebuild(void **state)
     rq_leases_free(l, 4);
 }
 
+/* One script call completes several runners' jobs (the reporter's batch):
+ * each item is checked against its own owner and leaves its owner's set. */
+static void test_complete_batch_of_several_runners(void **state)
+{
+    fx *f = *state;
+    char other[DP_ID_MAX];
+    t_register(f->c, "r2", 4, other, NULL);
+    t_enqueue(f->c, "m", 3, 0);
+    rq_lease l[2];
+    assert_int_equal(lease(f, f->runner, 2, NULL, l), 2); /* m-0, m-1 */
+    rq_leases_free(l, 2);
+    assert_int_equal(lease(f, other, 1, NULL, l), 1); /* m-2 */
+    rq_leases_free(l, 1);
+    rq_complete_item items[] = {{.job_id = "m-0", .attempt = 1},
+                                {.job_id = "m-2", .attempt = 1, .runner_id = other},
+                                {.job_id = "m-1", .attempt = 1, .runner_id = other},
+                                {.job_id = "m-1", .attempt = 1, .runner_id = f->runner}};
+    dp_err err = {0};
+    assert_int_equal(rq_lease_complete_batch(f->c, f->runner, items, 4, &err), DP_OK);
+    assert_int_equal(items[0].result, DP_OK);
+    assert_int_equal(items[1].result, DP_OK);
+    assert_int_equal(items[2].result, DP_ECONFLICT); /* not its owner */
+    assert_int_equal(items[3].result, DP_OK);
+    dp_queue_stats st;
+    assert_int_equal(rq_stats(f->c, &st, &err), DP_OK);
+    assert_int_equal(st.leased, 0);
+    assert_int_equal(t_int(f->raw, "SCARD %srunner:%s:jobs", f->prefix, f->runner), 0);
+    assert_int_equal(t_int(f->raw, "SCARD %srunner:%s:jobs", f->prefix, other), 0);
+    rq_complete_item bad = {.job_id = "m-0", .attempt = 1, .runner_id = "no spaces"};
+    assert_int_equal(rq_lease_complete_batch(f->c, f->runner, &bad, 1, &err), DP_EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_enqueue_lease_fifo, setup, teardown),
         cmocka_unit_test_setup_teardown(test_enqueue_duplicate_and_binary_spec, setup, teardown),
         cmocka_unit_test_setup_teardown(test_complete_semantics, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_complete_batch_of_several_runners, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
         cmocka_unit_test_setup_teardown(test_requeue_and_dead, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lease_request_id_retry, setup, teardown),

@@ -34,7 +34,21 @@ static int setup(void **state)
     snprintf(tcp_admin, sizeof tcp_admin, "tcp://127.0.0.1:%d", dd_free_port());
     snprintf(list_env, sizeof list_env, "DISPATCH_ADMIN_LISTEN=%s,%s", dd.admin_url, tcp_admin);
     dd_env(&dd, list_env);
-    dd_start(&dd);
+    dd_start(&dd); /* returns once the ipc socket answers */
+    /* The tcp gateway starts right after the ipc one: wait for it to listen
+     * (milliseconds; 15 s is slack for a sanitized build on a loaded machine). */
+    int64_t t0 = dd_now_us();
+    for (;;) {
+        dp_err err = {0};
+        actor_client *c = actor_client_open(tcp_admin, &err);
+        if (c != NULL) {
+            actor_client_close(c);
+            break;
+        }
+        if (dd_now_us() - t0 > 15000000)
+            fail_msg("the tcp admin socket %s never listened: %s", tcp_admin, err.msg);
+        dd_sleep_ms(50);
+    }
     return 0;
 }
 

@@ -330,6 +330,13 @@ static void test_config_validation(void **state)
     bad_config("DISPATCH_REDIS_PREFIX=notag:", "DISPATCH_REDIS_PREFIX");
     bad_config("DISPATCH_LOG_STORE=ftp://x/{job_id}", "DISPATCH_LOG_STORE");
     bad_config("DISPATCH_SWEEP_MS=1", "DISPATCH_SWEEP_MS");
+    bad_config("DISPATCH_ADMIN_LISTEN=ipc:///a,tcp://127.0.0.1:1,tcp://127.0.0.1:2",
+               "DISPATCH_ADMIN_LISTEN");
+    bad_config("DISPATCH_ADMIN_LISTEN=ipc:///a,http://x:1", "DISPATCH_ADMIN_LISTEN");
+    bad_config("DISPATCH_LOG_LEVEL=loud", "DISPATCH_LOG_LEVEL");
+    /* A key without its secret would sign nothing: refused, not silently unsigned. */
+    bad_config("DISPATCH_LOG_STORE_KEY=AKIAEXAMPLE", "DISPATCH_LOG_STORE_SECRET");
+    bad_config("DISPATCH_LOG_STORE_SESSION_TOKEN=tok", "DISPATCH_LOG_STORE_KEY");
 }
 
 int main(void)

@@ -50,9 +50,15 @@ grep -q register_failed "$E2E_DIR/runner-wrongca.log" || fail "the runner with t
 # the admin API over tls+tcp: refused without a key (exit 77), served with one
 tlsctl() { DISPATCH_TLS_CA_FILE="$E2E_DIR/pki/ca.pem" DISPATCH_TLS_SERVER_NAME=dispatchd \
   DISPATCH_ADMIN_URL="$admin_tls" dispatchctl "$@"; }
+# the tls admin socket starts just after the ipc one e2e_start_dispatchd waited
+# for: until it listens, dispatchctl says unreachable (69); 30 s of slack for load
 set +e
-out=$(tlsctl queue 2>&1)
-rc=$?
+for _ in $(seq 1 300); do
+  out=$(tlsctl queue 2>&1)
+  rc=$?
+  [ "$rc" != 69 ] && break
+  sleep 0.1
+done
 set -e
 [ "$rc" = 77 ] && echo "$out" | grep -q "API key" || fail "admin over tls without a key: rc $rc: $out"
 key=$(dispatchctl apikey create e2e-ops --scope admin 2>/dev/null)

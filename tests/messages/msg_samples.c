@@ -49,8 +49,13 @@ void msg_sample_spec(dp_job_spec *spec, const char *job_id, size_t n_tests)
         spec->tests[i].stdin_data = msg_xstrdup("5\n\xc3\xa9 unicode");
         spec->tests[i].expected_stdout = msg_xstrdup("10\n");
         spec->tests[i].timeout_ms = 1000 + (uint32_t)i;
-        spec->tests[i].compare = i % 2 ? DP_COMPARE_LINES : DP_COMPARE_EXACT;
+        spec->tests[i].compare = (dp_compare)(DP_COMPARE_EXACT + i % 4); /* every mode */
+        spec->tests[i].abs_tol = i % 4 == 3 ? 1e-9 : 0;
+        spec->tests[i].rel_tol = i % 4 == 3 ? 1e-6 : 0;
+        spec->tests[i].score = (double)(i % 3);
     }
+    spec->abs_tol = 1e-4;
+    spec->rel_tol = 0.5;
     spec->limits.time_ms = 2000;
     spec->limits.wall_ms = 5000;
     spec->limits.memory_kb = 64ull << 20; /* the bound: 64 GiB (results carry 64-bit sizes) */
@@ -74,6 +79,7 @@ static void sample_test_results(dp_test_result **out, size_t *n_out, size_t n)
         t[i].memory_kb = 1ull << 40;
         t[i].stdout_excerpt = msg_xstrdup("out\n...");
         t[i].stderr_excerpt = msg_xstrdup("");
+        t[i].message = i % 2 ? msg_xstrdup("wrong answer: token 1: expected 5, got 6") : NULL;
     }
     *out = t;
     *n_out = n;

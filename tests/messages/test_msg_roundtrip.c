@@ -40,7 +40,12 @@ static void check_spec(const dp_job_spec *a, const dp_job_spec *b)
         check_str(a->tests[i].expected_stdout, b->tests[i].expected_stdout);
         assert_int_equal(a->tests[i].timeout_ms, b->tests[i].timeout_ms);
         assert_int_equal(a->tests[i].compare, b->tests[i].compare);
+        assert_true(a->tests[i].abs_tol == b->tests[i].abs_tol);
+        assert_true(a->tests[i].rel_tol == b->tests[i].rel_tol);
+        assert_true(a->tests[i].score == b->tests[i].score);
     }
+    assert_true(a->abs_tol == b->abs_tol);
+    assert_true(a->rel_tol == b->rel_tol);
     assert_int_equal(a->limits.time_ms, b->limits.time_ms);
     assert_int_equal(a->limits.wall_ms, b->limits.wall_ms);
     assert_int_equal(a->limits.memory_kb, b->limits.memory_kb);
@@ -63,6 +68,7 @@ static void check_test_results(const dp_test_result *a, size_t na, const dp_test
         assert_int_equal(a[i].memory_kb, b[i].memory_kb);
         check_str(a[i].stdout_excerpt, b[i].stdout_excerpt);
         check_str(a[i].stderr_excerpt, b[i].stderr_excerpt);
+        check_str(a[i].message, b[i].message);
     }
 }
 

@@ -1,7 +1,7 @@
 /* Every folder of examples/ judged through exec_job with the shipped
  * profiles must get the verdict and score examples/expected.tsv promises:
  * the demo's table is checked here, not only by eye. The spec's JSON is read
- * with jansson (a minimal reader for the fields the examples use). */
+ * through common/job_json (the parser producers' specs go through). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "common/job_json.h"
 #include "runner/exec/exec.h"
 #include "runner/exec/fsutil.h"
 #include "tests/runner/helpers.h"
@@ -57,7 +58,7 @@ static char *slurp(const char *path, size_t *len)
     return s;
 }
 
-/* Zips examples/NAME/files/ (flat) into root/NAME.zip; returns its URL. */
+/* Zips examples/NAME/files/ (flat, modes kept) into root/NAME.zip; returns its URL. */
 static void pack(const char *name, char *url, size_t url_len)
 {
     char dir[512];
@@ -77,7 +78,10 @@ static void pack(const char *name, char *url, size_t url_len)
         size_t len;
         data[n] = slurp(path, &len);
         snprintf(names[n], sizeof names[n], "%s", e->d_name);
-        entries[n] = (th_entry){names[n], data[n], len, 0};
+        struct stat st;
+        assert_int_equal(stat(path, &st), 0);
+        /* the mode travels (a checker must stay executable), as with zip -X */
+        entries[n] = (th_entry){names[n], data[n], len, (uint32_t)(S_IFREG | (st.st_mode & 0755))};
         n++;
     }
     closedir(d);
@@ -98,18 +102,11 @@ static void load_spec(const char *name, dp_job_spec *spec)
     if (j == NULL)
         fail_msg("%s: %s", path, je.text);
     pack(name, url, sizeof url);
-    th_spec(spec, json_string_value(json_object_get(j, "profile")), url);
-    json_t *tests = json_object_get(j, "tests");
-    for (size_t i = 0; i < json_array_size(tests); i++) {
-        json_t *t = json_array_get(tests, i);
-        th_spec_test(spec, json_string_value(json_object_get(t, "name")),
-                     json_string_value(json_object_get(t, "stdin")),
-                     json_string_value(json_object_get(t, "expected_stdout")));
-        spec->tests[i].timeout_ms = (uint32_t)json_integer_value(json_object_get(t, "timeout_ms"));
-    }
-    json_t *lim = json_object_get(j, "limits");
-    spec->limits.time_ms = (uint32_t)json_integer_value(json_object_get(lim, "time_ms"));
-    spec->limits.wall_ms = (uint32_t)json_integer_value(json_object_get(lim, "wall_ms"));
+    /* the job as a producer would send it, through the one parser */
+    json_object_set_new(j, "archive", json_string(url));
+    dp_err err;
+    if (dp_job_spec_from_json(j, spec, &err) != DP_OK)
+        fail_msg("%s: %s", path, err.msg);
     json_decref(j);
 }
 
@@ -150,7 +147,7 @@ static void test_examples(void **state)
         assert_int_equal(th_dir_count(work), 0);
     }
     fclose(f);
-    assert_int_equal(checked, 9);
+    assert_int_equal(checked, 18); /* the rows of expected.tsv */
 }
 
 int main(void)

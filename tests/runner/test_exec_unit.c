@@ -49,6 +49,55 @@ static void test_compare_lines(void **state)
     assert_false(match("1\n", "1\n2\n", DP_COMPARE_LINES));
 }
 
+/* tokens: whitespace of any kind and amount is a separator, nothing more */
+static void test_compare_tokens(void **state)
+{
+    (void)state;
+    assert_true(match("1 2\n3\n", "1   2 3   \n\n", DP_COMPARE_TOKENS)); /* trailing spaces */
+    assert_true(match("1 2", "\t1\r\n2\v\f", DP_COMPARE_TOKENS));
+    assert_true(match("", " \n\t", DP_COMPARE_TOKENS));
+    assert_false(match("1 2", "12", DP_COMPARE_TOKENS));
+    assert_false(match("1 2", "1 2 3", DP_COMPARE_TOKENS));
+    assert_false(match("1 2 3", "1 2", DP_COMPARE_TOKENS));
+    assert_false(match("1.0", "1", DP_COMPARE_TOKENS)); /* text, not numbers */
+    char why[96];
+    assert_false(exec_tokens_match("a b c", 5, "a b d", 5, 0, 0, 0, why, sizeof why));
+    assert_string_equal(why, "token 3: expected c, got d");
+    assert_false(exec_tokens_match("a b", 3, "a", 1, 0, 0, 0, why, sizeof why));
+    assert_string_equal(why, "token 2: expected more output, got its end");
+}
+
+static int fmatch(const char *e, const char *a, double abs_tol, double rel_tol)
+{
+    return exec_tokens_match(e, strlen(e), a, strlen(a), 1, abs_tol, rel_tol, NULL, 0);
+}
+
+/* float: numbers within abs_tol or rel_tol (default 1e-6 both) */
+static void test_compare_float(void **state)
+{
+    (void)state;
+    assert_true(match("0.0", "-0.0", DP_COMPARE_FLOAT)); /* -0.0 is 0 */
+    assert_true(match("-0.0\n", "0  ", DP_COMPARE_FLOAT));
+    assert_true(match("3.14159265", "3.1415929", DP_COMPARE_FLOAT)); /* default 1e-6 */
+    assert_false(match("3.14159265", "3.14160", DP_COMPARE_FLOAT));
+    assert_true(match("1e6 2", "1000000.0000 2.0000000", DP_COMPARE_FLOAT));
+    assert_true(match("abc 1.5", "abc 1.5000000001", DP_COMPARE_FLOAT));
+    assert_false(match("abc 1.5", "abd 1.5", DP_COMPARE_FLOAT)); /* words compare as text */
+    assert_false(match("nan", "0", DP_COMPARE_FLOAT));           /* not finite: text */
+    assert_true(match("nan inf", "nan inf", DP_COMPARE_FLOAT));
+    assert_false(match("1", "0x1p0z", DP_COMPARE_FLOAT)); /* must parse whole */
+    /* 1e-9: absolute only (rel 0 is not "default" when abs is set) */
+    assert_true(fmatch("1.000000000", "1.0000000009", 1e-9, 0));
+    assert_false(fmatch("1.000000000", "1.0000000011", 1e-9, 0));
+    assert_false(fmatch("0", "1e-8", 1e-9, 0));
+    assert_true(fmatch("0", "1e-10", 1e-9, 0));
+    /* relative to the expected value: large numbers */
+    assert_true(fmatch("1e12", "1.0000001e12", 0, 1e-6));
+    assert_false(fmatch("1e12", "1.00001e12", 0, 1e-6));
+    assert_false(fmatch("0", "1e-300", 0, 1e-6));   /* rel of 0 is 0 */
+    assert_true(fmatch("0", "1e-300", 1e-9, 1e-6)); /* either tolerance suffices */
+}
+
 static void test_excerpt(void **state)
 {
     (void)state;
@@ -316,6 +365,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_compare_exact),  cmocka_unit_test(test_compare_lines),
+        cmocka_unit_test(test_compare_tokens), cmocka_unit_test(test_compare_float),
         cmocka_unit_test(test_excerpt),        cmocka_unit_test(test_zip_names),
         cmocka_unit_test(test_zip_modes),      cmocka_unit_test(test_profile_good),
         cmocka_unit_test(test_profile_bad),    cmocka_unit_test(test_profile_names),

@@ -83,6 +83,7 @@ void tu_make_result(dp_job_result *res, const char *job_id, uint32_t attempt, si
     }
     if (n_tests >= 3) {
         res->tests[n_tests - 1].verdict = DP_VERDICT_WA;
+        res->tests[n_tests - 1].message = xstrdup("wrong answer: token 2: expected 5, got 6");
         res->verdict = DP_VERDICT_WA;
         res->score = 100.0 * (double)(n_tests - 1) / (double)n_tests;
         snprintf(buf, sizeof buf, "test t%zu failed", n_tests);

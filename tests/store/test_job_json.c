@@ -89,6 +89,14 @@ static void test_bad_specs_name_the_field(void **state)
         {"{\"profile\": \"c\", \"archive\": \"file:///a.zip\", \"tests\": [{\"compare\": "
          "\"fuzzy\"}]}",
          "tests[0].compare: must be"},
+        {"{\"profile\": \"c\", \"archive\": \"file:///a.zip\", \"tests\": [{\"abs_tol\": -1}]}",
+         "tests[0]: abs_tol and rel_tol must be from 0 to"},
+        {"{\"profile\": \"c\", \"archive\": \"file:///a.zip\", \"tests\": [{\"rel_tol\": \"x\"}]}",
+         "tests[0].rel_tol: must be a number"},
+        {"{\"profile\": \"c\", \"archive\": \"file:///a.zip\", \"tests\": [{\"score\": -2}]}",
+         "tests[0].score: must be from 0 to"},
+        {"{\"profile\": \"c\", \"archive\": \"file:///a.zip\", \"abs_tol\": 1e10}",
+         "abs_tol and rel_tol: must be from 0 to"},
         {"{\"profile\": \"c\", \"archive\": \"file:///a.zip\", \"tests\": {}}",
          "tests: must be an array"},
         {"{\"profile\": \"c\", \"archive\": \"file:///a.zip\", \"limits\": {\"memory_kb\": -1}}",
@@ -165,6 +173,38 @@ static void test_batch_reports_index(void **state)
 
     assert_int_equal(dp_job_specs_from_text("[]", 2, &specs, &n, &err), DP_EINVAL);
     assert_non_null(strstr(err.msg, "batch holds 1 to"));
+}
+
+/* The checker fields: modes by name, tolerances per test and per job, a
+ * test's score weight (1 when absent, kept off the JSON then). */
+static void test_checker_fields(void **state)
+{
+    (void)state;
+    const char *text = "{\"profile\": \"c\", \"archive\": \"file:///a.zip\", \"abs_tol\": 1e-9, "
+                       "\"tests\": [{\"compare\": \"float\", \"rel_tol\": 0.001, \"score\": 0}, "
+                       "{\"compare\": \"tokens\", \"score\": 2.5}, {}]}";
+    dp_job_spec a, b;
+    dp_err err;
+    assert_int_equal(dp_job_spec_from_text(text, strlen(text), &a, &err), DP_OK);
+    assert_int_equal(a.tests[0].compare, DP_COMPARE_FLOAT);
+    assert_true(a.tests[0].rel_tol == 0.001 && a.tests[0].abs_tol == 0);
+    assert_true(a.tests[0].score == 0);
+    assert_int_equal(a.tests[1].compare, DP_COMPARE_TOKENS);
+    assert_true(a.tests[1].score == 2.5);
+    assert_true(a.tests[2].score == 1.0);
+    assert_true(a.abs_tol == 1e-9 && a.rel_tol == 0);
+    json_t *j = dp_job_spec_to_json(&a);
+    assert_null(json_object_get(json_array_get(json_object_get(j, "tests"), 2), "score"));
+    assert_int_equal(dp_job_spec_from_json(j, &b, &err), DP_OK);
+    json_t *j2 = dp_job_spec_to_json(&b);
+    assert_true(json_equal(j, j2));
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(json_object_get(j, "tests"), 0), "compare")),
+                        "float");
+    json_decref(j);
+    json_decref(j2);
+    dp_job_spec_free(&a);
+    dp_job_spec_free(&b);
 }
 
 static void test_spec_round_trip(void **state)
@@ -302,6 +342,7 @@ int main(void)
         cmocka_unit_test(test_too_many_tests_and_big_stdin),
         cmocka_unit_test(test_batch_reports_index),
         cmocka_unit_test(test_spec_round_trip),
+        cmocka_unit_test(test_checker_fields),
         cmocka_unit_test(test_view_shape),
         cmocka_unit_test(test_runner_and_stats),
         cmocka_unit_test(test_lossy_strings),

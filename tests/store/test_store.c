@@ -182,6 +182,14 @@ static void test_results_idempotent(void **state)
     size_t changed;
     assert_int_equal(store_mark_leased(f->s, &lease, 1, &changed, &err), DP_OK);
     assert_int_equal(changed, 1);
+    /* the lease mark writes its history row in the same statement; a stale
+     * (older) lease changes nothing and writes none */
+    store_lease stale = {"r-0", 0, "runner-0"};
+    assert_int_equal(store_mark_leased(f->s, &stale, 1, &changed, &err), DP_OK);
+    assert_int_equal(changed, 0);
+    assert_int_equal(query_long(f, "SELECT count(*) FROM job_events WHERE job_id = 'r-0' AND "
+                                   "state = 'leased' AND attempt = 1 AND runner_id = 'runner-1'"),
+                     1);
     dp_job_view v;
     assert_int_equal(store_get_job(f->s, "r-0", &v, &err), DP_OK);
     assert_int_equal(v.state, DP_JOB_LEASED);
@@ -222,6 +230,8 @@ static void test_results_idempotent(void **state)
     assert_int_equal(v.tests[0].verdict, DP_VERDICT_AC);
     assert_int_equal(v.tests[2].verdict, DP_VERDICT_WA);
     assert_int_equal(v.tests[2].signal, 0);
+    assert_null(v.tests[0].message); /* the checker's message, stored with the result */
+    assert_string_equal(v.tests[2].message, "wrong answer: token 2: expected 5, got 6");
     assert_int_equal(v.tests[1].memory_kb, 1001);
     /* invalid UTF-8 and NUL in program output are stored as U+FFFD */
     assert_string_equal(v.tests[1].stdout_excerpt, "out\xef\xbf\xbd"

@@ -1,0 +1,50 @@
+/* The process's live actors, keyed by their private inproc URL: a client
+ * opened on that URL (a runner's job feeder addresses its executors by URL,
+ * never by pointer) sends one-way messages straight into the mailbox
+ * instead of through nng's inproc req/rep (docs/actors.md, "Hops"). An
+ * actor is added once spawned and removed before it is stopped and freed;
+ * the lock is held while pushing, so a send never reaches a freed actor.
+ * Lock order: the registry lock, then the actor's mu. */
+#include "actors/actor_impl.h"
+
+#include <pthread.h>
+#include <string.h>
+
+static pthread_mutex_t registry_mu = PTHREAD_MUTEX_INITIALIZER;
+static actor *registry_head; /* guarded by registry_mu */
+
+void actor_registry_add(actor *a)
+{
+    pthread_mutex_lock(&registry_mu);
+    a->registry_next = registry_head;
+    registry_head = a;
+    pthread_mutex_unlock(&registry_mu);
+}
+
+void actor_registry_remove(actor *a)
+{
+    pthread_mutex_lock(&registry_mu);
+    for (actor **p = &registry_head; *p != NULL; p = &(*p)->registry_next) {
+        if (*p == a) {
+            *p = a->registry_next;
+            break;
+        }
+    }
+    a->registry_next = NULL;
+    pthread_mutex_unlock(&registry_mu);
+}
+
+int actor_registry_send(const char *url, nng_msg *msg, dp_err *err)
+{
+    int rc = -1;
+    pthread_mutex_lock(&registry_mu);
+    for (actor *a = registry_head; a != NULL; a = a->registry_next) {
+        const char *own = actor_urls_get(&a->urls, 0);
+        if (own != NULL && strcmp(own, url) == 0) {
+            rc = actor_mailbox_push(a, msg, err);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&registry_mu);
+    return rc;
+}

@@ -1,0 +1,298 @@
+/* bench_hop: what one in-process hop costs, per message: wall time, CPU
+ * (the whole process, all threads) and context switches (voluntary +
+ * involuntary, the whole process), for
+ *   actor_send    - the runtime's one-way send (req/rep with a context per
+ *                   mailbox slot; the sender waits for the slot's ack)
+ *   actor_call    - the runtime's request/reply
+ *   reqrep_ctx    - bare nng req/rep over inproc, rep side on an aio context
+ *   pair_rtt      - nng pair1 over inproc, ping-pong
+ *   pair_stream   - nng pair1 over inproc, one-way, the sender never waits
+ *   pushpull      - nng push/pull over inproc, one-way
+ *   condvar_queue - no nng: a mutex + condition variable queue between two
+ *                   threads, one-way (the floor for a hand-off that keeps
+ *                   one owner per state)
+ * Message bodies are BYTES long (default 64): the cost is per message, not
+ * per byte, which is why batches amortise it.
+ * usage: bench_hop [N [BYTES]] (default 50000 messages of 64 bytes each). One JSON object per
+ * mode on stdout. Built, never run as a test. */
+#include "actors/actor.h"
+
+#include <nng/nng.h>
+#include <nng/protocol/pair1/pair.h>
+#include <nng/protocol/pipeline0/pull.h>
+#include <nng/protocol/pipeline0/push.h>
+#include <nng/protocol/reqrep0/rep.h>
+#include <nng/protocol/reqrep0/req.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+static size_t body_bytes = 64;
+
+typedef struct {
+    double wall, cpu;
+    long cs;
+} sample;
+
+static sample snap(void)
+{
+    struct timespec ts;
+    struct rusage ru;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    getrusage(RUSAGE_SELF, &ru);
+    return (sample){(double)ts.tv_sec + (double)ts.tv_nsec / 1e9,
+                    (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+                        (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6,
+                    ru.ru_nvcsw + ru.ru_nivcsw};
+}
+
+static void report(const char *mode, size_t n, sample a, sample b)
+{
+    printf("{\"mode\": \"%s\", \"messages\": %zu, \"bytes\": %zu, \"wall_us_per_msg\": %.2f, "
+           "\"cpu_us_per_msg\": %.2f, \"ctx_switches_per_msg\": %.2f}\n",
+           mode, n, body_bytes, (b.wall - a.wall) * 1e6 / (double)n,
+           (b.cpu - a.cpu) * 1e6 / (double)n, (double)(b.cs - a.cs) / (double)n);
+    fflush(stdout);
+}
+
+static nng_msg *small_msg(void)
+{
+    nng_msg *m = NULL;
+    if (nng_msg_alloc(&m, body_bytes) != 0)
+        abort();
+    memset(nng_msg_body(m), 'x', body_bytes);
+    return m;
+}
+
+/* ---- a plain locked queue ---- */
+typedef struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    nng_msg *items[1024];
+    size_t head, len, total, n;
+    int waiting;
+} cv_queue;
+
+static void *cv_rx(void *p)
+{
+    cv_queue *q = p;
+    pthread_mutex_lock(&q->mu);
+    while (q->total < q->n) {
+        while (q->len == 0) {
+            q->waiting = 1;
+            pthread_cond_wait(&q->cv, &q->mu);
+            q->waiting = 0;
+        }
+        nng_msg *m = q->items[q->head];
+        q->head = (q->head + 1) % 1024;
+        q->len--;
+        q->total++;
+        pthread_mutex_unlock(&q->mu);
+        nng_msg_free(m);
+        pthread_mutex_lock(&q->mu);
+    }
+    pthread_mutex_unlock(&q->mu);
+    return NULL;
+}
+
+static int bench_condvar(size_t n)
+{
+    cv_queue q = {.n = n};
+    pthread_mutex_init(&q.mu, NULL);
+    pthread_cond_init(&q.cv, NULL);
+    pthread_t th;
+    pthread_create(&th, NULL, cv_rx, &q);
+    sample s0 = snap();
+    for (size_t i = 0; i < n; i++) {
+        nng_msg *m = small_msg();
+        pthread_mutex_lock(&q.mu);
+        while (q.len == 1024) { /* full: back-pressure (never in practice here) */
+            pthread_mutex_unlock(&q.mu);
+            sched_yield();
+            pthread_mutex_lock(&q.mu);
+        }
+        q.items[(q.head + q.len) % 1024] = m;
+        q.len++;
+        if (q.waiting)
+            pthread_cond_signal(&q.cv);
+        pthread_mutex_unlock(&q.mu);
+    }
+    pthread_join(th, NULL);
+    report("condvar_queue", n, s0, snap());
+    pthread_mutex_destroy(&q.mu);
+    pthread_cond_destroy(&q.cv);
+    return 0;
+}
+
+/* ---- the actor runtime ---- */
+static atomic_size_t handled;
+
+static int count_handler(void *state, actor_ctx *ctx, nng_msg *msg, nng_msg **reply)
+{
+    (void)state;
+    (void)ctx;
+    atomic_fetch_add(&handled, 1);
+    if (reply != NULL) {
+        *reply = msg; /* echo */
+        return 0;
+    }
+    nng_msg_free(msg);
+    return 0;
+}
+
+static int bench_actor(size_t n)
+{
+    dp_err err;
+    actor_opts o = {.name = "hop", .handler = count_handler, .mailbox = 256};
+    actor *a = actor_spawn(&o, &err);
+    if (a == NULL) {
+        fprintf(stderr, "bench_hop: %s\n", err.msg);
+        return -1;
+    }
+    sample s0 = snap();
+    for (size_t i = 0; i < n; i++) {
+        int rc;
+        while ((rc = actor_send(a, small_msg(), 5000, &err)) == DP_EFULL)
+            sched_yield(); /* the mailbox pushes back: the sender outran the actor */
+        if (rc != 0)
+            return -1;
+    }
+    while (atomic_load(&handled) < n)
+        ;
+    report("actor_send", n, s0, snap());
+    s0 = snap();
+    for (size_t i = 0; i < n; i++) {
+        nng_msg *r = NULL;
+        if (actor_call(a, small_msg(), &r, 5000, &err) != 0)
+            return -1;
+        nng_msg_free(r);
+    }
+    report("actor_call", n, s0, snap());
+    actor_destroy(a);
+    return 0;
+}
+
+/* ---- bare req/rep: the rep side answers from an aio callback ---- */
+typedef struct {
+    nng_ctx ctx;
+    nng_aio *aio;
+    int sending;
+} rep_slot;
+
+static void rep_cb(void *arg)
+{
+    rep_slot *s = arg;
+    if (nng_aio_result(s->aio) != 0)
+        return;
+    if (s->sending) {
+        s->sending = 0;
+        nng_ctx_recv(s->ctx, s->aio);
+        return;
+    }
+    nng_msg *m = nng_aio_get_msg(s->aio);
+    nng_aio_set_msg(s->aio, m);
+    s->sending = 1;
+    nng_ctx_send(s->ctx, s->aio);
+}
+
+static int bench_reqrep(size_t n)
+{
+    nng_socket rep, req;
+    rep_slot slot = {0};
+    if (nng_rep0_open(&rep) != 0 || nng_listen(rep, "inproc://hop-rr", NULL, 0) != 0 ||
+        nng_ctx_open(&slot.ctx, rep) != 0 || nng_aio_alloc(&slot.aio, rep_cb, &slot) != 0)
+        return -1;
+    nng_ctx_recv(slot.ctx, slot.aio);
+    if (nng_req0_open(&req) != 0 || nng_dial(req, "inproc://hop-rr", NULL, 0) != 0)
+        return -1;
+    sample s0 = snap();
+    for (size_t i = 0; i < n; i++) {
+        nng_msg *r = NULL;
+        if (nng_sendmsg(req, small_msg(), 0) != 0 || nng_recvmsg(req, &r, 0) != 0)
+            return -1;
+        nng_msg_free(r);
+    }
+    report("reqrep_ctx", n, s0, snap());
+    nng_close(req);
+    nng_aio_stop(slot.aio);
+    nng_aio_free(slot.aio);
+    nng_close(rep);
+    return 0;
+}
+
+/* ---- pair and push/pull: a receiving thread ---- */
+typedef struct {
+    nng_socket s;
+    size_t n;
+    int echo;
+} rx_arg;
+
+static void *rx_main(void *p)
+{
+    rx_arg *a = p;
+    for (size_t i = 0; i < a->n; i++) {
+        nng_msg *m = NULL;
+        if (nng_recvmsg(a->s, &m, 0) != 0)
+            return NULL;
+        if (a->echo)
+            nng_sendmsg(a->s, m, 0);
+        else
+            nng_msg_free(m);
+    }
+    return NULL;
+}
+
+static int bench_stream(const char *mode, size_t n)
+{
+    int pair = strncmp(mode, "pair", 4) == 0, echo = strcmp(mode, "pair_rtt") == 0;
+    nng_socket rx, tx;
+    char url[64];
+    snprintf(url, sizeof url, "inproc://hop-%s", mode);
+    int rv = pair ? nng_pair1_open(&rx) : nng_pull0_open(&rx);
+    if (rv != 0 || nng_listen(rx, url, NULL, 0) != 0)
+        return -1;
+    rv = pair ? nng_pair1_open(&tx) : nng_push0_open(&tx);
+    if (rv != 0 || nng_dial(tx, url, NULL, 0) != 0)
+        return -1;
+    rx_arg a = {rx, n, echo};
+    pthread_t th;
+    pthread_create(&th, NULL, rx_main, &a);
+    sample s0 = snap();
+    for (size_t i = 0; i < n; i++) {
+        if (nng_sendmsg(tx, small_msg(), 0) != 0)
+            return -1;
+        if (echo) {
+            nng_msg *r = NULL;
+            if (nng_recvmsg(tx, &r, 0) != 0)
+                return -1;
+            nng_msg_free(r);
+        }
+    }
+    pthread_join(th, NULL);
+    report(mode, n, s0, snap());
+    nng_close(tx);
+    nng_close(rx);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    size_t n = argc > 1 ? strtoul(argv[1], NULL, 10) : 50000;
+    body_bytes = argc > 2 ? strtoul(argv[2], NULL, 10) : 64;
+    if (n == 0 || body_bytes == 0 || body_bytes > 1u << 20) {
+        fprintf(stderr, "usage: bench_hop [N [BYTES 1..1048576]]\n");
+        return 64;
+    }
+    if (bench_actor(n) != 0 || bench_reqrep(n) != 0 || bench_stream("pair_rtt", n) != 0 ||
+        bench_stream("pair_stream", n) != 0 || bench_stream("pushpull", n) != 0 ||
+        bench_condvar(n) != 0) {
+        fprintf(stderr, "bench_hop: a mode failed\n");
+        return 70;
+    }
+    return 0;
+}
