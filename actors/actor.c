@@ -323,6 +323,7 @@ static int open_socket(actor *a, const actor_opts *o, dp_err *err)
     size_t max = o->max_msg_bytes != 0 ? o->max_msg_bytes : ACTOR_DEFAULT_MAX_MSG_BYTES;
     nng_socket_set_size(a->sock, NNG_OPT_RECVMAXSZ, max);
     a->max_conns = o->max_conns;
+    a->calls_only = o->calls_only;
     if (a->max_conns != 0 && (a->conn_ids = calloc(a->max_conns, sizeof *a->conn_ids)) == NULL)
         return dp_err_set(err, DP_ENOMEM, "actor %s: out of memory", a->name);
     if (a->max_conns != 0 &&

@@ -77,6 +77,10 @@ typedef struct actor_opts {
     size_t mailbox;                 /* held-request bound; 0: ACTOR_DEFAULT_MAILBOX */
     size_t max_msg_bytes;           /* larger requests are dropped; 0: default */
     size_t max_conns;               /* connections beyond this are closed at once; 0: no cap */
+    int calls_only;                 /* refuse one-way frames from sockets (actor_send within
+                                       the process still works): for actors facing a network,
+                                       where a one-way message must not be able to mean
+                                       "the process tells you" */
     const char *const *listen_urls; /* extra URLs (ipc://, tcp://host:0 ...), may be NULL */
     size_t n_listen_urls;
 } actor_opts;

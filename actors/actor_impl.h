@@ -88,6 +88,7 @@ struct actor {
     actor_stats stats;
     actor_client *self_client;
     size_t max_conns;         /* 0: no cap */
+    int calls_only;           /* one-way frames from sockets are refused */
     pthread_mutex_t conns_mu; /* guards the pipe ids below (nng's pipe callbacks) */
     uint32_t *conn_ids;       /* ids of the pipes counted as open, n_conns of them */
     size_t n_conns;

@@ -98,6 +98,9 @@ static void slot_cb_recv(actor *a, actor_slot *s, int rv)
     if (kind != ACTOR_FRAME_CALL && kind != ACTOR_FRAME_SEND) {
         code = DP_EPROTO;
         text = "not an actor request frame";
+    } else if (kind == ACTOR_FRAME_SEND && a->calls_only) {
+        code = DP_EPROTO;
+        text = "one-way messages are not accepted here";
     } else if (a->stopping) {
         code = DP_ECLOSED;
         text = "actor is stopping";

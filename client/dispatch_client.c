@@ -44,7 +44,7 @@ void dpc_close(dpc *c)
         return;
     actor_client_close(c->c);
     if (c->key != NULL) {
-        memset(c->key, 0, strlen(c->key));
+        explicit_bzero(c->key, strlen(c->key));
         free(c->key);
     }
     free(c);
@@ -52,6 +52,15 @@ void dpc_close(dpc *c)
 
 int dpc_set_key(dpc *c, const char *api_key, dp_err *err)
 {
+    /* A key never travels in clear: tls+tcp, or plain tcp to loopback; an
+     * ipc socket needs none (its permissions are the credential). */
+    if (api_key != NULL && strncmp(c->url, "tcp://", 6) == 0 &&
+        strncmp(c->url + 6, "127.", 4) != 0 && strncmp(c->url + 6, "localhost:", 10) != 0 &&
+        strncmp(c->url + 6, "[::1]:", 6) != 0)
+        return dp_err_set(err, DP_EINVAL,
+                          "refusing to send an API key in clear to %s: use tls+tcp://", c->url);
+    if (strncmp(c->url, "ipc://", 6) == 0 || strncmp(c->url, "inproc://", 9) == 0)
+        api_key = NULL;
     if (c->key != NULL) {
         memset(c->key, 0, strlen(c->key));
         free(c->key);

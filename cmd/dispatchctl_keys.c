@@ -29,7 +29,7 @@ int ctl_key_from_env(char **key, dp_err *err)
     if (n == 0)
         return dp_err_set(err, DP_EINVAL, "DISPATCH_API_KEY_FILE: %s holds no key", path);
     *key = strdup(buf);
-    memset(buf, 0, sizeof buf);
+    explicit_bzero(buf, sizeof buf);
     return *key != NULL ? DP_OK : dp_err_set(err, DP_ENOMEM, "out of memory");
 }
 
@@ -94,7 +94,7 @@ static int create(dpc *c, const ctl_apikey_args *a, dp_err *err)
     }
     dp_msg m = {.type = DP_MSG_KEY, .key = k}; /* frees the strings, wipes nothing else */
     if (k.key != NULL)
-        memset(k.key, 0, strlen(k.key));
+        explicit_bzero(k.key, strlen(k.key));
     dp_msg_free(&m);
     return DP_OK;
 }

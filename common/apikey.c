@@ -76,8 +76,8 @@ int dp_apikey_new(char key[DP_APIKEY_LEN + 1], char id[DP_APIKEY_ID_LEN + 1],
     secret[DP_APIKEY_SECRET_LEN] = '\0';
     snprintf(key, DP_APIKEY_LEN + 1, "dpk_%s_%s", id, secret);
     dp_sha256_hex(secret, DP_APIKEY_SECRET_LEN, hash);
-    memset(secret, 0, sizeof secret);
-    memset(raw_secret, 0, sizeof raw_secret);
+    explicit_bzero(secret, sizeof secret);
+    explicit_bzero(raw_secret, sizeof raw_secret);
     return DP_OK;
 }
 

@@ -1,8 +1,10 @@
 /* Text from untrusted sources (a submission's output, archive entry names,
  * a server's error message) made safe for a terminal: control characters
  * (C0, DEL, and bytes 0x80-0x9f, which some terminals take as C1 controls)
- * become \xNN, so nothing untrusted can move the cursor, set the title or
- * hide text. */
+ * become \xNN, invisible and reordering characters (zero-width, bidi
+ * overrides and isolates, U+2028/2029, BOM) become \uNNNN, and a backslash
+ * is doubled, so nothing untrusted can move the cursor, set the title, hide
+ * or reorder text, or fake an escape. */
 #ifndef DP_TEXT_H
 #define DP_TEXT_H
 

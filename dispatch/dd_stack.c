@@ -32,8 +32,10 @@ struct dd_stack {
     char events_inproc[96]; /* the publisher's in-process URL (the HTTP API subscribes) */
 };
 
-/* The directory of an ipc socket is made 0700 (and created when missing),
- * so nobody else can even reach the socket while it is being made 0600. */
+/* The directory of an ipc socket: created 0700 when missing; refused when
+ * it is a symlink, belongs to another user (they could swap the socket and
+ * collect what operators send), or is shared and writable by others (like
+ * /tmp). The socket itself is 0600 from birth (actor_urls_ipc_private). */
 static int private_dir_for(const char *url, dp_err *err)
 {
     if (strncmp(url, "ipc://", 6) != 0)
@@ -42,20 +44,40 @@ static int private_dir_for(const char *url, dp_err *err)
     snprintf(dir, sizeof dir, "%s", url + 6);
     char *slash = strrchr(dir, '/');
     if (slash == NULL || slash == dir)
-        return DP_OK;
+        return dp_err_set(err, DP_EINVAL, "%s: put the socket in a directory of its own", url);
     *slash = '\0';
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+        return dp_err_set(err, DP_EINVAL, "%s: cannot create %s: %s", url, dir, strerror(errno));
     struct stat st;
-    if (stat(dir, &st) != 0) {
-        if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-            return dp_err_set(err, DP_EINVAL, "%s: cannot create %s: %s", url, dir,
-                              strerror(errno));
-        return DP_OK;
-    }
-    if (st.st_uid == geteuid() && (st.st_mode & 0077) != 0 && strncmp(dir, "/tmp", 4) != 0 &&
-        chmod(dir, 0700) != 0)
-        return dp_err_set(err, DP_EINVAL, "%s: cannot make %s private: %s", url, dir,
-                          strerror(errno));
+    if (lstat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return dp_err_set(err, DP_EINVAL, "%s: %s is not a directory (a symlink is refused)", url,
+                          dir);
+    if (st.st_uid != geteuid() && st.st_uid != 0)
+        return dp_err_set(err, DP_EINVAL,
+                          "%s: %s belongs to uid %u: put the socket in a directory dispatchd or "
+                          "root owns (e.g. /run/dispatch)",
+                          url, dir, (unsigned)st.st_uid);
+    if ((st.st_mode & 0022) != 0)
+        return dp_err_set(err, DP_EINVAL,
+                          "%s: %s is writable by others (like /tmp): put the socket in a "
+                          "directory of its own (e.g. /run/dispatch)",
+                          url, dir);
     return DP_OK;
+}
+
+/* A keyed admin URL carries API keys: over plain tcp only on loopback. */
+static int keyed_url_ok(const char *url, dp_err *err)
+{
+    if (strncmp(url, "tcp://", 6) != 0)
+        return DP_OK;
+    const char *host = url + 6;
+    if (strncmp(host, "127.", 4) == 0 || strncmp(host, "localhost:", 10) == 0 ||
+        strncmp(host, "[::1]:", 6) == 0)
+        return DP_OK;
+    return dp_err_set(err, DP_EINVAL,
+                      "DISPATCH_ADMIN_LISTEN: %s would carry API keys in clear: use tls+tcp:// "
+                      "(plain tcp:// is allowed on loopback only)",
+                      url);
 }
 
 /* Splits cfg's admin list; the events URL follows the first ipc one. */
@@ -70,6 +92,8 @@ static int split_admin(dd_stack *s, const dd_config *c, dp_err *err)
                               DD_MAX_ADMIN_URLS);
         snprintf(s->admin_urls[s->n_admin++], sizeof s->admin_urls[0], "%s", u);
         int rc = private_dir_for(u, err);
+        if (rc == DP_OK)
+            rc = keyed_url_ok(u, err);
         if (rc != DP_OK)
             return rc;
         if (s->events_url[0] == '\0' && strncmp(u, "ipc://", 6) == 0 &&

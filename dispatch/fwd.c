@@ -47,6 +47,13 @@ bool fwd_may_see(fwd_origin o, const char *owner_key)
     return owner_key != NULL && strcmp(owner_key, o.key_id) == 0;
 }
 
+bool fwd_may_touch(fwd_origin o, const char *owner_key)
+{
+    if (o.key_id[0] == '\0' || (o.scopes & DP_SCOPE_ADMIN) != 0)
+        return true;
+    return owner_key != NULL && strcmp(owner_key, o.key_id) == 0;
+}
+
 int fwd_wrap(nng_msg *msg, fwd_origin origin, dp_err *err)
 {
     fwd_header hdr;
@@ -75,7 +82,10 @@ int fwd_open(nng_msg *msg, fwd_origin *origin, dp_msg *out, dp_err *err)
     if (nng_msg_len(msg) < sizeof hdr)
         return dp_err_set(err, DP_EPROTO, "forward: short internal message");
     memcpy(&hdr, nng_msg_body(msg), sizeof hdr);
-    origin->gateway = hdr.gateway <= FWD_MAX_GATEWAYS ? (uint32_t)hdr.gateway : 0;
+    if (hdr.gateway > FWD_MAX_GATEWAYS)
+        return dp_err_set(err, DP_EPROTO, "forward: gateway number %llu out of range",
+                          (unsigned long long)hdr.gateway);
+    origin->gateway = (uint32_t)hdr.gateway;
     origin->req = hdr.req;
     origin->scopes = hdr.scopes;
     memcpy(origin->key_id, hdr.key_id, sizeof origin->key_id);

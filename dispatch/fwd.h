@@ -37,6 +37,10 @@ typedef struct {
  * only its own jobs. */
 bool fwd_may_see(fwd_origin o, const char *owner_key);
 
+/* Whether the requester may change such a job (cancel): the local operator,
+ * an admin key, or the key that submitted it; read scope is not enough. */
+bool fwd_may_touch(fwd_origin o, const char *owner_key);
+
 #define FWD_MAX_GATEWAYS 8
 
 /* Enters gw in the directory: its number (1..FWD_MAX_GATEWAYS), or 0 when

@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 typedef struct {
     gateway_config cfg;
@@ -35,7 +34,7 @@ static int gateway_handle(void *state, actor_ctx *ctx, nng_msg *msg, nng_msg **r
     gateway_state *g = state;
     dp_msg m;
     dp_err err = {0};
-    if (reply == NULL) { /* a one-way message is dispatchd telling us to close */
+    if (reply == NULL) { /* one-way: only from this process (calls_only), gateway_close */
         g->closing = 1;
         nng_msg_free(msg);
         return 0;
@@ -72,7 +71,12 @@ static int gateway_handle(void *state, actor_ctx *ctx, nng_msg *msg, nng_msg **r
         nng_msg_free(msg);
         dp_log(DP_LOG_WARN, "admin_refused", "type", dp_msg_type_name(type), "why", err.msg,
                (char *)NULL);
-        return reply_error(reply, id, dp_code_name(auth_rc), err.msg);
+        /* The detail (which key, why, the database's words) is for the log;
+         * an unauthenticated client learns only the kind of refusal. */
+        const char *said = auth_rc == DP_EAUTH        ? "API key missing, unknown, wrong or revoked"
+                           : auth_rc == DP_EFORBIDDEN ? err.msg
+                                                      : "cannot check the API key now: retry";
+        return reply_error(reply, id, dp_code_name(auth_rc), said);
     }
     fwd_origin origin = {.gateway = g->number, .req = actor_ctx_request(ctx)};
     if (g->cfg.require_key) {
@@ -149,6 +153,7 @@ actor *gateway_spawn(const gateway_config *cfg, dp_err *err)
         .mailbox = cfg->max_held != 0 ? cfg->max_held : 4096,
         .max_msg_bytes = cfg->max_msg_bytes != 0 ? cfg->max_msg_bytes : DP_MSG_MAX_SIZE,
         .max_conns = cfg->max_conns,
+        .calls_only = 1, /* only dispatchd itself may tell a gateway to close */
         .listen_urls = cfg->listen_url != NULL ? urls : NULL,
         .n_listen_urls = cfg->listen_url == NULL ? 0
                          : cfg->also_url != NULL ? 2
@@ -157,8 +162,6 @@ actor *gateway_spawn(const gateway_config *cfg, dp_err *err)
     actor *a = actor_spawn_owned(&o, err);
     if (a == NULL)
         return NULL;
-    if (cfg->listen_url != NULL && strncmp(cfg->listen_url, "ipc://", 6) == 0)
-        chmod(cfg->listen_url + 6, 0600); /* the admin socket is for its owner only */
     dp_log(DP_LOG_INFO, "listening", "actor", cfg->name, "url",
            actor_url(a, cfg->listen_url != NULL ? 1 : 0), (char *)NULL);
     return a;

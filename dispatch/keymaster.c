@@ -18,6 +18,8 @@ static int name_ok(const char *n)
     size_t len = strlen(n);
     if (len < 1 || len > 64)
         return 0;
+    if (len == DP_APIKEY_ID_LEN && strspn(n, "0123456789abcdef") == len)
+        return 0; /* revoke takes an id or a name: a name must never look like an id */
     for (const char *p = n; *p != '\0'; p++)
         if (!isalnum((unsigned char)*p) && strchr("_.-@", *p) == NULL)
             return 0;
@@ -31,7 +33,17 @@ static void on_create(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
     const dp_msg_key_create *kc = &m->key_create;
     dp_err err = {0};
     if (!name_ok(kc->name)) {
-        dp_err_set(&err, DP_EINVAL, "key name: 1..64 of [A-Za-z0-9_.-@]");
+        dp_err_set(&err, DP_EINVAL,
+                   "key name: 1..64 of [A-Za-z0-9_.-@], not 16 hex digits (an id's shape)");
+        fwd_reply_code(o, m->id, DP_EINVAL, "key", &err);
+        return;
+    }
+    if (kc->max_queued != 0 || kc->per_minute != 0) {
+        /* Refused rather than stored and ignored: an operator would believe a
+         * limit holds. */
+        dp_err_set(&err, DP_EINVAL,
+                   "key quotas (max queued, submits per minute) are not enforced yet: create "
+                   "the key without them");
         fwd_reply_code(o, m->id, DP_EINVAL, "key", &err);
         return;
     }
@@ -58,7 +70,7 @@ static void on_create(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
     r.key.per_minute = row.submits_per_minute;
     r.key.key = plain;
     fwd_reply(o, &r); /* borrowed strings: nothing to free */
-    memset(plain, 0, sizeof plain);
+    explicit_bzero(plain, sizeof plain);
 }
 
 static void on_list(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)

@@ -35,7 +35,7 @@ void keyring_free(keyring *k)
 {
     if (k == NULL)
         return;
-    memset(k->entries, 0, k->capacity * sizeof *k->entries);
+    explicit_bzero(k->entries, k->capacity * sizeof *k->entries);
     free(k->entries);
     free(k);
 }
@@ -80,8 +80,11 @@ int keyring_check(keyring *k, store_db *db, const char *key, unsigned need, keyr
     rc = store_apikey_get(db, id, &row, err);
     if (rc == DP_ENOTFOUND)
         return dp_err_set(err, DP_EAUTH, "API key %s is unknown", id);
-    if (rc != DP_OK)
-        return dp_err_set(err, DP_EUNAVAIL, "cannot check the API key: %s", err->msg);
+    if (rc != DP_OK) {
+        char why[DP_ERR_MSG_MAX];
+        snprintf(why, sizeof why, "%s", err != NULL ? err->msg : "");
+        return dp_err_set(err, DP_EUNAVAIL, "cannot check the API key: %s", why);
+    }
     if (row.revoked)
         return dp_err_set(err, DP_EAUTH, "API key %s ('%s') is revoked", id, row.name);
     if (strlen(row.hash) != DP_APIKEY_HASH_LEN || !dp_apikey_hash_equal(row.hash, hash))

@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 typedef struct {
     char url[1024];
@@ -62,12 +61,12 @@ static int publisher_start(void *state, actor_ctx *ctx, dp_err *err)
     if (rv == 0 && actor_urls_tls_listener(l, s->url, err) != 0)
         return DP_EINVAL;
     if (rv == 0)
+        rv = actor_urls_ipc_private(l, s->url);
+    if (rv == 0)
         rv = nng_listener_start(l, 0);
     if (rv != 0)
         return dp_err_set(err, DP_EUNAVAIL, "events: cannot listen on %s: %s", s->url,
                           nng_strerror(rv));
-    if (strncmp(s->url, "ipc://", 6) == 0)
-        chmod(s->url + 6, 0600);
     return DP_OK;
 }
 

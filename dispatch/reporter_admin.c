@@ -9,17 +9,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A key with only the submit scope sees its own jobs: any other job is
- * answered not_found, exactly as an unknown one (no oracle). Answers and
- * returns 0 when the requester may not see the job. */
-static int may_see(reporter_state *s, fwd_origin o, uint64_t id, const char *job_id)
+/* A key sees (reads) every job with read or admin scope, else its own; it
+ * changes (cancels) only its own unless admin. Any other job is answered
+ * not_found, exactly as an unknown one (no oracle). Answers and returns 0
+ * when the requester may not access the job. */
+static int may_access(reporter_state *s, fwd_origin o, uint64_t id, const char *job_id,
+                      bool (*allowed)(fwd_origin, const char *))
 {
-    if (fwd_may_see(o, NULL))
-        return 1; /* the local operator, or a read or admin key: every job */
+    if (allowed(o, NULL))
+        return 1; /* the local operator, or a key whose scope covers every job */
     char owner[32];
     dp_err err = {0};
     int rc = store_job_owner(s->db, job_id, owner, sizeof owner, &err);
-    if (rc == DP_OK && fwd_may_see(o, owner))
+    if (rc == DP_OK && allowed(o, owner))
         return 1;
     if (rc == DP_OK || rc == DP_ENOTFOUND)
         dp_err_set(&err, DP_ENOTFOUND, "job %s is unknown", job_id);
@@ -34,7 +36,7 @@ void reporter_do_status(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
     dp_msg r = {.type = DP_MSG_JOB, .id = m->id};
     dp_err err = {0};
     const char *job_id = m->type == DP_MSG_WAIT ? m->wait.job_id : m->status.job_id;
-    if (!may_see(s, o, m->id, job_id))
+    if (!may_access(s, o, m->id, job_id, fwd_may_see))
         return;
     reporter_flush_events(
         s); /* what we already know (a lease) is in PostgreSQL before we read it */
@@ -68,7 +70,7 @@ void reporter_do_cancel(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
     (void)ctx;
     dp_err err = {0};
     const char *id = m->cancel.job_id;
-    if (!may_see(s, o, m->id, id))
+    if (!may_access(s, o, m->id, id, fwd_may_touch))
         return;
     int rc = store_mark_cancelled(s->db, id, "cancelled by an operator", &err);
     if (rc == DP_OK) {

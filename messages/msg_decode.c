@@ -381,7 +381,7 @@ void dp_msg_free(dp_msg *m)
         return;
     dp_schema_free(dp_msg_body_schema(m->type), dp_msg_body(m));
     if (m->auth != NULL) {
-        memset(m->auth, 0, strlen(m->auth)); /* a credential: leave no copy behind */
+        explicit_bzero(m->auth, strlen(m->auth)); /* a credential: leave no copy behind */
         free(m->auth);
     }
     memset(m, 0, sizeof *m);

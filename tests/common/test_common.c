@@ -128,6 +128,12 @@ static void test_text_safe(void **state)
     assert_string_equal(dp_text_safe("bad\xff\xe2\x82", out, sizeof out), "bad\\xff\\xe2\\x82");
     assert_string_equal(dp_text_safe("line\nnext\x7f", out, sizeof out), "line\\x0anext\\x7f");
     assert_string_equal(dp_text_safe(NULL, out, sizeof out), "-");
+    /* bidi override (U+202E), zero-width space (U+200B), a literal backslash */
+    assert_string_equal(dp_text_safe("a\xe2\x80\xae"
+                                     "b\xe2\x80\x8b"
+                                     "c\\x41",
+                                     out, sizeof out),
+                        "a\\u202eb\\u200bc\\\\x41");
     char small[8];
     assert_string_equal(dp_text_safe("abcdefghij", small, sizeof small), "abcd...");
     assert_string_equal(dp_text_safe("\x1b\x1b\x1b", small, sizeof small), "\\x1b...");
