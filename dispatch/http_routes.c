@@ -80,6 +80,13 @@ static void cancel_job(http_req *r)
     http_forward(r, &m, on_cancelled);
 }
 
+static void requeue_job(http_req *r)
+{
+    dp_msg m = {.type = DP_MSG_REQUEUE};
+    m.requeue.job_id = r->id;
+    http_forward(r, &m, on_cancelled); /* ack, then the job as it is now */
+}
+
 /* ---- long-poll: ask, and while not terminal and before the deadline, ask
  * again later; the connection stays suspended meanwhile (no thread). ---- */
 
@@ -266,6 +273,22 @@ static int on_runners(http_req *r, dp_msg *rep)
     return 0;
 }
 
+static int on_drained(http_req *r, dp_msg *rep)
+{
+    if (rep->type != DP_MSG_ACK)
+        http_answer_reply_error(r, rep);
+    else
+        http_answer_json(r, 200, json_pack("{s:s,s:b}", "runner_id", r->id, "draining", 1));
+    return 0;
+}
+
+static void drain_runner(http_req *r)
+{
+    dp_msg m = {.type = DP_MSG_DRAIN};
+    m.drain.runner_id = r->id;
+    http_forward(r, &m, on_drained);
+}
+
 static void get_runners(http_req *r)
 {
     dp_msg m = {.type = DP_MSG_LIST_RUNNERS};
@@ -291,8 +314,10 @@ const http_route http_routes[] = {
     {"GET", "/api/v1/jobs/{id}", get_job, 0, 0},
     {"POST", "/api/v1/jobs/{id}/cancel", cancel_job, 0, 0},
     {"GET", "/api/v1/jobs/{id}/wait", wait_job, 0, 0},
+    {"POST", "/api/v1/jobs/{id}/requeue", requeue_job, 0, 0},
     {"GET", "/api/v1/queue", get_queue, 0, 0},
     {"GET", "/api/v1/runners", get_runners, 0, 0},
+    {"POST", "/api/v1/runners/{id}/drain", drain_runner, 0, 0},
     {"POST", "/execute", http_execute, 1, 0},
     {"GET", "/api/v1/events", http_events_all, 0, 1},
     {"GET", "/api/v1/jobs/{id}/events", http_events_job, 0, 1},
