@@ -127,6 +127,11 @@ req "$reader" GET /api/v1/queue; expect 200 "queue"
 req "$reader" GET /api/v1/runners; expect 200 "runners"
 [ "$(field runners.0.name)" = a ] || fail "runners: $out"
 ok "wait until AC, GET /api/v1/queue, GET /api/v1/runners"
+req "$sub" GET "/api/v1/jobs/$j2/log"; expect 200 "log"
+[ -n "$out" ] && [ "$out" = "$(cat "$E2E_DIR/logs/$j2.log")" ] || fail "log differs from the store's file"
+req "$other" GET "/api/v1/jobs/$j2/log"; expect 404 "another key's log"
+req "$sub" GET "/api/v1/jobs/nosuchjob/log"; expect 404 "log of an unknown job"
+ok "GET /api/v1/jobs/{id}/log: the stored log; 404 for another key or an unknown job"
 
 # requeue (admin; as dispatchctl requeue: failed jobs only), drain
 req "$sub" POST "/api/v1/jobs/$j2/requeue"; expect 403 "submit key requeueing"
