@@ -117,6 +117,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         r->srv = s;
         r->conn = c;
         *con_cls = r;
+        s->live++;
         int known = 0;
         r->route = route_find(method, url, r->id, sizeof r->id, &known);
         if (r->route == NULL) {
@@ -163,9 +164,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode why)
 {
-    (void)cls;
+    http_server *s = cls;
     (void)c;
     (void)why;
+    if (*con_cls != NULL)
+        s->live--;
     http_req_free(*con_cls);
     *con_cls = NULL;
 }
@@ -245,11 +248,12 @@ void http_api_stop(http_server *s)
     /* Calls in flight end (DP_ECLOSED); their callbacks answer and resume. */
     actor_client_close(s->gateway);
     actor_client_close(s->status);
-    /* MHD may not stop with a connection suspended: wait for the last
-     * callback's resume (bounded: each answers at once once stopping), and
-     * for the streams to send their end (a client that does not read is
-     * cut off after 5 s). */
-    for (int i = 0; i < 500 && (s->suspended > 0 || http_hub_open_streams(s->hub) > 0); i++)
+    /* MHD may not stop with a connection suspended, and would drop answers
+     * not yet sent: wait until every request has been answered and every
+     * stream has sent its end (each answers at once once stopping; a client
+     * that does not read is cut off after 5 s). */
+    for (int i = 0;
+         i < 500 && (s->suspended > 0 || s->live > 0 || http_hub_open_streams(s->hub) > 0); i++)
         nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
     if (s->daemon != NULL)
         MHD_stop_daemon(s->daemon);

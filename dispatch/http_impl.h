@@ -70,7 +70,8 @@ struct http_server {
     _Atomic int stopping;
     pthread_mutex_t mu;    /* guards the parked list */
     http_req *parked;      /* waiting on a timer (long-poll) */
-    _Atomic int suspended; /* connections suspended now (stop waits for 0) */
+    _Atomic int suspended; /* connections suspended now */
+    _Atomic int live;      /* requests not yet completed (answer sent): stop waits for 0 */
     struct http_hub *hub;  /* SSE (dispatch/http_events.h) */
 };
 

@@ -80,6 +80,50 @@ static void cancel_job(http_req *r)
     http_forward(r, &m, on_cancelled);
 }
 
+/* The job's log: read from a file:// log store (a local file, at most
+ * DP_MSG_MAX_LOG bytes: the runner caps it); other stores need presigned
+ * URLs, not built yet. */
+static int on_log_job(http_req *r, dp_msg *rep)
+{
+    if (rep->type != DP_MSG_JOB) {
+        http_answer_reply_error(r, rep);
+        return 0;
+    }
+    const char *url = rep->job.log_url;
+    if (url == NULL) {
+        http_answer_error(r, 404, "not_found", "job %s has no log yet", r->id);
+        return 0;
+    }
+    if (strncmp(url, "file://", 7) != 0) {
+        http_answer_error(r, 501, "not_implemented",
+                          "the log store is not file://: presigned URLs are not built yet");
+        return 0;
+    }
+    FILE *f = fopen(url + 7, "rb");
+    char *buf = f != NULL ? malloc(DP_MSG_MAX_LOG + 1) : NULL;
+    size_t n = buf != NULL ? fread(buf, 1, DP_MSG_MAX_LOG, f) : 0;
+    if (f != NULL)
+        fclose(f);
+    if (buf == NULL)
+        http_answer_error(r, 404, "not_found", "job %s: its log is gone", r->id);
+    else
+        http_answer_text(r, 200, "text/plain; charset=utf-8", buf, n);
+    free(buf);
+    return 0;
+}
+
+static void get_log(http_req *r)
+{
+    ask_job(r, r->id, on_log_job);
+}
+
+static void requeue_job(http_req *r)
+{
+    dp_msg m = {.type = DP_MSG_REQUEUE};
+    m.requeue.job_id = r->id;
+    http_forward(r, &m, on_cancelled); /* ack, then the job as it is now */
+}
+
 /* ---- long-poll: ask, and while not terminal and before the deadline, ask
  * again later; the connection stays suspended meanwhile (no thread). ---- */
 
@@ -266,6 +310,22 @@ static int on_runners(http_req *r, dp_msg *rep)
     return 0;
 }
 
+static int on_drained(http_req *r, dp_msg *rep)
+{
+    if (rep->type != DP_MSG_ACK)
+        http_answer_reply_error(r, rep);
+    else
+        http_answer_json(r, 200, json_pack("{s:s,s:b}", "runner_id", r->id, "draining", 1));
+    return 0;
+}
+
+static void drain_runner(http_req *r)
+{
+    dp_msg m = {.type = DP_MSG_DRAIN};
+    m.drain.runner_id = r->id;
+    http_forward(r, &m, on_drained);
+}
+
 static void get_runners(http_req *r)
 {
     dp_msg m = {.type = DP_MSG_LIST_RUNNERS};
@@ -291,8 +351,11 @@ const http_route http_routes[] = {
     {"GET", "/api/v1/jobs/{id}", get_job, 0, 0},
     {"POST", "/api/v1/jobs/{id}/cancel", cancel_job, 0, 0},
     {"GET", "/api/v1/jobs/{id}/wait", wait_job, 0, 0},
+    {"POST", "/api/v1/jobs/{id}/requeue", requeue_job, 0, 0},
+    {"GET", "/api/v1/jobs/{id}/log", get_log, 0, 0},
     {"GET", "/api/v1/queue", get_queue, 0, 0},
     {"GET", "/api/v1/runners", get_runners, 0, 0},
+    {"POST", "/api/v1/runners/{id}/drain", drain_runner, 0, 0},
     {"POST", "/execute", http_execute, 1, 0},
     {"GET", "/api/v1/events", http_events_all, 0, 1},
     {"GET", "/api/v1/jobs/{id}/events", http_events_job, 0, 1},

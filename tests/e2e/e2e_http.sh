@@ -127,6 +127,19 @@ req "$reader" GET /api/v1/queue; expect 200 "queue"
 req "$reader" GET /api/v1/runners; expect 200 "runners"
 [ "$(field runners.0.name)" = a ] || fail "runners: $out"
 ok "wait until AC, GET /api/v1/queue, GET /api/v1/runners"
+req "$sub" GET "/api/v1/jobs/$j2/log"; expect 200 "log"
+[ -n "$out" ] && [ "$out" = "$(cat "$E2E_DIR/logs/$j2.log")" ] || fail "log differs from the store's file"
+req "$other" GET "/api/v1/jobs/$j2/log"; expect 404 "another key's log"
+req "$sub" GET "/api/v1/jobs/nosuchjob/log"; expect 404 "log of an unknown job"
+ok "GET /api/v1/jobs/{id}/log: the stored log; 404 for another key or an unknown job"
+
+# requeue (admin; as dispatchctl requeue: failed jobs only), drain
+req "$sub" POST "/api/v1/jobs/$j2/requeue"; expect 403 "submit key requeueing"
+req "$admin" POST "/api/v1/jobs/$j2/requeue"; expect 409 "requeue a completed job"
+req "$admin" POST "/api/v1/jobs/$j1/requeue"; expect 409 "requeue a cancelled job"
+req "$admin" POST "/api/v1/jobs/nosuchjob/requeue"; expect 404 "requeue an unknown job"
+req "$admin" POST "/api/v1/runners/nosuchrunner/drain"; expect 404 "drain an unknown runner"
+ok "requeue: 403 without admin, 409 completed or cancelled, 404 unknown; drain of an unknown runner 404"
 
 # an idle connection is closed (DISPATCH_HTTP_IDLE_MS=2000; slack to 8 s for load)
 python3 - "$http_port" <<'PY' || fail "idle connection kept open"
@@ -224,6 +237,13 @@ print(f"threads with 0 streams: {before}, with 1000: {after}")
 assert after <= before + 2, (before, after)
 PY
 ok "1,000 SSE streams open, no thread each"
+
+# drain (admin): the runner takes nothing more
+rid=$(dispatchctl runners --json | python3 -c 'import json,sys; d=json.load(sys.stdin); d=d.get("runners", d) if isinstance(d, dict) else d; print(d[0]["runner_id"])')
+req "$sub" POST "/api/v1/runners/$rid/drain"; expect 403 "submit key draining"
+req "$admin" POST "/api/v1/runners/$rid/drain"; expect 200 "drain"
+req "$reader" GET /api/v1/runners; [ "$(field runners.0.draining)" = True ] || fail "not draining: $out"
+ok "POST /api/v1/runners/{id}/drain: 200, the runner is draining (403 without admin)"
 
 # SIGTERM while a long-poll waits: the client gets 503 at once, dispatchd exits 0
 req "$sub" POST /api/v1/jobs "{\"profile\":\"shell\",\"archive\":\"file://$(e2e_zip slow test.sh='sleep 30\n')\"}"
