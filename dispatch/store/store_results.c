@@ -17,14 +17,13 @@ static json_t *tests_json(const dp_job_result *r)
     json_t *arr = json_array();
     for (size_t k = 0; arr != NULL && k < r->n_tests; k++) {
         const dp_test_result *t = &r->tests[k];
-        json_t *o =
-            json_pack("{s:I, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o}", "idx", (json_int_t)k,
-                      "name", opt_str(t->name ? t->name : ""), "verdict",
-                      opt_str(dp_verdict_name(t->verdict)), "exit_code", (json_int_t)t->exit_code,
-                      "signal", (json_int_t)t->signal, "time_ms", (json_int_t)t->time_ms, "wall_ms",
-                      (json_int_t)t->wall_ms, "memory_kb", (json_int_t)t->memory_kb, "stdout",
-                      opt_str(t->stdout_excerpt), "stderr", opt_str(t->stderr_excerpt), "message",
-                      opt_str(t->message));
+        json_t *o = json_pack(
+            "{s:I, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o}", "idx", (json_int_t)k, "name",
+            opt_str(t->name ? t->name : ""), "verdict", opt_str(dp_verdict_name(t->verdict)),
+            "exit_code", (json_int_t)t->exit_code, "signal", (json_int_t)t->signal, "time_ms",
+            (json_int_t)t->time_ms, "wall_ms", (json_int_t)t->wall_ms, "memory_kb",
+            (json_int_t)t->memory_kb, "stdout", opt_str(t->stdout_excerpt), "stderr",
+            opt_str(t->stderr_excerpt), "message", opt_str(t->message));
         if (o == NULL || json_array_append_new(arr, o) != 0) {
             json_decref(arr);
             return NULL;
