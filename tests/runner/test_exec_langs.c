@@ -109,7 +109,7 @@ static int group_setup(void **state)
     (void)state;
     /* a slot of our own: concurrent runs of the suite on one host must not
      * share the slot uid (RLIMIT_NPROC counts every thread of that uid) */
-    slot = 40 + (int)(getpid() % 150);
+    slot = 20 + (int)(getpid() % 40); /* 20..59: below test_hostile's 100..971 */
     ctx = th_exec_open("exec-langs", slot, root);
     if (ctx == NULL)
         return -1;
@@ -204,8 +204,10 @@ static void expect(const lang *l, const char *what, const char *src, dp_verdict 
         assert_true(strstr(res.message, "setup command") != NULL);
         assert_true(strlen(res.message) > 60);
     }
+    /* the 1 s CPU limit, or on a loaded machine the profile's wall limit
+     * (5-8 s) when the program gets less than 1/5 of a core */
     if (want == DP_VERDICT_TLE)
-        assert_non_null(strstr(res.log, "CPU time limit"));
+        assert_non_null(strstr(res.log, "time limit"));
     dp_job_result_free(&res);
     dp_job_spec_free(&spec);
 }
