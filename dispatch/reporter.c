@@ -34,28 +34,27 @@ static void on_complete(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
     }
 }
 
-/* Lease and dead-job events from the leaser are not on any job's wait path:
- * they are written with the next result batch (lease marks first, so the
- * attempt fence sees them), before a status read, when 1024 have queued up,
- * or on the tick, so one statement carries many instead of one per lease. */
+/* Lease and dead-job events from the leaser: written when the mailbox runs
+ * empty (at low load while the runner runs the job, off its path; under
+ * load they batch up behind other messages), before every result batch
+ * (lease marks first, so the attempt fence sees them), before a status
+ * read, and at 1024. */
 static void on_event(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
 {
     reporter_state *s = state;
-    (void)ctx;
     (void)o;
     event_buffer_add(&s->events, m->event.job_id, m->event.state, m->event.verdict,
                      m->event.runner_id, m->event.attempt, m->event.message);
-    if (s->events.n >= 1024)
+    if (s->events.n >= 1024 || mailbox_empty(ctx))
         reporter_flush_events(s);
 }
 
 static void on_events(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
 {
     reporter_state *s = state;
-    (void)ctx;
     (void)o;
     event_buffer_add_all(&s->events, &m->events);
-    if (s->events.n >= 1024)
+    if (s->events.n >= 1024 || mailbox_empty(ctx))
         reporter_flush_events(s);
 }
 

@@ -3,6 +3,7 @@
 #include "runner/runner_link.h"
 #include "common/log.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,9 +111,9 @@ static void feeder_tick(void *state, actor_ctx *ctx)
 static int feeder_handle(void *state, actor_ctx *ctx, nng_msg *msg, nng_msg **reply)
 {
     feeder_state *s = state;
-    (void)ctx;
     (void)reply;
     dp_msg m;
+    bool freed = false;
     if (dp_msg_decode_internal(msg, &m, NULL) == DP_OK) {
         if (m.type == DP_MSG_PEERS && s->executors == NULL && m.peers.n_urls == s->cfg.slots) {
             take_executors(s, &m.peers);
@@ -123,10 +124,17 @@ static int feeder_handle(void *state, actor_ctx *ctx, nng_msg *msg, nng_msg **re
         } else if (m.type == DP_MSG_SLOT_FREE && m.slot_free.slot < s->n_executors &&
                    s->n_free < s->n_executors) {
             s->free_slots[s->n_free++] = m.slot_free.slot;
+            freed = true;
         }
         dp_msg_free(&m);
     }
     nng_msg_free(msg);
+    /* Lease for the freed slots now, not at the next tick, unless more slot
+     * frees wait behind this one: they then go out together in one lease. */
+    actor_stats st;
+    actor_get_stats(actor_ctx_actor(ctx), &st);
+    if (freed && st.queued == 0)
+        feeder_tick(s, ctx);
     return 0;
 }
 

@@ -14,13 +14,15 @@ echo '{"profile":"shell","archive":"file:///nonexistent/noop.zip"}' >"$spec"
 for r in 1 2 3; do
   for v in before after; do
     if [ $v = before ]; then B=/tmp/hp_before/build; else B=$root/build; fi
-    for cfg in 2x16 1x1; do
+    for cfg in 2x16 1x1 lat100; do
       m=${cfg%x*} c=${cfg#*x}; jobs=4000; [ $cfg = 1x1 ] && jobs=500
+      [ $cfg = lat100 ] && m=2 c=16
       redis-cli -p "$SVC_REDIS_PORT" flushall >/dev/null
       psql -X -q -t -A "$DISPATCH_PG_DSN" -c "TRUNCATE jobs, test_results, job_events, runners" >/dev/null 2>&1 || true
       PATH="$B/cmd:$PATH" RUNNER_NOOP=1 stack_start "$m" "$c"
       sleep 1
-      out=$("$B/bench/bench_load" e2e "$spec" "$jobs" 1000 90)
+      if [ $cfg = lat100 ]; then out=$("$B/bench/bench_load" latency "$spec" 100 5)
+      else out=$("$B/bench/bench_load" e2e "$spec" "$jobs" 1000 90); fi
       echo "{\"variant\": \"$v\", \"cfg\": \"$cfg\", \"run\": $r, \"load1\": \"$(cut -d' ' -f1 /proc/loadavg)\", \"result\": $out}"
       stack_stop
     done
