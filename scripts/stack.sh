@@ -31,7 +31,7 @@ stack_start() {
   [ -n "$ok" ] || { echo "stack: dispatchd did not come up:" >&2; tail -n 20 "$SVC_DIR/dispatchd.log" >&2; return 1; }
   # An admin key for the HTTP API (over ipc, which needs none, it is shown once).
   export DISPATCH_API_KEY
-  DISPATCH_API_KEY=$(dispatchctl apikey create "local-admin-$$" --scope admin 2>/dev/null) ||
+  DISPATCH_API_KEY=$(dispatchctl apikey create "local-admin-$(date +%s%N)-$RANDOM" --scope admin 2>/dev/null) ||
     { echo "stack: cannot create an API key" >&2; return 1; }
   for i in $(seq 1 "$runners"); do
     mkdir -p "$SVC_DIR/work-$i"
