@@ -24,11 +24,11 @@
  * a call that timed out, or a probe that cannot connect) moves the choice on
  * by one, compare-and-swap from the choice it used, so links failing at once
  * move it once. A link opened for an older choice is closed and reopened on
- * its next call; a call waiting on a replica that is no longer chosen is
- * abandoned (DP_EUNAVAIL) and the caller retries as after any transport
- * failure (leases carry a request id, completes are keyed by attempt, so a
- * retry on the other replica strands and doubles nothing). With one URL the
- * call is exactly the plain blocking call. */
+ * its next call; a call waiting on a replica found gone is abandoned
+ * (DP_EUNAVAIL) and the caller retries as after any transport failure
+ * (leases carry a request id, completes are keyed by attempt, so a retry on
+ * the other replica strands and doubles nothing). With one URL the call is
+ * exactly the plain blocking call. */
 static _Atomic unsigned link_choice;
 
 #define LINK_TRACK_MAX 512 /* open links: session + feeder + up to 256 executors */
@@ -188,8 +188,11 @@ static void link_wait_cb(void *arg, int code, nng_msg *reply, const char *errmsg
 }
 
 /* The call on a link to one of several replicas: waits in steps, probing
- * the replica about once a second, and gives up early when it is gone or
- * another link moved the choice on. */
+ * the replica about once a second, and gives up early only when nobody
+ * listens there any more. A call to a live replica that is merely no longer
+ * chosen runs to its end: abandoning a held lease there would leave a
+ * waiter that may later lease jobs under a request id the runner has moved
+ * past, and nobody would receive them. */
 static int call_watched(actor_client **link, const char *url, unsigned choice, nng_msg *m,
                         nng_msg **rm, int timeout_ms, dp_err *err)
 {
@@ -198,7 +201,6 @@ static int call_watched(actor_client **link, const char *url, unsigned choice, n
     pthread_cond_init(&w.cv, NULL);
     int rc = actor_client_call_async(*link, m, timeout_ms, link_wait_cb, &w, err);
     int64_t waited = 0;
-    int gone = 0;
     while (rc == DP_OK) {
         pthread_mutex_lock(&w.mu);
         struct timespec ts;
@@ -215,17 +217,15 @@ static int call_watched(actor_client **link, const char *url, unsigned choice, n
         if (done)
             break;
         waited += 250;
-        if (atomic_load(&link_choice) != choice ||
-            (waited % 1000 == 0 && !(gone = !probe_alive(url)))) {
-            /* abandoned: closing ends the call (its callback runs first) */
+        if (waited % 1000 == 0 && !probe_alive(url)) {
+            /* gone: its held requests died with it; closing ends the call
+             * (its callback runs first) */
             link_drop(link);
-            if (gone)
-                choice_advance(choice);
+            choice_advance(choice);
             if (w.reply != NULL)
                 nng_msg_free(w.reply);
             w.reply = NULL;
-            rc = dp_err_set(err, DP_EUNAVAIL, "dispatcher at %s %s", url,
-                            gone ? "stopped answering" : "given up for another");
+            rc = dp_err_set(err, DP_EUNAVAIL, "dispatcher at %s stopped answering", url);
             break;
         }
     }

@@ -57,10 +57,10 @@ printf 'touch started\nsleep 2\n' >"$CH_DIR/slow/test.sh"
 # ch_submit TAG N: N jobs in batches, to either replica (the other if one
 # fails); refused batches counted. Accepted ids go to accepted-TAG.
 ch_submit() {
-  local tag=$1 n=$2 k=0 b r try
+  local tag=$1 n=$2 k=0 b r try me=$BASHPID # this submitter's files
   while [ "$k" -lt "$n" ]; do
     b=$((n - k < BATCH ? n - k : BATCH))
-    python3 - "$CH_DIR" "$tag" "$b" "$k" "${SLOW:-0}" >"$CH_DIR/batch.$BASHPID.json" <<'PY'
+    python3 - "$CH_DIR" "$tag" "$b" "$k" "${SLOW:-0}" >"$CH_DIR/batch.$me.json" <<'PY'
 import json, sys
 d, tag, n, k = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 slow_all = sys.argv[5] == "1"
@@ -75,9 +75,9 @@ PY
     for try in $(seq 0 39); do
       r=$(((k / BATCH + try) % 2 + 1))
       # 10 s: a stopped replica never answers; the other one is tried next
-      if timeout 10 dispatchctl submit --spec "$CH_DIR/batch.$BASHPID.json" --url "ipc://$CH_DIR/admin$r.sock" \
-        >"$CH_DIR/ids.$BASHPID" 2>>"$CH_DIR/submit-errors.log"; then
-        cat "$CH_DIR/ids.$BASHPID" >>"$CH_DIR/accepted-$tag"
+      if timeout 10 dispatchctl submit --spec "$CH_DIR/batch.$me.json" --url "ipc://$CH_DIR/admin$r.sock" \
+        >"$CH_DIR/ids.$me" 2>>"$CH_DIR/submit-errors.log"; then
+        cat "$CH_DIR/ids.$me" >>"$CH_DIR/accepted-$tag"
         done=1
         break
       fi

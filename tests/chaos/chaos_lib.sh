@@ -32,6 +32,7 @@ ch_cleanup() {
     kill -KILL "$pid" 2>/dev/null || true
   done
   for pid in "${CH_RUN_PID[@]}" "${CH_REP_PID[@]}"; do [ -n "$pid" ] && wait "$pid" 2>/dev/null; done
+  rm -f "$CH_DIR"/ids.* "$CH_DIR"/batch.*
   [ -n "${CHAOS_KEEP:-}" ] && cp -r "$CH_DIR" "$CHAOS_KEEP"
   if [ "$rc" != 0 ]; then
     for f in "$CH_DIR"/*.log; do echo "--- $f" >&2; tail -n 15 "$f" >&2 || true; done
