@@ -137,6 +137,12 @@ heal_partition() {
     [ "$(ch_count runner-4.log registered)" -gt "$P_REG" ] && break
     sleep 0.1
   done
+  # its late complete (the job it ran during the cut) is refused once the
+  # link is back: the complete's retry backoff is at most 7.5 s; 20 s of slack
+  for _ in $(seq 1 200); do
+    [ "$(ch_count runner-4.log result_dropped)" -gt "$dropped" ] && break
+    sleep 0.1
+  done
   EXTRA=", \"registered_again\": $([ "$(ch_count runner-4.log registered)" -gt "$P_REG" ] && echo true || echo false), \"dropped_before_heal\": $dropped"
 }
 inject_replica_stop() { kill -STOP "${CH_REP_PID[2]}"; }

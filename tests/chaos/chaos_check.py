@@ -59,4 +59,7 @@ if extra.strip():
 if "dropped_before_heal" in row:  # the partitioned runner's late completes, refused
     row["late_results_refused"] = row.pop("runner4_results_refused", 0) - row.pop("dropped_before_heal")
 print(json.dumps(row))
-sys.exit(1 if lost or dup or gaps else 0)
+# the partitioned runner must come back, and its late result must be refused
+partition_ok = fault != "partition" or (row.get("registered_again") and
+                                        row.get("late_results_refused", 0) >= 1)
+sys.exit(1 if lost or dup or gaps or not partition_ok else 0)
