@@ -5,6 +5,7 @@
  * SIGKILL loses nothing: the dispatcher's reaper reclaims. */
 #include "actors/actor_urls.h"
 #include "actors/actor.h"
+#include "runner/runner_link.h"
 #include "runner/runner_pool.h"
 #include "common/config.h"
 #include "common/log.h"
@@ -36,7 +37,8 @@ static int load_config(runner_config *c, dp_err *err)
     if (gethostname(host, sizeof host) != 0)
         snprintf(host, sizeof host, "runner");
     int rc;
-    if ((rc = dp_config_url("DISPATCH_URL", NULL, "tcp,tls+tcp,ipc", &c->url, err)) ||
+    if ((rc = dp_config_string("DISPATCH_URL", NULL, &c->url, err)) ||
+        (rc = runner_link_check_urls("DISPATCH_URL", c->url, "tcp,tls+tcp,ipc", err)) ||
         (rc = dp_config_string("DISPATCH_REGISTRATION_TOKEN", NULL, &c->token, err)) ||
         (rc = dp_config_string("RUNNER_NAME", host, &c->name, err)) ||
         (rc = dp_config_uint("RUNNER_CONCURRENCY", 1, 1, MAX_SLOTS, &c->concurrency, err)) ||
@@ -67,7 +69,7 @@ static int load_config(runner_config *c, dp_err *err)
     if (strlen(c->token) < 16)
         return dp_err_set(err, DP_EINVAL,
                           "DISPATCH_REGISTRATION_TOKEN: too short (at least 16 characters)");
-    if (strncmp(c->url, "tls+tcp", 7) == 0) {
+    if (strstr(c->url, "tls+tcp://") != NULL) { /* any replica of the list */
         const char *ca = NULL, *name = NULL;
         if ((rc = dp_config_file("DISPATCH_TLS_CA_FILE", NULL, &ca, err)) != DP_OK ||
             (rc = dp_config_string("DISPATCH_TLS_SERVER_NAME", "", &name, err)) != DP_OK ||

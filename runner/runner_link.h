@@ -11,12 +11,24 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#define RUNNER_LINK_MAX_URLS 8
+#define RUNNER_LINK_LIST_MAX 1024 /* the whole DISPATCH_URL list, with its NUL */
+
 /* Sends req (borrowed; its id is set) over *link and decodes the answer
- * into *reply (dp_msg_free it). The link to url is opened on first use and
- * again after it could not be (the dispatcher may start after the runner).
- * Transport failures return DP_EUNAVAIL / DP_ETIMEOUT. */
+ * into *reply (dp_msg_free it). url is one dispatcher URL or a
+ * comma-separated list of replicas: all links of the process use the same
+ * one and move to the next together once it stops answering (refuses a
+ * connection, a call times out, or a probe each second finds nobody
+ * listening); a call waiting on a replica given up ends with DP_EUNAVAIL.
+ * The link is opened on first use and again after it could not be (the
+ * dispatcher may start after the runner). Transport failures return
+ * DP_EUNAVAIL / DP_ETIMEOUT. */
 int runner_link_call(actor_client **link, const char *url, dp_msg *req, dp_msg *reply,
                      int timeout_ms, dp_err *err);
+
+/* Checks a DISPATCH_URL value: one URL or up to RUNNER_LINK_MAX_URLS
+ * comma-separated, each with one of schemes; err names which is wrong. */
+int runner_link_check_urls(const char *what, const char *list, const char *schemes, dp_err *err);
 
 /* Sleeps ms milliseconds, waking early (returns 1) once *stopping is set. */
 int runner_link_sleep(const atomic_int *stopping, uint32_t ms);

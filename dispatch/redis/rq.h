@@ -30,6 +30,7 @@
 #define RQ_TOKEN_HEX_LEN 64              /* 256-bit runner token, hex */
 #define RQ_LEASE_MAX 1000u               /* jobs per lease call */
 #define RQ_BATCH_MAX 1000u               /* jobs per script call; bigger batches are split */
+#define RQ_RECLAIM_CHUNK 250u /* jobs per reclaim call: ~1-3 ms of Redis at 4-12 us a job */
 #define RQ_PREFIX_MAX 64
 #define RQ_LABELS_MAX 32
 
@@ -44,6 +45,7 @@ typedef struct {
     uint32_t io_timeout_ms;      /* per command */
     uint32_t reconnect_wait_ms;  /* how long one call may wait for Redis to come back;
                                     0 = fail at once with DP_EUNAVAIL */
+    uint32_t reclaim_chunk;      /* jobs per reclaim script call (0: RQ_RECLAIM_CHUNK) */
 } rq_options;
 
 /* Parsed Redis URL: redis://[:password@]host[:port][/db] or unix:///path.

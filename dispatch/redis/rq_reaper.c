@@ -1,5 +1,8 @@
 /* The reaper: finds runners past their alive deadline and reclaims their
- * jobs, one atomic script per runner. An idle sweep is one command. */
+ * jobs, in script calls of at most reclaim_chunk jobs each (so Redis is
+ * never blocked for long by a runner lost with many leases); the first call
+ * takes the runner out of the living atomically. An idle sweep is one
+ * command. */
 #include <stdio.h>
 #include <string.h>
 
@@ -38,15 +41,15 @@ static int rq_reap_lock(rq_conn *c, const char *owner_id, uint32_t lock_ms, int 
     return DP_OK;
 }
 
-int rq_reap_runner(rq_conn *c, const char *runner_id, rq_reap_report *rep, dp_err *err)
+/* One reclaim call; *code as the script returns it (1 done, 2 more left). */
+static int reap_call(rq_conn *c, const char *runner_id, uint32_t chunk, long long *code,
+                     rq_reap_report *rep, dp_err *err)
 {
-    int rc0 = rq_check_id(runner_id, "runner id", err);
-    if (rc0 != DP_OK)
-        return rc0;
     rq_args a = {0};
     rq_args_str(&a, runner_id);
     rq_args_u64(&a, c->opt.alive_ttl_ms);
     rq_args_u64(&a, c->opt.lost_keep_ms);
+    rq_args_u64(&a, chunk);
     redisReply *r = NULL;
     int rc = rq_eval(c, RQ_LUA_RECLAIM, &a, RQ_RETRY, &r, err);
     rq_args_free(&a);
@@ -56,13 +59,30 @@ int rq_reap_runner(rq_conn *c, const char *runner_id, rq_reap_report *rep, dp_er
         freeReplyObject(r);
         return dp_err_set(err, DP_EPROTO, "reclaim: unexpected reply");
     }
-    if (rq_reply_int(r->element[0]) == 1) {
-        rep->runners_reaped++;
+    *code = rq_reply_int(r->element[0]);
+    if (*code == 1 || *code == 2) {
         rep->jobs_requeued += (uint32_t)rq_reply_int(r->element[1]);
         rep->jobs_dead += (uint32_t)rq_reply_int(r->element[2]);
     }
     freeReplyObject(r);
     return DP_OK;
+}
+
+int rq_reap_runner(rq_conn *c, const char *runner_id, rq_reap_report *rep, dp_err *err)
+{
+    /* '~<id>' is the marker of a reclaim left unfinished (its reaper died) */
+    if (runner_id[0] == '~')
+        runner_id++;
+    int rc = rq_check_id(runner_id, "runner id", err);
+    if (rc != DP_OK)
+        return rc;
+    uint32_t chunk = c->opt.reclaim_chunk != 0 ? c->opt.reclaim_chunk : RQ_RECLAIM_CHUNK;
+    long long code = 2;
+    while (rc == DP_OK && code == 2)
+        rc = reap_call(c, runner_id, chunk, &code, rep, err);
+    if (rc == DP_OK && code == 1)
+        rep->runners_reaped++;
+    return rc;
 }
 
 int rq_reap_sweep(rq_conn *c, const char *owner_id, uint32_t lock_ms, uint32_t max_runners,

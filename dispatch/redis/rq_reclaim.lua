@@ -1,18 +1,41 @@
--- reclaim one expired runner: ARGV = runner_id, alive_ttl_ms, keep_ms.
--- Re-checks the deadline with the server's clock (a heartbeat may have
--- raced the sweep), then moves each job the runner still holds back to the
--- head of pending, or to dead with a reason when its attempts are used up.
--- The runner keeps its hash (marked lost, for `runners`) for keep_ms; its
--- token goes, so it must re-register. Returns {code, requeued, dead}: code 1
--- reaped, 0 already gone, -1 alive again.
+-- reclaim an expired runner, in chunks: ARGV = runner_id, alive_ttl_ms,
+-- keep_ms, chunk (jobs per call; 0 = all in this call).
+-- The first call re-checks the deadline with the server's clock (a heartbeat
+-- may have raced the sweep) and, in that same call, takes the runner out of
+-- the living for good: out of the alive set (a marker member '~<id>' with
+-- score 0 stands in, so the sweep finds an unfinished reclaim again even if
+-- this reaper dies), token deleted, hash marked lost. From then on its
+-- heartbeat, lease and complete are refused, so nobody ever sees a
+-- half-reclaimed runner as alive. Each call then moves up to `chunk` of the
+-- jobs it still holds back to the head of pending, or to dead with a reason
+-- when their attempts are used up; the call that empties the set removes
+-- the marker and lets the hash expire after keep_ms. Returns {code,
+-- requeued, dead}: code 1 reaped (done), 2 more jobs left (call again), 0
+-- already gone, -1 alive again.
 local id = ARGV[1]
+local chunk = tonumber(ARGV[4] or '0')
+local marker = '~' .. id
+local rk = runner_key(id)
 local now = now_ms()
 local dl = redis.call('ZSCORE', K_ALIVE, id)
-if not dl then return {0, 0, 0} end
-dl = tonumber(dl)
-if dl > now then return {-1, 0, 0} end
-local rk = runner_key(id)
-local jobs = redis.call('SMEMBERS', rk .. ':jobs')
+if dl then
+    dl = tonumber(dl)
+    if dl > now then return {-1, 0, 0} end
+    redis.call('ZREM', K_ALIVE, id)
+    redis.call('ZADD', K_ALIVE, 0, marker)
+    redis.call('DEL', rk .. ':token')
+    if redis.call('EXISTS', rk) == 1 then
+        redis.call('HSET', rk, 'lost', 1, 'last_seen', dl - tonumber(ARGV[2]))
+    end
+elseif not redis.call('ZSCORE', K_ALIVE, marker) then
+    return {0, 0, 0}
+end
+local jobs
+if chunk > 0 then
+    jobs = redis.call('SPOP', rk .. ':jobs', chunk)
+else
+    jobs = redis.call('SMEMBERS', rk .. ':jobs')
+end
 local back, dead, held = {}, {}, {}
 for _, jid in ipairs(jobs) do
     local jk = job_key(jid)
@@ -33,10 +56,8 @@ end
 if #held > 0 then push_all('SREM', K_LEASED, held) end
 if #back > 0 then wake_if_was_empty(push_all('LPUSH', K_PENDING, back), #back) end
 if #dead > 0 then push_all('RPUSH', K_DEAD, dead) end
-redis.call('DEL', rk .. ':jobs', rk .. ':token')
-redis.call('ZREM', K_ALIVE, id)
-if redis.call('EXISTS', rk) == 1 then
-    redis.call('HSET', rk, 'lost', 1, 'last_seen', dl - tonumber(ARGV[2]))
-    redis.call('PEXPIRE', rk, ARGV[3])
-end
+if chunk > 0 and redis.call('SCARD', rk .. ':jobs') > 0 then return {2, #back, #dead} end
+redis.call('DEL', rk .. ':jobs')
+redis.call('ZREM', K_ALIVE, marker)
+if redis.call('EXISTS', rk) == 1 then redis.call('PEXPIRE', rk, ARGV[3]) end
 return {1, #back, #dead}

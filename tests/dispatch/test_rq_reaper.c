@@ -1,6 +1,7 @@
 /* The reaper against the real Redis: reclaim of an expired runner, the
  * attempt limit, a racing heartbeat, two reapers on one dead runner, the
- * sweep guard, and the cost of an idle sweep. */
+ * sweep guard, the cost of an idle sweep, reclaims in chunks and a reclaim
+ * left unfinished by a dead reaper. */
 #include "tests/dispatch/rq_test_util.h"
 
 #include <pthread.h>
@@ -270,6 +271,81 @@ static void test_sweep_guard_and_idle_cost(void **state)
     assert_int_equal(rq_reap_sweep(f->c, "bad owner", 10, 10, &rep, &err), DP_EINVAL);
 }
 
+/* A runner lost with many leases is reclaimed in script calls of at most
+ * reclaim_chunk jobs (so Redis is never blocked long), and all of them come
+ * back. */
+static void test_reclaim_in_chunks(void **state)
+{
+    fx *f = *state;
+    f->opt.reclaim_chunk = 10;
+    rq_conn *c = t_connect(t_redis_url(), f->prefix, &f->opt);
+    char dead[DP_ID_MAX];
+    t_register(c, "many", 100, dead, NULL);
+    t_enqueue(c, "m", 95, 0);
+    rq_lease l[RQ_LEASE_MAX];
+    size_t n = 0;
+    dp_err err = {0};
+    assert_int_equal(rq_lease_claim(c, dead, 95, NULL, l, &n, &err), DP_OK);
+    rq_leases_free(l, n);
+    assert_int_equal(n, 95);
+    sleep_ms(TTL_MS + 100);
+    uint64_t before = rq_round_trips(c);
+    rq_reap_report rep;
+    assert_int_equal(rq_reap_sweep(c, "reaper-a", 1000, 100, &rep, &err), DP_OK);
+    /* sweep + lock + loading the reclaim script on this new connection +
+     * 10 reclaim calls (95 jobs, 10 a call) */
+    assert_int_equal(rq_round_trips(c) - before, 13);
+    assert_int_equal(rep.runners_reaped, 1);
+    assert_int_equal(rep.jobs_requeued, 95);
+    dp_queue_stats st;
+    assert_int_equal(rq_stats(c, &st, &err), DP_OK);
+    assert_int_equal(st.pending, 95);
+    assert_int_equal(st.leased, 0);
+    redisReply *r = redisCommand(f->raw, "ZCARD %srunners:alive", f->prefix);
+    assert_int_equal(r->integer, 0); /* no marker left */
+    freeReplyObject(r);
+    rq_close(c);
+}
+
+/* A reaper that died after its first reclaim call left the runner out of
+ * the living (its marker '~<id>' in the alive set, token gone, hash lost)
+ * with jobs still held: the runner is never seen alive (heartbeat and lease
+ * refused, not counted alive), and the next sweep finishes the reclaim. */
+static void test_unfinished_reclaim_is_finished(void **state)
+{
+    fx *f = *state;
+    char dead[DP_ID_MAX];
+    t_register(f->c, "half", 10, dead, NULL);
+    t_enqueue(f->c, "h", 6, 0);
+    assert_int_equal(lease(f, dead, 6), 6);
+    /* what the first call of a chunked reclaim leaves behind */
+    redisReply *r = redisCommand(f->raw, "ZREM %srunners:alive %s", f->prefix, dead);
+    freeReplyObject(r);
+    r = redisCommand(f->raw, "ZADD %srunners:alive 0 ~%s", f->prefix, dead);
+    freeReplyObject(r);
+    r = redisCommand(f->raw, "DEL %srunner:%s:token", f->prefix, dead);
+    freeReplyObject(r);
+    r = redisCommand(f->raw, "HSET %srunner:%s lost 1", f->prefix, dead);
+    freeReplyObject(r);
+    dp_err err = {0};
+    assert_int_equal(rq_heartbeat(f->c, dead, &err), DP_ENOTFOUND);
+    rq_lease l[4];
+    size_t n = 0;
+    assert_int_equal(rq_lease_claim(f->c, dead, 1, NULL, l, &n, &err), DP_ENOTFOUND);
+    dp_queue_stats st;
+    assert_int_equal(rq_stats(f->c, &st, &err), DP_OK);
+    assert_int_equal(st.runners_alive, 0);
+    rq_reap_report rep = sweep(f, "reaper-b");
+    assert_int_equal(rep.runners_reaped, 1);
+    assert_int_equal(rep.jobs_requeued, 6);
+    assert_int_equal(rq_stats(f->c, &st, &err), DP_OK);
+    assert_int_equal(st.pending, 6);
+    assert_int_equal(st.leased, 0);
+    r = redisCommand(f->raw, "ZCARD %srunners:alive", f->prefix);
+    assert_int_equal(r->integer, 0);
+    freeReplyObject(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -278,6 +354,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_heartbeat_races_reaper, setup, teardown),
         cmocka_unit_test_setup_teardown(test_two_reapers_one_dead_runner, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sweep_guard_and_idle_cost, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reclaim_in_chunks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unfinished_reclaim_is_finished, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
