@@ -75,7 +75,7 @@ PY
     for try in $(seq 0 39); do
       r=$(((k / BATCH + try) % 2 + 1))
       # 10 s: a stopped replica never answers; the other one is tried next
-      if timeout 10 dispatchctl submit --spec "$CH_DIR/batch.$me.json" --url "ipc://$CH_DIR/admin$r.sock" \
+      if timeout 10 dispatchctl submit --spec "$CH_DIR/batch.$me.json" --url "ipc://$CH_DIR/run/admin$r.sock" \
         >"$CH_DIR/ids.$me" 2>>"$CH_DIR/submit-errors.log"; then
         cat "$CH_DIR/ids.$me" >>"$CH_DIR/accepted-$tag"
         done=1

@@ -112,11 +112,11 @@ ch_replica() {
   local i=$1
   [ -n "${CH_REP_PORT[$i]:-}" ] || CH_REP_PORT[$i]=$(svc_free_port)
   env DISPATCH_RUNNER_LISTEN="tcp://$CH_HOST_IP:${CH_REP_PORT[$i]}" \
-    DISPATCH_ADMIN_LISTEN="ipc://$CH_DIR/admin$i.sock" dispatchd \
+    DISPATCH_ADMIN_LISTEN="ipc://$CH_DIR/run/admin$i.sock" dispatchd \
     </dev/null >>"$CH_DIR/dispatchd$i.log" 2>&1 &
   CH_REP_PID[$i]=$!
   for _ in $(seq 1 300); do
-    dispatchctl queue --url "ipc://$CH_DIR/admin$i.sock" >/dev/null 2>&1 && return 0
+    dispatchctl queue --url "ipc://$CH_DIR/run/admin$i.sock" >/dev/null 2>&1 && return 0
     kill -0 "${CH_REP_PID[$i]}" 2>/dev/null || break
     sleep 0.1
   done
