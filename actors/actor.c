@@ -21,6 +21,7 @@
 #include <nng/protocol/reqrep0/rep.h>
 
 #include "actors/actor_impl.h"
+#include "actors/actor_ipcwatch.h"
 #include "actors/actor_frame.h"
 
 static atomic_ulong actor_seq;
@@ -190,6 +191,7 @@ static void run_stop(actor *a)
         struct timespec ts = {0, (long)(last + ACTOR_CLOSE_LINGER_MS - now) * 1000000L};
         nanosleep(&ts, NULL);
     }
+    actor_ipcwatch_forget(a->sock);
     nng_close(a->sock);
     pthread_mutex_lock(&a->mu);
     a->sock_open = false;
@@ -267,6 +269,7 @@ static void actor_free(actor *a)
 {
     actor_client_close(a->self_client);
     if (a->sock_open) {
+        actor_ipcwatch_forget(a->sock);
         nng_close(a->sock);
     }
     for (size_t i = 0; i < a->n_slots; i++) {

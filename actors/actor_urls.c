@@ -1,6 +1,8 @@
 /* Listening URLs of an actor: see urls.h. */
 #include "actors/actor_urls.h"
 
+#include "actors/actor_ipcwatch.h"
+
 #include <nng/supplemental/tls/tls.h>
 
 #include <arpa/inet.h>
@@ -64,15 +66,6 @@ static int is_tls(const char *url)
     return strncmp(url, "tls+tcp", 7) == 0;
 }
 
-int actor_urls_ipc_private(nng_listener l, const char *url)
-{
-    /* nng applies it between bind and listen: nobody else can connect in
-     * between, as they could before a chmod after the fact. */
-    if (strncmp(url, "ipc://", 6) != 0)
-        return 0;
-    return nng_listener_set_int(l, NNG_OPT_IPC_PERMISSIONS, 0600);
-}
-
 int actor_urls_tls_listener(nng_listener l, const char *url, dp_err *err)
 {
     if (!is_tls(url))
@@ -117,9 +110,11 @@ int actor_urls_listen(actor_urls *u, nng_socket sock, const char *url, dp_err *e
         return DP_EINVAL;
     }
     if (rv == 0) {
-        rv = actor_urls_ipc_private(l, url);
+        rv = actor_ipc_private(l, url);
         if (rv == 0)
             rv = nng_listener_start(l, 0);
+        if (rv == 0)
+            rv = actor_ipcwatch_add(sock, l, url);
     }
     if (rv != 0) {
         int code = (rv == NNG_EADDRINUSE || rv == NNG_EPERM) ? DP_EIO : DP_EINVAL;

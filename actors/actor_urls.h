@@ -28,10 +28,6 @@ void actor_urls_free(actor_urls *u);
 /* For a tls+tcp:// URL, applies the process TLS settings (actor_tls_configure)
  * to a listener or dialer; a no-op for other URLs. DP_EINVAL naming what is
  * missing. */
-/* For an ipc:// listener (before it starts): the socket is 0600 from the
- * moment it exists. 0, or an nng error. Other schemes: 0. */
-int actor_urls_ipc_private(nng_listener l, const char *url);
-
 int actor_urls_tls_listener(nng_listener l, const char *url, dp_err *err);
 int actor_urls_tls_dialer(nng_dialer d, const char *url, dp_err *err);
 

@@ -35,7 +35,7 @@ struct dd_stack {
 /* The directory of an ipc socket: created 0700 when missing; refused when
  * it is a symlink, belongs to another user (they could swap the socket and
  * collect what operators send), or is shared and writable by others (like
- * /tmp). The socket itself is 0600 from birth (actor_urls_ipc_private). */
+ * /tmp). The socket itself is 0600 from birth (actor_ipc_private). */
 static int private_dir_for(const char *url, dp_err *err)
 {
     if (strncmp(url, "ipc://", 6) != 0)

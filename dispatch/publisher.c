@@ -2,6 +2,7 @@
 
 #include "common/apikey.h"
 #include "dispatch/dd_actor.h"
+#include "actors/actor_ipcwatch.h"
 #include "actors/actor_urls.h"
 #include "common/log.h"
 
@@ -61,7 +62,7 @@ static int publisher_start(void *state, actor_ctx *ctx, dp_err *err)
     if (rv == 0 && actor_urls_tls_listener(l, s->url, err) != 0)
         return DP_EINVAL;
     if (rv == 0)
-        rv = actor_urls_ipc_private(l, s->url);
+        rv = actor_ipc_private(l, s->url);
     if (rv == 0)
         rv = nng_listener_start(l, 0);
     if (rv != 0)

@@ -14,6 +14,10 @@
 #include "tests/support/redis_server.h"
 
 #include <hiredis/hiredis.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -273,12 +277,57 @@ static void test_flushall_mid_flight(void **state)
     rs_stop(&rs);
 }
 
+/* A stall (SIGSTOP) during which an admin client gives up: its connection
+ * is negotiated after SIGCONT with a peer already gone, which in nng 1.5.2
+ * leaves the ipc listener greeting but never serving anyone again (#1518).
+ * The ipc watchdog restarts it: the admin socket must answer again within
+ * its probe period (2 s) + answer timeout (3 s); 20 s of slack for load. */
+static void test_stall_with_a_client_that_gave_up(void **state)
+{
+    (void)state;
+    dd_daemon d;
+    dd_init(&d, NULL, NULL);
+    dd_start(&d);
+    kill(d.pid, SIGSTOP);
+    /* A client that connects (the kernel queues it), says hello and leaves
+     * before the stalled daemon negotiates: what a timed-out dispatchctl does. */
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof sa.sun_path, "%s", d.admin_url + 6);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    const unsigned char hello[8] = {0, 'S', 'P', 0, 0, 0x30, 0, 0};
+    assert_int_equal(write(fd, hello, sizeof hello), (ssize_t)sizeof hello);
+    close(fd);
+    dd_sleep_ms(500);
+    kill(d.pid, SIGCONT);
+    dp_msg q = {.type = DP_MSG_QUEUE}, rep;
+    int64_t t0 = dd_now_us();
+    for (;;) {
+        dp_err err = {0};
+        actor_client *c = actor_client_open(d.admin_url, &err);
+        int rc = c != NULL ? dd_rpc(c, &q, &rep, 2000) : DP_EUNAVAIL;
+        actor_client_close(c);
+        if (rc == DP_OK && rep.type == DP_MSG_QUEUE_STATS) {
+            dp_msg_free(&rep);
+            break;
+        }
+        if (rc == DP_OK)
+            dp_msg_free(&rep);
+        if (dd_now_us() - t0 > 25000000)
+            fail_msg("the admin socket never answered again after the stall");
+        dd_sleep_ms(200);
+    }
+    assert_int_equal(dd_stop(&d), 0);
+    dd_fini(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reaper_reclaims_then_fails),
         cmocka_unit_test(test_restart_mid_flight),
         cmocka_unit_test(test_flushall_mid_flight),
+        cmocka_unit_test(test_stall_with_a_client_that_gave_up),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
