@@ -199,11 +199,20 @@ static int run_copy(PGconn *c, const job_set *js, size_t batch)
 
 static int run_jsonb(store_db *db, const job_set *js, size_t batch)
 {
-    dp_test_result tests[2] = {
-        {.name = "t1", .verdict = DP_VERDICT_AC, .time_ms = 3, .wall_ms = 4, .memory_kb = 1200,
-         .stdout_excerpt = "3\n", .stderr_excerpt = ""},
-        {.name = "t2", .verdict = DP_VERDICT_AC, .time_ms = 3, .wall_ms = 4, .memory_kb = 1200,
-         .stdout_excerpt = "10\n", .stderr_excerpt = ""}};
+    dp_test_result tests[2] = {{.name = "t1",
+                                .verdict = DP_VERDICT_AC,
+                                .time_ms = 3,
+                                .wall_ms = 4,
+                                .memory_kb = 1200,
+                                .stdout_excerpt = "3\n",
+                                .stderr_excerpt = ""},
+                               {.name = "t2",
+                                .verdict = DP_VERDICT_AC,
+                                .time_ms = 3,
+                                .wall_ms = 4,
+                                .memory_kb = 1200,
+                                .stdout_excerpt = "10\n",
+                                .stderr_excerpt = ""}};
     dp_job_result *res = calloc(batch, sizeof *res);
     store_result_in *in = calloc(batch, sizeof *in);
     store_outcome *out = calloc(batch, sizeof *out);

@@ -271,3 +271,34 @@ void th_exec_close(exec_ctx *ctx, const char *root)
     exec_close(ctx);
     exec_rmtree(root, NULL);
 }
+
+const char *th_zip_url(const char *root, const th_entry *entries, size_t n)
+{
+    static char url[160];
+    static int counter;
+    char path[128];
+    snprintf(path, sizeof path, "%s/sub%d.zip", root, counter++);
+    th_zip(path, entries, n);
+    snprintf(url, sizeof url, "file://%s", path);
+    return url;
+}
+
+void th_judge(exec_ctx *ctx, const char *work, dp_job_spec *spec, dp_verdict want,
+              dp_job_result *res)
+{
+    int retry = -1;
+    dp_err e;
+    assert_int_equal(exec_job(ctx, spec, 1, res, &retry, &e), 0);
+    if (res->verdict != want) {
+        print_message("message: %s\nlog:\n%s\n", res->message ? res->message : "-",
+                      res->log ? res->log : "-");
+        fail_msg("verdict %s, wanted %s",
+                 dp_verdict_name(res->verdict) != NULL ? dp_verdict_name(res->verdict) : "none",
+                 dp_verdict_name(want));
+    }
+    assert_int_equal(retry, 0);
+    assert_int_equal(th_dir_count(work), 0);
+    assert_non_null(res->log);
+    assert_int_equal(strlen(res->log), res->log_len);
+    assert_string_equal(res->job_id, "job-test");
+}

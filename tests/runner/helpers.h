@@ -20,6 +20,16 @@ typedef struct {
 /* Writes a zip with n entries to path; aborts the test on failure. */
 void th_zip(const char *path, const th_entry *entries, size_t n);
 
+/* th_zip into a fresh file under root; returns its file:// URL (static
+ * buffer, valid until the next call). */
+const char *th_zip_url(const char *root, const th_entry *entries, size_t n);
+
+/* Runs spec on ctx and checks: the verdict is want (else shows the message
+ * and the log), not retryable, the workspace under work is gone, the log is
+ * whole, the job id is "job-test". res is the caller's. */
+void th_judge(exec_ctx *ctx, const char *work, dp_job_spec *spec, dp_verdict want,
+              dp_job_result *res);
+
 /* A fresh spec (free with dp_job_spec_free) for profile and archive url. */
 void th_spec(dp_job_spec *spec, const char *profile, const char *url);
 void th_spec_test(dp_job_spec *spec, const char *name, const char *in, const char *expected);

@@ -20,7 +20,6 @@
 
 static char root[64], work[96];
 static exec_ctx *ctx;
-static int zip_counter;
 
 static int group_setup(void **state)
 {
@@ -40,38 +39,6 @@ static int group_teardown(void **state)
     return 0;
 }
 
-/* Writes the entries to a fresh zip and returns its file:// URL (static). */
-static const char *zip_url(const th_entry *entries, size_t n)
-{
-    static char url[160];
-    char path[128];
-    snprintf(path, sizeof path, "%s/sub%d.zip", root, zip_counter++);
-    th_zip(path, entries, n);
-    snprintf(url, sizeof url, "file://%s", path);
-    return url;
-}
-
-/* Runs spec, checks the verdict and that the workspace is gone; shows the
- * message and the log when the verdict is not the expected one. */
-static void judge(dp_job_spec *spec, dp_verdict want, dp_job_result *res)
-{
-    int retry = -1;
-    dp_err e;
-    assert_int_equal(exec_job(ctx, spec, 1, res, &retry, &e), 0);
-    if (res->verdict != want) {
-        print_message("message: %s\nlog:\n%s\n", res->message ? res->message : "-",
-                      res->log ? res->log : "-");
-        fail_msg("verdict %s, wanted %s",
-                 dp_verdict_name(res->verdict) != NULL ? dp_verdict_name(res->verdict) : "none",
-                 dp_verdict_name(want));
-    }
-    assert_int_equal(retry, 0);
-    assert_int_equal(th_dir_count(work), 0);
-    assert_non_null(res->log);
-    assert_int_equal(strlen(res->log), res->log_len);
-    assert_string_equal(res->job_id, "job-test");
-}
-
 /* tokens and float compares end to end, and the score as the weighted share:
  * weights 1, 3, 0 (a sample test) and the 3-weight test failing: 25. */
 static void test_checkers_and_weights(void **state)
@@ -83,7 +50,7 @@ static void test_checkers_and_weights(void **state)
                      0, 0}};
     dp_job_spec spec;
     dp_job_result res;
-    th_spec(&spec, "python3", zip_url(e, 1));
+    th_spec(&spec, "python3", th_zip_url(root, e, 1));
     th_spec_test(&spec, "float", "0.1\n", "0.1\n");
     th_spec_test(&spec, "tight", "0.1\n", "0.1\n");
     th_spec_test(&spec, "sample", "0\n", "1e-12");
@@ -94,7 +61,7 @@ static void test_checkers_and_weights(void **state)
     spec.tests[1].score = 3;
     spec.tests[2].compare = DP_COMPARE_TOKENS; /* "1e-12" is its repr: trailing spaces pass */
     spec.tests[2].score = 0;
-    judge(&spec, DP_VERDICT_WA, &res);
+    th_judge(ctx, work, &spec, DP_VERDICT_WA, &res);
     assert_int_equal(res.tests[0].verdict, DP_VERDICT_AC);
     assert_int_equal(res.tests[1].verdict, DP_VERDICT_WA);
     assert_int_equal(res.tests[2].verdict, DP_VERDICT_AC);
@@ -120,7 +87,7 @@ static const char checked_py[] = "x = int(input())\nprint(x + (x % 10))\n"
 static void checker_job(dp_job_spec *spec, const char *checker)
 {
     th_entry e[] = {{"main.py", checked_py, 0, 0}, {"checker", checker, 0, 0100755}};
-    th_spec(spec, "python3", zip_url(e, checker != NULL ? 2 : 1));
+    th_spec(spec, "python3", th_zip_url(root, e, checker != NULL ? 2 : 1));
     th_spec_test(spec, "same", "10\n", "10\n");
     th_spec_test(spec, "near", "11\n", "11\n");
     th_spec_test(spec, "far", "12\n", "12\n");
@@ -134,7 +101,7 @@ static void test_custom_checker(void **state)
     dp_job_spec spec;
     dp_job_result res;
     checker_job(&spec, checker_py);
-    judge(&spec, DP_VERDICT_WA, &res);
+    th_judge(ctx, work, &spec, DP_VERDICT_WA, &res);
     assert_int_equal(res.tests[0].verdict, DP_VERDICT_AC);
     assert_int_equal(res.tests[1].verdict, DP_VERDICT_WA);
     assert_int_equal(res.tests[2].verdict, DP_VERDICT_WA);
@@ -183,7 +150,7 @@ static void test_custom_checker_fails(void **state)
     dp_job_spec spec;
     dp_job_result res;
     checker_job(&spec, NULL);
-    judge(&spec, DP_VERDICT_CE, &res);
+    th_judge(ctx, work, &spec, DP_VERDICT_CE, &res);
     assert_non_null(strstr(res.message, "no checker file checker"));
     dp_job_result_free(&res);
     dp_job_spec_free(&spec);

@@ -23,7 +23,6 @@
 
 static char root[64], work[96];
 static exec_ctx *ctx;
-static int zip_counter;
 
 static int group_setup(void **state)
 {
@@ -42,38 +41,6 @@ static int group_teardown(void **state)
     return 0;
 }
 
-/* Writes the entries to a fresh zip and returns its file:// URL (static). */
-static const char *zip_url(const th_entry *entries, size_t n)
-{
-    static char url[160];
-    char path[128];
-    snprintf(path, sizeof path, "%s/sub%d.zip", root, zip_counter++);
-    th_zip(path, entries, n);
-    snprintf(url, sizeof url, "file://%s", path);
-    return url;
-}
-
-/* Runs spec, checks the verdict and that the workspace is gone; shows the
- * message and the log when the verdict is not the expected one. */
-static void judge(dp_job_spec *spec, dp_verdict want, dp_job_result *res)
-{
-    int retry = -1;
-    dp_err e;
-    assert_int_equal(exec_job(ctx, spec, 1, res, &retry, &e), 0);
-    if (res->verdict != want) {
-        print_message("message: %s\nlog:\n%s\n", res->message ? res->message : "-",
-                      res->log ? res->log : "-");
-        fail_msg("verdict %s, wanted %s",
-                 dp_verdict_name(res->verdict) != NULL ? dp_verdict_name(res->verdict) : "none",
-                 dp_verdict_name(want));
-    }
-    assert_int_equal(retry, 0);
-    assert_int_equal(th_dir_count(work), 0);
-    assert_non_null(res->log);
-    assert_int_equal(strlen(res->log), res->log_len);
-    assert_string_equal(res->job_id, "job-test");
-}
-
 static const char sum_c[] = "#include <stdio.h>\n"
                             "int main(void){long a,b;if(scanf(\"%ld %ld\",&a,&b)!=2)return 1;"
                             "printf(\"%ld\\n\",a+b);return 0;}\n";
@@ -81,7 +48,7 @@ static const char sum_c[] = "#include <stdio.h>\n"
 static void c_job(const char *src, dp_job_spec *spec)
 {
     th_entry e[] = {{"main.c", src, 0, 0}};
-    th_spec(spec, "c", zip_url(e, 1));
+    th_spec(spec, "c", th_zip_url(root, e, 1));
     th_spec_test(spec, "t1", "2 3\n", "5\n");
     th_spec_test(spec, "t2", "40 2\n", "42\n");
 }
@@ -92,7 +59,7 @@ static void test_c_accepted(void **state)
     dp_job_spec spec;
     dp_job_result res;
     c_job(sum_c, &spec);
-    judge(&spec, DP_VERDICT_AC, &res);
+    th_judge(ctx, work, &spec, DP_VERDICT_AC, &res);
     assert_int_equal(res.n_tests, 2);
     assert_true(res.score == 100.0);
     assert_null(res.message);
@@ -113,7 +80,7 @@ static void test_c_wrong_answer(void **state)
     dp_job_spec spec;
     dp_job_result res;
     c_job(src, &spec);
-    judge(&spec, DP_VERDICT_WA, &res);
+    th_judge(ctx, work, &spec, DP_VERDICT_WA, &res);
     assert_int_equal(res.tests[0].verdict, DP_VERDICT_AC);
     assert_int_equal(res.tests[1].verdict, DP_VERDICT_WA);
     assert_string_equal(res.tests[1].stdout_excerpt, "38\n");
@@ -130,11 +97,11 @@ static void test_c_lines_compare(void **state)
     th_entry e[] = {{"main.c", src, 0, 0}};
     dp_job_spec spec;
     dp_job_result res;
-    th_spec(&spec, "c", zip_url(e, 1));
+    th_spec(&spec, "c", th_zip_url(root, e, 1));
     th_spec_test(&spec, "exact", "", "5\n");
     th_spec_test(&spec, "lines", "", "5\n");
     spec.tests[1].compare = DP_COMPARE_LINES;
-    judge(&spec, DP_VERDICT_WA, &res);
+    th_judge(ctx, work, &spec, DP_VERDICT_WA, &res);
     assert_int_equal(res.tests[0].verdict, DP_VERDICT_WA);
     assert_int_equal(res.tests[1].verdict, DP_VERDICT_AC);
     dp_job_result_free(&res);
@@ -150,7 +117,7 @@ static void test_c_time_limit(void **state)
     c_job(src, &spec);
     spec.limits.time_ms = 300;
     spec.n_tests = 1; /* one is enough: keep the test fast */
-    judge(&spec, DP_VERDICT_TLE, &res);
+    th_judge(ctx, work, &spec, DP_VERDICT_TLE, &res);
     assert_int_equal(res.tests[0].verdict, DP_VERDICT_TLE);
     /* Stopped by the CPU limit, not the profile's 5 s wall limit: the log
      * says which (a wall-time bound would depend on the CPU share a loaded
@@ -170,7 +137,7 @@ static void test_c_compile_error(void **state)
     dp_job_spec spec;
     dp_job_result res;
     c_job("int main(void){ return nope_undeclared; }\n", &spec);
-    judge(&spec, DP_VERDICT_CE, &res);
+    th_judge(ctx, work, &spec, DP_VERDICT_CE, &res);
     assert_non_null(strstr(res.message, "nope_undeclared"));
     assert_non_null(strstr(res.message, "gcc"));
     assert_true(res.score == 0.0);
@@ -185,7 +152,7 @@ static void test_c_crash(void **state)
     dp_job_spec spec;
     dp_job_result res;
     c_job(src, &spec);
-    judge(&spec, DP_VERDICT_RE, &res);
+    th_judge(ctx, work, &spec, DP_VERDICT_RE, &res);
     assert_int_equal(res.tests[0].signal, 11);
     assert_int_equal(res.tests[0].exit_code, -1);
     assert_non_null(strstr(res.message, "RE"));
@@ -199,7 +166,7 @@ static void test_c_exit_code(void **state)
     dp_job_spec spec;
     dp_job_result res;
     c_job("int main(void){return 3;}\n", &spec);
-    judge(&spec, DP_VERDICT_RE, &res);
+    th_judge(ctx, work, &spec, DP_VERDICT_RE, &res);
     assert_int_equal(res.tests[0].exit_code, 3);
     assert_int_equal(res.tests[0].signal, 0);
     dp_job_result_free(&res);
@@ -219,7 +186,7 @@ static void test_c_memory_limit(void **state)
     c_job(src, &spec);
     spec.limits.memory_kb = 64 * 1024;
     spec.n_tests = 1;
-    judge(&spec, DP_VERDICT_MLE, &res);
+    th_judge(ctx, work, &spec, DP_VERDICT_MLE, &res);
     assert_int_equal(res.tests[0].verdict, DP_VERDICT_MLE);
     spec.n_tests = 2;
     dp_job_result_free(&res);
@@ -237,7 +204,7 @@ static void test_c_output_limit(void **state)
     c_job(src, &spec);
     spec.limits.output_kb = 64;
     spec.n_tests = 1;
-    judge(&spec, DP_VERDICT_OLE, &res);
+    th_judge(ctx, work, &spec, DP_VERDICT_OLE, &res);
     /* the excerpt is head and tail around a marker, not the whole flood */
     assert_true(strlen(res.tests[0].stdout_excerpt) < 8192);
     assert_non_null(strstr(res.tests[0].stdout_excerpt, "bytes cut ...]"));
@@ -256,14 +223,14 @@ static void test_c_ignores_stdin(void **state)
         {"main.c", "#include <stdio.h>\nint main(void){puts(\"5\");return 0;}\n", 0, 0}};
     dp_job_spec spec;
     dp_job_result res;
-    th_spec(&spec, "c", zip_url(e, 1));
+    th_spec(&spec, "c", th_zip_url(root, e, 1));
     char *big = malloc(4u << 20);
     assert_non_null(big);
     memset(big, '7', (4u << 20) - 1);
     big[(4u << 20) - 1] = '\0';
     th_spec_test(&spec, "big", big, "5\n");
     free(big);
-    judge(&spec, DP_VERDICT_AC, &res);
+    th_judge(ctx, work, &spec, DP_VERDICT_AC, &res);
     dp_job_result_free(&res);
     dp_job_spec_free(&spec);
 }
@@ -274,10 +241,10 @@ static void test_python(void **state)
     th_entry e[] = {{"main.py", "a, b = map(int, input().split())\nprint(a + b)\n", 0, 0}};
     dp_job_spec spec;
     dp_job_result res;
-    th_spec(&spec, "python3", zip_url(e, 1));
+    th_spec(&spec, "python3", th_zip_url(root, e, 1));
     th_spec_test(&spec, "t1", "2 3\n", "5\n");
     th_spec_test(&spec, "t2", "1 1\n", "3\n");
-    judge(&spec, DP_VERDICT_WA, &res);
+    th_judge(ctx, work, &spec, DP_VERDICT_WA, &res);
     assert_int_equal(res.tests[0].verdict, DP_VERDICT_AC);
     assert_true(res.score == 50.0);
     dp_job_result_free(&res);
@@ -301,8 +268,8 @@ static void test_unittest_pass(void **state)
     };
     dp_job_spec spec;
     dp_job_result res;
-    th_spec(&spec, "python3-unittest", zip_url(e, 2));
-    judge(&spec, DP_VERDICT_AC, &res);
+    th_spec(&spec, "python3-unittest", th_zip_url(root, e, 2));
+    th_judge(ctx, work, &spec, DP_VERDICT_AC, &res);
     assert_int_equal(res.n_tests, 2);
     assert_string_equal(res.tests[0].name, "test_calc.TestCalc.test_a_add");
     assert_true(res.score == 100.0);
@@ -325,8 +292,8 @@ static void test_unittest_fail(void **state)
     };
     dp_job_spec spec;
     dp_job_result res;
-    th_spec(&spec, "python3-unittest", zip_url(e, 2));
-    judge(&spec, DP_VERDICT_WA, &res);
+    th_spec(&spec, "python3-unittest", th_zip_url(root, e, 2));
+    th_judge(ctx, work, &spec, DP_VERDICT_WA, &res);
     assert_int_equal(res.n_tests, 4);
     assert_int_equal(res.tests[2].verdict, DP_VERDICT_WA);
     assert_int_equal(res.tests[3].verdict, DP_VERDICT_RE);
@@ -348,8 +315,8 @@ static void test_unittest_empty(void **state)
     th_entry e[] = {{"calc.py", calc_py, 0, 0}};
     dp_job_spec spec;
     dp_job_result res;
-    th_spec(&spec, "python3-unittest", zip_url(e, 1));
-    judge(&spec, DP_VERDICT_WA, &res);
+    th_spec(&spec, "python3-unittest", th_zip_url(root, e, 1));
+    th_judge(ctx, work, &spec, DP_VERDICT_WA, &res);
     assert_int_equal(res.n_tests, 1);
     assert_true(res.score == 0.0);
     dp_job_result_free(&res);
@@ -367,16 +334,16 @@ static void test_shell(void **state)
                      {"data.txt", "hello\n", 0, 0}};
     dp_job_spec spec;
     dp_job_result res;
-    th_spec(&spec, "shell", zip_url(ok, 3));
-    judge(&spec, DP_VERDICT_AC, &res);
+    th_spec(&spec, "shell", th_zip_url(root, ok, 3));
+    th_judge(ctx, work, &spec, DP_VERDICT_AC, &res);
     assert_int_equal(res.n_tests, 1);
     assert_string_equal(res.tests[0].stdout_excerpt, "fine\n");
     dp_job_result_free(&res);
     dp_job_spec_free(&spec);
 
     th_entry bad[] = {{"test.sh", "echo broken >&2\nexit 4\n", 0, 0}};
-    th_spec(&spec, "shell", zip_url(bad, 1));
-    judge(&spec, DP_VERDICT_WA, &res);
+    th_spec(&spec, "shell", th_zip_url(root, bad, 1));
+    th_judge(ctx, work, &spec, DP_VERDICT_WA, &res);
     assert_int_equal(res.tests[0].exit_code, 4);
     assert_string_equal(res.tests[0].stderr_excerpt, "broken\n");
     dp_job_result_free(&res);
