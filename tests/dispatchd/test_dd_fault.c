@@ -287,6 +287,12 @@ static void test_stall_with_a_client_that_gave_up(void **state)
     (void)state;
     dd_daemon d;
     dd_init(&d, NULL, NULL);
+    /* The listener nng broke cannot be freed whole when it is closed: what
+     * it leaks is nng's own (tests/actors/nng-1.5.2.supp). */
+    char supp[512];
+    snprintf(supp, sizeof supp, "LSAN_OPTIONS=suppressions=%s",
+             getenv("DD_NNG_SUPP") != NULL ? getenv("DD_NNG_SUPP") : "");
+    dd_env(&d, supp);
     dd_start(&d);
     kill(d.pid, SIGSTOP);
     /* A client that connects (the kernel queues it), says hello and leaves
