@@ -17,7 +17,9 @@ auth_cache *auth_cache_new(size_t capacity);
 void auth_cache_free(auth_cache *c);
 
 /* DP_OK when token belongs to runner_id (from the cache, else one Redis GET
- * through rq); DP_EAUTH when it does not; another code when Redis failed. */
+ * through rq); DP_EAUTH when it does not; DP_ENOTFOUND when runner_id has no
+ * token (unknown, reaped, deregistered; only seen when not cached); another
+ * code when Redis failed. */
 int auth_cache_check(auth_cache *c, rq_conn *rq, const char *runner_id, const char *token,
                      dp_err *err);
 

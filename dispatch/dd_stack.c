@@ -180,6 +180,7 @@ static int start_http(dd_stack *s, const dd_config *c, dp_err *err)
     http_api_config hc = {.listen_url = c->http_listen,
                           .gateway_url = actor_url(s->gw_http, 0),
                           .status_url = actor_url(s->status, 0),
+                          .runners_url = actor_url(s->gw_runner, 0),
                           .events_url = s->events_inproc,
                           .log_store = c->log_store,
                           .max_body = (size_t)c->http_max_body,

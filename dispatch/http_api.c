@@ -16,12 +16,13 @@
 
 #define HTTP_MAX_CONNS 4096 /* SSE streams and long-polls included */
 
-/* Matches "/api/v1/jobs/{id}/cancel" against path; {id} is one segment of
- * [A-Za-z0-9_.-], copied to id. */
-static int path_match(const char *pattern, const char *path, char *id, size_t id_len)
+/* Matches "/api/v1/jobs/{id}/cancel" against path; {id} (and {job}) is one
+ * segment of [A-Za-z0-9_.-], copied to id (job). */
+static int path_match(const char *pattern, const char *path, char *id, char *job, size_t id_len)
 {
     while (*pattern != '\0') {
-        if (strncmp(pattern, "{id}", 4) == 0) {
+        int is_id = strncmp(pattern, "{id}", 4) == 0;
+        if (is_id || strncmp(pattern, "{job}", 5) == 0) {
             size_t n = strcspn(path, "/");
             if (n == 0 || n >= id_len)
                 return 0;
@@ -29,10 +30,10 @@ static int path_match(const char *pattern, const char *path, char *id, size_t id
                 if (strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-",
                            path[i]) == NULL)
                     return 0;
-            memcpy(id, path, n);
-            id[n] = '\0';
+            memcpy(is_id ? id : job, path, n);
+            (is_id ? id : job)[n] = '\0';
             path += n;
-            pattern += 4;
+            pattern += is_id ? 4 : 5;
             continue;
         }
         if (*pattern++ != *path++)
@@ -41,12 +42,12 @@ static int path_match(const char *pattern, const char *path, char *id, size_t id
     return *path == '\0';
 }
 
-static const http_route *route_find(const char *method, const char *path, char *id, size_t id_len,
-                                    int *path_known)
+static const http_route *route_find(const char *method, const char *path, char *id, char *job,
+                                    size_t id_len, int *path_known)
 {
     *path_known = 0;
     for (size_t i = 0; i < http_n_routes; i++) {
-        if (!path_match(http_routes[i].pattern, path, id, id_len))
+        if (!path_match(http_routes[i].pattern, path, id, job, id_len))
             continue;
         *path_known = 1;
         if (strcmp(http_routes[i].method, method) == 0)
@@ -119,7 +120,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *con_cls = r;
         s->live++;
         int known = 0;
-        r->route = route_find(method, url, r->id, sizeof r->id, &known);
+        r->route = route_find(method, url, r->id, r->job, sizeof r->id, &known);
         if (r->route == NULL) {
             if (known)
                 http_answer_error(r, 405, "method_not_allowed", "%s is not allowed on %.200s",
@@ -214,6 +215,7 @@ http_server *http_api_start(const http_api_config *cfg, dp_err *err)
     struct addrinfo *ai = NULL;
     if ((s->gateway = actor_client_open(cfg->gateway_url, err)) == NULL ||
         (s->status = actor_client_open(cfg->status_url, err)) == NULL ||
+        (s->runners = actor_client_open(cfg->runners_url, err)) == NULL ||
         (s->store = logstore_open(cfg->log_store, err)) == NULL ||
         (s->hub = http_hub_start(cfg->events_url, s, err)) == NULL ||
         listen_addr(cfg->listen_url, &ai, err) != DP_OK)
@@ -248,6 +250,7 @@ void http_api_stop(http_server *s)
     /* Calls in flight end (DP_ECLOSED); their callbacks answer and resume. */
     actor_client_close(s->gateway);
     actor_client_close(s->status);
+    actor_client_close(s->runners);
     /* MHD may not stop with a connection suspended, and would drop answers
      * not yet sent: wait until every request has been answered and every
      * stream has sent its end (each answers at once once stopping; a client

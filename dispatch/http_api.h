@@ -17,6 +17,7 @@
 typedef struct {
     const char *listen_url;  /* http://host:port */
     const char *gateway_url; /* the HTTP gateway's inproc URL */
+    const char *runners_url; /* gateway-runner's inproc URL: runners over HTTP */
     const char *status_url;  /* the status actor's inproc URL */
     const char *events_url;  /* the publisher's (inproc) URL: SSE */
     const char *log_store;   /* URL template: inline files are stored there too */

@@ -151,16 +151,23 @@ static void on_call(void *arg, int code, nng_msg *reply, const char *errmsg)
 
 int http_forward(http_req *r, dp_msg *m, http_reply_fn on_reply)
 {
+    char *saved = m->auth;
+    m->auth = r->key[0] != '\0' ? r->key : NULL;
+    int rc = http_forward_via(r, r->srv->gateway, r->srv->call_timeout_ms, m, on_reply);
+    m->auth = saved;
+    return rc;
+}
+
+int http_forward_via(http_req *r, actor_client *to, int timeout_ms, dp_msg *m,
+                     http_reply_fn on_reply)
+{
     if (r->srv->stopping) {
         http_answer_error(r, 503, "unavailable", "dispatcher shutting down");
         return 0;
     }
     dp_err err = {0};
     nng_msg *msg = NULL;
-    char *saved = m->auth;
-    m->auth = r->key[0] != '\0' ? r->key : NULL;
     int rc = dp_msg_encode(m, &msg, &err);
-    m->auth = saved;
     if (rc != DP_OK) {
         http_answer_error(r, rc == DP_EINVAL ? 400 : 500, dp_code_name(rc), "%s", err.msg);
         return 0;
@@ -168,8 +175,7 @@ int http_forward(http_req *r, dp_msg *m, http_reply_fn on_reply)
     int was = r->suspended;
     suspend(r); /* before the call: its reply may come at once */
     r->on_reply = on_reply;
-    if (actor_client_call_async(r->srv->gateway, msg, r->srv->call_timeout_ms, on_call, r, &err) !=
-        0) {
+    if (actor_client_call_async(to, msg, timeout_ms, on_call, r, &err) != 0) {
         http_answer_error(r, 503, "unavailable", "dispatcher: %s", err.msg);
         if (!was)
             http_resume(r);

@@ -47,7 +47,7 @@ typedef int (*http_reply_fn)(http_req *r, dp_msg *rep);
 
 typedef struct {
     const char *method;  /* "GET", "POST" */
-    const char *pattern; /* "/api/v1/jobs/{id}/cancel": one {id} at most */
+    const char *pattern; /* "/api/v1/jobs/{id}/cancel": one {id} and one {job} at most */
     http_route_fn fn;
     int body;   /* 1: takes a JSON body */
     int stream; /* 1: the route answers with a stream (SSE) */
@@ -63,6 +63,7 @@ struct http_server {
     struct MHD_Daemon *daemon;
     actor_client *gateway; /* the HTTP gateway's inproc URL */
     actor_client *status;  /* the status actor: /healthz, /metrics */
+    actor_client *runners; /* gateway-runner's inproc URL: runners over HTTP */
     size_t max_body;
     logstore *store;   /* inline files (dispatch/http_inline.h); polling thread only */
     size_t max_inline; /* bytes of inline files per spec */
@@ -80,6 +81,7 @@ struct http_req {
     struct MHD_Connection *conn;
     const http_route *route;
     char id[DP_ID_MAX + 1];         /* the path's {id} */
+    char job[DP_ID_MAX + 1];        /* the path's {job} */
     char key[DP_MSG_MAX_TOKEN + 1]; /* Authorization: Bearer KEY ("" when none) */
     char *body;
     size_t len, cap;
@@ -117,6 +119,11 @@ void http_answer_reply_error(http_req *r, const dp_msg *rep);
  * the HTTP gateway; on_reply gets the answer. Suspends the connection when
  * called from the polling thread; from a reply callback it is already. */
 int http_forward(http_req *r, dp_msg *m, http_reply_fn on_reply);
+
+/* The same to another gateway (gateway-runner for runners over HTTP), m as
+ * it is (no API key), with a reply timeout of timeout_ms. */
+int http_forward_via(http_req *r, actor_client *to, int timeout_ms, dp_msg *m,
+                     http_reply_fn on_reply);
 
 /* Asks the status actor (its one-byte protocol): answered as text. */
 void http_ask_status(http_req *r, char kind);

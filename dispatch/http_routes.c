@@ -7,6 +7,7 @@
 #include "common/job_json.h"
 #include "dispatch/http_events.h"
 #include "dispatch/http_inline.h"
+#include "dispatch/http_runners.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -359,5 +360,12 @@ const http_route http_routes[] = {
     {"POST", "/execute", http_execute, 1, 0},
     {"GET", "/api/v1/events", http_events_all, 0, 1},
     {"GET", "/api/v1/jobs/{id}/events", http_events_job, 0, 1},
+    /* runners over HTTP (dispatch/http_runners.h): a runner token (checked by the
+     * route), never an API key */
+    {"POST", "/api/v1/runners/register", http_runner_register, 1, 0},
+    {"POST", "/api/v1/runners/{id}/heartbeat", http_runner_heartbeat, 0, 0},
+    {"GET", "/api/v1/runners/{id}/next-job", http_runner_next_job, 0, 0},
+    {"PUT", "/api/v1/runners/{id}/jobs/{job}/complete", http_runner_complete, 1, 0},
+    {"POST", "/api/v1/runners/{id}/deregister", http_runner_deregister, 0, 0},
 };
 const size_t http_n_routes = sizeof http_routes / sizeof http_routes[0];

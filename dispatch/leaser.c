@@ -176,7 +176,9 @@ static void handle_lease(void *state, actor_ctx *ctx, fwd_origin origin, dp_msg 
     int rc = auth_cache_check(s->auth, s->rq, l->runner_id, l->runner_token, &err);
     if (rc != DP_OK) {
         fwd_reply_error(origin, m->id,
-                        rc == DP_EAUTH ? DP_MSG_ERR_UNAUTHORIZED : DP_MSG_ERR_UNAVAILABLE,
+                        rc == DP_EAUTH       ? DP_MSG_ERR_UNAUTHORIZED
+                        : rc == DP_ENOTFOUND ? DP_MSG_ERR_UNKNOWN_RUNNER
+                                             : DP_MSG_ERR_UNAVAILABLE,
                         rc == DP_EAUTH ? "runner token rejected" : err.msg);
         return;
     }

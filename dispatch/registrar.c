@@ -65,8 +65,9 @@ static int authenticate(registrar_state *s, fwd_origin o, uint64_t id, const cha
 {
     dp_err err = {0};
     int rc = auth_cache_check(s->auth, s->rq, runner_id, token, &err);
-    if (rc != DP_OK)
-        reply_code(o, id, rc == DP_EAUTH ? DP_ENOTFOUND : rc, &err);
+    if (rc != DP_OK) /* wrong token: unauthorized; unknown or reaped: unknown_runner (both
+                        make an nng runner register again; HTTP answers 401 / 410) */
+        reply_code(o, id, rc, &err);
     return rc;
 }
 

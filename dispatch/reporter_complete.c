@@ -16,6 +16,16 @@ void reporter_do_complete(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
     dp_msg_complete *c = &m->complete;
     dp_err err = {0};
     int rc = auth_cache_check(s->auth, s->rq, c->runner_id, c->runner_token, &err);
+    if (rc == DP_ENOTFOUND) {
+        /* No token stored: the runner was reaped (or deregistered), so this
+         * attempt is no longer its, whoever asks: the same conflict as for a
+         * runner whose token is still cached here (the owner check). */
+        dp_msg r = {0};
+        dp_msg_make_conflict(&r, m->id, c->result.job_id,
+                             "the runner is no longer registered (reaped?): not its attempt");
+        fwd_reply_take(o, &r);
+        return;
+    }
     if (rc != DP_OK) {
         fwd_reply_error(o, m->id, rc == DP_EAUTH ? DP_MSG_ERR_UNAUTHORIZED : DP_MSG_ERR_UNAVAILABLE,
                         rc == DP_EAUTH ? "runner token rejected" : err.msg);

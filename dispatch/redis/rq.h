@@ -92,8 +92,12 @@ int rq_registry_register(rq_conn *c, const char *expected_registration_token,
                          char runner_id[DP_ID_MAX], char runner_token[RQ_TOKEN_HEX_LEN + 1],
                          dp_err *err);
 
-/* One GET, constant-time compare: DP_OK or DP_EAUTH (also for an unknown or
- * reaped runner, so the answer says nothing about which ids exist). */
+/* One GET, constant-time compare: DP_OK, DP_EAUTH for a wrong token, or
+ * DP_ENOTFOUND when no token is stored for runner_id (never registered,
+ * reaped or deregistered: it must register again). Runner ids are 128-bit
+ * random and listed to read-scope keys anyway, so telling "unknown" from
+ * "wrong token" gives nothing away; the HTTP runner API answers them 410
+ * and 401. */
 int rq_registry_verify_token(rq_conn *c, const char *runner_id, const char *runner_token,
                              dp_err *err);
 

@@ -99,6 +99,11 @@ int rq_registry_verify_token(rq_conn *c, const char *runner_id, const char *runn
     rq_args_free(&a);
     if (rc != DP_OK)
         return rc;
+    if (r->type == REDIS_REPLY_NIL) { /* never registered, reaped or deregistered */
+        freeReplyObject(r);
+        return dp_err_set(err, DP_ENOTFOUND, "runner %s is not registered: register again",
+                          runner_id);
+    }
     char got[DP_SHA256_HEX_LEN + 1];
     dp_sha256_hex(runner_token, strlen(runner_token), got);
     int ok = r->type == REDIS_REPLY_STRING && r->len == DP_SHA256_HEX_LEN &&

@@ -64,14 +64,14 @@ static void test_register_and_tokens(void **state)
         freeReplyObject(d);
     }
     freeReplyObject(r);
-    /* verify: right token ok; wrong token, unknown runner: auth, no token in messages */
+    /* verify: right token ok; wrong token: auth; unknown runner: not found; no token in messages */
     assert_int_equal(rq_registry_verify_token(f->c, id, tok, &err), DP_OK);
     char bad[RQ_TOKEN_HEX_LEN + 1];
     memcpy(bad, tok, sizeof bad);
     bad[10] = bad[10] == 'a' ? 'b' : 'a';
     assert_int_equal(rq_registry_verify_token(f->c, id, bad, &err), DP_EAUTH);
     assert_null(strstr(err.msg, bad));
-    assert_int_equal(rq_registry_verify_token(f->c, "r-nobody", tok, &err), DP_EAUTH);
+    assert_int_equal(rq_registry_verify_token(f->c, "r-nobody", tok, &err), DP_ENOTFOUND);
     assert_int_equal(rq_registry_verify_token(f->c, id, "", &err), DP_EAUTH);
     /* two registrations: distinct ids and tokens */
     char id2[DP_ID_MAX], tok2[RQ_TOKEN_HEX_LEN + 1];
@@ -151,7 +151,7 @@ static void test_deregister_releases_leases(void **state)
     assert_false(saw_d3);
     rq_leases_free(l, n);
     /* the old runner is gone: its token, heartbeat, completes */
-    assert_int_equal(rq_registry_verify_token(f->c, id, tok, &err), DP_EAUTH);
+    assert_int_equal(rq_registry_verify_token(f->c, id, tok, &err), DP_ENOTFOUND);
     assert_int_equal(rq_heartbeat(f->c, id, &err), DP_ENOTFOUND);
     assert_int_equal(rq_lease_complete(f->c, id, "d-1", 1, &err), DP_ECONFLICT);
     assert_int_equal(rq_deregister(f->c, id, NULL, &err), DP_ENOTFOUND);
