@@ -6,13 +6,18 @@ answering each with its expected output (AC), or with a wrong output (WA)
 when the job's archive holds a file `answer` whose text is `wrong`.
 
   mock_runner.py URL register NAME [SLOTS]    prints the registration JSON
-  mock_runner.py URL serve ID TOKEN N [WAIT]   heartbeats in the background,
+  mock_runner.py URL serve RUNNER N [WAIT]   heartbeats in the background,
         long-polls next-job, fetches each archive, completes N jobs; prints
-        one line per job: "JOB ATTEMPT VERDICT"
-  mock_runner.py URL lease ID TOKEN [WAIT]     leases one job and prints
+        one line per job: "JOB ATTEMPT VERDICT EPOCH_MS" (when next-job answered)
+  mock_runner.py URL lease RUNNER [WAIT]     leases one job and prints
         "JOB ATTEMPT EPOCH_MS" (its last heartbeat's time), then exits: it
         holds the lease and never heart-beats again
   mock_runner.py URL complete ID TOKEN JOB ATTEMPT VERDICT   prints the status
+
+RUNNER is "ID TOKEN" (two arguments) of a registered runner, or "new NAME":
+register first, in this process (printed first: "runner ID TOKEN"), so no
+process start-up on a loaded machine comes between registering and the first
+heartbeat.
 
 Registration token: DISPATCH_REGISTRATION_TOKEN. Exit 0 unless a request
 failed in a way the protocol does not describe.
@@ -97,9 +102,20 @@ def run(job):
             "message": "wrong answer" if wrong else None}
 
 
+def runner(base, args):
+    """(id, token, rest of args) from "ID TOKEN ..." or "new NAME ..."."""
+    if args[0] == "new":
+        reg = register(base, args[1])
+        print("runner", reg["runner_id"], reg["runner_token"], flush=True)
+        return reg["runner_id"], reg["runner_token"], args[2:]
+    return args[0], args[1], args[2:]
+
+
 def serve(base, rid, token, n, wait):
     reg_hb = float(os.environ.get("MOCK_HEARTBEAT_S", "0.5"))
     stop = threading.Event()
+    if heartbeat(base, rid, token) != 204:
+        sys.exit("heartbeat refused")
 
     def beat():
         while not stop.wait(reg_hb):
@@ -112,6 +128,7 @@ def serve(base, rid, token, n, wait):
     while done < n:
         seq += 1
         status, job = next_job(base, rid, token, wait, f"{rid}-{seq}")
+        got_ms = int(time.time() * 1000)
         if status == 204:
             continue
         if status != 200:
@@ -121,7 +138,7 @@ def serve(base, rid, token, n, wait):
                             token, body=result)
         if status != 204:
             sys.exit(f"complete {job['job_id']}: {status} {body}")
-        print(job["job_id"], job["attempt"], result["verdict"], flush=True)
+        print(job["job_id"], job["attempt"], result["verdict"], got_ms, flush=True)
         done += 1
     stop.set()
 
@@ -131,12 +148,15 @@ def main():
     if cmd == "register":
         print(json.dumps(register(base, args[0], int(args[1]) if len(args) > 1 else 1)))
     elif cmd == "serve":
-        serve(base, args[0], args[1], int(args[2]), int(args[3]) if len(args) > 3 else 5)
+        rid, token, rest = runner(base, args)
+        serve(base, rid, token, int(rest[0]), int(rest[1]) if len(rest) > 1 else 5)
     elif cmd == "lease":
-        rid, token, wait = args[0], args[1], int(args[2]) if len(args) > 2 else 10
+        rid, token, rest = runner(base, args)
+        wait = int(rest[0]) if rest else 1
         while True:
-            if heartbeat(base, rid, token) != 204:
-                sys.exit("heartbeat refused")
+            hb = heartbeat(base, rid, token)
+            if hb != 204:
+                sys.exit(f"heartbeat refused: {hb}")
             last = time.time()
             status, job = next_job(base, rid, token, wait, rid + "-hold")
             if status == 200:
