@@ -189,5 +189,15 @@ mock serve "$rid" "$tok" 1 5 >"$E2E_DIR/d.out" || fail "mock serve: $(cat "$E2E_
 grep -q "^$jd 2 AC " "$E2E_DIR/d.out" || fail "after deregister: $(cat "$E2E_DIR/d.out")"
 ok "deregister: 200 released 1, the job pending again and served (attempt 2); again 410"
 
+# SIGTERM while a next-job waits: the runner gets 503 at once, dispatchd exits 0
+curl -sS -o "$E2E_DIR/nj.out" -w '%{http_code}' -H "Authorization: Bearer $tok" \
+  "$H/api/v1/runners/$rid/next-job?wait=20" >"$E2E_DIR/nj.code" &
+njpid=$!
+sleep 1
+kill -TERM "$E2E_DISPATCHD"
+wait "$E2E_DISPATCHD" || fail "dispatchd exited $? on SIGTERM with a next-job waiting"
+wait "$njpid" || true
+[ "$(cat "$E2E_DIR/nj.code")" = 503 ] || fail "waiting runner: $(cat "$E2E_DIR/nj.code") $(cat "$E2E_DIR/nj.out")"
+ok "SIGTERM: the waiting next-job got 503, dispatchd exited 0"
 grep -q ERROR: "$E2E_DIR/dispatchd.log" && fail "sanitizer report in dispatchd.log"
 ok "runners over HTTP"
