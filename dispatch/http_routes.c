@@ -30,6 +30,13 @@ static void metrics(http_req *r)
     http_ask_status(r, 'm');
 }
 
+/* Readiness (Redis and PostgreSQL answer, migrations applied): 503 with the
+ * reason otherwise; /healthz is liveness. */
+static void readyz(http_req *r)
+{
+    http_ask_status(r, 'r');
+}
+
 /* ---- one job ---- */
 
 static int answer_job(http_req *r, dp_msg *rep, unsigned status)
@@ -359,5 +366,6 @@ const http_route http_routes[] = {
     {"POST", "/execute", http_execute, 1, 0},
     {"GET", "/api/v1/events", http_events_all, 0, 1},
     {"GET", "/api/v1/jobs/{id}/events", http_events_job, 0, 1},
+    {"GET", "/readyz", readyz, 0, 0},
 };
 const size_t http_n_routes = sizeof http_routes / sizeof http_routes[0];
