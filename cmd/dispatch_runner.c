@@ -27,6 +27,7 @@
 
 typedef struct {
     const char *url, *token, *name, *profiles_dir, *workdir, *require, *labels, *fetch_allow_cidrs;
+    const char *http_listen;
     uint64_t concurrency, grace_ms, lease_wait_ms, noop, slot_base, fetch_allow_file,
         workspace_bytes;
 } runner_config;
@@ -54,7 +55,11 @@ static int load_config(runner_config *c, dp_err *err)
         (rc = dp_config_uint("RUNNER_FETCH_ALLOW_FILE", 0, 0, 1, &c->fetch_allow_file, err)) ||
         (rc = dp_config_string("RUNNER_FETCH_ALLOW_CIDRS", "", &c->fetch_allow_cidrs, err)) ||
         (rc = dp_config_uint("RUNNER_WORKSPACE_BYTES", 512u << 20, 0, UINT64_C(1) << 40,
-                             &c->workspace_bytes, err)))
+                             &c->workspace_bytes, err)) ||
+        (rc = dp_config_string("RUNNER_HTTP_LISTEN", "", &c->http_listen, err)))
+        return rc;
+    if (c->http_listen[0] != '\0' &&
+        (rc = dp_config_check_url("RUNNER_HTTP_LISTEN", c->http_listen, "http", err)) != DP_OK)
         return rc;
     exec_addr_allow allow;
     if ((rc = exec_addr_allow_parse(c->fetch_allow_cidrs, "RUNNER_FETCH_ALLOW_CIDRS", &allow,
@@ -158,6 +163,7 @@ int main(int argc, char **argv)
         .fetch_allow_file = (int)cfg.fetch_allow_file,
         .fetch_allow_cidrs = cfg.fetch_allow_cidrs,
         .workspace_bytes = cfg.workspace_bytes,
+        .http_listen = cfg.http_listen,
     };
     runner_pool *pool = runner_pool_start(&pc, &err);
     memset(reg_token, 0, strlen(reg_token));

@@ -170,9 +170,10 @@ int dp_metrics_merge(dp_metrics *into, const void *snap, size_t len, dp_err *err
 {
     if (len % sizeof(dp_series) != 0 || len / sizeof(dp_series) > DP_METRICS_MAX)
         return dp_err_set(err, DP_EPROTO, "metrics snapshot: %zu bytes is not a snapshot", len);
-    const dp_series *in = snap;
     for (size_t i = 0; i < len / sizeof(dp_series); i++) {
-        const dp_series *s = &in[i];
+        dp_series copy; /* the bytes may sit anywhere in a message body: no alignment assumed */
+        memcpy(&copy, (const char *)snap + i * sizeof copy, sizeof copy);
+        const dp_series *s = &copy;
         if (memchr(s->name, '\0', sizeof s->name) == NULL ||
             memchr(s->labels, '\0', sizeof s->labels) == NULL || s->kind < DP_METRIC_COUNTER ||
             s->kind > DP_METRIC_HIST)
