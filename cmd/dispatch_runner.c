@@ -118,7 +118,15 @@ int main(int argc, char **argv)
                  "(required), RUNNER_NAME, RUNNER_CONCURRENCY, RUNNER_PROFILES_DIR,\n"
                  "RUNNER_WORKDIR, RUNNER_LABELS, RUNNER_GRACE_MS, RUNNER_LEASE_WAIT_MS,\n"
                  "RUNNER_NOOP, RUNNER_SLOT_BASE, RUNNER_FETCH_ALLOW_FILE,\n"
-                 "RUNNER_FETCH_ALLOW_CIDRS, RUNNER_WORKSPACE_BYTES, DISPATCH_SANDBOX_REQUIRE.");
+                 "RUNNER_FETCH_ALLOW_CIDRS, RUNNER_WORKSPACE_BYTES, DISPATCH_SANDBOX_REQUIRE,\n"
+                 "RUNNER_HTTP_LISTEN (http://host:port: /metrics, /healthz, /readyz),\n"
+                 "DISPATCH_TLS_CA_FILE, DISPATCH_TLS_SERVER_NAME (tls+tcp:// dispatchers),\n"
+                 "DISPATCH_LOG_LEVEL (debug, info, warn, error). Defaults and meanings:\n"
+                 "README.md, man dispatch-runner (docs/man/dispatch-runner.8).\n"
+                 "Signals: SIGTERM/SIGINT stop leasing, let running jobs finish within\n"
+                 "RUNNER_GRACE_MS, release the rest, exit 0; SIGHUP is ignored.\n"
+                 "Exit codes: 0 stopped, 64 bad command line, 69 the sandbox cannot isolate\n"
+                 "(a required protection is missing), 78 bad configuration.");
             return 0;
         }
         fprintf(stderr, "dispatch-runner: unknown argument '%s'\n", argv[i]);
