@@ -27,6 +27,7 @@
 
 typedef struct {
     const char *url, *token, *name, *profiles_dir, *workdir, *require, *labels, *fetch_allow_cidrs;
+    const char *http_listen;
     uint64_t concurrency, grace_ms, lease_wait_ms, noop, slot_base, fetch_allow_file,
         workspace_bytes;
 } runner_config;
@@ -54,7 +55,11 @@ static int load_config(runner_config *c, dp_err *err)
         (rc = dp_config_uint("RUNNER_FETCH_ALLOW_FILE", 0, 0, 1, &c->fetch_allow_file, err)) ||
         (rc = dp_config_string("RUNNER_FETCH_ALLOW_CIDRS", "", &c->fetch_allow_cidrs, err)) ||
         (rc = dp_config_uint("RUNNER_WORKSPACE_BYTES", 512u << 20, 0, UINT64_C(1) << 40,
-                             &c->workspace_bytes, err)))
+                             &c->workspace_bytes, err)) ||
+        (rc = dp_config_string("RUNNER_HTTP_LISTEN", "", &c->http_listen, err)))
+        return rc;
+    if (c->http_listen[0] != '\0' &&
+        (rc = dp_config_check_url("RUNNER_HTTP_LISTEN", c->http_listen, "http", err)) != DP_OK)
         return rc;
     exec_addr_allow allow;
     if ((rc = exec_addr_allow_parse(c->fetch_allow_cidrs, "RUNNER_FETCH_ALLOW_CIDRS", &allow,
@@ -113,7 +118,15 @@ int main(int argc, char **argv)
                  "(required), RUNNER_NAME, RUNNER_CONCURRENCY, RUNNER_PROFILES_DIR,\n"
                  "RUNNER_WORKDIR, RUNNER_LABELS, RUNNER_GRACE_MS, RUNNER_LEASE_WAIT_MS,\n"
                  "RUNNER_NOOP, RUNNER_SLOT_BASE, RUNNER_FETCH_ALLOW_FILE,\n"
-                 "RUNNER_FETCH_ALLOW_CIDRS, RUNNER_WORKSPACE_BYTES, DISPATCH_SANDBOX_REQUIRE.");
+                 "RUNNER_FETCH_ALLOW_CIDRS, RUNNER_WORKSPACE_BYTES, DISPATCH_SANDBOX_REQUIRE,\n"
+                 "RUNNER_HTTP_LISTEN (http://host:port: /metrics, /healthz, /readyz),\n"
+                 "DISPATCH_TLS_CA_FILE, DISPATCH_TLS_SERVER_NAME (tls+tcp:// dispatchers),\n"
+                 "DISPATCH_LOG_LEVEL (debug, info, warn, error). Defaults and meanings:\n"
+                 "README.md, man dispatch-runner (docs/man/dispatch-runner.8).\n"
+                 "Signals: SIGTERM/SIGINT stop leasing, let running jobs finish within\n"
+                 "RUNNER_GRACE_MS, release the rest, exit 0; SIGHUP is ignored.\n"
+                 "Exit codes: 0 stopped, 64 bad command line, 69 the sandbox cannot isolate\n"
+                 "(a required protection is missing), 78 bad configuration.");
             return 0;
         }
         fprintf(stderr, "dispatch-runner: unknown argument '%s'\n", argv[i]);
@@ -158,6 +171,7 @@ int main(int argc, char **argv)
         .fetch_allow_file = (int)cfg.fetch_allow_file,
         .fetch_allow_cidrs = cfg.fetch_allow_cidrs,
         .workspace_bytes = cfg.workspace_bytes,
+        .http_listen = cfg.http_listen,
     };
     runner_pool *pool = runner_pool_start(&pc, &err);
     memset(reg_token, 0, strlen(reg_token));

@@ -1,7 +1,8 @@
 /* dispatchctl: the admin CLI (README.md). Every command takes --json,
  * --help and --url (default $DISPATCH_ADMIN_URL).
  * Exit codes: 0 ok, 64 usage, 65 bad input, 69 dispatcher unreachable,
- * 70 internal, 77 refused (API key missing, wrong, revoked or without the scope);
+ * 70 internal, 77 refused (API key missing, wrong, revoked or without the scope),
+ * 78 configuration (the environment);
  * `wait`: 0 AC, 1 other verdict, 2 failed/cancelled, 3 timeout. */
 #include "cmd/dispatchctl.h"
 
@@ -9,6 +10,7 @@
 #include "actors/actor_urls.h"
 #include "cmd/dispatchctl_keys.h"
 #include "common/config.h"
+#include "common/log.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +18,10 @@
 
 int main(int argc, char **argv)
 {
+    /* --json anywhere: every error, usage ones too, is JSON on stderr */
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (strcmp(argv[i], "--json") == 0)
+            ctl_errors_as_json(1);
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         fputs(ctl_usage_text, argc < 2 ? stderr : stdout);
         return argc < 2 ? EX_USAGE_ : EX_OK_;
@@ -31,36 +37,38 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         known |= strcmp(cmd, commands[i]) == 0;
     if (!known)
-        return ctl_usage_error("unknown command '%s'", cmd);
+        return ctl_usage_error(cmd[0] == '-' ? "'%s' before the command: dispatchctl COMMAND "
+                                               "[options]"
+                                             : "unknown command '%s'",
+                               cmd);
     cli_args a = {0};
     int rc = ctl_parse_args(argc, argv, &a);
     if (rc >= 0)
         return rc;
     ctl_errors_as_json(a.json);
     dp_err err = {0};
-    if (a.url == NULL && dp_config_url("DISPATCH_ADMIN_URL", NULL, "ipc,tcp,tls+tcp,inproc", &a.url,
-                                       &err) != DP_OK) {
-        fprintf(stderr, "dispatchctl: %s (or pass --url)\n", err.msg);
-        return EX_USAGE_;
-    }
-    if (dp_config_check_url("--url", a.url, "ipc,tcp,tls+tcp,inproc", &err) != DP_OK) {
-        fprintf(stderr, "dispatchctl: %s\n", err.msg);
-        return EX_USAGE_;
+    if (dp_log_configure(&err) != DP_OK)
+        return ctl_config_error(&err);
+    if (a.url == NULL) {
+        if (dp_config_url("DISPATCH_ADMIN_URL", NULL, "ipc,tcp,tls+tcp,inproc", &a.url, &err) !=
+            DP_OK) {
+            size_t l = strlen(err.msg);
+            snprintf(err.msg + l, sizeof err.msg - l, " (or pass --url)");
+            return ctl_config_error(&err);
+        }
+    } else if (dp_config_check_url("--url", a.url, "ipc,tcp,tls+tcp,inproc", &err) != DP_OK) {
+        return ctl_usage_error("%s", err.msg);
     }
     if (strncmp(a.url, "tls+tcp", 7) == 0) {
         const char *ca = NULL, *name = NULL;
         if (dp_config_file("DISPATCH_TLS_CA_FILE", NULL, &ca, &err) != DP_OK ||
             dp_config_string("DISPATCH_TLS_SERVER_NAME", "", &name, &err) != DP_OK ||
-            actor_tls_configure(NULL, ca, name[0] ? name : NULL, &err) != DP_OK) {
-            fprintf(stderr, "dispatchctl: %s\n", err.msg);
-            return EX_USAGE_;
-        }
+            actor_tls_configure(NULL, ca, name[0] ? name : NULL, &err) != DP_OK)
+            return ctl_config_error(&err);
     }
     char *key = NULL;
-    if (ctl_key_from_env(&key, &err) != DP_OK) {
-        fprintf(stderr, "dispatchctl: %s\n", err.msg);
-        return EX_USAGE_;
-    }
+    if (ctl_key_from_env(&key, &err) != DP_OK)
+        return err.code == DP_ENOMEM ? ctl_fail(err.code, &err) : ctl_config_error(&err);
     dpc *c = dpc_open(a.url, 10000, &err);
     if (c != NULL && dpc_set_key(c, key, &err) != DP_OK) {
         dpc_close(c);

@@ -18,7 +18,8 @@ enum {
     EX_DATAERR_ = 65,
     EX_UNAVAIL_ = 69,
     EX_SOFT_ = 70,
-    EX_NOPERM_ = 77 /* no key, a wrong or revoked key, or one without the scope */
+    EX_NOPERM_ = 77, /* no key, a wrong or revoked key, or one without the scope */
+    EX_CONFIG_ = 78  /* the environment: DISPATCH_ADMIN_URL, TLS files, the API key file */
 };
 
 typedef struct {
@@ -42,6 +43,10 @@ int ctl_usage_error(const char *fmt, const char *what);
 
 /* The exit code for a dp code; prints err (JSON on stderr with --json). */
 int ctl_fail(int code, const dp_err *err);
+
+/* A configuration error (the environment): prints it like ctl_fail, with
+ * code "config", and returns 78. */
+int ctl_config_error(const dp_err *err);
 
 /* Errors as JSON on stderr (--json); set once by main. */
 void ctl_errors_as_json(int on);

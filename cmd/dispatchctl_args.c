@@ -26,10 +26,24 @@ const char *const ctl_usage_text =
     "options: --json  --url URL (default $DISPATCH_ADMIN_URL)  --help  --version\n"
     "`dispatchctl COMMAND --help` explains one command; --opt=VALUE and --opt VALUE both work\n"
     "exit codes: 0 ok, 64 usage, 65 bad input, 69 dispatcher unreachable, 70 internal,\n"
-    "77 refused (API key missing, wrong, revoked or without the scope)\n";
+    "77 refused (API key missing, wrong, revoked or without the scope),\n"
+    "78 configuration (DISPATCH_ADMIN_URL, DISPATCH_TLS_*, DISPATCH_API_KEY_FILE,\n"
+    "DISPATCH_LOG_LEVEL); with --json every error is one JSON line on stderr:\n"
+    "{\"error\":{\"code\":...,\"message\":...}}\n"
+    "environment: DISPATCH_ADMIN_URL, DISPATCH_API_KEY, DISPATCH_API_KEY_FILE,\n"
+    "DISPATCH_TLS_CA_FILE, DISPATCH_TLS_SERVER_NAME, DISPATCH_LOG_LEVEL (man dispatchctl)\n";
+
+static int errors_as_json;
+static void print_json_error(const char *code, const char *message);
 
 int ctl_usage_error(const char *fmt, const char *what)
 {
+    if (errors_as_json) {
+        char msg[DP_ERR_MSG_MAX];
+        snprintf(msg, sizeof msg, fmt, what);
+        print_json_error("usage", msg);
+        return EX_USAGE_;
+    }
     fprintf(stderr, "dispatchctl: ");
     fprintf(stderr, fmt, what);
     fprintf(stderr, " (see dispatchctl --help)\n");
@@ -58,23 +72,36 @@ static int exit_for(int code)
 }
 
 /* --json: errors are JSON on stderr too, so a script reads one format. */
-static int errors_as_json;
-
 void ctl_errors_as_json(int on)
 {
     errors_as_json = on;
 }
 
+static void print_json_error(const char *code, const char *message)
+{
+    json_t *e = json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", message);
+    char *text = e != NULL ? json_dumps(e, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+    if (text != NULL)
+        fprintf(stderr, "%s\n", text);
+    free(text);
+    json_decref(e);
+}
+
+int ctl_config_error(const dp_err *err)
+{
+    if (errors_as_json) {
+        print_json_error("config", err->msg);
+        return EX_CONFIG_;
+    }
+    char msg[DP_ERR_MSG_MAX * 4];
+    fprintf(stderr, "dispatchctl: %s\n", SAFE(err->msg, msg));
+    return EX_CONFIG_;
+}
+
 int ctl_fail(int code, const dp_err *err)
 {
     if (errors_as_json) {
-        json_t *e = json_pack("{s:{s:s, s:s}}", "error", "code", dp_code_name(code), "message",
-                              err->msg[0] != '\0' ? err->msg : dp_code_name(code));
-        char *text = e != NULL ? json_dumps(e, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
-        if (text != NULL)
-            fprintf(stderr, "%s\n", text);
-        free(text);
-        json_decref(e);
+        print_json_error(dp_code_name(code), err->msg[0] != '\0' ? err->msg : dp_code_name(code));
         return exit_for(code);
     }
     char msg[DP_ERR_MSG_MAX * 4];

@@ -140,8 +140,16 @@ static void usage(FILE *f)
           "DISPATCH_LOG_STORE, DISPATCH_HEARTBEAT_MS, DISPATCH_ALIVE_TTL_MS,\n"
           "DISPATCH_MAX_ATTEMPTS, DISPATCH_SWEEP_MS, DISPATCH_LEASE_WAIT_MAX_MS,\n"
           "DISPATCH_MAX_WAITING (requests held at once on the runner socket),\n"
-          "DISPATCH_HTTP_LISTEN (http://host:port: the HTTP API, /healthz, /metrics),\n"
-          "DISPATCH_REDIS_PREFIX, DISPATCH_LOG_LEVEL.\n",
+          "DISPATCH_HTTP_LISTEN (http://host:port: the HTTP API, /healthz, /readyz, /metrics),\n"
+          "DISPATCH_HTTP_MAX_BODY, DISPATCH_HTTP_MAX_INLINE, DISPATCH_HTTP_IDLE_MS,\n"
+          "DISPATCH_LOG_STORE_KEY, DISPATCH_LOG_STORE_SECRET, DISPATCH_LOG_STORE_REGION,\n"
+          "DISPATCH_LOG_STORE_SESSION_TOKEN (S3 signing; a key needs its secret),\n"
+          "DISPATCH_TLS_CERT_KEY_FILE (tls+tcp:// listeners), DISPATCH_REDIS_PREFIX,\n"
+          "DISPATCH_LOG_LEVEL (debug, info, warn, error). Defaults and meanings: README.md,\n"
+          "man dispatchd (docs/man/dispatchd.8).\n"
+          "Signals: SIGTERM/SIGINT drain and exit 0; SIGHUP is ignored.\n"
+          "Exit codes: 0 stopped, 64 bad command line, 69 Redis or PostgreSQL unreachable at\n"
+          "start, 78 bad configuration (one line names the variable).\n",
           f);
 }
 

@@ -1,16 +1,62 @@
 #include "dispatch/dd_actor.h"
 
+#include "common/metrics.h"
+
 #include <stdlib.h>
+#include <string.h>
 
 typedef struct {
     const dd_actor_def *def;
     void *state;
 } dd_box;
 
+static int dd_metrics_answer(dd_box *b, nng_msg *msg, nng_msg **reply)
+{
+    int query = nng_msg_len(msg) == strlen(DD_METRICS_QUERY) &&
+                memcmp(nng_msg_body(msg), DD_METRICS_QUERY, nng_msg_len(msg)) == 0;
+    nng_msg_free(msg);
+    dp_metrics *m = b->def->metrics != NULL ? b->def->metrics(b->state) : NULL;
+    if (!query || m == NULL)
+        return DP_EINVAL;
+    size_t len = 0;
+    const void *snap = dp_metrics_snapshot(m, &len);
+    if (nng_msg_alloc(reply, 0) != 0 || nng_msg_append(*reply, snap, len) != 0) {
+        if (*reply != NULL)
+            nng_msg_free(*reply);
+        *reply = NULL;
+        return DP_ENOMEM;
+    }
+    return 0;
+}
+
+void dd_metrics_gather(actor *const *actors, size_t n, dp_metrics *into, int timeout_ms,
+                       size_t *missed)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (actors[i] == NULL)
+            continue;
+        nng_msg *q = NULL, *r = NULL;
+        dp_err err = {0};
+        if (nng_msg_alloc(&q, 0) == 0 &&
+            nng_msg_append(q, DD_METRICS_QUERY, strlen(DD_METRICS_QUERY)) != 0) {
+            nng_msg_free(q);
+            q = NULL;
+        }
+        if (q == NULL || actor_call(actors[i], q, &r, timeout_ms, &err) != 0 ||
+            dp_metrics_merge(into, nng_msg_body(r), nng_msg_len(r), &err) != DP_OK) {
+            if (missed != NULL)
+                (*missed)++;
+        }
+        if (r != NULL)
+            nng_msg_free(r);
+    }
+}
+
 static int dd_handle(void *box, actor_ctx *ctx, nng_msg *msg, nng_msg **reply)
 {
     dd_box *b = box;
-    (void)reply;
+    if (reply != NULL) /* a call: only the metrics query is one */
+        return dd_metrics_answer(b, msg, reply);
     fwd_origin o;
     dp_msg m;
     if (fwd_receive(msg, &o, &m) != DP_OK)

@@ -42,7 +42,22 @@ typedef struct {
     actor_tick_fn on_tick;   /* optional */
     int tick_ms;
     size_t mailbox; /* 0: the runtime's default */
+    /* optional: the actor's own metrics registry (common/metrics.h), which
+     * only its thread writes. A call (request/reply: only actors of this
+     * process make them; gateways forward one-way) with the body
+     * DD_METRICS_QUERY is answered with a snapshot of it (dd_metrics_gather). */
+    struct dp_metrics *(*metrics)(void *state);
 } dd_actor_def;
+
+#define DD_METRICS_QUERY "metrics?"
+
+/* Asks each actor (a dd actor with def->metrics) for its snapshot and
+ * merges them into `into`; an actor that does not answer within timeout_ms
+ * is skipped (counted in *missed when not NULL). From any thread but those
+ * actors' own. */
+struct dp_metrics;
+void dd_metrics_gather(actor *const *actors, size_t n, struct dp_metrics *into, int timeout_ms,
+                       size_t *missed);
 
 actor *dd_actor_spawn(const dd_actor_def *def, void *state, dp_err *err);
 

@@ -172,7 +172,11 @@ static int start_http(dd_stack *s, const dd_config *c, dp_err *err)
                               .max_msg_bytes = DD_ADMIN_MAX_MSG,
                               .require_key = 1,
                               .pg_dsn = c->pg_dsn};
-    status_config sc = {c->redis_url, c->prefix, c->pg_dsn};
+    status_config sc = {c->redis_url, c->prefix, c->pg_dsn, {0}, 0};
+    /* the actors whose counters /metrics gathers (each owns its registry) */
+    const int sources[] = {DD_REPORTER, DD_LEASER, DD_REGISTRAR};
+    for (size_t i = 0; i < sizeof sources / sizeof sources[0]; i++)
+        sc.sources[sc.n_sources++] = s->actors[sources[i]];
     if (collect_routes(s, DD_FROM_ADMIN, &http_gw, err) != DP_OK ||
         (s->gw_http = gateway_spawn(&http_gw, err)) == NULL ||
         (s->status = status_spawn(&sc, err)) == NULL)

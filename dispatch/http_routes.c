@@ -31,6 +31,13 @@ static void metrics(http_req *r)
     http_ask_status(r, 'm');
 }
 
+/* Readiness (Redis and PostgreSQL answer, migrations applied): 503 with the
+ * reason otherwise; /healthz is liveness. */
+static void readyz(http_req *r)
+{
+    http_ask_status(r, 'r');
+}
+
 /* ---- one job ---- */
 
 static int answer_job(http_req *r, dp_msg *rep, unsigned status)
@@ -367,5 +374,6 @@ const http_route http_routes[] = {
     {"GET", "/api/v1/runners/{id}/next-job", http_runner_next_job, 0, 0},
     {"PUT", "/api/v1/runners/{id}/jobs/{job}/complete", http_runner_complete, 1, 0},
     {"POST", "/api/v1/runners/{id}/deregister", http_runner_deregister, 0, 0},
+    {"GET", "/readyz", readyz, 0, 0},
 };
 const size_t http_n_routes = sizeof http_routes / sizeof http_routes[0];

@@ -8,6 +8,7 @@
 #include "common/job_json.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "dispatch/redis/rq.h"
 
 #include <stdio.h>
@@ -38,6 +39,8 @@ typedef struct {
     char owner_id[48];   /* this replica, for the sweep guard */
     event_buffer events; /* lease and dead-job events for the reporter, sent per tick */
     int idle;            /* no other message waits in the mailbox (set per message) */
+    dp_metrics *metrics; /* this actor's own; the status actor asks for snapshots */
+    dp_hist *m_lease;    /* dispatch_lease_duration_seconds */
 } leaser_state;
 
 /* Sends the buffered events to the reporter as one message (it persists and
@@ -69,6 +72,7 @@ static int try_lease(leaser_state *s, fwd_origin origin, uint64_t id, const char
         fwd_reply_error(origin, id, DP_MSG_ERR_INTERNAL, "out of memory");
         return -1;
     }
+    double t0 = dp_metrics_now();
     int rc = rq_lease_claim(s->rq, runner_id, k, request_id, leases, &n, &err);
     if (rc != DP_OK) {
         free(leases);
@@ -107,6 +111,7 @@ static int try_lease(leaser_state *s, fwd_origin origin, uint64_t id, const char
     if (s->idle)
         flush_events(s);
     fwd_reply(origin, &r);
+    dp_hist_observe(s->m_lease, dp_metrics_now() - t0); /* claim to reply, for leases with jobs */
     dp_msg_free(&r);
     rq_leases_free(leases, n);
     free(leases);
@@ -257,6 +262,9 @@ static void sweep(leaser_state *s)
         dp_log(DP_LOG_WARN, "sweep_failed", "error", err.msg, (char *)NULL);
         return;
     }
+    dp_metrics_inc(s->metrics, "dispatch_jobs_reclaimed_total", "", rep.jobs_requeued);
+    dp_metrics_inc(s->metrics, "dispatch_jobs_dead_total", "", rep.jobs_dead);
+    dp_metrics_inc(s->metrics, "dispatch_runners_lost_total", "", rep.runners_reaped);
     if (rep.runners_reaped > 0) {
         char buf[96];
         snprintf(buf, sizeof buf, "%u runners, %u jobs requeued, %u dead", rep.runners_reaped,
@@ -306,6 +314,13 @@ static int leaser_start(void *state, actor_ctx *ctx, dp_err *err)
     s->auth = auth_cache_new(4096);
     if (s->rq == NULL || s->auth == NULL)
         return DP_EUNAVAIL;
+    if ((s->metrics = dp_metrics_new()) == NULL)
+        return dp_err_set(err, DP_ENOMEM, "leaser: out of memory");
+    s->m_lease = dp_metrics_hist(s->metrics, "dispatch_lease_duration_seconds", "");
+    dp_metrics_inc(s->metrics, "dispatch_jobs_reclaimed_total", "", 0);
+    dp_metrics_inc(s->metrics, "dispatch_jobs_dead_total", "", 0);
+    dp_metrics_inc(s->metrics, "dispatch_runners_lost_total", "", 0);
+    rq_set_metrics(s->rq, s->metrics);
     snprintf(s->owner_id, sizeof s->owner_id, "leaser-%ld-%lld", (long)getpid(),
              (long long)dp_now_ms());
     s->next_sweep_ms = dp_now_ms() + s->cfg.sweep_ms;
@@ -323,7 +338,13 @@ static void leaser_stop(void *state, actor_ctx *ctx)
     free(s->parked);
     rq_close(s->rq);
     auth_cache_free(s->auth);
+    dp_metrics_free(s->metrics);
     free(s);
+}
+
+static dp_metrics *leaser_metrics(void *state)
+{
+    return ((leaser_state *)state)->metrics;
 }
 
 static const dd_route leaser_routes[] = {
@@ -341,6 +362,7 @@ const dd_actor_def leaser_actor = {
     .on_tick = leaser_tick,
     .tick_ms = 20,
     .mailbox = 2048,
+    .metrics = leaser_metrics,
 };
 
 actor *leaser_spawn(const leaser_config *cfg, dp_err *err)

@@ -2,6 +2,7 @@
 
 #include "dispatch/auth_cache.h"
 #include "actors/actor.h"
+#include "common/metrics.h"
 #include "common/apikey.h"
 #include "dispatch/dd_actor.h"
 #include "common/log.h"
@@ -18,6 +19,7 @@ typedef struct {
     char *registration_token;
     rq_conn *rq;
     auth_cache *auth;
+    dp_metrics *metrics; /* this actor's own: its Redis round trips */
 } registrar_state;
 
 static void reply_code(fwd_origin o, uint64_t id, int rc, const dp_err *err)
@@ -184,7 +186,12 @@ static int registrar_start(void *state, actor_ctx *ctx, dp_err *err)
     opt.alive_ttl_ms = s->cfg.alive_ttl_ms;
     s->rq = rq_connect(s->redis_url, s->prefix, &opt, err);
     s->auth = auth_cache_new(4096);
-    return s->rq != NULL && s->auth != NULL ? DP_OK : DP_EUNAVAIL;
+    if (s->rq == NULL || s->auth == NULL)
+        return DP_EUNAVAIL;
+    if ((s->metrics = dp_metrics_new()) == NULL)
+        return dp_err_set(err, DP_ENOMEM, "registrar: out of memory");
+    rq_set_metrics(s->rq, s->metrics);
+    return DP_OK;
 }
 
 static void registrar_stop(void *state, actor_ctx *ctx)
@@ -194,7 +201,13 @@ static void registrar_stop(void *state, actor_ctx *ctx)
     rq_close(s->rq);
     auth_cache_free(s->auth);
     free(s->registration_token);
+    dp_metrics_free(s->metrics);
     free(s);
+}
+
+static dp_metrics *registrar_metrics(void *state)
+{
+    return ((registrar_state *)state)->metrics;
 }
 
 static const dd_route registrar_routes[] = {
@@ -212,6 +225,7 @@ const dd_actor_def registrar_actor = {
     .on_start = registrar_start,
     .on_stop = registrar_stop,
     .mailbox = 1024,
+    .metrics = registrar_metrics,
 };
 
 actor *registrar_spawn(const registrar_config *cfg, dp_err *err)

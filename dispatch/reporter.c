@@ -3,6 +3,8 @@
  * reporter_admin.c and reporter_rebuild.c. */
 #include "dispatch/reporter_impl.h"
 
+#include "common/metrics.h"
+
 #include "common/log.h"
 #include "actors/actor.h"
 #include "common/clock.h"
@@ -116,6 +118,8 @@ static int reporter_start(void *state, actor_ctx *ctx, dp_err *err)
         return DP_EINVAL;
     if ((s->auth = auth_cache_new(4096)) == NULL)
         return dp_err_set(err, DP_ENOMEM, "reporter: out of memory");
+    if (reporter_metrics_start(s, err) != DP_OK)
+        return DP_ENOMEM;
     s->need_rebuild = 1; /* reconcile once at start: a crash may have left work behind */
     return DP_OK;
 }
@@ -137,7 +141,13 @@ static void reporter_stop(void *state, actor_ctx *ctx)
     rq_close(s->rq);
     logstore_close(s->logs);
     auth_cache_free(s->auth);
+    dp_metrics_free(s->metrics);
     free(s);
+}
+
+static struct dp_metrics *reporter_metrics(void *state)
+{
+    return ((reporter_state *)state)->metrics;
 }
 
 static const dd_route reporter_routes[] = {
@@ -161,6 +171,7 @@ const dd_actor_def reporter_actor = {
     .on_tick = reporter_tick,
     .tick_ms = 100,
     .mailbox = 2048,
+    .metrics = reporter_metrics,
 };
 
 actor *reporter_spawn(const reporter_config *cfg, dp_err *err)

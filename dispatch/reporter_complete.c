@@ -3,6 +3,7 @@
 #include "dispatch/reporter_impl.h"
 
 #include "common/log.h"
+#include "common/metrics.h"
 #include "dispatch/redis/rq_owner.h"
 
 #include <stdio.h>
@@ -37,6 +38,7 @@ void reporter_do_complete(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
     p->runner_id = c->runner_id;
     p->result = c->result;
     p->retry = c->retry;
+    p->arrived_s = dp_metrics_now();
     c->runner_id = NULL; /* moved into the batch */
     memset(&c->result, 0, sizeof c->result);
 }
@@ -62,8 +64,10 @@ static void retry_elsewhere(reporter_state *s, pending_complete *p, uint32_t max
         snprintf(why, sizeof why, "%u attempts failed; last: %.500s", r->attempt,
                  r->message != NULL ? r->message : "system error");
         store_failure f = {r->job_id, r->attempt, why};
-        rc = store_mark_failed(s->db, &f, 1, NULL, &err);
+        size_t changed = 0;
+        rc = store_mark_failed(s->db, &f, 1, &changed, &err);
         if (rc == DP_OK) {
+            reporter_metrics_failed(s, changed);
             rq_lease_complete(s->rq, p->runner_id, r->job_id, r->attempt, NULL);
             event_buffer_add(&s->events, r->job_id, DP_JOB_FAILED, DP_VERDICT_SE, p->runner_id,
                              r->attempt, why);
@@ -110,6 +114,7 @@ void reporter_flush_completes(reporter_state *s)
     rq_owner_item own[REPORTER_BATCH];
     store_result_in in[REPORTER_BATCH];
     store_outcome outcome[REPORTER_BATCH];
+    store_recorded_info info[REPORTER_BATCH];
     size_t idx[REPORTER_BATCH], n_in = 0;
     char urls[REPORTER_BATCH][512];
     dp_err err = {0};
@@ -154,7 +159,7 @@ void reporter_flush_completes(reporter_state *s)
         idx[n_in++] = i;
     }
     if (rc == DP_OK && n_in > 0) {
-        rc = store_record_results(s->db, in, n_in, outcome, &err);
+        rc = store_record_results_info(s->db, in, n_in, outcome, info, &err);
         if (rc == DP_OK)
             release_recorded(s, idx, outcome, n_in);
         for (size_t k = 0; k < n_in; k++) {
@@ -177,6 +182,8 @@ void reporter_flush_completes(reporter_state *s)
                 continue;
             }
             if (outcome[k] == STORE_RECORDED) {
+                reporter_metrics_completed(s, info[k].profile, p->result.verdict, info[k].age_s,
+                                           dp_metrics_now() - p->arrived_s);
                 if (event_buffer_add(&s->events, p->result.job_id, DP_JOB_COMPLETED,
                                      p->result.verdict, p->runner_id, p->result.attempt,
                                      p->result.message) == DP_OK)

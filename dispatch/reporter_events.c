@@ -39,9 +39,11 @@ void reporter_flush_events(reporter_state *s)
         dp_log(DP_LOG_WARN, "lease_marks_failed", "error", err.msg, (char *)NULL);
     if (n_fails > 0) {
         /* Recorded first, then forgotten by Redis: a crash in between repeats it. */
-        if (store_mark_failed(s->db, fails, n_fails, NULL, &err) == DP_OK)
+        size_t changed = 0;
+        if (store_mark_failed(s->db, fails, n_fails, &changed, &err) == DP_OK) {
+            reporter_metrics_failed(s, changed);
             rq_dead_ack(s->rq, dead_ids, n_fails, &err);
-        else
+        } else
             dp_log(DP_LOG_WARN, "dead_not_recorded", "error", err.msg, (char *)NULL);
     }
     if (n_hist > 0 && store_add_events(s->db, hist, n_hist, &err) != DP_OK)

@@ -22,6 +22,7 @@ typedef struct {
     char *runner_id;
     dp_job_result result; /* owned */
     bool retry;           /* the runner failed it (SE): run it again elsewhere */
+    double arrived_s;     /* dp_metrics_now() when it reached the reporter */
 } pending_complete;
 
 typedef struct {
@@ -36,6 +37,7 @@ typedef struct {
     event_buffer events; /* state changes to persist and publish on the next flush */
     int64_t next_epoch_check_ms;
     int need_rebuild;
+    struct dp_metrics *metrics; /* this actor's own (reporter_metrics.c) */
 } reporter_state;
 
 void reporter_do_submit(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m);
@@ -49,6 +51,13 @@ void reporter_do_status(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m);
 void reporter_do_queue(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m);
 void reporter_do_cancel(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m);
 void reporter_do_requeue(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m);
+/* The reporter's metrics (reporter_metrics.c): series made at start, counted
+ * on the job's path without allocation. */
+int reporter_metrics_start(reporter_state *s, dp_err *err);
+void reporter_metrics_submitted(reporter_state *s, const char *profile);
+void reporter_metrics_completed(reporter_state *s, const char *profile, dp_verdict v, double age_s,
+                                double complete_s);
+void reporter_metrics_failed(reporter_state *s, size_t n);
 /* Rebuilds Redis from PostgreSQL when its epoch marker is gone (or asked). */
 void reporter_check_epoch(reporter_state *s);
 

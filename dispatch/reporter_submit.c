@@ -81,6 +81,7 @@ void reporter_do_submit(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
         }
     }
     for (size_t i = 0; i < n_ok; i++) {
+        reporter_metrics_submitted(s, ok[i].profile);
         if (event_buffer_add(&s->events, in[i].job_id, DP_JOB_QUEUED, DP_VERDICT_NONE, NULL, 0,
                              NULL) == DP_OK)
             event_buffer_mark_last_persisted(&s->events);

@@ -3,7 +3,10 @@
 #include "actors/actor.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/metrics.h"
+#include "dispatch/dd_actor.h"
 #include "dispatch/redis/rq.h"
+#include "dispatch/status_metrics.h"
 #include "dispatch/store/store.h"
 
 #include <stdio.h>
@@ -11,21 +14,35 @@
 #include <string.h>
 
 #define STATUS_TICK_MS 1000
-#define STATUS_COMPLETED_EVERY_MS 5000
+#define STATUS_SLOW_EVERY_MS 5000 /* the completed count and the runner scan */
+#define STATUS_GATHER_MS 1000     /* per actor, within the HTTP side's 2 s */
 
 typedef struct {
     status_config cfg;
     char redis_url[1024], prefix[128], pg_dsn[2048];
     rq_conn *rq;
     store_db *db;
-    dp_queue_stats stats;
-    int64_t stats_at_ms;     /* last good refresh of the Redis counts; 0 = never */
-    int64_t completed_at_ms; /* last good refresh of the completed count */
+    dp_metrics *own; /* this actor's: its round trips, the queue depth */
+    status_gauges g;
+    int64_t stats_at_ms; /* last good refresh of the Redis counts; 0 = never */
+    int64_t slow_at_ms;  /* last good refresh of the completed count and draining runners */
+    int schema_applied;  /* highest migration PostgreSQL has; -1 unknown */
     char last_error[DP_ERR_MSG_MAX + 16];
     int64_t started_ms;
 } status_state;
 
-/* ---- the actor ---- */
+static uint64_t count_draining(status_state *s, dp_err *err)
+{
+    dp_runner_info *list = NULL;
+    size_t n = 0;
+    if (rq_runner_list(s->rq, &list, &n, err) != DP_OK)
+        return s->g.runners_draining;
+    uint64_t d = 0;
+    for (size_t i = 0; i < n; i++)
+        d += list[i].alive && list[i].draining;
+    rq_runner_list_free(list, n);
+    return d;
+}
 
 static void refresh(status_state *s)
 {
@@ -36,15 +53,23 @@ static void refresh(status_state *s)
         snprintf(s->last_error, sizeof s->last_error, "redis: %s", err.msg);
         return;
     }
-    st.completed = s->stats.completed;
-    if (now - s->completed_at_ms >= STATUS_COMPLETED_EVERY_MS) {
+    int applied = -1;
+    if (store_schema_applied(s->db, &applied, &err) != DP_OK) {
+        snprintf(s->last_error, sizeof s->last_error, "postgresql: %s", err.msg);
+        return;
+    }
+    s->schema_applied = applied;
+    st.completed = s->g.q.completed;
+    if (now - s->slow_at_ms >= STATUS_SLOW_EVERY_MS) {
         if (store_count_completed(s->db, &st.completed, &err) != DP_OK) {
             snprintf(s->last_error, sizeof s->last_error, "postgresql: %s", err.msg);
             return;
         }
-        s->completed_at_ms = now;
+        s->g.runners_draining = count_draining(s, &err);
+        s->slow_at_ms = now;
     }
-    s->stats = st;
+    status_metrics_queue_depth(s->own, s->rq);
+    s->g.q = st;
     s->stats_at_ms = now;
     s->last_error[0] = '\0';
 }
@@ -55,8 +80,49 @@ static void status_tick(void *state, actor_ctx *ctx)
     refresh(state);
 }
 
-/* Request: one byte, 'h' (health) or 'm' (metrics). Reply: one byte, 1 when
- * healthy, then the text. */
+/* Ready: a refresh succeeded lately and PostgreSQL has every migration this
+ * build knows (a newer replica may have applied more). */
+static int readiness(const status_state *s, char *why, size_t n)
+{
+    int64_t now = dp_now_ms();
+    if (s->last_error[0] != '\0')
+        snprintf(why, n, "not ready: %s\n", s->last_error);
+    else if (s->stats_at_ms == 0 || now - s->stats_at_ms >= 3 * STATUS_TICK_MS)
+        snprintf(why, n, "not ready: no refresh of Redis and PostgreSQL for %lld ms\n",
+                 (long long)(s->stats_at_ms == 0 ? now - s->started_ms : now - s->stats_at_ms));
+    else if (s->schema_applied < store_schema_version())
+        snprintf(why, n, "not ready: PostgreSQL has migrations up to %d, this build needs %d\n",
+                 s->schema_applied, store_schema_version());
+    else {
+        snprintf(why, n, "ready\n");
+        return 1;
+    }
+    return 0;
+}
+
+/* Every actor's registry merged with this one's, then the gauges. */
+static int render_metrics(status_state *s, int ready, char **text, size_t *len)
+{
+    dp_metrics *all = dp_metrics_new();
+    if (all == NULL)
+        return DP_ENOMEM;
+    size_t own_len = 0;
+    const void *own = dp_metrics_snapshot(s->own, &own_len);
+    dp_err err = {0};
+    dp_metrics_merge(all, own, own_len, &err);
+    s->g.missed = 0;
+    dd_metrics_gather(s->cfg.sources, s->cfg.n_sources, all, STATUS_GATHER_MS, &s->g.missed);
+    s->g.up = ready;
+    s->g.uptime_s = (double)(dp_now_ms() - s->started_ms) / 1000.0;
+    status_metrics_gauges(all, &s->g);
+    int rc = dp_metrics_render(all, status_metric_descs, status_n_metric_descs, text, len);
+    const char *stray = dp_metrics_undescribed(all, status_metric_descs, status_n_metric_descs);
+    if (stray != NULL) /* a series nobody described is a bug: say so, once per scrape */
+        dp_log(DP_LOG_WARN, "metric_undescribed", "name", stray, (char *)NULL);
+    dp_metrics_free(all);
+    return rc;
+}
+
 static int status_handle(void *state, actor_ctx *ctx, nng_msg *msg, nng_msg **reply)
 {
     status_state *s = state;
@@ -65,40 +131,28 @@ static int status_handle(void *state, actor_ctx *ctx, nng_msg *msg, nng_msg **re
     nng_msg_free(msg);
     if (reply == NULL)
         return 0;
-    int64_t now = dp_now_ms();
-    uint8_t healthy = s->stats_at_ms != 0 && now - s->stats_at_ms < 3 * STATUS_TICK_MS &&
-                      s->last_error[0] == '\0';
-    char text[2048];
-    if (kind == 'm') {
-        const dp_queue_stats *q = &s->stats;
-        snprintf(text, sizeof text,
-                 "# HELP dispatch_up 1 when the dispatcher reaches Redis and PostgreSQL.\n"
-                 "# TYPE dispatch_up gauge\ndispatch_up %u\n"
-                 "# HELP dispatch_jobs Jobs by state.\n# TYPE dispatch_jobs gauge\n"
-                 "dispatch_jobs{state=\"pending\"} %llu\n"
-                 "dispatch_jobs{state=\"leased\"} %llu\n"
-                 "dispatch_jobs{state=\"dead\"} %llu\n"
-                 "dispatch_jobs{state=\"completed\"} %llu\n"
-                 "# HELP dispatch_runners_alive Runners whose heartbeat is current.\n"
-                 "# TYPE dispatch_runners_alive gauge\ndispatch_runners_alive %llu\n"
-                 "# HELP dispatch_uptime_seconds Seconds since dispatchd started.\n"
-                 "# TYPE dispatch_uptime_seconds counter\ndispatch_uptime_seconds %lld\n",
-                 healthy, (unsigned long long)q->pending, (unsigned long long)q->leased,
-                 (unsigned long long)q->dead, (unsigned long long)q->completed,
-                 (unsigned long long)q->runners_alive, (long long)((now - s->started_ms) / 1000));
-    } else if (healthy) {
-        snprintf(text, sizeof text, "ok\n");
-    } else {
-        snprintf(text, sizeof text, "unhealthy: %s\n",
-                 s->last_error[0] ? s->last_error : "no refresh yet");
-    }
+    char why[DP_ERR_MSG_MAX + 128];
+    int ready = readiness(s, why, sizeof why);
+    char *text = NULL;
+    size_t len = 0;
+    uint8_t ok = 1;
+    int rc = DP_OK;
+    if (kind == 'm')
+        rc = render_metrics(s, ready, &text, &len);
+    else if (kind == 'r') {
+        ok = (uint8_t)ready;
+        rc = dp_metrics_appendf(&text, &len, "%s", why);
+    } else /* liveness: this actor answered */
+        rc = dp_metrics_appendf(&text, &len, "ok\n");
     nng_msg *r = NULL;
-    if (nng_msg_alloc(&r, 0) != 0 || nng_msg_append(r, &healthy, 1) != 0 ||
-        nng_msg_append(r, text, strlen(text)) != 0) {
+    if (rc != DP_OK || nng_msg_alloc(&r, 0) != 0 || nng_msg_append(r, &ok, 1) != 0 ||
+        nng_msg_append(r, text, len) != 0) {
         if (r != NULL)
             nng_msg_free(r);
+        free(text);
         return DP_ENOMEM;
     }
+    free(text);
     *reply = r;
     return 0;
 }
@@ -108,10 +162,15 @@ static int status_start(void *state, actor_ctx *ctx, dp_err *err)
     status_state *s = state;
     (void)ctx;
     s->started_ms = dp_now_ms();
+    s->schema_applied = -1;
+    if ((s->own = dp_metrics_new()) == NULL)
+        return dp_err_set(err, DP_ENOMEM, "status: out of memory");
     if ((s->rq = rq_connect(s->redis_url, s->prefix, NULL, err)) == NULL)
         return DP_EUNAVAIL;
     if ((s->db = store_open(s->pg_dsn, err)) == NULL)
         return DP_EUNAVAIL;
+    rq_set_metrics(s->rq, s->own);
+    store_set_metrics(s->db, s->own);
     refresh(s);
     return DP_OK;
 }
@@ -122,6 +181,7 @@ static void status_stop(void *state, actor_ctx *ctx)
     (void)ctx;
     rq_close(s->rq);
     store_close(s->db);
+    dp_metrics_free(s->own);
     free(s);
 }
 

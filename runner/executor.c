@@ -2,6 +2,7 @@
 
 #include "runner/runner_link.h"
 #include "common/log.h"
+#include "runner/runner_status.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +17,30 @@ typedef struct {
     char *token;         /* the runner token, in memory only */
     char request_id[48]; /* reused until a lease is answered: a retry gets the same jobs */
     uint32_t failures;   /* consecutive transport failures */
+    dp_metrics *job_m;   /* one job's counts for the status actor; NULL without one */
 } executor_state;
+
+/* The job's counts, pushed to the runner status actor (it is busy when a
+ * scrape comes, so it cannot be asked). */
+static void report_job(executor_state *s, const dp_job_result *res)
+{
+    if (s->job_m == NULL)
+        return;
+    exec_stats st;
+    exec_last_stats(s->exec, &st);
+    dp_metrics_reset(s->job_m);
+    char l[DP_METRICS_LABELS_MAX];
+    const char *v = dp_verdict_name(res->verdict);
+    dp_metrics_inc(s->job_m, "dispatch_runner_jobs_total",
+                   dp_metrics_labels(l, sizeof l, "verdict", v ? v : "none", (char *)NULL), 1);
+    if (st.fetched) {
+        dp_metrics_observe(s->job_m, "dispatch_runner_fetch_duration_seconds", "", st.fetch_s);
+        dp_metrics_inc(s->job_m, "dispatch_runner_fetch_bytes_total", "", (double)st.fetch_bytes);
+    }
+    if (st.sandboxed)
+        dp_metrics_observe(s->job_m, "dispatch_runner_sandbox_duration_seconds", "", st.sandbox_s);
+    runner_status_job_done(s->cfg.status, s->cfg.index, s->job_m);
+}
 
 static void forget_session(executor_state *s)
 {
@@ -75,7 +99,9 @@ static void run_job(executor_state *s, dp_leased_job *job)
     dp_err err = {0};
     dp_log(DP_LOG_INFO, "job_started", "job_id", job->job_id, "runner_id", s->runner_id, "profile",
            job->spec.profile, (char *)NULL);
+    runner_status_job_started(s->cfg.status, s->cfg.index);
     exec_job(s->exec, &job->spec, job->attempt, &res, &retryable, &err);
+    report_job(s, &res);
     if (res.job_id == NULL)
         res.job_id = strdup(job->job_id);
     res.attempt = job->attempt;
@@ -115,6 +141,8 @@ static int executor_start(void *state, actor_ctx *ctx, dp_err *err)
     (void)ctx;
     if ((s->exec = exec_open(&s->cfg.exec, err)) == NULL)
         return err->code != 0 ? err->code : DP_EINVAL;
+    if (s->cfg.status != NULL && (s->job_m = dp_metrics_new()) == NULL)
+        return dp_err_set(err, DP_ENOMEM, "executor: out of memory");
     return DP_OK; /* the link opens on first use: the dispatcher may come later */
 }
 
@@ -125,6 +153,7 @@ static void executor_stop(void *state, actor_ctx *ctx)
     forget_session(s);
     exec_close(s->exec);
     actor_client_close(s->link);
+    dp_metrics_free(s->job_m);
     free(s);
 }
 

@@ -22,6 +22,7 @@ typedef struct {
     const char *dispatch_url;
     exec_config exec;           /* strings copied at spawn */
     const atomic_int *stopping; /* set once on SIGTERM: give up undeliverable results sooner */
+    actor *status;              /* the runner status actor (metrics), or NULL: borrowed */
 } executor_config;
 
 actor *executor_spawn(const executor_config *cfg, dp_err *err);

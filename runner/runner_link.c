@@ -91,6 +91,12 @@ static size_t url_at(const char *list, size_t i, char *out, size_t cap)
     }
 }
 
+void runner_link_current(const char *list, char *out, size_t cap)
+{
+    size_t n = url_at(list, 0, NULL, 0);
+    url_at(list, atomic_load(&link_choice) % n, out, cap);
+}
+
 int runner_link_check_urls(const char *what, const char *list, const char *schemes, dp_err *err)
 {
     size_t n = url_at(list, 0, NULL, 0);

@@ -26,6 +26,9 @@
 int runner_link_call(actor_client **link, const char *url, dp_msg *req, dp_msg *reply,
                      int timeout_ms, dp_err *err);
 
+/* The replica of the list the links use now (for the runner's metrics). */
+void runner_link_current(const char *list, char *out, size_t cap);
+
 /* Checks a DISPATCH_URL value: one URL or up to RUNNER_LINK_MAX_URLS
  * comma-separated, each with one of schemes; err names which is wrong. */
 int runner_link_check_urls(const char *what, const char *list, const char *schemes, dp_err *err);

@@ -6,6 +6,8 @@
 #include "runner/executor.h"
 #include "runner/job_feeder.h"
 #include "runner/runner_session.h"
+#include "runner/runner_http.h"
+#include "runner/runner_status.h"
 #include "common/clock.h"
 #include "common/log.h"
 
@@ -24,6 +26,8 @@ struct runner_pool {
     actor *feeder;
     actor **slots;
     size_t n_slots;
+    actor *status;     /* with RUNNER_HTTP_LISTEN: the metrics (runner_status.h) */
+    runner_http *http; /* its HTTP server */
 };
 
 /* The profiles installed here: every *.json name in the profiles dir. */
@@ -58,10 +62,22 @@ runner_pool *runner_pool_start(const runner_pool_config *cfg, dp_err *err)
     size_t n_profiles = list_profiles(cfg->profiles_dir, names, POOL_MAX_PROFILES);
     for (size_t i = 0; i < n_profiles; i++)
         profiles[i] = names[i];
+    if (cfg->http_listen != NULL && cfg->http_listen[0] != '\0') {
+        if ((p->status = runner_status_spawn(cfg->concurrency, cfg->dispatch_url, err)) == NULL ||
+            (p->http = runner_http_start(cfg->http_listen, p->status, err)) == NULL) {
+            actor_destroy(p->status);
+            free(p->slots);
+            free(p);
+            return NULL;
+        }
+    }
     runner_session_config rcc = {cfg->dispatch_url, cfg->registration_token, cfg->name,
                                  cfg->labels,       cfg->n_labels,           profiles,
-                                 n_profiles,        cfg->concurrency,        DP_VERSION};
+                                 n_profiles,        cfg->concurrency,        DP_VERSION,
+                                 p->status};
     if ((p->session = runner_session_spawn(&rcc, err)) == NULL) {
+        runner_http_stop(p->http);
+        actor_destroy(p->status);
         free(p->slots);
         free(p);
         return NULL;
@@ -90,6 +106,7 @@ runner_pool *runner_pool_start(const runner_pool_config *cfg, dp_err *err)
                      .fetch_allow_cidrs = cfg->fetch_allow_cidrs,
                      .workspace_bytes = cfg->workspace_bytes},
             .stopping = &p->stopping,
+            .status = p->status,
         };
         actor *slot = executor_spawn(&ec, err);
         if (slot == NULL) {
@@ -137,6 +154,8 @@ int runner_pool_stop(runner_pool *p, uint32_t grace_ms)
     for (size_t i = 0; i < p->n_slots; i++)
         actor_destroy(p->slots[i]);
     actor_destroy(p->session);
+    runner_http_stop(p->http); /* before the actor it asks */
+    actor_destroy(p->status);
     free(p->slots);
     free(p);
     return 1;

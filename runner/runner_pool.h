@@ -26,6 +26,7 @@ typedef struct {
     int fetch_allow_file;          /* RUNNER_FETCH_ALLOW_FILE */
     const char *fetch_allow_cidrs; /* RUNNER_FETCH_ALLOW_CIDRS or NULL */
     uint64_t workspace_bytes;      /* RUNNER_WORKSPACE_BYTES; 0 = no cap */
+    const char *http_listen; /* RUNNER_HTTP_LISTEN: /metrics, /healthz, /readyz; NULL/"" none */
 } runner_pool_config;
 
 typedef struct runner_pool runner_pool;

@@ -2,6 +2,7 @@
 
 #include "actors/actor.h"
 #include "runner/runner_link.h"
+#include "runner/runner_status.h"
 #include "common/clock.h"
 #include "common/log.h"
 
@@ -28,6 +29,7 @@ typedef struct {
     int64_t next_heartbeat_ms, next_register_ms;
     uint32_t failures;
     int draining;
+    actor *status; /* the runner status actor, or NULL (runner_status.h) */
 } session_state;
 
 static void wipe_token(session_state *s)
@@ -73,6 +75,7 @@ static void do_register(session_state *s)
         s->next_heartbeat_ms = dp_now_ms() + s->heartbeat_ms;
         s->failures = 0;
         dp_log(DP_LOG_INFO, "registered", "runner_id", s->runner_id, "name", s->name, (char *)NULL);
+        runner_status_link(s->status, 1);
         for (size_t i = 0; i < s->n_slots; i++)
             tell_slot(s, s->slots[i]);
         dp_msg_free(&rep);
@@ -98,6 +101,7 @@ static void do_heartbeat(session_state *s)
     int rc = runner_link_call(&s->link, s->url, &req, &rep, 5000, &err);
     if (rc != DP_OK) {
         dp_log(DP_LOG_WARN, "heartbeat_failed", "error", err.msg, (char *)NULL);
+        runner_status_link(s->status, 0);
         return;
     }
     if (rep.type == DP_MSG_ERROR && (strcmp(rep.error.code, DP_MSG_ERR_UNKNOWN_RUNNER) == 0 ||
@@ -105,6 +109,9 @@ static void do_heartbeat(session_state *s)
         dp_log(DP_LOG_WARN, "runner_unknown", "runner_id", s->runner_id, (char *)NULL);
         wipe_token(s); /* register again on this tick */
         s->next_register_ms = 0;
+        runner_status_link(s->status, 0);
+    } else if (rep.type == DP_MSG_ACK) {
+        runner_status_link(s->status, 1);
     }
     dp_msg_free(&rep);
 }
@@ -136,6 +143,7 @@ static void do_deregister(session_state *s)
         char n[16];
         snprintf(n, sizeof n, "%u", rep.ack.count);
         dp_log(DP_LOG_INFO, "deregistered", "runner_id", s->runner_id, "released", n, (char *)NULL);
+        runner_status_link(s->status, 0);
     } else {
         dp_log(DP_LOG_WARN, "deregister_failed", "error",
                rc != DP_OK                ? err.msg
@@ -210,6 +218,7 @@ actor *runner_session_spawn(const runner_session_config *cfg, dp_err *err)
     snprintf(s->url, sizeof s->url, "%s", cfg->dispatch_url);
     snprintf(s->name, sizeof s->name, "%s", cfg->name);
     snprintf(s->version, sizeof s->version, "%s", cfg->version ? cfg->version : "");
+    s->status = cfg->status;
     for (size_t i = 0; i < cfg->n_labels && i < SESSION_MAX_LIST; i++)
         s->labels[s->n_labels++] = strdup(cfg->labels[i]);
     for (size_t i = 0; i < cfg->n_profiles && i < SESSION_MAX_LIST; i++)

@@ -26,6 +26,7 @@ typedef struct {
     size_t n_profiles;
     uint32_t capacity;
     const char *version;
+    actor *status; /* the runner status actor (link state), or NULL: borrowed */
 } runner_session_config;
 
 actor *runner_session_spawn(const runner_session_config *cfg, dp_err *err);

@@ -73,6 +73,13 @@ void rq_close(rq_conn *c); /* accepts NULL */
 /* Round trips this connection has made (pipelines count once): for benches. */
 uint64_t rq_round_trips(const rq_conn *c);
 
+/* Records every round trip's duration and every failure (connection lost
+ * or refused, error reply) into m, the owning actor's registry (borrowed:
+ * must outlive c; NULL stops recording): dispatch_redis_request_duration_seconds,
+ * dispatch_redis_errors_total. */
+struct dp_metrics;
+void rq_set_metrics(rq_conn *c, struct dp_metrics *m);
+
 /* ---- registry ---- */
 
 typedef struct {

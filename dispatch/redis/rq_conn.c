@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/metrics.h"
 #include "rq_internal.h"
 
 static const char *const rq_fixed_key_suffix[RQ_NKEYS] = {
@@ -137,6 +138,12 @@ static int rq_ensure(rq_conn *c, dp_err *err)
     }
 }
 
+static void rq_count_error(rq_conn *c)
+{
+    if (c->m_errors != NULL)
+        *c->m_errors += 1;
+}
+
 static void rq_drop(rq_conn *c, const char *what, dp_err *err)
 {
     char where[RQ_WHERE_MAX];
@@ -157,12 +164,16 @@ static int rq_raw(rq_conn *c, const char *what, rq_args *a, int retry, redisRepl
         int rc = rq_ensure(c, err);
         if (rc != DP_OK)
             return rc;
+        double t0 = c->m_rtt != NULL ? dp_metrics_now() : 0;
         redisReply *r = redisCommandArgv(c->ctx, (int)a->n, a->v, a->len);
         c->round_trips++;
+        if (c->m_rtt != NULL)
+            dp_hist_observe(c->m_rtt, dp_metrics_now() - t0);
         if (r != NULL) {
             *out = r;
             return DP_OK;
         }
+        rq_count_error(c);
         rq_drop(c, what, err);
         if (retry != RQ_RETRY || attempt > 0) {
             if (retry != RQ_RETRY && err != NULL) {
@@ -174,8 +185,9 @@ static int rq_raw(rq_conn *c, const char *what, rq_args *a, int retry, redisRepl
     }
 }
 
-static int rq_error_reply(redisReply *r, const char *what, dp_err *err)
+static int rq_error_reply(rq_conn *c, redisReply *r, const char *what, dp_err *err)
 {
+    rq_count_error(c);
     dp_err_set(err, DP_EIO, "redis error during %s: %.*s", what, (int)(r->len > 300 ? 300 : r->len),
                r->str);
     freeReplyObject(r);
@@ -186,7 +198,7 @@ int rq_call(rq_conn *c, const char *what, rq_args *a, int retry, redisReply **ou
 {
     int rc = rq_raw(c, what, a, retry, out, err);
     if (rc == DP_OK && (*out)->type == REDIS_REPLY_ERROR) {
-        rc = rq_error_reply(*out, what, err);
+        rc = rq_error_reply(c, *out, what, err);
         *out = NULL;
     }
     return rc;
@@ -243,7 +255,7 @@ int rq_eval(rq_conn *c, rq_lua_id script, rq_args *argv, int retry, redisReply *
             continue;
         }
         if ((*out)->type == REDIS_REPLY_ERROR) {
-            rc = rq_error_reply(*out, rq_lua_name[script], err);
+            rc = rq_error_reply(c, *out, rq_lua_name[script], err);
             *out = NULL;
         }
         break;
@@ -263,8 +275,11 @@ int rq_pipeline(rq_conn *c, const char *what, rq_args *cmds, size_t n, redisRepl
     /* Only read-only or idempotent pipelines are used: retry once. */
     for (int attempt = 0; attempt < 2; attempt++) {
         int rc = rq_ensure(c, err);
-        if (rc != DP_OK)
+        if (rc != DP_OK) {
+            rq_count_error(c);
             return rc;
+        }
+        double t0 = c->m_rtt != NULL ? dp_metrics_now() : 0;
         for (size_t i = 0; i < n; i++)
             redisAppendCommandArgv(c->ctx, (int)cmds[i].n, cmds[i].v, cmds[i].len);
         c->round_trips++;
@@ -275,9 +290,12 @@ int rq_pipeline(rq_conn *c, const char *what, rq_args *cmds, size_t n, redisRepl
                 break;
             out[got] = r;
         }
+        if (c->m_rtt != NULL)
+            dp_hist_observe(c->m_rtt, dp_metrics_now() - t0);
         if (got == n) {
             for (size_t i = 0; i < n; i++) {
                 if (out[i]->type == REDIS_REPLY_ERROR) {
+                    rq_count_error(c);
                     dp_err_set(err, DP_EIO, "redis error during %s: %.300s", what, out[i]->str);
                     for (size_t j = 0; j < n; j++) {
                         freeReplyObject(out[j]);
@@ -292,6 +310,7 @@ int rq_pipeline(rq_conn *c, const char *what, rq_args *cmds, size_t n, redisRepl
             freeReplyObject(out[i]);
             out[i] = NULL;
         }
+        rq_count_error(c);
         rq_drop(c, what, err);
     }
     return DP_EUNAVAIL;
@@ -384,4 +403,10 @@ int rq_eval_ids(rq_conn *c, int script, const char *const *ids, size_t n, dp_err
         freeReplyObject(r);
     }
     return DP_OK;
+}
+
+void rq_set_metrics(rq_conn *c, dp_metrics *m)
+{
+    c->m_rtt = dp_metrics_hist(m, "dispatch_redis_request_duration_seconds", "");
+    c->m_errors = dp_metrics_counter(m, "dispatch_redis_errors_total", "");
 }

@@ -18,6 +18,8 @@ struct rq_conn {
     char keys[RQ_NKEYS][RQ_PREFIX_MAX + 16]; /* fixed keys, in the scripts' KEYS order */
     char sha[RQ_LUA_COUNT][41];              /* "" until loaded */
     uint64_t round_trips;
+    struct dp_hist *m_rtt; /* the owner's metrics (rq_set_metrics), or NULL */
+    double *m_errors;
     uint32_t backoff_ms; /* next wait between reconnect attempts */
     int64_t next_connect_ms;
 };

@@ -40,6 +40,17 @@ void store_close(store_db *db);
 /* Highest schema migration version this build knows (and applies). */
 int store_schema_version(void);
 
+/* Records every statement's duration and every failed call into m, the
+ * owning actor's registry (borrowed: must outlive db):
+ * dispatch_pg_request_duration_seconds, dispatch_pg_errors_total. */
+struct dp_metrics;
+void store_set_metrics(store_db *db, struct dp_metrics *m);
+
+/* Readiness: one round trip that reads the highest applied migration into
+ * *applied (reconnecting with backoff when the connection broke).
+ * DP_EUNAVAIL when PostgreSQL does not answer. */
+int store_schema_applied(store_db *db, int *applied, dp_err *err);
+
 /* Inserts jobs in one statement. Every spec needs job_id and profile. A job
  * id that already exists is left untouched (idempotent resubmit). *n_inserted
  * (optional) gets how many rows were new. max_attempts 0 is stored as NULL
@@ -82,6 +93,18 @@ const char *store_outcome_name(store_outcome o);
  * written in the same transaction, so history holds it exactly once. */
 int store_record_results(store_db *db, const store_result_in *in, size_t n, store_outcome *out,
                          dp_err *err);
+
+/* What store_record_results_info tells of each result that landed
+ * (STORE_RECORDED), for the metrics: its profile and how long ago the job
+ * was submitted (seconds, by PostgreSQL's clock). */
+typedef struct {
+    char profile[64];
+    double age_s;
+} store_recorded_info;
+
+/* store_record_results, also filling info[i] (n entries) of recorded items. */
+int store_record_results_info(store_db *db, const store_result_in *in, size_t n, store_outcome *out,
+                              store_recorded_info *info, dp_err *err);
 
 /* A lease to record: the job is leased to runner_id for this attempt. */
 typedef struct {

@@ -4,6 +4,7 @@
 #include "dispatch/store/store_migrations.h"
 
 #include "common/log.h"
+#include "common/metrics.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +54,18 @@ static int is_unavailable(const PGconn *conn, const PGresult *res)
         return 1; /* libpq's own error: lost connection or out of memory */
     return strncmp(st, "08", 2) == 0 || strcmp(st, "57P01") == 0 || strcmp(st, "57P02") == 0 ||
            strcmp(st, "57P03") == 0 || strcmp(st, "53300") == 0;
+}
+
+void store_count_error(store_db *db)
+{
+    if (db->m_errors != NULL)
+        *db->m_errors += 1;
+}
+
+void store_set_metrics(store_db *db, dp_metrics *m)
+{
+    db->m_rtt = dp_metrics_hist(m, "dispatch_pg_request_duration_seconds", "");
+    db->m_errors = dp_metrics_counter(m, "dispatch_pg_errors_total", "");
 }
 
 static int fail_unavailable(store_db *db, const char *what, dp_err *err)
@@ -114,7 +127,7 @@ static int reconnect(store_db *db, const char *what, dp_err *err)
     return prepare_all(db, err);
 }
 
-static int ensure_ready(store_db *db, const char *what, dp_err *err)
+int store_ensure_ready(store_db *db, const char *what, dp_err *err)
 {
     if (PQstatus(db->conn) != CONNECTION_OK)
         return reconnect(db, what, err);
@@ -127,16 +140,22 @@ int store_call(store_db *db, const char *name, int n_params, const char *const *
                const char *what, PGresult **out, dp_err *err)
 {
     *out = NULL;
-    int rc = ensure_ready(db, what, err);
-    if (rc != DP_OK)
+    int rc = store_ensure_ready(db, what, err);
+    if (rc != DP_OK) {
+        store_count_error(db);
         return rc;
+    }
     for (int attempt = 0;; attempt++) {
+        double t0 = db->m_rtt != NULL ? dp_metrics_now() : 0;
         PGresult *res = PQexecPrepared(db->conn, name, n_params, params, NULL, NULL, 0);
+        if (db->m_rtt != NULL)
+            dp_hist_observe(db->m_rtt, dp_metrics_now() - t0);
         ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
         if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
             *out = res;
             return DP_OK;
         }
+        store_count_error(db);
         result_message(db->conn, res, db->last_error, sizeof db->last_error);
         int unavailable = is_unavailable(db->conn, res);
         PQclear(res);

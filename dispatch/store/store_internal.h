@@ -16,7 +16,14 @@ struct store_db {
     unsigned backoff_ms; /* current reconnect backoff; 0 when healthy */
     int64_t retry_at_ms; /* no reconnect attempt before this (monotonic ms) */
     char last_error[256];
+    struct dp_hist *m_rtt; /* the owner's metrics (store_set_metrics), or NULL */
+    double *m_errors;
 };
+
+/* Connected and prepared, reconnecting (with backoff) when needed. */
+int store_ensure_ready(store_db *db, const char *what, dp_err *err);
+/* Counts one failed call in the owner's metrics. */
+void store_count_error(store_db *db);
 
 /* Prepared statements: every name below is prepared on each (re)connection
  * from the table in store_sql.c. */

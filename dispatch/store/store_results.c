@@ -161,6 +161,12 @@ static int build(const store_result_in *in, size_t n, arr_buf a[N_ARRAYS], dp_er
 int store_record_results(store_db *db, const store_result_in *in, size_t n, store_outcome *out,
                          dp_err *err)
 {
+    return store_record_results_info(db, in, n, out, NULL, err);
+}
+
+int store_record_results_info(store_db *db, const store_result_in *in, size_t n, store_outcome *out,
+                              store_recorded_info *info, dp_err *err)
+{
     if (n == 0)
         return DP_OK;
     arr_buf a[N_ARRAYS];
@@ -183,10 +189,16 @@ int store_record_results(store_db *db, const store_result_in *in, size_t n, stor
         return dp_err_set(err, DP_EINTERNAL, "record results: %d outcomes for %zu results", rows,
                           n);
     }
-    for (int r = 0; out != NULL && r < PQntuples(res); r++) {
+    for (int r = 0; r < PQntuples(res); r++) {
         size_t i = strtoul(PQgetvalue(res, r, 0), NULL, 10);
-        if (i >= 1 && i <= n)
+        if (i < 1 || i > n)
+            continue;
+        if (out != NULL)
             out[i - 1] = (store_outcome)atoi(PQgetvalue(res, r, 1));
+        if (info != NULL) {
+            snprintf(info[i - 1].profile, sizeof info[i - 1].profile, "%s", PQgetvalue(res, r, 2));
+            info[i - 1].age_s = PQgetisnull(res, r, 3) ? 0 : strtod(PQgetvalue(res, r, 3), NULL);
+        }
     }
     PQclear(res);
     return DP_OK;

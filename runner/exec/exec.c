@@ -20,6 +20,7 @@
 
 struct exec_ctx {
     exec_config cfg; /* strings below are the ctx's own copies */
+    exec_stats last; /* of the last job (exec_last_stats) */
     char *profiles_dir;
     char *workdir;
     exec_addr_allow fetch_allow;
@@ -208,6 +209,9 @@ static void stage_prepare(exec_ctx *c, exec_job_state *js)
         input_stage_failed(c, js, rc, js->jobdir, &e);
         return;
     }
+    c->last.fetched = 1;
+    c->last.fetch_bytes = size;
+    c->last.fetch_s = (double)(exec_now_ms() - t0) / 1000.0;
     exec_log_printf(&js->log, "fetched %s: %llu bytes in %llu ms%s\n", spec->archive,
                     (unsigned long long)size, (unsigned long long)(exec_now_ms() - t0),
                     spec->archive_sha256 != NULL ? ", sha256 ok" : "");
@@ -291,6 +295,7 @@ int exec_job(exec_ctx *c, const dp_job_spec *spec, uint32_t attempt, dp_job_resu
     if (c == NULL || spec == NULL || out == NULL || retryable == NULL)
         return dp_err_set(err, DP_EINVAL, "exec_job: NULL argument");
     memset(out, 0, sizeof *out);
+    memset(&c->last, 0, sizeof c->last);
     *retryable = 0;
     out->attempt = attempt;
     out->job_id = strdup(spec->job_id != NULL ? spec->job_id : "");
@@ -315,6 +320,8 @@ int exec_job(exec_ctx *c, const dp_job_spec *spec, uint32_t attempt, dp_job_resu
         stage_prepare(c, &js);
     if (!js.ended && (js.envp = build_env(js.profile)) == NULL)
         exec_job_end(&js, DP_VERDICT_SE, 1, "out of memory");
+    uint64_t sandbox_t0 = exec_now_ms();
+    int sandboxed = !js.ended;
     if (!js.ended) {
         js.rn = (exec_runner){.sandbox = c->sandbox,
                               .workspace = js.box,
@@ -332,6 +339,10 @@ int exec_job(exec_ctx *c, const dp_job_spec *spec, uint32_t attempt, dp_job_resu
     }
     if (!js.ended)
         exec_stage_tests(&js);
+    if (sandboxed) {
+        c->last.sandboxed = 1;
+        c->last.sandbox_s = (double)(exec_now_ms() - sandbox_t0) / 1000.0;
+    }
     finish(&js);
     free(js.envp);
     if (js.jobdir[0] != '\0') {
@@ -346,4 +357,9 @@ int exec_job(exec_ctx *c, const dp_job_spec *spec, uint32_t attempt, dp_job_resu
     out->log = exec_log_take(&js.log, &out->log_len);
     *retryable = js.retryable;
     return DP_OK;
+}
+
+void exec_last_stats(const exec_ctx *ctx, exec_stats *out)
+{
+    *out = ctx != NULL ? ctx->last : (exec_stats){0};
 }

@@ -61,4 +61,15 @@ void exec_close(exec_ctx *ctx);
 int exec_job(exec_ctx *ctx, const dp_job_spec *spec, uint32_t attempt, dp_job_result *out,
              int *retryable, dp_err *err);
 
+/* Figures of the last exec_job on this ctx, for the runner's metrics. */
+typedef struct {
+    int fetched;          /* the archive was downloaded */
+    uint64_t fetch_bytes; /* its size */
+    double fetch_s;       /* download time */
+    int sandboxed;        /* the job reached the sandbox (compile or tests ran) */
+    double sandbox_s;     /* compile and tests, wall time */
+} exec_stats;
+
+void exec_last_stats(const exec_ctx *ctx, exec_stats *out);
+
 #endif
