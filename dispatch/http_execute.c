@@ -118,10 +118,10 @@ static int on_exec_submitted(http_req *r, dp_msg *rep)
         return 0;
     }
     if (rep->submitted.n_items != 1 || rep->submitted.items[0].job_id == NULL) {
-        http_answer_error(r, 503, "unavailable", "%s", /* the spec passed the same check */
-                          rep->submitted.n_items == 1 && rep->submitted.items[0].error != NULL
-                              ? rep->submitted.items[0].error
-                              : "refused");
+        if (rep->submitted.n_items == 1)
+            http_answer_item_error(r, &rep->submitted.items[0]); /* quota: 429 */
+        else
+            http_answer_error(r, 503, "unavailable", "refused");
         return 0;
     }
     snprintf(r->id, sizeof r->id, "%s", rep->submitted.items[0].job_id);
