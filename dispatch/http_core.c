@@ -87,8 +87,7 @@ static unsigned status_of_code(const char *code)
     } map[] = {
         {"invalid", 400},   {"protocol", 400}, {"unauthorized", 401}, {"forbidden", 403},
         {"not_found", 404}, {"conflict", 409}, {"unavailable", 503},  {"full", 503},
-        {"closed", 503},    {"timeout", 504},  {"unsupported", 405},
-        {"quota", 429},
+        {"closed", 503},    {"timeout", 504},  {"unsupported", 405},  {"quota", 429},
     };
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
         if (code != NULL && strcmp(code, map[i].code) == 0)

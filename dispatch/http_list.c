@@ -80,6 +80,6 @@ static int on_profiles(http_req *r, dp_msg *rep)
 
 void http_list_profiles(http_req *r)
 {
-    dp_msg m = {.type = DP_MSG_LIST_PROFILES};
+    dp_msg m = {.type = DP_MSG_PROFILE_LIST};
     http_forward(r, &m, on_profiles);
 }

@@ -208,7 +208,10 @@ static int on_submitted(http_req *r, dp_msg *rep)
     json_array_foreach(items, idx, item) ok += json_object_get(item, "id") != NULL;
     if (ok > 0)
         r->retry_after = 0; /* 201: the refused items carry their own code */
-    http_answer_json(r, ok > 0 ? 201 : r->retry_after > 0 ? 429 : 503,
+    http_answer_json(r,
+                     ok > 0               ? 201
+                     : r->retry_after > 0 ? 429
+                                          : 503,
                      json_pack("{s:O,s:I,s:I}", "items", items, "accepted", (json_int_t)ok,
                                "refused", (json_int_t)(json_array_size(items) - ok)));
     return 0;

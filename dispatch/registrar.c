@@ -242,7 +242,7 @@ static const dd_route registrar_routes[] = {
     {DP_MSG_DEREGISTER, DD_FROM_RUNNER, 0, do_deregister},
     {DP_MSG_LIST_RUNNERS, DD_FROM_ADMIN, DP_SCOPE_READ, do_list},
     {DP_MSG_DRAIN, DD_FROM_ADMIN, DP_SCOPE_ADMIN, do_drain},
-    {DP_MSG_LIST_PROFILES, DD_FROM_ADMIN, DP_SCOPE_SUBMIT | DP_SCOPE_READ, do_profiles},
+    {DP_MSG_PROFILE_LIST, DD_FROM_ADMIN, DP_SCOPE_SUBMIT | DP_SCOPE_READ, do_profiles},
 };
 
 const dd_actor_def registrar_actor = {

@@ -78,8 +78,8 @@ typedef enum {
     DP_MSG_KEY_REVOKE,   /* admin: revoke a key by id or name */
     DP_MSG_JOB_LIST,     /* ask for jobs, newest first, one page (cursor paging) */
     DP_MSG_JOBS,         /* reply: one page of job rows and the next cursor */
-    DP_MSG_LIST_PROFILES, /* ask for the profiles the live runners offer */
-    DP_MSG_PROFILES,      /* reply: profile rows */
+    DP_MSG_PROFILE_LIST, /* ask for the profiles the live runners offer */
+    DP_MSG_PROFILES,     /* reply: profile rows */
     DP_MSG_WIRE_COUNT,   /* the versioned wire catalogue ends here */
     /* The in-process catalogue: same schema machinery, its own envelope
      * ("i" instead of "v"); the wire codec neither encodes nor accepts these. */
@@ -137,9 +137,10 @@ typedef struct {
 } dp_msg_ack;
 
 typedef struct {
-    char *code;       /* DP_MSG_ERR_* or a dp_code_name(); required */
-    char *message;    /* one line naming what is wrong */
-    uint32_t retry_s; /* "quota": seconds until a retry can succeed; 0 otherwise */
+    char *code;    /* DP_MSG_ERR_* or a dp_code_name(); required */
+    char *message; /* one line naming what is wrong */
+    /* "quota": seconds until a retry can succeed; 0 otherwise */
+    uint32_t retry_s;
 } dp_msg_error;
 
 typedef struct {
@@ -199,8 +200,8 @@ typedef struct {
     uint32_t index; /* position in the submit */
     char *job_id;   /* set on success ... */
     char *error;    /* ... or this: why the spec was refused */
-    char *code;     /* with error, optional: "quota" (see retry_s), else a refusal */
-    uint32_t retry_s; /* "quota": seconds until a retry can succeed */
+    char *code;     /* with error, optional: "quota" (retry_s: seconds to wait), else none */
+    uint32_t retry_s;
 } dp_submit_item;
 
 typedef struct {

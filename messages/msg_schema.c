@@ -357,8 +357,7 @@ static const dp_field profile_info_fields[] = {
     F_SCALAR("cap", DP_F_U32, dp_profile_info, capacity),
     F_STR("seen", dp_profile_info, last_seen, DP_MSG_MAX_TS),
 };
-static const dp_schema profile_info_schema =
-    SCHEMA(profile, dp_profile_info, profile_info_fields);
+static const dp_schema profile_info_schema = SCHEMA(profile, dp_profile_info, profile_info_fields);
 
 static const dp_field profiles_fields[] = {
     F_ARR("profs", dp_msg_profiles, profiles, n_profiles, DP_MSG_MAX_RUNNERS, &profile_info_schema),
@@ -404,7 +403,7 @@ static const struct {
     [DP_MSG_KEY_REVOKE] = {"key_revoke", &key_revoke_schema},
     [DP_MSG_JOB_LIST] = {"job_list", &job_list_schema},
     [DP_MSG_JOBS] = {"jobs", &jobs_schema},
-    [DP_MSG_LIST_PROFILES] = {"list_profiles", &empty_schema},
+    [DP_MSG_PROFILE_LIST] = {"list_profiles", &empty_schema},
     [DP_MSG_PROFILES] = {"profiles", &profiles_schema},
     /* the in-process catalogue (dp_msg_encode_internal) */
     [DP_MSG_WAKE] = {"wake", &empty_schema},

@@ -78,6 +78,20 @@ static const char sql_record_results[] =
     " LEFT JOIN jobs j ON j.id = n.job_id"
     " ORDER BY n.i";
 
+/* clang-format off */
+static const char sql_list_jobs[] =
+    "SELECT id, submission_id, profile, state, verdict, score, attempts, runner_id, message,"
+    "  log_url, " TS("created_at") ", " TS("started_at") ", " TS("finished_at") ","
+    "  (extract(epoch FROM created_at) * 1000000)::bigint"
+    " FROM jobs"
+    " WHERE ($1::text IS NULL OR state = $1) AND ($2::text IS NULL OR profile = $2)"
+    "  AND ($3::text IS NULL OR owner_key = $3)"
+    "  AND ($4::bigint IS NULL"
+    "   OR (created_at, id) < ('epoch'::timestamptz + $4::bigint * interval '1 microsecond',"
+    "     $5::text))"
+    " ORDER BY created_at DESC, id DESC LIMIT $6::integer";
+/* clang-format on */
+
 const store_statement store_statements[] = {
     {ST_INSERT_JOBS,
      "WITH ins AS (INSERT INTO jobs (id, submission_id, profile, spec, max_attempts, owner_key)"
@@ -182,18 +196,7 @@ const store_statement store_statements[] = {
      * everyone's jobs walk jobs_list_idx (0005), queued/leased ones
      * jobs_unfinished_idx backwards. The cursor's created_at is exact
      * (microseconds as integers, no float round trip). */
-    {ST_LIST_JOBS,
-     "SELECT id, submission_id, profile, state, verdict, score, attempts, runner_id, message,"
-     "  log_url, " TS("created_at") ", " TS("started_at") ", " TS("finished_at") ","
-     "  (extract(epoch FROM created_at) * 1000000)::bigint"
-     " FROM jobs"
-     " WHERE ($1::text IS NULL OR state = $1) AND ($2::text IS NULL OR profile = $2)"
-     "  AND ($3::text IS NULL OR owner_key = $3)"
-     "  AND ($4::bigint IS NULL"
-     "   OR (created_at, id) < ('epoch'::timestamptz + $4::bigint * interval '1 microsecond',"
-     "     $5::text))"
-     " ORDER BY created_at DESC, id DESC LIMIT $6::integer",
-     6},
+    {ST_LIST_JOBS, sql_list_jobs, 6},
     /* Max-queued quotas (store_quota.c): a transaction serialised per key
      * (an advisory lock on the key id), so the count it reads includes
      * every job another replica's reporter inserted for that key. */
