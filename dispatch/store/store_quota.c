@@ -2,6 +2,7 @@
 #include "dispatch/store/store_internal.h"
 #include "dispatch/store/store_list.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 static int step(store_db *db, const char *stmt, int np, const char *const *params, const char *what,
@@ -28,8 +29,11 @@ int store_insert_jobs_quota(store_db *db, const dp_job_spec *specs, size_t n, co
     int rc = step(db, ST_QUOTA_BEGIN, 0, NULL, "quota begin", NULL, err);
     if (rc == DP_OK)
         rc = step(db, ST_QUOTA_LOCK, 1, key, "quota lock", NULL, err);
+    char max[16];
+    snprintf(max, sizeof max, "%u", max_queued);
+    const char *count_params[] = {owner_key, max};
     if (rc == DP_OK)
-        rc = step(db, ST_QUOTA_COUNT, 1, key, "quota count", in_queue, err);
+        rc = step(db, ST_QUOTA_COUNT, 2, count_params, "quota count", in_queue, err);
     size_t room = 0;
     if (rc == DP_OK) {
         room = *in_queue >= max_queued ? 0 : (size_t)(max_queued - *in_queue);

@@ -202,8 +202,11 @@ const store_statement store_statements[] = {
      * every job another replica's reporter inserted for that key. */
     {ST_QUOTA_BEGIN, "BEGIN", 0},
     {ST_QUOTA_LOCK, "SELECT pg_advisory_xact_lock(1684107377, hashtext($1))", 1},
+    /* Counts no further than the quota: a key far over it costs no more. */
     {ST_QUOTA_COUNT,
-     "SELECT count(*) FROM jobs WHERE owner_key = $1 AND state IN ('queued', 'leased')", 1},
+     "SELECT count(*) FROM (SELECT 1 FROM jobs WHERE owner_key = $1"
+     " AND state IN ('queued', 'leased') LIMIT $2::integer) q",
+     2},
     {ST_QUOTA_COMMIT, "COMMIT", 0},
 };
 
