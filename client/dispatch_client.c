@@ -160,6 +160,8 @@ int dpc_submit(dpc *c, const dp_job_spec *specs, size_t n, dpc_submitted **items
         } else {
             out[it->index].error = it->error != NULL ? it->error : strdup("refused");
             it->error = NULL;
+            out[it->index].quota = it->code != NULL && strcmp(it->code, DP_MSG_ERR_QUOTA) == 0;
+            out[it->index].retry_s = it->retry_s;
         }
     }
     dp_msg_free(&rep);
@@ -403,4 +405,43 @@ void dpc_keys_free(dp_key_info *keys, size_t n)
         dp_msg_free(&m);
     }
     free(keys);
+}
+
+int dpc_jobs(dpc *c, const dp_msg_job_list *q, dp_msg_jobs *out, dp_err *err)
+{
+    dp_msg req = {.type = DP_MSG_JOB_LIST}, rep;
+    req.job_list = *q; /* borrowed for the encode */
+    memset(out, 0, sizeof *out);
+    int rc = call(c, &req, DP_MSG_JOBS, &rep, err);
+    if (rc != DP_OK)
+        return rc;
+    *out = rep.jobs; /* moved: rep owns nothing more */
+    return DP_OK;
+}
+
+void dpc_jobs_free(dp_msg_jobs *jobs)
+{
+    dp_msg m = {.type = DP_MSG_JOBS};
+    m.jobs = *jobs;
+    dp_msg_free(&m);
+    memset(jobs, 0, sizeof *jobs);
+}
+
+int dpc_profiles(dpc *c, dp_msg_profiles *out, dp_err *err)
+{
+    dp_msg req = {.type = DP_MSG_PROFILE_LIST}, rep;
+    memset(out, 0, sizeof *out);
+    int rc = call(c, &req, DP_MSG_PROFILES, &rep, err);
+    if (rc != DP_OK)
+        return rc;
+    *out = rep.profiles;
+    return DP_OK;
+}
+
+void dpc_profiles_free(dp_msg_profiles *p)
+{
+    dp_msg m = {.type = DP_MSG_PROFILES};
+    m.profiles = *p;
+    dp_msg_free(&m);
+    memset(p, 0, sizeof *p);
 }

@@ -26,6 +26,8 @@ typedef struct dpc dpc;
 typedef struct {
     char *job_id;
     char *error;
+    int quota; /* refused by the API key's quota: retry after retry_s */
+    uint32_t retry_s;
 } dpc_submitted;
 
 /* timeout_ms bounds every request/reply (not dpc_wait's own wait). */
@@ -66,6 +68,18 @@ int dpc_key_create(dpc *c, const char *name, unsigned scopes, uint32_t max_queue
 int dpc_key_list(dpc *c, dp_key_info **keys, size_t *n, dp_err *err);
 int dpc_key_revoke(dpc *c, const char *id_or_name, dp_err *err);
 void dpc_keys_free(dp_key_info *keys, size_t n);
+
+/* One page of jobs, newest first (q: state, profile, limit 1..500 or 0 for
+ * 50, after = a previous page's next). A key without read or admin scope
+ * sees its own jobs only. *out is the caller's (dp_msg_free of a message
+ * of type DP_MSG_JOBS with it, or dpc_jobs_free). A malformed cursor or
+ * state: DP_EINVAL naming it. */
+int dpc_jobs(dpc *c, const dp_msg_job_list *q, dp_msg_jobs *out, dp_err *err);
+void dpc_jobs_free(dp_msg_jobs *jobs);
+
+/* The profiles the live runners offer; dpc_profiles_free. */
+int dpc_profiles(dpc *c, dp_msg_profiles *out, dp_err *err);
+void dpc_profiles_free(dp_msg_profiles *p);
 
 /* A job event as `watch` streams it; strings owned by the callee, valid
  * during the callback only. */

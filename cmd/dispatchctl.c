@@ -1,8 +1,9 @@
 /* dispatchctl: the admin CLI (README.md). Every command takes --json,
  * --help and --url (default $DISPATCH_ADMIN_URL).
  * Exit codes: 0 ok, 64 usage, 65 bad input, 69 dispatcher unreachable,
- * 70 internal, 77 refused (API key missing, wrong, revoked or without the scope),
- * 78 configuration (the environment);
+ * 70 internal, 75 a submit over the API key's quota (retry later), 77 refused
+ * (API key missing, wrong, revoked or without the scope), 78 configuration
+ * (the environment);
  * `wait`: 0 AC, 1 other verdict, 2 failed/cancelled, 3 timeout. */
 #include "cmd/dispatchctl.h"
 
@@ -31,8 +32,9 @@ int main(int argc, char **argv)
         return EX_OK_;
     }
     const char *cmd = argv[1];
-    static const char *const commands[] = {"submit", "status", "wait",    "watch", "runners",
-                                           "queue",  "cancel", "requeue", "drain", "apikey"};
+    static const char *const commands[] = {"submit",  "status", "wait",   "watch",
+                                           "runners", "queue",  "cancel", "requeue",
+                                           "drain",   "apikey", "jobs",   "profiles"};
     int known = 0;
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         known |= strcmp(cmd, commands[i]) == 0;
@@ -92,6 +94,10 @@ int main(int argc, char **argv)
         rc = ctl_runners(c, &a);
     else if (strcmp(cmd, "queue") == 0)
         rc = ctl_queue(c, &a);
+    else if (strcmp(cmd, "jobs") == 0)
+        rc = ctl_jobs(c, &a);
+    else if (strcmp(cmd, "profiles") == 0)
+        rc = ctl_profiles(c, &a);
     else if (strcmp(cmd, "apikey") == 0) {
         ctl_apikey_args ka = {a.n_positional > 0 ? a.positional[0] : NULL,
                               a.n_positional > 1 ? a.positional[1] : NULL,

@@ -18,8 +18,9 @@ enum {
     EX_DATAERR_ = 65,
     EX_UNAVAIL_ = 69,
     EX_SOFT_ = 70,
-    EX_NOPERM_ = 77, /* no key, a wrong or revoked key, or one without the scope */
-    EX_CONFIG_ = 78  /* the environment: DISPATCH_ADMIN_URL, TLS files, the API key file */
+    EX_TEMPFAIL_ = 75, /* an API key's quota refused a submit: retry later */
+    EX_NOPERM_ = 77,   /* no key, a wrong or revoked key, or one without the scope */
+    EX_CONFIG_ = 78    /* the environment: DISPATCH_ADMIN_URL, TLS files, the API key file */
 };
 
 typedef struct {
@@ -34,6 +35,8 @@ typedef struct {
     const char *scope, *max_queued, *per_minute;
     int dead;
     double timeout_s;
+    /* jobs */
+    const char *state, *limit, *after;
 } cli_args;
 
 extern const char *const ctl_usage_text;
@@ -65,5 +68,7 @@ int ctl_runners(dpc *c, const cli_args *a);
 int ctl_queue(dpc *c, const cli_args *a);
 int ctl_admin(dpc *c, const char *cmd, const cli_args *a);
 int ctl_watch(dpc *c, const cli_args *a);
+int ctl_jobs(dpc *c, const cli_args *a);     /* dispatchctl_jobs.c */
+int ctl_profiles(dpc *c, const cli_args *a); /* dispatchctl_jobs.c */
 
 #endif

@@ -21,11 +21,14 @@ const char *const ctl_usage_text =
     "  cancel JOB | requeue JOB | requeue --dead | drain RUNNER\n"
     "  apikey create NAME --scope submit|read|admin[,...] [--max-queued N] [--per-minute N]\n"
     "  apikey list | apikey revoke ID_OR_NAME\n"
+    "  jobs [--state S] [--profile P] [--limit N] [--after CURSOR]  jobs, newest first\n"
+    "  profiles              the profiles the live runners offer\n"
     "the API key (needed over tcp) comes from $DISPATCH_API_KEY or the file\n"
     "$DISPATCH_API_KEY_FILE, never from a flag\n"
     "options: --json  --url URL (default $DISPATCH_ADMIN_URL)  --help  --version\n"
     "`dispatchctl COMMAND --help` explains one command; --opt=VALUE and --opt VALUE both work\n"
     "exit codes: 0 ok, 64 usage, 65 bad input, 69 dispatcher unreachable, 70 internal,\n"
+    "75 a submit over the API key's quota (retry later),\n"
     "77 refused (API key missing, wrong, revoked or without the scope),\n"
     "78 configuration (DISPATCH_ADMIN_URL, DISPATCH_TLS_*, DISPATCH_API_KEY_FILE,\n"
     "DISPATCH_LOG_LEVEL); with --json every error is one JSON line on stderr:\n"
@@ -157,7 +160,18 @@ static const struct {
      "usage: dispatchctl apikey create NAME --scope submit|read|admin[,...]\n"
      "         [--max-queued N] [--per-minute N]\n"
      "       dispatchctl apikey list | dispatchctl apikey revoke ID_OR_NAME\n"
-     "Creates (prints the key once), lists or revokes API keys (admin).\n"},
+     "Creates (prints the key once), lists or revokes API keys (admin).\n"
+     "--max-queued N: at most N of its jobs queued or running; --per-minute N: at\n"
+     "most N submits per minute (0 or absent: no limit). A submit over either is\n"
+     "refused with \"quota\" (HTTP 429 + Retry-After; dispatchctl submit exits 75).\n"},
+    {"jobs", 0,
+     "usage: dispatchctl jobs [--state S] [--profile P] [--limit N] [--after CURSOR] [--json]\n"
+     "Jobs, newest first, one page (--limit 1..500, default 50). The last line\n"
+     "(or \"next\" with --json) is the cursor of the next page, for --after.\n"
+     "A submit-scope key sees only its own jobs.\n"},
+    {"profiles", 0,
+     "usage: dispatchctl profiles [--json]\n"
+     "The profiles the live runners offer: runners, slots, last heartbeat.\n"},
 };
 
 enum {
@@ -177,7 +191,10 @@ enum {
     OPT_MAX_QUEUED,
     OPT_PER_MINUTE,
     OPT_HELP,
-    OPT_VERSION
+    OPT_VERSION,
+    OPT_STATE,
+    OPT_LIMIT,
+    OPT_AFTER
 };
 
 static const struct option long_options[] = {
@@ -198,6 +215,9 @@ static const struct option long_options[] = {
     {"per-minute", required_argument, NULL, OPT_PER_MINUTE},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
+    {"state", required_argument, NULL, OPT_STATE},
+    {"limit", required_argument, NULL, OPT_LIMIT},
+    {"after", required_argument, NULL, OPT_AFTER},
     {NULL, 0, NULL, 0},
 };
 
@@ -269,6 +289,15 @@ int ctl_parse_args(int argc, char **argv, cli_args *a)
             break;
         case OPT_PER_MINUTE:
             a->per_minute = v;
+            break;
+        case OPT_STATE:
+            a->state = v;
+            break;
+        case OPT_LIMIT:
+            a->limit = v;
+            break;
+        case OPT_AFTER:
+            a->after = v;
             break;
         case OPT_TIMEOUT: {
             char *end = NULL;

@@ -154,13 +154,18 @@ int ctl_submit(dpc *c, const cli_args *a)
         if (items[i].job_id == NULL) {
             char e[2048];
             fprintf(stderr, "dispatchctl: job %zu: %s\n", i, SAFE(items[i].error, e));
-            status = EX_DATAERR_;
+            if (status != EX_DATAERR_) /* a bad spec outranks a quota refusal */
+                status = items[i].quota ? EX_TEMPFAIL_ : EX_DATAERR_;
         }
         json_t *o = json_object();
         if (items[i].job_id != NULL)
             json_object_set_new(o, "job_id", json_string(items[i].job_id));
         else
             json_object_set_new(o, "error", json_string(items[i].error));
+        if (items[i].job_id == NULL && items[i].quota) {
+            json_object_set_new(o, "code", json_string(DP_MSG_ERR_QUOTA));
+            json_object_set_new(o, "retry_after", json_integer(items[i].retry_s));
+        }
         if (a->json && batch)
             json_array_append_new(out, o);
         else if (a->json && items[i].job_id != NULL)

@@ -108,7 +108,8 @@ static int list(dpc *c, const ctl_apikey_args *a, dp_err *err)
         return rc;
     json_t *arr = a->json ? json_array() : NULL;
     if (!a->json)
-        printf("%-16s  %-24s  %-18s  %s\n", "ID", "NAME", "SCOPES", "STATE");
+        printf("%-16s  %-24s  %-18s  %-10s  %-10s  %s\n", "ID", "NAME", "SCOPES", "MAX-QUEUED",
+               "PER-MINUTE", "STATE");
     for (size_t i = 0; i < n; i++) {
         if (arr != NULL) {
             json_array_append_new(arr, key_json(&keys[i]));
@@ -116,8 +117,13 @@ static int list(dpc *c, const ctl_apikey_args *a, dp_err *err)
         }
         char s[32];
         dp_scopes_format(keys[i].scopes, s, sizeof s);
-        printf("%-16s  %-24s  %-18s  %s\n", keys[i].key_id, keys[i].name ? keys[i].name : "", s,
-               keys[i].revoked ? "revoked" : "live");
+        char q[16] = "-", pm[16] = "-"; /* 0: no quota */
+        if (keys[i].max_queued > 0)
+            snprintf(q, sizeof q, "%u", keys[i].max_queued);
+        if (keys[i].per_minute > 0)
+            snprintf(pm, sizeof pm, "%u", keys[i].per_minute);
+        printf("%-16s  %-24s  %-18s  %-10s  %-10s  %s\n", keys[i].key_id,
+               keys[i].name ? keys[i].name : "", s, q, pm, keys[i].revoked ? "revoked" : "live");
     }
     if (arr != NULL)
         print_json(arr);

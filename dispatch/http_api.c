@@ -73,6 +73,11 @@ static enum MHD_Result send_answer(http_req *r)
     MHD_add_response_header(res, "Content-Type",
                             r->content_type != NULL ? r->content_type : "text/plain");
     MHD_add_response_header(res, "Cache-Control", "no-store");
+    if (r->retry_after > 0) { /* 429 (quota) */
+        char secs[16];
+        snprintf(secs, sizeof secs, "%u", r->retry_after);
+        MHD_add_response_header(res, "Retry-After", secs);
+    }
     enum MHD_Result rc = MHD_queue_response(r->conn, r->status != 0 ? r->status : 500, res);
     MHD_destroy_response(res);
     return rc;

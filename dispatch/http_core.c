@@ -87,7 +87,7 @@ static unsigned status_of_code(const char *code)
     } map[] = {
         {"invalid", 400},   {"protocol", 400}, {"unauthorized", 401}, {"forbidden", 403},
         {"not_found", 404}, {"conflict", 409}, {"unavailable", 503},  {"full", 503},
-        {"closed", 503},    {"timeout", 504},  {"unsupported", 405},
+        {"closed", 503},    {"timeout", 504},  {"unsupported", 405},  {"quota", 429},
     };
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
         if (code != NULL && strcmp(code, map[i].code) == 0)
@@ -103,11 +103,27 @@ void http_answer_reply_error(http_req *r, const dp_msg *rep)
     else if (rep->type == DP_MSG_CONFLICT)
         http_answer_error(r, 409, "conflict", "%s",
                           rep->conflict.message != NULL ? rep->conflict.message : "conflict");
-    else if (rep->type == DP_MSG_ERROR)
+    else if (rep->type == DP_MSG_ERROR && rep->error.code != NULL &&
+             strcmp(rep->error.code, DP_MSG_ERR_QUOTA) == 0) {
+        r->retry_after = rep->error.retry_s > 0 ? rep->error.retry_s : 1;
+        http_answer_error(r, 429, DP_MSG_ERR_QUOTA, "%s",
+                          rep->error.message != NULL ? rep->error.message : "quota");
+    } else if (rep->type == DP_MSG_ERROR)
         http_answer_error(r, status_of_code(rep->error.code), rep->error.code, "%s",
                           rep->error.message != NULL ? rep->error.message : rep->error.code);
     else
         http_answer_error(r, 502, "internal", "unexpected reply '%s'", dp_msg_type_name(rep->type));
+}
+
+void http_answer_item_error(http_req *r, const dp_submit_item *it)
+{
+    const char *msg = it->error != NULL ? it->error : "refused";
+    if (it->code != NULL && strcmp(it->code, DP_MSG_ERR_QUOTA) == 0) {
+        r->retry_after = it->retry_s > 0 ? it->retry_s : 1;
+        http_answer_error(r, 429, DP_MSG_ERR_QUOTA, "%s", msg);
+    } else {
+        http_answer_error(r, 503, "unavailable", "%s", msg);
+    }
 }
 
 static void suspend(http_req *r)

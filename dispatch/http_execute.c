@@ -16,21 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define EXEC_WAIT_BASE_MS 30000 /* queueing, fetch, compile */
-#define EXEC_WAIT_MAX_MS 120000 /* a client wanting longer submits and waits itself */
-#define EXEC_TEST_DEFAULT_MS 5000
 #define EXEC_POLL_MS 500 /* events wake it sooner (http_wake_parked) */
-
-static const struct {
-    const char *language, *profile, *file;
-} exec_languages[] = {
-    {"python", "python3", "main.py"},
-    {"python3", "python3", "main.py"},
-    {"c", "c", "main.c"},
-    {"shell", "shell", "test.sh"},
-    {"sh", "shell", "test.sh"},
-    {"bash", "shell", "test.sh"},
-};
 
 static json_t *result_of(const dp_job_view *job, size_t i, json_t *want)
 {
@@ -118,99 +104,42 @@ static int on_exec_submitted(http_req *r, dp_msg *rep)
         return 0;
     }
     if (rep->submitted.n_items != 1 || rep->submitted.items[0].job_id == NULL) {
-        http_answer_error(r, 503, "unavailable", "%s", /* the spec passed the same check */
-                          rep->submitted.n_items == 1 && rep->submitted.items[0].error != NULL
-                              ? rep->submitted.items[0].error
-                              : "refused");
+        if (rep->submitted.n_items == 1)
+            http_answer_item_error(r, &rep->submitted.items[0]); /* quota: 429 */
+        else
+            http_answer_error(r, 503, "unavailable", "refused");
         return 0;
     }
     snprintf(r->id, sizeof r->id, "%s", rep->submitted.items[0].job_id);
     return exec_again(r);
 }
 
-/* The request's tests -> spec tests; *wait_ms gets the bounded wait. */
-static json_t *spec_tests(json_t *tests, int64_t *wait_ms, dp_err *err)
-{
-    json_t *out = json_array();
-    *wait_ms = EXEC_WAIT_BASE_MS;
-    size_t i;
-    json_t *t;
-    json_array_foreach(tests, i, t)
-    {
-        json_t *in = json_object_get(t, "stdin"), *exp = json_object_get(t, "expectedStdout"),
-               *to = json_object_get(t, "timeoutMs");
-        char name[32];
-        snprintf(name, sizeof name, "test%zu", i + 1);
-        json_t *st = json_pack("{s:s}", "name", name);
-        if (!json_is_object(t) || (in != NULL && !json_is_string(in)) ||
-            (exp != NULL && !json_is_null(exp) && !json_is_string(exp)) ||
-            (to != NULL && (!json_is_integer(to) || json_integer_value(to) <= 0))) {
-            json_decref(st);
-            json_decref(out);
-            dp_err_set(err, DP_EINVAL,
-                       "tests[%zu]: want {\"stdin\": string, \"expectedStdout\": string, "
-                       "\"timeoutMs\": positive integer}",
-                       i);
-            return NULL;
-        }
-        if (in != NULL)
-            json_object_set(st, "stdin", in);
-        if (exp != NULL && json_is_string(exp))
-            json_object_set(st, "expected_stdout", exp);
-        if (to != NULL)
-            json_object_set(st, "timeout_ms", to);
-        *wait_ms += to != NULL ? json_integer_value(to) : EXEC_TEST_DEFAULT_MS;
-        json_array_append_new(out, st);
-    }
-    if (*wait_ms > EXEC_WAIT_MAX_MS)
-        *wait_ms = EXEC_WAIT_MAX_MS;
-    return out;
-}
-
 void http_execute(http_req *r)
 {
     json_error_t jerr;
     json_t *doc = json_loadb(r->body != NULL ? r->body : "", r->len, 0, &jerr);
-    const char *lang = json_string_value(json_object_get(doc, "language"));
-    json_t *source = json_object_get(doc, "source"), *tests = json_object_get(doc, "tests");
-    size_t li = sizeof exec_languages / sizeof exec_languages[0];
-    for (size_t i = 0; lang != NULL && i < sizeof exec_languages / sizeof exec_languages[0]; i++)
-        if (strcmp(lang, exec_languages[i].language) == 0)
-            li = i;
     const char *w = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "wait");
     char *end = NULL;
     long asked = w != NULL ? strtol(w, &end, 10) : 0;
-    if (w != NULL && (*w == '\0' || *end != '\0' || asked < 1 || asked > EXEC_WAIT_MAX_MS / 1000)) {
+    if (w != NULL &&
+        (*w == '\0' || *end != '\0' || asked < 1 || asked > HTTP_EXEC_WAIT_MAX_MS / 1000)) {
         http_answer_error(r, 400, "invalid", "wait: want whole seconds 1..%d, got '%.40s'",
-                          EXEC_WAIT_MAX_MS / 1000, w);
+                          HTTP_EXEC_WAIT_MAX_MS / 1000, w);
     } else if (doc == NULL || !json_is_object(doc)) {
         http_answer_error(r, 400, "invalid", "body: not a JSON object (%s)", jerr.text);
-    } else if (li == sizeof exec_languages / sizeof exec_languages[0]) {
-        http_answer_error(r, 400, "invalid",
-                          "language: want python, python3, c, shell, sh or bash, got '%.40s'",
-                          lang != NULL ? lang : "(none)");
-    } else if (!json_is_string(source)) {
-        http_answer_error(r, 400, "invalid", "source: want a string");
-    } else if (!json_is_array(tests) || json_array_size(tests) == 0 ||
-               json_array_size(tests) > DP_MAX_TESTS) {
-        http_answer_error(r, 400, "invalid", "tests: want an array of 1..%d tests", DP_MAX_TESTS);
     } else {
         dp_err err = {0};
         int64_t wait_ms = 0;
-        json_t *st = spec_tests(tests, &wait_ms, &err);
-        json_t *spec = st == NULL
-                           ? NULL
-                           : json_pack("{s:s,s:{s:O},s:o}", "profile", exec_languages[li].profile,
-                                       "files", exec_languages[li].file, source, "tests", st);
+        json_t *spec = NULL;
         dp_job_spec js = {0};
-        int rc = spec == NULL
-                     ? (st == NULL ? DP_EINVAL : DP_ENOMEM)
-                     : http_inline_spec(spec, r->srv->store, r->srv->max_inline, "", &js, &err);
+        int rc = http_execute_spec(doc, &spec, &wait_ms, &err);
+        if (rc == DP_OK)
+            rc = http_inline_spec(spec, r->srv->store, r->srv->max_inline, "", &js, &err);
         json_decref(spec);
         if (rc != DP_OK) {
             http_answer_error(r, rc == DP_EUNAVAIL ? 503 : 400, dp_code_name(rc), "%s", err.msg);
         } else {
-            r->scratch = json_pack("{s:O}", "tests", tests);
+            r->scratch = json_pack("{s:O}", "tests", json_object_get(doc, "tests"));
             r->deadline_ms = dp_now_ms() + (asked > 0 ? asked * 1000 : wait_ms);
             dp_msg m = {.type = DP_MSG_SUBMIT};
             m.submit.specs = &js;

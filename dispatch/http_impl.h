@@ -104,6 +104,7 @@ struct http_req {
      * after event sse_from, the answer (if any) its first frame */
     int streaming, sse_ended;
     uint64_t sse_from;
+    uint32_t retry_after; /* > 0: a Retry-After header (seconds), with 429 */
 };
 
 /* Answers. json is consumed (json_decref'd). */
@@ -114,6 +115,15 @@ void http_answer_error(http_req *r, unsigned status, const char *code, const cha
     __attribute__((format(printf, 4, 5)));
 /* An error / not_found / conflict reply as the right status. */
 void http_answer_reply_error(http_req *r, const dp_msg *rep);
+
+/* A submit item's refusal as the answer: 429 + Retry-After for "quota",
+ * else 503 (the spec passed the same check the reporter makes, so another
+ * refusal is the server's). */
+void http_answer_item_error(http_req *r, const dp_submit_item *it);
+
+/* GET /api/v1/jobs, GET /api/v1/profiles (http_list.c). */
+void http_list_jobs(http_req *r);
+void http_list_profiles(http_req *r);
 
 /* Sends m (its auth set to the request's key; m stays the caller's) through
  * the HTTP gateway; on_reply gets the answer. Suspends the connection when

@@ -19,6 +19,7 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define HTTP_INLINE_MAX_FILES 256
 #define HTTP_INLINE_NAME_MAX 255
@@ -33,5 +34,14 @@ int http_inline_store(json_t *spec, logstore *ls, size_t max_total, const char *
  * and it is parsed for real. Codes as http_inline_store. */
 int http_inline_spec(json_t *obj, logstore *ls, size_t max_total, const char *where,
                      dp_job_spec *out, dp_err *err);
+
+/* POST /execute's request {"language","source","tests":[{"stdin",
+ * "expectedStdout","timeoutMs"}]} -> *spec, a job spec with the source as
+ * the language's inline file (http_exec_spec.c), for http_inline_spec.
+ * *wait_ms: how long to wait for the verdict (30 s plus the tests'
+ * timeouts, at most HTTP_EXEC_WAIT_MAX_MS). DP_EINVAL naming the field.
+ * doc is borrowed; *spec is the caller's (json_decref). */
+#define HTTP_EXEC_WAIT_MAX_MS 120000 /* a client wanting longer submits and waits itself */
+int http_execute_spec(const json_t *doc, json_t **spec, int64_t *wait_ms, dp_err *err);
 
 #endif

@@ -196,15 +196,17 @@ static int on_submitted(http_req *r, dp_msg *rep)
             json_object_set_new(item, "id", json_string(it->job_id));
         else
             json_object_set_new(item, "error",
-                                json_pack("{s:s,s:s}", "code", "unavailable", "message",
+                                json_pack("{s:s,s:s}", "code",
+                                          it->code != NULL ? it->code : "unavailable", "message",
                                           it->error != NULL ? it->error : "refused"));
+        if (it->job_id == NULL && it->code != NULL && strcmp(it->code, DP_MSG_ERR_QUOTA) == 0 &&
+            (r->retry_after == 0 || it->retry_s < r->retry_after))
+            r->retry_after = it->retry_s > 0 ? it->retry_s : 1; /* the soonest retry */
     }
     if (json_is_true(json_object_get(r->scratch, "single"))) {
         json_t *item = json_array_get(items, 0);
-        json_t *e = json_object_get(item, "error");
-        if (e != NULL) {
-            http_answer_error(r, 503, "unavailable", "%s",
-                              json_string_value(json_object_get(e, "message")));
+        if (json_object_get(item, "error") != NULL) {
+            http_answer_item_error(r, &rep->submitted.items[0]);
             return 0;
         }
         return ask_job(r, json_string_value(json_object_get(item, "id")), on_job_created);
@@ -212,7 +214,12 @@ static int on_submitted(http_req *r, dp_msg *rep)
     size_t ok = 0, idx;
     json_t *item;
     json_array_foreach(items, idx, item) ok += json_object_get(item, "id") != NULL;
-    http_answer_json(r, ok > 0 ? 201 : 503,
+    if (ok > 0)
+        r->retry_after = 0; /* 201: the refused items carry their own code */
+    http_answer_json(r,
+                     ok > 0               ? 201
+                     : r->retry_after > 0 ? 429
+                                          : 503,
                      json_pack("{s:O,s:I,s:I}", "items", items, "accepted", (json_int_t)ok,
                                "refused", (json_int_t)(json_array_size(items) - ok)));
     return 0;
@@ -375,5 +382,7 @@ const http_route http_routes[] = {
     {"PUT", "/api/v1/runners/{id}/jobs/{job}/complete", http_runner_complete, 1, 0},
     {"POST", "/api/v1/runners/{id}/deregister", http_runner_deregister, 0, 0},
     {"GET", "/readyz", readyz, 0, 0},
+    {"GET", "/api/v1/jobs", http_list_jobs, 0, 0},
+    {"GET", "/api/v1/profiles", http_list_profiles, 0, 0},
 };
 const size_t http_n_routes = sizeof http_routes / sizeof http_routes[0];

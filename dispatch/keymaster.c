@@ -38,12 +38,8 @@ static void on_create(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
         fwd_reply_code(o, m->id, DP_EINVAL, "key", &err);
         return;
     }
-    if (kc->max_queued != 0 || kc->per_minute != 0) {
-        /* Refused rather than stored and ignored: an operator would believe a
-         * limit holds. */
-        dp_err_set(&err, DP_EINVAL,
-                   "key quotas (max queued, submits per minute) are not enforced yet: create "
-                   "the key without them");
+    if (kc->max_queued > 1000000 || kc->per_minute > 1000000) {
+        dp_err_set(&err, DP_EINVAL, "key quotas: --max-queued and --per-minute are 0..1000000");
         fwd_reply_code(o, m->id, DP_EINVAL, "key", &err);
         return;
     }

@@ -7,6 +7,7 @@
 #include "dispatch/dd_actor.h"
 #include "common/log.h"
 #include "dispatch/redis/rq.h"
+#include "dispatch/redis/rq_quota.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,6 +53,12 @@ static void do_register(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
         reply_code(o, m->id, rc, &err);
         return;
     }
+    /* What GET /api/v1/profiles shows; a runner whose profiles are lost
+     * still runs jobs, so a failure here is only logged. */
+    if (rq_runner_set_profiles(s->rq, id, (const char *const *)r->profiles, r->n_profiles, &err) !=
+        DP_OK)
+        dp_log(DP_LOG_WARN, "runner_profiles_not_stored", "runner_id", id, "error", err.msg,
+               (char *)NULL);
     dp_msg out = {.type = DP_MSG_REGISTERED, .id = m->id};
     out.registered.runner_id = id;
     out.registered.runner_token = token;
@@ -155,6 +162,39 @@ static void do_list(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
     rq_runner_list_free(out.runners.runners, out.runners.n_runners);
 }
 
+/* list_profiles: the profiles the live runners offer (rq_profiles.lua). */
+static void do_profiles(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
+{
+    registrar_state *s = state;
+    (void)ctx;
+    dp_err err = {0};
+    rq_profile_row *rows = NULL;
+    size_t n = 0;
+    int rc = rq_profiles_list(s->rq, &rows, &n, &err);
+    if (rc != DP_OK) {
+        reply_code(o, m->id, rc, &err);
+        return;
+    }
+    dp_msg out = {.type = DP_MSG_PROFILES, .id = m->id};
+    out.profiles.profiles = calloc(n > 0 ? n : 1, sizeof *out.profiles.profiles);
+    for (size_t i = 0; out.profiles.profiles != NULL && i < n; i++) {
+        dp_profile_info *p = &out.profiles.profiles[i];
+        p->name = rows[i].name;
+        rows[i].name = NULL;
+        p->runners = rows[i].runners;
+        p->capacity = rows[i].capacity;
+        p->last_seen = strdup(rows[i].last_seen);
+        out.profiles.n_profiles = i + 1;
+    }
+    rq_profiles_free(rows, n);
+    if (out.profiles.profiles == NULL) {
+        dp_err_set(&err, DP_ENOMEM, "profiles: out of memory");
+        reply_code(o, m->id, DP_ENOMEM, &err);
+        return;
+    }
+    fwd_reply_take(o, &out);
+}
+
 static void do_drain(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
 {
     registrar_state *s = state;
@@ -216,6 +256,7 @@ static const dd_route registrar_routes[] = {
     {DP_MSG_DEREGISTER, DD_FROM_RUNNER, 0, do_deregister},
     {DP_MSG_LIST_RUNNERS, DD_FROM_ADMIN, DP_SCOPE_READ, do_list},
     {DP_MSG_DRAIN, DD_FROM_ADMIN, DP_SCOPE_ADMIN, do_drain},
+    {DP_MSG_PROFILE_LIST, DD_FROM_ADMIN, DP_SCOPE_SUBMIT | DP_SCOPE_READ, do_profiles},
 };
 
 const dd_actor_def registrar_actor = {

@@ -160,6 +160,7 @@ static const dd_route reporter_routes[] = {
     {DP_MSG_REQUEUE, DD_FROM_ADMIN, DP_SCOPE_ADMIN, on_admin_write},
     {DP_MSG_EVENT, DD_INTERNAL, 0, on_event},
     {DP_MSG_EVENTS, DD_INTERNAL, 0, on_events},
+    {DP_MSG_JOB_LIST, DD_FROM_ADMIN, DP_SCOPE_SUBMIT | DP_SCOPE_READ, reporter_do_list},
 };
 
 const dd_actor_def reporter_actor = {

@@ -58,6 +58,14 @@ void reporter_metrics_submitted(reporter_state *s, const char *profile);
 void reporter_metrics_completed(reporter_state *s, const char *profile, dp_verdict v, double age_s,
                                 double complete_s);
 void reporter_metrics_failed(reporter_state *s, size_t n);
+/* job_list: one page of jobs (reporter_list.c). */
+void reporter_do_list(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m);
+/* Inserts the n_ok valid specs (ok, in item order) within the requester's
+ * quotas (reporter_quota.c): *n_ok becomes how many (a prefix) were
+ * inserted; the items of the others are turned into "quota" refusals.
+ * A failure inserts nothing. */
+int reporter_quota_insert(reporter_state *s, fwd_origin o, const dp_job_spec *ok, size_t *n_ok,
+                          dp_msg_submitted *items, dp_err *err);
 /* Rebuilds Redis from PostgreSQL when its epoch marker is gone (or asked). */
 void reporter_check_epoch(reporter_state *s);
 

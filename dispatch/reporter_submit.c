@@ -62,7 +62,7 @@ void reporter_do_submit(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
     }
     if (n_ok > 0) {
         /* The record first: a job exists once PostgreSQL has it. */
-        int rc = store_insert_jobs_owned(s->db, ok, n_ok, o.key_id, NULL, &err);
+        int rc = reporter_quota_insert(s, o, ok, &n_ok, &r.submitted, &err);
         if (rc != DP_OK) {
             dp_log(DP_LOG_ERROR, "submit_not_persisted", "error", err.msg, (char *)NULL);
             for (size_t i = 0; i < r.submitted.n_items; i++) {
@@ -74,7 +74,7 @@ void reporter_do_submit(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
                 }
             }
             n_ok = 0;
-        } else if (rq_enqueue(s->rq, in, n_ok, NULL, &err) != DP_OK) {
+        } else if (n_ok > 0 && rq_enqueue(s->rq, in, n_ok, NULL, &err) != DP_OK) {
             /* Accepted all the same: the rebuild puts PostgreSQL's queued jobs into Redis. */
             dp_log(DP_LOG_WARN, "enqueue_deferred", "error", err.msg, (char *)NULL);
             s->need_rebuild = 1;

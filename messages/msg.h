@@ -76,6 +76,10 @@ typedef enum {
     DP_MSG_KEY_LIST,     /* admin: list the API keys */
     DP_MSG_KEYS,         /* reply: the keys, without secrets */
     DP_MSG_KEY_REVOKE,   /* admin: revoke a key by id or name */
+    DP_MSG_JOB_LIST,     /* ask for jobs, newest first, one page (cursor paging) */
+    DP_MSG_JOBS,         /* reply: one page of job rows and the next cursor */
+    DP_MSG_PROFILE_LIST, /* ask for the profiles the live runners offer */
+    DP_MSG_PROFILES,     /* reply: profile rows */
     DP_MSG_WIRE_COUNT,   /* the versioned wire catalogue ends here */
     /* The in-process catalogue: same schema machinery, its own envelope
      * ("i" instead of "v"); the wire codec neither encodes nor accepts these. */
@@ -100,6 +104,7 @@ typedef enum {
 #define DP_MSG_ERR_PROTOCOL "protocol"       /* bad bytes, unknown type, newer version */
 #define DP_MSG_ERR_UNSUPPORTED "unsupported" /* a type this socket or actor does not take */
 #define DP_MSG_ERR_CONFLICT "conflict"       /* stale owner or attempt */
+#define DP_MSG_ERR_QUOTA "quota"             /* an API key's quota: retry after error.retry_s */
 
 typedef struct {
     char *registration_token;
@@ -134,6 +139,8 @@ typedef struct {
 typedef struct {
     char *code;    /* DP_MSG_ERR_* or a dp_code_name(); required */
     char *message; /* one line naming what is wrong */
+    /* "quota": seconds until a retry can succeed; 0 otherwise */
+    uint32_t retry_s;
 } dp_msg_error;
 
 typedef struct {
@@ -193,6 +200,8 @@ typedef struct {
     uint32_t index; /* position in the submit */
     char *job_id;   /* set on success ... */
     char *error;    /* ... or this: why the spec was refused */
+    char *code;     /* with error, optional: "quota" (retry_s: seconds to wait), else none */
+    uint32_t retry_s;
 } dp_submit_item;
 
 typedef struct {
@@ -263,6 +272,36 @@ typedef struct {
     char *key; /* id or name */
 } dp_msg_key_revoke;
 
+/* `job_list`: one page of jobs, newest first (created_at, then id, both
+ * descending). A key without read or admin scope sees only its own jobs. */
+#define DP_JOB_LIST_MAX 500 /* rows of one page */
+typedef struct {
+    char *state;    /* a dp_job_state name, or NULL: every state */
+    char *profile;  /* or NULL: every profile */
+    uint32_t limit; /* 1..DP_JOB_LIST_MAX; 0 = 50 */
+    char *after;    /* the `next` of the previous page (opaque), or NULL: the newest */
+} dp_msg_job_list;
+
+typedef struct {
+    dp_job_view *jobs; /* without per-test results */
+    size_t n_jobs;
+    char *next; /* the cursor of the following page; NULL: this was the last */
+} dp_msg_jobs;
+
+/* One profile the live runners offer (`list_profiles`, from the registrar's
+ * Redis data). */
+typedef struct {
+    char *name;
+    uint32_t runners;  /* live runners offering it */
+    uint32_t capacity; /* their slots, summed */
+    char *last_seen;   /* RFC 3339: the newest heartbeat among them */
+} dp_profile_info;
+
+typedef struct {
+    dp_profile_info *profiles;
+    size_t n_profiles;
+} dp_msg_profiles;
+
 typedef struct {
     char **urls; /* inproc:// URLs, in slot order where that matters */
     size_t n_urls;
@@ -310,6 +349,9 @@ typedef struct {
         dp_key_info key;
         dp_msg_keys keys;
         dp_msg_key_revoke key_revoke;
+        dp_msg_job_list job_list;
+        dp_msg_jobs jobs;
+        dp_msg_profiles profiles;
     };
 } dp_msg;
 

@@ -178,6 +178,7 @@ static const dp_schema ack_schema = SCHEMA(ack, dp_msg_ack, ack_fields);
 static const dp_field error_fields[] = {
     F_STR("code", dp_msg_error, code, DP_MSG_MAX_NAME),
     F_STR("msg", dp_msg_error, message, DP_MSG_MAX_STR),
+    F_SCALAR("retry", DP_F_U32, dp_msg_error, retry_s),
 };
 static const dp_schema error_schema = SCHEMA(error, dp_msg_error, error_fields);
 
@@ -243,6 +244,8 @@ static const dp_field submit_item_fields[] = {
     F_SCALAR("i", DP_F_U32, dp_submit_item, index),
     F_ID("jid", dp_submit_item, job_id),
     F_STR("err", dp_submit_item, error, DP_MSG_MAX_STR),
+    F_STR("code", dp_submit_item, code, DP_MSG_MAX_NAME),
+    F_SCALAR("retry", DP_F_U32, dp_submit_item, retry_s),
 };
 static const dp_schema submit_item_schema = SCHEMA(item, dp_submit_item, submit_item_fields);
 
@@ -334,6 +337,33 @@ static const dp_field key_revoke_fields[] = {
 };
 static const dp_schema key_revoke_schema = SCHEMA(key_revoke, dp_msg_key_revoke, key_revoke_fields);
 
+static const dp_field job_list_fields[] = {
+    F_STR("st", dp_msg_job_list, state, DP_MSG_MAX_NAME),
+    F_STR("prof", dp_msg_job_list, profile, DP_MSG_MAX_NAME),
+    F_SCALAR("lim", DP_F_U32, dp_msg_job_list, limit),
+    F_STR("after", dp_msg_job_list, after, DP_MSG_MAX_NAME),
+};
+static const dp_schema job_list_schema = SCHEMA(job_list, dp_msg_job_list, job_list_fields);
+
+static const dp_field jobs_fields[] = {
+    F_ARR("jobs", dp_msg_jobs, jobs, n_jobs, DP_JOB_LIST_MAX, &view_schema),
+    F_STR("next", dp_msg_jobs, next, DP_MSG_MAX_NAME),
+};
+static const dp_schema jobs_schema = SCHEMA(jobs, dp_msg_jobs, jobs_fields);
+
+static const dp_field profile_info_fields[] = {
+    F_STR("name", dp_profile_info, name, DP_MSG_MAX_NAME),
+    F_SCALAR("n", DP_F_U32, dp_profile_info, runners),
+    F_SCALAR("cap", DP_F_U32, dp_profile_info, capacity),
+    F_STR("seen", dp_profile_info, last_seen, DP_MSG_MAX_TS),
+};
+static const dp_schema profile_info_schema = SCHEMA(profile, dp_profile_info, profile_info_fields);
+
+static const dp_field profiles_fields[] = {
+    F_ARR("profs", dp_msg_profiles, profiles, n_profiles, DP_MSG_MAX_RUNNERS, &profile_info_schema),
+};
+static const dp_schema profiles_schema = SCHEMA(profiles, dp_msg_profiles, profiles_fields);
+
 static const dp_schema empty_schema = {"empty", 0, NULL, 0};
 
 static const struct {
@@ -371,6 +401,10 @@ static const struct {
     [DP_MSG_KEY_LIST] = {"key_list", &empty_schema},
     [DP_MSG_KEYS] = {"keys", &keys_schema},
     [DP_MSG_KEY_REVOKE] = {"key_revoke", &key_revoke_schema},
+    [DP_MSG_JOB_LIST] = {"job_list", &job_list_schema},
+    [DP_MSG_JOBS] = {"jobs", &jobs_schema},
+    [DP_MSG_PROFILE_LIST] = {"list_profiles", &empty_schema},
+    [DP_MSG_PROFILES] = {"profiles", &profiles_schema},
     /* the in-process catalogue (dp_msg_encode_internal) */
     [DP_MSG_WAKE] = {"wake", &empty_schema},
     [DP_MSG_EVENTS] = {"events", &events_schema},

@@ -79,6 +79,20 @@ static int validate_submitted(const dp_msg_submitted *s, dp_err *err)
     return DP_OK;
 }
 
+/* The parameters' own names (state, limit): the HTTP API answers 400 with
+ * this message as it is. The cursor's shape is the reporter's to judge. */
+static int validate_job_list(const dp_msg_job_list *l, dp_err *err)
+{
+    dp_job_state st;
+    if (l->state != NULL && dp_job_state_parse(l->state, &st) != DP_OK)
+        return dp_err_set(err, DP_EINVAL,
+                          "state: '%.40s' is not queued, leased, completed, failed or cancelled",
+                          l->state);
+    if (l->limit > DP_JOB_LIST_MAX)
+        return dp_err_set(err, DP_EINVAL, "limit: %u outside 1..%d", l->limit, DP_JOB_LIST_MAX);
+    return DP_OK;
+}
+
 static int validate_body(const dp_msg *m, dp_err *err)
 {
     switch (m->type) {
@@ -153,6 +167,18 @@ static int validate_body(const dp_msg *m, dp_err *err)
         return required(err, m->key_revoke.key, "key_revoke", "key");
     case DP_MSG_WAIT:
         return required(err, m->wait.job_id, "wait", "jid");
+    case DP_MSG_JOB_LIST:
+        return validate_job_list(&m->job_list, err);
+    case DP_MSG_JOBS:
+        for (size_t i = 0; i < m->jobs.n_jobs; i++)
+            if (m->jobs.jobs[i].job_id == NULL)
+                return dp_err_set(err, DP_EINVAL, "jobs.jobs[%zu].jid: required", i);
+        return DP_OK;
+    case DP_MSG_PROFILES:
+        for (size_t i = 0; i < m->profiles.n_profiles; i++)
+            if (m->profiles.profiles[i].name == NULL)
+                return dp_err_set(err, DP_EINVAL, "profiles.profs[%zu].name: required", i);
+        return DP_OK;
     case DP_MSG_EVENT:
         return required(err, m->event.job_id, "event", "jid");
     case DP_MSG_EVENTS:

@@ -227,15 +227,23 @@ static int rq_load_script(rq_conn *c, rq_lua_id id, dp_err *err)
 
 int rq_eval(rq_conn *c, rq_lua_id script, rq_args *argv, int retry, redisReply **out, dp_err *err)
 {
+    return rq_eval_keys(c, script, NULL, 0, argv, retry, out, err);
+}
+
+int rq_eval_keys(rq_conn *c, rq_lua_id script, const char *const *extra, size_t n_extra,
+                 rq_args *argv, int retry, redisReply **out, dp_err *err)
+{
     *out = NULL;
     if (argv->oom)
         return dp_err_set(err, DP_ENOMEM, "out of memory building %s", rq_lua_name[script]);
     rq_args a = {0};
     rq_args_str(&a, "EVALSHA");
     rq_args_str(&a, c->sha[script]); /* borrowed: reloading rewrites it in place */
-    rq_args_u64(&a, RQ_NKEYS);
+    rq_args_u64(&a, RQ_NKEYS + n_extra);
     for (int i = 0; i < RQ_NKEYS; i++)
         rq_args_str(&a, c->keys[i]);
+    for (size_t i = 0; i < n_extra; i++)
+        rq_args_str(&a, extra[i]);
     for (size_t i = 0; i < argv->n; i++)
         rq_args_add(&a, argv->v[i], argv->len[i]);
     int rc = DP_OK;

@@ -53,6 +53,10 @@ int rq_call(rq_conn *c, const char *what, rq_args *a, int retry, redisReply **ou
 /* EVALSHA of a script with the fixed KEYS and a's ARGV; loads the script on
  * first use and again on NOSCRIPT (once). */
 int rq_eval(rq_conn *c, rq_lua_id script, rq_args *argv, int retry, redisReply **out, dp_err *err);
+/* rq_eval with n_extra more keys after the fixed ones (KEYS[7]...): a
+ * script's own keys, named in KEYS as cluster routing requires. */
+int rq_eval_keys(rq_conn *c, rq_lua_id script, const char *const *extra, size_t n_extra,
+                 rq_args *argv, int retry, redisReply **out, dp_err *err);
 
 /* Runs `script` with the ids as ARGV, one call per RQ_BATCH_MAX ids: the
  * batched form of a per-job script whose reply is not needed. ids are

@@ -53,6 +53,11 @@ extern const size_t store_statements_count;
 #define ST_KEY_GET "dp_key_get"
 #define ST_KEY_LIST "dp_key_list"
 #define ST_KEY_REVOKE "dp_key_revoke"
+#define ST_LIST_JOBS "dp_list_jobs"
+#define ST_QUOTA_BEGIN "dp_quota_begin"
+#define ST_QUOTA_LOCK "dp_quota_lock"
+#define ST_QUOTA_COUNT "dp_quota_count"
+#define ST_QUOTA_COMMIT "dp_quota_commit"
 
 /* Runs prepared statement name with text params (NULL entries are SQL NULL).
  * On success *out holds a PGRES_TUPLES_OK or PGRES_COMMAND_OK result the

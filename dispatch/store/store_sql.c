@@ -81,6 +81,20 @@ static const char sql_record_results[] =
     " LEFT JOIN jobs j ON j.id = n.job_id"
     " ORDER BY n.i";
 
+/* clang-format off */
+static const char sql_list_jobs[] =
+    "SELECT id, submission_id, profile, state, verdict, score, attempts, runner_id, message,"
+    "  log_url, " TS("created_at") ", " TS("started_at") ", " TS("finished_at") ","
+    "  (extract(epoch FROM created_at) * 1000000)::bigint"
+    " FROM jobs"
+    " WHERE ($1::text IS NULL OR state = $1) AND ($2::text IS NULL OR profile = $2)"
+    "  AND ($3::text IS NULL OR owner_key = $3)"
+    "  AND ($4::bigint IS NULL"
+    "   OR (created_at, id) < ('epoch'::timestamptz + $4::bigint * interval '1 microsecond',"
+    "     $5::text))"
+    " ORDER BY created_at DESC, id DESC LIMIT $6::integer";
+/* clang-format on */
+
 const store_statement store_statements[] = {
     {ST_INSERT_JOBS,
      "WITH ins AS (INSERT INTO jobs (id, submission_id, profile, spec, max_attempts, owner_key)"
@@ -179,6 +193,24 @@ const store_statement store_statements[] = {
      " FROM jsonb_to_recordset($1::jsonb) AS x(job_id text, ts_ms bigint, state text,"
      "  attempt integer, runner_id text, message text)",
      1},
+    /* GET /api/v1/jobs (store_list.c): keyset paging newest first. Custom
+     * plans (store_conn.c) fold the absent filters away, so the planner
+     * sees exactly the conditions given: an owner walks jobs_owner_idx,
+     * everyone's jobs walk jobs_list_idx (0005), queued/leased ones
+     * jobs_unfinished_idx backwards. The cursor's created_at is exact
+     * (microseconds as integers, no float round trip). */
+    {ST_LIST_JOBS, sql_list_jobs, 6},
+    /* Max-queued quotas (store_quota.c): a transaction serialised per key
+     * (an advisory lock on the key id), so the count it reads includes
+     * every job another replica's reporter inserted for that key. */
+    {ST_QUOTA_BEGIN, "BEGIN", 0},
+    {ST_QUOTA_LOCK, "SELECT pg_advisory_xact_lock(1684107377, hashtext($1))", 1},
+    /* Counts no further than the quota: a key far over it costs no more. */
+    {ST_QUOTA_COUNT,
+     "SELECT count(*) FROM (SELECT 1 FROM jobs WHERE owner_key = $1"
+     " AND state IN ('queued', 'leased') LIMIT $2::integer) q",
+     2},
+    {ST_QUOTA_COMMIT, "COMMIT", 0},
 };
 
 const size_t store_statements_count = sizeof store_statements / sizeof store_statements[0];

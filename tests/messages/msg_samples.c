@@ -182,6 +182,8 @@ void msg_sample(dp_msg_type t, dp_msg *m)
         m->submitted.items[0].job_id = msg_xstrdup("job-a");
         m->submitted.items[1].index = 1;
         m->submitted.items[1].error = msg_xstrdup("spec.prof: required");
+        m->submitted.items[1].code = msg_xstrdup("quota");
+        m->submitted.items[1].retry_s = 42;
         break;
     case DP_MSG_STATUS:
         m->status.job_id = msg_xstrdup("job-1");
@@ -274,6 +276,34 @@ void msg_sample(dp_msg_type t, dp_msg *m)
         break;
     case DP_MSG_KEY_REVOKE:
         m->key_revoke.key = msg_xstrdup("grader");
+        break;
+    case DP_MSG_JOB_LIST:
+        m->job_list.state = msg_xstrdup("queued");
+        m->job_list.profile = msg_xstrdup("python3");
+        m->job_list.limit = 20;
+        m->job_list.after = msg_xstrdup("c1.1764547200000000.j-1");
+        break;
+    case DP_MSG_JOBS:
+        m->jobs.jobs = xcalloc(2, sizeof *m->jobs.jobs);
+        m->jobs.n_jobs = 2;
+        for (size_t i = 0; i < 2; i++) {
+            m->jobs.jobs[i].job_id = msg_xstrdup(i ? "job-2" : "job-1");
+            m->jobs.jobs[i].profile = msg_xstrdup("c");
+            m->jobs.jobs[i].state = i ? DP_JOB_COMPLETED : DP_JOB_QUEUED;
+            m->jobs.jobs[i].verdict = i ? DP_VERDICT_AC : DP_VERDICT_NONE;
+            m->jobs.jobs[i].created_at = msg_xstrdup("2026-01-01T00:00:00.000Z");
+        }
+        m->jobs.next = msg_xstrdup("c1.1764547200000000.job-2");
+        break;
+    case DP_MSG_PROFILES:
+        m->profiles.profiles = xcalloc(2, sizeof *m->profiles.profiles);
+        m->profiles.n_profiles = 2;
+        for (size_t i = 0; i < 2; i++) {
+            m->profiles.profiles[i].name = msg_xstrdup(i ? "python3" : "c");
+            m->profiles.profiles[i].runners = 1 + (uint32_t)i;
+            m->profiles.profiles[i].capacity = 4;
+            m->profiles.profiles[i].last_seen = msg_xstrdup("2026-01-01T00:00:00.000Z");
+        }
         break;
     case DP_MSG_SLOT_FREE:
         m->slot_free.slot = 3;

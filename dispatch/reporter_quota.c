@@ -1,0 +1,93 @@
+/* API-key quotas on submit (docs/security.md, "Quotas"): every submit path
+ * (HTTP, /execute, nng with a key) reaches the reporter, so they are
+ * enforced here once. Submits per minute: a counter in Redis per key and
+ * minute window (rq_quota.lua). Max queued: the key's queued and leased
+ * jobs counted in PostgreSQL inside the inserting transaction, under a
+ * per-key advisory lock (store_insert_jobs_quota): exact however many
+ * replicas submit for the key at once. A batch takes what fits, in order;
+ * the rest is refused item by item with code "quota". */
+#include "dispatch/reporter_impl.h"
+
+#include "common/log.h"
+#include "dispatch/redis/rq_quota.h"
+#include "dispatch/store/store_list.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Queued jobs leave as runners finish them: no exact time to give, so a
+ * client is told to try again after this. */
+#define QUOTA_QUEUED_RETRY_S 5
+
+static void refuse(dp_submit_item *it, uint32_t retry_s, const char *msg)
+{
+    free(it->job_id);
+    it->job_id = NULL;
+    it->error = strdup(msg);
+    it->code = strdup(DP_MSG_ERR_QUOTA);
+    it->retry_s = retry_s;
+}
+
+/* Items [from, n_ok) of the accepted ones (in order) become refusals. */
+static void refuse_from(dp_msg_submitted *items, size_t from, uint32_t retry_s, const char *msg)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < items->n_items; i++) {
+        dp_submit_item *it = &items->items[i];
+        if (it->job_id == NULL || it->code != NULL)
+            continue;
+        if (k++ >= from)
+            refuse(it, retry_s, msg);
+    }
+}
+
+int reporter_quota_insert(reporter_state *s, fwd_origin o, const dp_job_spec *ok, size_t *n_ok,
+                          dp_msg_submitted *items, dp_err *err)
+{
+    if (o.key_id[0] == '\0')
+        return store_insert_jobs_owned(s->db, ok, *n_ok, NULL, NULL, err);
+    store_apikey k;
+    int rc = store_apikey_get(s->db, o.key_id, &k, err);
+    if (rc == DP_ENOTFOUND)
+        k.max_queued = k.submits_per_minute = 0; /* checked by the gateway a moment ago */
+    else if (rc != DP_OK)
+        return rc;
+    if (k.max_queued == 0 && k.submits_per_minute == 0)
+        return store_insert_jobs_owned(s->db, ok, *n_ok, o.key_id, NULL, err);
+    uint32_t want = (uint32_t)*n_ok, granted = want, retry_ms = 0;
+    if (k.submits_per_minute > 0) {
+        rc = rq_quota_take(s->rq, o.key_id, k.submits_per_minute, want, &granted, &retry_ms, err);
+        if (rc != DP_OK)
+            return rc; /* the quota cannot be checked: refuse rather than exceed it */
+    }
+    size_t taken = granted;
+    uint64_t queued = 0;
+    if (granted > 0 && k.max_queued > 0)
+        rc = store_insert_jobs_quota(s->db, ok, granted, o.key_id, k.max_queued, &taken, &queued,
+                                     err);
+    else if (granted > 0)
+        rc = store_insert_jobs_owned(s->db, ok, granted, o.key_id, NULL, err);
+    if (rc != DP_OK) {
+        rq_quota_give_back(s->rq, o.key_id, granted, NULL);
+        return rc;
+    }
+    if (taken < granted)
+        rq_quota_give_back(s->rq, o.key_id, (uint32_t)(granted - taken), NULL);
+    char msg[200];
+    if (granted < want) {
+        uint32_t retry_s = (retry_ms + 999) / 1000;
+        snprintf(msg, sizeof msg, "quota: this key may submit %u jobs per minute; retry in %u s",
+                 k.submits_per_minute, retry_s);
+        refuse_from(items, granted, retry_s, msg);
+    }
+    if (taken < granted) {
+        snprintf(msg, sizeof msg, "quota: this key may have %u jobs queued or running and has %llu",
+                 k.max_queued, (unsigned long long)queued);
+        refuse_from(items, taken, QUOTA_QUEUED_RETRY_S, msg);
+    }
+    if (taken < want)
+        dp_log(DP_LOG_INFO, "submit_over_quota", "key_id", o.key_id, (char *)NULL);
+    *n_ok = taken;
+    return DP_OK;
+}
