@@ -32,7 +32,10 @@ print("" if v is None else v)' "$1"; }
 
 for _ in $(seq 1 50); do curl -fsS "$H/healthz" >/dev/null 2>&1 && break; sleep 0.2; done
 [ "$(curl -fsS "$H/healthz")" = ok ] || fail "/healthz is not ok"
-curl -fsS "$H/metrics" | grep -q '^dispatch_up 1$' || fail "/metrics: dispatch_up"
+# Read the whole page first: grep -q stops reading at the first match, and
+# curl then fails writing the rest (exit 23 under pipefail).
+metrics_page=$(curl -fsS "$H/metrics") || fail "/metrics"
+grep -q '^dispatch_up 1$' <<<"$metrics_page" || fail "/metrics: dispatch_up"
 ok "/healthz and /metrics on the API server"
 
 # docs/openapi.yaml documents exactly the routes the live server serves
