@@ -186,7 +186,8 @@ static int start_http(dd_stack *s, const dd_config *c, dp_err *err)
                           .log_store = c->log_store,
                           .max_body = (size_t)c->http_max_body,
                           .max_inline = (size_t)c->http_max_inline,
-                          .idle_s = (unsigned)((c->http_idle_ms + 999) / 1000)};
+                          .idle_s = (unsigned)((c->http_idle_ms + 999) / 1000),
+                          .log_url_expiry_s = (unsigned)c->log_url_expiry_s};
     if ((s->http = http_api_start(&hc, err)) == NULL)
         return DP_EUNAVAIL;
     return DP_OK;

@@ -72,6 +72,8 @@ static enum MHD_Result send_answer(http_req *r)
     MHD_add_response_header(res, "Content-Type",
                             r->content_type != NULL ? r->content_type : "text/plain");
     MHD_add_response_header(res, "Cache-Control", "no-store");
+    if (r->location != NULL)
+        MHD_add_response_header(res, "Location", r->location);
     enum MHD_Result rc = MHD_queue_response(r->conn, r->status != 0 ? r->status : 500, res);
     MHD_destroy_response(res);
     return rc;
@@ -210,6 +212,7 @@ http_server *http_api_start(const http_api_config *cfg, dp_err *err)
     pthread_mutex_init(&s->mu, NULL);
     s->max_body = cfg->max_body;
     s->max_inline = cfg->max_inline;
+    s->log_url_expiry_s = cfg->log_url_expiry_s > 0 ? cfg->log_url_expiry_s : 300;
     s->call_timeout_ms = 10000;
     struct addrinfo *ai = NULL;
     if ((s->gateway = actor_client_open(cfg->gateway_url, err)) == NULL ||

@@ -18,6 +18,7 @@ void http_req_free(http_req *r)
     json_decref(r->scratch);
     free(r->body);
     free(r->answer);
+    free(r->location);
     free(r);
 }
 
@@ -40,6 +41,16 @@ void http_answer_text(http_req *r, unsigned status, const char *type, const char
     memcpy(copy, text, len);
     copy[len] = '\0';
     set_answer(r, status, type, copy, len);
+}
+
+void http_answer_redirect(http_req *r, const char *url)
+{
+    free(r->location);
+    if ((r->location = strdup(url)) == NULL) {
+        http_answer_error(r, 500, "internal", "out of memory");
+        return;
+    }
+    http_answer_json(r, 302, json_pack("{s:s}", "url", url));
 }
 
 void http_answer_json(http_req *r, unsigned status, json_t *json)

@@ -65,6 +65,9 @@ struct http_server {
     actor_client *status;  /* the status actor: /healthz, /metrics */
     size_t max_body;
     logstore *store;   /* inline files (dispatch/http_inline.h); polling thread only */
+    /* GET .../log on a signed store: presigned URL lifetime. Presigning
+     * (any thread) reads only what logstore_open set. */
+    unsigned log_url_expiry_s;
     size_t max_inline; /* bytes of inline files per spec */
     int call_timeout_ms;
     _Atomic int stopping;
@@ -102,10 +105,13 @@ struct http_req {
      * after event sse_from, the answer (if any) its first frame */
     int streaming, sse_ended;
     uint64_t sse_from;
+    char *location; /* a redirect's Location (http_answer_redirect), or NULL */
 };
 
 /* Answers. json is consumed (json_decref'd). */
 void http_answer_json(http_req *r, unsigned status, json_t *json);
+/* 302 to url (copied), with it in the body too: {"url": ...}. */
+void http_answer_redirect(http_req *r, const char *url);
 void http_answer_text(http_req *r, unsigned status, const char *type, const char *text, size_t len);
 /* {"error":{"code":..,"message":..}} */
 void http_answer_error(http_req *r, unsigned status, const char *code, const char *fmt, ...)

@@ -81,8 +81,9 @@ static void cancel_job(http_req *r)
 }
 
 /* The job's log: read from a file:// log store (a local file, at most
- * DP_MSG_MAX_LOG bytes: the runner caps it); other stores need presigned
- * URLs, not built yet. */
+ * DP_MSG_MAX_LOG bytes: the runner caps it); on an http(s) store a 302 to
+ * the object, presigned (SigV4, DISPATCH_LOG_URL_EXPIRY_S) when the store
+ * has credentials: the log never passes through dispatchd. */
 static int on_log_job(http_req *r, dp_msg *rep)
 {
     if (rep->type != DP_MSG_JOB) {
@@ -95,8 +96,15 @@ static int on_log_job(http_req *r, dp_msg *rep)
         return 0;
     }
     if (strncmp(url, "file://", 7) != 0) {
-        http_answer_error(r, 501, "not_implemented",
-                          "the log store is not file://: presigned URLs are not built yet");
+        char signed_url[8192];
+        dp_err err = {0};
+        if (!logstore_signed(r->srv->store))
+            http_answer_redirect(r, url); /* a store read without a signature */
+        else if (logstore_presign_get(r->srv->store, url, r->srv->log_url_expiry_s, signed_url,
+                                      sizeof signed_url, &err) == DP_OK)
+            http_answer_redirect(r, signed_url);
+        else
+            http_answer_error(r, 500, "internal", "job %s: its log URL: %s", r->id, err.msg);
         return 0;
     }
     FILE *f = fopen(url + 7, "rb");
