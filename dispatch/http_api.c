@@ -5,6 +5,7 @@
 #include "common/log.h"
 #include "dispatch/http_events.h"
 #include "dispatch/http_impl.h"
+#include "dispatch/stasher.h"
 
 #include <netdb.h>
 #include <stdatomic.h>
@@ -218,6 +219,8 @@ http_server *http_api_start(const http_api_config *cfg, dp_err *err)
     if ((s->gateway = actor_client_open(cfg->gateway_url, err)) == NULL ||
         (s->status = actor_client_open(cfg->status_url, err)) == NULL ||
         (s->store = logstore_open(cfg->log_store, err)) == NULL ||
+        (s->stasher = stasher_spawn(cfg->log_store, err)) == NULL ||
+        (s->stash = actor_client_open(actor_url(s->stasher, 0), err)) == NULL ||
         (s->hub = http_hub_start(cfg->events_url, s, err)) == NULL ||
         listen_addr(cfg->listen_url, &ai, err) != DP_OK)
         goto fail;
@@ -251,6 +254,7 @@ void http_api_stop(http_server *s)
     /* Calls in flight end (DP_ECLOSED); their callbacks answer and resume. */
     actor_client_close(s->gateway);
     actor_client_close(s->status);
+    actor_client_close(s->stash); /* after the gateway: a stored submit then finds it closed */
     /* MHD may not stop with a connection suspended, and would drop answers
      * not yet sent: wait until every request has been answered and every
      * stream has sent its end (each answers at once once stopping; a client
@@ -262,6 +266,7 @@ void http_api_stop(http_server *s)
         MHD_stop_daemon(s->daemon);
     http_hub_free(s->hub); /* after the daemon: its streams are gone */
     logstore_close(s->store);
+    actor_destroy(s->stasher);
     pthread_mutex_destroy(&s->mu);
     free(s);
 }

@@ -203,9 +203,10 @@ void http_execute(http_req *r)
                            : json_pack("{s:s,s:{s:O},s:o}", "profile", exec_languages[li].profile,
                                        "files", exec_languages[li].file, source, "tests", st);
         dp_job_spec js = {0};
-        int rc = spec == NULL
-                     ? (st == NULL ? DP_EINVAL : DP_ENOMEM)
-                     : http_inline_spec(spec, r->srv->store, r->srv->max_inline, "", &js, &err);
+        http_uploads up = {0};
+        int rc = spec == NULL ? (st == NULL ? DP_EINVAL : DP_ENOMEM)
+                              : http_inline_spec(spec, r->srv->store, &up, r->srv->max_inline, "",
+                                                 &js, &err);
         json_decref(spec);
         if (rc != DP_OK) {
             http_answer_error(r, rc == DP_EUNAVAIL ? 503 : 400, dp_code_name(rc), "%s", err.msg);
@@ -215,9 +216,10 @@ void http_execute(http_req *r)
             dp_msg m = {.type = DP_MSG_SUBMIT};
             m.submit.specs = &js;
             m.submit.n_specs = 1;
-            http_forward(r, &m, on_exec_submitted);
+            http_forward_stored(r, &up, &m, on_exec_submitted);
             dp_job_spec_free(&js);
         }
+        http_uploads_free(&up);
     }
     json_decref(doc);
 }

@@ -22,7 +22,9 @@
 #ifndef DP_HTTP_IMPL_H
 #define DP_HTTP_IMPL_H
 
+#include "actors/actor.h"
 #include "actors/actor_client.h"
+#include "dispatch/http_inline.h"
 #include "dispatch/logstore/logstore.h"
 #include "messages/msg.h"
 
@@ -63,12 +65,14 @@ struct http_server {
     struct MHD_Daemon *daemon;
     actor_client *gateway; /* the HTTP gateway's inproc URL */
     actor_client *status;  /* the status actor: /healthz, /metrics */
+    actor *stasher;        /* writes inline files to the log store (dispatch/stasher.h) */
+    actor_client *stash;
     size_t max_body;
     logstore *store;   /* inline files (dispatch/http_inline.h); polling thread only */
+    size_t max_inline; /* bytes of inline files per spec */
     /* GET .../log on a signed store: presigned URL lifetime. Presigning
      * (any thread) reads only what logstore_open set. */
     unsigned log_url_expiry_s;
-    size_t max_inline; /* bytes of inline files per spec */
     int call_timeout_ms;
     _Atomic int stopping;
     pthread_mutex_t mu;    /* guards the parked list */
@@ -123,6 +127,11 @@ void http_answer_reply_error(http_req *r, const dp_msg *rep);
  * the HTTP gateway; on_reply gets the answer. Suspends the connection when
  * called from the polling thread; from a reply callback it is already. */
 int http_forward(http_req *r, dp_msg *m, http_reply_fn on_reply);
+
+/* http_forward after the stasher (dispatch/stasher.h) has stored up's
+ * archives (at once when up is empty); a store that fails is a 503 and
+ * nothing is submitted. up stays the caller's (its bytes are copied). */
+int http_forward_stored(http_req *r, http_uploads *up, dp_msg *m, http_reply_fn on_reply);
 
 /* Asks the status actor (its one-byte protocol): answered as text. */
 void http_ask_status(http_req *r, char kind);

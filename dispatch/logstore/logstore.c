@@ -266,3 +266,11 @@ int logstore_presign_get(const logstore *ls, const char *url, unsigned expires_s
     return logstore_sigv4_presign(url, ls->key, ls->secret, ls->region, ls->token, expires_s,
                                   time(NULL), out, out_len, err);
 }
+
+int logstore_url(const logstore *ls, const char *job_id, uint32_t attempt, char *url_out,
+                 size_t url_len, dp_err *err)
+{
+    if (expand(ls->tmpl, job_id, attempt, url_out, url_len) != 0)
+        return dp_err_set(err, DP_EINVAL, "log store: URL for %s too long", job_id);
+    return DP_OK;
+}

@@ -27,6 +27,11 @@ void logstore_close(logstore *ls);
 int logstore_put(logstore *ls, const char *job_id, uint32_t attempt, const void *data, size_t len,
                  char *url_out, size_t url_len, dp_err *err);
 
+/* The URL logstore_put would write for (job_id, attempt), into url_out.
+ * DP_EINVAL when it does not fit. No I/O. */
+int logstore_url(const logstore *ls, const char *job_id, uint32_t attempt, char *url_out,
+                 size_t url_len, dp_err *err);
+
 /* 1 when objects are read with a signature (an http(s) store with
  * credentials): logstore_presign_get makes their URLs. */
 int logstore_signed(const logstore *ls);

@@ -8,8 +8,8 @@ independent of dispatchd's C:
   - GET with X-Amz-* query parameters (a presigned URL), refused once
     X-Amz-Date + X-Amz-Expires has passed.
 Anything unsigned or wrongly signed gets 403. Each request appends a JSON
-line to LOG (method, path, ok, why). PUT_DELAY seconds (env) hold each PUT
-before it is answered (a slow store).
+line to LOG (method, path, ok, why). PUT_DELAY_SRC seconds (env) hold each
+PUT of an inline source archive (src-*) before it is answered: a slow store.
 
 usage: s3_server.py PORT CERT_KEY_PEM ACCESS_KEY SECRET REGION LOG"""
 import datetime
@@ -28,7 +28,7 @@ port, pem, access_key, secret, region, log_path = sys.argv[1:7]
 port = int(port)
 objects = {}
 lock = threading.Lock()
-put_delay = float(os.environ.get("PUT_DELAY", "0"))
+put_delay = float(os.environ.get("PUT_DELAY_SRC", "0"))
 
 
 def enc(s, keep_slash):
@@ -114,7 +114,10 @@ class Handler(BaseHTTPRequestHandler):
         why = self.check_header_auth(body)
         if why:
             return self.answer(403, b"<Error><Code>SignatureDoesNotMatch</Code></Error>", False, why)
-        time.sleep(put_delay)
+        if "/src-" in self.path and put_delay > 0:
+            with lock, open(log_path, "a") as f:  # the test times what happens meanwhile
+                f.write(json.dumps({"method": "PUT-HELD", "path": self.path}) + "\n")
+            time.sleep(put_delay)
         with lock:
             objects[urllib.parse.urlsplit(self.path).path] = body
         self.answer(200)
