@@ -169,7 +169,9 @@ static void usage(FILE *f)
           "DISPATCH_MAX_ATTEMPTS, DISPATCH_SWEEP_MS, DISPATCH_LEASE_WAIT_MAX_MS,\n"
           "DISPATCH_MAX_WAITING (requests held at once on the runner socket),\n"
           "DISPATCH_HTTP_LISTEN (http://host:port: the HTTP API, /healthz, /metrics),\n"
-          "DISPATCH_REDIS_PREFIX, DISPATCH_LOG_LEVEL.\n",
+          "DISPATCH_REDIS_PREFIX, DISPATCH_LOG_LEVEL, DISPATCH_CALLBACK_SECRET (callback_url),\n"
+          "DISPATCH_CALLBACK_ALLOW_CIDRS, DISPATCH_CALLBACK_MAX_ATTEMPTS, _BACKOFF_MS, _TIMEOUT_MS,\n"
+          "DISPATCH_LOG_URL_EXPIRY_S, DISPATCH_LOG_STORE_CA_FILE.\n",
           f);
 }
 
