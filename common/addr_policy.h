@@ -54,6 +54,12 @@ int dp_addr_check(const struct sockaddr *sa, const dp_addr_allow *allow, char *w
  * exempts nets from the address rule (DISPATCH_CALLBACK_ALLOW_CIDRS). */
 void dp_callback_policy_set(int enabled, const dp_addr_allow *allow);
 
+/* On this thread only: 1 judges callback_url by its form alone, 0 restores
+ * the policy. For specs the dispatcher accepted before (stored rows read
+ * back for a Redis rebuild): a secret removed or an allow list narrowed
+ * since must not make them unreadable. */
+void dp_callback_policy_trust(int on);
+
 /* NULL when url may be a callback_url under this process's policy, else why
  * not (a static string or why_buf, why_len bytes): http:// or https:// only
  * (lower case), at most DP_CALLBACK_URL_MAX bytes, no spaces, control

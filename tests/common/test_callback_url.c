@@ -88,6 +88,12 @@ static void test_callback_url_policy(void **state)
     /* no secret: nothing is accepted, and the message says why */
     dp_callback_policy_set(0, NULL);
     assert_non_null(strstr(check("https://hooks.example.com/x"), "DISPATCH_CALLBACK_SECRET"));
+    /* ... except a spec accepted before, read back (a rebuild): its form only */
+    dp_callback_policy_trust(1);
+    assert_string_equal(check("http://10.1.2.3/"), "");
+    assert_non_null(strstr(check("ftp://example.com/x"), "callback_url: scheme"));
+    dp_callback_policy_trust(0);
+    assert_non_null(strstr(check("http://10.1.2.3/"), "DISPATCH_CALLBACK_SECRET"));
     /* the JSON path goes through the same check */
     json_t *j = json_pack("{s:s,s:s,s:s}", "profile", "c", "archive", "https://e.com/a.zip",
                           "callback_url", "https://hooks.example.com/x");

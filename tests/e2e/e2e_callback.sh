@@ -5,7 +5,7 @@
 # marked delivered after 3 attempts, each signed (verified by the receiver in
 # Python); a delivery cut off by SIGKILL of dispatchd is delivered by the
 # restarted one; attempts run out into `failed` with the last error; a bad
-# callback_url is refused at submit naming the field; two replicas deliver 30
+# callback_url is refused at submit naming the field; two replicas deliver 20
 # callbacks, each exactly once.
 . "$(dirname "$0")/e2e_lib.sh"
 http_port=$(free_port)
@@ -112,6 +112,7 @@ env DISPATCH_PG_DSN="$E2E_PG_DSN" DISPATCH_RUNNER_LISTEN="$DISPATCH_URL" \
   DISPATCH_LOG_STORE="file://$E2E_DIR/logs/{job_id}.log" "${CB_ENV[@]}" \
   dispatchd >"$E2E_DIR/dispatchd-2.log" 2>&1 &
 E2E_PIDS+=($!)
+echo $! >"$E2E_DIR/d2.pid"
 # the lease is the 1 s timeout + 5 s; 40 s is slack for a loaded machine
 wait_callback "$j3" delivered 40
 python3 - "$E2E_DIR/r3.jsonl" <<'PY' || fail "receiver r3: $(cat "$E2E_DIR/r3.jsonl")"
@@ -124,14 +125,15 @@ PY
   fail "after restart: $(sql "SELECT * FROM callbacks WHERE job_id = '$j3'")"
 ok "dispatchd SIGKILLed during a delivery: delivered once by the restarted one (same delivery id)"
 
-# two replicas on one PostgreSQL: 30 deliveries, each delivered exactly once
+# two replicas on one PostgreSQL: 20 deliveries, each delivered exactly once
 p4=$(free_port)
 receiver "$p4" 200 r4
 second_admin="ipc://$E2E_DIR/admin2/admin.sock"
+H3="http://127.0.0.1:$(free_port)"
 env DISPATCH_PG_DSN="$E2E_PG_DSN" DISPATCH_RUNNER_LISTEN="tcp://127.0.0.1:$(free_port)" \
   DISPATCH_ADMIN_LISTEN="$second_admin" DISPATCH_REDIS_PREFIX="{$E2E_DB}:" \
   DISPATCH_LOG_STORE="file://$E2E_DIR/logs/{job_id}.log" "${CB_ENV[@]}" \
-  DISPATCH_HTTP_LISTEN="http://127.0.0.1:$(free_port)" \
+  DISPATCH_HTTP_LISTEN="$H3" \
   dispatchd >"$E2E_DIR/dispatchd-3.log" 2>&1 &
 E2E_PIDS+=($!)
 for _ in $(seq 1 300); do
@@ -139,7 +141,7 @@ for _ in $(seq 1 300); do
   sleep 0.1
 done
 jobs=()
-for i in $(seq 1 30); do
+for i in $(seq 1 20); do
   post "$(spec "http://127.0.0.1:$p4/hook/$i")"; [ "$code" = 201 ] || fail "submit $i: $code $out"
   jobs+=("$(echo "$out" | jget job_id)")
 done
@@ -150,11 +152,31 @@ python3 - "$E2E_DIR/r4.jsonl" <<'PY' || fail "receiver r4: $(cat "$E2E_DIR/r4.js
 import collections, json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 per = collections.Counter(r["delivery"] for r in rows)
-assert len(per) == 30 and set(per.values()) == {1}, per
+assert len(per) == 20 and set(per.values()) == {1}, per
 assert all(r["sig_ok"] for r in rows)
 PY
-[ "$(sql "SELECT count(*) FROM callbacks WHERE url LIKE '%:$p4/%' AND state = 'delivered' AND attempts = 1")" = 30 ] ||
+[ "$(sql "SELECT count(*) FROM callbacks WHERE url LIKE '%:$p4/%' AND state = 'delivered' AND attempts = 1")" = 20 ] ||
   fail "replicas: $(sql "SELECT state, attempts, count(*) FROM callbacks WHERE url LIKE '%:$p4/%' GROUP BY 1, 2")"
 a=$(grep -c '"callback_delivered"' "$E2E_DIR/dispatchd-2.log" || true)
 b=$(grep -c '"callback_delivered"' "$E2E_DIR/dispatchd-3.log" || true)
-ok "two replicas: 30 callbacks, each delivered exactly once (by replica 1: $a in all, replica 2: $b)"
+ok "two replicas: 20 callbacks, each delivered exactly once (by replica 1: $a in all, replica 2: $b)"
+
+# the policy is checked at submit: a replica without the secret (it refuses
+# new callback_urls) still leases and runs a job accepted by one with it
+d2=$(cat "$E2E_DIR/d2.pid")
+kill -KILL "$d2"; wait "$d2" 2>/dev/null || true # gone before its sockets are taken over
+env DISPATCH_PG_DSN="$E2E_PG_DSN" DISPATCH_RUNNER_LISTEN="$DISPATCH_URL" \
+  DISPATCH_ADMIN_LISTEN="$DISPATCH_ADMIN_URL" DISPATCH_REDIS_PREFIX="{$E2E_DB}:" \
+  DISPATCH_LOG_STORE="file://$E2E_DIR/logs/{job_id}.log" DISPATCH_HTTP_LISTEN="$H" \
+  dispatchd >"$E2E_DIR/dispatchd-4.log" 2>&1 &
+E2E_PIDS+=($!)
+for _ in $(seq 1 300); do dispatchctl queue >/dev/null 2>&1 && break; sleep 0.1; done
+for _ in $(seq 1 50); do curl -fsS "$H/healthz" >/dev/null 2>&1 && break; sleep 0.2; done
+post "$(spec "http://127.0.0.1:$p4/late")"
+[ "$code" = 400 ] && echo "$out" | grep -q DISPATCH_CALLBACK_SECRET || fail "no secret: $code $out"
+H=$H3 # a replica with the secret
+post "$(spec "http://127.0.0.1:$p4/late")"; [ "$code" = 201 ] || fail "submit via replica 3: $code $out"
+j5=$(echo "$out" | jget job_id)
+wait_state "$j5" completed 60 # leased from the secret-less replica (the runner's)
+wait_callback "$j5" delivered 30
+ok "a replica without the secret refuses new callback_urls (400) yet runs an accepted one"
