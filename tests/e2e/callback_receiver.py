@@ -37,9 +37,10 @@ class Handler(BaseHTTPRequestHandler):
             job = json.loads(body)
         except ValueError:
             job = {}
-        entry = {"n": n, "delivery": self.headers.get("X-Dispatch-Delivery"),
+        entry = {"n": n, "t": time.time(), "delivery": self.headers.get("X-Dispatch-Delivery"),
                  "job": self.headers.get("X-Dispatch-Job"), "sig_ok": hmac.compare_digest(want, got),
                  "body_job_id": job.get("job_id"), "state": job.get("state"),
+                 "finished_at": job.get("finished_at"),
                  "callback": job.get("callback"), "action": action,
                  "type": self.headers.get("Content-Type")}
         with lock, open(log_path, "a") as f:

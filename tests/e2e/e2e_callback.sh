@@ -148,18 +148,22 @@ done
 for j in "${jobs[@]}"; do wait_state "$j" completed 120; done
 for j in "${jobs[@]}"; do wait_callback "$j" delivered 30; done
 sleep 1 # a second delivery would arrive now
-python3 - "$E2E_DIR/r4.jsonl" <<'PY' || fail "receiver r4: $(cat "$E2E_DIR/r4.jsonl")"
-import collections, json, sys
+lat=$(python3 - "$E2E_DIR/r4.jsonl" <<'PY'
+import collections, datetime, json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 per = collections.Counter(r["delivery"] for r in rows)
 assert len(per) == 20 and set(per.values()) == {1}, per
 assert all(r["sig_ok"] for r in rows)
+# a figure, not an assertion: job finished (PostgreSQL's clock) to received
+ms = sorted((r["t"] - datetime.datetime.fromisoformat(r["finished_at"].replace("Z", "+00:00")).timestamp()) * 1000 for r in rows)
+print(f"finished to received: p50 {ms[len(ms) // 2]:.0f} ms, max {ms[-1]:.0f} ms")
 PY
+) || fail "receiver r4: $(cat "$E2E_DIR/r4.jsonl")"
 [ "$(sql "SELECT count(*) FROM callbacks WHERE url LIKE '%:$p4/%' AND state = 'delivered' AND attempts = 1")" = 20 ] ||
   fail "replicas: $(sql "SELECT state, attempts, count(*) FROM callbacks WHERE url LIKE '%:$p4/%' GROUP BY 1, 2")"
 a=$(grep -c '"callback_delivered"' "$E2E_DIR/dispatchd-2.log" || true)
 b=$(grep -c '"callback_delivered"' "$E2E_DIR/dispatchd-3.log" || true)
-ok "two replicas: 20 callbacks, each delivered exactly once (by replica 1: $a in all, replica 2: $b)"
+ok "two replicas: 20 callbacks, each delivered exactly once (by replica 1: $a in all, replica 2: $b; $lat)"
 
 # the policy is checked at submit: a replica without the secret (it refuses
 # new callback_urls) still leases and runs a job accepted by one with it
