@@ -95,6 +95,34 @@ static int load_config(dd_config *c, dp_err *err)
     return DP_OK;
 }
 
+/* callback_url (dispatch/callbacker.h): the secret is checked like the
+ * registration token; the policy is set here, before any thread, for
+ * dp_job_spec_check (common/addr_policy.h). */
+static int load_callback_config(dd_config *c, dp_err *err)
+{
+    const char *cidrs;
+    int rc;
+    if ((rc = dp_config_string("DISPATCH_CALLBACK_SECRET", "", &c->callback_secret, err)) ||
+        (rc = dp_config_string("DISPATCH_CALLBACK_ALLOW_CIDRS", "", &cidrs, err)) ||
+        (rc = dp_config_uint("DISPATCH_CALLBACK_MAX_ATTEMPTS", 8, 1, 100, &c->callback_max_attempts,
+                             err)) ||
+        (rc = dp_config_uint("DISPATCH_CALLBACK_BACKOFF_MS", 1000, 10, 3600000,
+                             &c->callback_backoff_ms, err)) ||
+        (rc = dp_config_uint("DISPATCH_CALLBACK_TIMEOUT_MS", 10000, 100, 600000,
+                             &c->callback_timeout_ms, err)) ||
+        (rc = dp_config_uint("DISPATCH_LOG_URL_EXPIRY_S", 300, 1, 604800, &c->log_url_expiry_s,
+                             err)) ||
+        (rc = dp_addr_allow_parse(cidrs, "DISPATCH_CALLBACK_ALLOW_CIDRS", &c->callback_allow, err)))
+        return rc;
+    if (c->callback_secret[0] != '\0' && strlen(c->callback_secret) < 16)
+        return dp_err_set(err, DP_EINVAL,
+                          "DISPATCH_CALLBACK_SECRET: too short (at least 16 characters)");
+    if (strlen(c->callback_secret) >= 512)
+        return dp_err_set(err, DP_EINVAL, "DISPATCH_CALLBACK_SECRET: longer than 511 characters");
+    dp_callback_policy_set(c->callback_secret[0] != '\0', &c->callback_allow);
+    return DP_OK;
+}
+
 /* `--with-runners N`: N executor slots in this process, reached over inproc. */
 #define INPROC_RUNNER_URL "inproc://dispatchd-runners"
 
@@ -144,6 +172,9 @@ static void usage(FILE *f)
           "DISPATCH_HTTP_MAX_BODY, DISPATCH_HTTP_MAX_INLINE, DISPATCH_HTTP_IDLE_MS,\n"
           "DISPATCH_LOG_STORE_KEY, DISPATCH_LOG_STORE_SECRET, DISPATCH_LOG_STORE_REGION,\n"
           "DISPATCH_LOG_STORE_SESSION_TOKEN (S3 signing; a key needs its secret),\n"
+          "DISPATCH_LOG_STORE_CA_FILE, DISPATCH_LOG_URL_EXPIRY_S (presigned log URLs),\n"
+          "DISPATCH_CALLBACK_SECRET (callback_url), DISPATCH_CALLBACK_ALLOW_CIDRS,\n"
+          "DISPATCH_CALLBACK_MAX_ATTEMPTS, _BACKOFF_MS, _TIMEOUT_MS,\n"
           "DISPATCH_TLS_CERT_KEY_FILE (tls+tcp:// listeners), DISPATCH_REDIS_PREFIX,\n"
           "DISPATCH_LOG_LEVEL (debug, info, warn, error). Defaults and meanings: README.md,\n"
           "man dispatchd (docs/man/dispatchd.8).\n"
@@ -182,7 +213,7 @@ int main(int argc, char **argv)
     }
     dd_config cfg = {0};
     dp_err err = {0};
-    if (load_config(&cfg, &err) != DP_OK) {
+    if (load_config(&cfg, &err) != DP_OK || load_callback_config(&cfg, &err) != DP_OK) {
         fprintf(stderr, "dispatchd: %s\n", err.msg);
         return 78;
     }

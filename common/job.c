@@ -103,6 +103,7 @@ void dp_job_spec_free(dp_job_spec *spec)
     free(spec->archive);
     free(spec->archive_sha256);
     free(spec->submission_id);
+    free(spec->callback_url);
     for (size_t i = 0; i < spec->n_tests; i++)
         dp_test_case_free(&spec->tests[i]);
     free(spec->tests);
@@ -137,6 +138,8 @@ void dp_job_view_free(dp_job_view *v)
     free(v->log_url);
     free(v->created_at);
     free(v->started_at);
+    free(v->callback_state);
+    free(v->callback_error);
     free(v->finished_at);
     memset(v, 0, sizeof *v);
 }

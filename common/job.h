@@ -94,6 +94,7 @@ typedef struct {
     dp_limits limits;
     uint32_t max_attempts;   /* 0: the dispatcher's default */
     double abs_tol, rel_tol; /* float compare for tests that set neither; 0 = default */
+    char *callback_url;      /* http(s):// POSTed the job JSON when it ends, or NULL */
 } dp_job_spec;
 
 typedef struct {
@@ -139,6 +140,10 @@ typedef struct {
     char *created_at;
     char *started_at;
     char *finished_at;
+    /* The job's latest callback delivery (docs/api.md), NULL state when none */
+    char *callback_state; /* "pending", "delivered", "failed" */
+    uint32_t callback_attempts;
+    char *callback_error; /* the last failure, or NULL */
 } dp_job_view;
 
 /* One row of `dispatchctl runners`. */
@@ -184,7 +189,8 @@ int dp_job_state_terminal(dp_job_state s);
  * alphanumeric; archive http://, https:// or file:// with an absolute path
  * (scheme in lower case), no spaces or control characters; archive_sha256 64
  * lower-case hex; ids [A-Za-z0-9_.:-]; names without control characters;
- * counts and limits within the bounds above. DP_EINVAL naming the field,
+ * counts and limits within the bounds above; callback_url as
+ * dp_callback_url_problem (common/addr_policy.h) says. DP_EINVAL naming the field,
  * prefixed with `what` and a dot when what is not empty ("spec.profile"). */
 int dp_job_spec_check(const dp_job_spec *spec, const char *what, dp_err *err);
 

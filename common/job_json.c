@@ -2,6 +2,8 @@
  * ownership. The meaning of a spec is checked once, by dp_job_spec_check. */
 #include "common/job_json.h"
 
+#include "common/addr_policy.h"
+
 #include "common/sha256.h"
 
 #include <ctype.h>
@@ -183,9 +185,9 @@ static int parse_tests(const json_t *arr, dp_job_spec *out, dp_err *err)
 
 static int parse_spec(const json_t *obj, dp_job_spec *out, dp_err *err)
 {
-    static const char *const keys[] = {"job_id",        "profile", "archive", "archive_sha256",
-                                       "submission_id", "tests",   "limits",  "max_attempts",
-                                       "abs_tol",       "rel_tol", NULL};
+    static const char *const keys[] = {"job_id",        "profile", "archive",      "archive_sha256",
+                                       "submission_id", "tests",   "limits",       "max_attempts",
+                                       "abs_tol",       "rel_tol", "callback_url", NULL};
     if (!json_is_object(obj))
         return dp_err_set(err, DP_EINVAL, "spec: must be a JSON object");
     int rc = check_keys(obj, keys, "", err);
@@ -205,6 +207,9 @@ static int parse_spec(const json_t *obj, dp_job_spec *out, dp_err *err)
         *p = (char)tolower((unsigned char)*p); /* producers may send upper-case hex */
     if ((rc = get_string(obj, "submission_id", "submission_id", DP_ID_MAX - 1, 0,
                          &out->submission_id, err)) != DP_OK)
+        return rc;
+    if ((rc = get_string(obj, "callback_url", "callback_url", DP_CALLBACK_URL_MAX, 0,
+                         &out->callback_url, err)) != DP_OK)
         return rc;
     const json_t *tests = json_object_get(obj, "tests");
     if (tests != NULL && !json_is_null(tests) && (rc = parse_tests(tests, out, err)) != DP_OK)

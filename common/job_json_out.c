@@ -164,6 +164,8 @@ json_t *dp_job_spec_to_json(const dp_job_spec *spec)
         put(o, "abs_tol", json_real(spec->abs_tol), &bad);
     if (spec->rel_tol != 0)
         put(o, "rel_tol", json_real(spec->rel_tol), &bad);
+    if (spec->callback_url != NULL)
+        put(o, "callback_url", str_or_null(spec->callback_url), &bad);
     return finish(o, bad);
 }
 
@@ -222,6 +224,15 @@ json_t *dp_job_view_to_json(const dp_job_view *v)
     put(o, "created_at", str_or_null(v->created_at), &bad);
     put(o, "started_at", str_or_null(v->started_at), &bad);
     put(o, "finished_at", str_or_null(v->finished_at), &bad);
+    if (v->callback_state != NULL) {
+        json_t *cb = json_object();
+        if (cb != NULL) {
+            put(cb, "state", str_or_null(v->callback_state), &bad);
+            put(cb, "attempts", json_integer(v->callback_attempts), &bad);
+            put(cb, "last_error", str_or_null(v->callback_error), &bad);
+        }
+        put(o, "callback", cb, &bad);
+    }
     return finish(o, bad);
 }
 

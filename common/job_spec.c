@@ -1,6 +1,8 @@
 /* dp_job_spec_check: the one place that says what a valid job spec is. */
 #include "common/job.h"
 
+#include "common/addr_policy.h"
+
 #include <ctype.h>
 #include <stdbool.h>
 #include <string.h>
@@ -139,6 +141,10 @@ int dp_job_spec_check(const dp_job_spec *spec, const char *what, dp_err *err)
         (spec->submission_id[0] == '\0' || strlen(spec->submission_id) >= DP_ID_MAX ||
          has_control_chars(spec->submission_id)))
         return BAD("%s%ssubmission_id: must be non-empty without control characters", w, dot);
+    char why[320];
+    if (spec->callback_url != NULL &&
+        (problem = dp_callback_url_problem(spec->callback_url, why, sizeof why)) != NULL)
+        return BAD("%s%scallback_url: %s", w, dot, problem);
     if (spec->max_attempts > DP_MAX_ATTEMPTS_LIMIT)
         return BAD("%s%smax_attempts: %u above %d", w, dot, spec->max_attempts,
                    DP_MAX_ATTEMPTS_LIMIT);

@@ -1,6 +1,7 @@
 #include "dispatch/dd_stack.h"
 
 #include "actors/actor_urls.h"
+#include "dispatch/callbacker.h"
 #include "common/log.h"
 #include "dispatch/gateway.h"
 #include "dispatch/http_api.h"
@@ -25,6 +26,7 @@ enum { DD_PUBLISHER, DD_REPORTER, DD_LEASER, DD_WAKER, DD_REGISTRAR, DD_KEYMASTE
 struct dd_stack {
     actor *actors[DD_N_ACTORS];
     actor *gw_runner, *gw_admin[DD_MAX_ADMIN_URLS], *gw_http, *status;
+    actor *callbacker; /* with a callback secret only */
     http_server *http;
     char admin_urls[DD_MAX_ADMIN_URLS][1024];
     size_t n_admin;
@@ -189,7 +191,8 @@ static int start_http(dd_stack *s, const dd_config *c, dp_err *err)
                           .log_store = c->log_store,
                           .max_body = (size_t)c->http_max_body,
                           .max_inline = (size_t)c->http_max_inline,
-                          .idle_s = (unsigned)((c->http_idle_ms + 999) / 1000)};
+                          .idle_s = (unsigned)((c->http_idle_ms + 999) / 1000),
+                          .log_url_expiry_s = (unsigned)c->log_url_expiry_s};
     if ((s->http = http_api_start(&hc, err)) == NULL)
         return DP_EUNAVAIL;
     return DP_OK;
@@ -238,6 +241,16 @@ dd_stack *dd_stack_start(const dd_config *c, dp_err *err)
     }
     if (c->http_listen != NULL && c->http_listen[0] != '\0' && start_http(s, c, err) != DP_OK)
         goto fail;
+    if (c->callback_secret != NULL && c->callback_secret[0] != '\0') {
+        callbacker_config cc = {c->pg_dsn,
+                                c->callback_secret,
+                                &c->callback_allow,
+                                (uint32_t)c->callback_max_attempts,
+                                (uint32_t)c->callback_backoff_ms,
+                                (uint32_t)c->callback_timeout_ms};
+        if ((s->callbacker = callbacker_spawn(&cc, err)) == NULL)
+            goto fail;
+    }
     return s;
 fail:
     dd_stack_stop(s);
@@ -253,7 +266,8 @@ void dd_stack_stop(dd_stack *s)
 {
     if (s == NULL)
         return;
-    http_api_stop(s->http); /* answers what waits; before the actors it asks */
+    actor_destroy(s->callbacker); /* works from its table: nothing waits on it */
+    http_api_stop(s->http);       /* answers what waits; before the actors it asks */
     actor_destroy(s->status);
     /* Gateways refuse new work but stay up: the others answer through them. */
     gateway_close(s->gw_runner);

@@ -11,6 +11,7 @@
 #ifndef DP_DD_STACK_H
 #define DP_DD_STACK_H
 
+#include "common/addr_policy.h"
 #include "common/err.h"
 #include "messages/msg.h"
 
@@ -26,6 +27,11 @@ typedef struct {
     const char *runner_also_url; /* optional second runner URL (inproc, in-process runners) */
     uint64_t heartbeat_ms, alive_ttl_ms, max_attempts, sweep_ms, lease_wait_max_ms, max_waiting;
     uint64_t http_max_body, http_max_inline, http_idle_ms; /* the HTTP API (dispatch/http_api.h) */
+    /* callback_url deliveries (dispatch/callbacker.h): no callbacker without a secret */
+    const char *callback_secret;
+    dp_addr_allow callback_allow;
+    uint64_t callback_max_attempts, callback_backoff_ms, callback_timeout_ms;
+    uint64_t log_url_expiry_s; /* GET /api/v1/jobs/{id}/log: presigned URL lifetime (S3) */
 } dd_config;
 
 /* Bounds on the sockets, before authentication (docs/security.md). */

@@ -5,6 +5,7 @@
 #include "common/log.h"
 #include "dispatch/http_events.h"
 #include "dispatch/http_impl.h"
+#include "dispatch/stasher.h"
 
 #include <netdb.h>
 #include <stdatomic.h>
@@ -78,6 +79,8 @@ static enum MHD_Result send_answer(http_req *r)
         snprintf(secs, sizeof secs, "%u", r->retry_after);
         MHD_add_response_header(res, "Retry-After", secs);
     }
+    if (r->location != NULL)
+        MHD_add_response_header(res, "Location", r->location);
     enum MHD_Result rc = MHD_queue_response(r->conn, r->status != 0 ? r->status : 500, res);
     MHD_destroy_response(res);
     return rc;
@@ -216,12 +219,15 @@ http_server *http_api_start(const http_api_config *cfg, dp_err *err)
     pthread_mutex_init(&s->mu, NULL);
     s->max_body = cfg->max_body;
     s->max_inline = cfg->max_inline;
+    s->log_url_expiry_s = cfg->log_url_expiry_s > 0 ? cfg->log_url_expiry_s : 300;
     s->call_timeout_ms = 10000;
     struct addrinfo *ai = NULL;
     if ((s->gateway = actor_client_open(cfg->gateway_url, err)) == NULL ||
         (s->status = actor_client_open(cfg->status_url, err)) == NULL ||
         (s->runners = actor_client_open(cfg->runners_url, err)) == NULL ||
         (s->store = logstore_open(cfg->log_store, err)) == NULL ||
+        (s->stasher = stasher_spawn(cfg->log_store, err)) == NULL ||
+        (s->stash = actor_client_open(actor_url(s->stasher, 0), err)) == NULL ||
         (s->hub = http_hub_start(cfg->events_url, s, err)) == NULL ||
         listen_addr(cfg->listen_url, &ai, err) != DP_OK)
         goto fail;
@@ -256,6 +262,7 @@ void http_api_stop(http_server *s)
     actor_client_close(s->gateway);
     actor_client_close(s->status);
     actor_client_close(s->runners);
+    actor_client_close(s->stash); /* after the gateway: a stored submit then finds it closed */
     /* MHD may not stop with a connection suspended, and would drop answers
      * not yet sent: wait until every request has been answered and every
      * stream has sent its end (each answers at once once stopping; a client
@@ -267,6 +274,7 @@ void http_api_stop(http_server *s)
         MHD_stop_daemon(s->daemon);
     http_hub_free(s->hub); /* after the daemon: its streams are gone */
     logstore_close(s->store);
+    actor_destroy(s->stasher);
     pthread_mutex_destroy(&s->mu);
     free(s);
 }

@@ -24,6 +24,8 @@ typedef struct {
     size_t max_body;         /* request bodies above this: 413 */
     size_t max_inline;       /* inline files of one spec, decoded bytes */
     unsigned idle_s;         /* a connection idle (or trickling) this long is closed */
+    /* presigned log URLs (S3 store) live this long; 0: 300 */
+    unsigned log_url_expiry_s;
 } http_api_config;
 
 typedef struct http_server http_server;

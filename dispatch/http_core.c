@@ -2,6 +2,7 @@
 #include "dispatch/http_impl.h"
 
 #include "common/log.h"
+#include "dispatch/stasher.h"
 
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -18,6 +19,7 @@ void http_req_free(http_req *r)
     json_decref(r->scratch);
     free(r->body);
     free(r->answer);
+    free(r->location);
     free(r);
 }
 
@@ -40,6 +42,16 @@ void http_answer_text(http_req *r, unsigned status, const char *type, const char
     memcpy(copy, text, len);
     copy[len] = '\0';
     set_answer(r, status, type, copy, len);
+}
+
+void http_answer_redirect(http_req *r, const char *url)
+{
+    free(r->location);
+    if ((r->location = strdup(url)) == NULL) {
+        http_answer_error(r, 500, "internal", "out of memory");
+        return;
+    }
+    http_answer_json(r, 302, json_pack("{s:s}", "url", url));
 }
 
 void http_answer_json(http_req *r, unsigned status, json_t *json)
@@ -193,6 +205,94 @@ int http_forward_via(http_req *r, actor_client *to, int timeout_ms, dp_msg *m,
     r->on_reply = on_reply;
     if (actor_client_call_async(to, msg, timeout_ms, on_call, r, &err) != 0) {
         http_answer_error(r, 503, "unavailable", "dispatcher: %s", err.msg);
+        if (!was)
+            http_resume(r);
+        return 0;
+    }
+    return 1;
+}
+
+/* ---- inline files: stored by the stasher, then the submit goes on ---- */
+
+typedef struct {
+    http_req *r;
+    nng_msg *next; /* the encoded message to forward once stored */
+    http_reply_fn on_reply;
+} stash_call;
+
+static void on_stashed(void *arg, int code, nng_msg *reply, const char *errmsg)
+{
+    stash_call *c = arg;
+    http_req *r = c->r;
+    dp_err err = {0};
+    const uint8_t *b = reply != NULL ? nng_msg_body(reply) : NULL;
+    size_t len = reply != NULL ? nng_msg_len(reply) : 0;
+    if (code != 0 || b == NULL || len < 1) {
+        http_answer_error(r, code == DP_ETIMEOUT ? 504 : 503, "unavailable",
+                          "log store (inline files): %s", errmsg != NULL ? errmsg : "no answer");
+    } else if (b[0] != 1) {
+        http_answer_error(r, 503, "unavailable", "log store (inline files): %.*s",
+                          (int)(len - 1 < 400 ? len - 1 : 400), (const char *)b + 1);
+    } else if (r->srv->stopping) {
+        http_answer_error(r, 503, "unavailable", "dispatcher shutting down");
+    } else {
+        r->on_reply = c->on_reply;
+        nng_msg *next = c->next;
+        c->next = NULL;
+        if (actor_client_call_async(r->srv->gateway, next, r->srv->call_timeout_ms, on_call, r,
+                                    &err) != 0)
+            http_answer_error(r, 503, "unavailable", "dispatcher: %s", err.msg);
+        else
+            r = NULL; /* on_call answers and resumes */
+    }
+    if (reply != NULL)
+        nng_msg_free(reply);
+    if (c->next != NULL)
+        nng_msg_free(c->next);
+    free(c);
+    if (r != NULL)
+        http_resume(r);
+}
+
+int http_forward_stored(http_req *r, http_uploads *up, dp_msg *m, http_reply_fn on_reply)
+{
+    if (up->n == 0)
+        return http_forward(r, m, on_reply);
+    if (r->srv->stopping) {
+        http_answer_error(r, 503, "unavailable", "dispatcher shutting down");
+        return 0;
+    }
+    dp_err err = {0};
+    stash_call *c = calloc(1, sizeof *c);
+    nng_msg *req = NULL;
+    char *saved = m->auth;
+    m->auth = r->key[0] != '\0' ? r->key : NULL;
+    int rc = c == NULL ? DP_ENOMEM : dp_msg_encode(m, &c->next, &err);
+    m->auth = saved;
+    if (rc == DP_OK && nng_msg_alloc(&req, 0) != 0)
+        rc = DP_ENOMEM;
+    for (size_t i = 0; rc == DP_OK && i < up->n; i++)
+        if (stasher_frame_add(req, up->items[i].name, up->items[i].data, up->items[i].len) != 0)
+            rc = DP_ENOMEM;
+    if (rc != DP_OK) {
+        if (req != NULL)
+            nng_msg_free(req);
+        if (c != NULL && c->next != NULL)
+            nng_msg_free(c->next);
+        free(c);
+        http_answer_error(r, rc == DP_EINVAL ? 400 : 500, dp_code_name(rc), "%s",
+                          rc == DP_ENOMEM ? "out of memory" : err.msg);
+        return 0;
+    }
+    c->r = r;
+    c->on_reply = on_reply;
+    int was = r->suspended;
+    suspend(r);
+    /* an S3 PUT per archive, each up to the log store's 30 s */
+    if (actor_client_call_async(r->srv->stash, req, 65000, on_stashed, c, &err) != 0) {
+        nng_msg_free(c->next);
+        free(c);
+        http_answer_error(r, 503, "unavailable", "log store (inline files): %s", err.msg);
         if (!was)
             http_resume(r);
         return 0;

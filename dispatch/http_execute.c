@@ -132,9 +132,10 @@ void http_execute(http_req *r)
         int64_t wait_ms = 0;
         json_t *spec = NULL;
         dp_job_spec js = {0};
+        http_uploads up = {0};
         int rc = http_execute_spec(doc, &spec, &wait_ms, &err);
         if (rc == DP_OK)
-            rc = http_inline_spec(spec, r->srv->store, r->srv->max_inline, "", &js, &err);
+            rc = http_inline_spec(spec, r->srv->store, &up, r->srv->max_inline, "", &js, &err);
         json_decref(spec);
         if (rc != DP_OK) {
             http_answer_error(r, rc == DP_EUNAVAIL ? 503 : 400, dp_code_name(rc), "%s", err.msg);
@@ -144,9 +145,10 @@ void http_execute(http_req *r)
             dp_msg m = {.type = DP_MSG_SUBMIT};
             m.submit.specs = &js;
             m.submit.n_specs = 1;
-            http_forward(r, &m, on_exec_submitted);
+            http_forward_stored(r, &up, &m, on_exec_submitted);
             dp_job_spec_free(&js);
         }
+        http_uploads_free(&up);
     }
     json_decref(doc);
 }

@@ -22,7 +22,9 @@
 #ifndef DP_HTTP_IMPL_H
 #define DP_HTTP_IMPL_H
 
+#include "actors/actor.h"
 #include "actors/actor_client.h"
+#include "dispatch/http_inline.h"
 #include "dispatch/logstore/logstore.h"
 #include "messages/msg.h"
 
@@ -64,9 +66,14 @@ struct http_server {
     actor_client *gateway; /* the HTTP gateway's inproc URL */
     actor_client *status;  /* the status actor: /healthz, /metrics */
     actor_client *runners; /* gateway-runner's inproc URL: runners over HTTP */
+    actor *stasher;        /* writes inline files to the log store (dispatch/stasher.h) */
+    actor_client *stash;
     size_t max_body;
     logstore *store;   /* inline files (dispatch/http_inline.h); polling thread only */
     size_t max_inline; /* bytes of inline files per spec */
+    /* GET .../log on a signed store: presigned URL lifetime. Presigning
+     * (any thread) reads only what logstore_open set. */
+    unsigned log_url_expiry_s;
     int call_timeout_ms;
     _Atomic int stopping;
     pthread_mutex_t mu;    /* guards the parked list */
@@ -105,10 +112,13 @@ struct http_req {
     int streaming, sse_ended;
     uint64_t sse_from;
     uint32_t retry_after; /* > 0: a Retry-After header (seconds), with 429 */
+    char *location; /* a redirect's Location (http_answer_redirect), or NULL */
 };
 
 /* Answers. json is consumed (json_decref'd). */
 void http_answer_json(http_req *r, unsigned status, json_t *json);
+/* 302 to url (copied), with it in the body too: {"url": ...}. */
+void http_answer_redirect(http_req *r, const char *url);
 void http_answer_text(http_req *r, unsigned status, const char *type, const char *text, size_t len);
 /* {"error":{"code":..,"message":..}} */
 void http_answer_error(http_req *r, unsigned status, const char *code, const char *fmt, ...)
@@ -134,6 +144,10 @@ int http_forward(http_req *r, dp_msg *m, http_reply_fn on_reply);
  * it is (no API key), with a reply timeout of timeout_ms. */
 int http_forward_via(http_req *r, actor_client *to, int timeout_ms, dp_msg *m,
                      http_reply_fn on_reply);
+/* http_forward after the stasher (dispatch/stasher.h) has stored up's
+ * archives (at once when up is empty); a store that fails is a 503 and
+ * nothing is submitted. up stays the caller's (its bytes are copied). */
+int http_forward_stored(http_req *r, http_uploads *up, dp_msg *m, http_reply_fn on_reply);
 
 /* Asks the status actor (its one-byte protocol): answered as text. */
 void http_ask_status(http_req *r, char kind);

@@ -182,7 +182,38 @@ static int build_zip(inline_file *files, size_t n, void **out, size_t *out_len, 
     return DP_OK;
 }
 
-int http_inline_store(json_t *spec, logstore *ls, size_t max_total, const char *where, dp_err *err)
+void http_uploads_free(http_uploads *up)
+{
+    for (size_t i = 0; i < up->n; i++)
+        free(up->items[i].data);
+    free(up->items);
+    memset(up, 0, sizeof *up);
+}
+
+/* Takes zip (the archive named name) into up, unless up holds it already. */
+static int upload_add(http_uploads *up, const char *name, void **zip, size_t len, dp_err *err)
+{
+    for (size_t i = 0; i < up->n; i++)
+        if (strcmp(up->items[i].name, name) == 0)
+            return DP_OK; /* the same bytes: stored once */
+    if (up->n == up->cap) {
+        size_t cap = up->cap ? up->cap * 2 : 4;
+        struct http_upload *more = realloc(up->items, cap * sizeof *more);
+        if (more == NULL)
+            return dp_err_set(err, DP_ENOMEM, "out of memory");
+        up->items = more;
+        up->cap = cap;
+    }
+    struct http_upload *u = &up->items[up->n++];
+    snprintf(u->name, sizeof u->name, "%s", name);
+    u->data = *zip;
+    u->len = len;
+    *zip = NULL;
+    return DP_OK;
+}
+
+int http_inline_store(json_t *spec, const logstore *ls, http_uploads *up, size_t max_total,
+                      const char *where, dp_err *err)
 {
     json_t *text = json_object_get(spec, "files"), *bin = json_object_get(spec, "files_base64");
     if (text == NULL && bin == NULL)
@@ -209,11 +240,12 @@ int http_inline_store(json_t *spec, logstore *ls, size_t max_total, const char *
         char sha[DP_SHA256_HEX_LEN + 1], name[DP_SHA256_HEX_LEN + 8], url[4096];
         dp_sha256_hex(zip, zip_len, sha);
         snprintf(name, sizeof name, "src-%s", sha); /* content-addressed */
-        if (logstore_put(ls, name, 0, zip, zip_len, url, sizeof url, err) != DP_OK)
-            rc = DP_EUNAVAIL;
-        else if (json_object_set_new(spec, "archive", json_string(url)) != 0 ||
-                 json_object_set_new(spec, "archive_sha256", json_string(sha)) != 0)
+        rc = logstore_url(ls, name, 0, url, sizeof url, err);
+        if (rc == DP_OK && (json_object_set_new(spec, "archive", json_string(url)) != 0 ||
+                            json_object_set_new(spec, "archive_sha256", json_string(sha)) != 0))
             rc = dp_err_set(err, DP_ENOMEM, "out of memory");
+        if (rc == DP_OK)
+            rc = upload_add(up, name, &zip, zip_len, err);
     }
     if (rc == DP_OK) {
         json_object_del(spec, "files");
@@ -229,8 +261,8 @@ int http_inline_store(json_t *spec, logstore *ls, size_t max_total, const char *
     return rc;
 }
 
-int http_inline_spec(json_t *obj, logstore *ls, size_t max_total, const char *where,
-                     dp_job_spec *out, dp_err *err)
+int http_inline_spec(json_t *obj, const logstore *ls, http_uploads *up, size_t max_total,
+                     const char *where, dp_job_spec *out, dp_err *err)
 {
     if (!json_is_object(obj))
         return dp_err_set(err, DP_EINVAL, "%sbody: want a job spec object", where);
@@ -252,8 +284,13 @@ int http_inline_spec(json_t *obj, logstore *ls, size_t max_total, const char *wh
         json_decref(probe);
         if (rc != DP_OK)
             return rc;
-        if ((rc = http_inline_store(obj, ls, max_total, where, err)) != DP_OK)
-            return rc;
+        size_t before = up->n;
+        if ((rc = http_inline_store(obj, ls, up, max_total, where, err)) == DP_OK &&
+            (rc = dp_job_spec_from_json(obj, out, err)) != DP_OK) {
+            while (up->n > before) /* refused after all: nothing of it is stored */
+                free(up->items[--up->n].data);
+        }
+        return rc;
     }
     return dp_job_spec_from_json(obj, out, err);
 }

@@ -89,8 +89,9 @@ static void cancel_job(http_req *r)
 }
 
 /* The job's log: read from a file:// log store (a local file, at most
- * DP_MSG_MAX_LOG bytes: the runner caps it); other stores need presigned
- * URLs, not built yet. */
+ * DP_MSG_MAX_LOG bytes: the runner caps it); on an http(s) store a 302 to
+ * the object, presigned (SigV4, DISPATCH_LOG_URL_EXPIRY_S) when the store
+ * has credentials: the log never passes through dispatchd. */
 static int on_log_job(http_req *r, dp_msg *rep)
 {
     if (rep->type != DP_MSG_JOB) {
@@ -103,8 +104,15 @@ static int on_log_job(http_req *r, dp_msg *rep)
         return 0;
     }
     if (strncmp(url, "file://", 7) != 0) {
-        http_answer_error(r, 501, "not_implemented",
-                          "the log store is not file://: presigned URLs are not built yet");
+        char signed_url[8192];
+        dp_err err = {0};
+        if (!logstore_signed(r->srv->store))
+            http_answer_redirect(r, url); /* a store read without a signature */
+        else if (logstore_presign_get(r->srv->store, url, r->srv->log_url_expiry_s, signed_url,
+                                      sizeof signed_url, &err) == DP_OK)
+            http_answer_redirect(r, signed_url);
+        else
+            http_answer_error(r, 500, "internal", "job %s: its log URL: %s", r->id, err.msg);
         return 0;
     }
     FILE *f = fopen(url + 7, "rb");
@@ -252,17 +260,19 @@ static void submit(http_req *r)
     json_t *items = json_object_get(r->scratch, "items"),
            *sent = json_object_get(r->scratch, "sent");
     size_t k = 0;
+    http_uploads up = {0};
     for (size_t i = 0; i < n; i++) {
         const json_t *obj = single ? doc : json_array_get(doc, i);
         dp_err err = {0};
         json_t *item = json_pack("{s:I}", "index", (json_int_t)i);
-        int rc =
-            http_inline_spec((json_t *)obj, r->srv->store, r->srv->max_inline, "", &specs[k], &err);
-        if (rc == DP_EUNAVAIL) { /* the store is down: nothing of this request goes on */
+        int rc = http_inline_spec((json_t *)obj, r->srv->store, &up, r->srv->max_inline, "",
+                                  &specs[k], &err);
+        if (rc == DP_ENOMEM) {
             json_decref(item);
             json_decref(doc);
             dp_job_specs_free(specs, k);
-            http_answer_error(r, 503, "unavailable", "%s", err.msg);
+            http_uploads_free(&up);
+            http_answer_error(r, 500, "internal", "out of memory");
             return;
         }
         if (rc == DP_OK) {
@@ -277,6 +287,7 @@ static void submit(http_req *r)
     json_decref(doc);
     if (k == 0) {
         free(specs);
+        http_uploads_free(&up);
         if (single) {
             json_t *e = json_object_get(json_array_get(items, 0), "error");
             http_answer_error(r, 400, "invalid", "%s",
@@ -291,7 +302,10 @@ static void submit(http_req *r)
     dp_msg m = {.type = DP_MSG_SUBMIT};
     m.submit.specs = specs;
     m.submit.n_specs = k;
-    http_forward(r, &m, on_submitted);
+    /* inline files are stored first, off this thread; a store that fails
+     * refuses the whole request (503): nothing half-submitted */
+    http_forward_stored(r, &up, &m, on_submitted);
+    http_uploads_free(&up);
     dp_job_specs_free(specs, k);
 }
 

@@ -77,7 +77,8 @@ static void one_spec(json_t *obj)
         json_object_get(obj, "files") != NULL || json_object_get(obj, "files_base64") != NULL;
     dp_job_spec spec = {0};
     dp_err err = {0};
-    int rc = http_inline_spec(obj, store, FUZZ_MAX_INLINE, "", &spec, &err);
+    http_uploads up = {0};
+    int rc = http_inline_spec(obj, store, &up, FUZZ_MAX_INLINE, "", &spec, &err);
     size_t stored = store_sweep();
     if (rc != DP_OK) {
         FUZZ_CHECK(err.msg[0] != '\0');

@@ -3,6 +3,8 @@
  * complete) small; they never change meaning, new fields get new keys. */
 #include "messages/msg_schema.h"
 
+#include "common/addr_policy.h"
+
 #include <string.h>
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
@@ -73,6 +75,7 @@ static const dp_field spec_fields[] = {
     F_SCALAR("maxa", DP_F_U32, dp_job_spec, max_attempts),
     F_SCALAR("atol", DP_F_F64, dp_job_spec, abs_tol),
     F_SCALAR("rtol", DP_F_F64, dp_job_spec, rel_tol),
+    F_STR("cb", dp_job_spec, callback_url, DP_CALLBACK_URL_MAX),
 };
 static const dp_schema spec_schema = SCHEMA(spec, dp_job_spec, spec_fields);
 
@@ -116,6 +119,9 @@ static const dp_field view_fields[] = {
     F_STR("cat", dp_job_view, created_at, DP_MSG_MAX_TS),
     F_STR("sat", dp_job_view, started_at, DP_MSG_MAX_TS),
     F_STR("fat", dp_job_view, finished_at, DP_MSG_MAX_TS),
+    F_STR("cbst", dp_job_view, callback_state, DP_MSG_MAX_NAME),
+    F_SCALAR("cbatt", DP_F_U32, dp_job_view, callback_attempts),
+    F_STR("cberr", dp_job_view, callback_error, DP_MSG_MAX_STR),
 };
 static const dp_schema view_schema = SCHEMA(job, dp_job_view, view_fields);
 

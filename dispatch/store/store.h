@@ -219,4 +219,30 @@ int store_apikey_list(store_db *db, store_apikey **out, size_t *n, dp_err *err);
  * such live key. */
 int store_apikey_revoke(store_db *db, const char *id_or_name, dp_err *err);
 
+/* Callback deliveries (migration 0004, dispatch/callbacker.c): a row is
+ * written by a trigger when a job with a callback_url becomes terminal. */
+typedef struct {
+    char delivery_id[64];
+    char job_id[DP_ID_MAX];
+    char *url;        /* heap, freed by store_callbacks_free */
+    uint32_t attempt; /* this attempt's number (1 = first) */
+} store_callback;
+
+/* Claims up to max due deliveries (FOR UPDATE SKIP LOCKED: replicas never
+ * claim the same row), counting the attempt and leasing each for lease_ms;
+ * due rows that used max_attempts already fail. *out is a heap array of *n
+ * (store_callbacks_free). */
+int store_callbacks_claim(store_db *db, size_t max, uint32_t lease_ms, uint32_t max_attempts,
+                          store_callback **out, size_t *n, dp_err *err);
+void store_callbacks_free(store_callback *c, size_t n);
+
+/* The outcome of attempt `attempt` of a delivery. Only the holder of that
+ * attempt changes the row, and only while it is pending: delivered at most
+ * once. retry_in_ms < 0: no more attempts (failed with error). *changed
+ * (optional) gets 1 when the row was updated. */
+int store_callback_delivered(store_db *db, const char *delivery_id, uint32_t attempt, int *changed,
+                             dp_err *err);
+int store_callback_failed(store_db *db, const char *delivery_id, uint32_t attempt,
+                          const char *error, int64_t retry_in_ms, int *changed, dp_err *err);
+
 #endif

@@ -58,6 +58,9 @@ extern const size_t store_statements_count;
 #define ST_QUOTA_LOCK "dp_quota_lock"
 #define ST_QUOTA_COUNT "dp_quota_count"
 #define ST_QUOTA_COMMIT "dp_quota_commit"
+#define ST_CB_CLAIM "dp_cb_claim"
+#define ST_CB_DELIVERED "dp_cb_delivered"
+#define ST_CB_FAILED "dp_cb_failed"
 
 /* Runs prepared statement name with text params (NULL entries are SQL NULL).
  * On success *out holds a PGRES_TUPLES_OK or PGRES_COMMAND_OK result the
@@ -82,5 +85,10 @@ size_t store_cmd_rows(const PGresult *res);
 /* A heap copy of the field, or NULL when it is SQL NULL; *oom set on
  * allocation failure. */
 char *store_field_dup(const PGresult *res, int row, int col, int *oom);
+
+/* The job view's callback fields from [state, attempts, last_error] (JSON
+ * text of ST_GET_JOB's last column). DP_ENOMEM, or DP_OK (a malformed text
+ * leaves them unset). */
+int store_callback_view(const char *json_text, dp_job_view *out);
 
 #endif

@@ -144,7 +144,10 @@ const store_statement store_statements[] = {
      "SELECT id, submission_id, profile, state, verdict, score, attempts, runner_id, message,"
      "  log_url, " TS("created_at") ", " TS("started_at") ", " TS(
          "finished_at") ","
-                        "  result_attempt"
+                        "  result_attempt,"
+                        "  (SELECT json_build_array(c.state, c.attempts, c.last_error)::text"
+                        "   FROM callbacks c WHERE c.job_id = jobs.id"
+                        "   ORDER BY c.created_at DESC LIMIT 1)"
                         " FROM jobs WHERE id = $1",
      1},
     {ST_GET_TESTS,
@@ -211,6 +214,35 @@ const store_statement store_statements[] = {
      " AND state IN ('queued', 'leased') LIMIT $2::integer) q",
      2},
     {ST_QUOTA_COMMIT, "COMMIT", 0},
+    /* Callback deliveries (store_callbacks.c). $1 rows at most, leased for
+     * $2 ms (next_at moves past the attempt: a replica that dies mid-attempt
+     * leaves it due again then), $3 attempts at most: a due row that used
+     * them all (its last attempt cut off) fails in the same statement. */
+    {ST_CB_CLAIM,
+     "WITH spent AS ("
+     "  UPDATE callbacks SET state = 'failed', last_error = coalesce(last_error || '; ', '')"
+     "   || 'attempt ' || attempts || ' was cut off (dispatchd stopped during it)'"
+     "  WHERE state = 'pending' AND next_at <= now() AND attempts >= $3::integer),"
+     " due AS (SELECT delivery_id FROM callbacks"
+     "  WHERE state = 'pending' AND next_at <= now() AND attempts < $3::integer"
+     "  ORDER BY next_at LIMIT $1::integer FOR UPDATE SKIP LOCKED)"
+     " UPDATE callbacks c SET attempts = c.attempts + 1,"
+     "  next_at = now() + $2::integer * interval '1 millisecond'"
+     " FROM due WHERE c.delivery_id = due.delivery_id"
+     " RETURNING c.delivery_id, c.job_id, c.url, c.attempts",
+     3},
+    /* Fenced on the attempt: a replica whose lease ran out cannot overwrite
+     * a later attempt's outcome; delivered at most once. */
+    {ST_CB_DELIVERED,
+     "UPDATE callbacks SET state = 'delivered', delivered_at = now()"
+     " WHERE delivery_id = $1 AND attempts = $2::integer AND state = 'pending'",
+     2},
+    {ST_CB_FAILED,
+     "UPDATE callbacks SET last_error = $3,"
+     "  state = CASE WHEN $4::integer < 0 THEN 'failed' ELSE 'pending' END,"
+     "  next_at = now() + greatest($4::integer, 0) * interval '1 millisecond'"
+     " WHERE delivery_id = $1 AND attempts = $2::integer AND state = 'pending'",
+     4},
 };
 
 const size_t store_statements_count = sizeof store_statements / sizeof store_statements[0];

@@ -62,6 +62,7 @@ void msg_sample_spec(dp_job_spec *spec, const char *job_id, size_t n_tests)
     spec->limits.processes = 64;
     spec->limits.output_kb = 1024;
     spec->max_attempts = 3;
+    spec->callback_url = msg_xstrdup("https://hooks.example.com/done?job=1");
 }
 
 static void sample_test_results(dp_test_result **out, size_t *n_out, size_t n)
@@ -203,6 +204,9 @@ void msg_sample(dp_msg_type t, dp_msg *m)
         m->job.created_at = msg_xstrdup("2026-01-01T00:00:00Z");
         m->job.started_at = msg_xstrdup("2026-01-01T00:00:01Z");
         m->job.finished_at = msg_xstrdup("2026-01-01T00:00:02Z");
+        m->job.callback_state = msg_xstrdup("failed");
+        m->job.callback_attempts = 8;
+        m->job.callback_error = msg_xstrdup("HTTP 500");
         break;
     case DP_MSG_RUNNERS:
         m->runners.n_runners = 2;
