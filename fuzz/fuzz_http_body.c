@@ -6,10 +6,11 @@
  * body. Inline files go to a file:// log store in a private temporary
  * directory, emptied after every input.
  *
- * Checked: a refusal has a message and stored nothing (docs/api.md: "a
+ * Checked: nothing is written to the store here (the stasher actor writes);
+ * a refusal has a message and leaves nothing to store (docs/api.md: "a
  * refused request stores nothing"); an accepted spec passes the one spec
  * check (dp_job_spec_check), and when it had inline files its archive is
- * the stored object, named by the SHA-256 it carries. */
+ * the one to store, named by the SHA-256 it carries. */
 #include "common/job_json.h"
 #include "dispatch/http_inline.h"
 #include "fuzz/fuzz_check.h"
@@ -79,13 +80,17 @@ static void one_spec(json_t *obj)
     dp_err err = {0};
     http_uploads up = {0};
     int rc = http_inline_spec(obj, store, &up, FUZZ_MAX_INLINE, "", &spec, &err);
-    size_t stored = store_sweep();
+    /* Archives are collected in up for the stasher actor; nothing may reach
+     * the store directly. */
+    FUZZ_CHECK(store_sweep() == 0);
+    size_t stored = up.n;
     if (rc != DP_OK) {
         FUZZ_CHECK(err.msg[0] != '\0');
         if (rc == DP_EINVAL && stored != 0) {
-            fprintf(stderr, "refused (%s) but %zu object(s) stored\n", err.msg, stored);
+            fprintf(stderr, "refused (%s) but %zu archive(s) to store\n", err.msg, stored);
             FUZZ_CHECK(!"a refused spec stores nothing");
         }
+        http_uploads_free(&up);
         return;
     }
     dp_err cerr = {0};
@@ -93,7 +98,9 @@ static void one_spec(json_t *obj)
     if (had_files) {
         FUZZ_CHECK(stored == 1);
         FUZZ_CHECK(spec.archive_sha256 != NULL && strstr(spec.archive, spec.archive_sha256));
+        FUZZ_CHECK(strstr(spec.archive, up.items[0].name) != NULL);
     }
+    http_uploads_free(&up);
     dp_job_spec_free(&spec);
 }
 
