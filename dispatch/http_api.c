@@ -71,7 +71,12 @@ static enum MHD_Result send_answer(http_req *r)
         return MHD_NO;
     MHD_add_response_header(res, "Content-Type",
                             r->content_type != NULL ? r->content_type : "text/plain");
-    MHD_add_response_header(res, "Cache-Control", "no-store");
+    MHD_add_response_header(res, "Cache-Control",
+                            r->cache_control != NULL ? r->cache_control : "no-store");
+    if (r->etag != NULL)
+        MHD_add_response_header(res, "ETag", r->etag);
+    for (const char *const *h = r->headers; h != NULL && h[0] != NULL; h += 2)
+        MHD_add_response_header(res, h[0], h[1]);
     enum MHD_Result rc = MHD_queue_response(r->conn, r->status != 0 ? r->status : 500, res);
     MHD_destroy_response(res);
     return rc;

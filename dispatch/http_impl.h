@@ -57,6 +57,9 @@ extern const http_route http_routes[];
 
 /* POST /execute (http_execute.c). */
 void http_execute(http_req *r);
+/* The dashboard's files (http_static.c): GET / and GET /ui/{id}. */
+void http_static_index(http_req *r);
+void http_static_file(http_req *r);
 extern const size_t http_n_routes;
 
 struct http_server {
@@ -90,6 +93,9 @@ struct http_req {
     char *answer;
     size_t answer_len;
     const char *content_type;
+    const char *const *headers; /* more headers: static name, value pairs, NULL-ended */
+    const char *cache_control;  /* static; NULL: no-store */
+    const char *etag;           /* static, quoted; NULL: none */
     /* route state */
     http_reply_fn on_reply;
     json_t *scratch;     /* a route's own JSON (batch items), released with the request */
