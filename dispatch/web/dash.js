@@ -41,6 +41,12 @@
   function askKey(message) {
     Api.forgetKey();
     stopStreams();
+    // what this key saw is not the next key's to see
+    sessionStorage.removeItem(SESSION_JOBS);
+    state.jobs.clear();
+    clear(byId('jobs-body'));
+    state.next = null;
+    byId('jobs-more').hidden = true;
     byId('nav').hidden = true;
     byId('forget-key').hidden = true;
     const err = byId('key-error');
@@ -78,6 +84,8 @@
     state.stream = null;
     for (const s of state.jobStreams.values()) s.stop();
     state.jobStreams.clear();
+    state.perJob = false;
+    waiting.length = 0;
     setLive('offline', false);
   }
 
@@ -111,10 +119,26 @@
     }).start();
   }
 
+  // A browser opens at most 6 HTTP/1.1 connections to a server, and each
+  // stream holds one: at most 3 job streams at once, the others wait.
+  const MAX_JOB_STREAMS = 3;
+  const waiting = [];
+
   function followJob(j) {
     if (!state.perJob || TERMINAL.has(j.state) || state.jobStreams.has(j.job_id)) return;
+    if (state.jobStreams.size >= MAX_JOB_STREAMS) {
+      if (!waiting.includes(j.job_id)) waiting.push(j.job_id);
+      return;
+    }
+    const done = () => {
+      state.jobStreams.delete(j.job_id);
+      while (waiting.length && state.jobStreams.size < MAX_JOB_STREAMS) {
+        const next = state.jobs.get(waiting.shift());
+        if (next) followJob(next);
+      }
+    };
     const s = new Api.EventStream('/api/v1/jobs/' + encodeURIComponent(j.job_id) + '/events', {
-      onEvent, once: true, onEnd: () => state.jobStreams.delete(j.job_id),
+      onEvent, once: true, onEnd: done, onStatus: (st) => { if (st === 'refused') done(); },
     });
     state.jobStreams.set(j.job_id, s);
     s.start();

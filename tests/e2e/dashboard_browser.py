@@ -3,7 +3,7 @@
 (chromium-driver + python3-selenium), against a real stack that
 e2e_dashboard.sh started.
 
-usage: dashboard_browser.py URL KEY XSS_JOB SIGNAL_DIR SHOTS_DIR
+usage: dashboard_browser.py URL KEY XSS_JOB SIGNAL_DIR SHOTS_DIR SUBMIT_KEY
 
 1. the key prompt: enter KEY; the live indicator must come on;
 2. submit: two files (main.c and mul.h, one added and renamed in the tabs),
@@ -16,7 +16,10 @@ usage: dashboard_browser.py URL KEY XSS_JOB SIGNAL_DIR SHOTS_DIR
 4. the job's page: per-test verdicts AC;
 5. XSS_JOB (printed '<script>' and an <img onerror> and has such a test
    name): shown as text, no element made of it, no script ran;
-6. runners and queue.
+6. runners and queue;
+7. "Forget key", then SUBMIT_KEY (submit scope: the global stream is 403
+   for it): the list is empty (nothing of the other key's stays), and a job
+   submitted again reaches AC over the job's own stream.
 A screenshot of each page goes to SHOTS_DIR. Exits non-zero naming the
 first thing that went wrong."""
 import os
@@ -29,7 +32,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
-URL, KEY, XSS_JOB, SIGNAL_DIR, SHOTS = sys.argv[1:6]
+URL, KEY, XSS_JOB, SIGNAL_DIR, SHOTS, SUBMIT_KEY = sys.argv[1:7]
 # Slack for a sanitized dispatchd, a cold gcc in the sandbox and a loaded
 # 2-core machine: the steps take 1-10 s when the machine is idle.
 STEP_S = 60
@@ -198,7 +201,30 @@ def run(d):
     wait_for('the runner row', lambda: d.find_element(By.CSS_SELECTOR, '#runners-body tr[data-runner-id] .name').text == 'dash')
     wait_for('the queue figures', lambda: d.find_element(By.CSS_SELECTOR, '#queue-figures .q-completed dd').text not in ('', '–'))
     shot(d, '6-fleet')
-    print('dashboard: key, submit, live verdict, job page, untrusted output, fleet: ok')
+
+    # 7. a submit-scope key: its own jobs, followed one by one
+    d.find_element(By.ID, 'forget-key').click()
+    wait_for('the key prompt again', lambda: d.find_element(By.ID, 'key-input').is_displayed())
+    if d.execute_script("return sessionStorage.getItem('dispatch.apiKey')") is not None:
+        fail('the key is still in sessionStorage after Forget key')
+    d.find_element(By.ID, 'key-input').send_keys(SUBMIT_KEY)
+    d.find_element(By.ID, 'key-submit').click()
+    wait_for('the per-job live mode', lambda: text(d, '#live') == 'live (own jobs)')
+    if d.find_elements(By.CSS_SELECTOR, '#jobs-body tr'):
+        fail('the other key\'s jobs are still listed')
+    d.find_element(By.ID, 'nav-submit').click()
+    wait_for('the submit view', lambda: d.find_element(By.ID, 'view-submit').is_displayed())
+    d.find_element(By.ID, 'submit-button').click()
+    row = wait_for('the submit key\'s job row', lambda: d.find_elements(By.CSS_SELECTOR, '#jobs-body tr[data-job-id]'))[0]
+    mine = row.get_attribute('data-job-id')
+    if mine == job:
+        fail('the submit key\'s row is the admin\'s job')
+    wait_for(f'job {mine}: AC for the submit key', lambda: d.find_element(
+        By.CSS_SELECTOR, f'#jobs-body tr[data-job-id="{mine}"] .verdict').text == 'AC', VERDICT_S)
+    if d.execute_script('return window.__noReload') != 42:
+        fail('the page was reloaded')
+    shot(d, '7-jobs-submit-key')
+    print('dashboard: key, submit, live verdict, job page, untrusted output, fleet, submit-scope key: ok')
 
 
 if __name__ == '__main__':

@@ -10,6 +10,7 @@ http_port=$(free_port)
 H="http://127.0.0.1:$http_port"
 e2e_start_dispatchd DISPATCH_HTTP_LISTEN="$H"
 admin=$(dispatchctl apikey create dash-admin --scope admin 2>/dev/null)
+sub=$(dispatchctl apikey create dash-submit --scope submit 2>/dev/null)
 for _ in $(seq 1 50); do curl -fsS "$H/healthz" >/dev/null 2>&1 && break; sleep 0.2; done
 
 # hdr PATH: the headers of GET PATH (lower-case names) in $E2E_DIR/h, the body in $E2E_DIR/b
@@ -57,7 +58,7 @@ xss=$(curl -fsS -H "Authorization: Bearer $admin" -H 'Content-Type: application/
 shots="$BUILD/dashboard-screenshots"
 rm -rf "$shots"
 mkdir -p "$E2E_DIR/signal"
-/usr/bin/python3 "$SRC/tests/e2e/dashboard_browser.py" "$H" "$admin" "$xss" "$E2E_DIR/signal" "$shots" \
+/usr/bin/python3 "$SRC/tests/e2e/dashboard_browser.py" "$H" "$admin" "$xss" "$E2E_DIR/signal" "$shots" "$sub" \
   >"$E2E_DIR/browser.log" 2>&1 &
 browser=$!
 E2E_PIDS+=("$browser")
@@ -75,7 +76,7 @@ wait "$browser" || rc=$?
 cat "$E2E_DIR/browser.log"
 [ "$rc" = 0 ] || fail "the browser test failed (exit $rc)"
 [ "$(dispatchctl status "$job" --json | json verdict)" = AC ] || fail "dispatchctl: $job is not AC"
-for s in 1-key 2-submit 3-jobs 4-job 5-job-untrusted-output 6-fleet; do
+for s in 1-key 2-submit 3-jobs 4-job 5-job-untrusted-output 6-fleet 7-jobs-submit-key; do
   [ -s "$shots/$s.png" ] || fail "no screenshot $s"
 done
-ok "dashboard in Chromium: key, submit (2 files, 2 tests), verdict live without reload, job page, HTML output as text, fleet; screenshots in $shots"
+ok "dashboard in Chromium: key, submit (2 files, 2 tests), verdict live without reload, job page, HTML output as text, fleet, a submit-scope key on its own job streams; screenshots in $shots"
