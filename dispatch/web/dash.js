@@ -34,11 +34,13 @@
     current: 0,
     pristine: true, // the editor still holds the starter
     fleetTimer: null,
+    gen: 0, // bumped when the key goes: late answers for the last key are dropped
   };
 
   // ---- the key ----
 
   function askKey(message) {
+    state.gen++;
     Api.forgetKey();
     stopStreams();
     // what this key saw is not the next key's to see
@@ -164,8 +166,9 @@
   }
 
   async function refreshJob(id) {
+    const gen = state.gen;
     const r = await Api.call('GET', '/api/v1/jobs/' + encodeURIComponent(id));
-    if (r.ok && r.data) remember(r.data);
+    if (r.ok && r.data && gen === state.gen) remember(r.data);
   }
 
   function sessionJobs() {
@@ -174,8 +177,10 @@
 
   async function loadJobs(after) {
     const q = '/api/v1/jobs?limit=50' + (after ? '&after=' + encodeURIComponent(after) : '');
+    const gen = state.gen;
     const r = await Api.call('GET', q);
     const note = byId('jobs-note');
+    if (gen !== state.gen) return;
     if (r.ok && r.data && Array.isArray(r.data.jobs)) {
       for (const j of r.data.jobs) remember(j);
       state.next = r.data.next || null;
@@ -205,7 +210,7 @@
       err.textContent = Api.errorText(r);
       return;
     }
-    if (location.hash !== Views.jobHref(id)) return; // moved on meanwhile
+    if (location.hash !== Views.jobHref(id) || !Api.key()) return; // moved on meanwhile
     err.hidden = true;
     remember(r.data);
     Views.job(r.data);
@@ -297,8 +302,8 @@
     const body = byId('tests-body');
     const tr = el('tr', { class: 'test' },
       el('td', { class: 'n' }),
-      el('td', {}, el('textarea', { class: 't-stdin', rows: 3, spellcheck: false, value: stdin || '', 'aria-label': 'stdin' })),
-      el('td', {}, el('textarea', { class: 't-expected', rows: 3, spellcheck: false, value: expected || '', 'aria-label': 'expected output' })),
+      el('td', {}, el('textarea', { class: 't-stdin', rows: 3, spellcheck: false, value: stdin || '', placeholder: 'empty: no input', 'aria-label': 'stdin' })),
+      el('td', {}, el('textarea', { class: 't-expected', rows: 3, spellcheck: false, value: expected || '', placeholder: 'empty: not compared (exit status only)', 'aria-label': 'expected output' })),
       el('td', {}, el('input', { class: 't-score', type: 'number', min: 0, step: 'any', value: score === undefined ? '1' : String(score), 'aria-label': 'score' })));
     const rm = el('button', { type: 'button', class: 't-remove', text: 'Remove' });
     rm.addEventListener('click', () => { tr.remove(); numberTests(); });
@@ -323,7 +328,9 @@
     }
     const compare = byId('compare').value;
     spec.tests = Array.from(byId('tests-body').rows).map((tr, i) => {
-      const t = { stdin: tr.querySelector('.t-stdin').value, expected_stdout: tr.querySelector('.t-expected').value };
+      const t = { stdin: tr.querySelector('.t-stdin').value };
+      const want = tr.querySelector('.t-expected').value;
+      if (want !== '') t.expected_stdout = want; // empty: the output is not compared
       const score = tr.querySelector('.t-score').value;
       if (score !== '') {
         if (!(Number(score) >= 0)) throw new Error(`test ${i + 1}: score must be a number >= 0`);

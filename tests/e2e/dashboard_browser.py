@@ -146,7 +146,10 @@ def run(d):
 
     # 3. the jobs list: queued, then AC through the live stream alone
     wait_for('the jobs view after submit', lambda: d.find_element(By.ID, 'view-jobs').is_displayed())
-    row = wait_for('the new job row', lambda: d.find_elements(By.CSS_SELECTOR, '#jobs-body tr[data-job-id]'))[0]
+    # the C job (the list may also hold the HTML-printing bash job, listed
+    # by GET /api/v1/jobs where the server has it)
+    row = wait_for('the new job row', lambda: [r for r in d.find_elements(By.CSS_SELECTOR, '#jobs-body tr[data-job-id]')
+                                               if r.find_element(By.CSS_SELECTOR, '.profile').text == 'c'])[0]
     job = row.get_attribute('data-job-id')
     state = row.find_element(By.CSS_SELECTOR, '.state').text
     if state != 'queued':  # no runner runs yet: it cannot be anything else
