@@ -65,18 +65,19 @@ static enum MHD_Result send_answer(http_req *r)
         MHD_destroy_response(sse);
         return rc;
     }
+    if (r->response != NULL) { /* made whole by its route (http_static.c) */
+        enum MHD_Result rc = MHD_queue_response(r->conn, r->status, r->response);
+        MHD_destroy_response(r->response);
+        r->response = NULL;
+        return rc;
+    }
     struct MHD_Response *res = MHD_create_response_from_buffer(
         r->answer_len, r->answer != NULL ? r->answer : (void *)"", MHD_RESPMEM_MUST_COPY);
     if (res == NULL)
         return MHD_NO;
     MHD_add_response_header(res, "Content-Type",
                             r->content_type != NULL ? r->content_type : "text/plain");
-    MHD_add_response_header(res, "Cache-Control",
-                            r->cache_control != NULL ? r->cache_control : "no-store");
-    if (r->etag != NULL)
-        MHD_add_response_header(res, "ETag", r->etag);
-    for (const char *const *h = r->headers; h != NULL && h[0] != NULL; h += 2)
-        MHD_add_response_header(res, h[0], h[1]);
+    MHD_add_response_header(res, "Cache-Control", "no-store");
     enum MHD_Result rc = MHD_queue_response(r->conn, r->status != 0 ? r->status : 500, res);
     MHD_destroy_response(res);
     return rc;

@@ -86,16 +86,16 @@ struct http_req {
     char key[DP_MSG_MAX_TOKEN + 1]; /* Authorization: Bearer KEY ("" when none) */
     char *body;
     size_t len, cap;
-    int started;           /* the route ran */
+    int started; /* the route ran */
+    /* an answer the route made whole (its own headers; http_static.c), sent
+     * with `status` as soon as the route returns: such a route never suspends */
+    struct MHD_Response *response;
     _Atomic int suspended; /* waiting for a reply or a timer */
     /* the answer */
     unsigned status;
     char *answer;
     size_t answer_len;
     const char *content_type;
-    const char *const *headers; /* more headers: static name, value pairs, NULL-ended */
-    const char *cache_control;  /* static; NULL: no-store */
-    const char *etag;           /* static, quoted; NULL: none */
     /* route state */
     http_reply_fn on_reply;
     json_t *scratch;     /* a route's own JSON (batch items), released with the request */

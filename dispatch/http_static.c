@@ -16,7 +16,7 @@
     "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "                \
     "img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
-/* name, value pairs */
+/* name, value pairs: on every file */
 /* clang-format off */
 static const char *const static_headers[] = {
     "Content-Security-Policy", HTTP_STATIC_CSP,
@@ -35,22 +35,30 @@ static const web_asset *asset_find(const char *name)
     return NULL;
 }
 
+/* The answer, made whole here (send_answer queues r->response as it is):
+ * the bytes are the binary's own (MHD_RESPMEM_PERSISTENT: not copied). */
 static void serve(http_req *r, const char *name)
 {
     const web_asset *a = asset_find(name);
-    r->headers = static_headers; /* on the 404 too: it is HTML-free JSON, but still */
     if (a == NULL) {
         http_answer_error(r, 404, "not_found", "no file %.100s", name);
         return;
     }
-    r->cache_control = "no-cache";
-    r->etag = a->etag;
     const char *inm = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "If-None-Match");
-    if (inm != NULL && strstr(inm, a->etag) != NULL) {
-        http_answer_text(r, 304, a->type, "", 0);
+    int fresh = inm != NULL && strstr(inm, a->etag) != NULL;
+    struct MHD_Response *res = MHD_create_response_from_buffer(
+        fresh ? 0 : a->len, fresh ? (void *)"" : (void *)a->data, MHD_RESPMEM_PERSISTENT);
+    if (res == NULL) {
+        http_answer_error(r, 500, "internal", "out of memory");
         return;
     }
-    http_answer_text(r, 200, a->type, (const char *)a->data, a->len);
+    MHD_add_response_header(res, "Content-Type", a->type);
+    MHD_add_response_header(res, "Cache-Control", "no-cache");
+    MHD_add_response_header(res, "ETag", a->etag);
+    for (const char *const *h = static_headers; h[0] != NULL; h += 2)
+        MHD_add_response_header(res, h[0], h[1]);
+    r->response = res;
+    r->status = fresh ? 304 : 200;
 }
 
 void http_static_index(http_req *r)
