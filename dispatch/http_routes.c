@@ -344,6 +344,8 @@ static void list_routes(http_req *r)
 }
 
 const http_route http_routes[] = {
+    {"GET", "/", http_static_index, 0, 0},
+    {"GET", "/ui/{id}", http_static_file, 0, 0},
     {"GET", "/api/v1", list_routes, 0, 0},
     {"GET", "/healthz", healthz, 0, 0},
     {"GET", "/metrics", metrics, 0, 0},
@@ -359,7 +361,5 @@ const http_route http_routes[] = {
     {"POST", "/execute", http_execute, 1, 0},
     {"GET", "/api/v1/events", http_events_all, 0, 1},
     {"GET", "/api/v1/jobs/{id}/events", http_events_job, 0, 1},
-    {"GET", "/", http_static_index, 0, 0},
-    {"GET", "/ui/{id}", http_static_file, 0, 0},
 };
 const size_t http_n_routes = sizeof http_routes / sizeof http_routes[0];
