@@ -67,6 +67,12 @@ static enum MHD_Result send_answer(http_req *r)
         MHD_destroy_response(sse);
         return rc;
     }
+    if (r->response != NULL) { /* made whole by its route (http_static.c) */
+        enum MHD_Result rc = MHD_queue_response(r->conn, r->status, r->response);
+        MHD_destroy_response(r->response);
+        r->response = NULL;
+        return rc;
+    }
     struct MHD_Response *res = MHD_create_response_from_buffer(
         r->answer_len, r->answer != NULL ? r->answer : (void *)"", MHD_RESPMEM_MUST_COPY);
     if (res == NULL)

@@ -59,6 +59,9 @@ extern const http_route http_routes[];
 
 /* POST /execute (http_execute.c). */
 void http_execute(http_req *r);
+/* The dashboard's files (http_static.c): GET / and GET /ui/{id}. */
+void http_static_index(http_req *r);
+void http_static_file(http_req *r);
 extern const size_t http_n_routes;
 
 struct http_server {
@@ -92,7 +95,10 @@ struct http_req {
     char key[DP_MSG_MAX_TOKEN + 1]; /* Authorization: Bearer KEY ("" when none) */
     char *body;
     size_t len, cap;
-    int started;           /* the route ran */
+    int started; /* the route ran */
+    /* an answer the route made whole (its own headers; http_static.c), sent
+     * with `status` as soon as the route returns: such a route never suspends */
+    struct MHD_Response *response;
     _Atomic int suspended; /* waiting for a reply or a timer */
     /* the answer */
     unsigned status;

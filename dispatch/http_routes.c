@@ -373,6 +373,8 @@ static void list_routes(http_req *r)
 }
 
 const http_route http_routes[] = {
+    {"GET", "/", http_static_index, 0, 0},
+    {"GET", "/ui/{id}", http_static_file, 0, 0},
     {"GET", "/api/v1", list_routes, 0, 0},
     {"GET", "/healthz", healthz, 0, 0},
     {"GET", "/metrics", metrics, 0, 0},

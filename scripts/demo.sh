@@ -52,6 +52,10 @@ dispatchctl queue
 echo
 echo "HTTP API: $DISPATCH_HTTP_URL   (docs/api.md)"
 echo "API key (admin, this demo's stack only): $DISPATCH_API_KEY"
+# the dashboard is served (GET / with its CSP); this stack stops with the demo
+dash_headers=$(curl -fsS -D - -o /dev/null "$DISPATCH_HTTP_URL/") || failed=1
+grep -qi '^content-security-policy:' <<<"$dash_headers" || failed=1
+echo "Dashboard: $DISPATCH_HTTP_URL/   (open it, paste the key above; this stack stops when the demo ends: ./dev up keeps one)"
 echo "POST /execute:"
 curl -sS -H "Authorization: Bearer $DISPATCH_API_KEY" -H 'Content-Type: application/json' \
   --data '{"language":"python","source":"print(int(input())*2)\n","tests":[{"stdin":"5\n","expectedStdout":"10\n","timeoutMs":1500}]}' \

@@ -34,3 +34,4 @@ mkdir -p "$root/.dev"
 echo "up: dispatchd and $runners runner(s) running; logs in $SVC_DIR" >&2
 echo "up: . .dev/env   # then: dispatchctl queue" >&2
 echo "up: HTTP API on $DISPATCH_HTTP_URL (docs/api.md), admin key in DISPATCH_API_KEY" >&2
+echo "up: dashboard on $DISPATCH_HTTP_URL/ (key: echo \$DISPATCH_API_KEY after . .dev/env)" >&2

@@ -20,6 +20,10 @@ post() { curl -sS -o "$E2E_DIR/out" -w '%{http_code}' -H "Authorization: Bearer 
   -H 'Content-Type: application/json' --data-binary "$spec" "$H/api/v1/jobs"; }
 get() { curl -sS -o "$E2E_DIR/out" -w '%{http_code}' -H "Authorization: Bearer $1" "$H$2"; }
 code() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["error"]["code"])' "$E2E_DIR/out"; }
+# dispatchd starts its HTTP server after the ipc admin socket that
+# e2e_start_dispatchd waits on: wait for /healthz too (a loaded full run
+# found the port not yet listening)
+for _ in $(seq 1 150); do curl -fsS "$H/healthz" >/dev/null 2>&1 && break; sleep 0.2; done
 
 [ "$(post "$sub")" = 201 ] || fail "submit with everything up: $(cat "$E2E_DIR/out")"
 before=$(psql "$E2E_PG_DSN" -qAt -c 'SELECT count(*) FROM jobs')
