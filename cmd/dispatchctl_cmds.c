@@ -156,9 +156,15 @@ int ctl_submit(dpc *c, const cli_args *a)
             fprintf(stderr, "dispatchctl: job %zu: %s\n", i, SAFE(items[i].error, e));
             status = EX_DATAERR_;
         }
+        if (items[i].warning != NULL) {
+            char w[2048];
+            fprintf(stderr, "dispatchctl: warning: job %zu: %s\n", i, SAFE(items[i].warning, w));
+        }
         json_t *o = json_object();
         if (items[i].job_id != NULL)
             json_object_set_new(o, "job_id", json_string(items[i].job_id));
+        if (items[i].warning != NULL)
+            json_object_set_new(o, "warning", json_string(items[i].warning));
         else
             json_object_set_new(o, "error", json_string(items[i].error));
         if (a->json && batch)
@@ -284,6 +290,23 @@ int ctl_runners(dpc *c, const cli_args *a)
     return EX_OK_;
 }
 
+/* One line per queue with jobs: profile, labels, priority, depth, and who
+ * can take it; a queue no live runner can take says so (its jobs wait). */
+static void ctl_print_queues(const dp_queue_stats *s)
+{
+    if (s->n_queues == 0)
+        return;
+    printf("%-16s %-24s %-8s %8s  %s\n", "PROFILE", "LABELS", "PRIORITY", "DEPTH", "RUNNERS");
+    for (size_t i = 0; i < s->n_queues; i++) {
+        const dp_queue_depth *q = &s->queues[i];
+        char p[256], l[1024], pr[64];
+        printf("%-16s %-24s %-8s %8llu  %u%s\n", SAFE(q->profile, p),
+               q->labels != NULL && q->labels[0] != '\0' ? SAFE(q->labels, l) : "-",
+               SAFE(q->priority, pr), (unsigned long long)q->depth, (unsigned)q->runners,
+               q->runners == 0 ? "  (no live runner can take these: they wait)" : "");
+    }
+}
+
 int ctl_queue(dpc *c, const cli_args *a)
 {
     dp_err err = {0};
@@ -293,11 +316,14 @@ int ctl_queue(dpc *c, const cli_args *a)
         return ctl_fail(rc, &err);
     if (a->json)
         ctl_print_json(dp_queue_stats_to_json(&s));
-    else
+    else {
         printf("pending %llu\nleased %llu\ndead %llu\ncompleted %llu\nrunners_alive %llu\n",
                (unsigned long long)s.pending, (unsigned long long)s.leased,
                (unsigned long long)s.dead, (unsigned long long)s.completed,
                (unsigned long long)s.runners_alive);
+        ctl_print_queues(&s);
+    }
+    dp_queue_stats_free(&s);
     return EX_OK_;
 }
 

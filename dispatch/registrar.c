@@ -40,6 +40,9 @@ static void do_register(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
         .n_labels = r->n_labels,
         .capacity = r->capacity,
         .version = r->version != NULL ? r->version : "unknown", /* optional on the wire */
+        /* No list sent (protocol clients, benches): every profile. */
+        .profiles = r->n_profiles > 0 ? (const char *const *)r->profiles : NULL,
+        .n_profiles = r->n_profiles,
     };
     char id[DP_ID_MAX], token[RQ_TOKEN_HEX_LEN + 1];
     dp_err err = {0};

@@ -36,6 +36,7 @@ typedef struct {
     event_buffer events; /* state changes to persist and publish on the next flush */
     int64_t next_epoch_check_ms;
     int need_rebuild;
+    size_t profiles_synced; /* offered profiles last copied to PostgreSQL */
 } reporter_state;
 
 void reporter_do_submit(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m);
@@ -51,5 +52,15 @@ void reporter_do_cancel(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m);
 void reporter_do_requeue(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m);
 /* Rebuilds Redis from PostgreSQL when its epoch marker is gone (or asked). */
 void reporter_check_epoch(reporter_state *s);
+
+/* Routing (reporter_route.c). DP_EINVAL naming the first spec's profile no
+ * runner ever offered; DP_OK with *warning set (log too) when no runner ever
+ * offered any profile (a fleet scaled to zero). */
+int reporter_check_profiles(reporter_state *s, const dp_job_spec *specs, size_t n, char *warning,
+                            size_t warning_len, dp_err *err);
+/* Copies Redis's offered profiles to PostgreSQL when the set grew (tick). */
+void reporter_profiles_sync(reporter_state *s);
+/* Puts PostgreSQL's offered profiles back into Redis (the rebuild). */
+int reporter_profiles_restore(reporter_state *s, dp_err *err);
 
 #endif

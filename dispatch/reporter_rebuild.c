@@ -32,8 +32,17 @@ static int rebuild_redis(reporter_state *s, dp_err *err)
             json_decref(j);
             if (texts[k] == NULL)
                 continue;
-            in[k] = (rq_job_in){jobs[i].spec.job_id, texts[k], strlen(texts[k]),
-                                jobs[i].spec.max_attempts, jobs[i].attempts};
+            const dp_job_spec *sp = &jobs[i].spec;
+            /* Its own queue and priority: both are in the stored spec. */
+            in[k] = (rq_job_in){.job_id = sp->job_id,
+                                .spec = texts[k],
+                                .spec_len = strlen(texts[k]),
+                                .max_attempts = sp->max_attempts,
+                                .attempts = jobs[i].attempts,
+                                .profile = sp->profile,
+                                .labels = (const char *const *)sp->labels,
+                                .n_labels = sp->n_labels,
+                                .priority = sp->priority};
             if (jobs[i].state == DP_JOB_LEASED && jobs[i].runner_id != NULL &&
                 rq_rebuild_leased(s->rq, jobs[i].runner_id, &in[k], NULL) == DP_OK) {
                 free(texts[k]);
@@ -62,6 +71,10 @@ static int rebuild_redis(reporter_state *s, dp_err *err)
         if (n < 1000)
             break;
     }
+    /* Every profile ever offered, so submits are judged as before the flush. */
+    int prc = reporter_profiles_restore(s, err);
+    if (prc != DP_OK)
+        return prc;
     if (total > 0) {
         char buf[24];
         snprintf(buf, sizeof buf, "%zu", total);

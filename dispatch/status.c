@@ -4,6 +4,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "dispatch/redis/rq.h"
+#include "dispatch/status_queues.h"
 #include "dispatch/store/store.h"
 
 #include <stdio.h>
@@ -23,6 +24,7 @@ typedef struct {
     int64_t completed_at_ms; /* last good refresh of the completed count */
     char last_error[DP_ERR_MSG_MAX + 16];
     int64_t started_ms;
+    char *queue_metrics; /* heap: status_queue_metrics' text, appended to /metrics */
 } status_state;
 
 /* ---- the actor ---- */
@@ -43,6 +45,11 @@ static void refresh(status_state *s)
             return;
         }
         s->completed_at_ms = now;
+    }
+    char *qm = status_queue_metrics(s->rq, &err);
+    if (qm != NULL) {
+        free(s->queue_metrics);
+        s->queue_metrics = qm;
     }
     s->stats = st;
     s->stats_at_ms = now;
@@ -93,8 +100,9 @@ static int status_handle(void *state, actor_ctx *ctx, nng_msg *msg, nng_msg **re
                  s->last_error[0] ? s->last_error : "no refresh yet");
     }
     nng_msg *r = NULL;
+    const char *more = kind == 'm' && s->queue_metrics != NULL ? s->queue_metrics : "";
     if (nng_msg_alloc(&r, 0) != 0 || nng_msg_append(r, &healthy, 1) != 0 ||
-        nng_msg_append(r, text, strlen(text)) != 0) {
+        nng_msg_append(r, text, strlen(text)) != 0 || nng_msg_append(r, more, strlen(more)) != 0) {
         if (r != NULL)
             nng_msg_free(r);
         return DP_ENOMEM;
@@ -122,6 +130,7 @@ static void status_stop(void *state, actor_ctx *ctx)
     (void)ctx;
     rq_close(s->rq);
     store_close(s->db);
+    free(s->queue_metrics);
     free(s);
 }
 

@@ -196,4 +196,10 @@ int store_apikey_list(store_db *db, store_apikey **out, size_t *n, dp_err *err);
  * such live key. */
 int store_apikey_revoke(store_db *db, const char *id_or_name, dp_err *err);
 
+/* Profiles runners have offered (store_profiles.c): add (idempotent) and
+ * list all (heap array of heap strings: store_profiles_free). */
+int store_profiles_add(store_db *db, const char *const *profiles, size_t n, dp_err *err);
+int store_profiles_list(store_db *db, char ***out, size_t *n, dp_err *err);
+void store_profiles_free(char **list, size_t n);
+
 #endif

@@ -46,6 +46,8 @@ extern const size_t store_statements_count;
 #define ST_KEY_GET "dp_key_get"
 #define ST_KEY_LIST "dp_key_list"
 #define ST_KEY_REVOKE "dp_key_revoke"
+#define ST_PROFILES_ADD "dp_profiles_add"
+#define ST_PROFILES_LIST "dp_profiles_list"
 
 /* Runs prepared statement name with text params (NULL entries are SQL NULL).
  * On success *out holds a PGRES_TUPLES_OK or PGRES_COMMAND_OK result the

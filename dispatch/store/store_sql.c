@@ -176,6 +176,11 @@ const store_statement store_statements[] = {
      " FROM jsonb_to_recordset($1::jsonb) AS x(job_id text, ts_ms bigint, state text,"
      "  attempt integer, runner_id text, message text)",
      1},
+    {ST_PROFILES_ADD,
+     "INSERT INTO offered_profiles (profile) SELECT jsonb_array_elements_text($1::jsonb)"
+     " ON CONFLICT (profile) DO NOTHING",
+     1},
+    {ST_PROFILES_LIST, "SELECT profile FROM offered_profiles ORDER BY profile", 0},
 };
 
 const size_t store_statements_count = sizeof store_statements / sizeof store_statements[0];

@@ -81,7 +81,7 @@ static void test_script_flush(void **state)
     rq_leases_free(l, n);
     raw_ok(f->raw, "SCRIPT FLUSH");
     t_enqueue(f->c, "b", 1, 0);
-    assert_int_equal(t_int(f->raw, "LLEN {dispatch}:jobs:pending"), 1);
+    assert_int_equal(t_int(f->raw, "LLEN {dispatch}:q:n::"), 1);
 }
 
 static void test_restart_mid_run(void **state)
