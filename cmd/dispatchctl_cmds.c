@@ -114,6 +114,18 @@ static json_t *submit_json(const cli_args *a, dp_err *err)
         json_object_set_new(o, "limits", limits);
     else
         json_decref(limits);
+    /* Routing: checked with the rest of the spec (dp_job_spec_check). */
+    if (a->priority != NULL)
+        json_object_set_new(o, "priority", json_string(a->priority));
+    if (a->labels != NULL) {
+        json_t *labels = json_array();
+        char buf[2048];
+        snprintf(buf, sizeof buf, "%s", a->labels);
+        char *save = NULL;
+        for (char *t = strtok_r(buf, ",", &save); t != NULL; t = strtok_r(NULL, ",", &save))
+            json_array_append_new(labels, json_string(t));
+        json_object_set_new(o, "labels", labels);
+    }
     if (a->tests_file != NULL) {
         json_t *t = json_load_file(a->tests_file, 0, &jerr);
         if (t == NULL) {
