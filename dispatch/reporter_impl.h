@@ -37,6 +37,7 @@ typedef struct {
     int64_t next_epoch_check_ms;
     int need_rebuild;
     size_t profiles_synced; /* offered profiles last copied to PostgreSQL */
+    unsigned profile_checks; /* every 10th check copies them whatever the count */
 } reporter_state;
 
 void reporter_do_submit(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m);

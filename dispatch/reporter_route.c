@@ -67,7 +67,9 @@ void reporter_profiles_sync(reporter_state *s)
     dp_err err = {0};
     if (rq_profiles_list(s->rq, &have, &n, &err) != DP_OK)
         return;
-    if (n != s->profiles_synced) {
+    /* A changed count is the common case; every 10th check (10 s) copies
+     * anyway, for a set that changed members but not size (Redis flushed). */
+    if (n != s->profiles_synced || ++s->profile_checks % 10 == 0) {
         if (store_profiles_add(s->db, (const char *const *)have, n, &err) == DP_OK)
             s->profiles_synced = n;
         else
