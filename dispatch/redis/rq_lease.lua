@@ -40,7 +40,7 @@ local function candidates(p)
     local c = cands[p]
     if not c then
         c = redis.call('SINTER', elig, ready_key(p))
-        table.sort(c)
+        if #c > 1 then table.sort(c) end
         cands[p] = c
     end
     return c
@@ -89,9 +89,12 @@ end
 if #got > 0 then
     push_all('SADD', K_LEASED, got)
     push_all('SADD', rk .. ':jobs', got)
-    redis.call('HSET', rk, 'wrr', wrr % 12, 'rr', rr % 1000000)
 end
+-- One HSET for the round-robin counters and the request record.
 if req ~= '' then
-    redis.call('HSET', rk, 'last_req', req, 'last_resp', table.concat(resp, ' '))
+    redis.call('HSET', rk, 'wrr', wrr % 12, 'rr', rr % 1000000, 'last_req', req, 'last_resp',
+        table.concat(resp, ' '))
+elseif #got > 0 then
+    redis.call('HSET', rk, 'wrr', wrr % 12, 'rr', rr % 1000000)
 end
 return out

@@ -94,7 +94,7 @@ static size_t take(fx *f, const char *runner, uint32_t k, char out[][DP_ID_MAX])
     if (rq_lease_claim(f->c, runner, k, NULL, l, &n, &err) != DP_OK)
         fail_msg("lease: %s", err.msg);
     for (size_t i = 0; i < n; i++)
-        snprintf(out[i], DP_ID_MAX, "%s", l[i].job_id);
+        memcpy(out[i], l[i].job_id, DP_ID_MAX); /* both DP_ID_MAX, NUL-terminated */
     rq_leases_free(l, n);
     return n;
 }
