@@ -17,6 +17,10 @@ static int rebuild_redis(reporter_state *s, dp_err *err)
     store_cursor cur;
     memset(&cur, 0, sizeof cur);
     size_t total = 0;
+    /* An older dispatchd's single pending list: into the jobs' own queues. */
+    int mrc = rq_migrate_pending(s->rq, NULL, err);
+    if (mrc != DP_OK)
+        return mrc;
     for (;;) {
         store_unfinished_job *jobs = NULL;
         size_t n = 0;

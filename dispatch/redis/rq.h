@@ -247,6 +247,11 @@ int rq_profiles_add(rq_conn *c, const char *const *profiles, size_t n, dp_err *e
 int rq_runner_queues(rq_conn *c, const char *runner_id, char ***out, size_t *n_out, dp_err *err);
 void rq_strings_free(char **list, size_t n);
 
+/* Upgrade: moves the jobs an older dispatchd left in the single pending
+ * list (P jobs:pending) into their own queues, RQ_BATCH_MAX per script
+ * call; *left (may be NULL) gets what is still there (0 when done). */
+int rq_migrate_pending(rq_conn *c, uint64_t *left, dp_err *err);
+
 /* ---- reaper ---- */
 
 typedef struct {

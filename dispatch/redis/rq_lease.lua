@@ -13,8 +13,11 @@
 -- round-robin (`rr`), so no queue starves another.
 local rid, k, req = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local rk = runner_key(rid)
-local r = redis.call('HMGET', rk, 'draining', 'lost', 'last_req', 'last_resp', 'wrr', 'rr')
-if not r[1] or r[2] == '1' then return {5} end
+local r = redis.call('HMGET', rk, 'draining', 'lost', 'last_req', 'last_resp', 'wrr', 'rr',
+    'profiles')
+-- No profiles field: registered with an older dispatchd, so it has no queue
+-- set: unknown, it registers again.
+if not r[1] or r[2] == '1' or not r[7] then return {5} end
 local out = {0}
 if req ~= '' and r[3] == req and (r[4] or '') ~= '' then
     -- A retry whose answer was lost: hand back what that request got and

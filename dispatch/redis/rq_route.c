@@ -202,3 +202,22 @@ int rq_runner_queues(rq_conn *c, const char *runner_id, char ***out, size_t *n_o
     snprintf(key, sizeof key, "%srunner:%s:queues", c->prefix, runner_id);
     return rq_smembers(c, "runner queues", key, out, n_out, err);
 }
+
+int rq_migrate_pending(rq_conn *c, uint64_t *moved_left, dp_err *err)
+{
+    for (int round = 0;; round++) {
+        rq_args a = {0};
+        rq_args_u64(&a, RQ_BATCH_MAX);
+        redisReply *r = NULL;
+        int rc = rq_eval(c, RQ_LUA_MIGRATE_PENDING, &a, RQ_RETRY, &r, err);
+        rq_args_free(&a);
+        if (rc != DP_OK)
+            return rc;
+        long long left = rq_reply_int(r);
+        freeReplyObject(r);
+        if (moved_left != NULL)
+            *moved_left = (uint64_t)left;
+        if (left == 0 || round > 100000)
+            return DP_OK;
+    }
+}

@@ -315,6 +315,37 @@ static void test_many_queues(void **state)
     rq_strings_free(qs, nq);
 }
 
+/* An upgrade: jobs an older dispatchd left in the single pending list move
+ * into their own queues (read from the JSON spec), and a runner registered
+ * by it (no profiles field) is told to register again. */
+static void test_migrate_legacy(void **state)
+{
+    fx *f = *state;
+    t_int(f->raw,
+          "HSET %sjob:old-1 state queued attempts 0 max_attempts 3 spec "
+          "{\"profile\":\"c\",\"archive\":\"file:///a.zip\",\"labels\":[\"x86_64\",\"gpu\"],"
+          "\"priority\":\"high\"}",
+          f->prefix);
+    t_int(f->raw, "HSET %sjob:old-2 state queued attempts 0 max_attempts 3 spec notjson",
+          f->prefix);
+    t_int(f->raw, "RPUSH %sjobs:pending old-1 old-2 ghost", f->prefix);
+    uint64_t left = 9;
+    dp_err err = {0};
+    assert_int_equal(rq_migrate_pending(f->c, &left, &err), DP_OK);
+    assert_int_equal(left, 0);
+    assert_int_equal(t_int(f->raw, "LLEN %sq:h:c:gpu,x86_64", f->prefix), 1);
+    assert_int_equal(t_int(f->raw, "LLEN %sq:n::", f->prefix),
+                     1); /* unreadable: the default queue */
+    char r[DP_ID_MAX], ids[64][DP_ID_MAX];
+    reg(f, "c", "gpu,x86_64", r);
+    assert_int_equal(take(f, r, 5, ids), 1);
+    assert_string_equal(ids[0], "old-1");
+    t_int(f->raw, "HDEL %srunner:%s profiles", f->prefix, r);
+    rq_lease l[1];
+    size_t n = 0;
+    assert_int_equal(rq_lease_claim(f->c, r, 1, NULL, l, &n, &err), DP_ENOTFOUND);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -323,6 +354,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_priority_fairness, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reclaim_own_queue, setup, teardown),
         cmocka_unit_test_setup_teardown(test_many_queues, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migrate_legacy, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
