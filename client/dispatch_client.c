@@ -157,6 +157,8 @@ int dpc_submit(dpc *c, const dp_job_spec *specs, size_t n, dpc_submitted **items
         if (it->job_id != NULL) {
             out[it->index].job_id = it->job_id;
             it->job_id = NULL;
+            out[it->index].warning = it->warning;
+            it->warning = NULL;
         } else {
             out[it->index].error = it->error != NULL ? it->error : strdup("refused");
             it->error = NULL;
@@ -174,6 +176,7 @@ void dpc_submit_free(dpc_submitted *items, size_t n)
     for (size_t i = 0; items != NULL && i < n; i++) {
         free(items[i].job_id);
         free(items[i].error);
+        free(items[i].warning);
     }
     free(items);
 }
@@ -246,7 +249,9 @@ int dpc_queue(dpc *c, dp_queue_stats *out, dp_err *err)
     dp_msg req = {.type = DP_MSG_QUEUE}, rep;
     int rc = call(c, &req, DP_MSG_QUEUE_STATS, &rep, err);
     if (rc == DP_OK) {
-        *out = rep.queue_stats;
+        *out = rep.queue_stats; /* the queue rows move to *out */
+        rep.queue_stats.queues = NULL;
+        rep.queue_stats.n_queues = 0;
         dp_msg_free(&rep);
     }
     return rc;

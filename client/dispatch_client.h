@@ -28,6 +28,7 @@ typedef struct {
     char *error;
     int quota; /* refused by the API key's quota: retry after retry_s */
     uint32_t retry_s;
+    char *warning; /* accepted with a warning (e.g. no runner has registered yet), or NULL */
 } dpc_submitted;
 
 /* timeout_ms bounds every request/reply (not dpc_wait's own wait). */
@@ -48,6 +49,7 @@ int dpc_wait(dpc *c, const char *job_id, uint32_t timeout_ms, dp_job_view *out, 
 
 int dpc_runners(dpc *c, dp_runner_info **out, size_t *n, dp_err *err);
 void dpc_runners_free(dp_runner_info *list, size_t n);
+/* Counts, and the depth of each queue (out->queues: dp_queue_stats_free). */
 int dpc_queue(dpc *c, dp_queue_stats *out, dp_err *err);
 int dpc_cancel(dpc *c, const char *job_id, dp_err *err);
 int dpc_requeue(dpc *c, const char *job_id, dp_err *err);

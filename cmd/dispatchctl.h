@@ -31,6 +31,7 @@ typedef struct {
     /* submit */
     const char *profile, *archive, *tests_file, *spec, *submission_id;
     const char *max_attempts, *time_ms, *memory_kb;
+    const char *labels, *priority; /* "gpu,x86_64"; "high" */
     /* apikey */
     const char *scope, *max_queued, *per_minute;
     int dead;

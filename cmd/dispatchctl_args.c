@@ -11,13 +11,15 @@ const char *const ctl_usage_text =
     "commands:\n"
     "  submit --profile P --archive PATH_OR_URL [--tests FILE.json] [--max-attempts N]\n"
     "         [--time-ms N] [--memory-kb N] [--submission-id ID]\n"
+    "         [--labels L1,L2] [--priority high|normal|low]\n"
     "  submit --spec JOB.json | --spec -      (a JSON array submits a batch)\n"
     "  status JOB            the job\n"
     "  wait JOB [--timeout S]  block until terminal (exit 0 AC, 1 other verdict,\n"
     "                        2 failed/cancelled, 3 timeout)\n"
     "  watch [JOB]           stream job events\n"
     "  runners               registered runners\n"
-    "  queue                 pending, leased, dead, completed, runners alive\n"
+    "  queue                 pending, leased, dead, completed, runners alive, and the\n"
+    "                        depth of each queue (profile x labels x priority)\n"
     "  cancel JOB | requeue JOB | requeue --dead | drain RUNNER\n"
     "  apikey create NAME --scope submit|read|admin[,...] [--max-queued N] [--per-minute N]\n"
     "  apikey list | apikey revoke ID_OR_NAME\n"
@@ -132,8 +134,13 @@ static const struct {
     {"submit", 0,
      "usage: dispatchctl submit --profile P --archive PATH_OR_URL [--tests FILE.json]\n"
      "         [--max-attempts N] [--time-ms N] [--memory-kb N] [--submission-id ID]\n"
+     "         [--labels L1,L2] [--priority high|normal|low]\n"
      "       dispatchctl submit --spec JOB.json | --spec -\n"
      "Submits one job (or a JSON array: a batch); prints each job id.\n"
+     "--labels: only a runner carrying all of them takes the job; --priority: a runner\n"
+     "takes higher first (8 high : 3 normal : 1 low while all wait).\n"
+     "A profile no runner of this deployment ever offered is refused (65), unless no\n"
+     "runner has registered yet: then it is accepted with a warning.\n"
      "Exit 0 when every job was accepted, 65 when one was refused.\n"},
     {"status", 1,
      "usage: dispatchctl status JOB [--json]\nPrints the job: state, verdict, tests.\n"},
@@ -190,6 +197,8 @@ enum {
     OPT_SCOPE,
     OPT_MAX_QUEUED,
     OPT_PER_MINUTE,
+    OPT_LABELS,
+    OPT_PRIORITY,
     OPT_HELP,
     OPT_VERSION,
     OPT_STATE,
@@ -213,6 +222,8 @@ static const struct option long_options[] = {
     {"scope", required_argument, NULL, OPT_SCOPE},
     {"max-queued", required_argument, NULL, OPT_MAX_QUEUED},
     {"per-minute", required_argument, NULL, OPT_PER_MINUTE},
+    {"labels", required_argument, NULL, OPT_LABELS},
+    {"priority", required_argument, NULL, OPT_PRIORITY},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
     {"state", required_argument, NULL, OPT_STATE},
@@ -298,6 +309,12 @@ int ctl_parse_args(int argc, char **argv, cli_args *a)
             break;
         case OPT_AFTER:
             a->after = v;
+            break;
+        case OPT_LABELS:
+            a->labels = v;
+            break;
+        case OPT_PRIORITY:
+            a->priority = v;
             break;
         case OPT_TIMEOUT: {
             char *end = NULL;

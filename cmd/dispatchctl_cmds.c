@@ -114,6 +114,18 @@ static json_t *submit_json(const cli_args *a, dp_err *err)
         json_object_set_new(o, "limits", limits);
     else
         json_decref(limits);
+    /* Routing: checked with the rest of the spec (dp_job_spec_check). */
+    if (a->priority != NULL)
+        json_object_set_new(o, "priority", json_string(a->priority));
+    if (a->labels != NULL) {
+        json_t *labels = json_array();
+        char buf[2048];
+        snprintf(buf, sizeof buf, "%s", a->labels);
+        char *save = NULL;
+        for (char *t = strtok_r(buf, ",", &save); t != NULL; t = strtok_r(NULL, ",", &save))
+            json_array_append_new(labels, json_string(t));
+        json_object_set_new(o, "labels", labels);
+    }
     if (a->tests_file != NULL) {
         json_t *t = json_load_file(a->tests_file, 0, &jerr);
         if (t == NULL) {
@@ -157,9 +169,15 @@ int ctl_submit(dpc *c, const cli_args *a)
             if (status != EX_DATAERR_) /* a bad spec outranks a quota refusal */
                 status = items[i].quota ? EX_TEMPFAIL_ : EX_DATAERR_;
         }
+        if (items[i].warning != NULL) {
+            char w[2048];
+            fprintf(stderr, "dispatchctl: warning: job %zu: %s\n", i, SAFE(items[i].warning, w));
+        }
         json_t *o = json_object();
         if (items[i].job_id != NULL)
             json_object_set_new(o, "job_id", json_string(items[i].job_id));
+        if (items[i].warning != NULL)
+            json_object_set_new(o, "warning", json_string(items[i].warning));
         else
             json_object_set_new(o, "error", json_string(items[i].error));
         if (items[i].job_id == NULL && items[i].quota) {
@@ -289,6 +307,23 @@ int ctl_runners(dpc *c, const cli_args *a)
     return EX_OK_;
 }
 
+/* One line per queue with jobs: profile, labels, priority, depth, and who
+ * can take it; a queue no live runner can take says so (its jobs wait). */
+static void ctl_print_queues(const dp_queue_stats *s)
+{
+    if (s->n_queues == 0)
+        return;
+    printf("%-16s %-24s %-8s %8s  %s\n", "PROFILE", "LABELS", "PRIORITY", "DEPTH", "RUNNERS");
+    for (size_t i = 0; i < s->n_queues; i++) {
+        const dp_queue_depth *q = &s->queues[i];
+        char p[256], l[1024], pr[64];
+        printf("%-16s %-24s %-8s %8llu  %u%s\n", SAFE(q->profile, p),
+               q->labels != NULL && q->labels[0] != '\0' ? SAFE(q->labels, l) : "-",
+               SAFE(q->priority, pr), (unsigned long long)q->depth, (unsigned)q->runners,
+               q->runners == 0 ? "  (no live runner can take these: they wait)" : "");
+    }
+}
+
 int ctl_queue(dpc *c, const cli_args *a)
 {
     dp_err err = {0};
@@ -298,11 +333,14 @@ int ctl_queue(dpc *c, const cli_args *a)
         return ctl_fail(rc, &err);
     if (a->json)
         ctl_print_json(dp_queue_stats_to_json(&s));
-    else
+    else {
         printf("pending %llu\nleased %llu\ndead %llu\ncompleted %llu\nrunners_alive %llu\n",
                (unsigned long long)s.pending, (unsigned long long)s.leased,
                (unsigned long long)s.dead, (unsigned long long)s.completed,
                (unsigned long long)s.runners_alive);
+        ctl_print_queues(&s);
+    }
+    dp_queue_stats_free(&s);
     return EX_OK_;
 }
 

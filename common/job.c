@@ -4,6 +4,7 @@
 
 #include "common/sha256.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,6 +108,9 @@ void dp_job_spec_free(dp_job_spec *spec)
     for (size_t i = 0; i < spec->n_tests; i++)
         dp_test_case_free(&spec->tests[i]);
     free(spec->tests);
+    for (size_t i = 0; i < spec->n_labels; i++)
+        free(spec->labels[i]);
+    free(spec->labels);
     memset(spec, 0, sizeof *spec);
 }
 
@@ -167,4 +171,46 @@ int dp_new_id(const char *prefix, char *out, size_t out_len)
     memcpy(out, prefix, plen);
     dp_hex_encode(raw, sizeof raw, out + plen);
     return 0;
+}
+
+void dp_queue_stats_free(dp_queue_stats *s)
+{
+    if (s == NULL)
+        return;
+    for (size_t i = 0; i < s->n_queues; i++) {
+        free(s->queues[i].profile);
+        free(s->queues[i].labels);
+        free(s->queues[i].priority);
+    }
+    free(s->queues);
+    s->queues = NULL;
+    s->n_queues = 0;
+}
+
+static const char *const dp_priority_names[] = {"normal", "high", "low"};
+
+const char *dp_priority_name(uint32_t p)
+{
+    return p < 3 ? dp_priority_names[p] : NULL;
+}
+
+int dp_priority_parse(const char *s, uint32_t *out)
+{
+    for (uint32_t i = 0; s != NULL && i < 3; i++)
+        if (strcmp(s, dp_priority_names[i]) == 0) {
+            *out = i;
+            return DP_OK;
+        }
+    return DP_EINVAL;
+}
+
+int dp_label_ok(const char *s)
+{
+    size_t n = s != NULL ? strlen(s) : 0;
+    if (n == 0 || n > DP_LABEL_MAX || !isalnum((unsigned char)s[0]))
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)s[i]) && strchr("_.-", s[i]) == NULL)
+            return 0;
+    return 1;
 }

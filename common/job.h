@@ -82,6 +82,13 @@ typedef struct {
 #define DP_MEMORY_KB_MAX (64ull << 20) /* limits.memory_kb: 64 GiB */
 #define DP_PROCESSES_MAX 4096u         /* limits.processes */
 #define DP_OUTPUT_KB_MAX (1ull << 20)  /* limits.output_kb: 1 GiB */
+#define DP_JOB_LABELS_MAX 16           /* labels a job may require */
+#define DP_LABEL_MAX 64                /* [A-Za-z0-9_.-], starting alphanumeric */
+
+/* A job's priority: a runner takes higher first, with a fair share for lower
+ * ones (docs/redis.md, "Priorities"). NORMAL is 0 so a spec without one is
+ * normal. */
+typedef enum { DP_PRIORITY_NORMAL = 0, DP_PRIORITY_HIGH = 1, DP_PRIORITY_LOW = 2 } dp_priority;
 
 typedef struct {
     char *job_id; /* set by the dispatcher at submit; NULL in a producer's spec */
@@ -95,6 +102,9 @@ typedef struct {
     uint32_t max_attempts;   /* 0: the dispatcher's default */
     double abs_tol, rel_tol; /* float compare for tests that set neither; 0 = default */
     char *callback_url;      /* http(s):// POSTed the job JSON when it ends, or NULL */
+    char **labels;           /* runner labels the job requires (all of them); may be NULL */
+    size_t n_labels;
+    uint32_t priority; /* a dp_priority */
 } dp_job_spec;
 
 typedef struct {
@@ -160,17 +170,38 @@ typedef struct {
     char *last_seen; /* RFC 3339 UTC */
 } dp_runner_info;
 
-/* `dispatchctl queue`. */
+/* One queue's depth: the pending jobs of one profile x label set x priority,
+ * and how many live runners can take them (0: they wait for such a runner). */
+typedef struct {
+    char *profile;
+    char *labels;   /* sorted, comma-joined; "" for none */
+    char *priority; /* "high", "normal" or "low" */
+    uint64_t depth;
+    uint32_t runners; /* live, not draining runners that can take the queue */
+} dp_queue_depth;
+
+#define DP_QUEUES_MAX 4096 /* queue rows in one queue_stats reply */
+
+/* `dispatchctl queue`. queues: heap array (members heap too), NULL when not
+ * asked for: dp_queue_stats_free. */
 typedef struct {
     uint64_t pending;
     uint64_t leased;
     uint64_t dead;
     uint64_t completed;
     uint64_t runners_alive;
+    dp_queue_depth *queues;
+    size_t n_queues;
 } dp_queue_stats;
 
 void dp_job_view_free(dp_job_view *v);       /* frees members */
 void dp_runner_info_free(dp_runner_info *r); /* frees members */
+void dp_queue_stats_free(dp_queue_stats *s); /* frees the queue rows, not s */
+
+const char *dp_priority_name(uint32_t p);            /* "high", "normal", "low"; NULL if unknown */
+int dp_priority_parse(const char *s, uint32_t *out); /* 0, or DP_EINVAL */
+/* Whether a label is [A-Za-z0-9_.-], 1..DP_LABEL_MAX chars, starting alphanumeric. */
+int dp_label_ok(const char *s);
 
 /* A new random id: prefix followed by 32 lower-case hex chars (128 bits from
  * getrandom). out must hold strlen(prefix) + 33 bytes. Returns 0 or -1. */

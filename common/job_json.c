@@ -183,11 +183,46 @@ static int parse_tests(const json_t *arr, dp_job_spec *out, dp_err *err)
     return DP_OK;
 }
 
+/* "labels" (an array of strings) and "priority" ("high", "normal", "low");
+ * their bounds are dp_job_spec_check's. */
+static int parse_routing(const json_t *obj, dp_job_spec *out, dp_err *err)
+{
+    const json_t *labels = json_object_get(obj, "labels");
+    if (labels != NULL && !json_is_null(labels)) {
+        if (!json_is_array(labels))
+            return dp_err_set(err, DP_EINVAL, "labels: must be an array of strings");
+        size_t n = json_array_size(labels);
+        if (n > DP_JOB_LABELS_MAX)
+            return dp_err_set(err, DP_EINVAL, "labels: more than %d labels", DP_JOB_LABELS_MAX);
+        if (n > 0 && (out->labels = calloc(n, sizeof *out->labels)) == NULL)
+            return dp_err_set(err, DP_ENOMEM, "labels: out of memory");
+        for (size_t i = 0; i < n; i++) {
+            const json_t *l = json_array_get(labels, i);
+            if (!json_is_string(l))
+                return dp_err_set(err, DP_EINVAL, "labels[%zu]: must be a string", i);
+            if ((out->labels[i] = strdup(json_string_value(l))) == NULL)
+                return dp_err_set(err, DP_ENOMEM, "labels: out of memory");
+            out->n_labels = i + 1;
+        }
+    }
+    char *prio = NULL;
+    int rc = get_string(obj, "priority", "priority", 16, 0, &prio, err);
+    if (rc != DP_OK)
+        return rc;
+    if (prio != NULL && dp_priority_parse(prio, &out->priority) != DP_OK) {
+        rc =
+            dp_err_set(err, DP_EINVAL, "priority: must be high, normal or low (got '%.16s')", prio);
+    }
+    free(prio);
+    return rc;
+}
+
 static int parse_spec(const json_t *obj, dp_job_spec *out, dp_err *err)
 {
     static const char *const keys[] = {"job_id",        "profile", "archive",      "archive_sha256",
                                        "submission_id", "tests",   "limits",       "max_attempts",
-                                       "abs_tol",       "rel_tol", "callback_url", NULL};
+                                       "abs_tol",       "rel_tol", "callback_url", "labels",
+                                       "priority",      NULL};
     if (!json_is_object(obj))
         return dp_err_set(err, DP_EINVAL, "spec: must be a JSON object");
     int rc = check_keys(obj, keys, "", err);
@@ -225,6 +260,8 @@ static int parse_spec(const json_t *obj, dp_job_spec *out, dp_err *err)
     if ((rc = get_uint(obj, "max_attempts", "max_attempts", DP_MAX_ATTEMPTS_LIMIT, &v, err)) != 0)
         return rc;
     out->max_attempts = (uint32_t)v;
+    if ((rc = parse_routing(obj, out, err)) != DP_OK)
+        return rc;
     return dp_job_spec_check(out, "", err); /* the meaning: one check for every path */
 }
 

@@ -166,6 +166,15 @@ json_t *dp_job_spec_to_json(const dp_job_spec *spec)
         put(o, "rel_tol", json_real(spec->rel_tol), &bad);
     if (spec->callback_url != NULL)
         put(o, "callback_url", str_or_null(spec->callback_url), &bad);
+    if (spec->n_labels > 0) {
+        json_t *labels = json_array();
+        for (size_t i = 0; labels != NULL && i < spec->n_labels; i++)
+            if (json_array_append_new(labels, str_or_null(spec->labels[i])) != 0)
+                bad = 1;
+        put(o, "labels", labels, &bad);
+    }
+    if (spec->priority != DP_PRIORITY_NORMAL && dp_priority_name(spec->priority) != NULL)
+        put(o, "priority", json_string(dp_priority_name(spec->priority)), &bad);
     return finish(o, bad);
 }
 
@@ -270,5 +279,24 @@ json_t *dp_queue_stats_to_json(const dp_queue_stats *s)
     put(o, "dead", json_integer((json_int_t)s->dead), &bad);
     put(o, "completed", json_integer((json_int_t)s->completed), &bad);
     put(o, "runners_alive", json_integer((json_int_t)s->runners_alive), &bad);
+    if (s->n_queues > 0) {
+        json_t *qs = json_array();
+        for (size_t i = 0; qs != NULL && i < s->n_queues; i++) {
+            const dp_queue_depth *q = &s->queues[i];
+            json_t *row = json_object();
+            if (row == NULL) {
+                bad = 1;
+                break;
+            }
+            put(row, "profile", str_or_null(q->profile), &bad);
+            put(row, "labels", str_or_null(q->labels), &bad);
+            put(row, "priority", str_or_null(q->priority), &bad);
+            put(row, "depth", json_integer((json_int_t)q->depth), &bad);
+            put(row, "runners", json_integer((json_int_t)q->runners), &bad);
+            if (json_array_append_new(qs, row) != 0)
+                bad = 1;
+        }
+        put(o, "queues", qs, &bad);
+    }
     return finish(o, bad);
 }

@@ -150,6 +150,19 @@ int dp_job_spec_check(const dp_job_spec *spec, const char *what, dp_err *err)
                    DP_MAX_ATTEMPTS_LIMIT);
     if (!tol_ok(spec->abs_tol) || !tol_ok(spec->rel_tol))
         return BAD("%s%sabs_tol and rel_tol: must be from 0 to %g", w, dot, DP_FLOAT_TOL_MAX);
+    if (spec->priority > DP_PRIORITY_LOW)
+        return BAD("%s%spriority: must be high, normal or low", w, dot);
+    if (spec->n_labels > DP_JOB_LABELS_MAX)
+        return BAD("%s%slabels: more than %d labels", w, dot, DP_JOB_LABELS_MAX);
+    for (size_t i = 0; i < spec->n_labels; i++) {
+        if (!dp_label_ok(spec->labels[i]))
+            return BAD("%s%slabels[%zu]: must be [A-Za-z0-9_.-], start with a letter or digit, "
+                       "at most %d characters",
+                       w, dot, i, DP_LABEL_MAX);
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(spec->labels[i], spec->labels[j]) == 0)
+                return BAD("%s%slabels[%zu]: '%s' is given twice", w, dot, i, spec->labels[i]);
+    }
     int rc = check_tests(spec, w, dot, err);
     return rc != DP_OK ? rc : check_limits(&spec->limits, w, dot, err);
 }

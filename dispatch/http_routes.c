@@ -200,6 +200,8 @@ static int on_submitted(http_req *r, dp_msg *rep)
         /* What we forward passed the same spec check the reporter makes
          * (dp_job_spec_check), so a refusal here is the server's: PostgreSQL
          * down, no job id. */
+        if (it->job_id != NULL && it->warning != NULL)
+            json_object_set_new(item, "warning", json_string(it->warning));
         if (it->job_id != NULL)
             json_object_set_new(item, "id", json_string(it->job_id));
         else

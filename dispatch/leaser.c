@@ -10,6 +10,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "dispatch/qset.h"
 #include "dispatch/redis/rq.h"
 
 #include <stdio.h>
@@ -25,6 +26,8 @@ typedef struct {
     char request_id[DP_ID_MAX];
     uint32_t max_jobs;
     int64_t deadline_ms;
+    qset queues;     /* the queue ids its runner can take (from Redis when parked) */
+    int queues_read; /* 0: reading them failed: every wake tries it */
 } parked_lease;
 
 typedef struct {
@@ -119,11 +122,27 @@ static int try_lease(leaser_state *s, fwd_origin origin, uint64_t id, const char
     return (int)n;
 }
 
-static void answer_none(const parked_lease *p, const char *reason)
+static void answer_none(parked_lease *p, const char *reason)
 {
     dp_msg r = {.type = DP_MSG_NONE, .id = p->id};
     r.none.reason = (char *)reason;
     fwd_reply(p->origin, &r);
+    qset_free(&p->queues);
+}
+
+/* The queue ids runner_id can take, into *q (a failed read leaves it empty
+ * and returns 0: the caller then treats the runner as able to take anything). */
+static int read_queues(leaser_state *s, const char *runner_id, qset *q)
+{
+    char **v = NULL;
+    size_t n = 0;
+    dp_err err = {0};
+    if (rq_runner_queues(s->rq, runner_id, &v, &n, &err) != DP_OK) {
+        qset_free(q);
+        return 0;
+    }
+    qset_take(q, v, n);
+    return 1;
 }
 
 static void park(leaser_state *s, const parked_lease *p)
@@ -132,7 +151,7 @@ static void park(leaser_state *s, const parked_lease *p)
         size_t cap = s->cap_parked ? s->cap_parked * 2 : 64;
         parked_lease *np = realloc(s->parked, cap * sizeof *np);
         if (np == NULL) {
-            answer_none(p, "busy");
+            answer_none((parked_lease *)p, "busy");
             return;
         }
         s->parked = np;
@@ -141,24 +160,44 @@ static void park(leaser_state *s, const parked_lease *p)
     s->parked[s->n_parked++] = *p;
 }
 
-/* Serves parked requests oldest first until the queue runs dry. */
-static void serve_parked(leaser_state *s)
+/* Serves parked requests oldest first, only those a wake concerns: with
+ * queue ids (wake->n > 0) the requests whose runner can take one of them,
+ * without (all) every request. A request that gets nothing proves its
+ * runner's queues empty: they are marked dry for this pass, later requests
+ * whose queues are all dry are not tried, and a targeted pass stops when
+ * every named queue is dry. So a wake costs one lease call per runner that
+ * can take the work, not one per parked runner. `refresh` re-reads each
+ * runner's queues first (a new queue appeared). */
+static void serve_parked(leaser_state *s, const qset *wake, int refresh)
 {
-    size_t i = 0;
-    int dry = 0;
-    while (i < s->n_parked && !dry) {
+    qset dry = {0};
+    size_t keep = 0;
+    for (size_t i = 0; i < s->n_parked; i++) {
         parked_lease *p = &s->parked[i];
-        int n = try_lease(s, p->origin, p->id, p->runner_id, p->max_jobs, p->request_id);
-        if (n == 0) {
-            dry = 1;
-            break;
+        if (refresh || !p->queues_read)
+            p->queues_read = read_queues(s, p->runner_id, &p->queues);
+        int relevant;
+        if (!p->queues_read)
+            relevant = 1;
+        else if (wake != NULL && wake->n > 0)
+            relevant = qset_overlaps(&p->queues, wake, &dry);
+        else
+            relevant = p->queues.n > 0 && !qset_within(&p->queues, &dry);
+        if (wake != NULL && wake->n > 0 && qset_within(wake, &dry))
+            relevant = 0; /* everything the wake named is taken */
+        int n =
+            relevant ? try_lease(s, p->origin, p->id, p->runner_id, p->max_jobs, p->request_id) : 0;
+        if (n != 0) {
+            qset_free(&p->queues); /* answered (jobs or an error) */
+            continue;
         }
-        i++; /* answered (jobs or an error) */
+        if (relevant)
+            for (size_t k = 0; k < p->queues.n; k++)
+                qset_add(&dry, p->queues.v[k]);
+        s->parked[keep++] = *p;
     }
-    if (i > 0) {
-        memmove(s->parked, s->parked + i, (s->n_parked - i) * sizeof *s->parked);
-        s->n_parked -= i;
-    }
+    s->n_parked = keep;
+    qset_free(&dry);
 }
 
 static void release_parked(leaser_state *s, const char *runner_id)
@@ -188,25 +227,41 @@ static void handle_lease(void *state, actor_ctx *ctx, fwd_origin origin, dp_msg 
                         rc == DP_EAUTH ? "runner token rejected" : err.msg);
         return;
     }
-    /* Someone parked earlier goes first: join the line instead of overtaking. */
-    int n = s->n_parked == 0 ? try_lease(s, origin, m->id, l->runner_id, l->max_jobs, l->request_id)
-                             : 0;
-    if (n != 0)
-        return;
-    if (l->wait_ms == 0) {
-        dp_msg r = {.type = DP_MSG_NONE, .id = m->id};
-        r.none.reason = "empty";
-        fwd_reply(origin, &r);
+    /* Someone parked earlier for the same queues goes first: join the line
+     * instead of overtaking. A runner whose queues nobody waits on leases at once. */
+    parked_lease p = {.origin = origin, .id = m->id, .max_jobs = l->max_jobs};
+    int first = s->n_parked == 0;
+    if (!first) {
+        p.queues_read = read_queues(s, l->runner_id, &p.queues);
+        first = p.queues_read;
+        for (size_t i = 0; first && i < s->n_parked; i++)
+            if (!s->parked[i].queues_read || qset_overlaps(&p.queues, &s->parked[i].queues, NULL))
+                first = 0;
+    }
+    int n = first ? try_lease(s, origin, m->id, l->runner_id, l->max_jobs, l->request_id) : 0;
+    if (n != 0) {
+        qset_free(&p.queues);
         return;
     }
-    parked_lease p = {.origin = origin, .id = m->id, .max_jobs = l->max_jobs};
+    if (l->wait_ms == 0) {
+        answer_none(&p, "empty");
+        return;
+    }
     uint32_t wait = l->wait_ms < s->cfg.max_wait_ms ? l->wait_ms : s->cfg.max_wait_ms;
     p.deadline_ms = dp_now_ms() + wait;
     snprintf(p.runner_id, sizeof p.runner_id, "%s", l->runner_id);
     snprintf(p.request_id, sizeof p.request_id, "%s", l->request_id ? l->request_id : "");
+    if (!p.queues_read)
+        p.queues_read = read_queues(s, l->runner_id, &p.queues);
+    qset mine = {0};
+    for (size_t i = 0; i < p.queues.n; i++)
+        qset_add(&mine, p.queues.v[i]);
     park(s, &p);
-    if (s->n_parked == 1)
-        serve_parked(s); /* a job may have arrived between the claim and now */
+    /* A job may have arrived between the claim and now; the line for these
+     * queues is served oldest first. */
+    if (mine.n > 0)
+        serve_parked(s, &mine, 0);
+    qset_free(&mine);
 }
 
 /* Whether other messages wait behind this one: a busy leaser lets the
@@ -224,12 +279,18 @@ static void on_lease(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
     handle_lease(state, ctx, o, m);
 }
 
+/* From the waker (queue ids that became non-empty, or none: a new queue,
+ * look at everything) or the registrar (released jobs). */
 static void on_wake(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
 {
     (void)o;
-    (void)m;
     note_idle(state, ctx);
-    serve_parked(state);
+    qset w = {0};
+    for (size_t i = 0; i < m->wake.n_queues; i++)
+        if (qset_add(&w, m->wake.queues[i]) != 0)
+            qset_free(&w); /* out of memory: wake everyone */
+    serve_parked(state, &w, w.n == 0);
+    qset_free(&w);
 }
 
 /* Internal, from the registrar: that runner takes nothing more. */
@@ -275,7 +336,7 @@ static void sweep(leaser_state *s)
     if (rep.jobs_dead > 0 || rep.runners_reaped > 0)
         report_dead(s);
     if (rep.jobs_requeued > 0)
-        serve_parked(s);
+        serve_parked(s, NULL, 0);
 }
 
 static void leaser_tick(void *state, actor_ctx *ctx)
@@ -299,7 +360,7 @@ static void leaser_tick(void *state, actor_ctx *ctx)
     /* A missed wake-up (a lost subscription) costs at most this delay. */
     if (s->n_parked > 0 && now >= s->next_poke_ms) {
         s->next_poke_ms = now + 5000;
-        serve_parked(s);
+        serve_parked(s, NULL, 0);
     }
 }
 

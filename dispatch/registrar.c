@@ -43,6 +43,9 @@ static void do_register(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
         .n_labels = r->n_labels,
         .capacity = r->capacity,
         .version = r->version != NULL ? r->version : "unknown", /* optional on the wire */
+        /* No list sent (protocol clients, benches): every profile. */
+        .profiles = r->n_profiles > 0 ? (const char *const *)r->profiles : NULL,
+        .n_profiles = r->n_profiles,
     };
     char id[DP_ID_MAX], token[RQ_TOKEN_HEX_LEN + 1];
     dp_err err = {0};
@@ -53,12 +56,6 @@ static void do_register(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
         reply_code(o, m->id, rc, &err);
         return;
     }
-    /* What GET /api/v1/profiles shows; a runner whose profiles are lost
-     * still runs jobs, so a failure here is only logged. */
-    if (rq_runner_set_profiles(s->rq, id, (const char *const *)r->profiles, r->n_profiles, &err) !=
-        DP_OK)
-        dp_log(DP_LOG_WARN, "runner_profiles_not_stored", "runner_id", id, "error", err.msg,
-               (char *)NULL);
     dp_msg out = {.type = DP_MSG_REGISTERED, .id = m->id};
     out.registered.runner_id = id;
     out.registered.runner_token = token;

@@ -99,6 +99,7 @@ static void reporter_tick(void *state, actor_ctx *ctx)
     if (now >= s->next_epoch_check_ms) {
         s->next_epoch_check_ms = now + 1000;
         reporter_check_epoch(s);
+        reporter_profiles_sync(s);
     }
 }
 

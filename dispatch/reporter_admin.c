@@ -57,7 +57,13 @@ void reporter_do_queue(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
     int rc = rq_stats(s->rq, &r.queue_stats, &err);
     if (rc == DP_OK)
         rc = store_count_completed(s->db, &r.queue_stats.completed, &err);
+    /* Depth per queue (profile x labels x priority) and who can take it. */
+    uint64_t pending = r.queue_stats.pending;
+    if (rc == DP_OK)
+        rc = rq_queue_depths(s->rq, DP_QUEUES_MAX, 0, &r.queue_stats, &err);
+    r.queue_stats.pending = pending;
     if (rc != DP_OK) {
+        dp_queue_stats_free(&r.queue_stats);
         fwd_reply_code(o, m->id, rc, "job", &err);
         return;
     }

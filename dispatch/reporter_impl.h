@@ -38,6 +38,8 @@ typedef struct {
     int64_t next_epoch_check_ms;
     int need_rebuild;
     struct dp_metrics *metrics; /* this actor's own (reporter_metrics.c) */
+    size_t profiles_synced; /* offered profiles last copied to PostgreSQL */
+    unsigned profile_checks; /* every 10th check copies them whatever the count */
 } reporter_state;
 
 void reporter_do_submit(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m);
@@ -68,5 +70,15 @@ int reporter_quota_insert(reporter_state *s, fwd_origin o, const dp_job_spec *ok
                           dp_msg_submitted *items, dp_err *err);
 /* Rebuilds Redis from PostgreSQL when its epoch marker is gone (or asked). */
 void reporter_check_epoch(reporter_state *s);
+
+/* Routing (reporter_route.c). DP_EINVAL naming the first spec's profile no
+ * runner ever offered; DP_OK with *warning set (log too) when no runner ever
+ * offered any profile (a fleet scaled to zero). */
+int reporter_check_profiles(reporter_state *s, const dp_job_spec *specs, size_t n, char *warning,
+                            size_t warning_len, dp_err *err);
+/* Copies Redis's offered profiles to PostgreSQL when the set grew (tick). */
+void reporter_profiles_sync(reporter_state *s);
+/* Puts PostgreSQL's offered profiles back into Redis (the rebuild). */
+int reporter_profiles_restore(reporter_state *s, dp_err *err);
 
 #endif

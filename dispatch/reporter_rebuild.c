@@ -17,6 +17,10 @@ static int rebuild_redis(reporter_state *s, dp_err *err)
     store_cursor cur;
     memset(&cur, 0, sizeof cur);
     size_t total = 0;
+    /* An older dispatchd's single pending list: into the jobs' own queues. */
+    int mrc = rq_migrate_pending(s->rq, NULL, err);
+    if (mrc != DP_OK)
+        return mrc;
     for (;;) {
         store_unfinished_job *jobs = NULL;
         size_t n = 0;
@@ -32,8 +36,17 @@ static int rebuild_redis(reporter_state *s, dp_err *err)
             json_decref(j);
             if (texts[k] == NULL)
                 continue;
-            in[k] = (rq_job_in){jobs[i].spec.job_id, texts[k], strlen(texts[k]),
-                                jobs[i].spec.max_attempts, jobs[i].attempts};
+            const dp_job_spec *sp = &jobs[i].spec;
+            /* Its own queue and priority: both are in the stored spec. */
+            in[k] = (rq_job_in){.job_id = sp->job_id,
+                                .spec = texts[k],
+                                .spec_len = strlen(texts[k]),
+                                .max_attempts = sp->max_attempts,
+                                .attempts = jobs[i].attempts,
+                                .profile = sp->profile,
+                                .labels = (const char *const *)sp->labels,
+                                .n_labels = sp->n_labels,
+                                .priority = sp->priority};
             if (jobs[i].state == DP_JOB_LEASED && jobs[i].runner_id != NULL &&
                 rq_rebuild_leased(s->rq, jobs[i].runner_id, &in[k], NULL) == DP_OK) {
                 free(texts[k]);
@@ -62,6 +75,10 @@ static int rebuild_redis(reporter_state *s, dp_err *err)
         if (n < 1000)
             break;
     }
+    /* Every profile ever offered, so submits are judged as before the flush. */
+    int prc = reporter_profiles_restore(s, err);
+    if (prc != DP_OK)
+        return prc;
     if (total > 0) {
         char buf[24];
         snprintf(buf, sizeof buf, "%zu", total);

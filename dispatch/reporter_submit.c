@@ -26,6 +26,14 @@ void reporter_do_submit(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
         goto out;
     }
     r.submitted.n_items = sub->n_specs;
+    /* Routing: a profile no runner ever offered is refused at once (the
+     * whole submit: one error naming it), unless no runner ever offered any. */
+    char warning[512];
+    int prc = reporter_check_profiles(s, sub->specs, sub->n_specs, warning, sizeof warning, &err);
+    if (prc != DP_OK) {
+        fwd_reply_code(o, m->id, prc, "job", &err);
+        goto out;
+    }
     for (size_t i = 0; i < sub->n_specs; i++) {
         dp_job_spec *spec = &sub->specs[i];
         dp_submit_item *it = &r.submitted.items[i];
@@ -53,11 +61,17 @@ void reporter_do_submit(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
             continue;
         }
         it->job_id = strdup(id);
+        if (warning[0] != '\0')
+            it->warning = strdup(warning);
         ok[n_ok] = *spec; /* borrowed view; m still owns it */
         in[n_ok].job_id = spec->job_id;
         in[n_ok].spec = texts[n_ok];
         in[n_ok].spec_len = strlen(texts[n_ok]);
         in[n_ok].max_attempts = spec->max_attempts;
+        in[n_ok].profile = spec->profile;
+        in[n_ok].labels = (const char *const *)spec->labels;
+        in[n_ok].n_labels = spec->n_labels;
+        in[n_ok].priority = spec->priority;
         n_ok++;
     }
     if (n_ok > 0) {

@@ -7,6 +7,7 @@
 #include "dispatch/dd_actor.h"
 #include "dispatch/redis/rq.h"
 #include "dispatch/status_metrics.h"
+#include "dispatch/status_queues.h"
 #include "dispatch/store/store.h"
 
 #include <stdio.h>
@@ -29,6 +30,7 @@ typedef struct {
     int schema_applied;  /* highest migration PostgreSQL has; -1 unknown */
     char last_error[DP_ERR_MSG_MAX + 16];
     int64_t started_ms;
+    char *queue_metrics; /* heap: status_queue_metrics' text, appended to /metrics */
 } status_state;
 
 static uint64_t count_draining(status_state *s, dp_err *err)
@@ -68,7 +70,11 @@ static void refresh(status_state *s)
         s->g.runners_draining = count_draining(s, &err);
         s->slow_at_ms = now;
     }
-    status_metrics_queue_depth(s->own, s->rq);
+    char *qm = status_queue_metrics(s->rq, &err);
+    if (qm != NULL) {
+        free(s->queue_metrics);
+        s->queue_metrics = qm;
+    }
     s->g.q = st;
     s->stats_at_ms = now;
     s->last_error[0] = '\0';
@@ -137,9 +143,12 @@ static int status_handle(void *state, actor_ctx *ctx, nng_msg *msg, nng_msg **re
     size_t len = 0;
     uint8_t ok = 1;
     int rc = DP_OK;
-    if (kind == 'm')
+    if (kind == 'm') {
         rc = render_metrics(s, ready, &text, &len);
-    else if (kind == 'r') {
+        /* the per-queue series (dispatch/status_queues.h), as last read */
+        if (rc == DP_OK && s->queue_metrics != NULL)
+            rc = dp_metrics_appendf(&text, &len, "%s", s->queue_metrics);
+    } else if (kind == 'r') {
         ok = (uint8_t)ready;
         rc = dp_metrics_appendf(&text, &len, "%s", why);
     } else /* liveness: this actor answered */
@@ -182,6 +191,7 @@ static void status_stop(void *state, actor_ctx *ctx)
     rq_close(s->rq);
     store_close(s->db);
     dp_metrics_free(s->own);
+    free(s->queue_metrics);
     free(s);
 }
 

@@ -8,7 +8,6 @@ const dp_metric_desc status_metric_descs[] = {
     {"dispatch_uptime_seconds", DP_METRIC_COUNTER, "Seconds since dispatchd started."},
     {"dispatch_jobs", DP_METRIC_GAUGE,
      "Jobs by state: pending, leased and dead in Redis (the queue), completed in PostgreSQL."},
-    {"dispatch_queue_depth", DP_METRIC_GAUGE, "Pending jobs by queue (profile, labels, priority)."},
     {"dispatch_runners_alive", DP_METRIC_GAUGE, "Runners whose heartbeat is current."},
     {"dispatch_runners_draining", DP_METRIC_GAUGE, "Alive runners that take no new jobs."},
     {"dispatch_jobs_submitted_total", DP_METRIC_COUNTER,
@@ -55,10 +54,4 @@ void status_metrics_gauges(dp_metrics *m, const status_gauges *g)
     dp_metrics_set(m, "dispatch_runners_alive", "", (double)g->q.runners_alive);
     dp_metrics_set(m, "dispatch_runners_draining", "", (double)g->runners_draining);
     dp_metrics_set(m, "dispatch_metrics_missed", "", (double)g->missed);
-}
-
-void status_metrics_queue_depth(dp_metrics *m, void *rq_conn)
-{
-    (void)m;
-    (void)rq_conn;
 }

@@ -24,9 +24,5 @@ typedef struct {
 /* The gauges the status actor owns, into m. */
 void status_metrics_gauges(dp_metrics *m, const status_gauges *g);
 
-/* dispatch_queue_depth{profile,labels,priority}: the depth of each queue
- * (profile x labels x priority), once queues exist (the routing work adds
- * it here, reading Redis on the status actor's connection). Today: none. */
-void status_metrics_queue_depth(dp_metrics *m, void *rq_conn);
 
 #endif

@@ -18,9 +18,21 @@ typedef struct {
     int failures;
 } waker_state;
 
+/* Tells the leaser which queues became non-empty (none: look at everything),
+ * so it wakes only runners that can take the work. */
 static void wake_leaser(waker_state *s)
 {
     dp_msg m = {.type = DP_MSG_WAKE};
+    const char *ids[RQ_WAKE_QIDS_MAX];
+    int all = 1;
+    size_t n = s->sub != NULL ? rq_wake_queues(s->sub, ids, RQ_WAKE_QIDS_MAX, &all) : 0;
+    for (size_t i = 0; i < n; i++)
+        if (strlen(ids[i]) >= DP_MSG_MAX_NAME)
+            all = 1; /* too long for the message: everyone looks */
+    if (!all) {
+        m.wake.queues = (char **)ids;
+        m.wake.n_queues = n;
+    }
     dp_err err = {0};
     nng_msg *msg = fwd_internal(&m, &err);
     if (msg != NULL)

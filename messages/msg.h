@@ -202,6 +202,7 @@ typedef struct {
     char *error;    /* ... or this: why the spec was refused */
     char *code;     /* with error, optional: "quota" (retry_s: seconds to wait), else none */
     uint32_t retry_s;
+    char *warning;  /* accepted, but: e.g. no runner has registered yet */
 } dp_submit_item;
 
 typedef struct {
@@ -245,6 +246,13 @@ typedef struct {
 typedef struct {
     uint32_t slot; /* index of the executor in its runner */
 } dp_msg_slot_free;
+
+/* wake (internal): the queue ids that became non-empty; none: every waiter
+ * should look (a queue appeared, or the runner side's "we are unknown"). */
+typedef struct {
+    char **queues;
+    size_t n_queues;
+} dp_msg_wake;
 
 /* An API key as operators see it (common/apikey.h). */
 typedef struct {
@@ -344,6 +352,7 @@ typedef struct {
         dp_msg_event event;
         dp_msg_events events;
         dp_msg_slot_free slot_free;
+        dp_msg_wake wake;
         dp_msg_peers peers;
         dp_msg_key_create key_create;
         dp_key_info key;

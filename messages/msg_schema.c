@@ -76,6 +76,8 @@ static const dp_field spec_fields[] = {
     F_SCALAR("atol", DP_F_F64, dp_job_spec, abs_tol),
     F_SCALAR("rtol", DP_F_F64, dp_job_spec, rel_tol),
     F_STR("cb", dp_job_spec, callback_url, DP_CALLBACK_URL_MAX),
+    F_STRS("labels", dp_job_spec, labels, n_labels, DP_JOB_LABELS_MAX),
+    F_SCALAR("prio", DP_F_U32, dp_job_spec, priority),
 };
 static const dp_schema spec_schema = SCHEMA(spec, dp_job_spec, spec_fields);
 
@@ -138,12 +140,22 @@ static const dp_field runner_info_fields[] = {
 };
 static const dp_schema runner_info_schema = SCHEMA(runner, dp_runner_info, runner_info_fields);
 
+static const dp_field queue_depth_fields[] = {
+    F_STR("prof", dp_queue_depth, profile, DP_MSG_MAX_NAME),
+    F_STR("labels", dp_queue_depth, labels, DP_MSG_MAX_STR),
+    F_STR("prio", dp_queue_depth, priority, 16),
+    F_SCALAR("depth", DP_F_U64, dp_queue_depth, depth),
+    F_SCALAR("runners", DP_F_U32, dp_queue_depth, runners),
+};
+static const dp_schema queue_depth_schema = SCHEMA(queue, dp_queue_depth, queue_depth_fields);
+
 static const dp_field queue_stats_fields[] = {
     F_SCALAR("pending", DP_F_U64, dp_queue_stats, pending),
     F_SCALAR("leased", DP_F_U64, dp_queue_stats, leased),
     F_SCALAR("dead", DP_F_U64, dp_queue_stats, dead),
     F_SCALAR("done", DP_F_U64, dp_queue_stats, completed),
     F_SCALAR("alive", DP_F_U64, dp_queue_stats, runners_alive),
+    F_ARR("queues", dp_queue_stats, queues, n_queues, DP_QUEUES_MAX, &queue_depth_schema),
 };
 static const dp_schema queue_stats_schema = SCHEMA(queue_stats, dp_queue_stats, queue_stats_fields);
 
@@ -252,6 +264,7 @@ static const dp_field submit_item_fields[] = {
     F_STR("err", dp_submit_item, error, DP_MSG_MAX_STR),
     F_STR("code", dp_submit_item, code, DP_MSG_MAX_NAME),
     F_SCALAR("retry", DP_F_U32, dp_submit_item, retry_s),
+    F_STR("warn", dp_submit_item, warning, DP_MSG_MAX_STR),
 };
 static const dp_schema submit_item_schema = SCHEMA(item, dp_submit_item, submit_item_fields);
 
@@ -302,6 +315,11 @@ static const dp_field events_fields[] = {
     F_ARR("evs", dp_msg_events, events, n_events, DP_MSG_MAX_EVENTS, &event_schema),
 };
 static const dp_schema events_schema = SCHEMA(events, dp_msg_events, events_fields);
+
+static const dp_field wake_fields[] = {
+    F_STRS("queues", dp_msg_wake, queues, n_queues, 64),
+};
+static const dp_schema wake_schema = SCHEMA(wake, dp_msg_wake, wake_fields);
 
 static const dp_field slot_free_fields[] = {
     F_SCALAR("slot", DP_F_U32, dp_msg_slot_free, slot),
@@ -412,7 +430,7 @@ static const struct {
     [DP_MSG_PROFILE_LIST] = {"list_profiles", &empty_schema},
     [DP_MSG_PROFILES] = {"profiles", &profiles_schema},
     /* the in-process catalogue (dp_msg_encode_internal) */
-    [DP_MSG_WAKE] = {"wake", &empty_schema},
+    [DP_MSG_WAKE] = {"wake", &wake_schema},
     [DP_MSG_EVENTS] = {"events", &events_schema},
     [DP_MSG_SLOT_FREE] = {"slot_free", &slot_free_schema},
     [DP_MSG_PEERS] = {"peers", &peers_schema},

@@ -88,6 +88,9 @@ typedef struct {
     size_t n_labels;
     uint32_t capacity; /* concurrency slots, >= 1 */
     const char *version;
+    const char *const *profiles; /* the profiles it offers; NULL (n 0): every profile (a
+                                    runner that sends no list: protocol tests, benches) */
+    size_t n_profiles;
 } rq_runner_reg;
 
 /* Compares the presented registration token with the configured one in
@@ -135,6 +138,12 @@ typedef struct {
     uint32_t max_attempts; /* 0: the connection's default */
     uint32_t attempts;     /* 0 for new jobs; rebuild: attempts already made, or
                               the current attempt for rq_rebuild_leased */
+    /* Routing (docs/redis.md, "Queues and routing"): the job's queue is
+     * profile x sorted label set x priority. NULL profile: "". */
+    const char *profile;
+    const char *const *labels; /* labels a runner must carry, [A-Za-z0-9_.-] */
+    size_t n_labels;
+    uint32_t priority; /* a dp_priority */
 } rq_job_in;
 
 /* Appends jobs to the tail of pending (FIFO), in batches of RQ_BATCH_MAX per
@@ -220,6 +229,41 @@ int rq_stats(rq_conn *c, dp_queue_stats *out, dp_err *err);
  * with attempts set. */
 int rq_rebuild_leased(rq_conn *c, const char *runner_id, const rq_job_in *job, dp_err *err);
 
+/* ---- routing (rq_route.c) ---- */
+
+#define RQ_QID_MAX (DP_PROFILE_NAME_MAX + 2 + DP_JOB_LABELS_MAX * (DP_LABEL_MAX + 1))
+
+/* The queue id of a profile and label set: "<profile>:<labels sorted,
+ * comma-joined>". DP_EINVAL for a bad label or too many. */
+int rq_queue_id(const char *profile, const char *const *labels, size_t n_labels,
+                char out[RQ_QID_MAX], dp_err *err);
+
+/* Pending jobs per queue (profile x labels x priority; only queues with jobs
+ * unless with_empty; at most max rows) and how many live, not draining
+ * runners can take each: fills out->pending and out->queues (heap:
+ * dp_queue_stats_free). O(3 x queues + live runners x their eligible
+ * queues): admin and metrics only. */
+int rq_queue_depths(rq_conn *c, size_t max, int with_empty, dp_queue_stats *out, dp_err *err);
+
+/* Whether some runner ever offered `profile` (*offered) and whether any
+ * runner ever offered any profile (*any), in one round trip. */
+int rq_profile_offered(rq_conn *c, const char *profile, int *offered, int *any, dp_err *err);
+
+/* Every profile ever offered (heap array of heap strings: rq_strings_free),
+ * and adding to that set (the rebuild restores it from PostgreSQL). */
+int rq_profiles_list(rq_conn *c, char ***out, size_t *n_out, dp_err *err);
+int rq_profiles_add(rq_conn *c, const char *const *profiles, size_t n, dp_err *err);
+
+/* The queue ids a runner can take (heap: rq_strings_free); empty for an
+ * unknown runner. */
+int rq_runner_queues(rq_conn *c, const char *runner_id, char ***out, size_t *n_out, dp_err *err);
+void rq_strings_free(char **list, size_t n);
+
+/* Upgrade: moves the jobs an older dispatchd left in the single pending
+ * list (P jobs:pending) into their own queues, RQ_BATCH_MAX per script
+ * call; *left (may be NULL) gets what is still there (0 when done). */
+int rq_migrate_pending(rq_conn *c, uint64_t *left, dp_err *err);
+
 /* ---- reaper ---- */
 
 typedef struct {
@@ -256,5 +300,12 @@ int rq_wake_fd(const rq_wake *w); /* poll it for POLLIN */
  * is gone: close and subscribe again). */
 int rq_wake_read(rq_wake *w, int timeout_ms, dp_err *err);
 void rq_wake_close(rq_wake *w); /* accepts NULL */
+
+#define RQ_WAKE_QIDS_MAX 64
+/* What the last rq_wake_read received: up to max queue ids that went from
+ * empty to non-empty (out[i] point into w, valid until the next read), and
+ * *all = 1 when every waiter should look (a queue appeared, or more ids than
+ * fit). Returns the number of ids. */
+size_t rq_wake_queues(const rq_wake *w, const char **out, size_t max, int *all);
 
 #endif

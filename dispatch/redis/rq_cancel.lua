@@ -3,14 +3,16 @@
 -- Returns 0 cancelled, 1 already cancelled, 4 already completed, 5 not found.
 local id, ttl = ARGV[1], ARGV[2]
 local jk = job_key(id)
-local j = redis.pcall('HMGET', jk, 'state', 'leased_by')
+local j = redis.pcall('HMGET', jk, 'state', 'leased_by', 'queue', 'prio')
 if j.err then
     if redis.call('GET', jk) == 'cancelled' then return 1 end
     return 4
 end
 if not j[1] then return 5 end
 if j[1] == 'queued' then
-    redis.call('LREM', K_PENDING, 1, id) -- O(pending): an admin action
+    -- O(that queue's length): an admin action. An emptied queue stays in
+    -- its ready set until a lease finds it empty.
+    redis.call('LREM', queue_key(j[3] or ':', j[4] or 'n'), 1, id)
 elseif j[1] == 'leased' then
     redis.call('SREM', K_LEASED, id)
     redis.call('SREM', runner_key(j[2]) .. ':jobs', id)

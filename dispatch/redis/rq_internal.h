@@ -25,7 +25,7 @@ struct rq_conn {
 };
 
 /* A growable argv for redisCommandArgv. Strings added with rq_args_add are
- * borrowed (must outlive the call); rq_args_u64/rq_args_fmt copy into
+ * borrowed (must outlive the call); rq_args_u64/rq_args_dup copy into
  * storage the vector owns. Allocation failure is remembered and reported by
  * the call that uses the vector. */
 typedef struct {
@@ -40,6 +40,7 @@ typedef struct {
 void rq_args_add(rq_args *a, const void *p, size_t len);
 void rq_args_str(rq_args *a, const char *s);
 void rq_args_u64(rq_args *a, uint64_t v);
+void rq_args_dup(rq_args *a, const char *s);
 void rq_args_free(rq_args *a);
 
 /* Retry policy for a call that lost its connection mid-way. */

@@ -1,10 +1,23 @@
 -- lease: ARGV = runner_id, k, request_id ('' for none).
 -- Returns {code, ...}: code 0 then (job_id, attempt, spec) triples; code 5 when
 -- the runner is unknown or was reaped (it must re-register).
+-- Which job: the runner's eligible queues are P runner:<id>:queues (made at
+-- registration); per priority the candidates are that set intersected with
+-- P ready:<p> (SINTER: O(min(eligible, ready)) per priority, at most three
+-- per call, never O(pending)). Priorities are served by a weighted round
+-- robin per runner, 8 high : 3 normal : 1 low (SEQ; the counter `wrr` lives
+-- in the runner hash): a slot whose priority has no eligible job goes to the
+-- highest that has one, so no slot is wasted, and while low work is
+-- eligible, at least one job in every 12 the runner takes is low (3 in 12
+-- normal). Within a priority the candidate queues (sorted) are served
+-- round-robin (`rr`), so no queue starves another.
 local rid, k, req = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local rk = runner_key(rid)
-local r = redis.call('HMGET', rk, 'draining', 'lost', 'last_req', 'last_resp')
-if not r[1] or r[2] == '1' then return {5} end
+local r = redis.call('HMGET', rk, 'draining', 'lost', 'last_req', 'last_resp', 'wrr', 'rr',
+    'profiles')
+-- No profiles field: registered with an older dispatchd, so it has no queue
+-- set: unknown, it registers again.
+if not r[1] or r[2] == '1' or not r[7] then return {5} end
 local out = {0}
 if req ~= '' and r[3] == req and (r[4] or '') ~= '' then
     -- A retry whose answer was lost: hand back what that request got and
@@ -22,15 +35,44 @@ if req ~= '' and r[3] == req and (r[4] or '') ~= '' then
     return out
 end
 if r[1] == '1' then return out end
+local SEQ = {'h', 'n', 'h', 'h', 'n', 'h', 'l', 'h', 'h', 'n', 'h', 'h'}
+local wrr, rr = tonumber(r[5] or '0') or 0, tonumber(r[6] or '0') or 0
+local elig = rk .. ':queues'
+local cands = {}
+local function candidates(p)
+    local c = cands[p]
+    if not c then
+        c = redis.call('SINTER', elig, ready_key(p))
+        if #c > 1 then table.sort(c) end
+        cands[p] = c
+    end
+    return c
+end
 local now = now_ms()
 local got, resp = {}, {}
-local rounds = 0
--- Stale ids (cancelled or already moved) are skipped; pop again, boundedly.
-while #got < k and rounds < 4 do
-    rounds = rounds + 1
-    local ids = redis.call('LPOP', K_PENDING, k - #got)
-    if not ids then break end
-    for _, id in ipairs(ids) do
+-- Each turn takes a job, drops an empty queue, or skips a stale id; stale
+-- ids are bounded like before (4 per job asked for).
+local turns, max_turns = 0, 4 * k + 64
+while #got < k and turns < max_turns do
+    turns = turns + 1
+    local pref = SEQ[wrr % 12 + 1]
+    local p, c = nil, nil
+    for _, q in ipairs({pref, 'h', 'n', 'l'}) do
+        local cq = candidates(q)
+        if #cq > 0 then
+            p, c = q, cq
+            break
+        end
+    end
+    if not p then break end
+    local i = rr % #c + 1
+    local qid = c[i]
+    local id = redis.call('LPOP', queue_key(qid, p))
+    if not id then
+        -- Empty: out of the ready set (a push adds it back) and of our candidates.
+        redis.call('SREM', ready_key(p), qid)
+        table.remove(c, i)
+    else
         local jk = job_key(id)
         local j = redis.pcall('HMGET', jk, 'spec', 'attempts', 'state')
         if not j.err and j[3] == 'queued' then
@@ -42,6 +84,8 @@ while #got < k and rounds < 4 do
             out[#out + 1] = id
             out[#out + 1] = att
             out[#out + 1] = j[1]
+            wrr = wrr + 1
+            rr = rr + 1
         end
     end
 end
@@ -49,7 +93,11 @@ if #got > 0 then
     push_all('SADD', K_LEASED, got)
     push_all('SADD', rk .. ':jobs', got)
 end
+-- One HSET for the round-robin counters and the request record.
 if req ~= '' then
-    redis.call('HSET', rk, 'last_req', req, 'last_resp', table.concat(resp, ' '))
+    redis.call('HSET', rk, 'wrr', wrr % 12, 'rr', rr % 1000000, 'last_req', req, 'last_resp',
+        table.concat(resp, ' '))
+elseif #got > 0 then
+    redis.call('HSET', rk, 'wrr', wrr % 12, 'rr', rr % 1000000)
 end
 return out

@@ -27,3 +27,68 @@ local function wake_if_was_empty(len_after, pushed)
         redis.call('PUBLISH', P .. 'wake', pushed)
     end
 end
+-- Queues (docs/redis.md, "Queues and routing"). A queue id (qid) is
+-- '<profile>:<labels>' (labels sorted, comma-joined, '' for none); its jobs
+-- sit in one list per priority, P q:<h|n|l>:<qid>. P queues is the index of
+-- qids; P ready:<h|n|l> holds every qid whose list at that priority may be
+-- non-empty (added on every push, removed by the lease that finds it empty);
+-- P runner:<id>:queues holds the qids a runner can take.
+local PRIOS = {'h', 'n', 'l'}
+local function queue_key(qid, prio) return P .. 'q:' .. prio .. ':' .. qid end
+local function ready_key(prio) return P .. 'ready:' .. prio end
+-- Comma-joined list -> set (a table); '*' -> nil (a runner that offers no
+-- profile list takes every profile: rq-level callers and benches).
+local function csv_set(s)
+    if s == '*' then return nil end
+    local t = {}
+    for x in string.gmatch(s or '', '[^,]+') do t[x] = true end
+    return t
+end
+-- Whether a runner with these profile and label sets can take queue qid.
+local function covers(profiles, labels, qid)
+    local prof, labs = string.match(qid, '^([^:]*):(.*)$')
+    if not prof then return false end
+    if profiles and not profiles[prof] then return false end
+    for l in string.gmatch(labs, '[^,]+') do
+        if not labels[l] then return false end
+    end
+    return true
+end
+-- Pushes job ids to their own queues: groups is qkey -> {qid=, prio=, ids=}.
+-- A queue that goes from empty to non-empty publishes its qid on P wake (a
+-- waiter saw it empty, so any later push either makes that transition or
+-- follows one that did). Returns the number pushed.
+local function push_groups(cmd, groups)
+    local total = 0
+    for qk, g in pairs(groups) do
+        local len = push_all(cmd, qk, g.ids)
+        redis.call('SADD', ready_key(g.prio), g.qid)
+        if len == #g.ids then redis.call('PUBLISH', P .. 'wake', g.qid) end
+        total = total + #g.ids
+    end
+    return total
+end
+local function group_add(groups, qid, prio, id)
+    if not qid then qid, prio = ':', 'n' end
+    local qk = queue_key(qid, prio)
+    local g = groups[qk]
+    if not g then
+        g = {qid = qid, prio = prio, ids = {}}
+        groups[qk] = g
+    end
+    g.ids[#g.ids + 1] = id
+end
+-- Records qid in the index; a new queue joins the queue sets of the
+-- registered runners that cover it (O(runners), once per new queue, never
+-- per job). Returns true when the queue is new.
+local function note_queue(qid)
+    if redis.call('SADD', P .. 'queues', qid) == 0 then return false end
+    for _, rid in ipairs(redis.call('SMEMBERS', K_RUNNERS)) do
+        local rk = runner_key(rid)
+        local r = redis.call('HMGET', rk, 'profiles', 'labels', 'lost')
+        if r[1] and r[3] ~= '1' and covers(csv_set(r[1]), csv_set(r[2]) or {}, qid) then
+            redis.call('SADD', rk .. ':queues', qid)
+        end
+    end
+    return true
+end

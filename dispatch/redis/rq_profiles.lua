@@ -11,6 +11,9 @@ for _, id in ipairs(redis.call('SMEMBERS', K_RUNNERS)) do
         local h = redis.call('HMGET', runner_key(id), 'profiles', 'capacity', 'draining')
         if h[1] and h[1] ~= '' and h[3] ~= '1' then
             for name in string.gmatch(h[1], '[^,]+') do
+                -- '*': a runner that sent no list takes every profile but
+                -- offers none by name (rq_register.lua)
+                if name == '*' then break end
                 local a = agg[name]
                 if not a then
                     a = {0, 0, 0}

@@ -4,16 +4,30 @@
 
 #include "rq_internal.h"
 
+/* The priority's letter in key names: h, n, l. */
+static const char *rq_prio_code(uint32_t p)
+{
+    return p == DP_PRIORITY_HIGH ? "h" : p == DP_PRIORITY_LOW ? "l" : "n";
+}
+
 static int rq_enqueue_chunk(rq_conn *c, const rq_job_in *jobs, size_t n, size_t *added, dp_err *err)
 {
     rq_args a = {0};
     rq_args_u64(&a, n);
     for (size_t i = 0; i < n; i++) {
         uint32_t max = jobs[i].max_attempts ? jobs[i].max_attempts : c->opt.max_attempts;
+        char qid[RQ_QID_MAX];
+        int rc = rq_queue_id(jobs[i].profile, jobs[i].labels, jobs[i].n_labels, qid, err);
+        if (rc != DP_OK) {
+            rq_args_free(&a);
+            return rc;
+        }
         rq_args_str(&a, jobs[i].job_id);
         rq_args_add(&a, jobs[i].spec ? jobs[i].spec : "", jobs[i].spec ? jobs[i].spec_len : 0);
         rq_args_u64(&a, max);
         rq_args_u64(&a, jobs[i].attempts);
+        rq_args_dup(&a, qid);
+        rq_args_str(&a, rq_prio_code(jobs[i].priority));
     }
     redisReply *r = NULL;
     /* Retry-safe: the script skips job ids that already exist. */
@@ -38,6 +52,9 @@ int rq_enqueue(rq_conn *c, const rq_job_in *jobs, size_t n, size_t *added, dp_er
         if (jobs[i].max_attempts > DP_MAX_ATTEMPTS_LIMIT)
             return dp_err_set(err, DP_EINVAL, "job %s: max_attempts %u is above %d", jobs[i].job_id,
                               (unsigned)jobs[i].max_attempts, DP_MAX_ATTEMPTS_LIMIT);
+        if (jobs[i].priority > DP_PRIORITY_LOW)
+            return dp_err_set(err, DP_EINVAL, "job %s: priority %u is unknown", jobs[i].job_id,
+                              (unsigned)jobs[i].priority);
     }
     for (size_t i = 0; i < n; i += RQ_BATCH_MAX) {
         size_t m = n - i < RQ_BATCH_MAX ? n - i : RQ_BATCH_MAX;
@@ -194,12 +211,17 @@ int rq_rebuild_leased(rq_conn *c, const char *runner_id, const rq_job_in *job, d
     if (job->attempts == 0)
         return dp_err_set(err, DP_EINVAL, "job %s: a leased job needs an attempt >= 1",
                           job->job_id);
+    char qid[RQ_QID_MAX];
+    if ((rc = rq_queue_id(job->profile, job->labels, job->n_labels, qid, err)) != DP_OK)
+        return rc;
     rq_args a = {0};
     rq_args_str(&a, runner_id);
     rq_args_str(&a, job->job_id);
     rq_args_add(&a, job->spec ? job->spec : "", job->spec ? job->spec_len : 0);
     rq_args_u64(&a, job->max_attempts ? job->max_attempts : c->opt.max_attempts);
     rq_args_u64(&a, job->attempts);
+    rq_args_str(&a, qid);
+    rq_args_str(&a, rq_prio_code(job->priority));
     redisReply *r = NULL;
     rc = rq_eval(c, RQ_LUA_REBUILD_LEASED, &a, RQ_RETRY, &r, err);
     rq_args_free(&a);

@@ -55,49 +55,6 @@ int rq_quota_give_back(rq_conn *c, const char *key_id, uint32_t n, dp_err *err)
     return n == 0 ? DP_OK : quota_call(c, key_id, 0, -(long long)n, &got, &left, err);
 }
 
-static int profile_name_ok(const char *p)
-{
-    if (p == NULL || p[0] == '\0' || strlen(p) > 64)
-        return 0;
-    for (; *p != '\0'; p++)
-        if ((unsigned char)*p <= ' ' || *p == ',' || *p == 127)
-            return 0;
-    return 1;
-}
-
-int rq_runner_set_profiles(rq_conn *c, const char *runner_id, const char *const *profiles, size_t n,
-                           dp_err *err)
-{
-    int rc = rq_check_id(runner_id, "runner id", err);
-    if (rc != DP_OK)
-        return rc;
-    size_t cap = 1;
-    for (size_t i = 0; i < n; i++)
-        cap += profiles[i] != NULL ? strlen(profiles[i]) + 1 : 0;
-    char *joined = calloc(1, cap), key[RQ_PREFIX_MAX + DP_ID_MAX + 16];
-    if (joined == NULL)
-        return dp_err_set(err, DP_ENOMEM, "runner profiles: out of memory");
-    size_t used = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (!profile_name_ok(profiles[i]))
-            continue;
-        used += (size_t)snprintf(joined + used, cap - used, "%s%s", used ? "," : "", profiles[i]);
-    }
-    snprintf(key, sizeof key, "%srunner:%s", c->keys[0], runner_id);
-    rq_args a = {0};
-    rq_args_str(&a, "HSET");
-    rq_args_str(&a, key);
-    rq_args_str(&a, "profiles");
-    rq_args_str(&a, joined);
-    redisReply *r = NULL;
-    rc = rq_call(c, "set runner profiles", &a, RQ_RETRY, &r, err);
-    rq_args_free(&a);
-    if (r != NULL)
-        freeReplyObject(r);
-    free(joined);
-    return rc;
-}
-
 void rq_profiles_free(rq_profile_row *rows, size_t n)
 {
     for (size_t i = 0; rows != NULL && i < n; i++)

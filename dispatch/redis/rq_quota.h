@@ -5,9 +5,9 @@
  * hash tag, named in the script's KEYS), taken and given back atomically by
  * rq_quota.lua. Windows are fixed minutes of the wall clock.
  *
- * rq_runner_set_profiles / rq_profiles_list: a runner's profiles are
- * written into its runner hash at registration; the list aggregates the
- * live runners' (rq_profiles.lua).
+ * rq_profiles_list: a runner's profiles are written into its runner hash
+ * by the register script (rq_register.lua); the list aggregates the live
+ * runners' (rq_profiles.lua).
  *
  * Ownership: inputs borrowed; *out of rq_profiles_list is heap
  * (rq_profiles_free). */
@@ -36,11 +36,6 @@ typedef struct {
     uint32_t runners, capacity;
     char last_seen[32]; /* RFC 3339 UTC: the newest heartbeat among them */
 } rq_profile_row;
-
-/* Stores the profiles runner_id offers (names without commas or control
- * characters; others are skipped). */
-int rq_runner_set_profiles(rq_conn *c, const char *runner_id, const char *const *profiles, size_t n,
-                           dp_err *err);
 
 int rq_profiles_list(rq_conn *c, rq_profile_row **out, size_t *n, dp_err *err);
 void rq_profiles_free(rq_profile_row *rows, size_t n);

@@ -7,7 +7,7 @@
 -- this reaper dies), token deleted, hash marked lost. From then on its
 -- heartbeat, lease and complete are refused, so nobody ever sees a
 -- half-reclaimed runner as alive. Each call then moves up to `chunk` of the
--- jobs it still holds back to the head of pending, or to dead with a reason
+-- jobs it still holds back to the head of its own queue (qid x priority), or to dead with a reason
 -- when their attempts are used up; the call that empties the set removes
 -- the marker and lets the hash expire after keep_ms. Returns {code,
 -- requeued, dead}: code 1 reaped (done), 2 more jobs left (call again), 0
@@ -37,9 +37,11 @@ else
     jobs = redis.call('SMEMBERS', rk .. ':jobs')
 end
 local back, dead, held = {}, {}, {}
+local groups = {}
 for _, jid in ipairs(jobs) do
     local jk = job_key(jid)
-    local j = redis.pcall('HMGET', jk, 'state', 'leased_by', 'attempts', 'max_attempts')
+    local j = redis.pcall('HMGET', jk, 'state', 'leased_by', 'attempts', 'max_attempts', 'queue',
+        'prio')
     if not j.err and j[1] == 'leased' and j[2] == id then
         held[#held + 1] = jid
         local a, m = tonumber(j[3]), tonumber(j[4])
@@ -50,14 +52,16 @@ for _, jid in ipairs(jobs) do
         else
             redis.call('HSET', jk, 'state', 'queued')
             back[#back + 1] = jid
+            group_add(groups, j[5], j[6], jid)
         end
     end
 end
 if #held > 0 then push_all('SREM', K_LEASED, held) end
-if #back > 0 then wake_if_was_empty(push_all('LPUSH', K_PENDING, back), #back) end
+-- Back to the head of each job's own queue, at its own priority.
+push_groups('LPUSH', groups)
 if #dead > 0 then push_all('RPUSH', K_DEAD, dead) end
 if chunk > 0 and redis.call('SCARD', rk .. ':jobs') > 0 then return {2, #back, #dead} end
-redis.call('DEL', rk .. ':jobs')
+redis.call('DEL', rk .. ':jobs', rk .. ':queues')
 redis.call('ZREM', K_ALIVE, marker)
 if redis.call('EXISTS', rk) == 1 then redis.call('PEXPIRE', rk, ARGV[3]) end
 return {1, #back, #dead}

@@ -53,6 +53,26 @@ int rq_registry_register(rq_conn *c, const char *expected_registration_token,
         used += (size_t)snprintf(labels + used, sizeof labels - used, "%s%s", i ? "," : "",
                                  reg->labels[i]);
     }
+    /* Profiles: names a queue id can hold; '*' (none sent) takes every profile. */
+    char profiles[256 * (DP_PROFILE_NAME_MAX + 1) + 2] = "*";
+    if (reg->profiles != NULL) {
+        size_t pu = 0;
+        profiles[0] = '\0';
+        if (reg->n_profiles > 256)
+            return dp_err_set(err, DP_EINVAL, "runner offers more than 256 profiles");
+        for (size_t i = 0; i < reg->n_profiles; i++) {
+            const char *p = reg->profiles[i];
+            if ((rc = rq_check_text(p, "profile", DP_PROFILE_NAME_MAX, 1, err)) != DP_OK)
+                return rc;
+            if (*p == '\0' || strchr(p, ':') != NULL || strcmp(p, "*") == 0)
+                return dp_err_set(err, DP_EINVAL, "runner profile '%s' is not a profile name", p);
+            int w = snprintf(profiles + pu, sizeof profiles - pu, "%s%s", i ? "," : "", p);
+            if (w < 0 || (size_t)w >= sizeof profiles - pu)
+                return dp_err_set(err, DP_EINVAL, "runner profiles exceed %zu bytes",
+                                  sizeof profiles - 1);
+            pu += (size_t)w;
+        }
+    }
     uint8_t raw[32];
     if (dp_new_id("r-", runner_id, DP_ID_MAX) != 0 || dp_random_bytes(raw, sizeof raw) != 0)
         return dp_err_set(err, DP_EIO, "getrandom failed creating a runner id or token");
@@ -69,6 +89,7 @@ int rq_registry_register(rq_conn *c, const char *expected_registration_token,
     rq_args_u64(&a, reg->capacity);
     rq_args_str(&a, reg->version);
     rq_args_u64(&a, c->opt.alive_ttl_ms);
+    rq_args_str(&a, profiles);
     redisReply *r = NULL;
     /* A retry after a lost reply creates at most one orphan runner, which
      * never heartbeats and is reaped. */

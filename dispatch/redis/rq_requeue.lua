@@ -1,10 +1,10 @@
--- requeue one job: ARGV = job_id. A leased job goes back to the head of
--- pending (its attempt stays counted); a dead job goes back with attempts
+-- requeue one job: ARGV = job_id. A leased job goes back to the head of its
+-- own queue (its attempt stays counted); a dead job goes back with attempts
 -- reset. Returns 0 moved, 1 already pending, 4 terminal (completed or
 -- cancelled), 5 not found.
 local id = ARGV[1]
 local jk = job_key(id)
-local j = redis.pcall('HMGET', jk, 'state', 'leased_by')
+local j = redis.pcall('HMGET', jk, 'state', 'leased_by', 'queue', 'prio')
 if j.err then return 4 end
 if not j[1] then return 5 end
 if j[1] == 'queued' then return 1 end
@@ -18,5 +18,7 @@ elseif j[1] == 'dead' then
 else
     return 4
 end
-wake_if_was_empty(redis.call('LPUSH', K_PENDING, id), 1)
+local groups = {}
+group_add(groups, j[3], j[4], id)
+push_groups('LPUSH', groups)
 return 0

@@ -175,8 +175,13 @@ void rq_runner_list_free(dp_runner_info *list, size_t n)
 int rq_stats(rq_conn *c, dp_queue_stats *out, dp_err *err)
 {
     memset(out, 0, sizeof *out);
+    /* pending: the sum over the queues (no rows asked for). */
+    int rc = rq_queue_depths(c, 0, 0, out, err);
+    if (rc != DP_OK)
+        return rc;
+    uint64_t pending = out->pending;
     rq_args cmds[4] = {{0}};
-    rq_args_str(&cmds[0], "LLEN");
+    rq_args_str(&cmds[0], "EXISTS");
     rq_args_str(&cmds[0], c->keys[1]);
     rq_args_str(&cmds[1], "SCARD");
     rq_args_str(&cmds[1], c->keys[2]);
@@ -187,9 +192,9 @@ int rq_stats(rq_conn *c, dp_queue_stats *out, dp_err *err)
     rq_args_u64(&cmds[3], (uint64_t)rq_now_ms());
     rq_args_str(&cmds[3], "+inf");
     redisReply *rep[4];
-    int rc = rq_pipeline(c, "stats", cmds, 4, rep, err);
+    rc = rq_pipeline(c, "stats", cmds, 4, rep, err);
     if (rc == DP_OK) {
-        out->pending = (uint64_t)rq_reply_int(rep[0]);
+        out->pending = pending;
         out->leased = (uint64_t)rq_reply_int(rep[1]);
         out->dead = (uint64_t)rq_reply_int(rep[2]);
         out->runners_alive = (uint64_t)rq_reply_int(rep[3]);

@@ -107,28 +107,41 @@ void rq_args_str(rq_args *a, const char *s)
     rq_args_add(a, s, strlen(s));
 }
 
-void rq_args_u64(rq_args *a, uint64_t v)
+/* Adds s (heap, now owned by a) as the next argument; NULL marks oom. */
+static void rq_args_take(rq_args *a, char *s)
 {
-    if (a->oom)
+    if (s == NULL)
+        a->oom = 1;
+    if (a->oom) {
+        free(s);
         return;
+    }
     if (a->n_owned == a->cap_owned) {
         size_t cap = a->cap_owned ? a->cap_owned * 2 : 8;
         char **o = realloc(a->owned, cap * sizeof *o);
         if (o == NULL) {
             a->oom = 1;
+            free(s);
             return;
         }
         a->owned = o;
         a->cap_owned = cap;
     }
-    char *s = malloc(24);
-    if (s == NULL) {
-        a->oom = 1;
-        return;
-    }
-    snprintf(s, 24, "%llu", (unsigned long long)v);
     a->owned[a->n_owned++] = s;
     rq_args_str(a, s);
+}
+
+void rq_args_u64(rq_args *a, uint64_t v)
+{
+    char *s = malloc(24);
+    if (s != NULL)
+        snprintf(s, 24, "%llu", (unsigned long long)v);
+    rq_args_take(a, s);
+}
+
+void rq_args_dup(rq_args *a, const char *s)
+{
+    rq_args_take(a, strdup(s));
 }
 
 void rq_args_free(rq_args *a)

@@ -10,6 +10,12 @@
 
 struct rq_wake {
     redisContext *ctx;
+    /* What the last rq_wake_read received: the queue ids that became
+     * non-empty, or `all` (a new queue: every waiter's queues may have grown,
+     * or more ids than fit). */
+    char qids[RQ_WAKE_QIDS_MAX][RQ_QID_MAX];
+    size_t n_qids;
+    int all;
 };
 
 rq_wake *rq_wake_subscribe(const char *url, const char *prefix, dp_err *err)
@@ -56,6 +62,26 @@ int rq_wake_fd(const rq_wake *w)
     return w->ctx->fd;
 }
 
+/* Records the payload of one pub/sub message ["message", channel, qid]. */
+static void rq_wake_note(rq_wake *w, const redisReply *r)
+{
+    const redisReply *p = r->type == REDIS_REPLY_ARRAY && r->elements == 3 ? r->element[2] : NULL;
+    if (p == NULL || p->type != REDIS_REPLY_STRING || p->len == 0 || p->len >= RQ_QID_MAX ||
+        strcmp(p->str, "*") == 0 || strchr(p->str, ':') == NULL) {
+        w->all = 1; /* a new queue, or an old-style payload: wake everyone */
+        return;
+    }
+    for (size_t i = 0; i < w->n_qids; i++)
+        if (strcmp(w->qids[i], p->str) == 0)
+            return;
+    if (w->n_qids == RQ_WAKE_QIDS_MAX) {
+        w->all = 1;
+        return;
+    }
+    memcpy(w->qids[w->n_qids], p->str, p->len + 1);
+    w->n_qids++;
+}
+
 /* Consumes the replies already buffered: each is one message. */
 static int rq_wake_consume(rq_wake *w, dp_err *err)
 {
@@ -66,6 +92,7 @@ static int rq_wake_consume(rq_wake *w, dp_err *err)
             return dp_err_set(err, DP_EPROTO, "wake-up connection: %s", w->ctx->errstr);
         if (r == NULL)
             return n;
+        rq_wake_note(w, r);
         freeReplyObject(r);
         n++;
     }
@@ -73,6 +100,8 @@ static int rq_wake_consume(rq_wake *w, dp_err *err)
 
 int rq_wake_read(rq_wake *w, int timeout_ms, dp_err *err)
 {
+    w->n_qids = 0;
+    w->all = 0;
     int n = rq_wake_consume(w, err);
     if (n != 0)
         return n;
@@ -88,6 +117,15 @@ int rq_wake_read(rq_wake *w, int timeout_ms, dp_err *err)
     if (redisBufferRead(w->ctx) != REDIS_OK)
         return dp_err_set(err, DP_EUNAVAIL, "wake-up connection lost: %s", w->ctx->errstr);
     return rq_wake_consume(w, err);
+}
+
+size_t rq_wake_queues(const rq_wake *w, const char **out, size_t max, int *all)
+{
+    size_t n = w->n_qids < max ? w->n_qids : max;
+    for (size_t i = 0; i < n; i++)
+        out[i] = w->qids[i];
+    *all = w->all || w->n_qids > max;
+    return n;
 }
 
 void rq_wake_close(rq_wake *w)

@@ -2,8 +2,10 @@
 """Embeds migration SQL files into a C source file at build time.
 
 usage: embed_migrations.py OUT.c NNNN_name.sql...
-Each file name starts with its version number; versions must be 1, 2, 3...
-in order, so a missing or duplicated file fails the build."""
+Each file name starts with its version number; versions must be unique and
+increasing (a duplicated number fails the build). Gaps are allowed: numbers
+are handed out per branch, and the store applies every version it has not
+recorded, whatever the order they arrive in."""
 import os
 import sys
 
@@ -18,11 +20,13 @@ def c_bytes(name, text):
 def main():
     out_path, files = sys.argv[1], sorted(sys.argv[2:], key=os.path.basename)
     entries, arrays = [], []
-    for want, path in enumerate(files, start=1):
+    last = 0
+    for path in files:
         base = os.path.basename(path)
         version = int(base.split("_", 1)[0])
-        if version != want:
-            sys.exit("embed_migrations: %s: expected version %d" % (base, want))
+        if version <= last:
+            sys.exit("embed_migrations: %s: version %d is not above %d" % (base, version, last))
+        last = version
         with open(path, encoding="utf-8") as f:
             sql = f.read()
         arrays.append(c_bytes("migration_%d" % version, sql))

@@ -244,5 +244,10 @@ int store_callback_delivered(store_db *db, const char *delivery_id, uint32_t att
                              dp_err *err);
 int store_callback_failed(store_db *db, const char *delivery_id, uint32_t attempt,
                           const char *error, int64_t retry_in_ms, int *changed, dp_err *err);
+/* Profiles runners have offered (store_profiles.c): add (idempotent) and
+ * list all (heap array of heap strings: store_profiles_free). */
+int store_profiles_add(store_db *db, const char *const *profiles, size_t n, dp_err *err);
+int store_profiles_list(store_db *db, char ***out, size_t *n, dp_err *err);
+void store_profiles_free(char **list, size_t n);
 
 #endif

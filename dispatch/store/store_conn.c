@@ -243,18 +243,23 @@ static int run_migrations(store_db *db, dp_err *err)
                          " version integer PRIMARY KEY, name text NOT NULL,"
                          " applied_at timestamptz NOT NULL DEFAULT now())",
                          "schema_migrations", err);
-    int have = 0;
+    /* Every migration not recorded yet runs, in version order: numbers are
+     * handed out per branch, so one may land after a higher one did. */
+    PGresult *have = NULL;
     if (rc == DP_OK) {
-        PGresult *res = PQexec(db->conn, "SELECT coalesce(max(version), 0) FROM schema_migrations");
-        if (res != NULL && PQresultStatus(res) == PGRES_TUPLES_OK)
-            have = atoi(PQgetvalue(res, 0, 0));
-        else
+        have = PQexec(db->conn, "SELECT version FROM schema_migrations");
+        if (have == NULL || PQresultStatus(have) != PGRES_TUPLES_OK) {
+            PQclear(have);
+            have = NULL;
             rc = exec_simple(db, "SELECT version FROM schema_migrations", "read version", err);
-        PQclear(res);
+        }
     }
     for (size_t i = 0; rc == DP_OK && i < store_migrations_count; i++) {
         const store_migration *m = &store_migrations[i];
-        if (m->version <= have)
+        int applied = 0;
+        for (int r = 0; have != NULL && r < PQntuples(have) && !applied; r++)
+            applied = atoi(PQgetvalue(have, r, 0)) == m->version;
+        if (applied)
             continue;
         rc = exec_simple(db, m->sql, m->name, err);
         if (rc != DP_OK)
@@ -274,6 +279,7 @@ static int run_migrations(store_db *db, dp_err *err)
         if (rc == DP_OK)
             dp_log(DP_LOG_INFO, "store_migrated", "migration", m->name, (char *)NULL);
     }
+    PQclear(have);
     if (rc == DP_OK)
         rc = exec_simple(db, "COMMIT", "commit", err);
     if (rc != DP_OK && PQstatus(db->conn) == CONNECTION_OK)

@@ -61,6 +61,8 @@ extern const size_t store_statements_count;
 #define ST_CB_CLAIM "dp_cb_claim"
 #define ST_CB_DELIVERED "dp_cb_delivered"
 #define ST_CB_FAILED "dp_cb_failed"
+#define ST_PROFILES_ADD "dp_profiles_add"
+#define ST_PROFILES_LIST "dp_profiles_list"
 
 /* Runs prepared statement name with text params (NULL entries are SQL NULL).
  * On success *out holds a PGRES_TUPLES_OK or PGRES_COMMAND_OK result the

@@ -243,6 +243,11 @@ const store_statement store_statements[] = {
      "  next_at = now() + greatest($4::integer, 0) * interval '1 millisecond'"
      " WHERE delivery_id = $1 AND attempts = $2::integer AND state = 'pending'",
      4},
+    {ST_PROFILES_ADD,
+     "INSERT INTO offered_profiles (profile) SELECT jsonb_array_elements_text($1::jsonb)"
+     " ON CONFLICT (profile) DO NOTHING",
+     1},
+    {ST_PROFILES_LIST, "SELECT profile FROM offered_profiles ORDER BY profile", 0},
 };
 
 const size_t store_statements_count = sizeof store_statements / sizeof store_statements[0];

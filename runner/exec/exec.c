@@ -180,8 +180,15 @@ static void stage_prepare(exec_ctx *c, exec_job_state *js)
     const dp_job_spec *spec = js->spec;
     dp_err e;
     int rc = exec_profile_get(c->profiles, spec->profile, &js->profile, &e);
+    if (rc == DP_ENOTFOUND && !exec_profile_name_ok(spec->profile)) {
+        exec_job_end(js, DP_VERDICT_CE, 0, "%s", e.msg); /* not a name: the submission's */
+        return;
+    }
     if (rc == DP_ENOTFOUND) {
-        exec_job_end(js, DP_VERDICT_CE, 0, "%s", e.msg);
+        /* Routing leases a runner only the profiles it offered, so this
+         * runner lost the file since it registered: never the submission's
+         * fault (never CE); another runner that offers it runs it. */
+        exec_job_end(js, DP_VERDICT_SE, 1, "this runner does not have %s", e.msg);
         return;
     }
     if (rc != DP_OK) {

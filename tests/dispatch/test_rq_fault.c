@@ -81,7 +81,7 @@ static void test_script_flush(void **state)
     rq_leases_free(l, n);
     raw_ok(f->raw, "SCRIPT FLUSH");
     t_enqueue(f->c, "b", 1, 0);
-    assert_int_equal(t_int(f->raw, "LLEN {dispatch}:jobs:pending"), 1);
+    assert_int_equal(t_int(f->raw, "LLEN {dispatch}:q:n::"), 1);
 }
 
 static void test_restart_mid_run(void **state)
@@ -218,6 +218,18 @@ static void workout(const char *url, const char *prefix)
     t_register(c, "b", 4, b, NULL);
     t_register(c, "d", 4, d, NULL);
     t_enqueue(c, "w", 12, 1);
+    /* routing keys too: a labelled high-priority queue, a runner's queue set */
+    const char *lab[] = {"c"};
+    rq_job_in lj = {.job_id = "lab",
+                    .spec = "x",
+                    .spec_len = 1,
+                    .profile = "python3",
+                    .labels = lab,
+                    .n_labels = 1,
+                    .priority = DP_PRIORITY_HIGH};
+    assert_int_equal(rq_enqueue(c, &lj, 1, NULL, &err), DP_OK);
+    const char *offered[] = {"python3"};
+    assert_int_equal(rq_profiles_add(c, offered, 1, &err), DP_OK);
     rq_lease l[4];
     size_t n = 0;
     assert_int_equal(rq_lease_claim(c, a, 4, "req-a", l, &n, &err), DP_OK);
@@ -253,6 +265,9 @@ static void workout(const char *url, const char *prefix)
     rq_runner_list_free(list, n);
     dp_queue_stats st;
     assert_int_equal(rq_stats(c, &st, &err), DP_OK);
+    assert_int_equal(rq_queue_depths(c, 100, 1, &st, &err), DP_OK);
+    assert_true(st.n_queues >= 2);
+    dp_queue_stats_free(&st);
     rq_wake_close(wk);
     rq_close(c);
 }

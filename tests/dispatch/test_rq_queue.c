@@ -69,7 +69,7 @@ static void test_enqueue_lease_fifo(void **state)
     assert_int_equal(lease(f, f->runner, 4, NULL, l), 0);
     /* stale ids in pending (a job already leased, an unknown one) are skipped */
     t_enqueue(f->c, "k", 1, 0);
-    t_int(f->raw, "LPUSH %sjobs:pending j-0 ghost", f->prefix);
+    t_int(f->raw, "LPUSH %sq:n:: j-0 ghost", f->prefix);
     assert_int_equal(lease(f, f->runner, 2, NULL, l), 1);
     assert_string_equal(l[0].job_id, "k-0");
     rq_leases_free(l, 1);
@@ -97,7 +97,7 @@ static void test_enqueue_duplicate_and_binary_spec(void **state)
     /* a retried enqueue of the same id adds nothing */
     assert_int_equal(rq_enqueue(f->c, &j, 1, &added, &err), DP_OK);
     assert_int_equal(added, 0);
-    assert_int_equal(t_int(f->raw, "LLEN %sjobs:pending", f->prefix), 1);
+    assert_int_equal(t_int(f->raw, "LLEN %sq:n::", f->prefix), 1);
     rq_lease l[1];
     assert_int_equal(lease(f, f->runner, 1, NULL, l), 1);
     assert_int_equal(l[0].spec_len, sizeof spec);
@@ -164,7 +164,7 @@ static void test_cancel(void **state)
     dp_err err = {0};
     /* pending: removed from the list */
     assert_int_equal(rq_cancel(f->c, "x-1", &err), DP_OK);
-    assert_int_equal(t_int(f->raw, "LLEN %sjobs:pending", f->prefix), 2);
+    assert_int_equal(t_int(f->raw, "LLEN %sq:n::", f->prefix), 2);
     assert_int_equal(rq_cancel(f->c, "x-1", &err), DP_OK); /* again: still fine */
     rq_lease l[3];
     assert_int_equal(lease(f, f->runner, 3, NULL, l), 2);
@@ -203,7 +203,7 @@ static void test_requeue_and_dead(void **state)
     /* dead jobs: made by the reaper (see test_rq_reaper); here, by hand */
     redisReply *r = redisCommand(f->raw, "HSET %sjob:q-1 state dead reason because", f->prefix);
     freeReplyObject(r);
-    t_int(f->raw, "LREM %sjobs:pending 0 q-1", f->prefix);
+    t_int(f->raw, "LREM %sq:n:: 0 q-1", f->prefix);
     t_int(f->raw, "RPUSH %sjobs:dead q-1", f->prefix);
     rq_dead_job d[4];
     size_t n = 0;
@@ -226,7 +226,7 @@ static void test_requeue_and_dead(void **state)
     t_int(f->raw, "RPUSH %sjobs:dead q-1", f->prefix);
     assert_int_equal(rq_requeue(f->c, "q-1", &err), DP_OK);
     assert_int_equal(t_int(f->raw, "LLEN %sjobs:dead", f->prefix), 0);
-    assert_int_equal(t_int(f->raw, "LLEN %sjobs:pending", f->prefix), 1);
+    assert_int_equal(t_int(f->raw, "LLEN %sq:n::", f->prefix), 1);
     assert_int_equal(lease(f, f->runner, 1, NULL, l), 1);
     rq_leases_free(l, 1);
     r = redisCommand(f->raw, "HSET %sjob:q-1 state dead reason third", f->prefix);
@@ -252,7 +252,7 @@ static void test_lease_request_id_retry(void **state)
         assert_memory_equal(a[i].spec, b[i].spec, a[i].spec_len);
     }
     rq_leases_free(b, 3);
-    assert_int_equal(t_int(f->raw, "LLEN %sjobs:pending", f->prefix), 2);
+    assert_int_equal(t_int(f->raw, "LLEN %sq:n::", f->prefix), 2);
     /* a job completed since is not handed out again */
     dp_err err = {0};
     assert_int_equal(rq_lease_complete(f->c, f->runner, a[0].job_id, 1, &err), DP_OK);
@@ -280,13 +280,29 @@ static void test_wake(void **state)
     assert_true(rq_wake_fd(w) >= 0);
     assert_int_equal(rq_wake_read(w, 0, &err), 0);
     t_enqueue(f->c, "w", 10, 0); /* empty -> non-empty: one publish per batch */
+    /* ... naming the queue, and '*' as the queue is new (every waiter looks) */
+    int got = rq_wake_read(w, 2000, &err);
+    if (got < 2)
+        got += rq_wake_read(w, 2000, &err);
+    assert_int_equal(got, 2);
+    t_enqueue(f->c, "u", 1, 0); /* not empty before, known queue: no publish */
+    assert_int_equal(rq_wake_read(w, 100, &err), 0);
+    rq_lease drain[11];
+    assert_int_equal(lease(f, f->runner, 11, NULL, drain), 11);
+    rq_leases_free(drain, 11);
+    t_enqueue(f->c, "x", 10, 0); /* empty again -> non-empty: the queue id alone */
     assert_int_equal(rq_wake_read(w, 2000, &err), 1);
+    const char *ids[4];
+    int all = 1;
+    assert_int_equal(rq_wake_queues(w, ids, 4, &all), 1);
+    assert_int_equal(all, 0);
+    assert_string_equal(ids[0], ":");
     t_enqueue(f->c, "v", 1, 0); /* not empty before: no publish */
     assert_int_equal(rq_wake_read(w, 100, &err), 0);
     rq_lease l[11];
     assert_int_equal(lease(f, f->runner, 11, NULL, l), 11);
     rq_leases_free(l, 11);
-    assert_int_equal(rq_requeue(f->c, "w-3", &err), DP_OK); /* requeue wakes too */
+    assert_int_equal(rq_requeue(f->c, "x-3", &err), DP_OK); /* requeue wakes too */
     assert_int_equal(rq_wake_read(w, 2000, &err), 1);
     rq_wake_close(w);
 }

@@ -95,7 +95,7 @@ static void test_sixteen_leasers_100k_jobs(void **state)
         if (leased[i] != 1)
             fail_msg("job p-%d leased %d times", i, leased[i]);
     assert_int_equal(t_int(raw, "SCARD %sjobs:leased", prefix), JOBS);
-    assert_int_equal(t_int(raw, "LLEN %sjobs:pending", prefix), 0);
+    assert_int_equal(t_int(raw, "LLEN %sq:n::", prefix), 0);
     free(leased);
     redisFree(raw);
     rq_close(c);

@@ -231,9 +231,9 @@ static void test_two_reapers_one_dead_runner(void **state)
     /* exactly one of them reaped, each job once */
     assert_int_equal(a[0].rep.runners_reaped + a[1].rep.runners_reaped, 1);
     assert_int_equal(a[0].rep.jobs_requeued + a[1].rep.jobs_requeued, JOBS);
-    assert_int_equal(t_int(f->raw, "LLEN %sjobs:pending", f->prefix), JOBS);
+    assert_int_equal(t_int(f->raw, "LLEN %sq:n::", f->prefix), JOBS);
     char prefix_key[128];
-    snprintf(prefix_key, sizeof prefix_key, "%sjobs:pending", f->prefix);
+    snprintf(prefix_key, sizeof prefix_key, "%sq:n::", f->prefix);
     redisReply *r = redisCommand(f->raw, "LRANGE %s 0 -1", prefix_key);
     char seen[JOBS] = {0};
     for (size_t i = 0; i < r->elements; i++) {

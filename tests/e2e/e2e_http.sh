@@ -120,6 +120,9 @@ req "$sub" POST /api/v1/jobs "[$spec,{\"profile\":\"shell\"},$spec]"; expect 201
 echo "$(field items.1.error.message)" | grep -q archive || fail "batch error: $out"
 j2=$(field items.0.id)
 ok "batch: items 0 and 2 accepted, item 1 refused naming 'archive'"
+# no runner has registered yet: accepted, each item warns
+echo "$(field items.0.warning)" | grep -q "no runner has registered" || fail "no warning: $out"
+ok "no runner registered yet: accepted with a warning per item"
 
 # a runner: the job completes; wait answers as soon as it is terminal
 e2e_start_runner a 310
@@ -130,6 +133,11 @@ req "$reader" GET /api/v1/queue; expect 200 "queue"
 req "$reader" GET /api/v1/runners; expect 200 "runners"
 [ "$(field runners.0.name)" = a ] || fail "runners: $out"
 ok "wait until AC, GET /api/v1/queue, GET /api/v1/runners"
+# a runner offered its profiles: one nobody offers is 400 naming it
+req "$sub" POST /api/v1/jobs '{"profile":"no-such-profile","archive":"file:///x.zip"}'
+expect 400 "unknown profile"
+echo "$out" | grep -q no-such-profile || fail "400 does not name the profile: $out"
+ok "a profile no runner offers: 400 naming it"
 req "$sub" GET "/api/v1/jobs/$j2/log"; expect 200 "log"
 [ -n "$out" ] && [ "$out" = "$(cat "$E2E_DIR/logs/$j2.log")" ] || fail "log differs from the store's file"
 req "$other" GET "/api/v1/jobs/$j2/log"; expect 404 "another key's log"

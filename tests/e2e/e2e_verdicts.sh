@@ -30,7 +30,13 @@ j=$(submit shell "$(e2e_zip shfail test.sh='echo nope; exit 1\n')"); want[$j]=WA
 printf 'not a zip' >"$E2E_DIR/garbage.zip"
 j=$(submit c "$E2E_DIR/garbage.zip"); want[$j]=CE; msg[$j]=zip
 j=$(submit c "$(e2e_zip nomain other.c='int x;\n')" --tests "$E2E_DIR/tests.json"); want[$j]=CE; msg[$j]=main.c
-j=$(submit no-such-profile "$(e2e_zip unk main.c="$sum")"); want[$j]=CE; msg[$j]=no-such-profile
+# a profile no runner offers is refused at submit (routing: never leased, so
+# never a CE for a runner that lacks it), once a runner has offered its own
+for _ in $(seq 1 300); do dispatchctl runners --json | grep -q '"r-' && break; sleep 0.1; done
+rc=0
+out=$(submit no-such-profile "$(e2e_zip unk main.c="$sum")" 2>&1) || rc=$?
+[ "$rc" = 65 ] || fail "unknown profile: exit $rc, want 65 ($out)"
+echo "$out" | grep -q "no-such-profile" || fail "unknown profile: the error does not name it: $out"
 z=$(e2e_zip sha main.c="$sum")
 spec="{\"profile\":\"c\",\"archive\":\"file://$z\",\"archive_sha256\":\"$(printf '0%.0s' $(seq 64))\"}"
 j=$(echo "$spec" | dispatchctl submit --spec -); want[$j]=CE; msg[$j]=SHA

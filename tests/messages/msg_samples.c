@@ -63,6 +63,8 @@ void msg_sample_spec(dp_job_spec *spec, const char *job_id, size_t n_tests)
     spec->limits.output_kb = 1024;
     spec->max_attempts = 3;
     spec->callback_url = msg_xstrdup("https://hooks.example.com/done?job=1");
+    spec->labels = strs(spec->n_labels = 2, "lbl");
+    spec->priority = DP_PRIORITY_HIGH;
 }
 
 static void sample_test_results(dp_test_result **out, size_t *n_out, size_t n)
@@ -181,6 +183,7 @@ void msg_sample(dp_msg_type t, dp_msg *m)
         m->submitted.items = xcalloc(2, sizeof *m->submitted.items);
         m->submitted.items[0].index = 0;
         m->submitted.items[0].job_id = msg_xstrdup("job-a");
+        m->submitted.items[0].warning = msg_xstrdup("no runner has registered yet");
         m->submitted.items[1].index = 1;
         m->submitted.items[1].error = msg_xstrdup("spec.prof: required");
         m->submitted.items[1].code = msg_xstrdup("quota");
@@ -226,12 +229,24 @@ void msg_sample(dp_msg_type t, dp_msg *m)
             r->last_seen = msg_xstrdup("2026-01-01T00:00:00Z");
         }
         break;
+    case DP_MSG_WAKE:
+        m->wake.queues = strs(m->wake.n_queues = 2, "python3:gpu");
+        break;
     case DP_MSG_QUEUE_STATS:
         m->queue_stats.pending = 1;
         m->queue_stats.leased = 2;
         m->queue_stats.dead = 3;
         m->queue_stats.completed = 1ull << 33;
         m->queue_stats.runners_alive = 5;
+        m->queue_stats.n_queues = 2;
+        m->queue_stats.queues = xcalloc(2, sizeof *m->queue_stats.queues);
+        for (size_t i = 0; i < 2; i++) {
+            m->queue_stats.queues[i].profile = msg_xstrdup("python3");
+            m->queue_stats.queues[i].labels = msg_xstrdup(i ? "gpu,x86_64" : "");
+            m->queue_stats.queues[i].priority = msg_xstrdup(i ? "high" : "low");
+            m->queue_stats.queues[i].depth = 1ull << (33 + i);
+            m->queue_stats.queues[i].runners = (uint32_t)i;
+        }
         break;
     case DP_MSG_CANCEL:
         m->cancel.job_id = msg_xstrdup("job-1");

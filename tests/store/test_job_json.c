@@ -77,6 +77,20 @@ static void test_bad_specs_name_the_field(void **state)
          "max_attemps: unknown field"},
         {"{\"profile\": \"c\", \"archive\": \"file:///a.zip\", \"max_attempts\": 0}",
          "max_attempts: must be a positive integer <= 100"},
+        {"{\"profile\": \"c\", \"archive\": \"file:///a.zip\", \"priority\": \"urgent\"}",
+         "priority: must be high, normal or low (got 'urgent')"},
+        {"{\"profile\": \"c\", \"archive\": \"file:///a.zip\", \"labels\": \"gpu\"}",
+         "labels: must be an array of strings"},
+        {"{\"profile\": \"c\", \"archive\": \"file:///a.zip\", \"labels\": [\"a b\"]}",
+         "labels[0]: must be [A-Za-z0-9_.-]"},
+        {"{\"profile\": \"c\", \"archive\": \"file:///a.zip\", \"labels\": [\"gpu\", \"gpu\"]}",
+         "labels[1]: 'gpu' is given twice"},
+        {"{\"profile\": \"c\", \"archive\": \"file:///a.zip\", \"labels\": [1]}",
+         "labels[0]: must be a string"},
+        {"{\"profile\": \"c\", \"archive\": \"file:///a.zip\", \"labels\": "
+         "[\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\",\"8\",\"9\",\"10\",\"11\",\"12\",\"13\","
+         "\"14\",\"15\",\"16\",\"17\"]}",
+         "labels: more than 16 labels"},
         {"{\"profile\": \"c\", \"archive\": \"file:///a.zip\", \"max_attempts\": 101}",
          "max_attempts: must be a positive integer <= 100"},
         {"{\"profile\": \"c\", \"archive\": \"file:///a.zip\", \"max_attempts\": 2.5}",
@@ -227,8 +241,26 @@ static void test_spec_round_trip(void **state)
     assert_int_equal(b.max_attempts, 3);
     /* Absent optional fields stay absent, not null. */
     assert_null(json_object_get(json_array_get(json_object_get(j, "tests"), 1), "stdin"));
+    assert_null(json_object_get(j, "labels"));
+    assert_null(json_object_get(j, "priority")); /* normal is the default */
     json_decref(j);
     json_decref(j2);
+    dp_job_spec_free(&a);
+    dp_job_spec_free(&b);
+    /* labels and priority survive the round trip (the rebuild reads them) */
+    const char *routed = "{\"profile\": \"c\", \"archive\": \"file:///a.zip\", "
+                         "\"labels\": [\"x86_64\", \"gpu\"], \"priority\": \"low\"}";
+    assert_int_equal(dp_job_spec_from_text(routed, strlen(routed), &a, &err), DP_OK);
+    assert_int_equal(a.n_labels, 2);
+    assert_string_equal(a.labels[1], "gpu");
+    assert_int_equal(a.priority, DP_PRIORITY_LOW);
+    j = dp_job_spec_to_json(&a);
+    assert_int_equal(dp_job_spec_from_json(j, &b, &err), DP_OK);
+    assert_int_equal(b.n_labels, 2);
+    assert_string_equal(b.labels[0], "x86_64");
+    assert_int_equal(b.priority, DP_PRIORITY_LOW);
+    assert_string_equal(json_string_value(json_object_get(j, "priority")), "low");
+    json_decref(j);
     dp_job_spec_free(&a);
     dp_job_spec_free(&b);
 }

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "dispatch/store/store.h"
+#include "dispatch/store/store_migrations.h"
 #include "tests/store/pg_fixture.h"
 #include "tests/store/store_testutil.h"
 
@@ -92,7 +93,8 @@ static void test_migrations_idempotent_and_concurrent(void **state)
     assert_int_equal(ok, 4);
     char *n = pgfix_query1(db.dsn, "SELECT count(*) || ':' || max(version) FROM schema_migrations");
     char want[32];
-    snprintf(want, sizeof want, "%d:%d", store_schema_version(), store_schema_version());
+    /* Versions may have gaps (numbers are handed out per branch). */
+    snprintf(want, sizeof want, "%zu:%d", store_migrations_count, store_schema_version());
     assert_string_equal(n, want);
     free(n);
     /* Opening again changes nothing. */
@@ -102,7 +104,7 @@ static void test_migrations_idempotent_and_concurrent(void **state)
     store_close(s);
     n = pgfix_query1(db.dsn, "SELECT count(*) FROM schema_migrations");
     char cnt[16];
-    snprintf(cnt, sizeof cnt, "%d", store_schema_version());
+    snprintf(cnt, sizeof cnt, "%zu", store_migrations_count);
     assert_string_equal(n, cnt);
     free(n);
     pgfix_drop(&db);
