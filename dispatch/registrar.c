@@ -167,7 +167,7 @@ static void do_profiles(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
     dp_err err = {0};
     rq_profile_row *rows = NULL;
     size_t n = 0;
-    int rc = rq_profiles_list(s->rq, &rows, &n, &err);
+    int rc = rq_fleet_profiles(s->rq, &rows, &n, &err);
     if (rc != DP_OK) {
         reply_code(o, m->id, rc, &err);
         return;
@@ -183,7 +183,7 @@ static void do_profiles(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
         p->last_seen = strdup(rows[i].last_seen);
         out.profiles.n_profiles = i + 1;
     }
-    rq_profiles_free(rows, n);
+    rq_fleet_profiles_free(rows, n);
     if (out.profiles.profiles == NULL) {
         dp_err_set(&err, DP_ENOMEM, "profiles: out of memory");
         reply_code(o, m->id, DP_ENOMEM, &err);

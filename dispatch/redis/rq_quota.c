@@ -55,14 +55,14 @@ int rq_quota_give_back(rq_conn *c, const char *key_id, uint32_t n, dp_err *err)
     return n == 0 ? DP_OK : quota_call(c, key_id, 0, -(long long)n, &got, &left, err);
 }
 
-void rq_profiles_free(rq_profile_row *rows, size_t n)
+void rq_fleet_profiles_free(rq_profile_row *rows, size_t n)
 {
     for (size_t i = 0; rows != NULL && i < n; i++)
         free(rows[i].name);
     free(rows);
 }
 
-int rq_profiles_list(rq_conn *c, rq_profile_row **out, size_t *n, dp_err *err)
+int rq_fleet_profiles(rq_conn *c, rq_profile_row **out, size_t *n, dp_err *err)
 {
     *out = NULL;
     *n = 0;
@@ -86,7 +86,7 @@ int rq_profiles_list(rq_conn *c, rq_profile_row **out, size_t *n, dp_err *err)
         p[i].capacity = (uint32_t)rq_reply_int(e[2]);
         rq_format_time(rq_reply_int(e[3]), p[i].last_seen);
         if (p[i].name == NULL) {
-            rq_profiles_free(p, i);
+            rq_fleet_profiles_free(p, i);
             freeReplyObject(r);
             return dp_err_set(err, DP_ENOMEM, "profiles: out of memory");
         }

@@ -5,12 +5,12 @@
  * hash tag, named in the script's KEYS), taken and given back atomically by
  * rq_quota.lua. Windows are fixed minutes of the wall clock.
  *
- * rq_profiles_list: a runner's profiles are written into its runner hash
+ * rq_fleet_profiles: a runner's profiles are written into its runner hash
  * by the register script (rq_register.lua); the list aggregates the live
  * runners' (rq_profiles.lua).
  *
- * Ownership: inputs borrowed; *out of rq_profiles_list is heap
- * (rq_profiles_free). */
+ * Ownership: inputs borrowed; *out of rq_fleet_profiles is heap
+ * (rq_fleet_profiles_free). */
 #ifndef DP_RQ_QUOTA_H
 #define DP_RQ_QUOTA_H
 
@@ -37,7 +37,7 @@ typedef struct {
     char last_seen[32]; /* RFC 3339 UTC: the newest heartbeat among them */
 } rq_profile_row;
 
-int rq_profiles_list(rq_conn *c, rq_profile_row **out, size_t *n, dp_err *err);
-void rq_profiles_free(rq_profile_row *rows, size_t n);
+int rq_fleet_profiles(rq_conn *c, rq_profile_row **out, size_t *n, dp_err *err);
+void rq_fleet_profiles_free(rq_profile_row *rows, size_t n);
 
 #endif
