@@ -49,7 +49,7 @@ req "" POST /api/v1/runners/register "{$reg,\"name\":\"m\",\"slots\":1,\"labels\
 echo "$out" | grep -q 'labels\[0\]' || fail "400 does not name 'labels[0]': $out"
 req "" POST /api/v1/runners/register '{"registration_token":"not-the-token-at-all","name":"m","slots":1}'
 expect 401 "wrong registration token"
-req "" POST /api/v1/runners/register "{$reg,\"name\":\"curl\",\"slots\":2,\"labels\":[\"x\"],\"profiles\":[\"shell\"],\"version\":\"1\"}"
+req "" POST /api/v1/runners/register "{$reg,\"name\":\"curl\",\"slots\":2,\"labels\":[\"x\"],\"profiles\":[\"shell\",\"python3\"],\"version\":\"1\"}"
 expect 201 "register"
 rid=$(field runner_id); tok=$(field runner_token)
 # this runner stays alive while the test uses it (heartbeats every 0.4 s)
