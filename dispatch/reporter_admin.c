@@ -78,8 +78,9 @@ void reporter_do_cancel(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
         if (rrc != DP_OK && rrc != DP_ENOTFOUND && rrc != DP_ECONFLICT)
             dp_log(DP_LOG_WARN, "cancel_redis_failed", "job_id", id, "error", err.msg,
                    (char *)NULL);
-        event_buffer_add(&s->events, id, DP_JOB_CANCELLED, DP_VERDICT_NONE, NULL, 0,
-                         "cancelled by an operator");
+        if (event_buffer_add(&s->events, id, DP_JOB_CANCELLED, DP_VERDICT_NONE, NULL, 0,
+                             "cancelled by an operator") == DP_OK)
+            event_buffer_mark_last_persisted(&s->events); /* written with the state */
     }
     if (rc != DP_OK) {
         fwd_reply_code(o, m->id, rc, "job", &err);
@@ -132,8 +133,9 @@ void reporter_do_requeue(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
         fwd_reply_code(o, m->id, rc, "job", &err);
         return;
     }
-    event_buffer_add(&s->events, id, DP_JOB_QUEUED, DP_VERDICT_NONE, NULL, 0,
-                     "requeued by an operator");
+    if (event_buffer_add(&s->events, id, DP_JOB_QUEUED, DP_VERDICT_NONE, NULL, 0,
+                         "requeued by an operator") == DP_OK)
+        event_buffer_mark_last_persisted(&s->events); /* written with the state */
     dp_msg_make_ack(&r, m->id, 1);
     fwd_reply_take(o, &r);
 }

@@ -44,10 +44,16 @@ static void retry_elsewhere(reporter_state *s, pending_complete *p, uint32_t max
     if (r->attempt < max_attempts) {
         snprintf(why, sizeof why, "attempt %u failed on the runner: %.500s; retrying", r->attempt,
                  r->message != NULL ? r->message : "system error");
-        rc = rq_requeue(s->rq, r->job_id, &err);
+        /* PostgreSQL first (state and its `requeued` row in one statement),
+         * then Redis: a retried complete repeats only what is missing. */
+        size_t changed = 0;
+        rc = store_requeue_retry(s->db, r->job_id, r->attempt, p->runner_id, why, &changed, &err);
         if (rc == DP_OK)
-            event_buffer_add(&s->events, r->job_id, DP_JOB_QUEUED, DP_VERDICT_NONE, p->runner_id,
-                             r->attempt, why);
+            rc = rq_requeue(s->rq, r->job_id, &err);
+        (void)changed; /* a repeat still tells the watchers (history has the row once) */
+        if (rc == DP_OK && event_buffer_add(&s->events, r->job_id, DP_JOB_QUEUED, DP_VERDICT_NONE,
+                                            p->runner_id, r->attempt, why) == DP_OK)
+            event_buffer_mark_last_persisted(&s->events);
     } else {
         snprintf(why, sizeof why, "%u attempts failed; last: %.500s", r->attempt,
                  r->message != NULL ? r->message : "system error");
@@ -55,8 +61,9 @@ static void retry_elsewhere(reporter_state *s, pending_complete *p, uint32_t max
         rc = store_mark_failed(s->db, &f, 1, NULL, &err);
         if (rc == DP_OK) {
             rq_lease_complete(s->rq, p->runner_id, r->job_id, r->attempt, NULL);
-            event_buffer_add(&s->events, r->job_id, DP_JOB_FAILED, DP_VERDICT_SE, p->runner_id,
-                             r->attempt, why);
+            if (event_buffer_add(&s->events, r->job_id, DP_JOB_FAILED, DP_VERDICT_SE, p->runner_id,
+                                 r->attempt, why) == DP_OK)
+                event_buffer_mark_last_persisted(&s->events); /* written by mark_failed */
         }
     }
     if (rc != DP_OK) {

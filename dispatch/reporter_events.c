@@ -21,8 +21,10 @@ void reporter_flush_events(reporter_state *s)
         goto out;
     for (size_t i = 0; i < n; i++) {
         dp_msg_event *e = &s->events.items[i].ev;
-        /* lease marks write their own history row (store_mark_leased) */
-        if (!s->events.items[i].persisted && e->state != DP_JOB_LEASED)
+        int dead = e->state == DP_JOB_FAILED && e->verdict == DP_VERDICT_SE && e->runner_id == NULL;
+        /* lease marks and dead-job failures write their own history rows
+         * (store_mark_leased, store_mark_failed) */
+        if (!s->events.items[i].persisted && e->state != DP_JOB_LEASED && !dead)
             hist[n_hist++] = (store_event){.job_id = e->job_id,
                                            .state = e->state,
                                            .attempt = e->attempt,
@@ -30,7 +32,7 @@ void reporter_flush_events(reporter_state *s)
                                            .message = e->message};
         if (e->state == DP_JOB_LEASED)
             leases[n_leases++] = (store_lease){e->job_id, e->attempt, e->runner_id};
-        else if (e->state == DP_JOB_FAILED && e->verdict == DP_VERDICT_SE && e->runner_id == NULL) {
+        else if (dead) {
             dead_ids[n_fails] = e->job_id;
             fails[n_fails++] = (store_failure){e->job_id, e->attempt, e->message};
         }

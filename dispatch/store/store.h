@@ -109,6 +109,13 @@ typedef struct {
 int store_mark_failed(store_db *db, const store_failure *items, size_t n, size_t *n_changed,
                       dp_err *err);
 
+/* A runner-side failure with attempts left: the leased job goes back to
+ * queued (attempts = attempt) with its `requeued` history row (runner_id,
+ * message: borrowed, may be NULL) in one statement. Repeated, it changes
+ * nothing (*n_changed 0). */
+int store_requeue_retry(store_db *db, const char *job_id, uint32_t attempt, const char *runner_id,
+                        const char *message, size_t *n_changed, dp_err *err);
+
 /* Cancels a queued or leased job. DP_ENOTFOUND for an unknown id,
  * DP_ECONFLICT when it is already terminal (the message names its state). */
 int store_mark_cancelled(store_db *db, const char *job_id, const char *message, dp_err *err);

@@ -372,3 +372,23 @@ int store_job_owner(store_db *db, const char *job_id, char *owner, size_t len, d
     PQclear(res);
     return DP_OK;
 }
+
+int store_requeue_retry(store_db *db, const char *job_id, uint32_t attempt, const char *runner_id,
+                        const char *message, size_t *n_changed, dp_err *err)
+{
+    if (n_changed != NULL)
+        *n_changed = 0;
+    if (job_id == NULL)
+        return dp_err_set(err, DP_EINVAL, "requeue after a runner failure: job_id required");
+    char att[16];
+    snprintf(att, sizeof att, "%" PRIu32, attempt);
+    const char *params[] = {job_id, att, runner_id, message};
+    PGresult *res;
+    int rc =
+        store_call(db, ST_REQUEUE_RETRY, 4, params, "requeue after a runner failure", &res, err);
+    if (rc == DP_OK && n_changed != NULL)
+        *n_changed = store_cmd_rows(res);
+    if (rc == DP_OK)
+        PQclear(res);
+    return rc;
+}
