@@ -60,7 +60,10 @@ static void retry_elsewhere(reporter_state *s, pending_complete *p, uint32_t max
         store_failure f = {r->job_id, r->attempt, why};
         rc = store_mark_failed(s->db, &f, 1, NULL, &err);
         if (rc == DP_OK) {
-            rq_lease_complete(s->rq, p->runner_id, r->job_id, r->attempt, NULL);
+            rq_complete_item it = {
+                .job_id = r->job_id, .attempt = r->attempt, .runner_id = p->runner_id};
+            if (rq_lease_complete(s->rq, p->runner_id, r->job_id, r->attempt, NULL) == DP_EUNAVAIL)
+                reporter_release_later(s, &it, 1);
             if (event_buffer_add(&s->events, r->job_id, DP_JOB_FAILED, DP_VERDICT_SE, p->runner_id,
                                  r->attempt, why) == DP_OK)
                 event_buffer_mark_last_persisted(&s->events); /* written by mark_failed */
@@ -90,8 +93,10 @@ static void release_recorded(reporter_state *s, const size_t *idx, const store_o
             .job_id = p->result.job_id, .attempt = p->result.attempt, .runner_id = p->runner_id};
     }
     dp_err err = {0};
-    if (m > 0 && rq_lease_complete_batch(s->rq, items[0].runner_id, items, m, &err) != DP_OK)
+    if (m > 0 && rq_lease_complete_batch(s->rq, items[0].runner_id, items, m, &err) != DP_OK) {
         dp_log(DP_LOG_WARN, "complete_redis_failed", "error", err.msg, (char *)NULL);
+        reporter_release_later(s, items, m); /* recorded: released once Redis answers */
+    }
 }
 
 void reporter_flush_completes(reporter_state *s)

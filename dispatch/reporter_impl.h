@@ -36,6 +36,8 @@ typedef struct {
     event_buffer events; /* state changes to persist and publish on the next flush */
     int64_t next_epoch_check_ms;
     int need_rebuild;
+    rq_complete_item *unreleased; /* recorded, Redis release failed: retried per tick (owned) */
+    size_t n_unreleased, cap_unreleased;
 } reporter_state;
 
 void reporter_do_submit(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m);
@@ -49,6 +51,12 @@ void reporter_do_status(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m);
 void reporter_do_queue(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m);
 void reporter_do_cancel(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m);
 void reporter_do_requeue(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m);
+/* Keeps copies of items whose Redis release failed after their results were
+ * recorded; reporter_retry_releases (each tick) completes them again until
+ * Redis answers (reporter_release.c). */
+void reporter_release_later(reporter_state *s, const rq_complete_item *items, size_t n);
+void reporter_retry_releases(reporter_state *s);
+void reporter_release_free(reporter_state *s);
 /* Rebuilds Redis from PostgreSQL when its epoch marker is gone (or asked). */
 void reporter_check_epoch(reporter_state *s);
 
