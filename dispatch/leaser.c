@@ -100,8 +100,13 @@ static int try_lease(leaser_state *s, fwd_origin origin, uint64_t id, const char
     }
     r.leased.n_jobs = got;
     for (size_t i = 0; i < got; i++)
-        queue_event(s, r.leased.jobs[i].job_id, DP_JOB_LEASED, DP_VERDICT_NONE, runner_id,
-                    r.leased.jobs[i].attempt, NULL);
+        event_buffer_add(&s->events, r.leased.jobs[i].job_id, DP_JOB_LEASED, DP_VERDICT_NONE,
+                         runner_id, r.leased.jobs[i].attempt, NULL);
+    /* On the shared stream before the runner has the jobs: its complete (on
+     * any replica) can only come after (event_stream.h). */
+    event_buffer_stream(&s->events, s->rq, true);
+    if (s->events.n >= 1024)
+        flush_events(s);
     /* Batched per tick under load; when idle the reporter hears of the lease
      * before the runner does, so a status read after the lease shows it. */
     if (s->idle)

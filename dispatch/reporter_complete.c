@@ -48,12 +48,14 @@ static void retry_elsewhere(reporter_state *s, pending_complete *p, uint32_t max
          * then Redis: a retried complete repeats only what is missing. */
         size_t changed = 0;
         rc = store_requeue_retry(s->db, r->job_id, r->attempt, p->runner_id, why, &changed, &err);
+        if (rc == DP_OK && changed > 0) { /* streamed before another runner can lease it */
+            if (event_buffer_add(&s->events, r->job_id, DP_JOB_QUEUED, DP_VERDICT_NONE,
+                                 p->runner_id, r->attempt, why) == DP_OK)
+                event_buffer_mark_last_persisted(&s->events);
+            event_buffer_stream(&s->events, s->rq, false);
+        }
         if (rc == DP_OK)
             rc = rq_requeue(s->rq, r->job_id, &err);
-        (void)changed; /* a repeat still tells the watchers (history has the row once) */
-        if (rc == DP_OK && event_buffer_add(&s->events, r->job_id, DP_JOB_QUEUED, DP_VERDICT_NONE,
-                                            p->runner_id, r->attempt, why) == DP_OK)
-            event_buffer_mark_last_persisted(&s->events);
     } else {
         snprintf(why, sizeof why, "%u attempts failed; last: %.500s", r->attempt,
                  r->message != NULL ? r->message : "system error");

@@ -48,7 +48,9 @@ void reporter_flush_events(reporter_state *s)
     }
     if (n_hist > 0 && store_add_events(s->db, hist, n_hist, &err) != DP_OK)
         dp_log(DP_LOG_WARN, "history_failed", "error", err.msg, (char *)NULL);
-    if (s->cfg.publisher != NULL) /* one message for the whole batch */
+    /* Onto the shared stream, where every replica's publisher reads them;
+     * if Redis cannot take them, at least this replica's watchers hear. */
+    if (event_buffer_stream(&s->events, s->rq, false) != DP_OK && s->cfg.publisher != NULL)
         event_buffer_send(&s->events, s->cfg.publisher, 100, NULL);
 out:
     event_buffer_clear(&s->events);

@@ -231,6 +231,7 @@ typedef struct {
     uint32_t attempt;
     char *ts; /* RFC 3339 UTC */
     char *message;
+    char *eid; /* global event id (the shared stream's entry id "<ms>-<seq>"), or NULL */
 } dp_msg_event;
 
 typedef struct {
