@@ -139,6 +139,8 @@ http_hub *http_hub_start(const char *events_url, http_server *srv, dp_err *err)
     /* Events before now were not seen here: a resume from before says so. */
     h->floor = h->last_id = (uint64_t)dp_now_ms() << 20;
     int rv = nng_sub0_open(&h->sub);
+    if (rv == 0) /* bursts of events (a large submit) */
+        rv = nng_socket_set_int(h->sub, NNG_OPT_RECVBUF, 8192);
     if (rv == 0)
         rv = nng_socket_set(h->sub, NNG_OPT_SUB_SUBSCRIBE, "", 0);
     if (rv == 0)

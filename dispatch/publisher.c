@@ -127,6 +127,10 @@ static int publisher_start(void *state, actor_ctx *ctx, dp_err *err)
     (void)ctx;
     nng_listener l;
     int rv = nng_pub0_open(&s->pub);
+    /* A burst (a submit of 10,000 jobs streams 10,000 `queued` at once)
+     * must not overflow a subscriber's queue: nng's default is 16 */
+    if (rv == 0)
+        rv = nng_socket_set_int(s->pub, NNG_OPT_SENDBUF, 8192);
     /* the HTTP API's SSE subscribes in-process: served whatever the admin URLs */
     if (rv == 0 && s->also_url[0] != '\0' && (rv = nng_listen(s->pub, s->also_url, NULL, 0)) != 0)
         return dp_err_set(err, DP_EUNAVAIL, "events: cannot listen on %s: %s", s->also_url,
