@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 typedef struct {
     uint64_t id; /* the global event id (rq_event_id_parse of the stream id) */
@@ -137,7 +138,9 @@ http_hub *http_hub_start(const char *events_url, http_server *srv, dp_err *err)
     pthread_mutex_init(&h->mu, NULL);
     h->srv = srv;
     /* Events before now were not seen here: a resume from before says so. */
-    h->floor = h->last_id = (uint64_t)dp_now_ms() << 20;
+    struct timespec wall; /* stream ids are Redis' wall-clock ms */
+    clock_gettime(CLOCK_REALTIME, &wall);
+    h->floor = h->last_id = ((uint64_t)wall.tv_sec * 1000 + (uint64_t)wall.tv_nsec / 1000000) << 20;
     int rv = nng_sub0_open(&h->sub);
     if (rv == 0) /* bursts of events (a large submit) */
         rv = nng_socket_set_int(h->sub, NNG_OPT_RECVBUF, 8192);

@@ -35,10 +35,17 @@ typedef struct {
     size_t n_parked, cap_parked;
     int64_t next_sweep_ms;
     int64_t next_poke_ms;
-    char owner_id[48];   /* this replica, for the sweep guard */
-    event_buffer events; /* lease and dead-job events for the reporter, sent per tick */
-    int idle;            /* no other message waits in the mailbox (set per message) */
+    char owner_id[48];      /* this replica, for the sweep guard */
+    event_buffer events;    /* lease and dead-job events for the reporter, sent per tick */
+    int idle;               /* no other message waits in the mailbox (set per message) */
+    int64_t last_seen_ms;   /* the leaser's last tick or message (stall detection) */
+    int64_t fence_until_ms; /* after a stall: nothing claims before this */
 } leaser_state;
+
+/* A stall of this replica (SIGSTOP, a starved thread) longer than this... */
+#define LEASER_STALL_MS 2000
+/* ...fences claims for this long: see check_stall. */
+#define LEASER_FENCE_MS 2000
 
 /* Sends the buffered events to the reporter as one message (it persists and
  * publishes them): one hop per tick instead of one per job. */
@@ -140,18 +147,25 @@ static void park(leaser_state *s, const parked_lease *p)
     s->parked[s->n_parked++] = *p;
 }
 
-/* Serves parked requests oldest first until the queue runs dry. */
+/* Serves parked requests oldest first until the queue runs dry. A request
+ * past its deadline never claims (its runner may have given up on it and
+ * leased elsewhere under the same request id): it gets `none`. */
 static void serve_parked(leaser_state *s)
 {
     size_t i = 0;
-    int dry = 0;
-    while (i < s->n_parked && !dry) {
+    int64_t now = dp_now_ms();
+    if (now < s->fence_until_ms)
+        return;
+    while (i < s->n_parked) {
         parked_lease *p = &s->parked[i];
-        int n = try_lease(s, p->origin, p->id, p->runner_id, p->max_jobs, p->request_id);
-        if (n == 0) {
-            dry = 1;
-            break;
+        if (p->deadline_ms <= now) {
+            answer_none(p, "timeout");
+            i++;
+            continue;
         }
+        int n = try_lease(s, p->origin, p->id, p->runner_id, p->max_jobs, p->request_id);
+        if (n == 0)
+            break;
         i++; /* answered (jobs or an error) */
     }
     if (i > 0) {
@@ -172,6 +186,31 @@ static void release_parked(leaser_state *s, const char *runner_id)
     s->n_parked = keep;
 }
 
+/* A request that waited through a stall may have been given up by its
+ * runner (whose call deadline is the lease wait + a few seconds, or whose
+ * heartbeats moved it to another replica) and leased again elsewhere under
+ * the same request id; claiming for it now would lease jobs that nobody
+ * receives and that stay leased by a runner alive elsewhere. So a gap of
+ * more than LEASER_STALL_MS in the leaser's own activity (its tick is
+ * 20 ms) answers every parked request `none` and, for LEASER_FENCE_MS, lets
+ * nothing claim: requests that come in meanwhile (read from the sockets
+ * after the stall, stale or not) are parked until the fence ends and then
+ * answered `none`; a runner still waiting simply leases again. */
+static void check_stall(leaser_state *s)
+{
+    int64_t now = dp_now_ms();
+    if (s->last_seen_ms != 0 && now - s->last_seen_ms > LEASER_STALL_MS) {
+        char gap[24];
+        snprintf(gap, sizeof gap, "%lld", (long long)(now - s->last_seen_ms));
+        dp_log(DP_LOG_WARN, "leaser_stalled", "ms", gap, (char *)NULL);
+        for (size_t i = 0; i < s->n_parked; i++)
+            answer_none(&s->parked[i], "stalled");
+        s->n_parked = 0;
+        s->fence_until_ms = now + LEASER_FENCE_MS;
+    }
+    s->last_seen_ms = now;
+}
+
 static void handle_lease(void *state, actor_ctx *ctx, fwd_origin origin, dp_msg *m)
 {
     leaser_state *s = state;
@@ -186,8 +225,11 @@ static void handle_lease(void *state, actor_ctx *ctx, fwd_origin origin, dp_msg 
         return;
     }
     /* Someone parked earlier goes first: join the line instead of overtaking. */
-    int n = s->n_parked == 0 ? try_lease(s, origin, m->id, l->runner_id, l->max_jobs, l->request_id)
-                             : 0;
+    int64_t now = dp_now_ms();
+    int fenced = now < s->fence_until_ms;
+    int n = s->n_parked == 0 && !fenced
+                ? try_lease(s, origin, m->id, l->runner_id, l->max_jobs, l->request_id)
+                : 0;
     if (n != 0)
         return;
     if (l->wait_ms == 0) {
@@ -198,7 +240,9 @@ static void handle_lease(void *state, actor_ctx *ctx, fwd_origin origin, dp_msg 
     }
     parked_lease p = {.origin = origin, .id = m->id, .max_jobs = l->max_jobs};
     uint32_t wait = l->wait_ms < s->cfg.max_wait_ms ? l->wait_ms : s->cfg.max_wait_ms;
-    p.deadline_ms = dp_now_ms() + wait;
+    p.deadline_ms = now + wait;
+    if (fenced && p.deadline_ms > s->fence_until_ms)
+        p.deadline_ms = s->fence_until_ms; /* maybe stale: never claims (check_stall) */
     snprintf(p.runner_id, sizeof p.runner_id, "%s", l->runner_id);
     snprintf(p.request_id, sizeof p.request_id, "%s", l->request_id ? l->request_id : "");
     park(s, &p);
@@ -217,6 +261,7 @@ static void note_idle(leaser_state *s, actor_ctx *ctx)
 
 static void on_lease(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
 {
+    check_stall(state);
     note_idle(state, ctx);
     handle_lease(state, ctx, o, m);
 }
@@ -225,6 +270,7 @@ static void on_wake(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
 {
     (void)o;
     (void)m;
+    check_stall(state);
     note_idle(state, ctx);
     serve_parked(state);
 }
@@ -276,6 +322,7 @@ static void leaser_tick(void *state, actor_ctx *ctx)
 {
     leaser_state *s = state;
     (void)ctx;
+    check_stall(s);
     int64_t now = dp_now_ms();
     flush_events(s);
     size_t keep = 0;
@@ -320,7 +367,7 @@ static void leaser_stop(void *state, actor_ctx *ctx)
     leaser_state *s = state;
     (void)ctx;
     for (size_t i = 0; i < s->n_parked; i++)
-        answer_none(&s->parked[i], "shutting down");
+        answer_none(&s->parked[i], DP_MSG_REASON_SHUTTING_DOWN);
     flush_events(s);
     event_buffer_free(&s->events);
     free(s->parked);

@@ -100,6 +100,11 @@ typedef enum {
 #define DP_MSG_ERR_PROTOCOL "protocol"       /* bad bytes, unknown type, newer version */
 #define DP_MSG_ERR_UNSUPPORTED "unsupported" /* a type this socket or actor does not take */
 #define DP_MSG_ERR_CONFLICT "conflict"       /* stale owner or attempt */
+/* A replica stopping (SIGTERM) answers held leases `none` with this reason
+ * and new requests `unavailable` with this message: a runner with several
+ * replicas goes on on the next one at once (runner/runner_link.c). */
+#define DP_MSG_REASON_SHUTTING_DOWN "shutting down"
+#define DP_MSG_SHUTTING_DOWN "dispatcher shutting down"
 
 typedef struct {
     char *registration_token;
