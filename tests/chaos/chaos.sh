@@ -40,6 +40,10 @@ export DISPATCH_REGISTRATION_TOKEN
 DISPATCH_REGISTRATION_TOKEN=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
 export DISPATCH_LOG_STORE="file://$CH_DIR/logs/{job_id}.log" DISPATCH_ALIVE_TTL_MS=$TTL
 export DISPATCH_HEARTBEAT_MS=$HB DISPATCH_SWEEP_MS=$SWEEP DISPATCH_LOG_LEVEL=info
+# A runner's call deadline on a stalled replica is its lease wait + 3 s
+# (runner/runner_link.h): a 5 s long-poll keeps that bound (8 s) well under
+# the 20 s stall, so the table shows the failover, not the SIGCONT.
+export RUNNER_LEASE_WAIT_MS=5000
 ch_net_setup
 ch_services
 ch_replica 1
