@@ -298,11 +298,22 @@ static void report_dead(leaser_state *s)
                     dead[i].reason);
 }
 
+/* A job a reclaim put back: the reporter records it (state and `requeued`
+ * row in one statement) and publishes it. */
+static void on_reclaimed(void *arg, const char *runner_id, const char *job_id, uint32_t attempt)
+{
+    char why[160];
+    snprintf(why, sizeof why, "runner %.64s was lost during attempt %u; requeued", runner_id,
+             attempt);
+    queue_event(arg, job_id, DP_JOB_QUEUED, DP_VERDICT_NONE, runner_id, attempt, why);
+}
+
 static void sweep(leaser_state *s)
 {
     rq_reap_report rep = {0};
     dp_err err = {0};
-    if (rq_reap_sweep(s->rq, s->owner_id, 2 * s->cfg.sweep_ms, 1000, &rep, &err) != DP_OK) {
+    if (rq_reap_sweep_notify(s->rq, s->owner_id, 2 * s->cfg.sweep_ms, 1000, &rep, on_reclaimed, s,
+                             &err) != DP_OK) {
         dp_log(DP_LOG_WARN, "sweep_failed", "error", err.msg, (char *)NULL);
         return;
     }

@@ -175,6 +175,14 @@ typedef struct {
 /* Appends n events in one statement. */
 int store_add_events(store_db *db, const store_event *events, size_t n, dp_err *err);
 
+/* Jobs a reclaim requeued (events[i]: job_id, attempt = the attempt lost,
+ * runner_id = the lost runner, message; state and ts ignored): leased with
+ * that attempt -> queued, and one `requeued` history row per (job, attempt)
+ * in the same statement (none for an unknown job; repeated: none).
+ * *n_changed (optional) counts the rows written. */
+int store_mark_requeued(store_db *db, const store_event *events, size_t n, size_t *n_changed,
+                        dp_err *err);
+
 /* `requeue --dead`: every failed job back to queued with attempts reset, in
  * one statement; *moved gets the count. Redis gets them from the rebuild. */
 int store_requeue_failed(store_db *db, uint64_t *moved, dp_err *err);

@@ -138,6 +138,20 @@ const store_statement store_statements[] = {
      "  SELECT id, 'requeued', attempts, 'requeued by an operator' FROM u)"
      " SELECT (SELECT count(*) FROM u), (SELECT state FROM jobs WHERE id = $1)",
      2},
+    /* Jobs a reclaim requeued (their runner was lost): back to queued, and
+     * one `requeued` row per (job, attempt) whatever the order in which the
+     * replicas' reporters hear of it. */
+    {ST_MARK_REQUEUED,
+     "WITH x AS (SELECT * FROM jsonb_to_recordset($1::jsonb)"
+     "   AS x(job_id text, attempt integer, runner_id text, message text) LIMIT $2),"
+     " u AS (UPDATE jobs j SET state = 'queued', runner_id = NULL, started_at = NULL FROM x"
+     "  WHERE j.id = x.job_id AND j.state = 'leased' AND j.attempts = x.attempt RETURNING j.id)"
+     " INSERT INTO job_events (job_id, state, attempt, runner_id, message)"
+     " SELECT x.job_id, 'requeued', x.attempt, x.runner_id, x.message FROM x"
+     " WHERE EXISTS (SELECT 1 FROM jobs j WHERE j.id = x.job_id)"
+     "  AND NOT EXISTS (SELECT 1 FROM job_events e WHERE e.job_id = x.job_id"
+     "   AND e.state = 'requeued' AND e.attempt = x.attempt)",
+     2},
     /* A runner-side failure with attempts left: back to queued with its
      * `requeued` row; told twice (a retried complete), it changes nothing. */
     {ST_REQUEUE_RETRY,

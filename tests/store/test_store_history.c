@@ -133,11 +133,42 @@ static void test_failed_requeued_cancelled_rows(void **state)
     free(seq);
 }
 
+/* Jobs a reclaim requeued: queued again with one `requeued` row each, once
+ * however many replicas' reporters are told. */
+static void test_reclaimed_rows(void **state)
+{
+    fixture *f = *state;
+    dp_err err = {0};
+    size_t changed = 9;
+    tu_insert_jobs(f->s, "c", 2);
+    store_lease l[2] = {{"c-0", 1, "runner-x"}, {"c-1", 1, "runner-x"}};
+    assert_int_equal(store_mark_leased(f->s, l, 2, NULL, &err), DP_OK);
+    store_event ev[3] = {
+        {.job_id = "c-0", .attempt = 1, .runner_id = "runner-x", .message = "runner lost"},
+        {.job_id = "c-1", .attempt = 1, .runner_id = "runner-x", .message = "runner lost"},
+        {.job_id = "nope", .attempt = 1, .runner_id = "runner-x", .message = "runner lost"},
+    };
+    assert_int_equal(store_mark_requeued(f->s, ev, 3, &changed, &err), DP_OK);
+    assert_int_equal(changed, 2);
+    assert_int_equal(store_mark_requeued(f->s, ev, 2, &changed, &err), DP_OK);
+    assert_int_equal(changed, 0);
+    assert_int_equal(rows(f, "c-0", "requeued", 1), 1);
+    char *st = pgfix_query1(f->db.dsn, "SELECT string_agg(state, ',' ORDER BY id) FROM jobs"
+                                       " WHERE id IN ('c-0', 'c-1')");
+    assert_string_equal(st, "queued,queued");
+    free(st);
+    /* leased again: attempt 2 */
+    store_lease l2 = {"c-0", 2, "runner-y"};
+    assert_int_equal(store_mark_leased(f->s, &l2, 1, &changed, &err), DP_OK);
+    assert_int_equal(changed, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_lease_told_twice_one_row, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_requeued_cancelled_rows, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reclaimed_rows, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
