@@ -311,6 +311,8 @@ int dpc_watch(dpc *c, const char *job_id, int (*cb)(const dpc_event *ev, void *a
         return rc;
     nng_socket s;
     int rv = nng_sub0_open(&s);
+    if (rv == 0) /* bursts of events (a large submit): nng's default queue is 128 */
+        rv = nng_socket_set_int(s, NNG_OPT_RECVBUF, 8192);
     if (rv == 0)
         rv = nng_socket_set(s, NNG_OPT_SUB_SUBSCRIBE, "", 0);
     nng_dialer d;

@@ -120,7 +120,8 @@ static const dd_actor_def *const dd_defs[DD_N_ACTORS] = {
 static int spawn_actors(dd_stack *s, const dd_config *c, dp_err *err)
 {
     actor **a = s->actors;
-    if ((a[DD_PUBLISHER] = publisher_spawn(s->events_url, s->events_inproc, err)) == NULL)
+    if ((a[DD_PUBLISHER] = publisher_spawn(s->events_url, s->events_inproc, c->redis_url, c->prefix,
+                                           err)) == NULL)
         return DP_EUNAVAIL;
     reporter_config rc = {c->redis_url,
                           c->prefix,

@@ -8,6 +8,7 @@
 #define DP_EVENT_BUFFER_H
 
 #include "actors/actor.h"
+#include "dispatch/redis/rq.h"
 #include "messages/msg.h"
 
 #include <stdbool.h>
@@ -16,6 +17,7 @@
 typedef struct {
     dp_msg_event ev;
     bool persisted; /* its history row is already written (with the job or the result) */
+    bool streamed;  /* already on the shared event stream (event_stream.h) */
 } event_entry;
 
 typedef struct {
@@ -37,6 +39,12 @@ void event_buffer_mark_last_persisted(event_buffer *b);
 /* Sends all buffered events to `to` as one internal `events` message and
  * empties the buffer; a failed send logs `events_lost`. No-op when empty. */
 int event_buffer_send(event_buffer *b, actor *to, int timeout_ms, dp_err *err);
+
+/* Puts the buffered events not streamed yet onto the shared event stream
+ * (event_stream_add) in one round trip and marks them streamed: with leased
+ * true only `leased` ones (the leaser's), else all but `leased` ones (the
+ * reporter's). DP_OK when there was nothing to stream. */
+int event_buffer_stream(event_buffer *b, rq_conn *rq, bool leased);
 
 /* Frees the buffered events, keeps the array for reuse. */
 void event_buffer_clear(event_buffer *b);

@@ -55,7 +55,7 @@ static int gateway_handle(void *state, actor_ctx *ctx, nng_msg *msg, nng_msg **r
     dp_msg_free(&m);
     if (g->closing) {
         nng_msg_free(msg);
-        return reply_error(reply, id, DP_MSG_ERR_UNAVAILABLE, "dispatcher shutting down");
+        return reply_error(reply, id, DP_MSG_ERR_UNAVAILABLE, DP_MSG_SHUTTING_DOWN);
     }
     actor *target = g->cfg.routes.to[type];
     if (target == NULL) {

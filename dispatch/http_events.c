@@ -3,18 +3,20 @@
 #include "common/clock.h"
 #include "common/job_json.h"
 #include "common/log.h"
+#include "dispatch/redis/rq_events.h"
 
 #include <inttypes.h>
 #include <nng/protocol/pubsub0/sub.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 typedef struct {
-    uint64_t id;
+    uint64_t id; /* the global event id (rq_event_id_parse of the stream id) */
     char job[DP_ID_MAX + 1];
     int terminal;
-    char *frame; /* "id: N\ndata: {...}\n\n" */
+    char *frame; /* "id: <ms>-<seq>\ndata: {...}\n\n" */
     size_t len;
 } hub_event;
 
@@ -30,9 +32,10 @@ typedef struct http_stream {
 } http_stream;
 
 struct http_hub {
-    pthread_mutex_t mu; /* everything below */
-    hub_event ring[HTTP_SSE_RING];
-    uint64_t next_id; /* the id the next event gets */
+    pthread_mutex_t mu;            /* everything below */
+    hub_event ring[HTTP_SSE_RING]; /* ids increasing: the shared stream's order */
+    uint64_t last_id;              /* the newest event's id, or floor when none came yet */
+    uint64_t floor; /* nothing is known before this id (hub start, or dropped from the ring) */
     size_t head, count;
     http_stream *streams;
     int stopping;
@@ -53,6 +56,11 @@ static void wake_all(http_hub *h)
 
 static void add_event(http_hub *h, const dp_msg_event *ev)
 {
+    uint64_t id = 0;
+    /* events without a global id (Redis could not take them) reach the
+     * watchers but cannot be resumed: not kept here */
+    if (ev->eid == NULL || rq_event_id_parse(ev->eid, &id) != 0)
+        return;
     json_t *o = json_pack("{s:s,s:s,s:s?,s:s?,s:I,s:s?,s:s?}", "job_id", ev->job_id, "state",
                           dp_job_state_name(ev->state), "verdict", dp_verdict_name(ev->verdict),
                           "runner_id", ev->runner_id, "attempt", (json_int_t)ev->attempt, "ts",
@@ -62,20 +70,26 @@ static void add_event(http_hub *h, const dp_msg_event *ev)
     if (data == NULL)
         return;
     pthread_mutex_lock(&h->mu);
+    if (id <= h->last_id) { /* seen already (a repeated XADD): never twice, never back */
+        pthread_mutex_unlock(&h->mu);
+        free(data);
+        return;
+    }
     hub_event *e = &h->ring[(h->head + h->count) % HTTP_SSE_RING];
     if (h->count == HTTP_SSE_RING) { /* the oldest goes */
         e = &h->ring[h->head];
+        h->floor = e->id;
         h->head = (h->head + 1) % HTTP_SSE_RING;
         h->count--;
     }
     free(e->frame);
-    e->id = h->next_id++;
+    e->id = h->last_id = id;
     snprintf(e->job, sizeof e->job, "%s", ev->job_id);
     e->terminal = dp_job_state_terminal(ev->state);
     size_t cap = strlen(data) + 64;
     e->frame = malloc(cap);
     e->len = e->frame != NULL
-                 ? (size_t)snprintf(e->frame, cap, "id: %" PRIu64 "\ndata: %s\n\n", e->id, data)
+                 ? (size_t)snprintf(e->frame, cap, "id: %s\ndata: %s\n\n", ev->eid, data)
                  : 0;
     h->count++;
     wake_all(h);
@@ -123,8 +137,13 @@ http_hub *http_hub_start(const char *events_url, http_server *srv, dp_err *err)
     }
     pthread_mutex_init(&h->mu, NULL);
     h->srv = srv;
-    h->next_id = (uint64_t)dp_now_ms() * 1000; /* a restarted server's ids are larger */
+    /* Events before now were not seen here: a resume from before says so. */
+    struct timespec wall; /* stream ids are Redis' wall-clock ms */
+    clock_gettime(CLOCK_REALTIME, &wall);
+    h->floor = h->last_id = ((uint64_t)wall.tv_sec * 1000 + (uint64_t)wall.tv_nsec / 1000000) << 20;
     int rv = nng_sub0_open(&h->sub);
+    if (rv == 0) /* bursts of events (a large submit) */
+        rv = nng_socket_set_int(h->sub, NNG_OPT_RECVBUF, 8192);
     if (rv == 0)
         rv = nng_socket_set(h->sub, NNG_OPT_SUB_SUBSCRIBE, "", 0);
     if (rv == 0)
@@ -200,17 +219,24 @@ static int next_frame(http_hub *h, http_stream *s)
 {
     if (!s->gap_checked) {
         s->gap_checked = 1;
-        if (h->count > 0 && s->last_id + 1 < h->ring[h->head].id && s->last_id != 0) {
+        if (s->last_id != 0 && s->last_id < h->floor) {
             static const char gap[] = ": events were missed before this point\n\n";
             set_out(s, gap, sizeof gap - 1);
             return 1;
         }
     }
-    /* ids are consecutive: start right after the last one sent, not at the
-     * ring's head (1,000 streams x 4,096 events per wake-up otherwise) */
-    uint64_t head_id = h->count > 0 ? h->ring[h->head].id : 0;
-    size_t from = s->last_id >= head_id ? (size_t)(s->last_id + 1 - head_id) : 0;
-    for (size_t i = from; i < h->count; i++) {
+    /* ids increase along the ring: binary search for the first one after
+     * the last one sent, not a scan from the head (1,000 streams x 4,096
+     * events per wake-up otherwise) */
+    size_t lo = 0, hi = h->count;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (h->ring[(h->head + mid) % HTTP_SSE_RING].id <= s->last_id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (size_t i = lo; i < h->count; i++) {
         const hub_event *e = &h->ring[(h->head + i) % HTTP_SSE_RING];
         if (e->id <= s->last_id || (s->job[0] != '\0' && strcmp(s->job, e->job) != 0))
             continue;
@@ -312,16 +338,15 @@ static uint64_t start_id(http_req *r)
 {
     http_hub *h = r->srv->hub;
     pthread_mutex_lock(&h->mu);
-    uint64_t now = h->next_id - 1;
+    uint64_t now = h->last_id;
     pthread_mutex_unlock(&h->mu);
+    /* Ids are global (the shared stream's): one given by any replica
+     * resumes here, even one this replica has not seen yet. */
     const char *last = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Last-Event-ID");
-    if (last != NULL && *last != '\0') {
-        char *end = NULL;
-        unsigned long long v = strtoull(last, &end, 10);
-        if (*end == '\0' && v < now)
-            return v; /* an id from the future (another replica, garbage): from now on */
-    }
-    return now;
+    uint64_t v;
+    if (last != NULL && rq_event_id_parse(last, &v) == 0)
+        return v;
+    return now; /* none, or not an id of ours: from now on */
 }
 
 static int on_probe(http_req *r, dp_msg *rep)

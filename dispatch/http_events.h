@@ -1,8 +1,9 @@
 /* Server-Sent Events for the HTTP API (docs/api.md): GET /api/v1/events and
  * GET /api/v1/jobs/{id}/events. A hub subscribes to the publisher's events
- * (an nng sub socket, received on nng's threads), numbers each event and
- * keeps the last HTTP_SSE_RING of them, so `Last-Event-ID` resumes without a
- * gap while the ring still holds it. Each stream is a libmicrohttpd
+ * (an nng sub socket, received on nng's threads): every replica's events
+ * with their global ids (the shared stream's, event_stream.h), of which it
+ * keeps the last HTTP_SSE_RING, so `Last-Event-ID` from any replica resumes
+ * without a gap while the ring still holds it. Each stream is a libmicrohttpd
  * response whose reader writes what is new and otherwise suspends the
  * connection until the hub resumes it: 1,000 open streams cost memory, no
  * thread. A ": ping" comment every HTTP_SSE_PING_MS finds dead clients.

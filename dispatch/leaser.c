@@ -40,12 +40,19 @@ typedef struct {
     size_t n_parked, cap_parked;
     int64_t next_sweep_ms;
     int64_t next_poke_ms;
-    char owner_id[48];   /* this replica, for the sweep guard */
-    event_buffer events; /* lease and dead-job events for the reporter, sent per tick */
-    int idle;            /* no other message waits in the mailbox (set per message) */
-    dp_metrics *metrics; /* this actor's own; the status actor asks for snapshots */
-    dp_hist *m_lease;    /* dispatch_lease_duration_seconds */
+    char owner_id[48];      /* this replica, for the sweep guard */
+    event_buffer events;    /* lease and dead-job events for the reporter, sent per tick */
+    int idle;               /* no other message waits in the mailbox (set per message) */
+    dp_metrics *metrics;    /* this actor's own; the status actor asks for snapshots */
+    dp_hist *m_lease;       /* dispatch_lease_duration_seconds */
+    int64_t last_seen_ms;   /* the leaser's last tick or message (stall detection) */
+    int64_t fence_until_ms; /* after a stall: nothing claims before this */
 } leaser_state;
+
+/* A stall of this replica (SIGSTOP, a starved thread) longer than this... */
+#define LEASER_STALL_MS 2000
+/* ...fences claims for this long: see check_stall. */
+#define LEASER_FENCE_MS 2000
 
 /* Sends the buffered events to the reporter as one message (it persists and
  * publishes them): one hop per tick instead of one per job. */
@@ -108,8 +115,13 @@ static int try_lease(leaser_state *s, fwd_origin origin, uint64_t id, const char
     }
     r.leased.n_jobs = got;
     for (size_t i = 0; i < got; i++)
-        queue_event(s, r.leased.jobs[i].job_id, DP_JOB_LEASED, DP_VERDICT_NONE, runner_id,
-                    r.leased.jobs[i].attempt, NULL);
+        event_buffer_add(&s->events, r.leased.jobs[i].job_id, DP_JOB_LEASED, DP_VERDICT_NONE,
+                         runner_id, r.leased.jobs[i].attempt, NULL);
+    /* On the shared stream before the runner has the jobs: its complete (on
+     * any replica) can only come after (event_stream.h). */
+    event_buffer_stream(&s->events, s->rq, true);
+    if (s->events.n >= 1024)
+        flush_events(s);
     /* Batched per tick under load; when idle the reporter hears of the lease
      * before the runner does, so a status read after the lease shows it. */
     if (s->idle)
@@ -167,13 +179,23 @@ static void park(leaser_state *s, const parked_lease *p)
  * whose queues are all dry are not tried, and a targeted pass stops when
  * every named queue is dry. So a wake costs one lease call per runner that
  * can take the work, not one per parked runner. `refresh` re-reads each
- * runner's queues first (a new queue appeared). */
+ * runner's queues first (a new queue appeared). A request past its
+ * deadline never claims (its runner may have given up on it and leased
+ * elsewhere under the same request id): it gets `none`. Nothing claims
+ * while a stall's fence holds (check_stall). */
 static void serve_parked(leaser_state *s, const qset *wake, int refresh)
 {
+    int64_t now = dp_now_ms();
+    if (now < s->fence_until_ms)
+        return;
     qset dry = {0};
     size_t keep = 0;
     for (size_t i = 0; i < s->n_parked; i++) {
         parked_lease *p = &s->parked[i];
+        if (p->deadline_ms <= now) {
+            answer_none(p, "timeout"); /* frees its queues */
+            continue;
+        }
         if (refresh || !p->queues_read)
             p->queues_read = read_queues(s, p->runner_id, &p->queues);
         int relevant;
@@ -212,6 +234,31 @@ static void release_parked(leaser_state *s, const char *runner_id)
     s->n_parked = keep;
 }
 
+/* A request that waited through a stall may have been given up by its
+ * runner (whose call deadline is the lease wait + a few seconds, or whose
+ * heartbeats moved it to another replica) and leased again elsewhere under
+ * the same request id; claiming for it now would lease jobs that nobody
+ * receives and that stay leased by a runner alive elsewhere. So a gap of
+ * more than LEASER_STALL_MS in the leaser's own activity (its tick is
+ * 20 ms) answers every parked request `none` and, for LEASER_FENCE_MS, lets
+ * nothing claim: requests that come in meanwhile (read from the sockets
+ * after the stall, stale or not) are parked until the fence ends and then
+ * answered `none`; a runner still waiting simply leases again. */
+static void check_stall(leaser_state *s)
+{
+    int64_t now = dp_now_ms();
+    if (s->last_seen_ms != 0 && now - s->last_seen_ms > LEASER_STALL_MS) {
+        char gap[24];
+        snprintf(gap, sizeof gap, "%lld", (long long)(now - s->last_seen_ms));
+        dp_log(DP_LOG_WARN, "leaser_stalled", "ms", gap, (char *)NULL);
+        for (size_t i = 0; i < s->n_parked; i++)
+            answer_none(&s->parked[i], "stalled");
+        s->n_parked = 0;
+        s->fence_until_ms = now + LEASER_FENCE_MS;
+    }
+    s->last_seen_ms = now;
+}
+
 static void handle_lease(void *state, actor_ctx *ctx, fwd_origin origin, dp_msg *m)
 {
     leaser_state *s = state;
@@ -230,6 +277,8 @@ static void handle_lease(void *state, actor_ctx *ctx, fwd_origin origin, dp_msg 
     /* Someone parked earlier for the same queues goes first: join the line
      * instead of overtaking. A runner whose queues nobody waits on leases at once. */
     parked_lease p = {.origin = origin, .id = m->id, .max_jobs = l->max_jobs};
+    int64_t now = dp_now_ms();
+    int fenced = now < s->fence_until_ms;
     int first = s->n_parked == 0;
     if (!first) {
         p.queues_read = read_queues(s, l->runner_id, &p.queues);
@@ -238,7 +287,8 @@ static void handle_lease(void *state, actor_ctx *ctx, fwd_origin origin, dp_msg 
             if (!s->parked[i].queues_read || qset_overlaps(&p.queues, &s->parked[i].queues, NULL))
                 first = 0;
     }
-    int n = first ? try_lease(s, origin, m->id, l->runner_id, l->max_jobs, l->request_id) : 0;
+    int n = first && !fenced ? try_lease(s, origin, m->id, l->runner_id, l->max_jobs, l->request_id)
+                             : 0;
     if (n != 0) {
         qset_free(&p.queues);
         return;
@@ -248,7 +298,9 @@ static void handle_lease(void *state, actor_ctx *ctx, fwd_origin origin, dp_msg 
         return;
     }
     uint32_t wait = l->wait_ms < s->cfg.max_wait_ms ? l->wait_ms : s->cfg.max_wait_ms;
-    p.deadline_ms = dp_now_ms() + wait;
+    p.deadline_ms = now + wait;
+    if (fenced && p.deadline_ms > s->fence_until_ms)
+        p.deadline_ms = s->fence_until_ms; /* maybe stale: never claims (check_stall) */
     snprintf(p.runner_id, sizeof p.runner_id, "%s", l->runner_id);
     snprintf(p.request_id, sizeof p.request_id, "%s", l->request_id ? l->request_id : "");
     if (!p.queues_read)
@@ -275,6 +327,7 @@ static void note_idle(leaser_state *s, actor_ctx *ctx)
 
 static void on_lease(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
 {
+    check_stall(state);
     note_idle(state, ctx);
     handle_lease(state, ctx, o, m);
 }
@@ -284,6 +337,7 @@ static void on_lease(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
 static void on_wake(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
 {
     (void)o;
+    check_stall(state);
     note_idle(state, ctx);
     qset w = {0};
     for (size_t i = 0; i < m->wake.n_queues; i++)
@@ -316,11 +370,22 @@ static void report_dead(leaser_state *s)
                     dead[i].reason);
 }
 
+/* A job a reclaim put back: the reporter records it (state and `requeued`
+ * row in one statement) and publishes it. */
+static void on_reclaimed(void *arg, const char *runner_id, const char *job_id, uint32_t attempt)
+{
+    char why[160];
+    snprintf(why, sizeof why, "runner %.64s was lost during attempt %u; requeued", runner_id,
+             attempt);
+    queue_event(arg, job_id, DP_JOB_QUEUED, DP_VERDICT_NONE, runner_id, attempt, why);
+}
+
 static void sweep(leaser_state *s)
 {
     rq_reap_report rep = {0};
     dp_err err = {0};
-    if (rq_reap_sweep(s->rq, s->owner_id, 2 * s->cfg.sweep_ms, 1000, &rep, &err) != DP_OK) {
+    if (rq_reap_sweep_notify(s->rq, s->owner_id, 2 * s->cfg.sweep_ms, 1000, &rep, on_reclaimed, s,
+                             &err) != DP_OK) {
         dp_log(DP_LOG_WARN, "sweep_failed", "error", err.msg, (char *)NULL);
         return;
     }
@@ -343,6 +408,7 @@ static void leaser_tick(void *state, actor_ctx *ctx)
 {
     leaser_state *s = state;
     (void)ctx;
+    check_stall(s);
     int64_t now = dp_now_ms();
     flush_events(s);
     size_t keep = 0;
@@ -397,7 +463,7 @@ static void leaser_stop(void *state, actor_ctx *ctx)
     leaser_state *s = state;
     (void)ctx;
     for (size_t i = 0; i < s->n_parked; i++)
-        answer_none(&s->parked[i], "shutting down");
+        answer_none(&s->parked[i], DP_MSG_REASON_SHUTTING_DOWN);
     flush_events(s);
     event_buffer_free(&s->events);
     free(s->parked);

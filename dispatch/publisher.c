@@ -5,9 +5,13 @@
 #include "actors/actor_ipcwatch.h"
 #include "actors/actor_urls.h"
 #include "common/log.h"
+#include "dispatch/redis/rq_events.h"
 
 #include <nng/protocol/pubsub0/pub.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +20,16 @@ typedef struct {
     char url[1024];
     char also_url[128]; /* an in-process URL (the HTTP API's events), or "" */
     nng_socket pub;
+    char redis_url[1024];
+    char prefix[RQ_PREFIX_MAX + 1];
+    pthread_t reader;
+    int reader_started;
+    atomic_int stop;
 } publisher_state;
+
+/* The reader's blocking read: an event reaches watchers as soon as Redis
+ * has it (XREAD BLOCK returns at once); stopping waits at most this long. */
+#define PUBLISHER_BLOCK_MS 200
 
 /* Each event goes out as its own `event` message; nobody listening fast
  * enough drops it (best effort). */
@@ -45,29 +58,101 @@ static void on_events(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
     publish(state, m->events.events, m->events.n_events);
 }
 
+/* One entry of the shared stream: the event gets its global id and goes
+ * out on the pub socket (the watchers, and the HTTP API's SSE hub). */
+static void on_stream_entry(void *arg, const char *id, const char *data, size_t len)
+{
+    publisher_state *s = arg;
+    dp_msg m;
+    if (dp_msg_decode(data, len, &m, NULL) != DP_OK)
+        return;
+    if (m.type == DP_MSG_EVENT) {
+        free(m.event.eid);
+        m.event.eid = strdup(id);
+        nng_msg *out = NULL;
+        if (m.event.eid != NULL && dp_msg_encode(&m, &out, NULL) == DP_OK &&
+            nng_sendmsg(s->pub, out, NNG_FLAG_NONBLOCK) != 0)
+            nng_msg_free(out);
+    }
+    dp_msg_free(&m);
+}
+
+static void nap_ms(long ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Follows the shared stream from the moment it starts (every replica's
+ * events, this one's included) with its own Redis connection. */
+static void *reader_main(void *arg)
+{
+    publisher_state *s = arg;
+    rq_options opt;
+    rq_options_default(&opt);
+    opt.reconnect_wait_ms = 0; /* our loop waits, so stop is never held up */
+    rq_conn *c = NULL;
+    char after[RQ_EVENT_ID_MAX] = "";
+    int failures = 0;
+    while (!atomic_load(&s->stop)) {
+        dp_err err = {0};
+        if (c == NULL && (c = rq_connect(s->redis_url, s->prefix, &opt, &err)) == NULL) {
+            if (failures++ == 0)
+                dp_log(DP_LOG_WARN, "events_reader_down", "error", err.msg, (char *)NULL);
+            nap_ms(PUBLISHER_BLOCK_MS);
+            continue;
+        }
+        if (after[0] == '\0' && rq_events_last_id(c, after, &err) != DP_OK) {
+            after[0] = '\0';
+            nap_ms(PUBLISHER_BLOCK_MS);
+            continue;
+        }
+        int n = rq_events_read(c, after, 512, PUBLISHER_BLOCK_MS, on_stream_entry, s, &err);
+        if (n < 0) {
+            if (failures++ == 0)
+                dp_log(DP_LOG_WARN, "events_reader_down", "error", err.msg, (char *)NULL);
+            nap_ms(100); /* the connection reconnects on the next call, with backoff */
+        } else if (failures > 0) {
+            dp_log(DP_LOG_INFO, "events_reader_up", (char *)NULL);
+            failures = 0;
+        }
+    }
+    rq_close(c);
+    return NULL;
+}
+
 static int publisher_start(void *state, actor_ctx *ctx, dp_err *err)
 {
     publisher_state *s = state;
     (void)ctx;
     nng_listener l;
     int rv = nng_pub0_open(&s->pub);
+    /* A burst (a submit of 10,000 jobs streams 10,000 `queued` at once)
+     * must not overflow a subscriber's queue: nng's default is 16 */
+    if (rv == 0)
+        rv = nng_socket_set_int(s->pub, NNG_OPT_SENDBUF, 8192);
     /* the HTTP API's SSE subscribes in-process: served whatever the admin URLs */
     if (rv == 0 && s->also_url[0] != '\0' && (rv = nng_listen(s->pub, s->also_url, NULL, 0)) != 0)
         return dp_err_set(err, DP_EUNAVAIL, "events: cannot listen on %s: %s", s->also_url,
                           nng_strerror(rv));
-    if (rv == 0 && s->url[0] == '\0')
-        return DP_OK; /* no ipc admin URL: events are not served (dd_stack.h) */
-    if (rv == 0)
+    /* no ipc admin URL: events are not served (dd_stack.h), only to the HTTP API */
+    if (rv == 0 && s->url[0] != '\0')
         rv = nng_listener_create(&l, s->pub, s->url);
-    if (rv == 0 && actor_urls_tls_listener(l, s->url, err) != 0)
+    if (rv == 0 && s->url[0] != '\0' && actor_urls_tls_listener(l, s->url, err) != 0)
         return DP_EINVAL;
-    if (rv == 0)
+    if (rv == 0 && s->url[0] != '\0')
         rv = actor_ipc_private(l, s->url);
-    if (rv == 0)
+    if (rv == 0 && s->url[0] != '\0')
         rv = nng_listener_start(l, 0);
     if (rv != 0)
         return dp_err_set(err, DP_EUNAVAIL, "events: cannot listen on %s: %s", s->url,
                           nng_strerror(rv));
+    /* last: nothing after it can fail, so on_stop always joins it */
+    if (s->redis_url[0] != '\0') {
+        if (pthread_create(&s->reader, NULL, reader_main, s) != 0)
+            return dp_err_set(err, DP_ENOMEM, "events: cannot start the stream reader");
+        s->reader_started = 1;
+    }
     return DP_OK;
 }
 
@@ -75,6 +160,9 @@ static void publisher_stop(void *state, actor_ctx *ctx)
 {
     publisher_state *s = state;
     (void)ctx;
+    atomic_store(&s->stop, 1);
+    if (s->reader_started)
+        pthread_join(s->reader, NULL);
     nng_close(s->pub);
     free(s);
 }
@@ -93,7 +181,8 @@ const dd_actor_def publisher_actor = {
     .mailbox = 1024,
 };
 
-actor *publisher_spawn(const char *listen_url, const char *also_url, dp_err *err)
+actor *publisher_spawn(const char *listen_url, const char *also_url, const char *redis_url,
+                       const char *prefix, dp_err *err)
 {
     publisher_state *s = calloc(1, sizeof *s);
     if (s == NULL) {
@@ -102,5 +191,7 @@ actor *publisher_spawn(const char *listen_url, const char *also_url, dp_err *err
     }
     snprintf(s->url, sizeof s->url, "%s", listen_url);
     snprintf(s->also_url, sizeof s->also_url, "%s", also_url != NULL ? also_url : "");
+    snprintf(s->redis_url, sizeof s->redis_url, "%s", redis_url != NULL ? redis_url : "");
+    snprintf(s->prefix, sizeof s->prefix, "%s", prefix != NULL ? prefix : "");
     return dd_actor_spawn(&publisher_actor, s, err);
 }

@@ -1,5 +1,8 @@
 /* The event publisher actor: an nng pub socket (`dispatchctl watch`
- * subscribes to it) that republishes every `event` message it is sent.
+ * subscribes to it). A thread of its own follows the shared event stream in
+ * Redis (event_stream.h; XREAD BLOCK, its own connection) and publishes
+ * every replica's events with their global ids (`eid`); `event` messages it
+ * is sent (only when Redis could not take them) go out as they are.
  * Events are best effort: a slow subscriber misses events, never slows the
  * dispatcher. Its URL comes from the admin URL (actor_urls_events_for in
  * actors/urls.h, shared with the clients that subscribe). */
@@ -13,6 +16,8 @@
 /* Its messages and where they may come from. */
 extern const dd_actor_def publisher_actor;
 
-actor *publisher_spawn(const char *listen_url, const char *also_url, dp_err *err);
+/* redis_url NULL or "": no stream reader (only the events it is sent). */
+actor *publisher_spawn(const char *listen_url, const char *also_url, const char *redis_url,
+                       const char *prefix, dp_err *err);
 
 #endif

@@ -95,6 +95,7 @@ static void reporter_tick(void *state, actor_ctx *ctx)
     (void)ctx;
     reporter_flush_completes(s);
     reporter_flush_events(s);
+    reporter_retry_releases(s);
     int64_t now = dp_now_ms();
     if (now >= s->next_epoch_check_ms) {
         s->next_epoch_check_ms = now + 1000;
@@ -132,7 +133,9 @@ static void reporter_stop(void *state, actor_ctx *ctx)
     if (s->db != NULL && s->rq != NULL) {
         reporter_flush_completes(s); /* finish in-flight writes */
         reporter_flush_events(s);
+        reporter_retry_releases(s); /* one last try */
     }
+    reporter_release_free(s);
     for (size_t i = 0; i < s->n_batch; i++) {
         free(s->batch[i].runner_id);
         dp_job_result_free(&s->batch[i].result);

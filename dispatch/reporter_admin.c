@@ -84,8 +84,9 @@ void reporter_do_cancel(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
         if (rrc != DP_OK && rrc != DP_ENOTFOUND && rrc != DP_ECONFLICT)
             dp_log(DP_LOG_WARN, "cancel_redis_failed", "job_id", id, "error", err.msg,
                    (char *)NULL);
-        event_buffer_add(&s->events, id, DP_JOB_CANCELLED, DP_VERDICT_NONE, NULL, 0,
-                         "cancelled by an operator");
+        if (event_buffer_add(&s->events, id, DP_JOB_CANCELLED, DP_VERDICT_NONE, NULL, 0,
+                             "cancelled by an operator") == DP_OK)
+            event_buffer_mark_last_persisted(&s->events); /* written with the state */
     }
     if (rc != DP_OK) {
         fwd_reply_code(o, m->id, rc, "job", &err);
@@ -125,6 +126,12 @@ void reporter_do_requeue(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
     dp_job_view_free(&v);
     if (rc == DP_OK)
         rc = store_requeue(s->db, id, 0, &err);
+    if (rc == DP_OK) { /* streamed before a runner can lease it again (event_stream.h) */
+        if (event_buffer_add(&s->events, id, DP_JOB_QUEUED, DP_VERDICT_NONE, NULL, 0,
+                             "requeued by an operator") == DP_OK)
+            event_buffer_mark_last_persisted(&s->events); /* written with the state */
+        event_buffer_stream(&s->events, s->rq, false);
+    }
     if (rc == DP_OK) {
         /* A finished job left a tombstone that would make Redis refuse it. */
         rq_owner_clear_tombstones(s->rq, &id, 1, NULL);
@@ -138,8 +145,6 @@ void reporter_do_requeue(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
         fwd_reply_code(o, m->id, rc, "job", &err);
         return;
     }
-    event_buffer_add(&s->events, id, DP_JOB_QUEUED, DP_VERDICT_NONE, NULL, 0,
-                     "requeued by an operator");
     dp_msg_make_ack(&r, m->id, 1);
     fwd_reply_take(o, &r);
 }

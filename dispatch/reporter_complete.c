@@ -56,10 +56,18 @@ static void retry_elsewhere(reporter_state *s, pending_complete *p, uint32_t max
     if (r->attempt < max_attempts) {
         snprintf(why, sizeof why, "attempt %u failed on the runner: %.500s; retrying", r->attempt,
                  r->message != NULL ? r->message : "system error");
-        rc = rq_requeue(s->rq, r->job_id, &err);
+        /* PostgreSQL first (state and its `requeued` row in one statement),
+         * then Redis: a retried complete repeats only what is missing. */
+        size_t changed = 0;
+        rc = store_requeue_retry(s->db, r->job_id, r->attempt, p->runner_id, why, &changed, &err);
+        if (rc == DP_OK && changed > 0) { /* streamed before another runner can lease it */
+            if (event_buffer_add(&s->events, r->job_id, DP_JOB_QUEUED, DP_VERDICT_NONE,
+                                 p->runner_id, r->attempt, why) == DP_OK)
+                event_buffer_mark_last_persisted(&s->events);
+            event_buffer_stream(&s->events, s->rq, false);
+        }
         if (rc == DP_OK)
-            event_buffer_add(&s->events, r->job_id, DP_JOB_QUEUED, DP_VERDICT_NONE, p->runner_id,
-                             r->attempt, why);
+            rc = rq_requeue(s->rq, r->job_id, &err);
     } else {
         snprintf(why, sizeof why, "%u attempts failed; last: %.500s", r->attempt,
                  r->message != NULL ? r->message : "system error");
@@ -68,9 +76,13 @@ static void retry_elsewhere(reporter_state *s, pending_complete *p, uint32_t max
         rc = store_mark_failed(s->db, &f, 1, &changed, &err);
         if (rc == DP_OK) {
             reporter_metrics_failed(s, changed);
-            rq_lease_complete(s->rq, p->runner_id, r->job_id, r->attempt, NULL);
-            event_buffer_add(&s->events, r->job_id, DP_JOB_FAILED, DP_VERDICT_SE, p->runner_id,
-                             r->attempt, why);
+            rq_complete_item it = {
+                .job_id = r->job_id, .attempt = r->attempt, .runner_id = p->runner_id};
+            if (rq_lease_complete(s->rq, p->runner_id, r->job_id, r->attempt, NULL) == DP_EUNAVAIL)
+                reporter_release_later(s, &it, 1);
+            if (event_buffer_add(&s->events, r->job_id, DP_JOB_FAILED, DP_VERDICT_SE, p->runner_id,
+                                 r->attempt, why) == DP_OK)
+                event_buffer_mark_last_persisted(&s->events); /* written by mark_failed */
         }
     }
     if (rc != DP_OK) {
@@ -97,8 +109,10 @@ static void release_recorded(reporter_state *s, const size_t *idx, const store_o
             .job_id = p->result.job_id, .attempt = p->result.attempt, .runner_id = p->runner_id};
     }
     dp_err err = {0};
-    if (m > 0 && rq_lease_complete_batch(s->rq, items[0].runner_id, items, m, &err) != DP_OK)
+    if (m > 0 && rq_lease_complete_batch(s->rq, items[0].runner_id, items, m, &err) != DP_OK) {
         dp_log(DP_LOG_WARN, "complete_redis_failed", "error", err.msg, (char *)NULL);
+        reporter_release_later(s, items, m); /* recorded: released once Redis answers */
+    }
 }
 
 void reporter_flush_completes(reporter_state *s)

@@ -15,14 +15,25 @@ void reporter_flush_events(reporter_state *s)
     store_failure *fails = calloc(n, sizeof *fails);
     store_event *hist = calloc(n, sizeof *hist);
     const char **dead_ids = calloc(n, sizeof *dead_ids);
-    size_t n_leases = 0, n_fails = 0, n_hist = 0;
+    store_event *requeued = calloc(n, sizeof *requeued);
+    size_t n_leases = 0, n_fails = 0, n_hist = 0, n_requeued = 0;
     dp_err err = {0};
-    if (leases == NULL || fails == NULL || hist == NULL || dead_ids == NULL)
+    if (leases == NULL || fails == NULL || hist == NULL || dead_ids == NULL || requeued == NULL)
         goto out;
     for (size_t i = 0; i < n; i++) {
         dp_msg_event *e = &s->events.items[i].ev;
-        /* lease marks write their own history row (store_mark_leased) */
-        if (!s->events.items[i].persisted && e->state != DP_JOB_LEASED)
+        int dead = e->state == DP_JOB_FAILED && e->verdict == DP_VERDICT_SE && e->runner_id == NULL;
+        /* the leaser's `queued`: jobs a reclaim requeued (the reporter's own
+         * are persisted already) */
+        int reclaimed = e->state == DP_JOB_QUEUED && !s->events.items[i].persisted;
+        if (reclaimed)
+            requeued[n_requeued++] = (store_event){.job_id = e->job_id,
+                                                   .attempt = e->attempt,
+                                                   .runner_id = e->runner_id,
+                                                   .message = e->message};
+        /* lease marks, dead-job failures and reclaims write their own
+         * history rows (store_mark_leased, _failed, _requeued) */
+        if (!s->events.items[i].persisted && e->state != DP_JOB_LEASED && !dead && !reclaimed)
             hist[n_hist++] = (store_event){.job_id = e->job_id,
                                            .state = e->state,
                                            .attempt = e->attempt,
@@ -30,7 +41,7 @@ void reporter_flush_events(reporter_state *s)
                                            .message = e->message};
         if (e->state == DP_JOB_LEASED)
             leases[n_leases++] = (store_lease){e->job_id, e->attempt, e->runner_id};
-        else if (e->state == DP_JOB_FAILED && e->verdict == DP_VERDICT_SE && e->runner_id == NULL) {
+        else if (dead) {
             dead_ids[n_fails] = e->job_id;
             fails[n_fails++] = (store_failure){e->job_id, e->attempt, e->message};
         }
@@ -46,9 +57,13 @@ void reporter_flush_events(reporter_state *s)
         } else
             dp_log(DP_LOG_WARN, "dead_not_recorded", "error", err.msg, (char *)NULL);
     }
+    if (n_requeued > 0 && store_mark_requeued(s->db, requeued, n_requeued, NULL, &err) != DP_OK)
+        dp_log(DP_LOG_WARN, "requeued_not_recorded", "error", err.msg, (char *)NULL);
     if (n_hist > 0 && store_add_events(s->db, hist, n_hist, &err) != DP_OK)
         dp_log(DP_LOG_WARN, "history_failed", "error", err.msg, (char *)NULL);
-    if (s->cfg.publisher != NULL) /* one message for the whole batch */
+    /* Onto the shared stream, where every replica's publisher reads them;
+     * if Redis cannot take them, at least this replica's watchers hear. */
+    if (event_buffer_stream(&s->events, s->rq, false) != DP_OK && s->cfg.publisher != NULL)
         event_buffer_send(&s->events, s->cfg.publisher, 100, NULL);
 out:
     event_buffer_clear(&s->events);
@@ -56,4 +71,5 @@ out:
     free(fails);
     free(hist);
     free(dead_ids);
+    free(requeued);
 }

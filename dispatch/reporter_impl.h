@@ -40,6 +40,8 @@ typedef struct {
     struct dp_metrics *metrics; /* this actor's own (reporter_metrics.c) */
     size_t profiles_synced; /* offered profiles last copied to PostgreSQL */
     unsigned profile_checks; /* every 10th check copies them whatever the count */
+    rq_complete_item *unreleased; /* recorded, Redis release failed: retried per tick (owned) */
+    size_t n_unreleased, cap_unreleased;
 } reporter_state;
 
 void reporter_do_submit(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m);
@@ -68,6 +70,12 @@ void reporter_do_list(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m);
  * A failure inserts nothing. */
 int reporter_quota_insert(reporter_state *s, fwd_origin o, const dp_job_spec *ok, size_t *n_ok,
                           dp_msg_submitted *items, dp_err *err);
+/* Keeps copies of items whose Redis release failed after their results were
+ * recorded; reporter_retry_releases (each tick) completes them again until
+ * Redis answers (reporter_release.c). */
+void reporter_release_later(reporter_state *s, const rq_complete_item *items, size_t n);
+void reporter_retry_releases(reporter_state *s);
+void reporter_release_free(reporter_state *s);
 /* Rebuilds Redis from PostgreSQL when its epoch marker is gone (or asked). */
 void reporter_check_epoch(reporter_state *s);
 

@@ -8,6 +8,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The `queued` events (their history rows were written with the jobs) go
+ * onto the shared stream before the jobs are in Redis, so no replica can
+ * stream a job's `leased` before its `queued` (event_stream.h). */
+static void stream_queued(reporter_state *s, const rq_job_in *in, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (event_buffer_add(&s->events, in[i].job_id, DP_JOB_QUEUED, DP_VERDICT_NONE, NULL, 0,
+                             NULL) == DP_OK)
+            event_buffer_mark_last_persisted(&s->events);
+    event_buffer_stream(&s->events, s->rq, false);
+}
+
 void reporter_do_submit(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
 {
     reporter_state *s = state;
@@ -88,18 +100,17 @@ void reporter_do_submit(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
                 }
             }
             n_ok = 0;
-        } else if (n_ok > 0 && rq_enqueue(s->rq, in, n_ok, NULL, &err) != DP_OK) {
-            /* Accepted all the same: the rebuild puts PostgreSQL's queued jobs into Redis. */
-            dp_log(DP_LOG_WARN, "enqueue_deferred", "error", err.msg, (char *)NULL);
-            s->need_rebuild = 1;
+        } else if (n_ok > 0) {
+            stream_queued(s, in, n_ok);
+            if (rq_enqueue(s->rq, in, n_ok, NULL, &err) != DP_OK) {
+                /* Accepted all the same: the rebuild puts PostgreSQL's queued jobs into Redis. */
+                dp_log(DP_LOG_WARN, "enqueue_deferred", "error", err.msg, (char *)NULL);
+                s->need_rebuild = 1;
+            }
         }
     }
-    for (size_t i = 0; i < n_ok; i++) {
+    for (size_t i = 0; i < n_ok; i++)
         reporter_metrics_submitted(s, ok[i].profile);
-        if (event_buffer_add(&s->events, in[i].job_id, DP_JOB_QUEUED, DP_VERDICT_NONE, NULL, 0,
-                             NULL) == DP_OK)
-            event_buffer_mark_last_persisted(&s->events);
-    }
     fwd_reply(o, &r);
 out:
     for (size_t i = 0; texts != NULL && i < sub->n_specs; i++)

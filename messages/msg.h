@@ -105,6 +105,11 @@ typedef enum {
 #define DP_MSG_ERR_UNSUPPORTED "unsupported" /* a type this socket or actor does not take */
 #define DP_MSG_ERR_CONFLICT "conflict"       /* stale owner or attempt */
 #define DP_MSG_ERR_QUOTA "quota"             /* an API key's quota: retry after error.retry_s */
+/* A replica stopping (SIGTERM) answers held leases `none` with this reason
+ * and new requests `unavailable` with this message: a runner with several
+ * replicas goes on on the next one at once (runner/runner_link.c). */
+#define DP_MSG_REASON_SHUTTING_DOWN "shutting down"
+#define DP_MSG_SHUTTING_DOWN "dispatcher shutting down"
 
 typedef struct {
     char *registration_token;
@@ -241,6 +246,7 @@ typedef struct {
     uint32_t attempt;
     char *ts; /* RFC 3339 UTC */
     char *message;
+    char *eid; /* global event id (the shared stream's entry id "<ms>-<seq>"), or NULL */
 } dp_msg_event;
 
 typedef struct {

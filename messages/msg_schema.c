@@ -308,6 +308,7 @@ static const dp_field event_fields[] = {
     F_SCALAR("att", DP_F_U32, dp_msg_event, attempt),
     F_STR("ts", dp_msg_event, ts, DP_MSG_MAX_TS),
     F_STR("msg", dp_msg_event, message, DP_MSG_MAX_STR),
+    F_STR("eid", dp_msg_event, eid, 47),
 };
 static const dp_schema event_schema = SCHEMA(event, dp_msg_event, event_fields);
 

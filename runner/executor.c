@@ -62,7 +62,8 @@ static void deliver(executor_state *s, dp_job_result *res, int retryable)
         req.complete.result = *res;
         req.complete.retry = retryable != 0;
         dp_err err = {0};
-        int rc = s->token != NULL ? runner_link_call(&s->link, s->url, &req, &rep, 15000, &err)
+        int rc = s->token != NULL ? runner_link_call(&s->link, s->url, &req, &rep,
+                                                     RUNNER_COMPLETE_TIMEOUT_MS, &err)
                                   : dp_err_set(&err, DP_EUNAVAIL, "not registered");
         if (rc == DP_OK) {
             dp_msg_type t = rep.type;

@@ -77,8 +77,8 @@ static void feeder_tick(void *state, actor_ctx *ctx)
     req.lease.wait_ms = s->cfg.lease_wait_ms;
     req.lease.request_id = s->request_id;
     dp_err err = {0};
-    int rc =
-        runner_link_call(&s->link, s->url, &req, &rep, (int)s->cfg.lease_wait_ms + 10000, &err);
+    int rc = runner_link_call(&s->link, s->url, &req, &rep,
+                              (int)s->cfg.lease_wait_ms + RUNNER_CALL_SLACK_MS, &err);
     if (rc != DP_OK) {
         if (s->failures++ % 20 == 0)
             dp_log(DP_LOG_WARN, "lease_failed", "error", err.msg, (char *)NULL);

@@ -248,6 +248,19 @@ static int call_watched(actor_client **link, const char *url, unsigned choice, n
     return rc;
 }
 
+/* A replica's answer that it is stopping (SIGTERM): its held lease answered
+ * `none` "shutting down", or any request refused "dispatcher shutting
+ * down". Waiting for it to go away would delay the runner by a backoff or
+ * a lease wait; the other replicas serve at once. */
+static int replica_leaving(const dp_msg *r)
+{
+    if (r->type == DP_MSG_NONE)
+        return r->none.reason != NULL && strcmp(r->none.reason, DP_MSG_REASON_SHUTTING_DOWN) == 0;
+    return r->type == DP_MSG_ERROR && r->error.code != NULL && r->error.message != NULL &&
+           strcmp(r->error.code, DP_MSG_ERR_UNAVAILABLE) == 0 &&
+           strcmp(r->error.message, DP_MSG_SHUTTING_DOWN) == 0;
+}
+
 int runner_link_call(actor_client **link, const char *url, dp_msg *req, dp_msg *reply,
                      int timeout_ms, dp_err *err)
 {
@@ -282,6 +295,8 @@ int runner_link_call(actor_client **link, const char *url, dp_msg *req, dp_msg *
     }
     rc = dp_msg_decode_nng(rm, reply, err);
     nng_msg_free(rm);
+    if (rc == DP_OK && n > 1 && replica_leaving(reply))
+        choice_advance(choice); /* it is stopping: the next call goes to the next one */
     return rc;
 }
 

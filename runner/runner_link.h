@@ -13,6 +13,16 @@
 
 #define RUNNER_LINK_MAX_URLS 8
 #define RUNNER_LINK_LIST_MAX 1024 /* the whole DISPATCH_URL list, with its NUL */
+/* Client-side call deadlines. A replica that stalls (SIGSTOP) still accepts
+ * connections, so only a call's own deadline finds it; these bound how long
+ * a runner waits on it before going on on the next replica (the session's
+ * heartbeats: 5 s). A lease waits its long-poll plus this slack (the
+ * leaser answers at its deadline; a replica that stalled fences the claims
+ * of requests that waited through the stall, dispatch/leaser.c)... */
+#define RUNNER_CALL_SLACK_MS 3000
+/* ...and a complete this long (a group commit and a Redis release take
+ * milliseconds; repeating a complete elsewhere is idempotent). */
+#define RUNNER_COMPLETE_TIMEOUT_MS 6000
 
 /* Sends req (borrowed; its id is set) over *link and decodes the answer
  * into *reply (dp_msg_free it). url is one dispatcher URL or a

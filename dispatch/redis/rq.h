@@ -266,12 +266,18 @@ int rq_migrate_pending(rq_conn *c, uint64_t *left, dp_err *err);
 
 /* ---- reaper ---- */
 
+/* Told each job a reclaim requeued: the lost runner, the job, the attempt it lost. */
+typedef void (*rq_requeued_fn)(void *arg, const char *runner_id, const char *job_id,
+                               uint32_t attempt);
+
 typedef struct {
     uint32_t runners_expired; /* found past their deadline */
     uint32_t runners_reaped;  /* reclaimed by this sweep */
     uint32_t jobs_requeued;
     uint32_t jobs_dead;
-    int locked_out; /* 1: another replica holds the sweep guard */
+    int locked_out;             /* 1: another replica holds the sweep guard */
+    rq_requeued_fn on_requeued; /* NULL, or rq_reap_sweep_notify's; rq_reap_runner calls it */
+    void *arg;
 } rq_reap_report;
 
 /* One sweep: ZRANGEBYSCORE finds up to max_runners runners past their
@@ -280,6 +286,10 @@ typedef struct {
  * its jobs back to pending or to dead. Safe to run concurrently anyway. */
 int rq_reap_sweep(rq_conn *c, const char *owner_id, uint32_t lock_ms, uint32_t max_runners,
                   rq_reap_report *rep, dp_err *err);
+
+/* The same, telling on_requeued (may be NULL) of each job it requeued. */
+int rq_reap_sweep_notify(rq_conn *c, const char *owner_id, uint32_t lock_ms, uint32_t max_runners,
+                         rq_reap_report *rep, rq_requeued_fn on_requeued, void *arg, dp_err *err);
 
 /* One reclaim script for one runner, without the guard: does nothing when
  * the runner is alive again (deadline re-checked with Redis TIME) or already

@@ -55,7 +55,7 @@ static int reap_call(rq_conn *c, const char *runner_id, uint32_t chunk, long lon
     rq_args_free(&a);
     if (rc != DP_OK)
         return rc;
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 3) {
+    if (r->type != REDIS_REPLY_ARRAY || r->elements < 3 || r->elements % 2 != 1) {
         freeReplyObject(r);
         return dp_err_set(err, DP_EPROTO, "reclaim: unexpected reply");
     }
@@ -63,6 +63,10 @@ static int reap_call(rq_conn *c, const char *runner_id, uint32_t chunk, long lon
     if (*code == 1 || *code == 2) {
         rep->jobs_requeued += (uint32_t)rq_reply_int(r->element[1]);
         rep->jobs_dead += (uint32_t)rq_reply_int(r->element[2]);
+        for (size_t i = 3; rep->on_requeued != NULL && i + 1 < r->elements; i += 2)
+            if (r->element[i]->type == REDIS_REPLY_STRING)
+                rep->on_requeued(rep->arg, runner_id, r->element[i]->str,
+                                 (uint32_t)rq_reply_int(r->element[i + 1]));
     }
     freeReplyObject(r);
     return DP_OK;
@@ -88,7 +92,15 @@ int rq_reap_runner(rq_conn *c, const char *runner_id, rq_reap_report *rep, dp_er
 int rq_reap_sweep(rq_conn *c, const char *owner_id, uint32_t lock_ms, uint32_t max_runners,
                   rq_reap_report *rep, dp_err *err)
 {
+    return rq_reap_sweep_notify(c, owner_id, lock_ms, max_runners, rep, NULL, NULL, err);
+}
+
+int rq_reap_sweep_notify(rq_conn *c, const char *owner_id, uint32_t lock_ms, uint32_t max_runners,
+                         rq_reap_report *rep, rq_requeued_fn on_requeued, void *arg, dp_err *err)
+{
     memset(rep, 0, sizeof *rep);
+    rep->on_requeued = on_requeued;
+    rep->arg = arg;
     int rc = rq_check_id(owner_id, "reaper owner id", err);
     if (rc != DP_OK)
         return rc;

@@ -10,8 +10,9 @@
 -- jobs it still holds back to the head of its own queue (qid x priority), or to dead with a reason
 -- when their attempts are used up; the call that empties the set removes
 -- the marker and lets the hash expire after keep_ms. Returns {code,
--- requeued, dead}: code 1 reaped (done), 2 more jobs left (call again), 0
--- already gone, -1 alive again.
+-- requeued, dead, id, attempt, id, attempt...}: code 1 reaped (done), 2 more
+-- jobs left (call again), 0 already gone, -1 alive again; then each job
+-- this call requeued with the attempt it lost (for its `requeued` history).
 local id = ARGV[1]
 local chunk = tonumber(ARGV[4] or '0')
 local marker = '~' .. id
@@ -36,7 +37,7 @@ if chunk > 0 then
 else
     jobs = redis.call('SMEMBERS', rk .. ':jobs')
 end
-local back, dead, held = {}, {}, {}
+local back, dead, held, lost = {}, {}, {}, {}
 local groups = {}
 for _, jid in ipairs(jobs) do
     local jk = job_key(jid)
@@ -53,6 +54,8 @@ for _, jid in ipairs(jobs) do
             redis.call('HSET', jk, 'state', 'queued')
             back[#back + 1] = jid
             group_add(groups, j[5], j[6], jid)
+            lost[#lost + 1] = jid
+            lost[#lost + 1] = a
         end
     end
 end
@@ -60,8 +63,13 @@ if #held > 0 then push_all('SREM', K_LEASED, held) end
 -- Back to the head of each job's own queue, at its own priority.
 push_groups('LPUSH', groups)
 if #dead > 0 then push_all('RPUSH', K_DEAD, dead) end
-if chunk > 0 and redis.call('SCARD', rk .. ':jobs') > 0 then return {2, #back, #dead} end
+local function answer(code)
+    local out = {code, #back, #dead}
+    for i = 1, #lost do out[#out + 1] = lost[i] end
+    return out
+end
+if chunk > 0 and redis.call('SCARD', rk .. ':jobs') > 0 then return answer(2) end
 redis.call('DEL', rk .. ':jobs', rk .. ':queues')
 redis.call('ZREM', K_ALIVE, marker)
 if redis.call('EXISTS', rk) == 1 then redis.call('PEXPIRE', rk, ARGV[3]) end
-return {1, #back, #dead}
+return answer(1)

@@ -132,6 +132,13 @@ typedef struct {
 int store_mark_failed(store_db *db, const store_failure *items, size_t n, size_t *n_changed,
                       dp_err *err);
 
+/* A runner-side failure with attempts left: the leased job goes back to
+ * queued (attempts = attempt) with its `requeued` history row (runner_id,
+ * message: borrowed, may be NULL) in one statement. Repeated, it changes
+ * nothing (*n_changed 0). */
+int store_requeue_retry(store_db *db, const char *job_id, uint32_t attempt, const char *runner_id,
+                        const char *message, size_t *n_changed, dp_err *err);
+
 /* Cancels a queued or leased job. DP_ENOTFOUND for an unknown id,
  * DP_ECONFLICT when it is already terminal (the message names its state). */
 int store_mark_cancelled(store_db *db, const char *job_id, const char *message, dp_err *err);
@@ -190,6 +197,14 @@ typedef struct {
 
 /* Appends n events in one statement. */
 int store_add_events(store_db *db, const store_event *events, size_t n, dp_err *err);
+
+/* Jobs a reclaim requeued (events[i]: job_id, attempt = the attempt lost,
+ * runner_id = the lost runner, message; state and ts ignored): leased with
+ * that attempt -> queued, and one `requeued` history row per (job, attempt)
+ * in the same statement (none for an unknown job; repeated: none).
+ * *n_changed (optional) counts the rows written. */
+int store_mark_requeued(store_db *db, const store_event *events, size_t n, size_t *n_changed,
+                        dp_err *err);
 
 /* `requeue --dead`: every failed job back to queued with attempts reset, in
  * one statement; *moved gets the count. Redis gets them from the rebuild. */

@@ -39,6 +39,8 @@ extern const size_t store_statements_count;
 #define ST_INSERT_JOBS "dp_insert_jobs"
 #define ST_RECORD_RESULTS "dp_record_results"
 #define ST_MARK_LEASED "dp_mark_leased"
+#define ST_REQUEUE_RETRY "dp_requeue_retry"
+#define ST_MARK_REQUEUED "dp_mark_requeued"
 #define ST_MARK_FAILED "dp_mark_failed"
 #define ST_MARK_CANCELLED "dp_mark_cancelled"
 #define ST_REQUEUE "dp_requeue"

@@ -377,3 +377,52 @@ int store_job_owner(store_db *db, const char *job_id, char *owner, size_t len, d
     PQclear(res);
     return DP_OK;
 }
+
+int store_requeue_retry(store_db *db, const char *job_id, uint32_t attempt, const char *runner_id,
+                        const char *message, size_t *n_changed, dp_err *err)
+{
+    if (n_changed != NULL)
+        *n_changed = 0;
+    if (job_id == NULL)
+        return dp_err_set(err, DP_EINVAL, "requeue after a runner failure: job_id required");
+    char att[16];
+    snprintf(att, sizeof att, "%" PRIu32, attempt);
+    const char *params[] = {job_id, att, runner_id, message};
+    PGresult *res;
+    int rc =
+        store_call(db, ST_REQUEUE_RETRY, 4, params, "requeue after a runner failure", &res, err);
+    if (rc == DP_OK && n_changed != NULL)
+        *n_changed = store_cmd_rows(res);
+    if (rc == DP_OK)
+        PQclear(res);
+    return rc;
+}
+
+int store_mark_requeued(store_db *db, const store_event *events, size_t n, size_t *n_changed,
+                        dp_err *err)
+{
+    if (n_changed != NULL)
+        *n_changed = 0;
+    if (n == 0)
+        return DP_OK;
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n && arr != NULL; i++) {
+        if (events[i].job_id == NULL) {
+            json_decref(arr);
+            return dp_err_set(err, DP_EINVAL, "store_mark_requeued: events[%zu]: job_id required",
+                              i);
+        }
+        arr = append_or_fail(
+            arr, json_pack("{s:o, s:I, s:o, s:o}", "job_id", opt_str(events[i].job_id), "attempt",
+                           (json_int_t)events[i].attempt, "runner_id", opt_str(events[i].runner_id),
+                           "message", opt_str(events[i].message)));
+    }
+    PGresult *res;
+    int rc = store_call_json_n(db, ST_MARK_REQUEUED, arr, n, "mark requeued", &res, err);
+    json_decref(arr);
+    if (rc == DP_OK && n_changed != NULL)
+        *n_changed = store_cmd_rows(res);
+    if (rc == DP_OK)
+        PQclear(res);
+    return rc;
+}

@@ -116,30 +116,69 @@ const store_statement store_statements[] = {
      "   AS x(job_id text, attempt integer, runner_id text) LIMIT $2) x"
      " WHERE j.id = x.job_id AND j.state NOT IN ('completed', 'failed', 'cancelled')"
      "   AND j.attempts <= x.attempt"
+     /* the same lease told twice (a lease retried with its request id, on
+      * this replica or another, answers the same jobs again) is no change:
+      * one `leased` row per (job, attempt) */
+     "   AND NOT (j.state = 'leased' AND j.attempts = x.attempt)"
      " RETURNING j.id, x.attempt, x.runner_id)"
      " INSERT INTO job_events (job_id, state, attempt, runner_id)"
      " SELECT id, 'leased', attempt, runner_id FROM u",
      2},
+    /* Each transition writes its history row in its own statement: a crash
+     * can lose neither without the other. */
     {ST_MARK_FAILED,
-     "UPDATE jobs j SET state = 'failed', verdict = 'SE', score = 0, message = x.message,"
-     "  finished_at = now(), attempts = greatest(j.attempts, coalesce(x.attempts, 0))"
+     "WITH u AS (UPDATE jobs j SET state = 'failed', verdict = 'SE', score = 0,"
+     "  message = x.message, finished_at = now(),"
+     "  attempts = greatest(j.attempts, coalesce(x.attempts, 0))"
      " FROM (SELECT * FROM jsonb_to_recordset($1::jsonb)"
      "   AS x(job_id text, attempts integer, message text) LIMIT $2) x"
-     " WHERE j.id = x.job_id AND " NOT_TERMINAL("j.state") "",
+     " WHERE j.id = x.job_id AND " NOT_TERMINAL(
+         "j.state") ""
+                    " RETURNING j.id, j.attempts, j.runner_id, x.message)"
+                    " INSERT INTO job_events (job_id, state, attempt, runner_id, message)"
+                    " SELECT id, 'failed', attempts, runner_id, message FROM u",
      2},
     {ST_MARK_CANCELLED,
      "WITH u AS (UPDATE jobs SET state = 'cancelled', finished_at = now(), message = $2"
      "  WHERE id = $1 AND " NOT_TERMINAL(
-         "state") " RETURNING id)"
+         "state") " RETURNING id, attempts),"
+                  " ev AS (INSERT INTO job_events (job_id, state, attempt, message)"
+                  "  SELECT id, 'cancelled', attempts, $2 FROM u)"
                   " SELECT (SELECT count(*) FROM u), (SELECT state FROM jobs WHERE id = $1)",
      2},
     {ST_REQUEUE,
      "WITH u AS (UPDATE jobs SET state = 'queued', verdict = NULL, score = NULL,"
      "  message = NULL, runner_id = NULL, started_at = NULL, finished_at = NULL,"
      "  attempts = CASE WHEN $2::boolean THEN 0 ELSE attempts END"
-     "  WHERE id = $1 AND state IN ('leased', 'failed', 'cancelled') RETURNING id)"
+     "  WHERE id = $1 AND state IN ('leased', 'failed', 'cancelled') RETURNING id, attempts),"
+     " ev AS (INSERT INTO job_events (job_id, state, attempt, message)"
+     "  SELECT id, 'requeued', attempts, 'requeued by an operator' FROM u)"
      " SELECT (SELECT count(*) FROM u), (SELECT state FROM jobs WHERE id = $1)",
      2},
+    /* Jobs a reclaim requeued (their runner was lost): back to queued, and
+     * one `requeued` row per (job, attempt) whatever the order in which the
+     * replicas' reporters hear of it. */
+    {ST_MARK_REQUEUED,
+     "WITH x AS (SELECT * FROM jsonb_to_recordset($1::jsonb)"
+     "   AS x(job_id text, attempt integer, runner_id text, message text) LIMIT $2),"
+     " u AS (UPDATE jobs j SET state = 'queued', runner_id = NULL, started_at = NULL FROM x"
+     "  WHERE j.id = x.job_id AND j.state = 'leased' AND j.attempts = x.attempt RETURNING j.id)"
+     " INSERT INTO job_events (job_id, state, attempt, runner_id, message)"
+     " SELECT x.job_id, 'requeued', x.attempt, x.runner_id, x.message FROM x"
+     " WHERE EXISTS (SELECT 1 FROM jobs j WHERE j.id = x.job_id)"
+     "  AND NOT EXISTS (SELECT 1 FROM job_events e WHERE e.job_id = x.job_id"
+     "   AND e.state = 'requeued' AND e.attempt = x.attempt)",
+     2},
+    /* A runner-side failure with attempts left: back to queued with its
+     * `requeued` row; told twice (a retried complete), it changes nothing. */
+    {ST_REQUEUE_RETRY,
+     "WITH u AS (UPDATE jobs SET state = 'queued', runner_id = NULL, started_at = NULL,"
+     "  attempts = $2::integer"
+     "  WHERE id = $1 AND attempts <= $2::integer AND (state = 'leased'"
+     "   OR (state = 'queued' AND attempts < $2::integer)) RETURNING id)"
+     " INSERT INTO job_events (job_id, state, attempt, runner_id, message)"
+     " SELECT id, 'requeued', $2::integer, $3, $4 FROM u",
+     4},
     {ST_GET_JOB,
      "SELECT id, submission_id, profile, state, verdict, score, attempts, runner_id, message,"
      "  log_url, " TS("created_at") ", " TS("started_at") ", " TS(

@@ -92,10 +92,16 @@ static void test_reaper_reclaims_then_fails(void **state)
     assert_non_null(v.message);
     printf("failed after 2 attempts: %s\n", v.message);
     dp_job_view_free(&v);
-    char sql[256];
+    char sql[512];
     snprintf(sql, sizeof sql,
              "SELECT count(*) FROM job_events WHERE job_id = '%s' AND state = 'failed'", job[0]);
     dd_sleep_ms(50);
+    assert_int_equal(dd_sql_long(&d, sql), 1);
+    /* the reclaim of attempt 1 left its `requeued` row (with the state change) */
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM job_events WHERE job_id = '%s' AND state = 'requeued'"
+             " AND attempt = 1 AND runner_id = '%s'",
+             job[0], a_id);
     assert_int_equal(dd_sql_long(&d, sql), 1);
     actor_client_close(rc);
     actor_client_close(ac);

@@ -269,6 +269,7 @@ void msg_sample(dp_msg_type t, dp_msg *m)
         m->event.attempt = 3;
         m->event.ts = msg_xstrdup("2026-01-01T00:00:00.123Z");
         m->event.message = msg_xstrdup("attempts exhausted");
+        m->event.eid = msg_xstrdup("1764547200123-7");
         break;
     case DP_MSG_KEY_CREATE:
         m->key_create.name = msg_xstrdup("grader");

@@ -1,0 +1,174 @@
+/* History rows of intermediate states (`leased`, `failed`, `requeued`,
+ * `cancelled`) are written by the statements that change the state, exactly
+ * once per transition: the same lease told twice (a lease retried with its
+ * request id answers the same jobs again; a statement run again after a
+ * reconnect) leaves one `leased` row per (job, attempt). Real PostgreSQL
+ * (DISPATCH_PG_DSN), a fresh database per test. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "dispatch/store/store.h"
+#include "tests/store/pg_fixture.h"
+#include "tests/store/store_testutil.h"
+
+typedef struct {
+    pgfix_db db;
+    store_db *s;
+} fixture;
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    char msg[256];
+    if (pgfix_create(&f->db, NULL, msg, sizeof msg) != 0) {
+        free(f);
+        fail_msg("%s", msg);
+    }
+    dp_err err;
+    f->s = store_open(f->db.dsn, &err);
+    if (f->s == NULL) {
+        pgfix_drop(&f->db);
+        free(f);
+        fail_msg("store_open: %s", err.msg);
+    }
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    store_close(f->s);
+    pgfix_drop(&f->db);
+    free(f);
+    return 0;
+}
+
+static long rows(fixture *f, const char *job, const char *st, int attempt)
+{
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM job_events WHERE job_id = '%s' AND state = '%s'"
+             " AND attempt = %d",
+             job, st, attempt);
+    char *v = pgfix_query1(f->db.dsn, sql);
+    assert_non_null(v);
+    long n = atol(v);
+    free(v);
+    return n;
+}
+
+static void test_lease_told_twice_one_row(void **state)
+{
+    fixture *f = *state;
+    dp_err err = {0};
+    size_t changed = 9;
+    tu_insert_jobs(f->s, "h", 2);
+    store_lease l[2] = {{"h-0", 1, "runner-1"}, {"h-1", 1, "runner-1"}};
+    assert_int_equal(store_mark_leased(f->s, l, 2, &changed, &err), DP_OK);
+    assert_int_equal(changed, 2);
+    /* the same leases again (a retried lease request, or the batch repeated
+     * after a reconnect): no change, no second row */
+    assert_int_equal(store_mark_leased(f->s, l, 2, &changed, &err), DP_OK);
+    assert_int_equal(changed, 0);
+    assert_int_equal(store_mark_leased(f->s, &l[0], 1, &changed, &err), DP_OK);
+    assert_int_equal(rows(f, "h-0", "leased", 1), 1);
+    assert_int_equal(rows(f, "h-1", "leased", 1), 1);
+    /* the next attempt is a new row */
+    store_lease next = {"h-0", 2, "runner-2"};
+    assert_int_equal(store_mark_leased(f->s, &next, 1, &changed, &err), DP_OK);
+    assert_int_equal(changed, 1);
+    assert_int_equal(rows(f, "h-0", "leased", 2), 1);
+}
+
+static void test_failed_requeued_cancelled_rows(void **state)
+{
+    fixture *f = *state;
+    dp_err err = {0};
+    size_t changed = 9;
+    tu_insert_jobs(f->s, "t", 3);
+    store_lease l = {"t-0", 1, "runner-1"};
+    assert_int_equal(store_mark_leased(f->s, &l, 1, NULL, &err), DP_OK);
+    /* a runner-side failure with attempts left: queued again, one row */
+    assert_int_equal(
+        store_requeue_retry(f->s, "t-0", 1, "runner-1", "fetch timed out", &changed, &err), DP_OK);
+    assert_int_equal(changed, 1);
+    assert_int_equal(
+        store_requeue_retry(f->s, "t-0", 1, "runner-1", "fetch timed out", &changed, &err), DP_OK);
+    assert_int_equal(changed, 0);
+    assert_int_equal(rows(f, "t-0", "requeued", 1), 1);
+    char *st =
+        pgfix_query1(f->db.dsn, "SELECT state || ':' || attempts FROM jobs WHERE id = 't-0'");
+    assert_string_equal(st, "queued:1");
+    free(st);
+    /* leased again (attempt 2), then failed for good: one `failed` row */
+    store_lease l2 = {"t-0", 2, "runner-2"};
+    assert_int_equal(store_mark_leased(f->s, &l2, 1, &changed, &err), DP_OK);
+    assert_int_equal(changed, 1);
+    store_failure fl = {"t-0", 2, "2 attempts failed"};
+    assert_int_equal(store_mark_failed(f->s, &fl, 1, &changed, &err), DP_OK);
+    assert_int_equal(changed, 1);
+    assert_int_equal(store_mark_failed(f->s, &fl, 1, &changed, &err), DP_OK);
+    assert_int_equal(changed, 0);
+    assert_int_equal(rows(f, "t-0", "failed", 2), 1);
+    /* a dead job (reclaimed too often) straight from queued */
+    store_failure dead = {"t-1", 3, "runner lost 3 times"};
+    assert_int_equal(store_mark_failed(f->s, &dead, 1, NULL, &err), DP_OK);
+    assert_int_equal(rows(f, "t-1", "failed", 3), 1);
+    /* cancel and an operator's requeue */
+    assert_int_equal(store_mark_cancelled(f->s, "t-2", "cancelled by an operator", &err), DP_OK);
+    assert_int_equal(rows(f, "t-2", "cancelled", 0), 1);
+    assert_int_equal(store_requeue(f->s, "t-2", 0, &err), DP_OK);
+    assert_int_equal(rows(f, "t-2", "requeued", 0), 1);
+    /* every row names its job's history in order */
+    char *seq = pgfix_query1(f->db.dsn, "SELECT string_agg(state || attempt, ',' ORDER BY seq)"
+                                        " FROM job_events WHERE job_id = 't-0'");
+    assert_string_equal(seq, "queued0,leased1,requeued1,leased2,failed2");
+    free(seq);
+}
+
+/* Jobs a reclaim requeued: queued again with one `requeued` row each, once
+ * however many replicas' reporters are told. */
+static void test_reclaimed_rows(void **state)
+{
+    fixture *f = *state;
+    dp_err err = {0};
+    size_t changed = 9;
+    tu_insert_jobs(f->s, "c", 2);
+    store_lease l[2] = {{"c-0", 1, "runner-x"}, {"c-1", 1, "runner-x"}};
+    assert_int_equal(store_mark_leased(f->s, l, 2, NULL, &err), DP_OK);
+    store_event ev[3] = {
+        {.job_id = "c-0", .attempt = 1, .runner_id = "runner-x", .message = "runner lost"},
+        {.job_id = "c-1", .attempt = 1, .runner_id = "runner-x", .message = "runner lost"},
+        {.job_id = "nope", .attempt = 1, .runner_id = "runner-x", .message = "runner lost"},
+    };
+    assert_int_equal(store_mark_requeued(f->s, ev, 3, &changed, &err), DP_OK);
+    assert_int_equal(changed, 2);
+    assert_int_equal(store_mark_requeued(f->s, ev, 2, &changed, &err), DP_OK);
+    assert_int_equal(changed, 0);
+    assert_int_equal(rows(f, "c-0", "requeued", 1), 1);
+    char *st = pgfix_query1(f->db.dsn, "SELECT string_agg(state, ',' ORDER BY id) FROM jobs"
+                                       " WHERE id IN ('c-0', 'c-1')");
+    assert_string_equal(st, "queued,queued");
+    free(st);
+    /* leased again: attempt 2 */
+    store_lease l2 = {"c-0", 2, "runner-y"};
+    assert_int_equal(store_mark_leased(f->s, &l2, 1, &changed, &err), DP_OK);
+    assert_int_equal(changed, 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_lease_told_twice_one_row, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failed_requeued_cancelled_rows, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reclaimed_rows, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
