@@ -118,7 +118,7 @@ struct http_req {
     int streaming, sse_ended;
     uint64_t sse_from;
     uint32_t retry_after; /* > 0: a Retry-After header (seconds), with 429 */
-    char *location; /* a redirect's Location (http_answer_redirect), or NULL */
+    char *location;       /* a redirect's Location (http_answer_redirect), or NULL */
 };
 
 /* Answers. json is consumed (json_decref'd). */

@@ -37,9 +37,9 @@ typedef struct {
     event_buffer events; /* state changes to persist and publish on the next flush */
     int64_t next_epoch_check_ms;
     int need_rebuild;
-    struct dp_metrics *metrics; /* this actor's own (reporter_metrics.c) */
-    size_t profiles_synced; /* offered profiles last copied to PostgreSQL */
-    unsigned profile_checks; /* every 10th check copies them whatever the count */
+    struct dp_metrics *metrics;   /* this actor's own (reporter_metrics.c) */
+    size_t profiles_synced;       /* offered profiles last copied to PostgreSQL */
+    unsigned profile_checks;      /* every 10th check copies them whatever the count */
     rq_complete_item *unreleased; /* recorded, Redis release failed: retried per tick (owned) */
     size_t n_unreleased, cap_unreleased;
 } reporter_state;

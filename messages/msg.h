@@ -207,7 +207,7 @@ typedef struct {
     char *error;    /* ... or this: why the spec was refused */
     char *code;     /* with error, optional: "quota" (retry_s: seconds to wait), else none */
     uint32_t retry_s;
-    char *warning;  /* accepted, but: e.g. no runner has registered yet */
+    char *warning; /* accepted, but: e.g. no runner has registered yet */
 } dp_submit_item;
 
 typedef struct {
