@@ -24,5 +24,4 @@ typedef struct {
 /* The gauges the status actor owns, into m. */
 void status_metrics_gauges(dp_metrics *m, const status_gauges *g);
 
-
 #endif

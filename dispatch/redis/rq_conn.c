@@ -12,7 +12,8 @@ static const char *const rq_fixed_key_suffix[RQ_NKEYS] = {
 };
 
 #define RQ_BACKOFF_MIN_MS 50u
-#define RQ_BACKOFF_MAX_MS 500u /* a Redis back answers within this (reporter_release.c: within 1 s) */
+#define RQ_BACKOFF_MAX_MS                                                                          \
+    500u                 /* a Redis back answers within this (reporter_release.c: within 1 s) */
 #define RQ_WHERE_MAX 300 /* "host:port" or "unix://path" */
 
 void rq_options_default(rq_options *opt)
