@@ -9,7 +9,8 @@
 # What was measured is written in docs/deploy.md and the deploy files.
 . "$(dirname "$0")/ct_lib.sh"
 # The measured set (docs/deploy.md, deploy/docker-compose.yml, deploy/k8s/).
-CT_CAPS=(SYS_ADMIN SETUID SETGID CHOWN DAC_OVERRIDE FOWNER KILL SETPCAP)
+CT_CAPS=(SYS_ADMIN DAC_OVERRIDE CHOWN SETUID SETGID)
+[ -n "${CT_CAPS_TRY:-}" ] && read -r -a CT_CAPS <<<"$CT_CAPS_TRY" # to measure another set
 caps_args() { local a=(--cap-drop ALL) c; for c in "$@"; do a+=(--cap-add "$c"); done; echo "${a[@]}"; }
 
 ct_build
@@ -69,7 +70,7 @@ for c in "${CT_CAPS[@]}"; do
 done
 # and without its own cgroup namespace the required cgroups are unavailable
 podman run -d --name "$CT-runner-hostns" --network host "${PODMAN_ULIMITS[@]}" --user root \
-  --cgroupns=host --security-opt apparmor=unconfined $(caps_args "${CT_CAPS[@]}") \
+  --cgroupns=host --security-opt apparmor=unconfined --security-opt unmask=/proc/* $(caps_args "${CT_CAPS[@]}") \
   -e DISPATCH_URL="$CT_RUNNER_URL" -e DISPATCH_REGISTRATION_TOKEN="$CT_TOKEN" -e RUNNER_NAME=hostns \
   -e DISPATCH_SANDBOX_REQUIRE=default,cgroup -e RUNNER_SLOT_BASE=$((CT_SLOT_BASE + 2)) \
   "$CT_IMAGE" dispatch-runner-entry >/dev/null

@@ -71,6 +71,13 @@ def image_env(src):
     return env
 
 
+def measured_caps(src):
+    """The runner container's capabilities the container suite measured."""
+    with open(os.path.join(src, "tests", "container", "ct_image.sh"), encoding="utf-8") as f:
+        m = re.search(r"^CT_CAPS=\(([^)]*)\)", f.read(), re.M)
+    return set(m.group(1).split())
+
+
 def role_of(command):
     words = " ".join(command or [])
     if "dispatch-runner" in words:
@@ -215,8 +222,11 @@ def check_k8s(docs, table, image, problems):
                 if "tls+tcp" in url and "DISPATCH_TLS_CA_FILE" not in env:
                     problems.add(where, "tls+tcp DISPATCH_URL without DISPATCH_TLS_CA_FILE")
                 sc = c.get("securityContext", {})
-                if "ALL" not in sc.get("capabilities", {}).get("drop", []):
-                    problems.add(where, "capabilities are not dropped to the measured set (drop: [ALL])")
+                caps = sc.get("capabilities", {})
+                if "ALL" not in caps.get("drop", []) or set(caps.get("add", [])) != CAPS:
+                    problems.add(where, f"capabilities are not drop [ALL] + the measured {sorted(CAPS)}")
+                if sc.get("procMount") != "Unmasked":
+                    problems.add(where, "procMount is not Unmasked (the sandbox mounts a fresh proc)")
     for r in (DISPATCHD, RUNNER):
         if r not in roles:
             problems.add("k8s", f"no {r} Deployment")
@@ -277,6 +287,11 @@ def check_compose(doc, table, image, problems):
         env = compose_env(svc)
         check_container(where, role, env, table, problems, image)
         vols = [str(v).split(":") for v in svc.get("volumes", [])]
+        if role == RUNNER:
+            if svc.get("cap_drop") != ["ALL"] or set(svc.get("cap_add", [])) != CAPS:
+                problems.add(where, f"capabilities are not cap_drop [ALL] + the measured {sorted(CAPS)}")
+            if "systempaths=unconfined" not in svc.get("security_opt", []):
+                problems.add(where, "security_opt lacks systempaths=unconfined (a fresh proc)")
         if role == DISPATCHD:
             store = env.get("DISPATCH_LOG_STORE") or image.get("DISPATCH_LOG_STORE") or ""
             d_path = os.path.dirname(urlparse(store).path)
@@ -291,7 +306,12 @@ def check_compose(doc, table, image, problems):
             problems.add("compose", f"no {r} service")
 
 
+CAPS = set()
+
+
 def check(src, k8s_docs=None, compose_doc=None):
+    CAPS.clear()
+    CAPS.update(measured_caps(src))
     table = config_table(src)
     image = image_env(src)
     problems = Problems()
@@ -345,6 +365,10 @@ def self_test(src, docs, compose):
             {"depends_on": ["redis", "postgres"]}),
         "compose: HTTP port unpublished": lambda d, c: c["services"]["dispatchd"].update(
             {"ports": []}),
+        "compose: a capability more": lambda d, c: c["services"]["runner"]["cap_add"].append("KILL"),
+        "k8s: privileged caps": lambda d, c: find(d, "Deployment", "dispatch-runner")["spec"][
+            "template"]["spec"]["containers"][0]["securityContext"]["capabilities"].update(
+                {"drop": []}),
         "compose: logs without a volume": lambda d, c: c["services"]["dispatchd"].update(
             {"volumes": []}),
     }
