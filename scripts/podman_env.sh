@@ -7,10 +7,7 @@
 #   at most nofile 65536 / nproc 32768: podman's own default (nofile
 #   1048576) is above what a root without CAP_SYS_RESOURCE may set, and runc
 #   then fails with "error setting rlimit type 7: operation not permitted";
-#   on these hosts nproc above 32768 fails the same way (type 6; measured);
-# - a private cgroup namespace by default (podman's default on cgroup v1 is
-#   the host's): the runner container needs one (deploy/runner-entry.sh),
-#   and compose files cannot ask for it with Debian's docker-compose.
+#   on these hosts nproc above 32768 fails the same way (type 6; measured).
 : "${root:?set root (the source tree) before sourcing podman_env.sh}"
 podman_limit() { # podman_limit ULIMIT_FLAG CAP
   local v
@@ -27,7 +24,6 @@ cat >"$podman_conf_tmp" <<CONF
 # written by scripts/podman_env.sh
 [containers]
 default_ulimits = ["nofile=$PODMAN_NOFILE:$PODMAN_NOFILE", "nproc=$PODMAN_NPROC:$PODMAN_NPROC"]
-cgroupns = "private"
 
 [engine]
 runtime = "runc"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # deploy/docker-compose.yml brought up for real: Debian's docker-compose
 # against podman's API socket (podman-compose 1.0 cannot do host
-# networking), the shipped file copied verbatim beside certificates from
+# networking), the shipped file (less its port publishing) beside certificates from
 # deploy/make-certs.sh, plus a test override: host networking (no traffic
 # leaves loopback), loopback listen addresses on free ports, the test's
 # throwaway Redis and PostgreSQL (no image registry is reachable here, so
@@ -27,7 +27,17 @@ export DOCKER_HOST="unix://$sock"
 proj=$CT
 dir="$E2E_DIR/compose"
 mkdir -p "$dir"
-cp "$SRC/deploy/docker-compose.yml" "$dir/"
+# The shipped file, less its published ports: with host networking the
+# listeners are on the host already, and docker-compose refuses both
+# ("host" network_mode is incompatible with port_bindings); that they match
+# the listeners is checked by the deploy-files unit test.
+python3 - "$SRC/deploy/docker-compose.yml" "$dir/docker-compose.yml" <<'PY'
+import sys, yaml
+doc = yaml.safe_load(open(sys.argv[1]))
+for svc in doc["services"].values():
+    svc.pop("ports", None)
+yaml.safe_dump(doc, open(sys.argv[2], "w"), sort_keys=False)
+PY
 "$SRC/deploy/make-certs.sh" "$dir/certs" >/dev/null
 chmod 644 "$dir/certs/"*.pem # read by dispatchd's non-root user
 psql "$DISPATCH_PG_DSN" -qAt -c "CREATE DATABASE $E2E_DB" >/dev/null
@@ -65,7 +75,7 @@ services:
       RUNNER_SLOT_BASE: "$((CT_SLOT_BASE + 40))"
 YML
 dc() { docker-compose -p "$proj" --project-directory "$dir" -f "$dir/docker-compose.yml" -f "$dir/compose.test.yml" "$@"; }
-CT_CLEANUP_EXTRA='dc down -v -t 1 >/dev/null 2>&1 || true'
+CT_CLEANUP_EXTRA='[ "$rc" = 0 ] || dc logs --no-color --tail 12 >&2 2>&1; dc down -v -t 1 >/dev/null 2>&1 || true'
 dc config >/dev/null || fail "docker-compose refuses the files"
 
 # the health-check scheduler podman lacks without systemd

@@ -5,7 +5,7 @@
 # container with the sandbox's default protections and cgroups required; the
 # health checks of both pass inside the image; and the runner container's
 # capabilities are the fewest that work: with exactly CT_CAPS it judges,
-# without any one of them (or without its own cgroup namespace) it does not.
+# without any one of them it does not.
 # What was measured is written in docs/deploy.md and the deploy files.
 . "$(dirname "$0")/ct_lib.sh"
 # The measured set (docs/deploy.md, deploy/docker-compose.yml, deploy/k8s/).
@@ -68,12 +68,14 @@ for c in "${CT_CAPS[@]}"; do
   ok "without CAP_$c: refused (${why:-no AC})"
   ct_stop "$CT-runner-$n"
 done
-# and without its own cgroup namespace the required cgroups are unavailable
+# with the host's cgroup namespace (the engines' default on cgroup v1) the
+# entry script makes one of its own: the runner still starts with cgroups
+# required (60 s of slack for a loaded machine)
 podman run -d --name "$CT-runner-hostns" --network host "${PODMAN_ULIMITS[@]}" --user root \
   --cgroupns=host --security-opt apparmor=unconfined --security-opt unmask=/proc/* $(caps_args "${CT_CAPS[@]}") \
   -e DISPATCH_URL="$CT_RUNNER_URL" -e DISPATCH_REGISTRATION_TOKEN="$CT_TOKEN" -e RUNNER_NAME=hostns \
   -e DISPATCH_SANDBOX_REQUIRE=default,cgroup -e RUNNER_SLOT_BASE=$((CT_SLOT_BASE + 2)) \
   "$CT_IMAGE" dispatch-runner-entry >/dev/null
 CT_NAMES+=("$CT-runner-hostns")
-ct_not_judging hostns || fail "the runner judged with the host's cgroup namespace (cgroup required)"
-ok "with the host's cgroup namespace: refused ($(podman logs "$CT-runner-hostns" 2>&1 | grep -o 'cgroup[^"]*' | head -n 1 | cut -c1-120))"
+ct_registered hostns 60 || fail "the runner in the host's cgroup namespace did not start with cgroups required"
+ok "with the host's cgroup namespace: started with cgroups (its own namespace made by the entry script)"

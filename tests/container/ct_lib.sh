@@ -80,8 +80,7 @@ ct_healthy() {
 
 CT_SLOT_BASE=$((500 + ($$ % 60) * 8)) # distinct from other suites' slots (e2e: 300-450)
 
-# ct_runner NAME [podman args...]: a runner container (root, its own cgroup
-# namespace, /proc unmasked: a user namespace may mount a new proc only where
+# ct_runner NAME [podman args...]: a runner container (root, /proc unmasked: a user namespace may mount a new proc only where
 # no path of /proc is hidden by the engine; the sandbox's default protections
 # + cgroup required), with the given capability options. The test's directory is mounted read-only at the
 # same path: archives are file:// URLs into it.
@@ -90,7 +89,7 @@ ct_runner() {
   shift
   CT_SLOT_BASE=$((CT_SLOT_BASE + 2))
   podman run -d --name "$CT-runner-$name" --network host "${PODMAN_ULIMITS[@]}" --user root \
-    --cgroupns=private --security-opt apparmor=unconfined --security-opt unmask=/proc/* "$@" \
+    --security-opt apparmor=unconfined --security-opt unmask=/proc/* "$@" \
     -e DISPATCH_URL="$CT_RUNNER_URL" -e DISPATCH_REGISTRATION_TOKEN="$CT_TOKEN" \
     -e RUNNER_NAME="$name" -e RUNNER_CONCURRENCY=2 -e RUNNER_SLOT_BASE="$CT_SLOT_BASE" \
     -e DISPATCH_SANDBOX_REQUIRE=default,cgroup -e RUNNER_FETCH_ALLOW_FILE=1 \
