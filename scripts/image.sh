@@ -73,6 +73,8 @@ build_image() {
   if [ "$have" = "$want" ]; then
     return 0
   fi
+  local old
+  old=$(podman image inspect --format '{{.Id}}' "$IMAGE_TAG" 2>/dev/null || true)
   say "building $IMAGE_TAG (podman build, runc)"
   mkdir -p "$root/.dev"
   podman build --pull=never --network=host --format docker "${PODMAN_ULIMITS[@]}" \
@@ -80,6 +82,10 @@ build_image() {
     >"$root/.dev/image-build.log" 2>&1 \
     || { tail -n 40 "$root/.dev/image-build.log" >&2; die "podman build failed (log: .dev/image-build.log)"; }
   say "$IMAGE_TAG built in $((SECONDS - t0)) s"
+  # the previous build of this tag, now untagged (its layers stay cached)
+  if [ -n "$old" ] && [ "$(podman image inspect --format '{{.Id}}' "$IMAGE_TAG")" != "$old" ]; then
+    podman rmi "$old" >/dev/null 2>&1 || true
+  fi
 }
 
 command -v podman >/dev/null || die "podman is not installed (./dev image installs it)"
