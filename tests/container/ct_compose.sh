@@ -142,7 +142,13 @@ job=$(curl -fsS -H "Authorization: Bearer $key" -H 'Content-Type: application/js
 ctl wait "$job" --timeout 120 >/dev/null || fail "job $job through compose: $(ctl status "$job")"
 ok "job $job (inline files over HTTP, archive read from the logs volume) judged AC"
 podman exec "$d" sh -c 'ls /var/lib/dispatch/logs/' | grep -q "$job" || fail "no job log in the logs volume"
-m=$(curl -fsS "$H/metrics")
+# the completed count is PostgreSQL's, refreshed at most every few seconds
+# (dispatch/status.c): polled for 60 s (slack for a loaded machine)
+for _ in $(seq 1 120); do
+  m=$(curl -fsS "$H/metrics")
+  echo "$m" | grep -q '^dispatch_jobs{state="completed"} [1-9]' && break
+  sleep 0.5
+done
 echo "$m" | grep -q '^dispatch_jobs{state="completed"} [1-9]' || fail "/metrics: no completed job: $(echo "$m" | grep dispatch_jobs)"
 echo "$m" | grep -q '^dispatch_runners_alive 1' || fail "/metrics: runners alive: $(echo "$m" | grep runners)"
 ok "/metrics: completed jobs and the runner counted"

@@ -22,6 +22,7 @@ CT_TOKEN=container-registration-token-0123456789
 
 ct_cleanup() {
   local rc=$?
+  set +e # `(exit 1)` below must not end the handler before e2e_cleanup
   for n in "${CT_NAMES[@]}"; do
     [ "$rc" = 0 ] || { echo "--- podman logs $n" >&2; podman logs --tail 15 "$n" >&2 2>&1 || true; }
     podman rm -f -t 0 "$n" >/dev/null 2>&1 || true
