@@ -45,8 +45,13 @@ static char *read_all(const char *path, dp_err *err)
     return buf;
 }
 
-/* A local path becomes a file:// URL the runners on this host can read. */
-static int archive_url(const char *arg, char *out, size_t len, dp_err *err)
+/* A local path becomes a file:// URL, which only runners on dispatchd's
+ * machine (RUNNER_FETCH_ALLOW_FILE=1) can read: so it is taken only when
+ * dispatchctl reaches dispatchd over its local ipc socket. Over tcp the
+ * dispatcher (and its runners, often containers) is elsewhere and the URL
+ * would name a file nobody there can read: refused, naming what works
+ * instead (docs/deploy.md, "Archives"). */
+static int archive_url(const char *arg, const char *admin_url, char *out, size_t len, dp_err *err)
 {
     if (strstr(arg, "://") != NULL) {
         if (dp_config_check_url("--archive", arg, "file,http,https", err) != DP_OK)
@@ -54,6 +59,14 @@ static int archive_url(const char *arg, char *out, size_t len, dp_err *err)
         snprintf(out, len, "%s", arg);
         return DP_OK;
     }
+    if (admin_url != NULL && strncmp(admin_url, "ipc://", 6) != 0 &&
+        strncmp(admin_url, "inproc://", 9) != 0)
+        return dp_err_set(err, DP_EINVAL,
+                          "--archive: %s is a local file, but dispatchd at %s is remote: its "
+                          "runners cannot read this machine's files; pass an http(s):// URL "
+                          "they can fetch, or submit the files inline through the HTTP API "
+                          "(POST /jobs with \"files\")",
+                          arg, admin_url);
     char real[PATH_MAX];
     if (realpath(arg, real) == NULL || access(real, R_OK) != 0)
         return dp_err_set(err, DP_EINVAL, "--archive: %s: no such readable file", arg);
@@ -92,7 +105,7 @@ static json_t *submit_json(const cli_args *a, dp_err *err)
         return NULL;
     }
     char url[PATH_MAX + 16];
-    if (archive_url(a->archive, url, sizeof url, err) != DP_OK)
+    if (archive_url(a->archive, a->url, url, sizeof url, err) != DP_OK)
         return NULL;
     json_t *o = json_object();
     json_object_set_new(o, "profile", json_string(a->profile));

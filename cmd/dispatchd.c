@@ -11,10 +11,12 @@
 #include "runner/runner_pool.h"
 
 #include <curl/curl.h>
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* DISPATCH_ADMIN_LISTEN: one URL, or two separated by a comma (typically the
  * local ipc socket, which needs no key, and a tcp one, which does). */
@@ -123,6 +125,47 @@ static int load_callback_config(dd_config *c, dp_err *err)
     return DP_OK;
 }
 
+/* dd_stack_start, retried while Redis or PostgreSQL is not up yet (a
+ * container platform starts everything at once): every failure but a bad
+ * setting (DP_EINVAL) is retried with doubling backoff (250 ms .. 5 s), each
+ * logged as dispatchd_waiting, until DISPATCH_START_TIMEOUT_MS has passed
+ * (0: no retry) or SIGTERM/SIGINT arrives (*sig set; NULL returned with
+ * err->code DP_ECLOSED). The last error is the one returned. */
+static dd_stack *start_stack_waiting(const dd_config *cfg, uint64_t timeout_ms,
+                                     const sigset_t *stop, int *sig, dp_err *err)
+{
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    uint64_t backoff_ms = 250;
+    for (unsigned attempt = 1;; attempt++) {
+        dd_stack *stack = dd_stack_start(cfg, err);
+        if (stack != NULL || err->code == DP_EINVAL)
+            return stack;
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        uint64_t spent_ms = (uint64_t)(now.tv_sec - t0.tv_sec) * 1000 +
+                            (uint64_t)((now.tv_nsec - t0.tv_nsec) / 1000000);
+        if (spent_ms + backoff_ms > timeout_ms)
+            return NULL;
+        char n[16], wait[24];
+        snprintf(n, sizeof n, "%u", attempt);
+        snprintf(wait, sizeof wait, "%llu", (unsigned long long)backoff_ms);
+        dp_log(DP_LOG_WARN, "dispatchd_waiting", "attempt", n, "retry_in_ms", wait, "error",
+               err->msg, (char *)NULL);
+        struct timespec ts = {.tv_sec = (time_t)(backoff_ms / 1000),
+                              .tv_nsec = (long)(backoff_ms % 1000) * 1000000};
+        int got = sigtimedwait(stop, NULL, &ts);
+        if (got > 0) {
+            *sig = got;
+            dp_err_set(err, DP_ECLOSED, "stopped by a signal while waiting for Redis/PostgreSQL");
+            return NULL;
+        }
+        if (got < 0 && errno != EAGAIN && errno != EINTR)
+            return NULL;
+        backoff_ms = backoff_ms * 2 > 5000 ? 5000 : backoff_ms * 2;
+    }
+}
+
 /* `--with-runners N`: N executor slots in this process, reached over inproc. */
 #define INPROC_RUNNER_URL "inproc://dispatchd-runners"
 
@@ -176,6 +219,8 @@ static void usage(FILE *f)
           "DISPATCH_CALLBACK_SECRET (callback_url), DISPATCH_CALLBACK_ALLOW_CIDRS,\n"
           "DISPATCH_CALLBACK_MAX_ATTEMPTS, _BACKOFF_MS, _TIMEOUT_MS,\n"
           "DISPATCH_TLS_CERT_KEY_FILE (tls+tcp:// listeners), DISPATCH_REDIS_PREFIX,\n"
+          "DISPATCH_START_TIMEOUT_MS (how long to wait for Redis and PostgreSQL at start;\n"
+          "default 60000, 0 = not at all),\n"
           "DISPATCH_LOG_LEVEL (debug, info, warn, error). Defaults and meanings: README.md,\n"
           "man dispatchd (docs/man/dispatchd.8).\n"
           "Signals: SIGTERM/SIGINT drain and exit 0; SIGHUP is ignored.\n"
@@ -213,7 +258,10 @@ int main(int argc, char **argv)
     }
     dd_config cfg = {0};
     dp_err err = {0};
-    if (load_config(&cfg, &err) != DP_OK || load_callback_config(&cfg, &err) != DP_OK) {
+    uint64_t start_timeout_ms = 0;
+    if (load_config(&cfg, &err) != DP_OK || load_callback_config(&cfg, &err) != DP_OK ||
+        dp_config_uint("DISPATCH_START_TIMEOUT_MS", 60000, 0, 3600000, &start_timeout_ms, &err) !=
+            DP_OK) {
         fprintf(stderr, "dispatchd: %s\n", err.msg);
         return 78;
     }
@@ -225,7 +273,10 @@ int main(int argc, char **argv)
     int status = 0;
     if (with_runners > 0)
         cfg.runner_also_url = INPROC_RUNNER_URL;
-    dd_stack *stack = dd_stack_start(&cfg, &err);
+    int sig = 0;
+    dd_stack *stack = start_stack_waiting(&cfg, start_timeout_ms, &stop, &sig, &err);
+    if (stack == NULL && sig != 0)
+        goto stopped;
     if (stack == NULL)
         goto fail;
     if (with_runners > 0 &&
@@ -233,8 +284,8 @@ int main(int argc, char **argv)
         goto fail;
     dp_log(DP_LOG_INFO, "dispatchd_ready", "runner_url", cfg.runner_listen, "admin_url",
            cfg.admin_listen, "events_url", dd_stack_events_url(stack), (char *)NULL);
-    int sig = 0;
     sigwait(&stop, &sig);
+stopped:
     dp_log(DP_LOG_INFO, "dispatchd_stopping", "signal", sig == SIGTERM ? "TERM" : "INT",
            (char *)NULL);
     goto done;

@@ -6,7 +6,9 @@
 # Exports: DISPATCH_REDIS_URL, DISPATCH_PG_DSN, SVC_DIR, SVC_REDIS_PORT,
 # SVC_PG_PORT, SVC_REDIS_PID, SVC_PG_DATA.
 
-PG_BIN=${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)}
+# (nothing there before ./dev installs postgresql: ls fails, which must not
+# stop a `set -e -o pipefail` caller such as ./dev on a fresh machine)
+PG_BIN=${PG_BIN:-$({ ls -d /usr/lib/postgresql/*/bin 2>/dev/null || true; } | sort -V | tail -n 1)}
 
 svc_free_port() {
   python3 - <<'PY'
@@ -39,6 +41,8 @@ svc_start_redis() {
 }
 
 svc_start_pg() {
+  # sourced before ./dev installed postgresql on a fresh machine: look again
+  [ -n "$PG_BIN" ] || PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
   SVC_PG_PORT=$(svc_free_port)
   SVC_PG_DATA="$SVC_DIR/pg"
   mkdir -p "$SVC_PG_DATA"
