@@ -94,6 +94,9 @@ typedef enum {
     DP_MSG_PEERS,                    /* (runner) the in-process URLs of the actors to tell */
     DP_MSG_STOPPING,                 /* (runner) the runner is stopping: say so to the dispatcher */
     DP_MSG_LEAVE,                    /* (runner) deregister now, releasing what is still leased */
+    /* (dispatchd) reporter -> leaser: a complete_lease's results are answered,
+     * now its lease; the leaser answers the runner with both */
+    DP_MSG_LEASE_FOR,
     DP_MSG_TYPE_COUNT
 } dp_msg_type;
 
@@ -373,6 +376,17 @@ typedef struct {
     size_t n_jobs;
 } dp_msg_completed_leased;
 
+/* lease_for (in-process): the lease part of a complete_lease, passed on by
+ * the reporter once every result in it has its outcome; the leaser answers
+ * the runner's held request (gateway, req) with `completed_leased`. */
+typedef struct {
+    uint32_t gateway; /* the runner's fwd_origin */
+    uint64_t req;
+    uint64_t reply_id;              /* the runner's request id, echoed */
+    dp_msg_complete_lease lease;    /* without results */
+    dp_msg_completed_leased answer; /* the outcomes so far; no jobs */
+} dp_msg_lease_for;
+
 /* One message. Set `type` and the matching union member; list_runners and
  * queue have no body. */
 typedef struct {
@@ -416,6 +430,7 @@ typedef struct {
         dp_msg_profiles profiles;
         dp_msg_complete_lease complete_lease;
         dp_msg_completed_leased completed_leased;
+        dp_msg_lease_for lease_for;
     };
 } dp_msg;
 

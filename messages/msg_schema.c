@@ -423,6 +423,15 @@ static const dp_field completed_leased_fields[] = {
 static const dp_schema completed_leased_schema =
     SCHEMA(completed_leased, dp_msg_completed_leased, completed_leased_fields);
 
+static const dp_field lease_for_fields[] = {
+    F_SCALAR("gw", DP_F_U32, dp_msg_lease_for, gateway),
+    F_SCALAR("rq", DP_F_U64, dp_msg_lease_for, req),
+    F_SCALAR("id", DP_F_U64, dp_msg_lease_for, reply_id),
+    F_OBJ("lease", dp_msg_lease_for, lease, &complete_lease_schema),
+    F_OBJ("ans", dp_msg_lease_for, answer, &completed_leased_schema),
+};
+static const dp_schema lease_for_schema = SCHEMA(lease_for, dp_msg_lease_for, lease_for_fields);
+
 static const dp_schema empty_schema = {"empty", 0, NULL, 0};
 
 static const struct {
@@ -473,6 +482,7 @@ static const struct {
     [DP_MSG_PEERS] = {"peers", &peers_schema},
     [DP_MSG_STOPPING] = {"stopping", &empty_schema},
     [DP_MSG_LEAVE] = {"leave", &empty_schema},
+    [DP_MSG_LEASE_FOR] = {"lease_for", &lease_for_schema},
 };
 
 const char *dp_msg_type_name(dp_msg_type t)

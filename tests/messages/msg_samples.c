@@ -373,6 +373,18 @@ void msg_sample(dp_msg_type t, dp_msg *m)
         msg_sample_spec(&m->completed_leased.jobs[0].spec, "job-9", 1);
         break;
     }
+    case DP_MSG_LEASE_FOR: {
+        dp_msg a, b;
+        msg_sample(DP_MSG_COMPLETE_LEASE, &a);
+        msg_sample(DP_MSG_COMPLETED_LEASED, &b);
+        m->lease_for.gateway = 2;
+        m->lease_for.req = 1ull << 40;
+        m->lease_for.reply_id = 77;
+        m->lease_for.lease = a.complete_lease;
+        m->lease_for.answer = b.completed_leased;
+        m->type = DP_MSG_LEASE_FOR;
+        break;
+    }
     default: /* list_runners, queue, wake, stopping, leave: no body */
         break;
     }
