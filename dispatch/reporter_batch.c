@@ -4,7 +4,10 @@
  * the leaser claimed for it (leaser.c, on_complete_lease). The leaser
  * checked the runner's token before passing the message on (an in-process
  * message: nobody else can send it); the Redis owner check and the
- * PostgreSQL attempt fence decide each result as they do for a lone one. */
+ * PostgreSQL attempt fence decide each result as they do for a lone one,
+ * and a resent result that was recorded already is acked without being
+ * recorded again, as a repeated complete is (rq_owner_check passes an
+ * identical repeat of an accepted complete; the store says duplicate). */
 #include "dispatch/reporter_impl.h"
 
 #include "common/log.h"
@@ -67,21 +70,6 @@ void reporter_answer_error(reporter_state *s, pending_complete *p, const char *c
     }
     (void)s;
     group_outcome(p->group, p->slot, DP_OUTCOME_RETRY, message);
-}
-
-bool reporter_already_recorded(reporter_state *s, const pending_complete *p)
-{
-    dp_job_view v = {0};
-    dp_err err = {0};
-    if (store_get_job(s->db, p->result.job_id, &v, &err) != DP_OK)
-        return false;
-    /* Only this attempt's own result, recorded under this runner: anything
-     * else (requeued, another attempt) is not this result. */
-    bool same = (v.state == DP_JOB_COMPLETED || v.state == DP_JOB_FAILED) &&
-                v.attempts == p->result.attempt && v.runner_id != NULL && p->runner_id != NULL &&
-                strcmp(v.runner_id, p->runner_id) == 0 && v.verdict == p->result.verdict;
-    dp_job_view_free(&v);
-    return same;
 }
 
 reporter_group *reporter_group_open(reporter_state *s, dp_msg *m)

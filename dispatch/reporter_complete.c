@@ -154,10 +154,7 @@ void reporter_flush_completes(reporter_state *s)
         }
         if (own[i].result == DP_ENOTFOUND) {
             dp_msg r = {0};
-            if (p->group != NULL && reporter_already_recorded(s, p))
-                dp_msg_make_ack(&r, p->id, 0); /* a resend: recorded once, acked again */
-            else
-                dp_msg_make_not_found(&r, p->id, "job", "no such job is leased");
+            dp_msg_make_not_found(&r, p->id, "job", "no such job is leased");
             reporter_answer(s, p, &r);
             continue;
         }

@@ -68,9 +68,6 @@ size_t reporter_group_queue(reporter_state *s, reporter_group *g, dp_msg *m, siz
 void reporter_answer(reporter_state *s, pending_complete *p, dp_msg *r);
 void reporter_answer_error(reporter_state *s, pending_complete *p, const char *code,
                            const char *message);
-/* Whether a result whose job is no longer leased in Redis is this very
- * result, already recorded (a resend after a lost answer): then ack. */
-bool reporter_already_recorded(reporter_state *s, const pending_complete *p);
 void reporter_do_status(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m);
 void reporter_do_queue(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m);
 void reporter_do_cancel(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m);
