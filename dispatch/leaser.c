@@ -28,6 +28,7 @@ typedef struct {
     int64_t deadline_ms;
     qset queues;     /* the queue ids its runner can take (from Redis when parked) */
     int queues_read; /* 0: reading them failed: every wake tries it */
+    int batch;       /* a complete_lease without results: jobs go out as completed_leased */
 } parked_lease;
 
 typedef struct {
@@ -72,51 +73,41 @@ static void queue_event(leaser_state *s, const char *job_id, dp_job_state state,
 
 /* Claims for one request; returns the number of jobs answered (0: nothing
  * pending), or -1 when it answered with an error. */
-static int try_lease(leaser_state *s, fwd_origin origin, uint64_t id, const char *runner_id,
-                     uint32_t max_jobs, const char *request_id)
+/* Claims up to max_jobs for runner_id into r (type leased, jobs owned by r)
+ * and *leases (rq_leases_free + free, *n of them), and notes the lease
+ * events. DP_OK with *n == 0: nothing pending. */
+static int leaser_claim_rc(leaser_state *s, const char *runner_id, uint32_t max_jobs,
+                           const char *request_id, dp_msg *r, rq_lease **leases, size_t *n,
+                           dp_err *err)
 {
     uint32_t k = max_jobs < RQ_LEASE_MAX ? max_jobs : RQ_LEASE_MAX;
-    rq_lease *leases = calloc(k, sizeof *leases);
-    size_t n = 0;
-    dp_err err = {0};
-    if (leases == NULL) {
-        fwd_reply_error(origin, id, DP_MSG_ERR_INTERNAL, "out of memory");
-        return -1;
-    }
-    double t0 = dp_metrics_now();
-    int rc = rq_lease_claim(s->rq, runner_id, k, request_id, leases, &n, &err);
-    if (rc != DP_OK) {
-        free(leases);
-        fwd_reply_error(origin, id,
-                        rc == DP_ENOTFOUND ? DP_MSG_ERR_UNKNOWN_RUNNER : DP_MSG_ERR_UNAVAILABLE,
-                        err.msg);
-        return -1;
-    }
-    if (n == 0) {
-        free(leases);
-        return 0;
-    }
-    dp_msg r = {.type = DP_MSG_LEASED, .id = id};
-    r.leased.jobs = calloc(n, sizeof *r.leased.jobs);
+    *n = 0;
+    if ((*leases = calloc(k ? k : 1, sizeof **leases)) == NULL)
+        return dp_err_set(err, DP_ENOMEM, "out of memory");
+    int rc = rq_lease_claim(s->rq, runner_id, k, request_id, *leases, n, err);
+    if (rc != DP_OK || *n == 0)
+        return rc;
+    r->leased.jobs = calloc(*n, sizeof *r->leased.jobs);
     size_t got = 0;
-    for (size_t i = 0; r.leased.jobs != NULL && i < n; i++) {
-        dp_leased_job *j = &r.leased.jobs[got];
-        if (dp_job_spec_from_text(leases[i].spec, leases[i].spec_len, &j->spec, &err) != DP_OK) {
+    for (size_t i = 0; r->leased.jobs != NULL && i < *n; i++) {
+        dp_leased_job *j = &r->leased.jobs[got];
+        rq_lease *l = &(*leases)[i];
+        if (dp_job_spec_from_text(l->spec, l->spec_len, &j->spec, err) != DP_OK) {
             /* Cannot happen for specs we stored; the reaper or a requeue recovers it. */
-            dp_log(DP_LOG_ERROR, "lease_bad_spec", "job_id", leases[i].job_id, "error", err.msg,
+            dp_log(DP_LOG_ERROR, "lease_bad_spec", "job_id", l->job_id, "error", err->msg,
                    (char *)NULL);
             continue;
         }
-        j->job_id = strdup(leases[i].job_id);
-        j->attempt = leases[i].attempt;
+        j->job_id = strdup(l->job_id);
+        j->attempt = l->attempt;
         free(j->spec.job_id);
-        j->spec.job_id = strdup(leases[i].job_id);
+        j->spec.job_id = strdup(l->job_id);
         got++;
     }
-    r.leased.n_jobs = got;
+    r->leased.n_jobs = got;
     for (size_t i = 0; i < got; i++)
-        event_buffer_add(&s->events, r.leased.jobs[i].job_id, DP_JOB_LEASED, DP_VERDICT_NONE,
-                         runner_id, r.leased.jobs[i].attempt, NULL);
+        event_buffer_add(&s->events, r->leased.jobs[i].job_id, DP_JOB_LEASED, DP_VERDICT_NONE,
+                         runner_id, r->leased.jobs[i].attempt, NULL);
     /* On the shared stream before the runner has the jobs: its complete (on
      * any replica) can only come after (event_stream.h). */
     event_buffer_stream(&s->events, s->rq, true);
@@ -126,8 +117,61 @@ static int try_lease(leaser_state *s, fwd_origin origin, uint64_t id, const char
      * before the runner does, so a status read after the lease shows it. */
     if (s->idle)
         flush_events(s);
-    fwd_reply(origin, &r);
-    dp_hist_observe(s->m_lease, dp_metrics_now() - t0); /* claim to reply, for leases with jobs */
+    return DP_OK;
+}
+
+/* leaser_claim_rc for the results of a complete_lease: a failed claim
+ * leases nothing (logged); the results go on regardless. */
+static size_t leaser_claim(leaser_state *s, const char *runner_id, uint32_t max_jobs,
+                           const char *request_id, dp_msg *r, rq_lease **leases)
+{
+    size_t n = 0;
+    dp_err err = {0};
+    if (leaser_claim_rc(s, runner_id, max_jobs, request_id, r, leases, &n, &err) != DP_OK)
+        dp_log(DP_LOG_WARN, "lease_failed", "runner_id", runner_id, "error", err.msg, (char *)NULL);
+    return n;
+}
+
+/* The answer: `leased`, or for a complete_lease (batch) `completed_leased`
+ * with the same jobs (borrowed from r). */
+static void answer_jobs(fwd_origin origin, const dp_msg *r, int batch)
+{
+    if (!batch) {
+        fwd_reply(origin, r);
+        return;
+    }
+    dp_msg c = {.type = DP_MSG_COMPLETED_LEASED, .id = r->id};
+    c.completed_leased.jobs = r->leased.jobs;
+    c.completed_leased.n_jobs = r->leased.n_jobs;
+    fwd_reply(origin, &c);
+}
+
+/* Claims for one request; returns the number of jobs answered (0: nothing
+ * pending), or -1 when it answered with an error. */
+static int try_lease(leaser_state *s, fwd_origin origin, uint64_t id, const char *runner_id,
+                     uint32_t max_jobs, const char *request_id, int batch)
+{
+    dp_msg r = {.type = DP_MSG_LEASED, .id = id};
+    rq_lease *leases = NULL;
+    size_t n = 0;
+    dp_err err = {0};
+    double t0 = dp_metrics_now();
+    int rc = leaser_claim_rc(s, runner_id, max_jobs, request_id, &r, &leases, &n, &err);
+    if (rc != DP_OK) {
+        fwd_reply_error(origin, id,
+                        rc == DP_ENOTFOUND ? DP_MSG_ERR_UNKNOWN_RUNNER
+                        : rc == DP_ENOMEM  ? DP_MSG_ERR_INTERNAL
+                                           : DP_MSG_ERR_UNAVAILABLE,
+                        err.msg);
+        rq_leases_free(leases, n);
+        free(leases);
+        return -1;
+    }
+    if (n > 0) {
+        answer_jobs(origin, &r, batch);
+        dp_hist_observe(s->m_lease,
+                        dp_metrics_now() - t0); /* claim to reply, for leases with jobs */
+    }
     dp_msg_free(&r);
     rq_leases_free(leases, n);
     free(leases);
@@ -207,8 +251,9 @@ static void serve_parked(leaser_state *s, const qset *wake, int refresh)
             relevant = p->queues.n > 0 && !qset_within(&p->queues, &dry);
         if (wake != NULL && wake->n > 0 && qset_within(wake, &dry))
             relevant = 0; /* everything the wake named is taken */
-        int n =
-            relevant ? try_lease(s, p->origin, p->id, p->runner_id, p->max_jobs, p->request_id) : 0;
+        int n = relevant ? try_lease(s, p->origin, p->id, p->runner_id, p->max_jobs, p->request_id,
+                                     p->batch)
+                         : 0;
         if (n != 0) {
             qset_free(&p->queues); /* answered (jobs or an error) */
             continue;
@@ -259,7 +304,7 @@ static void check_stall(leaser_state *s)
     s->last_seen_ms = now;
 }
 
-static void handle_lease(void *state, actor_ctx *ctx, fwd_origin origin, dp_msg *m)
+static void handle_lease(void *state, actor_ctx *ctx, fwd_origin origin, dp_msg *m, int batch)
 {
     leaser_state *s = state;
     (void)ctx;
@@ -276,7 +321,7 @@ static void handle_lease(void *state, actor_ctx *ctx, fwd_origin origin, dp_msg 
     }
     /* Someone parked earlier for the same queues goes first: join the line
      * instead of overtaking. A runner whose queues nobody waits on leases at once. */
-    parked_lease p = {.origin = origin, .id = m->id, .max_jobs = l->max_jobs};
+    parked_lease p = {.origin = origin, .id = m->id, .max_jobs = l->max_jobs, .batch = batch};
     int64_t now = dp_now_ms();
     int fenced = now < s->fence_until_ms;
     int first = s->n_parked == 0;
@@ -287,8 +332,9 @@ static void handle_lease(void *state, actor_ctx *ctx, fwd_origin origin, dp_msg 
             if (!s->parked[i].queues_read || qset_overlaps(&p.queues, &s->parked[i].queues, NULL))
                 first = 0;
     }
-    int n = first && !fenced ? try_lease(s, origin, m->id, l->runner_id, l->max_jobs, l->request_id)
-                             : 0;
+    int n = first && !fenced
+                ? try_lease(s, origin, m->id, l->runner_id, l->max_jobs, l->request_id, batch)
+                : 0;
     if (n != 0) {
         qset_free(&p.queues);
         return;
@@ -329,7 +375,55 @@ static void on_lease(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
 {
     check_stall(state);
     note_idle(state, ctx);
-    handle_lease(state, ctx, o, m);
+    handle_lease(state, ctx, o, m, 0);
+}
+
+/* complete_lease (leaser_batch.c): without results it is a lease answered
+ * with completed_leased; with results the jobs are claimed at once (never
+ * parked: the runner waits for its outcomes) and travel with the results to
+ * the reporter, which records them and answers the runner with both. */
+static void on_complete_lease(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
+{
+    leaser_state *s = state;
+    check_stall(s);
+    note_idle(s, ctx);
+    dp_msg_complete_lease *cl = &m->complete_lease;
+    if (cl->n_results == 0) {
+        dp_msg l = {.type = DP_MSG_LEASE, .id = m->id};
+        l.lease = (dp_msg_lease){cl->runner_id, cl->runner_token, cl->max_jobs, cl->wait_ms,
+                                 cl->request_id};
+        handle_lease(s, ctx, o, &l, 1);
+        return;
+    }
+    dp_err err = {0};
+    int rc = auth_cache_check(s->auth, s->rq, cl->runner_id, cl->runner_token, &err);
+    if (rc == DP_EAUTH || rc == DP_EUNAVAIL) {
+        fwd_reply_error(o, m->id, rc == DP_EAUTH ? DP_MSG_ERR_UNAUTHORIZED : DP_MSG_ERR_UNAVAILABLE,
+                        rc == DP_EAUTH ? "runner token rejected" : err.msg);
+        return;
+    }
+    /* A runner unknown here (reaped) still gets its results answered: the
+     * reporter says conflict for each; it leases nothing. */
+    dp_msg r = {.type = DP_MSG_LEASED, .id = m->id};
+    rq_lease *leases = NULL;
+    size_t n = 0;
+    if (rc == DP_OK && cl->max_jobs > 0 && dp_now_ms() >= s->fence_until_ms)
+        n = leaser_claim(s, cl->runner_id, cl->max_jobs, cl->request_id, &r, &leases);
+    dp_msg f = {.type = DP_MSG_LEASE_FOR};
+    f.lease_for.gateway = o.gateway;
+    f.lease_for.req = o.req;
+    f.lease_for.reply_id = m->id;
+    f.lease_for.lease = *cl; /* borrowed for the encoding */
+    f.lease_for.answer.jobs = r.leased.jobs;
+    f.lease_for.answer.n_jobs = r.leased.n_jobs;
+    nng_msg *msg = fwd_internal(&f, &err);
+    if (msg == NULL || actor_send(s->cfg.reporter, msg, 5000, &err) != DP_OK)
+        /* the jobs stay leased to it: the runner resends, the request id
+         * gives it the same jobs again */
+        fwd_reply_error(o, m->id, DP_MSG_ERR_UNAVAILABLE, err.msg);
+    dp_msg_free(&r);
+    rq_leases_free(leases, n);
+    free(leases);
 }
 
 /* From the waker (queue ids that became non-empty, or none: a new queue,
@@ -480,6 +574,7 @@ static dp_metrics *leaser_metrics(void *state)
 
 static const dd_route leaser_routes[] = {
     {DP_MSG_LEASE, DD_FROM_RUNNER, 0, on_lease},
+    {DP_MSG_COMPLETE_LEASE, DD_FROM_RUNNER, 0, on_complete_lease},
     {DP_MSG_WAKE, DD_INTERNAL, 0, on_wake},
     {DP_MSG_DRAIN, DD_INTERNAL, 0, on_drain},
 };

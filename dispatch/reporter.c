@@ -36,6 +36,26 @@ static void on_complete(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
     }
 }
 
+/* A complete_lease's results, passed on by the leaser with its jobs: into
+ * the same group commit as lone completes. */
+static void on_lease_for(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
+{
+    reporter_state *s = state;
+    (void)o; /* from the leaser; the runner's origin travels in the body */
+    reporter_group *g = reporter_group_open(s, m);
+    size_t n = m->lease_for.lease.n_results;
+    for (size_t i = 0; g != NULL && i < n;) {
+        i = reporter_group_queue(s, g, m, i);
+        if (i < n)
+            reporter_flush_completes(s); /* full: the rest go in the next batch */
+    }
+    if (s->n_batch == REPORTER_BATCH || mailbox_empty(ctx)) {
+        reporter_flush_completes(s);
+        if (mailbox_empty(ctx))
+            reporter_flush_events(s);
+    }
+}
+
 /* Lease and dead-job events from the leaser: written when the mailbox runs
  * empty (at low load while the runner runs the job, off its path; under
  * load they batch up behind other messages), before every result batch
@@ -165,6 +185,7 @@ static const dd_route reporter_routes[] = {
     {DP_MSG_EVENT, DD_INTERNAL, 0, on_event},
     {DP_MSG_EVENTS, DD_INTERNAL, 0, on_events},
     {DP_MSG_JOB_LIST, DD_FROM_ADMIN, DP_SCOPE_SUBMIT | DP_SCOPE_READ, reporter_do_list},
+    {DP_MSG_LEASE_FOR, DD_INTERNAL, 0, on_lease_for},
 };
 
 const dd_actor_def reporter_actor = {

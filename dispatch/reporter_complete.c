@@ -35,6 +35,7 @@ void reporter_do_complete(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
     pending_complete *p = &s->batch[s->n_batch++];
     p->origin = o;
     p->id = m->id;
+    p->group = NULL;
     p->runner_id = c->runner_id;
     p->result = c->result;
     p->retry = c->retry;
@@ -86,12 +87,12 @@ static void retry_elsewhere(reporter_state *s, pending_complete *p, uint32_t max
         }
     }
     if (rc != DP_OK) {
-        fwd_reply_error(p->origin, p->id, DP_MSG_ERR_UNAVAILABLE, err.msg);
+        reporter_answer_error(s, p, DP_MSG_ERR_UNAVAILABLE, err.msg);
         return;
     }
     dp_msg ack = {0};
     dp_msg_make_ack(&ack, p->id, 0);
-    fwd_reply_take(p->origin, &ack);
+    reporter_answer(s, p, &ack);
 }
 
 /* Persisted (or already terminal): now the jobs may leave Redis, in one
@@ -141,20 +142,20 @@ void reporter_flush_completes(reporter_state *s)
     for (size_t i = 0; i < n; i++) {
         pending_complete *p = &s->batch[i];
         if (rc != DP_OK) {
-            fwd_reply_error(p->origin, p->id, DP_MSG_ERR_UNAVAILABLE, err.msg);
+            reporter_answer_error(s, p, DP_MSG_ERR_UNAVAILABLE, err.msg);
             continue;
         }
         if (own[i].result == DP_ECONFLICT) {
             dp_msg r = {0};
             dp_msg_make_conflict(&r, p->id, p->result.job_id,
                                  "not the current owner of this attempt (reclaimed?)");
-            fwd_reply_take(p->origin, &r);
+            reporter_answer(s, p, &r);
             continue;
         }
         if (own[i].result == DP_ENOTFOUND) {
             dp_msg r = {0};
             dp_msg_make_not_found(&r, p->id, "job", "no such job is leased");
-            fwd_reply_take(p->origin, &r);
+            reporter_answer(s, p, &r);
             continue;
         }
         if (p->retry) {
@@ -179,20 +180,20 @@ void reporter_flush_completes(reporter_state *s)
         for (size_t k = 0; k < n_in; k++) {
             pending_complete *p = &s->batch[idx[k]];
             if (rc != DP_OK) {
-                fwd_reply_error(p->origin, p->id, DP_MSG_ERR_UNAVAILABLE, err.msg);
+                reporter_answer_error(s, p, DP_MSG_ERR_UNAVAILABLE, err.msg);
                 continue;
             }
             if (outcome[k] == STORE_UNKNOWN_JOB) {
                 dp_msg r = {0};
                 dp_msg_make_not_found(&r, p->id, "job", "unknown job");
-                fwd_reply_take(p->origin, &r);
+                reporter_answer(s, p, &r);
                 continue;
             }
             if (outcome[k] == STORE_STALE_ATTEMPT) { /* reclaimed after the owner check */
                 dp_msg r = {0};
                 dp_msg_make_conflict(&r, p->id, p->result.job_id,
                                      "a newer attempt of this job is leased (reclaimed)");
-                fwd_reply_take(p->origin, &r);
+                reporter_answer(s, p, &r);
                 continue;
             }
             if (outcome[k] == STORE_RECORDED) {
@@ -205,7 +206,7 @@ void reporter_flush_completes(reporter_state *s)
             }
             dp_msg r = {0};
             dp_msg_make_ack(&r, p->id, 0);
-            fwd_reply_take(p->origin, &r);
+            reporter_answer(s, p, &r);
         }
     }
     for (size_t i = 0; i < n; i++) {

@@ -16,9 +16,15 @@
 
 #define REPORTER_BATCH 256
 
+/* The results of one complete_lease (reporter_batch.c): answered together,
+ * once each has its outcome, with the jobs the leaser claimed. */
+typedef struct reporter_group reporter_group;
+
 typedef struct {
     fwd_origin origin;
     uint64_t id;
+    reporter_group *group; /* NULL: a lone complete, answered by itself */
+    uint32_t slot;         /* with group: this result's index in the request */
     char *runner_id;
     dp_job_result result; /* owned */
     bool retry;           /* the runner failed it (SE): run it again elsewhere */
@@ -51,6 +57,17 @@ void reporter_do_complete(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m);
 void reporter_flush_completes(reporter_state *s);
 /* Persists the queued events (history, lease marks, dead jobs), then publishes them. */
 void reporter_flush_events(reporter_state *s);
+/* A lease_for (a complete_lease passed on by the leaser with its jobs): a
+ * group answered when the last of its results has its outcome (NULL: it was
+ * answered already). reporter_group_queue moves results from index `from`
+ * into the batch while it has room; returns the index it stopped at. */
+reporter_group *reporter_group_open(reporter_state *s, dp_msg *m);
+size_t reporter_group_queue(reporter_state *s, reporter_group *g, dp_msg *m, size_t from);
+/* Answers one queued result: alone with r, in a group as its outcome
+ * (ack, conflict, not_found; an error means retry). Takes r. */
+void reporter_answer(reporter_state *s, pending_complete *p, dp_msg *r);
+void reporter_answer_error(reporter_state *s, pending_complete *p, const char *code,
+                           const char *message);
 void reporter_do_status(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m);
 void reporter_do_queue(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m);
 void reporter_do_cancel(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m);

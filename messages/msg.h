@@ -39,6 +39,7 @@
 #define DP_MSG_MAX_RUNNERS 10000            /* runners in one `runners` reply */
 #define DP_MSG_MAX_LABELS 256               /* labels or profiles of one runner */
 #define DP_MSG_MAX_EVENTS 10000             /* events in one internal batch */
+#define DP_MSG_MAX_RESULTS 1024             /* results in one complete_lease / outcomes */
 #define DP_MSG_MAX_DEPTH 8                  /* nesting of maps and arrays, envelope = 1 */
 /* Decoded memory may not exceed this many times the wire size (plus 64 KiB):
  * stops a small message of empty maps from becoming a huge array of structs. */
@@ -80,7 +81,11 @@ typedef enum {
     DP_MSG_JOBS,         /* reply: one page of job rows and the next cursor */
     DP_MSG_PROFILE_LIST, /* ask for the profiles the live runners offer */
     DP_MSG_PROFILES,     /* reply: profile rows */
-    DP_MSG_WIRE_COUNT,   /* the versioned wire catalogue ends here */
+    /* runner: the results finished since its last message + a lease, in one */
+    DP_MSG_COMPLETE_LEASE,
+    /* reply: one outcome per result, then the new jobs */
+    DP_MSG_COMPLETED_LEASED,
+    DP_MSG_WIRE_COUNT, /* the versioned wire catalogue ends here */
     /* The in-process catalogue: same schema machinery, its own envelope
      * ("i" instead of "v"); the wire codec neither encodes nor accepts these. */
     DP_MSG_WAKE = DP_MSG_WIRE_COUNT, /* pending work appeared (waker -> leaser) */
@@ -89,6 +94,9 @@ typedef enum {
     DP_MSG_PEERS,                    /* (runner) the in-process URLs of the actors to tell */
     DP_MSG_STOPPING,                 /* (runner) the runner is stopping: say so to the dispatcher */
     DP_MSG_LEAVE,                    /* (runner) deregister now, releasing what is still leased */
+    /* (dispatchd) reporter -> leaser: a complete_lease's results are answered,
+     * now its lease; the leaser answers the runner with both */
+    DP_MSG_LEASE_FOR,
     DP_MSG_TYPE_COUNT
 } dp_msg_type;
 
@@ -326,6 +334,59 @@ typedef struct {
     size_t n_events; /* 1..DP_MSG_MAX_EVENTS */
 } dp_msg_events;
 
+/* complete_lease: what a runner's link sends whenever its queue runs empty
+ * (runner/runner_link.c): every result finished since its last message and,
+ * in the same message, a lease for its free slots. Either part may be empty,
+ * not both. Each result is kept by the runner until its outcome says ack,
+ * conflict or not_found, and resent as it was after a lost answer or a
+ * failover: the dispatcher acks an identical repeat of a recorded result
+ * without recording it again. The runner keeps the whole encoded message
+ * under DP_MSG_MAX_SIZE (results with big logs go in later messages). */
+typedef struct {
+    dp_job_result result;
+    bool retry; /* verdict SE was the runner's fault: run it again elsewhere */
+} dp_result_item;
+
+typedef struct {
+    char *runner_id;
+    char *runner_token;
+    dp_result_item *results; /* 0..DP_MSG_MAX_RESULTS, oldest first */
+    size_t n_results;
+    uint32_t max_jobs; /* 0..DP_MSG_MAX_LEASE; 0: results only, no new work */
+    uint32_t wait_ms;  /* long-poll bound of the lease part; results never wait */
+    char *request_id;  /* with max_jobs > 0: lets a retried lease be recognised */
+} dp_msg_complete_lease;
+
+/* The outcome of one result, item by item in the order of the request. */
+#define DP_OUTCOME_ACK "ack"             /* recorded (or already recorded): forget it */
+#define DP_OUTCOME_CONFLICT "conflict"   /* not this runner's current attempt: forget it */
+#define DP_OUTCOME_NOT_FOUND "not_found" /* no such job leased: forget it */
+#define DP_OUTCOME_RETRY "retry"         /* not recorded now (store away): send it again */
+typedef struct {
+    char *job_id;
+    uint32_t attempt;
+    char *outcome; /* one of DP_OUTCOME_*; required */
+    char *message; /* why, for conflict / not_found / retry; optional */
+} dp_result_outcome;
+
+typedef struct {
+    dp_result_outcome *outcomes; /* exactly one per result of the request */
+    size_t n_outcomes;
+    dp_leased_job *jobs; /* the new work, 0..max_jobs of the request */
+    size_t n_jobs;
+} dp_msg_completed_leased;
+
+/* lease_for (in-process): the lease part of a complete_lease, passed on by
+ * the reporter once every result in it has its outcome; the leaser answers
+ * the runner's held request (gateway, req) with `completed_leased`. */
+typedef struct {
+    uint32_t gateway; /* the runner's fwd_origin */
+    uint64_t req;
+    uint64_t reply_id;              /* the runner's request id, echoed */
+    dp_msg_complete_lease lease;    /* without results */
+    dp_msg_completed_leased answer; /* the outcomes so far; no jobs */
+} dp_msg_lease_for;
+
 /* One message. Set `type` and the matching union member; list_runners and
  * queue have no body. */
 typedef struct {
@@ -367,6 +428,9 @@ typedef struct {
         dp_msg_job_list job_list;
         dp_msg_jobs jobs;
         dp_msg_profiles profiles;
+        dp_msg_complete_lease complete_lease;
+        dp_msg_completed_leased completed_leased;
+        dp_msg_lease_for lease_for;
     };
 } dp_msg;
 

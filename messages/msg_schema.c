@@ -389,6 +389,49 @@ static const dp_field profiles_fields[] = {
 };
 static const dp_schema profiles_schema = SCHEMA(profiles, dp_msg_profiles, profiles_fields);
 
+static const dp_field result_item_fields[] = {
+    F_OBJ("res", dp_result_item, result, &result_schema),
+    F_SCALAR("retry", DP_F_BOOL, dp_result_item, retry),
+};
+static const dp_schema result_item_schema = SCHEMA(result_item, dp_result_item, result_item_fields);
+
+static const dp_field complete_lease_fields[] = {
+    F_ID("rid", dp_msg_complete_lease, runner_id),
+    F_STR("rtok", dp_msg_complete_lease, runner_token, DP_MSG_MAX_TOKEN),
+    F_ARR("res", dp_msg_complete_lease, results, n_results, DP_MSG_MAX_RESULTS,
+          &result_item_schema),
+    F_SCALAR("max", DP_F_U32, dp_msg_complete_lease, max_jobs),
+    F_SCALAR("wait", DP_F_U32, dp_msg_complete_lease, wait_ms),
+    F_ID("req", dp_msg_complete_lease, request_id),
+};
+static const dp_schema complete_lease_schema =
+    SCHEMA(complete_lease, dp_msg_complete_lease, complete_lease_fields);
+
+static const dp_field outcome_fields[] = {
+    F_ID("jid", dp_result_outcome, job_id),
+    F_SCALAR("att", DP_F_U32, dp_result_outcome, attempt),
+    F_STR("o", dp_result_outcome, outcome, DP_MSG_MAX_NAME),
+    F_STR("msg", dp_result_outcome, message, DP_MSG_MAX_STR),
+};
+static const dp_schema outcome_schema = SCHEMA(outcome, dp_result_outcome, outcome_fields);
+
+static const dp_field completed_leased_fields[] = {
+    F_ARR("outs", dp_msg_completed_leased, outcomes, n_outcomes, DP_MSG_MAX_RESULTS,
+          &outcome_schema),
+    F_ARR("jobs", dp_msg_completed_leased, jobs, n_jobs, DP_MSG_MAX_LEASE, &leased_job_schema),
+};
+static const dp_schema completed_leased_schema =
+    SCHEMA(completed_leased, dp_msg_completed_leased, completed_leased_fields);
+
+static const dp_field lease_for_fields[] = {
+    F_SCALAR("gw", DP_F_U32, dp_msg_lease_for, gateway),
+    F_SCALAR("rq", DP_F_U64, dp_msg_lease_for, req),
+    F_SCALAR("id", DP_F_U64, dp_msg_lease_for, reply_id),
+    F_OBJ("lease", dp_msg_lease_for, lease, &complete_lease_schema),
+    F_OBJ("ans", dp_msg_lease_for, answer, &completed_leased_schema),
+};
+static const dp_schema lease_for_schema = SCHEMA(lease_for, dp_msg_lease_for, lease_for_fields);
+
 static const dp_schema empty_schema = {"empty", 0, NULL, 0};
 
 static const struct {
@@ -430,6 +473,8 @@ static const struct {
     [DP_MSG_JOBS] = {"jobs", &jobs_schema},
     [DP_MSG_PROFILE_LIST] = {"list_profiles", &empty_schema},
     [DP_MSG_PROFILES] = {"profiles", &profiles_schema},
+    [DP_MSG_COMPLETE_LEASE] = {"complete_lease", &complete_lease_schema},
+    [DP_MSG_COMPLETED_LEASED] = {"completed_leased", &completed_leased_schema},
     /* the in-process catalogue (dp_msg_encode_internal) */
     [DP_MSG_WAKE] = {"wake", &wake_schema},
     [DP_MSG_EVENTS] = {"events", &events_schema},
@@ -437,6 +482,7 @@ static const struct {
     [DP_MSG_PEERS] = {"peers", &peers_schema},
     [DP_MSG_STOPPING] = {"stopping", &empty_schema},
     [DP_MSG_LEAVE] = {"leave", &empty_schema},
+    [DP_MSG_LEASE_FOR] = {"lease_for", &lease_for_schema},
 };
 
 const char *dp_msg_type_name(dp_msg_type t)

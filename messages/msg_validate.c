@@ -68,6 +68,66 @@ static int validate_complete(const dp_msg_complete *c, dp_err *err)
     return score_ok(err, res->score, "complete.res");
 }
 
+static int validate_result(const dp_job_result *res, const char *what, dp_err *err)
+{
+    int rc = required(err, res->job_id, what, "jid");
+    if (rc != DP_OK)
+        return rc;
+    if (res->attempt < 1)
+        return dp_err_set(err, DP_EINVAL, "%s.att: attempts count from 1", what);
+    if (res->verdict == DP_VERDICT_NONE)
+        return dp_err_set(err, DP_EINVAL, "%s.vd: a result needs a verdict", what);
+    return score_ok(err, res->score, what);
+}
+
+static int validate_complete_lease(const dp_msg_complete_lease *c, dp_err *err)
+{
+    int rc = creds(err, c->runner_id, c->runner_token, "complete_lease");
+    if (rc != DP_OK)
+        return rc;
+    if (c->max_jobs > DP_MSG_MAX_LEASE)
+        return dp_err_set(err, DP_EINVAL, "complete_lease.max: %u jobs, must be 0..%d", c->max_jobs,
+                          DP_MSG_MAX_LEASE);
+    if (c->max_jobs == 0 && c->n_results == 0)
+        return dp_err_set(err, DP_EINVAL, "complete_lease: neither results nor a lease");
+    for (size_t i = 0; i < c->n_results; i++) {
+        char what[64];
+        snprintf(what, sizeof what, "complete_lease.res[%zu].res", i);
+        if ((rc = validate_result(&c->results[i].result, what, err)) != DP_OK)
+            return rc;
+        /* a job's result appears once: two could not both be its answer */
+        for (size_t k = 0; k < i; k++)
+            if (strcmp(c->results[k].result.job_id, c->results[i].result.job_id) == 0)
+                return dp_err_set(err, DP_EINVAL,
+                                  "complete_lease.res[%zu].res.jid: job %.80s appears twice", i,
+                                  c->results[i].result.job_id);
+    }
+    return DP_OK;
+}
+
+static int validate_completed_leased(const dp_msg_completed_leased *c, dp_err *err)
+{
+    for (size_t i = 0; i < c->n_outcomes; i++) {
+        const dp_result_outcome *o = &c->outcomes[i];
+        char what[64];
+        snprintf(what, sizeof what, "completed_leased.outs[%zu]", i);
+        int rc = required(err, o->job_id, what, "jid");
+        if (rc == DP_OK)
+            rc = required(err, o->outcome, what, "o");
+        if (rc != DP_OK)
+            return rc;
+        if (strcmp(o->outcome, DP_OUTCOME_ACK) != 0 &&
+            strcmp(o->outcome, DP_OUTCOME_CONFLICT) != 0 &&
+            strcmp(o->outcome, DP_OUTCOME_NOT_FOUND) != 0 &&
+            strcmp(o->outcome, DP_OUTCOME_RETRY) != 0)
+            return dp_err_set(err, DP_EINVAL,
+                              "%s.o: '%.40s' is not ack, conflict, not_found or retry", what,
+                              o->outcome);
+    }
+    dp_msg_leased l = {c->jobs, c->n_jobs};
+    return validate_leased(&l, err);
+}
+
 static int validate_submitted(const dp_msg_submitted *s, dp_err *err)
 {
     for (size_t i = 0; i < s->n_items; i++) {
@@ -181,6 +241,10 @@ static int validate_body(const dp_msg *m, dp_err *err)
         return DP_OK;
     case DP_MSG_EVENT:
         return required(err, m->event.job_id, "event", "jid");
+    case DP_MSG_COMPLETE_LEASE:
+        return validate_complete_lease(&m->complete_lease, err);
+    case DP_MSG_COMPLETED_LEASED:
+        return validate_completed_leased(&m->completed_leased, err);
     case DP_MSG_EVENTS:
         for (size_t i = 0; i < m->events.n_events; i++)
             if (m->events.events[i].job_id == NULL)

@@ -332,6 +332,59 @@ void msg_sample(dp_msg_type t, dp_msg *m)
         m->peers.urls = strs(3, "inproc://dp-actor/executor-");
         m->peers.n_urls = 3;
         break;
+    case DP_MSG_COMPLETE_LEASE:
+        m->complete_lease.runner_id = msg_xstrdup("r-1");
+        m->complete_lease.runner_token = msg_xstrdup("tok-1");
+        m->complete_lease.n_results = 2;
+        m->complete_lease.results = xcalloc(2, sizeof *m->complete_lease.results);
+        for (size_t i = 0; i < 2; i++) {
+            dp_job_result *r = &m->complete_lease.results[i].result;
+            char id[32];
+            snprintf(id, sizeof id, "job-%zu", i);
+            r->job_id = msg_xstrdup(id);
+            r->attempt = 1 + (uint32_t)i;
+            r->verdict = i ? DP_VERDICT_SE : DP_VERDICT_AC;
+            r->score = i ? 0 : 100;
+            r->message = msg_xstrdup(i ? "fetch timed out" : "all tests passed");
+            sample_test_results(&r->tests, &r->n_tests, 2 - i);
+            m->complete_lease.results[i].retry = i == 1;
+        }
+        m->complete_lease.max_jobs = 3;
+        m->complete_lease.wait_ms = 30000;
+        m->complete_lease.request_id = msg_xstrdup("q-1");
+        break;
+    case DP_MSG_COMPLETED_LEASED: {
+        static const char *const outs[] = {"ack", "conflict", "not_found", "retry"};
+        m->completed_leased.n_outcomes = 4;
+        m->completed_leased.outcomes = xcalloc(4, sizeof *m->completed_leased.outcomes);
+        for (size_t i = 0; i < 4; i++) {
+            char id[32];
+            snprintf(id, sizeof id, "job-%zu", i);
+            m->completed_leased.outcomes[i].job_id = msg_xstrdup(id);
+            m->completed_leased.outcomes[i].attempt = 1 + (uint32_t)i;
+            m->completed_leased.outcomes[i].outcome = msg_xstrdup(outs[i]);
+            if (i > 0)
+                m->completed_leased.outcomes[i].message = msg_xstrdup("why");
+        }
+        m->completed_leased.n_jobs = 1;
+        m->completed_leased.jobs = xcalloc(1, sizeof *m->completed_leased.jobs);
+        m->completed_leased.jobs[0].job_id = msg_xstrdup("job-9");
+        m->completed_leased.jobs[0].attempt = 1;
+        msg_sample_spec(&m->completed_leased.jobs[0].spec, "job-9", 1);
+        break;
+    }
+    case DP_MSG_LEASE_FOR: {
+        dp_msg a, b;
+        msg_sample(DP_MSG_COMPLETE_LEASE, &a);
+        msg_sample(DP_MSG_COMPLETED_LEASED, &b);
+        m->lease_for.gateway = 2;
+        m->lease_for.req = 1ull << 40;
+        m->lease_for.reply_id = 77;
+        m->lease_for.lease = a.complete_lease;
+        m->lease_for.answer = b.completed_leased;
+        m->type = DP_MSG_LEASE_FOR;
+        break;
+    }
     default: /* list_runners, queue, wake, stopping, leave: no body */
         break;
     }

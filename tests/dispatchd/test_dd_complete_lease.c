@@ -1,0 +1,205 @@
+/* complete_lease end to end against a real dispatchd, Redis and PostgreSQL:
+ * one runner message holding an ack, a conflict (a reclaimed job's stale
+ * attempt), a not_found and a retryable SE, plus a lease, is answered item
+ * by item with the new jobs, and each result lands exactly as it would
+ * alone; the same message sent again (its answer lost) is answered again
+ * and nothing is recorded twice. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "tests/dispatchd/dd_harness.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TTL_MS 1000 /* runner A goes silent for TTL_MS plus sweep slack to be reaped */
+
+static void heartbeat(actor_client *c, const char *id, const char *token)
+{
+    dp_msg m = {.type = DP_MSG_HEARTBEAT, .id = 7}, r;
+    m.heartbeat.runner_id = (char *)id;
+    m.heartbeat.runner_token = (char *)token;
+    assert_int_equal(dd_rpc(c, &m, &r, 5000), DP_OK);
+    assert_int_equal(r.type, DP_MSG_ACK);
+    dp_msg_free(&r);
+}
+
+typedef struct {
+    const char *job;
+    uint32_t attempt;
+    int retry;
+} item;
+
+/* Sends one complete_lease with these results (AC, or SE with retry) and a
+ * lease of max jobs (wait 0); the answer into *r (caller frees). */
+static void send_batch(actor_client *c, const char *id, const char *token, const item *items,
+                       size_t n, uint32_t max, const char *request_id, dp_msg *r)
+{
+    dp_test_result tests[1] = {{.name = "t1", .verdict = DP_VERDICT_AC, .time_ms = 3}};
+    dp_result_item res[8] = {0};
+    for (size_t i = 0; i < n; i++) {
+        dp_job_result *x = &res[i].result;
+        x->job_id = (char *)items[i].job;
+        x->attempt = items[i].attempt;
+        x->verdict = items[i].retry ? DP_VERDICT_SE : DP_VERDICT_AC;
+        x->score = items[i].retry ? 0 : 100;
+        x->message = items[i].retry ? "fetch failed" : NULL;
+        x->tests = tests;
+        x->n_tests = 1;
+        res[i].retry = items[i].retry != 0;
+    }
+    dp_msg m = {.type = DP_MSG_COMPLETE_LEASE, .id = 21};
+    m.complete_lease.runner_id = (char *)id;
+    m.complete_lease.runner_token = (char *)token;
+    m.complete_lease.results = res;
+    m.complete_lease.n_results = n;
+    m.complete_lease.max_jobs = max;
+    m.complete_lease.request_id = (char *)request_id;
+    assert_int_equal(dd_rpc(c, &m, r, 10000), DP_OK);
+    if (r->type == DP_MSG_ERROR)
+        fail_msg("complete_lease: %s: %s", r->error.code, r->error.message);
+    if (n == 0 && r->type == DP_MSG_NONE)
+        return; /* a lease only, nothing pending: answered as a lease is */
+    assert_int_equal(r->type, DP_MSG_COMPLETED_LEASED);
+    assert_int_equal(r->id, 21);
+    assert_int_equal(r->completed_leased.n_outcomes, n);
+    for (size_t i = 0; i < n; i++) /* in the order of the request */
+        assert_string_equal(r->completed_leased.outcomes[i].job_id, items[i].job);
+}
+
+static const char *outcome(const dp_msg *r, size_t i)
+{
+    return r->completed_leased.outcomes[i].outcome;
+}
+
+static void test_batch_item_by_item_and_resend(void **state)
+{
+    (void)state;
+    dd_daemon dd;
+    dd_init(&dd, NULL, NULL);
+    dd_env(&dd, "DISPATCH_HEARTBEAT_MS=200");
+    dd_env(&dd, "DISPATCH_ALIVE_TTL_MS=1000");
+    dd_env(&dd, "DISPATCH_SWEEP_MS=100");
+    dd_start(&dd);
+    actor_client *rc = dd_client(dd.runner_url), *admin = dd_client(dd.admin_url);
+    char a_id[DP_ID_MAX], a_tok[65], b_id[DP_ID_MAX], b_tok[65];
+    dd_register(rc, "runner-a", a_id, a_tok);
+    dd_register(rc, "runner-b", b_id, b_tok);
+    char jobs[4][DP_ID_MAX], ids[4][DP_ID_MAX];
+    uint32_t att[4];
+    size_t n = 0;
+    dd_submit(admin, 4, jobs);
+    /* A takes X; B takes Y and Z */
+    assert_int_equal(dd_lease(rc, a_id, a_tok, 1, 0, ids, att, &n), DP_MSG_LEASED);
+    assert_int_equal(n, 1);
+    char x[DP_ID_MAX], y[DP_ID_MAX], z[DP_ID_MAX];
+    snprintf(x, sizeof x, "%s", ids[0]);
+    assert_int_equal(dd_lease(rc, b_id, b_tok, 2, 0, ids, att, &n), DP_MSG_LEASED);
+    assert_int_equal(n, 2);
+    snprintf(y, sizeof y, "%s", ids[0]);
+    snprintf(z, sizeof z, "%s", ids[1]);
+    /* A goes silent and is reaped (X back to pending); slack: 3 x TTL on a
+     * loaded machine before we give up. */
+    int64_t until = dd_now_us() + 3 * TTL_MS * 1000;
+    for (;;) {
+        heartbeat(rc, b_id, b_tok);
+        dd_sleep_ms(150);
+        dp_msg q = {.type = DP_MSG_QUEUE, .id = 9}, r;
+        assert_int_equal(dd_rpc(admin, &q, &r, 5000), DP_OK);
+        int pending = r.type == DP_MSG_QUEUE_STATS ? (int)r.queue_stats.pending : -1;
+        dp_msg_free(&r);
+        if (pending == 2)
+            break;
+        if (dd_now_us() > until)
+            fail_msg("runner A was not reaped within %d ms", 3 * TTL_MS);
+    }
+    /* B leases X again: attempt 2 (FIFO: X was requeued at the front or the
+     * back; take both pending jobs and find X among them) */
+    assert_int_equal(dd_lease(rc, b_id, b_tok, 2, 0, ids, att, &n), DP_MSG_LEASED);
+    assert_int_equal(n, 2);
+    char w[DP_ID_MAX];
+    int xi = strcmp(ids[0], x) == 0 ? 0 : 1;
+    assert_string_equal(ids[xi], x);
+    assert_int_equal(att[xi], 2);
+    snprintf(w, sizeof w, "%s", ids[1 - xi]);
+
+    /* one message: Y done (ack), X's stale attempt 1 (conflict), an unknown
+     * job (not_found), Z failed on the runner (SE, retry elsewhere), and a
+     * lease for 2 more */
+    item batch[4] = {
+        {y, 1, 0},
+        {x, 1, 0},
+        {"j-00000000000000000000000000000000", 1, 0},
+        {z, 1, 1},
+    };
+    dp_msg r;
+    send_batch(rc, b_id, b_tok, batch, 4, 2, "q-batch-1", &r);
+    assert_string_equal(outcome(&r, 0), DP_OUTCOME_ACK);
+    assert_string_equal(outcome(&r, 1), DP_OUTCOME_CONFLICT);
+    assert_string_equal(outcome(&r, 2), DP_OUTCOME_NOT_FOUND);
+    assert_string_equal(outcome(&r, 3), DP_OUTCOME_ACK); /* requeued: the runner forgets it */
+    /* the lease was claimed before Z was requeued: nothing else is pending */
+    assert_int_equal(r.completed_leased.n_jobs, 0);
+    dp_msg_free(&r);
+
+    dp_job_view v;
+    assert_int_equal(dd_status(admin, y, &v), DP_MSG_JOB);
+    assert_int_equal(v.state, DP_JOB_COMPLETED);
+    assert_int_equal(v.verdict, DP_VERDICT_AC);
+    dp_job_view_free(&v);
+    assert_int_equal(dd_status(admin, x, &v), DP_MSG_JOB);
+    assert_int_equal(v.state, DP_JOB_LEASED); /* still B's attempt 2 */
+    dp_job_view_free(&v);
+    assert_int_equal(dd_status(admin, z, &v), DP_MSG_JOB);
+    assert_int_equal(v.state, DP_JOB_QUEUED); /* SE: back to pending, attempt counted */
+    dp_job_view_free(&v);
+
+    /* The answer was lost: the runner sends the same results again (and its
+     * lease under a new request id). Y is acked again but recorded once; Z
+     * is answered (not found: it is queued, no longer leased) and picked up
+     * by the lease part again at attempt 2. */
+    send_batch(rc, b_id, b_tok, batch, 4, 2, "q-batch-2", &r);
+    assert_string_equal(outcome(&r, 0), DP_OUTCOME_ACK);
+    assert_string_equal(outcome(&r, 1), DP_OUTCOME_CONFLICT);
+    assert_string_equal(outcome(&r, 2), DP_OUTCOME_NOT_FOUND);
+    assert_true(strcmp(outcome(&r, 3), DP_OUTCOME_CONFLICT) == 0 ||
+                strcmp(outcome(&r, 3), DP_OUTCOME_NOT_FOUND) == 0);
+    assert_int_equal(r.completed_leased.n_jobs, 1);
+    assert_string_equal(r.completed_leased.jobs[0].job_id, z);
+    assert_int_equal(r.completed_leased.jobs[0].attempt, 2);
+    dp_msg_free(&r);
+    assert_int_equal(dd_sql_long(&dd, "SELECT count(*) FROM job_events WHERE state = 'completed'"),
+                     1);
+    assert_int_equal(dd_sql_long(&dd, "SELECT count(*) FROM jobs WHERE state = 'completed'"), 1);
+    assert_int_equal(dd_sql_long(&dd, "SELECT count(*) FROM test_results"), 1);
+
+    /* results only (no free slot): W, X's attempt 2 and Z's attempt 2
+     * finish; then a lease only, with nothing pending: `none`, as for a lease */
+    item rest[3] = {{w, 1, 0}, {x, 2, 0}, {z, 2, 0}};
+    send_batch(rc, b_id, b_tok, rest, 3, 0, NULL, &r);
+    for (size_t i = 0; i < 3; i++)
+        assert_string_equal(outcome(&r, i), DP_OUTCOME_ACK);
+    dp_msg_free(&r);
+    send_batch(rc, b_id, b_tok, NULL, 0, 1, "q-batch-3", &r);
+    assert_int_equal(r.type, DP_MSG_NONE);
+    dp_msg_free(&r);
+    assert_int_equal(dd_sql_long(&dd, "SELECT count(*) FROM jobs WHERE state = 'completed'"), 4);
+
+    actor_client_close(rc);
+    actor_client_close(admin);
+    int code = dd_stop(&dd);
+    dd_fini(&dd);
+    assert_int_equal(code, 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_batch_item_by_item_and_resend),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
