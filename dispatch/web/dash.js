@@ -348,6 +348,14 @@
       limits[k] = Number(v);
     }
     if (Object.keys(limits).length) spec.limits = limits;
+    // routing (README "Routing and priority"): labels the runner must carry
+    const labels = byId('labels').value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+    for (const l of labels) {
+      if (!/^[A-Za-z0-9_.-]{1,64}$/.test(l)) throw new Error(`labels: "${l}" is not a label ([A-Za-z0-9_.-])`);
+    }
+    if (labels.length) spec.labels = labels;
+    const priority = byId('priority').value;
+    if (priority) spec.priority = priority;
     return spec;
   }
 
