@@ -5,7 +5,7 @@
 
 (() => {
   const { el, byId, clear, TERMINAL } = Views;
-  const SESSION_JOBS = 'dispatch.jobs'; // ids submitted from this tab (no listing route yet)
+  const SESSION_JOBS = 'dispatch.jobs'; // ids submitted from this tab (for a server without GET /api/v1/jobs)
   // The shipped profiles (pits/): the list when neither /api/v1/profiles
   // nor the runners say which the fleet offers.
   const SHIPPED = ['c', 'cpp17', 'cpp20', 'java', 'go', 'rust', 'javascript', 'python3',
