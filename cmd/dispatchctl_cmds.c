@@ -242,6 +242,16 @@ static void print_view(const dp_job_view *v, int as_json)
     }
     if (v->log_url != NULL)
         printf("log       %s\n", SAFE(v->log_url, a));
+    if (v->labels != NULL && v->labels[0] != '\0')
+        printf("labels    %s\n", SAFE(v->labels, a));
+    if (v->priority != NULL && strcmp(v->priority, "normal") != 0)
+        printf("priority  %s\n", SAFE(v->priority, a));
+    if (v->callback_state != NULL) {
+        char m[1024];
+        printf("callback  %s, %u attempt(s)%s%s\n", SAFE(v->callback_state, a),
+               v->callback_attempts, v->callback_error != NULL ? ": " : "",
+               v->callback_error != NULL ? SAFE(v->callback_error, m) : "");
+    }
     for (size_t i = 0; i < v->n_tests; i++) {
         const dp_test_result *t = &v->tests[i];
         const char *tv = dp_verdict_name(t->verdict);

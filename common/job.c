@@ -144,6 +144,8 @@ void dp_job_view_free(dp_job_view *v)
     free(v->started_at);
     free(v->callback_state);
     free(v->callback_error);
+    free(v->labels);
+    free(v->priority);
     free(v->finished_at);
     memset(v, 0, sizeof *v);
 }

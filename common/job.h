@@ -154,6 +154,11 @@ typedef struct {
     char *callback_state; /* "pending", "delivered", "failed" */
     uint32_t callback_attempts;
     char *callback_error; /* the last failure, or NULL */
+    /* Routing, from the spec: the runner labels it requires (comma-joined,
+     * "" or NULL for none) and its priority ("high", "normal", "low"; NULL
+     * reads as normal). */
+    char *labels;
+    char *priority;
 } dp_job_view;
 
 /* One row of `dispatchctl runners`. */

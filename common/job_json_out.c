@@ -242,6 +242,17 @@ json_t *dp_job_view_to_json(const dp_job_view *v)
         }
         put(o, "callback", cb, &bad);
     }
+    /* Always present, as the queue shows them: [] and "normal" by default. */
+    json_t *labels = json_array();
+    for (const char *p = v->labels; labels != NULL && p != NULL && *p != '\0';) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma != NULL ? (size_t)(comma - p) : strlen(p);
+        if (len > 0 && json_array_append_new(labels, json_stringn(p, len)) != 0)
+            bad = 1;
+        p = comma != NULL ? comma + 1 : p + len;
+    }
+    put(o, "labels", labels, &bad);
+    put(o, "priority", json_string(v->priority != NULL ? v->priority : "normal"), &bad);
     return finish(o, bad);
 }
 

@@ -124,6 +124,8 @@ static const dp_field view_fields[] = {
     F_STR("cbst", dp_job_view, callback_state, DP_MSG_MAX_NAME),
     F_SCALAR("cbatt", DP_F_U32, dp_job_view, callback_attempts),
     F_STR("cberr", dp_job_view, callback_error, DP_MSG_MAX_STR),
+    F_STR("lbl", dp_job_view, labels, DP_MSG_MAX_STR),
+    F_STR("prio", dp_job_view, priority, DP_MSG_MAX_NAME),
 };
 static const dp_schema view_schema = SCHEMA(job, dp_job_view, view_fields);
 

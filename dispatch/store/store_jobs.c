@@ -222,6 +222,8 @@ int store_get_job(store_db *db, const char *job_id, dp_job_view *out, dp_err *er
         snprintf(attempt, sizeof attempt, "%s", PQgetvalue(res, 0, 13));
     if (!PQgetisnull(res, 0, 14) && store_callback_view(PQgetvalue(res, 0, 14), out) != DP_OK)
         oom = 1;
+    out->labels = store_field_dup(res, 0, 15, &oom);
+    out->priority = store_field_dup(res, 0, 16, &oom);
     PQclear(res);
     if (oom)
         rc = dp_err_set(err, DP_ENOMEM, "get job: out of memory");

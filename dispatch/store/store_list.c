@@ -88,6 +88,10 @@ int store_list_jobs(store_db *db, const store_job_filter *f, dp_job_view **out, 
         v->created_at = store_field_dup(res, i, 10, &oom);
         v->started_at = store_field_dup(res, i, 11, &oom);
         v->finished_at = store_field_dup(res, i, 12, &oom);
+        v->labels = store_field_dup(res, i, 14, &oom);
+        v->priority = store_field_dup(res, i, 15, &oom);
+        if (!PQgetisnull(res, i, 16) && store_callback_view(PQgetvalue(res, i, 16), v) != DP_OK)
+            oom = 1;
     }
     if ((size_t)rows > f->limit && take > 0)
         snprintf(next, STORE_CURSOR_MAX, CURSOR_PREFIX "%s.%s", PQgetvalue(res, (int)take - 1, 13),

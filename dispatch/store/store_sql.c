@@ -82,10 +82,16 @@ static const char sql_record_results[] =
     " ORDER BY n.i";
 
 /* clang-format off */
+/* The job view's routing columns (0006): its labels comma-joined, its priority. */
+#define VIEW_ROUTING                                                                       \
+    "array_to_string(ARRAY(SELECT jsonb_array_elements_text(labels)), ','), priority"
+
 static const char sql_list_jobs[] =
     "SELECT id, submission_id, profile, state, verdict, score, attempts, runner_id, message,"
     "  log_url, " TS("created_at") ", " TS("started_at") ", " TS("finished_at") ","
-    "  (extract(epoch FROM created_at) * 1000000)::bigint"
+    "  (extract(epoch FROM created_at) * 1000000)::bigint, " VIEW_ROUTING ","
+    "  (SELECT json_build_array(c.state, c.attempts, c.last_error)::text"
+    "   FROM callbacks c WHERE c.job_id = jobs.id ORDER BY c.created_at DESC LIMIT 1)"
     " FROM jobs"
     " WHERE ($1::text IS NULL OR state = $1) AND ($2::text IS NULL OR profile = $2)"
     "  AND ($3::text IS NULL OR owner_key = $3)"
@@ -186,8 +192,8 @@ const store_statement store_statements[] = {
                         "  result_attempt,"
                         "  (SELECT json_build_array(c.state, c.attempts, c.last_error)::text"
                         "   FROM callbacks c WHERE c.job_id = jobs.id"
-                        "   ORDER BY c.created_at DESC LIMIT 1)"
-                        " FROM jobs WHERE id = $1",
+                        "   ORDER BY c.created_at DESC LIMIT 1),"
+                        "  " VIEW_ROUTING " FROM jobs WHERE id = $1",
      1},
     {ST_GET_TESTS,
      "SELECT name, verdict, exit_code, signal, time_ms, wall_ms, memory_kb, stdout, stderr,"

@@ -5,7 +5,7 @@
 
 (() => {
   const { el, byId, clear, TERMINAL } = Views;
-  const SESSION_JOBS = 'dispatch.jobs'; // ids submitted from this tab (no listing route yet)
+  const SESSION_JOBS = 'dispatch.jobs'; // ids submitted from this tab (for a server without GET /api/v1/jobs)
   // The shipped profiles (pits/): the list when neither /api/v1/profiles
   // nor the runners say which the fleet offers.
   const SHIPPED = ['c', 'cpp17', 'cpp20', 'java', 'go', 'rust', 'javascript', 'python3',
@@ -348,6 +348,14 @@
       limits[k] = Number(v);
     }
     if (Object.keys(limits).length) spec.limits = limits;
+    // routing (README "Routing and priority"): labels the runner must carry
+    const labels = byId('labels').value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+    for (const l of labels) {
+      if (!/^[A-Za-z0-9_.-]{1,64}$/.test(l)) throw new Error(`labels: "${l}" is not a label ([A-Za-z0-9_.-])`);
+    }
+    if (labels.length) spec.labels = labels;
+    const priority = byId('priority').value;
+    if (priority) spec.priority = priority;
     return spec;
   }
 

@@ -85,6 +85,8 @@ const Views = (() => {
       ['profile', j.profile], ['attempts', j.attempts], ['runner', j.runner_id],
       ['created', when(j.created_at)], ['started', when(j.started_at)], ['finished', when(j.finished_at)],
       ['message', j.message, 'f-message'],
+      ['labels', (j.labels || []).join(', ') || '–', 'f-labels'], ['priority', j.priority, 'f-priority'],
+      ['callback', j.callback ? `${j.callback.state} (${j.callback.attempts} attempt(s))${j.callback.last_error ? ': ' + j.callback.last_error : ''}` : null, 'f-callback'],
     ]);
     const body = clear(byId('job-tests-body'));
     const outs = clear(byId('job-outputs'));

@@ -141,6 +141,8 @@ def run(d):
             box.clear()
             box.send_keys(value)
     d.find_element(By.ID, 'lim-time_ms').send_keys('1500')
+    d.find_element(By.ID, 'labels').send_keys('web, x86_64')  # the runner carries both
+    d.find_element(By.CSS_SELECTOR, '#priority option[value="high"]').click()
     shot(d, '2-submit')
     d.find_element(By.ID, 'submit-button').click()
 
@@ -179,6 +181,10 @@ def run(d):
     if outs != ['42\n', '12\n']:
         fail(f'stdout excerpts {outs!r}')
     wait_for('the log', lambda: d.find_element(By.ID, 'job-log').get_attribute('textContent').strip() not in ('', 'no log yet'))
+    routing = (d.find_element(By.CSS_SELECTOR, '#job-summary .f-labels dd').text,
+               d.find_element(By.CSS_SELECTOR, '#job-summary .f-priority dd').text)
+    if routing != ('web, x86_64', 'high'):
+        fail(f'job page labels/priority {routing!r}')
     shot(d, '4-job')
 
     # 5. untrusted output is text

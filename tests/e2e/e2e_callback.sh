@@ -97,6 +97,11 @@ wait_state "$j2" completed 60
 wait_callback "$j2" failed 30
 [ "$(job_json "$j2" | jget callback.attempts)" = 4 ] || fail "attempts: $(job_json "$j2")"
 job_json "$j2" | jget callback.last_error | grep -qi 'connect' || fail "last_error: $(job_json "$j2")"
+# the listing shows the same callback fields as the job's own JSON
+curl -fsS -H "Authorization: Bearer $key" "$H/api/v1/jobs?limit=50" | python3 -c 'import json,sys
+v = [j for j in json.load(sys.stdin)["jobs"] if j["job_id"] == sys.argv[1]][0]
+assert v.get("callback", {}).get("state") == "failed" and v["callback"].get("attempts") == 4, v' "$j2" ||
+  fail "GET /api/v1/jobs lacks the callback of $j2"
 ok "4 failed attempts: callback failed, last_error in the job JSON"
 
 # SIGKILL during a delivery: the restarted dispatchd delivers it after the lease

@@ -70,7 +70,8 @@ done
 [ -e "$E2E_DIR/signal/submitted" ] || { cat "$E2E_DIR/browser.log" >&2; fail "the page did not submit the job"; }
 job=$(cat "$E2E_DIR/signal/submitted")
 [ "$(dispatchctl status "$job" --json | json profile)" = c ] || fail "$job is not the page's C job"
-e2e_start_runner dash 330
+[ "$(dispatchctl status "$job" --json | json priority)" = high ] || fail "$job: the form's priority was not sent"
+e2e_start_runner dash 330 RUNNER_LABELS=web,x86_64
 rc=0
 wait "$browser" || rc=$?
 cat "$E2E_DIR/browser.log"

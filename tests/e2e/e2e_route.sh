@@ -57,6 +57,16 @@ g=$(dispatchctl submit --profile shell --archive "$(ok_job gpu)" --labels gpu,x8
 # 2 s with a free runner polling: it would have taken the job at once
 sleep 2
 [ "$(dispatchctl status "$g" --json | json state)" = queued ] || fail "labelled job left the queue"
+# the job's view (status --json is GET /api/v1/jobs/{id}'s JSON) and the
+# listing show what the job requires and its priority
+dispatchctl status "$g" --json | python3 -c 'import json,sys
+v = json.load(sys.stdin)
+assert v.get("labels") == ["gpu", "x86_64"] and v.get("priority") == "normal", v' ||
+  fail "status --json lacks labels/priority: $(dispatchctl status "$g" --json)"
+dispatchctl jobs --json | python3 -c 'import json,sys
+v = [j for j in json.load(sys.stdin)["jobs"] if j["job_id"] == sys.argv[1]][0]
+assert v.get("labels") == ["gpu", "x86_64"] and v.get("priority") == "normal", v' "$g" ||
+  fail "jobs --json lacks labels/priority"
 dispatchctl queue >"$E2E_DIR/queue.txt"
 grep -E "shell +gpu,x86_64 +normal +1 +0 .*no live runner" "$E2E_DIR/queue.txt" ||
   fail "queue does not say the gpu job waits: $(cat "$E2E_DIR/queue.txt")"

@@ -210,6 +210,8 @@ void msg_sample(dp_msg_type t, dp_msg *m)
         m->job.callback_state = msg_xstrdup("failed");
         m->job.callback_attempts = 8;
         m->job.callback_error = msg_xstrdup("HTTP 500");
+        m->job.labels = msg_xstrdup("gpu,x86_64");
+        m->job.priority = msg_xstrdup("high");
         break;
     case DP_MSG_RUNNERS:
         m->runners.n_runners = 2;

@@ -291,13 +291,26 @@ static void test_view_shape(void **state)
     char *text = json_dumps(j, JSON_SORT_KEYS | JSON_COMPACT);
     assert_string_equal(
         text, "{\"attempts\":1,\"created_at\":\"2026-11-23T11:30:00.000Z\",\"finished_at\":null,"
-              "\"job_id\":\"j1\",\"log_url\":null,\"message\":null,\"profile\":\"c\","
+              "\"job_id\":\"j1\",\"labels\":[],\"log_url\":null,\"message\":null,"
+              "\"priority\":\"normal\",\"profile\":\"c\","
               "\"runner_id\":\"r1\",\"score\":100,\"started_at\":null,\"state\":\"completed\","
               "\"submission_id\":null,\"tests\":[{\"exit_code\":0,\"memory_kb\":1200,"
               "\"name\":\"t1\",\"signal\":null,\"stderr\":\"\",\"stdout\":\"10\\n\","
               "\"time_ms\":3,\"verdict\":\"AC\",\"wall_ms\":4}],\"verdict\":\"AC\"}");
     free(text);
     json_decref(j);
+
+    /* Routing: the comma-joined labels are an array, the priority as given. */
+    v.labels = "gpu,x86_64";
+    v.priority = "high";
+    j = dp_job_view_to_json(&v);
+    text = json_dumps(json_object_get(j, "labels"), JSON_COMPACT);
+    assert_string_equal(text, "[\"gpu\",\"x86_64\"]");
+    assert_string_equal(json_string_value(json_object_get(j, "priority")), "high");
+    free(text);
+    json_decref(j);
+    v.labels = NULL;
+    v.priority = NULL;
 
     /* Not judged yet: verdict and score are null; a partial score is a real. */
     v.verdict = DP_VERDICT_NONE;
