@@ -24,6 +24,20 @@ static json_t *opt_str(const char *s)
     return s == NULL ? json_null() : dp_json_string_lossy(s, strlen(s));
 }
 
+/* Runs a batch statement on arr (consumed: decref'd here) and counts the
+ * rows it changed into *n_changed (optional). The tail of every mark_*. */
+static int call_batch(store_db *db, const char *stmt, json_t *arr, size_t n, const char *what,
+                      size_t *n_changed, dp_err *err)
+{
+    PGresult *res = NULL;
+    int rc = store_call_json_n(db, stmt, arr, n, what, &res, err);
+    json_decref(arr);
+    if (rc == DP_OK && n_changed != NULL)
+        *n_changed = store_cmd_rows(res);
+    PQclear(res);
+    return rc;
+}
+
 int store_insert_jobs(store_db *db, const dp_job_spec *specs, size_t n, size_t *n_inserted,
                       dp_err *err)
 {
@@ -80,13 +94,7 @@ int store_mark_leased(store_db *db, const store_lease *leases, size_t n, size_t 
                                             "attempt", (json_int_t)leases[i].attempt, "runner_id",
                                             opt_str(leases[i].runner_id)));
     }
-    PGresult *res;
-    int rc = store_call_json_n(db, ST_MARK_LEASED, arr, n, "mark leased", &res, err);
-    json_decref(arr);
-    if (rc == DP_OK && n_changed != NULL)
-        *n_changed = store_cmd_rows(res);
-    PQclear(res);
-    return rc;
+    return call_batch(db, ST_MARK_LEASED, arr, n, "mark leased", n_changed, err);
 }
 
 int store_mark_failed(store_db *db, const store_failure *items, size_t n, size_t *n_changed,
@@ -106,13 +114,7 @@ int store_mark_failed(store_db *db, const store_failure *items, size_t n, size_t
                                             "attempts", (json_int_t)items[i].attempts, "message",
                                             opt_str(items[i].message)));
     }
-    PGresult *res;
-    int rc = store_call_json_n(db, ST_MARK_FAILED, arr, n, "mark failed", &res, err);
-    json_decref(arr);
-    if (rc == DP_OK && n_changed != NULL)
-        *n_changed = store_cmd_rows(res);
-    PQclear(res);
-    return rc;
+    return call_batch(db, ST_MARK_FAILED, arr, n, "mark failed", n_changed, err);
 }
 
 /* Shared by cancel and requeue: row 0 is (changed count, state before). */
@@ -419,12 +421,5 @@ int store_mark_requeued(store_db *db, const store_event *events, size_t n, size_
                            (json_int_t)events[i].attempt, "runner_id", opt_str(events[i].runner_id),
                            "message", opt_str(events[i].message)));
     }
-    PGresult *res;
-    int rc = store_call_json_n(db, ST_MARK_REQUEUED, arr, n, "mark requeued", &res, err);
-    json_decref(arr);
-    if (rc == DP_OK && n_changed != NULL)
-        *n_changed = store_cmd_rows(res);
-    if (rc == DP_OK)
-        PQclear(res);
-    return rc;
+    return call_batch(db, ST_MARK_REQUEUED, arr, n, "mark requeued", n_changed, err);
 }
