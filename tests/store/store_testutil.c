@@ -90,3 +90,33 @@ void tu_make_result(dp_job_result *res, const char *job_id, uint32_t attempt, si
         res->message = xstrdup(buf);
     }
 }
+
+int tu_store_setup(void **state)
+{
+    tu_store_fixture *f = calloc(1, sizeof *f);
+    char msg[256];
+    if (pgfix_create(&f->db, NULL, msg, sizeof msg) != 0) {
+        free(f);
+        fail_msg("%s", msg);
+    }
+    dp_err err;
+    f->s = store_open(f->db.dsn, &err);
+    if (f->s == NULL) {
+        pgfix_drop(&f->db);
+        free(f);
+        fail_msg("store_open: %s", err.msg);
+    }
+    *state = f;
+    return 0;
+}
+
+int tu_store_teardown(void **state)
+{
+    tu_store_fixture *f = *state;
+    if (f != NULL) {
+        store_close(f->s);
+        pgfix_drop(&f->db);
+        free(f);
+    }
+    return 0;
+}

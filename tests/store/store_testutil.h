@@ -4,6 +4,7 @@
 #define DP_TESTS_STORE_TESTUTIL_H
 
 #include "dispatch/store/store.h"
+#include "tests/store/pg_fixture.h"
 
 /* Profile "c", archive file:///tmp/sub.zip, submission_id "sub-<id>",
  * max_attempts 3, n_tests tests named t1.. with stdin "in <k>\n". */
@@ -17,5 +18,14 @@ void tu_insert_jobs(store_db *s, const char *prefix, int n);
  * tests the last is WA (message "test tN failed"). Test k has memory_kb
  * 1000+k and stdout "out\xff<k+1>" (invalid UTF-8 on purpose). */
 void tu_make_result(dp_job_result *res, const char *job_id, uint32_t attempt, size_t n_tests);
+
+/* A private database with the store open on it (cmocka setup/teardown):
+ * *state becomes a heap tu_store_fixture; teardown closes, drops, frees. */
+typedef struct {
+    pgfix_db db;
+    store_db *s;
+} tu_store_fixture;
+int tu_store_setup(void **state);
+int tu_store_teardown(void **state);
 
 #endif

@@ -16,40 +16,7 @@
 #include "tests/store/pg_fixture.h"
 #include "tests/store/store_testutil.h"
 
-typedef struct {
-    pgfix_db db;
-    store_db *s;
-} fixture;
-
-static int setup(void **state)
-{
-    fixture *f = calloc(1, sizeof *f);
-    char msg[256];
-    if (pgfix_create(&f->db, NULL, msg, sizeof msg) != 0) {
-        free(f);
-        fail_msg("%s", msg);
-    }
-    dp_err err;
-    f->s = store_open(f->db.dsn, &err);
-    if (f->s == NULL) {
-        pgfix_drop(&f->db);
-        free(f);
-        fail_msg("store_open: %s", err.msg);
-    }
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    if (f != NULL) {
-        store_close(f->s);
-        pgfix_drop(&f->db);
-        free(f);
-    }
-    return 0;
-}
+typedef tu_store_fixture fixture;
 
 static long query_long(fixture *f, const char *sql)
 {
@@ -518,13 +485,16 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_migrations_idempotent_and_concurrent),
         cmocka_unit_test(test_unreachable_server),
-        cmocka_unit_test_setup_teardown(test_insert_get_round_trip, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_results_idempotent, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_terminal_jobs_ignore_results, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_batch_of_1000, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_list_unfinished, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_runners_and_events, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_concurrent_writers_exactly_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_insert_get_round_trip, tu_store_setup,
+                                        tu_store_teardown),
+        cmocka_unit_test_setup_teardown(test_results_idempotent, tu_store_setup, tu_store_teardown),
+        cmocka_unit_test_setup_teardown(test_terminal_jobs_ignore_results, tu_store_setup,
+                                        tu_store_teardown),
+        cmocka_unit_test_setup_teardown(test_batch_of_1000, tu_store_setup, tu_store_teardown),
+        cmocka_unit_test_setup_teardown(test_list_unfinished, tu_store_setup, tu_store_teardown),
+        cmocka_unit_test_setup_teardown(test_runners_and_events, tu_store_setup, tu_store_teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_writers_exactly_once, tu_store_setup,
+                                        tu_store_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

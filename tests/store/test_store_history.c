@@ -17,38 +17,7 @@
 #include "tests/store/pg_fixture.h"
 #include "tests/store/store_testutil.h"
 
-typedef struct {
-    pgfix_db db;
-    store_db *s;
-} fixture;
-
-static int setup(void **state)
-{
-    fixture *f = calloc(1, sizeof *f);
-    char msg[256];
-    if (pgfix_create(&f->db, NULL, msg, sizeof msg) != 0) {
-        free(f);
-        fail_msg("%s", msg);
-    }
-    dp_err err;
-    f->s = store_open(f->db.dsn, &err);
-    if (f->s == NULL) {
-        pgfix_drop(&f->db);
-        free(f);
-        fail_msg("store_open: %s", err.msg);
-    }
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    store_close(f->s);
-    pgfix_drop(&f->db);
-    free(f);
-    return 0;
-}
+typedef tu_store_fixture fixture;
 
 static long rows(fixture *f, const char *job, const char *st, int attempt)
 {
@@ -166,9 +135,11 @@ static void test_reclaimed_rows(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_lease_told_twice_one_row, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_failed_requeued_cancelled_rows, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_reclaimed_rows, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lease_told_twice_one_row, tu_store_setup,
+                                        tu_store_teardown),
+        cmocka_unit_test_setup_teardown(test_failed_requeued_cancelled_rows, tu_store_setup,
+                                        tu_store_teardown),
+        cmocka_unit_test_setup_teardown(test_reclaimed_rows, tu_store_setup, tu_store_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
