@@ -103,3 +103,23 @@ void t_enqueue(rq_conn *c, const char *stem, size_t n, uint32_t max_attempts)
         fail_msg("enqueue: %s", err.msg);
     assert_int_equal(added, n);
 }
+
+int t_fx_setup(void **state)
+{
+    t_fx *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    t_unique_prefix(f->prefix);
+    f->c = t_connect(t_redis_url(), f->prefix, NULL);
+    f->raw = t_raw(t_redis_url());
+    *state = f;
+    return 0;
+}
+
+int t_fx_teardown(void **state)
+{
+    t_fx *f = *state;
+    rq_close(f->c);
+    redisFree(f->raw);
+    free(f);
+    return 0;
+}

@@ -36,4 +36,14 @@ void t_register(rq_conn *c, const char *name, uint32_t capacity, char *id, char 
 /* Enqueues n jobs named <stem>-<i> with spec "spec-<i>". */
 void t_enqueue(rq_conn *c, const char *stem, size_t n, uint32_t max_attempts);
 
+/* A fresh prefix, a library connection and a raw one (cmocka setup/
+ * teardown): *state becomes a heap t_fx; teardown closes both and frees. */
+typedef struct {
+    char prefix[64];
+    rq_conn *c;
+    redisContext *raw;
+} t_fx;
+int t_fx_setup(void **state);
+int t_fx_teardown(void **state);
+
 #endif

@@ -9,30 +9,7 @@
 
 #include "common/sha256.h"
 
-typedef struct {
-    char prefix[64];
-    rq_conn *c;
-    redisContext *raw;
-} fx;
-
-static int setup(void **state)
-{
-    fx *f = calloc(1, sizeof *f);
-    t_unique_prefix(f->prefix);
-    f->c = t_connect(t_redis_url(), f->prefix, NULL);
-    f->raw = t_raw(t_redis_url());
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fx *f = *state;
-    rq_close(f->c);
-    redisFree(f->raw);
-    free(f);
-    return 0;
-}
+typedef t_fx fx;
 
 static void test_register_and_tokens(void **state)
 {
@@ -217,11 +194,11 @@ static void test_runner_list(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_register_and_tokens, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_heartbeat, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_deregister_releases_leases, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_drain, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_runner_list, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_register_and_tokens, t_fx_setup, t_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_heartbeat, t_fx_setup, t_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_deregister_releases_leases, t_fx_setup, t_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_drain, t_fx_setup, t_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_runner_list, t_fx_setup, t_fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

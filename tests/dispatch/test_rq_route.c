@@ -9,30 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct {
-    char prefix[64];
-    rq_conn *c;
-    redisContext *raw;
-} fx;
-
-static int setup(void **state)
-{
-    fx *f = calloc(1, sizeof *f);
-    t_unique_prefix(f->prefix);
-    f->c = t_connect(t_redis_url(), f->prefix, NULL);
-    f->raw = t_raw(t_redis_url());
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fx *f = *state;
-    rq_close(f->c);
-    redisFree(f->raw);
-    free(f);
-    return 0;
-}
+typedef t_fx fx;
 
 /* Registers a runner offering profiles (NULL: every profile) with labels,
  * comma-separated strings ("" for none). */
@@ -349,12 +326,12 @@ static void test_migrate_legacy(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_labels, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_profiles, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_priority_fairness, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_reclaim_own_queue, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_many_queues, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_migrate_legacy, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_labels, t_fx_setup, t_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_profiles, t_fx_setup, t_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_priority_fairness, t_fx_setup, t_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_reclaim_own_queue, t_fx_setup, t_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_many_queues, t_fx_setup, t_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_migrate_legacy, t_fx_setup, t_fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
