@@ -257,10 +257,6 @@ typedef struct {
     char *eid; /* global event id (the shared stream's entry id "<ms>-<seq>"), or NULL */
 } dp_msg_event;
 
-typedef struct {
-    uint32_t slot; /* index of the executor in its runner */
-} dp_msg_slot_free;
-
 /* wake (internal): the queue ids that became non-empty; none: every waiter
  * should look (a queue appeared, or the runner side's "we are unknown"). */
 typedef struct {
@@ -346,6 +342,17 @@ typedef struct {
     dp_job_result result;
     bool retry; /* verdict SE was the runner's fault: run it again elsewhere */
 } dp_result_item;
+
+/* slot_free (runner, in-process): an executor is ready for its next job,
+ * with the result of the job it just ran (none at start or after a job it
+ * could not run). The executor hands the result to the job feeder, which
+ * owns it from then on: it sends it in its next complete_lease and keeps it
+ * until the dispatcher's outcome says to forget it. */
+typedef struct {
+    uint32_t slot;           /* index of the executor in its runner */
+    dp_result_item *results; /* 0..1 */
+    size_t n_results;
+} dp_msg_slot_free;
 
 typedef struct {
     char *runner_id;

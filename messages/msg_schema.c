@@ -324,11 +324,6 @@ static const dp_field wake_fields[] = {
 };
 static const dp_schema wake_schema = SCHEMA(wake, dp_msg_wake, wake_fields);
 
-static const dp_field slot_free_fields[] = {
-    F_SCALAR("slot", DP_F_U32, dp_msg_slot_free, slot),
-};
-static const dp_schema slot_free_schema = SCHEMA(slot_free, dp_msg_slot_free, slot_free_fields);
-
 static const dp_field peers_fields[] = {
     F_STRS("urls", dp_msg_peers, urls, n_urls, DP_MSG_MAX_LABELS),
 };
@@ -396,6 +391,12 @@ static const dp_field result_item_fields[] = {
     F_SCALAR("retry", DP_F_BOOL, dp_result_item, retry),
 };
 static const dp_schema result_item_schema = SCHEMA(result_item, dp_result_item, result_item_fields);
+
+static const dp_field slot_free_fields[] = {
+    F_SCALAR("slot", DP_F_U32, dp_msg_slot_free, slot),
+    F_ARR("res", dp_msg_slot_free, results, n_results, 1, &result_item_schema),
+};
+static const dp_schema slot_free_schema = SCHEMA(slot_free, dp_msg_slot_free, slot_free_fields);
 
 static const dp_field complete_lease_fields[] = {
     F_ID("rid", dp_msg_complete_lease, runner_id),

@@ -1,26 +1,56 @@
 #include "runner/job_feeder.h"
 
-#include "runner/runner_link.h"
+#include "common/clock.h"
 #include "common/log.h"
+#include "runner/job_feeder_held.h"
+#include "runner/runner_link.h"
+#include "runner/runner_link_impl.h"
 
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* One complete_lease in flight. */
+typedef struct {
+    uint64_t id; /* the envelope id its answer carries; 0: unused entry */
+    uint32_t max_jobs;
+    bool parked;         /* no results: it may wait the whole long-poll */
+    int64_t sent_ms;     /* for the probe of a quiet replica */
+    int64_t give_up_ms;  /* no answer by then: it was lost (see feeder_tick) */
+    char request_id[48]; /* with max_jobs > 0 */
+    runner_link_target target;
+} feeder_call;
+
 typedef struct {
     job_feeder_config cfg;
-    char url[1024];
+    actor *self;
+    char url[RUNNER_LINK_LIST_MAX];
     actor_client *link;
     actor_client **executors; /* by slot index, from the `peers` message */
     size_t n_executors;
     uint32_t *free_slots; /* stack of idle executor indexes */
     uint32_t n_free;
+    uint32_t n_asked; /* free slots some call in flight asks work for */
+    feeder_held held;
+    feeder_call calls[FEEDER_MAX_CALLS];
+    size_t n_calls;
     char runner_id[DP_ID_MAX];
     char *token;
-    char request_id[48]; /* reused until a lease is answered: a retry gets the same jobs */
-    uint32_t failures;
+    char retry_request_id[48]; /* a lease whose answer was lost: asked again under it */
+    uint32_t failures;         /* calls failed in a row: the backoff */
+    int64_t retry_at_ms;       /* no call before this (backoff) */
+    int64_t next_probe_ms;
+    actor_req_id flush_req; /* a `stopping` call waiting for the results' outcomes */
+    int64_t flush_until_ms;
 } feeder_state;
+
+/* Results held beyond this stop new leases: a dispatcher that leases but
+ * cannot record (PostgreSQL away) would otherwise let them pile up. */
+static size_t held_cap(const feeder_state *s)
+{
+    return 4 * (size_t)s->cfg.slots + 64;
+}
 
 static void forget_session(feeder_state *s)
 {
@@ -30,6 +60,7 @@ static void forget_session(feeder_state *s)
     }
     s->token = NULL;
     s->runner_id[0] = '\0';
+    s->retry_request_id[0] = '\0'; /* a new identity leases afresh */
 }
 
 /* Gives one job to an idle executor (a `leased` message with that job). */
@@ -62,50 +93,175 @@ static void take_executors(feeder_state *s, const dp_msg_peers *p)
         s->free_slots[s->n_free++] = (uint32_t)(s->n_executors - 1 - i);
 }
 
+static void backoff(feeder_state *s, const char *what, const char *why)
+{
+    if (s->failures++ % 20 == 0)
+        dp_log(DP_LOG_WARN, what, "error", why, (char *)NULL);
+    s->retry_at_ms = dp_now_ms() + runner_link_backoff(s->failures, 100, 5000);
+}
+
+/* Sends one complete_lease when there is something to send: the waiting
+ * results (as many as fit one message) and work for the free slots no call
+ * asks for yet. Called whenever the mailbox runs empty. */
+static void feeder_pump(feeder_state *s)
+{
+    if (s->token == NULL || s->executors == NULL || s->n_calls == FEEDER_MAX_CALLS ||
+        dp_now_ms() < s->retry_at_ms)
+        return;
+    size_t waiting = feeder_held_waiting(&s->held);
+    uint32_t want = s->n_free - s->n_asked;
+    if (atomic_load(s->cfg.stopping) || s->held.n >= held_cap(s))
+        want = 0;
+    if (want > DP_MSG_MAX_LEASE)
+        want = DP_MSG_MAX_LEASE;
+    bool parked_in_flight = false;
+    for (size_t i = 0; i < s->n_calls; i++)
+        parked_in_flight |= s->calls[i].parked;
+    if (waiting == 0 && (want == 0 || parked_in_flight))
+        return;
+    feeder_call *c = &s->calls[s->n_calls];
+    memset(c, 0, sizeof *c);
+    c->max_jobs = want;
+    c->parked = waiting == 0;
+    if (want > 0 && s->retry_request_id[0] != '\0')
+        snprintf(c->request_id, sizeof c->request_id, "%s", s->retry_request_id);
+    else if (want > 0)
+        dp_new_id("q-", c->request_id, sizeof c->request_id);
+    size_t n = waiting < DP_MSG_MAX_RESULTS ? waiting : DP_MSG_MAX_RESULTS;
+    dp_result_item *items = calloc(n ? n : 1, sizeof *items);
+    if (items == NULL) {
+        backoff(s, "complete_lease_failed", "out of memory");
+        return;
+    }
+    int timeout =
+        c->parked ? (int)s->cfg.lease_wait_ms + RUNNER_CALL_SLACK_MS : RUNNER_COMPLETE_TIMEOUT_MS;
+    dp_err err = {0};
+    int rc;
+    for (;;) { /* a message over DP_MSG_MAX_SIZE (big logs) takes half as many */
+        dp_msg req = {.type = DP_MSG_COMPLETE_LEASE};
+        dp_msg_complete_lease *cl = &req.complete_lease;
+        cl->runner_id = s->runner_id;
+        cl->runner_token = s->token;
+        cl->results = items;
+        cl->n_results = feeder_held_pick(&s->held, items, n, UINT64_MAX);
+        cl->max_jobs = want;
+        cl->wait_ms = c->parked ? s->cfg.lease_wait_ms : 0;
+        cl->request_id = want > 0 ? c->request_id : NULL;
+        rc = runner_link_call_async(&s->link, s->url, &req, timeout, s->self, &c->target, &err);
+        feeder_held_unsend(&s->held, UINT64_MAX);
+        if (rc == DP_OK)
+            c->id = req.id;
+        if (rc != DP_EINVAL || n <= 1)
+            break;
+        n /= 2;
+    }
+    if (rc == DP_OK)
+        feeder_held_pick(&s->held, items, n, c->id);
+    free(items);
+    if (rc != DP_OK) {
+        backoff(s, "complete_lease_failed", err.msg);
+        return;
+    }
+    s->retry_request_id[0] = '\0';
+    c->sent_ms = dp_now_ms();
+    c->give_up_ms = c->sent_ms + timeout + 5000;
+    s->n_asked += want;
+    s->n_calls++;
+}
+
+/* The call answered (or given up on): out of the table, its slots unasked. */
+static feeder_call take_call(feeder_state *s, size_t i)
+{
+    feeder_call c = s->calls[i];
+    s->calls[i] = s->calls[--s->n_calls];
+    s->n_asked -= c.max_jobs;
+    return c;
+}
+
+/* A call that brought no answer: its results go again, its lease is asked
+ * again under the same request id (the dispatcher may have leased for it). */
+static void call_failed(feeder_state *s, const feeder_call *c, const char *why)
+{
+    feeder_held_unsend(&s->held, c->id);
+    if (c->max_jobs > 0)
+        snprintf(s->retry_request_id, sizeof s->retry_request_id, "%s", c->request_id);
+    backoff(s, "complete_lease_failed", why);
+}
+
+static void on_answer(feeder_state *s, dp_msg *m)
+{
+    size_t i = 0;
+    while (i < s->n_calls && s->calls[i].id != m->id)
+        i++;
+    if (i == s->n_calls)
+        return; /* given up on already: its results were sent again */
+    feeder_call c = take_call(s, i);
+    if (m->type == DP_MSG_COMPLETED_LEASED) {
+        dp_msg_completed_leased *a = &m->completed_leased;
+        bool retry = false;
+        for (size_t k = 0; k < a->n_outcomes; k++)
+            retry |= feeder_held_outcome(&s->held, c.id, &a->outcomes[k]) == 0;
+        feeder_held_unsend(&s->held, c.id); /* any result it did not answer goes again */
+        if (retry)
+            backoff(s, "result_retry", "the dispatcher could not record a result yet");
+        else
+            s->failures = 0;
+        /* Stopping: hand out nothing more; deregistering releases these jobs. */
+        for (size_t k = 0; k < a->n_jobs && s->n_free > 0 && !atomic_load(s->cfg.stopping); k++)
+            hand_out(s, &a->jobs[k]);
+        return;
+    }
+    if (m->type == DP_MSG_ERROR && m->error.code != NULL &&
+        (strcmp(m->error.code, DP_MSG_ERR_UNKNOWN_RUNNER) == 0 ||
+         strcmp(m->error.code, DP_MSG_ERR_UNAUTHORIZED) == 0)) {
+        dp_log(DP_LOG_WARN, "lease_refused", "code", m->error.code, (char *)NULL);
+        feeder_held_unsend(&s->held, c.id); /* sent again under the new identity */
+        forget_session(s);
+        dp_msg wake = {.type = DP_MSG_WAKE};
+        runner_link_tell(s->cfg.session, &wake, NULL);
+        return;
+    }
+    if (m->type == DP_MSG_NONE) { /* a replica stopping ended the long-poll */
+        feeder_held_unsend(&s->held, c.id);
+        return;
+    }
+    call_failed(s, &c, m->type == DP_MSG_ERROR && m->error.message ? m->error.message : "refused");
+}
+
+static void check_flush(feeder_state *s)
+{
+    if (s->flush_req == 0 || (s->held.n > 0 && dp_now_ms() < s->flush_until_ms))
+        return;
+    if (s->held.n > 0)
+        dp_log(DP_LOG_WARN, "results_undelivered", "runner_id", s->runner_id, (char *)NULL);
+    actor_reply(s->self, s->flush_req, NULL, NULL);
+    s->flush_req = 0;
+}
+
 static void feeder_tick(void *state, actor_ctx *ctx)
 {
     feeder_state *s = state;
     (void)ctx;
-    if (atomic_load(s->cfg.stopping) || s->token == NULL || s->n_free == 0)
-        return;
-    if (s->request_id[0] == '\0')
-        dp_new_id("q-", s->request_id, sizeof s->request_id);
-    dp_msg req = {.type = DP_MSG_LEASE}, rep;
-    req.lease.runner_id = s->runner_id;
-    req.lease.runner_token = s->token;
-    req.lease.max_jobs = s->n_free;
-    req.lease.wait_ms = s->cfg.lease_wait_ms;
-    req.lease.request_id = s->request_id;
-    dp_err err = {0};
-    int rc = runner_link_call(&s->link, s->url, &req, &rep,
-                              (int)s->cfg.lease_wait_ms + RUNNER_CALL_SLACK_MS, &err);
-    if (rc != DP_OK) {
-        if (s->failures++ % 20 == 0)
-            dp_log(DP_LOG_WARN, "lease_failed", "error", err.msg, (char *)NULL);
-        runner_link_sleep(s->cfg.stopping, runner_link_backoff(s->failures, 100, 5000));
-        return;
-    }
-    s->failures = 0;
-    s->request_id[0] = '\0'; /* answered: the next lease is a new request */
-    if (rep.type == DP_MSG_LEASED && atomic_load(s->cfg.stopping)) {
-        /* Stopping: hand out nothing more; deregistering releases these jobs. */
-    } else if (rep.type == DP_MSG_LEASED) {
-        for (size_t i = 0; i < rep.leased.n_jobs && s->n_free > 0; i++)
-            hand_out(s, &rep.leased.jobs[i]);
-    } else if (rep.type == DP_MSG_ERROR) {
-        const char *code = rep.error.code;
-        dp_log(DP_LOG_WARN, "lease_refused", "code", code, "error",
-               rep.error.message ? rep.error.message : "", (char *)NULL);
-        if (strcmp(code, DP_MSG_ERR_UNKNOWN_RUNNER) == 0 ||
-            strcmp(code, DP_MSG_ERR_UNAUTHORIZED) == 0) {
-            forget_session(s); /* wait for the new identity */
-            dp_msg wake = {.type = DP_MSG_WAKE};
-            runner_link_tell(s->cfg.session, &wake, NULL);
-        } else {
-            runner_link_sleep(s->cfg.stopping, runner_link_backoff(1, 200, 2000));
+    int64_t now = dp_now_ms();
+    for (size_t i = 0; i < s->n_calls;) {
+        if (now < s->calls[i].give_up_ms) {
+            i++;
+            continue;
         }
+        feeder_call c = take_call(s, i); /* its answer was lost (cannot be: bounded mailbox) */
+        call_failed(s, &c, "no answer");
     }
-    dp_msg_free(&rep);
+    /* A replica killed with our calls held: its listener is gone, which the
+     * calls themselves would only find at their deadline. */
+    if (s->n_calls > 0 && now >= s->next_probe_ms) {
+        s->next_probe_ms = now + 1000;
+        for (size_t i = 0; i < s->n_calls; i++)
+            if (now - s->calls[i].sent_ms >= 1000 &&
+                !runner_link_probe(&s->link, &s->calls[i].target))
+                break; /* the link closed: every call on it is answered as failed */
+    }
+    feeder_pump(s);
+    check_flush(s);
 }
 
 static int feeder_handle(void *state, actor_ctx *ctx, nng_msg *msg, nng_msg **reply)
@@ -113,7 +269,7 @@ static int feeder_handle(void *state, actor_ctx *ctx, nng_msg *msg, nng_msg **re
     feeder_state *s = state;
     (void)reply;
     dp_msg m;
-    bool freed = false;
+    int ret = 0;
     if (dp_msg_decode_internal(msg, &m, NULL) == DP_OK) {
         if (m.type == DP_MSG_PEERS && s->executors == NULL && m.peers.n_urls == s->cfg.slots) {
             take_executors(s, &m.peers);
@@ -121,21 +277,43 @@ static int feeder_handle(void *state, actor_ctx *ctx, nng_msg *msg, nng_msg **re
             forget_session(s);
             snprintf(s->runner_id, sizeof s->runner_id, "%s", m.registered.runner_id);
             s->token = strdup(m.registered.runner_token);
+            s->retry_at_ms = 0;
         } else if (m.type == DP_MSG_SLOT_FREE && m.slot_free.slot < s->n_executors &&
                    s->n_free < s->n_executors) {
+            dp_err err = {0};
+            if (m.slot_free.n_results == 1 &&
+                feeder_held_add(&s->held, &m.slot_free.results[0], &err) != DP_OK)
+                dp_log(DP_LOG_ERROR, "result_lost", "error", err.msg, (char *)NULL);
             s->free_slots[s->n_free++] = m.slot_free.slot;
-            freed = true;
+        } else if (m.type == DP_MSG_STOPPING && actor_ctx_request(ctx) != 0) {
+            if (s->flush_req != 0)
+                actor_reply(s->self, s->flush_req, NULL, NULL);
+            s->flush_req = actor_ctx_request(ctx);
+            s->flush_until_ms = dp_now_ms() + FEEDER_FLUSH_MS;
+            ret = ACTOR_DEFER;
+        } else {
+            on_answer(s, &m);
         }
         dp_msg_free(&m);
     }
     nng_msg_free(msg);
-    /* Lease for the freed slots now, not at the next tick, unless more slot
-     * frees wait behind this one: they then go out together in one lease. */
+    /* Send when nothing waits behind this message: under load one message
+     * then carries everything that queued up meanwhile. */
     actor_stats st;
-    actor_get_stats(actor_ctx_actor(ctx), &st);
-    if (freed && st.queued == 0)
-        feeder_tick(s, ctx);
-    return 0;
+    actor_get_stats(s->self, &st);
+    if (st.queued == 0)
+        feeder_pump(s);
+    if (ret != ACTOR_DEFER)
+        check_flush(s);
+    return ret;
+}
+
+static int feeder_start(void *state, actor_ctx *ctx, dp_err *err)
+{
+    feeder_state *s = state;
+    (void)err;
+    s->self = actor_ctx_actor(ctx);
+    return DP_OK;
 }
 
 static void feeder_stop(void *state, actor_ctx *ctx)
@@ -143,8 +321,9 @@ static void feeder_stop(void *state, actor_ctx *ctx)
     feeder_state *s = state;
     (void)ctx;
     forget_session(s);
-    actor_client_close(s->link);
+    actor_client_close(s->link); /* ends the calls in flight: their answers are dropped */
     runner_link_close_peers(s->executors, s->n_executors);
+    feeder_held_free(&s->held);
     free(s->executors);
     free(s->free_slots);
     free(s);
@@ -165,16 +344,25 @@ actor *job_feeder_spawn(const job_feeder_config *cfg, dp_err *err)
         .name = "job-feeder",
         .state = s,
         .handler = feeder_handle,
+        .on_start = feeder_start,
         .on_stop = feeder_stop,
         .on_tick = feeder_tick,
-        .tick_ms = 1,
-        .mailbox = cfg->slots * 2 + 16,
+        .tick_ms = 100,
+        /* every executor's slot_free, every call's answer, the session's
+         * messages and the pool's stopping: nothing is ever refused */
+        .mailbox = cfg->slots + FEEDER_MAX_CALLS + 16,
         .max_msg_bytes = DP_MSG_MAX_SIZE,
     };
     return actor_spawn_owned(&o, err);
 }
 
-int job_feeder_set_executors(actor *loop, actor *const *executors, uint32_t n, dp_err *err)
+int job_feeder_set_executors(actor *feeder, actor *const *executors, uint32_t n, dp_err *err)
 {
-    return runner_link_send_peers(loop, executors, n, err);
+    return runner_link_send_peers(feeder, executors, n, err);
+}
+
+int job_feeder_flush(actor *feeder, dp_err *err)
+{
+    dp_msg m = {.type = DP_MSG_STOPPING};
+    return runner_link_command(feeder, &m, FEEDER_FLUSH_MS + 2000, err);
 }

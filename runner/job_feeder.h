@@ -1,11 +1,21 @@
-/* The job feeder actor: one per runner. It leases for all free executor
- * slots at once (one long-poll request for k = free slots, so a busy runner
- * takes its jobs in batches) and hands each job to an idle executor.
- * Executors report back with `slot_free` when they are ready for the next
- * job; `registered` (from the runner session) gives it the runner's identity.
- * Its tick is the loop: with free slots and an identity, one lease call
- * (blocking up to the long-poll); messages that arrived meanwhile are
- * handled before the next call, so k grows with what finished. */
+/* The job feeder actor: one per runner, its only hot-path link to the
+ * dispatcher. Executors hand it their result with `slot_free` when they
+ * finish a job; whenever its mailbox runs empty it sends one
+ * `complete_lease` carrying every result not yet sent and a lease for the
+ * free slots nobody asked for yet, without waiting for the answer (up to
+ * FEEDER_MAX_CALLS in flight, so new work never waits for the previous
+ * results' commit). Under load a message carries whatever finished while
+ * the last one travelled: the batch is sized by load, never by a timer.
+ * Answers come back into its mailbox (runner_link_call_async): each
+ * outcome forgets its result (ack, conflict, not_found) or sends it again
+ * (retry); new jobs go to idle executors (`leased` with one job). Results
+ * are kept until an outcome forgets them (runner/job_feeder_held.h) and
+ * resent after a failed call or a failover. With no result to send and
+ * idle slots it keeps one long-poll lease waiting. Its tick (100 ms) only
+ * retries after a backoff, probes a replica that went quiet, and gives up
+ * on calls whose answer was lost. `registered` (from the runner session)
+ * gives it the runner's identity; `stopping` (a call) is answered once
+ * every held result has its outcome, or after FEEDER_FLUSH_MS. */
 #ifndef DP_JOB_FEEDER_H
 #define DP_JOB_FEEDER_H
 
@@ -13,6 +23,9 @@
 
 #include <stdatomic.h>
 #include <stdint.h>
+
+#define FEEDER_MAX_CALLS 4    /* complete_lease calls in flight at once */
+#define FEEDER_FLUSH_MS 10000 /* a stopping runner's wait for its results' outcomes */
 
 typedef struct {
     const char *dispatch_url;
@@ -24,8 +37,13 @@ typedef struct {
 
 actor *job_feeder_spawn(const job_feeder_config *cfg, dp_err *err);
 
-/* Hands the loop its executors (index i = slot_free.slot). Call from main
+/* Hands the feeder its executors (index i = slot_free.slot). Call from main
  * before any executor can report free. */
-int job_feeder_set_executors(actor *loop, actor *const *executors, uint32_t n, dp_err *err);
+int job_feeder_set_executors(actor *feeder, actor *const *executors, uint32_t n, dp_err *err);
+
+/* Waits (up to FEEDER_FLUSH_MS plus slack) until every result the
+ * executors handed in has its outcome; 0, or DP_ETIMEOUT when some could
+ * not be delivered (their jobs are reclaimed and run again elsewhere). */
+int job_feeder_flush(actor *feeder, dp_err *err);
 
 #endif

@@ -1,4 +1,5 @@
 #include "runner/runner_link.h"
+#include "runner/runner_link_impl.h"
 
 #include "common/config.h"
 #include "common/sha256.h"
@@ -261,28 +262,63 @@ static int replica_leaving(const dp_msg *r)
            strcmp(r->error.message, DP_MSG_SHUTTING_DOWN) == 0;
 }
 
+int runner_link_prepare(actor_client **link, const char *url, runner_link_target *t, dp_err *err)
+{
+    t->n = url_at(url, 0, NULL, 0);
+    t->choice = atomic_load(&link_choice);
+    url_at(url, t->choice % t->n, t->url, sizeof t->url);
+    if (*link != NULL && t->n > 1 && track_get(*link) != t->choice)
+        link_drop(link); /* the runner moved to another replica */
+    if (*link == NULL) {
+        if ((*link = actor_client_open(t->url, err)) == NULL) {
+            if (t->n > 1)
+                choice_advance(t->choice);
+            return DP_EUNAVAIL;
+        }
+        if (t->n > 1)
+            track_set(*link, t->choice);
+    }
+    return DP_OK;
+}
+
+void runner_link_failed(const runner_link_target *t)
+{
+    if (t->n > 1)
+        choice_advance(t->choice);
+}
+
+int runner_link_probe(actor_client **link, const runner_link_target *t)
+{
+    if (t->n < 2 || *link == NULL || probe_alive(t->url))
+        return 1;
+    link_drop(link);
+    choice_advance(t->choice);
+    return 0;
+}
+
+uint64_t runner_link_next_id(void)
+{
+    static _Atomic uint64_t next_id = 1;
+    return atomic_fetch_add(&next_id, 1);
+}
+
+int runner_link_leaving(const dp_msg *r)
+{
+    return replica_leaving(r);
+}
+
 int runner_link_call(actor_client **link, const char *url, dp_msg *req, dp_msg *reply,
                      int timeout_ms, dp_err *err)
 {
     memset(reply, 0, sizeof *reply);
-    size_t n = url_at(url, 0, NULL, 0);
-    unsigned choice = atomic_load(&link_choice);
-    char one[RUNNER_LINK_LIST_MAX];
-    url_at(url, choice % n, one, sizeof one);
-    if (*link != NULL && n > 1 && track_get(*link) != choice)
-        link_drop(link); /* the runner moved to another replica */
-    if (*link == NULL) {
-        if ((*link = actor_client_open(one, err)) == NULL) {
-            if (n > 1)
-                choice_advance(choice);
-            return DP_EUNAVAIL;
-        }
-        if (n > 1)
-            track_set(*link, choice);
-    }
-    static _Atomic uint64_t next_id = 1;
+    runner_link_target t;
+    if (runner_link_prepare(link, url, &t, err) != DP_OK)
+        return DP_EUNAVAIL;
+    size_t n = t.n;
+    unsigned choice = t.choice;
+    const char *one = t.url;
     nng_msg *m = NULL, *rm = NULL;
-    req->id = atomic_fetch_add(&next_id, 1);
+    req->id = runner_link_next_id();
     int rc = dp_msg_encode(req, &m, err);
     if (rc != DP_OK)
         return rc;

@@ -95,7 +95,6 @@ runner_pool *runner_pool_start(const runner_pool_config *cfg, dp_err *err)
             .slot = (int)(cfg->slot_base + i),
             .index = i,
             .job_feeder = p->feeder,
-            .dispatch_url = cfg->dispatch_url,
             .exec = {.profiles_dir = cfg->profiles_dir,
                      .workdir = cfg->workdir,
                      .slot = (int)(cfg->slot_base + i),
@@ -105,7 +104,6 @@ runner_pool *runner_pool_start(const runner_pool_config *cfg, dp_err *err)
                      .fetch_allow_file = cfg->fetch_allow_file,
                      .fetch_allow_cidrs = cfg->fetch_allow_cidrs,
                      .workspace_bytes = cfg->workspace_bytes},
-            .stopping = &p->stopping,
             .status = p->status,
         };
         actor *slot = executor_spawn(&ec, err);
@@ -143,6 +141,10 @@ int runner_pool_stop(runner_pool *p, uint32_t grace_ms)
         if (left <= 0 || runner_link_command(p->slots[i], &stopping, (int)left, NULL) != DP_OK)
             idle = 0;
     }
+    /* The results the executors handed in reach the dispatcher before the
+     * runner leaves: deregistering would release (and rerun) their jobs. */
+    if (p->feeder != NULL)
+        job_feeder_flush(p->feeder, NULL);       /* undelivered ones: their jobs are reclaimed */
     runner_session_deregister(p->session, NULL); /* releases what is still leased */
     /* The loop may hand out a job it got just before the drain: it is
      * released above (deregister) and the executors are no longer asked. */

@@ -329,6 +329,14 @@ void msg_sample(dp_msg_type t, dp_msg *m)
         break;
     case DP_MSG_SLOT_FREE:
         m->slot_free.slot = 3;
+        m->slot_free.n_results = 1;
+        m->slot_free.results = xcalloc(1, sizeof *m->slot_free.results);
+        m->slot_free.results[0].result.job_id = msg_xstrdup("job-7");
+        m->slot_free.results[0].result.attempt = 2;
+        m->slot_free.results[0].result.verdict = DP_VERDICT_WA;
+        m->slot_free.results[0].result.message = msg_xstrdup("test 2: wrong answer");
+        sample_test_results(&m->slot_free.results[0].result.tests,
+                            &m->slot_free.results[0].result.n_tests, 2);
         break;
     case DP_MSG_PEERS:
         m->peers.urls = strs(3, "inproc://dp-actor/executor-");

@@ -1,0 +1,85 @@
+#include "runner/job_feeder_held.h"
+
+#include "common/log.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int feeder_held_add(feeder_held *h, dp_result_item *item, dp_err *err)
+{
+    if (h->n == h->cap) {
+        size_t cap = h->cap ? h->cap * 2 : 16;
+        feeder_held_result *v = realloc(h->v, cap * sizeof *v);
+        if (v == NULL)
+            return dp_err_set(err, DP_ENOMEM, "job feeder: out of memory holding a result");
+        h->v = v;
+        h->cap = cap;
+    }
+    h->v[h->n].item = *item;
+    h->v[h->n].call = 0;
+    h->n++;
+    memset(item, 0, sizeof *item);
+    return DP_OK;
+}
+
+size_t feeder_held_waiting(const feeder_held *h)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < h->n; i++)
+        k += h->v[i].call == 0;
+    return k;
+}
+
+size_t feeder_held_pick(feeder_held *h, dp_result_item *out, size_t max, uint64_t call)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < h->n && k < max; i++) {
+        if (h->v[i].call != 0)
+            continue;
+        out[k++] = h->v[i].item;
+        h->v[i].call = call;
+    }
+    return k;
+}
+
+void feeder_held_unsend(feeder_held *h, uint64_t call)
+{
+    for (size_t i = 0; i < h->n; i++)
+        if (h->v[i].call == call)
+            h->v[i].call = 0;
+}
+
+static void forget(feeder_held *h, size_t i)
+{
+    dp_job_result_free(&h->v[i].item.result);
+    memmove(&h->v[i], &h->v[i + 1], (h->n - i - 1) * sizeof *h->v);
+    h->n--;
+}
+
+int feeder_held_outcome(feeder_held *h, uint64_t call, const dp_result_outcome *o)
+{
+    for (size_t i = 0; i < h->n; i++) {
+        dp_job_result *r = &h->v[i].item.result;
+        if (h->v[i].call != call || r->attempt != o->attempt || r->job_id == NULL ||
+            strcmp(r->job_id, o->job_id) != 0)
+            continue;
+        if (strcmp(o->outcome, DP_OUTCOME_RETRY) == 0) {
+            h->v[i].call = 0;
+            return 0;
+        }
+        if (strcmp(o->outcome, DP_OUTCOME_ACK) != 0)
+            dp_log(DP_LOG_WARN, "result_dropped", "job_id", r->job_id, "reason", o->outcome,
+                   "error", o->message ? o->message : "", (char *)NULL);
+        forget(h, i);
+        return 1;
+    }
+    return -1;
+}
+
+void feeder_held_free(feeder_held *h)
+{
+    for (size_t i = 0; i < h->n; i++)
+        dp_job_result_free(&h->v[i].item.result);
+    free(h->v);
+    memset(h, 0, sizeof *h);
+}

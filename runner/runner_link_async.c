@@ -1,0 +1,90 @@
+/* runner_link_call_async: a call to the dispatcher whose answer arrives as
+ * a message in an actor's mailbox, so the job feeder keeps several
+ * complete_lease calls in flight without a thread waiting on each. */
+#include "runner/runner_link.h"
+#include "runner/runner_link_impl.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    actor *notify;
+    uint64_t id;
+    runner_link_target target;
+} async_call;
+
+/* Tells the waiting actor; the message is dropped when it is stopping. */
+static void notify_answer(async_call *c, dp_msg *m)
+{
+    m->id = c->id;
+    nng_msg *msg = NULL;
+    if (dp_msg_encode_internal(m, &msg, NULL) == DP_OK)
+        actor_send(c->notify, msg, 0, NULL);
+}
+
+static void notify_failure(async_call *c, const char *why)
+{
+    dp_msg e = {.type = DP_MSG_ERROR};
+    e.error.code = (char *)DP_MSG_ERR_UNAVAILABLE;
+    e.error.message = (char *)why;
+    notify_answer(c, &e);
+}
+
+/* On an nng worker thread, once per call: decode (the dispatcher's bytes are
+ * untrusted: decoded and validated like any), hand over, free. */
+static void async_done(void *arg, int code, nng_msg *reply, const char *errmsg)
+{
+    async_call *c = arg;
+    if (code != DP_OK) {
+        if (code == DP_ETIMEOUT || code == DP_EUNAVAIL || code == DP_ECLOSED)
+            runner_link_failed(&c->target);
+        char why[RUNNER_LINK_LIST_MAX + 320];
+        snprintf(why, sizeof why, "dispatcher at %s: %s", c->target.url,
+                 errmsg != NULL ? errmsg : dp_code_name(code));
+        notify_failure(c, why);
+        free(c);
+        return;
+    }
+    dp_msg m;
+    dp_err err = {0};
+    int rc = dp_msg_decode_nng(reply, &m, &err);
+    nng_msg_free(reply);
+    if (rc != DP_OK) {
+        notify_failure(c, err.msg);
+    } else {
+        if (runner_link_leaving(&m))
+            runner_link_failed(&c->target); /* it is stopping: go on on the next one */
+        notify_answer(c, &m);
+        dp_msg_free(&m);
+    }
+    free(c);
+}
+
+int runner_link_call_async(actor_client **link, const char *url, dp_msg *req, int timeout_ms,
+                           actor *notify, runner_link_target *target, dp_err *err)
+{
+    async_call *c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return dp_err_set(err, DP_ENOMEM, "out of memory starting a call");
+    int rc = runner_link_prepare(link, url, &c->target, err);
+    if (rc != DP_OK) {
+        free(c);
+        return rc;
+    }
+    nng_msg *m = NULL;
+    req->id = runner_link_next_id();
+    if ((rc = dp_msg_encode(req, &m, err)) != DP_OK) {
+        free(c);
+        return rc;
+    }
+    c->notify = notify;
+    c->id = req->id;
+    if (target != NULL)
+        *target = c->target;
+    if ((rc = actor_client_call_async(*link, m, timeout_ms, async_done, c, err)) != DP_OK) {
+        runner_link_failed(&c->target);
+        free(c);
+    }
+    return rc;
+}
