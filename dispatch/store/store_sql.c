@@ -6,11 +6,10 @@
 /* RFC 3339 UTC with milliseconds, as the Job object shows timestamps. */
 #define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 
-/* Batches join their input to jobs. The planner guesses 100 rows for
- * jsonb_to_recordset and, with a young table's statistics, picks a hash join
- * over a full scan; "LIMIT $2" (the batch size) gives it the true count, and
- * the session runs with plan_cache_mode = force_custom_plan so the count is
- * known at planning time (store_conn.c). */
+/* Batches join their input to jobs. Each statement is planned once per
+ * connection (a generic plan: planning cost more than running a small
+ * batch) with seq scans disfavoured, so the plan probes the indexes
+ * whatever the table's statistics said when it was made (store_conn.c). */
 
 /* Row-by-id updates say "not terminal" this way, not state IN ('queued',
  * 'leased'): the planner cannot match it to the partial index
