@@ -297,6 +297,23 @@ int dpc_drain(dpc *c, const char *runner_id, dp_err *err)
     return simple(c, &req, NULL, err);
 }
 
+/* Hands one event to cb when it is about job_id (or any, with NULL);
+ * nonzero when the watch should end. */
+static int watch_one(const dp_msg_event *ev, const char *job_id,
+                     int (*cb)(const dpc_event *ev, void *arg), void *arg)
+{
+    if (job_id != NULL && strcmp(job_id, ev->job_id) != 0)
+        return 0;
+    dpc_event e = {ev->job_id,
+                   dp_job_state_name(ev->state),
+                   dp_verdict_name(ev->verdict),
+                   ev->runner_id,
+                   ev->attempt,
+                   ev->ts,
+                   ev->message};
+    return cb(&e, arg) != 0 || (job_id != NULL && dp_job_state_terminal(ev->state));
+}
+
 int dpc_watch(dpc *c, const char *job_id, int (*cb)(const dpc_event *ev, void *arg), void *arg,
               dp_err *err)
 {
@@ -337,25 +354,22 @@ int dpc_watch(dpc *c, const char *job_id, int (*cb)(const dpc_event *ev, void *a
             break;
         }
         dp_msg ev;
-        if (dp_msg_decode_nng(m, &ev, NULL) == DP_OK && ev.type == DP_MSG_EVENT &&
-            (job_id == NULL || strcmp(job_id, ev.event.job_id) == 0)) {
-            dpc_event e = {ev.event.job_id,
-                           dp_job_state_name(ev.event.state),
-                           dp_verdict_name(ev.event.verdict),
-                           ev.event.runner_id,
-                           ev.event.attempt,
-                           ev.event.ts,
-                           ev.event.message};
-            int stop =
-                cb(&e, arg) != 0 || (job_id != NULL && dp_job_state_terminal(ev.event.state));
-            dp_msg_free(&ev);
-            nng_msg_free(m);
-            if (stop)
-                break;
-            continue;
+        int stop = 0;
+        if (dp_msg_decode_nng(m, &ev, NULL) == DP_OK) {
+            /* one `event`, or an `events` batch (the publisher's) */
+            const dp_msg_event *evs = ev.type == DP_MSG_EVENT    ? &ev.event
+                                      : ev.type == DP_MSG_EVENTS ? ev.events.events
+                                                                 : NULL;
+            size_t n = ev.type == DP_MSG_EVENT    ? 1
+                       : ev.type == DP_MSG_EVENTS ? ev.events.n_events
+                                                  : 0;
+            for (size_t i = 0; i < n && !stop; i++)
+                stop = watch_one(&evs[i], job_id, cb, arg);
         }
         dp_msg_free(&ev);
         nng_msg_free(m);
+        if (stop)
+            break;
     }
     nng_close(s);
     return rc;

@@ -109,6 +109,10 @@ static void on_recv(void *arg)
             add_event(h, &ev.event);
             http_wake_parked(h->srv, ev.event.job_id);
         }
+        for (size_t i = 0; ev.type == DP_MSG_EVENTS && i < ev.events.n_events; i++) {
+            add_event(h, &ev.events.events[i]);
+            http_wake_parked(h->srv, ev.events.events[i].job_id);
+        }
         dp_msg_free(&ev);
     }
     nng_msg_free(m);

@@ -16,6 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Entries taken from the stream per read: one `events` message. */
+#define PUBLISHER_READ_MAX 512
+
 typedef struct {
     char url[1024];
     char also_url[128]; /* an in-process URL (the HTTP API's events), or "" */
@@ -25,22 +28,32 @@ typedef struct {
     pthread_t reader;
     int reader_started;
     atomic_int stop;
+    dp_msg_event read[PUBLISHER_READ_MAX]; /* the reader's current batch (reader thread only) */
+    size_t n_read;
 } publisher_state;
 
 /* The reader's blocking read: an event reaches watchers as soon as Redis
  * has it (XREAD BLOCK returns at once); stopping waits at most this long. */
 #define PUBLISHER_BLOCK_MS 200
 
-/* Each event goes out as its own `event` message; nobody listening fast
- * enough drops it (best effort). */
+/* Events go out in `events` batches: one message per batch the reporter or
+ * the leaser sent, or per read of the shared stream. One nng message per
+ * event cost each subscriber (the HTTP API's hub, every watcher) a send
+ * through nng's task threads per event, three events per job (issue 10). A
+ * subscriber that does not keep up drops a batch (best effort). */
 static void publish(publisher_state *s, const dp_msg_event *evs, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        dp_msg one = {.type = DP_MSG_EVENT, .event = evs[i]};
+    while (n > 0) {
+        size_t k = n < DP_MSG_MAX_EVENTS ? n : DP_MSG_MAX_EVENTS;
+        dp_msg batch = {.type = DP_MSG_EVENTS};
+        batch.events.events = (dp_msg_event *)evs; /* borrowed for the encoding */
+        batch.events.n_events = k;
         nng_msg *out = NULL;
-        if (dp_msg_encode(&one, &out, NULL) == DP_OK &&
+        if (dp_msg_encode(&batch, &out, NULL) == DP_OK &&
             nng_sendmsg(s->pub, out, NNG_FLAG_NONBLOCK) != 0)
             nng_msg_free(out);
+        evs += k;
+        n -= k;
     }
 }
 
@@ -58,23 +71,33 @@ static void on_events(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
     publish(state, m->events.events, m->events.n_events);
 }
 
-/* One entry of the shared stream: the event gets its global id and goes
- * out on the pub socket (the watchers, and the HTTP API's SSE hub). */
+/* One entry of the shared stream: the event gets its global id and joins
+ * the batch published after the read (reader thread only). */
 static void on_stream_entry(void *arg, const char *id, const char *data, size_t len)
 {
     publisher_state *s = arg;
     dp_msg m;
     if (dp_msg_decode(data, len, &m, NULL) != DP_OK)
         return;
-    if (m.type == DP_MSG_EVENT) {
+    if (m.type == DP_MSG_EVENT && s->n_read < PUBLISHER_READ_MAX) {
         free(m.event.eid);
         m.event.eid = strdup(id);
-        nng_msg *out = NULL;
-        if (m.event.eid != NULL && dp_msg_encode(&m, &out, NULL) == DP_OK &&
-            nng_sendmsg(s->pub, out, NNG_FLAG_NONBLOCK) != 0)
-            nng_msg_free(out);
+        if (m.event.eid != NULL) {
+            s->read[s->n_read++] = m.event; /* moved */
+            memset(&m.event, 0, sizeof m.event);
+        }
     }
     dp_msg_free(&m);
+}
+
+static void publish_read(publisher_state *s)
+{
+    publish(s, s->read, s->n_read);
+    for (size_t i = 0; i < s->n_read; i++) {
+        dp_msg m = {.type = DP_MSG_EVENT, .event = s->read[i]};
+        dp_msg_free(&m);
+    }
+    s->n_read = 0;
 }
 
 static void nap_ms(long ms)
@@ -107,7 +130,9 @@ static void *reader_main(void *arg)
             nap_ms(PUBLISHER_BLOCK_MS);
             continue;
         }
-        int n = rq_events_read(c, after, 512, PUBLISHER_BLOCK_MS, on_stream_entry, s, &err);
+        int n = rq_events_read(c, after, PUBLISHER_READ_MAX, PUBLISHER_BLOCK_MS, on_stream_entry, s,
+                               &err);
+        publish_read(s);
         if (n < 0) {
             if (failures++ == 0)
                 dp_log(DP_LOG_WARN, "events_reader_down", "error", err.msg, (char *)NULL);

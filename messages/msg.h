@@ -38,7 +38,7 @@
 #define DP_MSG_MAX_LEASE 1024               /* jobs in one lease / leased */
 #define DP_MSG_MAX_RUNNERS 10000            /* runners in one `runners` reply */
 #define DP_MSG_MAX_LABELS 256               /* labels or profiles of one runner */
-#define DP_MSG_MAX_EVENTS 10000             /* events in one internal batch */
+#define DP_MSG_MAX_EVENTS 10000             /* events in one `events` batch */
 #define DP_MSG_MAX_RESULTS 1024             /* results in one complete_lease / outcomes */
 #define DP_MSG_MAX_DEPTH 8                  /* nesting of maps and arrays, envelope = 1 */
 /* Decoded memory may not exceed this many times the wire size (plus 64 KiB):
@@ -85,11 +85,13 @@ typedef enum {
     DP_MSG_COMPLETE_LEASE,
     /* reply: one outcome per result, then the new jobs */
     DP_MSG_COMPLETED_LEASED,
+    /* a batch of events: what the publisher sends watchers (one message per
+     * read of the event stream), and leaser -> reporter -> publisher inside */
+    DP_MSG_EVENTS,
     DP_MSG_WIRE_COUNT, /* the versioned wire catalogue ends here */
     /* The in-process catalogue: same schema machinery, its own envelope
      * ("i" instead of "v"); the wire codec neither encodes nor accepts these. */
     DP_MSG_WAKE = DP_MSG_WIRE_COUNT, /* pending work appeared (waker -> leaser) */
-    DP_MSG_EVENTS,                   /* a batch of events (leaser -> reporter -> publisher) */
     DP_MSG_SLOT_FREE,                /* (runner) an executor slot is ready for a job */
     DP_MSG_PEERS,                    /* (runner) the in-process URLs of the actors to tell */
     DP_MSG_STOPPING,                 /* (runner) the runner is stopping: say so to the dispatcher */
