@@ -43,10 +43,17 @@ e2e_start_dispatchd() {
   export DISPATCH_URL="${E2E_RUNNER_SCHEME:-tcp}://127.0.0.1:$port"
   export DISPATCH_ADMIN_URL="ipc://$E2E_DIR/admin.sock"
   export DISPATCH_REGISTRATION_TOKEN=e2e-registration-token-0123456789
+  E2E_DISPATCHD_ENV=("$@")
+  e2e_restart_dispatchd
+}
+
+# e2e_restart_dispatchd: starts dispatchd again (after the test killed it)
+# with the URLs, database and environment of e2e_start_dispatchd.
+e2e_restart_dispatchd() {
   env DISPATCH_PG_DSN="$E2E_PG_DSN" DISPATCH_RUNNER_LISTEN="$DISPATCH_URL" \
     DISPATCH_ADMIN_LISTEN="$DISPATCH_ADMIN_URL" DISPATCH_REDIS_PREFIX="{$E2E_DB}:" \
-    DISPATCH_LOG_STORE="file://$E2E_DIR/logs/{job_id}.log" "$@" \
-    dispatchd ${E2E_DISPATCHD_ARGS:-} >"$E2E_DIR/dispatchd.log" 2>&1 &
+    DISPATCH_LOG_STORE="file://$E2E_DIR/logs/{job_id}.log" "${E2E_DISPATCHD_ENV[@]}" \
+    dispatchd ${E2E_DISPATCHD_ARGS:-} >>"$E2E_DIR/dispatchd.log" 2>&1 &
   E2E_PIDS+=($!)
   E2E_DISPATCHD=$!
   # up in ~1 s; 30 s is slack for a sanitized build on a loaded machine
