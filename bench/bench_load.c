@@ -137,8 +137,11 @@ static int bl_enqueue(const dp_job_spec *tmpl, size_t n, size_t batch)
     return 0;
 }
 
+/* 1 while any job is unfinished: stops at the first row, so polling it
+ * every 20 ms costs PostgreSQL next to nothing (a count(*) over the backlog
+ * cost 3 ms a poll, a sixth of a core charged to the system measured). */
 static const char bl_unfinished_sql[] =
-    "SELECT count(*) FROM jobs WHERE state IN ('queued', 'leased')";
+    "SELECT (EXISTS (SELECT 1 FROM jobs WHERE state IN ('queued', 'leased')))::int";
 
 static int bl_e2e(const dp_job_spec *tmpl, size_t n, size_t batch, double timeout_s)
 {
