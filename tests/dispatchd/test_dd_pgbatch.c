@@ -256,9 +256,10 @@ static void let_go(PGconn *c)
     PQfinish(c);
 }
 
-/* Waits (<= 10 s) until the group commit (a backend other than not_pid)
- * waits for the test's row; returns its pid, and checks that its open
- * transaction has updated every job of the batch already. */
+/* Waits until the group commit (a backend other than not_pid) waits for the
+ * test's row (milliseconds; 10 s of slack for a loaded machine); returns its
+ * pid, and checks that its open transaction has updated every job of the
+ * batch already. */
 static long wait_blocked_batch(dd_daemon *d, long not_pid, const char *ids)
 {
     char sql[512], *v = NULL;
@@ -301,7 +302,8 @@ static void admin_sql(dd_daemon *d, const char *fmt, long pid)
     free(v);
 }
 
-/* Waits (<= 10 s) until the lease marks of jobs are in PostgreSQL. */
+/* Waits until the lease marks of jobs are in PostgreSQL: written with the
+ * reporter's next flush or 100 ms tick, so 10 s is ample slack. */
 static void wait_lease_marks(dd_daemon *d, const char *ids)
 {
     int64_t until = dd_now_us() + 10000000;
