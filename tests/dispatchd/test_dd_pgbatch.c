@@ -133,7 +133,7 @@ static long q(dd_daemon *d, const char *fmt, const char *ids)
 /* The answer is one outcome per result, each ack or retry, all the same
  * (one statement: all or nothing), and every ack is recorded. Returns the
  * number acked (0 or BATCH). */
-static size_t check_answer(batch_call *c, const char *ids)
+static size_t check_answer(batch_call *c, const char *ids, int pg_down)
 {
     if (c->rc != DP_OK)
         fail_msg("complete_lease: transport %s", dp_code_name(c->rc));
@@ -155,7 +155,10 @@ static size_t check_answer(batch_call *c, const char *ids)
     }
     if (ack != 0 && retry != 0)
         fail_msg("one batch answered half: %zu ack, %zu retry", ack, retry);
-    if (ack > 0) /* an ack only for what PostgreSQL holds */
+    /* an ack only for what PostgreSQL holds (pg_down: it cannot hold any) */
+    if (pg_down && ack > 0)
+        fail_msg("%zu results acked while PostgreSQL was down", ack);
+    if (ack > 0)
         assert_int_equal(
             q(c->d, "SELECT count(*) FROM jobs WHERE state = 'completed' AND id IN (%s)", ids),
             BATCH);
@@ -216,7 +219,7 @@ static void resend_until_acked(batch_call *c, const char *ids)
     int64_t t0 = dd_now_us();
     for (;;) {
         send_batch(c);
-        size_t ack = check_answer(c, ids);
+        size_t ack = check_answer(c, ids, 0);
         dp_msg_free(&c->reply);
         if (ack == BATCH)
             break;
@@ -328,7 +331,7 @@ static size_t fail_mid_transaction(batch_call *c, const char *ids, const char *h
         assert_int_equal(pg_server_stop(&pg, "immediate"), 0);
         pthread_join(t, NULL);
         PQfinish(hold);
-        ack = check_answer(c, ids);
+        ack = check_answer(c, ids, 1);
         assert_int_equal(pg_server_start(&pg), 0);
     } else if (strcmp(how, "terminated") == 0) {
         admin_sql(d, "SELECT pg_terminate_backend(%ld)", pid);
@@ -338,11 +341,11 @@ static size_t fail_mid_transaction(batch_call *c, const char *ids, const char *h
         check_nothing_recorded(d, ids);
         let_go(hold);
         pthread_join(t, NULL);
-        ack = check_answer(c, ids);
+        ack = check_answer(c, ids, 0);
     } else { /* cancelled: an error inside the transaction */
         admin_sql(d, "SELECT pg_cancel_backend(%ld)", pid);
         pthread_join(t, NULL);
-        ack = check_answer(c, ids);
+        ack = check_answer(c, ids, 0);
         check_nothing_recorded(d, ids);
         let_go(hold);
     }
@@ -385,7 +388,7 @@ static void test_batches_while_pg_fails(void **state)
              * marks must reach PostgreSQL once it is back */
             c.max_jobs = k == 4 ? BATCH : 0;
             send_batch(&c);
-            assert_int_equal(check_answer(&c, ids), 0);
+            assert_int_equal(check_answer(&c, ids, 1), 0);
             if (k == 4) {
                 assert_int_equal(c.reply.completed_leased.n_jobs, BATCH);
                 for (size_t i = 0; i < BATCH; i++) {
