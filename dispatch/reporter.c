@@ -155,6 +155,11 @@ static void reporter_stop(void *state, actor_ctx *ctx)
         reporter_flush_events(s);
         reporter_retry_releases(s); /* one last try */
     }
+    if (s->unwritten.n > 0) { /* PostgreSQL still unreachable: say what is lost */
+        char count[24];
+        snprintf(count, sizeof count, "%zu", s->unwritten.n);
+        dp_log(DP_LOG_ERROR, "events_not_recorded", "count", count, (char *)NULL);
+    }
     reporter_release_free(s);
     for (size_t i = 0; i < s->n_batch; i++) {
         free(s->batch[i].runner_id);
