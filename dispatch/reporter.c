@@ -84,7 +84,7 @@ static void on_events(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
 static void on_admin_read(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
 {
     reporter_state *s = state;
-    if (s->events.n > 0)
+    if (s->events.n > 0 || s->unwritten.n > 0)
         reporter_flush_events(s);
     if (m->type == DP_MSG_QUEUE)
         reporter_do_queue(s, ctx, o, m);
@@ -155,12 +155,18 @@ static void reporter_stop(void *state, actor_ctx *ctx)
         reporter_flush_events(s);
         reporter_retry_releases(s); /* one last try */
     }
+    if (s->unwritten.n > 0) { /* PostgreSQL still unreachable: say what is lost */
+        char count[24];
+        snprintf(count, sizeof count, "%zu", s->unwritten.n);
+        dp_log(DP_LOG_ERROR, "events_not_recorded", "count", count, (char *)NULL);
+    }
     reporter_release_free(s);
     for (size_t i = 0; i < s->n_batch; i++) {
         free(s->batch[i].runner_id);
         dp_job_result_free(&s->batch[i].result);
     }
     event_buffer_free(&s->events);
+    event_buffer_free(&s->unwritten);
     store_close(s->db);
     rq_close(s->rq);
     logstore_close(s->logs);

@@ -124,7 +124,7 @@ void reporter_flush_completes(reporter_state *s)
     /* Lease marks that reached us before these results go to PostgreSQL
      * first, so the attempt fence in store_record_results knows every newer
      * attempt the leaser has told us of. */
-    if (s->events.n > 0)
+    if (s->events.n > 0 || s->unwritten.n > 0)
         reporter_flush_events(s);
     rq_owner_item own[REPORTER_BATCH];
     store_result_in in[REPORTER_BATCH];

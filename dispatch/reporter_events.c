@@ -1,72 +1,134 @@
 /* The reporter's events: lease marks, dead jobs, history rows, then one
- * batch to the publisher. */
+ * batch to the publisher. What PostgreSQL could not take because it was
+ * unreachable (lease marks, dead jobs, reclaims, history rows) is kept in
+ * s->unwritten and written again by the next flush (at the latest the next
+ * tick), oldest first: a lease told while PostgreSQL was down still gets its
+ * mark and its `leased` row, and the attempt fence learns of it. Events are
+ * published once, when they arrive. */
 #include "dispatch/reporter_impl.h"
 
 #include "common/log.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+
+/* What an event asks of PostgreSQL. */
+enum { W_NONE, W_LEASE, W_FAIL, W_REQUEUED, W_HIST };
+
+static int what_to_write(const event_entry *x)
+{
+    const dp_msg_event *e = &x->ev;
+    int dead = e->state == DP_JOB_FAILED && e->verdict == DP_VERDICT_SE && e->runner_id == NULL;
+    if (e->state == DP_JOB_LEASED)
+        return W_LEASE;
+    if (dead)
+        return W_FAIL;
+    if (x->persisted)
+        return W_NONE;
+    /* the leaser's `queued`: jobs a reclaim requeued (the reporter's own
+     * are persisted already) */
+    if (e->state == DP_JOB_QUEUED)
+        return W_REQUEUED;
+    return W_HIST;
+}
+
+/* Copies the events whose write failed because PostgreSQL was unreachable
+ * into a new unwritten buffer (at most REPORTER_UNWRITTEN_MAX; the rest are
+ * logged as lost, as every event was before). */
+static void keep_unwritten(reporter_state *s, const event_entry **all, const int *what, size_t n,
+                           const int rc[W_HIST + 1])
+{
+    event_buffer keep = {0};
+    size_t lost = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (what[i] == W_NONE || rc[what[i]] != DP_EUNAVAIL)
+            continue;
+        const dp_msg_event *e = &all[i]->ev;
+        if (keep.n >= REPORTER_UNWRITTEN_MAX ||
+            event_buffer_add(&keep, e->job_id, e->state, e->verdict, e->runner_id, e->attempt,
+                             e->message) != DP_OK) {
+            lost++;
+            continue;
+        }
+        keep.items[keep.n - 1].streamed = true; /* published already */
+    }
+    if (lost > 0) {
+        char count[24];
+        snprintf(count, sizeof count, "%zu", lost);
+        dp_log(DP_LOG_ERROR, "events_not_recorded", "count", count, (char *)NULL);
+    }
+    event_buffer_free(&s->unwritten);
+    s->unwritten = keep;
+}
 
 void reporter_flush_events(reporter_state *s)
 {
-    size_t n = s->events.n;
+    size_t n_old = s->unwritten.n, n = n_old + s->events.n;
     if (n == 0)
         return;
+    const event_entry **all = calloc(n, sizeof *all);
+    int *what = calloc(n, sizeof *what);
     store_lease *leases = calloc(n, sizeof *leases);
     store_failure *fails = calloc(n, sizeof *fails);
     store_event *hist = calloc(n, sizeof *hist);
     const char **dead_ids = calloc(n, sizeof *dead_ids);
     store_event *requeued = calloc(n, sizeof *requeued);
     size_t n_leases = 0, n_fails = 0, n_hist = 0, n_requeued = 0;
+    int rc[W_HIST + 1] = {DP_OK, DP_OK, DP_OK, DP_OK, DP_OK};
     dp_err err = {0};
-    if (leases == NULL || fails == NULL || hist == NULL || dead_ids == NULL || requeued == NULL)
+    if (all == NULL || what == NULL || leases == NULL || fails == NULL || hist == NULL ||
+        dead_ids == NULL || requeued == NULL)
         goto out;
     for (size_t i = 0; i < n; i++) {
-        dp_msg_event *e = &s->events.items[i].ev;
-        int dead = e->state == DP_JOB_FAILED && e->verdict == DP_VERDICT_SE && e->runner_id == NULL;
-        /* the leaser's `queued`: jobs a reclaim requeued (the reporter's own
-         * are persisted already) */
-        int reclaimed = e->state == DP_JOB_QUEUED && !s->events.items[i].persisted;
-        if (reclaimed)
+        all[i] = i < n_old ? &s->unwritten.items[i] : &s->events.items[i - n_old];
+        const dp_msg_event *e = &all[i]->ev;
+        what[i] = what_to_write(all[i]);
+        /* lease marks, dead-job failures and reclaims write their own
+         * history rows (store_mark_leased, _failed, _requeued) */
+        if (what[i] == W_REQUEUED)
             requeued[n_requeued++] = (store_event){.job_id = e->job_id,
                                                    .attempt = e->attempt,
                                                    .runner_id = e->runner_id,
                                                    .message = e->message};
-        /* lease marks, dead-job failures and reclaims write their own
-         * history rows (store_mark_leased, _failed, _requeued) */
-        if (!s->events.items[i].persisted && e->state != DP_JOB_LEASED && !dead && !reclaimed)
+        else if (what[i] == W_HIST)
             hist[n_hist++] = (store_event){.job_id = e->job_id,
                                            .state = e->state,
                                            .attempt = e->attempt,
                                            .runner_id = e->runner_id,
                                            .message = e->message};
-        if (e->state == DP_JOB_LEASED)
+        else if (what[i] == W_LEASE)
             leases[n_leases++] = (store_lease){e->job_id, e->attempt, e->runner_id};
-        else if (dead) {
+        else if (what[i] == W_FAIL) {
             dead_ids[n_fails] = e->job_id;
             fails[n_fails++] = (store_failure){e->job_id, e->attempt, e->message};
         }
     }
-    if (n_leases > 0 && store_mark_leased(s->db, leases, n_leases, NULL, &err) != DP_OK)
+    if (n_leases > 0 &&
+        (rc[W_LEASE] = store_mark_leased(s->db, leases, n_leases, NULL, &err)) != DP_OK)
         dp_log(DP_LOG_WARN, "lease_marks_failed", "error", err.msg, (char *)NULL);
     if (n_fails > 0) {
         /* Recorded first, then forgotten by Redis: a crash in between repeats it. */
         size_t changed = 0;
-        if (store_mark_failed(s->db, fails, n_fails, &changed, &err) == DP_OK) {
+        if ((rc[W_FAIL] = store_mark_failed(s->db, fails, n_fails, &changed, &err)) == DP_OK) {
             reporter_metrics_failed(s, changed);
             rq_dead_ack(s->rq, dead_ids, n_fails, &err);
         } else
             dp_log(DP_LOG_WARN, "dead_not_recorded", "error", err.msg, (char *)NULL);
     }
-    if (n_requeued > 0 && store_mark_requeued(s->db, requeued, n_requeued, NULL, &err) != DP_OK)
+    if (n_requeued > 0 &&
+        (rc[W_REQUEUED] = store_mark_requeued(s->db, requeued, n_requeued, NULL, &err)) != DP_OK)
         dp_log(DP_LOG_WARN, "requeued_not_recorded", "error", err.msg, (char *)NULL);
-    if (n_hist > 0 && store_add_events(s->db, hist, n_hist, &err) != DP_OK)
+    if (n_hist > 0 && (rc[W_HIST] = store_add_events(s->db, hist, n_hist, &err)) != DP_OK)
         dp_log(DP_LOG_WARN, "history_failed", "error", err.msg, (char *)NULL);
+    keep_unwritten(s, all, what, n, rc); /* frees the old unwritten ones */
     /* Onto the shared stream, where every replica's publisher reads them;
      * if Redis cannot take them, at least this replica's watchers hear. */
     if (event_buffer_stream(&s->events, s->rq, false) != DP_OK && s->cfg.publisher != NULL)
         event_buffer_send(&s->events, s->cfg.publisher, 100, NULL);
 out:
     event_buffer_clear(&s->events);
+    free(all);
+    free(what);
     free(leases);
     free(fails);
     free(hist);

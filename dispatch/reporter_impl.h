@@ -15,6 +15,8 @@
 #include <stdbool.h>
 
 #define REPORTER_BATCH 256
+/* Events PostgreSQL could not take (unreachable) kept for the next flush. */
+#define REPORTER_UNWRITTEN_MAX 16384
 
 /* The results of one complete_lease (reporter_batch.c): answered together,
  * once each has its outcome, with the jobs the leaser claimed. */
@@ -40,7 +42,8 @@ typedef struct {
     logstore *logs;
     pending_complete batch[REPORTER_BATCH];
     size_t n_batch;
-    event_buffer events; /* state changes to persist and publish on the next flush */
+    event_buffer events;    /* state changes to persist and publish on the next flush */
+    event_buffer unwritten; /* published, not yet in PostgreSQL (unreachable): written first */
     int64_t next_epoch_check_ms;
     int need_rebuild;
     struct dp_metrics *metrics;   /* this actor's own (reporter_metrics.c) */
@@ -55,7 +58,9 @@ void reporter_do_submit(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m);
 void reporter_do_complete(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m);
 /* Records the queued results in one transaction, then releases them in Redis. */
 void reporter_flush_completes(reporter_state *s);
-/* Persists the queued events (history, lease marks, dead jobs), then publishes them. */
+/* Persists the queued events (history, lease marks, dead jobs) after the
+ * unwritten ones of earlier flushes, then publishes the new ones; keeps
+ * what PostgreSQL could not take because it was unreachable. */
 void reporter_flush_events(reporter_state *s);
 /* A lease_for (a complete_lease passed on by the leaser with its jobs): a
  * group answered when the last of its results has its outcome (NULL: it was
