@@ -409,6 +409,12 @@ static void on_complete_lease(void *state, actor_ctx *ctx, fwd_origin o, dp_msg 
     size_t n = 0;
     if (rc == DP_OK && cl->max_jobs > 0 && dp_now_ms() >= s->fence_until_ms)
         n = leaser_claim(s, cl->runner_id, cl->max_jobs, cl->request_id, &r, &leases);
+    /* The lease events buffered so far go to the reporter ahead of these
+     * results: a job leased by an earlier message (answered while events
+     * were held for the tick) may be among them, and its lease mark must
+     * reach PostgreSQL before its result, or the history loses its
+     * `leased` row (the mark finds the job finished). */
+    flush_events(s);
     dp_msg f = {.type = DP_MSG_LEASE_FOR};
     f.lease_for.gateway = o.gateway;
     f.lease_for.req = o.req;

@@ -100,38 +100,23 @@ static void backoff(feeder_state *s, const char *what, const char *why)
     s->retry_at_ms = dp_now_ms() + runner_link_backoff(s->failures, 100, 5000);
 }
 
-/* Sends one complete_lease when there is something to send: the waiting
- * results (as many as fit one message) and work for the free slots no call
- * asks for yet. Called whenever the mailbox runs empty. */
-static void feeder_pump(feeder_state *s)
+/* Starts one complete_lease with up to max_results of the waiting results
+ * and a lease for want slots; without results it may park (long-poll). */
+static int send_call(feeder_state *s, size_t max_results, uint32_t want)
 {
-    if (s->token == NULL || s->executors == NULL || s->n_calls == FEEDER_MAX_CALLS ||
-        dp_now_ms() < s->retry_at_ms)
-        return;
-    size_t waiting = feeder_held_waiting(&s->held);
-    uint32_t want = s->n_free - s->n_asked;
-    if (atomic_load(s->cfg.stopping) || s->held.n >= held_cap(s))
-        want = 0;
-    if (want > DP_MSG_MAX_LEASE)
-        want = DP_MSG_MAX_LEASE;
-    bool parked_in_flight = false;
-    for (size_t i = 0; i < s->n_calls; i++)
-        parked_in_flight |= s->calls[i].parked;
-    if (waiting == 0 && (want == 0 || parked_in_flight))
-        return;
     feeder_call *c = &s->calls[s->n_calls];
     memset(c, 0, sizeof *c);
     c->max_jobs = want;
-    c->parked = waiting == 0;
+    c->parked = max_results == 0;
     if (want > 0 && s->retry_request_id[0] != '\0')
         snprintf(c->request_id, sizeof c->request_id, "%s", s->retry_request_id);
     else if (want > 0)
         dp_new_id("q-", c->request_id, sizeof c->request_id);
-    size_t n = waiting < DP_MSG_MAX_RESULTS ? waiting : DP_MSG_MAX_RESULTS;
+    size_t n = max_results < DP_MSG_MAX_RESULTS ? max_results : DP_MSG_MAX_RESULTS;
     dp_result_item *items = calloc(n ? n : 1, sizeof *items);
     if (items == NULL) {
         backoff(s, "complete_lease_failed", "out of memory");
-        return;
+        return DP_ENOMEM;
     }
     int timeout =
         c->parked ? (int)s->cfg.lease_wait_ms + RUNNER_CALL_SLACK_MS : RUNNER_COMPLETE_TIMEOUT_MS;
@@ -160,13 +145,47 @@ static void feeder_pump(feeder_state *s)
     free(items);
     if (rc != DP_OK) {
         backoff(s, "complete_lease_failed", err.msg);
-        return;
+        return rc;
     }
-    s->retry_request_id[0] = '\0';
+    if (want > 0)
+        s->retry_request_id[0] = '\0';
     c->sent_ms = dp_now_ms();
     c->give_up_ms = c->sent_ms + timeout + 5000;
     s->n_asked += want;
     s->n_calls++;
+    return DP_OK;
+}
+
+/* Sends what there is to send: the waiting results and work for the free
+ * slots no call asks for yet. Called whenever the mailbox runs empty. */
+static void feeder_pump(feeder_state *s)
+{
+    if (s->token == NULL || s->executors == NULL || s->n_calls == FEEDER_MAX_CALLS ||
+        dp_now_ms() < s->retry_at_ms)
+        return;
+    size_t waiting = feeder_held_waiting(&s->held);
+    uint32_t want = s->n_free - s->n_asked;
+    if (atomic_load(s->cfg.stopping) || s->held.n >= held_cap(s))
+        want = 0;
+    if (want > DP_MSG_MAX_LEASE)
+        want = DP_MSG_MAX_LEASE;
+    bool parked_in_flight = false;
+    for (size_t i = 0; i < s->n_calls; i++)
+        parked_in_flight |= s->calls[i].parked;
+    if (waiting == 0 && (want == 0 || parked_in_flight))
+        return;
+    /* A message with results is answered after their commit. When no call
+     * in flight brings work (every slot was busy, as with one slot), the
+     * lease goes first on its own, so the next job does not wait for that
+     * commit; under load calls in flight ask for work and the lease rides
+     * with the next results. */
+    if (waiting > 0 && want > 0 && s->n_asked == 0 && !parked_in_flight &&
+        s->n_calls + 2 <= FEEDER_MAX_CALLS) {
+        if (send_call(s, 0, want) != DP_OK)
+            return;
+        want = 0;
+    }
+    send_call(s, waiting, want);
 }
 
 /* The call answered (or given up on): out of the table, its slots unasked. */
