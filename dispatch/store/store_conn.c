@@ -181,6 +181,24 @@ int store_call(store_db *db, const char *name, int n_params, const char *const *
     }
 }
 
+int store_call_custom(store_db *db, const char *name, int n_params, const char *const *params,
+                      const char *what, PGresult **out, dp_err *err)
+{
+    *out = NULL;
+    int rc = store_ensure_ready(db, what, err);
+    if (rc != DP_OK) {
+        store_count_error(db);
+        return rc;
+    }
+    /* A failed SET leaves the session generic (a reconnect prepares it so
+     * too): the call still answers, planned less well. */
+    PQclear(PQexec(db->conn, "SET plan_cache_mode = force_custom_plan"));
+    rc = store_call(db, name, n_params, params, what, out, err);
+    if (PQstatus(db->conn) == CONNECTION_OK)
+        PQclear(PQexec(db->conn, "SET plan_cache_mode = force_generic_plan"));
+    return rc;
+}
+
 int store_call_json(store_db *db, const char *name, const json_t *batch, const char *what,
                     PGresult **out, dp_err *err)
 {

@@ -73,6 +73,13 @@ extern const size_t store_statements_count;
 int store_call(store_db *db, const char *name, int n_params, const char *const *params,
                const char *what, PGresult **out, dp_err *err);
 
+/* store_call planned with this call's parameter values (a custom plan),
+ * for statements whose optional filters only fold away that way (the job
+ * list); the session's other statements keep their one generic plan. Two
+ * more round trips: not for the hot path. */
+int store_call_custom(store_db *db, const char *name, int n_params, const char *const *params,
+                      const char *what, PGresult **out, dp_err *err);
+
 /* store_call with one parameter: batch (borrowed) serialised as compact
  * JSON. DP_ENOMEM when it cannot be serialised. */
 int store_call_json(store_db *db, const char *name, const json_t *batch, const char *what,
