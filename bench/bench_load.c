@@ -141,7 +141,7 @@ static int bl_enqueue(const dp_job_spec *tmpl, size_t n, size_t batch)
  * every 20 ms costs PostgreSQL next to nothing (a count(*) over the backlog
  * cost 3 ms a poll, a sixth of a core charged to the system measured). */
 static const char bl_unfinished_sql[] =
-    "SELECT (EXISTS (SELECT 1 FROM jobs WHERE state IN ('queued', 'leased')))::int";
+    "SELECT (EXISTS (SELECT 1 FROM jobs WHERE finished_at IS NULL))::int";
 
 static int bl_e2e(const dp_job_spec *tmpl, size_t n, size_t batch, double timeout_s)
 {

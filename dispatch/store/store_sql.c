@@ -11,10 +11,12 @@
  * batch) with seq scans disfavoured, so the plan probes the indexes
  * whatever the table's statistics said when it was made (store_conn.c). */
 
-/* Row-by-id updates say "not terminal" this way, not state IN ('queued',
- * 'leased'): the planner cannot match it to the partial index
+/* Row-by-id updates say "not terminal" by state, not by finished_at IS
+ * NULL: the planner cannot match it to the partial index
  * jobs_unfinished_idx, so it probes the primary key per input row instead of
- * scanning the whole backlog (which it does with stale statistics). */
+ * scanning the whole backlog (which it does with stale statistics). Every
+ * statement that makes a job terminal sets finished_at, and one that makes
+ * it open again clears it: a CHECK of migration 7 holds them to it. */
 #define NOT_TERMINAL(col) col " NOT IN ('completed', 'failed', 'cancelled')"
 
 /* The batch arrives as one typed array per column (unnest, see
@@ -204,7 +206,7 @@ const store_statement store_statements[] = {
          "created_at") ","
                        "  to_char(created_at AT TIME ZONE 'UTC', "
                        "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
-                       " FROM jobs WHERE state IN ('queued', 'leased')"
+                       " FROM jobs WHERE finished_at IS NULL" /* jobs_unfinished_idx (0007) */
                        "  AND (created_at, id) > ($1::timestamptz, $2::text)"
                        " ORDER BY created_at, id LIMIT $3",
      3},
@@ -240,8 +242,8 @@ const store_statement store_statements[] = {
      " FROM jsonb_to_recordset($1::jsonb) AS x(job_id text, ts_ms bigint, state text,"
      "  attempt integer, runner_id text, message text)",
      1},
-    /* GET /api/v1/jobs (store_list.c): keyset paging newest first. Custom
-     * plans (store_conn.c) fold the absent filters away, so the planner
+    /* GET /api/v1/jobs (store_list.c): keyset paging newest first. A custom
+     * plan (store_call_custom) folds the absent filters away, so the planner
      * sees exactly the conditions given: an owner walks jobs_owner_idx,
      * everyone's jobs walk jobs_list_idx (0005), queued/leased ones
      * jobs_unfinished_idx backwards. The cursor's created_at is exact
@@ -255,7 +257,7 @@ const store_statement store_statements[] = {
     /* Counts no further than the quota: a key far over it costs no more. */
     {ST_QUOTA_COUNT,
      "SELECT count(*) FROM (SELECT 1 FROM jobs WHERE owner_key = $1"
-     " AND state IN ('queued', 'leased') LIMIT $2::integer) q",
+     " AND finished_at IS NULL LIMIT $2::integer) q", /* queued or leased (0007) */
      2},
     {ST_QUOTA_COMMIT, "COMMIT", 0},
     /* Callback deliveries (store_callbacks.c). $1 rows at most, leased for
