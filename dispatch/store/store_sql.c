@@ -95,6 +95,8 @@ static const char sql_list_jobs[] =
     "   FROM callbacks c WHERE c.job_id = jobs.id ORDER BY c.created_at DESC LIMIT 1)"
     " FROM jobs"
     " WHERE ($1::text IS NULL OR state = $1) AND ($2::text IS NULL OR profile = $2)"
+    /* queued or leased: folds to the predicate of jobs_unfinished_idx (0007) */
+    "  AND ($1::text IS NULL OR $1 NOT IN ('queued', 'leased') OR finished_at IS NULL)"
     "  AND ($3::text IS NULL OR owner_key = $3)"
     "  AND ($4::bigint IS NULL"
     "   OR (created_at, id) < ('epoch'::timestamptz + $4::bigint * interval '1 microsecond',"
