@@ -134,6 +134,10 @@ static int reporter_start(void *state, actor_ctx *ctx, dp_err *err)
     opt.max_attempts = s->cfg.max_attempts;
     if ((s->db = store_open(s->pg_dsn, err)) == NULL)
         return err->code != 0 ? err->code : DP_EUNAVAIL;
+    if ((s->commit_db = store_open(s->pg_dsn, err)) == NULL)
+        return err->code != 0 ? err->code : DP_EUNAVAIL;
+    if (store_set_statement_timeout(s->commit_db, REPORTER_COMMIT_TIMEOUT_MS, err) != DP_OK)
+        return err->code;
     if ((s->rq = rq_connect(s->redis_url, s->prefix, &opt, err)) == NULL)
         return DP_EUNAVAIL;
     if ((s->logs = logstore_open(s->log_store, err)) == NULL)
@@ -150,7 +154,7 @@ static void reporter_stop(void *state, actor_ctx *ctx)
 {
     reporter_state *s = state;
     (void)ctx;
-    if (s->db != NULL && s->rq != NULL) {
+    if (s->db != NULL && s->commit_db != NULL && s->rq != NULL) {
         reporter_flush_completes(s); /* finish in-flight writes */
         reporter_flush_events(s);
         reporter_retry_releases(s); /* one last try */
@@ -168,6 +172,7 @@ static void reporter_stop(void *state, actor_ctx *ctx)
     event_buffer_free(&s->events);
     event_buffer_free(&s->unwritten);
     store_close(s->db);
+    store_close(s->commit_db);
     rq_close(s->rq);
     logstore_close(s->logs);
     auth_cache_free(s->auth);

@@ -2,6 +2,7 @@
  * then release in Redis. */
 #include "dispatch/reporter_impl.h"
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "dispatch/redis/rq_owner.h"
@@ -133,11 +134,30 @@ void reporter_flush_completes(reporter_state *s)
     size_t idx[REPORTER_BATCH], n_in = 0;
     char urls[REPORTER_BATCH][512];
     dp_err err = {0};
+    /* Logs first: the owner check marks the jobs of the results it passes
+     * as in flight, and from then on the group commit must be decided
+     * within RQ_RESULT_HOLD_MS (reporter_impl.h), so nothing slow (a log
+     * store's upload) goes between the two. A refused result's log is
+     * stored under its own (job, attempt) for nothing: rare. */
+    for (size_t i = 0; i < n; i++) {
+        pending_complete *p = &s->batch[i];
+        urls[i][0] = '\0';
+        if (p->retry || s->logs == NULL || p->result.log == NULL || p->result.log_len == 0)
+            continue;
+        if (logstore_put(s->logs, p->result.job_id, p->result.attempt, p->result.log,
+                         p->result.log_len, urls[i], sizeof urls[i], &err) != DP_OK) {
+            dp_log(DP_LOG_WARN, "log_not_stored", "job_id", p->result.job_id, "error", err.msg,
+                   (char *)NULL);
+            urls[i][0] = '\0';
+        }
+    }
     for (size_t i = 0; i < n; i++)
         own[i] = (rq_owner_item){.job_id = s->batch[i].result.job_id,
                                  .runner_id = s->batch[i].runner_id,
                                  .attempt = s->batch[i].result.attempt,
+                                 .mark = !s->batch[i].retry,
                                  .result = DP_ENOTFOUND};
+    int64_t checked_ms = dp_now_ms(); /* before the marks: the hold starts later */
     int rc = rq_owner_check(s->rq, own, n, &err);
     for (size_t i = 0; i < n; i++) {
         pending_complete *p = &s->batch[i];
@@ -162,19 +182,15 @@ void reporter_flush_completes(reporter_state *s)
             retry_elsewhere(s, p, own[i].max_attempts);
             continue;
         }
-        urls[n_in][0] = '\0';
-        if (s->logs != NULL && p->result.log != NULL && p->result.log_len > 0 &&
-            logstore_put(s->logs, p->result.job_id, p->result.attempt, p->result.log,
-                         p->result.log_len, urls[n_in], sizeof urls[n_in], &err) != DP_OK) {
-            dp_log(DP_LOG_WARN, "log_not_stored", "job_id", p->result.job_id, "error", err.msg,
-                   (char *)NULL);
-            urls[n_in][0] = '\0';
-        }
-        in[n_in] = (store_result_in){&p->result, p->runner_id, urls[n_in][0] ? urls[n_in] : NULL};
+        in[n_in] = (store_result_in){&p->result, p->runner_id, urls[i][0] ? urls[i] : NULL};
         idx[n_in++] = i;
     }
     if (rc == DP_OK && n_in > 0) {
-        rc = store_record_results_info(s->db, in, n_in, outcome, info, &err);
+        /* decided within the hold: sent by this deadline, cancelled by
+         * PostgreSQL after REPORTER_COMMIT_TIMEOUT_MS */
+        store_set_send_deadline(s->commit_db, checked_ms + REPORTER_SEND_LIMIT_MS);
+        rc = store_record_results_info(s->commit_db, in, n_in, outcome, info, &err);
+        store_set_send_deadline(s->commit_db, 0);
         if (rc == DP_OK)
             release_recorded(s, idx, outcome, n_in);
         for (size_t k = 0; k < n_in; k++) {

@@ -17,6 +17,17 @@
 #define REPORTER_BATCH 256
 /* Events PostgreSQL could not take (unreachable) kept for the next flush. */
 #define REPORTER_UNWRITTEN_MAX 16384
+/* A group commit is decided within RQ_RESULT_HOLD_MS of its owner check,
+ * which holds its jobs leased in Redis until then (docs/redis.md, "Results
+ * in flight"): its statement is sent at most REPORTER_SEND_LIMIT_MS after
+ * the check (a reconnect's retry included; later: `unavailable`, the runner
+ * resends) on a connection of its own whose statement_timeout is
+ * REPORTER_COMMIT_TIMEOUT_MS (a 256-result commit takes ~25-85 ms; the
+ * reporter's other statements, a mass requeue or a count, stay unbounded). */
+#define REPORTER_SEND_LIMIT_MS 5000
+#define REPORTER_COMMIT_TIMEOUT_MS 10000
+_Static_assert(REPORTER_SEND_LIMIT_MS + REPORTER_COMMIT_TIMEOUT_MS + 5000 <= RQ_RESULT_HOLD_MS,
+               "a group commit must be decided before Redis stops holding its jobs");
 
 /* The results of one complete_lease (reporter_batch.c): answered together,
  * once each has its outcome, with the jobs the leaser claimed. */
@@ -37,6 +48,7 @@ typedef struct {
     reporter_config cfg;
     char redis_url[1024], prefix[RQ_PREFIX_MAX + 1], pg_dsn[2048], log_store[2048];
     store_db *db;
+    store_db *commit_db; /* the group commit's own connection (REPORTER_COMMIT_TIMEOUT_MS) */
     rq_conn *rq;
     auth_cache *auth;
     logstore *logs;

@@ -14,6 +14,7 @@ int reporter_metrics_start(reporter_state *s, dp_err *err)
     dp_metrics_hist(s->metrics, "dispatch_complete_duration_seconds", "");
     dp_metrics_hist(s->metrics, "dispatch_job_duration_seconds", "");
     store_set_metrics(s->db, s->metrics);
+    store_set_metrics(s->commit_db, s->metrics);
     rq_set_metrics(s->rq, s->metrics);
     return DP_OK;
 }

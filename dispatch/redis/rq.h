@@ -31,6 +31,14 @@
 #define RQ_LEASE_MAX 1000u               /* jobs per lease call */
 #define RQ_BATCH_MAX 1000u               /* jobs per script call; bigger batches are split */
 #define RQ_RECLAIM_CHUNK 250u /* jobs per reclaim call: ~1-3 ms of Redis at 4-12 us a job */
+/* A result whose owner check passed (rq_owner_check with a runner id marks
+ * the job) is decided in PostgreSQL within this: the reporter sends its
+ * group commit at most 5 s after the check and PostgreSQL cancels the
+ * statement after 10 s (reporter_impl.h), plus 5 s for the commit's flush,
+ * the network and the two clocks. Until then the reclaim, deregister and
+ * requeue leave the job leased to its runner (docs/redis.md, "Results in
+ * flight"). */
+#define RQ_RESULT_HOLD_MS 20000u
 #define RQ_PREFIX_MAX 64
 #define RQ_LABELS_MAX 32
 
@@ -46,6 +54,8 @@ typedef struct {
     uint32_t reconnect_wait_ms;  /* how long one call may wait for Redis to come back;
                                     0 = fail at once with DP_EUNAVAIL */
     uint32_t reclaim_chunk;      /* jobs per reclaim script call (0: RQ_RECLAIM_CHUNK) */
+    uint32_t result_hold_ms;     /* a job with a result in flight keeps its lease this long
+                                    after its owner check (0: RQ_RESULT_HOLD_MS) */
 } rq_options;
 
 /* Parsed Redis URL: redis://[:password@]host[:port][/db] or unix:///path.
@@ -198,7 +208,9 @@ int rq_cancel(rq_conn *c, const char *job_id, dp_err *err);
 /* A leased job goes back to the head of pending (attempt stays counted; its
  * old owner's complete becomes a conflict); a dead job goes back with
  * attempts reset; a pending job stays. DP_ECONFLICT for completed/cancelled,
- * DP_ENOTFOUND for unknown. */
+ * DP_ENOTFOUND for unknown. A leased job whose result is on its way to
+ * PostgreSQL (its owner check marked it less than result_hold_ms ago) is
+ * left alone: DP_EUNAVAIL, "a result ... is being recorded: try again". */
 int rq_requeue(rq_conn *c, const char *job_id, dp_err *err);
 
 /* Moves every dead job back to pending with attempts reset; *moved (may be
@@ -275,6 +287,7 @@ typedef struct {
     uint32_t runners_reaped;  /* reclaimed by this sweep */
     uint32_t jobs_requeued;
     uint32_t jobs_dead;
+    uint32_t jobs_held;         /* left leased: a result in flight (swept again later) */
     int locked_out;             /* 1: another replica holds the sweep guard */
     rq_requeued_fn on_requeued; /* NULL, or rq_reap_sweep_notify's; rq_reap_runner calls it */
     void *arg;

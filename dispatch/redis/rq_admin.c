@@ -6,16 +6,16 @@
 #include "rq_internal.h"
 
 /* Runs a one-job script and returns its integer code in *code. */
-static int rq_job_script(rq_conn *c, rq_lua_id script, const char *job_id, int with_ttl,
-                         long long *code, dp_err *err)
+static int rq_job_script(rq_conn *c, rq_lua_id script, const char *job_id, int has_arg,
+                         uint64_t arg, long long *code, dp_err *err)
 {
     int rc = rq_check_id(job_id, "job id", err);
     if (rc != DP_OK)
         return rc;
     rq_args a = {0};
     rq_args_str(&a, job_id);
-    if (with_ttl)
-        rq_args_u64(&a, c->opt.tombstone_ms);
+    if (has_arg)
+        rq_args_u64(&a, arg);
     redisReply *r = NULL;
     rc = rq_eval(c, script, &a, RQ_RETRY, &r, err);
     rq_args_free(&a);
@@ -29,7 +29,7 @@ static int rq_job_script(rq_conn *c, rq_lua_id script, const char *job_id, int w
 int rq_cancel(rq_conn *c, const char *job_id, dp_err *err)
 {
     long long code = 0;
-    int rc = rq_job_script(c, RQ_LUA_CANCEL, job_id, 1, &code, err);
+    int rc = rq_job_script(c, RQ_LUA_CANCEL, job_id, 1, c->opt.tombstone_ms, &code, err);
     if (rc != DP_OK)
         return rc;
     if (code == 5)
@@ -42,9 +42,13 @@ int rq_cancel(rq_conn *c, const char *job_id, dp_err *err)
 int rq_requeue(rq_conn *c, const char *job_id, dp_err *err)
 {
     long long code = 0;
-    int rc = rq_job_script(c, RQ_LUA_REQUEUE, job_id, 0, &code, err);
+    int rc = rq_job_script(c, RQ_LUA_REQUEUE, job_id, 1, rq_result_hold_ms(c), &code, err);
     if (rc != DP_OK)
         return rc;
+    if (code == 6)
+        return dp_err_set(err, DP_EUNAVAIL,
+                          "a result of job %s is being recorded: try again once it is decided",
+                          job_id);
     if (code == 5)
         return dp_err_set(err, DP_ENOTFOUND, "job %s is unknown", job_id);
     if (code == 4)

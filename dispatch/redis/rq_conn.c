@@ -25,6 +25,12 @@ void rq_options_default(rq_options *opt)
     opt->connect_timeout_ms = 2000;
     opt->io_timeout_ms = 5000;
     opt->reconnect_wait_ms = 2000;
+    opt->result_hold_ms = RQ_RESULT_HOLD_MS;
+}
+
+uint32_t rq_result_hold_ms(const rq_conn *c)
+{
+    return c->opt.result_hold_ms != 0 ? c->opt.result_hold_ms : RQ_RESULT_HOLD_MS;
 }
 
 static int64_t rq_mono_ms(void)

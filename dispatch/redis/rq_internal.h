@@ -72,6 +72,9 @@ int rq_pipeline(rq_conn *c, const char *what, rq_args *cmds, size_t n, redisRepl
 int rq_check_id(const char *id, const char *what, dp_err *err);
 
 int64_t rq_now_ms(void); /* wall clock, ms since the epoch */
+/* How long a job with a result in flight keeps its lease (the option or
+ * RQ_RESULT_HOLD_MS): ARGV of the scripts that take leases away. */
+uint32_t rq_result_hold_ms(const rq_conn *c);
 
 /* "2026-11-23T11:30:00.123Z" for ms since the epoch; out holds 32 bytes. */
 void rq_format_time(int64_t ms, char out[32]);

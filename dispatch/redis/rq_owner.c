@@ -11,8 +11,12 @@ int rq_owner_check(rq_conn *c, rq_owner_item *items, size_t n, dp_err *err)
     for (size_t i = 0; i < n; i += RQ_BATCH_MAX) {
         size_t m = n - i < RQ_BATCH_MAX ? n - i : RQ_BATCH_MAX;
         rq_args a = {0};
-        for (size_t j = 0; j < m; j++)
-            rq_args_str(&a, items[i + j].job_id);
+        for (size_t j = 0; j < m; j++) {
+            const rq_owner_item *it = &items[i + j];
+            rq_args_str(&a, it->job_id);
+            rq_args_str(&a, it->mark ? it->runner_id : "");
+            rq_args_u64(&a, it->attempt);
+        }
         redisReply *r = NULL;
         int rc = rq_eval(c, RQ_LUA_OWNER_CHECK, &a, RQ_RETRY, &r, err);
         rq_args_free(&a);

@@ -1,5 +1,5 @@
 /* What the reporter asks of Redis around results and the rebuild: the owner
- * check before a result is persisted (read only), clearing tombstones of
+ * check before a result is persisted (it marks results in flight), clearing tombstones of
  * requeued jobs, and the epoch marker that tells dispatchd its Redis lost
  * its data (these two write). Kept apart from rq.h, which is the runners'
  * and the operators' operations. */
@@ -12,13 +12,20 @@ typedef struct {
     const char *job_id;
     const char *runner_id;
     uint32_t attempt;
+    int mark;              /* in: 1 = the result goes to PostgreSQL if the check passes: mark the
+                              job (a result in flight, RQ_RESULT_HOLD_MS) in the same call */
     uint32_t max_attempts; /* out: the job's own limit, when it is leased */
     int result;            /* out: DP_OK (current owner and attempt, or an identical repeat of an
                               accepted complete), DP_ECONFLICT, DP_ENOTFOUND */
 } rq_owner_item;
 
 /* Checks n items in one round trip per RQ_BATCH_MAX (one script,
- * dispatch/redis/rq_owner_check.lua). */
+ * dispatch/redis/rq_owner_check.lua). An item with mark set whose check
+ * passes on a leased job (not a repeat of an accepted complete) marks the
+ * job `completing`: from then on, for RQ_RESULT_HOLD_MS or until its
+ * complete, no reclaim, deregister or requeue takes the lease from its
+ * runner, so no newer attempt exists while the result is being recorded.
+ * The caller must have its group commit decided within that bound. */
 int rq_owner_check(rq_conn *c, rq_owner_item *items, size_t n, dp_err *err);
 
 /* Deletes the tombstones (string keys left by a complete or cancel) of n

@@ -92,3 +92,15 @@ local function note_queue(qid)
     end
     return true
 end
+-- Whether a result of the job's current attempt is on its way to PostgreSQL
+-- (docs/redis.md, "Results in flight"): rq_owner_check.lua marked the job
+-- hash `completing` = '<attempt>:<server ms>' when the check passed, and
+-- until that mark is hold ms old no path takes the lease from its runner
+-- (the group commit is decided by then; rq.h RQ_RESULT_HOLD_MS). mark and
+-- attempts are the hash's strings (nil when absent); a mark of an older
+-- attempt means nothing.
+local function result_in_flight(mark, attempts, now, hold)
+    if not mark or hold <= 0 then return false end
+    local a, t = string.match(mark, '^(%d+):(%d+)$')
+    return a ~= nil and a == attempts and now - tonumber(t) < hold
+end

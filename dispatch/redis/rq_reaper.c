@@ -41,7 +41,9 @@ static int rq_reap_lock(rq_conn *c, const char *owner_id, uint32_t lock_ms, int 
     return DP_OK;
 }
 
-/* One reclaim call; *code as the script returns it (1 done, 2 more left). */
+/* One reclaim call; *code as the script returns it (1 done, 2 more left, 3
+ * only jobs with a result in flight left: the marker stays, a later sweep
+ * calls again, so the loop below never spins on them). */
 static int reap_call(rq_conn *c, const char *runner_id, uint32_t chunk, long long *code,
                      rq_reap_report *rep, dp_err *err)
 {
@@ -50,20 +52,23 @@ static int reap_call(rq_conn *c, const char *runner_id, uint32_t chunk, long lon
     rq_args_u64(&a, c->opt.alive_ttl_ms);
     rq_args_u64(&a, c->opt.lost_keep_ms);
     rq_args_u64(&a, chunk);
+    rq_args_u64(&a, rq_result_hold_ms(c));
     redisReply *r = NULL;
     int rc = rq_eval(c, RQ_LUA_RECLAIM, &a, RQ_RETRY, &r, err);
     rq_args_free(&a);
     if (rc != DP_OK)
         return rc;
-    if (r->type != REDIS_REPLY_ARRAY || r->elements < 3 || r->elements % 2 != 1) {
+    if (r->type != REDIS_REPLY_ARRAY || r->elements < 4 || r->elements % 2 != 0) {
         freeReplyObject(r);
         return dp_err_set(err, DP_EPROTO, "reclaim: unexpected reply");
     }
     *code = rq_reply_int(r->element[0]);
-    if (*code == 1 || *code == 2) {
+    if (*code >= 1 && *code <= 3) {
         rep->jobs_requeued += (uint32_t)rq_reply_int(r->element[1]);
         rep->jobs_dead += (uint32_t)rq_reply_int(r->element[2]);
-        for (size_t i = 3; rep->on_requeued != NULL && i + 1 < r->elements; i += 2)
+        if (*code == 3)
+            rep->jobs_held += (uint32_t)rq_reply_int(r->element[3]);
+        for (size_t i = 4; rep->on_requeued != NULL && i + 1 < r->elements; i += 2)
             if (r->element[i]->type == REDIS_REPLY_STRING)
                 rep->on_requeued(rep->arg, runner_id, r->element[i]->str,
                                  (uint32_t)rq_reply_int(r->element[i + 1]));

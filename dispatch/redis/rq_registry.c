@@ -182,6 +182,7 @@ int rq_deregister(rq_conn *c, const char *runner_id, uint32_t *released, dp_err 
         return rc;
     rq_args a = {0};
     rq_args_str(&a, runner_id);
+    rq_args_u64(&a, rq_result_hold_ms(c));
     redisReply *r = NULL;
     rc = rq_eval(c, RQ_LUA_DEREGISTER, &a, RQ_RETRY, &r, err);
     rq_args_free(&a);

@@ -46,6 +46,18 @@ int store_schema_version(void);
 struct dp_metrics;
 void store_set_metrics(store_db *db, struct dp_metrics *m);
 
+/* PostgreSQL's statement_timeout for every statement of db (ms; 0: none),
+ * set at once when connected and again on every reconnect: the server
+ * cancels a statement that runs longer (SQLSTATE 57014, DP_EIO). The
+ * reporter bounds its group commit with it (RQ_RESULT_HOLD_MS). */
+int store_set_statement_timeout(store_db *db, uint32_t ms, dp_err *err);
+
+/* No statement of db starts after deadline_ms (CLOCK_MONOTONIC ms, as
+ * dp_now_ms; 0: no deadline), the reconnect's retry included: a call past
+ * it fails with DP_EUNAVAIL "not sent". With store_set_statement_timeout
+ * this bounds when a call's outcome is decided by PostgreSQL. */
+void store_set_send_deadline(store_db *db, int64_t deadline_ms);
+
 /* Readiness: one round trip that reads the highest applied migration into
  * *applied (reconnecting with backoff when the connection broke).
  * DP_EUNAVAIL when PostgreSQL does not answer. */

@@ -95,6 +95,11 @@ static int prepare_all(store_db *db, dp_err *err)
         return dp_err_set(err, DP_EIO, "session setup: %s", db->last_error);
     }
     PQclear(set);
+    if (db->statement_timeout_ms != 0) {
+        int rc = store_apply_statement_timeout(db, err);
+        if (rc != DP_OK)
+            return rc;
+    }
     for (size_t i = 0; i < store_statements_count; i++) {
         const store_statement *st = &store_statements[i];
         PGresult *res = PQprepare(db->conn, st->name, st->sql, st->n_params, NULL);
@@ -155,6 +160,12 @@ int store_call(store_db *db, const char *name, int n_params, const char *const *
         return rc;
     }
     for (int attempt = 0;; attempt++) {
+        if (db->send_by_ms != 0 && now_ms() > db->send_by_ms) {
+            /* the caller promised a decision by then (store_set_send_deadline) */
+            store_count_error(db);
+            return dp_err_set(err, DP_EUNAVAIL, "%s: not sent: its deadline passed %lld ms ago",
+                              what, (long long)(now_ms() - db->send_by_ms));
+        }
         double t0 = db->m_rtt != NULL ? dp_metrics_now() : 0;
         PGresult *res = PQexecPrepared(db->conn, name, n_params, params, NULL, NULL, 0);
         if (db->m_rtt != NULL)

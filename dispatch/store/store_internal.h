@@ -18,7 +18,12 @@ struct store_db {
     char last_error[256];
     struct dp_hist *m_rtt; /* the owner's metrics (store_set_metrics), or NULL */
     double *m_errors;
+    uint32_t statement_timeout_ms; /* session statement_timeout, set on each connection; 0 none */
+    int64_t send_by_ms;            /* no statement starts after this (monotonic ms); 0 none */
 };
+
+/* SET statement_timeout on the current connection (store_limits.c). */
+int store_apply_statement_timeout(store_db *db, dp_err *err);
 
 /* Connected and prepared, reconnecting (with backoff) when needed. */
 int store_ensure_ready(store_db *db, const char *what, dp_err *err);
