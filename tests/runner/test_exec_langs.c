@@ -96,7 +96,11 @@ static const lang langs[] = {
      "const d=require('fs').readFileSync(0,'utf8').trim().split(/\\s+/).map(Number);"
      "console.log(d[0]*d[1]);\n",
      NULL, "throw new Error('boom');\n", "let x=0;for(;;){x++;}\n",
-     "const a=[];for(;;){a.push(Buffer.alloc(1<<20,1));}\n"},
+     /* 16 MiB at a time: in 1 MiB steps node's growth near the 64 MiB limit
+      * was slow enough for the kernel to keep reclaiming its file pages
+      * instead of stopping it, until the CPU limit came first (TLE on a
+      * loaded machine) */
+     "const a=[];for(;;){a.push(Buffer.alloc(16<<20,1));}\n"},
     {"python3", "main.py", "a, b = map(int, input().split())\nprint(a + b)\n",
      "a, b = map(int, input().split())\nprint(a * b)\n", NULL, "print(1 // 0)\n",
      "while True:\n    pass\n", "a = []\nwhile True:\n    a.append(bytearray(b'x' * (1 << 20)))\n"},
@@ -282,13 +286,16 @@ static void test_go_goroutines(void **state)
     hostile("go", src, ok, 1);
 }
 
-/* Objects on the V8 heap without bound: V8 does not know the cgroup's
- * limit (its own heap cap is sized from the host's memory), so the
- * memory cgroup stops it. */
+/* The V8 heap grown without bound: V8 does not know the cgroup's limit
+ * (its own heap cap is sized from the host's memory), so the memory cgroup
+ * stops it. In 8 MB arrays, so the limit comes within a fraction of a
+ * second of CPU: small objects got there only after seconds of garbage
+ * collection near the limit, and on a loaded machine the CPU limit (TLE)
+ * sometimes came first (a verdict that depended on timing). */
 static void test_node_allocates(void **state)
 {
     (void)state;
-    const char *src = "const a=[];for(let i=0;;i++){a.push({i:i,s:'x'+i});}\n";
+    const char *src = "const a=[];for(;;){a.push(new Array(1000000).fill(1.5));}\n";
     const dp_verdict ok[] = {DP_VERDICT_MLE};
     hostile("javascript", src, ok, 1);
 }
