@@ -20,6 +20,7 @@ typedef struct {
     int64_t give_up_ms;  /* no answer by then: it was lost (see feeder_tick) */
     char request_id[48]; /* with max_jobs > 0 */
     runner_link_target target;
+    actor_client *via; /* the link it went out on (identity only) */
 } feeder_call;
 
 typedef struct {
@@ -27,6 +28,11 @@ typedef struct {
     actor *self;
     char url[RUNNER_LINK_LIST_MAX];
     actor_client *link;
+    /* The link to the replica the process moved away from, kept open until
+     * the calls still waiting there end: a long-poll held by a live replica
+     * must run to its end, or it may lease jobs later under a request id
+     * nobody waits on (docs/reliability.md, "Runner failover"). */
+    actor_client *old_link;
     actor_client **executors; /* by slot index, from the `peers` message */
     size_t n_executors;
     uint32_t *free_slots; /* stack of idle executor indexes */
@@ -120,6 +126,11 @@ static int send_call(feeder_state *s, size_t max_results, uint32_t want)
     }
     int timeout =
         c->parked ? (int)s->cfg.lease_wait_ms + RUNNER_CALL_SLACK_MS : RUNNER_COMPLETE_TIMEOUT_MS;
+    if (runner_link_stale(s->link, s->url) && s->n_calls > 0) {
+        runner_link_close(&s->old_link); /* a second move: those calls end now */
+        s->old_link = s->link;
+        s->link = NULL;
+    }
     dp_err err = {0};
     int rc;
     for (;;) { /* a message over DP_MSG_MAX_SIZE (big logs) takes half as many */
@@ -140,8 +151,10 @@ static int send_call(feeder_state *s, size_t max_results, uint32_t want)
             break;
         n /= 2;
     }
-    if (rc == DP_OK)
+    if (rc == DP_OK) {
         feeder_held_pick(&s->held, items, n, c->id);
+        c->via = s->link;
+    }
     free(items);
     if (rc != DP_OK) {
         backoff(s, "complete_lease_failed", err.msg);
@@ -188,12 +201,18 @@ static void feeder_pump(feeder_state *s)
     send_call(s, waiting, want);
 }
 
-/* The call answered (or given up on): out of the table, its slots unasked. */
+/* The call answered (or given up on): out of the table, its slots unasked;
+ * the old replica's link closes once no call waits on it. */
 static feeder_call take_call(feeder_state *s, size_t i)
 {
     feeder_call c = s->calls[i];
     s->calls[i] = s->calls[--s->n_calls];
     s->n_asked -= c.max_jobs;
+    bool old_busy = false;
+    for (size_t k = 0; k < s->n_calls; k++)
+        old_busy |= s->old_link != NULL && s->calls[k].via == s->old_link;
+    if (s->old_link != NULL && !old_busy)
+        runner_link_close(&s->old_link);
     return c;
 }
 
@@ -276,7 +295,8 @@ static void feeder_tick(void *state, actor_ctx *ctx)
         s->next_probe_ms = now + 1000;
         for (size_t i = 0; i < s->n_calls; i++)
             if (now - s->calls[i].sent_ms >= 1000 &&
-                !runner_link_probe(&s->link, &s->calls[i].target))
+                !runner_link_probe(s->calls[i].via == s->old_link ? &s->old_link : &s->link,
+                                   &s->calls[i].target))
                 break; /* the link closed: every call on it is answered as failed */
     }
     feeder_pump(s);
@@ -340,7 +360,8 @@ static void feeder_stop(void *state, actor_ctx *ctx)
     feeder_state *s = state;
     (void)ctx;
     forget_session(s);
-    actor_client_close(s->link); /* ends the calls in flight: their answers are dropped */
+    runner_link_close(&s->link); /* ends the calls in flight: their answers are dropped */
+    runner_link_close(&s->old_link);
     runner_link_close_peers(s->executors, s->n_executors);
     feeder_held_free(&s->held);
     free(s->executors);

@@ -287,6 +287,18 @@ void runner_link_failed(const runner_link_target *t)
         choice_advance(t->choice);
 }
 
+int runner_link_stale(actor_client *link, const char *url)
+{
+    return link != NULL && url_at(url, 0, NULL, 0) > 1 &&
+           track_get(link) != atomic_load(&link_choice);
+}
+
+void runner_link_close(actor_client **link)
+{
+    if (*link != NULL)
+        link_drop(link);
+}
+
 int runner_link_probe(actor_client **link, const runner_link_target *t)
 {
     if (t->n < 2 || *link == NULL || probe_alive(t->url))

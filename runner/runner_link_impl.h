@@ -23,6 +23,13 @@ void runner_link_failed(const runner_link_target *t);
  * link is closed, which ends its calls, and the choice moves on); else 1. */
 int runner_link_probe(actor_client **link, const runner_link_target *t);
 
+/* 1 when link was opened for a replica the process has moved away from
+ * (several URLs only): the next call on it would close it first. */
+int runner_link_stale(actor_client *link, const char *url);
+
+/* Closes *link (its calls end with DP_ECLOSED) and forgets it; NULL is fine. */
+void runner_link_close(actor_client **link);
+
 /* A process-wide request id for the envelope. */
 uint64_t runner_link_next_id(void);
 
