@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 
 #include "common/sha256.h"
@@ -104,15 +105,41 @@ void t_enqueue(rq_conn *c, const char *stem, size_t n, uint32_t max_attempts)
     assert_int_equal(added, n);
 }
 
-int t_fx_setup(void **state)
+int t_fx_open(void **state, const rq_options *opt)
 {
     t_fx *f = calloc(1, sizeof *f);
     assert_non_null(f);
     t_unique_prefix(f->prefix);
-    f->c = t_connect(t_redis_url(), f->prefix, NULL);
+    if (opt != NULL)
+        f->opt = *opt;
+    else
+        rq_options_default(&f->opt);
+    f->c = t_connect(t_redis_url(), f->prefix, &f->opt);
     f->raw = t_raw(t_redis_url());
     *state = f;
     return 0;
+}
+
+int t_fx_setup(void **state)
+{
+    return t_fx_open(state, NULL);
+}
+
+size_t t_lease_n(rq_conn *c, const char *runner, uint32_t k)
+{
+    rq_lease l[RQ_LEASE_MAX];
+    size_t n = 0;
+    dp_err err = {0};
+    if (rq_lease_claim(c, runner, k, NULL, l, &n, &err) != DP_OK)
+        fail_msg("lease: %s", err.msg);
+    rq_leases_free(l, n);
+    return n;
+}
+
+void t_sleep_ms(long ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
+    nanosleep(&ts, NULL);
 }
 
 int t_fx_teardown(void **state)

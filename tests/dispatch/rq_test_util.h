@@ -40,10 +40,19 @@ void t_enqueue(rq_conn *c, const char *stem, size_t n, uint32_t max_attempts);
  * teardown): *state becomes a heap t_fx; teardown closes both and frees. */
 typedef struct {
     char prefix[64];
+    rq_options opt; /* what the library connection was opened with */
     rq_conn *c;
     redisContext *raw;
 } t_fx;
 int t_fx_setup(void **state);
 int t_fx_teardown(void **state);
+/* t_fx_setup with these options (copied). */
+int t_fx_open(void **state, const rq_options *opt);
+
+/* Claims up to k jobs for runner (no request id); fails the test on error.
+ * Returns how many it got (the leases themselves are freed). */
+size_t t_lease_n(rq_conn *c, const char *runner, uint32_t k);
+
+void t_sleep_ms(long ms);
 
 #endif

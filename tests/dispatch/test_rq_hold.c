@@ -24,18 +24,7 @@
  * waits HOLD_MS + 100 from the mark: a lower bound, load only lengthens it. */
 #define HOLD_MS 3000
 
-typedef struct {
-    char prefix[64];
-    rq_options opt;
-    rq_conn *c;
-    redisContext *raw;
-} fx;
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
-    nanosleep(&ts, NULL);
-}
+typedef t_fx fx;
 
 static int64_t mono_ms(void)
 {
@@ -46,16 +35,12 @@ static int64_t mono_ms(void)
 
 static int setup_chunk(void **state, uint32_t chunk)
 {
-    fx *f = calloc(1, sizeof *f);
-    t_unique_prefix(f->prefix);
-    rq_options_default(&f->opt);
-    f->opt.alive_ttl_ms = TTL_MS;
-    f->opt.result_hold_ms = HOLD_MS;
-    f->opt.reclaim_chunk = chunk;
-    f->c = t_connect(t_redis_url(), f->prefix, &f->opt);
-    f->raw = t_raw(t_redis_url());
-    *state = f;
-    return 0;
+    rq_options o;
+    rq_options_default(&o);
+    o.alive_ttl_ms = TTL_MS;
+    o.result_hold_ms = HOLD_MS;
+    o.reclaim_chunk = chunk;
+    return t_fx_open(state, &o);
 }
 
 static int setup(void **state)
@@ -69,22 +54,12 @@ static int setup_chunk2(void **state)
 
 static int teardown(void **state)
 {
-    fx *f = *state;
-    rq_close(f->c);
-    redisFree(f->raw);
-    free(f);
-    return 0;
+    return t_fx_teardown(state);
 }
 
 static size_t lease(fx *f, const char *runner, uint32_t k)
 {
-    rq_lease l[RQ_LEASE_MAX];
-    size_t n = 0;
-    dp_err err = {0};
-    if (rq_lease_claim(f->c, runner, k, NULL, l, &n, &err) != DP_OK)
-        fail_msg("lease: %s", err.msg);
-    rq_leases_free(l, n);
-    return n;
+    return t_lease_n(f->c, runner, k);
 }
 
 static rq_reap_report sweep(fx *f)
@@ -133,7 +108,7 @@ static void test_reclaim_leaves_a_marked_job_then_takes_it(void **state)
     check_and_mark(f, "h-0", a, 1);
     check_and_mark(f, "h-1", a, 0); /* checked only: not held */
     int64_t marked = mono_ms();
-    sleep_ms(TTL_MS + 100);
+    t_sleep_ms(TTL_MS + 100);
     uint64_t rt0 = rq_round_trips(f->c);
     rq_reap_report rep = sweep(f);
     /* one ZRANGEBYSCORE, the guard, one reclaim call: no spin on h-0 */
@@ -163,7 +138,7 @@ static void test_reclaim_leaves_a_marked_job_then_takes_it(void **state)
     if (mono_ms() - marked >= HOLD_MS)
         fail_msg("the held checks took longer than the hold (%d ms): machine too slow", HOLD_MS);
     /* once the mark is older than the hold, the reclaim takes it */
-    sleep_ms(HOLD_MS + 100 - (mono_ms() - marked));
+    t_sleep_ms(HOLD_MS + 100 - (mono_ms() - marked));
     assert_int_equal(rq_heartbeat(f->c, b, &err), DP_OK);
     rep = sweep(f);
     assert_int_equal(rep.runners_reaped, 1);
@@ -183,7 +158,7 @@ static void test_reclaim_leaves_a_marked_job_then_takes_it(void **state)
     long long now = atoll(t->element[0]->str) * 1000 + atoll(t->element[1]->str) / 1000;
     freeReplyObject(t);
     t_int(f->raw, "HSET %sjob:h-0 completing 1:%lld", f->prefix, now + 60000);
-    sleep_ms(TTL_MS + 100);
+    t_sleep_ms(TTL_MS + 100);
     rep = sweep(f);
     assert_int_equal(rep.runners_reaped, 1);
     assert_int_equal(rep.jobs_held, 0);
@@ -198,7 +173,7 @@ static void test_complete_removes_a_held_job(void **state)
     t_enqueue(f->c, "c", 1, 0);
     assert_int_equal(lease(f, a, 1), 1);
     check_and_mark(f, "c-0", a, 1);
-    sleep_ms(TTL_MS + 100);
+    t_sleep_ms(TTL_MS + 100);
     rq_reap_report rep = sweep(f);
     assert_int_equal(rep.jobs_held, 1);
     assert_int_equal(rep.runners_reaped, 0);
@@ -241,7 +216,7 @@ static void test_deregister_and_requeue_respect_the_mark(void **state)
     assert_true(leased_to(f, "d-0", a));
     if (mono_ms() - marked >= HOLD_MS)
         fail_msg("the held checks took longer than the hold (%d ms): machine too slow", HOLD_MS);
-    sleep_ms(HOLD_MS + 100 - (mono_ms() - marked));
+    t_sleep_ms(HOLD_MS + 100 - (mono_ms() - marked));
     rep = sweep(f);
     assert_int_equal(rep.runners_reaped, 1);
     assert_int_equal(rep.jobs_requeued, 1);
@@ -274,7 +249,7 @@ static void test_chunks_never_spin_on_held_jobs(void **state)
         snprintf(id, sizeof id, "k-%d", i);
         check_and_mark(f, id, a, 1);
     }
-    sleep_ms(TTL_MS + 100);
+    t_sleep_ms(TTL_MS + 100);
     uint64_t rt0 = rq_round_trips(f->c);
     rq_reap_report rep = sweep(f);
     /* ZRANGEBYSCORE, the guard, at most 2 reclaim calls (2 jobs, then 0 + held) */

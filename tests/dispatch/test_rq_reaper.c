@@ -18,49 +18,24 @@
  * only lengthens it. */
 #define TTL_MS 1000
 
-typedef struct {
-    char prefix[64];
-    rq_options opt;
-    rq_conn *c;
-    redisContext *raw;
-} fx;
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
-    nanosleep(&ts, NULL);
-}
+typedef t_fx fx;
 
 static int setup(void **state)
 {
-    fx *f = calloc(1, sizeof *f);
-    t_unique_prefix(f->prefix);
-    rq_options_default(&f->opt);
-    f->opt.alive_ttl_ms = TTL_MS;
-    f->c = t_connect(t_redis_url(), f->prefix, &f->opt);
-    f->raw = t_raw(t_redis_url());
-    *state = f;
-    return 0;
+    rq_options o;
+    rq_options_default(&o);
+    o.alive_ttl_ms = TTL_MS;
+    return t_fx_open(state, &o);
 }
 
 static int teardown(void **state)
 {
-    fx *f = *state;
-    rq_close(f->c);
-    redisFree(f->raw);
-    free(f);
-    return 0;
+    return t_fx_teardown(state);
 }
 
 static size_t lease(fx *f, const char *runner, uint32_t k)
 {
-    rq_lease l[RQ_LEASE_MAX];
-    size_t n = 0;
-    dp_err err = {0};
-    if (rq_lease_claim(f->c, runner, k, NULL, l, &n, &err) != DP_OK)
-        fail_msg("lease: %s", err.msg);
-    rq_leases_free(l, n);
-    return n;
+    return t_lease_n(f->c, runner, k);
 }
 
 static rq_reap_report sweep(fx *f, const char *owner)
@@ -81,7 +56,7 @@ static void test_reclaim_expired_runner(void **state)
     t_enqueue(f->c, "e", 5, 0);
     assert_int_equal(lease(f, dead, 3), 3);
     assert_int_equal(lease(f, live, 1), 1);
-    sleep_ms(TTL_MS + 100);
+    t_sleep_ms(TTL_MS + 100);
     dp_err err = {0};
     assert_int_equal(rq_heartbeat(f->c, live, &err), DP_OK);
     rq_reap_report rep = sweep(f, "reaper-a");
@@ -130,7 +105,7 @@ static void test_attempts_exhausted(void **state)
         char id[DP_ID_MAX];
         t_register(f->c, "r", 1, id, NULL);
         assert_int_equal(lease(f, id, 1), 1);
-        sleep_ms(TTL_MS + 100);
+        t_sleep_ms(TTL_MS + 100);
         rq_reap_report rep = sweep(f, "reaper-a");
         assert_int_equal(rep.runners_reaped, 1);
         assert_int_equal(rep.jobs_requeued, round == 1 ? 1 : 0);
@@ -168,7 +143,7 @@ static void test_heartbeat_races_reaper(void **state)
     t_register(f->c, "late", 1, id, NULL);
     t_enqueue(f->c, "h", 1, 0);
     assert_int_equal(lease(f, id, 1), 1);
-    sleep_ms(TTL_MS + 100);
+    t_sleep_ms(TTL_MS + 100);
     /* the heartbeat lands after the runner looked expired: the script's own
      * clock check keeps it */
     dp_err err = {0};
@@ -213,7 +188,7 @@ static void test_two_reapers_one_dead_runner(void **state)
     t_register(f->c, "victim", JOBS, id, NULL);
     t_enqueue(f->c, "t", JOBS, 0);
     assert_int_equal(lease(f, id, JOBS), JOBS);
-    sleep_ms(TTL_MS + 100);
+    t_sleep_ms(TTL_MS + 100);
     pthread_barrier_t go;
     pthread_barrier_init(&go, NULL, 2);
     reaper_arg a[2];
@@ -256,7 +231,7 @@ static void test_sweep_guard_and_idle_cost(void **state)
     assert_int_equal(rep.runners_expired, 0);
     char id[DP_ID_MAX];
     t_register(f->c, "g", 1, id, NULL);
-    sleep_ms(TTL_MS + 100);
+    t_sleep_ms(TTL_MS + 100);
     /* another replica holds the guard: this one stays out */
     redisReply *r = redisCommand(f->raw, "SET %sreaper:lock reaper-b PX 5000", f->prefix);
     freeReplyObject(r);
@@ -288,7 +263,7 @@ static void test_reclaim_in_chunks(void **state)
     assert_int_equal(rq_lease_claim(c, dead, 95, NULL, l, &n, &err), DP_OK);
     rq_leases_free(l, n);
     assert_int_equal(n, 95);
-    sleep_ms(TTL_MS + 100);
+    t_sleep_ms(TTL_MS + 100);
     uint64_t before = rq_round_trips(c);
     rq_reap_report rep;
     assert_int_equal(rq_reap_sweep(c, "reaper-a", 1000, 100, &rep, &err), DP_OK);
