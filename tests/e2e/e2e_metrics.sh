@@ -10,7 +10,7 @@
 . "$SRC/scripts/services.sh"
 SVC_DIR="$E2E_DIR/svc"
 mkdir -p "$SVC_DIR"
-trap 'rc=$?; [ "$rc" = 0 ] || tail -n 20 "$SVC_PG_DATA/server.log" >&2; svc_stop >/dev/null 2>&1; (exit $rc); e2e_cleanup' EXIT
+trap 'rc=$?; [ "$rc" = 0 ] || tail -n 20 "$SVC_PG_DATA/server.log" >&2; svc_stop >/dev/null 2>&1; set +e; (exit $rc); e2e_cleanup' EXIT
 svc_start_redis
 svc_start_pg
 prom() { python3 "$SRC/tests/e2e/prom.py" "$@"; }
