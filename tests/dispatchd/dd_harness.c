@@ -294,6 +294,16 @@ static void expect_ok(int rc, const char *what)
         fail_msg("%s: transport error %s", what, dp_code_name(rc));
 }
 
+void dd_heartbeat(actor_client *c, const char *id, const char *token)
+{
+    dp_msg m = {.type = DP_MSG_HEARTBEAT, .id = 7}, r;
+    m.heartbeat.runner_id = (char *)id;
+    m.heartbeat.runner_token = (char *)token;
+    assert_int_equal(dd_rpc(c, &m, &r, 5000), DP_OK);
+    assert_int_equal(r.type, DP_MSG_ACK);
+    dp_msg_free(&r);
+}
+
 void dd_register(actor_client *c, const char *name, char *id, char *token)
 {
     dp_msg m = {.type = DP_MSG_REGISTER, .id = 7}, r;

@@ -63,6 +63,9 @@ int dd_rpc(actor_client *c, const dp_msg *req, dp_msg *reply, int timeout_ms);
 /* Opens a client to url, failing the test if it cannot. */
 actor_client *dd_client(const char *url);
 
+/* One heartbeat (0 free slots); fails the test unless it is acked. */
+void dd_heartbeat(actor_client *c, const char *id, const char *token);
+
 /* Registers a runner (capacity 4). id/token buffers: DP_ID_MAX / 65 bytes. */
 void dd_register(actor_client *c, const char *name, char *id, char *token);
 

@@ -37,17 +37,6 @@ static void *send_one(void *p)
     return NULL;
 }
 
-static void heartbeat(actor_client *c, const char *id, const char *token)
-{
-    dp_msg m = {.type = DP_MSG_HEARTBEAT, .id = 7}, r;
-    m.heartbeat.runner_id = (char *)id;
-    m.heartbeat.runner_token = (char *)token;
-    m.heartbeat.free_slots = 0;
-    assert_int_equal(dd_rpc(c, &m, &r, 5000), DP_OK);
-    assert_int_equal(r.type, DP_MSG_ACK);
-    dp_msg_free(&r);
-}
-
 static void test_batch_answered_item_by_item(void **state)
 {
     (void)state;
@@ -77,7 +66,7 @@ static void test_batch_answered_item_by_item(void **state)
     int64_t until = dd_now_us() + 3 * TTL_MS * 1000;
     dp_job_view v;
     for (;;) {
-        heartbeat(rc, b_id, b_tok);
+        dd_heartbeat(rc, b_id, b_tok);
         dd_sleep_ms(150);
         dp_msg q = {.type = DP_MSG_QUEUE, .id = 9}, r;
         assert_int_equal(dd_rpc(admin, &q, &r, 5000), DP_OK);

@@ -18,16 +18,6 @@
 
 #define TTL_MS 1000 /* runner A goes silent for TTL_MS plus sweep slack to be reaped */
 
-static void heartbeat(actor_client *c, const char *id, const char *token)
-{
-    dp_msg m = {.type = DP_MSG_HEARTBEAT, .id = 7}, r;
-    m.heartbeat.runner_id = (char *)id;
-    m.heartbeat.runner_token = (char *)token;
-    assert_int_equal(dd_rpc(c, &m, &r, 5000), DP_OK);
-    assert_int_equal(r.type, DP_MSG_ACK);
-    dp_msg_free(&r);
-}
-
 typedef struct {
     const char *job;
     uint32_t attempt;
@@ -106,7 +96,7 @@ static void test_batch_item_by_item_and_resend(void **state)
      * loaded machine before we give up. */
     int64_t until = dd_now_us() + 3 * TTL_MS * 1000;
     for (;;) {
-        heartbeat(rc, b_id, b_tok);
+        dd_heartbeat(rc, b_id, b_tok);
         dd_sleep_ms(150);
         dp_msg q = {.type = DP_MSG_QUEUE, .id = 9}, r;
         assert_int_equal(dd_rpc(admin, &q, &r, 5000), DP_OK);

@@ -41,16 +41,6 @@
 
 #define TTL_MS 1500 /* A is reaped this long after its last heartbeat */
 
-static void heartbeat(actor_client *c, const char *id, const char *token)
-{
-    dp_msg m = {.type = DP_MSG_HEARTBEAT, .id = 7}, r;
-    m.heartbeat.runner_id = (char *)id;
-    m.heartbeat.runner_token = (char *)token;
-    assert_int_equal(dd_rpc(c, &m, &r, 5000), DP_OK);
-    assert_int_equal(r.type, DP_MSG_ACK);
-    dp_msg_free(&r);
-}
-
 typedef struct {
     const char *url, *id, *tok, *job;
     int rc;
@@ -181,7 +171,7 @@ static void result_in_flight_holds_its_job(int replicas)
     PQclear(res);
 
     /* A is alive when its result arrives: the owner check passes */
-    heartbeat(ra, a_id, a_tok);
+    dd_heartbeat(ra, a_id, a_tok);
     result_call call = {.url = r1->runner_url, .id = a_id, .tok = a_tok, .job = x[0]};
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, send_result, &call), 0);
@@ -196,7 +186,7 @@ static void result_in_flight_holds_its_job(int replicas)
     snprintf(jkey, sizeof jkey, "job:%s", x[0]);
     until = t_checked + 4 * TTL_MS * 1000;
     for (;;) {
-        heartbeat(rb, b_id, b_tok);
+        dd_heartbeat(rb, b_id, b_tok);
         if (dd_lease(rb, b_id, b_tok, 1, 100, ids, att, &n) == DP_MSG_LEASED && n == 1)
             fail_msg("X was leased again (attempt %u) while A's result was being recorded", att[0]);
         if (strcmp(redis_str(r1, "HGET %s%s lost", r1->prefix, rkey), "1") == 0)
@@ -207,7 +197,7 @@ static void result_in_flight_holds_its_job(int replicas)
     /* ...and for 10 more sweeps B asks for work and gets none */
     int64_t reaped = dd_now_us();
     while (dd_now_us() < reaped + 1000000) {
-        heartbeat(rb, b_id, b_tok);
+        dd_heartbeat(rb, b_id, b_tok);
         if (dd_lease(rb, b_id, b_tok, 1, 200, ids, att, &n) == DP_MSG_LEASED && n == 1)
             fail_msg("X was leased again (attempt %u) while A's result was being recorded", att[0]);
     }

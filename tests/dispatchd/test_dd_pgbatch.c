@@ -51,24 +51,6 @@
 #define BIG 300 /* the cancelled case: more than one group commit (256) holds */
 #define CASES 5
 
-static pg_server pg;
-
-static int group_setup(void **state)
-{
-    (void)state;
-    char why[256];
-    if (pg_server_setup(&pg, "dd-pgbatch", why, sizeof why) != 0)
-        fail_msg("%s", why);
-    return 0;
-}
-
-static int group_teardown(void **state)
-{
-    (void)state;
-    pg_server_teardown(&pg);
-    return 0;
-}
-
 typedef struct {
     dd_daemon *d;
     const char *id, *tok;
@@ -341,11 +323,11 @@ static size_t fail_mid_transaction(batch_call *c, const char *ids, const char *h
     size_t ack;
     if (strcmp(how, "killed") == 0) {
         assert_int_equal(updated, c->n);
-        assert_int_equal(pg_server_stop(&pg, "immediate"), 0);
+        assert_int_equal(pg_server_stop(&pg_private, "immediate"), 0);
         pthread_join(t, NULL);
         PQfinish(hold);
         ack = check_answer(c, ids, 1);
-        assert_int_equal(pg_server_start(&pg), 0);
+        assert_int_equal(pg_server_start(&pg_private), 0);
         check_nothing_recorded(d, ids, (long)c->n);
     } else if (strcmp(how, "terminated") == 0) {
         assert_int_equal(updated, c->n);
@@ -380,7 +362,7 @@ static void test_batches_while_pg_fails(void **state)
 {
     (void)state;
     dd_daemon d;
-    dd_init(&d, NULL, pg.dsn);
+    dd_init(&d, NULL, pg_private.dsn);
     /* nothing here is about reaping: the scripted runner never heartbeats */
     dd_env(&d, "DISPATCH_ALIVE_TTL_MS=3600000");
     dd_start(&d);
@@ -406,7 +388,7 @@ static void test_batches_while_pg_fails(void **state)
         wait_lease_marks(&d, ids, (long)n);
         batch_call c = {.d = &d, .id = id, .tok = tok, .jobs = jobs, .n = n};
         if (k == 0 || k == 4) {
-            assert_int_equal(pg_server_stop(&pg, "fast"), 0);
+            assert_int_equal(pg_server_stop(&pg_private, "fast"), 0);
             /* case 4: the same message leases BATCH more jobs while
              * PostgreSQL is down; they are handed out, and their lease
              * marks must reach PostgreSQL once it is back */
@@ -422,7 +404,7 @@ static void test_batches_while_pg_fails(void **state)
             }
             dp_msg_free(&c.reply);
             c.max_jobs = 0;
-            assert_int_equal(pg_server_start(&pg), 0);
+            assert_int_equal(pg_server_start(&pg_private), 0);
             check_nothing_recorded(&d, ids, (long)n);
         } else {
             size_t ack = fail_mid_transaction(&c, ids, names[k]);
@@ -456,5 +438,5 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_batches_while_pg_fails),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, pg_private_setup, pg_private_teardown);
 }

@@ -25,29 +25,11 @@
 
 #include "tests/dispatchd/dd_harness.h"
 
-static pg_server pg;
-
-static int group_setup(void **state)
-{
-    (void)state;
-    char why[256];
-    if (pg_server_setup(&pg, "dd-pg-fault", why, sizeof why) != 0)
-        fail_msg("%s", why);
-    return 0;
-}
-
-static int group_teardown(void **state)
-{
-    (void)state;
-    pg_server_teardown(&pg);
-    return 0;
-}
-
 static void test_pg_restart_mid_flight(void **state)
 {
     (void)state;
     dd_daemon d;
-    dd_init(&d, NULL, pg.dsn);
+    dd_init(&d, NULL, pg_private.dsn);
     /* The scripted runners heartbeat rarely or never, and nothing here is
      * about reaping: a 1 h alive TTL keeps them registered however slow a
      * loaded machine makes the test (the 15 s default was within reach). */
@@ -65,14 +47,14 @@ static void test_pg_restart_mid_flight(void **state)
     assert_int_equal(dd_lease(rc, id, tok, 64, 1000, ids, att, &k), DP_MSG_LEASED);
     for (size_t i = 0; i < k / 2; i++)
         assert_int_equal(dd_complete(rc, id, tok, ids[i], att[i], 0), DP_MSG_ACK);
-    assert_int_equal(pg_server_stop(&pg, "fast"), 0);
+    assert_int_equal(pg_server_stop(&pg_private, "fast"), 0);
     /* While it is down: completes are refused, not acknowledged. */
     size_t refused = 0;
     for (size_t i = k / 2; i < k; i++)
         refused += dd_complete(rc, id, tok, ids[i], att[i], 0) != DP_MSG_ACK;
     printf("PostgreSQL down: %zu of %zu completes refused\n", refused, k - k / 2);
     assert_int_equal(refused, k - k / 2);
-    assert_int_equal(pg_server_start(&pg), 0);
+    assert_int_equal(pg_server_start(&pg_private), 0);
     int64_t t0 = dd_now_us();
     size_t done = k / 2;
     while (done < k) { /* the runner repeats until acknowledged */
@@ -116,5 +98,5 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pg_restart_mid_flight),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, pg_private_setup, pg_private_teardown);
 }

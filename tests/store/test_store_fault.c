@@ -29,29 +29,11 @@
 #include "tests/store/pg_fixture.h"
 #include "tests/store/store_testutil.h"
 
-static pg_server pg;
-
-static int group_setup(void **state)
-{
-    (void)state;
-    char why[256];
-    if (pg_server_setup(&pg, "dp-store-fault", why, sizeof why) != 0)
-        fail_msg("%s", why);
-    return 0;
-}
-
-static int group_teardown(void **state)
-{
-    (void)state;
-    pg_server_teardown(&pg);
-    return 0;
-}
-
 static long count_jobs(const char *where)
 {
     char sql[256];
     snprintf(sql, sizeof sql, "SELECT count(*) FROM jobs %s", where);
-    char *v = pgfix_query1(pg.dsn, sql);
+    char *v = pgfix_query1(pg_private.dsn, sql);
     assert_non_null(v);
     long n = atol(v);
     free(v);
@@ -68,11 +50,11 @@ static void test_restart_between_calls_is_invisible(void **state)
 {
     (void)state;
     dp_err err;
-    store_db *s = store_open(pg.dsn, &err);
+    store_db *s = store_open(pg_private.dsn, &err);
     if (s == NULL)
         fail_msg("store_open: %s", err.msg);
     tu_insert_jobs(s, "a", 100);
-    assert_int_equal(pg_server_restart(&pg, "fast"), 0);
+    assert_int_equal(pg_server_restart(&pg_private, "fast"), 0);
     /* The connection broke under us; the next call reconnects and retries. */
     uint64_t done = 99;
     int rc = store_count_completed(s, &done, &err);
@@ -87,11 +69,11 @@ static void test_down_then_back(void **state)
 {
     (void)state;
     dp_err err;
-    store_db *s = store_open(pg.dsn, &err);
+    store_db *s = store_open(pg_private.dsn, &err);
     if (s == NULL)
         fail_msg("store_open: %s", err.msg);
     tu_insert_jobs(s, "b", 50);
-    assert_int_equal(pg_server_stop(&pg, "immediate"), 0); /* a crash, not a clean stop */
+    assert_int_equal(pg_server_stop(&pg_private, "immediate"), 0); /* a crash, not a clean stop */
 
     dp_job_spec spec;
     tu_make_spec(&spec, "b-late", 1);
@@ -105,10 +87,10 @@ static void test_down_then_back(void **state)
     store_outcome out;
     assert_int_equal(store_record_results(s, &in, 1, &out, &err), DP_EUNAVAIL);
     /* a new opener fails the same way */
-    assert_null(store_open(pg.dsn, &err));
+    assert_null(store_open(pg_private.dsn, &err));
     assert_int_equal(err.code, DP_EUNAVAIL);
 
-    assert_int_equal(pg_server_start(&pg), 0);
+    assert_int_equal(pg_server_start(&pg_private), 0);
     /* Within the backoff window calls still fail fast; after it they work.
      * Polled for up to 30 s: slack for a loaded machine (it returns as soon
      * as the store answers). */
@@ -167,7 +149,7 @@ static void test_crash_mid_batch_all_or_nothing(void **state)
 {
     (void)state;
     dp_err err;
-    store_db *s = store_open(pg.dsn, &err);
+    store_db *s = store_open(pg_private.dsn, &err);
     if (s == NULL)
         fail_msg("store_open: %s", err.msg);
     tu_insert_jobs(s, "c", BIG_N);
@@ -179,18 +161,20 @@ static void test_crash_mid_batch_all_or_nothing(void **state)
      * the all-or-nothing checks below hold all the same. */
     int seen = 0;
     for (int i = 0; i < 2500 && !seen; i++) {
-        char *v = pgfix_query1(pg.dsn, "SELECT count(*) FROM pg_stat_activity"
-                                       " WHERE state = 'active' AND query LIKE 'WITH inp AS%'");
+        char *v =
+            pgfix_query1(pg_private.dsn, "SELECT count(*) FROM pg_stat_activity"
+                                         " WHERE state = 'active' AND query LIKE 'WITH inp AS%'");
         seen = v != NULL && atol(v) > 0;
         free(v);
         if (!seen)
             sleep_ms(2);
     }
-    assert_int_equal(pg_server_stop(&pg, "immediate"), 0);
+    assert_int_equal(pg_server_stop(&pg_private, "immediate"), 0);
     pthread_join(th, NULL);
-    assert_int_equal(pg_server_start(&pg), 0);
+    assert_int_equal(pg_server_start(&pg_private), 0);
     long completed = count_jobs("WHERE id LIKE 'c-%' AND state = 'completed'");
-    char *rows = pgfix_query1(pg.dsn, "SELECT count(*) FROM test_results WHERE job_id LIKE 'c-%'");
+    char *rows =
+        pgfix_query1(pg_private.dsn, "SELECT count(*) FROM test_results WHERE job_id LIKE 'c-%'");
     assert_non_null(rows);
     long n_rows = atol(rows);
     free(rows);
@@ -211,5 +195,5 @@ int main(void)
         cmocka_unit_test(test_down_then_back),
         cmocka_unit_test(test_crash_mid_batch_all_or_nothing),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, pg_private_setup, pg_private_teardown);
 }

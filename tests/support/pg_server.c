@@ -1,5 +1,7 @@
 #include "tests/support/pg_server.h"
 
+#include <errno.h>
+
 #include <fcntl.h>
 #include <glob.h>
 #include <netinet/in.h>
@@ -174,4 +176,24 @@ void pg_server_teardown(pg_server *pg)
         if (rm > 0)
             waitpid(rm, NULL, 0);
     }
+}
+
+pg_server pg_private;
+
+int pg_private_setup(void **state)
+{
+    (void)state;
+    char why[256];
+    if (pg_server_setup(&pg_private, program_invocation_short_name, why, sizeof why) != 0) {
+        fprintf(stderr, "private PostgreSQL: %s\n", why);
+        return -1;
+    }
+    return 0;
+}
+
+int pg_private_teardown(void **state)
+{
+    (void)state;
+    pg_server_teardown(&pg_private);
+    return 0;
 }

@@ -28,4 +28,11 @@ pid_t pg_server_pid(const pg_server *pg);
 /* Stops whatever still runs (by pid) and removes the directory. */
 void pg_server_teardown(pg_server *pg);
 
+/* A test program's own server as cmocka group setup/teardown: pg_private
+ * (its directory named after the program) is started before the group and
+ * torn down after it; a setup that fails prints why and fails the group. */
+extern pg_server pg_private;
+int pg_private_setup(void **state);
+int pg_private_teardown(void **state);
+
 #endif
