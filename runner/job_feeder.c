@@ -139,21 +139,19 @@ static int send_call(feeder_state *s, size_t max_results, uint32_t want)
         cl->runner_id = s->runner_id;
         cl->runner_token = s->token;
         cl->results = items;
-        cl->n_results = feeder_held_pick(&s->held, items, n, UINT64_MAX);
+        cl->n_results = feeder_held_peek(&s->held, items, n);
         cl->max_jobs = want;
         cl->wait_ms = c->parked ? s->cfg.lease_wait_ms : 0;
         cl->request_id = want > 0 ? c->request_id : NULL;
         rc = runner_link_call_async(&s->link, s->url, &req, timeout, s->self, &c->target, &err);
-        feeder_held_unsend(&s->held, UINT64_MAX);
-        if (rc == DP_OK)
+        if (rc == DP_OK) {
             c->id = req.id;
+            c->via = s->link;
+            feeder_held_mark(&s->held, cl->n_results, c->id);
+        }
         if (rc != DP_EINVAL || n <= 1)
             break;
         n /= 2;
-    }
-    if (rc == DP_OK) {
-        feeder_held_pick(&s->held, items, n, c->id);
-        c->via = s->link;
     }
     free(items);
     if (rc != DP_OK) {

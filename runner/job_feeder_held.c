@@ -30,16 +30,22 @@ size_t feeder_held_waiting(const feeder_held *h)
     return k;
 }
 
-size_t feeder_held_pick(feeder_held *h, dp_result_item *out, size_t max, uint64_t call)
+size_t feeder_held_peek(const feeder_held *h, dp_result_item *out, size_t max)
 {
     size_t k = 0;
-    for (size_t i = 0; i < h->n && k < max; i++) {
-        if (h->v[i].call != 0)
-            continue;
-        out[k++] = h->v[i].item;
-        h->v[i].call = call;
-    }
+    for (size_t i = 0; i < h->n && k < max; i++)
+        if (h->v[i].call == 0)
+            out[k++] = h->v[i].item;
     return k;
+}
+
+void feeder_held_mark(feeder_held *h, size_t n, uint64_t call)
+{
+    for (size_t i = 0; i < h->n && n > 0; i++)
+        if (h->v[i].call == 0) {
+            h->v[i].call = call;
+            n--;
+        }
 }
 
 void feeder_held_unsend(feeder_held *h, uint64_t call)

@@ -5,7 +5,7 @@
  * answer without an outcome for it, a failed call or a `retry` outcome puts
  * it back to waiting, so it is sent again, unchanged, until it is acked,
  * refused as a conflict or not_found. The results are owned here: the
- * items given to feeder_held_add are moved in; feeder_held_pick lends
+ * items given to feeder_held_add are moved in; feeder_held_peek lends
  * copies of the structs (the strings stay owned here) for one encoding. */
 #ifndef DP_JOB_FEEDER_HELD_H
 #define DP_JOB_FEEDER_HELD_H
@@ -32,8 +32,12 @@ int feeder_held_add(feeder_held *h, dp_result_item *item, dp_err *err);
 size_t feeder_held_waiting(const feeder_held *h);
 
 /* Up to max waiting results, oldest first, into out (shallow copies: valid
- * until the next change to h); marks them as travelling in call. */
-size_t feeder_held_pick(feeder_held *h, dp_result_item *out, size_t max, uint64_t call);
+ * until the next change to h). */
+size_t feeder_held_peek(const feeder_held *h, dp_result_item *out, size_t max);
+
+/* Marks the n oldest waiting results (those feeder_held_peek gave) as
+ * travelling in call. */
+void feeder_held_mark(feeder_held *h, size_t n, uint64_t call);
 
 /* Puts the results of call back to waiting (the call failed, or they were
  * not in the message after all). */
