@@ -304,6 +304,25 @@ void dd_heartbeat(actor_client *c, const char *id, const char *token)
     dp_msg_free(&r);
 }
 
+void dd_wait_pending(actor_client *rc, actor_client *admin, const char *id, const char *token,
+                     int pending, int timeout_ms)
+{
+    int64_t until = dd_now_us() + (int64_t)timeout_ms * 1000;
+    for (;;) {
+        dd_heartbeat(rc, id, token);
+        dd_sleep_ms(150);
+        dp_msg q = {.type = DP_MSG_QUEUE, .id = 9}, r;
+        assert_int_equal(dd_rpc(admin, &q, &r, 5000), DP_OK);
+        int now = r.type == DP_MSG_QUEUE_STATS ? (int)r.queue_stats.pending : -1;
+        dp_msg_free(&r);
+        if (now == pending)
+            return;
+        if (dd_now_us() > until)
+            fail_msg("the queue did not reach %d pending within %d ms (reaper)", pending,
+                     timeout_ms);
+    }
+}
+
 void dd_register(actor_client *c, const char *name, char *id, char *token)
 {
     dp_msg m = {.type = DP_MSG_REGISTER, .id = 7}, r;

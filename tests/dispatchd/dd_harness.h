@@ -66,6 +66,12 @@ actor_client *dd_client(const char *url);
 /* One heartbeat (0 free slots); fails the test unless it is acked. */
 void dd_heartbeat(actor_client *c, const char *id, const char *token);
 
+/* Heartbeats the live runner (id, token) every 150 ms until the queue
+ * holds `pending` jobs (another runner's were reclaimed); fails the test
+ * after timeout_ms. */
+void dd_wait_pending(actor_client *rc, actor_client *admin, const char *id, const char *token,
+                     int pending, int timeout_ms);
+
 /* Registers a runner (capacity 4). id/token buffers: DP_ID_MAX / 65 bytes. */
 void dd_register(actor_client *c, const char *name, char *id, char *token);
 

@@ -63,20 +63,8 @@ static void test_batch_answered_item_by_item(void **state)
     /* A goes silent and is reaped; B keeps heartbeating. Slack: 3 x TTL on
      * a loaded machine before we give up. */
     char sql[512];
-    int64_t until = dd_now_us() + 3 * TTL_MS * 1000;
     dp_job_view v;
-    for (;;) {
-        dd_heartbeat(rc, b_id, b_tok);
-        dd_sleep_ms(150);
-        dp_msg q = {.type = DP_MSG_QUEUE, .id = 9}, r;
-        assert_int_equal(dd_rpc(admin, &q, &r, 5000), DP_OK);
-        int pending = r.type == DP_MSG_QUEUE_STATS ? (int)r.queue_stats.pending : -1;
-        dp_msg_free(&r);
-        if (pending == 1)
-            break;
-        if (dd_now_us() > until)
-            fail_msg("runner A was not reaped within %d ms", 3 * TTL_MS);
-    }
+    dd_wait_pending(rc, admin, b_id, b_tok, 1, 3 * TTL_MS);
 
     pthread_barrier_t go;
     pthread_barrier_init(&go, NULL, 4);

@@ -94,19 +94,7 @@ static void test_batch_item_by_item_and_resend(void **state)
     snprintf(z, sizeof z, "%s", ids[1]);
     /* A goes silent and is reaped (X back to pending); slack: 3 x TTL on a
      * loaded machine before we give up. */
-    int64_t until = dd_now_us() + 3 * TTL_MS * 1000;
-    for (;;) {
-        dd_heartbeat(rc, b_id, b_tok);
-        dd_sleep_ms(150);
-        dp_msg q = {.type = DP_MSG_QUEUE, .id = 9}, r;
-        assert_int_equal(dd_rpc(admin, &q, &r, 5000), DP_OK);
-        int pending = r.type == DP_MSG_QUEUE_STATS ? (int)r.queue_stats.pending : -1;
-        dp_msg_free(&r);
-        if (pending == 2)
-            break;
-        if (dd_now_us() > until)
-            fail_msg("runner A was not reaped within %d ms", 3 * TTL_MS);
-    }
+    dd_wait_pending(rc, admin, b_id, b_tok, 2, 3 * TTL_MS);
     /* B leases X again: attempt 2 (FIFO: X was requeued at the front or the
      * back; take both pending jobs and find X among them) */
     assert_int_equal(dd_lease(rc, b_id, b_tok, 2, 0, ids, att, &n), DP_MSG_LEASED);

@@ -120,3 +120,12 @@ int tu_store_teardown(void **state)
     }
     return 0;
 }
+
+long tu_query_long(const char *dsn, const char *sql)
+{
+    char *v = pgfix_query1(dsn, sql);
+    assert_non_null(v);
+    long n = atol(v);
+    free(v);
+    return n;
+}

@@ -19,6 +19,10 @@ void tu_insert_jobs(store_db *s, const char *prefix, int n);
  * 1000+k and stdout "out\xff<k+1>" (invalid UTF-8 on purpose). */
 void tu_make_result(dp_job_result *res, const char *job_id, uint32_t attempt, size_t n_tests);
 
+/* The first column of the first row of sql on dsn, as a number; fails the
+ * test on error. */
+long tu_query_long(const char *dsn, const char *sql);
+
 /* A private database with the store open on it (cmocka setup/teardown):
  * *state becomes a heap tu_store_fixture; teardown closes, drops, frees. */
 typedef struct {

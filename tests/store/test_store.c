@@ -20,11 +20,7 @@ typedef tu_store_fixture fixture;
 
 static long query_long(fixture *f, const char *sql)
 {
-    char *v = pgfix_query1(f->db.dsn, sql);
-    assert_non_null(v);
-    long n = atol(v);
-    free(v);
-    return n;
+    return tu_query_long(f->db.dsn, sql);
 }
 
 /* ---- migrations ---------------------------------------------------------- */

@@ -135,11 +135,7 @@ static void test_reclaimed_rows(void **state)
 
 static long query_long(fixture *f, const char *sql)
 {
-    char *v = pgfix_query1(f->db.dsn, sql);
-    assert_non_null(v);
-    long n = atol(v);
-    free(v);
-    return n;
+    return tu_query_long(f->db.dsn, sql);
 }
 
 /* Migration 7: lease marks and requeues change no column an index of jobs
