@@ -170,7 +170,12 @@ static void test_open_jobs_hot(void **state)
     }
     printf("jobs updated %ld, of them HOT %ld\n", upd, hot);
     assert_true(upd >= N);
-    assert_int_equal(hot, upd);
+    /* Not all: a HOT update also needs room for the new version on the
+     * row's page, and the old versions are pruned only once no snapshot
+     * sees them (other tests share this server: 7 of 20 in a loaded fresh
+     * run, 20 of 20 alone). Without migration 7 none can be: the state is
+     * read by index predicates. */
+    assert_true(hot > 0);
     assert_null(pgfix_query1(f->db.dsn, "UPDATE jobs SET state = 'completed' WHERE id = 'o-0'"));
     assert_null(pgfix_query1(f->db.dsn, "UPDATE jobs SET finished_at = now() WHERE id = 'o-1'"));
 }
