@@ -217,6 +217,9 @@ grep -q "\"state\":\"completed\"" "$E2E_DIR/job.sse" || fail "job stream: $(cat 
 for _ in $(seq 1 50); do grep -q "$js.*completed" "$E2E_DIR/all.sse" && break; sleep 0.1; done
 kill "$allpid"; wait "$allpid" 2>/dev/null || true
 grep -q "^data: .*\"job_id\":\"$js\".*\"state\":\"completed\"" "$E2E_DIR/all.sse" || fail "global stream: $(cat "$E2E_DIR/all.sse")"
+# every field of the event (the hub renders a frame when it is first sent)
+grep -q "^data: {\"job_id\":\"$js\",\"state\":\"completed\",\"verdict\":\"AC\",\"runner_id\":\"[^\"]*\",\"attempt\":1,\"ts\":\"20" \
+  "$E2E_DIR/all.sse" || fail "global stream's completed event: $(grep "$js" "$E2E_DIR/all.sse")"
 ids=$(grep -c '^id: ' "$E2E_DIR/all.sse")
 [ "$ids" -ge 2 ] || fail "want >= 2 events with ids: $(cat "$E2E_DIR/all.sse")"
 first=$(grep -m1 '^id: ' "$E2E_DIR/all.sse" | cut -d' ' -f2)
