@@ -89,11 +89,11 @@ int event_buffer_send(event_buffer *b, actor *to, int timeout_ms, dp_err *err)
     return rc;
 }
 
-int event_buffer_stream(event_buffer *b, rq_conn *rq, bool leased)
+int event_buffer_stream(event_buffer *b, rq_conn *rq)
 {
     size_t n = 0;
     for (size_t i = 0; i < b->n; i++)
-        n += !b->items[i].streamed && (b->items[i].ev.state == DP_JOB_LEASED) == leased;
+        n += !b->items[i].streamed && b->items[i].ev.state != DP_JOB_LEASED;
     if (n == 0)
         return DP_OK;
     dp_msg_event *evs = calloc(n, sizeof *evs); /* borrows the strings */
@@ -101,14 +101,13 @@ int event_buffer_stream(event_buffer *b, rq_conn *rq, bool leased)
         return DP_ENOMEM;
     size_t k = 0;
     for (size_t i = 0; i < b->n; i++)
-        if (!b->items[i].streamed && (b->items[i].ev.state == DP_JOB_LEASED) == leased)
+        if (!b->items[i].streamed && b->items[i].ev.state != DP_JOB_LEASED)
             evs[k++] = b->items[i].ev;
     dp_err err = {0};
     int rc = event_stream_add(rq, evs, n, &err);
     free(evs);
     for (size_t i = 0; i < b->n; i++)
-        if ((b->items[i].ev.state == DP_JOB_LEASED) == leased)
-            b->items[i].streamed = true; /* best effort: never twice */
+        b->items[i].streamed = true; /* best effort: never twice */
     return rc;
 }
 

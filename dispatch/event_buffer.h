@@ -41,10 +41,10 @@ void event_buffer_mark_last_persisted(event_buffer *b);
 int event_buffer_send(event_buffer *b, actor *to, int timeout_ms, dp_err *err);
 
 /* Puts the buffered events not streamed yet onto the shared event stream
- * (event_stream_add) in one round trip and marks them streamed: with leased
- * true only `leased` ones (the leaser's), else all but `leased` ones (the
- * reporter's). DP_OK when there was nothing to stream. */
-int event_buffer_stream(event_buffer *b, rq_conn *rq, bool leased);
+ * (event_stream_add) in one round trip and marks them streamed, except
+ * `leased` ones: the lease script streamed those (rq_lease_claim_streamed).
+ * DP_OK when there was nothing to stream. */
+int event_buffer_stream(event_buffer *b, rq_conn *rq);
 
 /* Frees the buffered events, keeps the array for reuse. */
 void event_buffer_clear(event_buffer *b);

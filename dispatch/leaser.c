@@ -84,7 +84,13 @@ static int leaser_claim_rc(leaser_state *s, const char *runner_id, uint32_t max_
     *n = 0;
     if ((*leases = calloc(k ? k : 1, sizeof **leases)) == NULL)
         return dp_err_set(err, DP_ENOMEM, "out of memory");
-    int rc = rq_lease_claim(s->rq, runner_id, k, request_id, *leases, n, err);
+    /* The lease script puts the `leased` events on the shared stream (before
+     * the runner can have the jobs: its complete, on any replica, comes
+     * after: event_stream.h), in the same round trip. */
+    char ts[40];
+    dp_iso_now(ts, sizeof ts);
+    int rc = rq_lease_claim_streamed(s->rq, runner_id, k, request_id, ts, DP_MSG_VERSION, *leases,
+                                     n, err);
     if (rc != DP_OK || *n == 0)
         return rc;
     r->leased.jobs = calloc(*n, sizeof *r->leased.jobs);
@@ -108,9 +114,6 @@ static int leaser_claim_rc(leaser_state *s, const char *runner_id, uint32_t max_
     for (size_t i = 0; i < got; i++)
         event_buffer_add(&s->events, r->leased.jobs[i].job_id, DP_JOB_LEASED, DP_VERDICT_NONE,
                          runner_id, r->leased.jobs[i].attempt, NULL);
-    /* On the shared stream before the runner has the jobs: its complete (on
-     * any replica) can only come after (event_stream.h). */
-    event_buffer_stream(&s->events, s->rq, true);
     if (s->events.n >= 1024)
         flush_events(s);
     /* Batched per tick under load; when idle the reporter hears of the lease

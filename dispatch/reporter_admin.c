@@ -130,7 +130,7 @@ void reporter_do_requeue(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
         if (event_buffer_add(&s->events, id, DP_JOB_QUEUED, DP_VERDICT_NONE, NULL, 0,
                              "requeued by an operator") == DP_OK)
             event_buffer_mark_last_persisted(&s->events); /* written with the state */
-        event_buffer_stream(&s->events, s->rq, false);
+        event_buffer_stream(&s->events, s->rq);
     }
     if (rc == DP_OK) {
         /* A finished job left a tombstone that would make Redis refuse it. */

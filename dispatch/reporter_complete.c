@@ -66,7 +66,7 @@ static void retry_elsewhere(reporter_state *s, pending_complete *p, uint32_t max
             if (event_buffer_add(&s->events, r->job_id, DP_JOB_QUEUED, DP_VERDICT_NONE,
                                  p->runner_id, r->attempt, why) == DP_OK)
                 event_buffer_mark_last_persisted(&s->events);
-            event_buffer_stream(&s->events, s->rq, false);
+            event_buffer_stream(&s->events, s->rq);
         }
         if (rc == DP_OK)
             rc = rq_requeue(s->rq, r->job_id, &err);

@@ -123,7 +123,7 @@ void reporter_flush_events(reporter_state *s)
     keep_unwritten(s, all, what, n, rc); /* frees the old unwritten ones */
     /* Onto the shared stream, where every replica's publisher reads them;
      * if Redis cannot take them, at least this replica's watchers hear. */
-    if (event_buffer_stream(&s->events, s->rq, false) != DP_OK && s->cfg.publisher != NULL)
+    if (event_buffer_stream(&s->events, s->rq) != DP_OK && s->cfg.publisher != NULL)
         event_buffer_send(&s->events, s->cfg.publisher, 100, NULL);
 out:
     event_buffer_clear(&s->events);

@@ -17,7 +17,7 @@ static void stream_queued(reporter_state *s, const rq_job_in *in, size_t n)
         if (event_buffer_add(&s->events, in[i].job_id, DP_JOB_QUEUED, DP_VERDICT_NONE, NULL, 0,
                              NULL) == DP_OK)
             event_buffer_mark_last_persisted(&s->events);
-    event_buffer_stream(&s->events, s->rq, false);
+    event_buffer_stream(&s->events, s->rq);
 }
 
 void reporter_do_submit(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)

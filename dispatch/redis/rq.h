@@ -177,6 +177,18 @@ typedef struct {
  * DP_ENOTFOUND when the runner is unknown or was reaped. */
 int rq_lease_claim(rq_conn *c, const char *runner_id, uint32_t k, const char *request_id,
                    rq_lease *out, size_t *n_out, dp_err *err);
+/* rq_lease_claim that also puts each newly leased job's `leased` event
+ * onto the shared event stream (rq_events.h) in the same script: on the
+ * stream before the caller can hand the job out, in one round trip. The
+ * script writes each blob as an `event` wire message of event_version
+ * (messages/msg.h: DP_MSG_VERSION; the shape of its body is written in
+ * rq_lease.lua and checked against the decoder by test_rq_lease_events),
+ * stamped event_ts (RFC 3339). event_ts NULL: no events. A retry answered
+ * from its first try streams nothing again. Events are best effort: a
+ * failed XADD leaves the lease as it is. */
+int rq_lease_claim_streamed(rq_conn *c, const char *runner_id, uint32_t k, const char *request_id,
+                            const char *event_ts, unsigned event_version, rq_lease *out,
+                            size_t *n_out, dp_err *err);
 void rq_leases_free(rq_lease *leases, size_t n); /* frees specs, not the array */
 
 typedef struct {

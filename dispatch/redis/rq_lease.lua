@@ -1,6 +1,11 @@
--- lease: ARGV = runner_id, k, request_id ('' for none).
+-- lease: ARGV = runner_id, k, request_id ('' for none), event ts ('' for no
+-- events), events stream MAXLEN, message version.
 -- Returns {code, ...}: code 0 then (job_id, attempt, spec) triples; code 5 when
 -- the runner is unknown or was reaped (it must re-register).
+-- With an event ts, each newly leased job's `leased` event goes onto the
+-- shared stream P events in this call (rq_events.h): on the stream before
+-- the runner can have the job, with no second round trip. A retry answered
+-- from its first try streams nothing again.
 -- Which job: the runner's eligible queues are P runner:<id>:queues (made at
 -- registration); per priority the candidates are that set intersected with
 -- P ready:<p> (SINTER: O(min(eligible, ready)) per priority, at most three
@@ -92,6 +97,19 @@ end
 if #got > 0 then
     push_all('SADD', K_LEASED, got)
     push_all('SADD', rk .. ':jobs', got)
+end
+-- The events: each an `event` wire message (messages/msg_schema.c,
+-- event_fields; its decoder takes keys in any order). Best effort, like
+-- every event: a failed XADD never undoes the lease.
+local ev_ts = ARGV[4] or ''
+if ev_ts ~= '' then
+    local maxlen, version = ARGV[5], tonumber(ARGV[6])
+    for i = 1, #got do
+        local att = tonumber(string.match(resp[i], ':(%d+)$'))
+        redis.pcall('XADD', P .. 'events', 'MAXLEN', '~', maxlen, '*', 'e', cmsgpack.pack({
+            v = version, t = 'event',
+            b = {jid = got[i], st = 'leased', rid = rid, att = att, ts = ev_ts}}))
+    end
 end
 -- One HSET for the round-robin counters and the request record.
 if req ~= '' then

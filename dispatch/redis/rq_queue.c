@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dispatch/redis/rq_events.h"
 #include "rq_internal.h"
 
 /* The priority's letter in key names: h, n, l. */
@@ -70,6 +71,13 @@ int rq_enqueue(rq_conn *c, const rq_job_in *jobs, size_t n, size_t *added, dp_er
 int rq_lease_claim(rq_conn *c, const char *runner_id, uint32_t k, const char *request_id,
                    rq_lease *out, size_t *n_out, dp_err *err)
 {
+    return rq_lease_claim_streamed(c, runner_id, k, request_id, NULL, 0, out, n_out, err);
+}
+
+int rq_lease_claim_streamed(rq_conn *c, const char *runner_id, uint32_t k, const char *request_id,
+                            const char *event_ts, unsigned event_version, rq_lease *out,
+                            size_t *n_out, dp_err *err)
+{
     *n_out = 0;
     int rc = rq_check_id(runner_id, "runner id", err);
     if (rc != DP_OK)
@@ -84,6 +92,9 @@ int rq_lease_claim(rq_conn *c, const char *runner_id, uint32_t k, const char *re
     rq_args_str(&a, runner_id);
     rq_args_u64(&a, k);
     rq_args_str(&a, has_req ? request_id : "");
+    rq_args_str(&a, event_ts != NULL ? event_ts : "");
+    rq_args_u64(&a, RQ_EVENTS_MAXLEN);
+    rq_args_u64(&a, event_version);
     redisReply *r = NULL;
     /* Only a lease with a request id may be retried: the retry is answered
      * from what the first try recorded. */

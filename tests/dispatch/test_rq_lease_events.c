@@ -1,0 +1,130 @@
+/* The lease script's `leased` events (rq_lease_claim_streamed) against the
+ * real Redis of ./dev test: the script writes each stream blob itself, so
+ * this test holds its shape to the wire decoder of messages/ (a field
+ * renamed on either side fails here), and checks one event per newly
+ * leased job, none for a retry answered from its first try, none without
+ * an event ts. */
+#include "dispatch/redis/rq_events.h"
+#include "messages/msg.h"
+#include "tests/dispatch/rq_test_util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    char prefix[64];
+    rq_conn *c;
+    char runner[DP_ID_MAX];
+    dp_msg got[16];
+    size_t n_got, n_bad;
+} fx;
+
+static int setup(void **state)
+{
+    fx *f = calloc(1, sizeof *f);
+    t_unique_prefix(f->prefix);
+    f->c = t_connect(t_redis_url(), f->prefix, NULL);
+    t_register(f->c, "r1", 8, f->runner, NULL);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fx *f = *state;
+    for (size_t i = 0; i < f->n_got; i++)
+        dp_msg_free(&f->got[i]);
+    rq_close(f->c);
+    free(f);
+    return 0;
+}
+
+static void on_entry(void *arg, const char *id, const char *data, size_t len)
+{
+    fx *f = arg;
+    (void)id;
+    dp_err err = {0};
+    if (f->n_got == sizeof f->got / sizeof f->got[0] ||
+        dp_msg_decode(data, len, &f->got[f->n_got], &err) != DP_OK) {
+        print_message("undecodable entry: %s\n", err.msg);
+        f->n_bad++;
+        return;
+    }
+    f->n_got++;
+}
+
+/* Every entry on the stream so far (from the start; BLOCK 1 ms, as 0 would
+ * wait forever once it is read). */
+static void read_stream(fx *f)
+{
+    char after[RQ_EVENT_ID_MAX] = "0-0";
+    dp_err err = {0};
+    int n;
+    while ((n = rq_events_read(f->c, after, 100, 1, on_entry, f, &err)) > 0)
+        ;
+    if (n < 0)
+        fail_msg("read events: %s", err.msg);
+}
+
+static size_t lease(fx *f, uint32_t k, const char *req, const char *ts, rq_lease *out)
+{
+    size_t n = 0;
+    dp_err err = {0};
+    if (rq_lease_claim_streamed(f->c, f->runner, k, req, ts, DP_MSG_VERSION, out, &n, &err) !=
+        DP_OK)
+        fail_msg("lease: %s", err.msg);
+    return n;
+}
+
+static void test_leased_events_decode(void **state)
+{
+    fx *f = *state;
+    t_enqueue(f->c, "j", 3, 0);
+    rq_lease l[4];
+    const char *ts = "2026-12-01T05:30:00.123Z";
+    assert_int_equal(lease(f, 2, "req-1", ts, l), 2);
+    read_stream(f);
+    assert_int_equal(f->n_bad, 0);
+    assert_int_equal(f->n_got, 2);
+    for (size_t i = 0; i < 2; i++) {
+        const dp_msg *m = &f->got[i];
+        assert_int_equal(m->type, DP_MSG_EVENT);
+        assert_string_equal(m->event.job_id, l[i].job_id);
+        assert_int_equal(m->event.state, DP_JOB_LEASED);
+        assert_int_equal(m->event.verdict, DP_VERDICT_NONE);
+        assert_string_equal(m->event.runner_id, f->runner);
+        assert_int_equal(m->event.attempt, 1);
+        assert_string_equal(m->event.ts, ts);
+        assert_null(m->event.message);
+    }
+    rq_leases_free(l, 2);
+}
+
+static void test_retry_and_no_ts_stream_nothing(void **state)
+{
+    fx *f = *state;
+    t_enqueue(f->c, "j", 3, 0);
+    rq_lease l[4];
+    const char *ts = "2026-12-01T05:30:00.123Z";
+    assert_int_equal(lease(f, 2, "req-1", ts, l), 2);
+    rq_leases_free(l, 2);
+    /* the same request again: the same jobs, already streamed */
+    assert_int_equal(lease(f, 2, "req-1", ts, l), 2);
+    rq_leases_free(l, 2);
+    /* no event ts: the last job leased, nothing streamed */
+    assert_int_equal(lease(f, 2, "req-2", NULL, l), 1);
+    rq_leases_free(l, 1);
+    read_stream(f);
+    assert_int_equal(f->n_bad, 0);
+    assert_int_equal(f->n_got, 2);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_leased_events_decode, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_retry_and_no_ts_stream_nothing, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
