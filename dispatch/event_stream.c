@@ -6,32 +6,51 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+int event_stream_encode(const dp_msg_event *evs, size_t n, event_blobs *out, dp_err *err)
+{
+    *out = (event_blobs){0};
+    if (n == 0)
+        return DP_OK;
+    out->v = calloc(n, sizeof *out->v);
+    out->len = calloc(n, sizeof *out->len);
+    if (out->v == NULL || out->len == NULL) {
+        event_stream_blobs_free(out);
+        return dp_err_set(err, DP_ENOMEM, "out of memory encoding %zu events", n);
+    }
+    for (; out->n < n; out->n++) {
+        dp_msg m = {.type = DP_MSG_EVENT, .event = evs[out->n]};
+        int rc = dp_msg_encode_buf(&m, &out->v[out->n], &out->len[out->n], err);
+        if (rc != DP_OK) {
+            event_stream_blobs_free(out);
+            return rc;
+        }
+    }
+    return DP_OK;
+}
+
+void event_stream_blobs_free(event_blobs *b)
+{
+    for (size_t i = 0; b->v != NULL && i < b->n; i++)
+        free(b->v[i]);
+    free(b->v);
+    free(b->len);
+    *b = (event_blobs){0};
+}
+
 int event_stream_add(rq_conn *rq, const dp_msg_event *evs, size_t n, dp_err *err)
 {
     if (n == 0)
         return DP_OK;
-    void **blobs = calloc(n, sizeof *blobs);
-    size_t *lens = calloc(n, sizeof *lens);
-    size_t k = 0;
-    int rc = DP_ENOMEM;
-    if (blobs != NULL && lens != NULL) {
-        rc = DP_OK;
-        for (; k < n && rc == DP_OK; k++) {
-            dp_msg m = {.type = DP_MSG_EVENT, .event = evs[k]};
-            rc = dp_msg_encode_buf(&m, &blobs[k], &lens[k], err);
-        }
-        if (rc == DP_OK)
-            rc = rq_events_add(rq, (const void *const *)blobs, lens, n, err);
-    }
+    event_blobs b;
+    int rc = event_stream_encode(evs, n, &b, err);
+    if (rc == DP_OK)
+        rc = rq_events_add(rq, (const void *const *)b.v, b.len, b.n, err);
     if (rc != DP_OK) {
         char count[24];
         snprintf(count, sizeof count, "%zu", n);
         dp_log(DP_LOG_WARN, "events_not_streamed", "count", count, "error",
                err != NULL ? err->msg : "out of memory", (char *)NULL);
     }
-    for (size_t i = 0; blobs != NULL && i < k; i++)
-        free(blobs[i]);
-    free(blobs);
-    free(lens);
+    event_stream_blobs_free(&b);
     return rc;
 }

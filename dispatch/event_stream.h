@@ -20,4 +20,15 @@
  * trip. A failure logs `events_not_streamed` (events are best effort). */
 int event_stream_add(rq_conn *rq, const dp_msg_event *evs, size_t n, dp_err *err);
 
+/* The stream blobs of n events (each a wire `event` message) for a script
+ * that adds them itself (rq_lease_complete_streamed). The blobs are the
+ * caller's: event_stream_blobs_free. */
+typedef struct {
+    void **v;
+    size_t *len;
+    size_t n;
+} event_blobs;
+int event_stream_encode(const dp_msg_event *evs, size_t n, event_blobs *out, dp_err *err);
+void event_stream_blobs_free(event_blobs *b);
+
 #endif

@@ -5,6 +5,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "dispatch/event_stream.h"
 #include "dispatch/redis/rq_owner.h"
 
 #include <stdio.h>
@@ -97,9 +98,14 @@ static void retry_elsewhere(reporter_state *s, pending_complete *p, uint32_t max
 }
 
 /* Persisted (or already terminal): now the jobs may leave Redis, in one
- * script call for the whole batch whatever runners it holds. */
+ * script call for the whole batch whatever runners it holds, which also
+ * puts the `completed` events of the results just recorded (s->events from
+ * first_event on) onto the shared stream: no round trip of their own, and
+ * watchers hear of them one round trip sooner. Events it could not stream
+ * stay in s->events for reporter_flush_events (which also publishes them
+ * here when Redis is down). */
 static void release_recorded(reporter_state *s, const size_t *idx, const store_outcome *outcome,
-                             size_t n)
+                             size_t n, size_t first_event)
 {
     rq_complete_item items[REPORTER_BATCH];
     size_t m = 0;
@@ -110,11 +116,25 @@ static void release_recorded(reporter_state *s, const size_t *idx, const store_o
         items[m++] = (rq_complete_item){
             .job_id = p->result.job_id, .attempt = p->result.attempt, .runner_id = p->runner_id};
     }
+    if (m == 0)
+        return;
+    dp_msg_event evs[REPORTER_BATCH];
+    size_t n_ev = 0;
+    for (size_t i = first_event; i < s->events.n && n_ev < REPORTER_BATCH; i++)
+        evs[n_ev++] = s->events.items[i].ev; /* borrowed for the encoding */
+    event_blobs blobs = {0};
     dp_err err = {0};
-    if (m > 0 && rq_lease_complete_batch(s->rq, items[0].runner_id, items, m, &err) != DP_OK) {
+    int encoded = event_stream_encode(evs, n_ev, &blobs, &err) == DP_OK;
+    rq_blobs stream = {(const void *const *)blobs.v, blobs.len, blobs.n};
+    if (rq_lease_complete_streamed(s->rq, items[0].runner_id, items, m, encoded ? &stream : NULL,
+                                   &err) != DP_OK) {
         dp_log(DP_LOG_WARN, "complete_redis_failed", "error", err.msg, (char *)NULL);
         reporter_release_later(s, items, m); /* recorded: released once Redis answers */
+    } else if (encoded) {
+        for (size_t i = first_event; i < first_event + n_ev; i++)
+            s->events.items[i].streamed = true;
     }
+    event_stream_blobs_free(&blobs);
 }
 
 void reporter_flush_completes(reporter_state *s)
@@ -191,8 +211,16 @@ void reporter_flush_completes(reporter_state *s)
         store_set_send_deadline(s->commit_db, checked_ms + REPORTER_SEND_LIMIT_MS);
         rc = store_record_results_info(s->commit_db, in, n_in, outcome, info, &err);
         store_set_send_deadline(s->commit_db, 0);
+        size_t first_event = s->events.n;
+        for (size_t k = 0; rc == DP_OK && k < n_in; k++) {
+            pending_complete *p = &s->batch[idx[k]];
+            if (outcome[k] == STORE_RECORDED &&
+                event_buffer_add(&s->events, p->result.job_id, DP_JOB_COMPLETED, p->result.verdict,
+                                 p->runner_id, p->result.attempt, p->result.message) == DP_OK)
+                event_buffer_mark_last_persisted(&s->events);
+        }
         if (rc == DP_OK)
-            release_recorded(s, idx, outcome, n_in);
+            release_recorded(s, idx, outcome, n_in, first_event);
         for (size_t k = 0; k < n_in; k++) {
             pending_complete *p = &s->batch[idx[k]];
             if (rc != DP_OK) {
@@ -212,14 +240,9 @@ void reporter_flush_completes(reporter_state *s)
                 reporter_answer(s, p, &r);
                 continue;
             }
-            if (outcome[k] == STORE_RECORDED) {
+            if (outcome[k] == STORE_RECORDED)
                 reporter_metrics_completed(s, info[k].profile, p->result.verdict, info[k].age_s,
                                            dp_metrics_now() - p->arrived_s);
-                if (event_buffer_add(&s->events, p->result.job_id, DP_JOB_COMPLETED,
-                                     p->result.verdict, p->runner_id, p->result.attempt,
-                                     p->result.message) == DP_OK)
-                    event_buffer_mark_last_persisted(&s->events);
-            }
             dp_msg r = {0};
             dp_msg_make_ack(&r, p->id, 0);
             reporter_answer(s, p, &r);

@@ -212,6 +212,22 @@ int rq_lease_complete(rq_conn *c, const char *runner_id, const char *job_id, uin
 int rq_lease_complete_batch(rq_conn *c, const char *runner_id, rq_complete_item *items, size_t n,
                             dp_err *err);
 
+/* Opaque blobs, borrowed for a call. */
+typedef struct {
+    const void *const *v;
+    const size_t *len;
+    size_t n; /* at most RQ_BATCH_MAX */
+} rq_blobs;
+
+/* rq_lease_complete_batch that also adds each blob of events (NULL: none)
+ * as an entry of the shared event stream (rq_events.h) in the same script
+ * call: the caller's events for results it recorded reach the stream with
+ * no round trip of their own. Best effort like every event: an XADD that
+ * fails leaves the completes as they are; a call retried after a lost
+ * reply may add them twice. */
+int rq_lease_complete_streamed(rq_conn *c, const char *runner_id, rq_complete_item *items, size_t n,
+                               const rq_blobs *events, dp_err *err);
+
 /* Removes the job from pending, leased or dead and marks it cancelled (a
  * later complete gets DP_ECONFLICT). DP_OK also when already cancelled;
  * DP_ECONFLICT when already completed; DP_ENOTFOUND when unknown. */

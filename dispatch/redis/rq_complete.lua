@@ -1,6 +1,8 @@
 -- complete: ARGV = default runner_id, tombstone_ms, n, then n x (job_id,
--- attempt, runner_id or "" for the default): one call completes a batch
--- of several runners' jobs.
+-- attempt, runner_id or "" for the default), then the events stream MAXLEN,
+-- m, m event blobs: one call completes a batch of several runners' jobs and
+-- adds the caller's events to the shared stream P events (rq_events.h;
+-- opaque here, best effort: pcall).
 -- Per job: 0 accepted, 1 repeated identical complete, 2 conflict (another
 -- owner or attempt), 3 conflict (cancelled), 4 conflict (already terminal:
 -- dead or completed by another attempt), 5 not found.
@@ -47,5 +49,10 @@ if #done > 0 then
     for rid, ids in pairs(by_runner) do
         push_all('SREM', runner_key(rid) .. ':jobs', ids)
     end
+end
+local e = 4 + 3 * n
+local maxlen, m = ARGV[e], tonumber(ARGV[e + 1] or '0') or 0
+for i = 1, m do
+    redis.pcall('XADD', P .. 'events', 'MAXLEN', '~', maxlen, '*', 'e', ARGV[e + 1 + i])
 end
 return res

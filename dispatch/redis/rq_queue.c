@@ -147,7 +147,7 @@ void rq_leases_free(rq_lease *leases, size_t n)
 }
 
 static int rq_complete_chunk(rq_conn *c, const char *runner_id, rq_complete_item *items, size_t n,
-                             dp_err *err)
+                             const rq_blobs *events, dp_err *err)
 {
     rq_args a = {0};
     rq_args_str(&a, runner_id);
@@ -158,6 +158,10 @@ static int rq_complete_chunk(rq_conn *c, const char *runner_id, rq_complete_item
         rq_args_u64(&a, items[i].attempt);
         rq_args_str(&a, items[i].runner_id != NULL ? items[i].runner_id : "");
     }
+    rq_args_u64(&a, RQ_EVENTS_MAXLEN);
+    rq_args_u64(&a, events != NULL ? events->n : 0);
+    for (size_t i = 0; events != NULL && i < events->n; i++)
+        rq_args_add(&a, events->v[i], events->len[i]);
     redisReply *r = NULL;
     /* Retry-safe: a repeat of an accepted complete is recognised. */
     int rc = rq_eval(c, RQ_LUA_COMPLETE, &a, RQ_RETRY, &r, err);
@@ -180,6 +184,12 @@ static int rq_complete_chunk(rq_conn *c, const char *runner_id, rq_complete_item
 int rq_lease_complete_batch(rq_conn *c, const char *runner_id, rq_complete_item *items, size_t n,
                             dp_err *err)
 {
+    return rq_lease_complete_streamed(c, runner_id, items, n, NULL, err);
+}
+
+int rq_lease_complete_streamed(rq_conn *c, const char *runner_id, rq_complete_item *items, size_t n,
+                               const rq_blobs *events, dp_err *err)
+{
     int rc = rq_check_id(runner_id, "runner id", err);
     if (rc != DP_OK)
         return rc;
@@ -188,9 +198,14 @@ int rq_lease_complete_batch(rq_conn *c, const char *runner_id, rq_complete_item 
             (items[i].runner_id != NULL &&
              (rc = rq_check_id(items[i].runner_id, "runner id", err)) != DP_OK))
             return rc;
+    if (events != NULL && events->n > RQ_BATCH_MAX)
+        return dp_err_set(err, DP_EINVAL, "complete: %zu events, at most %u", events->n,
+                          RQ_BATCH_MAX);
+    /* the events ride with the first chunk */
     for (size_t i = 0; i < n; i += RQ_BATCH_MAX) {
         size_t m = n - i < RQ_BATCH_MAX ? n - i : RQ_BATCH_MAX;
-        if ((rc = rq_complete_chunk(c, runner_id, items + i, m, err)) != DP_OK)
+        if ((rc = rq_complete_chunk(c, runner_id, items + i, m, i == 0 ? events : NULL, err)) !=
+            DP_OK)
             return rc;
     }
     return DP_OK;

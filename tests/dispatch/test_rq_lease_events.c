@@ -1,9 +1,11 @@
-/* The lease script's `leased` events (rq_lease_claim_streamed) against the
- * real Redis of ./dev test: the script writes each stream blob itself, so
- * this test holds its shape to the wire decoder of messages/ (a field
- * renamed on either side fails here), and checks one event per newly
- * leased job, none for a retry answered from its first try, none without
- * an event ts. */
+/* The events the lease and complete scripts put on the shared stream, against
+ * the real Redis of ./dev test. The lease script writes each `leased` blob
+ * itself (rq_lease_claim_streamed), so this test holds its shape to the
+ * wire decoder of messages/ (a field renamed on either side fails here),
+ * and checks one event per newly leased job, none for a retry answered from
+ * its first try, none without an event ts. The complete script adds the
+ * caller's blobs (rq_lease_complete_streamed) after the completes, in
+ * order. */
 #include "dispatch/redis/rq_events.h"
 #include "messages/msg.h"
 #include "tests/dispatch/rq_test_util.h"
@@ -120,11 +122,56 @@ static void test_retry_and_no_ts_stream_nothing(void **state)
     assert_int_equal(f->n_got, 2);
 }
 
+static void test_complete_streams_blobs(void **state)
+{
+    fx *f = *state;
+    t_enqueue(f->c, "j", 2, 0);
+    rq_lease l[2];
+    assert_int_equal(lease(f, 2, "req-1", NULL, l), 2);
+    dp_msg ev[2];
+    const void *v[2];
+    size_t len[2];
+    for (size_t i = 0; i < 2; i++) {
+        ev[i] = (dp_msg){.type = DP_MSG_EVENT};
+        ev[i].event = (dp_msg_event){.job_id = l[i].job_id,
+                                     .state = DP_JOB_COMPLETED,
+                                     .verdict = DP_VERDICT_AC,
+                                     .runner_id = f->runner,
+                                     .attempt = 1,
+                                     .ts = "2026-12-01T05:31:00.000Z"};
+        dp_err err = {0};
+        void *b = NULL;
+        assert_int_equal(dp_msg_encode_buf(&ev[i], &b, &len[i], &err), DP_OK);
+        v[i] = b;
+    }
+    rq_complete_item items[2] = {{.job_id = l[0].job_id, .attempt = 1},
+                                 {.job_id = l[1].job_id, .attempt = 1}};
+    rq_blobs blobs = {v, len, 2};
+    dp_err err = {0};
+    assert_int_equal(rq_lease_complete_streamed(f->c, f->runner, items, 2, &blobs, &err), DP_OK);
+    assert_int_equal(items[0].result, DP_OK);
+    assert_int_equal(items[1].result, DP_OK);
+    /* without events: the completes only */
+    assert_int_equal(rq_lease_complete_streamed(f->c, f->runner, items, 2, NULL, &err), DP_OK);
+    read_stream(f);
+    assert_int_equal(f->n_bad, 0);
+    assert_int_equal(f->n_got, 2);
+    for (size_t i = 0; i < 2; i++) {
+        assert_int_equal(f->got[i].type, DP_MSG_EVENT);
+        assert_string_equal(f->got[i].event.job_id, l[i].job_id);
+        assert_int_equal(f->got[i].event.state, DP_JOB_COMPLETED);
+        assert_int_equal(f->got[i].event.verdict, DP_VERDICT_AC);
+        free((void *)v[i]);
+    }
+    rq_leases_free(l, 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_leased_events_decode, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retry_and_no_ts_stream_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_complete_streams_blobs, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
