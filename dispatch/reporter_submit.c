@@ -4,20 +4,41 @@
 
 #include "common/log.h"
 #include "common/job_json.h"
+#include "dispatch/event_stream.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-/* The `queued` events (their history rows were written with the jobs) go
- * onto the shared stream before the jobs are in Redis, so no replica can
- * stream a job's `leased` before its `queued` (event_stream.h). */
-static void stream_queued(reporter_state *s, const rq_job_in *in, size_t n)
+/* Enqueues the recorded jobs in Redis with their `queued` events (their
+ * history rows were written with the jobs): the enqueue script puts them
+ * onto the shared stream before the jobs, so no replica can stream a job's
+ * `leased` before its `queued` (event_stream.h), and no round trip of their
+ * own. Events it could not encode go the usual way (before the enqueue). */
+static int enqueue_queued(reporter_state *s, const rq_job_in *in, size_t n, dp_err *err)
 {
+    size_t first = s->events.n;
     for (size_t i = 0; i < n; i++)
         if (event_buffer_add(&s->events, in[i].job_id, DP_JOB_QUEUED, DP_VERDICT_NONE, NULL, 0,
                              NULL) == DP_OK)
             event_buffer_mark_last_persisted(&s->events);
-    event_buffer_stream(&s->events, s->rq);
+    size_t n_ev = s->events.n - first;
+    dp_msg_event *evs = n_ev == n ? calloc(n, sizeof *evs) : NULL;
+    event_blobs blobs = {0};
+    dp_err eerr = {0};
+    int encoded = evs != NULL;
+    for (size_t i = 0; encoded && i < n; i++)
+        evs[i] = s->events.items[first + i].ev; /* borrowed for the encoding */
+    encoded = encoded && event_stream_encode(evs, n, &blobs, &eerr) == DP_OK;
+    free(evs);
+    if (!encoded)
+        event_buffer_stream(&s->events, s->rq);
+    else /* best effort: never twice, streamed or not */
+        for (size_t i = first; i < s->events.n; i++)
+            s->events.items[i].streamed = true;
+    rq_blobs stream = {(const void *const *)blobs.v, blobs.len, blobs.n};
+    int rc = rq_enqueue_streamed(s->rq, in, n, encoded ? &stream : NULL, NULL, err);
+    event_stream_blobs_free(&blobs);
+    return rc;
 }
 
 void reporter_do_submit(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
@@ -101,8 +122,7 @@ void reporter_do_submit(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
             }
             n_ok = 0;
         } else if (n_ok > 0) {
-            stream_queued(s, in, n_ok);
-            if (rq_enqueue(s->rq, in, n_ok, NULL, &err) != DP_OK) {
+            if (enqueue_queued(s, in, n_ok, &err) != DP_OK) {
                 /* Accepted all the same: the rebuild puts PostgreSQL's queued jobs into Redis. */
                 dp_log(DP_LOG_WARN, "enqueue_deferred", "error", err.msg, (char *)NULL);
                 s->need_rebuild = 1;

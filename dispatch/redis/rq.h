@@ -161,6 +161,22 @@ typedef struct {
  * call adds nothing twice. *added (may be NULL) gets the count added. */
 int rq_enqueue(rq_conn *c, const rq_job_in *jobs, size_t n, size_t *added, dp_err *err);
 
+/* Opaque blobs, borrowed for a call. */
+typedef struct {
+    const void *const *v;
+    const size_t *len;
+    size_t n;
+} rq_blobs;
+
+/* rq_enqueue that first adds events->v[i] (one blob per job, or events
+ * NULL: none) to the shared event stream (rq_events.h) in the same script
+ * call as the jobs it announces: on the stream before any replica can lease
+ * them, with no round trip of its own. Best effort like every event: an
+ * XADD that fails enqueues all the same; a call retried after a lost reply
+ * may add them twice. events->n must be n. */
+int rq_enqueue_streamed(rq_conn *c, const rq_job_in *jobs, size_t n, const rq_blobs *events,
+                        size_t *added, dp_err *err);
+
 typedef struct {
     char job_id[DP_ID_MAX];
     uint32_t attempt; /* 1 for the first lease; pass it back to complete */
@@ -211,13 +227,6 @@ int rq_lease_complete(rq_conn *c, const char *runner_id, const char *job_id, uin
  * in items[i].result; returns DP_OK unless the call itself failed. */
 int rq_lease_complete_batch(rq_conn *c, const char *runner_id, rq_complete_item *items, size_t n,
                             dp_err *err);
-
-/* Opaque blobs, borrowed for a call. */
-typedef struct {
-    const void *const *v;
-    const size_t *len;
-    size_t n; /* at most RQ_BATCH_MAX */
-} rq_blobs;
 
 /* rq_lease_complete_batch that also adds each blob of events (NULL: none)
  * as an entry of the shared event stream (rq_events.h) in the same script

@@ -1,11 +1,19 @@
 -- enqueue: ARGV = n, then n x (job_id, spec, max_attempts, attempts, qid,
--- prio). Each job goes to the tail of its own queue (qid x prio). A job id
+-- prio), then the events stream MAXLEN, m, m event blobs: the caller's
+-- `queued` events go onto the shared stream P events first (rq_events.h;
+-- opaque here, best effort: pcall), before any of these jobs can be leased.
+-- Each job goes to the tail of its own queue (qid x prio). A job id
 -- that already exists is left alone, so a retried batch after a lost reply
 -- adds nothing twice. A qid seen for the first time joins P queues and the
 -- queue sets of the registered runners that cover it (O(runners), once per
 -- new queue, never per job), and wakes every waiting leaser ('*'): their
 -- eligible queues grew. Returns the number of jobs added.
 local n = tonumber(ARGV[1])
+local e = 2 + 6 * n
+local maxlen, m = ARGV[e], tonumber(ARGV[e + 1] or '0') or 0
+for i = 1, m do
+    redis.pcall('XADD', P .. 'events', 'MAXLEN', '~', maxlen, '*', 'e', ARGV[e + 1 + i])
+end
 local now = now_ms()
 local groups = {}
 local added, new_queue = 0, false

@@ -11,7 +11,17 @@ static const char *rq_prio_code(uint32_t p)
     return p == DP_PRIORITY_HIGH ? "h" : p == DP_PRIORITY_LOW ? "l" : "n";
 }
 
-static int rq_enqueue_chunk(rq_conn *c, const rq_job_in *jobs, size_t n, size_t *added, dp_err *err)
+/* The stream entries of one chunk: blobs [from, from + n) of events, or none. */
+static void rq_args_events(rq_args *a, const rq_blobs *events, size_t from, size_t n)
+{
+    rq_args_u64(a, RQ_EVENTS_MAXLEN);
+    rq_args_u64(a, events != NULL ? n : 0);
+    for (size_t i = from; events != NULL && i < from + n; i++)
+        rq_args_add(a, events->v[i], events->len[i]);
+}
+
+static int rq_enqueue_chunk(rq_conn *c, const rq_job_in *jobs, size_t n, const rq_blobs *events,
+                            size_t from, size_t *added, dp_err *err)
 {
     rq_args a = {0};
     rq_args_u64(&a, n);
@@ -30,6 +40,7 @@ static int rq_enqueue_chunk(rq_conn *c, const rq_job_in *jobs, size_t n, size_t 
         rq_args_dup(&a, qid);
         rq_args_str(&a, rq_prio_code(jobs[i].priority));
     }
+    rq_args_events(&a, events, from, n);
     redisReply *r = NULL;
     /* Retry-safe: the script skips job ids that already exist. */
     int rc = rq_eval(c, RQ_LUA_ENQUEUE, &a, RQ_RETRY, &r, err);
@@ -43,7 +54,15 @@ static int rq_enqueue_chunk(rq_conn *c, const rq_job_in *jobs, size_t n, size_t 
 
 int rq_enqueue(rq_conn *c, const rq_job_in *jobs, size_t n, size_t *added, dp_err *err)
 {
+    return rq_enqueue_streamed(c, jobs, n, NULL, added, err);
+}
+
+int rq_enqueue_streamed(rq_conn *c, const rq_job_in *jobs, size_t n, const rq_blobs *events,
+                        size_t *added, dp_err *err)
+{
     size_t total = 0;
+    if (events != NULL && events->n != n)
+        return dp_err_set(err, DP_EINVAL, "enqueue: %zu events for %zu jobs", events->n, n);
     if (added)
         *added = 0;
     for (size_t i = 0; i < n; i++) {
@@ -59,7 +78,7 @@ int rq_enqueue(rq_conn *c, const rq_job_in *jobs, size_t n, size_t *added, dp_er
     }
     for (size_t i = 0; i < n; i += RQ_BATCH_MAX) {
         size_t m = n - i < RQ_BATCH_MAX ? n - i : RQ_BATCH_MAX;
-        int rc = rq_enqueue_chunk(c, jobs + i, m, &total, err);
+        int rc = rq_enqueue_chunk(c, jobs + i, m, events, i, &total, err);
         if (added)
             *added = total;
         if (rc != DP_OK)
@@ -158,10 +177,7 @@ static int rq_complete_chunk(rq_conn *c, const char *runner_id, rq_complete_item
         rq_args_u64(&a, items[i].attempt);
         rq_args_str(&a, items[i].runner_id != NULL ? items[i].runner_id : "");
     }
-    rq_args_u64(&a, RQ_EVENTS_MAXLEN);
-    rq_args_u64(&a, events != NULL ? events->n : 0);
-    for (size_t i = 0; events != NULL && i < events->n; i++)
-        rq_args_add(&a, events->v[i], events->len[i]);
+    rq_args_events(&a, events, 0, events != NULL ? events->n : 0);
     redisReply *r = NULL;
     /* Retry-safe: a repeat of an accepted complete is recognised. */
     int rc = rq_eval(c, RQ_LUA_COMPLETE, &a, RQ_RETRY, &r, err);

@@ -3,9 +3,10 @@
  * itself (rq_lease_claim_streamed), so this test holds its shape to the
  * wire decoder of messages/ (a field renamed on either side fails here),
  * and checks one event per newly leased job, none for a retry answered from
- * its first try, none without an event ts. The complete script adds the
- * caller's blobs (rq_lease_complete_streamed) after the completes, in
- * order. */
+ * its first try, none without an event ts. The enqueue and complete
+ * scripts add the caller's blobs (rq_enqueue_streamed,
+ * rq_lease_complete_streamed), in order: the enqueue's before the jobs can
+ * be leased, so before their `leased` events. */
 #include "dispatch/redis/rq_events.h"
 #include "messages/msg.h"
 #include "tests/dispatch/rq_test_util.h"
@@ -166,12 +167,51 @@ static void test_complete_streams_blobs(void **state)
     rq_leases_free(l, 2);
 }
 
+static void test_enqueue_streams_blobs_first(void **state)
+{
+    fx *f = *state;
+    char ids[2][16];
+    rq_job_in jobs[2];
+    void *v[2];
+    size_t len[2];
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(ids[i], sizeof ids[i], "q-%zu", i);
+        jobs[i] = (rq_job_in){.job_id = ids[i], .spec = "spec", .spec_len = 4};
+        dp_msg m = {.type = DP_MSG_EVENT};
+        m.event = (dp_msg_event){
+            .job_id = ids[i], .state = DP_JOB_QUEUED, .ts = "2026-12-01T05:32:00.000Z"};
+        dp_err err = {0};
+        assert_int_equal(dp_msg_encode_buf(&m, &v[i], &len[i], &err), DP_OK);
+    }
+    rq_blobs blobs = {(const void *const *)v, len, 2};
+    dp_err err = {0};
+    size_t added = 0;
+    /* one blob per job, or none */
+    rq_blobs short_blobs = {(const void *const *)v, len, 1};
+    assert_int_equal(rq_enqueue_streamed(f->c, jobs, 2, &short_blobs, &added, &err), DP_EINVAL);
+    assert_int_equal(rq_enqueue_streamed(f->c, jobs, 2, &blobs, &added, &err), DP_OK);
+    assert_int_equal(added, 2);
+    rq_lease l[2];
+    assert_int_equal(lease(f, 2, "req-q", "2026-12-01T05:32:00.001Z", l), 2);
+    read_stream(f);
+    assert_int_equal(f->n_bad, 0);
+    assert_int_equal(f->n_got, 4);
+    for (size_t i = 0; i < 2; i++) {
+        assert_string_equal(f->got[i].event.job_id, ids[i]);
+        assert_int_equal(f->got[i].event.state, DP_JOB_QUEUED);
+        assert_int_equal(f->got[2 + i].event.state, DP_JOB_LEASED);
+        free(v[i]);
+    }
+    rq_leases_free(l, 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_leased_events_decode, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retry_and_no_ts_stream_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_complete_streams_blobs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_enqueue_streams_blobs_first, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
