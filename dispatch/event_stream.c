@@ -11,14 +11,18 @@ int event_stream_encode(const dp_msg_event *evs, size_t n, event_blobs *out, dp_
     *out = (event_blobs){0};
     if (n == 0)
         return DP_OK;
-    out->v = calloc(n, sizeof *out->v);
-    out->len = calloc(n, sizeof *out->len);
+    size_t n_blobs = (n + RQ_EVENTS_PER_ENTRY - 1) / RQ_EVENTS_PER_ENTRY;
+    out->v = calloc(n_blobs, sizeof *out->v);
+    out->len = calloc(n_blobs, sizeof *out->len);
     if (out->v == NULL || out->len == NULL) {
         event_stream_blobs_free(out);
         return dp_err_set(err, DP_ENOMEM, "out of memory encoding %zu events", n);
     }
-    for (; out->n < n; out->n++) {
-        dp_msg m = {.type = DP_MSG_EVENT, .event = evs[out->n]};
+    for (; out->n < n_blobs; out->n++) {
+        size_t from = out->n * RQ_EVENTS_PER_ENTRY;
+        dp_msg m = {.type = DP_MSG_EVENTS};
+        m.events.events = (dp_msg_event *)evs + from; /* borrowed for the encoding */
+        m.events.n_events = n - from < RQ_EVENTS_PER_ENTRY ? n - from : RQ_EVENTS_PER_ENTRY;
         int rc = dp_msg_encode_buf(&m, &out->v[out->n], &out->len[out->n], err);
         if (rc != DP_OK) {
             event_stream_blobs_free(out);

@@ -16,13 +16,15 @@
 
 #include <stddef.h>
 
-/* Encodes each event as a wire `event` message and XADDs them in one round
- * trip. A failure logs `events_not_streamed` (events are best effort). */
+/* Encodes the events as wire `events` batches of RQ_EVENTS_PER_ENTRY and
+ * XADDs them (one entry per batch) in one round trip. A failure logs
+ * `events_not_streamed` (events are best effort). */
 int event_stream_add(rq_conn *rq, const dp_msg_event *evs, size_t n, dp_err *err);
 
-/* The stream blobs of n events (each a wire `event` message) for a script
- * that adds them itself (rq_lease_complete_streamed). The blobs are the
- * caller's: event_stream_blobs_free. */
+/* The stream blobs of n events (wire `events` batches of at most
+ * RQ_EVENTS_PER_ENTRY, one per stream entry) for a script that adds them
+ * itself (rq_enqueue_streamed, rq_lease_complete_streamed). The blobs are
+ * the caller's: event_stream_blobs_free. */
 typedef struct {
     void **v;
     size_t *len;

@@ -16,8 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Entries taken from the stream per read: one `events` message. */
-#define PUBLISHER_READ_MAX 512
+/* Entries taken from the stream per read, and the events they may hold:
+ * one `events` message. */
+#define PUBLISHER_READ_ENTRIES 16
+#define PUBLISHER_READ_MAX (PUBLISHER_READ_ENTRIES * RQ_EVENTS_PER_ENTRY)
 
 typedef struct {
     char url[1024];
@@ -71,22 +73,33 @@ static void on_events(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
     publish(state, m->events.events, m->events.n_events);
 }
 
-/* One entry of the shared stream: the event gets its global id and joins
- * the batch published after the read (reader thread only). */
+/* Moves ev into the batch published after the read, with global id i of
+ * the entry (rq_event_id_of); the batch owns it from here. */
+static void take_event(publisher_state *s, dp_msg_event *ev, const char *entry_id, size_t i)
+{
+    char eid[RQ_EVENT_ID_MAX];
+    if (s->n_read == PUBLISHER_READ_MAX || rq_event_id_of(entry_id, i, eid) != 0)
+        return;
+    free(ev->eid);
+    if ((ev->eid = strdup(eid)) == NULL)
+        return;
+    s->read[s->n_read++] = *ev;
+    memset(ev, 0, sizeof *ev);
+}
+
+/* One entry of the shared stream, an `events` batch (or one `event`): each
+ * event gets its global id and joins the batch published after the read
+ * (reader thread only). */
 static void on_stream_entry(void *arg, const char *id, const char *data, size_t len)
 {
     publisher_state *s = arg;
     dp_msg m;
     if (dp_msg_decode(data, len, &m, NULL) != DP_OK)
         return;
-    if (m.type == DP_MSG_EVENT && s->n_read < PUBLISHER_READ_MAX) {
-        free(m.event.eid);
-        m.event.eid = strdup(id);
-        if (m.event.eid != NULL) {
-            s->read[s->n_read++] = m.event; /* moved */
-            memset(&m.event, 0, sizeof m.event);
-        }
-    }
+    if (m.type == DP_MSG_EVENT)
+        take_event(s, &m.event, id, 0);
+    for (size_t i = 0; m.type == DP_MSG_EVENTS && i < m.events.n_events; i++)
+        take_event(s, &m.events.events[i], id, i);
     dp_msg_free(&m);
 }
 
@@ -130,8 +143,8 @@ static void *reader_main(void *arg)
             nap_ms(PUBLISHER_BLOCK_MS);
             continue;
         }
-        int n = rq_events_read(c, after, PUBLISHER_READ_MAX, PUBLISHER_BLOCK_MS, on_stream_entry, s,
-                               &err);
+        int n = rq_events_read(c, after, PUBLISHER_READ_ENTRIES, PUBLISHER_BLOCK_MS,
+                               on_stream_entry, s, &err);
         publish_read(s);
         if (n < 0) {
             if (failures++ == 0)

@@ -168,12 +168,12 @@ typedef struct {
     size_t n;
 } rq_blobs;
 
-/* rq_enqueue that first adds events->v[i] (one blob per job, or events
- * NULL: none) to the shared event stream (rq_events.h) in the same script
- * call as the jobs it announces: on the stream before any replica can lease
- * them, with no round trip of its own. Best effort like every event: an
- * XADD that fails enqueues all the same; a call retried after a lost reply
- * may add them twice. events->n must be n. */
+/* rq_enqueue that first adds each blob of events (NULL: none) as an entry
+ * of the shared event stream (rq_events.h), in the script call of the first
+ * RQ_BATCH_MAX jobs: on the stream before any replica can lease one of the
+ * jobs they announce, with no round trip of their own. Best effort like
+ * every event: an XADD that fails enqueues all the same; a call retried
+ * after a lost reply may add them twice. */
 int rq_enqueue_streamed(rq_conn *c, const rq_job_in *jobs, size_t n, const rq_blobs *events,
                         size_t *added, dp_err *err);
 
@@ -196,7 +196,7 @@ int rq_lease_claim(rq_conn *c, const char *runner_id, uint32_t k, const char *re
 /* rq_lease_claim that also puts each newly leased job's `leased` event
  * onto the shared event stream (rq_events.h) in the same script: on the
  * stream before the caller can hand the job out, in one round trip. The
- * script writes each blob as an `event` wire message of event_version
+ * script writes `events` wire batches of event_version
  * (messages/msg.h: DP_MSG_VERSION; the shape of its body is written in
  * rq_lease.lua and checked against the decoder by test_rq_lease_events),
  * stamped event_ts (RFC 3339). event_ts NULL: no events. A retry answered

@@ -149,3 +149,15 @@ void rq_event_id_format(uint64_t v, char out[RQ_EVENT_ID_MAX])
 {
     snprintf(out, RQ_EVENT_ID_MAX, "%" PRIu64 "-%" PRIu64, v >> 20, v & ((1u << 20) - 1));
 }
+
+int rq_event_id_of(const char *entry_id, size_t i, char out[RQ_EVENT_ID_MAX])
+{
+    uint64_t v;
+    if (i >= RQ_EVENTS_PER_ENTRY || rq_event_id_parse(entry_id, &v) != 0)
+        return -1;
+    uint64_t ms = v >> 20, seq = v & ((1u << 20) - 1);
+    if (seq >= (1u << 20) / RQ_EVENTS_PER_ENTRY)
+        return -1;
+    rq_event_id_format(ms << 20 | (seq * RQ_EVENTS_PER_ENTRY + i), out);
+    return 0;
+}

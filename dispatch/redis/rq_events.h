@@ -1,9 +1,14 @@
 /* Job events shared by every replica: a capped Redis stream `<prefix>events`
- * (XADD MAXLEN ~ RQ_EVENTS_MAXLEN). Each entry holds one opaque blob (field
- * "e"; dispatch/ puts an encoded `event` message there); its stream id
- * ("<ms>-<seq>", assigned by Redis, increasing) is the event's global id, the
- * same on every replica, so a reader can resume after any id it was given
- * by any replica (`Last-Event-ID`), and order is the order of XADD.
+ * (XADD MAXLEN ~ RQ_EVENTS_MAXLEN entries). Each entry holds one opaque blob
+ * (field "e"; dispatch/ puts an encoded `events` batch of at most
+ * RQ_EVENTS_PER_ENTRY events there, or one `event`). Event i of the entry
+ * with stream id "<ms>-<seq>" (assigned by Redis, increasing) has the
+ * global id "<ms>-<seq * RQ_EVENTS_PER_ENTRY + i>" (rq_event_id_of): the
+ * same on every replica and increasing along the stream, so a reader can
+ * resume after any id it was given by any replica (`Last-Event-ID`), and
+ * order is the order of XADD, then of the batch. One entry per batch, not
+ * per event: an XADD (and its share of XREAD) per job state change cost
+ * Redis about a third of its CPU per job (issue 10).
  *
  * Ownership: blobs are borrowed for the call; the entries handed to the
  * callback live until it returns. */
@@ -15,7 +20,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RQ_EVENTS_MAXLEN 100000 /* about a minute of events at full load */
+/* Entries kept: the publishers' catch-up after a reconnect is all the
+ * history that is read (SSE resumes from each replica's own ring). At most
+ * RQ_EVENTS_MAXLEN x RQ_EVENTS_PER_ENTRY events (~40 MB at ~150 bytes
+ * each); seconds of events at full load. */
+#define RQ_EVENTS_MAXLEN 4000
+#define RQ_EVENTS_PER_ENTRY 64 /* events in one entry's batch */
 #define RQ_EVENT_ID_MAX 48
 
 /* XADD of n blobs in one round trip, in order. A connection lost mid-way is
@@ -40,5 +50,10 @@ int rq_events_last_id(rq_conn *c, char out[RQ_EVENT_ID_MAX], dp_err *err);
  * Parsing refuses anything else (returns -1). */
 int rq_event_id_parse(const char *s, uint64_t *out);
 void rq_event_id_format(uint64_t v, char out[RQ_EVENT_ID_MAX]);
+
+/* The global id of event i (< RQ_EVENTS_PER_ENTRY) of the entry with stream
+ * id entry_id: -1 when entry_id is not "<ms>-<seq>" or seq is too large (a
+ * million entries in one ms). */
+int rq_event_id_of(const char *entry_id, size_t i, char out[RQ_EVENT_ID_MAX]);
 
 #endif

@@ -1,5 +1,5 @@
 -- lease: ARGV = runner_id, k, request_id ('' for none), event ts ('' for no
--- events), events stream MAXLEN, message version.
+-- events), events stream MAXLEN, message version, events per entry.
 -- Returns {code, ...}: code 0 then (job_id, attempt, spec) triples; code 5 when
 -- the runner is unknown or was reaped (it must re-register).
 -- With an event ts, each newly leased job's `leased` event goes onto the
@@ -98,17 +98,22 @@ if #got > 0 then
     push_all('SADD', K_LEASED, got)
     push_all('SADD', rk .. ':jobs', got)
 end
--- The events: each an `event` wire message (messages/msg_schema.c,
--- event_fields; its decoder takes keys in any order). Best effort, like
--- every event: a failed XADD never undoes the lease.
+-- The events: `events` wire batches (messages/msg_schema.c, events_fields
+-- and event_fields; its decoder takes keys in any order), one stream entry
+-- per `per` events. Best effort, like every event: a failed XADD never
+-- undoes the lease.
 local ev_ts = ARGV[4] or ''
-if ev_ts ~= '' then
-    local maxlen, version = ARGV[5], tonumber(ARGV[6])
+if ev_ts ~= '' and #got > 0 then
+    local maxlen, version, per = ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7])
+    local evs = {}
     for i = 1, #got do
         local att = tonumber(string.match(resp[i], ':(%d+)$'))
-        redis.pcall('XADD', P .. 'events', 'MAXLEN', '~', maxlen, '*', 'e', cmsgpack.pack({
-            v = version, t = 'event',
-            b = {jid = got[i], st = 'leased', rid = rid, att = att, ts = ev_ts}}))
+        evs[#evs + 1] = {jid = got[i], st = 'leased', rid = rid, att = att, ts = ev_ts}
+        if #evs == per or i == #got then
+            redis.pcall('XADD', P .. 'events', 'MAXLEN', '~', maxlen, '*', 'e',
+                cmsgpack.pack({v = version, t = 'events', b = {evs = evs}}))
+            evs = {}
+        end
     end
 end
 -- One HSET for the round-robin counters and the request record.

@@ -12,16 +12,17 @@ static const char *rq_prio_code(uint32_t p)
 }
 
 /* The stream entries of one chunk: blobs [from, from + n) of events, or none. */
-static void rq_args_events(rq_args *a, const rq_blobs *events, size_t from, size_t n)
+/* The stream entries a script adds (events: NULL for none). */
+static void rq_args_events(rq_args *a, const rq_blobs *events)
 {
     rq_args_u64(a, RQ_EVENTS_MAXLEN);
-    rq_args_u64(a, events != NULL ? n : 0);
-    for (size_t i = from; events != NULL && i < from + n; i++)
+    rq_args_u64(a, events != NULL ? events->n : 0);
+    for (size_t i = 0; events != NULL && i < events->n; i++)
         rq_args_add(a, events->v[i], events->len[i]);
 }
 
 static int rq_enqueue_chunk(rq_conn *c, const rq_job_in *jobs, size_t n, const rq_blobs *events,
-                            size_t from, size_t *added, dp_err *err)
+                            size_t *added, dp_err *err)
 {
     rq_args a = {0};
     rq_args_u64(&a, n);
@@ -40,7 +41,7 @@ static int rq_enqueue_chunk(rq_conn *c, const rq_job_in *jobs, size_t n, const r
         rq_args_dup(&a, qid);
         rq_args_str(&a, rq_prio_code(jobs[i].priority));
     }
-    rq_args_events(&a, events, from, n);
+    rq_args_events(&a, events);
     redisReply *r = NULL;
     /* Retry-safe: the script skips job ids that already exist. */
     int rc = rq_eval(c, RQ_LUA_ENQUEUE, &a, RQ_RETRY, &r, err);
@@ -61,8 +62,6 @@ int rq_enqueue_streamed(rq_conn *c, const rq_job_in *jobs, size_t n, const rq_bl
                         size_t *added, dp_err *err)
 {
     size_t total = 0;
-    if (events != NULL && events->n != n)
-        return dp_err_set(err, DP_EINVAL, "enqueue: %zu events for %zu jobs", events->n, n);
     if (added)
         *added = 0;
     for (size_t i = 0; i < n; i++) {
@@ -78,7 +77,8 @@ int rq_enqueue_streamed(rq_conn *c, const rq_job_in *jobs, size_t n, const rq_bl
     }
     for (size_t i = 0; i < n; i += RQ_BATCH_MAX) {
         size_t m = n - i < RQ_BATCH_MAX ? n - i : RQ_BATCH_MAX;
-        int rc = rq_enqueue_chunk(c, jobs + i, m, events, i, &total, err);
+        /* the events ride with the first chunk: before any of the jobs */
+        int rc = rq_enqueue_chunk(c, jobs + i, m, i == 0 ? events : NULL, &total, err);
         if (added)
             *added = total;
         if (rc != DP_OK)
@@ -114,6 +114,7 @@ int rq_lease_claim_streamed(rq_conn *c, const char *runner_id, uint32_t k, const
     rq_args_str(&a, event_ts != NULL ? event_ts : "");
     rq_args_u64(&a, RQ_EVENTS_MAXLEN);
     rq_args_u64(&a, event_version);
+    rq_args_u64(&a, RQ_EVENTS_PER_ENTRY);
     redisReply *r = NULL;
     /* Only a lease with a request id may be retried: the retry is answered
      * from what the first try recorded. */
@@ -177,7 +178,7 @@ static int rq_complete_chunk(rq_conn *c, const char *runner_id, rq_complete_item
         rq_args_u64(&a, items[i].attempt);
         rq_args_str(&a, items[i].runner_id != NULL ? items[i].runner_id : "");
     }
-    rq_args_events(&a, events, 0, events != NULL ? events->n : 0);
+    rq_args_events(&a, events);
     redisReply *r = NULL;
     /* Retry-safe: a repeat of an accepted complete is recognised. */
     int rc = rq_eval(c, RQ_LUA_COMPLETE, &a, RQ_RETRY, &r, err);
@@ -214,9 +215,6 @@ int rq_lease_complete_streamed(rq_conn *c, const char *runner_id, rq_complete_it
             (items[i].runner_id != NULL &&
              (rc = rq_check_id(items[i].runner_id, "runner id", err)) != DP_OK))
             return rc;
-    if (events != NULL && events->n > RQ_BATCH_MAX)
-        return dp_err_set(err, DP_EINVAL, "complete: %zu events, at most %u", events->n,
-                          RQ_BATCH_MAX);
     /* the events ride with the first chunk */
     for (size_t i = 0; i < n; i += RQ_BATCH_MAX) {
         size_t m = n - i < RQ_BATCH_MAX ? n - i : RQ_BATCH_MAX;

@@ -11,6 +11,7 @@
 #include "messages/msg.h"
 #include "tests/dispatch/rq_test_util.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +21,7 @@ typedef struct {
     rq_conn *c;
     char runner[DP_ID_MAX];
     dp_msg got[16];
-    size_t n_got, n_bad;
+    size_t n_got, n_bad, n_entries;
 } fx;
 
 static int setup(void **state)
@@ -43,18 +44,29 @@ static int teardown(void **state)
     return 0;
 }
 
+/* Each entry holds an `events` batch (or one `event`): flattened into
+ * f->got, one `event` each, in stream order. */
 static void on_entry(void *arg, const char *id, const char *data, size_t len)
 {
     fx *f = arg;
     (void)id;
     dp_err err = {0};
-    if (f->n_got == sizeof f->got / sizeof f->got[0] ||
-        dp_msg_decode(data, len, &f->got[f->n_got], &err) != DP_OK) {
+    dp_msg m;
+    if (dp_msg_decode(data, len, &m, &err) != DP_OK) {
         print_message("undecodable entry: %s\n", err.msg);
         f->n_bad++;
         return;
     }
-    f->n_got++;
+    size_t n = m.type == DP_MSG_EVENTS ? m.events.n_events : m.type == DP_MSG_EVENT ? 1 : 0;
+    for (size_t i = 0; i < n && f->n_got < sizeof f->got / sizeof f->got[0]; i++) {
+        dp_msg *e = &f->got[f->n_got++];
+        *e = (dp_msg){.type = DP_MSG_EVENT};
+        dp_msg_event *from = m.type == DP_MSG_EVENTS ? &m.events.events[i] : &m.event;
+        e->event = *from;
+        memset(from, 0, sizeof *from);
+    }
+    f->n_entries++;
+    dp_msg_free(&m);
 }
 
 /* Every entry on the stream so far (from the start; BLOCK 1 ms, as 0 would
@@ -90,6 +102,7 @@ static void test_leased_events_decode(void **state)
     read_stream(f);
     assert_int_equal(f->n_bad, 0);
     assert_int_equal(f->n_got, 2);
+    assert_int_equal(f->n_entries, 1); /* one entry per lease call */
     for (size_t i = 0; i < 2; i++) {
         const dp_msg *m = &f->got[i];
         assert_int_equal(m->type, DP_MSG_EVENT);
@@ -167,6 +180,26 @@ static void test_complete_streams_blobs(void **state)
     rq_leases_free(l, 2);
 }
 
+/* Event i of an entry has the global id "<ms>-<seq * 64 + i>": increasing
+ * along the stream and within the batch. */
+static void test_event_ids_of_entries(void **state)
+{
+    (void)state;
+    char a[RQ_EVENT_ID_MAX], b[RQ_EVENT_ID_MAX], c[RQ_EVENT_ID_MAX];
+    assert_int_equal(rq_event_id_of("1700000000000-0", 0, a), 0);
+    assert_string_equal(a, "1700000000000-0");
+    assert_int_equal(rq_event_id_of("1700000000000-0", RQ_EVENTS_PER_ENTRY - 1, b), 0);
+    assert_int_equal(rq_event_id_of("1700000000000-1", 0, c), 0);
+    uint64_t va, vb, vc;
+    assert_int_equal(rq_event_id_parse(a, &va), 0);
+    assert_int_equal(rq_event_id_parse(b, &vb), 0);
+    assert_int_equal(rq_event_id_parse(c, &vc), 0);
+    assert_true(va < vb && vb < vc);
+    assert_int_equal(rq_event_id_of("1700000000000-0", RQ_EVENTS_PER_ENTRY, a), -1);
+    assert_int_equal(rq_event_id_of("1700000000000-16384", 0, a), -1); /* seq too large */
+    assert_int_equal(rq_event_id_of("nope", 0, a), -1);
+}
+
 static void test_enqueue_streams_blobs_first(void **state)
 {
     fx *f = *state;
@@ -186,9 +219,6 @@ static void test_enqueue_streams_blobs_first(void **state)
     rq_blobs blobs = {(const void *const *)v, len, 2};
     dp_err err = {0};
     size_t added = 0;
-    /* one blob per job, or none */
-    rq_blobs short_blobs = {(const void *const *)v, len, 1};
-    assert_int_equal(rq_enqueue_streamed(f->c, jobs, 2, &short_blobs, &added, &err), DP_EINVAL);
     assert_int_equal(rq_enqueue_streamed(f->c, jobs, 2, &blobs, &added, &err), DP_OK);
     assert_int_equal(added, 2);
     rq_lease l[2];
@@ -212,6 +242,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_retry_and_no_ts_stream_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_complete_streams_blobs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_enqueue_streams_blobs_first, setup, teardown),
+        cmocka_unit_test(test_event_ids_of_entries),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
