@@ -1,0 +1,11 @@
+-- dispatch schema v8: room on every page of jobs for a job's next version.
+-- A lease mark is a HOT update (migration 7) only when the new version fits
+-- on the row's page. With fillfactor 80 an insert batch fills pages to 80 %,
+-- and the lease versions fit only once the queued versions are pruned, which
+-- PostgreSQL skips while another session's snapshot still sees them or
+-- another backend pins the page: under load (2 runners x 16 slots, no-op
+-- jobs) about half the lease marks were not HOT, each writing an entry into
+-- every index of jobs. At 50 nearly all are (docs/store.md, issue 10); the
+-- price is a jobs table up to 1.6 times larger. Pages written before this
+-- keep their layout until the table is rewritten (VACUUM FULL).
+ALTER TABLE jobs SET (fillfactor = 50);
