@@ -95,6 +95,23 @@ int store_call_json(store_db *db, const char *name, const json_t *batch, const c
 int store_call_json_n(store_db *db, const char *name, const json_t *batch, size_t n,
                       const char *what, PGresult **out, dp_err *err);
 
+/* One array parameter being built (store_arr.c): a PostgreSQL array literal
+ * in text format, expanded server side with unnest. s is heap-owned
+ * (store_arr_free); zero-initialise before the first element. */
+typedef struct {
+    char *s;
+    size_t len, cap;
+    int n; /* elements so far */
+    int oom;
+} store_arr;
+
+void store_arr_raw(store_arr *b, const char *v); /* v verbatim: a number, or NULL */
+void store_arr_int(store_arr *b, long long v);
+void store_arr_str(store_arr *b, const char *v); /* quoted; NULL is SQL NULL */
+/* Closes the literal; DP_ENOMEM when any append failed. */
+int store_arr_finish(store_arr *b);
+void store_arr_free(store_arr *b);
+
 /* The affected-row count of an INSERT/UPDATE result. */
 size_t store_cmd_rows(const PGresult *res);
 

@@ -76,47 +76,6 @@ int store_insert_jobs_owned(store_db *db, const dp_job_spec *specs, size_t n, co
     return rc;
 }
 
-int store_mark_leased(store_db *db, const store_lease *leases, size_t n, size_t *n_changed,
-                      dp_err *err)
-{
-    if (n_changed != NULL)
-        *n_changed = 0;
-    if (n == 0)
-        return DP_OK;
-    json_t *arr = json_array();
-    for (size_t i = 0; i < n && arr != NULL; i++) {
-        if (leases[i].job_id == NULL || leases[i].runner_id == NULL) {
-            json_decref(arr);
-            return dp_err_set(err, DP_EINVAL,
-                              "store_mark_leased: leases[%zu]: job_id and runner_id required", i);
-        }
-        arr = append_or_fail(arr, json_pack("{s:o, s:I, s:o}", "job_id", opt_str(leases[i].job_id),
-                                            "attempt", (json_int_t)leases[i].attempt, "runner_id",
-                                            opt_str(leases[i].runner_id)));
-    }
-    return call_batch(db, ST_MARK_LEASED, arr, n, "mark leased", n_changed, err);
-}
-
-int store_mark_failed(store_db *db, const store_failure *items, size_t n, size_t *n_changed,
-                      dp_err *err)
-{
-    if (n_changed != NULL)
-        *n_changed = 0;
-    if (n == 0)
-        return DP_OK;
-    json_t *arr = json_array();
-    for (size_t i = 0; i < n && arr != NULL; i++) {
-        if (items[i].job_id == NULL) {
-            json_decref(arr);
-            return dp_err_set(err, DP_EINVAL, "store_mark_failed: items[%zu]: job_id required", i);
-        }
-        arr = append_or_fail(arr, json_pack("{s:o, s:I, s:o}", "job_id", opt_str(items[i].job_id),
-                                            "attempts", (json_int_t)items[i].attempts, "message",
-                                            opt_str(items[i].message)));
-    }
-    return call_batch(db, ST_MARK_FAILED, arr, n, "mark failed", n_changed, err);
-}
-
 /* Shared by cancel and requeue: row 0 is (changed count, state before). */
 static int transition(store_db *db, const char *stmt, const char *job_id, const char *arg2,
                       const char *what, const char *refused_state, dp_err *err)

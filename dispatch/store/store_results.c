@@ -5,92 +5,10 @@
  * (bench/bench_results_sql.c, docs/store.md). */
 #include "dispatch/store/store_internal.h"
 
-#include "common/job_json.h"
-
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* One array parameter being built; s is heap-owned. */
-typedef struct {
-    char *s;
-    size_t len, cap;
-    int n; /* elements so far */
-    int oom;
-} arr_buf;
-
-static void put(arr_buf *b, const char *p, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->len + n + 2 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 2)
-            cap *= 2;
-        char *s = realloc(b->s, cap);
-        if (s == NULL) {
-            b->oom = 1;
-            return;
-        }
-        b->s = s;
-        b->cap = cap;
-    }
-    memcpy(b->s + b->len, p, n);
-    b->len += n;
-    b->s[b->len] = '\0';
-}
-
-static void sep(arr_buf *b)
-{
-    put(b, b->n++ == 0 ? "{" : ",", 1);
-}
-
-static void add_raw(arr_buf *b, const char *v)
-{
-    sep(b);
-    put(b, v, strlen(v));
-}
-
-static void add_int(arr_buf *b, long long v)
-{
-    char num[32];
-    snprintf(num, sizeof num, "%lld", v);
-    add_raw(b, num);
-}
-
-/* A quoted element; invalid UTF-8 becomes U+FFFD (as the job view shows
- * program output), NULL is SQL NULL. */
-static void add_str(arr_buf *b, const char *v)
-{
-    if (v == NULL) {
-        add_raw(b, "NULL");
-        return;
-    }
-    json_t *clean = dp_json_string_lossy(v, strlen(v));
-    const char *p = clean != NULL ? json_string_value(clean) : NULL;
-    if (p == NULL) {
-        b->oom = 1;
-        json_decref(clean);
-        return;
-    }
-    sep(b);
-    put(b, "\"", 1);
-    for (const char *q = p; *q; q++) {
-        if (*q == '"' || *q == '\\')
-            put(b, "\\", 1);
-        put(b, q, 1);
-    }
-    put(b, "\"", 1);
-    json_decref(clean);
-}
-
-static void finish(arr_buf *b)
-{
-    if (b->n == 0)
-        put(b, "{", 1);
-    put(b, "}", 1);
-}
 
 enum {
     A_JOB,
@@ -115,7 +33,7 @@ enum {
     N_ARRAYS
 };
 
-static int build(const store_result_in *in, size_t n, arr_buf a[N_ARRAYS], dp_err *err)
+static int build(const store_result_in *in, size_t n, store_arr a[N_ARRAYS], dp_err *err)
 {
     for (size_t i = 0; i < n; i++) {
         const dp_job_result *r = in[i].result;
@@ -127,34 +45,34 @@ static int build(const store_result_in *in, size_t n, arr_buf a[N_ARRAYS], dp_er
                               i);
         char score[40];
         snprintf(score, sizeof score, "%.17g", r->score);
-        add_str(&a[A_JOB], r->job_id);
-        add_int(&a[A_ATTEMPT], r->attempt);
-        add_str(&a[A_VERDICT], dp_verdict_name(r->verdict));
-        add_raw(&a[A_SCORE], score);
-        add_str(&a[A_MESSAGE], r->message);
-        add_str(&a[A_RUNNER], in[i].runner_id);
-        add_str(&a[A_LOG_URL], in[i].log_url);
+        store_arr_str(&a[A_JOB], r->job_id);
+        store_arr_int(&a[A_ATTEMPT], r->attempt);
+        store_arr_str(&a[A_VERDICT], dp_verdict_name(r->verdict));
+        store_arr_raw(&a[A_SCORE], score);
+        store_arr_str(&a[A_MESSAGE], r->message);
+        store_arr_str(&a[A_RUNNER], in[i].runner_id);
+        store_arr_str(&a[A_LOG_URL], in[i].log_url);
         for (size_t k = 0; k < r->n_tests; k++) {
             const dp_test_result *t = &r->tests[k];
-            add_int(&a[T_ROW], (long long)i + 1); /* unnest ordinality is 1-based */
-            add_int(&a[T_IDX], (long long)k);
-            add_str(&a[T_NAME], t->name ? t->name : "");
-            add_str(&a[T_VERDICT], dp_verdict_name(t->verdict));
-            add_int(&a[T_EXIT], t->exit_code);
-            add_int(&a[T_SIGNAL], t->signal);
-            add_int(&a[T_TIME], (long long)t->time_ms);
-            add_int(&a[T_WALL], (long long)t->wall_ms);
-            add_int(&a[T_MEM], (long long)t->memory_kb);
-            add_str(&a[T_STDOUT], t->stdout_excerpt);
-            add_str(&a[T_STDERR], t->stderr_excerpt);
-            add_str(&a[T_MESSAGE], t->message);
+            store_arr_int(&a[T_ROW], (long long)i + 1); /* unnest ordinality is 1-based */
+            store_arr_int(&a[T_IDX], (long long)k);
+            store_arr_str(&a[T_NAME], t->name ? t->name : "");
+            store_arr_str(&a[T_VERDICT], dp_verdict_name(t->verdict));
+            store_arr_int(&a[T_EXIT], t->exit_code);
+            store_arr_int(&a[T_SIGNAL], t->signal);
+            store_arr_int(&a[T_TIME], (long long)t->time_ms);
+            store_arr_int(&a[T_WALL], (long long)t->wall_ms);
+            store_arr_int(&a[T_MEM], (long long)t->memory_kb);
+            store_arr_str(&a[T_STDOUT], t->stdout_excerpt);
+            store_arr_str(&a[T_STDERR], t->stderr_excerpt);
+            store_arr_str(&a[T_MESSAGE], t->message);
         }
     }
-    for (int k = 0; k < N_ARRAYS; k++) {
-        finish(&a[k]);
-        if (a[k].oom)
-            return dp_err_set(err, DP_ENOMEM, "record results: out of memory building the batch");
-    }
+    int oom = 0;
+    for (int k = 0; k < N_ARRAYS; k++)
+        oom |= store_arr_finish(&a[k]) != DP_OK;
+    if (oom)
+        return dp_err_set(err, DP_ENOMEM, "record results: out of memory building the batch");
     return DP_OK;
 }
 
@@ -169,7 +87,7 @@ int store_record_results_info(store_db *db, const store_result_in *in, size_t n,
 {
     if (n == 0)
         return DP_OK;
-    arr_buf a[N_ARRAYS];
+    store_arr a[N_ARRAYS];
     memset(a, 0, sizeof a);
     int rc = build(in, n, a, err);
     PGresult *res = NULL;
@@ -180,7 +98,7 @@ int store_record_results_info(store_db *db, const store_result_in *in, size_t n,
         rc = store_call(db, ST_RECORD_RESULTS, N_ARRAYS, params, "record results", &res, err);
     }
     for (int k = 0; k < N_ARRAYS; k++)
-        free(a[k].s);
+        store_arr_free(&a[k]);
     if (rc != DP_OK)
         return rc;
     int rows = PQntuples(res);

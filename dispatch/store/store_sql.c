@@ -26,10 +26,17 @@
  * reclaim, because the newer lease has raised jobs.attempts. The UPDATE's
  * WHERE is re-checked after the row lock, so of two concurrent writers
  * exactly one wins. When a batch holds several results for one job, the
- * newest attempt is tried. Test rows are inserted only for jobs this
- * statement completed. The final SELECT gives each input its outcome (see
- * store_outcome); the jobs it reads are the statement's snapshot, i.e. the
- * state before this batch. */
+ * newest attempt is tried. Test rows and the `completed` history row are
+ * inserted only for jobs this statement completed, fed by the UPDATE's
+ * RETURNING (no join back to the input). The final SELECT gives each input
+ * its outcome (see store_outcome): a recorded one is known from the UPDATE
+ * alone; only the others (duplicates, stale, unknown: rare) look further,
+ * through scalar subqueries that run for those rows only (another input of
+ * the same job that was recorded, else the job row). Every part reads the
+ * statement's snapshot, i.e. the jobs as they were before this batch. The
+ * earlier form joined every input to the UPDATE's output by job id and to
+ * jobs: a nested loop over the CTE (n x n comparisons in a generic plan)
+ * and an index probe per row, in the common case of nothing to find. */
 static const char sql_record_results[] =
     "WITH inp AS ("
     "  SELECT x.i::integer AS i, x.job_id, x.attempt, x.verdict, x.score, x.message,"
@@ -37,49 +44,43 @@ static const char sql_record_results[] =
     "  FROM unnest($1::text[], $2::integer[], $3::text[], $4::float8[], $5::text[], $6::text[],"
     "    $7::text[]) WITH ORDINALITY"
     "    AS x(job_id, attempt, verdict, score, message, runner_id, log_url, i)"
-    "), tin AS ("
-    "  SELECT * FROM unnest($8::integer[], $9::integer[], $10::text[], $11::text[],"
-    "    $12::integer[], $13::integer[], $14::bigint[], $15::bigint[], $16::bigint[],"
-    "    $17::text[], $18::text[], $19::text[]) AS t(r, idx, name, verdict, exit_code, signal,"
-    "    time_ms, wall_ms, memory_kb, stdout, stderr, message)"
-    "), firsts AS ("
-    "  SELECT DISTINCT ON (job_id) * FROM inp ORDER BY job_id, attempt DESC, i"
     "), upd AS ("
     "  UPDATE jobs j SET state = 'completed', verdict = f.verdict, score = f.score,"
     "    message = f.message, runner_id = coalesce(f.runner_id, j.runner_id),"
     "    log_url = f.log_url, result_attempt = f.attempt,"
     "    attempts = greatest(j.attempts, f.attempt), finished_at = now()"
-    "  FROM firsts f WHERE j.id = f.job_id"
+    "  FROM (SELECT DISTINCT ON (job_id) * FROM inp ORDER BY job_id, attempt DESC, i) f"
+    "  WHERE j.id = f.job_id"
     "    AND j.state NOT IN ('completed', 'failed', 'cancelled') AND j.attempts <= f.attempt"
-    "  RETURNING j.id, f.i, f.attempt, j.profile,"
+    "  RETURNING j.id, f.i, f.attempt, f.runner_id, f.message, j.profile,"
     "    extract(epoch FROM clock_timestamp() - j.created_at)::float8 AS age"
     "), tr AS ("
     "  INSERT INTO test_results (job_id, attempt, idx, name, verdict, exit_code, signal,"
     "    time_ms, wall_ms, memory_kb, stdout, stderr, message)"
-    "  SELECT f.job_id, f.attempt, t.idx, t.name, t.verdict, t.exit_code, t.signal, t.time_ms,"
+    "  SELECT u.id, u.attempt, t.idx, t.name, t.verdict, t.exit_code, t.signal, t.time_ms,"
     "    t.wall_ms, t.memory_kb, t.stdout, t.stderr, t.message"
-    "  FROM upd u JOIN firsts f ON f.i = u.i JOIN tin t ON t.r = u.i"
+    "  FROM upd u JOIN unnest($8::integer[], $9::integer[], $10::text[], $11::text[],"
+    "    $12::integer[], $13::integer[], $14::bigint[], $15::bigint[], $16::bigint[],"
+    "    $17::text[], $18::text[], $19::text[]) AS t(r, idx, name, verdict, exit_code, signal,"
+    "    time_ms, wall_ms, memory_kb, stdout, stderr, message) ON t.r = u.i"
     "  ON CONFLICT DO NOTHING"
     "), ev AS ("
     /* the history row lands with the result: exactly once, never lost */
     "  INSERT INTO job_events (job_id, state, attempt, runner_id, message)"
-    "  SELECT f.job_id, 'completed', f.attempt, f.runner_id, f.message"
-    "  FROM upd u JOIN firsts f ON f.i = u.i"
+    "  SELECT u.id, 'completed', u.attempt, u.runner_id, u.message FROM upd u"
     ")"
-    " SELECT n.i, CASE"
-    "   WHEN u.i IS NOT NULL THEN 0"
-    "   WHEN u2.id IS NOT NULL THEN CASE WHEN u2.attempt = n.attempt THEN 1"
-    "     WHEN u2.attempt > n.attempt THEN 4 ELSE 2 END"
-    "   WHEN j.id IS NULL THEN 3"
-    "   WHEN j.state = 'completed' AND j.result_attempt = n.attempt THEN 1"
-    "   WHEN j.state NOT IN ('completed', 'failed', 'cancelled') THEN 4"
-    "   ELSE 2 END,"
+    " SELECT n.i, CASE WHEN u.i IS NOT NULL THEN 0 ELSE coalesce("
+    /* another input of this job was recorded: the same attempt is a
+     * duplicate, an older one stale (the newest is the one tried) */
+    "   (SELECT CASE WHEN u2.attempt = n.attempt THEN 1 WHEN u2.attempt > n.attempt THEN 4"
+    "     ELSE 2 END FROM upd u2 WHERE u2.id = n.job_id),"
+    "   (SELECT CASE WHEN j.state = 'completed' AND j.result_attempt = n.attempt THEN 1"
+    "     WHEN j.state NOT IN ('completed', 'failed', 'cancelled') THEN 4 ELSE 2 END"
+    "    FROM jobs j WHERE j.id = n.job_id),"
+    "   3) END,"
     /* for metrics: the recorded job's profile and its age (submit to now) */
     " u.profile, u.age"
-    " FROM inp n"
-    " LEFT JOIN upd u ON u.i = n.i"
-    " LEFT JOIN upd u2 ON u2.id = n.job_id"
-    " LEFT JOIN jobs j ON j.id = n.job_id"
+    " FROM inp n LEFT JOIN upd u ON u.i = n.i"
     " ORDER BY n.i";
 
 /* clang-format off */
@@ -117,12 +118,13 @@ const store_statement store_statements[] = {
     {ST_JOB_OWNER, "SELECT owner_key FROM jobs WHERE id = $1", 1},
     {ST_RECORD_RESULTS, sql_record_results, 19},
     /* The lease mark and its history row in one statement (only for leases
-     * that changed the job: stale and terminal ones leave no row). */
+     * that changed the job: stale and terminal ones leave no row). The batch
+     * is one typed array per column (store_marks.c): unnest is cheaper to
+     * expand than jsonb_to_recordset (docs/store.md). */
     {ST_MARK_LEASED,
      "WITH u AS (UPDATE jobs j SET state = 'leased', attempts = x.attempt,"
      "  runner_id = x.runner_id, started_at = now()"
-     " FROM (SELECT * FROM jsonb_to_recordset($1::jsonb)"
-     "   AS x(job_id text, attempt integer, runner_id text) LIMIT $2) x"
+     " FROM unnest($1::text[], $2::integer[], $3::text[]) AS x(job_id, attempt, runner_id)"
      " WHERE j.id = x.job_id AND j.state NOT IN ('completed', 'failed', 'cancelled')"
      "   AND j.attempts <= x.attempt"
      /* the same lease told twice (a lease retried with its request id, on
@@ -132,21 +134,20 @@ const store_statement store_statements[] = {
      " RETURNING j.id, x.attempt, x.runner_id)"
      " INSERT INTO job_events (job_id, state, attempt, runner_id)"
      " SELECT id, 'leased', attempt, runner_id FROM u",
-     2},
+     3},
     /* Each transition writes its history row in its own statement: a crash
      * can lose neither without the other. */
     {ST_MARK_FAILED,
      "WITH u AS (UPDATE jobs j SET state = 'failed', verdict = 'SE', score = 0,"
      "  message = x.message, finished_at = now(),"
      "  attempts = greatest(j.attempts, coalesce(x.attempts, 0))"
-     " FROM (SELECT * FROM jsonb_to_recordset($1::jsonb)"
-     "   AS x(job_id text, attempts integer, message text) LIMIT $2) x"
+     " FROM unnest($1::text[], $2::integer[], $3::text[]) AS x(job_id, attempts, message)"
      " WHERE j.id = x.job_id AND " NOT_TERMINAL(
          "j.state") ""
                     " RETURNING j.id, j.attempts, j.runner_id, x.message)"
                     " INSERT INTO job_events (job_id, state, attempt, runner_id, message)"
                     " SELECT id, 'failed', attempts, runner_id, message FROM u",
-     2},
+     3},
     {ST_MARK_CANCELLED,
      "WITH u AS (UPDATE jobs SET state = 'cancelled', finished_at = now(), message = $2"
      "  WHERE id = $1 AND " NOT_TERMINAL(
