@@ -6,13 +6,15 @@
  * owner check reads a job with one HMGET. Each also checks that what the
  * script answers and leaves is what the one-call-per-job scripts did
  * (duplicates and retries in one enqueue, the stale-id bound of a lease,
- * the owner check's tombstones). */
+ * the owner check's tombstones). The event stream's XADDs trim once per
+ * batch, and the stream stays capped. */
 #include "tests/dispatch/rq_test_util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "dispatch/redis/rq_events.h"
 #include "dispatch/redis/rq_owner.h"
 #include "tests/support/redis_server.h"
 
@@ -225,6 +227,33 @@ static void test_owner_check(void **state)
     rq_leases_free(l, 16);
 }
 
+/* Only a batch's last XADD carries MAXLEN ~: the stream still ends each
+ * batch at about RQ_EVENTS_MAXLEN entries (whole nodes of 100 trimmed). */
+static void test_events_cap(void **state)
+{
+    fx *f = *state;
+    enum { BATCH = 1000, BATCHES = RQ_EVENTS_MAXLEN / BATCH + 12 };
+    static const char blob[] = "an event";
+    const void *blobs[BATCH];
+    size_t lens[BATCH];
+    for (size_t i = 0; i < BATCH; i++) {
+        blobs[i] = blob;
+        lens[i] = sizeof blob - 1;
+    }
+    dp_err err = {0};
+    reset_stats(f);
+    for (int b = 0; b < BATCHES; b++) {
+        assert_int_equal(rq_events_add(f->c, blobs, lens, BATCH, &err), DP_OK);
+        long len = t_int(f->raw, "XLEN {dispatch}:events");
+        long want = (long)(b + 1) * BATCH;
+        if (want > RQ_EVENTS_MAXLEN)
+            want = RQ_EVENTS_MAXLEN;
+        assert_true(len >= want);
+        assert_true(len < want + 100 || len <= RQ_EVENTS_MAXLEN);
+    }
+    assert_int_equal(calls(f, "xadd"), (long)BATCHES * BATCH);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -232,6 +261,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lease_run, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lease_stale_bound, setup, teardown),
         cmocka_unit_test_setup_teardown(test_owner_check, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_events_cap, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
