@@ -8,6 +8,9 @@
 -- queue sets of the registered runners that cover it (O(runners), once per
 -- new queue, never per job), and wakes every waiting leaser ('*'): their
 -- eligible queues grew. Returns the number of jobs added.
+-- Redis calls per job: one HSET, plus per call one EXISTS of every id (per
+-- job only when some exist: a retried batch), one SADD P queues per distinct
+-- qid and the pushes per queue.
 local n = tonumber(ARGV[1])
 local e = 2 + 6 * n
 local maxlen, m = ARGV[e], tonumber(ARGV[e + 1] or '0') or 0
@@ -17,15 +20,32 @@ end
 local now = now_ms()
 local groups = {}
 local added, new_queue = 0, false
+-- One EXISTS for the whole batch; only a batch where some id exists (a retry
+-- after a lost reply, a rebuild) asks again per job.
+local any_exist = false
+for i = 0, n - 1, 1000 do
+    local ks = {}
+    for j = i, math.min(i + 999, n - 1) do ks[#ks + 1] = job_key(ARGV[2 + j * 6]) end
+    if redis.call('EXISTS', unpack(ks)) > 0 then
+        any_exist = true
+        break
+    end
+end
+local seen, noted = {}, {}
 for i = 0, n - 1 do
     local b = 2 + i * 6
     local id, qid, prio = ARGV[b], ARGV[b + 4], ARGV[b + 5]
     local jk = job_key(id)
-    if redis.call('EXISTS', jk) == 0 then
+    -- seen: an id twice in one batch is added once, as when asked per job
+    if not seen[id] and (not any_exist or redis.call('EXISTS', jk) == 0) then
+        seen[id] = true
         redis.call('HSET', jk, 'spec', ARGV[b + 1], 'max_attempts', ARGV[b + 2],
             'attempts', ARGV[b + 3], 'state', 'queued', 'created_at', now, 'queue', qid,
             'prio', prio)
-        if note_queue(qid) then new_queue = true end
+        if not noted[qid] then
+            noted[qid] = true
+            if note_queue(qid) then new_queue = true end
+        end
         group_add(groups, qid, prio, id)
         added = added + 1
     end

@@ -28,8 +28,10 @@
 #define RQ_EVENTS_PER_ENTRY 64 /* events in one entry's batch */
 #define RQ_EVENT_ID_MAX 48
 
-/* XADD of n blobs in one round trip, in order. A connection lost mid-way is
- * retried once (an entry may then appear twice: events are best effort). */
+/* XADD of n blobs in one round trip, in order; the last XADD trims the
+ * stream to about RQ_EVENTS_MAXLEN entries (MAXLEN ~). A connection lost
+ * mid-way is retried once (an entry may then appear twice: events are best
+ * effort). */
 int rq_events_add(rq_conn *c, const void *const *blobs, const size_t *lens, size_t n, dp_err *err);
 
 /* Called per entry, oldest first; id is the entry's stream id. */
