@@ -195,6 +195,7 @@ typedef struct {
     uint64_t dead;
     uint64_t completed;
     uint64_t runners_alive;
+    uint64_t runners_draining; /* live and draining; counted only with the queue rows */
     dp_queue_depth *queues;
     size_t n_queues;
 } dp_queue_stats;

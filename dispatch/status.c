@@ -15,7 +15,7 @@
 #include <string.h>
 
 #define STATUS_TICK_MS 1000
-#define STATUS_SLOW_EVERY_MS 5000 /* the completed count and the runner scan */
+#define STATUS_SLOW_EVERY_MS 5000 /* the completed count */
 #define STATUS_GATHER_MS 1000     /* per actor, within the HTTP side's 2 s */
 
 typedef struct {
@@ -26,25 +26,12 @@ typedef struct {
     dp_metrics *own; /* this actor's: its round trips, the queue depth */
     status_gauges g;
     int64_t stats_at_ms; /* last good refresh of the Redis counts; 0 = never */
-    int64_t slow_at_ms;  /* last good refresh of the completed count and draining runners */
+    int64_t slow_at_ms;  /* last good refresh of the completed count */
     int schema_applied;  /* highest migration PostgreSQL has; -1 unknown */
     char last_error[DP_ERR_MSG_MAX + 16];
     int64_t started_ms;
-    char *queue_metrics; /* heap: status_queue_metrics' text, appended to /metrics */
+    char *queue_metrics; /* heap: status_queue_metrics' last text, appended to /metrics */
 } status_state;
-
-static uint64_t count_draining(status_state *s, dp_err *err)
-{
-    dp_runner_info *list = NULL;
-    size_t n = 0;
-    if (rq_runner_list(s->rq, &list, &n, err) != DP_OK)
-        return s->g.runners_draining;
-    uint64_t d = 0;
-    for (size_t i = 0; i < n; i++)
-        d += list[i].alive && list[i].draining;
-    rq_runner_list_free(list, n);
-    return d;
-}
 
 static void refresh(status_state *s)
 {
@@ -67,13 +54,7 @@ static void refresh(status_state *s)
             snprintf(s->last_error, sizeof s->last_error, "postgresql: %s", err.msg);
             return;
         }
-        s->g.runners_draining = count_draining(s, &err);
         s->slow_at_ms = now;
-    }
-    char *qm = status_queue_metrics(s->rq, &err);
-    if (qm != NULL) {
-        free(s->queue_metrics);
-        s->queue_metrics = qm;
     }
     s->g.q = st;
     s->stats_at_ms = now;
@@ -144,6 +125,16 @@ static int status_handle(void *state, actor_ctx *ctx, nng_msg *msg, nng_msg **re
     uint8_t ok = 1;
     int rc = DP_OK;
     if (kind == 'm') {
+        /* The per-queue series and the draining count walk every live
+         * runner (two Redis commands each): read when scraped, not per
+         * tick, so idle runners cost Redis nothing for them (issue 10's
+         * idle bound); a failed read serves the last one. */
+        dp_err qerr = {0};
+        char *qm = status_queue_metrics(s->rq, &s->g.runners_draining, &qerr);
+        if (qm != NULL) {
+            free(s->queue_metrics);
+            s->queue_metrics = qm;
+        }
         rc = render_metrics(s, ready, &text, &len);
         /* the per-queue series (dispatch/status_queues.h), as last read */
         if (rc == DP_OK && s->queue_metrics != NULL)

@@ -50,11 +50,12 @@ static const char *clean(const char *s, char *buf, size_t len)
     return buf;
 }
 
-char *status_queue_metrics(rq_conn *rq, dp_err *err)
+char *status_queue_metrics(rq_conn *rq, uint64_t *draining, dp_err *err)
 {
     dp_queue_stats st = {0};
     if (rq_queue_depths(rq, DP_QUEUES_MAX, 1, &st, err) != DP_OK)
         return NULL;
+    *draining = st.runners_draining;
     sbuf b = {0};
     sb_printf(&b, "# HELP dispatch_queue_depth Pending jobs per queue (profile x labels x "
                   "priority).\n# TYPE dispatch_queue_depth gauge\n");

@@ -9,7 +9,8 @@
 #include "common/err.h"
 #include "dispatch/redis/rq.h"
 
-/* Prometheus text for the queues, heap (free), or NULL with *err set. */
-char *status_queue_metrics(rq_conn *rq, dp_err *err);
+/* Prometheus text for the queues, heap (free), or NULL with *err set.
+ * *draining gets the live runners that drain (read in the same pass). */
+char *status_queue_metrics(rq_conn *rq, uint64_t *draining, dp_err *err);
 
 #endif

@@ -157,6 +157,7 @@ static const dp_field queue_stats_fields[] = {
     F_SCALAR("dead", DP_F_U64, dp_queue_stats, dead),
     F_SCALAR("done", DP_F_U64, dp_queue_stats, completed),
     F_SCALAR("alive", DP_F_U64, dp_queue_stats, runners_alive),
+    F_SCALAR("draining", DP_F_U64, dp_queue_stats, runners_draining),
     F_ARR("queues", dp_queue_stats, queues, n_queues, DP_QUEUES_MAX, &queue_depth_schema),
 };
 static const dp_schema queue_stats_schema = SCHEMA(queue_stats, dp_queue_stats, queue_stats_fields);

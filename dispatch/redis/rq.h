@@ -289,9 +289,10 @@ int rq_queue_id(const char *profile, const char *const *labels, size_t n_labels,
 
 /* Pending jobs per queue (profile x labels x priority; only queues with jobs
  * unless with_empty; at most max rows) and how many live, not draining
- * runners can take each: fills out->pending and out->queues (heap:
- * dp_queue_stats_free). O(3 x queues + live runners x their eligible
- * queues): admin and metrics only. */
+ * runners can take each: fills out->pending, out->queues (heap:
+ * dp_queue_stats_free) and, when max > 0, out->runners_draining (live,
+ * draining). O(3 x queues + live runners x their eligible queues): admin
+ * and metrics scrapes only, never on a timer (idle Redis load per runner). */
 int rq_queue_depths(rq_conn *c, size_t max, int with_empty, dp_queue_stats *out, dp_err *err);
 
 /* Whether some runner ever offered `profile` (*offered) and whether any

@@ -69,18 +69,19 @@ int rq_queue_depths(rq_conn *c, size_t max, int with_empty, dp_queue_stats *out,
     rq_args_free(&a);
     if (rc != DP_OK)
         return rc;
-    if (r->type != REDIS_REPLY_ARRAY || r->elements < 2 || (r->elements - 2) % 4 != 0) {
+    if (r->type != REDIS_REPLY_ARRAY || r->elements < 3 || (r->elements - 3) % 4 != 0) {
         freeReplyObject(r);
         return dp_err_set(err, DP_EPROTO, "queues: unexpected reply from the script");
     }
     out->pending = (uint64_t)rq_reply_int(r->element[0]);
-    size_t n = (r->elements - 2) / 4;
+    out->runners_draining = (uint64_t)rq_reply_int(r->element[2]);
+    size_t n = (r->elements - 3) / 4;
     if (n > 0 && (out->queues = calloc(n, sizeof *out->queues)) == NULL) {
         freeReplyObject(r);
         return dp_err_set(err, DP_ENOMEM, "out of memory listing queues");
     }
     for (size_t i = 0; i < n; i++) {
-        redisReply **row = &r->element[2 + 4 * i];
+        redisReply **row = &r->element[3 + 4 * i];
         dp_queue_depth *q = &out->queues[i];
         char *qid = rq_dup_reply(row[0]);
         char *colon = qid != NULL ? strchr(qid, ':') : NULL;

@@ -132,6 +132,16 @@ n=$(prom <(curl -fsS "$H/metrics") dispatch_pg_errors_total)
 [ "$n" -ge 1 ] || fail "dispatch_pg_errors_total $n after the outage"
 ok "PostgreSQL back: /readyz 200; dispatch_pg_errors_total $n"
 
+# a draining runner: counted by the scrape itself (the queue series and the
+# draining count are read when scraped, not on a timer), and no longer a
+# runner that can take the shell queue
+rid=$(dispatchctl runners --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["runner_id"])')
+dispatchctl drain "$rid" >/dev/null || fail "dispatchctl drain $rid"
+curl -fsS "$H/metrics" >"$E2E_DIR/drained.prom" || fail "GET /metrics after the drain"
+expect "$E2E_DIR/drained.prom" 'dispatch_runners_draining=1' \
+  'dispatch_queue_runners{profile="shell",labels="",priority="normal"}=0'
+ok "a drain shows at the next scrape: dispatch_runners_draining 1, no runner for the shell queue"
+
 # the dispatcher gone: the runner is live but not ready
 kill -TERM "$E2E_DISPATCHD"
 # heartbeats every 300 ms, a call times out in 5 s: 20 s of slack
