@@ -35,8 +35,10 @@ typedef struct {
 } publisher_state;
 
 /* The reader's blocking read: an event reaches watchers as soon as Redis
- * has it (XREAD BLOCK returns at once); stopping waits at most this long. */
-#define PUBLISHER_BLOCK_MS 200
+ * has it (XREAD BLOCK returns at once); stopping waits at most this long,
+ * and an idle replica reads once per this long (200 ms was a seventh of
+ * the idle Redis load of 32 runners). */
+#define PUBLISHER_BLOCK_MS 1000
 
 /* Events go out in `events` batches: one message per batch the reporter or
  * the leaser sent, or per read of the shared stream. One nng message per

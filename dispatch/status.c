@@ -14,7 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define STATUS_TICK_MS 1000
+/* The counts are read when a probe or a scrape asks, at most once per
+ * STATUS_FRESH_MS (a timer read them every second: ~8 Redis commands and a
+ * PostgreSQL query per second per replica whether anyone looked or not,
+ * a quarter of the idle Redis load of 32 runners). */
+#define STATUS_FRESH_MS 1000
 #define STATUS_SLOW_EVERY_MS 5000 /* the completed count */
 #define STATUS_GATHER_MS 1000     /* per actor, within the HTTP side's 2 s */
 
@@ -61,10 +65,11 @@ static void refresh(status_state *s)
     s->last_error[0] = '\0';
 }
 
-static void status_tick(void *state, actor_ctx *ctx)
+/* A refresh unless one ran within STATUS_FRESH_MS. */
+static void refresh_if_old(status_state *s)
 {
-    (void)ctx;
-    refresh(state);
+    if (s->stats_at_ms == 0 || dp_now_ms() - s->stats_at_ms >= STATUS_FRESH_MS)
+        refresh(s);
 }
 
 /* Ready: a refresh succeeded lately and PostgreSQL has every migration this
@@ -74,7 +79,7 @@ static int readiness(const status_state *s, char *why, size_t n)
     int64_t now = dp_now_ms();
     if (s->last_error[0] != '\0')
         snprintf(why, n, "not ready: %s\n", s->last_error);
-    else if (s->stats_at_ms == 0 || now - s->stats_at_ms >= 3 * STATUS_TICK_MS)
+    else if (s->stats_at_ms == 0 || now - s->stats_at_ms >= 3 * STATUS_FRESH_MS)
         snprintf(why, n, "not ready: no refresh of Redis and PostgreSQL for %lld ms\n",
                  (long long)(s->stats_at_ms == 0 ? now - s->started_ms : now - s->stats_at_ms));
     else if (s->schema_applied < store_schema_version())
@@ -118,6 +123,8 @@ static int status_handle(void *state, actor_ctx *ctx, nng_msg *msg, nng_msg **re
     nng_msg_free(msg);
     if (reply == NULL)
         return 0;
+    if (kind == 'm' || kind == 'r')
+        refresh_if_old(s);
     char why[DP_ERR_MSG_MAX + 128];
     int ready = readiness(s, why, sizeof why);
     char *text = NULL;
@@ -203,8 +210,6 @@ actor *status_spawn(const status_config *cfg, dp_err *err)
         .handler = status_handle,
         .on_start = status_start,
         .on_stop = status_stop,
-        .on_tick = status_tick,
-        .tick_ms = STATUS_TICK_MS,
         .mailbox = 64,
     };
     return actor_spawn_owned(&o, err);

@@ -68,8 +68,9 @@ local function pick(w, q, known)
     end
 end
 -- as strings once: a Lua number passed to redis.call or joined is printed
--- with sprintf each time (a profile of this script showed ~7 % in it)
-local now = tostring(now_ms())
+-- with sprintf each time (a profile of this script showed ~7 % in it); read
+-- with the first job taken: an empty poll (idle runners) asks no TIME
+local now = nil
 local got, resp = {}, {}
 -- Each popped id either is taken or is a stale id skipped; each queue found
 -- empty is dropped: each counts one turn, and stale ids stay bounded as
@@ -79,6 +80,12 @@ local got, resp = {}, {}
 -- same queue again) is one LPOP with a count, and a list that answers fewer
 -- than asked is empty, as the next single LPOP would have found.
 local turns, max_turns = 0, 4 * k + 64
+-- No ready set at all (the last SREM deletes one): nothing is pending
+-- anywhere, and an idle runner's poll asks one EXISTS instead of a SINTER
+-- per priority.
+if redis.call('EXISTS', ready_key('h'), ready_key('n'), ready_key('l')) == 0 then
+    max_turns = 0
+end
 while #got < k and turns < max_turns do
     local p, c, i = pick(wrr, rr, false)
     if not p then break end
@@ -98,6 +105,7 @@ while #got < k and turns < max_turns do
         local j = redis.pcall('HMGET', jk, 'spec', 'attempts', 'state')
         if not j.err and j[3] == 'queued' then
             local att = tostring(tonumber(j[2]) + 1)
+            now = now or tostring(now_ms())
             redis.call('HSET', jk, 'state', 'leased', 'leased_by', rid, 'leased_at', now,
                 'attempts', att)
             got[#got + 1] = id
@@ -138,8 +146,10 @@ if ev_ts ~= '' and #got > 0 then
         end
     end
 end
--- One HSET for the round-robin counters and the request record.
-if req ~= '' then
+-- One HSET for the round-robin counters and the request record. A request
+-- that got nothing records nothing: its retry may claim afresh anyway, and
+-- the counters did not move (an empty poll of an idle runner writes nothing).
+if #got > 0 and req ~= '' then
     redis.call('HSET', rk, 'wrr', wrr % 12, 'rr', rr % 1000000, 'last_req', req, 'last_resp',
         table.concat(resp, ' '))
 elseif #got > 0 then

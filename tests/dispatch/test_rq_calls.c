@@ -149,10 +149,26 @@ static void test_lease_run(void **state)
     rq_leases_free(l, 16);
     /* All normal work: the slots of the 8:3:1 sequence all fall to the one
      * queue, so the 16 jobs are two runs (the low slot's SINTER splits
-     * them): 2 LPOPs, not 16; per job one HMGET and one HSET. */
+     * them): 2 LPOPs, not 16; per job one HMGET and one HSET; per call
+     * the runner's HMGET, the EXISTS of the ready sets, TIME, the SINTERs,
+     * the SADDs and the runner's HSET. */
     assert_int_equal(calls(f, "lpop"), 2);
     assert_int_equal(calls(f, "hset"), 16 + 1);
-    assert_true(calls(f, NULL) <= 2 * 16 + 10);
+    assert_true(calls(f, NULL) <= 2 * 16 + 11);
+}
+
+/* An idle runner's poll (nothing pending anywhere): the runner's HMGET and
+ * one EXISTS of the ready sets; no SINTER, no TIME, nothing written. */
+static void test_lease_empty_poll(void **state)
+{
+    fx *f = *state;
+    rq_lease l[4];
+    reset_stats(f);
+    assert_int_equal(lease(f, 4, "idle", l), 0);
+    assert_int_equal(calls(f, "sinter"), 0);
+    assert_int_equal(calls(f, "time"), 0);
+    assert_int_equal(calls(f, "hset"), 0);
+    assert_int_equal(calls(f, NULL), 2);
 }
 
 /* stale ids ahead of a job: a lease of k takes at most 4k + 64 turns (a
@@ -259,6 +275,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_enqueue, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lease_run, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lease_empty_poll, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lease_stale_bound, setup, teardown),
         cmocka_unit_test_setup_teardown(test_owner_check, setup, teardown),
         cmocka_unit_test_setup_teardown(test_events_cap, setup, teardown),
