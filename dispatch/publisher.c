@@ -39,6 +39,9 @@ typedef struct {
  * and an idle replica reads once per this long (200 ms was a seventh of
  * the idle Redis load of 32 runners). */
 #define PUBLISHER_BLOCK_MS 1000
+/* Redis unreachable: the next try after this long (short: a stop, e.g. a
+ * start that gives up, waits for it). */
+#define PUBLISHER_RETRY_MS 200
 
 /* Events go out in `events` batches: one message per batch the reporter or
  * the leaser sent, or per read of the shared stream. One nng message per
@@ -137,12 +140,12 @@ static void *reader_main(void *arg)
         if (c == NULL && (c = rq_connect(s->redis_url, s->prefix, &opt, &err)) == NULL) {
             if (failures++ == 0)
                 dp_log(DP_LOG_WARN, "events_reader_down", "error", err.msg, (char *)NULL);
-            nap_ms(PUBLISHER_BLOCK_MS);
+            nap_ms(PUBLISHER_RETRY_MS);
             continue;
         }
         if (after[0] == '\0' && rq_events_last_id(c, after, &err) != DP_OK) {
             after[0] = '\0';
-            nap_ms(PUBLISHER_BLOCK_MS);
+            nap_ms(PUBLISHER_RETRY_MS);
             continue;
         }
         int n = rq_events_read(c, after, PUBLISHER_READ_ENTRIES, PUBLISHER_BLOCK_MS,

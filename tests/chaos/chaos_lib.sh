@@ -10,6 +10,7 @@
 CH_DIR=$(mktemp -d /tmp/dispatch-chaos.XXXXXX)
 chmod 755 "$CH_DIR"
 SVC_DIR=$CH_DIR
+SVC_PG_DATA= SVC_REDIS_PID= # inherited from ./dev test: never ours to stop (svc_stop)
 CH_NS="chaos$$"
 CH_VH="chh$$"
 CH_VN="chn$$"

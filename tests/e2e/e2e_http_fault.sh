@@ -6,6 +6,7 @@
 . "$(dirname "$0")/e2e_lib.sh"
 . "$SRC/scripts/services.sh"
 SVC_DIR="$E2E_DIR/svc"
+SVC_PG_DATA= SVC_REDIS_PID= # inherited from ./dev test: never ours to stop (svc_stop)
 mkdir -p "$SVC_DIR"
 trap 'rc=$?; [ "$rc" = 0 ] || tail -n 20 "$SVC_PG_DATA/server.log" >&2; svc_stop >/dev/null 2>&1; set +e; (exit $rc); e2e_cleanup' EXIT
 svc_start_redis

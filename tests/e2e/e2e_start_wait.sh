@@ -11,6 +11,7 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-halt_on_error=1}:detect_leaks=0
 # shellcheck source=scripts/services.sh
 . "$SRC/scripts/services.sh"
 SVC_DIR=$(mktemp -d /tmp/dispatch-startwait.XXXXXX)
+SVC_PG_DATA= SVC_REDIS_PID= # inherited from ./dev test: never ours to stop (svc_stop)
 chmod 755 "$SVC_DIR"
 mkdir -m 0700 "$SVC_DIR/run" # the admin socket (svc_start_pg gives SVC_DIR to postgres)
 PIDS=()
