@@ -111,6 +111,30 @@ int event_buffer_stream(event_buffer *b, rq_conn *rq)
     return rc;
 }
 
+int event_buffer_blobs(const event_buffer *b, size_t first, event_blobs *out, rq_blobs *view,
+                       dp_err *err)
+{
+    *out = (event_blobs){0};
+    *view = (rq_blobs){0};
+    size_t n = first < b->n ? b->n - first : 0;
+    dp_msg_event *evs = calloc(n ? n : 1, sizeof *evs); /* borrows the strings */
+    if (evs == NULL)
+        return dp_err_set(err, DP_ENOMEM, "out of memory encoding %zu events", n);
+    for (size_t i = 0; i < n; i++)
+        evs[i] = b->items[first + i].ev;
+    int rc = event_stream_encode(evs, n, out, err);
+    free(evs);
+    if (rc == DP_OK)
+        *view = (rq_blobs){(const void *const *)out->v, out->len, out->n};
+    return rc;
+}
+
+void event_buffer_mark_streamed(event_buffer *b, size_t first)
+{
+    for (size_t i = first; i < b->n; i++)
+        b->items[i].streamed = true;
+}
+
 void event_buffer_clear(event_buffer *b)
 {
     for (size_t i = 0; i < b->n; i++) {

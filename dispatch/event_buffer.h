@@ -8,6 +8,7 @@
 #define DP_EVENT_BUFFER_H
 
 #include "actors/actor.h"
+#include "dispatch/event_stream.h"
 #include "dispatch/redis/rq.h"
 #include "messages/msg.h"
 
@@ -45,6 +46,16 @@ int event_buffer_send(event_buffer *b, actor *to, int timeout_ms, dp_err *err);
  * `leased` ones: the lease script streamed those (rq_lease_claim_streamed).
  * DP_OK when there was nothing to stream. */
 int event_buffer_stream(event_buffer *b, rq_conn *rq);
+
+/* The stream blobs (event_stream_encode) of the events from index first on,
+ * for the script that adds them in the call making their change
+ * (rq_enqueue_streamed, rq_lease_complete_streamed): *out is the caller's
+ * (event_stream_blobs_free), *view borrows it for that call. */
+int event_buffer_blobs(const event_buffer *b, size_t first, event_blobs *out, rq_blobs *view,
+                       dp_err *err);
+
+/* Marks the events from index first on as streamed (their script ran). */
+void event_buffer_mark_streamed(event_buffer *b, size_t first);
 
 /* Frees the buffered events, keeps the array for reuse. */
 void event_buffer_clear(event_buffer *b);

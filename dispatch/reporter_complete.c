@@ -5,7 +5,6 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/metrics.h"
-#include "dispatch/event_stream.h"
 #include "dispatch/redis/rq_owner.h"
 
 #include <stdio.h>
@@ -118,21 +117,16 @@ static void release_recorded(reporter_state *s, const size_t *idx, const store_o
     }
     if (m == 0)
         return;
-    dp_msg_event evs[REPORTER_BATCH];
-    size_t n_ev = 0;
-    for (size_t i = first_event; i < s->events.n && n_ev < REPORTER_BATCH; i++)
-        evs[n_ev++] = s->events.items[i].ev; /* borrowed for the encoding */
-    event_blobs blobs = {0};
+    event_blobs blobs;
+    rq_blobs stream;
     dp_err err = {0};
-    int encoded = event_stream_encode(evs, n_ev, &blobs, &err) == DP_OK;
-    rq_blobs stream = {(const void *const *)blobs.v, blobs.len, blobs.n};
+    int encoded = event_buffer_blobs(&s->events, first_event, &blobs, &stream, &err) == DP_OK;
     if (rq_lease_complete_streamed(s->rq, items[0].runner_id, items, m, encoded ? &stream : NULL,
                                    &err) != DP_OK) {
         dp_log(DP_LOG_WARN, "complete_redis_failed", "error", err.msg, (char *)NULL);
         reporter_release_later(s, items, m); /* recorded: released once Redis answers */
     } else if (encoded) {
-        for (size_t i = first_event; i < first_event + n_ev; i++)
-            s->events.items[i].streamed = true;
+        event_buffer_mark_streamed(&s->events, first_event);
     }
     event_stream_blobs_free(&blobs);
 }

@@ -4,7 +4,6 @@
 
 #include "common/log.h"
 #include "common/job_json.h"
-#include "dispatch/event_stream.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -21,21 +20,14 @@ static int enqueue_queued(reporter_state *s, const rq_job_in *in, size_t n, dp_e
         if (event_buffer_add(&s->events, in[i].job_id, DP_JOB_QUEUED, DP_VERDICT_NONE, NULL, 0,
                              NULL) == DP_OK)
             event_buffer_mark_last_persisted(&s->events);
-    size_t n_ev = s->events.n - first;
-    dp_msg_event *evs = n_ev == n ? calloc(n, sizeof *evs) : NULL;
-    event_blobs blobs = {0};
+    event_blobs blobs;
+    rq_blobs stream;
     dp_err eerr = {0};
-    int encoded = evs != NULL;
-    for (size_t i = 0; encoded && i < n; i++)
-        evs[i] = s->events.items[first + i].ev; /* borrowed for the encoding */
-    encoded = encoded && event_stream_encode(evs, n, &blobs, &eerr) == DP_OK;
-    free(evs);
-    if (!encoded)
+    int encoded = event_buffer_blobs(&s->events, first, &blobs, &stream, &eerr) == DP_OK;
+    if (encoded) /* best effort: never twice, streamed or not */
+        event_buffer_mark_streamed(&s->events, first);
+    else
         event_buffer_stream(&s->events, s->rq);
-    else /* best effort: never twice, streamed or not */
-        for (size_t i = first; i < s->events.n; i++)
-            s->events.items[i].streamed = true;
-    rq_blobs stream = {(const void *const *)blobs.v, blobs.len, blobs.n};
     int rc = rq_enqueue_streamed(s->rq, in, n, encoded ? &stream : NULL, NULL, err);
     event_stream_blobs_free(&blobs);
     return rc;

@@ -136,28 +136,34 @@ static void test_retry_and_no_ts_stream_nothing(void **state)
     assert_int_equal(f->n_got, 2);
 }
 
+/* One `event` wire message as a stream blob (heap: free). */
+static void *event_blob(const char *job_id, dp_job_state state, dp_verdict verdict,
+                        const char *runner_id, const char *ts, size_t *len)
+{
+    dp_msg m = {.type = DP_MSG_EVENT};
+    m.event = (dp_msg_event){.job_id = (char *)job_id,
+                             .state = state,
+                             .verdict = verdict,
+                             .runner_id = (char *)runner_id,
+                             .attempt = runner_id != NULL ? 1 : 0,
+                             .ts = (char *)ts};
+    dp_err err = {0};
+    void *b = NULL;
+    assert_int_equal(dp_msg_encode_buf(&m, &b, len, &err), DP_OK);
+    return b;
+}
+
 static void test_complete_streams_blobs(void **state)
 {
     fx *f = *state;
     t_enqueue(f->c, "j", 2, 0);
     rq_lease l[2];
     assert_int_equal(lease(f, 2, "req-1", NULL, l), 2);
-    dp_msg ev[2];
     const void *v[2];
     size_t len[2];
-    for (size_t i = 0; i < 2; i++) {
-        ev[i] = (dp_msg){.type = DP_MSG_EVENT};
-        ev[i].event = (dp_msg_event){.job_id = l[i].job_id,
-                                     .state = DP_JOB_COMPLETED,
-                                     .verdict = DP_VERDICT_AC,
-                                     .runner_id = f->runner,
-                                     .attempt = 1,
-                                     .ts = "2026-12-01T05:31:00.000Z"};
-        dp_err err = {0};
-        void *b = NULL;
-        assert_int_equal(dp_msg_encode_buf(&ev[i], &b, &len[i], &err), DP_OK);
-        v[i] = b;
-    }
+    for (size_t i = 0; i < 2; i++)
+        v[i] = event_blob(l[i].job_id, DP_JOB_COMPLETED, DP_VERDICT_AC, f->runner,
+                          "2026-12-01T05:31:00.000Z", &len[i]);
     rq_complete_item items[2] = {{.job_id = l[0].job_id, .attempt = 1},
                                  {.job_id = l[1].job_id, .attempt = 1}};
     rq_blobs blobs = {v, len, 2};
@@ -210,11 +216,8 @@ static void test_enqueue_streams_blobs_first(void **state)
     for (size_t i = 0; i < 2; i++) {
         snprintf(ids[i], sizeof ids[i], "q-%zu", i);
         jobs[i] = (rq_job_in){.job_id = ids[i], .spec = "spec", .spec_len = 4};
-        dp_msg m = {.type = DP_MSG_EVENT};
-        m.event = (dp_msg_event){
-            .job_id = ids[i], .state = DP_JOB_QUEUED, .ts = "2026-12-01T05:32:00.000Z"};
-        dp_err err = {0};
-        assert_int_equal(dp_msg_encode_buf(&m, &v[i], &len[i], &err), DP_OK);
+        v[i] = event_blob(ids[i], DP_JOB_QUEUED, DP_VERDICT_NONE, NULL, "2026-12-01T05:32:00.000Z",
+                          &len[i]);
     }
     rq_blobs blobs = {(const void *const *)v, len, 2};
     dp_err err = {0};
