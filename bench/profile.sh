@@ -78,6 +78,35 @@ for name, v in rows[:12]:
     print(f"  {name:16} {(v[0] - p[0]) / hz:7.2f} s  {(v[1] - p[1]) / jobs:7.2f} cs/job  ({v[2]})")
 PY
 }
+# calls_snap FILE: Redis commands (calls, usec) and PostgreSQL commits so far:
+# per job they show how large the batches at each boundary are. A backend
+# reports its counters when idle, at most once a second: hence the nap.
+calls_snap() {
+  sleep 1.1
+  {
+    redis-cli -p "$SVC_REDIS_PORT" info commandstats | tr -d '\r' |
+      sed -n 's/^cmdstat_\([a-z|]*\):calls=\([0-9]*\),usec=\([0-9]*\),.*/\1 \2 \3/p'
+    psql -X -qtA "$DISPATCH_PG_DSN" -c "SELECT 'pg_commits', xact_commit, 0 FROM pg_stat_database WHERE datname = current_database()" | tr '|' ' '
+    curl -sS "$DISPATCH_HTTP_URL/metrics" |
+      sed -n 's/^dispatch_\(lease\|redis_request\|pg_request\)_duration_seconds_count \([0-9]*\)$/dispatchd_\1s \2 0/p'
+  } >"$1"
+}
+calls_diff() {
+  python3 - "$1" "$2" "$3" <<'PY'
+import sys
+def load(p):
+    return {l.split()[0]: (int(l.split()[1]), int(l.split()[2])) for l in open(p) if l.strip()}
+a, b, jobs = load(sys.argv[1]), load(sys.argv[2]), int(sys.argv[3])
+print("## calls per job: Redis commandstats; PostgreSQL commits (the load generator's too);")
+print("## dispatchd_*: its leases that got jobs and its Redis and PostgreSQL round trips")
+for name, (c, us) in sorted(b.items(), key=lambda kv: -(kv[1][1] - a.get(kv[0], (0, 0))[1])):
+    dc, du = c - a.get(name, (0, 0))[0], us - a.get(name, (0, 0))[1]
+    if dc * 1000 < jobs:
+        continue
+    cost = f"{du / dc:7.1f} us/call {du / jobs:6.1f} us/job" if dc and not name.startswith(("pg_", "dispatchd_")) else ""
+    print(f"  {name:16} {dc / jobs:7.3f} calls/job {cost}")
+PY
+}
 pg_pids() { pgrep -P "$(head -n 1 "$SVC_PG_DATA/postmaster.pid")" | tr '\n' ' '; }
 runner_pids=("${STACK_PIDS[@]:1}")
 has_runner=0
@@ -87,6 +116,7 @@ d0=$(cpu_ticks "${STACK_PIDS[0]}") r0=$(cpu_ticks "${runner_pids[@]:-}") x0=$(cp
 p0=$(cpu_ticks $(pg_pids))
 threads_snap "${STACK_PIDS[0]}" "$SVC_DIR/td0.json"
 [ $has_runner = 0 ] || threads_snap "${runner_pids[0]}" "$SVC_DIR/tr0.json"
+calls_snap "$SVC_DIR/calls0.txt"
 perf_ok=
 # perf samples 3 s from 1 s into the run: attached for the whole run it slows
 # this context-switch-heavy load threefold and skews the CPU figures.
@@ -112,6 +142,7 @@ d1=$(cpu_ticks "${STACK_PIDS[0]}") r1=$(cpu_ticks "${runner_pids[@]:-}") x1=$(cp
 p1=$(cpu_ticks $(pg_pids))
 threads_snap "${STACK_PIDS[0]}" "$SVC_DIR/td1.json"
 [ $has_runner = 0 ] || threads_snap "${runner_pids[0]}" "$SVC_DIR/tr1.json"
+calls_snap "$SVC_DIR/calls1.txt"
 for p in "${PERF_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
 PERF_PIDS=()
 hz=$(getconf CLK_TCK)
@@ -133,6 +164,7 @@ for name, cpu in rows:
 PY
   threads_diff "$SVC_DIR/td0.json" "$SVC_DIR/td1.json" dispatchd "$jobs"
   [ $has_runner = 0 ] || threads_diff "$SVC_DIR/tr0.json" "$SVC_DIR/tr1.json" "runner 1" "$jobs"
+  calls_diff "$SVC_DIR/calls0.txt" "$SVC_DIR/calls1.txt" "$jobs"
   if [ -n "$perf_ok" ]; then
     for w in d r; do
       [ -f "$SVC_DIR/perf-$w.data" ] || continue

@@ -185,6 +185,16 @@ static void feeder_pump(feeder_state *s)
         parked_in_flight |= s->calls[i].parked;
     if (waiting == 0 && (want == 0 || parked_in_flight))
         return;
+    /* Sized by load: with k calls travelling (long-polls aside), another
+     * goes only with a k/FEEDER_MAX_CALLS share of the slots to carry, else
+     * what is ready waits for the next answer (a pump, never a timer). One
+     * slot always sends at once, so its cycle still overlaps the commit;
+     * many slots send a few large calls instead of many small ones. */
+    size_t busy = 0;
+    for (size_t i = 0; i < s->n_calls; i++)
+        busy += !s->calls[i].parked;
+    if (busy > 0 && (waiting + want) * FEEDER_MAX_CALLS < (size_t)s->cfg.slots * busy)
+        return;
     /* A message with results is answered after their commit. When no call
      * in flight brings work (every slot was busy, as with one slot), the
      * lease goes first on its own, so the next job does not wait for that
