@@ -137,10 +137,12 @@ void reporter_flush_completes(reporter_state *s)
     if (n == 0)
         return;
     /* Lease marks that reached us before these results go to PostgreSQL
-     * first, so the attempt fence in store_record_results knows every newer
-     * attempt the leaser has told us of. */
+     * in the results' transaction, before them, so the attempt fence in
+     * store_record_results knows every newer attempt the leaser has told
+     * us of: one round trip and one commit for both. */
+    event_buffer marks = {0};
     if (s->events.n > 0 || s->unwritten.n > 0)
-        reporter_flush_events(s);
+        reporter_flush_events_hold(s, &marks);
     rq_owner_item own[REPORTER_BATCH];
     store_result_in in[REPORTER_BATCH];
     store_outcome outcome[REPORTER_BATCH];
@@ -203,8 +205,16 @@ void reporter_flush_completes(reporter_state *s)
         /* decided within the hold: sent by this deadline, cancelled by
          * PostgreSQL after REPORTER_COMMIT_TIMEOUT_MS */
         store_set_send_deadline(s->commit_db, checked_ms + REPORTER_SEND_LIMIT_MS);
-        rc = store_record_results_info(s->commit_db, in, n_in, outcome, info, &err);
+        store_lease *view = marks.n > 0 ? reporter_marks_view(&marks) : NULL;
+        if (marks.n > 0 && view == NULL)
+            rc = dp_err_set(&err, DP_ENOMEM, "record results: out of memory");
+        else
+            rc = store_record_results_marked(s->commit_db, view, marks.n, in, n_in, outcome, info,
+                                             &err);
+        free(view);
         store_set_send_deadline(s->commit_db, 0);
+        if (rc == DP_OK)
+            event_buffer_free(&marks); /* written with the results */
         size_t first_event = s->events.n;
         for (size_t k = 0; rc == DP_OK && k < n_in; k++) {
             pending_complete *p = &s->batch[idx[k]];
@@ -242,6 +252,8 @@ void reporter_flush_completes(reporter_state *s)
             reporter_answer(s, p, &r);
         }
     }
+    /* marks no result statement took (none to record, or it failed): alone */
+    reporter_write_marks(s, &marks);
     for (size_t i = 0; i < n; i++) {
         free(s->batch[i].runner_id);
         dp_job_result_free(&s->batch[i].result);

@@ -9,6 +9,7 @@
 
 #include "common/log.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -32,6 +33,26 @@ static int what_to_write(const event_entry *x)
     return W_HIST;
 }
 
+/* Appends a copy of e to `to`, marked streamed (it was published when it
+ * arrived), unless `to` holds max already: 1 when copied, 0 when lost. */
+static int copy_streamed(event_buffer *to, const dp_msg_event *e, size_t max)
+{
+    if (to->n >= max || event_buffer_add(to, e->job_id, e->state, e->verdict, e->runner_id,
+                                         e->attempt, e->message) != DP_OK)
+        return 0;
+    to->items[to->n - 1].streamed = true;
+    return 1;
+}
+
+static void log_lost(size_t lost)
+{
+    if (lost == 0)
+        return;
+    char count[24];
+    snprintf(count, sizeof count, "%zu", lost);
+    dp_log(DP_LOG_ERROR, "events_not_recorded", "count", count, (char *)NULL);
+}
+
 /* Copies the events whose write failed because PostgreSQL was unreachable
  * into a new unwritten buffer (at most REPORTER_UNWRITTEN_MAX; the rest are
  * logged as lost, as every event was before). */
@@ -40,28 +61,58 @@ static void keep_unwritten(reporter_state *s, const event_entry **all, const int
 {
     event_buffer keep = {0};
     size_t lost = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (what[i] == W_NONE || rc[what[i]] != DP_EUNAVAIL)
-            continue;
-        const dp_msg_event *e = &all[i]->ev;
-        if (keep.n >= REPORTER_UNWRITTEN_MAX ||
-            event_buffer_add(&keep, e->job_id, e->state, e->verdict, e->runner_id, e->attempt,
-                             e->message) != DP_OK) {
-            lost++;
-            continue;
-        }
-        keep.items[keep.n - 1].streamed = true; /* published already */
-    }
-    if (lost > 0) {
-        char count[24];
-        snprintf(count, sizeof count, "%zu", lost);
-        dp_log(DP_LOG_ERROR, "events_not_recorded", "count", count, (char *)NULL);
-    }
+    for (size_t i = 0; i < n; i++)
+        if (what[i] != W_NONE && rc[what[i]] == DP_EUNAVAIL)
+            lost += !copy_streamed(&keep, &all[i]->ev, REPORTER_UNWRITTEN_MAX);
+    log_lost(lost);
     event_buffer_free(&s->unwritten);
     s->unwritten = keep;
 }
 
+/* Appends the lease marks of all[] (what[i] == W_LEASE) to *to as
+ * already-streamed events; a copy that fails to be made is counted lost. */
+static size_t move_marks(event_buffer *to, const event_entry **all, const int *what, size_t n)
+{
+    size_t lost = 0;
+    for (size_t i = 0; i < n; i++)
+        if (what[i] == W_LEASE)
+            lost += !copy_streamed(to, &all[i]->ev, SIZE_MAX);
+    return lost;
+}
+
+store_lease *reporter_marks_view(const event_buffer *marks)
+{
+    store_lease *v = calloc(marks->n ? marks->n : 1, sizeof *v);
+    for (size_t i = 0; v != NULL && i < marks->n; i++)
+        v[i] = (store_lease){marks->items[i].ev.job_id, marks->items[i].ev.attempt,
+                             marks->items[i].ev.runner_id};
+    return v;
+}
+
+void reporter_write_marks(reporter_state *s, event_buffer *marks)
+{
+    dp_err err = {0};
+    store_lease *v = marks->n > 0 ? reporter_marks_view(marks) : NULL;
+    int rc = marks->n == 0 ? DP_OK
+             : v == NULL   ? dp_err_set(&err, DP_ENOMEM, "lease marks: out of memory")
+                           : store_mark_leased(s->db, v, marks->n, NULL, &err);
+    if (rc != DP_OK) {
+        dp_log(DP_LOG_WARN, "lease_marks_failed", "error", err.msg, (char *)NULL);
+        size_t lost = 0;
+        for (size_t i = 0; rc == DP_EUNAVAIL && i < marks->n; i++)
+            lost += !copy_streamed(&s->unwritten, &marks->items[i].ev, REPORTER_UNWRITTEN_MAX);
+        log_lost(lost);
+    }
+    free(v);
+    event_buffer_free(marks);
+}
+
 void reporter_flush_events(reporter_state *s)
+{
+    reporter_flush_events_hold(s, NULL);
+}
+
+void reporter_flush_events_hold(reporter_state *s, event_buffer *marks)
 {
     size_t n_old = s->unwritten.n, n = n_old + s->events.n;
     if (n == 0)
@@ -103,8 +154,10 @@ void reporter_flush_events(reporter_state *s)
             fails[n_fails++] = (store_failure){e->job_id, e->attempt, e->message};
         }
     }
-    if (n_leases > 0 &&
-        (rc[W_LEASE] = store_mark_leased(s->db, leases, n_leases, NULL, &err)) != DP_OK)
+    if (n_leases > 0 && marks != NULL)
+        log_lost(move_marks(marks, all, what, n));
+    else if (n_leases > 0 && marks == NULL &&
+             (rc[W_LEASE] = store_mark_leased(s->db, leases, n_leases, NULL, &err)) != DP_OK)
         dp_log(DP_LOG_WARN, "lease_marks_failed", "error", err.msg, (char *)NULL);
     if (n_fails > 0) {
         /* Recorded first, then forgotten by Redis: a crash in between repeats it. */

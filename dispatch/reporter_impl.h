@@ -74,6 +74,15 @@ void reporter_flush_completes(reporter_state *s);
  * unwritten ones of earlier flushes, then publishes the new ones; keeps
  * what PostgreSQL could not take because it was unreachable. */
 void reporter_flush_events(reporter_state *s);
+/* reporter_flush_events, except that the lease marks are moved to *marks
+ * (the caller's, zeroed) instead of written: the result batch writes them
+ * in its own transaction (reporter_write_marks after it). */
+void reporter_flush_events_hold(reporter_state *s, event_buffer *marks);
+/* Writes lease marks alone (those a result batch could not take with it);
+ * unreachable PostgreSQL keeps them in s->unwritten. Frees *marks. */
+void reporter_write_marks(reporter_state *s, event_buffer *marks);
+/* The store_lease view of marks (borrowing its strings; caller frees the array). */
+store_lease *reporter_marks_view(const event_buffer *marks);
 /* A lease_for (a complete_lease passed on by the leaser with its jobs): a
  * group answered when the last of its results has its outcome (NULL: it was
  * answered already). reporter_group_queue moves results from index `from`

@@ -106,18 +106,6 @@ const char *store_outcome_name(store_outcome o);
 int store_record_results(store_db *db, const store_result_in *in, size_t n, store_outcome *out,
                          dp_err *err);
 
-/* What store_record_results_info tells of each result that landed
- * (STORE_RECORDED), for the metrics: its profile and how long ago the job
- * was submitted (seconds, by PostgreSQL's clock). */
-typedef struct {
-    char profile[64];
-    double age_s;
-} store_recorded_info;
-
-/* store_record_results, also filling info[i] (n entries) of recorded items. */
-int store_record_results_info(store_db *db, const store_result_in *in, size_t n, store_outcome *out,
-                              store_recorded_info *info, dp_err *err);
-
 /* A lease to record: the job is leased to runner_id for this attempt. */
 typedef struct {
     const char *job_id;
@@ -131,6 +119,25 @@ typedef struct {
  * row either); *n_changed (optional) counts rows changed. */
 int store_mark_leased(store_db *db, const store_lease *leases, size_t n, size_t *n_changed,
                       dp_err *err);
+
+/* What store_record_results_info tells of each result that landed
+ * (STORE_RECORDED), for the metrics: its profile and how long ago the job
+ * was submitted (seconds, by PostgreSQL's clock). */
+typedef struct {
+    char profile[64];
+    double age_s;
+} store_recorded_info;
+
+/* store_record_results, also filling info[i] (n entries) of recorded items. */
+int store_record_results_info(store_db *db, const store_result_in *in, size_t n, store_outcome *out,
+                              store_recorded_info *info, dp_err *err);
+
+/* store_record_results_info after store_mark_leased of leases, in one round
+ * trip and one transaction (libpq pipeline mode): one commit instead of
+ * two. On error neither landed. n == 0: the marks alone. */
+int store_record_results_marked(store_db *db, const store_lease *leases, size_t n_leases,
+                                const store_result_in *in, size_t n, store_outcome *out,
+                                store_recorded_info *info, dp_err *err);
 
 /* A dead job: attempts exhausted or otherwise unrunnable. */
 typedef struct {

@@ -192,6 +192,96 @@ int store_call(store_db *db, const char *name, int n_params, const char *const *
     }
 }
 
+/* One round trip in pipeline mode: every statement, then one Sync, so
+ * they run in one implicit transaction (all or nothing) with one commit.
+ * Blocking sends are safe here: the results of all but the last statement
+ * are command tags, small enough never to fill the server's buffer. */
+static int pipeline_once(store_db *db, const store_stmt *stmts, size_t n, PGresult **last,
+                         PGresult **failed)
+{
+    *last = *failed = NULL;
+    if (PQenterPipelineMode(db->conn) != 1)
+        return -1;
+    int ok = 1;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = PQsendQueryPrepared(db->conn, stmts[i].name, stmts[i].n_params, stmts[i].params, NULL,
+                                 NULL, 0) == 1;
+    ok = ok && PQpipelineSync(db->conn) == 1;
+    for (size_t i = 0; ok && i < n; i++) {
+        PGresult *res = PQgetResult(db->conn);
+        ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+        if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
+            if (i + 1 == n)
+                *last = res;
+            else
+                PQclear(res);
+        } else if (*failed == NULL && st != PGRES_PIPELINE_ABORTED) {
+            *failed = res; /* the first error: the rest were skipped */
+        } else {
+            PQclear(res);
+        }
+        if (res == NULL)
+            ok = 0; /* the connection broke */
+        else
+            PQclear(PQgetResult(db->conn)); /* the NULL that ends each statement */
+    }
+    /* up to the Sync (also after an early break, to leave pipeline mode) */
+    for (int k = 0; ok && k < 1000; k++) {
+        PGresult *res = PQgetResult(db->conn);
+        ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+        PQclear(res);
+        if (res == NULL || st == PGRES_PIPELINE_SYNC)
+            break;
+    }
+    if (PQexitPipelineMode(db->conn) != 1)
+        ok = 0;
+    if (ok && *failed == NULL && *last != NULL)
+        return 0;
+    if (*failed == NULL && *last != NULL) {
+        PQclear(*last);
+        *last = NULL;
+    }
+    return -1;
+}
+
+int store_call_pipeline(store_db *db, const store_stmt *stmts, size_t n, const char *what,
+                        PGresult **out, dp_err *err)
+{
+    *out = NULL;
+    int rc = store_ensure_ready(db, what, err);
+    if (rc != DP_OK) {
+        store_count_error(db);
+        return rc;
+    }
+    for (int attempt = 0;; attempt++) {
+        if (db->send_by_ms != 0 && now_ms() > db->send_by_ms) {
+            store_count_error(db);
+            return dp_err_set(err, DP_EUNAVAIL, "%s: not sent: its deadline passed %lld ms ago",
+                              what, (long long)(now_ms() - db->send_by_ms));
+        }
+        double t0 = db->m_rtt != NULL ? dp_metrics_now() : 0;
+        PGresult *failed = NULL;
+        int bad = pipeline_once(db, stmts, n, out, &failed);
+        if (db->m_rtt != NULL)
+            dp_hist_observe(db->m_rtt, dp_metrics_now() - t0);
+        if (!bad)
+            return DP_OK;
+        store_count_error(db);
+        result_message(db->conn, failed, db->last_error, sizeof db->last_error);
+        int unavailable = is_unavailable(db->conn, failed);
+        PQclear(failed);
+        if (!unavailable)
+            return dp_err_set(err, DP_EIO, "%s: %s", what, db->last_error);
+        /* as store_call: a connection that broke since the last call is
+         * reconnected once and the (idempotent) statements run again */
+        if (attempt > 0 || PQstatus(db->conn) == CONNECTION_OK)
+            return fail_unavailable(db, what, err);
+        rc = reconnect(db, what, err);
+        if (rc != DP_OK)
+            return rc;
+    }
+}
+
 int store_call_custom(store_db *db, const char *name, int n_params, const char *const *params,
                       const char *what, PGresult **out, dp_err *err)
 {

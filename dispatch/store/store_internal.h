@@ -71,6 +71,19 @@ extern const size_t store_statements_count;
 #define ST_PROFILES_ADD "dp_profiles_add"
 #define ST_PROFILES_LIST "dp_profiles_list"
 
+/* One prepared statement of a pipeline (params borrowed). */
+typedef struct {
+    const char *name;
+    int n_params;
+    const char *const *params;
+} store_stmt;
+
+/* store_call for several statements in one round trip and one transaction:
+ * all land or none (the first error is returned); *out is the last one's
+ * result (PQclear it). */
+int store_call_pipeline(store_db *db, const store_stmt *stmts, size_t n, const char *what,
+                        PGresult **out, dp_err *err);
+
 /* Runs prepared statement name with text params (NULL entries are SQL NULL).
  * On success *out holds a PGRES_TUPLES_OK or PGRES_COMMAND_OK result the
  * caller PQclears. On failure returns DP_EUNAVAIL (server unreachable) or
@@ -111,6 +124,10 @@ void store_arr_str(store_arr *b, const char *v); /* quoted; NULL is SQL NULL */
 /* Closes the literal; DP_ENOMEM when any append failed. */
 int store_arr_finish(store_arr *b);
 void store_arr_free(store_arr *b);
+
+/* The three finished columns (job, attempt, runner) of a lease batch for
+ * ST_MARK_LEASED; the caller frees them (store_arr_free) on DP_OK. */
+int store_lease_columns(const store_lease *leases, size_t n, store_arr a[3], dp_err *err);
 
 /* The affected-row count of an INSERT/UPDATE result. */
 size_t store_cmd_rows(const PGresult *res);

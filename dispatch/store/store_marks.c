@@ -6,21 +6,28 @@
 
 #include <string.h>
 
-/* Runs a batch statement whose three parameters are the columns in a
- * (freed here) and counts the rows it changed into *n_changed (optional).
- * The tail of mark_leased and mark_failed. */
-static int call_columns(store_db *db, const char *stmt, store_arr a[3], const char *what,
-                        size_t *n_changed, dp_err *err)
+/* Finishes the three columns in a; out of memory frees them. */
+static int finish_columns(store_arr a[3], const char *what, dp_err *err)
 {
     int oom = 0;
     for (int k = 0; k < 3; k++)
         oom |= store_arr_finish(&a[k]) != DP_OK;
-    int rc = oom ? dp_err_set(err, DP_ENOMEM, "%s: out of memory building the batch", what) : DP_OK;
+    if (!oom)
+        return DP_OK;
+    for (int k = 0; k < 3; k++)
+        store_arr_free(&a[k]);
+    return dp_err_set(err, DP_ENOMEM, "%s: out of memory building the batch", what);
+}
+
+/* Runs a batch statement whose three parameters are the finished columns
+ * in a (freed here) and counts the rows it changed into *n_changed
+ * (optional). The tail of mark_leased and mark_failed. */
+static int call_columns(store_db *db, const char *stmt, store_arr a[3], const char *what,
+                        size_t *n_changed, dp_err *err)
+{
     PGresult *res = NULL;
-    if (rc == DP_OK) {
-        const char *params[3] = {a[0].s, a[1].s, a[2].s};
-        rc = store_call(db, stmt, 3, params, what, &res, err);
-    }
+    const char *params[3] = {a[0].s, a[1].s, a[2].s};
+    int rc = store_call(db, stmt, 3, params, what, &res, err);
     for (int k = 0; k < 3; k++)
         store_arr_free(&a[k]);
     if (rc == DP_OK && n_changed != NULL)
@@ -29,15 +36,9 @@ static int call_columns(store_db *db, const char *stmt, store_arr a[3], const ch
     return rc;
 }
 
-int store_mark_leased(store_db *db, const store_lease *leases, size_t n, size_t *n_changed,
-                      dp_err *err)
+int store_lease_columns(const store_lease *leases, size_t n, store_arr a[3], dp_err *err)
 {
-    if (n_changed != NULL)
-        *n_changed = 0;
-    if (n == 0)
-        return DP_OK;
-    store_arr a[3];
-    memset(a, 0, sizeof a);
+    memset(a, 0, 3 * sizeof *a);
     for (size_t i = 0; i < n; i++) {
         if (leases[i].job_id == NULL || leases[i].runner_id == NULL) {
             for (int k = 0; k < 3; k++)
@@ -49,6 +50,20 @@ int store_mark_leased(store_db *db, const store_lease *leases, size_t n, size_t 
         store_arr_int(&a[1], (long long)leases[i].attempt);
         store_arr_str(&a[2], leases[i].runner_id);
     }
+    return finish_columns(a, "mark leased", err);
+}
+
+int store_mark_leased(store_db *db, const store_lease *leases, size_t n, size_t *n_changed,
+                      dp_err *err)
+{
+    if (n_changed != NULL)
+        *n_changed = 0;
+    if (n == 0)
+        return DP_OK;
+    store_arr a[3];
+    int rc = store_lease_columns(leases, n, a, err);
+    if (rc != DP_OK)
+        return rc;
     return call_columns(db, ST_MARK_LEASED, a, "mark leased", n_changed, err);
 }
 
@@ -71,5 +86,7 @@ int store_mark_failed(store_db *db, const store_failure *items, size_t n, size_t
         store_arr_int(&a[1], (long long)items[i].attempts);
         store_arr_str(&a[2], items[i].message);
     }
+    if (finish_columns(a, "mark failed", err) != DP_OK)
+        return DP_ENOMEM;
     return call_columns(db, ST_MARK_FAILED, a, "mark failed", n_changed, err);
 }

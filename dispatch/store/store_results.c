@@ -85,20 +85,37 @@ int store_record_results(store_db *db, const store_result_in *in, size_t n, stor
 int store_record_results_info(store_db *db, const store_result_in *in, size_t n, store_outcome *out,
                               store_recorded_info *info, dp_err *err)
 {
+    return store_record_results_marked(db, NULL, 0, in, n, out, info, err);
+}
+
+int store_record_results_marked(store_db *db, const store_lease *leases, size_t n_leases,
+                                const store_result_in *in, size_t n, store_outcome *out,
+                                store_recorded_info *info, dp_err *err)
+{
     if (n == 0)
-        return DP_OK;
-    store_arr a[N_ARRAYS];
+        return store_mark_leased(db, leases, n_leases, NULL, err);
+    store_arr a[N_ARRAYS], m[3];
     memset(a, 0, sizeof a);
+    memset(m, 0, sizeof m);
     int rc = build(in, n, a, err);
+    if (rc == DP_OK && n_leases > 0)
+        rc = store_lease_columns(leases, n_leases, m, err);
     PGresult *res = NULL;
     if (rc == DP_OK) {
-        const char *params[N_ARRAYS];
+        const char *params[N_ARRAYS], *marks[3] = {m[0].s, m[1].s, m[2].s};
         for (int k = 0; k < N_ARRAYS; k++)
             params[k] = a[k].s;
-        rc = store_call(db, ST_RECORD_RESULTS, N_ARRAYS, params, "record results", &res, err);
+        /* the marks first: the attempt fence of the results sees them */
+        store_stmt st[2] = {{ST_MARK_LEASED, 3, marks}, {ST_RECORD_RESULTS, N_ARRAYS, params}};
+        if (n_leases == 0)
+            rc = store_call(db, ST_RECORD_RESULTS, N_ARRAYS, params, "record results", &res, err);
+        else
+            rc = store_call_pipeline(db, st, 2, "record results (with lease marks)", &res, err);
     }
     for (int k = 0; k < N_ARRAYS; k++)
         store_arr_free(&a[k]);
+    for (int k = 0; k < 3; k++)
+        store_arr_free(&m[k]);
     if (rc != DP_OK)
         return rc;
     int rows = PQntuples(res);

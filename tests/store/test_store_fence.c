@@ -7,7 +7,10 @@
  * Also: PostgreSQL failing in the middle of a result batch (a trigger
  * raises on the third job's test rows, after the first two were written
  * by the same statement) leaves nothing of the batch behind, and the
- * repeated batch lands every result once. */
+ * repeated batch lands every result once.
+ * And lease marks that ride in a result batch's transaction
+ * (store_record_results_marked): written before the results, so the fence
+ * sees a newer attempt marked in the same round trip; on failure neither. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -204,11 +207,101 @@ static void test_failure_mid_batch_leaves_nothing(void **state)
     pgfix_drop(&db);
 }
 
+static char *q1(const pgfix_db *db, const char *sql)
+{
+    char *v = pgfix_query1(db->dsn, sql);
+    if (v == NULL)
+        fail_msg("query failed: %s", sql);
+    return v;
+}
+
+static void expect_q(const pgfix_db *db, const char *sql, const char *want)
+{
+    char *v = q1(db, sql);
+    if (strcmp(v, want) != 0)
+        fail_msg("%s: got %s, want %s", sql, v, want);
+    free(v);
+}
+
+static void test_marks_ride_with_results(void **state)
+{
+    (void)state;
+    pgfix_db db = {0};
+    char msg[256];
+    if (pgfix_create(&db, NULL, msg, sizeof msg) != 0)
+        fail_msg("%s", msg);
+    dp_err err = {0};
+    store_db *s = store_open(db.dsn, &err);
+    if (s == NULL) {
+        pgfix_drop(&db);
+        fail_msg("store_open: %s", err.msg);
+    }
+    tu_insert_jobs(s, "p", 4);
+    store_lease l[4];
+    dp_job_result r[4];
+    store_result_in in[4];
+    store_outcome out[4];
+    char ids[4][16];
+    for (int i = 0; i < 4; i++) {
+        snprintf(ids[i], sizeof ids[i], "p-%d", i);
+        l[i] = (store_lease){ids[i], 1, "runner-1"};
+        tu_make_result(&r[i], ids[i], 1, 1);
+        in[i] = (store_result_in){&r[i], "runner-1", NULL};
+    }
+    /* four marks and two results, two of them the same jobs: one transaction */
+    assert_int_equal(store_record_results_marked(s, l, 4, in, 2, out, NULL, &err), DP_OK);
+    assert_int_equal(out[0], STORE_RECORDED);
+    assert_int_equal(out[1], STORE_RECORDED);
+    expect_q(&db,
+             "SELECT string_agg(id || ':' || state || ':' || attempts, ' ' ORDER BY id) FROM jobs",
+             "p-0:completed:1 p-1:completed:1 p-2:leased:1 p-3:leased:1");
+    expect_q(&db, "SELECT string_agg(state, ',' ORDER BY seq) FROM job_events WHERE job_id = 'p-0'",
+             "queued,leased,completed");
+
+    /* attempt 2 of p-2 marked in the same round trip as attempt 1's result:
+     * the mark goes first, so the stale result is refused */
+    store_lease l2 = {"p-2", 2, "runner-2"};
+    assert_int_equal(store_record_results_marked(s, &l2, 1, &in[2], 1, out, NULL, &err), DP_OK);
+    assert_int_equal(out[0], STORE_STALE_ATTEMPT);
+    expect_q(&db, "SELECT state || ':' || attempts || ':' || runner_id FROM jobs WHERE id = 'p-2'",
+             "leased:2:runner-2");
+
+    /* the result statement fails: the mark of the same round trip is gone too */
+    char *ok = q1(&db, "CREATE FUNCTION fail_p3() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+                       "  IF NEW.job_id = 'p-3' THEN RAISE EXCEPTION 'injected failure on p-3';"
+                       "  END IF; RETURN NEW; END $$;"
+                       "CREATE TRIGGER fail_p3 BEFORE INSERT ON test_results FOR EACH ROW"
+                       "  EXECUTE FUNCTION fail_p3()");
+    free(ok);
+    store_lease l3 = {"p-3", 2, "runner-3"};
+    dp_job_result r3;
+    tu_make_result(&r3, "p-3", 2, 1);
+    store_result_in in3 = {&r3, "runner-3", NULL};
+    assert_int_not_equal(store_record_results_marked(s, &l3, 1, &in3, 1, out, NULL, &err), DP_OK);
+    assert_non_null(strstr(err.msg, "injected failure"));
+    expect_q(&db, "SELECT state || ':' || attempts FROM jobs WHERE id = 'p-3'", "leased:1");
+    expect_q(&db, "SELECT count(*) FROM job_events WHERE job_id = 'p-3' AND attempt = 2", "0");
+    /* the connection is usable after the aborted pipeline; no results: the marks alone */
+    assert_int_equal(store_record_results_marked(s, &l3, 1, NULL, 0, out, NULL, &err), DP_OK);
+    expect_q(&db, "SELECT state || ':' || attempts FROM jobs WHERE id = 'p-3'", "leased:2");
+    ok = q1(&db, "DROP TRIGGER fail_p3 ON test_results");
+    free(ok);
+    assert_int_equal(store_record_results_marked(s, &l3, 1, &in3, 1, out, NULL, &err), DP_OK);
+    assert_int_equal(out[0], STORE_RECORDED);
+    expect_q(&db, "SELECT count(*) FROM job_events WHERE job_id = 'p-3' AND state = 'leased'", "2");
+    dp_job_result_free(&r3);
+    for (int i = 0; i < 4; i++)
+        dp_job_result_free(&r[i]);
+    store_close(s);
+    pgfix_drop(&db);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_stale_attempt_refused_after_owner_check),
         cmocka_unit_test(test_failure_mid_batch_leaves_nothing),
+        cmocka_unit_test(test_marks_ride_with_results),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
