@@ -107,12 +107,20 @@ void reporter_metrics_completed(reporter_state *s, const char *profile, dp_verdi
 void reporter_metrics_failed(reporter_state *s, size_t n);
 /* job_list: one page of jobs (reporter_list.c). */
 void reporter_do_list(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m);
-/* Inserts the n_ok valid specs (ok, in item order) within the requester's
- * quotas (reporter_quota.c): *n_ok becomes how many (a prefix) were
- * inserted; the items of the others are turned into "quota" refusals.
- * A failure inserts nothing. */
-int reporter_quota_insert(reporter_state *s, fwd_origin o, const dp_job_spec *ok, size_t *n_ok,
-                          dp_msg_submitted *items, dp_err *err);
+/* Records the n_ok valid specs (ok: their JSON texts, in item order; in:
+ * the same jobs for Redis) within the requester's quotas
+ * (reporter_quota.c) and enqueues those recorded: *n_ok becomes how many
+ * (a prefix) were recorded; the items refused by a quota are turned into
+ * "quota" refusals. On error *n_ok counts the prefix recorded before it. */
+int reporter_quota_submit(reporter_state *s, fwd_origin o, const char *const *ok,
+                          const rq_job_in *in, size_t *n_ok, dp_msg_submitted *items, dp_err *err);
+/* Records texts in PostgreSQL and enqueues in in Redis, chunk by chunk (the
+ * enqueue of one overlapping the insert of the next): returns how many (a
+ * prefix) were recorded; fewer than n: err says why. */
+size_t reporter_record_enqueue(reporter_state *s, const char *owner, const char *const *texts,
+                               const rq_job_in *in, size_t n, dp_err *err);
+/* Enqueues n recorded jobs (a failure leaves them to the rebuild). */
+void reporter_enqueue_recorded(reporter_state *s, const rq_job_in *in, size_t n);
 /* Keeps copies of items whose Redis release failed after their results were
  * recorded; reporter_retry_releases (each tick) completes them again until
  * Redis answers (reporter_release.c). */

@@ -1,5 +1,7 @@
 /* The reporter's submit: validate each spec, record the jobs in PostgreSQL
- * (one statement), then enqueue them in Redis (one script). */
+ * and enqueue them in Redis, a chunk of SUBMIT_CHUNK at a time (one
+ * statement and one script each), the enqueue of one chunk overlapping the
+ * insert of the next. */
 #include "dispatch/reporter_impl.h"
 
 #include "common/log.h"
@@ -31,6 +33,49 @@ static int enqueue_queued(reporter_state *s, const rq_job_in *in, size_t n, dp_e
     int rc = rq_enqueue_streamed(s->rq, in, n, encoded ? &stream : NULL, NULL, err);
     event_stream_blobs_free(&blobs);
     return rc;
+}
+
+/* Jobs per statement of a large submit: PostgreSQL inserts one chunk while
+ * Redis enqueues the one before, instead of the two waiting in turn. */
+#define SUBMIT_CHUNK 1000
+
+/* Enqueues in[from, to) (recorded): a failure leaves them to the rebuild. */
+static void enqueue_range(reporter_state *s, const rq_job_in *in, size_t from, size_t to)
+{
+    dp_err err = {0};
+    if (to > from && enqueue_queued(s, in + from, to - from, &err) != DP_OK) {
+        /* Accepted all the same: the rebuild puts PostgreSQL's queued jobs into Redis. */
+        dp_log(DP_LOG_WARN, "enqueue_deferred", "error", err.msg, (char *)NULL);
+        s->need_rebuild = 1;
+    }
+}
+
+void reporter_enqueue_recorded(reporter_state *s, const rq_job_in *in, size_t n)
+{
+    enqueue_range(s, in, 0, n);
+}
+
+size_t reporter_record_enqueue(reporter_state *s, const char *owner, const char *const *texts,
+                               const rq_job_in *in, size_t n, dp_err *err)
+{
+    size_t recorded = 0, enqueued = 0;
+    while (recorded < n) {
+        size_t len = n - recorded < SUBMIT_CHUNK ? n - recorded : SUBMIT_CHUNK;
+        const char *const *t = texts + recorded;
+        int rc = store_insert_job_texts_send(s->db, t, len, owner, err);
+        if (rc == DP_OK) {
+            enqueue_range(s, in, enqueued, recorded); /* while PostgreSQL inserts */
+            enqueued = recorded;
+            rc = store_insert_job_texts_wait(s->db, t, len, owner, err);
+        } else if (rc == DP_EUNAVAIL) {
+            rc = store_insert_job_texts(s->db, t, len, owner, NULL, err);
+        }
+        if (rc != DP_OK)
+            break;
+        recorded += len;
+    }
+    enqueue_range(s, in, enqueued, recorded);
+    return recorded;
 }
 
 void reporter_do_submit(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
@@ -101,23 +146,20 @@ void reporter_do_submit(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
     }
     if (n_ok > 0) {
         /* The record first: a job exists once PostgreSQL has it. */
-        int rc = reporter_quota_insert(s, o, ok, &n_ok, &r.submitted, &err);
+        size_t asked = n_ok;
+        int rc =
+            reporter_quota_submit(s, o, (const char *const *)texts, in, &n_ok, &r.submitted, &err);
         if (rc != DP_OK) {
             dp_log(DP_LOG_ERROR, "submit_not_persisted", "error", err.msg, (char *)NULL);
-            for (size_t i = 0; i < r.submitted.n_items; i++) {
+            /* the accepted items past the n_ok recorded ones */
+            size_t k = 0;
+            for (size_t i = 0; i < r.submitted.n_items && asked > n_ok; i++) {
                 dp_submit_item *it = &r.submitted.items[i];
-                if (it->job_id != NULL) {
-                    free(it->job_id);
-                    it->job_id = NULL;
-                    it->error = strdup("PostgreSQL unavailable, job not accepted: retry");
-                }
-            }
-            n_ok = 0;
-        } else if (n_ok > 0) {
-            if (enqueue_queued(s, in, n_ok, &err) != DP_OK) {
-                /* Accepted all the same: the rebuild puts PostgreSQL's queued jobs into Redis. */
-                dp_log(DP_LOG_WARN, "enqueue_deferred", "error", err.msg, (char *)NULL);
-                s->need_rebuild = 1;
+                if (it->job_id == NULL || it->code != NULL || k++ < n_ok)
+                    continue;
+                free(it->job_id);
+                it->job_id = NULL;
+                it->error = strdup("PostgreSQL unavailable, job not accepted: retry");
             }
         }
     }

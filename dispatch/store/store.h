@@ -76,6 +76,22 @@ int store_insert_jobs(store_db *db, const dp_job_spec *specs, size_t n, size_t *
 int store_insert_jobs_owned(store_db *db, const dp_job_spec *specs, size_t n, const char *owner_key,
                             size_t *n_inserted, dp_err *err);
 
+/* store_insert_jobs_owned of specs already rendered as their JSON text
+ * (dp_job_spec_to_json, compact; borrowed), validated by the caller: the
+ * submit renders each spec once, for Redis and for this. */
+int store_insert_job_texts(store_db *db, const char *const *texts, size_t n, const char *owner_key,
+                           size_t *n_inserted, dp_err *err);
+
+/* store_insert_job_texts in two halves, so the caller works while
+ * PostgreSQL inserts: _send starts it (on error nothing was sent),
+ * _wait (the same texts, n and owner_key) finishes it, repeating it once
+ * on a connection that broke (idempotent on job id). Nothing else may use
+ * db in between. */
+int store_insert_job_texts_send(store_db *db, const char *const *texts, size_t n,
+                                const char *owner_key, dp_err *err);
+int store_insert_job_texts_wait(store_db *db, const char *const *texts, size_t n,
+                                const char *owner_key, dp_err *err);
+
 /* The id of the key that submitted job_id into owner ("" when none).
  * DP_ENOTFOUND for an unknown job. */
 int store_job_owner(store_db *db, const char *job_id, char *owner, size_t len, dp_err *err);

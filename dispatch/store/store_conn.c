@@ -282,6 +282,46 @@ int store_call_pipeline(store_db *db, const store_stmt *stmts, size_t n, const c
     }
 }
 
+int store_send(store_db *db, const char *name, int n_params, const char *const *params,
+               const char *what, dp_err *err)
+{
+    int rc = store_ensure_ready(db, what, err);
+    if (rc == DP_OK && PQsendQueryPrepared(db->conn, name, n_params, params, NULL, NULL, 0) != 1) {
+        first_line(PQerrorMessage(db->conn), db->last_error, sizeof db->last_error);
+        rc = fail_unavailable(db, what, err);
+    }
+    if (rc != DP_OK)
+        store_count_error(db);
+    db->sent_at = db->m_rtt != NULL ? dp_metrics_now() : 0;
+    return rc;
+}
+
+int store_wait(store_db *db, const char *what, PGresult **out, dp_err *err)
+{
+    *out = NULL;
+    PGresult *first = NULL, *res;
+    while ((res = PQgetResult(db->conn)) != NULL) {
+        if (first == NULL)
+            first = res;
+        else
+            PQclear(res);
+    }
+    if (db->m_rtt != NULL)
+        dp_hist_observe(db->m_rtt, dp_metrics_now() - db->sent_at);
+    ExecStatusType st = first ? PQresultStatus(first) : PGRES_FATAL_ERROR;
+    if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
+        *out = first;
+        return DP_OK;
+    }
+    store_count_error(db);
+    result_message(db->conn, first, db->last_error, sizeof db->last_error);
+    int unavailable = is_unavailable(db->conn, first);
+    PQclear(first);
+    if (unavailable)
+        return fail_unavailable(db, what, err);
+    return dp_err_set(err, DP_EIO, "%s: %s", what, db->last_error);
+}
+
 int store_call_custom(store_db *db, const char *name, int n_params, const char *const *params,
                       const char *what, PGresult **out, dp_err *err)
 {

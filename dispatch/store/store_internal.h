@@ -20,6 +20,7 @@ struct store_db {
     double *m_errors;
     uint32_t statement_timeout_ms; /* session statement_timeout, set on each connection; 0 none */
     int64_t send_by_ms;            /* no statement starts after this (monotonic ms); 0 none */
+    double sent_at;                /* store_send's time, for the round-trip metric */
 };
 
 /* SET statement_timeout on the current connection (store_limits.c). */
@@ -90,6 +91,15 @@ int store_call_pipeline(store_db *db, const store_stmt *stmts, size_t n, const c
  * DP_EIO (the server refused: message names what and why); *out is NULL. */
 int store_call(store_db *db, const char *name, int n_params, const char *const *params,
                const char *what, PGresult **out, dp_err *err);
+
+/* store_call in two halves, so the caller works while the statement runs:
+ * store_send starts it (params are copied), store_wait collects its
+ * result. Unlike store_call neither reconnects nor runs it again: on
+ * DP_EUNAVAIL the caller repeats it with store_call. Nothing else may use
+ * db in between. */
+int store_send(store_db *db, const char *name, int n_params, const char *const *params,
+               const char *what, dp_err *err);
+int store_wait(store_db *db, const char *what, PGresult **out, dp_err *err);
 
 /* store_call planned with this call's parameter values (a custom plan),
  * for statements whose optional filters only fold away that way (the job

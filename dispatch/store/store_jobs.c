@@ -51,28 +51,98 @@ int store_insert_jobs_owned(store_db *db, const dp_job_spec *specs, size_t n, co
         *n_inserted = 0;
     if (n == 0)
         return DP_OK;
-    json_t *arr = json_array();
-    for (size_t i = 0; i < n && arr != NULL; i++) {
+    char **texts = calloc(n, sizeof *texts);
+    int rc = texts == NULL ? dp_err_set(err, DP_ENOMEM, "insert jobs: out of memory") : DP_OK;
+    for (size_t i = 0; rc == DP_OK && i < n; i++) {
         if (specs[i].job_id == NULL || specs[i].profile == NULL || specs[i].archive == NULL) {
-            json_decref(arr);
-            return dp_err_set(err, DP_EINVAL,
-                              "store_insert_jobs: specs[%zu]: job_id, profile and archive are "
-                              "required",
-                              i);
+            rc = dp_err_set(err, DP_EINVAL,
+                            "store_insert_jobs: specs[%zu]: job_id, profile and archive are "
+                            "required",
+                            i);
+            break;
         }
-        arr = append_or_fail(arr, dp_job_spec_to_json(&specs[i]));
+        json_t *j = dp_job_spec_to_json(&specs[i]);
+        texts[i] = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+        json_decref(j);
+        if (texts[i] == NULL)
+            rc = dp_err_set(err, DP_ENOMEM, "insert jobs: out of memory building the batch");
     }
-    PGresult *res = NULL;
-    char *text = arr != NULL ? json_dumps(arr, JSON_COMPACT) : NULL;
-    json_decref(arr);
-    if (text == NULL)
+    if (rc == DP_OK)
+        rc = store_insert_job_texts(db, (const char *const *)texts, n, owner_key, n_inserted, err);
+    for (size_t i = 0; texts != NULL && i < n; i++)
+        free(texts[i]);
+    free(texts);
+    return rc;
+}
+
+/* The texts as one JSON array, joined, not parsed again (malloc'd; NULL:
+ * out of memory). */
+static char *join_texts(const char *const *texts, size_t n)
+{
+    size_t len = 2 + n;
+    for (size_t i = 0; i < n; i++)
+        len += strlen(texts[i]);
+    char *batch = malloc(len + 1), *w = batch;
+    if (batch == NULL)
+        return NULL;
+    *w++ = '[';
+    for (size_t i = 0; i < n; i++) {
+        size_t k = strlen(texts[i]);
+        if (i > 0)
+            *w++ = ',';
+        memcpy(w, texts[i], k);
+        w += k;
+    }
+    *w++ = ']';
+    *w = '\0';
+    return batch;
+}
+
+static const char *owner_param(const char *owner_key)
+{
+    return owner_key != NULL && owner_key[0] != '\0' ? owner_key : NULL;
+}
+
+int store_insert_job_texts(store_db *db, const char *const *texts, size_t n, const char *owner_key,
+                           size_t *n_inserted, dp_err *err)
+{
+    if (n_inserted != NULL)
+        *n_inserted = 0;
+    if (n == 0)
+        return DP_OK;
+    char *batch = join_texts(texts, n);
+    if (batch == NULL)
         return dp_err_set(err, DP_ENOMEM, "insert jobs: out of memory building the batch");
-    const char *params[] = {text, owner_key != NULL && owner_key[0] != '\0' ? owner_key : NULL};
+    PGresult *res = NULL;
+    const char *params[] = {batch, owner_param(owner_key)};
     int rc = store_call(db, ST_INSERT_JOBS, 2, params, "insert jobs", &res, err);
-    free(text);
+    free(batch);
     if (rc == DP_OK && n_inserted != NULL)
         *n_inserted = store_cmd_rows(res);
     PQclear(res);
+    return rc;
+}
+
+int store_insert_job_texts_send(store_db *db, const char *const *texts, size_t n,
+                                const char *owner_key, dp_err *err)
+{
+    char *batch = join_texts(texts, n);
+    if (batch == NULL)
+        return dp_err_set(err, DP_ENOMEM, "insert jobs: out of memory building the batch");
+    const char *params[] = {batch, owner_param(owner_key)};
+    int rc = store_send(db, ST_INSERT_JOBS, 2, params, "insert jobs", err);
+    free(batch);
+    return rc;
+}
+
+int store_insert_job_texts_wait(store_db *db, const char *const *texts, size_t n,
+                                const char *owner_key, dp_err *err)
+{
+    PGresult *res = NULL;
+    int rc = store_wait(db, "insert jobs", &res, err);
+    PQclear(res);
+    if (rc == DP_EUNAVAIL) /* reconnected and repeated: the insert is idempotent */
+        rc = store_insert_job_texts(db, texts, n, owner_key, NULL, err);
     return rc;
 }
 

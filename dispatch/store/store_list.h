@@ -42,14 +42,14 @@ int store_list_jobs(store_db *db, const store_job_filter *f, dp_job_view **out, 
 
 void store_jobs_free(dp_job_view *jobs, size_t n);
 
-/* Inserts specs as store_insert_jobs_owned does, but only as many (the
+/* Inserts the specs' texts as store_insert_job_texts does, but only as many (the
  * first *n_taken) as keep owner_key's non-terminal jobs (queued or leased)
  * at most max_queued. One transaction holding a per-key advisory lock: two
  * reporters (replicas) submitting for one key are serialised, and the
  * count each reads includes the other's inserts, so the bound is exact.
  * *in_queue gets the count before the insert, counted no further than
  * max_queued. */
-int store_insert_jobs_quota(store_db *db, const dp_job_spec *specs, size_t n, const char *owner_key,
+int store_insert_jobs_quota(store_db *db, const char *const *texts, size_t n, const char *owner_key,
                             uint32_t max_queued, size_t *n_taken, uint64_t *in_queue, dp_err *err);
 
 #endif

@@ -18,7 +18,7 @@ static int step(store_db *db, const char *stmt, int np, const char *const *param
     return DP_OK;
 }
 
-int store_insert_jobs_quota(store_db *db, const dp_job_spec *specs, size_t n, const char *owner_key,
+int store_insert_jobs_quota(store_db *db, const char *const *texts, size_t n, const char *owner_key,
                             uint32_t max_queued, size_t *n_taken, uint64_t *in_queue, dp_err *err)
 {
     *n_taken = 0;
@@ -40,7 +40,7 @@ int store_insert_jobs_quota(store_db *db, const dp_job_spec *specs, size_t n, co
         if (room > n)
             room = n;
         if (room > 0)
-            rc = store_insert_jobs_owned(db, specs, room, owner_key, NULL, err);
+            rc = store_insert_job_texts(db, texts, room, owner_key, NULL, err);
     }
     if (rc == DP_OK)
         rc = step(db, ST_QUOTA_COMMIT, 0, NULL, "quota commit", NULL, err);

@@ -3,7 +3,11 @@
  * from four connections (the reporter flushes when its mailbox runs empty,
  * so they queue up behind each other and share a batch whenever they
  * arrive together). Each must be answered, and land, exactly as it would
- * alone; whatever batching happened, the outcome may not depend on it. */
+ * alone; whatever batching happened, the outcome may not depend on it.
+ * And a submit larger than one chunk (SUBMIT_CHUNK, 1000) whose second
+ * chunk PostgreSQL refuses: the first chunk is recorded, enqueued and
+ * answered with job ids; every later item gets an error and is in neither
+ * store. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -113,10 +117,70 @@ static void test_batch_answered_item_by_item(void **state)
     assert_int_equal(code, 0);
 }
 
+#define BIG_SUBMIT 2500
+
+static void test_submit_fails_after_first_chunk(void **state)
+{
+    (void)state;
+    dd_daemon dd;
+    dd_init(&dd, NULL, NULL);
+    dd_start(&dd);
+    actor_client *admin = dd_client(dd.admin_url);
+    /* a row trigger sees the rows inserted before it by the same statement:
+     * the 1001st job (the first of the second chunk) is refused */
+    dd_sql_long(&dd, "CREATE FUNCTION refuse_1001() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+                     "  IF (SELECT count(*) FROM jobs) >= 1000 THEN"
+                     "    RAISE EXCEPTION 'injected: the table is full'; END IF;"
+                     "  RETURN NEW; END $$");
+    dd_sql_long(&dd, "CREATE TRIGGER refuse_1001 BEFORE INSERT ON jobs FOR EACH ROW"
+                     "  EXECUTE FUNCTION refuse_1001()");
+    dp_msg m = {.type = DP_MSG_SUBMIT, .id = 9}, r;
+    m.submit.n_specs = BIG_SUBMIT;
+    m.submit.specs = calloc(BIG_SUBMIT, sizeof *m.submit.specs);
+    for (size_t i = 0; i < BIG_SUBMIT; i++) {
+        m.submit.specs[i].profile = "c";
+        m.submit.specs[i].archive = "file:///tmp/sub.zip";
+    }
+    m.submit.specs[7].archive = "ftp://nowhere/x.zip"; /* a bad item: its own error */
+    assert_int_equal(dd_rpc(admin, &m, &r, 30000), DP_OK);
+    free(m.submit.specs); /* borrowed strings: not dp_msg_free */
+    assert_int_equal(r.type, DP_MSG_SUBMITTED);
+    assert_int_equal(r.submitted.n_items, BIG_SUBMIT);
+    size_t accepted = 0;
+    for (size_t i = 0; i < BIG_SUBMIT; i++) {
+        const dp_submit_item *it = &r.submitted.items[i];
+        if (i == 7) {
+            assert_null(it->job_id);
+            assert_non_null(strstr(it->error, "archive"));
+        } else if (i <= 1000) { /* the first 1000 valid ones: items 0..1000 but 7 */
+            if (it->job_id == NULL)
+                fail_msg("item %zu refused: %s", i, it->error);
+            accepted++;
+        } else {
+            assert_null(it->job_id);
+            assert_non_null(strstr(it->error, "PostgreSQL"));
+        }
+    }
+    assert_int_equal(accepted, 1000);
+    dp_msg_free(&r);
+    assert_int_equal(dd_sql_long(&dd, "SELECT count(*) FROM jobs"), 1000);
+    assert_int_equal(dd_sql_long(&dd, "SELECT count(*) FROM job_events WHERE state = 'queued'"),
+                     1000);
+    dp_msg qm = {.type = DP_MSG_QUEUE, .id = 41}, qr;
+    assert_int_equal(dd_rpc(admin, &qm, &qr, 5000), DP_OK);
+    assert_int_equal(qr.type, DP_MSG_QUEUE_STATS);
+    assert_int_equal(qr.queue_stats.pending, 1000);
+    dp_msg_free(&qr);
+    actor_client_close(admin);
+    assert_int_equal(dd_stop(&dd), 0);
+    dd_fini(&dd);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_batch_answered_item_by_item),
+        cmocka_unit_test(test_submit_fails_after_first_chunk),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
