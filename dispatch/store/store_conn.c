@@ -150,48 +150,6 @@ int store_ensure_ready(store_db *db, const char *what, dp_err *err)
     return DP_OK;
 }
 
-int store_call(store_db *db, const char *name, int n_params, const char *const *params,
-               const char *what, PGresult **out, dp_err *err)
-{
-    *out = NULL;
-    int rc = store_ensure_ready(db, what, err);
-    if (rc != DP_OK) {
-        store_count_error(db);
-        return rc;
-    }
-    for (int attempt = 0;; attempt++) {
-        if (db->send_by_ms != 0 && now_ms() > db->send_by_ms) {
-            /* the caller promised a decision by then (store_set_send_deadline) */
-            store_count_error(db);
-            return dp_err_set(err, DP_EUNAVAIL, "%s: not sent: its deadline passed %lld ms ago",
-                              what, (long long)(now_ms() - db->send_by_ms));
-        }
-        double t0 = db->m_rtt != NULL ? dp_metrics_now() : 0;
-        PGresult *res = PQexecPrepared(db->conn, name, n_params, params, NULL, NULL, 0);
-        if (db->m_rtt != NULL)
-            dp_hist_observe(db->m_rtt, dp_metrics_now() - t0);
-        ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
-        if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
-            *out = res;
-            return DP_OK;
-        }
-        store_count_error(db);
-        result_message(db->conn, res, db->last_error, sizeof db->last_error);
-        int unavailable = is_unavailable(db->conn, res);
-        PQclear(res);
-        if (!unavailable)
-            return dp_err_set(err, DP_EIO, "%s: %s", what, db->last_error);
-        /* A connection that broke since the last call (server restarted):
-         * reconnect at once and run the statement again, which is safe
-         * because every statement is idempotent. */
-        if (attempt > 0 || PQstatus(db->conn) == CONNECTION_OK)
-            return fail_unavailable(db, what, err);
-        rc = reconnect(db, what, err);
-        if (rc != DP_OK)
-            return rc;
-    }
-}
-
 /* One round trip in pipeline mode: every statement, then one Sync, so
  * they run in one implicit transaction (all or nothing) with one commit.
  * Blocking sends are safe here: the results of all but the last statement
@@ -244,6 +202,26 @@ static int pipeline_once(store_db *db, const store_stmt *stmts, size_t n, PGresu
     return -1;
 }
 
+/* One try of the statements: PQexecPrepared for one, a pipeline for more.
+ * 0 with *out (the last one's result), else -1 with *failed (the first
+ * error's result, or NULL when libpq has only a connection message). */
+static int exec_once(store_db *db, const store_stmt *stmts, size_t n, PGresult **out,
+                     PGresult **failed)
+{
+    if (n > 1)
+        return pipeline_once(db, stmts, n, out, failed);
+    *out = *failed = NULL;
+    PGresult *res =
+        PQexecPrepared(db->conn, stmts[0].name, stmts[0].n_params, stmts[0].params, NULL, NULL, 0);
+    ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
+        *out = res;
+        return 0;
+    }
+    *failed = res;
+    return -1;
+}
+
 int store_call_pipeline(store_db *db, const store_stmt *stmts, size_t n, const char *what,
                         PGresult **out, dp_err *err)
 {
@@ -255,13 +233,14 @@ int store_call_pipeline(store_db *db, const store_stmt *stmts, size_t n, const c
     }
     for (int attempt = 0;; attempt++) {
         if (db->send_by_ms != 0 && now_ms() > db->send_by_ms) {
+            /* the caller promised a decision by then (store_set_send_deadline) */
             store_count_error(db);
             return dp_err_set(err, DP_EUNAVAIL, "%s: not sent: its deadline passed %lld ms ago",
                               what, (long long)(now_ms() - db->send_by_ms));
         }
         double t0 = db->m_rtt != NULL ? dp_metrics_now() : 0;
         PGresult *failed = NULL;
-        int bad = pipeline_once(db, stmts, n, out, &failed);
+        int bad = exec_once(db, stmts, n, out, &failed);
         if (db->m_rtt != NULL)
             dp_hist_observe(db->m_rtt, dp_metrics_now() - t0);
         if (!bad)
@@ -272,14 +251,22 @@ int store_call_pipeline(store_db *db, const store_stmt *stmts, size_t n, const c
         PQclear(failed);
         if (!unavailable)
             return dp_err_set(err, DP_EIO, "%s: %s", what, db->last_error);
-        /* as store_call: a connection that broke since the last call is
-         * reconnected once and the (idempotent) statements run again */
+        /* A connection that broke since the last call (server restarted):
+         * reconnect at once and run the statements again, which is safe
+         * because every statement is idempotent. */
         if (attempt > 0 || PQstatus(db->conn) == CONNECTION_OK)
             return fail_unavailable(db, what, err);
         rc = reconnect(db, what, err);
         if (rc != DP_OK)
             return rc;
     }
+}
+
+int store_call(store_db *db, const char *name, int n_params, const char *const *params,
+               const char *what, PGresult **out, dp_err *err)
+{
+    store_stmt one = {name, n_params, params};
+    return store_call_pipeline(db, &one, 1, what, out, err);
 }
 
 int store_send(store_db *db, const char *name, int n_params, const char *const *params,
