@@ -4,7 +4,8 @@
  * `complete_lease` carrying every result not yet sent and a lease for the
  * free slots nobody asked for yet, without waiting for the answer (up to
  * FEEDER_MAX_CALLS in flight, so new work never waits for the previous
- * results' commit). Under load a message carries whatever finished while
+ * results' commit; with k in flight the next waits for k/FEEDER_MAX_CALLS
+ * of the slots to carry, or for an answer). Under load a message carries whatever finished while
  * the last one travelled: the batch is sized by load, never by a timer.
  * Answers come back into its mailbox (runner_link_call_async): each
  * outcome forgets its result (ack, conflict, not_found) or sends it again
