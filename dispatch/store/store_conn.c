@@ -150,6 +150,26 @@ int store_ensure_ready(store_db *db, const char *what, dp_err *err)
     return DP_OK;
 }
 
+static int result_ok(const PGresult *res)
+{
+    ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    return st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK;
+}
+
+/* A statement's failure (failed: its result, or NULL when libpq has only a
+ * connection message; cleared here) as DP_EUNAVAIL (the server is
+ * unreachable: try later) or DP_EIO (it refused: the message says why). */
+static int failure(store_db *db, PGresult *failed, const char *what, dp_err *err)
+{
+    store_count_error(db);
+    result_message(db->conn, failed, db->last_error, sizeof db->last_error);
+    int unavailable = is_unavailable(db->conn, failed);
+    PQclear(failed);
+    if (unavailable)
+        return fail_unavailable(db, what, err);
+    return dp_err_set(err, DP_EIO, "%s: %s", what, db->last_error);
+}
+
 /* One round trip in pipeline mode: every statement, then one Sync, so
  * they run in one implicit transaction (all or nothing) with one commit.
  * Blocking sends are safe here: the results of all but the last statement
@@ -168,7 +188,7 @@ static int pipeline_once(store_db *db, const store_stmt *stmts, size_t n, PGresu
     for (size_t i = 0; ok && i < n; i++) {
         PGresult *res = PQgetResult(db->conn);
         ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
-        if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
+        if (result_ok(res)) {
             if (i + 1 == n)
                 *last = res;
             else
@@ -183,16 +203,21 @@ static int pipeline_once(store_db *db, const store_stmt *stmts, size_t n, PGresu
         else
             PQclear(PQgetResult(db->conn)); /* the NULL that ends each statement */
     }
-    /* up to the Sync (also after an early break, to leave pipeline mode) */
-    for (int k = 0; ok && k < 1000; k++) {
+    /* up to the Sync: what is left is that one result */
+    for (size_t k = 0; ok && k <= 2 * n; k++) {
         PGresult *res = PQgetResult(db->conn);
         ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
         PQclear(res);
         if (res == NULL || st == PGRES_PIPELINE_SYNC)
             break;
     }
-    if (PQexitPipelineMode(db->conn) != 1)
+    if (PQexitPipelineMode(db->conn) != 1) {
+        /* a pipeline left half read (a send failed on a live connection)
+         * would refuse every later statement: start the session afresh */
         ok = 0;
+        PQreset(db->conn);
+        db->prepared = 0;
+    }
     if (ok && *failed == NULL && *last != NULL)
         return 0;
     if (*failed == NULL && *last != NULL) {
@@ -213,8 +238,7 @@ static int exec_once(store_db *db, const store_stmt *stmts, size_t n, PGresult *
     *out = *failed = NULL;
     PGresult *res =
         PQexecPrepared(db->conn, stmts[0].name, stmts[0].n_params, stmts[0].params, NULL, NULL, 0);
-    ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
-    if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
+    if (result_ok(res)) {
         *out = res;
         return 0;
     }
@@ -245,17 +269,12 @@ int store_call_pipeline(store_db *db, const store_stmt *stmts, size_t n, const c
             dp_hist_observe(db->m_rtt, dp_metrics_now() - t0);
         if (!bad)
             return DP_OK;
-        store_count_error(db);
-        result_message(db->conn, failed, db->last_error, sizeof db->last_error);
-        int unavailable = is_unavailable(db->conn, failed);
-        PQclear(failed);
-        if (!unavailable)
-            return dp_err_set(err, DP_EIO, "%s: %s", what, db->last_error);
+        rc = failure(db, failed, what, err);
         /* A connection that broke since the last call (server restarted):
          * reconnect at once and run the statements again, which is safe
          * because every statement is idempotent. */
-        if (attempt > 0 || PQstatus(db->conn) == CONNECTION_OK)
-            return fail_unavailable(db, what, err);
+        if (rc != DP_EUNAVAIL || attempt > 0 || PQstatus(db->conn) == CONNECTION_OK)
+            return rc;
         rc = reconnect(db, what, err);
         if (rc != DP_OK)
             return rc;
@@ -295,18 +314,10 @@ int store_wait(store_db *db, const char *what, PGresult **out, dp_err *err)
     }
     if (db->m_rtt != NULL)
         dp_hist_observe(db->m_rtt, dp_metrics_now() - db->sent_at);
-    ExecStatusType st = first ? PQresultStatus(first) : PGRES_FATAL_ERROR;
-    if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
-        *out = first;
-        return DP_OK;
-    }
-    store_count_error(db);
-    result_message(db->conn, first, db->last_error, sizeof db->last_error);
-    int unavailable = is_unavailable(db->conn, first);
-    PQclear(first);
-    if (unavailable)
-        return fail_unavailable(db, what, err);
-    return dp_err_set(err, DP_EIO, "%s: %s", what, db->last_error);
+    if (!result_ok(first))
+        return failure(db, first, what, err);
+    *out = first;
+    return DP_OK;
 }
 
 int store_call_custom(store_db *db, const char *name, int n_params, const char *const *params,

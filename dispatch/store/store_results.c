@@ -107,10 +107,8 @@ int store_record_results_marked(store_db *db, const store_lease *leases, size_t 
             params[k] = a[k].s;
         /* the marks first: the attempt fence of the results sees them */
         store_stmt st[2] = {{ST_MARK_LEASED, 3, marks}, {ST_RECORD_RESULTS, N_ARRAYS, params}};
-        if (n_leases == 0)
-            rc = store_call(db, ST_RECORD_RESULTS, N_ARRAYS, params, "record results", &res, err);
-        else
-            rc = store_call_pipeline(db, st, 2, "record results (with lease marks)", &res, err);
+        rc = store_call_pipeline(db, n_leases > 0 ? st : st + 1, n_leases > 0 ? 2 : 1,
+                                 "record results", &res, err);
     }
     for (int k = 0; k < N_ARRAYS; k++)
         store_arr_free(&a[k]);

@@ -50,19 +50,27 @@ static uint32_t lease_one(rq_conn *c, const char *runner)
     return attempt;
 }
 
+/* A fresh database (dropped by the test) and the store on it. */
+static store_db *open_fresh(pgfix_db *db)
+{
+    char msg[256];
+    if (pgfix_create(db, NULL, msg, sizeof msg) != 0)
+        fail_msg("%s", msg);
+    dp_err err = {0};
+    store_db *s = store_open(db->dsn, &err);
+    if (s == NULL) {
+        pgfix_drop(db);
+        fail_msg("store_open: %s", err.msg);
+    }
+    return s;
+}
+
 static void test_stale_attempt_refused_after_owner_check(void **state)
 {
     (void)state;
     pgfix_db db = {0};
-    char msg[256];
-    if (pgfix_create(&db, NULL, msg, sizeof msg) != 0)
-        fail_msg("%s", msg);
+    store_db *s = open_fresh(&db);
     dp_err err = {0};
-    store_db *s = store_open(db.dsn, &err);
-    if (s == NULL) {
-        pgfix_drop(&db);
-        fail_msg("store_open: %s", err.msg);
-    }
     char prefix[64];
     t_unique_prefix(prefix);
     rq_options opt;
@@ -144,15 +152,8 @@ static void test_failure_mid_batch_leaves_nothing(void **state)
 {
     (void)state;
     pgfix_db db = {0};
-    char msg[256];
-    if (pgfix_create(&db, NULL, msg, sizeof msg) != 0)
-        fail_msg("%s", msg);
+    store_db *s = open_fresh(&db);
     dp_err err = {0};
-    store_db *s = store_open(db.dsn, &err);
-    if (s == NULL) {
-        pgfix_drop(&db);
-        fail_msg("store_open: %s", err.msg);
-    }
     tu_insert_jobs(s, "m", 4);
     store_lease l[4];
     dp_job_result r[4];
@@ -227,15 +228,8 @@ static void test_marks_ride_with_results(void **state)
 {
     (void)state;
     pgfix_db db = {0};
-    char msg[256];
-    if (pgfix_create(&db, NULL, msg, sizeof msg) != 0)
-        fail_msg("%s", msg);
+    store_db *s = open_fresh(&db);
     dp_err err = {0};
-    store_db *s = store_open(db.dsn, &err);
-    if (s == NULL) {
-        pgfix_drop(&db);
-        fail_msg("store_open: %s", err.msg);
-    }
     tu_insert_jobs(s, "p", 4);
     store_lease l[4];
     dp_job_result r[4];
