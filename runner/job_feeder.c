@@ -47,7 +47,8 @@ typedef struct {
     uint32_t failures;         /* calls failed in a row: the backoff */
     int64_t retry_at_ms;       /* no call before this (backoff) */
     int64_t next_probe_ms;
-    actor_req_id flush_req; /* a `stopping` call waiting for the results' outcomes */
+    int64_t next_slow_warn_ms; /* warn_slow_results: not before this */
+    actor_req_id flush_req;    /* a `stopping` call waiting for the results' outcomes */
     int64_t flush_until_ms;
 } feeder_state;
 
@@ -284,6 +285,32 @@ static void check_flush(feeder_state *s)
     s->flush_req = 0;
 }
 
+/* A result normally has its outcome within milliseconds (one commit). One
+ * held for FEEDER_SLOW_RESULT_MS says something is stuck, and where:
+ * `unsent` > 0 means here (backoff, or no call allowed), 0 means in a call
+ * the dispatcher has not answered. A failing call is logged by backoff;
+ * this catches the silent case. Once per FEEDER_SLOW_WARN_EVERY_MS. */
+static void warn_slow_results(feeder_state *s, int64_t now)
+{
+    int64_t oldest = feeder_held_oldest_ms(&s->held);
+    if (oldest == 0 || now - oldest < FEEDER_SLOW_RESULT_MS || now < s->next_slow_warn_ms)
+        return;
+    s->next_slow_warn_ms = now + FEEDER_SLOW_WARN_EVERY_MS;
+    size_t parked = 0;
+    for (size_t i = 0; i < s->n_calls; i++)
+        parked += s->calls[i].parked;
+    char age[24], held[24], unsent[24], calls[24], backoff_ms[24];
+    snprintf(age, sizeof age, "%lld", (long long)(now - oldest));
+    snprintf(held, sizeof held, "%zu", s->held.n);
+    snprintf(unsent, sizeof unsent, "%zu", feeder_held_waiting(&s->held));
+    snprintf(calls, sizeof calls, "%zu", s->n_calls - parked);
+    snprintf(backoff_ms, sizeof backoff_ms, "%lld",
+             (long long)(s->retry_at_ms > now ? s->retry_at_ms - now : 0));
+    dp_log(DP_LOG_WARN, "results_unacknowledged", "runner_id", s->runner_id, "oldest_ms", age,
+           "held", held, "unsent", unsent, "calls_in_flight", calls, "backoff_ms", backoff_ms,
+           (char *)NULL);
+}
+
 static void feeder_tick(void *state, actor_ctx *ctx)
 {
     feeder_state *s = state;
@@ -308,6 +335,7 @@ static void feeder_tick(void *state, actor_ctx *ctx)
                 break; /* the link closed: every call on it is answered as failed */
     }
     feeder_pump(s);
+    warn_slow_results(s, now);
     check_flush(s);
 }
 

@@ -13,8 +13,9 @@
  * are kept until an outcome forgets them (runner/job_feeder_held.h) and
  * resent after a failed call or a failover. With no result to send and
  * idle slots it keeps one long-poll lease waiting. Its tick (100 ms) only
- * retries after a backoff, probes a replica that went quiet, and gives up
- * on calls whose answer was lost. `registered` (from the runner session)
+ * retries after a backoff, probes a replica that went quiet, gives up on
+ * calls whose answer was lost, and logs results held without an outcome
+ * for FEEDER_SLOW_RESULT_MS (results_unacknowledged). `registered` (from the runner session)
  * gives it the runner's identity; `stopping` (a call) is answered once
  * every held result has its outcome, or after FEEDER_FLUSH_MS. */
 #ifndef DP_JOB_FEEDER_H
@@ -27,6 +28,10 @@
 
 #define FEEDER_MAX_CALLS 4    /* complete_lease calls in flight at once */
 #define FEEDER_FLUSH_MS 10000 /* a stopping runner's wait for its results' outcomes */
+/* A result without an outcome this long is logged (results_unacknowledged),
+ * at most once per FEEDER_SLOW_WARN_EVERY_MS. */
+#define FEEDER_SLOW_RESULT_MS 5000
+#define FEEDER_SLOW_WARN_EVERY_MS 30000
 
 typedef struct {
     const char *dispatch_url;

@@ -1,5 +1,6 @@
 #include "runner/job_feeder_held.h"
 
+#include "common/clock.h"
 #include "common/log.h"
 
 #include <stdlib.h>
@@ -17,9 +18,15 @@ int feeder_held_add(feeder_held *h, dp_result_item *item, dp_err *err)
     }
     h->v[h->n].item = *item;
     h->v[h->n].call = 0;
+    h->v[h->n].since_ms = dp_now_ms();
     h->n++;
     memset(item, 0, sizeof *item);
     return DP_OK;
+}
+
+int64_t feeder_held_oldest_ms(const feeder_held *h)
+{
+    return h->n > 0 ? h->v[0].since_ms : 0; /* added at the end, forgotten in place */
 }
 
 size_t feeder_held_waiting(const feeder_held *h)

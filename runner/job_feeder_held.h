@@ -17,7 +17,8 @@
 
 typedef struct {
     dp_result_item item;
-    uint64_t call; /* 0: waiting to be sent */
+    uint64_t call;    /* 0: waiting to be sent */
+    int64_t since_ms; /* handed in (dp_now_ms): how long it has waited for an outcome */
 } feeder_held_result;
 
 typedef struct {
@@ -27,6 +28,9 @@ typedef struct {
 
 /* Moves *item in (zeroed after). DP_ENOMEM leaves it with the caller. */
 int feeder_held_add(feeder_held *h, dp_result_item *item, dp_err *err);
+
+/* When the oldest result held was handed in (dp_now_ms); 0 when none. */
+int64_t feeder_held_oldest_ms(const feeder_held *h);
 
 /* Results waiting to be sent. */
 size_t feeder_held_waiting(const feeder_held *h);
