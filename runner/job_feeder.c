@@ -254,8 +254,15 @@ static void on_answer(feeder_state *s, dp_msg *m)
         else
             s->failures = 0;
         /* Stopping: hand out nothing more; deregistering releases these jobs. */
-        for (size_t k = 0; k < a->n_jobs && s->n_free > 0 && !atomic_load(s->cfg.stopping); k++)
+        size_t k = 0;
+        for (; k < a->n_jobs && s->n_free > 0 && !atomic_load(s->cfg.stopping); k++)
             hand_out(s, &a->jobs[k]);
+        /* More jobs than free slots cannot happen (every call asks only for
+         * slots no other call asked for); say so loudly if it does: those
+         * jobs stay leased here until this runner deregisters or is reaped. */
+        if (k < a->n_jobs && !atomic_load(s->cfg.stopping))
+            dp_log(DP_LOG_ERROR, "jobs_not_handed_out", "job_id", a->jobs[k].job_id, "reason",
+                   "more jobs than free slots", (char *)NULL);
         return;
     }
     if (m->type == DP_MSG_ERROR && m->error.code != NULL &&
