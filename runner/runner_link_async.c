@@ -1,6 +1,7 @@
 /* runner_link_call_async: a call to the dispatcher whose answer arrives as
  * a message in an actor's mailbox, so the job feeder keeps several
  * complete_lease calls in flight without a thread waiting on each. */
+#include "common/log.h"
 #include "runner/runner_link.h"
 #include "runner/runner_link_impl.h"
 
@@ -14,13 +15,19 @@ typedef struct {
     runner_link_target target;
 } async_call;
 
-/* Tells the waiting actor; the message is dropped when it is stopping. */
+/* Tells the waiting actor; the message is dropped when it is stopping.
+ * Its mailbox has room for every call it can have in flight, so a full one
+ * is a bug: logged, and the call is given up on at its deadline. */
 static void notify_answer(async_call *c, dp_msg *m)
 {
     m->id = c->id;
     nng_msg *msg = NULL;
-    if (dp_msg_encode_internal(m, &msg, NULL) == DP_OK)
-        actor_send(c->notify, msg, 0, NULL);
+    dp_err err = {0};
+    int rc = dp_msg_encode_internal(m, &msg, &err);
+    if (rc == DP_OK)
+        rc = actor_send(c->notify, msg, 0, &err);
+    if (rc != DP_OK && rc != DP_ECLOSED)
+        dp_log(DP_LOG_ERROR, "answer_dropped", "error", err.msg, (char *)NULL);
 }
 
 static void notify_failure(async_call *c, const char *why)
