@@ -15,9 +15,10 @@
  * idle slots it keeps one long-poll lease waiting. Its tick (100 ms) only
  * retries after a backoff, probes a replica that went quiet, gives up on
  * calls whose answer was lost, and logs results held without an outcome
- * for FEEDER_SLOW_RESULT_MS (results_unacknowledged). `registered` (from the runner session)
- * gives it the runner's identity; `stopping` (a call) is answered once
- * every held result has its outcome, or after FEEDER_FLUSH_MS. */
+ * for FEEDER_SLOW_RESULT_MS (results_unacknowledged). `registered` (from
+ * the runner session) gives it the runner's identity; `stopping` (a call)
+ * is answered once every held result has its outcome, or after
+ * FEEDER_FLUSH_MS. */
 #ifndef DP_JOB_FEEDER_H
 #define DP_JOB_FEEDER_H
 
