@@ -3,7 +3,8 @@
  * attempt), a not_found and a retryable SE, plus a lease, is answered item
  * by item with the new jobs, and each result lands exactly as it would
  * alone; the same message sent again (its answer lost) is answered again
- * and nothing is recorded twice. */
+ * and nothing is recorded twice. A result that reaches the reporter while it
+ * writes a large submit is recorded before the submit queued behind it. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define TTL_MS 1000 /* runner A goes silent for TTL_MS plus sweep slack to be reaped */
 
@@ -174,10 +176,144 @@ static void test_batch_item_by_item_and_resend(void **state)
     assert_int_equal(code, 0);
 }
 
+/* Starts a submit of n minimal specs on admin without waiting for it. */
+static actor_future *submit_start(actor_client *admin, size_t n)
+{
+    dp_msg m = {.type = DP_MSG_SUBMIT, .id = 31};
+    dp_test_case tc = {.name = "t1", .stdin_data = "5\n", .expected_stdout = "10\n"};
+    m.submit.n_specs = n;
+    m.submit.specs = calloc(n, sizeof *m.submit.specs);
+    assert_non_null(m.submit.specs);
+    for (size_t i = 0; i < n; i++) {
+        m.submit.specs[i].profile = "c";
+        m.submit.specs[i].archive = "file:///tmp/sub.zip";
+        m.submit.specs[i].tests = &tc;
+        m.submit.specs[i].n_tests = 1;
+    }
+    nng_msg *out = NULL;
+    dp_err err = {0};
+    assert_int_equal(dp_msg_encode(&m, &out, &err), DP_OK);
+    free(m.submit.specs); /* borrowed strings */
+    actor_future *f = actor_client_call_start(admin, out, 60000, &err);
+    if (f == NULL)
+        fail_msg("submit: %s", err.msg);
+    return f;
+}
+
+/* Waits for a started submit; copies its first job id into first. */
+static void submit_wait(actor_future *f, size_t n, char *first)
+{
+    nng_msg *out = NULL;
+    dp_err err = {0};
+    if (actor_future_wait(f, &out, &err) != DP_OK)
+        fail_msg("submit: %s", err.msg);
+    dp_msg r;
+    assert_int_equal(dp_msg_decode_nng(out, &r, &err), DP_OK);
+    nng_msg_free(out);
+    assert_int_equal(r.type, DP_MSG_SUBMITTED);
+    assert_int_equal(r.submitted.n_items, n);
+    assert_non_null(r.submitted.items[0].job_id);
+    snprintf(first, DP_ID_MAX, "%s", r.submitted.items[0].job_id);
+    dp_msg_free(&r);
+}
+
+static void nap_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* The reporter holds results while more messages wait, so that a batch
+ * carries what queued up; a submit waiting behind them is not more results,
+ * and holding them through its round trips kept them (and the jobs that
+ * travel in their answer) until the stream of submits paused or a tick
+ * came. Here: a 10,000-job submit keeps the reporter busy (ten chunks of
+ * 1,000, ~0.3 s in a release build, longer under ASan or load); once its
+ * first chunk is in PostgreSQL, X's result is sent, and 20 ms later a
+ * one-job submit, so both wait in the reporter's mailbox, the result first.
+ * X must be recorded before the one-job submit: its finished_at (the result
+ * transaction's start) before that job's created_at. Without the rule the
+ * result waited for the submit and then for the tick. If the big submit
+ * ended within those 20 ms (a machine far faster than this one), nothing
+ * waited and the test proves nothing; it says so. */
+static void test_result_not_held_behind_submit(void **state)
+{
+    (void)state;
+    dd_daemon dd;
+    dd_init(&dd, NULL, NULL);
+    dd_start(&dd);
+    actor_client *rc = dd_client(dd.runner_url), *admin = dd_client(dd.admin_url);
+    char id[DP_ID_MAX], tok[65], jobs[1][DP_ID_MAX], x[1][DP_ID_MAX];
+    uint32_t att[1];
+    size_t n = 0;
+    dd_register(rc, "runner-a", id, tok);
+    dd_submit(admin, 1, jobs);
+    assert_int_equal(dd_lease(rc, id, tok, 1, 0, x, att, &n), DP_MSG_LEASED);
+    assert_int_equal(n, 1);
+
+    dp_test_result tests[1] = {{.name = "t1", .verdict = DP_VERDICT_AC, .time_ms = 3}};
+    dp_result_item res[1] = {{.result = {.job_id = x[0],
+                                         .attempt = att[0],
+                                         .verdict = DP_VERDICT_AC,
+                                         .score = 100,
+                                         .tests = tests,
+                                         .n_tests = 1}}};
+    dp_msg m = {.type = DP_MSG_COMPLETE_LEASE, .id = 22};
+    m.complete_lease.runner_id = id;
+    m.complete_lease.runner_token = tok;
+    m.complete_lease.results = res;
+    m.complete_lease.n_results = 1;
+    nng_msg *out = NULL, *ans = NULL;
+    dp_err err = {0};
+    assert_int_equal(dp_msg_encode(&m, &out, &err), DP_OK);
+
+    actor_future *first = submit_start(admin, DP_MSG_MAX_SPECS);
+    /* its first chunk committed: the reporter is inside it (poll <= 30 s) */
+    for (int i = 0; i < 6000 && dd_sql_long(&dd, "SELECT count(*) FROM jobs") < 2; i++)
+        nap_ms(5);
+    actor_future *cf = actor_client_call_start(rc, out, 60000, &err);
+    assert_non_null(cf);
+    nap_ms(20);
+    struct timespec sent;
+    clock_gettime(CLOCK_REALTIME, &sent);
+    actor_future *second = submit_start(admin, 1);
+
+    dp_msg r;
+    assert_int_equal(actor_future_wait(cf, &ans, &err), DP_OK);
+    assert_int_equal(dp_msg_decode_nng(ans, &r, &err), DP_OK);
+    nng_msg_free(ans);
+    assert_int_equal(r.type, DP_MSG_COMPLETED_LEASED);
+    assert_string_equal(outcome(&r, 0), DP_OUTCOME_ACK);
+    dp_msg_free(&r);
+    char a[DP_ID_MAX], b[DP_ID_MAX], sql[512];
+    submit_wait(first, DP_MSG_MAX_SPECS, a);
+    submit_wait(second, 1, b);
+
+    /* Did the first submit still run when the second was sent (a chunk
+     * began later), so that the result and the second submit waited? */
+    snprintf(sql, sizeof sql,
+             "SELECT (max(created_at) > to_timestamp(%lld.%03ld))::int FROM jobs WHERE id <> '%s'",
+             (long long)sent.tv_sec, sent.tv_nsec / 1000000, b);
+    if (dd_sql_long(&dd, sql) != 1)
+        print_message("# the first submit ended before the second was sent: nothing waited\n");
+    snprintf(sql, sizeof sql,
+             "SELECT ((SELECT finished_at FROM jobs WHERE id = '%s') < "
+             "(SELECT created_at FROM jobs WHERE id = '%s'))::int",
+             x[0], b);
+    assert_int_equal(dd_sql_long(&dd, sql), 1);
+
+    actor_client_close(rc);
+    actor_client_close(admin);
+    int code = dd_stop(&dd);
+    dd_fini(&dd);
+    assert_int_equal(code, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_batch_item_by_item_and_resend),
+        cmocka_unit_test(test_result_not_held_behind_submit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
