@@ -60,15 +60,26 @@ static void on_lease_for(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
  * empty (at low load while the runner runs the job, off its path; under
  * load they batch up behind other messages), before every result batch
  * (lease marks first, so the attempt fence sees them), before a status
- * read, and at 1024. */
+ * read, and at 1024. Results held for the batch go first, with the marks
+ * in their transaction: when the last message in the mailbox is events
+ * (the leaser's tick sends some), holding the results any longer would
+ * keep them, and the jobs that travel in their answers, until the next
+ * result or the 100 ms tick. */
+static void after_events(reporter_state *s, actor_ctx *ctx)
+{
+    if (s->events.n < 1024 && !mailbox_empty(ctx))
+        return;
+    reporter_flush_completes(s);
+    reporter_flush_events(s);
+}
+
 static void on_event(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
 {
     reporter_state *s = state;
     (void)o;
     event_buffer_add(&s->events, m->event.job_id, m->event.state, m->event.verdict,
                      m->event.runner_id, m->event.attempt, m->event.message);
-    if (s->events.n >= 1024 || mailbox_empty(ctx))
-        reporter_flush_events(s);
+    after_events(s, ctx);
 }
 
 static void on_events(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
@@ -76,8 +87,7 @@ static void on_events(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
     reporter_state *s = state;
     (void)o;
     event_buffer_add_all(&s->events, &m->events);
-    if (s->events.n >= 1024 || mailbox_empty(ctx))
-        reporter_flush_events(s);
+    after_events(s, ctx);
 }
 
 /* A result batch grows only across results and events queued back to

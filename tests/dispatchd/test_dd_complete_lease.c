@@ -236,6 +236,76 @@ static void nap_ms(long ms)
  * result waited for the submit and then for the tick. If the big submit
  * ended within those 20 ms (a machine far faster than this one), nothing
  * waited and the test proves nothing; it says so. */
+/* One complete_lease from runner id with an AC result for (job, attempt)
+ * and no lease, encoded (the caller sends it). */
+static nng_msg *encode_result(const char *id, const char *tok, const char *job, uint32_t attempt)
+{
+    dp_test_result tests[1] = {{.name = "t1", .verdict = DP_VERDICT_AC, .time_ms = 3}};
+    dp_result_item res[1] = {{.result = {.job_id = (char *)job,
+                                         .attempt = attempt,
+                                         .verdict = DP_VERDICT_AC,
+                                         .score = 100,
+                                         .tests = tests,
+                                         .n_tests = 1}}};
+    dp_msg m = {.type = DP_MSG_COMPLETE_LEASE, .id = 22};
+    m.complete_lease.runner_id = (char *)id;
+    m.complete_lease.runner_token = (char *)tok;
+    m.complete_lease.results = res;
+    m.complete_lease.n_results = 1;
+    nng_msg *out = NULL;
+    dp_err err = {0};
+    assert_int_equal(dp_msg_encode(&m, &out, &err), DP_OK);
+    return out;
+}
+
+/* Waits for a started complete_lease: its one result must be acked. */
+static void wait_ack(actor_future *f)
+{
+    nng_msg *ans = NULL;
+    dp_err err = {0};
+    dp_msg r;
+    assert_int_equal(actor_future_wait(f, &ans, &err), DP_OK);
+    assert_int_equal(dp_msg_decode_nng(ans, &r, &err), DP_OK);
+    nng_msg_free(ans);
+    assert_int_equal(r.type, DP_MSG_COMPLETED_LEASED);
+    assert_string_equal(outcome(&r, 0), DP_OUTCOME_ACK);
+    dp_msg_free(&r);
+}
+
+/* Starts a 10,000-job submit and returns once its first chunk is in
+ * PostgreSQL: the reporter is inside it (poll <= 30 s). */
+static actor_future *busy_reporter(dd_daemon *dd, actor_client *admin)
+{
+    actor_future *f = submit_start(admin, DP_MSG_MAX_SPECS);
+    for (int i = 0; i < 6000 && dd_sql_long(dd, "SELECT count(*) FROM jobs") < 2; i++)
+        nap_ms(5);
+    return f;
+}
+
+/* Whether the big submit (every job but `except`) still ran at `t` (a
+ * chunk began later), so that what was sent before `t` waited for it. */
+static void note_if_idle(dd_daemon *dd, const struct timespec *t, const char *except)
+{
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "SELECT (max(created_at) > to_timestamp(%lld.%03ld))::int FROM jobs WHERE id <> '%s'",
+             (long long)t->tv_sec, t->tv_nsec / 1000000, except);
+    if (dd_sql_long(dd, sql) != 1)
+        print_message("# the big submit ended before the rest was sent: nothing waited\n");
+}
+
+/* 1 when job a's result was recorded before (or in the transaction of)
+ * `col` of job b. */
+static long recorded_by(dd_daemon *dd, const char *a, const char *col, const char *b)
+{
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "SELECT ((SELECT finished_at FROM jobs WHERE id = '%s') <= "
+             "(SELECT %s FROM jobs WHERE id = '%s'))::int",
+             a, col, b);
+    return dd_sql_long(dd, sql);
+}
+
 static void test_result_not_held_behind_submit(void **state)
 {
     (void)state;
@@ -251,56 +321,71 @@ static void test_result_not_held_behind_submit(void **state)
     assert_int_equal(dd_lease(rc, id, tok, 1, 0, x, att, &n), DP_MSG_LEASED);
     assert_int_equal(n, 1);
 
-    dp_test_result tests[1] = {{.name = "t1", .verdict = DP_VERDICT_AC, .time_ms = 3}};
-    dp_result_item res[1] = {{.result = {.job_id = x[0],
-                                         .attempt = att[0],
-                                         .verdict = DP_VERDICT_AC,
-                                         .score = 100,
-                                         .tests = tests,
-                                         .n_tests = 1}}};
-    dp_msg m = {.type = DP_MSG_COMPLETE_LEASE, .id = 22};
-    m.complete_lease.runner_id = id;
-    m.complete_lease.runner_token = tok;
-    m.complete_lease.results = res;
-    m.complete_lease.n_results = 1;
-    nng_msg *out = NULL, *ans = NULL;
+    actor_future *first = busy_reporter(&dd, admin);
     dp_err err = {0};
-    assert_int_equal(dp_msg_encode(&m, &out, &err), DP_OK);
-
-    actor_future *first = submit_start(admin, DP_MSG_MAX_SPECS);
-    /* its first chunk committed: the reporter is inside it (poll <= 30 s) */
-    for (int i = 0; i < 6000 && dd_sql_long(&dd, "SELECT count(*) FROM jobs") < 2; i++)
-        nap_ms(5);
-    actor_future *cf = actor_client_call_start(rc, out, 60000, &err);
+    actor_future *cf =
+        actor_client_call_start(rc, encode_result(id, tok, x[0], att[0]), 60000, &err);
     assert_non_null(cf);
     nap_ms(20);
     struct timespec sent;
     clock_gettime(CLOCK_REALTIME, &sent);
     actor_future *second = submit_start(admin, 1);
-
-    dp_msg r;
-    assert_int_equal(actor_future_wait(cf, &ans, &err), DP_OK);
-    assert_int_equal(dp_msg_decode_nng(ans, &r, &err), DP_OK);
-    nng_msg_free(ans);
-    assert_int_equal(r.type, DP_MSG_COMPLETED_LEASED);
-    assert_string_equal(outcome(&r, 0), DP_OUTCOME_ACK);
-    dp_msg_free(&r);
-    char a[DP_ID_MAX], b[DP_ID_MAX], sql[512];
+    wait_ack(cf);
+    char a[DP_ID_MAX], b[DP_ID_MAX];
     submit_wait(first, DP_MSG_MAX_SPECS, a);
     submit_wait(second, 1, b);
+    note_if_idle(&dd, &sent, b);
+    /* the one-job submit is a transaction of its own: <= is before */
+    assert_int_equal(recorded_by(&dd, x[0], "created_at", b), 1);
 
-    /* Did the first submit still run when the second was sent (a chunk
-     * began later), so that the result and the second submit waited? */
-    snprintf(sql, sizeof sql,
-             "SELECT (max(created_at) > to_timestamp(%lld.%03ld))::int FROM jobs WHERE id <> '%s'",
-             (long long)sent.tv_sec, sent.tv_nsec / 1000000, b);
-    if (dd_sql_long(&dd, sql) != 1)
-        print_message("# the first submit ended before the second was sent: nothing waited\n");
-    snprintf(sql, sizeof sql,
-             "SELECT ((SELECT finished_at FROM jobs WHERE id = '%s') < "
-             "(SELECT created_at FROM jobs WHERE id = '%s'))::int",
-             x[0], b);
-    assert_int_equal(dd_sql_long(&dd, sql), 1);
+    actor_client_close(rc);
+    actor_client_close(admin);
+    int code = dd_stop(&dd);
+    dd_fini(&dd);
+    assert_int_equal(code, 0);
+}
+
+/* The same for events: runner A's result reaches the reporter while it
+ * writes a large submit, then runner B's lease, whose `leased` events the
+ * leaser sends after A's results. The reporter must not hold A's result
+ * once the events are the last thing in its mailbox: it writes both in one
+ * transaction (B's lease mark first), so A's finished_at is B's started_at.
+ * Holding them, it wrote B's mark alone and A's result at its next tick
+ * (finished_at after started_at). A tick between the two messages writes
+ * A's result earlier: still not after. */
+static void test_result_not_held_behind_events(void **state)
+{
+    (void)state;
+    dd_daemon dd;
+    dd_init(&dd, NULL, NULL);
+    dd_start(&dd);
+    actor_client *rc = dd_client(dd.runner_url), *admin = dd_client(dd.admin_url);
+    char a_id[DP_ID_MAX], a_tok[65], b_id[DP_ID_MAX], b_tok[65];
+    char jobs[1][DP_ID_MAX], x[1][DP_ID_MAX], y[1][DP_ID_MAX];
+    uint32_t att[1], y_att[1];
+    size_t n = 0;
+    dd_register(rc, "runner-a", a_id, a_tok);
+    dd_register(rc, "runner-b", b_id, b_tok);
+    dd_submit(admin, 1, jobs);
+    assert_int_equal(dd_lease(rc, a_id, a_tok, 1, 0, x, att, &n), DP_MSG_LEASED);
+    assert_int_equal(n, 1);
+
+    actor_future *first = busy_reporter(&dd, admin);
+    dp_err err = {0};
+    actor_future *cf =
+        actor_client_call_start(rc, encode_result(a_id, a_tok, x[0], att[0]), 60000, &err);
+    assert_non_null(cf);
+    nap_ms(20);
+    /* the big submit's first chunk is queued (or comes within the wait) */
+    assert_int_equal(dd_lease(rc, b_id, b_tok, 1, 10000, y, y_att, &n), DP_MSG_LEASED);
+    assert_int_equal(n, 1);
+    struct timespec leased;
+    clock_gettime(CLOCK_REALTIME, &leased);
+    wait_ack(cf);
+    char a[DP_ID_MAX];
+    submit_wait(first, DP_MSG_MAX_SPECS, a);
+    note_if_idle(&dd, &leased, x[0]);
+    assert_int_equal(recorded_by(&dd, x[0], "started_at", y[0]), 1);
 
     actor_client_close(rc);
     actor_client_close(admin);
@@ -314,6 +399,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_batch_item_by_item_and_resend),
         cmocka_unit_test(test_result_not_held_behind_submit),
+        cmocka_unit_test(test_result_not_held_behind_events),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
