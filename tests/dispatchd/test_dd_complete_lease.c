@@ -282,6 +282,34 @@ static actor_future *busy_reporter(dd_daemon *dd, actor_client *admin)
     return f;
 }
 
+/* Registers `name`, submits one job and leases it to that runner: id and
+ * tok (DP_ID_MAX / 65 bytes), the job (DP_ID_MAX) and its attempt. */
+static void lease_one(actor_client *rc, actor_client *admin, const char *name, char *id, char *tok,
+                      char *job, uint32_t *att)
+{
+    char jobs[1][DP_ID_MAX], x[1][DP_ID_MAX];
+    size_t n = 0;
+    dd_register(rc, name, id, tok);
+    dd_submit(admin, 1, jobs);
+    assert_int_equal(dd_lease(rc, id, tok, 1, 0, x, att, &n), DP_MSG_LEASED);
+    assert_int_equal(n, 1);
+    snprintf(job, DP_ID_MAX, "%s", x[0]);
+}
+
+/* Starts a big submit (*big), and once the reporter is inside it, the
+ * runner's result for job (the answer is waited for with wait_ack). */
+static actor_future *result_while_busy(dd_daemon *dd, actor_client *rc, actor_client *admin,
+                                       const char *id, const char *tok, const char *job,
+                                       uint32_t att, actor_future **big)
+{
+    *big = busy_reporter(dd, admin);
+    dp_err err = {0};
+    actor_future *f = actor_client_call_start(rc, encode_result(id, tok, job, att), 60000, &err);
+    if (f == NULL)
+        fail_msg("complete_lease: %s", err.msg);
+    return f;
+}
+
 /* Whether the big submit (every job but `except`) still ran at `t` (a
  * chunk began later), so that what was sent before `t` waited for it. */
 static void note_if_idle(dd_daemon *dd, const struct timespec *t, const char *except)
@@ -313,19 +341,11 @@ static void test_result_not_held_behind_submit(void **state)
     dd_init(&dd, NULL, NULL);
     dd_start(&dd);
     actor_client *rc = dd_client(dd.runner_url), *admin = dd_client(dd.admin_url);
-    char id[DP_ID_MAX], tok[65], jobs[1][DP_ID_MAX], x[1][DP_ID_MAX];
-    uint32_t att[1];
-    size_t n = 0;
-    dd_register(rc, "runner-a", id, tok);
-    dd_submit(admin, 1, jobs);
-    assert_int_equal(dd_lease(rc, id, tok, 1, 0, x, att, &n), DP_MSG_LEASED);
-    assert_int_equal(n, 1);
-
-    actor_future *first = busy_reporter(&dd, admin);
-    dp_err err = {0};
-    actor_future *cf =
-        actor_client_call_start(rc, encode_result(id, tok, x[0], att[0]), 60000, &err);
-    assert_non_null(cf);
+    char id[DP_ID_MAX], tok[65], x[DP_ID_MAX];
+    uint32_t att;
+    lease_one(rc, admin, "runner-a", id, tok, x, &att);
+    actor_future *first = NULL;
+    actor_future *cf = result_while_busy(&dd, rc, admin, id, tok, x, att, &first);
     nap_ms(20);
     struct timespec sent;
     clock_gettime(CLOCK_REALTIME, &sent);
@@ -336,7 +356,7 @@ static void test_result_not_held_behind_submit(void **state)
     submit_wait(second, 1, b);
     note_if_idle(&dd, &sent, b);
     /* the one-job submit is a transaction of its own: <= is before */
-    assert_int_equal(recorded_by(&dd, x[0], "created_at", b), 1);
+    assert_int_equal(recorded_by(&dd, x, "created_at", b), 1);
 
     actor_client_close(rc);
     actor_client_close(admin);
@@ -360,21 +380,13 @@ static void test_result_not_held_behind_events(void **state)
     dd_init(&dd, NULL, NULL);
     dd_start(&dd);
     actor_client *rc = dd_client(dd.runner_url), *admin = dd_client(dd.admin_url);
-    char a_id[DP_ID_MAX], a_tok[65], b_id[DP_ID_MAX], b_tok[65];
-    char jobs[1][DP_ID_MAX], x[1][DP_ID_MAX], y[1][DP_ID_MAX];
-    uint32_t att[1], y_att[1];
+    char a_id[DP_ID_MAX], a_tok[65], b_id[DP_ID_MAX], b_tok[65], x[DP_ID_MAX], y[1][DP_ID_MAX];
+    uint32_t att, y_att[1];
     size_t n = 0;
-    dd_register(rc, "runner-a", a_id, a_tok);
+    lease_one(rc, admin, "runner-a", a_id, a_tok, x, &att);
     dd_register(rc, "runner-b", b_id, b_tok);
-    dd_submit(admin, 1, jobs);
-    assert_int_equal(dd_lease(rc, a_id, a_tok, 1, 0, x, att, &n), DP_MSG_LEASED);
-    assert_int_equal(n, 1);
-
-    actor_future *first = busy_reporter(&dd, admin);
-    dp_err err = {0};
-    actor_future *cf =
-        actor_client_call_start(rc, encode_result(a_id, a_tok, x[0], att[0]), 60000, &err);
-    assert_non_null(cf);
+    actor_future *first = NULL;
+    actor_future *cf = result_while_busy(&dd, rc, admin, a_id, a_tok, x, att, &first);
     nap_ms(20);
     /* the big submit's first chunk is queued (or comes within the wait) */
     assert_int_equal(dd_lease(rc, b_id, b_tok, 1, 10000, y, y_att, &n), DP_MSG_LEASED);
@@ -384,8 +396,8 @@ static void test_result_not_held_behind_events(void **state)
     wait_ack(cf);
     char a[DP_ID_MAX];
     submit_wait(first, DP_MSG_MAX_SPECS, a);
-    note_if_idle(&dd, &leased, x[0]);
-    assert_int_equal(recorded_by(&dd, x[0], "started_at", y[0]), 1);
+    note_if_idle(&dd, &leased, x);
+    assert_int_equal(recorded_by(&dd, x, "started_at", y[0]), 1);
 
     actor_client_close(rc);
     actor_client_close(admin);
