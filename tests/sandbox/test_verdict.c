@@ -1,6 +1,7 @@
 /* The verdict rule (runner/sandbox/sbx_verdict.c), one case per ordering of
  * the limits a run can hit: the first limit seen crossed decides; an OOM
- * kill is ML unless the run had already been seen over its time. */
+ * kill is ML unless the run had already been seen over its time; a run
+ * stopped for time with its memory peak at the limit is ML. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -90,6 +91,30 @@ static void test_time_without_oom(void **state)
     assert_int_equal(sbx_verdict(&f), SBX_TO_CPU);
 }
 
+static void test_time_while_at_memory_limit(void **state)
+{
+    (void)state;
+    /* No OOM kill: the kernel kept reclaiming the run's own pages at its
+     * limit until a time limit stopped it (node near 64 MiB on a loaded
+     * machine). Its memory reached the limit first: ML, whichever clock. */
+    sbx_run_facts f = facts(SBX_TO_CPU, 0, 1005, KILLED(SIGKILL));
+    f.memory_kb = 64 * 1024;
+    assert_int_equal(sbx_verdict(&f), SBX_ML);
+    f = facts(SBX_TO_WALL, 0, 300, KILLED(SIGKILL));
+    f.memory_kb = 64 * 1024 - 512;
+    assert_int_equal(sbx_verdict(&f), SBX_ML);
+    f = facts(SBX_OK, 0, 1001, EXITED(0)); /* over its CPU after the last poll */
+    f.memory_kb = 64 * 1024;
+    assert_int_equal(sbx_verdict(&f), SBX_ML);
+    /* 2 MiB short of it: time decides */
+    f = facts(SBX_TO_CPU, 0, 1005, KILLED(SIGKILL));
+    f.memory_kb = 62 * 1024;
+    assert_int_equal(sbx_verdict(&f), SBX_TO_CPU);
+    f = facts(SBX_TO_CPU, 0, 1005, KILLED(SIGKILL));
+    f.memory_limit_kb = 0; /* no memory limit */
+    assert_int_equal(sbx_verdict(&f), SBX_TO_CPU);
+}
+
 static void test_output_after_last_poll(void **state)
 {
     (void)state;
@@ -138,6 +163,7 @@ int main(void)
         cmocka_unit_test(test_cpu_seen_before_oom),
         cmocka_unit_test(test_wall_seen_before_oom),
         cmocka_unit_test(test_output_seen_before_oom),
+        cmocka_unit_test(test_time_while_at_memory_limit),
         cmocka_unit_test(test_oom_and_cpu_after_last_poll),
         cmocka_unit_test(test_oom_of_a_child_only),
         cmocka_unit_test(test_time_without_oom),
