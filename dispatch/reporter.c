@@ -91,22 +91,17 @@ static void on_events(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
 }
 
 /* A result batch grows only across results and events queued back to
- * back: any other message first writes the results it finds waiting. They
- * were held because the mailbox was not empty, but a submit, a read or a
- * list does its own round trips; holding results behind a steady stream of
- * submits kept them (and the jobs leased with them, which travel in the
- * same answer) until the stream paused or the 100 ms tick, the latency
- * tail at 1,000 jobs/s (docs/bench.md). */
-static void flush_held_results(reporter_state *s)
-{
-    reporter_flush_completes(s);
-}
-
-/* Reads see every lease the reporter has been told of. */
+ * back: the admin handlers below first write the results they find
+ * waiting. They were held because the mailbox was not empty, but a submit,
+ * a read or a list does its own round trips; holding results behind a
+ * steady stream of submits kept them (and the jobs leased with them, which
+ * travel in the same answer) until the stream paused or the 100 ms tick,
+ * the latency tail at 1,000 jobs/s (docs/bench.md).
+ * Reads see every lease the reporter has been told of. */
 static void on_admin_read(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
 {
     reporter_state *s = state;
-    flush_held_results(s);
+    reporter_flush_completes(s);
     if (s->events.n > 0 || s->unwritten.n > 0)
         reporter_flush_events(s);
     if (m->type == DP_MSG_QUEUE)
@@ -120,7 +115,7 @@ static void on_admin_read(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
 static void on_admin_write(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
 {
     reporter_state *s = state;
-    flush_held_results(s);
+    reporter_flush_completes(s);
     if (m->type == DP_MSG_SUBMIT)
         reporter_do_submit(s, ctx, o, m);
     else if (m->type == DP_MSG_CANCEL)
@@ -133,7 +128,7 @@ static void on_admin_write(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
 
 static void on_list(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
 {
-    flush_held_results(state);
+    reporter_flush_completes(state);
     reporter_do_list(state, ctx, o, m);
 }
 
