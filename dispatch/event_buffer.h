@@ -17,7 +17,7 @@
 
 typedef struct {
     dp_msg_event ev;
-    bool persisted; /* its history row is already written (with the job or the result) */
+    bool persisted; /* its history row is already in PostgreSQL (the job's or the result's row) */
     bool streamed;  /* already on the shared event stream (event_stream.h) */
 } event_entry;
 

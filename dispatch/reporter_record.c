@@ -7,7 +7,7 @@
 #include "common/log.h"
 
 /* Enqueues the recorded jobs in Redis with their `queued` events (their
- * history rows were written with the jobs): the enqueue script puts them
+ * history rows are the job rows just written): the enqueue script puts them
  * onto the shared stream before the jobs, so no replica can stream a job's
  * `leased` before its `queued` (event_stream.h), and no round trip of their
  * own. Events it could not encode go the usual way (before the enqueue). */

@@ -66,8 +66,8 @@ int store_schema_applied(store_db *db, int *applied, dp_err *err);
 /* Inserts jobs in one statement. Every spec needs job_id and profile. A job
  * id that already exists is left untouched (idempotent resubmit). *n_inserted
  * (optional) gets how many rows were new. max_attempts 0 is stored as NULL
- * (the dispatcher's default). Each new job's `queued` history row (job_events)
- * is written by the same statement. */
+ * (the dispatcher's default). A job's `queued` history row is its own row
+ * (the view job_history: nothing else is written). */
 int store_insert_jobs(store_db *db, const dp_job_spec *specs, size_t n, size_t *n_inserted,
                       dp_err *err);
 
@@ -118,7 +118,7 @@ const char *store_outcome_name(store_outcome o);
  * job's current attempt (jobs.attempts, raised by each lease mark) (exactly once, also across
  * replicas: the row lock orders concurrent writers). out[i] (optional, n entries) gets each item's
  * outcome. On error nothing at all was recorded. A recorded result's `completed` history row is
- * written in the same transaction, so history holds it exactly once. */
+ * the job row it completed (the view job_history), so history holds it exactly once. */
 int store_record_results(store_db *db, const store_result_in *in, size_t n, store_outcome *out,
                          dp_err *err);
 

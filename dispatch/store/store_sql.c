@@ -26,9 +26,10 @@
  * reclaim, because the newer lease has raised jobs.attempts. The UPDATE's
  * WHERE is re-checked after the row lock, so of two concurrent writers
  * exactly one wins. When a batch holds several results for one job, the
- * newest attempt is tried. Test rows and the `completed` history row are
- * inserted only for jobs this statement completed, fed by the UPDATE's
- * RETURNING (no join back to the input). The final SELECT gives each input
+ * newest attempt is tried. Test rows are inserted only for jobs this
+ * statement completed, fed by the UPDATE's RETURNING (no join back to the
+ * input); the `completed` history row is the job row itself (the view
+ * job_history, migration 10). The final SELECT gives each input
  * its outcome (see store_outcome): a recorded one is known from the UPDATE
  * alone; only the others (duplicates, stale, unknown: rare) look further,
  * through scalar subqueries that run for those rows only (another input of
@@ -52,7 +53,7 @@ static const char sql_record_results[] =
     "  FROM (SELECT DISTINCT ON (job_id) * FROM inp ORDER BY job_id, attempt DESC, i) f"
     "  WHERE j.id = f.job_id"
     "    AND j.state NOT IN ('completed', 'failed', 'cancelled') AND j.attempts <= f.attempt"
-    "  RETURNING j.id, f.i, f.attempt, f.runner_id, f.message, j.profile,"
+    "  RETURNING j.id, f.i, f.attempt, j.profile,"
     "    extract(epoch FROM clock_timestamp() - j.created_at)::float8 AS age"
     "), tr AS ("
     "  INSERT INTO test_results (job_id, attempt, idx, name, verdict, exit_code, signal,"
@@ -64,10 +65,6 @@ static const char sql_record_results[] =
     "    $17::text[], $18::text[], $19::text[]) AS t(r, idx, name, verdict, exit_code, signal,"
     "    time_ms, wall_ms, memory_kb, stdout, stderr, message) ON t.r = u.i"
     "  ON CONFLICT DO NOTHING"
-    "), ev AS ("
-    /* the history row lands with the result: exactly once, never lost */
-    "  INSERT INTO job_events (job_id, state, attempt, runner_id, message)"
-    "  SELECT u.id, 'completed', u.attempt, u.runner_id, u.message FROM upd u"
     ")"
     " SELECT n.i, CASE WHEN u.i IS NOT NULL THEN 0 ELSE coalesce("
     /* another input of this job was recorded: the same attempt is a
@@ -106,14 +103,14 @@ static const char sql_list_jobs[] =
 /* clang-format on */
 
 const store_statement store_statements[] = {
+    /* no history row: a job's `queued` row is made from created_at by the
+     * view job_history (migration 10) */
     {ST_INSERT_JOBS,
-     "WITH ins AS (INSERT INTO jobs (id, submission_id, profile, spec, max_attempts, owner_key)"
+     "INSERT INTO jobs (id, submission_id, profile, spec, max_attempts, owner_key)"
      " SELECT s->>'job_id', s->>'submission_id', s->>'profile', s,"
      "   (s->>'max_attempts')::integer, $2"
      " FROM jsonb_array_elements($1::jsonb) AS s"
-     " ON CONFLICT (id) DO NOTHING RETURNING id)"
-     /* the `queued` history row of each new job, in the same statement */
-     " INSERT INTO job_events (job_id, state) SELECT id, 'queued' FROM ins",
+     " ON CONFLICT (id) DO NOTHING",
      2},
     {ST_JOB_OWNER, "SELECT owner_key FROM jobs WHERE id = $1", 1},
     {ST_RECORD_RESULTS, sql_record_results, 19},

@@ -105,7 +105,7 @@ static void test_batch_answered_item_by_item(void **state)
     assert_int_equal(n, 2);
     for (size_t i = 0; i < n; i++)
         assert_int_equal(att[i], 2);
-    snprintf(sql, sizeof sql, "SELECT count(*) FROM job_events WHERE state = 'completed'");
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM job_history WHERE state = 'completed'");
     assert_int_equal(dd_sql_long(&dd, sql), 1);
     assert_int_equal(dd_sql_long(&dd, "SELECT count(*) FROM test_results"), 2);
     assert_int_equal(dd_sql_long(&dd, "SELECT count(*) FROM jobs WHERE state = 'completed'"), 1);
@@ -164,7 +164,7 @@ static void test_submit_fails_after_first_chunk(void **state)
     assert_int_equal(accepted, 1000);
     dp_msg_free(&r);
     assert_int_equal(dd_sql_long(&dd, "SELECT count(*) FROM jobs"), 1000);
-    assert_int_equal(dd_sql_long(&dd, "SELECT count(*) FROM job_events WHERE state = 'queued'"),
+    assert_int_equal(dd_sql_long(&dd, "SELECT count(*) FROM job_history WHERE state = 'queued'"),
                      1000);
     dp_msg qm = {.type = DP_MSG_QUEUE, .id = 41}, qr;
     assert_int_equal(dd_rpc(admin, &qm, &qr, 5000), DP_OK);

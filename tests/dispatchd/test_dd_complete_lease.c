@@ -152,7 +152,7 @@ static void test_batch_item_by_item_and_resend(void **state)
     assert_string_equal(r.completed_leased.jobs[0].job_id, z);
     assert_int_equal(r.completed_leased.jobs[0].attempt, 2);
     dp_msg_free(&r);
-    assert_int_equal(dd_sql_long(&dd, "SELECT count(*) FROM job_events WHERE state = 'completed'"),
+    assert_int_equal(dd_sql_long(&dd, "SELECT count(*) FROM job_history WHERE state = 'completed'"),
                      1);
     assert_int_equal(dd_sql_long(&dd, "SELECT count(*) FROM jobs WHERE state = 'completed'"), 1);
     assert_int_equal(dd_sql_long(&dd, "SELECT count(*) FROM test_results"), 1);

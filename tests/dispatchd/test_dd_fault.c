@@ -94,12 +94,12 @@ static void test_reaper_reclaims_then_fails(void **state)
     dp_job_view_free(&v);
     char sql[512];
     snprintf(sql, sizeof sql,
-             "SELECT count(*) FROM job_events WHERE job_id = '%s' AND state = 'failed'", job[0]);
+             "SELECT count(*) FROM job_history WHERE job_id = '%s' AND state = 'failed'", job[0]);
     dd_sleep_ms(50);
     assert_int_equal(dd_sql_long(&d, sql), 1);
     /* the reclaim of attempt 1 left its `requeued` row (with the state change) */
     snprintf(sql, sizeof sql,
-             "SELECT count(*) FROM job_events WHERE job_id = '%s' AND state = 'requeued'"
+             "SELECT count(*) FROM job_history WHERE job_id = '%s' AND state = 'requeued'"
              " AND attempt = 1 AND runner_id = '%s'",
              job[0], a_id);
     assert_int_equal(dd_sql_long(&d, sql), 1);
@@ -117,12 +117,12 @@ static void assert_exactly_once(dd_daemon *d, long n)
                                     "verdict = 'AC'"),
                      n);
     /* Never two 'completed' events for a job; the results of one attempt only. */
-    assert_int_equal(dd_sql_long(d, "SELECT count(*) FROM (SELECT job_id FROM job_events WHERE "
+    assert_int_equal(dd_sql_long(d, "SELECT count(*) FROM (SELECT job_id FROM job_history WHERE "
                                     "state = 'completed' GROUP BY job_id HAVING count(*) <> 1) x"),
                      0);
     /* ...and exactly one each, even across a crash: the history row is
      * written in the result's own statement. */
-    assert_int_equal(dd_sql_long(d, "SELECT count(DISTINCT job_id) FROM job_events WHERE "
+    assert_int_equal(dd_sql_long(d, "SELECT count(DISTINCT job_id) FROM job_history WHERE "
                                     "state = 'completed'"),
                      n);
     assert_int_equal(dd_sql_long(d, "SELECT count(*) FROM test_results"), 2 * n);

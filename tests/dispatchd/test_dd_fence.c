@@ -230,9 +230,9 @@ static void result_in_flight_holds_its_job(int replicas)
     assert_int_equal(job_long(r1, "attempts", x[0]), 1);
     assert_int_equal(dd_sql_long(r1, "SELECT count(*) FROM test_results WHERE attempt = 1"), 1);
     assert_int_equal(dd_sql_long(r1, "SELECT count(*) FROM test_results"), 1);
-    assert_int_equal(dd_sql_long(r1, "SELECT count(*) FROM job_events WHERE state = 'completed'"),
+    assert_int_equal(dd_sql_long(r1, "SELECT count(*) FROM job_history WHERE state = 'completed'"),
                      1);
-    assert_int_equal(dd_sql_long(r1, "SELECT count(*) FROM job_events WHERE state = 'leased'"), 1);
+    assert_int_equal(dd_sql_long(r1, "SELECT count(*) FROM job_history WHERE state = 'leased'"), 1);
     /* X left Redis with its release; the reaper then finishes A */
     char tomb[DP_ID_MAX + 32];
     snprintf(tomb, sizeof tomb, "completed %s 1", a_id);

@@ -145,7 +145,8 @@ static void test_full_lifecycle(void **state)
     /* Events are written on the reporter's next tick (2 ms): wait for the
      * row, up to 10 s of slack for a loaded machine. */
     snprintf(sql, sizeof sql,
-             "SELECT count(*) FROM job_events WHERE job_id = '%s' AND state = 'completed'", job[0]);
+             "SELECT count(*) FROM job_history WHERE job_id = '%s' AND state = 'completed'",
+             job[0]);
     for (int64_t t0 = dd_now_us(); dd_sql_long(&dd, sql) == 0 && dd_now_us() - t0 < 10000000;)
         dd_sleep_ms(20);
     assert_int_equal(dd_sql_long(&dd, sql), 1);

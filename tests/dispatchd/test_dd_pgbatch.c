@@ -169,7 +169,7 @@ static void check_nothing_recorded(dd_daemon *d, const char *ids, long n)
         n);
     assert_int_equal(q(d, "SELECT count(*) FROM test_results WHERE job_id IN (%s)", ids), 0);
     assert_int_equal(
-        q(d, "SELECT count(*) FROM job_events WHERE state = 'completed' AND job_id IN (%s)", ids),
+        q(d, "SELECT count(*) FROM job_history WHERE state = 'completed' AND job_id IN (%s)", ids),
         0);
 }
 
@@ -187,13 +187,13 @@ static void check_recorded_once(dd_daemon *d, const char *ids, long n)
     for (int k = 0; k < 2; k++) {
         char fmt[512];
         snprintf(fmt, sizeof fmt,
-                 "SELECT count(*) FROM (SELECT job_id FROM job_events WHERE state = '%s'"
+                 "SELECT count(*) FROM (SELECT job_id FROM job_history WHERE state = '%s'"
                  " AND job_id IN (%%s) GROUP BY job_id HAVING count(*) = 1) x",
                  once[k]);
         assert_int_equal(q(d, fmt, ids), n);
     }
     assert_int_equal(
-        q(d, "SELECT count(*) FROM job_events WHERE state = 'requeued' AND job_id IN (%s)", ids),
+        q(d, "SELECT count(*) FROM job_history WHERE state = 'requeued' AND job_id IN (%s)", ids),
         0);
 }
 

@@ -81,10 +81,10 @@ static void test_pg_restart_mid_flight(void **state)
     }
     assert_int_equal(dd_sql_long(&d, "SELECT count(*) FROM jobs WHERE state = 'completed'"), N);
     assert_int_equal(dd_sql_long(&d, "SELECT count(*) FROM test_results"), 2 * N);
-    assert_int_equal(dd_sql_long(&d, "SELECT count(*) FROM (SELECT job_id FROM job_events WHERE "
+    assert_int_equal(dd_sql_long(&d, "SELECT count(*) FROM (SELECT job_id FROM job_history WHERE "
                                      "state = 'completed' GROUP BY job_id HAVING count(*) <> 1) x"),
                      0);
-    assert_int_equal(dd_sql_long(&d, "SELECT count(DISTINCT job_id) FROM job_events WHERE "
+    assert_int_equal(dd_sql_long(&d, "SELECT count(DISTINCT job_id) FROM job_history WHERE "
                                      "state = 'completed'"),
                      N);
     actor_client_close(rc);

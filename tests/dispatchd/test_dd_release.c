@@ -3,7 +3,7 @@
  * second of a private Redis (AOF, appendfsync always) coming back on the
  * same port, not when the runner is reaped (the alive TTL here is 1 h).
  * PostgreSQL is made slow at exactly that moment (a trigger sleeps 1.5 s on
- * the `completed` history row, inside the result's statement), so the kill
+ * the job row's update to `completed`, inside the result's statement), so the kill
  * lands after the owner check and before the release by construction. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -68,7 +68,7 @@ static void test_release_retried_after_redis_returns(void **state)
     char *ok = pgfix_query1(d.db.dsn,
                             "CREATE FUNCTION slow_completed() RETURNS trigger LANGUAGE plpgsql AS"
                             " $$ BEGIN PERFORM pg_sleep(1.5); RETURN NEW; END $$;"
-                            " CREATE TRIGGER slow BEFORE INSERT ON job_events FOR EACH ROW"
+                            " CREATE TRIGGER slow BEFORE UPDATE ON jobs FOR EACH ROW"
                             " WHEN (NEW.state = 'completed') EXECUTE FUNCTION slow_completed()");
     assert_non_null(ok);
     free(ok);

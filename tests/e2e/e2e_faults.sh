@@ -37,7 +37,7 @@ out=$(dispatchctl wait "$j" --timeout 60 --json) || fail "job not finished after
 [ "$(echo "$out" | json runner_id)" != "$first" ] || fail "completed by the killed runner?"
 [ "$(sql "select count(*) from jobs where id='$j' and state='completed' and result_attempt=2")" = 1 ] \
   || fail "PostgreSQL does not hold exactly one result for attempt 2"
-[ "$(sql "select count(*) from job_events where job_id='$j' and state='completed'")" = 1 ] \
+[ "$(sql "select count(*) from job_history where job_id='$j' and state='completed'")" = 1 ] \
   || fail "completed more than once"
 # the killed runner's sandbox died with it (the kernel tears it down at once;
 # 10 s of slack for load): the blocked job is not left running forever

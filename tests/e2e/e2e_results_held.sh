@@ -33,7 +33,7 @@ e2e_restart_dispatchd
 out=$(dispatchctl wait "$j" --timeout 60 --json) || fail "held result not delivered: $out"
 [ "$(echo "$out" | json verdict)" = AC ] || fail "verdict of the held result: $out"
 [ "$(echo "$out" | json attempts)" = 1 ] || fail "the held result's job ran again: $out"
-[ "$(sql "select count(*) from job_events where job_id='$j' and state='completed'")" = 1 ] ||
+[ "$(sql "select count(*) from job_history where job_id='$j' and state='completed'")" = 1 ] ||
   fail "completed more than once"
 ok "a result finished while the dispatcher was down: held, delivered once it was back, attempt 1"
 kill -TERM "$E2E_RUNNER"
@@ -68,7 +68,7 @@ out=$(dispatchctl wait "$j" --timeout 60 --json) || fail "job not finished after
 [ "$(echo "$out" | json verdict)" = AC ] || fail "verdict after the reclaim: $out"
 [ "$(echo "$out" | json attempts)" = 2 ] || fail "attempts after the reclaim: $out"
 [ "$(echo "$out" | json runner_id)" != "$first" ] || fail "recorded for the killed runner: $out"
-[ "$(sql "select count(*) from job_events where job_id='$j' and state='completed'")" = 1 ] ||
+[ "$(sql "select count(*) from job_history where job_id='$j' and state='completed'")" = 1 ] ||
   fail "completed more than once"
 [ "$(sql "select result_attempt from jobs where id='$j'")" = 2 ] || fail "result of attempt 1 recorded"
 ok "SIGKILL with a result held unsent: reclaimed, run again, recorded once with attempt 2"

@@ -152,7 +152,7 @@ static void test_results_idempotent(void **state)
     store_lease stale = {"r-0", 0, "runner-0"};
     assert_int_equal(store_mark_leased(f->s, &stale, 1, &changed, &err), DP_OK);
     assert_int_equal(changed, 0);
-    assert_int_equal(query_long(f, "SELECT count(*) FROM job_events WHERE job_id = 'r-0' AND "
+    assert_int_equal(query_long(f, "SELECT count(*) FROM job_history WHERE job_id = 'r-0' AND "
                                    "state = 'leased' AND attempt = 1 AND runner_id = 'runner-1'"),
                      1);
     dp_job_view v;
@@ -175,13 +175,18 @@ static void test_results_idempotent(void **state)
     assert_int_equal(store_record_results(f->s, &in, 1, &out, &err), DP_OK);
     assert_int_equal(out, STORE_DUPLICATE);
     assert_int_equal(query_long(f, "SELECT count(*) FROM test_results WHERE job_id = 'r-0'"), 3);
-    /* the history rows come with the job and with the result, once each */
-    assert_int_equal(query_long(f, "SELECT count(*) FROM job_events WHERE job_id = 'r-0' AND "
+    /* the history shows the job's `queued` and `completed` rows once each,
+     * made from the job row (migration 10): neither is written */
+    assert_int_equal(query_long(f, "SELECT count(*) FROM job_history WHERE job_id = 'r-0' AND "
                                    "state = 'queued'"),
                      1);
-    assert_int_equal(query_long(f, "SELECT count(*) FROM job_events WHERE job_id = 'r-0' AND "
-                                   "state = 'completed' AND attempt = 1"),
+    assert_int_equal(query_long(f,
+                                "SELECT count(*) FROM job_history WHERE job_id = 'r-0' AND "
+                                "state = 'completed' AND attempt = 1 AND runner_id = 'runner-1'"),
                      1);
+    assert_int_equal(query_long(f, "SELECT count(*) FROM job_events WHERE job_id = 'r-0' AND "
+                                   "state IN ('queued', 'completed')"),
+                     0);
 
     assert_int_equal(store_get_job(f->s, "r-0", &v, &err), DP_OK);
     assert_int_equal(v.state, DP_JOB_COMPLETED);
@@ -418,10 +423,10 @@ static void test_runners_and_events(void **state)
                         {"j1", DP_JOB_COMPLETED, 1, "run-1", "AC", 0}};
     assert_int_equal(store_add_events(f->s, ev, 3, &err), DP_OK);
     row = pgfix_query1(f->db.dsn, "SELECT string_agg(state || ':' || attempt, ' ' ORDER BY seq)"
-                                  " FROM job_events WHERE job_id = 'j1'");
+                                  " FROM job_history WHERE job_id = 'j1'");
     assert_string_equal(row, "queued:0 leased:1 completed:1");
     free(row);
-    assert_int_equal(query_long(f, "SELECT extract(epoch FROM ts) * 1000 FROM job_events"
+    assert_int_equal(query_long(f, "SELECT extract(epoch FROM ts) * 1000 FROM job_history"
                                    " WHERE state = 'leased'"),
                      1700000000123L);
 }

@@ -137,7 +137,7 @@ static void test_stale_attempt_refused_after_owner_check(void **state)
     assert_string_equal(v.message, "say \"hi\" \\ {a,b} NULL");
     dp_job_view_free(&v);
     char *n_done = pgfix_query1(
-        db.dsn, "SELECT count(*) FROM job_events WHERE job_id = 'f-0' AND state = 'completed'");
+        db.dsn, "SELECT count(*) FROM job_history WHERE job_id = 'f-0' AND state = 'completed'");
     assert_string_equal(n_done, "1");
     free(n_done);
 
@@ -180,7 +180,7 @@ static void test_failure_mid_batch_leaves_nothing(void **state)
     assert_non_null(strstr(err.msg, "injected failure"));
     const char *none[] = {"SELECT count(*) FROM jobs WHERE state = 'completed'",
                           "SELECT count(*) FROM test_results",
-                          "SELECT count(*) FROM job_events WHERE state = 'completed'"};
+                          "SELECT count(*) FROM job_history WHERE state = 'completed'"};
     for (int k = 0; k < 3; k++) {
         char *v = pgfix_query1(db.dsn, none[k]);
         assert_string_equal(v, "0");
@@ -196,7 +196,7 @@ static void test_failure_mid_batch_leaves_nothing(void **state)
         assert_int_equal(out[i], STORE_DUPLICATE);
     const char *once[][2] = {{"SELECT count(*) FROM jobs WHERE state = 'completed'", "4"},
                              {"SELECT count(*) FROM test_results", "8"},
-                             {"SELECT count(*) FROM job_events WHERE state = 'completed'", "4"}};
+                             {"SELECT count(*) FROM job_history WHERE state = 'completed'", "4"}};
     for (int k = 0; k < 3; k++) {
         char *v = pgfix_query1(db.dsn, once[k][0]);
         assert_string_equal(v, once[k][1]);
@@ -249,7 +249,8 @@ static void test_marks_ride_with_results(void **state)
     expect_q(&db,
              "SELECT string_agg(id || ':' || state || ':' || attempts, ' ' ORDER BY id) FROM jobs",
              "p-0:completed:1 p-1:completed:1 p-2:leased:1 p-3:leased:1");
-    expect_q(&db, "SELECT string_agg(state, ',' ORDER BY seq) FROM job_events WHERE job_id = 'p-0'",
+    expect_q(&db,
+             "SELECT string_agg(state, ',' ORDER BY seq) FROM job_history WHERE job_id = 'p-0'",
              "queued,leased,completed");
 
     /* attempt 2 of p-2 marked in the same round trip as attempt 1's result:
@@ -274,7 +275,7 @@ static void test_marks_ride_with_results(void **state)
     assert_int_not_equal(store_record_results_marked(s, &l3, 1, &in3, 1, out, NULL, &err), DP_OK);
     assert_non_null(strstr(err.msg, "injected failure"));
     expect_q(&db, "SELECT state || ':' || attempts FROM jobs WHERE id = 'p-3'", "leased:1");
-    expect_q(&db, "SELECT count(*) FROM job_events WHERE job_id = 'p-3' AND attempt = 2", "0");
+    expect_q(&db, "SELECT count(*) FROM job_history WHERE job_id = 'p-3' AND attempt = 2", "0");
     /* the connection is usable after the aborted pipeline; no results: the marks alone */
     assert_int_equal(store_record_results_marked(s, &l3, 1, NULL, 0, out, NULL, &err), DP_OK);
     expect_q(&db, "SELECT state || ':' || attempts FROM jobs WHERE id = 'p-3'", "leased:2");
@@ -282,7 +283,8 @@ static void test_marks_ride_with_results(void **state)
     free(ok);
     assert_int_equal(store_record_results_marked(s, &l3, 1, &in3, 1, out, NULL, &err), DP_OK);
     assert_int_equal(out[0], STORE_RECORDED);
-    expect_q(&db, "SELECT count(*) FROM job_events WHERE job_id = 'p-3' AND state = 'leased'", "2");
+    expect_q(&db, "SELECT count(*) FROM job_history WHERE job_id = 'p-3' AND state = 'leased'",
+             "2");
     dp_job_result_free(&r3);
     for (int i = 0; i < 4; i++)
         dp_job_result_free(&r[i]);

@@ -25,7 +25,7 @@ static long rows(fixture *f, const char *job, const char *st, int attempt)
 {
     char sql[256];
     snprintf(sql, sizeof sql,
-             "SELECT count(*) FROM job_events WHERE job_id = '%s' AND state = '%s'"
+             "SELECT count(*) FROM job_history WHERE job_id = '%s' AND state = '%s'"
              " AND attempt = %d",
              job, st, attempt);
     char *v = pgfix_query1(f->db.dsn, sql);
@@ -99,7 +99,7 @@ static void test_failed_requeued_cancelled_rows(void **state)
     assert_int_equal(rows(f, "t-2", "requeued", 0), 1);
     /* every row names its job's history in order */
     char *seq = pgfix_query1(f->db.dsn, "SELECT string_agg(state || attempt, ',' ORDER BY seq)"
-                                        " FROM job_events WHERE job_id = 't-0'");
+                                        " FROM job_history WHERE job_id = 't-0'");
     assert_string_equal(seq, "queued0,leased1,requeued1,leased2,failed2");
     free(seq);
 }
