@@ -161,6 +161,8 @@ static int reporter_start(void *state, actor_ctx *ctx, dp_err *err)
         return err->code != 0 ? err->code : DP_EUNAVAIL;
     if ((s->commit_db = store_open(s->pg_dsn, err)) == NULL)
         return err->code != 0 ? err->code : DP_EUNAVAIL;
+    if ((s->insert_db = store_open(s->pg_dsn, err)) == NULL)
+        return err->code != 0 ? err->code : DP_EUNAVAIL;
     if (store_set_statement_timeout(s->commit_db, REPORTER_COMMIT_TIMEOUT_MS, err) != DP_OK)
         return err->code;
     if ((s->rq = rq_connect(s->redis_url, s->prefix, &opt, err)) == NULL)
@@ -198,6 +200,7 @@ static void reporter_stop(void *state, actor_ctx *ctx)
     event_buffer_free(&s->unwritten);
     store_close(s->db);
     store_close(s->commit_db);
+    store_close(s->insert_db);
     rq_close(s->rq);
     logstore_close(s->logs);
     auth_cache_free(s->auth);

@@ -49,6 +49,7 @@ typedef struct {
     char redis_url[1024], prefix[RQ_PREFIX_MAX + 1], pg_dsn[2048], log_store[2048];
     store_db *db;
     store_db *commit_db; /* the group commit's own connection (REPORTER_COMMIT_TIMEOUT_MS) */
+    store_db *insert_db; /* a large submit's second inserting connection (reporter_record.c) */
     rq_conn *rq;
     auth_cache *auth;
     logstore *logs;
@@ -107,18 +108,20 @@ void reporter_metrics_completed(reporter_state *s, const char *profile, dp_verdi
 void reporter_metrics_failed(reporter_state *s, size_t n);
 /* job_list: one page of jobs (reporter_list.c). */
 void reporter_do_list(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m);
-/* Records the n_ok valid specs (ok: their JSON texts, in item order; in:
- * the same jobs for Redis) within the requester's quotas
- * (reporter_quota.c) and enqueues those recorded: *n_ok becomes how many
- * (a prefix) were recorded; the items refused by a quota are turned into
- * "quota" refusals. On error *n_ok counts the prefix recorded before it. */
+/* Records the n valid specs (ok: their JSON texts, in item order; in: the
+ * same jobs for Redis) within the requester's quotas (reporter_quota.c) and
+ * enqueues those recorded: recorded[i] (n entries, the caller's) says
+ * whether PostgreSQL holds spec i; the items refused by a quota are turned
+ * into "quota" refusals. Not DP_OK: some were not recorded, err says why. */
 int reporter_quota_submit(reporter_state *s, fwd_origin o, const char *const *ok,
-                          const rq_job_in *in, size_t *n_ok, dp_msg_submitted *items, dp_err *err);
-/* Records texts in PostgreSQL and enqueues in in Redis, chunk by chunk (the
- * enqueue of one overlapping the insert of the next): returns how many (a
- * prefix) were recorded; fewer than n: err says why. */
+                          const rq_job_in *in, size_t n, unsigned char *recorded,
+                          dp_msg_submitted *items, dp_err *err);
+/* Records texts in PostgreSQL and enqueues in in Redis, chunk by chunk on
+ * two connections (reporter_record.c): recorded[i] (n entries, the
+ * caller's) says whether PostgreSQL holds job i; returns how many it holds;
+ * fewer than n: err says why. */
 size_t reporter_record_enqueue(reporter_state *s, const char *owner, const char *const *texts,
-                               const rq_job_in *in, size_t n, dp_err *err);
+                               const rq_job_in *in, size_t n, unsigned char *recorded, dp_err *err);
 /* Enqueues n recorded jobs (a failure leaves them to the rebuild). */
 void reporter_enqueue_recorded(reporter_state *s, const rq_job_in *in, size_t n);
 /* Keeps copies of items whose Redis release failed after their results were

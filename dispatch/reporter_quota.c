@@ -42,37 +42,34 @@ static void refuse_from(dp_msg_submitted *items, size_t from, uint32_t retry_s, 
     }
 }
 
-/* The keyless or unlimited submit: *n_ok becomes the recorded prefix. */
+/* The keyless or unlimited submit. */
 static int record_all(reporter_state *s, const char *owner, const char *const *ok,
-                      const rq_job_in *in, size_t *n_ok, dp_err *err)
+                      const rq_job_in *in, size_t n, unsigned char *recorded, dp_err *err)
 {
-    size_t asked = *n_ok;
-    *n_ok = reporter_record_enqueue(s, owner, ok, in, asked, err);
-    return *n_ok == asked ? DP_OK : err->code != DP_OK ? err->code : DP_EUNAVAIL;
+    size_t done = reporter_record_enqueue(s, owner, ok, in, n, recorded, err);
+    return done == n ? DP_OK : err->code != DP_OK ? err->code : DP_EUNAVAIL;
 }
 
 int reporter_quota_submit(reporter_state *s, fwd_origin o, const char *const *ok,
-                          const rq_job_in *in, size_t *n_ok, dp_msg_submitted *items, dp_err *err)
+                          const rq_job_in *in, size_t n, unsigned char *recorded,
+                          dp_msg_submitted *items, dp_err *err)
 {
+    memset(recorded, 0, n);
     if (o.key_id[0] == '\0')
-        return record_all(s, NULL, ok, in, n_ok, err);
+        return record_all(s, NULL, ok, in, n, recorded, err);
     store_apikey k;
     int rc = store_apikey_get(s->db, o.key_id, &k, err);
     if (rc == DP_ENOTFOUND)
         k.max_queued = k.submits_per_minute = 0; /* checked by the gateway a moment ago */
-    else if (rc != DP_OK) {
-        *n_ok = 0;
+    else if (rc != DP_OK)
         return rc;
-    }
     if (k.max_queued == 0 && k.submits_per_minute == 0)
-        return record_all(s, o.key_id, ok, in, n_ok, err);
-    uint32_t want = (uint32_t)*n_ok, granted = want, retry_ms = 0;
+        return record_all(s, o.key_id, ok, in, n, recorded, err);
+    uint32_t want = (uint32_t)n, granted = want, retry_ms = 0;
     if (k.submits_per_minute > 0) {
         rc = rq_quota_take(s->rq, o.key_id, k.submits_per_minute, want, &granted, &retry_ms, err);
-        if (rc != DP_OK) {
-            *n_ok = 0;
+        if (rc != DP_OK)
             return rc; /* the quota cannot be checked: refuse rather than exceed it */
-        }
     }
     size_t taken = granted;
     uint64_t queued = 0;
@@ -83,7 +80,6 @@ int reporter_quota_submit(reporter_state *s, fwd_origin o, const char *const *ok
         rc = store_insert_job_texts(s->db, ok, granted, o.key_id, NULL, err);
     if (rc != DP_OK) {
         rq_quota_give_back(s->rq, o.key_id, granted, NULL);
-        *n_ok = 0;
         return rc;
     }
     if (taken < granted)
@@ -102,7 +98,7 @@ int reporter_quota_submit(reporter_state *s, fwd_origin o, const char *const *ok
     }
     if (taken < want)
         dp_log(DP_LOG_INFO, "submit_over_quota", "key_id", o.key_id, (char *)NULL);
-    *n_ok = taken;
+    memset(recorded, 1, taken); /* a prefix: what fits under the quotas */
     reporter_enqueue_recorded(s, in, taken);
     return DP_OK;
 }

@@ -6,6 +6,8 @@
 
 #include "common/log.h"
 
+#include <string.h>
+
 /* Enqueues the recorded jobs in Redis with their `queued` events (their
  * history rows are the job rows just written): the enqueue script puts them
  * onto the shared stream before the jobs, so no replica can stream a job's
@@ -31,8 +33,7 @@ static int enqueue_queued(reporter_state *s, const rq_job_in *in, size_t n, dp_e
     return rc;
 }
 
-/* Jobs per statement of a large submit: PostgreSQL inserts one chunk while
- * Redis enqueues the one before, instead of the two waiting in turn. */
+/* Jobs per statement of a large submit. */
 #define SUBMIT_CHUNK 1000
 
 /* Enqueues in[from, to) (recorded): a failure leaves them to the rebuild. */
@@ -51,25 +52,69 @@ void reporter_enqueue_recorded(reporter_state *s, const rq_job_in *in, size_t n)
     enqueue_range(s, in, 0, n);
 }
 
-size_t reporter_record_enqueue(reporter_state *s, const char *owner, const char *const *texts,
-                               const rq_job_in *in, size_t n, dp_err *err)
+/* Jobs in chunk k of an n-job submit. */
+static size_t chunk_len(size_t n, size_t k)
 {
-    size_t recorded = 0, enqueued = 0;
-    while (recorded < n) {
-        size_t len = n - recorded < SUBMIT_CHUNK ? n - recorded : SUBMIT_CHUNK;
-        const char *const *t = texts + recorded;
-        int rc = store_insert_job_texts_send(s->db, t, len, owner, err);
-        if (rc == DP_OK) {
-            enqueue_range(s, in, enqueued, recorded); /* while PostgreSQL inserts */
-            enqueued = recorded;
-            rc = store_insert_job_texts_wait(s->db, t, len, owner, err);
-        } else if (rc == DP_EUNAVAIL) {
-            rc = store_insert_job_texts(s->db, t, len, owner, NULL, err);
+    size_t from = k * SUBMIT_CHUNK;
+    return n - from < SUBMIT_CHUNK ? n - from : SUBMIT_CHUNK;
+}
+
+/* A chunk's insert on one connection: sent (async: its outcome comes from
+ * store_insert_job_texts_wait) or, when the send found the connection
+ * broken, already run again synchronously (rc is its outcome). */
+typedef struct {
+    store_db *db;
+    int async;
+    int rc;
+    dp_err err;
+} chunk_insert;
+
+static void chunk_start(chunk_insert *c, const char *owner, const char *const *texts, size_t len)
+{
+    c->err = (dp_err){0};
+    c->rc = store_insert_job_texts_send(c->db, texts, len, owner, &c->err);
+    c->async = c->rc == DP_OK;
+    if (c->rc == DP_EUNAVAIL)
+        c->rc = store_insert_job_texts(c->db, texts, len, owner, NULL, &c->err);
+}
+
+/* Chunks go out on two connections at once (s->db and s->insert_db), so
+ * PostgreSQL inserts two on two cores while the reporter enqueues in Redis
+ * each chunk it has recorded, in order. Chunks commit independently: when
+ * one fails no further chunk is sent, the one in flight still lands or
+ * fails, and recorded[] says which jobs PostgreSQL holds. One connection
+ * inserting chunk after chunk kept PostgreSQL the bound of a large submit
+ * (docs/bench.md, "Issue 10, seventh session"). */
+size_t reporter_record_enqueue(reporter_state *s, const char *owner, const char *const *texts,
+                               const rq_job_in *in, size_t n, unsigned char *recorded, dp_err *err)
+{
+    memset(recorded, 0, n);
+    size_t n_chunks = (n + SUBMIT_CHUNK - 1) / SUBMIT_CHUNK;
+    chunk_insert conn[2] = {{.db = s->db}, {.db = s->insert_db}};
+    size_t n_conn = s->insert_db != NULL && n_chunks > 1 ? 2 : 1;
+    size_t sent = 0, done = 0;
+    int stopped = 0;
+    for (; sent < n_conn && sent < n_chunks; sent++)
+        chunk_start(&conn[sent], owner, texts + sent * SUBMIT_CHUNK, chunk_len(n, sent));
+    for (size_t k = 0; k < sent; k++) {
+        chunk_insert *c = &conn[k % n_conn];
+        size_t from = k * SUBMIT_CHUNK, len = chunk_len(n, k);
+        if (c->async)
+            c->rc = store_insert_job_texts_wait(c->db, texts + from, len, owner, &c->err);
+        int rc = c->rc;
+        if (rc != DP_OK && !stopped) {
+            stopped = 1;
+            *err = c->err;
+        }
+        if (!stopped && sent < n_chunks) { /* the next chunk on this connection, before Redis */
+            chunk_start(c, owner, texts + sent * SUBMIT_CHUNK, chunk_len(n, sent));
+            sent++;
         }
         if (rc != DP_OK)
-            break;
-        recorded += len;
+            continue;
+        memset(recorded + from, 1, len);
+        done += len;
+        enqueue_range(s, in, from, from + len);
     }
-    enqueue_range(s, in, enqueued, recorded);
-    return recorded;
+    return done;
 }

@@ -19,9 +19,12 @@ void reporter_do_submit(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
     dp_job_spec *ok = calloc(sub->n_specs, sizeof *ok);
     rq_job_in *in = calloc(sub->n_specs, sizeof *in);
     char **texts = calloc(sub->n_specs, sizeof *texts);
+    size_t *item_of = calloc(sub->n_specs, sizeof *item_of); /* valid spec k is item item_of[k] */
+    unsigned char *recorded = calloc(sub->n_specs ? sub->n_specs : 1, 1);
     size_t n_ok = 0;
     dp_err err = {0};
-    if (r.submitted.items == NULL || ok == NULL || in == NULL || texts == NULL) {
+    if (r.submitted.items == NULL || ok == NULL || in == NULL || texts == NULL || item_of == NULL ||
+        recorded == NULL) {
         dp_err_set(&err, DP_ENOMEM, "out of memory");
         fwd_reply_code(o, m->id, DP_ENOMEM, "job", &err);
         goto out;
@@ -65,6 +68,7 @@ void reporter_do_submit(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
         if (warning[0] != '\0')
             it->warning = strdup(warning);
         ok[n_ok] = *spec; /* borrowed view; m still owns it */
+        item_of[n_ok] = i;
         in[n_ok].job_id = spec->job_id;
         in[n_ok].spec = texts[n_ok];
         in[n_ok].spec_len = strlen(texts[n_ok]);
@@ -77,30 +81,28 @@ void reporter_do_submit(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
     }
     if (n_ok > 0) {
         /* The record first: a job exists once PostgreSQL has it. */
-        size_t asked = n_ok;
-        int rc =
-            reporter_quota_submit(s, o, (const char *const *)texts, in, &n_ok, &r.submitted, &err);
-        if (rc != DP_OK) {
+        int rc = reporter_quota_submit(s, o, (const char *const *)texts, in, n_ok, recorded,
+                                       &r.submitted, &err);
+        if (rc != DP_OK)
             dp_log(DP_LOG_ERROR, "submit_not_persisted", "error", err.msg, (char *)NULL);
-            /* the accepted items past the n_ok recorded ones */
-            size_t k = 0;
-            for (size_t i = 0; i < r.submitted.n_items && asked > n_ok; i++) {
-                dp_submit_item *it = &r.submitted.items[i];
-                if (it->job_id == NULL || it->code != NULL || k++ < n_ok)
-                    continue;
-                free(it->job_id);
-                it->job_id = NULL;
-                it->error = strdup("PostgreSQL unavailable, job not accepted: retry");
-            }
+    }
+    for (size_t k = 0; k < n_ok; k++) {
+        dp_submit_item *it = &r.submitted.items[item_of[k]];
+        if (recorded[k])
+            reporter_metrics_submitted(s, ok[k].profile);
+        else if (it->job_id != NULL && it->code == NULL) { /* not refused by a quota: not stored */
+            free(it->job_id);
+            it->job_id = NULL;
+            it->error = strdup("PostgreSQL unavailable, job not accepted: retry");
         }
     }
-    for (size_t i = 0; i < n_ok; i++)
-        reporter_metrics_submitted(s, ok[i].profile);
     fwd_reply(o, &r);
 out:
     for (size_t i = 0; texts != NULL && i < sub->n_specs; i++)
         free(texts[i]);
     free(texts);
+    free(item_of);
+    free(recorded);
     free(in);
     free(ok);
     dp_msg_free(&r);

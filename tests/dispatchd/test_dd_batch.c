@@ -4,10 +4,11 @@
  * so they queue up behind each other and share a batch whenever they
  * arrive together). Each must be answered, and land, exactly as it would
  * alone; whatever batching happened, the outcome may not depend on it.
- * And a submit larger than one chunk (SUBMIT_CHUNK, 1000) whose second
- * chunk PostgreSQL refuses: the first chunk is recorded, enqueued and
- * answered with job ids; every later item gets an error and is in neither
- * store. */
+ * And a submit of three chunks (SUBMIT_CHUNK, 1000; inserted two at a time
+ * on two connections) whose second chunk PostgreSQL refuses: the first and
+ * the third (in flight when the second failed) are recorded, enqueued and
+ * answered with job ids; every item of the second gets an error and is in
+ * neither store. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -126,14 +127,13 @@ static void test_submit_fails_after_first_chunk(void **state)
     dd_init(&dd, NULL, NULL);
     dd_start(&dd);
     actor_client *admin = dd_client(dd.admin_url);
-    /* a row trigger sees the rows inserted before it by the same statement:
-     * the 1001st job (the first of the second chunk) is refused */
-    dd_sql_long(&dd, "CREATE FUNCTION refuse_1001() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
-                     "  IF (SELECT count(*) FROM jobs) >= 1000 THEN"
-                     "    RAISE EXCEPTION 'injected: the table is full'; END IF;"
+    /* one job of the second chunk is refused, so is its whole statement */
+    dd_sql_long(&dd, "CREATE FUNCTION refuse_one() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+                     "  IF NEW.submission_id = 'refuse-me' THEN"
+                     "    RAISE EXCEPTION 'injected: this job is refused'; END IF;"
                      "  RETURN NEW; END $$");
-    dd_sql_long(&dd, "CREATE TRIGGER refuse_1001 BEFORE INSERT ON jobs FOR EACH ROW"
-                     "  EXECUTE FUNCTION refuse_1001()");
+    dd_sql_long(&dd, "CREATE TRIGGER refuse_one BEFORE INSERT ON jobs FOR EACH ROW"
+                     "  EXECUTE FUNCTION refuse_one()");
     dp_msg m = {.type = DP_MSG_SUBMIT, .id = 9}, r;
     m.submit.n_specs = BIG_SUBMIT;
     m.submit.specs = calloc(BIG_SUBMIT, sizeof *m.submit.specs);
@@ -142,6 +142,7 @@ static void test_submit_fails_after_first_chunk(void **state)
         m.submit.specs[i].archive = "file:///tmp/sub.zip";
     }
     m.submit.specs[7].archive = "ftp://nowhere/x.zip"; /* a bad item: its own error */
+    m.submit.specs[1500].submission_id = "refuse-me";  /* in the second chunk */
     assert_int_equal(dd_rpc(admin, &m, &r, 30000), DP_OK);
     free(m.submit.specs); /* borrowed strings: not dp_msg_free */
     assert_int_equal(r.type, DP_MSG_SUBMITTED);
@@ -152,24 +153,24 @@ static void test_submit_fails_after_first_chunk(void **state)
         if (i == 7) {
             assert_null(it->job_id);
             assert_non_null(strstr(it->error, "archive"));
-        } else if (i <= 1000) { /* the first 1000 valid ones: items 0..1000 but 7 */
+        } else if (i <= 1000 || i > 2000) { /* chunks 1 (items 0..1000 but 7) and 3 */
             if (it->job_id == NULL)
                 fail_msg("item %zu refused: %s", i, it->error);
             accepted++;
-        } else {
+        } else { /* chunk 2: valid specs 1000..1999 */
             assert_null(it->job_id);
             assert_non_null(strstr(it->error, "PostgreSQL"));
         }
     }
-    assert_int_equal(accepted, 1000);
+    assert_int_equal(accepted, 1499);
     dp_msg_free(&r);
-    assert_int_equal(dd_sql_long(&dd, "SELECT count(*) FROM jobs"), 1000);
+    assert_int_equal(dd_sql_long(&dd, "SELECT count(*) FROM jobs"), 1499);
     assert_int_equal(dd_sql_long(&dd, "SELECT count(*) FROM job_history WHERE state = 'queued'"),
-                     1000);
+                     1499);
     dp_msg qm = {.type = DP_MSG_QUEUE, .id = 41}, qr;
     assert_int_equal(dd_rpc(admin, &qm, &qr, 5000), DP_OK);
     assert_int_equal(qr.type, DP_MSG_QUEUE_STATS);
-    assert_int_equal(qr.queue_stats.pending, 1000);
+    assert_int_equal(qr.queue_stats.pending, 1499);
     dp_msg_free(&qr);
     actor_client_close(admin);
     assert_int_equal(dd_stop(&dd), 0);

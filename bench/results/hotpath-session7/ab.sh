@@ -39,11 +39,16 @@ one() { # ROOT KIND ARGS...: one run on fresh services
     us() { echo $(( ($2 - $1) * 10000 / jobs )); } # clock ticks of 10 ms -> us per job
     echo "{\"run\": $out, \"cpu_us_per_job\": {\"dispatchd\": $(us "$d0" "$d1"), \"runners\": $(us "$r0" "$r1"), \"redis\": $(us "$x0" "$x1"), \"postgres\": $(us "$p0" "$p1")}}" )
 }
+# KINDS (default "store enqueue e2e") picks what each round runs.
 for round in $(seq 1 "${3:-3}"); do
   for side in before after; do
     root=$1; [ "$side" = after ] && root=$2
-    echo "{\"side\": \"$side\", \"round\": $round, \"kind\": \"store\", \"result\": $(one "$root" store)}"
-    echo "{\"side\": \"$side\", \"round\": $round, \"kind\": \"enqueue\", \"batch\": 10000, \"result\": $(one "$root" enqueue 0 1 50000 10000)}"
-    echo "{\"side\": \"$side\", \"round\": $round, \"kind\": \"e2e\", \"config\": \"2x16\", \"result\": $(one "$root" e2e 2 16 15000)}"
+    for kind in ${KINDS:-store enqueue e2e}; do
+      case $kind in
+      store) echo "{\"side\": \"$side\", \"round\": $round, \"kind\": \"store\", \"result\": $(one "$root" store)}" ;;
+      enqueue) echo "{\"side\": \"$side\", \"round\": $round, \"kind\": \"enqueue\", \"batch\": 10000, \"result\": $(one "$root" enqueue 0 1 50000 10000)}" ;;
+      e2e) echo "{\"side\": \"$side\", \"round\": $round, \"kind\": \"e2e\", \"config\": \"2x16\", \"result\": $(one "$root" e2e 2 16 15000)}" ;;
+      esac
+    done
   done
 done
