@@ -1,7 +1,8 @@
 /* The submit's record-then-enqueue, shared by the plain and the quota
  * path (reporter_submit.c, reporter_quota.c): record the jobs in
  * PostgreSQL and enqueue those recorded in Redis, a chunk of SUBMIT_CHUNK
- * at a time, the enqueue of one chunk overlapping the insert of the next. */
+ * at a time, two chunks inserting (on two connections) while the chunk
+ * recorded before is enqueued. */
 #include "dispatch/reporter_impl.h"
 
 #include "common/log.h"
