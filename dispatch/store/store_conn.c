@@ -143,6 +143,9 @@ static int reconnect(store_db *db, const char *what, dp_err *err)
 
 int store_ensure_ready(store_db *db, const char *what, dp_err *err)
 {
+    if (PQstatus(db->conn) != CONNECTION_OK && db->in_transaction)
+        return dp_err_set(err, DP_EUNAVAIL, "%s: PostgreSQL connection lost inside a transaction",
+                          what);
     if (PQstatus(db->conn) != CONNECTION_OK)
         return reconnect(db, what, err);
     if (!db->prepared)
@@ -273,7 +276,8 @@ int store_call_pipeline(store_db *db, const store_stmt *stmts, size_t n, const c
         /* A connection that broke since the last call (server restarted):
          * reconnect at once and run the statements again, which is safe
          * because every statement is idempotent. */
-        if (rc != DP_EUNAVAIL || attempt > 0 || PQstatus(db->conn) == CONNECTION_OK)
+        if (rc != DP_EUNAVAIL || attempt > 0 || PQstatus(db->conn) == CONNECTION_OK ||
+            db->in_transaction)
             return rc;
         rc = reconnect(db, what, err);
         if (rc != DP_OK)

@@ -21,6 +21,11 @@ struct store_db {
     uint32_t statement_timeout_ms; /* session statement_timeout, set on each connection; 0 none */
     int64_t send_by_ms;            /* no statement starts after this (monotonic ms); 0 none */
     double sent_at;                /* store_send's time, for the round-trip metric */
+    /* Inside an explicit transaction (BEGIN sent): a broken connection is
+     * neither reconnected nor the statement run again, since the
+     * transaction went with it and a statement repeated on a new session
+     * would run outside it. */
+    int in_transaction;
 };
 
 /* SET statement_timeout on the current connection (store_limits.c). */

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "dispatch/store/store.h"
+#include "dispatch/store/store_list.h"
 #include "dispatch/store/store_migrations.h"
 #include "tests/store/pg_fixture.h"
 #include "tests/store/store_testutil.h"
@@ -465,6 +466,51 @@ static void *race_thread(void *arg)
     return NULL;
 }
 
+/* The max-queued insert is one transaction (store_insert_jobs_quota). Its
+ * connection killed inside it (a one-shot trigger terminates its own
+ * backend, during the insert and then at COMMIT): nothing is recorded and
+ * the call says so, instead of running the rest again on a new session
+ * outside any transaction (which inserted without the key's lock, and
+ * answered a lost COMMIT with "recorded" for jobs PostgreSQL never had).
+ * The next call records them. */
+static void test_quota_insert_connection_lost_inside(void **state)
+{
+    fixture *f = *state;
+    char *ok = pgfix_query1(
+        f->db.dsn,
+        "CREATE SEQUENCE kill_seq; CREATE FUNCTION kill_once() RETURNS trigger LANGUAGE plpgsql"
+        " AS $$ BEGIN IF nextval('kill_seq') = 1 THEN PERFORM "
+        "pg_terminate_backend(pg_backend_pid());"
+        " END IF; RETURN NEW; END $$;"
+        " CREATE TRIGGER kill_in_insert BEFORE INSERT ON jobs FOR EACH ROW"
+        "  WHEN (NEW.owner_key = 'k-insert') EXECUTE FUNCTION kill_once();"
+        " CREATE CONSTRAINT TRIGGER kill_at_commit AFTER INSERT ON jobs DEFERRABLE INITIALLY"
+        "  DEFERRED FOR EACH ROW WHEN (NEW.owner_key = 'k-commit') EXECUTE FUNCTION kill_once()");
+    assert_non_null(ok);
+    free(ok);
+    const char *texts[] = {"{\"job_id\":\"q-0\",\"profile\":\"c\",\"archive\":\"file:///x.zip\"}",
+                           "{\"job_id\":\"q-1\",\"profile\":\"c\",\"archive\":\"file:///x.zip\"}"};
+    const char *keys[] = {"k-insert", "k-commit"};
+    for (int k = 0; k < 2; k++) {
+        char *reset = pgfix_query1(f->db.dsn, "SELECT setval('kill_seq', 1, false)");
+        free(reset);
+        size_t taken = 99;
+        uint64_t queued = 99;
+        dp_err err = {0};
+        assert_int_equal(
+            store_insert_jobs_quota(f->s, texts, 2, keys[k], 10, &taken, &queued, &err),
+            DP_EUNAVAIL);
+        assert_int_equal(taken, 0);
+        assert_int_equal(query_long(f, "SELECT count(*) FROM jobs"), 0);
+        assert_int_equal(
+            store_insert_jobs_quota(f->s, texts, 2, keys[k], 10, &taken, &queued, &err), DP_OK);
+        assert_int_equal(taken, 2);
+        assert_int_equal(query_long(f, "SELECT count(*) FROM jobs"), 2);
+        char *del = pgfix_query1(f->db.dsn, "DELETE FROM jobs RETURNING 1");
+        free(del);
+    }
+}
+
 static void test_concurrent_writers_exactly_once(void **state)
 {
     fixture *f = *state;
@@ -494,6 +540,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_batch_of_1000, tu_store_setup, tu_store_teardown),
         cmocka_unit_test_setup_teardown(test_list_unfinished, tu_store_setup, tu_store_teardown),
         cmocka_unit_test_setup_teardown(test_runners_and_events, tu_store_setup, tu_store_teardown),
+        cmocka_unit_test_setup_teardown(test_quota_insert_connection_lost_inside, tu_store_setup,
+                                        tu_store_teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_writers_exactly_once, tu_store_setup,
                                         tu_store_teardown),
     };
