@@ -44,6 +44,8 @@ typedef struct {
     double arrived_s;     /* dp_metrics_now() when it reached the reporter */
 } pending_complete;
 
+typedef struct reporter_held_submit reporter_held_submit;
+
 typedef struct {
     reporter_config cfg;
     char redis_url[1024], prefix[RQ_PREFIX_MAX + 1], pg_dsn[2048], log_store[2048];
@@ -64,9 +66,20 @@ typedef struct {
     unsigned profile_checks;      /* every 10th check copies them whatever the count */
     rq_complete_item *unreleased; /* recorded, Redis release failed: retried per tick (owned) */
     size_t n_unreleased, cap_unreleased;
+    reporter_held_submit *held; /* submits waiting for the group insert (reporter_submit.c) */
+    size_t n_held, cap_held, held_jobs;
 } reporter_state;
 
+/* A submit: validated and held for the group insert (reporter_submit.c);
+ * reporter_flush_submits records every held submit (one batch per
+ * requester) and answers them. The caller flushes when its mailbox runs
+ * empty, when reporter_submits_full, and before any message whose answer
+ * could see the jobs. */
 void reporter_do_submit(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m);
+bool reporter_submits_full(const reporter_state *s);
+void reporter_flush_submits(reporter_state *s);
+/* Frees held submits unanswered (at stop, after a last flush). */
+void reporter_submits_free(reporter_state *s);
 /* Queues a result for the group commit (m's result is taken). */
 void reporter_do_complete(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m);
 /* Records the queued results in one transaction, then releases them in Redis. */
@@ -108,14 +121,15 @@ void reporter_metrics_completed(reporter_state *s, const char *profile, dp_verdi
 void reporter_metrics_failed(reporter_state *s, size_t n);
 /* job_list: one page of jobs (reporter_list.c). */
 void reporter_do_list(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m);
-/* Records the n valid specs (ok: their JSON texts, in item order; in: the
- * same jobs for Redis) within the requester's quotas (reporter_quota.c) and
- * enqueues those recorded: recorded[i] (n entries, the caller's) says
- * whether PostgreSQL holds spec i; the items refused by a quota are turned
- * into "quota" refusals. Not DP_OK: some were not recorded, err says why. */
+/* Records the n valid specs (ok: their JSON texts, in arrival order; in:
+ * the same jobs for Redis; items: their answers, borrowed) of one
+ * requester within its quotas (reporter_quota.c) and enqueues those
+ * recorded: recorded[i] (n entries, the caller's) says whether PostgreSQL
+ * holds spec i; the items refused by a quota are turned into "quota"
+ * refusals. Not DP_OK: some were not recorded, err says why. */
 int reporter_quota_submit(reporter_state *s, fwd_origin o, const char *const *ok,
                           const rq_job_in *in, size_t n, unsigned char *recorded,
-                          dp_msg_submitted *items, dp_err *err);
+                          dp_submit_item *const *items, dp_err *err);
 /* Records texts in PostgreSQL and enqueues in in Redis, chunk by chunk on
  * two connections (reporter_record.c): recorded[i] (n entries, the
  * caller's) says whether PostgreSQL holds job i; returns how many it holds;

@@ -29,17 +29,13 @@ static void refuse(dp_submit_item *it, uint32_t retry_s, const char *msg)
     it->retry_s = retry_s;
 }
 
-/* Items [from, n_ok) of the accepted ones (in order) become refusals. */
-static void refuse_from(dp_msg_submitted *items, size_t from, uint32_t retry_s, const char *msg)
+/* Items [from, n) of the batch, those not refused already, become refusals. */
+static void refuse_from(dp_submit_item *const *items, size_t n, size_t from, uint32_t retry_s,
+                        const char *msg)
 {
-    size_t k = 0;
-    for (size_t i = 0; i < items->n_items; i++) {
-        dp_submit_item *it = &items->items[i];
-        if (it->job_id == NULL || it->code != NULL)
-            continue;
-        if (k++ >= from)
-            refuse(it, retry_s, msg);
-    }
+    for (size_t k = from; k < n; k++)
+        if (items[k]->job_id != NULL && items[k]->code == NULL)
+            refuse(items[k], retry_s, msg);
 }
 
 /* The keyless or unlimited submit. */
@@ -52,7 +48,7 @@ static int record_all(reporter_state *s, const char *owner, const char *const *o
 
 int reporter_quota_submit(reporter_state *s, fwd_origin o, const char *const *ok,
                           const rq_job_in *in, size_t n, unsigned char *recorded,
-                          dp_msg_submitted *items, dp_err *err)
+                          dp_submit_item *const *items, dp_err *err)
 {
     memset(recorded, 0, n);
     if (o.key_id[0] == '\0')
@@ -89,12 +85,12 @@ int reporter_quota_submit(reporter_state *s, fwd_origin o, const char *const *ok
         uint32_t retry_s = (retry_ms + 999) / 1000;
         snprintf(msg, sizeof msg, "quota: this key may submit %u jobs per minute; retry in %u s",
                  k.submits_per_minute, retry_s);
-        refuse_from(items, granted, retry_s, msg);
+        refuse_from(items, n, granted, retry_s, msg);
     }
     if (taken < granted) {
         snprintf(msg, sizeof msg, "quota: this key may have %u jobs queued or running and has %llu",
                  k.max_queued, (unsigned long long)queued);
-        refuse_from(items, taken, QUOTA_QUEUED_RETRY_S, msg);
+        refuse_from(items, n, taken, QUOTA_QUEUED_RETRY_S, msg);
     }
     if (taken < want)
         dp_log(DP_LOG_INFO, "submit_over_quota", "key_id", o.key_id, (char *)NULL);

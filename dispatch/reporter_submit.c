@@ -1,6 +1,15 @@
-/* The reporter's submit: validate each spec and render it as JSON once,
- * then record and enqueue the jobs within the requester's quotas
- * (reporter_quota.c, reporter_record.c). */
+/* The reporter's submit: validate each spec and render it as JSON once
+ * (reporter_do_submit), then record and enqueue the jobs within the
+ * requester's quotas (reporter_flush_submits: reporter_quota.c,
+ * reporter_record.c).
+ *
+ * Submits are batched by load, like results: a submit that finds more
+ * messages waiting behind it is held, and every submit held by the time
+ * the mailbox runs empty is recorded with one insert and enqueued with one
+ * script per requester (docs/architecture.md, the reporter). Many clients
+ * sending one job each (the HTTP API's usual shape) then cost a statement
+ * and a script per batch instead of per job; a lone submit is recorded at
+ * once, and nothing waits for a timer. */
 #include "dispatch/reporter_impl.h"
 
 #include "common/log.h"
@@ -9,38 +18,61 @@
 #include <stdlib.h>
 #include <string.h>
 
-void reporter_do_submit(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
+/* Held jobs that make the reporter record the group without waiting for
+ * the mailbox to run empty (one chunk of reporter_record.c). */
+#define SUBMIT_GROUP_JOBS 1000
+
+/* A validated submit waiting for the group insert. Owns everything. */
+struct reporter_held_submit {
+    fwd_origin o;
+    dp_msg reply;    /* submitted: every item but the record's outcome */
+    dp_msg spec_msg; /* the submit's specs, moved out of the message */
+    char **texts;    /* per valid spec: its JSON */
+    size_t *item_of; /* valid spec k is item item_of[k] */
+    size_t n_ok;
+    int recorded; /* its group was recorded (reporter_flush_submits) */
+};
+
+static void held_free(reporter_held_submit *h)
 {
-    reporter_state *s = state;
-    (void)ctx;
+    for (size_t k = 0; h->texts != NULL && k < h->n_ok; k++)
+        free(h->texts[k]);
+    free(h->texts);
+    free(h->item_of);
+    dp_msg_free(&h->reply);
+    dp_msg_free(&h->spec_msg);
+}
+
+/* Validates m's specs into h (ids given, JSON rendered); answers m itself
+ * and returns non-zero when the whole submit is refused or nothing in it
+ * needs recording. */
+static int prepare(reporter_state *s, fwd_origin o, dp_msg *m, reporter_held_submit *h)
+{
     dp_msg_submit *sub = &m->submit;
-    dp_msg r = {.type = DP_MSG_SUBMITTED, .id = m->id};
-    r.submitted.items = calloc(sub->n_specs, sizeof *r.submitted.items);
-    dp_job_spec *ok = calloc(sub->n_specs, sizeof *ok);
-    rq_job_in *in = calloc(sub->n_specs, sizeof *in);
-    char **texts = calloc(sub->n_specs, sizeof *texts);
-    size_t *item_of = calloc(sub->n_specs, sizeof *item_of); /* valid spec k is item item_of[k] */
-    unsigned char *recorded = calloc(sub->n_specs ? sub->n_specs : 1, 1);
-    size_t n_ok = 0;
     dp_err err = {0};
-    if (r.submitted.items == NULL || ok == NULL || in == NULL || texts == NULL || item_of == NULL ||
-        recorded == NULL) {
+    memset(h, 0, sizeof *h);
+    h->o = o;
+    h->reply = (dp_msg){.type = DP_MSG_SUBMITTED, .id = m->id};
+    h->reply.submitted.items = calloc(sub->n_specs, sizeof *h->reply.submitted.items);
+    h->texts = calloc(sub->n_specs, sizeof *h->texts);
+    h->item_of = calloc(sub->n_specs, sizeof *h->item_of);
+    if (h->reply.submitted.items == NULL || h->texts == NULL || h->item_of == NULL) {
         dp_err_set(&err, DP_ENOMEM, "out of memory");
         fwd_reply_code(o, m->id, DP_ENOMEM, "job", &err);
-        goto out;
+        return -1;
     }
-    r.submitted.n_items = sub->n_specs;
+    h->reply.submitted.n_items = sub->n_specs;
     /* Routing: a profile no runner ever offered is refused at once (the
      * whole submit: one error naming it), unless no runner ever offered any. */
     char warning[512];
     int prc = reporter_check_profiles(s, sub->specs, sub->n_specs, warning, sizeof warning, &err);
     if (prc != DP_OK) {
         fwd_reply_code(o, m->id, prc, "job", &err);
-        goto out;
+        return -1;
     }
     for (size_t i = 0; i < sub->n_specs; i++) {
         dp_job_spec *spec = &sub->specs[i];
-        dp_submit_item *it = &r.submitted.items[i];
+        dp_submit_item *it = &h->reply.submitted.items[i];
         it->index = (uint32_t)i;
         char id[DP_ID_MAX];
         if (dp_msg_validate_spec(spec, &err) != DP_OK) {
@@ -56,54 +88,141 @@ void reporter_do_submit(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
         if (spec->max_attempts == 0)
             spec->max_attempts = s->cfg.max_attempts;
         json_t *j = dp_job_spec_to_json(spec);
-        texts[n_ok] = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+        char *text = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
         json_decref(j);
-        if (spec->job_id == NULL || texts[n_ok] == NULL) {
+        if (spec->job_id == NULL || text == NULL || (it->job_id = strdup(id)) == NULL) {
             it->error = strdup("out of memory");
-            free(texts[n_ok]);
-            texts[n_ok] = NULL;
+            free(text);
             continue;
         }
-        it->job_id = strdup(id);
         if (warning[0] != '\0')
             it->warning = strdup(warning);
-        ok[n_ok] = *spec; /* borrowed view; m still owns it */
-        item_of[n_ok] = i;
-        in[n_ok].job_id = spec->job_id;
-        in[n_ok].spec = texts[n_ok];
-        in[n_ok].spec_len = strlen(texts[n_ok]);
-        in[n_ok].max_attempts = spec->max_attempts;
-        in[n_ok].profile = spec->profile;
-        in[n_ok].labels = (const char *const *)spec->labels;
-        in[n_ok].n_labels = spec->n_labels;
-        in[n_ok].priority = spec->priority;
-        n_ok++;
+        h->texts[h->n_ok] = text;
+        h->item_of[h->n_ok++] = i;
     }
-    if (n_ok > 0) {
-        /* The record first: a job exists once PostgreSQL has it. */
-        int rc = reporter_quota_submit(s, o, (const char *const *)texts, in, n_ok, recorded,
-                                       &r.submitted, &err);
-        if (rc != DP_OK)
-            dp_log(DP_LOG_ERROR, "submit_not_persisted", "error", err.msg, (char *)NULL);
+    h->spec_msg = (dp_msg){.type = DP_MSG_SUBMIT, .submit = *sub};
+    memset(sub, 0, sizeof *sub); /* the specs are h's now */
+    if (h->n_ok == 0) {
+        fwd_reply(o, &h->reply);
+        return -1;
     }
-    for (size_t k = 0; k < n_ok; k++) {
-        dp_submit_item *it = &r.submitted.items[item_of[k]];
-        if (recorded[k])
-            reporter_metrics_submitted(s, ok[k].profile);
-        else if (it->job_id != NULL && it->code == NULL) { /* not refused by a quota: not stored */
-            free(it->job_id);
-            it->job_id = NULL;
-            it->error = strdup("PostgreSQL unavailable, job not accepted: retry");
+    return 0;
+}
+
+void reporter_do_submit(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
+{
+    reporter_state *s = state;
+    (void)ctx;
+    if (s->n_held == s->cap_held) {
+        size_t cap = s->cap_held ? 2 * s->cap_held : 16;
+        reporter_held_submit *h = realloc(s->held, cap * sizeof *h);
+        if (h == NULL) {
+            dp_err err = {0};
+            dp_err_set(&err, DP_ENOMEM, "out of memory");
+            fwd_reply_code(o, m->id, DP_ENOMEM, "job", &err);
+            return;
         }
+        s->held = h;
+        s->cap_held = cap;
     }
-    fwd_reply(o, &r);
-out:
-    for (size_t i = 0; texts != NULL && i < sub->n_specs; i++)
-        free(texts[i]);
+    reporter_held_submit *h = &s->held[s->n_held];
+    if (prepare(s, o, m, h) != 0) {
+        held_free(h);
+        return;
+    }
+    s->n_held++;
+    s->held_jobs += h->n_ok;
+}
+
+bool reporter_submits_full(const reporter_state *s)
+{
+    return s->held_jobs >= SUBMIT_GROUP_JOBS;
+}
+
+/* Records the valid specs of the held submits from `first` on that share
+ * held[first]'s requester as one batch, in arrival order (an earlier group
+ * would have taken them all, so every such submit is in this one). */
+static void record_group(reporter_state *s, size_t first)
+{
+    const char *key = s->held[first].o.key_id;
+    size_t n = 0;
+    for (size_t i = first; i < s->n_held; i++)
+        if (strcmp(s->held[i].o.key_id, key) == 0)
+            n += s->held[i].n_ok;
+    const char **texts = calloc(n, sizeof *texts);
+    rq_job_in *in = calloc(n, sizeof *in);
+    dp_submit_item **items = calloc(n, sizeof *items);
+    unsigned char *recorded = calloc(n, 1);
+    dp_err err = {0};
+    int rc = DP_ENOMEM;
+    if (texts != NULL && in != NULL && items != NULL && recorded != NULL) {
+        size_t k = 0;
+        for (size_t i = first; i < s->n_held; i++) {
+            reporter_held_submit *h = &s->held[i];
+            for (size_t j = 0; strcmp(h->o.key_id, key) == 0 && j < h->n_ok; j++, k++) {
+                const dp_job_spec *spec = &h->spec_msg.submit.specs[h->item_of[j]];
+                texts[k] = h->texts[j];
+                items[k] = &h->reply.submitted.items[h->item_of[j]];
+                in[k] = (rq_job_in){.job_id = spec->job_id,
+                                    .spec = h->texts[j],
+                                    .spec_len = strlen(h->texts[j]),
+                                    .max_attempts = spec->max_attempts,
+                                    .profile = spec->profile,
+                                    .labels = (const char *const *)spec->labels,
+                                    .n_labels = spec->n_labels,
+                                    .priority = spec->priority};
+            }
+        }
+        /* The record first: a job exists once PostgreSQL has it. */
+        rc = reporter_quota_submit(s, s->held[first].o, texts, in, n, recorded, items, &err);
+    } else {
+        dp_err_set(&err, DP_ENOMEM, "out of memory");
+    }
+    if (rc != DP_OK)
+        dp_log(DP_LOG_ERROR, "submit_not_persisted", "error", err.msg, (char *)NULL);
+    size_t k = 0;
+    for (size_t i = first; i < s->n_held; i++) {
+        reporter_held_submit *h = &s->held[i];
+        for (size_t j = 0; strcmp(h->o.key_id, key) == 0 && j < h->n_ok; j++, k++) {
+            dp_submit_item *it = &h->reply.submitted.items[h->item_of[j]];
+            if (recorded != NULL && recorded[k])
+                reporter_metrics_submitted(s, h->spec_msg.submit.specs[h->item_of[j]].profile);
+            else if (it->job_id != NULL &&
+                     it->code == NULL) { /* not refused by a quota: not stored */
+                free(it->job_id);
+                it->job_id = NULL;
+                it->error =
+                    strdup(rc == DP_ENOMEM ? "out of memory, job not accepted: retry"
+                                           : "PostgreSQL unavailable, job not accepted: retry");
+            }
+        }
+        if (strcmp(h->o.key_id, key) == 0)
+            h->recorded = 1;
+    }
     free(texts);
-    free(item_of);
-    free(recorded);
     free(in);
-    free(ok);
-    dp_msg_free(&r);
+    free(items);
+    free(recorded);
+}
+
+void reporter_flush_submits(reporter_state *s)
+{
+    for (size_t i = 0; i < s->n_held; i++)
+        if (!s->held[i].recorded)
+            record_group(s, i);
+    for (size_t i = 0; i < s->n_held; i++) {
+        fwd_reply(s->held[i].o, &s->held[i].reply);
+        held_free(&s->held[i]);
+    }
+    s->n_held = 0;
+    s->held_jobs = 0;
+}
+
+void reporter_submits_free(reporter_state *s)
+{
+    for (size_t i = 0; i < s->n_held; i++)
+        held_free(&s->held[i]);
+    free(s->held);
+    s->held = NULL;
+    s->n_held = s->cap_held = s->held_jobs = 0;
 }
