@@ -140,7 +140,7 @@ static void on_admin_write(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
     reporter_flush_completes(s);
     if (m->type == DP_MSG_SUBMIT) {
         reporter_do_submit(s, ctx, o, m);
-        if (reporter_submits_full(s) && !mailbox_empty(ctx))
+        if (reporter_submits_full(s))
             reporter_flush_submits(s);
     } else {
         reporter_flush_submits(s);

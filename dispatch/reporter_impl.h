@@ -73,8 +73,8 @@ typedef struct {
 /* A submit: validated and held for the group insert (reporter_submit.c);
  * reporter_flush_submits records every held submit (one batch per
  * requester) and answers them. The caller flushes when its mailbox runs
- * empty, when reporter_submits_full, and before any message whose answer
- * could see the jobs. */
+ * empty, when reporter_submits_full, and before a result, a cancel or a
+ * requeue (reporter.c). */
 void reporter_do_submit(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m);
 bool reporter_submits_full(const reporter_state *s);
 void reporter_flush_submits(reporter_state *s);

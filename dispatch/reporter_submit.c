@@ -5,8 +5,9 @@
  *
  * Submits are batched by load, like results: a submit that finds more
  * messages waiting behind it is held, and every submit held by the time
- * the mailbox runs empty is recorded with one insert and enqueued with one
- * script per requester (docs/architecture.md, the reporter). Many clients
+ * the mailbox runs empty (or a result comes) is recorded with one insert
+ * and enqueued with one script per requester (docs/architecture.md, the
+ * reporter). Many clients
  * sending one job each (the HTTP API's usual shape) then cost a statement
  * and a script per batch instead of per job; a lone submit is recorded at
  * once, and nothing waits for a timer. */
@@ -139,81 +140,81 @@ bool reporter_submits_full(const reporter_state *s)
     return s->held_jobs >= SUBMIT_GROUP_JOBS;
 }
 
+/* Room for one batch: at most every held job. */
+typedef struct {
+    const char **texts;
+    rq_job_in *in;
+    dp_submit_item **items;
+    unsigned char *recorded;
+} submit_batch;
+
 /* Records the valid specs of the held submits from `first` on that share
- * held[first]'s requester as one batch, in arrival order (an earlier group
+ * held[first]'s requester as one batch, in arrival order (an earlier batch
  * would have taken them all, so every such submit is in this one). */
-static void record_group(reporter_state *s, size_t first)
+static void record_batch(reporter_state *s, size_t first, submit_batch *b)
 {
     const char *key = s->held[first].o.key_id;
     size_t n = 0;
-    for (size_t i = first; i < s->n_held; i++)
-        if (strcmp(s->held[i].o.key_id, key) == 0)
-            n += s->held[i].n_ok;
-    const char **texts = calloc(n, sizeof *texts);
-    rq_job_in *in = calloc(n, sizeof *in);
-    dp_submit_item **items = calloc(n, sizeof *items);
-    unsigned char *recorded = calloc(n, 1);
-    dp_err err = {0};
-    int rc = DP_ENOMEM;
-    if (texts != NULL && in != NULL && items != NULL && recorded != NULL) {
-        size_t k = 0;
-        for (size_t i = first; i < s->n_held; i++) {
-            reporter_held_submit *h = &s->held[i];
-            for (size_t j = 0; strcmp(h->o.key_id, key) == 0 && j < h->n_ok; j++, k++) {
-                const dp_job_spec *spec = &h->spec_msg.submit.specs[h->item_of[j]];
-                texts[k] = h->texts[j];
-                items[k] = &h->reply.submitted.items[h->item_of[j]];
-                in[k] = (rq_job_in){.job_id = spec->job_id,
-                                    .spec = h->texts[j],
-                                    .spec_len = strlen(h->texts[j]),
-                                    .max_attempts = spec->max_attempts,
-                                    .profile = spec->profile,
-                                    .labels = (const char *const *)spec->labels,
-                                    .n_labels = spec->n_labels,
-                                    .priority = spec->priority};
-            }
-        }
-        /* The record first: a job exists once PostgreSQL has it. */
-        rc = reporter_quota_submit(s, s->held[first].o, texts, in, n, recorded, items, &err);
-    } else {
-        dp_err_set(&err, DP_ENOMEM, "out of memory");
-    }
-    if (rc != DP_OK)
-        dp_log(DP_LOG_ERROR, "submit_not_persisted", "error", err.msg, (char *)NULL);
-    size_t k = 0;
     for (size_t i = first; i < s->n_held; i++) {
         reporter_held_submit *h = &s->held[i];
-        for (size_t j = 0; strcmp(h->o.key_id, key) == 0 && j < h->n_ok; j++, k++) {
-            dp_submit_item *it = &h->reply.submitted.items[h->item_of[j]];
-            if (recorded != NULL && recorded[k])
-                reporter_metrics_submitted(s, h->spec_msg.submit.specs[h->item_of[j]].profile);
-            else if (it->job_id != NULL &&
-                     it->code == NULL) { /* not refused by a quota: not stored */
-                free(it->job_id);
-                it->job_id = NULL;
-                it->error =
-                    strdup(rc == DP_ENOMEM ? "out of memory, job not accepted: retry"
-                                           : "PostgreSQL unavailable, job not accepted: retry");
-            }
+        if (strcmp(h->o.key_id, key) != 0)
+            continue;
+        h->recorded = 1;
+        for (size_t j = 0; j < h->n_ok; j++, n++) {
+            const dp_job_spec *spec = &h->spec_msg.submit.specs[h->item_of[j]];
+            b->texts[n] = h->texts[j];
+            b->items[n] = &h->reply.submitted.items[h->item_of[j]];
+            b->in[n] = (rq_job_in){.job_id = spec->job_id,
+                                   .spec = h->texts[j],
+                                   .spec_len = strlen(h->texts[j]),
+                                   .max_attempts = spec->max_attempts,
+                                   .profile = spec->profile,
+                                   .labels = (const char *const *)spec->labels,
+                                   .n_labels = spec->n_labels,
+                                   .priority = spec->priority};
         }
-        if (strcmp(h->o.key_id, key) == 0)
-            h->recorded = 1;
     }
-    free(texts);
-    free(in);
-    free(items);
-    free(recorded);
+    /* The record first: a job exists once PostgreSQL has it. */
+    dp_err err = {0};
+    if (reporter_quota_submit(s, s->held[first].o, b->texts, b->in, n, b->recorded, b->items,
+                              &err) != DP_OK)
+        dp_log(DP_LOG_ERROR, "submit_not_persisted", "error", err.msg, (char *)NULL);
+    for (size_t k = 0; k < n; k++) {
+        dp_submit_item *it = b->items[k];
+        if (b->recorded[k])
+            reporter_metrics_submitted(s, b->in[k].profile);
+        else if (it->job_id != NULL && it->code == NULL) { /* not refused by a quota: not stored */
+            free(it->job_id);
+            it->job_id = NULL;
+            it->error = strdup("PostgreSQL unavailable, job not accepted: retry");
+        }
+    }
 }
 
 void reporter_flush_submits(reporter_state *s)
 {
-    for (size_t i = 0; i < s->n_held; i++)
+    if (s->n_held == 0)
+        return;
+    submit_batch b = {calloc(s->held_jobs, sizeof *b.texts), calloc(s->held_jobs, sizeof *b.in),
+                      calloc(s->held_jobs, sizeof *b.items), calloc(s->held_jobs, 1)};
+    bool room = b.texts != NULL && b.in != NULL && b.items != NULL && b.recorded != NULL;
+    for (size_t i = 0; room && i < s->n_held; i++)
         if (!s->held[i].recorded)
-            record_group(s, i);
+            record_batch(s, i, &b);
+    dp_err oom = {0};
+    dp_err_set(&oom, DP_ENOMEM, "out of memory, no job accepted: retry");
     for (size_t i = 0; i < s->n_held; i++) {
-        fwd_reply(s->held[i].o, &s->held[i].reply);
-        held_free(&s->held[i]);
+        reporter_held_submit *h = &s->held[i];
+        if (room)
+            fwd_reply(h->o, &h->reply);
+        else /* nothing was recorded */
+            fwd_reply_code(h->o, h->reply.id, DP_ENOMEM, "job", &oom);
+        held_free(h);
     }
+    free(b.texts);
+    free(b.in);
+    free(b.items);
+    free(b.recorded);
     s->n_held = 0;
     s->held_jobs = 0;
 }
