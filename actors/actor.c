@@ -89,7 +89,7 @@ static void run_item(actor *a, actor_item it)
  * Unlocks around the sends. */
 static void fail_held_locked(actor *a)
 {
-    for (size_t i = 0; i < a->n_slots; i++) {
+    for (size_t i = 0; i < a->n_slots + a->n_local; i++) {
         actor_slot *s = &a->slots[i];
         if (s->state != SLOT_HELD) {
             continue;
@@ -113,30 +113,36 @@ static void run_loop(actor *a)
             pthread_mutex_unlock(&a->mu);
             run_item(a, it);
             pthread_mutex_lock(&a->mu);
-            /* Ticks are not starved by a busy queue: checked between items. */
+            /* Ticks and deadlines are not starved by a busy queue: checked
+             * between items. */
         }
-        if (next_tick != 0) {
-            uint64_t now = actor_now_ms();
-            if (now >= next_tick) {
-                a->stats.ticks++;
-                pthread_mutex_unlock(&a->mu);
-                ctx_reset(&a->ctx);
-                a->on_tick(a->state, &a->ctx);
-                pthread_mutex_lock(&a->mu);
-                /* A late tick is not repeated to catch up. */
-                next_tick += (uint64_t)a->tick_ms;
-                now = actor_now_ms();
-                if (next_tick <= now) {
-                    next_tick = now + (uint64_t)a->tick_ms;
-                }
-                continue;
+        uint64_t now = next_tick != 0 || a->local_deadline != 0 ? actor_now_ms() : 0;
+        if (a->local_deadline != 0 && now >= a->local_deadline)
+            actor_local_expire_locked(a, now);
+        if (next_tick != 0 && now >= next_tick) {
+            a->stats.ticks++;
+            pthread_mutex_unlock(&a->mu);
+            ctx_reset(&a->ctx);
+            a->on_tick(a->state, &a->ctx);
+            pthread_mutex_lock(&a->mu);
+            /* A late tick is not repeated to catch up. */
+            next_tick += (uint64_t)a->tick_ms;
+            now = actor_now_ms();
+            if (next_tick <= now) {
+                next_tick = now + (uint64_t)a->tick_ms;
             }
-            if (a->q_len == 0 && !a->stop_requested && !a->ctx.stop) {
-                struct timespec ts = actor_deadline_ts(next_tick - now);
-                pthread_cond_timedwait(&a->cond, &a->mu, &ts);
-            }
-        } else if (a->q_len == 0 && !a->stop_requested && !a->ctx.stop) {
+            continue;
+        }
+        if (a->q_len > 0 || a->stop_requested || a->ctx.stop)
+            continue;
+        uint64_t wake = next_tick;
+        if (a->local_deadline != 0 && (wake == 0 || a->local_deadline < wake))
+            wake = a->local_deadline;
+        if (wake == 0) {
             pthread_cond_wait(&a->cond, &a->mu);
+        } else if (wake > now) {
+            struct timespec ts = actor_deadline_ts(wake - now);
+            pthread_cond_timedwait(&a->cond, &a->mu, &ts);
         }
     }
     pthread_mutex_unlock(&a->mu);
@@ -279,6 +285,7 @@ static void actor_free(actor *a)
     }
     /* Nothing can be queued: the stop sequence drained it. */
     free(a->slots);
+    free(a->local_free);
     free(a->queue);
     actor_urls_free(&a->urls);
     pthread_cond_destroy(&a->cond);
@@ -325,6 +332,7 @@ static int open_socket(actor *a, const actor_opts *o, dp_err *err)
     a->sock_open = true;
     size_t max = o->max_msg_bytes != 0 ? o->max_msg_bytes : ACTOR_DEFAULT_MAX_MSG_BYTES;
     nng_socket_set_size(a->sock, NNG_OPT_RECVMAXSZ, max);
+    a->max_msg_bytes = max;
     a->max_conns = o->max_conns;
     a->calls_only = o->calls_only;
     if (a->max_conns != 0 && (a->conn_ids = calloc(a->max_conns, sizeof *a->conn_ids)) == NULL)
@@ -340,12 +348,21 @@ static int open_socket(actor *a, const actor_opts *o, dp_err *err)
         reserve = 256;
     }
     a->n_slots = a->mailbox + reserve;
-    a->slots = calloc(a->n_slots, sizeof *a->slots);
+    /* Local slots (calls from this process that skip nng, actor_local.c):
+     * one per request the mailbox may hold, so one is always free while
+     * the mailbox has room. */
+    a->n_local = a->mailbox;
+    a->slots = calloc(a->n_slots + a->n_local, sizeof *a->slots);
+    a->local_free = calloc(a->n_local, sizeof *a->local_free);
     a->queue = calloc(a->mailbox, sizeof *a->queue);
-    if (a->slots == NULL || a->queue == NULL) {
-        a->n_slots = 0;
+    if (a->slots == NULL || a->local_free == NULL || a->queue == NULL) {
+        a->n_slots = a->n_local = 0;
         return dp_err_set(err, DP_ENOMEM, "actor %s: out of memory for %zu slots", a->name,
                           a->mailbox);
+    }
+    for (size_t i = 0; i < a->n_local; i++) {
+        a->slots[a->n_slots + i].owner = a;
+        a->local_free[a->n_local_free++] = (uint32_t)(a->n_slots + a->n_local - 1 - i);
     }
     for (size_t i = 0; i < a->n_slots; i++) {
         actor_slot *s = &a->slots[i];

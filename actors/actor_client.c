@@ -25,13 +25,11 @@ typedef struct client_slot {
 
 struct actor_client {
     nng_socket sock;
-    char *url; /* owned; for error messages */
-    pthread_mutex_t mu;
-    client_slot *pool; /* idle slots, at most CLIENT_POOL_MAX; guarded by mu */
+    char *url;               /* owned; for error messages */
+    bool inproc_actor;       /* url is an actor's private inproc URL: calls may skip nng */
+    actor_local_owner calls; /* async calls in flight; its mu also guards the pool */
+    client_slot *pool;       /* idle slots, at most CLIENT_POOL_MAX; guarded by calls.mu */
     size_t pool_len;
-    size_t callbacks; /* async calls whose callback has not returned; guarded by mu */
-    bool closing;     /* actor_client_close has begun; guarded by mu */
-    pthread_cond_t idle;
 };
 
 enum { FUT_SEND, FUT_RECV, FUT_DONE };
@@ -51,8 +49,6 @@ struct actor_future {
     bool forever;
     nng_time deadline;
 };
-
-static int decode_reply(const char *url, nng_msg *m, nng_msg **reply, dp_err *err);
 
 static int map_nng(int rv)
 {
@@ -93,13 +89,14 @@ actor_client *actor_client_open(const char *url, dp_err *err)
         dp_err_set(err, DP_ENOMEM, "actor_client_open: out of memory");
         return NULL;
     }
-    pthread_mutex_init(&c->mu, NULL);
-    pthread_cond_init(&c->idle, NULL);
+    pthread_mutex_init(&c->calls.mu, NULL);
+    pthread_cond_init(&c->calls.idle, NULL);
+    c->inproc_actor = strncmp(url, ACTOR_INPROC_PREFIX, strlen(ACTOR_INPROC_PREFIX)) == 0;
     int rv = nng_req0_open(&c->sock);
     if (rv != 0) {
         dp_err_set(err, DP_EIO, "req socket for %s: %s", url, nng_strerror(rv));
-        pthread_cond_destroy(&c->idle);
-        pthread_mutex_destroy(&c->mu);
+        pthread_cond_destroy(&c->calls.idle);
+        pthread_mutex_destroy(&c->calls.mu);
         free(c->url);
         free(c);
         return NULL;
@@ -133,36 +130,37 @@ void actor_client_close(actor_client *c)
     }
     /* Closing aborts async calls still in flight; their callbacks run with
      * DP_ECLOSED, and must have returned before c goes. */
-    pthread_mutex_lock(&c->mu);
-    c->closing = true;
-    pthread_mutex_unlock(&c->mu);
+    pthread_mutex_lock(&c->calls.mu);
+    c->calls.closing = true;
+    pthread_mutex_unlock(&c->calls.mu);
+    actor_local_cancel_all(&c->calls, c->url);
     nng_close(c->sock);
-    pthread_mutex_lock(&c->mu);
-    while (c->callbacks > 0) {
-        pthread_cond_wait(&c->idle, &c->mu);
+    pthread_mutex_lock(&c->calls.mu);
+    while (c->calls.callbacks > 0) {
+        pthread_cond_wait(&c->calls.idle, &c->calls.mu);
     }
-    pthread_mutex_unlock(&c->mu);
+    pthread_mutex_unlock(&c->calls.mu);
     while (c->pool != NULL) {
         client_slot *s = c->pool;
         c->pool = s->next;
         nng_aio_free(s->aio);
         free(s);
     }
-    pthread_cond_destroy(&c->idle);
-    pthread_mutex_destroy(&c->mu);
+    pthread_cond_destroy(&c->calls.idle);
+    pthread_mutex_destroy(&c->calls.mu);
     free(c->url);
     free(c);
 }
 
 static client_slot *slot_get(actor_client *c, int *rv)
 {
-    pthread_mutex_lock(&c->mu);
+    pthread_mutex_lock(&c->calls.mu);
     client_slot *s = c->pool;
     if (s != NULL) {
         c->pool = s->next;
         c->pool_len--;
     }
-    pthread_mutex_unlock(&c->mu);
+    pthread_mutex_unlock(&c->calls.mu);
     if (s != NULL) {
         return s;
     }
@@ -184,14 +182,14 @@ static client_slot *slot_get(actor_client *c, int *rv)
 
 static void slot_put(actor_client *c, client_slot *s)
 {
-    pthread_mutex_lock(&c->mu);
+    pthread_mutex_lock(&c->calls.mu);
     if (c->pool_len < CLIENT_POOL_MAX) {
         s->next = c->pool;
         c->pool = s;
         c->pool_len++;
         s = NULL;
     }
-    pthread_mutex_unlock(&c->mu);
+    pthread_mutex_unlock(&c->calls.mu);
     if (s != NULL) {
         nng_ctx_close(s->ctx);
         nng_aio_free(s->aio);
@@ -226,7 +224,7 @@ static int future_result(actor_future *f, nng_msg **reply, dp_err *err)
     }
     nng_msg *m = f->reply;
     f->reply = NULL;
-    return decode_reply(f->url, m, reply, err);
+    return actor_reply_decode(f->url, m, reply, err);
 }
 
 /* Async completion, on the nng thread that finished the call: hands the
@@ -238,29 +236,29 @@ static void future_complete_async(actor_future *f)
     dp_err_clear(&err);
     int code = future_result(f, &reply, &err);
     actor_client *c = f->client;
-    pthread_mutex_lock(&c->mu);
-    bool closing = c->closing;
-    pthread_mutex_unlock(&c->mu);
+    pthread_mutex_lock(&c->calls.mu);
+    bool closing = c->calls.closing;
+    pthread_mutex_unlock(&c->calls.mu);
     if (code != 0 && closing) {
         /* nng reports the aborted call as a reset connection. */
         code = dp_err_set(&err, DP_ECLOSED, "actor at %s: client closed", f->url);
     }
     f->cb(f->cb_arg, code, reply, code != 0 ? err.msg : NULL);
-    pthread_mutex_lock(&c->mu);
+    pthread_mutex_lock(&c->calls.mu);
     /* Closing a context while another thread closes its socket races
      * inside nng (it panics): once closing, the socket close does it. The
      * lock orders this against actor_client_close setting closing. */
-    if (!c->closing) {
+    if (!c->calls.closing) {
         nng_ctx_close(f->ctx);
     }
-    pthread_mutex_unlock(&c->mu);
+    pthread_mutex_unlock(&c->calls.mu);
     nng_aio_reap(f->aio); /* freed after this callback returns */
     future_free(f);
-    pthread_mutex_lock(&c->mu);
-    if (--c->callbacks == 0) {
-        pthread_cond_broadcast(&c->idle);
+    pthread_mutex_lock(&c->calls.mu);
+    if (--c->calls.callbacks == 0) {
+        pthread_cond_broadcast(&c->calls.idle);
     }
-    pthread_mutex_unlock(&c->mu);
+    pthread_mutex_unlock(&c->calls.mu);
 }
 
 static void future_cb(void *arg)
@@ -339,9 +337,9 @@ static int future_start(actor_client *c, nng_msg *req, uint8_t kind, int timeout
         return dp_err_set(err, map_nng(rv), "actor call to %s: %s", c->url, nng_strerror(rv));
     }
     if (cb != NULL) {
-        pthread_mutex_lock(&c->mu);
-        c->callbacks++;
-        pthread_mutex_unlock(&c->mu);
+        pthread_mutex_lock(&c->calls.mu);
+        c->calls.callbacks++;
+        pthread_mutex_unlock(&c->calls.mu);
     }
     pthread_mutex_init(&f->mu, NULL);
     pthread_cond_init(&f->cv, NULL);
@@ -367,36 +365,15 @@ int actor_client_call_async(actor_client *c, nng_msg *req, int timeout_ms, actor
         nng_msg_free(req);
         return dp_err_set(err, DP_EINVAL, "actor_client_call_async: callback is NULL");
     }
+    /* An actor of this process: straight into its mailbox (no nng hop). */
+    if (c != NULL && req != NULL && c->inproc_actor &&
+        (timeout_ms > 0 || timeout_ms == ACTOR_FOREVER)) {
+        int rc = actor_local_call_start(&c->calls, c->url, req, timeout_ms, cb, arg, err);
+        if (rc != ACTOR_NOT_LOCAL)
+            return rc;
+    }
     actor_future *f = NULL;
     return future_start(c, req, ACTOR_FRAME_CALL, timeout_ms, cb, arg, &f, err);
-}
-
-/* Turns a framed reply into the caller's result; consumes m. */
-static int decode_reply(const char *url, nng_msg *m, nng_msg **reply, dp_err *err)
-{
-    if (nng_msg_len(m) < 1) {
-        nng_msg_free(m);
-        return dp_err_set(err, DP_EPROTO, "actor at %s: empty reply frame", url);
-    }
-    const char *body = nng_msg_body(m);
-    int code = actor_frame_code((uint8_t)body[0]);
-    if (code == 0) {
-        nng_msg_trim(m, 1);
-        *reply = m;
-        return 0;
-    }
-    if (code > 0) {
-        nng_msg_free(m);
-        return dp_err_set(err, DP_EPROTO, "actor at %s: bad reply status %u", url,
-                          (unsigned)(uint8_t)body[0]);
-    }
-    int len = (int)(nng_msg_len(m) - 1);
-    if (len > 300) {
-        len = 300;
-    }
-    dp_err_set(err, code, "actor at %s: %.*s", url, len, body + 1);
-    nng_msg_free(m);
-    return code;
 }
 
 int actor_future_wait(actor_future *f, nng_msg **reply, dp_err *err)
@@ -471,7 +448,7 @@ static int call_sync(actor_client *c, nng_msg *req, uint8_t kind, nng_msg **repl
     if (rv != 0) {
         return wait_error(c->url, rv, err);
     }
-    return decode_reply(c->url, m, reply, err);
+    return actor_reply_decode(c->url, m, reply, err);
 }
 
 int actor_client_call(actor_client *c, nng_msg *req, nng_msg **reply, int timeout_ms, dp_err *err)
@@ -479,12 +456,24 @@ int actor_client_call(actor_client *c, nng_msg *req, nng_msg **reply, int timeou
     return call_sync(c, req, ACTOR_FRAME_CALL, reply, timeout_ms, err);
 }
 
+typedef struct {
+    nng_msg *msg;
+    dp_err *err;
+} one_way_args;
+
+/* Under the registry lock (actor_registry_with): msg consumed. */
+static int push_one_way(actor *a, void *arg)
+{
+    one_way_args *p = arg;
+    return actor_mailbox_push(a, p->msg, p->err);
+}
+
 int actor_client_send(actor_client *c, nng_msg *msg, int timeout_ms, dp_err *err)
 {
     /* An actor of this process: straight into its mailbox (no nng hop). */
-    if (strncmp(c->url, ACTOR_INPROC_PREFIX, strlen(ACTOR_INPROC_PREFIX)) == 0) {
-        int rc = actor_registry_send(c->url, msg, err);
-        if (rc != -1)
+    if (c->inproc_actor) {
+        int rc = actor_registry_with(c->url, push_one_way, &(one_way_args){msg, err});
+        if (rc != ACTOR_NOT_LOCAL)
             return rc;
     }
     nng_msg *ack = NULL;

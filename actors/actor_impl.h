@@ -27,8 +27,11 @@ enum slot_state {
     SLOT_SEND  /* sending a reply, an ack or an error */
 };
 
+typedef struct actor_local_call actor_local_call;
+
 typedef struct actor_slot {
     actor *owner;
+    actor_local_call *local; /* a local slot's call (actor_local.c); NULL on nng slots */
     nng_ctx ctx;
     nng_aio *aio;
     int state;
@@ -66,8 +69,9 @@ struct actor {
 
     nng_socket sock;
     bool sock_open;
-    actor_slot *slots;
-    size_t n_slots;
+    actor_slot *slots; /* n_slots nng contexts, then n_local local slots */
+    size_t n_slots, n_local;
+    size_t max_msg_bytes;
     actor_urls urls;
 
     /* Everything below, up to thread, is guarded by mu. */
@@ -83,8 +87,11 @@ struct actor {
     bool finished; /* the actor thread has closed the socket and is exiting */
     bool closing;  /* finished sends no longer re-arm a receive */
     size_t held, deferred, sending;
-    actor_req_id handling; /* call the handler is running for; answerable early */
-    uint64_t last_sent_ms; /* when a reply last left a slot (for the close linger) */
+    uint32_t *local_free; /* indexes of idle local slots, n_local_free of them */
+    size_t n_local_free;
+    uint64_t local_deadline; /* earliest deadline of a local call held, or 0 */
+    actor_req_id handling;   /* call the handler is running for; answerable early */
+    uint64_t last_sent_ms;   /* when a reply last left a slot (for the close linger) */
     actor_stats stats;
     actor_client *self_client;
     size_t max_conns;         /* 0: no cap */
@@ -126,12 +133,45 @@ void actor_slot_cb(void *arg);
  * mailbox is full, DP_ECLOSED once a is stopping. */
 int actor_mailbox_push(actor *a, nng_msg *msg, dp_err *err);
 
+/* Not an actor of this process (or no memory to call it directly): the
+ * caller uses the socket. Positive, so never a dp code. */
+#define ACTOR_NOT_LOCAL 1
+
 /* The process's live actors by their private inproc URL, so that a client
- * opened on such a URL sends one-way messages straight into the mailbox. */
+ * opened on such a URL reaches the mailbox without nng. */
 void actor_registry_add(actor *a);
 void actor_registry_remove(actor *a);
-/* actor_mailbox_push to the live actor whose inproc URL is url; returns
- * -1 (msg not consumed) when there is none. */
-int actor_registry_send(const char *url, nng_msg *msg, dp_err *err);
+/* fn(a, arg) under the registry lock (a cannot be freed meanwhile) for the
+ * live actor whose inproc URL is url; its result, or ACTOR_NOT_LOCAL when
+ * there is none. */
+int actor_registry_with(const char *url, int (*fn)(actor *a, void *arg), void *arg);
+
+/* A client's calls that skip nng (actor_local.c); the client's mu guards
+ * every field. */
+typedef struct actor_local_owner {
+    pthread_mutex_t mu;
+    pthread_cond_t idle; /* callbacks reached 0 */
+    size_t callbacks;    /* async calls whose callback has not returned */
+    bool closing;        /* actor_client_close has begun */
+    actor_local_call *head;
+} actor_local_owner;
+
+/* A call to the live actor of this process whose inproc URL is url, on a
+ * local slot: cb gets the outcome exactly once (as actor_client_call_async
+ * describes), on the thread that answers. 0: queued; a dp code: refused
+ * (req consumed, cb not called); ACTOR_NOT_LOCAL (req not consumed). */
+int actor_local_call_start(actor_local_owner *o, const char *url, nng_msg *req, int timeout_ms,
+                           actor_reply_fn cb, void *arg, dp_err *err);
+/* actor_slot_send for a local slot: hands framed reply m (NULL: out of
+ * memory) to the call's callback and frees the slot. Without mu. */
+void actor_local_send(actor_slot *s, nng_msg *m);
+/* Under mu, released around callbacks: ends the local calls past their
+ * deadline. */
+void actor_local_expire_locked(actor *a, uint64_t now);
+/* Ends every call of o still in flight with DP_ECLOSED (its close). */
+void actor_local_cancel_all(actor_local_owner *o, const char *url);
+/* A framed reply as the caller sees it (consumes m): 0 and *reply, or the
+ * actor's error code with err naming url. */
+int actor_reply_decode(const char *url, nng_msg *m, nng_msg **reply, dp_err *err);
 
 #endif

@@ -43,6 +43,10 @@ nng_msg *actor_frame_reply(nng_msg *m, int code, const char *text)
  * whose state the caller set to SLOT_SEND under mu. Called without mu. */
 void actor_slot_send(actor_slot *s, nng_msg *m)
 {
+    if (s->local != NULL) {
+        actor_local_send(s, m); /* a call from this process: no socket */
+        return;
+    }
     if (m == NULL) {
         /* Out of memory: no reply possible, the caller times out. Re-arm. */
         actor *a = s->owner;
@@ -182,7 +186,7 @@ struct timespec actor_deadline_ts(uint64_t ms_from_now)
 static actor_slot *find_deferred_locked(actor *a, actor_req_id id)
 {
     uint64_t idx = (id & 0xffffffffu);
-    if (idx == 0 || idx > a->n_slots) {
+    if (idx == 0 || idx > a->n_slots + a->n_local) {
         return NULL;
     }
     actor_slot *s = &a->slots[idx - 1];

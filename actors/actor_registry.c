@@ -1,10 +1,12 @@
 /* The process's live actors, keyed by their private inproc URL: a client
  * opened on that URL (a runner's job feeder addresses its executors by URL,
  * never by pointer) sends one-way messages straight into the mailbox
- * instead of through nng's inproc req/rep (docs/actors.md, "Hops"). An
+ * instead of through nng's inproc req/rep, and calls on a local slot
+ * (actor_local.c; docs/actors.md, "Hops"). An
  * actor is added once spawned and removed before it is stopped and freed;
  * the lock is held while pushing, so a send never reaches a freed actor.
- * Lock order: the registry lock, then the actor's mu. */
+ * Lock order: the registry lock, then the actor's mu. It calls back rather
+ * than pushing itself, so it depends on no other file of the runtime. */
 #include "actors/actor_impl.h"
 
 #include <pthread.h>
@@ -34,14 +36,14 @@ void actor_registry_remove(actor *a)
     pthread_mutex_unlock(&registry_mu);
 }
 
-int actor_registry_send(const char *url, nng_msg *msg, dp_err *err)
+int actor_registry_with(const char *url, int (*fn)(actor *a, void *arg), void *arg)
 {
-    int rc = -1;
+    int rc = ACTOR_NOT_LOCAL;
     pthread_mutex_lock(&registry_mu);
     for (actor *a = registry_head; a != NULL; a = a->registry_next) {
         const char *own = actor_urls_get(&a->urls, 0);
         if (own != NULL && strcmp(own, url) == 0) {
-            rc = actor_mailbox_push(a, msg, err);
+            rc = fn(a, arg);
             break;
         }
     }

@@ -171,6 +171,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         r->started = 1;
         r->route->fn(r);
     }
+    /* replies kept while the connection was suspended (http_core.c) */
+    while (!r->suspended && atomic_load(&r->has_reply))
+        http_take_reply(r);
     if (r->suspended)
         return MHD_YES; /* a reply or a timer resumes the connection */
     return send_answer(r);

@@ -16,6 +16,8 @@ void http_req_free(http_req *r)
         return;
     if (r->timer != NULL)
         nng_aio_free(r->timer);
+    if (r->reply_msg != NULL)
+        nng_msg_free(r->reply_msg);
     json_decref(r->scratch);
     free(r->body);
     free(r->answer);
@@ -156,15 +158,34 @@ void http_resume(http_req *r)
     s->suspended--; /* after the resume: stop waits for this before stopping the daemon */
 }
 
+/* A reply, on whichever thread answered: kept for the polling thread, which
+ * decodes it and runs the route's on_reply (http_take_reply). The gateway
+ * answers calls from this process on the answering actor's own thread (the
+ * reporter's, mostly: actors/actor_local.c), so nothing more than this may
+ * run here. */
 static void on_call(void *arg, int code, nng_msg *reply, const char *errmsg)
 {
     http_req *r = arg;
+    r->reply_code = code;
+    r->reply_msg = reply;
+    snprintf(r->reply_err, sizeof r->reply_err, "%s", errmsg != NULL ? errmsg : "no answer");
+    atomic_store(&r->has_reply, 1);
+    http_resume(r);
+}
+
+void http_take_reply(http_req *r)
+{
+    atomic_store(&r->has_reply, 0);
+    nng_msg *reply = r->reply_msg;
+    r->reply_msg = NULL;
+    suspend(r); /* as in a reply callback: on_reply may forward or park */
     dp_msg rep;
     dp_err err = {0};
     int pending = 0;
-    if (code != 0 || reply == NULL) {
-        http_answer_error(r, code == DP_ETIMEOUT ? 504 : 503, dp_code_name(code), "dispatcher: %s",
-                          errmsg != NULL ? errmsg : "no answer");
+    if (r->reply_code != 0 || reply == NULL) {
+        http_answer_error(r, r->reply_code == DP_ETIMEOUT ? 504 : 503,
+                          dp_code_name(r->reply_code != 0 ? r->reply_code : DP_EUNAVAIL),
+                          "dispatcher: %s", r->reply_err);
     } else if (dp_msg_decode_nng(reply, &rep, &err) != DP_OK) {
         http_answer_error(r, 502, "protocol", "dispatcher reply: %s", err.msg);
     } else {

@@ -12,10 +12,13 @@
  * http_execute.c POST /execute; http_inline.c inline files -> a stored zip;
  * http_events.c  Server-Sent Events from the publisher.
  *
- * Threads: the daemon's one polling thread runs every route; replies arrive
- * on nng's threads, which fill the request and resume its connection. A
- * request is touched by one thread at a time: the polling thread until it
- * suspends the connection, the reply callback until it resumes it.
+ * Threads: the daemon's one polling thread runs every route and every
+ * on_reply; a reply arrives on the thread that answered (an actor's, or
+ * nng's), which only keeps it in the request and resumes the connection
+ * (http_take_reply then runs on the polling thread). Timers run `again` on
+ * nng's threads. A request is touched by one thread at a time: the polling
+ * thread until it suspends the connection, the callback or timer until it
+ * resumes it.
  *
  * Ownership: an http_req belongs to the daemon (freed when MHD reports the
  * request completed); its body and answer are its own heap buffers. */
@@ -107,6 +110,12 @@ struct http_req {
     const char *content_type;
     /* route state */
     http_reply_fn on_reply;
+    /* a reply kept for the polling thread (on_call fills them, then sets
+     * has_reply and resumes; http_take_reply takes them) */
+    _Atomic int has_reply;
+    int reply_code;
+    nng_msg *reply_msg;
+    char reply_err[DP_ERR_MSG_MAX];
     json_t *scratch;     /* a route's own JSON (batch items), released with the request */
     int64_t deadline_ms; /* long-poll */
     uint32_t poll_ms;    /* next re-ask interval */
@@ -162,6 +171,10 @@ void http_ask_status(http_req *r, char kind);
  * only from a reply callback (the connection is suspended). `again` returns
  * like an http_reply_fn. Returns 1 (pending), or 0 with an answer set. */
 int http_park(http_req *r, uint32_t ms, int (*again)(http_req *r));
+
+/* On the polling thread, the connection resumed with a kept reply: runs
+ * the route's on_reply for it (which may forward again and suspend). */
+void http_take_reply(http_req *r);
 
 /* From a reply callback or timer: the answer is set, let the daemon send it.
  * After this the request is no longer the caller's. */
