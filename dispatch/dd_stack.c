@@ -31,7 +31,8 @@ struct dd_stack {
     char admin_urls[DD_MAX_ADMIN_URLS][1024];
     size_t n_admin;
     char events_url[1100];
-    char events_inproc[96]; /* the publisher's in-process URL (the HTTP API subscribes) */
+    char events_inproc[96]; /* the name the publisher hands events to the HTTP API under
+                               (event_sinks.h) */
 };
 
 /* The directory of an ipc socket: created 0700 when missing; refused when

@@ -3,10 +3,10 @@
 #include "common/clock.h"
 #include "common/job_json.h"
 #include "common/log.h"
+#include "dispatch/event_sinks.h"
 #include "dispatch/redis/rq_events.h"
 
 #include <inttypes.h>
-#include <nng/protocol/pubsub0/sub.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,8 +47,8 @@ struct http_hub {
     size_t head, count;
     http_stream *streams;
     int stopping;
-    nng_socket sub;
-    nng_aio *recv, *ping;
+    int subscribed; /* an event sink (event_sinks.h) */
+    nng_aio *ping;
     http_server *srv; /* its long-polls are woken by events */
 };
 
@@ -142,26 +142,15 @@ static void add_event(http_hub *h, const dp_msg_event *ev)
     pthread_mutex_unlock(&h->mu);
 }
 
-static void on_recv(void *arg)
+/* The publisher's events, on its thread (event_sinks.h): kept for the
+ * streams, and the long-polls waiting on their jobs woken. */
+static void on_events(void *arg, const dp_msg_event *evs, size_t n)
 {
     http_hub *h = arg;
-    if (nng_aio_result(h->recv) != 0)
-        return; /* closed */
-    nng_msg *m = nng_aio_get_msg(h->recv);
-    dp_msg ev;
-    if (dp_msg_decode_nng(m, &ev, NULL) == DP_OK) {
-        if (ev.type == DP_MSG_EVENT) {
-            add_event(h, &ev.event);
-            http_wake_parked(h->srv, ev.event.job_id);
-        }
-        for (size_t i = 0; ev.type == DP_MSG_EVENTS && i < ev.events.n_events; i++) {
-            add_event(h, &ev.events.events[i]);
-            http_wake_parked(h->srv, ev.events.events[i].job_id);
-        }
-        dp_msg_free(&ev);
+    for (size_t i = 0; i < n; i++) {
+        add_event(h, &evs[i]);
+        http_wake_parked(h->srv, evs[i].job_id);
     }
-    nng_msg_free(m);
-    nng_recv_aio(h->sub, h->recv);
 }
 
 static void on_ping(void *arg)
@@ -190,21 +179,15 @@ http_hub *http_hub_start(const char *events_url, http_server *srv, dp_err *err)
     struct timespec wall; /* stream ids are Redis' wall-clock ms */
     clock_gettime(CLOCK_REALTIME, &wall);
     h->floor = h->last_id = ((uint64_t)wall.tv_sec * 1000 + (uint64_t)wall.tv_nsec / 1000000) << 20;
-    int rv = nng_sub0_open(&h->sub);
-    if (rv == 0) /* bursts of events (a large submit) */
-        rv = nng_socket_set_int(h->sub, NNG_OPT_RECVBUF, 8192);
-    if (rv == 0)
-        rv = nng_socket_set(h->sub, NNG_OPT_SUB_SUBSCRIBE, "", 0);
-    if (rv == 0)
-        rv = nng_dial(h->sub, events_url, NULL, NNG_FLAG_NONBLOCK);
-    if (rv == 0 && (rv = nng_aio_alloc(&h->recv, on_recv, h)) == 0 &&
-        (rv = nng_aio_alloc(&h->ping, on_ping, h)) == 0) {
-        nng_recv_aio(h->sub, h->recv);
-        nng_sleep_aio(HTTP_SSE_PING_MS, h->ping);
+    int rv = event_sinks_add(events_url, on_events, h, err);
+    if (rv == DP_OK) {
+        h->subscribed = 1;
+        if ((rv = nng_aio_alloc(&h->ping, on_ping, h)) == 0)
+            nng_sleep_aio(HTTP_SSE_PING_MS, h->ping);
+        else
+            rv = dp_err_set(err, DP_ENOMEM, "events: out of memory");
     }
-    if (rv != 0) {
-        dp_err_set(err, DP_EUNAVAIL, "events: cannot subscribe to %s: %s", events_url,
-                   nng_strerror(rv));
+    if (rv != DP_OK) {
         http_hub_quiesce(h);
         http_hub_free(h);
         return NULL;
@@ -216,11 +199,11 @@ void http_hub_quiesce(http_hub *h)
 {
     if (h == NULL)
         return;
-    if (h->recv != NULL)
-        nng_aio_stop(h->recv);
+    if (h->subscribed)
+        event_sinks_remove(on_events, h); /* no call in progress after this */
+    h->subscribed = 0;
     if (h->ping != NULL)
         nng_aio_stop(h->ping);
-    nng_close(h->sub);
     pthread_mutex_lock(&h->mu);
     h->stopping = 1;
     wake_all(h); /* each reader then ends its stream */
@@ -243,7 +226,6 @@ void http_hub_free(http_hub *h)
 {
     if (h == NULL)
         return;
-    nng_aio_free(h->recv);
     nng_aio_free(h->ping);
     for (size_t i = 0; i < HTTP_SSE_RING; i++) {
         free(h->ring[i].frame);

@@ -1,6 +1,6 @@
 /* Server-Sent Events for the HTTP API (docs/api.md): GET /api/v1/events and
  * GET /api/v1/jobs/{id}/events. A hub subscribes to the publisher's events
- * (an nng sub socket, received on nng's threads): every replica's events
+ * (an event sink, called on the publisher's thread): every replica's events
  * with their global ids (the shared stream's, event_stream.h), of which it
  * keeps the last HTTP_SSE_RING, so `Last-Event-ID` from any replica resumes
  * without a gap while the ring still holds it. Each stream is a libmicrohttpd
@@ -21,7 +21,9 @@
 
 typedef struct http_hub http_hub;
 
-/* srv's parked long-polls are woken when their job changes state. */
+/* Subscribes to the events the publisher publishes under events_url (its
+ * in-process name); srv's parked long-polls are woken when their job
+ * changes state. */
 http_hub *http_hub_start(const char *events_url, http_server *srv, dp_err *err);
 void http_hub_quiesce(http_hub *h);
 /* Streams still open (after quiesce: not yet finished sending their end). */

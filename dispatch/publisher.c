@@ -2,6 +2,7 @@
 
 #include "common/apikey.h"
 #include "dispatch/dd_actor.h"
+#include "dispatch/event_sinks.h"
 #include "actors/actor_ipcwatch.h"
 #include "actors/actor_urls.h"
 #include "common/log.h"
@@ -23,8 +24,9 @@
 
 typedef struct {
     char url[1024];
-    char also_url[128]; /* an in-process URL (the HTTP API's events), or "" */
+    char also_url[128]; /* the in-process sinks' name (the HTTP API's events), or "" */
     nng_socket pub;
+    atomic_int pipes; /* subscribers connected to pub (nng's pipe callbacks) */
     char redis_url[1024];
     char prefix[RQ_PREFIX_MAX + 1];
     pthread_t reader;
@@ -45,11 +47,16 @@ typedef struct {
 
 /* Events go out in `events` batches: one message per batch the reporter or
  * the leaser sent, or per read of the shared stream. One nng message per
- * event cost each subscriber (the HTTP API's hub, every watcher) a send
- * through nng's task threads per event, three events per job (issue 10). A
- * subscriber that does not keep up drops a batch (best effort). */
+ * event cost each subscriber (every watcher) a send through nng's task
+ * threads per event, three events per job (issue 10). A subscriber that
+ * does not keep up drops a batch (best effort). The HTTP API's hub, in this
+ * process, is called directly (event_sinks.h); with no subscriber on the
+ * socket nothing is encoded. */
 static void publish(publisher_state *s, const dp_msg_event *evs, size_t n)
 {
+    event_sinks_deliver(s->also_url, evs, n);
+    if (atomic_load(&s->pipes) == 0)
+        return;
     while (n > 0) {
         size_t k = n < DP_MSG_MAX_EVENTS ? n : DP_MSG_MAX_EVENTS;
         dp_msg batch = {.type = DP_MSG_EVENTS};
@@ -62,6 +69,13 @@ static void publish(publisher_state *s, const dp_msg_event *evs, size_t n)
         evs += k;
         n -= k;
     }
+}
+
+static void on_pipe(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+    publisher_state *s = arg;
+    (void)p;
+    atomic_fetch_add(&s->pipes, ev == NNG_PIPE_EV_ADD_PRE ? 1 : -1);
 }
 
 static void on_event(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
@@ -174,10 +188,9 @@ static int publisher_start(void *state, actor_ctx *ctx, dp_err *err)
      * must not overflow a subscriber's queue: nng's default is 16 */
     if (rv == 0)
         rv = nng_socket_set_int(s->pub, NNG_OPT_SENDBUF, 8192);
-    /* the HTTP API's SSE subscribes in-process: served whatever the admin URLs */
-    if (rv == 0 && s->also_url[0] != '\0' && (rv = nng_listen(s->pub, s->also_url, NULL, 0)) != 0)
-        return dp_err_set(err, DP_EUNAVAIL, "events: cannot listen on %s: %s", s->also_url,
-                          nng_strerror(rv));
+    /* nng reports REM_POST exactly for the pipes it reported ADD_PRE for */
+    if (rv == 0 && (rv = nng_pipe_notify(s->pub, NNG_PIPE_EV_ADD_PRE, on_pipe, s)) == 0)
+        rv = nng_pipe_notify(s->pub, NNG_PIPE_EV_REM_POST, on_pipe, s);
     /* no ipc admin URL: events are not served (dd_stack.h), only to the HTTP API */
     if (rv == 0 && s->url[0] != '\0')
         rv = nng_listener_create(&l, s->pub, s->url);

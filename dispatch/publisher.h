@@ -4,8 +4,8 @@
  * every replica's events with their global ids (`eid`); `event` messages it
  * is sent (only when Redis could not take them) go out as they are.
  * Events are best effort: a slow subscriber misses events, never slows the
- * dispatcher. Its URL comes from the admin URL (actor_urls_events_for in
- * actors/urls.h, shared with the clients that subscribe). */
+ * dispatcher; with no subscriber on the socket nothing is encoded. Its URL comes from the admin URL
+ * (actor_urls_events_for in actors/urls.h, shared with the clients that subscribe). */
 #ifndef DP_PUBLISHER_H
 #define DP_PUBLISHER_H
 
@@ -16,7 +16,9 @@
 /* Its messages and where they may come from. */
 extern const dd_actor_def publisher_actor;
 
-/* redis_url NULL or "": no stream reader (only the events it is sent). */
+/* redis_url NULL or "": no stream reader (only the events it is sent).
+ * also_url (NULL or ""): the name in-process subscribers register their
+ * event sink under (event_sinks.h; the HTTP API's hub). */
 actor *publisher_spawn(const char *listen_url, const char *also_url, const char *redis_url,
                        const char *prefix, dp_err *err);
 
