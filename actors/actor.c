@@ -117,8 +117,10 @@ static void run_loop(actor *a)
              * between items. */
         }
         uint64_t now = next_tick != 0 || a->local_deadline != 0 ? actor_now_ms() : 0;
-        if (a->local_deadline != 0 && now >= a->local_deadline)
+        if (a->local_deadline != 0 && now >= a->local_deadline) {
             actor_local_expire_locked(a, now);
+            now = actor_now_ms(); /* its callbacks ran unlocked */
+        }
         if (next_tick != 0 && now >= next_tick) {
             a->stats.ticks++;
             pthread_mutex_unlock(&a->mu);

@@ -30,14 +30,17 @@ struct actor_client {
     actor_local_owner calls; /* async calls in flight; its mu also guards the pool */
     client_slot *pool;       /* idle slots, at most CLIENT_POOL_MAX; guarded by calls.mu */
     size_t pool_len;
+    actor_future *idle_async; /* finished async calls kept for reuse; guarded by calls.mu */
+    size_t n_idle_async;
 };
 
 enum { FUT_SEND, FUT_RECV, FUT_DONE };
 
 struct actor_future {
-    actor_client *client; /* borrowed; outlives async calls (close waits) */
-    char *url;            /* owned copy, for messages after the client is gone */
-    actor_reply_fn cb;    /* NULL: someone waits with actor_future_wait */
+    actor_client *client;    /* borrowed; outlives async calls (close waits) */
+    actor_future *next_idle; /* in client->idle_async */
+    char *url;               /* owned copy, for messages after the client is gone */
+    actor_reply_fn cb;       /* NULL: someone waits with actor_future_wait */
     void *cb_arg;
     nng_ctx ctx;
     nng_aio *aio;
@@ -49,6 +52,8 @@ struct actor_future {
     bool forever;
     nng_time deadline;
 };
+
+static void future_free(actor_future *f);
 
 static int map_nng(int rv)
 {
@@ -123,7 +128,7 @@ actor_client *actor_client_open(const char *url, dp_err *err)
     return c;
 }
 
-void actor_client_close(actor_client *c)
+void actor_client_shutdown(actor_client *c)
 {
     if (c == NULL) {
         return;
@@ -131,15 +136,32 @@ void actor_client_close(actor_client *c)
     /* Closing aborts async calls still in flight; their callbacks run with
      * DP_ECLOSED, and must have returned before c goes. */
     pthread_mutex_lock(&c->calls.mu);
+    bool first = !c->calls.closing;
     c->calls.closing = true;
     pthread_mutex_unlock(&c->calls.mu);
-    actor_local_cancel_all(&c->calls, c->url);
-    nng_close(c->sock);
+    if (first) {
+        actor_local_cancel_all(&c->calls, c->url);
+        nng_close(c->sock);
+    }
     pthread_mutex_lock(&c->calls.mu);
     while (c->calls.callbacks > 0) {
         pthread_cond_wait(&c->calls.idle, &c->calls.mu);
     }
     pthread_mutex_unlock(&c->calls.mu);
+}
+
+void actor_client_close(actor_client *c)
+{
+    if (c == NULL) {
+        return;
+    }
+    actor_client_shutdown(c);
+    while (c->idle_async != NULL) { /* their contexts went with the socket */
+        actor_future *f = c->idle_async;
+        c->idle_async = f->next_idle;
+        nng_aio_free(f->aio);
+        future_free(f);
+    }
     while (c->pool != NULL) {
         client_slot *s = c->pool;
         c->pool = s->next;
@@ -234,6 +256,7 @@ static void future_complete_async(actor_future *f)
     nng_msg *reply = NULL;
     dp_err err;
     dp_err_clear(&err);
+    int ok = f->rv == 0;
     int code = future_result(f, &reply, &err);
     actor_client *c = f->client;
     pthread_mutex_lock(&c->calls.mu);
@@ -245,6 +268,19 @@ static void future_complete_async(actor_future *f)
     }
     f->cb(f->cb_arg, code, reply, code != 0 ? err.msg : NULL);
     pthread_mutex_lock(&c->calls.mu);
+    /* A call that went through keeps its aio and context for the next one
+     * (opening, closing and reaping them per call cost the runner ~50 us of
+     * CPU, docs/bench.md, ninth session). f is not touched once the lock
+     * is let go: the next call may have it already. */
+    if (ok && !c->calls.closing && c->n_idle_async < CLIENT_POOL_MAX) {
+        f->next_idle = c->idle_async;
+        c->idle_async = f;
+        c->n_idle_async++;
+        if (--c->calls.callbacks == 0)
+            pthread_cond_broadcast(&c->calls.idle);
+        pthread_mutex_unlock(&c->calls.mu);
+        return;
+    }
     /* Closing a context while another thread closes its socket races
      * inside nng (it panics): once closing, the socket close does it. The
      * lock orders this against actor_client_close setting closing. */
@@ -302,6 +338,22 @@ static void future_cb(void *arg)
     }
 }
 
+/* Sends framed req on f's context: a new future, or an idle one reused. */
+static void future_send(actor_future *f, nng_msg *req, int timeout_ms, actor_reply_fn cb,
+                        void *cb_arg)
+{
+    f->cb = cb;
+    f->cb_arg = cb_arg;
+    f->forever = timeout_ms == ACTOR_FOREVER;
+    f->deadline = nng_clock() + (nng_time)(f->forever ? 0 : timeout_ms);
+    f->phase = FUT_SEND;
+    f->rv = 0;
+    f->reply = NULL;
+    nng_aio_set_timeout(f->aio, f->forever ? NNG_DURATION_INFINITE : (nng_duration)timeout_ms);
+    nng_aio_set_msg(f->aio, req);
+    nng_ctx_send(f->ctx, f->aio);
+}
+
 /* Starts a call; *out is the future, or NULL with the returned code. */
 static int future_start(actor_client *c, nng_msg *req, uint8_t kind, int timeout_ms,
                         actor_reply_fn cb, void *cb_arg, actor_future **out, dp_err *err)
@@ -311,6 +363,20 @@ static int future_start(actor_client *c, nng_msg *req, uint8_t kind, int timeout
         nng_msg_free(req);
         return dp_err_set(err, DP_EINVAL,
                           "actor call: client and request required, timeout_ms > 0");
+    }
+    if (cb != NULL) {
+        pthread_mutex_lock(&c->calls.mu);
+        actor_future *f = c->idle_async;
+        if (f != NULL && !c->calls.closing && nng_msg_insert(req, &kind, 1) == 0) {
+            c->idle_async = f->next_idle;
+            c->n_idle_async--;
+            c->calls.callbacks++;
+            pthread_mutex_unlock(&c->calls.mu);
+            future_send(f, req, timeout_ms, cb, cb_arg);
+            *out = f;
+            return 0;
+        }
+        pthread_mutex_unlock(&c->calls.mu);
     }
     actor_future *f = calloc(1, sizeof *f);
     if (f == NULL || (f->url = strdup(c->url)) == NULL || nng_msg_insert(req, &kind, 1) != 0) {
@@ -322,10 +388,6 @@ static int future_start(actor_client *c, nng_msg *req, uint8_t kind, int timeout
         return dp_err_set(err, DP_ENOMEM, "actor call to %s: out of memory", c->url);
     }
     f->client = c;
-    f->cb = cb;
-    f->cb_arg = cb_arg;
-    f->forever = timeout_ms == ACTOR_FOREVER;
-    f->deadline = nng_clock() + (nng_time)(f->forever ? 0 : timeout_ms);
     int rv = nng_aio_alloc(&f->aio, future_cb, f);
     if (rv == 0 && (rv = nng_ctx_open(&f->ctx, c->sock)) != 0) {
         nng_aio_free(f->aio);
@@ -343,10 +405,7 @@ static int future_start(actor_client *c, nng_msg *req, uint8_t kind, int timeout
     }
     pthread_mutex_init(&f->mu, NULL);
     pthread_cond_init(&f->cv, NULL);
-    f->phase = FUT_SEND;
-    nng_aio_set_timeout(f->aio, f->forever ? NNG_DURATION_INFINITE : (nng_duration)timeout_ms);
-    nng_aio_set_msg(f->aio, req);
-    nng_ctx_send(f->ctx, f->aio);
+    future_send(f, req, timeout_ms, cb, cb_arg);
     *out = f;
     return 0;
 }

@@ -31,6 +31,12 @@ typedef struct actor_future actor_future;
 actor_client *actor_client_open(const char *url, dp_err *err);
 void actor_client_close(actor_client *c);
 
+/* The first half of actor_client_close: ends every call in flight
+ * (DP_ECLOSED; returns once their callbacks have), and every later call
+ * fails with DP_ECLOSED; c stays valid until actor_client_close. For a
+ * client other threads may still call while it is being stopped. */
+void actor_client_shutdown(actor_client *c);
+
 int actor_client_call(actor_client *c, nng_msg *req, nng_msg **reply, int timeout_ms, dp_err *err);
 
 /* One-way: returns once the actor has queued msg (its handler gets reply ==

@@ -183,7 +183,6 @@ int actor_local_call_start(actor_local_owner *o, const char *url, nng_msg *req, 
 void actor_local_send(actor_slot *s, nng_msg *m)
 {
     actor *a = s->owner;
-    actor_local_call *lc = s->local;
     nng_msg *reply = NULL;
     dp_err err = {0};
     int code = DP_ENOMEM;
@@ -191,14 +190,19 @@ void actor_local_send(actor_slot *s, nng_msg *m)
         dp_err_set(&err, DP_ENOMEM, "actor %s: out of memory for the reply", a->name);
     else
         code = actor_reply_decode(actor_urls_get(&a->urls, 0), m, &reply, &err);
-    local_finish(lc, code, reply, err.msg);
+    /* The slot is free again before the callback runs: nothing here touches
+     * the actor afterwards (it may be stopped and freed meanwhile), and its
+     * mailbox has room for a call the callback makes. lc lives on by the
+     * slot's reference, taken over here. */
     pthread_mutex_lock(&a->mu);
+    actor_local_call *lc = s->local;
     a->sending--;
     s->state = SLOT_IDLE;
     s->local = NULL;
     a->local_free[a->n_local_free++] = (uint32_t)(s - a->slots);
     pthread_cond_broadcast(&a->cond);
     pthread_mutex_unlock(&a->mu);
+    local_finish(lc, code, reply, err.msg);
     local_unref(lc); /* the slot's */
 }
 
@@ -206,29 +210,40 @@ void actor_local_send(actor_slot *s, nng_msg *m)
  * whose deadline has passed, and sets a->local_deadline to the next one. */
 void actor_local_expire_locked(actor *a, uint64_t now)
 {
+    enum { EXPIRE_BATCH = 64 };
     for (;;) {
-        actor_local_call *due = NULL;
+        actor_local_call *due[EXPIRE_BATCH];
+        size_t n_due = 0;
         uint64_t next = 0;
+        bool more = false;
         for (size_t i = a->n_slots; i < a->n_slots + a->n_local; i++) {
             actor_local_call *lc = a->slots[i].local;
             if (a->slots[i].state != SLOT_HELD || lc == NULL || lc->deadline_ms == 0 ||
                 atomic_load(&lc->done))
                 continue;
-            if (lc->deadline_ms <= now && due == NULL)
-                due = lc;
-            else if (lc->deadline_ms > now && (next == 0 || lc->deadline_ms < next))
-                next = lc->deadline_ms;
+            if (lc->deadline_ms > now) {
+                if (next == 0 || lc->deadline_ms < next)
+                    next = lc->deadline_ms;
+            } else if (n_due < EXPIRE_BATCH) {
+                atomic_fetch_add(&lc->refs, 1); /* the slot may be freed meanwhile */
+                due[n_due++] = lc;
+            } else {
+                more = true; /* the next pass takes it */
+            }
         }
-        a->local_deadline = next;
-        if (due == NULL)
+        a->local_deadline = more ? now : next;
+        if (n_due == 0)
             return;
-        atomic_fetch_add(&due->refs, 1); /* the slot may be freed meanwhile */
-        pthread_mutex_unlock(&a->mu);
         char text[200];
         snprintf(text, sizeof text, "actor at %s: no reply in time", actor_urls_get(&a->urls, 0));
-        local_finish(due, DP_ETIMEOUT, NULL, text);
-        local_unref(due);
+        pthread_mutex_unlock(&a->mu);
+        for (size_t k = 0; k < n_due; k++) {
+            local_finish(due[k], DP_ETIMEOUT, NULL, text);
+            local_unref(due[k]);
+        }
         pthread_mutex_lock(&a->mu);
+        if (!more)
+            return;
     }
 }
 

@@ -148,6 +148,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             return send_answer(r);
         return MHD_YES;
     }
+    http_resumed(r); /* the daemon calls again after a resume */
     if (*upload_size != 0) {
         if (!r->route->body || r->len + *upload_size > s->max_body)
             return MHD_NO; /* a chunked body past the limit: close the connection */
@@ -170,10 +171,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (!r->started) {
         r->started = 1;
         r->route->fn(r);
+    } else if (atomic_exchange(&r->has_reply, 0)) {
+        http_take_reply(r); /* a reply kept while suspended (http_core.c) */
     }
-    /* replies kept while the connection was suspended (http_core.c) */
-    while (!r->suspended && atomic_load(&r->has_reply))
-        http_take_reply(r);
     if (r->suspended)
         return MHD_YES; /* a reply or a timer resumes the connection */
     return send_answer(r);
@@ -267,11 +267,13 @@ void http_api_stop(http_server *s)
     s->stopping = 1;
     http_hub_quiesce(s->hub); /* streams end */
     http_unpark_all(s);
-    /* Calls in flight end (DP_ECLOSED); their callbacks answer and resume. */
-    actor_client_close(s->gateway);
-    actor_client_close(s->status);
-    actor_client_close(s->runners);
-    actor_client_close(s->stash); /* after the gateway: a stored submit then finds it closed */
+    /* Calls in flight end (DP_ECLOSED); their callbacks keep the error and
+     * resume. The clients stay valid until the daemon has stopped: the
+     * polling thread may still start a call, which then fails at once. */
+    actor_client_shutdown(s->gateway);
+    actor_client_shutdown(s->status);
+    actor_client_shutdown(s->runners);
+    actor_client_shutdown(s->stash); /* after the gateway: a stored submit then finds it closed */
     /* MHD may not stop with a connection suspended, and would drop answers
      * not yet sent: wait until every request has been answered and every
      * stream has sent its end (each answers at once once stopping; a client
@@ -281,6 +283,10 @@ void http_api_stop(http_server *s)
         nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
     if (s->daemon != NULL)
         MHD_stop_daemon(s->daemon);
+    actor_client_close(s->gateway);
+    actor_client_close(s->status);
+    actor_client_close(s->runners);
+    actor_client_close(s->stash);
     http_hub_free(s->hub); /* after the daemon: its streams are gone */
     logstore_close(s->store);
     actor_destroy(s->stasher);

@@ -140,22 +140,35 @@ void http_answer_item_error(http_req *r, const dp_submit_item *it)
     }
 }
 
+/* On the polling thread (or, as a no-op, on the thread a suspended
+ * request belongs to): the request waits for a reply or a timer. Only the
+ * polling thread writes r->suspended and srv->suspended; the thread that
+ * finishes the step only disarms and resumes (http_resume). */
 static void suspend(http_req *r)
 {
     if (r->suspended)
         return;
     r->suspended = 1;
     r->srv->suspended++;
+    atomic_store(&r->armed, 1);
     MHD_suspend_connection(r->conn);
 }
 
 void http_resume(http_req *r)
 {
-    if (atomic_exchange(&r->suspended, 0) == 0)
-        return; /* answered on the polling thread: the daemon sends it when the route returns */
-    http_server *s = r->srv;
-    MHD_resume_connection(r->conn);
-    s->suspended--; /* after the resume: stop waits for this before stopping the daemon */
+    struct MHD_Connection *conn = r->conn;
+    /* r belongs to the polling thread again once the connection resumes:
+     * nothing here touches it afterwards */
+    if (atomic_exchange(&r->armed, 0))
+        MHD_resume_connection(conn);
+}
+
+void http_resumed(http_req *r)
+{
+    if (!r->suspended)
+        return;
+    r->suspended = 0;
+    r->srv->suspended--; /* stop waits for this before stopping the daemon */
 }
 
 /* A reply, on whichever thread answered: kept for the polling thread, which
@@ -175,10 +188,8 @@ static void on_call(void *arg, int code, nng_msg *reply, const char *errmsg)
 
 void http_take_reply(http_req *r)
 {
-    atomic_store(&r->has_reply, 0);
     nng_msg *reply = r->reply_msg;
     r->reply_msg = NULL;
-    suspend(r); /* as in a reply callback: on_reply may forward or park */
     dp_msg rep;
     dp_err err = {0};
     int pending = 0;
@@ -194,8 +205,7 @@ void http_take_reply(http_req *r)
     }
     if (reply != NULL)
         nng_msg_free(reply);
-    if (!pending)
-        http_resume(r);
+    (void)pending; /* forwarded or parked: suspended again; else answered here */
 }
 
 int http_forward(http_req *r, dp_msg *m, http_reply_fn on_reply)
@@ -390,6 +400,7 @@ static void on_timer(void *arg)
 int http_park(http_req *r, uint32_t ms, int (*again)(http_req *r))
 {
     http_server *s = r->srv;
+    suspend(r); /* from the polling thread after a reply; already, from a timer */
     if (r->timer == NULL && nng_aio_alloc(&r->timer, on_timer, r) != 0) {
         http_answer_error(r, 500, "internal", "out of memory");
         return 0;

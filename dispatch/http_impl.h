@@ -102,7 +102,8 @@ struct http_req {
     /* an answer the route made whole (its own headers; http_static.c), sent
      * with `status` as soon as the route returns: such a route never suspends */
     struct MHD_Response *response;
-    _Atomic int suspended; /* waiting for a reply or a timer */
+    int suspended;     /* suspended by the polling thread, which alone writes this */
+    _Atomic int armed; /* suspended and not yet resumed: whoever clears it resumes */
     /* the answer */
     unsigned status;
     char *answer;
@@ -167,17 +168,22 @@ int http_forward_stored(http_req *r, http_uploads *up, dp_msg *m, http_reply_fn 
 /* Asks the status actor (its one-byte protocol): answered as text. */
 void http_ask_status(http_req *r, char kind);
 
-/* Long-poll: calls `again` after ms (an nng timer, no thread);
- * only from a reply callback (the connection is suspended). `again` returns
+/* Long-poll: suspends the connection and calls `again` after ms (an nng
+ * timer, no thread), from on_reply or `again` itself. `again` returns
  * like an http_reply_fn. Returns 1 (pending), or 0 with an answer set. */
 int http_park(http_req *r, uint32_t ms, int (*again)(http_req *r));
 
 /* On the polling thread, the connection resumed with a kept reply: runs
- * the route's on_reply for it (which may forward again and suspend). */
+ * the route's on_reply for it (which may forward again or park, and so
+ * suspend again). */
 void http_take_reply(http_req *r);
 
-/* From a reply callback or timer: the answer is set, let the daemon send it.
- * After this the request is no longer the caller's. */
+/* On the polling thread, called again by the daemon after a resume: the
+ * request is its own again. */
+void http_resumed(http_req *r);
+
+/* From a reply callback or timer: the answer (or a kept reply) is set, let
+ * the daemon take it. After this the request is no longer the caller's. */
 void http_resume(http_req *r);
 
 /* Releases everything r holds. */

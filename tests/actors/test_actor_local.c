@@ -61,18 +61,29 @@ static void wait_held(echo_state *st, size_t n)
     assert_int_equal(atomic_load(&st->n_held_pub), n);
 }
 
+/* An echo actor and a client on its inproc URL (so calls are local). */
+static actor *spawn_local(const char *name, echo_state *st, size_t mailbox, size_t max_msg_bytes,
+                          actor_client **c)
+{
+    actor_opts opts = echo_opts(name, st, mailbox);
+    opts.max_msg_bytes = max_msg_bytes;
+    dp_err err;
+    actor *a = actor_spawn(&opts, &err);
+    assert_non_null(a);
+    *c = actor_client_open(actor_url(a, 0), &err);
+    assert_non_null(*c);
+    return a;
+}
+
 /* The answer comes on the actor's own thread (no nng thread between), the
  * error reply keeps its code and text. */
 static void test_answer_on_the_actors_thread(void **unused)
 {
     (void)unused;
     echo_state st = {0};
-    actor_opts opts = echo_opts("local", &st, 16);
+    actor_client *c = NULL;
+    actor *a = spawn_local("local", &st, 16, 0, &c);
     dp_err err;
-    actor *a = actor_spawn(&opts, &err);
-    assert_non_null(a);
-    actor_client *c = actor_client_open(actor_url(a, 0), &err);
-    assert_non_null(c);
     outcome ok = {0}, fail = {0};
     assert_int_equal(actor_client_call_async(c, echo_msg("ping-1"), 5000, record_cb, &ok, &err), 0);
     assert_int_equal(actor_client_call_async(c, echo_msg("fail"), 5000, record_cb, &fail, &err), 0);
@@ -93,12 +104,9 @@ static void test_deadline(void **unused)
 {
     (void)unused;
     echo_state st = {0};
-    actor_opts opts = echo_opts("local-deadline", &st, 4);
+    actor_client *c = NULL;
+    actor *a = spawn_local("local-deadline", &st, 4, 0, &c);
     dp_err err;
-    actor *a = actor_spawn(&opts, &err);
-    assert_non_null(a);
-    actor_client *c = actor_client_open(actor_url(a, 0), &err);
-    assert_non_null(c);
     outcome held = {0};
     uint64_t t0 = echo_now_ms();
     assert_int_equal(actor_client_call_async(c, echo_msg("hold"), 200, record_cb, &held, &err), 0);
@@ -129,13 +137,9 @@ static void test_refused_and_stopped(void **unused)
 {
     (void)unused;
     echo_state st = {0};
-    actor_opts opts = echo_opts("local-full", &st, 4);
-    opts.max_msg_bytes = 64;
+    actor_client *c = NULL;
+    actor *a = spawn_local("local-full", &st, 4, 64, &c);
     dp_err err;
-    actor *a = actor_spawn(&opts, &err);
-    assert_non_null(a);
-    actor_client *c = actor_client_open(actor_url(a, 0), &err);
-    assert_non_null(c);
     outcome held[4] = {0}, refused = {0};
     for (int i = 0; i < 4; i++)
         assert_int_equal(
@@ -156,6 +160,58 @@ static void test_refused_and_stopped(void **unused)
         assert_int_equal(held[i].code, DP_ECLOSED);
     }
     assert_int_equal(atomic_load(&refused.calls), 0);
+    actor_client_close(c);
+}
+
+/* A deferred call answered from another thread whose callback outlasts the
+ * actor's stop (which waits at most 500 ms for replies to leave): nothing
+ * touches the freed actor after the callback (ASan would say so). */
+typedef struct {
+    actor *a;
+    actor_req_id id;
+    int rc;
+} late_reply;
+
+static atomic_int slow_cb_entered;
+
+static void slow_cb(void *arg, int code, nng_msg *reply, const char *errmsg)
+{
+    atomic_store(&slow_cb_entered, 1);
+    usleep(800 * 1000);
+    record_cb(arg, code, reply, errmsg);
+}
+
+static void *answer_late(void *arg)
+{
+    late_reply *l = arg;
+    dp_err err;
+    l->rc = actor_reply(l->a, l->id, echo_msg("late"), &err);
+    return NULL;
+}
+
+static void test_callback_outlasts_the_actor(void **unused)
+{
+    (void)unused;
+    echo_state st = {0};
+    actor_client *c = NULL;
+    actor *a = spawn_local("local-late", &st, 4, 0, &c);
+    dp_err err;
+    outcome held = {0};
+    assert_int_equal(actor_client_call_async(c, echo_msg("hold"), 10000, slow_cb, &held, &err), 0);
+    wait_held(&st, 1);
+    late_reply l = {a, st.held[0], -1};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, answer_late, &l), 0);
+    uint64_t deadline = echo_now_ms() + 10000;
+    while (!atomic_load(&slow_cb_entered) && echo_now_ms() < deadline)
+        usleep(1000);
+    assert_true(atomic_load(&slow_cb_entered)); /* the answering thread is in the callback */
+    actor_destroy(a);
+    pthread_join(th, NULL);
+    assert_int_equal(l.rc, 0);
+    assert_int_equal(atomic_load(&held.calls), 1);
+    assert_int_equal(held.code, 0);
+    assert_string_equal(held.text, "late");
     actor_client_close(c);
 }
 
@@ -187,12 +243,8 @@ static void test_concurrent_callers(void **unused)
 {
     (void)unused;
     echo_state st = {0};
-    actor_opts opts = echo_opts("local-many", &st, 64);
-    dp_err err;
-    actor *a = actor_spawn(&opts, &err);
-    assert_non_null(a);
-    actor_client *c = actor_client_open(actor_url(a, 0), &err);
-    assert_non_null(c);
+    actor_client *c = NULL;
+    actor *a = spawn_local("local-many", &st, 64, 0, &c);
     static caller k[4];
     pthread_t th[4];
     for (int t = 0; t < 4; t++) {
@@ -229,6 +281,7 @@ int main(void)
         cmocka_unit_test(test_deadline),
         cmocka_unit_test(test_refused_and_stopped),
         cmocka_unit_test(test_concurrent_callers),
+        cmocka_unit_test(test_callback_outlasts_the_actor),
     };
     return cmocka_run_group_tests_name("actors-local", tests, NULL, group_teardown);
 }

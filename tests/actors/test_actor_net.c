@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -193,6 +194,108 @@ static void test_oversized_request(void **unused)
     free(st);
 }
 
+/* Async calls over ipc keep their aio and context for the next call:
+ * sequential and concurrent calls each get their own answer, one that
+ * timed out does not hand a later call a stale answer, and closing with
+ * calls in flight ends each once with DP_ECLOSED. */
+typedef struct {
+    atomic_int done, closed, timedout;
+    char text[64][32];
+    int code[64];
+} async_log;
+
+typedef struct {
+    async_log *log;
+    int slot;
+} async_ref;
+
+static void async_cb(void *arg, int code, nng_msg *reply, const char *errmsg)
+{
+    async_ref *r = arg;
+    (void)errmsg;
+    r->log->code[r->slot] = code;
+    if (code == 0) {
+        size_t n = nng_msg_len(reply) < 31 ? nng_msg_len(reply) : 31;
+        memcpy(r->log->text[r->slot], nng_msg_body(reply), n);
+        r->log->text[r->slot][n] = '\0';
+    }
+    if (code == DP_ECLOSED)
+        atomic_fetch_add(&r->log->closed, 1);
+    if (code == DP_ETIMEOUT)
+        atomic_fetch_add(&r->log->timedout, 1);
+    nng_msg_free(reply);
+    atomic_fetch_add(&r->log->done, 1);
+}
+
+static void wait_done(async_log *log, int n)
+{
+    uint64_t deadline = echo_now_ms() + 10000;
+    while (atomic_load(&log->done) < n && echo_now_ms() < deadline)
+        usleep(1000);
+    assert_int_equal(atomic_load(&log->done), n);
+}
+
+static void test_async_reuse_over_ipc(void **unused)
+{
+    char ipc[128];
+    snprintf(ipc, sizeof ipc, "ipc://%s/async.sock", tmpdir);
+    const char *urls[] = {ipc};
+    echo_state *st = calloc(1, sizeof *st);
+    assert_non_null(st);
+    actor_opts o = echo_opts("async", st, 64);
+    o.listen_urls = urls;
+    o.n_listen_urls = 1;
+    dp_err err;
+    actor *a = actor_spawn(&o, &err);
+    assert_non_null(a);
+    actor_client *c = actor_client_open(ipc, &err);
+    assert_non_null(c);
+    static async_log log;
+    static async_ref refs[64];
+    memset(&log, 0, sizeof log);
+    for (int i = 0; i < 64; i++)
+        refs[i] = (async_ref){&log, i};
+    char text[32];
+    for (int i = 0; i < 20; i++) { /* one at a time: each reuses the last one's context */
+        snprintf(text, sizeof text, "ping-%d", i);
+        assert_int_equal(actor_client_call_async(c, echo_msg(text), 5000, async_cb, &refs[i], &err),
+                         0);
+        wait_done(&log, i + 1);
+        assert_string_equal(log.text[i], text);
+    }
+    /* a held call times out; the calls after it get their own answers */
+    assert_int_equal(actor_client_call_async(c, echo_msg("hold"), 200, async_cb, &refs[20], &err),
+                     0);
+    wait_done(&log, 21);
+    assert_int_equal(log.code[20], DP_ETIMEOUT);
+    for (int i = 21; i < 41; i++) { /* all at once */
+        snprintf(text, sizeof text, "ping-%d", i);
+        assert_int_equal(actor_client_call_async(c, echo_msg(text), 5000, async_cb, &refs[i], &err),
+                         0);
+    }
+    wait_done(&log, 41);
+    for (int i = 21; i < 41; i++) {
+        snprintf(text, sizeof text, "ping-%d", i);
+        assert_int_equal(log.code[i], 0);
+        assert_string_equal(log.text[i], text);
+    }
+    nng_msg *reply = NULL; /* the held one is answered now: dropped, no callback */
+    assert_int_equal(actor_call(a, echo_msg("release"), &reply, 5000, &err), 0);
+    nng_msg_free(reply);
+    for (int i = 41; i < 45; i++)
+        assert_int_equal(
+            actor_client_call_async(c, echo_msg("hold"), 10000, async_cb, &refs[i], &err), 0);
+    uint64_t deadline = echo_now_ms() + 5000;
+    while (atomic_load(&st->n_held_pub) < 4 && echo_now_ms() < deadline)
+        usleep(1000);
+    actor_client_close(c);
+    assert_int_equal(atomic_load(&log.done), 45);
+    assert_int_equal(atomic_load(&log.closed), 4);
+    assert_int_equal(atomic_load(&log.timedout), 1);
+    actor_destroy(a);
+    free(st);
+}
+
 /* Child mode: serve an echo actor on url until told "stop". */
 static int serve(const char *url)
 {
@@ -300,6 +403,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_same_actor_three_transports),
         cmocka_unit_test(test_busy_and_unreachable),
         cmocka_unit_test(test_oversized_request),
+        cmocka_unit_test(test_async_reuse_over_ipc),
         cmocka_unit_test(test_forked_child_ipc),
     };
     return cmocka_run_group_tests_name("actors-net", tests, group_setup, group_teardown);
