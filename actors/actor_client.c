@@ -364,13 +364,24 @@ static int future_start(actor_client *c, nng_msg *req, uint8_t kind, int timeout
         return dp_err_set(err, DP_EINVAL,
                           "actor call: client and request required, timeout_ms > 0");
     }
+    if (nng_msg_insert(req, &kind, 1) != 0) {
+        nng_msg_free(req);
+        return dp_err_set(err, DP_ENOMEM, "actor call to %s: out of memory", c->url);
+    }
     if (cb != NULL) {
+        /* Counted before anything is opened, so a shutdown that finds no
+         * callback pending has no call left to wait for. */
         pthread_mutex_lock(&c->calls.mu);
+        if (c->calls.closing) {
+            pthread_mutex_unlock(&c->calls.mu);
+            nng_msg_free(req);
+            return dp_err_set(err, DP_ECLOSED, "actor at %s: client closed", c->url);
+        }
+        c->calls.callbacks++;
         actor_future *f = c->idle_async;
-        if (f != NULL && !c->calls.closing && nng_msg_insert(req, &kind, 1) == 0) {
+        if (f != NULL) {
             c->idle_async = f->next_idle;
             c->n_idle_async--;
-            c->calls.callbacks++;
             pthread_mutex_unlock(&c->calls.mu);
             future_send(f, req, timeout_ms, cb, cb_arg);
             *out = f;
@@ -379,29 +390,25 @@ static int future_start(actor_client *c, nng_msg *req, uint8_t kind, int timeout
         pthread_mutex_unlock(&c->calls.mu);
     }
     actor_future *f = calloc(1, sizeof *f);
-    if (f == NULL || (f->url = strdup(c->url)) == NULL || nng_msg_insert(req, &kind, 1) != 0) {
-        if (f != NULL) {
-            free(f->url);
-        }
-        free(f);
-        nng_msg_free(req);
-        return dp_err_set(err, DP_ENOMEM, "actor call to %s: out of memory", c->url);
-    }
-    f->client = c;
-    int rv = nng_aio_alloc(&f->aio, future_cb, f);
-    if (rv == 0 && (rv = nng_ctx_open(&f->ctx, c->sock)) != 0) {
-        nng_aio_free(f->aio);
+    int rv = NNG_ENOMEM;
+    if (f != NULL && (f->url = strdup(c->url)) != NULL) {
+        f->client = c;
+        rv = nng_aio_alloc(&f->aio, future_cb, f);
+        if (rv == 0 && (rv = nng_ctx_open(&f->ctx, c->sock)) != 0)
+            nng_aio_free(f->aio);
     }
     if (rv != 0) {
-        free(f->url);
+        if (f != NULL)
+            free(f->url);
         free(f);
         nng_msg_free(req);
+        if (cb != NULL) {
+            pthread_mutex_lock(&c->calls.mu);
+            if (--c->calls.callbacks == 0)
+                pthread_cond_broadcast(&c->calls.idle);
+            pthread_mutex_unlock(&c->calls.mu);
+        }
         return dp_err_set(err, map_nng(rv), "actor call to %s: %s", c->url, nng_strerror(rv));
-    }
-    if (cb != NULL) {
-        pthread_mutex_lock(&c->calls.mu);
-        c->calls.callbacks++;
-        pthread_mutex_unlock(&c->calls.mu);
     }
     pthread_mutex_init(&f->mu, NULL);
     pthread_cond_init(&f->cv, NULL);

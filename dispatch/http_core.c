@@ -205,7 +205,10 @@ void http_take_reply(http_req *r)
     }
     if (reply != NULL)
         nng_msg_free(reply);
-    (void)pending; /* forwarded or parked: suspended again; else answered here */
+    /* Not pending but suspended: a step that suspended and then failed at
+     * once (http_park while stopping) set its answer: send it. */
+    if (!pending)
+        http_resume(r);
 }
 
 int http_forward(http_req *r, dp_msg *m, http_reply_fn on_reply)
