@@ -106,6 +106,19 @@ struct actor {
     actor_ctx ctx; /* touched by the actor thread only */
 };
 
+/* Under mu: queues msg for the actor thread (slot: the held request's
+ * slot index, or ACTOR_ONE_WAY), counted against the mailbox, and wakes
+ * the thread. The caller checked that the mailbox has room. */
+static inline void actor_queue_push_locked(actor *a, nng_msg *msg, uint32_t slot)
+{
+    a->queue[(a->q_head + a->q_len) % a->mailbox] = (actor_item){msg, slot};
+    a->q_len++;
+    a->held++;
+    if (a->held > a->stats.max_held)
+        a->stats.max_held = a->held;
+    pthread_cond_broadcast(&a->cond);
+}
+
 /* Monotonic milliseconds. */
 uint64_t actor_now_ms(void);
 

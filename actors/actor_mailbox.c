@@ -114,16 +114,8 @@ static void slot_cb_recv(actor *a, actor_slot *s, int rv)
         a->stats.rejected++;
     } else {
         nng_msg_trim(m, 1);
-        actor_item *it = &a->queue[(a->q_head + a->q_len) % a->mailbox];
-        a->q_len++;
-        a->held++;
-        if (a->held > a->stats.max_held) {
-            a->stats.max_held = a->held;
-        }
-        it->msg = m;
-        pthread_cond_broadcast(&a->cond);
         if (kind == ACTOR_FRAME_CALL) {
-            it->slot = (uint32_t)(s - a->slots);
+            actor_queue_push_locked(a, m, (uint32_t)(s - a->slots));
             s->gen++;
             s->state = SLOT_HELD;
             pthread_mutex_unlock(&a->mu);
@@ -131,7 +123,7 @@ static void slot_cb_recv(actor *a, actor_slot *s, int rv)
         }
         /* One-way: the item owns the message now; ack at once so that the
          * slot is free again. The held count still bounds the queue. */
-        it->slot = ACTOR_ONE_WAY;
+        actor_queue_push_locked(a, m, ACTOR_ONE_WAY);
         m = NULL;
     }
     s->state = SLOT_SEND;
@@ -254,12 +246,7 @@ int actor_mailbox_push(actor *a, nng_msg *msg, dp_err *err)
         return dp_err_set(err, DP_EFULL, "actor %s: mailbox full", a->name);
     }
     /* The same queue entry the inproc listener makes for a one-way frame. */
-    a->queue[(a->q_head + a->q_len) % a->mailbox] = (actor_item){msg, ACTOR_ONE_WAY};
-    a->q_len++;
-    a->held++;
-    if (a->held > a->stats.max_held)
-        a->stats.max_held = a->held;
-    pthread_cond_broadcast(&a->cond);
+    actor_queue_push_locked(a, msg, ACTOR_ONE_WAY);
     pthread_mutex_unlock(&a->mu);
     return DP_OK;
 }

@@ -42,17 +42,13 @@ void event_sinks_remove(event_sink_fn fn, void *arg)
     pthread_mutex_unlock(&sinks_mu);
 }
 
-size_t event_sinks_deliver(const char *name, const dp_msg_event *evs, size_t n)
+void event_sinks_deliver(const char *name, const dp_msg_event *evs, size_t n)
 {
-    size_t called = 0;
     if (name == NULL || name[0] == '\0' || n == 0)
-        return 0;
+        return;
     pthread_mutex_lock(&sinks_mu);
     for (size_t i = 0; i < EVENT_SINKS_MAX; i++)
-        if (sinks[i].fn != NULL && strcmp(sinks[i].name, name) == 0) {
+        if (sinks[i].fn != NULL && strcmp(sinks[i].name, name) == 0)
             sinks[i].fn(sinks[i].arg, evs, n);
-            called++;
-        }
     pthread_mutex_unlock(&sinks_mu);
-    return called;
 }

@@ -19,15 +19,15 @@
 typedef void (*event_sink_fn)(void *arg, const dp_msg_event *evs, size_t n);
 
 /* Registers fn(arg) for the events published under name (copied). 0, or
- * DP_ENOMEM / DP_EFULL (more than EVENT_SINKS_MAX sinks in the process). */
+ * DP_EINVAL (no function, or a name too long) / DP_EFULL (more than
+ * EVENT_SINKS_MAX sinks in the process). */
 #define EVENT_SINKS_MAX 16
 int event_sinks_add(const char *name, event_sink_fn fn, void *arg, dp_err *err);
 
 /* Unregisters fn(arg); no-op when it is not registered. */
 void event_sinks_remove(event_sink_fn fn, void *arg);
 
-/* Calls every sink registered under name with evs[0..n). Returns how many
- * sinks it called. */
-size_t event_sinks_deliver(const char *name, const dp_msg_event *evs, size_t n);
+/* Calls every sink registered under name with evs[0..n). */
+void event_sinks_deliver(const char *name, const dp_msg_event *evs, size_t n);
 
 #endif

@@ -425,12 +425,15 @@ int http_park(http_req *r, uint32_t ms, int (*again)(http_req *r))
     return 1;
 }
 
-void http_wake_parked(http_server *s, const char *job_id)
+void http_wake_parked(http_server *s, const dp_msg_event *evs, size_t n)
 {
     pthread_mutex_lock(&s->mu);
     for (http_req *r = s->parked; r != NULL; r = r->park_next)
-        if (strcmp(r->id, job_id) == 0)
-            nng_aio_cancel(r->timer); /* its callback asks again now */
+        for (size_t i = 0; i < n; i++)
+            if (strcmp(r->id, evs[i].job_id) == 0) {
+                nng_aio_cancel(r->timer); /* its callback asks again now */
+                break;
+            }
     pthread_mutex_unlock(&s->mu);
 }
 

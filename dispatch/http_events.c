@@ -47,7 +47,6 @@ struct http_hub {
     size_t head, count;
     http_stream *streams;
     int stopping;
-    int subscribed; /* an event sink (event_sinks.h) */
     nng_aio *ping;
     http_server *srv; /* its long-polls are woken by events */
 };
@@ -107,25 +106,21 @@ static int render_frame(hub_event *e)
     return e->frame != NULL ? 0 : -1;
 }
 
-static void add_event(http_hub *h, const dp_msg_event *ev)
+/* Keeps ev in the ring (hub locked); 1 when it was new. */
+static int add_event_locked(http_hub *h, const dp_msg_event *ev)
 {
     uint64_t id = 0;
     /* events without a global id (Redis could not take them) reach the
      * watchers but cannot be resumed: not kept here */
     if (ev->eid == NULL || rq_event_id_parse(ev->eid, &id) != 0)
-        return;
-    pthread_mutex_lock(&h->mu);
-    if (id <= h->last_id) { /* seen already (a repeated XADD): never twice, never back */
-        pthread_mutex_unlock(&h->mu);
-        return;
-    }
+        return 0;
+    if (id <= h->last_id) /* seen already (a repeated XADD): never twice, never back */
+        return 0;
     hub_event *e = &h->ring[(h->head + h->count) % HTTP_SSE_RING];
     if (h->count == HTTP_SSE_RING) /* the oldest goes */
         e = &h->ring[h->head];
-    if (keep_fields(e, ev) != 0) {
-        pthread_mutex_unlock(&h->mu);
-        return;
-    }
+    if (keep_fields(e, ev) != 0)
+        return 0;
     if (h->count == HTTP_SSE_RING) {
         h->floor = e->id;
         h->head = (h->head + 1) % HTTP_SSE_RING;
@@ -138,19 +133,23 @@ static void add_event(http_hub *h, const dp_msg_event *ev)
     e->verdict = ev->verdict;
     e->attempt = ev->attempt;
     h->count++;
-    wake_all(h);
-    pthread_mutex_unlock(&h->mu);
+    return 1;
 }
 
 /* The publisher's events, on its thread (event_sinks.h): kept for the
- * streams, and the long-polls waiting on their jobs woken. */
+ * streams, which are woken once per batch, and the long-polls waiting on
+ * their jobs woken. */
 static void on_events(void *arg, const dp_msg_event *evs, size_t n)
 {
     http_hub *h = arg;
-    for (size_t i = 0; i < n; i++) {
-        add_event(h, &evs[i]);
-        http_wake_parked(h->srv, evs[i].job_id);
-    }
+    int added = 0;
+    pthread_mutex_lock(&h->mu);
+    for (size_t i = 0; i < n; i++)
+        added |= add_event_locked(h, &evs[i]);
+    if (added)
+        wake_all(h);
+    pthread_mutex_unlock(&h->mu);
+    http_wake_parked(h->srv, evs, n);
 }
 
 static void on_ping(void *arg)
@@ -181,7 +180,6 @@ http_hub *http_hub_start(const char *events_url, http_server *srv, dp_err *err)
     h->floor = h->last_id = ((uint64_t)wall.tv_sec * 1000 + (uint64_t)wall.tv_nsec / 1000000) << 20;
     int rv = event_sinks_add(events_url, on_events, h, err);
     if (rv == DP_OK) {
-        h->subscribed = 1;
         if ((rv = nng_aio_alloc(&h->ping, on_ping, h)) == 0)
             nng_sleep_aio(HTTP_SSE_PING_MS, h->ping);
         else
@@ -199,9 +197,7 @@ void http_hub_quiesce(http_hub *h)
 {
     if (h == NULL)
         return;
-    if (h->subscribed)
-        event_sinks_remove(on_events, h); /* no call in progress after this */
-    h->subscribed = 0;
+    event_sinks_remove(on_events, h); /* no call in progress after this */
     if (h->ping != NULL)
         nng_aio_stop(h->ping);
     pthread_mutex_lock(&h->mu);

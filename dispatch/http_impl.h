@@ -189,8 +189,8 @@ void http_resume(http_req *r);
 /* Releases everything r holds. */
 void http_req_free(http_req *r);
 
-/* A state change of job_id: parked requests about it ask again now. */
-void http_wake_parked(http_server *s, const char *job_id);
+/* State changes (evs[0..n)): parked requests about their jobs ask again now. */
+void http_wake_parked(http_server *s, const dp_msg_event *evs, size_t n);
 
 /* Stop: every parked request answered 503 and resumed (before the daemon stops). */
 void http_unpark_all(http_server *s);
