@@ -2,8 +2,9 @@
  * rq API (no dispatchd, no PostgreSQL), so a million pending jobs loads in
  * seconds.
  *
- *   bench_rq depth DEPTH [LEASES]  lease cost with DEPTH jobs pending
- *                                  (LEASES capped at DEPTH/20)
+ *   bench_rq depth DEPTH [LEASES]  lease cost with DEPTH jobs pending: LEASES
+ *                                  lease calls in 20 rounds (at most DEPTH/20
+ *                                  per round), the queue topped up between
  *   bench_rq sweep LEASED          reclaim cost of one lost runner holding LEASED
  *
  * DISPATCH_REDIS_URL must be set. Each run uses its own key prefix and deletes
@@ -116,15 +117,29 @@ static void brq_register(rq_conn *c, char runner[DP_ID_MAX])
         brq_die("register", &err);
 }
 
-/* Lease-one + complete-one cycles, like a runner slot does, with DEPTH pending.
- * At most DEPTH/20 leases per loop (two loops), so the queue stays within 10%
- * of DEPTH while it is measured. */
+/* Server-side EVALSHA usec per call since the last CONFIG RESETSTAT. */
+static double brq_usec_per_call(redisContext *raw)
+{
+    double usec, calls;
+    brq_evalsha_stats(raw, &usec, &calls);
+    return calls > 0 ? usec / calls : 0;
+}
+
+/* Lease cost with DEPTH pending, in ROUNDS rounds of K = min(LEASES / ROUNDS,
+ * DEPTH / 20) jobs: K lease-one + complete-one cycles (as a runner slot does),
+ * then K lease-only calls, each phase timed by Redis (EVALSHA usec since a
+ * CONFIG RESETSTAT). Between rounds, outside the timed phases, the leased jobs
+ * are completed and K*2 new jobs top the queue up, so every round starts at
+ * DEPTH pending with nothing leased: every depth gets the same number of
+ * samples and the same leased sets, and only the depth differs (one pass of
+ * DEPTH/20 leases had 20x fewer samples at 10k than at 1M, and a leased set
+ * 20x larger at 1M). Figures are medians over rounds. */
 static int brq_depth(const char *url, size_t depth, size_t leases)
 {
-    if (leases > depth / 20)
-        leases = depth / 20;
-    if (leases == 0)
-        brq_die("depth", NULL);
+    enum { ROUNDS = 20 };
+    size_t k = leases / ROUNDS < depth / 20 ? leases / ROUNDS : depth / 20;
+    if (k == 0)
+        brq_die("depth: fewer than 20 leases or a depth under 20", NULL);
     redisContext *raw;
     rq_conn *c = brq_connect(url, 600000, &raw);
     double t0 = brq_now();
@@ -132,40 +147,50 @@ static int brq_depth(const char *url, size_t depth, size_t leases)
     double fill_s = brq_now() - t0;
     char runner[DP_ID_MAX];
     brq_register(c, runner);
-    double *wall = calloc(leases, sizeof *wall);
+    double *wall = calloc(k * ROUNDS, sizeof *wall), lc[ROUNDS], lo[ROUNDS];
+    rq_lease *held = calloc(k, sizeof *held);
     dp_err err = {0};
-    brq_cmd(raw, "CONFIG RESETSTAT");
-    for (size_t i = 0; i < leases; i++) {
-        rq_lease l;
-        size_t n = 0;
-        double s = brq_now();
-        if (rq_lease_claim(c, runner, 1, NULL, &l, &n, &err) != DP_OK || n != 1)
-            brq_die("lease", &err);
-        wall[i] = (brq_now() - s) * 1e6;
-        if (rq_lease_complete(c, runner, l.job_id, l.attempt, &err) != DP_OK)
-            brq_die("complete", &err);
-        rq_leases_free(&l, 1);
+    for (int r = 0; r < ROUNDS; r++) {
+        brq_cmd(raw, "CONFIG RESETSTAT");
+        for (size_t i = 0; i < k; i++) {
+            rq_lease l;
+            size_t n = 0;
+            double s = brq_now();
+            if (rq_lease_claim(c, runner, 1, NULL, &l, &n, &err) != DP_OK || n != 1)
+                brq_die("lease", &err);
+            wall[(size_t)r * k + i] = (brq_now() - s) * 1e6;
+            if (rq_lease_complete(c, runner, l.job_id, l.attempt, &err) != DP_OK)
+                brq_die("complete", &err);
+            rq_leases_free(&l, 1);
+        }
+        lc[r] = brq_usec_per_call(raw) * 2; /* a lease and a complete per job */
+        brq_cmd(raw, "CONFIG RESETSTAT");
+        for (size_t i = 0; i < k; i++) {
+            size_t n = 0;
+            if (rq_lease_claim(c, runner, 1, NULL, &held[i], &n, &err) != DP_OK || n != 1)
+                brq_die("lease", &err);
+        }
+        lo[r] = brq_usec_per_call(raw);
+        for (size_t i = 0; i < k; i++) {
+            if (rq_lease_complete(c, runner, held[i].job_id, held[i].attempt, &err) != DP_OK)
+                brq_die("complete", &err);
+            rq_leases_free(&held[i], 1);
+        }
+        char stem[16];
+        snprintf(stem, sizeof stem, "t%d", r);
+        brq_fill(c, 2 * k, stem);
     }
-    double usec, calls;
-    brq_evalsha_stats(raw, &usec, &calls);
-    /* Lease and complete alternate: time only the lease share separately below. */
-    brq_cmd(raw, "CONFIG RESETSTAT");
-    for (size_t i = 0; i < leases; i++) {
-        rq_lease l;
-        size_t n = 0;
-        if (rq_lease_claim(c, runner, 1, NULL, &l, &n, &err) != DP_OK || n != 1)
-            brq_die("lease", &err);
-        rq_leases_free(&l, 1);
-    }
-    double lusec, lcalls;
-    brq_evalsha_stats(raw, &lusec, &lcalls);
-    qsort(wall, leases, sizeof *wall, brq_cmp);
+    qsort(wall, k * ROUNDS, sizeof *wall, brq_cmp);
+    qsort(lc, ROUNDS, sizeof *lc, brq_cmp);
+    qsort(lo, ROUNDS, sizeof *lo, brq_cmp);
     printf("{\"depth\": %zu, \"fill_s\": %.2f, \"fill_jobs_per_s\": %.0f, \"leases\": %zu, "
-           "\"lease_wall_us_median\": %.1f, \"lease_wall_us_p99\": %.1f, "
+           "\"rounds\": %d, \"lease_wall_us_median\": %.1f, \"lease_wall_us_p99\": %.1f, "
            "\"lease_redis_us_per_call\": %.2f, \"lease_complete_redis_us_per_job\": %.2f}\n",
-           depth, fill_s, (double)depth / fill_s, leases, wall[leases / 2], wall[leases * 99 / 100],
-           lcalls > 0 ? lusec / lcalls : 0, (double)usec / (double)leases);
+           depth, fill_s, (double)depth / fill_s, k * ROUNDS * 2, (int)ROUNDS, wall[k * ROUNDS / 2],
+           wall[k * ROUNDS * 99 / 100], (lo[ROUNDS / 2 - 1] + lo[ROUNDS / 2]) / 2,
+           (lc[ROUNDS / 2 - 1] + lc[ROUNDS / 2]) / 2);
     free(wall);
+    free(held);
     rq_close(c);
     redisFree(raw);
     return 0;
