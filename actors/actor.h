@@ -172,6 +172,12 @@ int actor_call(actor *a, nng_msg *req, nng_msg **reply, int timeout_ms, dp_err *
  * timeout_ms is unused (nothing waits). Safe from any thread, including a's. */
 int actor_send(actor *a, nng_msg *msg, int timeout_ms, dp_err *err);
 
+/* One-way msg (consumed) into the mailbox of the live actor of this process
+ * whose inproc URL (actor_url index 0) is url, found in the registry, so an
+ * actor that stopped or was destroyed meanwhile is never touched:
+ * DP_ENOTFOUND when there is none, else as actor_send. */
+int actor_send_local(const char *url, nng_msg *msg, dp_err *err);
+
 /* The client actor_call uses for a (created on first use, owned by a, closed
  * by actor_destroy). NULL + DP_ECLOSED once a is stopping. */
 actor_client *actor_shared_client(actor *a, dp_err *err);

@@ -548,6 +548,15 @@ int actor_client_send(actor_client *c, nng_msg *msg, int timeout_ms, dp_err *err
     return rc;
 }
 
+int actor_send_local(const char *url, nng_msg *msg, dp_err *err)
+{
+    int rc = actor_registry_with(url, push_one_way, &(one_way_args){msg, err});
+    if (rc != ACTOR_NOT_LOCAL)
+        return rc;
+    nng_msg_free(msg);
+    return dp_err_set(err, DP_ENOTFOUND, "no live actor at %s", url);
+}
+
 int actor_call_url(const char *url, nng_msg *req, nng_msg **reply, int timeout_ms, dp_err *err)
 {
     *reply = NULL;

@@ -10,6 +10,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "dispatch/outcome_box.h"
 #include "dispatch/qset.h"
 #include "dispatch/redis/rq.h"
 
@@ -48,7 +49,12 @@ typedef struct {
     dp_hist *m_lease;       /* dispatch_lease_duration_seconds */
     int64_t last_seen_ms;   /* the leaser's last tick or message (stall detection) */
     int64_t fence_until_ms; /* after a stall: nothing claims before this */
+    outcome_box outcomes;   /* early results' outcomes for their runners' next answers */
 } leaser_state;
+
+/* An outcome no answer took this long is dropped (its runner has sent the
+ * result again long before: FEEDER_AWAIT_MS). */
+#define LEASER_OUTCOME_TTL_MS 60000
 
 /* A stall of this replica (SIGSTOP, a starved thread) longer than this... */
 #define LEASER_STALL_MS 2000
@@ -135,18 +141,34 @@ static size_t leaser_claim(leaser_state *s, const char *runner_id, uint32_t max_
     return n;
 }
 
+/* A `completed_leased` answer: the jobs of r (borrowed; none when r is
+ * NULL) and every outcome decided so far for runner_id's early results
+ * (outcome_box.h), which leave the box with it. */
+static void answer_batch(leaser_state *s, fwd_origin origin, uint64_t id, const dp_msg *r,
+                         const char *runner_id)
+{
+    dp_msg c = {.type = DP_MSG_COMPLETED_LEASED, .id = id};
+    if (r != NULL) {
+        c.completed_leased.jobs = r->leased.jobs;
+        c.completed_leased.n_jobs = r->leased.n_jobs;
+    }
+    dp_result_outcome *outs = NULL;
+    size_t n = outcome_box_take(&s->outcomes, runner_id, DP_MSG_MAX_RESULTS, &outs);
+    c.completed_leased.outcomes = outs;
+    c.completed_leased.n_outcomes = n;
+    fwd_reply(origin, &c);
+    outcome_box_free_outcomes(outs, n);
+}
+
 /* The answer: `leased`, or for a complete_lease (batch) `completed_leased`
  * with the same jobs (borrowed from r). */
-static void answer_jobs(fwd_origin origin, const dp_msg *r, int batch)
+static void answer_jobs(leaser_state *s, fwd_origin origin, const dp_msg *r, int batch,
+                        const char *runner_id)
 {
-    if (!batch) {
+    if (!batch)
         fwd_reply(origin, r);
-        return;
-    }
-    dp_msg c = {.type = DP_MSG_COMPLETED_LEASED, .id = r->id};
-    c.completed_leased.jobs = r->leased.jobs;
-    c.completed_leased.n_jobs = r->leased.n_jobs;
-    fwd_reply(origin, &c);
+    else
+        answer_batch(s, origin, r->id, r, runner_id);
 }
 
 /* Claims for one request; returns the number of jobs answered (0: nothing
@@ -171,7 +193,7 @@ static int try_lease(leaser_state *s, fwd_origin origin, uint64_t id, const char
         return -1;
     }
     if (n > 0) {
-        answer_jobs(origin, &r, batch);
+        answer_jobs(s, origin, &r, batch, runner_id);
         dp_hist_observe(s->m_lease,
                         dp_metrics_now() - t0); /* claim to reply, for leases with jobs */
     }
@@ -342,6 +364,13 @@ static void handle_lease(void *state, actor_ctx *ctx, fwd_origin origin, dp_msg 
         qset_free(&p.queues);
         return;
     }
+    /* Outcomes wait for this runner: they go now, in an answer without
+     * jobs, rather than when the long-poll ends (the runner asks again). */
+    if (batch && outcome_box_has(&s->outcomes, l->runner_id)) {
+        answer_batch(s, origin, m->id, NULL, l->runner_id);
+        qset_free(&p.queues);
+        return;
+    }
     if (l->wait_ms == 0) {
         answer_none(&p, "empty");
         return;
@@ -412,6 +441,16 @@ static void on_complete_lease(void *state, actor_ctx *ctx, fwd_origin o, dp_msg 
     size_t n = 0;
     if (rc == DP_OK && cl->max_jobs > 0 && dp_now_ms() >= s->fence_until_ms)
         n = leaser_claim(s, cl->runner_id, cl->max_jobs, cl->request_id, &r, &leases);
+    /* Early: the runner has its jobs (and the outcomes decided so far) now;
+     * the reporter sends these results' outcomes here (on_outcomes) for a
+     * later answer. A runner unknown here waits for its conflicts instead. */
+    int early = cl->early && rc == DP_OK;
+    if (early) {
+        answer_batch(s, o, m->id, &r, cl->runner_id);
+        dp_msg_free(&r);
+        r = (dp_msg){.type = DP_MSG_LEASED, .id = m->id};
+    }
+    cl->early = early;
     /* The lease events buffered so far go to the reporter ahead of these
      * results: a job leased by an earlier message (answered while events
      * were held for the tick) may be among them, and its lease mark must
@@ -423,6 +462,7 @@ static void on_complete_lease(void *state, actor_ctx *ctx, fwd_origin o, dp_msg 
     f.lease_for.req = o.req;
     f.lease_for.reply_id = m->id;
     f.lease_for.lease = *cl; /* borrowed for the encoding */
+    f.lease_for.back = early ? (char *)actor_url(actor_ctx_actor(ctx), 0) : NULL;
     f.lease_for.answer.jobs = r.leased.jobs;
     f.lease_for.answer.n_jobs = r.leased.n_jobs;
     nng_msg *msg = fwd_internal(&f, &err);
@@ -437,6 +477,34 @@ static void on_complete_lease(void *state, actor_ctx *ctx, fwd_origin o, dp_msg 
 
 /* From the waker (queue ids that became non-empty, or none: a new queue,
  * look at everything) or the registrar (released jobs). */
+/* From the reporter: the outcomes of a runner's early results. They wait in
+ * the box for its next answer; a long-poll of that runner parked here is
+ * answered with them now. */
+static void on_outcomes(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
+{
+    leaser_state *s = state;
+    (void)o;
+    note_idle(s, ctx);
+    dp_msg_outcomes *oc = &m->outcomes;
+    dp_err err = {0};
+    if (outcome_box_add(&s->outcomes, oc->runner_id, oc->outcomes, oc->n_outcomes, dp_now_ms(),
+                        &err) != DP_OK)
+        dp_log(DP_LOG_WARN, "outcomes_dropped", "runner_id", oc->runner_id, "error", err.msg,
+               (char *)NULL); /* the runner sends those results again */
+    size_t keep = 0;
+    for (size_t i = 0; i < s->n_parked; i++) {
+        parked_lease *p = &s->parked[i];
+        if (p->batch && strcmp(p->runner_id, oc->runner_id) == 0 &&
+            outcome_box_has(&s->outcomes, p->runner_id)) {
+            answer_batch(s, p->origin, p->id, NULL, p->runner_id);
+            qset_free(&p->queues);
+            continue;
+        }
+        s->parked[keep++] = *p;
+    }
+    s->n_parked = keep;
+}
+
 static void on_wake(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
 {
     (void)o;
@@ -514,6 +582,7 @@ static void leaser_tick(void *state, actor_ctx *ctx)
     check_stall(s);
     int64_t now = dp_now_ms();
     flush_events(s);
+    outcome_box_expire(&s->outcomes, now - LEASER_OUTCOME_TTL_MS);
     size_t keep = 0;
     for (size_t i = 0; i < s->n_parked; i++) {
         if (s->parked[i].deadline_ms <= now)
@@ -569,6 +638,7 @@ static void leaser_stop(void *state, actor_ctx *ctx)
         answer_none(&s->parked[i], DP_MSG_REASON_SHUTTING_DOWN);
     flush_events(s);
     event_buffer_free(&s->events);
+    outcome_box_free(&s->outcomes);
     free(s->parked);
     rq_close(s->rq);
     auth_cache_free(s->auth);
@@ -586,6 +656,7 @@ static const dd_route leaser_routes[] = {
     {DP_MSG_COMPLETE_LEASE, DD_FROM_RUNNER, 0, on_complete_lease},
     {DP_MSG_WAKE, DD_INTERNAL, 0, on_wake},
     {DP_MSG_DRAIN, DD_INTERNAL, 0, on_drain},
+    {DP_MSG_OUTCOMES, DD_INTERNAL, 0, on_outcomes},
 };
 
 const dd_actor_def leaser_actor = {

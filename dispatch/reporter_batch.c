@@ -19,9 +19,32 @@
 
 struct reporter_group {
     fwd_origin origin;
-    size_t pending; /* results without an outcome yet */
-    dp_msg reply;   /* completed_leased: one outcome per result, then the jobs (owned) */
+    size_t pending;     /* results without an outcome yet */
+    dp_msg reply;       /* completed_leased: one outcome per result, then the jobs (owned) */
+    char *early_runner; /* an early message (answered by the leaser): its runner */
+    char *back;         /* ...and the leaser's inproc URL, where its outcomes go */
 };
+
+/* Every outcome of an early message goes to the leaser, which hands them
+ * to the runner in its next answer (leaser.c, on_outcomes). A send that
+ * fails (the leaser stopped) loses nothing: the runner sends those results
+ * again. */
+static void outcomes_to_leaser(reporter_group *g)
+{
+    dp_msg m = {.type = DP_MSG_OUTCOMES};
+    m.outcomes.runner_id = g->early_runner;
+    m.outcomes.outcomes = g->reply.completed_leased.outcomes;
+    m.outcomes.n_outcomes = g->reply.completed_leased.n_outcomes;
+    dp_err err = {0};
+    nng_msg *msg = fwd_internal(&m, &err);
+    if (msg == NULL || actor_send_local(g->back, msg, &err) != DP_OK)
+        dp_log(DP_LOG_WARN, "outcomes_not_passed", "runner_id", g->early_runner, "error", err.msg,
+               (char *)NULL);
+    dp_msg_free(&g->reply);
+    free(g->early_runner);
+    free(g->back);
+    free(g);
+}
 
 static void group_outcome(reporter_group *g, uint32_t slot, const char *outcome,
                           const char *message)
@@ -32,6 +55,10 @@ static void group_outcome(reporter_group *g, uint32_t slot, const char *outcome,
         o->message = strdup(message);
     if (--g->pending > 0)
         return;
+    if (g->early_runner != NULL) {
+        outcomes_to_leaser(g);
+        return;
+    }
     fwd_reply_take(g->origin, &g->reply); /* an outcome lost to ENOMEM: the runner resends */
     free(g);
 }
@@ -64,11 +91,11 @@ void reporter_answer(reporter_state *s, pending_complete *p, dp_msg *r)
 void reporter_answer_error(reporter_state *s, pending_complete *p, const char *code,
                            const char *message)
 {
+    (void)s;
     if (p->group == NULL) {
         fwd_reply_error(p->origin, p->id, code, message);
         return;
     }
-    (void)s;
     group_outcome(p->group, p->slot, DP_OUTCOME_RETRY, message);
 }
 
@@ -88,6 +115,17 @@ reporter_group *reporter_group_open(reporter_state *s, dp_msg *m)
     }
     g->origin = runner;
     g->pending = n;
+    if (lf->lease.early && lf->back != NULL && n > 0) {
+        g->early_runner = strdup(lf->lease.runner_id);
+        g->back = strdup(lf->back);
+        if (g->early_runner == NULL || g->back == NULL) {
+            free(g->early_runner);
+            free(g->back);
+            free(g);
+            free(outs);
+            return NULL; /* out of memory: the runner sends these results again */
+        }
+    }
     g->reply.type = DP_MSG_COMPLETED_LEASED;
     g->reply.id = lf->reply_id;
     g->reply.completed_leased.outcomes = outs;

@@ -99,6 +99,9 @@ typedef enum {
     /* (dispatchd) reporter -> leaser: a complete_lease's results are answered,
      * now its lease; the leaser answers the runner with both */
     DP_MSG_LEASE_FOR,
+    /* (dispatchd) reporter -> leaser: the outcomes of an early complete_lease's
+     * results, for that runner's next answer */
+    DP_MSG_OUTCOMES,
     DP_MSG_TYPE_COUNT
 } dp_msg_type;
 
@@ -364,6 +367,15 @@ typedef struct {
     uint32_t max_jobs; /* 0..DP_MSG_MAX_LEASE; 0: results only, no new work */
     uint32_t wait_ms;  /* long-poll bound of the lease part; results never wait */
     char *request_id;  /* with max_jobs > 0: lets a retried lease be recognised */
+    /* The runner takes the answer before its results' outcomes: the leaser
+     * answers at once with the jobs (and the outcomes decided so far for
+     * this runner, of earlier messages); these results' outcomes come in a
+     * later answer to the same runner. The runner keeps each result until
+     * an outcome for it (by job and attempt) arrives, and sends it again
+     * after a bound, a failover or on stop; a repeat is acked without a
+     * second record. Without it every outcome of the message is in its
+     * answer, which waits for their commit. */
+    bool early;
 } dp_msg_complete_lease;
 
 /* The outcome of one result, item by item in the order of the request. */
@@ -379,7 +391,10 @@ typedef struct {
 } dp_result_outcome;
 
 typedef struct {
-    dp_result_outcome *outcomes; /* exactly one per result of the request */
+    /* one per result of the request; for an early request (and for a
+     * lease), the outcomes decided so far of the runner's earlier early
+     * requests instead, matched by job and attempt */
+    dp_result_outcome *outcomes;
     size_t n_outcomes;
     dp_leased_job *jobs; /* the new work, 0..max_jobs of the request */
     size_t n_jobs;
@@ -394,7 +409,16 @@ typedef struct {
     uint64_t reply_id;              /* the runner's request id, echoed */
     dp_msg_complete_lease lease;    /* without results */
     dp_msg_completed_leased answer; /* the outcomes so far; no jobs */
+    char *back;                     /* early: the leaser's inproc URL, where the outcomes go */
 } dp_msg_lease_for;
+
+/* outcomes (in-process, reporter -> leaser): the outcomes of an early
+ * complete_lease's results, kept by the leaser for the runner's next answer. */
+typedef struct {
+    char *runner_id;
+    dp_result_outcome *outcomes; /* 1..DP_MSG_MAX_RESULTS */
+    size_t n_outcomes;
+} dp_msg_outcomes;
 
 /* One message. Set `type` and the matching union member; list_runners and
  * queue have no body. */
@@ -440,6 +464,7 @@ typedef struct {
         dp_msg_complete_lease complete_lease;
         dp_msg_completed_leased completed_leased;
         dp_msg_lease_for lease_for;
+        dp_msg_outcomes outcomes;
     };
 } dp_msg;
 

@@ -407,6 +407,7 @@ static const dp_field complete_lease_fields[] = {
     F_SCALAR("max", DP_F_U32, dp_msg_complete_lease, max_jobs),
     F_SCALAR("wait", DP_F_U32, dp_msg_complete_lease, wait_ms),
     F_ID("req", dp_msg_complete_lease, request_id),
+    F_SCALAR("early", DP_F_BOOL, dp_msg_complete_lease, early),
 };
 static const dp_schema complete_lease_schema =
     SCHEMA(complete_lease, dp_msg_complete_lease, complete_lease_fields);
@@ -433,8 +434,15 @@ static const dp_field lease_for_fields[] = {
     F_SCALAR("id", DP_F_U64, dp_msg_lease_for, reply_id),
     F_OBJ("lease", dp_msg_lease_for, lease, &complete_lease_schema),
     F_OBJ("ans", dp_msg_lease_for, answer, &completed_leased_schema),
+    F_STR("back", dp_msg_lease_for, back, DP_MSG_MAX_URL),
 };
 static const dp_schema lease_for_schema = SCHEMA(lease_for, dp_msg_lease_for, lease_for_fields);
+
+static const dp_field outcomes_fields[] = {
+    F_ID("rid", dp_msg_outcomes, runner_id),
+    F_ARR("outs", dp_msg_outcomes, outcomes, n_outcomes, DP_MSG_MAX_RESULTS, &outcome_schema),
+};
+static const dp_schema outcomes_schema = SCHEMA(outcomes, dp_msg_outcomes, outcomes_fields);
 
 static const dp_schema empty_schema = {"empty", 0, NULL, 0};
 
@@ -487,6 +495,7 @@ static const struct {
     [DP_MSG_STOPPING] = {"stopping", &empty_schema},
     [DP_MSG_LEAVE] = {"leave", &empty_schema},
     [DP_MSG_LEASE_FOR] = {"lease_for", &lease_for_schema},
+    [DP_MSG_OUTCOMES] = {"outcomes", &outcomes_schema},
 };
 
 const char *dp_msg_type_name(dp_msg_type t)

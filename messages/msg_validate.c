@@ -105,12 +105,12 @@ static int validate_complete_lease(const dp_msg_complete_lease *c, dp_err *err)
     return DP_OK;
 }
 
-static int validate_completed_leased(const dp_msg_completed_leased *c, dp_err *err)
+static int validate_outcomes(const dp_result_outcome *outs, size_t n, const char *name, dp_err *err)
 {
-    for (size_t i = 0; i < c->n_outcomes; i++) {
-        const dp_result_outcome *o = &c->outcomes[i];
+    for (size_t i = 0; i < n; i++) {
+        const dp_result_outcome *o = &outs[i];
         char what[64];
-        snprintf(what, sizeof what, "completed_leased.outs[%zu]", i);
+        snprintf(what, sizeof what, "%s.outs[%zu]", name, i);
         int rc = required(err, o->job_id, what, "jid");
         if (rc == DP_OK)
             rc = required(err, o->outcome, what, "o");
@@ -124,6 +124,14 @@ static int validate_completed_leased(const dp_msg_completed_leased *c, dp_err *e
                               "%s.o: '%.40s' is not ack, conflict, not_found or retry", what,
                               o->outcome);
     }
+    return DP_OK;
+}
+
+static int validate_completed_leased(const dp_msg_completed_leased *c, dp_err *err)
+{
+    int rc = validate_outcomes(c->outcomes, c->n_outcomes, "completed_leased", err);
+    if (rc != DP_OK)
+        return rc;
     dp_msg_leased l = {c->jobs, c->n_jobs};
     return validate_leased(&l, err);
 }
@@ -245,6 +253,11 @@ static int validate_body(const dp_msg *m, dp_err *err)
         return validate_complete_lease(&m->complete_lease, err);
     case DP_MSG_COMPLETED_LEASED:
         return validate_completed_leased(&m->completed_leased, err);
+    case DP_MSG_OUTCOMES:
+        if (m->outcomes.runner_id == NULL || m->outcomes.n_outcomes == 0)
+            return dp_err_set(err, DP_EINVAL, "outcomes: a runner id and 1..%d outcomes required",
+                              DP_MSG_MAX_RESULTS);
+        return validate_outcomes(m->outcomes.outcomes, m->outcomes.n_outcomes, "outcomes", err);
     case DP_MSG_EVENTS:
         for (size_t i = 0; i < m->events.n_events; i++)
             if (m->events.events[i].job_id == NULL)

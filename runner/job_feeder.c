@@ -16,6 +16,7 @@ typedef struct {
     uint64_t id; /* the envelope id its answer carries; 0: unused entry */
     uint32_t max_jobs;
     bool parked;         /* no results: it may wait the whole long-poll */
+    bool early;          /* answered before its results' outcomes (msg.h) */
     int64_t sent_ms;     /* for the probe of a quiet replica */
     int64_t give_up_ms;  /* no answer by then: it was lost (see feeder_tick) */
     char request_id[48]; /* with max_jobs > 0 */
@@ -115,6 +116,8 @@ static int send_call(feeder_state *s, size_t max_results, uint32_t want)
     memset(c, 0, sizeof *c);
     c->max_jobs = want;
     c->parked = max_results == 0;
+    /* A stopping runner wants every outcome in the answers it waits for. */
+    c->early = !atomic_load(s->cfg.stopping);
     if (want > 0 && s->retry_request_id[0] != '\0')
         snprintf(c->request_id, sizeof c->request_id, "%s", s->retry_request_id);
     else if (want > 0)
@@ -144,6 +147,7 @@ static int send_call(feeder_state *s, size_t max_results, uint32_t want)
         cl->max_jobs = want;
         cl->wait_ms = c->parked ? s->cfg.lease_wait_ms : 0;
         cl->request_id = want > 0 ? c->request_id : NULL;
+        cl->early = c->early;
         rc = runner_link_call_async(&s->link, s->url, &req, timeout, s->self, &c->target, &err);
         if (rc == DP_OK) {
             c->id = req.id;
@@ -177,7 +181,10 @@ static void feeder_pump(feeder_state *s)
         return;
     size_t waiting = feeder_held_waiting(&s->held);
     uint32_t want = s->n_free - s->n_asked;
-    if (atomic_load(s->cfg.stopping) || s->held.n >= held_cap(s))
+    /* Results awaiting their outcome do not count: they are recorded or
+     * about to be, and only later answers (which these leases bring) carry
+     * their outcomes; the await bound sends them again, and then they do. */
+    if (atomic_load(s->cfg.stopping) || s->held.n - feeder_held_awaiting(&s->held) >= held_cap(s))
         want = 0;
     if (want > DP_MSG_MAX_LEASE)
         want = DP_MSG_MAX_LEASE;
@@ -196,17 +203,10 @@ static void feeder_pump(feeder_state *s)
         busy += !s->calls[i].parked;
     if (busy > 0 && (waiting + want) * FEEDER_MAX_CALLS < (size_t)s->cfg.slots * busy)
         return;
-    /* A message with results is answered after their commit. When no call
-     * in flight brings work (every slot was busy, as with one slot), the
-     * lease goes first on its own, so the next job does not wait for that
-     * commit; under load calls in flight ask for work and the lease rides
-     * with the next results. */
-    if (waiting > 0 && want > 0 && s->n_asked == 0 && !parked_in_flight &&
-        s->n_calls + 2 <= FEEDER_MAX_CALLS) {
-        if (send_call(s, 0, want) != DP_OK)
-            return;
-        want = 0;
-    }
+    /* The results and the lease go together: an early call is answered
+     * before the results' commit, so the next job never waits for it (one
+     * round trip per job at one slot, where a lease sent on its own beside
+     * the results took two). */
     send_call(s, waiting, want);
 }
 
@@ -246,9 +246,14 @@ static void on_answer(feeder_state *s, dp_msg *m)
     if (m->type == DP_MSG_COMPLETED_LEASED) {
         dp_msg_completed_leased *a = &m->completed_leased;
         bool retry = false;
+        /* by job and attempt: an early call's answer carries the outcomes
+         * of earlier calls' results */
         for (size_t k = 0; k < a->n_outcomes; k++)
-            retry |= feeder_held_outcome(&s->held, c.id, &a->outcomes[k]) == 0;
-        feeder_held_unsend(&s->held, c.id); /* any result it did not answer goes again */
+            retry |= feeder_held_decided(&s->held, &a->outcomes[k]) == 0;
+        if (c.early) /* their outcomes come in a later answer */
+            feeder_held_await(&s->held, c.id, dp_now_ms());
+        else /* any result it did not answer goes again */
+            feeder_held_unsend(&s->held, c.id);
         if (retry)
             backoff(s, "result_retry", "the dispatcher could not record a result yet");
         else
@@ -341,6 +346,10 @@ static void feeder_tick(void *state, actor_ctx *ctx)
                                    &s->calls[i].target))
                 break; /* the link closed: every call on it is answered as failed */
     }
+    /* An outcome that never came (the replica restarted or the runner moved
+     * to another): the result goes again, and a repeat is acked. Stopping:
+     * every one goes again in a call that waits for its outcome. */
+    feeder_held_unawait(&s->held, atomic_load(s->cfg.stopping) ? INT64_MAX : now - FEEDER_AWAIT_MS);
     feeder_pump(s);
     warn_slow_results(s, now);
     check_flush(s);
@@ -372,6 +381,7 @@ static int feeder_handle(void *state, actor_ctx *ctx, nng_msg *msg, nng_msg **re
                 actor_reply(s->self, s->flush_req, NULL, NULL);
             s->flush_req = actor_ctx_request(ctx);
             s->flush_until_ms = dp_now_ms() + FEEDER_FLUSH_MS;
+            feeder_held_unawait(&s->held, INT64_MAX); /* sent again, answered after commit */
             ret = ACTOR_DEFER;
         } else {
             on_answer(s, &m);

@@ -9,7 +9,9 @@
  * the last one travelled: the batch is sized by load, never by a timer.
  * Answers come back into its mailbox (runner_link_call_async): each
  * outcome forgets its result (ack, conflict, not_found) or sends it again
- * (retry); new jobs go to idle executors (`leased` with one job). Results
+ * (retry); new jobs go to idle executors (`leased` with one job). Calls are
+ * early (msg.h) unless the runner is stopping: answered before the
+ * results' commit, their outcomes come in later answers. Results
  * are kept until an outcome forgets them (runner/job_feeder_held.h) and
  * resent after a failed call or a failover. With no result to send and
  * idle slots it keeps one long-poll lease waiting. Its tick (100 ms) only
@@ -33,6 +35,11 @@
  * at most once per FEEDER_SLOW_WARN_EVERY_MS. */
 #define FEEDER_SLOW_RESULT_MS 5000
 #define FEEDER_SLOW_WARN_EVERY_MS 30000
+/* A result sent early whose outcome no answer brought this long is sent
+ * again (its outcome was lost with a replica, or went to another one):
+ * well above a group commit under load, so a slow commit is not recorded
+ * twice over. */
+#define FEEDER_AWAIT_MS 10000
 
 typedef struct {
     const char *dispatch_url;

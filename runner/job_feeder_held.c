@@ -3,6 +3,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,6 +35,14 @@ size_t feeder_held_waiting(const feeder_held *h)
     size_t k = 0;
     for (size_t i = 0; i < h->n; i++)
         k += h->v[i].call == 0;
+    return k;
+}
+
+size_t feeder_held_awaiting(const feeder_held *h)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < h->n; i++)
+        k += h->v[i].call == FEEDER_HELD_AWAITING;
     return k;
 }
 
@@ -69,24 +78,63 @@ static void forget(feeder_held *h, size_t i)
     h->n--;
 }
 
+/* ack / conflict / not_found forget result i (1); retry puts it back to
+ * waiting (0). */
+static int apply(feeder_held *h, size_t i, const dp_result_outcome *o)
+{
+    dp_job_result *r = &h->v[i].item.result;
+    if (strcmp(o->outcome, DP_OUTCOME_RETRY) == 0) {
+        h->v[i].call = 0;
+        return 0;
+    }
+    if (strcmp(o->outcome, DP_OUTCOME_ACK) != 0)
+        dp_log(DP_LOG_WARN, "result_dropped", "job_id", r->job_id, "reason", o->outcome, "error",
+               o->message ? o->message : "", (char *)NULL);
+    forget(h, i);
+    return 1;
+}
+
+static int same_result(const dp_job_result *r, const dp_result_outcome *o)
+{
+    return r->attempt == o->attempt && r->job_id != NULL && o->job_id != NULL &&
+           strcmp(r->job_id, o->job_id) == 0;
+}
+
 int feeder_held_outcome(feeder_held *h, uint64_t call, const dp_result_outcome *o)
 {
-    for (size_t i = 0; i < h->n; i++) {
-        dp_job_result *r = &h->v[i].item.result;
-        if (h->v[i].call != call || r->attempt != o->attempt || r->job_id == NULL ||
-            strcmp(r->job_id, o->job_id) != 0)
-            continue;
-        if (strcmp(o->outcome, DP_OUTCOME_RETRY) == 0) {
-            h->v[i].call = 0;
-            return 0;
-        }
-        if (strcmp(o->outcome, DP_OUTCOME_ACK) != 0)
-            dp_log(DP_LOG_WARN, "result_dropped", "job_id", r->job_id, "reason", o->outcome,
-                   "error", o->message ? o->message : "", (char *)NULL);
-        forget(h, i);
-        return 1;
-    }
+    for (size_t i = 0; i < h->n; i++)
+        if (h->v[i].call == call && same_result(&h->v[i].item.result, o))
+            return apply(h, i, o);
     return -1;
+}
+
+int feeder_held_decided(feeder_held *h, const dp_result_outcome *o)
+{
+    for (size_t i = 0; i < h->n; i++)
+        if (same_result(&h->v[i].item.result, o))
+            return apply(h, i, o);
+    return -1;
+}
+
+void feeder_held_await(feeder_held *h, uint64_t call, int64_t now_ms)
+{
+    for (size_t i = 0; i < h->n; i++)
+        if (h->v[i].call == call) {
+            h->v[i].call = FEEDER_HELD_AWAITING;
+            h->v[i].await_ms = now_ms;
+        }
+}
+
+size_t feeder_held_unawait(feeder_held *h, int64_t cutoff_ms)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < h->n; i++)
+        if (h->v[i].call == FEEDER_HELD_AWAITING &&
+            (cutoff_ms == INT64_MAX || h->v[i].await_ms < cutoff_ms)) {
+            h->v[i].call = 0;
+            k++;
+        }
+    return k;
 }
 
 void feeder_held_free(feeder_held *h)

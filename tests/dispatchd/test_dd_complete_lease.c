@@ -3,8 +3,10 @@
  * attempt), a not_found and a retryable SE, plus a lease, is answered item
  * by item with the new jobs, and each result lands exactly as it would
  * alone; the same message sent again (its answer lost) is answered again
- * and nothing is recorded twice. A result that reaches the reporter while it
- * writes a large submit is recorded before the submit queued behind it. */
+ * and nothing is recorded twice. An early message is answered with its
+ * jobs at once, and its results' outcomes come in the runner's later
+ * answers (a parked lease is answered with them as they are decided). A result that reaches the
+ * reporter while it writes a large submit is recorded before the submit queued behind it. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -406,12 +408,143 @@ static void test_result_not_held_behind_events(void **state)
     assert_int_equal(code, 0);
 }
 
+/* Sends one early complete_lease (results AC, lease of max, no wait) and
+ * returns its answer in *r: completed_leased, whatever its outcomes. */
+static void send_early(actor_client *c, const char *id, const char *token, const item *items,
+                       size_t n, uint32_t max, uint32_t wait_ms, const char *request_id, dp_msg *r)
+{
+    dp_result_item res[8] = {0};
+    for (size_t i = 0; i < n; i++) {
+        res[i].result.job_id = (char *)items[i].job;
+        res[i].result.attempt = items[i].attempt;
+        res[i].result.verdict = DP_VERDICT_AC;
+        res[i].result.score = 100;
+    }
+    dp_msg m = {.type = DP_MSG_COMPLETE_LEASE, .id = 31};
+    m.complete_lease.runner_id = (char *)id;
+    m.complete_lease.runner_token = (char *)token;
+    m.complete_lease.results = res;
+    m.complete_lease.n_results = n;
+    m.complete_lease.max_jobs = max;
+    m.complete_lease.wait_ms = wait_ms;
+    m.complete_lease.request_id = (char *)request_id;
+    m.complete_lease.early = true;
+    assert_int_equal(dd_rpc(c, &m, r, 10000), DP_OK);
+    if (r->type == DP_MSG_ERROR)
+        fail_msg("complete_lease: %s: %s", r->error.code, r->error.message);
+    assert_int_equal(r->type, DP_MSG_COMPLETED_LEASED);
+}
+
+/* The outcome of job (attempt 1) among *got, or NULL. */
+static const char *outcome_of(const dp_result_outcome *got, size_t n, const char *job)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(got[i].job_id, job) == 0 && got[i].attempt == 1)
+            return got[i].outcome;
+    return NULL;
+}
+
+/* Parked leases (nothing is pending) until want outcomes came back, each
+ * answer carrying those decided so far; their outcomes into got[]. A
+ * parked lease is answered when outcomes arrive, so each call returns in
+ * milliseconds; the 5 s wait is only the bound of a broken build. */
+static size_t collect_outcomes(actor_client *rc, const char *id, const char *tok, size_t want,
+                               dp_result_outcome *got)
+{
+    size_t n = 0;
+    for (int call = 0; call < 10 && n < want; call++) {
+        dp_msg r;
+        send_early(rc, id, tok, NULL, 0, 1, 5000, "q-collect", &r);
+        assert_int_equal(r.completed_leased.n_jobs, 0);
+        for (size_t i = 0; i < r.completed_leased.n_outcomes && n < 8; i++) {
+            got[n] = r.completed_leased.outcomes[i];
+            got[n].job_id = strdup(got[n].job_id);
+            got[n].outcome = strdup(got[n].outcome);
+            got[n].message = NULL;
+            n++;
+        }
+        dp_msg_free(&r);
+    }
+    return n;
+}
+
+static void free_outcomes(dp_result_outcome *got, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(got[i].job_id);
+        free(got[i].outcome);
+    }
+}
+
+static void test_early_answer_then_outcomes(void **state)
+{
+    (void)state;
+    dd_daemon dd;
+    dd_init(&dd, NULL, NULL);
+    dd_start(&dd);
+    actor_client *rc = dd_client(dd.runner_url), *admin = dd_client(dd.admin_url);
+    char id[DP_ID_MAX], tok[65], jobs[3][DP_ID_MAX], ids[3][DP_ID_MAX];
+    uint32_t att[3];
+    size_t n = 0;
+    dd_register(rc, "runner-early", id, tok);
+    dd_submit(admin, 3, jobs);
+    assert_int_equal(dd_lease(rc, id, tok, 2, 0, ids, att, &n), DP_MSG_LEASED);
+    assert_int_equal(n, 2);
+    char y[DP_ID_MAX], w[DP_ID_MAX];
+    snprintf(y, sizeof y, "%s", ids[0]);
+    snprintf(w, sizeof w, "%s", ids[1]);
+
+    /* Y done and an unknown job's result, with a lease of 1: the third job
+     * comes back at once, before either result is recorded or refused. */
+    const char *unknown = "j-00000000000000000000000000000000";
+    item first[2] = {{y, 1, 0}, {unknown, 1, 0}};
+    dp_msg r;
+    send_early(rc, id, tok, first, 2, 1, 0, "q-early-1", &r);
+    assert_int_equal(r.completed_leased.n_jobs, 1);
+    char v[DP_ID_MAX];
+    snprintf(v, sizeof v, "%s", r.completed_leased.jobs[0].job_id);
+    /* answered before the results reached the reporter: no outcome of
+     * this message can be in it (and no earlier one waits) */
+    assert_int_equal(r.completed_leased.n_outcomes, 0);
+    dp_msg_free(&r);
+    dp_result_outcome got[8];
+    size_t n_got = collect_outcomes(rc, id, tok, 2, got);
+    assert_int_equal(n_got, 2);
+    assert_string_equal(outcome_of(got, n_got, y), DP_OUTCOME_ACK);
+    assert_string_equal(outcome_of(got, n_got, unknown), DP_OUTCOME_NOT_FOUND);
+    free_outcomes(got, n_got);
+    assert_int_equal(dd_sql_long(&dd, "SELECT count(*) FROM jobs WHERE state = 'completed'"), 1);
+
+    /* Y again (its outcome lost with an answer) with W and V: Y is acked
+     * and recorded once, W and V land. */
+    item second[3] = {{y, 1, 0}, {w, 1, 0}, {v, 1, 0}};
+    send_early(rc, id, tok, second, 3, 0, 0, NULL, &r);
+    assert_int_equal(r.completed_leased.n_jobs, 0);
+    assert_int_equal(r.completed_leased.n_outcomes, 0);
+    dp_msg_free(&r);
+    n_got = collect_outcomes(rc, id, tok, 3, got);
+    assert_int_equal(n_got, 3);
+    for (size_t i = 0; i < n_got; i++)
+        assert_string_equal(got[i].outcome, DP_OUTCOME_ACK);
+    free_outcomes(got, n_got);
+    assert_int_equal(dd_sql_long(&dd, "SELECT count(*) FROM jobs WHERE state = 'completed'"), 3);
+    assert_int_equal(dd_sql_long(&dd, "SELECT count(*) FROM job_history WHERE state = 'completed'"),
+                     3);
+
+    actor_client_close(rc);
+    actor_client_close(admin);
+    int code = dd_stop(&dd);
+    dd_fini(&dd);
+    assert_int_equal(code, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_batch_item_by_item_and_resend),
         cmocka_unit_test(test_result_not_held_behind_submit),
         cmocka_unit_test(test_result_not_held_behind_events),
+        cmocka_unit_test(test_early_answer_then_outcomes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

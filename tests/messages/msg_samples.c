@@ -362,6 +362,7 @@ void msg_sample(dp_msg_type t, dp_msg *m)
         m->complete_lease.max_jobs = 3;
         m->complete_lease.wait_ms = 30000;
         m->complete_lease.request_id = msg_xstrdup("q-1");
+        m->complete_lease.early = true;
         break;
     case DP_MSG_COMPLETED_LEASED: {
         static const char *const outs[] = {"ack", "conflict", "not_found", "retry"};
@@ -393,6 +394,18 @@ void msg_sample(dp_msg_type t, dp_msg *m)
         m->lease_for.lease = a.complete_lease;
         m->lease_for.answer = b.completed_leased;
         m->type = DP_MSG_LEASE_FOR;
+        break;
+    }
+    case DP_MSG_OUTCOMES: {
+        dp_msg b;
+        msg_sample(DP_MSG_COMPLETED_LEASED, &b);
+        m->outcomes.runner_id = msg_xstrdup("r-1");
+        m->outcomes.outcomes = b.completed_leased.outcomes; /* moved; the job is freed */
+        m->outcomes.n_outcomes = b.completed_leased.n_outcomes;
+        b.completed_leased.outcomes = NULL;
+        b.completed_leased.n_outcomes = 0;
+        dp_msg_free(&b);
+        m->type = DP_MSG_OUTCOMES;
         break;
     }
     default: /* list_runners, queue, wake, stopping, leave: no body */

@@ -1,6 +1,8 @@
 /* Unit tests for the job feeder's held results (runner/job_feeder_held.c):
  * a result stays held, and is sent again, until an outcome forgets it; the
- * oldest one's age is what results_unacknowledged reports. */
+ * oldest one's age is what results_unacknowledged reports; a result sent
+ * early awaits an outcome that any later answer may carry, by job and
+ * attempt, and goes again after the await bound. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -88,11 +90,58 @@ static void test_free_releases_what_is_held(void **state)
     assert_int_equal(h.n, 0);
 }
 
+static int decided(feeder_held *h, const char *job_id, uint32_t attempt, const char *what)
+{
+    dp_result_outcome o = {.job_id = (char *)job_id, .attempt = attempt, .outcome = (char *)what};
+    return feeder_held_decided(h, &o);
+}
+
+static void test_awaiting_until_a_later_answer(void **state)
+{
+    (void)state;
+    feeder_held h = {0};
+    hold(&h, "j-a", 1);
+    hold(&h, "j-b", 1);
+    hold(&h, "j-c", 3);
+    feeder_held_mark(&h, 2, 5); /* j-a and j-b go in early call 5 */
+    feeder_held_await(&h, 5, 1000);
+    assert_int_equal(feeder_held_awaiting(&h), 2);
+    assert_int_equal(feeder_held_waiting(&h), 1); /* not sent again meanwhile */
+    dp_result_item out[4];
+    assert_int_equal(feeder_held_peek(&h, out, 4), 1);
+    assert_string_equal(out[0].result.job_id, "j-c");
+
+    /* any answer: matched by job and attempt, not by call */
+    assert_int_equal(decided(&h, "j-b", 2, DP_OUTCOME_ACK), -1);
+    assert_int_equal(decided(&h, "j-b", 1, DP_OUTCOME_ACK), 1);
+    assert_int_equal(feeder_held_awaiting(&h), 1);
+    /* retry: back to waiting */
+    assert_int_equal(decided(&h, "j-a", 1, DP_OUTCOME_RETRY), 0);
+    assert_int_equal(feeder_held_awaiting(&h), 0);
+    assert_int_equal(feeder_held_waiting(&h), 2);
+
+    /* the bound: only those awaiting since before the cutoff go again */
+    feeder_held_mark(&h, 1, 6);
+    feeder_held_await(&h, 6, 1000);
+    feeder_held_mark(&h, 1, 7);
+    feeder_held_await(&h, 7, 3000);
+    assert_int_equal(feeder_held_awaiting(&h), 2);
+    assert_int_equal(feeder_held_unawait(&h, 2000), 1);
+    assert_int_equal(feeder_held_waiting(&h), 1);
+    assert_int_equal(feeder_held_unawait(&h, INT64_MAX), 1); /* stopping: all */
+    assert_int_equal(feeder_held_waiting(&h), 2);
+    /* an outcome for a result waiting to go again still forgets it */
+    assert_int_equal(decided(&h, "j-c", 3, DP_OUTCOME_NOT_FOUND), 1);
+    assert_int_equal(h.n, 1);
+    feeder_held_free(&h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_held_until_an_outcome_forgets_it),
         cmocka_unit_test(test_free_releases_what_is_held),
+        cmocka_unit_test(test_awaiting_until_a_later_answer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
