@@ -265,6 +265,10 @@ static void serve_parked(leaser_state *s, const qset *wake, int refresh)
             answer_none(p, "timeout"); /* frees its queues */
             continue;
         }
+        if (p->max_jobs == 0) { /* an outcomes poll claims nothing */
+            s->parked[keep++] = *p;
+            continue;
+        }
         if (refresh || !p->queues_read)
             p->queues_read = read_queues(s, p->runner_id, &p->queues);
         int relevant;
@@ -350,23 +354,30 @@ static void handle_lease(void *state, actor_ctx *ctx, fwd_origin origin, dp_msg 
     int64_t now = dp_now_ms();
     int fenced = now < s->fence_until_ms;
     int first = s->n_parked == 0;
-    if (!first) {
+    if (!first && l->max_jobs > 0) {
         p.queues_read = read_queues(s, l->runner_id, &p.queues);
         first = p.queues_read;
         for (size_t i = 0; first && i < s->n_parked; i++)
             if (!s->parked[i].queues_read || qset_overlaps(&p.queues, &s->parked[i].queues, NULL))
                 first = 0;
     }
-    int n = first && !fenced
+    int n = first && !fenced && l->max_jobs > 0
                 ? try_lease(s, origin, m->id, l->runner_id, l->max_jobs, l->request_id, batch)
                 : 0;
     if (n != 0) {
         qset_free(&p.queues);
         return;
     }
-    /* Outcomes wait for this runner: they go now, in an answer without
-     * jobs, rather than when the long-poll ends (the runner asks again). */
-    if (batch && outcome_box_has(&s->outcomes, l->runner_id)) {
+    /* Outcomes wait for this runner: they go now rather than when the
+     * long-poll ends (the runner asks again), after a claim for the request
+     * (out of line if need be: a retried request id must get the jobs it
+     * holds, or they would wait leased to a live runner that forgot it). */
+    if (batch && !fenced && outcome_box_has(&s->outcomes, l->runner_id)) {
+        if (!first && l->max_jobs > 0 &&
+            try_lease(s, origin, m->id, l->runner_id, l->max_jobs, l->request_id, batch) != 0) {
+            qset_free(&p.queues);
+            return;
+        }
         answer_batch(s, origin, m->id, NULL, l->runner_id);
         qset_free(&p.queues);
         return;
@@ -381,6 +392,10 @@ static void handle_lease(void *state, actor_ctx *ctx, fwd_origin origin, dp_msg 
         p.deadline_ms = s->fence_until_ms; /* maybe stale: never claims (check_stall) */
     snprintf(p.runner_id, sizeof p.runner_id, "%s", l->runner_id);
     snprintf(p.request_id, sizeof p.request_id, "%s", l->request_id ? l->request_id : "");
+    if (l->max_jobs == 0) { /* an outcomes poll: answered by on_outcomes, or at its deadline */
+        park(s, &p);
+        return;
+    }
     if (!p.queues_read)
         p.queues_read = read_queues(s, l->runner_id, &p.queues);
     qset mine = {0};
@@ -466,10 +481,14 @@ static void on_complete_lease(void *state, actor_ctx *ctx, fwd_origin o, dp_msg 
     f.lease_for.answer.jobs = r.leased.jobs;
     f.lease_for.answer.n_jobs = r.leased.n_jobs;
     nng_msg *msg = fwd_internal(&f, &err);
-    if (msg == NULL || actor_send(s->cfg.reporter, msg, 5000, &err) != DP_OK)
-        /* the jobs stay leased to it: the runner resends, the request id
-         * gives it the same jobs again */
-        fwd_reply_error(o, m->id, DP_MSG_ERR_UNAVAILABLE, err.msg);
+    if (msg == NULL || actor_send(s->cfg.reporter, msg, 5000, &err) != DP_OK) {
+        if (early) /* answered already: the runner sends them again after its await bound */
+            dp_log(DP_LOG_WARN, "results_not_passed", "runner_id", cl->runner_id, "error", err.msg,
+                   (char *)NULL);
+        else /* the jobs stay leased to it: the runner resends, the request id
+              * gives it the same jobs again */
+            fwd_reply_error(o, m->id, DP_MSG_ERR_UNAVAILABLE, err.msg);
+    }
     dp_msg_free(&r);
     rq_leases_free(leases, n);
     free(leases);
@@ -487,16 +506,20 @@ static void on_outcomes(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
     note_idle(s, ctx);
     dp_msg_outcomes *oc = &m->outcomes;
     dp_err err = {0};
-    if (outcome_box_add(&s->outcomes, oc->runner_id, oc->outcomes, oc->n_outcomes, dp_now_ms(),
-                        &err) != DP_OK)
+    int64_t now = dp_now_ms();
+    if (outcome_box_add(&s->outcomes, oc->runner_id, oc->outcomes, oc->n_outcomes, now, &err) !=
+        DP_OK)
         dp_log(DP_LOG_WARN, "outcomes_dropped", "runner_id", oc->runner_id, "error", err.msg,
                (char *)NULL); /* the runner sends those results again */
     size_t keep = 0;
     for (size_t i = 0; i < s->n_parked; i++) {
         parked_lease *p = &s->parked[i];
-        if (p->batch && strcmp(p->runner_id, oc->runner_id) == 0 &&
+        if (p->batch && now >= s->fence_until_ms && strcmp(p->runner_id, oc->runner_id) == 0 &&
             outcome_box_has(&s->outcomes, p->runner_id)) {
-            answer_batch(s, p->origin, p->id, NULL, p->runner_id);
+            /* its claim first (with the outcomes if it gets jobs): see handle_lease */
+            if (p->max_jobs == 0 || try_lease(s, p->origin, p->id, p->runner_id, p->max_jobs,
+                                              p->request_id, p->batch) == 0)
+                answer_batch(s, p->origin, p->id, NULL, p->runner_id);
             qset_free(&p->queues);
             continue;
         }

@@ -33,10 +33,12 @@ int outcome_box_add(outcome_box *b, const char *runner_id, dp_result_outcome *ou
                     int64_t now_ms, dp_err *err)
 {
     for (size_t i = 0; i < n; i++) {
-        if (b->n == OUTCOME_BOX_MAX) { /* the oldest goes: its runner resends */
-            clear_outcome(&b->v[0].outcome);
-            memmove(&b->v[0], &b->v[1], (b->n - 1) * sizeof *b->v);
-            b->n--;
+        if (b->n == OUTCOME_BOX_MAX) { /* the oldest quarter goes: their runners resend */
+            size_t drop = OUTCOME_BOX_MAX / 4;
+            for (size_t k = 0; k < drop; k++)
+                clear_outcome(&b->v[k].outcome);
+            memmove(&b->v[0], &b->v[drop], (b->n - drop) * sizeof *b->v);
+            b->n -= drop;
         }
         if (b->n == b->cap) {
             size_t cap = b->cap ? b->cap * 2 : 64;

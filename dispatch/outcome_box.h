@@ -1,7 +1,7 @@
 /* The decided outcomes of early complete_lease results (messages/msg.h),
  * kept by the leaser until their runner's next answer carries them. Part
  * of the leaser actor: only its thread touches an outcome_box. Bounded:
- * at most OUTCOME_BOX_MAX outcomes (a full box drops its oldest) and none
+ * at most OUTCOME_BOX_MAX outcomes (a full box drops its oldest quarter) and none
  * older than what outcome_box_expire is given; a dropped outcome costs
  * nothing but a resend (the runner sends a result whose outcome never came
  * again after FEEDER_AWAIT_MS, and a repeat is acked without a second

@@ -88,8 +88,11 @@ static int validate_complete_lease(const dp_msg_complete_lease *c, dp_err *err)
     if (c->max_jobs > DP_MSG_MAX_LEASE)
         return dp_err_set(err, DP_EINVAL, "complete_lease.max: %u jobs, must be 0..%d", c->max_jobs,
                           DP_MSG_MAX_LEASE);
-    if (c->max_jobs == 0 && c->n_results == 0)
-        return dp_err_set(err, DP_EINVAL, "complete_lease: neither results nor a lease");
+    /* an early runner's outcomes poll (nothing to send, no free slot,
+     * results awaiting their outcomes) asks for nothing but waits */
+    if (c->max_jobs == 0 && c->n_results == 0 && !(c->early && c->wait_ms > 0))
+        return dp_err_set(err, DP_EINVAL,
+                          "complete_lease: neither results nor a lease (nor an early wait)");
     for (size_t i = 0; i < c->n_results; i++) {
         char what[64];
         snprintf(what, sizeof what, "complete_lease.res[%zu].res", i);

@@ -130,6 +130,10 @@ static int send_call(feeder_state *s, size_t max_results, uint32_t want)
     }
     int timeout =
         c->parked ? (int)s->cfg.lease_wait_ms + RUNNER_CALL_SLACK_MS : RUNNER_COMPLETE_TIMEOUT_MS;
+    if (runner_link_stale(s->link, s->url))
+        /* moving to another replica: outcomes waiting in the old one's
+         * leaser may never come; the results go again (a repeat is acked) */
+        feeder_held_unawait(&s->held, INT64_MAX);
     if (runner_link_stale(s->link, s->url) && s->n_calls > 0) {
         runner_link_close(&s->old_link); /* a second move: those calls end now */
         s->old_link = s->link;
@@ -181,18 +185,34 @@ static void feeder_pump(feeder_state *s)
         return;
     size_t waiting = feeder_held_waiting(&s->held);
     uint32_t want = s->n_free - s->n_asked;
-    /* Results awaiting their outcome do not count: they are recorded or
-     * about to be, and only later answers (which these leases bring) carry
-     * their outcomes; the await bound sends them again, and then they do. */
-    if (atomic_load(s->cfg.stopping) || s->held.n - feeder_held_awaiting(&s->held) >= held_cap(s))
+    /* Results awaiting an early message's outcome have their own, larger
+     * bound: recorded or about to be, they are many only when the commits
+     * lag (their outcomes then come in a burst), and a dispatcher that
+     * cannot record at all still stops this runner's leases. */
+    size_t awaiting = feeder_held_awaiting(&s->held);
+    if (atomic_load(s->cfg.stopping) || s->held.n - awaiting >= held_cap(s) ||
+        awaiting >= FEEDER_AWAIT_CAP_FACTOR * held_cap(s))
         want = 0;
     if (want > DP_MSG_MAX_LEASE)
         want = DP_MSG_MAX_LEASE;
     bool parked_in_flight = false;
     for (size_t i = 0; i < s->n_calls; i++)
         parked_in_flight |= s->calls[i].parked;
-    if (waiting == 0 && (want == 0 || parked_in_flight))
+    if (waiting == 0 && (want == 0 || parked_in_flight)) {
+        /* Outcomes come only in answers: with results awaiting theirs for
+         * FEEDER_POLL_AFTER_MS and no call in flight (every slot busy, or
+         * the held cap reached), a long-poll that asks for nothing brings
+         * them as they are decided, instead of the await bound sending the
+         * results again. Not at once: the next message of a slot that
+         * finishes soon brings them without a round trip of its own (one
+         * per job at one slot was the cost of polling at once). No job
+         * waits for this delay; the tick sends the poll. */
+        int64_t since = feeder_held_await_since(&s->held);
+        if (s->n_calls == 0 && !atomic_load(s->cfg.stopping) && awaiting > 0 &&
+            dp_now_ms() - since >= FEEDER_POLL_AFTER_MS)
+            send_call(s, 0, 0);
         return;
+    }
     /* Sized by load: with k calls travelling (long-polls aside), another
      * goes only with a k/FEEDER_MAX_CALLS share of the slots to carry, else
      * what is ready waits for the next answer (a pump, never a timer). One
@@ -311,16 +331,17 @@ static void warn_slow_results(feeder_state *s, int64_t now)
     size_t parked = 0;
     for (size_t i = 0; i < s->n_calls; i++)
         parked += s->calls[i].parked;
-    char age[24], held[24], unsent[24], calls[24], backoff_ms[24];
+    char age[24], held[24], unsent[24], awaiting[24], calls[24], backoff_ms[24];
     snprintf(age, sizeof age, "%lld", (long long)(now - oldest));
     snprintf(held, sizeof held, "%zu", s->held.n);
     snprintf(unsent, sizeof unsent, "%zu", feeder_held_waiting(&s->held));
+    snprintf(awaiting, sizeof awaiting, "%zu", feeder_held_awaiting(&s->held));
     snprintf(calls, sizeof calls, "%zu", s->n_calls - parked);
     snprintf(backoff_ms, sizeof backoff_ms, "%lld",
              (long long)(s->retry_at_ms > now ? s->retry_at_ms - now : 0));
     dp_log(DP_LOG_WARN, "results_unacknowledged", "runner_id", s->runner_id, "oldest_ms", age,
-           "held", held, "unsent", unsent, "calls_in_flight", calls, "backoff_ms", backoff_ms,
-           (char *)NULL);
+           "held", held, "unsent", unsent, "awaiting", awaiting, "calls_in_flight", calls,
+           "backoff_ms", backoff_ms, (char *)NULL);
 }
 
 static void feeder_tick(void *state, actor_ctx *ctx)

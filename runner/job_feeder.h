@@ -40,6 +40,12 @@
  * well above a group commit under load, so a slow commit is not recorded
  * twice over. */
 #define FEEDER_AWAIT_MS 10000
+/* Results awaiting outcomes beyond this many times the held cap (4 x
+ * slots + 64) stop new leases too. */
+#define FEEDER_AWAIT_CAP_FACTOR 8
+/* With results awaiting outcomes this long and no call in flight, a
+ * long-poll asking for no job fetches them (job_feeder.c, feeder_pump). */
+#define FEEDER_POLL_AFTER_MS 200
 
 typedef struct {
     const char *dispatch_url;

@@ -46,6 +46,15 @@ size_t feeder_held_awaiting(const feeder_held *h)
     return k;
 }
 
+int64_t feeder_held_await_since(const feeder_held *h)
+{
+    int64_t since = 0;
+    for (size_t i = 0; i < h->n; i++)
+        if (h->v[i].call == FEEDER_HELD_AWAITING && (since == 0 || h->v[i].await_ms < since))
+            since = h->v[i].await_ms;
+    return since;
+}
+
 size_t feeder_held_peek(const feeder_held *h, dp_result_item *out, size_t max)
 {
     size_t k = 0;

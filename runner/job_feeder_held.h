@@ -43,6 +43,9 @@ size_t feeder_held_waiting(const feeder_held *h);
 /* Results awaiting their outcome (FEEDER_HELD_AWAITING). */
 size_t feeder_held_awaiting(const feeder_held *h);
 
+/* Since when (dp_now_ms) the longest-awaiting result awaits; 0: none. */
+int64_t feeder_held_await_since(const feeder_held *h);
+
 /* Up to max waiting results, oldest first, into out (shallow copies: valid
  * until the next change to h). */
 size_t feeder_held_peek(const feeder_held *h, dp_result_item *out, size_t max);

@@ -444,17 +444,18 @@ static const char *outcome_of(const dp_result_outcome *got, size_t n, const char
     return NULL;
 }
 
-/* Parked leases (nothing is pending) until want outcomes came back, each
- * answer carrying those decided so far; their outcomes into got[]. A
- * parked lease is answered when outcomes arrive, so each call returns in
+/* Parked leases of max jobs (nothing is pending; max 0: the outcomes poll
+ * of a runner whose slots are all busy) until want outcomes came back,
+ * each answer carrying those decided so far; their outcomes into got[]. A
+ * parked call is answered when outcomes arrive, so each returns in
  * milliseconds; the 5 s wait is only the bound of a broken build. */
-static size_t collect_outcomes(actor_client *rc, const char *id, const char *tok, size_t want,
-                               dp_result_outcome *got)
+static size_t collect_outcomes(actor_client *rc, const char *id, const char *tok, uint32_t max,
+                               size_t want, dp_result_outcome *got)
 {
     size_t n = 0;
     for (int call = 0; call < 10 && n < want; call++) {
         dp_msg r;
-        send_early(rc, id, tok, NULL, 0, 1, 5000, "q-collect", &r);
+        send_early(rc, id, tok, NULL, 0, max, 5000, max > 0 ? "q-collect" : NULL, &r);
         assert_int_equal(r.completed_leased.n_jobs, 0);
         for (size_t i = 0; i < r.completed_leased.n_outcomes && n < 8; i++) {
             got[n] = r.completed_leased.outcomes[i];
@@ -508,7 +509,7 @@ static void test_early_answer_then_outcomes(void **state)
     assert_int_equal(r.completed_leased.n_outcomes, 0);
     dp_msg_free(&r);
     dp_result_outcome got[8];
-    size_t n_got = collect_outcomes(rc, id, tok, 2, got);
+    size_t n_got = collect_outcomes(rc, id, tok, 1, 2, got);
     assert_int_equal(n_got, 2);
     assert_string_equal(outcome_of(got, n_got, y), DP_OUTCOME_ACK);
     assert_string_equal(outcome_of(got, n_got, unknown), DP_OUTCOME_NOT_FOUND);
@@ -522,7 +523,7 @@ static void test_early_answer_then_outcomes(void **state)
     assert_int_equal(r.completed_leased.n_jobs, 0);
     assert_int_equal(r.completed_leased.n_outcomes, 0);
     dp_msg_free(&r);
-    n_got = collect_outcomes(rc, id, tok, 3, got);
+    n_got = collect_outcomes(rc, id, tok, 0, 3, got);
     assert_int_equal(n_got, 3);
     for (size_t i = 0; i < n_got; i++)
         assert_string_equal(got[i].outcome, DP_OUTCOME_ACK);

@@ -1,7 +1,7 @@
 /* Unit tests for the leaser's box of early results' outcomes
  * (dispatch/outcome_box.c): each runner takes its own, oldest first and at
  * most as many as asked; expiry drops the old ones; a full box drops its
- * oldest; everything is freed (ASan). */
+ * oldest quarter; everything is freed (ASan). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -58,12 +58,16 @@ static void test_expiry_and_bound(void **state)
     assert_false(outcome_box_has(&b, "r-1"));
     assert_int_equal(outcome_box_expire(&b, 150), 0);
     char job[32];
-    for (int i = 0; i < OUTCOME_BOX_MAX; i++) { /* the last put drops "j-new", the oldest */
+    for (int i = 0; i < OUTCOME_BOX_MAX - 1; i++) {
         snprintf(job, sizeof job, "j-%d", i);
         put(&b, "r-3", job, 300);
     }
     assert_int_equal(b.n, OUTCOME_BOX_MAX);
+    assert_true(outcome_box_has(&b, "r-2"));
+    put(&b, "r-4", "j-last", 400); /* full: the oldest quarter ("j-new" first) goes */
+    assert_int_equal(b.n, OUTCOME_BOX_MAX - OUTCOME_BOX_MAX / 4 + 1);
     assert_false(outcome_box_has(&b, "r-2"));
+    assert_true(outcome_box_has(&b, "r-4"));
     outcome_box_free(&b); /* ASan: nothing leaks */
     assert_int_equal(b.n, 0);
 }

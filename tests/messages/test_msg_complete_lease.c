@@ -53,6 +53,18 @@ static void test_request_rules(void **state)
         &(dp_msg){.type = DP_MSG_COMPLETE_LEASE,
                   .complete_lease = {.runner_id = c->runner_id, .runner_token = c->runner_token}},
         "neither results nor a lease");
+    /* an early runner's outcomes poll asks for nothing but waits; without
+     * the wait (or not early) it asks for nothing at all */
+    refused(&(dp_msg){.type = DP_MSG_COMPLETE_LEASE,
+                      .complete_lease = {.runner_id = c->runner_id,
+                                         .runner_token = c->runner_token,
+                                         .early = true}},
+            "neither results nor a lease");
+    accepted(&(dp_msg){.type = DP_MSG_COMPLETE_LEASE,
+                       .complete_lease = {.runner_id = c->runner_id,
+                                          .runner_token = c->runner_token,
+                                          .wait_ms = 1000,
+                                          .early = true}});
     c->n_results = 0;
     c->max_jobs = max;
     accepted(&m);

@@ -103,8 +103,10 @@ static void test_awaiting_until_a_later_answer(void **state)
     hold(&h, "j-a", 1);
     hold(&h, "j-b", 1);
     hold(&h, "j-c", 3);
+    assert_int_equal(feeder_held_await_since(&h), 0);
     feeder_held_mark(&h, 2, 5); /* j-a and j-b go in early call 5 */
     feeder_held_await(&h, 5, 1000);
+    assert_int_equal(feeder_held_await_since(&h), 1000);
     assert_int_equal(feeder_held_awaiting(&h), 2);
     assert_int_equal(feeder_held_waiting(&h), 1); /* not sent again meanwhile */
     dp_result_item out[4];
@@ -126,6 +128,7 @@ static void test_awaiting_until_a_later_answer(void **state)
     feeder_held_mark(&h, 1, 7);
     feeder_held_await(&h, 7, 3000);
     assert_int_equal(feeder_held_awaiting(&h), 2);
+    assert_int_equal(feeder_held_await_since(&h), 1000); /* the longest-awaiting */
     assert_int_equal(feeder_held_unawait(&h, 2000), 1);
     assert_int_equal(feeder_held_waiting(&h), 1);
     assert_int_equal(feeder_held_unawait(&h, INT64_MAX), 1); /* stopping: all */
