@@ -368,16 +368,12 @@ static void handle_lease(void *state, actor_ctx *ctx, fwd_origin origin, dp_msg 
         qset_free(&p.queues);
         return;
     }
-    /* Outcomes wait for this runner: they go now rather than when the
-     * long-poll ends (the runner asks again), after a claim for the request
-     * (out of line if need be: a retried request id must get the jobs it
-     * holds, or they would wait leased to a live runner that forgot it). */
-    if (batch && !fenced && outcome_box_has(&s->outcomes, l->runner_id)) {
-        if (!first && l->max_jobs > 0 &&
-            try_lease(s, origin, m->id, l->runner_id, l->max_jobs, l->request_id, batch) != 0) {
-            qset_free(&p.queues);
-            return;
-        }
+    /* An outcomes poll whose outcomes wait: answered now. A lease is never
+     * answered with outcomes alone: it would leave the runner without a
+     * long-poll until it asks again (measured: latency up by a third at
+     * 100 jobs/s), and a retried request id must get the jobs it holds.
+     * Its answer with jobs carries them; its runner polls meanwhile. */
+    if (l->max_jobs == 0 && outcome_box_has(&s->outcomes, l->runner_id)) {
         answer_batch(s, origin, m->id, NULL, l->runner_id);
         qset_free(&p.queues);
         return;
@@ -497,7 +493,7 @@ static void on_complete_lease(void *state, actor_ctx *ctx, fwd_origin o, dp_msg 
 /* From the waker (queue ids that became non-empty, or none: a new queue,
  * look at everything) or the registrar (released jobs). */
 /* From the reporter: the outcomes of a runner's early results. They wait in
- * the box for its next answer; a long-poll of that runner parked here is
+ * the box for its next answer; that runner's outcomes poll parked here is
  * answered with them now. */
 static void on_outcomes(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
 {
@@ -506,20 +502,17 @@ static void on_outcomes(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
     note_idle(s, ctx);
     dp_msg_outcomes *oc = &m->outcomes;
     dp_err err = {0};
-    int64_t now = dp_now_ms();
-    if (outcome_box_add(&s->outcomes, oc->runner_id, oc->outcomes, oc->n_outcomes, now, &err) !=
-        DP_OK)
+    if (outcome_box_add(&s->outcomes, oc->runner_id, oc->outcomes, oc->n_outcomes, dp_now_ms(),
+                        &err) != DP_OK)
         dp_log(DP_LOG_WARN, "outcomes_dropped", "runner_id", oc->runner_id, "error", err.msg,
                (char *)NULL); /* the runner sends those results again */
     size_t keep = 0;
     for (size_t i = 0; i < s->n_parked; i++) {
         parked_lease *p = &s->parked[i];
-        if (p->batch && now >= s->fence_until_ms && strcmp(p->runner_id, oc->runner_id) == 0 &&
+        /* only its outcomes poll: a parked lease stays (see handle_lease) */
+        if (p->max_jobs == 0 && strcmp(p->runner_id, oc->runner_id) == 0 &&
             outcome_box_has(&s->outcomes, p->runner_id)) {
-            /* its claim first (with the outcomes if it gets jobs): see handle_lease */
-            if (p->max_jobs == 0 || try_lease(s, p->origin, p->id, p->runner_id, p->max_jobs,
-                                              p->request_id, p->batch) == 0)
-                answer_batch(s, p->origin, p->id, NULL, p->runner_id);
+            answer_batch(s, p->origin, p->id, NULL, p->runner_id);
             qset_free(&p->queues);
             continue;
         }

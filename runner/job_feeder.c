@@ -200,15 +200,19 @@ static void feeder_pump(feeder_state *s)
         parked_in_flight |= s->calls[i].parked;
     if (waiting == 0 && (want == 0 || parked_in_flight)) {
         /* Outcomes come only in answers: with results awaiting theirs for
-         * FEEDER_POLL_AFTER_MS and no call in flight (every slot busy, or
-         * the held cap reached), a long-poll that asks for nothing brings
+         * FEEDER_POLL_AFTER_MS and no call in flight but a parked lease
+         * (which is answered only with jobs: every slot busy, the held cap
+         * reached, or idle slots), a long-poll that asks for nothing brings
          * them as they are decided, instead of the await bound sending the
          * results again. Not at once: the next message of a slot that
          * finishes soon brings them without a round trip of its own (one
          * per job at one slot was the cost of polling at once). No job
          * waits for this delay; the tick sends the poll. */
+        bool answer_coming = false; /* a call that is not a parked lease */
+        for (size_t i = 0; i < s->n_calls; i++)
+            answer_coming |= !s->calls[i].parked || s->calls[i].max_jobs == 0;
         int64_t since = feeder_held_await_since(&s->held);
-        if (s->n_calls == 0 && !atomic_load(s->cfg.stopping) && awaiting > 0 &&
+        if (!answer_coming && !atomic_load(s->cfg.stopping) && awaiting > 0 &&
             dp_now_ms() - since >= FEEDER_POLL_AFTER_MS)
             send_call(s, 0, 0);
         return;
