@@ -97,6 +97,8 @@ size_t outcome_box_expire(outcome_box *b, int64_t cutoff_ms)
     size_t k = 0; /* oldest first: the expired ones are a prefix */
     while (k < b->n && b->v[k].added_ms < cutoff_ms)
         clear_outcome(&b->v[k++].outcome);
+    if (k == 0)
+        return 0; /* also an empty box, whose v may be NULL (memmove would be UB) */
     memmove(&b->v[0], &b->v[k], (b->n - k) * sizeof *b->v);
     b->n -= k;
     return k;
