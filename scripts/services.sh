@@ -74,3 +74,13 @@ svc_stop() {
   [ -n "${SVC_DIR:-}" ] && rm -rf "$SVC_DIR"
   SVC_PG_DATA= SVC_REDIS_PID= SVC_DIR=
 }
+
+# svc_sanitizers ROOT: the sanitizer settings every test run uses (./dev
+# test, scripts/with-services.sh): an ASan or UBSan report halts the
+# process, so a test cannot pass beside one (a UBSan report that only
+# printed once let a subset run pass that ./dev test then failed).
+svc_sanitizers() {
+  export ASAN_OPTIONS=halt_on_error=1:detect_leaks=1:abort_on_error=1
+  export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+  export LSAN_OPTIONS=suppressions=$1/tests/lsan.supp
+}
