@@ -7,7 +7,9 @@
 #   bench/ab.sh BEFORE_ROOT AFTER_ROOT ROUNDS RUN...
 # each ROOT a checkout with a release build/ (meson setup build
 # -Dbuildtype=release -Db_ndebug=if-release); RUN is e2e:RUNNERSxSLOTS:JOBS
-# (submitted in batches of 1,000) or enqueue:JOBS:BATCH (no runners).
+# (submitted in batches of 1,000), enqueue:JOBS:BATCH (no runners) or
+# latency:RUNNERSxSLOTS:RATE (open loop, RATE jobs/s for 5 s, times to the
+# watcher's events).
 # One JSON line per run on stdout.
 set -euo pipefail
 one() { # ROOT KIND RUNNERS SLOTS JOBS BATCH: one run on fresh services
@@ -27,6 +29,9 @@ one() { # ROOT KIND RUNNERS SLOTS JOBS BATCH: one run on fresh services
     x0=$(cpu "$SVC_REDIS_PID"); p0=$(cpu $pgp)
     if [ "$kind" = enqueue ]; then
       out=$("$root/build/bench/bench_load" enqueue "$spec" "$jobs" "$batch")
+    elif [ "$kind" = latency ]; then # jobs: RATE, for 5 s
+      out=$("$root/build/bench/bench_load" latency "$spec" "$jobs" 5)
+      jobs=$((jobs * 5))
     else
       out=$("$root/build/bench/bench_load" e2e "$spec" "$jobs" "$batch" 120)
     fi
@@ -36,7 +41,7 @@ one() { # ROOT KIND RUNNERS SLOTS JOBS BATCH: one run on fresh services
     us() { echo $(( ($2 - $1) * 1000000 / tck / jobs )); }
     echo "{\"run\": $out, \"cpu_us_per_job\": {\"dispatchd\": $(us "$d0" "$d1"), \"runners\": $(us "$r0" "$r1"), \"redis\": $(us "$x0" "$x1"), \"postgres\": $(us "$p0" "$p1")}}" )
 }
-[ $# -ge 4 ] || { sed -n '2,11p' "$0" >&2; exit 64; }
+[ $# -ge 4 ] || { sed -n '2,13p' "$0" >&2; exit 64; }
 before=$1 after=$2 rounds=$3; shift 3
 for round in $(seq 1 "$rounds"); do
   for side in before after; do
@@ -45,6 +50,7 @@ for round in $(seq 1 "$rounds"); do
       IFS=: read -r kind a b <<<"$run"
       case $kind in
       e2e) res=$(one "$root" e2e "${a%x*}" "${a#*x}" "$b" 1000) ;;
+      latency) res=$(one "$root" latency "${a%x*}" "${a#*x}" "$b" 0) ;;
       enqueue) res=$(one "$root" enqueue 0 1 "$a" "$b") ;;
       *) echo "ab.sh: unknown run '$run'" >&2; exit 64 ;;
       esac

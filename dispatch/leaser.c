@@ -490,8 +490,6 @@ static void on_complete_lease(void *state, actor_ctx *ctx, fwd_origin o, dp_msg 
     free(leases);
 }
 
-/* From the waker (queue ids that became non-empty, or none: a new queue,
- * look at everything) or the registrar (released jobs). */
 /* From the reporter: the outcomes of a runner's early results. They wait in
  * the box for its next answer; that runner's outcomes poll parked here is
  * answered with them now. */
@@ -521,6 +519,8 @@ static void on_outcomes(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
     s->n_parked = keep;
 }
 
+/* From the waker (queue ids that became non-empty, or none: a new queue,
+ * look at everything) or the registrar (released jobs). */
 static void on_wake(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
 {
     (void)o;

@@ -19,16 +19,6 @@ void outcome_box_free_outcomes(dp_result_outcome *outs, size_t n)
     free(outs);
 }
 
-/* Removes the entries whose keep[i] is 0, in one pass. */
-static void compact(outcome_box *b, const unsigned char *keep)
-{
-    size_t k = 0;
-    for (size_t i = 0; i < b->n; i++)
-        if (keep[i])
-            b->v[k++] = b->v[i];
-    b->n = k;
-}
-
 int outcome_box_add(outcome_box *b, const char *runner_id, dp_result_outcome *outs, size_t n,
                     int64_t now_ms, dp_err *err)
 {
@@ -71,24 +61,16 @@ size_t outcome_box_take(outcome_box *b, const char *runner_id, size_t max, dp_re
     size_t n = 0;
     for (size_t i = 0; i < b->n && n < max; i++)
         n += strcmp(b->v[i].runner_id, runner_id) == 0;
-    if (n == 0)
+    if (n == 0 || (*out = calloc(n, sizeof **out)) == NULL)
         return 0;
-    unsigned char *keep = malloc(b->n);
-    dp_result_outcome *outs = calloc(n, sizeof *outs);
-    if (keep == NULL || outs == NULL) {
-        free(keep);
-        free(outs);
-        return 0;
-    }
-    size_t k = 0;
+    size_t taken = 0, kept = 0; /* one pass: the first n of runner_id's out, the rest closed up */
     for (size_t i = 0; i < b->n; i++) {
-        keep[i] = k == n || strcmp(b->v[i].runner_id, runner_id) != 0;
-        if (!keep[i])
-            outs[k++] = b->v[i].outcome;
+        if (taken < n && strcmp(b->v[i].runner_id, runner_id) == 0)
+            (*out)[taken++] = b->v[i].outcome;
+        else
+            b->v[kept++] = b->v[i];
     }
-    compact(b, keep);
-    free(keep);
-    *out = outs;
+    b->n = kept;
     return n;
 }
 

@@ -130,14 +130,15 @@ static int send_call(feeder_state *s, size_t max_results, uint32_t want)
     }
     int timeout =
         c->parked ? (int)s->cfg.lease_wait_ms + RUNNER_CALL_SLACK_MS : RUNNER_COMPLETE_TIMEOUT_MS;
-    if (runner_link_stale(s->link, s->url))
+    if (runner_link_stale(s->link, s->url)) {
         /* moving to another replica: outcomes waiting in the old one's
          * leaser may never come; the results go again (a repeat is acked) */
         feeder_held_unawait(&s->held, INT64_MAX);
-    if (runner_link_stale(s->link, s->url) && s->n_calls > 0) {
-        runner_link_close(&s->old_link); /* a second move: those calls end now */
-        s->old_link = s->link;
-        s->link = NULL;
+        if (s->n_calls > 0) {
+            runner_link_close(&s->old_link); /* a second move: those calls end now */
+            s->old_link = s->link;
+            s->link = NULL;
+        }
     }
     dp_err err = {0};
     int rc;
@@ -195,9 +196,11 @@ static void feeder_pump(feeder_state *s)
         want = 0;
     if (want > DP_MSG_MAX_LEASE)
         want = DP_MSG_MAX_LEASE;
-    bool parked_in_flight = false;
-    for (size_t i = 0; i < s->n_calls; i++)
+    bool parked_in_flight = false, answer_coming = false; /* a call not a parked lease */
+    for (size_t i = 0; i < s->n_calls; i++) {
         parked_in_flight |= s->calls[i].parked;
+        answer_coming |= !s->calls[i].parked || s->calls[i].max_jobs == 0;
+    }
     if (waiting == 0 && (want == 0 || parked_in_flight)) {
         /* Outcomes come only in answers: with results awaiting theirs for
          * FEEDER_POLL_AFTER_MS and no call in flight but a parked lease
@@ -208,9 +211,6 @@ static void feeder_pump(feeder_state *s)
          * finishes soon brings them without a round trip of its own (one
          * per job at one slot was the cost of polling at once). No job
          * waits for this delay; the tick sends the poll. */
-        bool answer_coming = false; /* a call that is not a parked lease */
-        for (size_t i = 0; i < s->n_calls; i++)
-            answer_coming |= !s->calls[i].parked || s->calls[i].max_jobs == 0;
         int64_t since = feeder_held_await_since(&s->held);
         if (!answer_coming && !atomic_load(s->cfg.stopping) && awaiting > 0 &&
             dp_now_ms() - since >= FEEDER_POLL_AFTER_MS)
