@@ -46,43 +46,7 @@ static void run_item(actor *a, actor_item it)
         pthread_mutex_unlock(&a->mu);
         return;
     }
-    actor_slot *s = &a->slots[it.slot];
-    actor_req_id id = actor_slot_id(a, s);
-    c->current = id;
-    pthread_mutex_lock(&a->mu);
-    a->handling = id;
-    pthread_mutex_unlock(&a->mu);
-    nng_msg *reply = NULL;
-    int rc = a->handler(a->state, c, it.msg, &reply);
-    c->current = 0;
-    pthread_mutex_lock(&a->mu);
-    a->handling = 0;
-    a->stats.handled++;
-    if (s->state != SLOT_HELD || actor_slot_id(a, s) != id) {
-        /* Already answered with actor_reply while the handler ran (e.g. an
-         * async call it started completed first): nothing left to send. */
-        pthread_mutex_unlock(&a->mu);
-        nng_msg_free(reply);
-        return;
-    }
-    if (rc == ACTOR_DEFER) {
-        s->deferred = true;
-        a->deferred++;
-        pthread_mutex_unlock(&a->mu);
-        nng_msg_free(reply);
-        return;
-    }
-    actor_slot_release_locked(a, s);
-    pthread_mutex_unlock(&a->mu);
-    if (rc == 0) {
-        actor_slot_send(s, actor_frame_reply(reply, 0, NULL));
-        return;
-    }
-    if (rc > 0) {
-        rc = DP_EINTERNAL;
-    }
-    const char *text = c->err_msg[0] != '\0' ? c->err_msg : dp_code_name(rc);
-    actor_slot_send(s, actor_frame_reply(reply, rc, text));
+    actor_run_call(a, it.msg, it.slot, c);
 }
 
 /* Under mu: answers every HELD slot (queued or deferred) with DP_ECLOSED.
@@ -156,6 +120,10 @@ static void run_stop(actor *a)
 {
     pthread_mutex_lock(&a->mu);
     a->stopping = true;
+    /* Handlers running on receipt finish before on_stop frees the state;
+     * no new one starts once stopping is set (slot_cb_recv). */
+    while (a->receipt_running > 0)
+        pthread_cond_wait(&a->cond, &a->mu);
     while (a->q_len > 0) {
         actor_item it = a->queue[a->q_head];
         a->q_head = (a->q_head + 1) % a->mailbox;
@@ -337,6 +305,7 @@ static int open_socket(actor *a, const actor_opts *o, dp_err *err)
     a->max_msg_bytes = max;
     a->max_conns = o->max_conns;
     a->calls_only = o->calls_only;
+    a->calls_on_receipt = o->calls_on_receipt;
     if (a->max_conns != 0 && (a->conn_ids = calloc(a->max_conns, sizeof *a->conn_ids)) == NULL)
         return dp_err_set(err, DP_ENOMEM, "actor %s: out of memory", a->name);
     if (a->max_conns != 0 &&
@@ -538,6 +507,10 @@ int actor_ctx_error(actor_ctx *ctx, int code, const char *fmt, ...)
 
 void actor_ctx_stop(actor_ctx *ctx)
 {
+    if (ctx != &ctx->owner->ctx) { /* a handler on receipt: not the actor thread's context */
+        actor_stop(ctx->owner);
+        return;
+    }
     ctx->stop = true;
 }
 

@@ -81,6 +81,14 @@ typedef struct actor_opts {
                                        the process still works): for actors facing a network,
                                        where a one-way message must not be able to mean
                                        "the process tells you" */
+    int calls_on_receipt;           /* calls from sockets are handled on the thread that
+                                       received them (nng's), several at once, instead of
+                                       queued for the actor thread: one thread hand-off less
+                                       per call, for a handler that keeps no mutable state
+                                       and never blocks (the gateway's routing, docs/actors.md).
+                                       One-way messages, local calls, ticks, on_start and
+                                       on_stop still run on the actor thread; on_stop only
+                                       after every such handler has returned. */
     const char *const *listen_urls; /* extra URLs (ipc://, tcp://host:0 ...), may be NULL */
     size_t n_listen_urls;
 } actor_opts;

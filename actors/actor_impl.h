@@ -96,6 +96,8 @@ struct actor {
     actor_client *self_client;
     size_t max_conns;         /* 0: no cap */
     int calls_only;           /* one-way frames from sockets are refused */
+    int calls_on_receipt;     /* calls from sockets run their handler on nng's thread */
+    size_t receipt_running;   /* such handlers running now (under mu); run_stop waits */
     pthread_mutex_t conns_mu; /* guards the pipe ids below (nng's pipe callbacks) */
     uint32_t *conn_ids;       /* ids of the pipes counted as open, n_conns of them */
     size_t n_conns;
@@ -118,6 +120,12 @@ static inline void actor_queue_push_locked(actor *a, nng_msg *msg, uint32_t slot
         a->stats.max_held = a->held;
     pthread_cond_broadcast(&a->cond);
 }
+
+/* Runs the handler for the held call in slot `slot` (message msg, owned by
+ * the handler) with context c and sends or defers its answer. On the actor
+ * thread with &a->ctx; on a receiving thread with a context of its own for
+ * calls_on_receipt. Called without mu. */
+void actor_run_call(actor *a, nng_msg *msg, uint32_t slot, actor_ctx *c);
 
 /* Monotonic milliseconds. */
 uint64_t actor_now_ms(void);

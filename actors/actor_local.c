@@ -199,7 +199,8 @@ void actor_local_send(actor_slot *s, nng_msg *m)
     s->state = SLOT_IDLE;
     s->local = NULL;
     a->local_free[a->n_local_free++] = (uint32_t)(s - a->slots);
-    pthread_cond_broadcast(&a->cond);
+    if (a->stopping) /* run_stop's drain of sends; nobody else waits for this */
+        pthread_cond_broadcast(&a->cond);
     pthread_mutex_unlock(&a->mu);
     local_finish(lc, code, reply, err.msg);
     local_unref(lc); /* the slot's */

@@ -1,7 +1,9 @@
 /* The actor's mailbox: rep contexts ("slots") receiving requests into the
  * bounded run queue, sending replies, and deferred replies. Runs on nng's
  * threads (callbacks) and on any thread calling actor_reply; touches only
- * slots and mu-guarded fields, never the actor's state. */
+ * slots and mu-guarded fields, never the actor's state, except through
+ * actor_run_call: a call's handler, run by the actor thread or, for an actor
+ * with calls_on_receipt, by the nng thread that received the call. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -77,6 +79,53 @@ void actor_slot_release_locked(actor *a, actor_slot *s)
     a->sending++;
 }
 
+void actor_run_call(actor *a, nng_msg *msg, uint32_t slot, actor_ctx *c)
+{
+    actor_slot *s = &a->slots[slot];
+    actor_req_id id = actor_slot_id(a, s);
+    c->current = id;
+    /* `handling` lets a reply come while the handler still runs (see
+     * find_deferred_locked); handlers on receipt run several at once, so
+     * for them a held slot is answerable as soon as its id is out. */
+    if (!a->calls_on_receipt) {
+        pthread_mutex_lock(&a->mu);
+        a->handling = id;
+        pthread_mutex_unlock(&a->mu);
+    }
+    nng_msg *reply = NULL;
+    int rc = a->handler(a->state, c, msg, &reply);
+    c->current = 0;
+    pthread_mutex_lock(&a->mu);
+    if (!a->calls_on_receipt)
+        a->handling = 0;
+    a->stats.handled++;
+    if (s->state != SLOT_HELD || actor_slot_id(a, s) != id) {
+        /* Already answered with actor_reply while the handler ran (e.g. an
+         * async call it started completed first): nothing left to send. */
+        pthread_mutex_unlock(&a->mu);
+        nng_msg_free(reply);
+        return;
+    }
+    if (rc == ACTOR_DEFER) {
+        s->deferred = true;
+        a->deferred++;
+        pthread_mutex_unlock(&a->mu);
+        nng_msg_free(reply);
+        return;
+    }
+    actor_slot_release_locked(a, s);
+    pthread_mutex_unlock(&a->mu);
+    if (rc == 0) {
+        actor_slot_send(s, actor_frame_reply(reply, 0, NULL));
+        return;
+    }
+    if (rc > 0) {
+        rc = DP_EINTERNAL;
+    }
+    const char *text = c->err_msg[0] != '\0' ? c->err_msg : dp_code_name(rc);
+    actor_slot_send(s, actor_frame_reply(reply, rc, text));
+}
+
 static void slot_cb_recv(actor *a, actor_slot *s, int rv)
 {
     if (rv != 0) {
@@ -114,6 +163,25 @@ static void slot_cb_recv(actor *a, actor_slot *s, int rv)
         a->stats.rejected++;
     } else {
         nng_msg_trim(m, 1);
+        if (kind == ACTOR_FRAME_CALL && a->calls_on_receipt) {
+            /* Held and counted as a queued call is, then handled right here. */
+            a->held++;
+            if (a->held > a->stats.max_held)
+                a->stats.max_held = a->held;
+            a->receipt_running++;
+            s->gen++;
+            s->state = SLOT_HELD;
+            pthread_mutex_unlock(&a->mu);
+            actor_ctx c = {.owner = a};
+            actor_run_call(a, m, (uint32_t)(s - a->slots), &c);
+            pthread_mutex_lock(&a->mu);
+            /* Only a stop waits for this (run_stop); waking the actor
+             * thread after every call would cost the hand-off saved. */
+            if (--a->receipt_running == 0 && a->stopping)
+                pthread_cond_broadcast(&a->cond);
+            pthread_mutex_unlock(&a->mu);
+            return;
+        }
         if (kind == ACTOR_FRAME_CALL) {
             actor_queue_push_locked(a, m, (uint32_t)(s - a->slots));
             s->gen++;
@@ -155,7 +223,10 @@ void actor_slot_cb(void *arg)
     a->sending--;
     bool rearm = !a->closing && rv != NNG_ECLOSED;
     s->state = rearm ? SLOT_RECV : SLOT_IDLE;
-    pthread_cond_broadcast(&a->cond);
+    /* Only run_stop's drain waits for sends (it sets stopping first); a
+     * wake-up of the actor thread per reply cost a context switch each. */
+    if (a->stopping)
+        pthread_cond_broadcast(&a->cond);
     pthread_mutex_unlock(&a->mu);
     if (rearm) {
         nng_ctx_recv(s->ctx, s->aio);
@@ -186,7 +257,7 @@ static actor_slot *find_deferred_locked(actor *a, actor_req_id id)
         return NULL;
     }
     /* Deferred, or being handled right now (its id is out already). */
-    if (!s->deferred && a->handling != id) {
+    if (!s->deferred && a->handling != id && !a->calls_on_receipt) {
         return NULL;
     }
     return s;

@@ -5,6 +5,7 @@
 #include "dispatch/keyring.h"
 #include "common/log.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,9 +15,10 @@ typedef struct {
     char pg_dsn[2048]; /* cfg.pg_dsn's copy */
     store_db *db;      /* for API keys, when required */
     keyring *keys;
-    uint64_t refused;
     uint32_t number; /* in the fwd directory: how domain actors answer through us */
-    int closing;     /* shutting down: answer at once, forward nothing */
+    /* Shutting down: answer at once, forward nothing. Set on the actor
+     * thread, read by handlers running on nng's threads (calls_on_receipt). */
+    atomic_int closing;
 } gateway_state;
 
 static int reply_error(nng_msg **reply, uint64_t id, const char *code, const char *text)
@@ -35,13 +37,12 @@ static int gateway_handle(void *state, actor_ctx *ctx, nng_msg *msg, nng_msg **r
     dp_msg m;
     dp_err err = {0};
     if (reply == NULL) { /* one-way: only from this process (calls_only), gateway_close */
-        g->closing = 1;
+        atomic_store(&g->closing, 1);
         nng_msg_free(msg);
         return 0;
     }
     int rc = dp_msg_decode_nng(msg, &m, &err);
     if (rc != DP_OK) {
-        g->refused++;
         nng_msg_free(msg);
         return reply_error(reply, m.id, rc == DP_EINVAL ? DP_MSG_ERR_INVALID : DP_MSG_ERR_PROTOCOL,
                            err.msg);
@@ -50,16 +51,16 @@ static int gateway_handle(void *state, actor_ctx *ctx, nng_msg *msg, nng_msg **r
     uint64_t id = m.id;
     keyring_principal who = {0};
     int auth_rc = DP_OK;
-    if (g->cfg.require_key && g->cfg.routes.to[type] != NULL && !g->closing)
+    int closing = atomic_load(&g->closing);
+    if (g->cfg.require_key && g->cfg.routes.to[type] != NULL && !closing)
         auth_rc = keyring_check(g->keys, g->db, m.auth, g->cfg.routes.scope[type], &who, &err);
     dp_msg_free(&m);
-    if (g->closing) {
+    if (closing) {
         nng_msg_free(msg);
         return reply_error(reply, id, DP_MSG_ERR_UNAVAILABLE, DP_MSG_SHUTTING_DOWN);
     }
     actor *target = g->cfg.routes.to[type];
     if (target == NULL) {
-        g->refused++;
         nng_msg_free(msg);
         char text[160];
         snprintf(text, sizeof text, "'%s' is not accepted on %s", dp_msg_type_name(type),
@@ -67,7 +68,6 @@ static int gateway_handle(void *state, actor_ctx *ctx, nng_msg *msg, nng_msg **r
         return reply_error(reply, id, DP_MSG_ERR_UNSUPPORTED, text);
     }
     if (auth_rc != DP_OK) {
-        g->refused++;
         nng_msg_free(msg);
         dp_log(DP_LOG_WARN, "admin_refused", "type", dp_msg_type_name(type), "why", err.msg,
                (char *)NULL);
@@ -154,6 +154,10 @@ actor *gateway_spawn(const gateway_config *cfg, dp_err *err)
         .max_msg_bytes = cfg->max_msg_bytes != 0 ? cfg->max_msg_bytes : DP_MSG_MAX_SIZE,
         .max_conns = cfg->max_conns,
         .calls_only = 1, /* only dispatchd itself may tell a gateway to close */
+        /* Decoding and routing keep no state: done on nng's receiving thread,
+         * one thread hand-off less per request (docs/actors.md). The key
+         * check talks to PostgreSQL through one connection: not there. */
+        .calls_on_receipt = !cfg->require_key,
         .listen_urls = cfg->listen_url != NULL ? urls : NULL,
         .n_listen_urls = cfg->listen_url == NULL ? 0
                          : cfg->also_url != NULL ? 2
