@@ -108,6 +108,15 @@ actor *actor_spawn_owned(const actor_opts *opts, dp_err *err);
  * from any thread, and more than once. */
 void actor_stop(actor *a);
 
+/* For an actor with calls_on_receipt: calls arriving from now on are queued
+ * for the actor thread, behind whatever is queued already, as without the
+ * option; returns once every handler still running on receipt has
+ * returned. A gateway that is closing sends itself the one-way "closing"
+ * message first, then calls this: no handler forwards anything after it
+ * returns. Safe from any thread but the actor's own handlers; a no-op for
+ * other actors. */
+void actor_receipt_stop(actor *a);
+
 /* Stops the actor, joins its thread, closes its socket, frees it. Callers
  * with requests still in flight get DP_ECLOSED (if their request had
  * arrived) or a timeout. NULL is a no-op. Never call from the actor's own

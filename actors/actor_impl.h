@@ -98,6 +98,7 @@ struct actor {
     int calls_only;           /* one-way frames from sockets are refused */
     int calls_on_receipt;     /* calls from sockets run their handler on nng's thread */
     size_t receipt_running;   /* such handlers running now (under mu); run_stop waits */
+    bool receipt_off;         /* actor_receipt_stop: calls are queued again (under mu) */
     pthread_mutex_t conns_mu; /* guards the pipe ids below (nng's pipe callbacks) */
     uint32_t *conn_ids;       /* ids of the pipes counted as open, n_conns of them */
     size_t n_conns;

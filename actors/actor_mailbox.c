@@ -163,7 +163,7 @@ static void slot_cb_recv(actor *a, actor_slot *s, int rv)
         a->stats.rejected++;
     } else {
         nng_msg_trim(m, 1);
-        if (kind == ACTOR_FRAME_CALL && a->calls_on_receipt) {
+        if (kind == ACTOR_FRAME_CALL && a->calls_on_receipt && !a->receipt_off) {
             /* Held and counted as a queued call is, then handled right here. */
             a->held++;
             if (a->held > a->stats.max_held)
@@ -175,9 +175,10 @@ static void slot_cb_recv(actor *a, actor_slot *s, int rv)
             actor_ctx c = {.owner = a};
             actor_run_call(a, m, (uint32_t)(s - a->slots), &c);
             pthread_mutex_lock(&a->mu);
-            /* Only a stop waits for this (run_stop); waking the actor
-             * thread after every call would cost the hand-off saved. */
-            if (--a->receipt_running == 0 && a->stopping)
+            /* Only a stop waits for this (run_stop, actor_receipt_stop);
+             * waking the actor thread after every call would cost the
+             * hand-off saved. */
+            if (--a->receipt_running == 0 && (a->stopping || a->receipt_off))
                 pthread_cond_broadcast(&a->cond);
             pthread_mutex_unlock(&a->mu);
             return;
@@ -320,4 +321,15 @@ int actor_mailbox_push(actor *a, nng_msg *msg, dp_err *err)
     actor_queue_push_locked(a, msg, ACTOR_ONE_WAY);
     pthread_mutex_unlock(&a->mu);
     return DP_OK;
+}
+
+void actor_receipt_stop(actor *a)
+{
+    if (a == NULL)
+        return;
+    pthread_mutex_lock(&a->mu);
+    a->receipt_off = true;
+    while (a->receipt_running > 0)
+        pthread_cond_wait(&a->cond, &a->mu);
+    pthread_mutex_unlock(&a->mu);
 }

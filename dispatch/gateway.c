@@ -124,6 +124,10 @@ void gateway_close(actor *gw)
     nng_msg *m = NULL;
     if (gw != NULL && nng_msg_alloc(&m, 0) == 0)
         actor_send(gw, m, 2000, NULL);
+    /* Calls routed on receipt could still forward to the domain actors the
+     * caller stops next: from here on calls queue behind the close message
+     * (answered "shutting down"), and those routing now have finished. */
+    actor_receipt_stop(gw);
 }
 
 actor *gateway_spawn(const gateway_config *cfg, dp_err *err)

@@ -30,7 +30,8 @@ typedef struct {
 actor *gateway_spawn(const gateway_config *cfg, dp_err *err);
 
 /* Tells the gateway to answer every new request "shutting down" while the
- * domain actors finish; destroy it only after them (they reply through it). */
+ * domain actors finish; returns once no request routed on receipt can
+ * still be forwarded. Destroy it only after them (they reply through it). */
 void gateway_close(actor *gw);
 
 #endif

@@ -185,6 +185,37 @@ static void test_stop_waits_for_running_handlers(void **unused)
     assert_int_equal(s.stop_saw_done, 1);
 }
 
+/* actor_receipt_stop returns only after the handler running on receipt has
+ * returned, and later calls run on the actor thread (the gateway's close:
+ * nothing may forward once the domain actors are being stopped). */
+static void test_receipt_stop_waits_then_queues(void **unused)
+{
+    (void)unused;
+    rc_state s;
+    actor *a = rc_spawn(&s, 300); /* one caller: the handler stays 300 ms */
+    rc_caller c = {a, -1};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, rc_call, &c), 0);
+    for (int i = 0; i < 500; i++) {
+        pthread_mutex_lock(&s.mu);
+        int inside = s.inside;
+        pthread_mutex_unlock(&s.mu);
+        if (inside > 0)
+            break;
+        usleep(2000);
+    }
+    actor_receipt_stop(a);
+    assert_int_equal(atomic_load(&s.handlers_done), 1);
+    pthread_join(t, NULL);
+    assert_int_equal(c.rc, 0);
+    s.hold_ms = 0;
+    rc_caller c2 = {a, -1};
+    rc_call(&c2);
+    assert_int_equal(c2.rc, 0);
+    assert_int_equal(s.on_actor_thread, 1); /* the second call, queued */
+    actor_destroy(a);
+}
+
 /* Deferred on receipt and answered by another thread before the handler
  * returns: delivered once (the gateway/leaser race). */
 typedef struct {
@@ -271,6 +302,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_calls_run_at_once_off_the_actor_thread),
         cmocka_unit_test(test_stop_waits_for_running_handlers),
+        cmocka_unit_test(test_receipt_stop_waits_then_queues),
         cmocka_unit_test(test_early_reply_on_receipt),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
