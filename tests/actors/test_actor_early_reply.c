@@ -1,6 +1,8 @@
 /* A deferred request answered by another thread before its handler has
  * returned ACTOR_DEFER (the dispatcher's gateway forwards a request and the
- * domain actor may answer at once): the reply must reach the caller, once. */
+ * domain actor may answer at once): the reply must reach the caller, once;
+ * with the handler on the actor thread and on receipt (calls_on_receipt,
+ * as the gateways run). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -50,15 +52,18 @@ static void *replier(void *p)
     return NULL;
 }
 
-static void test_early_reply_delivered(void **unused)
+static void early_reply_delivered(int on_receipt)
 {
-    (void)unused;
     int fds[2];
     assert_int_equal(pipe(fds), 0);
     early_state st = {NULL, fds[1]};
     actor *a = NULL;
     replier_arg ra = {&a, fds[0]};
-    actor_opts o = {.name = "early", .state = &st, .handler = early_handler, .mailbox = 8};
+    actor_opts o = {.name = "early",
+                    .state = &st,
+                    .handler = early_handler,
+                    .mailbox = 8,
+                    .calls_on_receipt = on_receipt};
     dp_err err;
     a = actor_spawn(&o, &err);
     assert_non_null(a);
@@ -73,14 +78,38 @@ static void test_early_reply_delivered(void **unused)
         nng_msg_free(rep);
     }
     assert_int_equal(actor_deferred_count(a), 0);
+    /* The last handlers may still be in their nanosleep after their reply
+     * went out (on receipt the next call does not wait for them): every
+     * one of them returns, once. */
+    actor_stats stats;
+    for (int i = 0; i < 500; i++) {
+        actor_get_stats(a, &stats);
+        if (stats.handled >= 100)
+            break;
+        usleep(2000);
+    }
+    assert_int_equal(stats.handled, 100);
     close(fds[1]);
     pthread_join(t, NULL);
     close(fds[0]);
     actor_destroy(a);
 }
 
+static void test_early_reply_delivered(void **unused)
+{
+    (void)unused;
+    early_reply_delivered(0);
+}
+
+static void test_early_reply_delivered_on_receipt(void **unused)
+{
+    (void)unused;
+    early_reply_delivered(1);
+}
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_early_reply_delivered)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_early_reply_delivered),
+                                       cmocka_unit_test(test_early_reply_delivered_on_receipt)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,7 +2,8 @@
  * thread that received them, several at once; one-way messages stay on the
  * actor thread; a reply may come before the handler returns; on_stop runs
  * only after every such handler has returned. The gateway relies on all
- * four (dispatch/gateway.c). */
+ * four (dispatch/gateway.c); the early reply is test_actor_early_reply.c's,
+ * run with and without the option. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -159,6 +160,21 @@ static void test_calls_run_at_once_off_the_actor_thread(void **unused)
     actor_destroy(a);
 }
 
+/* Starts one call in a thread of its own and returns once its handler is
+ * inside (rc_handler holds it up to hold_ms). */
+static void rc_start_held(rc_state *s, rc_caller *c, pthread_t *t)
+{
+    assert_int_equal(pthread_create(t, NULL, rc_call, c), 0);
+    for (int i = 0; i < 500; i++) {
+        pthread_mutex_lock(&s->mu);
+        int inside = s->inside;
+        pthread_mutex_unlock(&s->mu);
+        if (inside > 0)
+            break;
+        usleep(2000);
+    }
+}
+
 /* on_stop must not run while a handler on receipt still runs (the gateway's
  * on_stop frees what its handler reads). */
 static void test_stop_waits_for_running_handlers(void **unused)
@@ -168,15 +184,7 @@ static void test_stop_waits_for_running_handlers(void **unused)
     actor *a = rc_spawn(&s, 300); /* one caller: the handler stays 300 ms */
     rc_caller c = {a, -1};
     pthread_t t;
-    assert_int_equal(pthread_create(&t, NULL, rc_call, &c), 0);
-    for (int i = 0; i < 500; i++) {
-        pthread_mutex_lock(&s.mu);
-        int inside = s.inside;
-        pthread_mutex_unlock(&s.mu);
-        if (inside > 0)
-            break;
-        usleep(2000);
-    }
+    rc_start_held(&s, &c, &t);
     pthread_mutex_lock(&s.mu);
     assert_int_equal(s.inside, 1);
     pthread_mutex_unlock(&s.mu);
@@ -195,15 +203,7 @@ static void test_receipt_stop_waits_then_queues(void **unused)
     actor *a = rc_spawn(&s, 300); /* one caller: the handler stays 300 ms */
     rc_caller c = {a, -1};
     pthread_t t;
-    assert_int_equal(pthread_create(&t, NULL, rc_call, &c), 0);
-    for (int i = 0; i < 500; i++) {
-        pthread_mutex_lock(&s.mu);
-        int inside = s.inside;
-        pthread_mutex_unlock(&s.mu);
-        if (inside > 0)
-            break;
-        usleep(2000);
-    }
+    rc_start_held(&s, &c, &t);
     actor_receipt_stop(a);
     assert_int_equal(atomic_load(&s.handlers_done), 1);
     pthread_join(t, NULL);
@@ -216,94 +216,12 @@ static void test_receipt_stop_waits_then_queues(void **unused)
     actor_destroy(a);
 }
 
-/* Deferred on receipt and answered by another thread before the handler
- * returns: delivered once (the gateway/leaser race). */
-typedef struct {
-    int pipe_w;
-} er_state;
-
-static int er_handler(void *state, actor_ctx *ctx, nng_msg *msg, nng_msg **reply)
-{
-    er_state *s = state;
-    (void)reply;
-    nng_msg_free(msg);
-    actor_req_id id = actor_ctx_request(ctx);
-    ssize_t w = write(s->pipe_w, &id, sizeof id);
-    (void)w;
-    struct timespec ts = {0, 2000000}; /* the replier answers while we are still here */
-    nanosleep(&ts, NULL);
-    return ACTOR_DEFER;
-}
-
-typedef struct {
-    actor **target;
-    int pipe_r;
-} er_replier;
-
-static void *er_reply(void *p)
-{
-    er_replier *r = p;
-    actor_req_id id;
-    while (read(r->pipe_r, &id, sizeof id) == (ssize_t)sizeof id) {
-        nng_msg *m = NULL;
-        nng_msg_alloc(&m, 0);
-        nng_msg_append(m, "early", 5);
-        actor_reply(*r->target, id, m, NULL);
-    }
-    return NULL;
-}
-
-static void test_early_reply_on_receipt(void **unused)
-{
-    (void)unused;
-    int fds[2];
-    assert_int_equal(pipe(fds), 0);
-    er_state st = {fds[1]};
-    actor *a = NULL;
-    er_replier ra = {&a, fds[0]};
-    actor_opts o = {.name = "receipt-early",
-                    .state = &st,
-                    .handler = er_handler,
-                    .mailbox = 8,
-                    .calls_on_receipt = 1};
-    dp_err err;
-    a = actor_spawn(&o, &err);
-    assert_non_null(a);
-    pthread_t t;
-    assert_int_equal(pthread_create(&t, NULL, er_reply, &ra), 0);
-    for (int i = 0; i < 100; i++) {
-        nng_msg *req = NULL, *rep = NULL;
-        assert_int_equal(nng_msg_alloc(&req, 0), 0);
-        assert_int_equal(actor_call(a, req, &rep, 5000, &err), 0);
-        assert_int_equal(nng_msg_len(rep), 5);
-        assert_memory_equal(nng_msg_body(rep), "early", 5);
-        nng_msg_free(rep);
-    }
-    assert_int_equal(actor_deferred_count(a), 0);
-    /* The last handlers may still be in their nanosleep after their reply
-     * went out (the next call does not wait for them): every one of them
-     * returns, once. */
-    actor_stats stats;
-    for (int i = 0; i < 500; i++) {
-        actor_get_stats(a, &stats);
-        if (stats.handled >= 100)
-            break;
-        usleep(2000);
-    }
-    assert_int_equal(stats.handled, 100);
-    close(fds[1]);
-    pthread_join(t, NULL);
-    close(fds[0]);
-    actor_destroy(a);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_calls_run_at_once_off_the_actor_thread),
         cmocka_unit_test(test_stop_waits_for_running_handlers),
         cmocka_unit_test(test_receipt_stop_waits_then_queues),
-        cmocka_unit_test(test_early_reply_on_receipt),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
