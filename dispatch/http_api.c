@@ -143,6 +143,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                 http_answer_error(r, 404, "not_found", "no route %.200s", url);
             return send_answer(r);
         }
+        if (r->route->events && s->hub != NULL) { /* from the start: see http_hub_want */
+            http_hub_want(s->hub, 1);
+            r->listening = 1;
+        }
         check_headers(r, c);
         if (r->answer != NULL) /* refused before the body: MHD closes without reading it */
             return send_answer(r);

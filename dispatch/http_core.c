@@ -2,6 +2,7 @@
 #include "dispatch/http_impl.h"
 
 #include "common/log.h"
+#include "dispatch/http_events.h"
 #include "dispatch/stasher.h"
 
 #include <stdarg.h>
@@ -14,6 +15,8 @@ void http_req_free(http_req *r)
 {
     if (r == NULL)
         return;
+    if (r->listening)
+        http_hub_want(r->srv->hub, -1);
     if (r->timer != NULL)
         nng_aio_free(r->timer);
     if (r->reply_msg != NULL)

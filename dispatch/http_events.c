@@ -33,7 +33,13 @@ typedef struct http_stream {
     struct MHD_Connection *conn;
     char job[DP_ID_MAX + 1]; /* "" = every job */
     uint64_t last_id;
-    int parked, ended, ping, gap_checked;
+    int parked, ended, ping;
+    int resumed; /* started from Last-Event-ID */
+    int sent;    /* has sent an event */
+    /* a new stream on every job opened while the publisher slept: it
+     * starts after what the publisher reads back on waking (from before
+     * the stream), so it sends nothing until then */
+    int skip_back;
     char *out; /* the frame being written */
     size_t out_len, out_off;
     struct http_stream *next, *prev;
@@ -48,7 +54,10 @@ struct http_hub {
     http_stream *streams;
     int stopping;
     nng_aio *ping;
-    http_server *srv; /* its long-polls are woken by events */
+    http_server *srv;  /* its long-polls are woken by events */
+    char name[128];    /* the publisher's in-process name (event_sinks.h) */
+    int asleep;        /* the publisher does not follow the stream (event_sinks_note) */
+    uint64_t wake_gen; /* the publisher's wake-ups (CAUGHT_UP notes) so far */
 };
 
 /* Resumes every parked stream (hub locked). */
@@ -152,6 +161,41 @@ static void on_events(void *arg, const dp_msg_event *evs, size_t n)
     http_wake_parked(h->srv, evs, n);
 }
 
+/* The publisher's sleep (event_sinks_note). GAP: it will not deliver
+ * the events up to id (more were written while it slept than it reads
+ * back): the ring's events are all older, so a stream resuming from any of
+ * them is told it missed events. CAUGHT_UP: what it read back is in the
+ * ring; new streams that waited for it start after it. */
+static void on_note(void *arg, event_note note, uint64_t id)
+{
+    http_hub *h = arg;
+    pthread_mutex_lock(&h->mu);
+    if (note == EVENT_SINKS_ASLEEP) {
+        h->asleep = 1;
+    } else if (note == EVENT_SINKS_GAP && id > h->floor) {
+        h->floor = id;
+        h->head = h->count = 0; /* their memory is freed as slots are reused */
+        if (id > h->last_id)
+            h->last_id = id;
+    } else if (note == EVENT_SINKS_CAUGHT_UP) {
+        h->asleep = 0;
+        h->wake_gen++;
+        for (http_stream *s = h->streams; s != NULL; s = s->next)
+            if (s->skip_back) {
+                s->skip_back = 0;
+                s->last_id = h->last_id > s->last_id ? h->last_id : s->last_id;
+            }
+        wake_all(h);
+    }
+    pthread_mutex_unlock(&h->mu);
+}
+
+void http_hub_want(http_hub *h, int delta)
+{
+    if (h != NULL)
+        event_sinks_want(h->name, delta);
+}
+
 static void on_ping(void *arg)
 {
     http_hub *h = arg;
@@ -178,7 +222,8 @@ http_hub *http_hub_start(const char *events_url, http_server *srv, dp_err *err)
     struct timespec wall; /* stream ids are Redis' wall-clock ms */
     clock_gettime(CLOCK_REALTIME, &wall);
     h->floor = h->last_id = ((uint64_t)wall.tv_sec * 1000 + (uint64_t)wall.tv_nsec / 1000000) << 20;
-    int rv = event_sinks_add(events_url, on_events, h, err);
+    snprintf(h->name, sizeof h->name, "%s", events_url != NULL ? events_url : "");
+    int rv = event_sinks_add(events_url, on_events, on_note, h, err);
     if (rv == DP_OK) {
         if ((rv = nng_aio_alloc(&h->ping, on_ping, h)) == 0)
             nng_sleep_aio(HTTP_SSE_PING_MS, h->ping);
@@ -246,9 +291,17 @@ static void set_out(http_stream *s, const char *text, size_t len)
 /* The next frame for s (hub locked): 1 when there is one. */
 static int next_frame(http_hub *h, http_stream *s)
 {
-    if (!s->gap_checked) {
-        s->gap_checked = 1;
-        if (s->last_id != 0 && s->last_id < h->floor) {
+    if (s->skip_back)
+        return 0;
+    /* Events after the stream's last left the ring before it sent them (it
+     * fell behind, or the publisher slept: on_note), or it resumes from
+     * before the ring: it is told, once per gap. A new stream that sent
+     * nothing yet only moves on (it started at the hub's newest, which a
+     * publisher's sleep may have left behind). */
+    if (s->last_id < h->floor) {
+        int tell = s->resumed || s->sent;
+        s->last_id = h->floor;
+        if (tell) {
             static const char gap[] = ": events were missed before this point\n\n";
             set_out(s, gap, sizeof gap - 1);
             return 1;
@@ -273,6 +326,7 @@ static int next_frame(http_hub *h, http_stream *s)
         if (render_frame(e) != 0)
             continue; /* out of memory: this event is skipped, not resent forever */
         set_out(s, e->frame, e->len);
+        s->sent = 1;
         if (s->job[0] != '\0' && e->terminal)
             s->ended = 1; /* a job's stream ends after its terminal state */
         return 1;
@@ -334,6 +388,7 @@ struct MHD_Response *http_stream_response(http_req *r)
     s->hub = h;
     s->conn = r->conn;
     s->last_id = r->sse_from;
+    s->resumed = r->sse_resumed;
     if (r->route->fn == http_events_job)
         snprintf(s->job, sizeof s->job, "%s", r->id);
     if (r->answer != NULL) { /* the job as it is now */
@@ -353,6 +408,16 @@ struct MHD_Response *http_stream_response(http_req *r)
     MHD_add_response_header(res, "Cache-Control", "no-store");
     MHD_add_response_header(res, "X-Accel-Buffering", "no");
     pthread_mutex_lock(&h->mu);
+    /* A new stream on every job whose request came while the publisher
+     * slept starts after what it reads back on waking (events from before
+     * the request), at most a wake-up later than "now". A job's stream
+     * keeps them: its job's events after the request are among them. */
+    if (!r->sse_resumed && r->sse_asleep && s->job[0] == '\0') {
+        if (h->wake_gen != r->sse_gen) /* read back already */
+            s->last_id = h->last_id > s->last_id ? h->last_id : s->last_id;
+        else
+            s->skip_back = 1;
+    }
     s->next = h->streams;
     if (h->streams != NULL)
         h->streams->prev = s;
@@ -370,13 +435,17 @@ static uint64_t start_id(http_req *r)
     http_hub *h = r->srv->hub;
     pthread_mutex_lock(&h->mu);
     uint64_t now = h->last_id;
+    r->sse_asleep = h->asleep;
+    r->sse_gen = h->wake_gen;
     pthread_mutex_unlock(&h->mu);
     /* Ids are global (the shared stream's): one given by any replica
      * resumes here, even one this replica has not seen yet. */
     const char *last = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Last-Event-ID");
     uint64_t v;
-    if (last != NULL && rq_event_id_parse(last, &v) == 0)
+    if (last != NULL && rq_event_id_parse(last, &v) == 0) {
+        r->sse_resumed = 1;
         return v;
+    }
     return now; /* none, or not an id of ours: from now on */
 }
 

@@ -56,6 +56,9 @@ typedef struct {
     http_route_fn fn;
     int body;   /* 1: takes a JSON body */
     int stream; /* 1: the route answers with a stream (SSE) */
+    /* 1: the route waits on events (SSE, a long-poll, /execute): while it
+     * runs the publisher follows the event stream (http_hub_want) */
+    int events;
 } http_route;
 
 extern const http_route http_routes[];
@@ -127,6 +130,10 @@ struct http_req {
      * after event sse_from, the answer (if any) its first frame */
     int streaming, sse_ended;
     uint64_t sse_from;
+    int sse_resumed;      /* sse_from came from Last-Event-ID */
+    int sse_asleep;       /* the publisher slept when the request came (http_events.c) */
+    uint64_t sse_gen;     /* the hub's wake-ups then */
+    int listening;        /* counted in the hub's listeners (route->events) until freed */
     uint32_t retry_after; /* > 0: a Retry-After header (seconds), with 429 */
     char *location;       /* a redirect's Location (http_answer_redirect), or NULL */
 };

@@ -1,6 +1,7 @@
 #include "dispatch/publisher.h"
 
 #include "common/apikey.h"
+#include "common/clock.h"
 #include "dispatch/dd_actor.h"
 #include "dispatch/event_sinks.h"
 #include "actors/actor_ipcwatch.h"
@@ -32,8 +33,14 @@ typedef struct {
     pthread_t reader;
     int reader_started;
     atomic_int stop;
+    pthread_mutex_t mu; /* woken, with cv: the paused reader's sleep */
+    pthread_cond_t cv;
+    int woken;
     dp_msg_event read[PUBLISHER_READ_MAX]; /* the reader's current batch (reader thread only) */
     size_t n_read;
+    struct resume_entry *resume; /* resuming: the entries read back, newest first */
+    size_t n_resume, cap_resume, resume_events;
+    char resume_newest[RQ_EVENT_ID_MAX];
 } publisher_state;
 
 /* The reader's blocking read: an event reaches watchers as soon as Redis
@@ -44,6 +51,17 @@ typedef struct {
 /* Redis unreachable: the next try after this long (short: a stop, e.g. a
  * start that gives up, waits for it). */
 #define PUBLISHER_RETRY_MS 200
+/* The reader follows the stream only while someone listens (a `watch` on
+ * the socket, or an in-process listener: event_sinks_want), and for this
+ * long after the last one left, so an SSE client that reconnects finds its
+ * place in the HTTP API's ring. Reading for nobody cost dispatchd and Redis
+ * about a sixth of their CPU per no-op job (issue 10, docs/bench.md). */
+#define PUBLISHER_LINGER_MS 30000
+/* On resuming, the entries written while it slept are read back, newest
+ * first, PUBLISHER_RESUME_CHUNK a call, until they hold this many events
+ * (the HTTP API's ring) or none is left. */
+#define PUBLISHER_RESUME_EVENTS 4096
+#define PUBLISHER_RESUME_CHUNK 256
 
 /* Events go out in `events` batches: one message per batch the reporter or
  * the leaser sent, or per read of the shared stream. One nng message per
@@ -71,11 +89,23 @@ static void publish(publisher_state *s, const dp_msg_event *evs, size_t n)
     }
 }
 
+/* A listener came (or stop): the reader, if it sleeps, looks again. Called
+ * by event_sinks with its lock held, or from nng's pipe callback. */
+static void wake_reader(void *arg)
+{
+    publisher_state *s = arg;
+    pthread_mutex_lock(&s->mu);
+    s->woken = 1;
+    pthread_cond_signal(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
 static void on_pipe(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
     publisher_state *s = arg;
     (void)p;
-    atomic_fetch_add(&s->pipes, ev == NNG_PIPE_EV_ADD_PRE ? 1 : -1);
+    if (atomic_fetch_add(&s->pipes, ev == NNG_PIPE_EV_ADD_PRE ? 1 : -1) == 0)
+        wake_reader(s);
 }
 
 static void on_event(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
@@ -122,14 +152,116 @@ static void on_stream_entry(void *arg, const char *id, const char *data, size_t 
     dp_msg_free(&m);
 }
 
-static void publish_read(publisher_state *s)
+static void free_read(publisher_state *s)
 {
-    publish(s, s->read, s->n_read);
     for (size_t i = 0; i < s->n_read; i++) {
         dp_msg m = {.type = DP_MSG_EVENT, .event = s->read[i]};
         dp_msg_free(&m);
     }
     s->n_read = 0;
+}
+
+static void publish_read(publisher_state *s)
+{
+    publish(s, s->read, s->n_read);
+    free_read(s);
+}
+
+static int listened(publisher_state *s)
+{
+    return atomic_load(&s->pipes) > 0 || event_sinks_wanted(s->also_url) > 0;
+}
+
+/* Sleeps until someone listens, or stop (reader thread). A listener that
+ * came between the check and the sleep set `woken`: not missed. */
+static void wait_for_listener(publisher_state *s)
+{
+    while (!atomic_load(&s->stop) && !listened(s)) {
+        pthread_mutex_lock(&s->mu);
+        while (!s->woken && !atomic_load(&s->stop))
+            pthread_cond_wait(&s->cv, &s->mu);
+        s->woken = 0;
+        pthread_mutex_unlock(&s->mu);
+    }
+}
+
+/* An entry read back on resuming, kept until the walk ends. */
+typedef struct resume_entry {
+    char id[RQ_EVENT_ID_MAX];
+    dp_msg m; /* an `event` or `events` */
+} resume_entry;
+
+static void on_resume_entry(void *arg, const char *id, const char *data, size_t len)
+{
+    publisher_state *s = arg;
+    if (s->resume_newest[0] == '\0')
+        snprintf(s->resume_newest, sizeof s->resume_newest, "%s", id);
+    if (s->n_resume == s->cap_resume) {
+        size_t cap = s->cap_resume ? s->cap_resume * 2 : 64;
+        resume_entry *r = realloc(s->resume, cap * sizeof *r);
+        if (r == NULL)
+            return; /* best effort: this entry's events are not delivered */
+        s->resume = r;
+        s->cap_resume = cap;
+    }
+    resume_entry *e = &s->resume[s->n_resume];
+    if (dp_msg_decode(data, len, &e->m, NULL) != DP_OK)
+        return;
+    if (e->m.type != DP_MSG_EVENT && e->m.type != DP_MSG_EVENTS) {
+        dp_msg_free(&e->m);
+        return;
+    }
+    snprintf(e->id, sizeof e->id, "%s", id);
+    s->resume_events += e->m.type == DP_MSG_EVENTS ? e->m.events.n_events : 1;
+    s->n_resume++;
+}
+
+/* After a sleep: the events written since `after` (where it stopped), the
+ * newest PUBLISHER_RESUME_EVENTS of them, to the in-process sinks only (a
+ * `watch` that connected since wants events from now on), so a waiter that
+ * came meanwhile misses nothing it waits for. When older ones were left,
+ * the sinks learn it first. 0, or a dp error code (negative; `after` is
+ * unchanged and the caller tries again). */
+static int resume(publisher_state *s, rq_conn *c, char after[RQ_EVENT_ID_MAX], dp_err *err)
+{
+    char before[RQ_EVENT_ID_MAX] = "";
+    int n = 0, complete = 0;
+    s->n_resume = s->resume_events = 0;
+    s->resume_newest[0] = '\0';
+    event_sinks_note(s->also_url, EVENT_SINKS_READING_BACK, 0);
+    while (s->resume_events < PUBLISHER_RESUME_EVENTS) {
+        n = rq_events_back(c, after, before, PUBLISHER_RESUME_CHUNK, on_resume_entry, s, err);
+        if (n < 0 || n < PUBLISHER_RESUME_CHUNK) {
+            complete = n >= 0;
+            break;
+        }
+    }
+    /* read back to `after`, but the stream's cap may have dropped entries
+     * next to it (it holds RQ_EVENTS_MAXLEN) */
+    if (complete && s->n_resume > 0 && strcmp(after, "0-0") != 0)
+        n = rq_events_has(c, after, &complete, err);
+    for (size_t i = s->n_resume; n >= 0 && i-- > 0;) {
+        resume_entry *e = &s->resume[i];
+        char eid[RQ_EVENT_ID_MAX];
+        uint64_t first;
+        if (i + 1 == s->n_resume && !complete && rq_event_id_of(e->id, 0, eid) == 0 &&
+            rq_event_id_parse(eid, &first) == 0 && first > 0)
+            event_sinks_note(s->also_url, EVENT_SINKS_GAP, first - 1);
+        if (e->m.type == DP_MSG_EVENT)
+            take_event(s, &e->m.event, e->id, 0);
+        for (size_t k = 0; e->m.type == DP_MSG_EVENTS && k < e->m.events.n_events; k++)
+            take_event(s, &e->m.events.events[k], e->id, k);
+        event_sinks_deliver(s->also_url, s->read, s->n_read);
+        free_read(s);
+    }
+    if (n >= 0 && s->resume_newest[0] != '\0')
+        snprintf(after, RQ_EVENT_ID_MAX, "%s", s->resume_newest);
+    if (n >= 0)
+        event_sinks_note(s->also_url, EVENT_SINKS_CAUGHT_UP, 0);
+    for (size_t i = 0; i < s->n_resume; i++)
+        dp_msg_free(&s->resume[i].m);
+    s->n_resume = 0;
+    return n < 0 ? n : 0;
 }
 
 static void nap_ms(long ms)
@@ -139,7 +271,9 @@ static void nap_ms(long ms)
 }
 
 /* Follows the shared stream from the moment it starts (every replica's
- * events, this one's included) with its own Redis connection. */
+ * events, this one's included) with its own Redis connection, while someone
+ * listens (PUBLISHER_LINGER_MS); between listeners it sleeps, and resumes
+ * with the newest entries written meanwhile (resume). */
 static void *reader_main(void *arg)
 {
     publisher_state *s = arg;
@@ -148,7 +282,8 @@ static void *reader_main(void *arg)
     opt.reconnect_wait_ms = 0; /* our loop waits, so stop is never held up */
     rq_conn *c = NULL;
     char after[RQ_EVENT_ID_MAX] = "";
-    int failures = 0;
+    int failures = 0, resuming = 0;
+    int64_t listened_ms = dp_now_ms() - PUBLISHER_LINGER_MS; /* nobody yet */
     while (!atomic_load(&s->stop)) {
         dp_err err = {0};
         if (c == NULL && (c = rq_connect(s->redis_url, s->prefix, &opt, &err)) == NULL) {
@@ -162,9 +297,24 @@ static void *reader_main(void *arg)
             nap_ms(PUBLISHER_RETRY_MS);
             continue;
         }
-        int n = rq_events_read(c, after, PUBLISHER_READ_ENTRIES, PUBLISHER_BLOCK_MS,
+        if (listened(s)) {
+            listened_ms = dp_now_ms();
+        } else if (!resuming && dp_now_ms() - listened_ms >= PUBLISHER_LINGER_MS) {
+            event_sinks_note(s->also_url, EVENT_SINKS_ASLEEP, 0);
+            wait_for_listener(s);
+            listened_ms = dp_now_ms();
+            resuming = 1;
+            continue; /* stop, or Redis checked again */
+        }
+        int n;
+        if (resuming) {
+            if ((n = resume(s, c, after, &err)) >= 0)
+                resuming = 0;
+        } else {
+            n = rq_events_read(c, after, PUBLISHER_READ_ENTRIES, PUBLISHER_BLOCK_MS,
                                on_stream_entry, s, &err);
-        publish_read(s);
+            publish_read(s);
+        }
         if (n < 0) {
             if (failures++ == 0)
                 dp_log(DP_LOG_WARN, "events_reader_down", "error", err.msg, (char *)NULL);
@@ -203,6 +353,8 @@ static int publisher_start(void *state, actor_ctx *ctx, dp_err *err)
     if (rv != 0)
         return dp_err_set(err, DP_EUNAVAIL, "events: cannot listen on %s: %s", s->url,
                           nng_strerror(rv));
+    if (s->also_url[0] != '\0' && event_sinks_on_want(s->also_url, wake_reader, s, err) != DP_OK)
+        return err->code;
     /* last: nothing after it can fail, so on_stop always joins it */
     if (s->redis_url[0] != '\0') {
         if (pthread_create(&s->reader, NULL, reader_main, s) != 0)
@@ -217,9 +369,15 @@ static void publisher_stop(void *state, actor_ctx *ctx)
     publisher_state *s = state;
     (void)ctx;
     atomic_store(&s->stop, 1);
+    wake_reader(s);
     if (s->reader_started)
         pthread_join(s->reader, NULL);
+    if (s->also_url[0] != '\0')
+        event_sinks_on_want(s->also_url, NULL, NULL, NULL);
     nng_close(s->pub);
+    free(s->resume);
+    pthread_cond_destroy(&s->cv);
+    pthread_mutex_destroy(&s->mu);
     free(s);
 }
 
@@ -245,6 +403,8 @@ actor *publisher_spawn(const char *listen_url, const char *also_url, const char 
         dp_err_set(err, DP_ENOMEM, "publisher: out of memory");
         return NULL;
     }
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
     snprintf(s->url, sizeof s->url, "%s", listen_url);
     snprintf(s->also_url, sizeof s->also_url, "%s", also_url != NULL ? also_url : "");
     snprintf(s->redis_url, sizeof s->redis_url, "%s", redis_url != NULL ? redis_url : "");

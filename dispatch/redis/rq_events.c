@@ -109,6 +109,59 @@ int rq_events_read(rq_conn *c, char after[RQ_EVENT_ID_MAX], size_t max, int bloc
     return n;
 }
 
+int rq_events_back(rq_conn *c, const char *after, char before[RQ_EVENT_ID_MAX], size_t max,
+                   rq_event_fn fn, void *arg, dp_err *err)
+{
+    char key[RQ_PREFIX_MAX + 16], lo[RQ_EVENT_ID_MAX + 1], hi[RQ_EVENT_ID_MAX + 1];
+    stream_key(c, key, sizeof key);
+    snprintf(lo, sizeof lo, "(%s", after); /* exclusive bounds: Redis >= 6.2 */
+    snprintf(hi, sizeof hi, before[0] != '\0' ? "(%s" : "+", before);
+    rq_args a = {0};
+    rq_args_str(&a, "XREVRANGE");
+    rq_args_str(&a, key);
+    rq_args_str(&a, hi);
+    rq_args_str(&a, lo);
+    rq_args_str(&a, "COUNT");
+    rq_args_u64(&a, max);
+    redisReply *r = NULL;
+    int rc = rq_call(c, "earlier events", &a, RQ_RETRY, &r, err);
+    rq_args_free(&a);
+    if (rc != DP_OK)
+        return rc;
+    int n = 0;
+    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+        const char *id, *data;
+        size_t len = 0;
+        if (entry(r->element[i], &id, &data, &len) != 0)
+            continue;
+        snprintf(before, RQ_EVENT_ID_MAX, "%s", id);
+        if (data != NULL)
+            fn(arg, id, data, len);
+        n++;
+    }
+    freeReplyObject(r);
+    return n;
+}
+
+int rq_events_has(rq_conn *c, const char *id, int *has, dp_err *err)
+{
+    char key[RQ_PREFIX_MAX + 16];
+    stream_key(c, key, sizeof key);
+    rq_args a = {0};
+    rq_args_str(&a, "XRANGE");
+    rq_args_str(&a, key);
+    rq_args_str(&a, id);
+    rq_args_str(&a, id);
+    redisReply *r = NULL;
+    int rc = rq_call(c, "event entry", &a, RQ_RETRY, &r, err);
+    rq_args_free(&a);
+    if (rc != DP_OK)
+        return rc;
+    *has = r->type == REDIS_REPLY_ARRAY && r->elements > 0;
+    freeReplyObject(r);
+    return DP_OK;
+}
+
 int rq_events_last_id(rq_conn *c, char out[RQ_EVENT_ID_MAX], dp_err *err)
 {
     char key[RQ_PREFIX_MAX + 16];

@@ -44,6 +44,18 @@ typedef void (*rq_event_fn)(void *arg, const char *id, const char *data, size_t 
 int rq_events_read(rq_conn *c, char after[RQ_EVENT_ID_MAX], size_t max, int block_ms,
                    rq_event_fn fn, void *arg, dp_err *err);
 
+/* Walks the stream back: the entries after `after` and before `before`
+ * ("" the first time: from the newest), at most max (XREVRANGE), handed to
+ * fn newest first; `before` is updated to the oldest read, for the next
+ * call. The number of entries (fewer than max: none older is left), or a
+ * dp error code (negative). A reader that stopped following the stream
+ * resumes with it (publisher.c). */
+int rq_events_back(rq_conn *c, const char *after, char before[RQ_EVENT_ID_MAX], size_t max,
+                   rq_event_fn fn, void *arg, dp_err *err);
+
+/* *has = 1 when the entry id is still in the stream (not trimmed). */
+int rq_events_has(rq_conn *c, const char *id, int *has, dp_err *err);
+
 /* The newest entry's id, or "0-0" when the stream is empty or missing. */
 int rq_events_last_id(rq_conn *c, char out[RQ_EVENT_ID_MAX], dp_err *err);
 
