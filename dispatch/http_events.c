@@ -40,7 +40,8 @@ typedef struct http_stream {
      * starts after what the publisher reads back on waking (from before
      * the stream), so it sends nothing until then */
     int skip_back;
-    char *out; /* the frame being written */
+    uint64_t req_id; /* its request's wall clock as an event id (skip_to) */
+    char *out;       /* the frame being written */
     size_t out_len, out_off;
     struct http_stream *next, *prev;
 } http_stream;
@@ -161,6 +162,17 @@ static void on_events(void *arg, const dp_msg_event *evs, size_t n)
     http_wake_parked(h->srv, evs, n);
 }
 
+/* A new stream on every job, opened while the publisher slept, starts
+ * after what was read back on waking, but not after its request (those
+ * later are its events): the request's wall clock in the stream's id space
+ * (Redis's ms; clocks apart by d move this by d). Hub locked. */
+static void skip_to(http_hub *h, http_stream *s)
+{
+    uint64_t to = h->last_id < s->req_id ? h->last_id : s->req_id;
+    if (to > s->last_id)
+        s->last_id = to;
+}
+
 /* The publisher's sleep (event_sinks_note). GAP: it will not deliver
  * the events up to id (more were written while it slept than it reads
  * back): the ring's events are all older, so a stream resuming from any of
@@ -183,7 +195,7 @@ static void on_note(void *arg, event_note note, uint64_t id)
         for (http_stream *s = h->streams; s != NULL; s = s->next)
             if (s->skip_back) {
                 s->skip_back = 0;
-                s->last_id = h->last_id > s->last_id ? h->last_id : s->last_id;
+                skip_to(h, s);
             }
         wake_all(h);
     }
@@ -291,8 +303,13 @@ static void set_out(http_stream *s, const char *text, size_t len)
 /* The next frame for s (hub locked): 1 when there is one. */
 static int next_frame(http_hub *h, http_stream *s)
 {
-    if (s->skip_back)
-        return 0;
+    if (s->skip_back) { /* no event yet, but it stays alive */
+        if (!s->ping)
+            return 0;
+        s->ping = 0;
+        set_out(s, ": ping\n\n", 8);
+        return 1;
+    }
     /* Events after the stream's last left the ring before it sent them (it
      * fell behind, or the publisher slept: on_note), or it resumes from
      * before the ring: it is told, once per gap. A new stream that sent
@@ -320,9 +337,11 @@ static int next_frame(http_hub *h, http_stream *s)
     }
     for (size_t i = lo; i < h->count; i++) {
         hub_event *e = &h->ring[(h->head + i) % HTTP_SSE_RING];
-        if (e->id <= s->last_id || (s->job[0] != '\0' && strcmp(s->job, e->job) != 0))
+        if (e->id <= s->last_id)
             continue;
-        s->last_id = e->id;
+        s->last_id = e->id; /* seen, sent or not: a job's stream passes other jobs' */
+        if (s->job[0] != '\0' && strcmp(s->job, e->job) != 0)
+            continue;
         if (render_frame(e) != 0)
             continue; /* out of memory: this event is skipped, not resent forever */
         set_out(s, e->frame, e->len);
@@ -413,8 +432,9 @@ struct MHD_Response *http_stream_response(http_req *r)
      * the request), at most a wake-up later than "now". A job's stream
      * keeps them: its job's events after the request are among them. */
     if (!r->sse_resumed && r->sse_asleep && s->job[0] == '\0') {
+        s->req_id = r->sse_req_id;
         if (h->wake_gen != r->sse_gen) /* read back already */
-            s->last_id = h->last_id > s->last_id ? h->last_id : s->last_id;
+            skip_to(h, s);
         else
             s->skip_back = 1;
     }
@@ -438,6 +458,9 @@ static uint64_t start_id(http_req *r)
     r->sse_asleep = h->asleep;
     r->sse_gen = h->wake_gen;
     pthread_mutex_unlock(&h->mu);
+    struct timespec wall; /* stream ids are Redis' wall-clock ms */
+    clock_gettime(CLOCK_REALTIME, &wall);
+    r->sse_req_id = ((uint64_t)wall.tv_sec * 1000 + (uint64_t)wall.tv_nsec / 1000000) << 20;
     /* Ids are global (the shared stream's): one given by any replica
      * resumes here, even one this replica has not seen yet. */
     const char *last = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Last-Event-ID");

@@ -133,6 +133,7 @@ struct http_req {
     int sse_resumed;      /* sse_from came from Last-Event-ID */
     int sse_asleep;       /* the publisher slept when the request came (http_events.c) */
     uint64_t sse_gen;     /* the hub's wake-ups then */
+    uint64_t sse_req_id;  /* when it came, as an event id (http_events.c) */
     int listening;        /* counted in the hub's listeners (route->events) until freed */
     uint32_t retry_after; /* > 0: a Retry-After header (seconds), with 429 */
     char *location;       /* a redirect's Location (http_answer_redirect), or NULL */

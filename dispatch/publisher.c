@@ -61,7 +61,14 @@ typedef struct {
  * first, PUBLISHER_RESUME_CHUNK a call, until they hold this many events
  * (the HTTP API's ring) or none is left. */
 #define PUBLISHER_RESUME_EVENTS 4096
-#define PUBLISHER_RESUME_CHUNK 256
+#define PUBLISHER_RESUME_CHUNK 64 /* x 64 events at most: the overshoot */
+/* Reading back failed this many times in a row (Redis refuses XREVRANGE,
+ * say): the reader goes on from the stream's end, the sinks told of the gap,
+ * rather than leave every listener without events. */
+#define PUBLISHER_RESUME_TRIES 5
+/* A `watch` that woke the reader gets the read-back entries from this long
+ * before the wake (Redis's clock against ours), not only what comes after. */
+#define PUBLISHER_WATCH_SLACK_MS 1000
 
 /* Events go out in `events` batches: one message per batch the reporter or
  * the leaser sent, or per read of the shared stream. One nng message per
@@ -216,13 +223,29 @@ static void on_resume_entry(void *arg, const char *id, const char *data, size_t 
     s->n_resume++;
 }
 
+static void count_only(void *arg, const char *id, const char *data, size_t len)
+{
+    (void)arg;
+    (void)id;
+    (void)data;
+    (void)len;
+}
+
+/* The entry id's ms (Redis's wall clock), or 0. */
+static uint64_t entry_ms(const char *id)
+{
+    return strtoull(id, NULL, 10);
+}
+
 /* After a sleep: the events written since `after` (where it stopped), the
- * newest PUBLISHER_RESUME_EVENTS of them, to the in-process sinks only (a
- * `watch` that connected since wants events from now on), so a waiter that
- * came meanwhile misses nothing it waits for. When older ones were left,
- * the sinks learn it first. 0, or a dp error code (negative; `after` is
- * unchanged and the caller tries again). */
-static int resume(publisher_state *s, rq_conn *c, char after[RQ_EVENT_ID_MAX], dp_err *err)
+ * newest PUBLISHER_RESUME_EVENTS of them, to the in-process sinks, so a
+ * waiter that came meanwhile misses nothing it waits for; to a `watch` only
+ * those from about when the reader woke (woke_wall_ms; it wants events from
+ * its connect on). When older ones were left, the sinks learn it first. 0,
+ * or a dp error code (negative; `after` is unchanged, the caller tries
+ * again). */
+static int resume(publisher_state *s, rq_conn *c, char after[RQ_EVENT_ID_MAX],
+                  uint64_t woke_wall_ms, dp_err *err)
 {
     char before[RQ_EVENT_ID_MAX] = "";
     int n = 0, complete = 0;
@@ -235,6 +258,12 @@ static int resume(publisher_state *s, rq_conn *c, char after[RQ_EVENT_ID_MAX], d
             complete = n >= 0;
             break;
         }
+    }
+    if (!complete && n >= 0) { /* the cap reached: is anything older left? */
+        char probe[RQ_EVENT_ID_MAX];
+        snprintf(probe, sizeof probe, "%s", before);
+        if ((n = rq_events_back(c, after, probe, 1, count_only, NULL, err)) == 0)
+            complete = 1;
     }
     /* read back to `after`, but the stream's cap may have dropped entries
      * next to it (it holds RQ_EVENTS_MAXLEN) */
@@ -251,7 +280,10 @@ static int resume(publisher_state *s, rq_conn *c, char after[RQ_EVENT_ID_MAX], d
             take_event(s, &e->m.event, e->id, 0);
         for (size_t k = 0; e->m.type == DP_MSG_EVENTS && k < e->m.events.n_events; k++)
             take_event(s, &e->m.events.events[k], e->id, k);
-        event_sinks_deliver(s->also_url, s->read, s->n_read);
+        if (entry_ms(e->id) + PUBLISHER_WATCH_SLACK_MS >= woke_wall_ms)
+            publish(s, s->read, s->n_read); /* the sinks and a `watch` */
+        else
+            event_sinks_deliver(s->also_url, s->read, s->n_read);
         free_read(s);
     }
     if (n >= 0 && s->resume_newest[0] != '\0')
@@ -270,6 +302,33 @@ static void nap_ms(long ms)
     nanosleep(&ts, NULL);
 }
 
+/* Reading back failed PUBLISHER_RESUME_TRIES times: on from the stream's
+ * end; what came before is a gap to the sinks. */
+static int skip_read_back(publisher_state *s, rq_conn *c, char after[RQ_EVENT_ID_MAX], dp_err *err)
+{
+    char last[RQ_EVENT_ID_MAX], eid[RQ_EVENT_ID_MAX];
+    uint64_t floor;
+    int rc = rq_events_last_id(c, last, err);
+    if (rc != DP_OK)
+        return rc;
+    char tries[16];
+    snprintf(tries, sizeof tries, "%d", PUBLISHER_RESUME_TRIES);
+    dp_log(DP_LOG_WARN, "events_read_back_skipped", "failed_tries", tries, (char *)NULL);
+    if (rq_event_id_of(last, RQ_EVENTS_PER_ENTRY - 1, eid) == 0 &&
+        rq_event_id_parse(eid, &floor) == 0)
+        event_sinks_note(s->also_url, EVENT_SINKS_GAP, floor);
+    event_sinks_note(s->also_url, EVENT_SINKS_CAUGHT_UP, 0);
+    snprintf(after, RQ_EVENT_ID_MAX, "%s", last);
+    return DP_OK;
+}
+
+static uint64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 /* Follows the shared stream from the moment it starts (every replica's
  * events, this one's included) with its own Redis connection, while someone
  * listens (PUBLISHER_LINGER_MS); between listeners it sleeps, and resumes
@@ -282,7 +341,8 @@ static void *reader_main(void *arg)
     opt.reconnect_wait_ms = 0; /* our loop waits, so stop is never held up */
     rq_conn *c = NULL;
     char after[RQ_EVENT_ID_MAX] = "";
-    int failures = 0, resuming = 0;
+    int failures = 0, resuming = 0, resume_failures = 0;
+    uint64_t woke_wall_ms = 0;
     int64_t listened_ms = dp_now_ms() - PUBLISHER_LINGER_MS; /* nobody yet */
     while (!atomic_load(&s->stop)) {
         dp_err err = {0};
@@ -303,12 +363,17 @@ static void *reader_main(void *arg)
             event_sinks_note(s->also_url, EVENT_SINKS_ASLEEP, 0);
             wait_for_listener(s);
             listened_ms = dp_now_ms();
+            woke_wall_ms = wall_ms();
             resuming = 1;
+            resume_failures = 0;
             continue; /* stop, or Redis checked again */
         }
         int n;
-        if (resuming) {
-            if ((n = resume(s, c, after, &err)) >= 0)
+        if (resuming && ++resume_failures > PUBLISHER_RESUME_TRIES) {
+            if ((n = skip_read_back(s, c, after, &err)) >= 0)
+                resuming = 0;
+        } else if (resuming) {
+            if ((n = resume(s, c, after, woke_wall_ms, &err)) >= 0)
                 resuming = 0;
         } else {
             n = rq_events_read(c, after, PUBLISHER_READ_ENTRIES, PUBLISHER_BLOCK_MS,

@@ -137,8 +137,9 @@ int rq_events_back(rq_conn *c, const char *after, char before[RQ_EVENT_ID_MAX], 
         snprintf(before, RQ_EVENT_ID_MAX, "%s", id);
         if (data != NULL)
             fn(arg, id, data, len);
-        n++;
     }
+    /* every entry counts, a malformed one too: fewer than max means none older */
+    n = r->type == REDIS_REPLY_ARRAY ? (int)r->elements : 0;
     freeReplyObject(r);
     return n;
 }
