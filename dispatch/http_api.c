@@ -143,13 +143,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                 http_answer_error(r, 404, "not_found", "no route %.200s", url);
             return send_answer(r);
         }
-        if (r->route->events && s->hub != NULL) { /* from the start: see http_hub_want */
-            http_hub_want(s->hub, 1);
-            r->listening = 1;
-        }
         check_headers(r, c);
         if (r->answer != NULL) /* refused before the body: MHD closes without reading it */
             return send_answer(r);
+        if (r->route->events && s->hub != NULL) { /* before its first look: http_hub_want */
+            http_hub_want(s->hub, 1);
+            r->listening = 1;
+        }
         return MHD_YES;
     }
     http_resumed(r); /* the daemon calls again after a resume */
