@@ -3,6 +3,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "dispatch/event_sinks.h"
 #include "dispatch/http_events.h"
 #include "dispatch/http_impl.h"
 #include "dispatch/stasher.h"
@@ -146,8 +147,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         check_headers(r, c);
         if (r->answer != NULL) /* refused before the body: MHD closes without reading it */
             return send_answer(r);
-        if (r->route->events && s->hub != NULL) { /* before its first look: http_hub_want */
-            http_hub_want(s->hub, 1);
+        if (r->route->events && s->hub != NULL) { /* before its first look */
+            event_sinks_want(s->events_name, 1);
             r->listening = 1;
         }
         return MHD_YES;
@@ -235,6 +236,8 @@ http_server *http_api_start(const http_api_config *cfg, dp_err *err)
     s->log_url_expiry_s = cfg->log_url_expiry_s > 0 ? cfg->log_url_expiry_s : 300;
     s->call_timeout_ms = 10000;
     struct addrinfo *ai = NULL;
+    snprintf(s->events_name, sizeof s->events_name, "%s",
+             cfg->events_url != NULL ? cfg->events_url : "");
     if ((s->gateway = actor_client_open(cfg->gateway_url, err)) == NULL ||
         (s->status = actor_client_open(cfg->status_url, err)) == NULL ||
         (s->runners = actor_client_open(cfg->runners_url, err)) == NULL ||

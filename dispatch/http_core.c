@@ -2,7 +2,7 @@
 #include "dispatch/http_impl.h"
 
 #include "common/log.h"
-#include "dispatch/http_events.h"
+#include "dispatch/event_sinks.h"
 #include "dispatch/stasher.h"
 
 #include <stdarg.h>
@@ -16,7 +16,7 @@ void http_req_free(http_req *r)
     if (r == NULL)
         return;
     if (r->listening)
-        http_hub_want(r->srv->hub, -1);
+        event_sinks_want(r->srv->events_name, -1);
     if (r->timer != NULL)
         nng_aio_free(r->timer);
     if (r->reply_msg != NULL)

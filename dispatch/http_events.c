@@ -56,7 +56,6 @@ struct http_hub {
     int stopping;
     nng_aio *ping;
     http_server *srv;  /* its long-polls are woken by events */
-    char name[128];    /* the publisher's in-process name (event_sinks.h) */
     int asleep;        /* the publisher does not follow the stream (event_sinks_note) */
     uint64_t wake_gen; /* the publisher's wake-ups (CAUGHT_UP notes) so far */
 };
@@ -202,12 +201,6 @@ static void on_note(void *arg, event_note note, uint64_t id)
     pthread_mutex_unlock(&h->mu);
 }
 
-void http_hub_want(http_hub *h, int delta)
-{
-    if (h != NULL)
-        event_sinks_want(h->name, delta);
-}
-
 static void on_ping(void *arg)
 {
     http_hub *h = arg;
@@ -234,7 +227,6 @@ http_hub *http_hub_start(const char *events_url, http_server *srv, dp_err *err)
     struct timespec wall; /* stream ids are Redis' wall-clock ms */
     clock_gettime(CLOCK_REALTIME, &wall);
     h->floor = h->last_id = ((uint64_t)wall.tv_sec * 1000 + (uint64_t)wall.tv_nsec / 1000000) << 20;
-    snprintf(h->name, sizeof h->name, "%s", events_url != NULL ? events_url : "");
     int rv = event_sinks_add(events_url, on_events, on_note, h, err);
     if (rv == DP_OK) {
         if ((rv = nng_aio_alloc(&h->ping, on_ping, h)) == 0)

@@ -26,10 +26,6 @@ typedef struct http_hub http_hub;
  * changes state. */
 http_hub *http_hub_start(const char *events_url, http_server *srv, dp_err *err);
 void http_hub_quiesce(http_hub *h);
-/* A request that waits on events counts itself in (+1) when it starts, so
- * the publisher follows the stream before the request's first look at its
- * job, and out (-1) when it ends (event_sinks_want). h NULL: no-op. */
-void http_hub_want(http_hub *h, int delta);
 /* Streams still open (after quiesce: not yet finished sending their end). */
 size_t http_hub_open_streams(http_hub *h);
 void http_hub_free(http_hub *h);

@@ -57,7 +57,7 @@ typedef struct {
     int body;   /* 1: takes a JSON body */
     int stream; /* 1: the route answers with a stream (SSE) */
     /* 1: the route waits on events (SSE, a long-poll, /execute): while it
-     * runs the publisher follows the event stream (http_hub_want) */
+     * runs the publisher follows the event stream (event_sinks_want) */
     int events;
 } http_route;
 
@@ -90,6 +90,7 @@ struct http_server {
     _Atomic int suspended; /* connections suspended now */
     _Atomic int live;      /* requests not yet completed (answer sent): stop waits for 0 */
     struct http_hub *hub;  /* SSE (dispatch/http_events.h) */
+    char events_name[128]; /* the publisher's in-process name: listeners count there */
 };
 
 struct http_req {
