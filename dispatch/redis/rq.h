@@ -207,6 +207,26 @@ int rq_lease_claim_streamed(rq_conn *c, const char *runner_id, uint32_t k, const
                             size_t *n_out, dp_err *err);
 void rq_leases_free(rq_lease *leases, size_t n); /* frees specs, not the array */
 
+/* One runner's claim among several (rq_lease_claim_many). */
+typedef struct {
+    const char *runner_id;  /* in, borrowed */
+    uint32_t k;             /* in: 1..RQ_LEASE_MAX */
+    const char *request_id; /* in, borrowed: required (the pipeline may be resent) */
+    rq_lease *out;          /* in: k entries, the caller's; filled like rq_lease_claim's */
+    size_t n_out;           /* out */
+    int rc;                 /* out: as rq_lease_claim_streamed returns */
+    dp_err err;             /* out: its message when rc != DP_OK */
+} rq_claim;
+
+/* rq_lease_claim_streamed for n runners in one round trip (the scripts
+ * pipelined, each atomic on its own): a leaser with several requests waiting
+ * pays one wait for Redis instead of n. A pipeline that fails as a whole
+ * (NOSCRIPT, a lost connection twice) is done one call each, under the same
+ * request ids, so no claim is made twice. Each claim's result is in its
+ * entry; returns the number that got DP_OK. */
+size_t rq_lease_claim_many(rq_conn *c, rq_claim *claims, size_t n, const char *event_ts,
+                           unsigned event_version);
+
 typedef struct {
     const char *job_id;
     uint32_t attempt;

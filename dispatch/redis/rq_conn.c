@@ -232,6 +232,11 @@ static int rq_load_script(rq_conn *c, rq_lua_id id, dp_err *err)
     return DP_OK;
 }
 
+int rq_script_ready(rq_conn *c, rq_lua_id script, dp_err *err)
+{
+    return c->sha[script][0] != '\0' ? DP_OK : rq_load_script(c, script, err);
+}
+
 int rq_eval(rq_conn *c, rq_lua_id script, rq_args *argv, int retry, redisReply **out, dp_err *err)
 {
     return rq_eval_keys(c, script, NULL, 0, argv, retry, out, err);

@@ -59,6 +59,10 @@ int rq_eval(rq_conn *c, rq_lua_id script, rq_args *argv, int retry, redisReply *
 int rq_eval_keys(rq_conn *c, rq_lua_id script, const char *const *extra, size_t n_extra,
                  rq_args *argv, int retry, redisReply **out, dp_err *err);
 
+/* Loads `script` unless loaded: DP_OK when c->sha[script] holds its SHA
+ * (for a caller that pipelines EVALSHA itself: rq_lease_claim_many). */
+int rq_script_ready(rq_conn *c, rq_lua_id script, dp_err *err);
+
 /* Runs `script` with the ids as ARGV, one call per RQ_BATCH_MAX ids: the
  * batched form of a per-job script whose reply is not needed. ids are
  * borrowed. */

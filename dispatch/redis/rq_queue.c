@@ -93,45 +93,44 @@ int rq_lease_claim(rq_conn *c, const char *runner_id, uint32_t k, const char *re
     return rq_lease_claim_streamed(c, runner_id, k, request_id, NULL, 0, out, n_out, err);
 }
 
-int rq_lease_claim_streamed(rq_conn *c, const char *runner_id, uint32_t k, const char *request_id,
-                            const char *event_ts, unsigned event_version, rq_lease *out,
-                            size_t *n_out, dp_err *err)
+/* The lease script's ARGV for one claim (rq_lease.lua). */
+static void lease_argv(rq_args *a, const char *runner_id, uint32_t k, const char *request_id,
+                       const char *event_ts, unsigned event_version)
 {
-    *n_out = 0;
+    rq_args_str(a, runner_id);
+    rq_args_u64(a, k);
+    rq_args_str(a, request_id != NULL ? request_id : "");
+    rq_args_str(a, event_ts != NULL ? event_ts : "");
+    rq_args_u64(a, RQ_EVENTS_MAXLEN);
+    rq_args_u64(a, event_version);
+    rq_args_u64(a, RQ_EVENTS_PER_ENTRY);
+}
+
+/* Checks a claim's arguments. */
+static int lease_check(const char *runner_id, uint32_t k, const char *request_id, dp_err *err)
+{
     int rc = rq_check_id(runner_id, "runner id", err);
     if (rc != DP_OK)
         return rc;
-    int has_req = request_id != NULL && *request_id != '\0';
-    if (has_req && (rc = rq_check_id(request_id, "lease request id", err)) != DP_OK)
+    if (request_id != NULL && *request_id != '\0' &&
+        (rc = rq_check_id(request_id, "lease request id", err)) != DP_OK)
         return rc;
     if (k == 0 || k > RQ_LEASE_MAX)
         return dp_err_set(err, DP_EINVAL, "lease size %u is outside 1..%u", (unsigned)k,
                           (unsigned)RQ_LEASE_MAX);
-    rq_args a = {0};
-    rq_args_str(&a, runner_id);
-    rq_args_u64(&a, k);
-    rq_args_str(&a, has_req ? request_id : "");
-    rq_args_str(&a, event_ts != NULL ? event_ts : "");
-    rq_args_u64(&a, RQ_EVENTS_MAXLEN);
-    rq_args_u64(&a, event_version);
-    rq_args_u64(&a, RQ_EVENTS_PER_ENTRY);
-    redisReply *r = NULL;
-    /* Only a lease with a request id may be retried: the retry is answered
-     * from what the first try recorded. */
-    rc = rq_eval(c, RQ_LUA_LEASE, &a, has_req ? RQ_RETRY : RQ_NO_RETRY, &r, err);
-    rq_args_free(&a);
-    if (rc != DP_OK)
-        return rc;
+    return DP_OK;
+}
+
+/* The lease script's reply r (not freed here) into out[k]. */
+static int lease_reply(const redisReply *r, const char *runner_id, uint32_t k, rq_lease *out,
+                       size_t *n_out, dp_err *err)
+{
     if (r->type != REDIS_REPLY_ARRAY || r->elements < 1 || (r->elements - 1) % 3 != 0 ||
-        (r->elements - 1) / 3 > k) {
-        freeReplyObject(r);
+        (r->elements - 1) / 3 > k)
         return dp_err_set(err, DP_EPROTO, "lease: unexpected reply from the script");
-    }
-    if (rq_reply_int(r->element[0]) != 0) {
-        freeReplyObject(r);
+    if (rq_reply_int(r->element[0]) != 0)
         return dp_err_set(err, DP_ENOTFOUND, "runner %s is not registered (or was reaped)",
                           runner_id);
-    }
     size_t n = (r->elements - 1) / 3;
     for (size_t i = 0; i < n; i++) {
         redisReply *id = r->element[1 + 3 * i], *att = r->element[2 + 3 * i],
@@ -145,7 +144,6 @@ int rq_lease_claim_streamed(rq_conn *c, const char *runner_id, uint32_t k, const
         if (l->spec == NULL) {
             /* The jobs are leased already; the caller must release them. */
             rq_leases_free(out, i);
-            freeReplyObject(r);
             return dp_err_set(err, DP_ENOMEM, "out of memory copying leased specs");
         }
         if (len)
@@ -154,8 +152,89 @@ int rq_lease_claim_streamed(rq_conn *c, const char *runner_id, uint32_t k, const
         l->spec_len = len;
     }
     *n_out = n;
-    freeReplyObject(r);
     return DP_OK;
+}
+
+int rq_lease_claim_streamed(rq_conn *c, const char *runner_id, uint32_t k, const char *request_id,
+                            const char *event_ts, unsigned event_version, rq_lease *out,
+                            size_t *n_out, dp_err *err)
+{
+    *n_out = 0;
+    int rc = lease_check(runner_id, k, request_id, err);
+    if (rc != DP_OK)
+        return rc;
+    int has_req = request_id != NULL && *request_id != '\0';
+    rq_args a = {0};
+    lease_argv(&a, runner_id, k, request_id, event_ts, event_version);
+    redisReply *r = NULL;
+    /* Only a lease with a request id may be retried: the retry is answered
+     * from what the first try recorded. */
+    rc = rq_eval(c, RQ_LUA_LEASE, &a, has_req ? RQ_RETRY : RQ_NO_RETRY, &r, err);
+    rq_args_free(&a);
+    if (rc != DP_OK)
+        return rc;
+    rc = lease_reply(r, runner_id, k, out, n_out, err);
+    freeReplyObject(r);
+    return rc;
+}
+
+size_t rq_lease_claim_many(rq_conn *c, rq_claim *claims, size_t n, const char *event_ts,
+                           unsigned event_version)
+{
+    size_t ok = 0, m = 0;
+    rq_args *cmds = calloc(n ? n : 1, sizeof *cmds);
+    redisReply **out = calloc(n ? n : 1, sizeof *out);
+    size_t *which = calloc(n ? n : 1, sizeof *which);
+    dp_err err = {0};
+    if (cmds == NULL || out == NULL || which == NULL) {
+        for (size_t i = 0; i < n; i++)
+            claims[i].rc = dp_err_set(&claims[i].err, DP_ENOMEM, "out of memory");
+        free(cmds);
+        free(out);
+        free(which);
+        return 0;
+    }
+    int rc = rq_script_ready(c, RQ_LUA_LEASE, &err);
+    for (size_t i = 0; i < n; i++) {
+        rq_claim *q = &claims[i];
+        q->n_out = 0;
+        q->err = (dp_err){0};
+        q->rc = lease_check(q->runner_id, q->k, q->request_id, &q->err);
+        if (q->rc == DP_OK && (q->request_id == NULL || *q->request_id == '\0'))
+            q->rc = dp_err_set(&q->err, DP_EINVAL, "a pipelined lease needs a request id");
+        if (q->rc != DP_OK)
+            continue;
+        if (rc == DP_OK) { /* else each goes on its own below */
+            rq_args_str(&cmds[m], "EVALSHA");
+            rq_args_str(&cmds[m], c->sha[RQ_LUA_LEASE]);
+            rq_args_u64(&cmds[m], RQ_NKEYS);
+            for (int k = 0; k < RQ_NKEYS; k++)
+                rq_args_str(&cmds[m], c->keys[k]);
+            lease_argv(&cmds[m], q->runner_id, q->k, q->request_id, event_ts, event_version);
+        }
+        which[m++] = i;
+    }
+    /* resent whole on a lost connection: each script answers a request id it
+     * has seen from what it recorded */
+    if (rc == DP_OK && m > 0)
+        rc = rq_pipeline(c, "lease", cmds, m, out, &err);
+    for (size_t j = 0; j < m; j++) {
+        rq_claim *q = &claims[which[j]];
+        if (rc == DP_OK)
+            q->rc = lease_reply(out[j], q->runner_id, q->k, q->out, &q->n_out, &q->err);
+        else /* one at a time: reloads a lost script, retries on its own */
+            q->rc = rq_lease_claim_streamed(c, q->runner_id, q->k, q->request_id, event_ts,
+                                            event_version, q->out, &q->n_out, &q->err);
+        if (out[j] != NULL)
+            freeReplyObject(out[j]);
+        rq_args_free(&cmds[j]);
+    }
+    for (size_t i = 0; i < n; i++)
+        ok += claims[i].rc == DP_OK;
+    free(cmds);
+    free(out);
+    free(which);
+    return ok;
 }
 
 void rq_leases_free(rq_lease *leases, size_t n)

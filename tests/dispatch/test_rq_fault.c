@@ -82,6 +82,26 @@ static void test_script_flush(void **state)
     raw_ok(f->raw, "SCRIPT FLUSH");
     t_enqueue(f->c, "b", 1, 0);
     assert_int_equal(t_int(f->raw, "LLEN {dispatch}:q:n::"), 1);
+    /* pipelined claims after a flush (NOSCRIPT for every one): made one at
+     * a time, so a request id claimed before gets its jobs back, once */
+    t_enqueue(f->c, "c", 3, 0);
+    rq_lease p[4], q[4];
+    rq_claim first = {.runner_id = id, .k = 2, .request_id = "q-p", .out = p};
+    assert_int_equal(rq_lease_claim_many(f->c, &first, 1, NULL, 0), 1);
+    assert_int_equal(first.n_out, 2);
+    rq_leases_free(p, first.n_out);
+    raw_ok(f->raw, "SCRIPT FLUSH");
+    rq_claim both[2] = {
+        {.runner_id = id, .k = 2, .request_id = "q-p", .out = p},
+        {.runner_id = id, .k = 4, .request_id = "q-q", .out = q},
+    };
+    assert_int_equal(rq_lease_claim_many(f->c, both, 2, NULL, 0), 2);
+    assert_int_equal(both[0].n_out, 2);
+    assert_string_equal(p[0].job_id, "b-0");
+    assert_int_equal(both[1].n_out, 2); /* what is left: c-1, c-2 */
+    assert_string_equal(q[0].job_id, "c-1");
+    rq_leases_free(p, both[0].n_out);
+    rq_leases_free(q, both[1].n_out);
 }
 
 static void test_restart_mid_run(void **state)

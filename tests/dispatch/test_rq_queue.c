@@ -270,6 +270,54 @@ static void test_lease_request_id_retry(void **state)
                      DP_ENOTFOUND);
 }
 
+/* Several runners' claims in one pipelined round trip: each gets its own
+ * jobs (none twice), FIFO across the calls; the same request ids again give
+ * back the same jobs; an unknown runner and a claim without a request id
+ * fail alone (the NOSCRIPT fallback: test_rq_fault). */
+static void test_lease_claim_many(void **state)
+{
+    fx *f = *state;
+    char r2[DP_ID_MAX];
+    t_register(f->c, "r2", 4, r2, NULL);
+    t_enqueue(f->c, "j", 9, 0);
+    rq_lease a[3], b[3], x[3], y[3];
+    rq_claim q[4] = {
+        {.runner_id = f->runner, .k = 3, .request_id = "q-a", .out = a},
+        {.runner_id = "r-nobody", .k = 3, .request_id = "q-x", .out = x},
+        {.runner_id = r2, .k = 3, .request_id = "q-b", .out = b},
+        {.runner_id = r2, .k = 3, .request_id = NULL, .out = y},
+    };
+    assert_int_equal(rq_lease_claim_many(f->c, q, 4, NULL, 0), 2);
+    assert_int_equal(q[0].rc, DP_OK);
+    assert_int_equal(q[1].rc, DP_ENOTFOUND);
+    assert_int_equal(q[2].rc, DP_OK);
+    assert_int_equal(q[3].rc, DP_EINVAL);
+    assert_int_equal(q[0].n_out, 3);
+    assert_int_equal(q[2].n_out, 3);
+    const char *want[6] = {"j-0", "j-1", "j-2", "j-3", "j-4", "j-5"};
+    for (size_t i = 0; i < 3; i++) {
+        assert_string_equal(a[i].job_id, want[i]);
+        assert_string_equal(b[i].job_id, want[3 + i]);
+        assert_int_equal(a[i].attempt, 1);
+    }
+    rq_leases_free(a, 3);
+    rq_leases_free(b, 3);
+    /* the same requests again (an answer lost): the same jobs, no new ones */
+    assert_int_equal(rq_lease_claim_many(f->c, q, 3, NULL, 0), 2);
+    assert_int_equal(q[0].n_out, 3);
+    assert_string_equal(a[0].job_id, "j-0");
+    assert_string_equal(b[2].job_id, "j-5");
+    rq_leases_free(a, 3);
+    rq_leases_free(b, 3);
+    /* a new request id gets the next jobs */
+    rq_claim next = {.runner_id = r2, .k = 3, .request_id = "q-c", .out = b};
+    assert_int_equal(rq_lease_claim_many(f->c, &next, 1, NULL, 0), 1);
+    assert_int_equal(next.n_out, 3);
+    assert_string_equal(b[0].job_id, "j-6");
+    rq_leases_free(b, 3);
+    assert_int_equal(t_lease_n(f->c, f->runner, 4), 0); /* all 9 are leased, once */
+}
+
 static void test_wake(void **state)
 {
     fx *f = *state;
@@ -375,6 +423,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
         cmocka_unit_test_setup_teardown(test_requeue_and_dead, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lease_request_id_retry, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lease_claim_many, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wake, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stats_and_rebuild, setup, teardown),
     };
