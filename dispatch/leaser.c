@@ -83,6 +83,7 @@ static void queue_event(leaser_state *s, const char *job_id, dp_job_state state,
 static void leased_answer(leaser_state *s, const char *runner_id, const rq_lease *leases, size_t n,
                           dp_msg *r);
 static void flush_held(leaser_state *s, actor_ctx *ctx);
+static void check_stall(leaser_state *s);
 
 /* Claims up to max_jobs for runner_id into r (type leased, jobs owned by r)
  * and *leases (rq_leases_free + free, *n of them), and notes the lease
@@ -442,6 +443,7 @@ static void on_lease(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
 typedef struct held_cl {
     fwd_origin o;
     dp_msg m;         /* moved out of the handler's message: owned */
+    int fenced;       /* came while claims were fenced (check_stall) */
     int auth;         /* auth_cache_check's result */
     dp_msg r;         /* its claimed jobs (type leased) */
     rq_lease *leases; /* r's leases (rq_leases_free + free) */
@@ -456,6 +458,15 @@ typedef struct held_cl {
  * fewer jobs/s, 4 pairs, docs/bench.md). */
 #define LEASER_HOLD_QUEUED 2
 
+/* Moves *from into *to (owned there); the framework frees an empty one. */
+static void take_msg(dp_msg *to, dp_msg *from)
+{
+    *to = *from;
+    dp_msg_type t = from->type;
+    memset(from, 0, sizeof *from); /* the body and the envelope's own (auth) */
+    from->type = t;
+}
+
 static int hold_cl(leaser_state *s, fwd_origin o, dp_msg *m)
 {
     if (s->held == NULL && (s->held = calloc(LEASER_HOLD_MAX, sizeof *s->held)) == NULL)
@@ -463,8 +474,8 @@ static int hold_cl(leaser_state *s, fwd_origin o, dp_msg *m)
     held_cl *h = &s->held[s->n_held++];
     memset(h, 0, sizeof *h);
     h->o = o;
-    h->m = *m;
-    memset(&m->complete_lease, 0, sizeof m->complete_lease); /* h's now */
+    h->fenced = dp_now_ms() < s->fence_until_ms;
+    take_msg(&h->m, m);
     return DP_OK;
 }
 
@@ -513,15 +524,18 @@ static void finish_cl(leaser_state *s, actor_ctx *ctx, held_cl *h)
     dp_msg_free(&h->m);
 }
 
-/* Claims the jobs of the n complete_leases in h (one pipelined round trip
- * for those with a request id: rq_lease_claim_many), then finishes each in
- * order. A runner unknown here (reaped) still gets its results answered:
- * the reporter says conflict for each; it leases nothing. */
+/* Claims the jobs of the n complete_leases in h, then finishes each in
+ * arrival order. One pipelined round trip (rq_lease_claim_many) claims for
+ * those with a request id (up to RQ_LEASE_REQS_KEPT of one runner); the
+ * others claim on their own after it, in arrival order. A runner unknown here (reaped)
+ * still gets its results answered: the reporter says conflict for each; it
+ * leases nothing. */
 static void claim_and_finish(leaser_state *s, actor_ctx *ctx, held_cl *h, size_t n)
 {
     rq_claim *claims = calloc(n, sizeof *claims);
     size_t *of = calloc(n, sizeof *of), nc = 0;
-    int fenced = dp_now_ms() < s->fence_until_ms;
+    char *solo = calloc(n, 1);
+    int fenced_now = dp_now_ms() < s->fence_until_ms;
     for (size_t i = 0; i < n; i++) {
         dp_msg_complete_lease *cl = &h[i].m.complete_lease;
         dp_err err = {0};
@@ -534,13 +548,20 @@ static void claim_and_finish(leaser_state *s, actor_ctx *ctx, held_cl *h, size_t
                             h[i].auth == DP_EAUTH ? "runner token rejected" : err.msg);
             continue;
         }
-        if (h[i].auth != DP_OK || cl->max_jobs == 0 || fenced)
+        if (h[i].auth != DP_OK || cl->max_jobs == 0 || fenced_now || h[i].fenced)
             continue;
+        size_t same = 0; /* its runner's claims in the pipeline already */
+        for (size_t j = 0; j < nc; j++)
+            same += strcmp(claims[j].runner_id, cl->runner_id) == 0;
+        int again = same >= RQ_LEASE_REQS_KEPT;
         uint32_t k = cl->max_jobs < RQ_LEASE_MAX ? cl->max_jobs : RQ_LEASE_MAX;
-        if (claims == NULL || of == NULL || cl->request_id == NULL || *cl->request_id == '\0' ||
-            (h[i].leases = calloc(k, sizeof *h[i].leases)) == NULL) {
-            h[i].n = leaser_claim(s, cl->runner_id, cl->max_jobs, cl->request_id, &h[i].r,
-                                  &h[i].leases); /* on its own */
+        if (solo == NULL || claims == NULL || of == NULL || again || cl->request_id == NULL ||
+            *cl->request_id == '\0' || (h[i].leases = calloc(k, sizeof *h[i].leases)) == NULL) {
+            if (solo != NULL)
+                solo[i] = 1;
+            else /* out of memory: claimed now, on its own */
+                h[i].n = leaser_claim(s, cl->runner_id, cl->max_jobs, cl->request_id, &h[i].r,
+                                      &h[i].leases);
             continue;
         }
         claims[nc] = (rq_claim){
@@ -564,6 +585,12 @@ static void claim_and_finish(leaser_state *s, actor_ctx *ctx, held_cl *h, size_t
         c->n = claims[j].n_out;
         leased_answer(s, claims[j].runner_id, c->leases, c->n, &c->r);
     }
+    for (size_t i = 0; solo != NULL && i < n; i++) {
+        dp_msg_complete_lease *cl = &h[i].m.complete_lease;
+        if (solo[i])
+            h[i].n =
+                leaser_claim(s, cl->runner_id, cl->max_jobs, cl->request_id, &h[i].r, &h[i].leases);
+    }
     for (size_t i = 0; i < n; i++) {
         if (h[i].auth == DP_EAUTH || h[i].auth == DP_EUNAVAIL) {
             dp_msg_free(&h[i].r);
@@ -574,11 +601,14 @@ static void claim_and_finish(leaser_state *s, actor_ctx *ctx, held_cl *h, size_t
     }
     free(claims);
     free(of);
+    free(solo);
 }
 
 /* The held complete_leases, claimed together and finished in order. */
 static void flush_held(leaser_state *s, actor_ctx *ctx)
 {
+    if (s->n_held > 0)
+        check_stall(s); /* a stall ends in a fence before anything claims */
     size_t n = s->n_held;
     s->n_held = 0;
     if (n > 0)
@@ -607,8 +637,8 @@ static void on_complete_lease(void *state, actor_ctx *ctx, fwd_origin o, dp_msg 
     }
     if (hold_cl(s, o, m) != DP_OK) { /* out of memory: it goes alone */
         flush_held(s, ctx);
-        held_cl one = {.o = o, .m = *m};
-        memset(&m->complete_lease, 0, sizeof m->complete_lease);
+        held_cl one = {.o = o, .fenced = dp_now_ms() < s->fence_until_ms};
+        take_msg(&one.m, m);
         claim_and_finish(s, ctx, &one, 1);
         return;
     }

@@ -218,12 +218,20 @@ typedef struct {
     dp_err err;             /* out: its message when rc != DP_OK */
 } rq_claim;
 
+/* Request ids whose jobs a runner's retry record keeps (rq_lease.lua): a
+ * retry of any of its last this many requests that got jobs gets the same
+ * jobs back. */
+#define RQ_LEASE_REQS_KEPT 8
+
 /* rq_lease_claim_streamed for n runners in one round trip (the scripts
  * pipelined, each atomic on its own): a leaser with several requests waiting
  * pays one wait for Redis instead of n. A pipeline that fails as a whole
- * (NOSCRIPT, a lost connection twice) is done one call each, under the same
- * request ids, so no claim is made twice. Each claim's result is in its
- * entry; returns the number that got DP_OK. */
+ * (NOSCRIPT, an error reply, a lost connection twice) is done one call
+ * each, under the same request ids. At most RQ_LEASE_REQS_KEPT claims of
+ * one runner per call (a later one gets DP_EINVAL): the script answers a
+ * repeat of a runner's last that many request ids, so a resent pipeline,
+ * or its one-call fallback, claims nothing twice. Each claim's result is in
+ * its entry; returns the number that got DP_OK. */
 size_t rq_lease_claim_many(rq_conn *c, rq_claim *claims, size_t n, const char *event_ts,
                            unsigned event_version);
 

@@ -1,5 +1,6 @@
 -- lease: ARGV = runner_id, k, request_id ('' for none), event ts ('' for no
--- events), events stream MAXLEN, message version, events per entry.
+-- events), events stream MAXLEN, message version, events per entry, request
+-- records kept per runner.
 -- Returns {code, ...}: code 0 then (job_id, attempt, spec) triples; code 5 when
 -- the runner is unknown or was reaped (it must re-register).
 -- With an event ts, each newly leased job's `leased` event goes onto the
@@ -18,13 +19,18 @@
 -- round-robin (`rr`), so no queue starves another.
 local rid, k, req = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local rk = runner_key(rid)
-local r = redis.call('HMGET', rk, 'draining', 'lost', 'last_req', 'last_resp', 'wrr', 'rr',
+-- The retry record: per request id that got jobs, `req:<id>` holds what it
+-- got, for the runner's last REQS such requests (their ids in `reqs`): a
+-- runner has several calls in flight, and a pipeline of them resent after a
+-- lost connection must find each one's own (the leaser pipelines them).
+local REQS = tonumber(ARGV[8]) or 1
+local r = redis.call('HMGET', rk, 'draining', 'lost', 'reqs', 'req:' .. req, 'wrr', 'rr',
     'profiles')
 -- No profiles field: registered with an older dispatchd, so it has no queue
 -- set: unknown, it registers again.
 if not r[1] or r[2] == '1' or not r[7] then return {5} end
 local out = {0}
-if req ~= '' and r[3] == req and (r[4] or '') ~= '' then
+if req ~= '' and (r[4] or '') ~= '' then
     -- A retry whose answer was lost: hand back what that request got and
     -- still holds, never a second set of jobs. (A request that got nothing
     -- may claim afresh: a parked long-poll is retried this way.)
@@ -150,8 +156,19 @@ end
 -- that got nothing records nothing: its retry may claim afresh anyway, and
 -- the counters did not move (an empty poll of an idle runner writes nothing).
 if #got > 0 and req ~= '' then
-    redis.call('HSET', rk, 'wrr', wrr % 12, 'rr', rr % 1000000, 'last_req', req, 'last_resp',
-        table.concat(resp, ' '))
+    -- this request's record; past 2 x REQS the oldest ones go, REQS at once
+    -- (one HDEL per REQS leases, not one per lease), so REQS always stay
+    local reqs = (r[3] or '') == '' and req or (r[3] .. ' ' .. req)
+    local n = select(2, string.gsub(reqs, ' ', '')) + 1
+    if n > 2 * REQS then
+        local ids, old = {}, {}
+        for id in string.gmatch(reqs, '[^ ]+') do ids[#ids + 1] = id end
+        for i = 1, n - REQS do old[#old + 1] = 'req:' .. ids[i] end
+        redis.call('HDEL', rk, unpack(old))
+        reqs = table.concat(ids, ' ', n - REQS + 1, n)
+    end
+    redis.call('HSET', rk, 'wrr', wrr % 12, 'rr', rr % 1000000, 'reqs', reqs,
+        'req:' .. req, table.concat(resp, ' '))
 elseif #got > 0 then
     redis.call('HSET', rk, 'wrr', wrr % 12, 'rr', rr % 1000000)
 end

@@ -104,6 +104,7 @@ static void lease_argv(rq_args *a, const char *runner_id, uint32_t k, const char
     rq_args_u64(a, RQ_EVENTS_MAXLEN);
     rq_args_u64(a, event_version);
     rq_args_u64(a, RQ_EVENTS_PER_ENTRY);
+    rq_args_u64(a, RQ_LEASE_REQS_KEPT);
 }
 
 /* Checks a claim's arguments. */
@@ -202,6 +203,17 @@ size_t rq_lease_claim_many(rq_conn *c, rq_claim *claims, size_t n, const char *e
         q->rc = lease_check(q->runner_id, q->k, q->request_id, &q->err);
         if (q->rc == DP_OK && (q->request_id == NULL || *q->request_id == '\0'))
             q->rc = dp_err_set(&q->err, DP_EINVAL, "a pipelined lease needs a request id");
+        /* The script keeps the last RQ_LEASE_REQS_KEPT request ids per
+         * runner: more claims of one runner in a call, run again (a resend),
+         * would not all find their own and would claim afresh, stranding
+         * what they got the first time. */
+        size_t same = 0;
+        for (size_t j = 0; q->rc == DP_OK && j < m; j++)
+            same += strcmp(claims[which[j]].runner_id, q->runner_id) == 0;
+        if (q->rc == DP_OK && same >= RQ_LEASE_REQS_KEPT)
+            q->rc = dp_err_set(&q->err, DP_EINVAL,
+                               "runner %s more than %d times in one pipelined lease", q->runner_id,
+                               RQ_LEASE_REQS_KEPT);
         if (q->rc != DP_OK)
             continue;
         if (rc == DP_OK) { /* else each goes on its own below */

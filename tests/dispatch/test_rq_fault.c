@@ -85,6 +85,8 @@ static void test_script_flush(void **state)
     /* pipelined claims after a flush (NOSCRIPT for every one): made one at
      * a time, so a request id claimed before gets its jobs back, once */
     t_enqueue(f->c, "c", 3, 0);
+    char id2[DP_ID_MAX];
+    t_register(f->c, "sf2", 4, id2, NULL);
     rq_lease p[4], q[4];
     rq_claim first = {.runner_id = id, .k = 2, .request_id = "q-p", .out = p};
     assert_int_equal(rq_lease_claim_many(f->c, &first, 1, NULL, 0), 1);
@@ -93,7 +95,7 @@ static void test_script_flush(void **state)
     raw_ok(f->raw, "SCRIPT FLUSH");
     rq_claim both[2] = {
         {.runner_id = id, .k = 2, .request_id = "q-p", .out = p},
-        {.runner_id = id, .k = 4, .request_id = "q-q", .out = q},
+        {.runner_id = id2, .k = 4, .request_id = "q-q", .out = q},
     };
     assert_int_equal(rq_lease_claim_many(f->c, both, 2, NULL, 0), 2);
     assert_int_equal(both[0].n_out, 2);

@@ -309,13 +309,90 @@ static void test_lease_claim_many(void **state)
     assert_string_equal(b[2].job_id, "j-5");
     rq_leases_free(a, 3);
     rq_leases_free(b, 3);
-    /* a new request id gets the next jobs */
-    rq_claim next = {.runner_id = r2, .k = 3, .request_id = "q-c", .out = b};
-    assert_int_equal(rq_lease_claim_many(f->c, &next, 1, NULL, 0), 1);
-    assert_int_equal(next.n_out, 3);
-    assert_string_equal(b[0].job_id, "j-6");
+    /* one round trip for both; a runner twice in one call: the second is
+     * refused (a resend could not tell its request from the first) */
+    uint64_t rt0 = rq_round_trips(f->c);
+    assert_int_equal(rq_lease_claim_many(f->c, q, 3, NULL, 0), 2);
+    assert_int_equal(rq_round_trips(f->c) - rt0, 1);
+    rq_leases_free(a, q[0].n_out);
+    rq_leases_free(b, q[2].n_out);
+    /* one runner twice in a call (a runner has several calls in flight):
+     * each request keeps its own record, so the pipeline run again (a
+     * resend) gives both the same jobs */
+    rq_claim twice[2] = {
+        {.runner_id = r2, .k = 3, .request_id = "q-b", .out = b},
+        {.runner_id = r2, .k = 3, .request_id = "q-d", .out = y},
+    };
+    for (int round = 0; round < 2; round++) {
+        assert_int_equal(rq_lease_claim_many(f->c, twice, 2, NULL, 0), 2);
+        assert_int_equal(twice[0].n_out, 3);
+        assert_string_equal(b[0].job_id, "j-3");
+        assert_int_equal(twice[1].n_out, 3);
+        assert_string_equal(y[0].job_id, "j-6");
+        rq_leases_free(b, 3);
+        rq_leases_free(y, 3);
+    }
+    /* more claims of one runner than its records keep: refused beyond them */
+    rq_lease none[RQ_LEASE_REQS_KEPT + 1][1];
+    rq_claim many[RQ_LEASE_REQS_KEPT + 1];
+    char ids[RQ_LEASE_REQS_KEPT + 1][16];
+    for (int i = 0; i <= RQ_LEASE_REQS_KEPT; i++) {
+        snprintf(ids[i], sizeof ids[i], "q-m%d", i);
+        many[i] = (rq_claim){.runner_id = f->runner, .k = 1, .request_id = ids[i], .out = none[i]};
+    }
+    assert_int_equal(rq_lease_claim_many(f->c, many, RQ_LEASE_REQS_KEPT + 1, NULL, 0),
+                     RQ_LEASE_REQS_KEPT);
+    assert_int_equal(many[RQ_LEASE_REQS_KEPT].rc, DP_EINVAL);
+    assert_int_equal(many[0].n_out, 0); /* nothing is pending */
+    /* an error reply for one script (a runner key that is not a hash): the
+     * pipeline is redone one call each under the same request ids, so the
+     * others get what they got, not more */
+    char bad[128];
+    snprintf(bad, sizeof bad, "SET %srunner:r-bad x", f->prefix);
+    t_int(f->raw, bad);
+    rq_claim mixed[3] = {
+        {.runner_id = f->runner, .k = 3, .request_id = "q-a", .out = a},
+        {.runner_id = "r-bad", .k = 3, .request_id = "q-z", .out = x},
+        {.runner_id = r2, .k = 3, .request_id = "q-b", .out = b},
+    };
+    assert_int_equal(rq_lease_claim_many(f->c, mixed, 3, NULL, 0), 2);
+    assert_int_not_equal(mixed[1].rc, DP_OK);
+    assert_int_equal(mixed[0].n_out, 3);
+    assert_string_equal(a[0].job_id, "j-0");
+    assert_int_equal(mixed[2].n_out, 3);
+    assert_string_equal(b[0].job_id, "j-3");
+    rq_leases_free(a, 3);
     rq_leases_free(b, 3);
     assert_int_equal(t_lease_n(f->c, f->runner, 4), 0); /* all 9 are leased, once */
+}
+
+/* A runner's retry records: its last RQ_LEASE_REQS_KEPT requests that got
+ * jobs are answered again with their jobs, however many came since; the
+ * records stay bounded (2 x RQ_LEASE_REQS_KEPT fields at most). */
+static void test_lease_records_bounded(void **state)
+{
+    fx *f = *state;
+    t_enqueue(f->c, "k", 40, 0);
+    char req[40][16];
+    rq_lease l[1];
+    for (int i = 0; i < 40; i++) {
+        snprintf(req[i], sizeof req[i], "q-r%d", i);
+        assert_int_equal(lease(f, f->runner, 1, req[i], l), 1);
+        rq_leases_free(l, 1);
+    }
+    for (int i = 40 - RQ_LEASE_REQS_KEPT; i < 40; i++) {
+        char want[16];
+        snprintf(want, sizeof want, "k-%d", i);
+        assert_int_equal(lease(f, f->runner, 1, req[i], l), 1);
+        assert_string_equal(l[0].job_id, want);
+        rq_leases_free(l, 1);
+    }
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "HLEN %srunner:%s", f->prefix, f->runner);
+    long long before = t_int(f->raw, cmd);
+    assert_true(before > 0);
+    /* fields other than the records: a dozen or so; the records at most 16 */
+    assert_true(before <= 16 + 2 * RQ_LEASE_REQS_KEPT);
 }
 
 static void test_wake(void **state)
@@ -424,6 +501,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_requeue_and_dead, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lease_request_id_retry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lease_claim_many, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lease_records_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wake, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stats_and_rebuild, setup, teardown),
     };
