@@ -11,6 +11,10 @@
 /* CLOCK_MONOTONIC in milliseconds. */
 int64_t dp_now_ms(void);
 
+/* CLOCK_REALTIME in milliseconds since the epoch (the clock Redis stream
+ * ids count in). */
+int64_t dp_wall_ms(void);
+
 /* The current UTC time as "YYYY-MM-DDTHH:MM:SS.mmmZ" into buf. */
 void dp_iso_now(char *buf, size_t len);
 

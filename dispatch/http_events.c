@@ -60,6 +60,13 @@ struct http_hub {
     uint64_t wake_gen; /* the publisher's wake-ups (CAUGHT_UP notes) so far */
 };
 
+/* Now as an event id (rq_event_id_parse's number, seq 0): stream ids are
+ * Redis's wall-clock ms. */
+static uint64_t now_as_event_id(void)
+{
+    return (uint64_t)dp_wall_ms() << 20;
+}
+
 /* Resumes every parked stream (hub locked). */
 static void wake_all(http_hub *h)
 {
@@ -224,9 +231,7 @@ http_hub *http_hub_start(const char *events_url, http_server *srv, dp_err *err)
     pthread_mutex_init(&h->mu, NULL);
     h->srv = srv;
     /* Events before now were not seen here: a resume from before says so. */
-    struct timespec wall; /* stream ids are Redis' wall-clock ms */
-    clock_gettime(CLOCK_REALTIME, &wall);
-    h->floor = h->last_id = ((uint64_t)wall.tv_sec * 1000 + (uint64_t)wall.tv_nsec / 1000000) << 20;
+    h->floor = h->last_id = now_as_event_id();
     int rv = event_sinks_add(events_url, on_events, on_note, h, err);
     if (rv == DP_OK) {
         if ((rv = nng_aio_alloc(&h->ping, on_ping, h)) == 0)
@@ -450,9 +455,7 @@ static uint64_t start_id(http_req *r)
     r->sse_asleep = h->asleep;
     r->sse_gen = h->wake_gen;
     pthread_mutex_unlock(&h->mu);
-    struct timespec wall; /* stream ids are Redis' wall-clock ms */
-    clock_gettime(CLOCK_REALTIME, &wall);
-    r->sse_req_id = ((uint64_t)wall.tv_sec * 1000 + (uint64_t)wall.tv_nsec / 1000000) << 20;
+    r->sse_req_id = now_as_event_id();
     /* Ids are global (the shared stream's): one given by any replica
      * resumes here, even one this replica has not seen yet. */
     const char *last = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Last-Event-ID");

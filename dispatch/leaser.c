@@ -44,7 +44,6 @@ typedef struct {
     int64_t next_poke_ms;
     char owner_id[48];      /* this replica, for the sweep guard */
     event_buffer events;    /* lease and dead-job events for the reporter, sent per tick */
-    int idle;               /* no other message waits in the mailbox (set per message) */
     size_t queued;          /* messages waiting behind this one (set per message) */
     dp_metrics *metrics;    /* this actor's own; the status actor asks for snapshots */
     dp_hist *m_lease;       /* dispatch_lease_duration_seconds */
@@ -141,7 +140,7 @@ static void leased_answer(leaser_state *s, const char *runner_id, const rq_lease
         flush_events(s);
     /* Batched per tick under load; when idle the reporter hears of the lease
      * before the runner does, so a status read after the lease shows it. */
-    if (s->idle)
+    if (s->queued == 0)
         flush_events(s);
 }
 
@@ -427,7 +426,6 @@ static void note_idle(leaser_state *s, actor_ctx *ctx)
 {
     actor_stats st;
     actor_get_stats(actor_ctx_actor(ctx), &st);
-    s->idle = st.queued == 0;
     s->queued = st.queued;
 }
 
@@ -445,6 +443,7 @@ typedef struct held_cl {
     dp_msg m;         /* moved out of the handler's message: owned */
     int fenced;       /* came while claims were fenced (check_stall) */
     int auth;         /* auth_cache_check's result */
+    int solo;         /* claimed on its own, after the pipeline */
     dp_msg r;         /* its claimed jobs (type leased) */
     rq_lease *leases; /* r's leases (rq_leases_free + free) */
     size_t n;
@@ -467,16 +466,13 @@ static void take_msg(dp_msg *to, dp_msg *from)
     from->type = t;
 }
 
-static int hold_cl(leaser_state *s, fwd_origin o, dp_msg *m)
+static void hold_cl(leaser_state *s, fwd_origin o, dp_msg *m)
 {
-    if (s->held == NULL && (s->held = calloc(LEASER_HOLD_MAX, sizeof *s->held)) == NULL)
-        return DP_ENOMEM;
     held_cl *h = &s->held[s->n_held++];
     memset(h, 0, sizeof *h);
     h->o = o;
     h->fenced = dp_now_ms() < s->fence_until_ms;
     take_msg(&h->m, m);
-    return DP_OK;
 }
 
 /* The rest of one complete_lease once its jobs are claimed: the early
@@ -534,7 +530,6 @@ static void claim_and_finish(leaser_state *s, actor_ctx *ctx, held_cl *h, size_t
 {
     rq_claim *claims = calloc(n, sizeof *claims);
     size_t *of = calloc(n, sizeof *of), nc = 0;
-    char *solo = calloc(n, 1);
     int fenced_now = dp_now_ms() < s->fence_until_ms;
     for (size_t i = 0; i < n; i++) {
         dp_msg_complete_lease *cl = &h[i].m.complete_lease;
@@ -555,13 +550,9 @@ static void claim_and_finish(leaser_state *s, actor_ctx *ctx, held_cl *h, size_t
             same += strcmp(claims[j].runner_id, cl->runner_id) == 0;
         int again = same >= RQ_LEASE_REQS_KEPT;
         uint32_t k = cl->max_jobs < RQ_LEASE_MAX ? cl->max_jobs : RQ_LEASE_MAX;
-        if (solo == NULL || claims == NULL || of == NULL || again || cl->request_id == NULL ||
+        if (claims == NULL || of == NULL || again || cl->request_id == NULL ||
             *cl->request_id == '\0' || (h[i].leases = calloc(k, sizeof *h[i].leases)) == NULL) {
-            if (solo != NULL)
-                solo[i] = 1;
-            else /* out of memory: claimed now, on its own */
-                h[i].n = leaser_claim(s, cl->runner_id, cl->max_jobs, cl->request_id, &h[i].r,
-                                      &h[i].leases);
+            h[i].solo = 1;
             continue;
         }
         claims[nc] = (rq_claim){
@@ -585,9 +576,9 @@ static void claim_and_finish(leaser_state *s, actor_ctx *ctx, held_cl *h, size_t
         c->n = claims[j].n_out;
         leased_answer(s, claims[j].runner_id, c->leases, c->n, &c->r);
     }
-    for (size_t i = 0; solo != NULL && i < n; i++) {
+    for (size_t i = 0; i < n; i++) {
         dp_msg_complete_lease *cl = &h[i].m.complete_lease;
-        if (solo[i])
+        if (h[i].solo)
             h[i].n =
                 leaser_claim(s, cl->runner_id, cl->max_jobs, cl->request_id, &h[i].r, &h[i].leases);
     }
@@ -601,7 +592,6 @@ static void claim_and_finish(leaser_state *s, actor_ctx *ctx, held_cl *h, size_t
     }
     free(claims);
     free(of);
-    free(solo);
 }
 
 /* The held complete_leases, claimed together and finished in order. */
@@ -635,13 +625,7 @@ static void on_complete_lease(void *state, actor_ctx *ctx, fwd_origin o, dp_msg 
         handle_lease(s, ctx, o, &l, 1);
         return;
     }
-    if (hold_cl(s, o, m) != DP_OK) { /* out of memory: it goes alone */
-        flush_held(s, ctx);
-        held_cl one = {.o = o, .fenced = dp_now_ms() < s->fence_until_ms};
-        take_msg(&one.m, m);
-        claim_and_finish(s, ctx, &one, 1);
-        return;
-    }
+    hold_cl(s, o, m); /* room: flushed at LEASER_HOLD_MAX */
     if (s->queued >= LEASER_HOLD_QUEUED && s->n_held < LEASER_HOLD_MAX)
         return;
     flush_held(s, ctx);
@@ -674,7 +658,7 @@ static void on_outcomes(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
         s->parked[keep++] = *p;
     }
     s->n_parked = keep;
-    if (s->idle)
+    if (s->queued == 0)
         flush_held(s, ctx);
 }
 
@@ -691,7 +675,7 @@ static void on_wake(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
             qset_free(&w); /* out of memory: wake everyone */
     serve_parked(state, &w, w.n == 0);
     qset_free(&w);
-    if (((leaser_state *)state)->idle)
+    if (((leaser_state *)state)->queued == 0)
         flush_held(state, ctx);
 }
 
@@ -701,7 +685,7 @@ static void on_drain(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
     (void)o;
     note_idle(state, ctx);
     release_parked(state, m->drain.runner_id);
-    if (((leaser_state *)state)->idle)
+    if (((leaser_state *)state)->queued == 0)
         flush_held(state, ctx);
 }
 
@@ -796,7 +780,8 @@ static int leaser_start(void *state, actor_ctx *ctx, dp_err *err)
     s->auth = auth_cache_new(4096);
     if (s->rq == NULL || s->auth == NULL)
         return DP_EUNAVAIL;
-    if ((s->metrics = dp_metrics_new()) == NULL)
+    if ((s->metrics = dp_metrics_new()) == NULL ||
+        (s->held = calloc(LEASER_HOLD_MAX, sizeof *s->held)) == NULL)
         return dp_err_set(err, DP_ENOMEM, "leaser: out of memory");
     s->m_lease = dp_metrics_hist(s->metrics, "dispatch_lease_duration_seconds", "");
     dp_metrics_inc(s->metrics, "dispatch_jobs_reclaimed_total", "", 0);

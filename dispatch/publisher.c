@@ -322,13 +322,6 @@ static int skip_read_back(publisher_state *s, rq_conn *c, char after[RQ_EVENT_ID
     return DP_OK;
 }
 
-static uint64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* Follows the shared stream from the moment it starts (every replica's
  * events, this one's included) with its own Redis connection, while someone
  * listens (PUBLISHER_LINGER_MS); between listeners it sleeps, and resumes
@@ -363,7 +356,7 @@ static void *reader_main(void *arg)
             event_sinks_note(s->also_url, EVENT_SINKS_ASLEEP, 0);
             wait_for_listener(s);
             listened_ms = dp_now_ms();
-            woke_wall_ms = wall_ms();
+            woke_wall_ms = (uint64_t)dp_wall_ms();
             resuming = 1;
             resume_failures = 0;
             continue; /* stop, or Redis checked again */

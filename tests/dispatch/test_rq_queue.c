@@ -270,6 +270,15 @@ static void test_lease_request_id_retry(void **state)
                      DP_ENOTFOUND);
 }
 
+/* The claim got 3 jobs, the first of them `first`; frees them. */
+static void expect_three(const rq_claim *q, const char *first)
+{
+    assert_int_equal(q->rc, DP_OK);
+    assert_int_equal(q->n_out, 3);
+    assert_string_equal(q->out[0].job_id, first);
+    rq_leases_free(q->out, 3);
+}
+
 /* Several runners' claims in one pipelined round trip: each gets its own
  * jobs (none twice), FIFO across the calls; the same request ids again give
  * back the same jobs; an unknown runner and a claim without a request id
@@ -325,12 +334,8 @@ static void test_lease_claim_many(void **state)
     };
     for (int round = 0; round < 2; round++) {
         assert_int_equal(rq_lease_claim_many(f->c, twice, 2, NULL, 0), 2);
-        assert_int_equal(twice[0].n_out, 3);
-        assert_string_equal(b[0].job_id, "j-3");
-        assert_int_equal(twice[1].n_out, 3);
-        assert_string_equal(y[0].job_id, "j-6");
-        rq_leases_free(b, 3);
-        rq_leases_free(y, 3);
+        expect_three(&twice[0], "j-3");
+        expect_three(&twice[1], "j-6");
     }
     /* more claims of one runner than its records keep: refused beyond them */
     rq_lease none[RQ_LEASE_REQS_KEPT + 1][1];
@@ -357,12 +362,8 @@ static void test_lease_claim_many(void **state)
     };
     assert_int_equal(rq_lease_claim_many(f->c, mixed, 3, NULL, 0), 2);
     assert_int_not_equal(mixed[1].rc, DP_OK);
-    assert_int_equal(mixed[0].n_out, 3);
-    assert_string_equal(a[0].job_id, "j-0");
-    assert_int_equal(mixed[2].n_out, 3);
-    assert_string_equal(b[0].job_id, "j-3");
-    rq_leases_free(a, 3);
-    rq_leases_free(b, 3);
+    expect_three(&mixed[0], "j-0");
+    expect_three(&mixed[2], "j-3");
     assert_int_equal(t_lease_n(f->c, f->runner, 4), 0); /* all 9 are leased, once */
 }
 
