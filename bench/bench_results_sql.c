@@ -227,7 +227,7 @@ static int run_jsonb(store_db *db, const job_set *js, size_t batch)
                                      .score = 100,
                                      .tests = tests,
                                      .n_tests = 2};
-            in[i] = (store_result_in){&res[i], "runner-1", NULL};
+            in[i] = (store_result_in){&res[i], "runner-1", NULL, 0};
         }
         if (store_record_results(db, in, n, out, &err) != DP_OK || out[0] != STORE_RECORDED) {
             fprintf(stderr, "bench_results_sql: jsonb: %s\n", err.msg);
@@ -260,7 +260,7 @@ static int make_jobs(store_db *db, job_set *js, size_t n, const char *tag)
                                  .tests = tc,
                                  .n_tests = 2,
                                  .max_attempts = 3};
-        leases[i] = (store_lease){js->ids[i], 1, "runner-1"};
+        leases[i] = (store_lease){js->ids[i], 1, "runner-1", 0};
     }
     for (size_t off = 0; rc == 0 && off < n; off += 1000) {
         size_t m = n - off < 1000 ? n - off : 1000;

@@ -106,7 +106,7 @@ static int run_batch_size(store_db *db, size_t batch, size_t rows, int round)
     for (size_t off = 0; off < rows && rc == 0; off += batch) {
         size_t n = rows - off < batch ? rows - off : batch;
         for (size_t i = 0; i < n; i++)
-            leases[i] = (store_lease){ids[off + i], 1, "runner-1"};
+            leases[i] = (store_lease){ids[off + i], 1, "runner-1", 0};
         rc = store_mark_leased(db, leases, n, NULL, &err);
     }
     if (rc == 0)
@@ -121,7 +121,7 @@ static int run_batch_size(store_db *db, size_t batch, size_t rows, int round)
                                      .score = 100,
                                      .tests = tests,
                                      .n_tests = 2};
-            in[i] = (store_result_in){&res[i], "runner-1", NULL};
+            in[i] = (store_result_in){&res[i], "runner-1", NULL, 0};
         }
         rc = store_record_results(db, in, n, out, &err);
     }

@@ -14,6 +14,8 @@ int64_t dp_now_ms(void);
 /* CLOCK_REALTIME in milliseconds since the epoch (the clock Redis stream
  * ids count in). */
 int64_t dp_wall_ms(void);
+/* The same in microseconds. */
+int64_t dp_wall_us(void);
 
 /* The current UTC time as "YYYY-MM-DDTHH:MM:SS.mmmZ" into buf. */
 void dp_iso_now(char *buf, size_t len);

@@ -14,18 +14,25 @@ static char *dup_or_null(const char *s)
     return s != NULL ? strdup(s) : NULL;
 }
 
+static int grow(event_buffer *b)
+{
+    if (b->n < b->cap)
+        return DP_OK;
+    size_t cap = b->cap ? b->cap * 2 : 64;
+    event_entry *ne = realloc(b->items, cap * sizeof *ne);
+    if (ne == NULL)
+        return DP_ENOMEM;
+    b->items = ne;
+    b->cap = cap;
+    return DP_OK;
+}
+
 int event_buffer_add(event_buffer *b, const char *job_id, dp_job_state state, dp_verdict verdict,
                      const char *runner_id, uint32_t attempt, const char *message)
 {
-    if (b->n == b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 64;
-        event_entry *ne = realloc(b->items, cap * sizeof *ne);
-        if (ne == NULL) {
-            dp_log(DP_LOG_ERROR, "event_lost", "job_id", job_id, (char *)NULL);
-            return DP_ENOMEM;
-        }
-        b->items = ne;
-        b->cap = cap;
+    if (grow(b) != DP_OK) {
+        dp_log(DP_LOG_ERROR, "event_lost", "job_id", job_id, (char *)NULL);
+        return DP_ENOMEM;
     }
     char ts[40];
     dp_iso_now(ts, sizeof ts);
@@ -45,7 +52,36 @@ int event_buffer_add(event_buffer *b, const char *job_id, dp_job_state state, dp
     e->ev.state = state;
     e->ev.verdict = verdict;
     e->ev.attempt = attempt;
+    int64_t now = dp_wall_us();
+    e->at_us = b->last_us = now > b->last_us ? now : b->last_us + 1;
     b->n++;
+    return DP_OK;
+}
+
+int event_buffer_copy(event_buffer *b, const event_entry *e)
+{
+    const dp_msg_event *v = &e->ev;
+    int rc =
+        event_buffer_add(b, v->job_id, v->state, v->verdict, v->runner_id, v->attempt, v->message);
+    if (rc != DP_OK)
+        return rc;
+    event_entry *c = &b->items[b->n - 1];
+    c->at_us = e->at_us;
+    c->persisted = e->persisted;
+    c->streamed = e->streamed;
+    if (e->at_us > b->last_us)
+        b->last_us = e->at_us;
+    return DP_OK;
+}
+
+int event_buffer_move(event_buffer *b, event_entry *e)
+{
+    if (grow(b) != DP_OK)
+        return DP_ENOMEM;
+    b->items[b->n++] = *e;
+    if (e->at_us > b->last_us)
+        b->last_us = e->at_us;
+    memset(e, 0, sizeof *e);
     return DP_OK;
 }
 

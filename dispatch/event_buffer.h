@@ -17,6 +17,11 @@
 
 typedef struct {
     dp_msg_event ev;
+    /* When the event entered this process's buffers (µs since the epoch),
+     * strictly increasing in a buffer, kept by event_buffer_copy and
+     * event_buffer_move: a lease's started_at, and its history row's
+     * order (docs/store.md). */
+    int64_t at_us;
     bool persisted; /* its history row is already in PostgreSQL (the job's or the result's row) */
     bool streamed;  /* already on the shared event stream (event_stream.h) */
 } event_entry;
@@ -24,12 +29,20 @@ typedef struct {
 typedef struct {
     event_entry *items;
     size_t n, cap;
+    int64_t last_us; /* the newest at_us stamped here */
 } event_buffer;
 
 /* Appends one event stamped now. Out of memory: logs `event_lost` with the
  * job id and returns DP_ENOMEM (events are best effort; state is not). */
 int event_buffer_add(event_buffer *b, const char *job_id, dp_job_state state, dp_verdict verdict,
                      const char *runner_id, uint32_t attempt, const char *message);
+
+/* Appends a copy of e (its at_us and flags too). */
+int event_buffer_copy(event_buffer *b, const event_entry *e);
+
+/* Appends *e itself, without copying its strings, and zeroes *e (which
+ * then frees as nothing). Out of memory: DP_ENOMEM, *e left as it was. */
+int event_buffer_move(event_buffer *b, event_entry *e);
 
 /* Appends every event of an `events` message (copies). */
 void event_buffer_add_all(event_buffer *b, const dp_msg_events *evs);

@@ -113,15 +113,18 @@ static void on_events(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
  * steady stream of submits kept them (and the jobs leased with them, which
  * travel in the same answer) until the stream paused or the 100 ms tick,
  * the latency tail at 1,000 jobs/s (docs/bench.md).
- * Reads see every lease the reporter has been told of. Held submits may
- * wait behind a read: nobody can ask for their jobs before they are
- * answered. */
+ * A status or queue read sees every lease the reporter has been told of
+ * (the deferred marks are written first; a wait looks for the end of a
+ * job, which a lease is not). Held submits may wait behind a read: nobody
+ * can ask for their jobs before they are answered. */
 static void on_admin_read(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
 {
     reporter_state *s = state;
     reporter_flush_completes(s);
     if (s->events.n > 0 || s->unwritten.n > 0)
         reporter_flush_events(s);
+    if (m->type != DP_MSG_WAIT)
+        reporter_write_deferred(s);
     if (m->type == DP_MSG_QUEUE)
         reporter_do_queue(s, ctx, o, m);
     else
@@ -132,7 +135,8 @@ static void on_admin_read(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
 
 /* A submit is held while more messages wait, and the held ones are
  * recorded together (reporter_submit.c). Cancel and requeue record the
- * held submits first. All three buffer events: published once the mailbox
+ * held submits and the deferred lease marks first (a requeue applies to
+ * the leased job). All three buffer events: published once the mailbox
  * runs empty. */
 static void on_admin_write(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
 {
@@ -144,6 +148,7 @@ static void on_admin_write(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
             reporter_flush_submits(s);
     } else {
         reporter_flush_submits(s);
+        reporter_write_deferred(s);
         if (m->type == DP_MSG_CANCEL)
             reporter_do_cancel(s, ctx, o, m);
         else
@@ -156,18 +161,21 @@ static void on_admin_write(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
 static void on_list(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
 {
     reporter_flush_completes(state);
+    reporter_write_deferred(state);
     reporter_do_list(state, ctx, o, m);
     if (mailbox_empty(ctx))
         flush_idle(state);
 }
 
 /* Off the job's path: the epoch check, the leaser's events when no result
- * batch carried them, and a safety net for a batch a handler left behind. */
+ * batch carried them, the lease marks no result folded since the last tick,
+ * and a safety net for a batch a handler left behind. */
 static void reporter_tick(void *state, actor_ctx *ctx)
 {
     reporter_state *s = state;
     (void)ctx;
     flush_idle(s);
+    reporter_write_deferred(s);
     reporter_retry_releases(s);
     int64_t now = dp_now_ms();
     if (now >= s->next_epoch_check_ms) {
@@ -210,7 +218,8 @@ static void reporter_stop(void *state, actor_ctx *ctx)
     reporter_state *s = state;
     (void)ctx;
     if (s->db != NULL && s->commit_db != NULL && s->rq != NULL) {
-        flush_idle(s);              /* finish in-flight writes, answer held submits */
+        flush_idle(s); /* finish in-flight writes, answer held submits */
+        reporter_write_deferred(s);
         reporter_retry_releases(s); /* one last try */
     }
     if (s->unwritten.n > 0) { /* PostgreSQL still unreachable: say what is lost */
@@ -226,6 +235,7 @@ static void reporter_stop(void *state, actor_ctx *ctx)
     }
     event_buffer_free(&s->events);
     event_buffer_free(&s->unwritten);
+    event_buffer_free(&s->deferred);
     store_close(s->db);
     store_close(s->commit_db);
     store_close(s->insert_db);

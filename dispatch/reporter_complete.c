@@ -131,16 +131,36 @@ static void release_recorded(reporter_state *s, const size_t *idx, const store_o
     event_stream_blobs_free(&blobs);
 }
 
+/* After a result batch landed: the marks it neither folded nor wrote wait
+ * in s->deferred; the rest of *marks is freed (one that cannot be moved is
+ * written now). */
+static void defer_marks(reporter_state *s, event_buffer *marks, const unsigned char *act)
+{
+    event_buffer now = {0};
+    for (size_t i = 0; i < marks->n; i++)
+        if (act[i] == REPORTER_MARK_DEFER &&
+            event_buffer_move(&s->deferred, &marks->items[i]) != DP_OK)
+            event_buffer_move(&now, &marks->items[i]);
+    event_buffer_free(marks);
+    reporter_write_marks(s, &now);
+    if (s->deferred.n >= REPORTER_DEFERRED_MAX)
+        reporter_write_deferred(s);
+}
+
 void reporter_flush_completes(reporter_state *s)
 {
     size_t n = s->n_batch;
     if (n == 0)
         return;
-    /* Lease marks that reached us before these results go to PostgreSQL
-     * in the results' transaction, before them, so the attempt fence in
-     * store_record_results knows every newer attempt the leaser has told
-     * us of: one round trip and one commit for both. */
-    event_buffer marks = {0};
+    /* Lease marks that reached us before these results (deferred ones
+     * first, in arrival order) go with them: a mark of a result's own
+     * attempt folds into it (reporter_fold.c); one of another attempt of a
+     * job here goes to PostgreSQL in the results' transaction, before
+     * them, so the attempt fence in store_record_results knows every newer
+     * attempt the leaser has told us of; the rest wait for their results
+     * in s->deferred. */
+    event_buffer marks = s->deferred;
+    memset(&s->deferred, 0, sizeof s->deferred);
     if (s->events.n > 0 || s->unwritten.n > 0)
         reporter_flush_events_hold(s, &marks);
     rq_owner_item own[REPORTER_BATCH];
@@ -198,23 +218,31 @@ void reporter_flush_completes(reporter_state *s)
             retry_elsewhere(s, p, own[i].max_attempts);
             continue;
         }
-        in[n_in] = (store_result_in){&p->result, p->runner_id, urls[i][0] ? urls[i] : NULL};
+        in[n_in] = (store_result_in){&p->result, p->runner_id, urls[i][0] ? urls[i] : NULL, 0};
         idx[n_in++] = i;
     }
     if (rc == DP_OK && n_in > 0) {
         /* decided within the hold: sent by this deadline, cancelled by
          * PostgreSQL after REPORTER_COMMIT_TIMEOUT_MS */
         store_set_send_deadline(s->commit_db, checked_ms + REPORTER_SEND_LIMIT_MS);
+        unsigned char *act = marks.n > 0 ? malloc(marks.n) : NULL;
         store_lease *view = marks.n > 0 ? reporter_marks_view(&marks) : NULL;
-        if (marks.n > 0 && view == NULL)
+        size_t n_view = 0;
+        if (marks.n > 0 && (view == NULL || act == NULL)) {
             rc = dp_err_set(&err, DP_ENOMEM, "record results: out of memory");
-        else
-            rc = store_record_results_marked(s->commit_db, view, marks.n, in, n_in, outcome, info,
+        } else {
+            reporter_fold_marks(&marks, in, n_in, act);
+            for (size_t i = 0; i < marks.n; i++) /* the view keeps the marks to write */
+                if (act[i] == REPORTER_MARK_WRITE)
+                    view[n_view++] = view[i];
+            rc = store_record_results_marked(s->commit_db, view, n_view, in, n_in, outcome, info,
                                              &err);
+        }
         free(view);
         store_set_send_deadline(s->commit_db, 0);
         if (rc == DP_OK)
-            event_buffer_free(&marks); /* written with the results */
+            defer_marks(s, &marks, act); /* the others were written or folded */
+        free(act);
         size_t first_event = s->events.n;
         for (size_t k = 0; rc == DP_OK && k < n_in; k++) {
             pending_complete *p = &s->batch[idx[k]];

@@ -35,10 +35,9 @@ static int what_to_write(const event_entry *x)
 
 /* Appends a copy of e to `to`, marked streamed (it was published when it
  * arrived), unless `to` holds max already: 1 when copied, 0 when lost. */
-static int copy_streamed(event_buffer *to, const dp_msg_event *e, size_t max)
+static int copy_streamed(event_buffer *to, const event_entry *e, size_t max)
 {
-    if (to->n >= max || event_buffer_add(to, e->job_id, e->state, e->verdict, e->runner_id,
-                                         e->attempt, e->message) != DP_OK)
+    if (to->n >= max || event_buffer_copy(to, e) != DP_OK)
         return 0;
     to->items[to->n - 1].streamed = true;
     return 1;
@@ -63,7 +62,7 @@ static void keep_unwritten(reporter_state *s, const event_entry **all, const int
     size_t lost = 0;
     for (size_t i = 0; i < n; i++)
         if (what[i] != W_NONE && rc[what[i]] == DP_EUNAVAIL)
-            lost += !copy_streamed(&keep, &all[i]->ev, REPORTER_UNWRITTEN_MAX);
+            lost += !copy_streamed(&keep, all[i], REPORTER_UNWRITTEN_MAX);
     log_lost(lost);
     event_buffer_free(&s->unwritten);
     s->unwritten = keep;
@@ -76,7 +75,7 @@ static size_t move_marks(event_buffer *to, const event_entry **all, const int *w
     size_t lost = 0;
     for (size_t i = 0; i < n; i++)
         if (what[i] == W_LEASE)
-            lost += !copy_streamed(to, &all[i]->ev, SIZE_MAX);
+            lost += !copy_streamed(to, all[i], SIZE_MAX);
     return lost;
 }
 
@@ -85,7 +84,7 @@ store_lease *reporter_marks_view(const event_buffer *marks)
     store_lease *v = calloc(marks->n ? marks->n : 1, sizeof *v);
     for (size_t i = 0; v != NULL && i < marks->n; i++)
         v[i] = (store_lease){marks->items[i].ev.job_id, marks->items[i].ev.attempt,
-                             marks->items[i].ev.runner_id};
+                             marks->items[i].ev.runner_id, marks->items[i].at_us};
     return v;
 }
 
@@ -100,11 +99,16 @@ void reporter_write_marks(reporter_state *s, event_buffer *marks)
         dp_log(DP_LOG_WARN, "lease_marks_failed", "error", err.msg, (char *)NULL);
         size_t lost = 0;
         for (size_t i = 0; rc == DP_EUNAVAIL && i < marks->n; i++)
-            lost += !copy_streamed(&s->unwritten, &marks->items[i].ev, REPORTER_UNWRITTEN_MAX);
+            lost += !copy_streamed(&s->unwritten, &marks->items[i], REPORTER_UNWRITTEN_MAX);
         log_lost(lost);
     }
     free(v);
     event_buffer_free(marks);
+}
+
+void reporter_write_deferred(reporter_state *s)
+{
+    reporter_write_marks(s, &s->deferred);
 }
 
 void reporter_flush_events(reporter_state *s)
@@ -119,7 +123,6 @@ void reporter_flush_events_hold(reporter_state *s, event_buffer *marks)
         return;
     const event_entry **all = calloc(n, sizeof *all);
     int *what = calloc(n, sizeof *what);
-    store_lease *leases = calloc(n, sizeof *leases);
     store_failure *fails = calloc(n, sizeof *fails);
     store_event *hist = calloc(n, sizeof *hist);
     const char **dead_ids = calloc(n, sizeof *dead_ids);
@@ -127,8 +130,8 @@ void reporter_flush_events_hold(reporter_state *s, event_buffer *marks)
     size_t n_leases = 0, n_fails = 0, n_hist = 0, n_requeued = 0;
     int rc[W_HIST + 1] = {DP_OK, DP_OK, DP_OK, DP_OK, DP_OK};
     dp_err err = {0};
-    if (all == NULL || what == NULL || leases == NULL || fails == NULL || hist == NULL ||
-        dead_ids == NULL || requeued == NULL)
+    if (all == NULL || what == NULL || fails == NULL || hist == NULL || dead_ids == NULL ||
+        requeued == NULL)
         goto out;
     for (size_t i = 0; i < n; i++) {
         all[i] = i < n_old ? &s->unwritten.items[i] : &s->events.items[i - n_old];
@@ -148,17 +151,24 @@ void reporter_flush_events_hold(reporter_state *s, event_buffer *marks)
                                            .runner_id = e->runner_id,
                                            .message = e->message};
         else if (what[i] == W_LEASE)
-            leases[n_leases++] = (store_lease){e->job_id, e->attempt, e->runner_id};
+            n_leases++;
         else if (what[i] == W_FAIL) {
             dead_ids[n_fails] = e->job_id;
             fails[n_fails++] = (store_failure){e->job_id, e->attempt, e->message};
         }
     }
-    if (n_leases > 0 && marks != NULL)
-        log_lost(move_marks(marks, all, what, n));
-    else if (n_leases > 0 && marks == NULL &&
-             (rc[W_LEASE] = store_mark_leased(s->db, leases, n_leases, NULL, &err)) != DP_OK)
-        dp_log(DP_LOG_WARN, "lease_marks_failed", "error", err.msg, (char *)NULL);
+    /* Lease marks wait for their results (reporter_complete.c), in the
+     * caller's marks or else with the deferred ones; a reclaim's requeue
+     * and a dead job's failure apply to the leased job, so when there are
+     * any, every mark held is written first. */
+    event_buffer *hold = marks != NULL ? marks : &s->deferred;
+    if (n_leases > 0)
+        log_lost(move_marks(hold, all, what, n));
+    if (n_fails > 0 || n_requeued > 0) {
+        reporter_write_deferred(s);
+        if (hold != &s->deferred)
+            reporter_write_marks(s, hold);
+    }
     if (n_fails > 0) {
         /* Recorded first, then forgotten by Redis: a crash in between repeats it. */
         size_t changed = 0;
@@ -182,7 +192,6 @@ out:
     event_buffer_clear(&s->events);
     free(all);
     free(what);
-    free(leases);
     free(fails);
     free(hist);
     free(dead_ids);

@@ -17,6 +17,10 @@
 #define REPORTER_BATCH 256
 /* Events PostgreSQL could not take (unreachable) kept for the next flush. */
 #define REPORTER_UNWRITTEN_MAX 16384
+/* Lease marks waiting for their results (folded into the result's row when
+ * it comes first: no mark of its own), written at the latest by the next
+ * tick or when this many wait. */
+#define REPORTER_DEFERRED_MAX 4096
 /* A group commit is decided within RQ_RESULT_HOLD_MS of its owner check,
  * which holds its jobs leased in Redis until then (docs/redis.md, "Results
  * in flight"): its statement is sent at most REPORTER_SEND_LIMIT_MS after
@@ -59,6 +63,7 @@ typedef struct {
     size_t n_batch;
     event_buffer events;    /* state changes to persist and publish on the next flush */
     event_buffer unwritten; /* published, not yet in PostgreSQL (unreachable): written first */
+    event_buffer deferred;  /* lease marks waiting for their results (reporter_complete.c) */
     int64_t next_epoch_check_ms;
     int need_rebuild;
     struct dp_metrics *metrics;   /* this actor's own (reporter_metrics.c) */
@@ -84,17 +89,34 @@ void reporter_submits_free(reporter_state *s);
 void reporter_do_complete(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m);
 /* Records the queued results in one transaction, then releases them in Redis. */
 void reporter_flush_completes(reporter_state *s);
-/* Persists the queued events (history, lease marks, dead jobs) after the
+/* Persists the queued events (history, dead jobs, reclaims) after the
  * unwritten ones of earlier flushes, then publishes the new ones; keeps
- * what PostgreSQL could not take because it was unreachable. */
+ * what PostgreSQL could not take because it was unreachable. Lease marks
+ * are not written here: they wait in s->deferred for their results
+ * (written first when there is a reclaim or a dead job to write). */
 void reporter_flush_events(reporter_state *s);
 /* reporter_flush_events, except that the lease marks are moved to *marks
- * (the caller's, zeroed) instead of written: the result batch writes them
- * in its own transaction (reporter_write_marks after it). */
+ * (the caller's) instead of s->deferred: the result batch folds or writes
+ * them in its own transaction (reporter_write_marks after it). */
 void reporter_flush_events_hold(reporter_state *s, event_buffer *marks);
 /* Writes lease marks alone (those a result batch could not take with it);
  * unreachable PostgreSQL keeps them in s->unwritten. Frees *marks. */
 void reporter_write_marks(reporter_state *s, event_buffer *marks);
+/* What becomes of a lease mark beside a result batch (reporter_fold.c). */
+enum {
+    REPORTER_MARK_FOLD,  /* its attempt's result is in the batch: set with it, not written */
+    REPORTER_MARK_WRITE, /* a result of another attempt of its job is: written first (fence) */
+    REPORTER_MARK_DEFER, /* no result of its job is: waits in s->deferred */
+};
+/* Decides act[i] for each of marks' entries against the n results of in[]
+ * (n <= REPORTER_BATCH) and sets in[k].leased_us of the results that fold
+ * a mark. */
+void reporter_fold_marks(const event_buffer *marks, store_result_in *in, size_t n,
+                         unsigned char *act);
+/* Writes the deferred lease marks (s->deferred): at every tick, before
+ * reads and operator actions, a reclaim's requeue or a dead job, a rebuild
+ * and the stop, and when REPORTER_DEFERRED_MAX wait. */
+void reporter_write_deferred(reporter_state *s);
 /* The store_lease view of marks (borrowing its strings; caller frees the array). */
 store_lease *reporter_marks_view(const event_buffer *marks);
 /* A lease_for (a complete_lease passed on by the leaser with its jobs): a

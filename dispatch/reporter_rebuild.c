@@ -95,6 +95,7 @@ void reporter_check_epoch(reporter_state *s)
         return;
     if (present && !s->need_rebuild)
         return;
+    reporter_write_deferred(s); /* a job leased here is rebuilt as leased */
     if (rebuild_redis(s, &err) == DP_OK)
         s->need_rebuild = 0;
     else

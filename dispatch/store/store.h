@@ -101,6 +101,14 @@ typedef struct {
     const dp_job_result *result; /* job_id, attempt, verdict, score, message, tests */
     const char *runner_id;       /* may be NULL: keeps the recorded one */
     const char *log_url;         /* may be NULL */
+    /* The lease of this attempt folded into the result: when it started
+     * (store_lease.at_us), 0 for none. A lease mark told with its own
+     * attempt's result sets nothing the result does not overwrite but
+     * started_at and its `leased` history row: the result sets started_at
+     * from this (unless the job is marked leased for the attempt already),
+     * and the view job_history makes the `leased` row from the job row
+     * (migration 11), so the mark need not be written (docs/store.md). */
+    int64_t leased_us;
 } store_result_in;
 
 typedef enum {
@@ -127,10 +135,14 @@ typedef struct {
     const char *job_id;
     uint32_t attempt;
     const char *runner_id;
+    /* when the lease started (µs since the epoch; the reporter's arrival
+     * stamp, increasing in lease order), or 0 for the statement's now() */
+    int64_t at_us;
 } store_lease;
 
-/* Marks jobs leased (state, attempts, runner_id, started_at) and writes
- * each changed job's `leased` history row, in one statement. Terminal jobs
+/* Marks jobs leased (state, attempts, runner_id, started_at = at_us) and
+ * writes each changed job's `leased` history row (ts = started_at), in one
+ * statement. Terminal jobs
  * and stale attempts (older than the recorded one) are skipped (no history
  * row either); *n_changed (optional) counts rows changed. */
 int store_mark_leased(store_db *db, const store_lease *leases, size_t n, size_t *n_changed,

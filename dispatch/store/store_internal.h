@@ -140,9 +140,11 @@ void store_arr_str(store_arr *b, const char *v); /* quoted; NULL is SQL NULL */
 int store_arr_finish(store_arr *b);
 void store_arr_free(store_arr *b);
 
-/* The three finished columns (job, attempt, runner) of a lease batch for
- * ST_MARK_LEASED; the caller frees them (store_arr_free) on DP_OK. */
-int store_lease_columns(const store_lease *leases, size_t n, store_arr a[3], dp_err *err);
+/* The finished columns (job, attempt, runner, start µs) of a lease batch
+ * for ST_MARK_LEASED; the caller frees them (store_arr_free) on DP_OK. */
+#define STORE_LEASE_COLUMNS 4
+int store_lease_columns(const store_lease *leases, size_t n, store_arr a[STORE_LEASE_COLUMNS],
+                        dp_err *err);
 
 /* The affected-row count of an INSERT/UPDATE result. */
 size_t store_cmd_rows(const PGresult *res);

@@ -18,6 +18,7 @@ enum {
     A_MESSAGE,
     A_RUNNER,
     A_LOG_URL,
+    A_LEASED_US,
     T_ROW,
     T_IDX,
     T_NAME,
@@ -52,6 +53,10 @@ static int build(const store_result_in *in, size_t n, store_arr a[N_ARRAYS], dp_
         store_arr_str(&a[A_MESSAGE], r->message);
         store_arr_str(&a[A_RUNNER], in[i].runner_id);
         store_arr_str(&a[A_LOG_URL], in[i].log_url);
+        if (in[i].leased_us > 0)
+            store_arr_int(&a[A_LEASED_US], (long long)in[i].leased_us);
+        else
+            store_arr_raw(&a[A_LEASED_US], "NULL");
         for (size_t k = 0; k < r->n_tests; k++) {
             const dp_test_result *t = &r->tests[k];
             store_arr_int(&a[T_ROW], (long long)i + 1); /* unnest ordinality is 1-based */
@@ -94,7 +99,7 @@ int store_record_results_marked(store_db *db, const store_lease *leases, size_t 
 {
     if (n == 0)
         return store_mark_leased(db, leases, n_leases, NULL, err);
-    store_arr a[N_ARRAYS], m[3];
+    store_arr a[N_ARRAYS], m[STORE_LEASE_COLUMNS];
     memset(a, 0, sizeof a);
     memset(m, 0, sizeof m);
     int rc = build(in, n, a, err);
@@ -102,17 +107,19 @@ int store_record_results_marked(store_db *db, const store_lease *leases, size_t 
         rc = store_lease_columns(leases, n_leases, m, err);
     PGresult *res = NULL;
     if (rc == DP_OK) {
-        const char *params[N_ARRAYS], *marks[3] = {m[0].s, m[1].s, m[2].s};
+        const char *params[N_ARRAYS],
+            *marks[STORE_LEASE_COLUMNS] = {m[0].s, m[1].s, m[2].s, m[3].s};
         for (int k = 0; k < N_ARRAYS; k++)
             params[k] = a[k].s;
         /* the marks first: the attempt fence of the results sees them */
-        store_stmt st[2] = {{ST_MARK_LEASED, 3, marks}, {ST_RECORD_RESULTS, N_ARRAYS, params}};
+        store_stmt st[2] = {{ST_MARK_LEASED, STORE_LEASE_COLUMNS, marks},
+                            {ST_RECORD_RESULTS, N_ARRAYS, params}};
         rc = store_call_pipeline(db, n_leases > 0 ? st : st + 1, n_leases > 0 ? 2 : 1,
                                  "record results", &res, err);
     }
     for (int k = 0; k < N_ARRAYS; k++)
         store_arr_free(&a[k]);
-    for (int k = 0; k < 3; k++)
+    for (int k = 0; k < STORE_LEASE_COLUMNS; k++)
         store_arr_free(&m[k]);
     if (rc != DP_OK)
         return rc;

@@ -41,14 +41,19 @@
 static const char sql_record_results[] =
     "WITH inp AS ("
     "  SELECT x.i::integer AS i, x.job_id, x.attempt, x.verdict, x.score, x.message,"
-    "    x.runner_id, x.log_url"
+    "    x.runner_id, x.log_url, x.leased_us"
     "  FROM unnest($1::text[], $2::integer[], $3::text[], $4::float8[], $5::text[], $6::text[],"
-    "    $7::text[]) WITH ORDINALITY"
-    "    AS x(job_id, attempt, verdict, score, message, runner_id, log_url, i)"
+    "    $7::text[], $8::bigint[]) WITH ORDINALITY"
+    "    AS x(job_id, attempt, verdict, score, message, runner_id, log_url, leased_us, i)"
     "), upd AS ("
     "  UPDATE jobs j SET state = 'completed', verdict = f.verdict, score = f.score,"
     "    message = f.message, runner_id = coalesce(f.runner_id, j.runner_id),"
     "    log_url = f.log_url, result_attempt = f.attempt,"
+    /* a folded lease (store_result_in.leased_at) starts the attempt, unless
+     * its mark was written after all (a lease told twice) */
+    "    started_at = coalesce(CASE WHEN j.state = 'leased' AND j.attempts = f.attempt"
+    "      THEN j.started_at END,"
+    "      'epoch'::timestamptz + f.leased_us * interval '1 microsecond', j.started_at),"
     "    attempts = greatest(j.attempts, f.attempt), finished_at = now()"
     "  FROM (SELECT DISTINCT ON (job_id) * FROM inp ORDER BY job_id, attempt DESC, i) f"
     "  WHERE j.id = f.job_id"
@@ -60,9 +65,9 @@ static const char sql_record_results[] =
     "    time_ms, wall_ms, memory_kb, stdout, stderr, message)"
     "  SELECT u.id, u.attempt, t.idx, t.name, t.verdict, t.exit_code, t.signal, t.time_ms,"
     "    t.wall_ms, t.memory_kb, t.stdout, t.stderr, t.message"
-    "  FROM upd u JOIN unnest($8::integer[], $9::integer[], $10::text[], $11::text[],"
-    "    $12::integer[], $13::integer[], $14::bigint[], $15::bigint[], $16::bigint[],"
-    "    $17::text[], $18::text[], $19::text[]) AS t(r, idx, name, verdict, exit_code, signal,"
+    "  FROM upd u JOIN unnest($9::integer[], $10::integer[], $11::text[], $12::text[],"
+    "    $13::integer[], $14::integer[], $15::bigint[], $16::bigint[], $17::bigint[],"
+    "    $18::text[], $19::text[], $20::text[]) AS t(r, idx, name, verdict, exit_code, signal,"
     "    time_ms, wall_ms, memory_kb, stdout, stderr, message) ON t.r = u.i"
     "  ON CONFLICT DO NOTHING"
     ")"
@@ -113,25 +118,27 @@ const store_statement store_statements[] = {
      " ON CONFLICT (id) DO NOTHING",
      2},
     {ST_JOB_OWNER, "SELECT owner_key FROM jobs WHERE id = $1", 1},
-    {ST_RECORD_RESULTS, sql_record_results, 19},
+    {ST_RECORD_RESULTS, sql_record_results, 20},
     /* The lease mark and its history row in one statement (only for leases
      * that changed the job: stale and terminal ones leave no row). The batch
      * is one typed array per column (store_marks.c): unnest is cheaper to
      * expand than jsonb_to_recordset (docs/store.md). */
     {ST_MARK_LEASED,
      "WITH u AS (UPDATE jobs j SET state = 'leased', attempts = x.attempt,"
-     "  runner_id = x.runner_id, started_at = now()"
-     " FROM unnest($1::text[], $2::integer[], $3::text[]) AS x(job_id, attempt, runner_id)"
+     "  runner_id = x.runner_id,"
+     "  started_at = coalesce('epoch'::timestamptz + x.at_us * interval '1 microsecond', now())"
+     " FROM unnest($1::text[], $2::integer[], $3::text[], $4::bigint[])"
+     "   AS x(job_id, attempt, runner_id, at_us)"
      " WHERE j.id = x.job_id AND j.state NOT IN ('completed', 'failed', 'cancelled')"
      "   AND j.attempts <= x.attempt"
      /* the same lease told twice (a lease retried with its request id, on
       * this replica or another, answers the same jobs again) is no change:
       * one `leased` row per (job, attempt) */
      "   AND NOT (j.state = 'leased' AND j.attempts = x.attempt)"
-     " RETURNING j.id, x.attempt, x.runner_id)"
-     " INSERT INTO job_events (job_id, state, attempt, runner_id)"
-     " SELECT id, 'leased', attempt, runner_id FROM u",
-     3},
+     " RETURNING j.id, x.attempt, x.runner_id, j.started_at)"
+     " INSERT INTO job_events (job_id, state, attempt, runner_id, ts)"
+     " SELECT id, 'leased', attempt, runner_id, started_at FROM u",
+     4},
     /* Each transition writes its history row in its own statement: a crash
      * can lose neither without the other. */
     {ST_MARK_FAILED,

@@ -147,7 +147,7 @@ for _ in $(seq 1 600); do
   [ "$(sql "select count(*) from jobs where labels ? 'prio' and state = 'completed'")" = 36 ] && break
   sleep 0.1
 done
-order=$(sql "select string_agg(left(j.priority, 1), '' order by e.seq) from job_history e
+order=$(sql "select string_agg(left(j.priority, 1), '' order by e.ts, e.seq) from job_history e
              join jobs j on j.id = e.job_id where e.state = 'leased' and j.labels ? 'prio'")
 [ "${#order}" = 36 ] || fail "priority mix: leases seen: '$order'"
 python3 - "$order" <<'PY' || fail "priority mix: lease order $order breaks the 8:3:1 bound"

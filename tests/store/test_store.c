@@ -144,13 +144,13 @@ static void test_results_idempotent(void **state)
     fixture *f = *state;
     dp_err err;
     tu_insert_jobs(f->s, "r", 3);
-    store_lease lease = {"r-0", 1, "runner-1"};
+    store_lease lease = {"r-0", 1, "runner-1", 0};
     size_t changed;
     assert_int_equal(store_mark_leased(f->s, &lease, 1, &changed, &err), DP_OK);
     assert_int_equal(changed, 1);
     /* the lease mark writes its history row in the same statement; a stale
      * (older) lease changes nothing and writes none */
-    store_lease stale = {"r-0", 0, "runner-0"};
+    store_lease stale = {"r-0", 0, "runner-0", 0};
     assert_int_equal(store_mark_leased(f->s, &stale, 1, &changed, &err), DP_OK);
     assert_int_equal(changed, 0);
     assert_int_equal(query_long(f, "SELECT count(*) FROM job_history WHERE job_id = 'r-0' AND "
@@ -166,7 +166,7 @@ static void test_results_idempotent(void **state)
 
     dp_job_result res;
     tu_make_result(&res, "r-0", 1, 3);
-    store_result_in in = {&res, "runner-1", "file:///logs/r-0.log"};
+    store_result_in in = {&res, "runner-1", "file:///logs/r-0.log", 0};
     store_outcome out = 99;
     assert_int_equal(store_record_results(f->s, &in, 1, &out, &err), DP_OK);
     assert_int_equal(out, STORE_RECORDED);
@@ -215,8 +215,10 @@ static void test_results_idempotent(void **state)
     tu_make_result(&res2, "r-0", 2, 1);
     tu_make_result(&res3, "ghost", 1, 1);
     tu_make_result(&res4, "r-1", 1, 1);
-    store_result_in batch[] = {
-        {&res2, NULL, NULL}, {&res3, NULL, NULL}, {&res4, NULL, NULL}, {&res4, NULL, NULL}};
+    store_result_in batch[] = {{&res2, NULL, NULL, 0},
+                               {&res3, NULL, NULL, 0},
+                               {&res4, NULL, NULL, 0},
+                               {&res4, NULL, NULL, 0}};
     store_outcome outs[4];
     assert_int_equal(store_record_results(f->s, batch, 4, outs, &err), DP_OK);
     assert_int_equal(outs[0], STORE_ALREADY_TERMINAL);
@@ -229,7 +231,7 @@ static void test_results_idempotent(void **state)
     assert_int_equal(query_long(f, "SELECT attempts FROM jobs WHERE id = 'r-1'"), 1);
 
     dp_job_result bad = {0};
-    store_result_in bin = {&bad, NULL, NULL};
+    store_result_in bin = {&bad, NULL, NULL, 0};
     assert_int_equal(store_record_results(f->s, &bin, 1, NULL, &err), DP_EINVAL);
     dp_job_result_free(&res);
     dp_job_result_free(&res2);
@@ -251,7 +253,7 @@ static void test_terminal_jobs_ignore_results(void **state)
     dp_job_result r0, r1;
     tu_make_result(&r0, "x-0", 1, 2);
     tu_make_result(&r1, "x-1", 3, 2);
-    store_result_in in[] = {{&r0, "r", NULL}, {&r1, "r", NULL}};
+    store_result_in in[] = {{&r0, "r", NULL, 0}, {&r1, "r", NULL, 0}};
     store_outcome out[2];
     assert_int_equal(store_record_results(f->s, in, 2, out, &err), DP_OK);
     assert_int_equal(out[0], STORE_ALREADY_TERMINAL);
@@ -273,7 +275,7 @@ static void test_terminal_jobs_ignore_results(void **state)
     assert_int_equal(store_mark_cancelled(f->s, "x-0", NULL, &err), DP_ECONFLICT);
     assert_non_null(strstr(err.msg, "already cancelled"));
     assert_int_equal(store_mark_cancelled(f->s, "zz", NULL, &err), DP_ENOTFOUND);
-    store_lease l = {"x-1", 4, "r"};
+    store_lease l = {"x-1", 4, "r", 0};
     assert_int_equal(store_mark_leased(f->s, &l, 1, &changed, &err), DP_OK);
     assert_int_equal(changed, 0);
 
@@ -292,7 +294,7 @@ static void test_terminal_jobs_ignore_results(void **state)
     assert_int_equal(store_requeue(f->s, "x-2", 0, &err), DP_OK); /* queued: no-op */
     assert_int_equal(store_requeue(f->s, "nope", 0, &err), DP_ENOTFOUND);
     /* stale lease (older attempt) is ignored */
-    store_lease l2[] = {{"x-3", 2, "a"}, {"x-3", 1, "b"}};
+    store_lease l2[] = {{"x-3", 2, "a", 0}, {"x-3", 1, "b", 0}};
     assert_int_equal(store_mark_leased(f->s, &l2[0], 1, &changed, &err), DP_OK);
     assert_int_equal(store_mark_leased(f->s, &l2[1], 1, &changed, &err), DP_OK);
     assert_int_equal(changed, 0);
@@ -313,9 +315,9 @@ static void test_batch_of_1000(void **state)
     store_outcome *out = calloc(N, sizeof *out);
     for (int i = 0; i < N; i++) {
         snprintf(ids[i], sizeof ids[i], "b-%d", i);
-        leases[i] = (store_lease){ids[i], 1, "runner-x"};
+        leases[i] = (store_lease){ids[i], 1, "runner-x", 0};
         tu_make_result(&res[i], ids[i], 1, 2);
-        in[i] = (store_result_in){&res[i], "runner-x", NULL};
+        in[i] = (store_result_in){&res[i], "runner-x", NULL, 0};
         out[i] = 99;
     }
     size_t changed;
@@ -346,12 +348,12 @@ static void test_list_unfinished(void **state)
     for (int i = 0; i < 10; i++) {
         char id[16];
         snprintf(id, sizeof id, "u-%d", i);
-        store_lease l = {id, 2, "rr"};
+        store_lease l = {id, 2, "rr", 0};
         assert_int_equal(store_mark_leased(f->s, &l, 1, NULL, &err), DP_OK);
         if (i < 5) {
             dp_job_result r;
             tu_make_result(&r, id, 2, 1);
-            store_result_in in = {&r, NULL, NULL};
+            store_result_in in = {&r, NULL, NULL, 0};
             assert_int_equal(store_record_results(f->s, &in, 1, NULL, &err), DP_OK);
             dp_job_result_free(&r);
         }
@@ -455,7 +457,7 @@ static void *race_thread(void *arg)
     for (int i = 0; i < N; i++) {
         snprintf(ids[i], sizeof ids[i], "c-%d", i);
         tu_make_result(&res[i], ids[i], 1, 1);
-        in[i] = (store_result_in){&res[i], NULL, NULL};
+        in[i] = (store_result_in){&res[i], NULL, NULL, 0};
     }
     r->rc = store_record_results(s, in, N, out, &err);
     for (int i = 0; i < N; i++) {

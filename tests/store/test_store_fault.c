@@ -83,7 +83,7 @@ static void test_down_then_back(void **state)
     assert_int_equal(store_get_job(s, "b-0", &v, &err), DP_EUNAVAIL);
     dp_job_result res;
     tu_make_result(&res, "b-0", 1, 2);
-    store_result_in in = {&res, "r1", NULL};
+    store_result_in in = {&res, "r1", NULL, 0};
     store_outcome out;
     assert_int_equal(store_record_results(s, &in, 1, &out, &err), DP_EUNAVAIL);
     /* a new opener fails the same way */
@@ -132,7 +132,7 @@ static void *record_big_batch(void *arg)
     for (int i = 0; i < BIG_N; i++) {
         snprintf(id, sizeof id, "c-%d", i);
         tu_make_result(&res[i], id, 1, 5);
-        in[i] = (store_result_in){&res[i], "r1", NULL};
+        in[i] = (store_result_in){&res[i], "r1", NULL, 0};
     }
     dp_err err;
     b->rc = store_record_results(b->s, in, BIG_N, NULL, &err);

@@ -84,7 +84,7 @@ static void test_stale_attempt_refused_after_owner_check(void **state)
     char a[DP_ID_MAX], b[DP_ID_MAX];
     t_register(c, "a", 1, a, NULL);
     assert_int_equal(lease_one(c, a), 1);
-    store_lease la = {"f-0", 1, a};
+    store_lease la = {"f-0", 1, a, 0};
     assert_int_equal(store_mark_leased(s, &la, 1, NULL, &err), DP_OK);
 
     /* the reporter's owner check for A's result passes ... */
@@ -99,7 +99,7 @@ static void test_stale_attempt_refused_after_owner_check(void **state)
     assert_int_equal(rq_reap_runner(c, a, &rep, &err), DP_OK);
     assert_int_equal(rep.jobs_requeued, 1);
     assert_int_equal(lease_one(c, b), 2);
-    store_lease lb = {"f-0", 2, b};
+    store_lease lb = {"f-0", 2, b, 0};
     assert_int_equal(store_mark_leased(s, &lb, 1, NULL, &err), DP_OK);
 
     /* A's result now reaches PostgreSQL: refused */
@@ -109,7 +109,7 @@ static void test_stale_attempt_refused_after_owner_check(void **state)
     /* array-literal metacharacters travel intact */
     free(cur.message);
     cur.message = strdup("say \"hi\" \\ {a,b} NULL");
-    store_result_in in = {&stale, a, NULL};
+    store_result_in in = {&stale, a, NULL, 0};
     store_outcome out = 99;
     assert_int_equal(store_record_results(s, &in, 1, &out, &err), DP_OK);
     assert_int_equal(out, STORE_STALE_ATTEMPT);
@@ -124,7 +124,7 @@ static void test_stale_attempt_refused_after_owner_check(void **state)
     free(n_tests);
 
     /* B's result (with A's stale one in the same batch) lands once */
-    store_result_in both[] = {{&stale, a, NULL}, {&cur, b, NULL}};
+    store_result_in both[] = {{&stale, a, NULL, 0}, {&cur, b, NULL, 0}};
     store_outcome outs[2];
     assert_int_equal(store_record_results(s, both, 2, outs, &err), DP_OK);
     assert_int_equal(outs[0], STORE_STALE_ATTEMPT);
@@ -161,9 +161,9 @@ static void test_failure_mid_batch_leaves_nothing(void **state)
     char ids[4][16];
     for (int i = 0; i < 4; i++) {
         snprintf(ids[i], sizeof ids[i], "m-%d", i);
-        l[i] = (store_lease){ids[i], 1, "runner-1"};
+        l[i] = (store_lease){ids[i], 1, "runner-1", 0};
         tu_make_result(&r[i], ids[i], 1, 2);
-        in[i] = (store_result_in){&r[i], "runner-1", NULL};
+        in[i] = (store_result_in){&r[i], "runner-1", NULL, 0};
     }
     assert_int_equal(store_mark_leased(s, l, 4, NULL, &err), DP_OK);
     char *ok = pgfix_query1(
@@ -238,9 +238,9 @@ static void test_marks_ride_with_results(void **state)
     char ids[4][16];
     for (int i = 0; i < 4; i++) {
         snprintf(ids[i], sizeof ids[i], "p-%d", i);
-        l[i] = (store_lease){ids[i], 1, "runner-1"};
+        l[i] = (store_lease){ids[i], 1, "runner-1", 0};
         tu_make_result(&r[i], ids[i], 1, 1);
-        in[i] = (store_result_in){&r[i], "runner-1", NULL};
+        in[i] = (store_result_in){&r[i], "runner-1", NULL, 0};
     }
     /* four marks and two results, two of them the same jobs: one transaction */
     assert_int_equal(store_record_results_marked(s, l, 4, in, 2, out, NULL, &err), DP_OK);
@@ -255,7 +255,7 @@ static void test_marks_ride_with_results(void **state)
 
     /* attempt 2 of p-2 marked in the same round trip as attempt 1's result:
      * the mark goes first, so the stale result is refused */
-    store_lease l2 = {"p-2", 2, "runner-2"};
+    store_lease l2 = {"p-2", 2, "runner-2", 0};
     assert_int_equal(store_record_results_marked(s, &l2, 1, &in[2], 1, out, NULL, &err), DP_OK);
     assert_int_equal(out[0], STORE_STALE_ATTEMPT);
     expect_q(&db, "SELECT state || ':' || attempts || ':' || runner_id FROM jobs WHERE id = 'p-2'",
@@ -268,10 +268,10 @@ static void test_marks_ride_with_results(void **state)
                        "CREATE TRIGGER fail_p3 BEFORE INSERT ON test_results FOR EACH ROW"
                        "  EXECUTE FUNCTION fail_p3()");
     free(ok);
-    store_lease l3 = {"p-3", 2, "runner-3"};
+    store_lease l3 = {"p-3", 2, "runner-3", 0};
     dp_job_result r3;
     tu_make_result(&r3, "p-3", 2, 1);
-    store_result_in in3 = {&r3, "runner-3", NULL};
+    store_result_in in3 = {&r3, "runner-3", NULL, 0};
     assert_int_not_equal(store_record_results_marked(s, &l3, 1, &in3, 1, out, NULL, &err), DP_OK);
     assert_non_null(strstr(err.msg, "injected failure"));
     expect_q(&db, "SELECT state || ':' || attempts FROM jobs WHERE id = 'p-3'", "leased:1");

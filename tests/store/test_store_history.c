@@ -41,7 +41,7 @@ static void test_lease_told_twice_one_row(void **state)
     dp_err err = {0};
     size_t changed = 9;
     tu_insert_jobs(f->s, "h", 2);
-    store_lease l[2] = {{"h-0", 1, "runner-1"}, {"h-1", 1, "runner-1"}};
+    store_lease l[2] = {{"h-0", 1, "runner-1", 0}, {"h-1", 1, "runner-1", 0}};
     assert_int_equal(store_mark_leased(f->s, l, 2, &changed, &err), DP_OK);
     assert_int_equal(changed, 2);
     /* the same leases again (a retried lease request, or the batch repeated
@@ -52,10 +52,74 @@ static void test_lease_told_twice_one_row(void **state)
     assert_int_equal(rows(f, "h-0", "leased", 1), 1);
     assert_int_equal(rows(f, "h-1", "leased", 1), 1);
     /* the next attempt is a new row */
-    store_lease next = {"h-0", 2, "runner-2"};
+    store_lease next = {"h-0", 2, "runner-2", 0};
     assert_int_equal(store_mark_leased(f->s, &next, 1, &changed, &err), DP_OK);
     assert_int_equal(changed, 1);
     assert_int_equal(rows(f, "h-0", "leased", 2), 1);
+}
+
+static char *one(fixture *f, const char *sql)
+{
+    char *v = pgfix_query1(f->db.dsn, sql);
+    assert_non_null(v);
+    return v;
+}
+
+/* A lease folded into its result (store_result_in.leased_us, no mark
+ * written): started_at is the lease's time, and job_history shows one
+ * `leased` row for the recorded attempt, made from the job row, ordered
+ * before the `completed` row. A mark written after all (a lease told twice)
+ * keeps its own started_at and row: still one. The mark's own started_at
+ * and history ts are its at_us as well. */
+static void test_folded_lease_rows(void **state)
+{
+    fixture *f = *state;
+    dp_err err = {0};
+    tu_insert_jobs(f->s, "g", 3);
+    const int64_t t0 = 1700000000123456; /* 2023-11-14 22:13:20.123456 UTC */
+    dp_job_result r[3];
+    store_result_in in[3];
+    for (int i = 0; i < 3; i++) {
+        char id[8];
+        snprintf(id, sizeof id, "g-%d", i);
+        tu_make_result(&r[i], id, 1, 1);
+        in[i] = (store_result_in){&r[i], "runner-1", NULL, 0};
+    }
+    /* g-0 folded; g-1 marked first (at t0 + 1 s), then folded again; g-2
+     * neither (a result whose lease never reached the reporter) */
+    in[0].leased_us = t0;
+    in[1].leased_us = t0 + 5000000;
+    store_lease mark = {"g-1", 1, "runner-1", t0 + 1000000};
+    store_outcome out[3];
+    assert_int_equal(store_mark_leased(f->s, &mark, 1, NULL, &err), DP_OK);
+    assert_int_equal(store_record_results(f->s, in, 3, out, &err), DP_OK);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(out[i], STORE_RECORDED);
+    char *v =
+        one(f, "SELECT string_agg(id || '=' || coalesce(to_char(started_at AT TIME ZONE 'UTC',"
+               " 'HH24:MI:SS.US'), '-'), ' ' ORDER BY id) FROM jobs");
+    assert_string_equal(v, "g-0=22:13:20.123456 g-1=22:13:21.123456 g-2=-");
+    free(v);
+    for (int i = 0; i < 3; i++) {
+        char id[8];
+        snprintf(id, sizeof id, "g-%d", i);
+        assert_int_equal(rows(f, id, "leased", 1), 1);
+        assert_int_equal(rows(f, id, "completed", 1), 1);
+    }
+    /* only g-1's row is written; history reads queued, leased, completed */
+    v = one(f, "SELECT count(*) FROM job_events WHERE state = 'leased'");
+    assert_string_equal(v, "1");
+    free(v);
+    v = one(f, "SELECT string_agg(state, ',' ORDER BY seq, ts) FROM job_history"
+               " WHERE job_id = 'g-0'");
+    assert_string_equal(v, "queued,leased,completed");
+    free(v);
+    v = one(f, "SELECT to_char(ts AT TIME ZONE 'UTC', 'HH24:MI:SS.US') FROM job_history"
+               " WHERE job_id = 'g-1' AND state = 'leased'");
+    assert_string_equal(v, "22:13:21.123456");
+    free(v);
+    for (int i = 0; i < 3; i++)
+        dp_job_result_free(&r[i]);
 }
 
 static void test_failed_requeued_cancelled_rows(void **state)
@@ -64,7 +128,7 @@ static void test_failed_requeued_cancelled_rows(void **state)
     dp_err err = {0};
     size_t changed = 9;
     tu_insert_jobs(f->s, "t", 3);
-    store_lease l = {"t-0", 1, "runner-1"};
+    store_lease l = {"t-0", 1, "runner-1", 0};
     assert_int_equal(store_mark_leased(f->s, &l, 1, NULL, &err), DP_OK);
     /* a runner-side failure with attempts left: queued again, one row */
     assert_int_equal(
@@ -79,7 +143,7 @@ static void test_failed_requeued_cancelled_rows(void **state)
     assert_string_equal(st, "queued:1");
     free(st);
     /* leased again (attempt 2), then failed for good: one `failed` row */
-    store_lease l2 = {"t-0", 2, "runner-2"};
+    store_lease l2 = {"t-0", 2, "runner-2", 0};
     assert_int_equal(store_mark_leased(f->s, &l2, 1, &changed, &err), DP_OK);
     assert_int_equal(changed, 1);
     store_failure fl = {"t-0", 2, "2 attempts failed"};
@@ -112,7 +176,7 @@ static void test_reclaimed_rows(void **state)
     dp_err err = {0};
     size_t changed = 9;
     tu_insert_jobs(f->s, "c", 2);
-    store_lease l[2] = {{"c-0", 1, "runner-x"}, {"c-1", 1, "runner-x"}};
+    store_lease l[2] = {{"c-0", 1, "runner-x", 0}, {"c-1", 1, "runner-x", 0}};
     assert_int_equal(store_mark_leased(f->s, l, 2, NULL, &err), DP_OK);
     store_event ev[3] = {
         {.job_id = "c-0", .attempt = 1, .runner_id = "runner-x", .message = "runner lost"},
@@ -129,7 +193,7 @@ static void test_reclaimed_rows(void **state)
     assert_string_equal(st, "queued,queued");
     free(st);
     /* leased again: attempt 2 */
-    store_lease l2 = {"c-0", 2, "runner-y"};
+    store_lease l2 = {"c-0", 2, "runner-y", 0};
     assert_int_equal(store_mark_leased(f->s, &l2, 1, &changed, &err), DP_OK);
     assert_int_equal(changed, 1);
 }
@@ -154,7 +218,7 @@ static void test_open_jobs_hot(void **state)
     for (int i = 0; i < N; i++) {
         char id[16];
         snprintf(id, sizeof id, "o-%d", i);
-        store_lease l = {id, 1, "runner-h"};
+        store_lease l = {id, 1, "runner-h", 0};
         assert_int_equal(store_mark_leased(f->s, &l, 1, NULL, &err), DP_OK);
     }
     assert_int_equal(query_long(f, "SELECT count(*) FROM pg_indexes WHERE tablename = 'jobs'"
@@ -200,7 +264,7 @@ static void test_lease_marks_hot_beside_a_snapshot(void **state)
     for (int i = 0; i < N; i++) {
         char id[16];
         snprintf(id, sizeof id, "p-%d", i);
-        store_lease l = {id, 1, "runner-h"};
+        store_lease l = {id, 1, "runner-h", 0};
         leased += store_mark_leased(f->s, &l, 1, NULL, &err) == DP_OK;
     }
     /* table counts reach the view within about 1 s of the session going
@@ -225,6 +289,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_lease_told_twice_one_row, tu_store_setup,
                                         tu_store_teardown),
+        cmocka_unit_test_setup_teardown(test_folded_lease_rows, tu_store_setup, tu_store_teardown),
         cmocka_unit_test_setup_teardown(test_failed_requeued_cancelled_rows, tu_store_setup,
                                         tu_store_teardown),
         cmocka_unit_test_setup_teardown(test_reclaimed_rows, tu_store_setup, tu_store_teardown),

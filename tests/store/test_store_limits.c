@@ -35,7 +35,7 @@ static int record_one(store_db *s, const char *job, store_outcome *out, dp_err *
 {
     dp_job_result res;
     tu_make_result(&res, job, 1, 2);
-    store_result_in in = {&res, "r-1", NULL};
+    store_result_in in = {&res, "r-1", NULL, 0};
     int rc = store_record_results(s, &in, 1, out, err);
     dp_job_result_free(&res);
     return rc;
