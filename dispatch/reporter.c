@@ -106,6 +106,15 @@ static void on_events(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
     after_events(s, ctx);
 }
 
+/* Every lease told so far into PostgreSQL: the events' marks join the
+ * deferred ones, which are written (for reads, lists and operator actions). */
+static void write_leases_told(reporter_state *s)
+{
+    if (s->events.n > 0 || s->unwritten.n > 0)
+        reporter_flush_events(s);
+    reporter_write_deferred(s);
+}
+
 /* A result batch grows only across results and events queued back to
  * back: the admin handlers below first write the results they find
  * waiting. They were held because the mailbox was not empty, but a submit,
@@ -121,10 +130,10 @@ static void on_admin_read(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
 {
     reporter_state *s = state;
     reporter_flush_completes(s);
-    if (s->events.n > 0 || s->unwritten.n > 0)
-        reporter_flush_events(s);
     if (m->type != DP_MSG_WAIT)
-        reporter_write_deferred(s);
+        write_leases_told(s);
+    else if (s->events.n > 0 || s->unwritten.n > 0)
+        reporter_flush_events(s);
     if (m->type == DP_MSG_QUEUE)
         reporter_do_queue(s, ctx, o, m);
     else
@@ -148,7 +157,7 @@ static void on_admin_write(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
             reporter_flush_submits(s);
     } else {
         reporter_flush_submits(s);
-        reporter_write_deferred(s);
+        write_leases_told(s);
         if (m->type == DP_MSG_CANCEL)
             reporter_do_cancel(s, ctx, o, m);
         else
@@ -161,7 +170,7 @@ static void on_admin_write(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
 static void on_list(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
 {
     reporter_flush_completes(state);
-    reporter_write_deferred(state);
+    write_leases_told(state);
     reporter_do_list(state, ctx, o, m);
     if (mailbox_empty(ctx))
         flush_idle(state);

@@ -137,10 +137,14 @@ static void release_recorded(reporter_state *s, const size_t *idx, const store_o
 static void defer_marks(reporter_state *s, event_buffer *marks, const unsigned char *act)
 {
     event_buffer now = {0};
+    size_t lost = 0;
     for (size_t i = 0; i < marks->n; i++)
         if (act[i] == REPORTER_MARK_DEFER &&
             event_buffer_move(&s->deferred, &marks->items[i]) != DP_OK)
-            event_buffer_move(&now, &marks->items[i]);
+            lost += event_buffer_move(&now, &marks->items[i]) != DP_OK;
+    if (lost > 0)
+        dp_log(DP_LOG_ERROR, "events_not_recorded", "what", "lease marks (out of memory)",
+               (char *)NULL);
     event_buffer_free(marks);
     reporter_write_marks(s, &now);
     if (s->deferred.n >= REPORTER_DEFERRED_MAX)
@@ -195,6 +199,12 @@ void reporter_flush_completes(reporter_state *s)
                                  .result = DP_ENOTFOUND};
     int64_t checked_ms = dp_now_ms(); /* before the marks: the hold starts later */
     int rc = rq_owner_check(s->rq, own, n, &err);
+    /* A runner-side failure requeues (or fails) its job now, and that
+     * applies to the leased job: its mark, held above, goes first (the
+     * held ones all, in arrival order; retries are rare). */
+    for (size_t i = 0; rc == DP_OK && marks.n > 0 && i < n; i++)
+        if (s->batch[i].retry && own[i].result == DP_OK)
+            reporter_write_marks(s, &marks);
     for (size_t i = 0; i < n; i++) {
         pending_complete *p = &s->batch[i];
         if (rc != DP_OK) {

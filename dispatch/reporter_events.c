@@ -53,13 +53,16 @@ static void log_lost(size_t lost)
 }
 
 /* Copies the events whose write failed because PostgreSQL was unreachable
- * into a new unwritten buffer (at most REPORTER_UNWRITTEN_MAX; the rest are
- * logged as lost, as every event was before). */
-static void keep_unwritten(reporter_state *s, const event_entry **all, const int *what, size_t n,
-                           const int rc[W_HIST + 1])
+ * into a new unwritten buffer, after `first` (lease marks written before
+ * them; NULL: none failed), at most REPORTER_UNWRITTEN_MAX; the rest are
+ * logged as lost, as every event was before. */
+static void keep_unwritten(reporter_state *s, const event_buffer *first, const event_entry **all,
+                           const int *what, size_t n, const int rc[W_HIST + 1])
 {
     event_buffer keep = {0};
     size_t lost = 0;
+    for (size_t i = 0; first != NULL && i < first->n; i++)
+        lost += !copy_streamed(&keep, &first->items[i], REPORTER_UNWRITTEN_MAX);
     for (size_t i = 0; i < n; i++)
         if (what[i] != W_NONE && rc[what[i]] == DP_EUNAVAIL)
             lost += !copy_streamed(&keep, all[i], REPORTER_UNWRITTEN_MAX);
@@ -88,22 +91,44 @@ store_lease *reporter_marks_view(const event_buffer *marks)
     return v;
 }
 
+/* Writes the marks in b (kept); logs a failure, and counts the marks lost
+ * unless PostgreSQL was only unreachable (the caller keeps them then). */
+static int write_leases(reporter_state *s, const event_buffer *b)
+{
+    if (b->n == 0)
+        return DP_OK;
+    dp_err err = {0};
+    store_lease *v = reporter_marks_view(b);
+    int rc = v == NULL ? dp_err_set(&err, DP_ENOMEM, "lease marks: out of memory")
+                       : store_mark_leased(s->db, v, b->n, NULL, &err);
+    free(v);
+    if (rc != DP_OK)
+        dp_log(DP_LOG_WARN, "lease_marks_failed", "error", err.msg, (char *)NULL);
+    if (rc != DP_OK && rc != DP_EUNAVAIL)
+        log_lost(b->n);
+    return rc;
+}
+
 void reporter_write_marks(reporter_state *s, event_buffer *marks)
 {
-    dp_err err = {0};
-    store_lease *v = marks->n > 0 ? reporter_marks_view(marks) : NULL;
-    int rc = marks->n == 0 ? DP_OK
-             : v == NULL   ? dp_err_set(&err, DP_ENOMEM, "lease marks: out of memory")
-                           : store_mark_leased(s->db, v, marks->n, NULL, &err);
-    if (rc != DP_OK) {
-        dp_log(DP_LOG_WARN, "lease_marks_failed", "error", err.msg, (char *)NULL);
+    if (write_leases(s, marks) == DP_EUNAVAIL) {
         size_t lost = 0;
-        for (size_t i = 0; rc == DP_EUNAVAIL && i < marks->n; i++)
+        for (size_t i = 0; i < marks->n; i++)
             lost += !copy_streamed(&s->unwritten, &marks->items[i], REPORTER_UNWRITTEN_MAX);
         log_lost(lost);
     }
-    free(v);
     event_buffer_free(marks);
+}
+
+/* Moves every entry of from to the end of to (from is freed); one that
+ * cannot be moved is counted lost. */
+static size_t move_all(event_buffer *to, event_buffer *from)
+{
+    size_t lost = 0;
+    for (size_t i = 0; i < from->n; i++)
+        lost += event_buffer_move(to, &from->items[i]) != DP_OK;
+    event_buffer_free(from);
+    return lost;
 }
 
 void reporter_write_deferred(reporter_state *s)
@@ -127,7 +152,9 @@ void reporter_flush_events_hold(reporter_state *s, event_buffer *marks)
     store_event *hist = calloc(n, sizeof *hist);
     const char **dead_ids = calloc(n, sizeof *dead_ids);
     store_event *requeued = calloc(n, sizeof *requeued);
-    size_t n_leases = 0, n_fails = 0, n_hist = 0, n_requeued = 0;
+    size_t n_leases = 0, n_fails = 0, n_hist = 0, n_requeued = 0, last_change = 0;
+    event_buffer early = {0};
+    int rc_early = DP_OK;
     int rc[W_HIST + 1] = {DP_OK, DP_OK, DP_OK, DP_OK, DP_OK};
     dp_err err = {0};
     if (all == NULL || what == NULL || fails == NULL || hist == NULL || dead_ids == NULL ||
@@ -156,19 +183,30 @@ void reporter_flush_events_hold(reporter_state *s, event_buffer *marks)
             dead_ids[n_fails] = e->job_id;
             fails[n_fails++] = (store_failure){e->job_id, e->attempt, e->message};
         }
+        if (what[i] == W_FAIL || what[i] == W_REQUEUED)
+            last_change = i + 1;
     }
     /* Lease marks wait for their results (reporter_complete.c), in the
-     * caller's marks or else with the deferred ones; a reclaim's requeue
-     * and a dead job's failure apply to the leased job, so when there are
-     * any, every mark held is written first. */
+     * caller's marks or else with the deferred ones. A reclaim's requeue
+     * and a dead job's failure apply to the leased job, so every mark told
+     * before the last of them is written first, in arrival order: the held
+     * ones, then those of this flush. Should PostgreSQL be unreachable,
+     * they are kept ahead of the requeues (keep_unwritten). */
     event_buffer *hold = marks != NULL ? marks : &s->deferred;
+    if (last_change > 0) {
+        size_t lost = move_all(&early, &s->deferred);
+        if (marks != NULL)
+            lost += move_all(&early, marks);
+        for (size_t i = 0; i < last_change; i++)
+            if (what[i] == W_LEASE) {
+                lost += !copy_streamed(&early, all[i], SIZE_MAX);
+                what[i] = W_NONE;
+            }
+        log_lost(lost);
+        rc_early = write_leases(s, &early);
+    }
     if (n_leases > 0)
         log_lost(move_marks(hold, all, what, n));
-    if (n_fails > 0 || n_requeued > 0) {
-        reporter_write_deferred(s);
-        if (hold != &s->deferred)
-            reporter_write_marks(s, hold);
-    }
     if (n_fails > 0) {
         /* Recorded first, then forgotten by Redis: a crash in between repeats it. */
         size_t changed = 0;
@@ -183,13 +221,17 @@ void reporter_flush_events_hold(reporter_state *s, event_buffer *marks)
         dp_log(DP_LOG_WARN, "requeued_not_recorded", "error", err.msg, (char *)NULL);
     if (n_hist > 0 && (rc[W_HIST] = store_add_events(s->db, hist, n_hist, &err)) != DP_OK)
         dp_log(DP_LOG_WARN, "history_failed", "error", err.msg, (char *)NULL);
-    keep_unwritten(s, all, what, n, rc); /* frees the old unwritten ones */
+    keep_unwritten(s, rc_early == DP_EUNAVAIL ? &early : NULL, all, what, n,
+                   rc); /* frees the old unwritten ones */
     /* Onto the shared stream, where every replica's publisher reads them;
      * if Redis cannot take them, at least this replica's watchers hear. */
     if (event_buffer_stream(&s->events, s->rq) != DP_OK && s->cfg.publisher != NULL)
         event_buffer_send(&s->events, s->cfg.publisher, 100, NULL);
 out:
     event_buffer_clear(&s->events);
+    event_buffer_free(&early);
+    if (s->deferred.n >= REPORTER_DEFERRED_MAX)
+        reporter_write_deferred(s);
     free(all);
     free(what);
     free(fails);

@@ -127,14 +127,20 @@ const store_statement store_statements[] = {
      "WITH u AS (UPDATE jobs j SET state = 'leased', attempts = x.attempt,"
      "  runner_id = x.runner_id,"
      "  started_at = coalesce('epoch'::timestamptz + x.at_us * interval '1 microsecond', now())"
-     " FROM unnest($1::text[], $2::integer[], $3::text[], $4::bigint[])"
-     "   AS x(job_id, attempt, runner_id, at_us)"
+     /* of two attempts of one job in a batch, the newest: an UPDATE takes
+      * one input row per job, and an arbitrary one would leave the job at
+      * the older (its `leased` row then missing, the attempt fence low) */
+     " FROM (SELECT DISTINCT ON (job_id) * FROM unnest($1::text[], $2::integer[], $3::text[],"
+     "   $4::bigint[]) AS x(job_id, attempt, runner_id, at_us) ORDER BY job_id, attempt DESC) x"
      " WHERE j.id = x.job_id AND j.state NOT IN ('completed', 'failed', 'cancelled')"
-     "   AND j.attempts <= x.attempt"
-     /* the same lease told twice (a lease retried with its request id, on
-      * this replica or another, answers the same jobs again) is no change:
-      * one `leased` row per (job, attempt) */
-     "   AND NOT (j.state = 'leased' AND j.attempts = x.attempt)"
+     /* Only a newer attempt than the job's: the same lease told twice (a
+      * lease retried with its request id, on this replica or another,
+      * answers the same jobs again) is no change, so one `leased` row per
+      * (job, attempt); and a mark that comes after its attempt was requeued
+      * (a runner-side failure told within a millisecond of the lease can
+      * reach the reporter before the lease's event) leaves the job queued
+      * with that attempt counted, not leased to a runner that gave it up. */
+     "   AND j.attempts < x.attempt"
      " RETURNING j.id, x.attempt, x.runner_id, j.started_at)"
      " INSERT INTO job_events (job_id, state, attempt, runner_id, ts)"
      " SELECT id, 'leased', attempt, runner_id, started_at FROM u",

@@ -277,11 +277,78 @@ static void test_two_replicas(void **state)
     result_in_flight_holds_its_job(2);
 }
 
+/* A runner-side failure told right after its lease, while the lease mark
+ * still waits for its result in the reporter (reporter_fold.c): the mark
+ * is written before the requeue (history leased(1), requeued(1) in seq
+ * order), so the job is queued again with its attempt counted. The failure
+ * can also reach the reporter before the lease's event (the leaser holds
+ * its events while its mailbox is busy): then the late mark changes
+ * nothing (ST_MARK_LEASED takes only a newer attempt) and attempt 1 has no
+ * `leased` row. Either way the job is never `leased` to the runner that
+ * gave it up (it was, with the mark written after the requeue), and no
+ * `leased` row follows the requeue. Then the second attempt runs and its
+ * own lease folds into its result. */
+static void test_retry_right_after_lease(void **state)
+{
+    (void)state;
+    dd_daemon d;
+    dd_init(&d, NULL, NULL);
+    dd_start(&d);
+    actor_client *rc = dd_client(d.runner_url), *admin = dd_client(d.admin_url);
+    char id[DP_ID_MAX], tok[65], x[1][DP_ID_MAX], ids[1][DP_ID_MAX];
+    uint32_t att[1];
+    size_t n = 0;
+    dd_register(rc, "quick-failer", id, tok);
+    dd_submit(admin, 1, x);
+    assert_int_equal(dd_lease(rc, id, tok, 1, 1000, ids, att, &n), DP_MSG_LEASED);
+    assert_int_equal(att[0], 1);
+    assert_int_equal(dd_complete(rc, id, tok, x[0], 1, 1), DP_MSG_ACK);
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM job_events WHERE job_id = '%s' AND attempt = 1"
+             " AND state = 'requeued'",
+             x[0]);
+    int64_t until = dd_now_us() + 10000000; /* the requeue: ms; 10 s of slack */
+    while (dd_sql_long(&d, sql) < 1) {
+        if (dd_now_us() > until)
+            fail_msg("requeued row of attempt 1 not in PostgreSQL within 10 s");
+        dd_sleep_ms(20);
+    }
+    dd_sleep_ms(300); /* past the reporter's tick: a mark written late would show now */
+    assert_int_equal(job_long(&d, "(state = 'queued' AND attempts = 1)::int", x[0]), 1);
+    snprintf(sql, sizeof sql,
+             "SELECT (array_agg(state ORDER BY seq) IN (ARRAY['leased', 'requeued'],"
+             " ARRAY['requeued']))::int FROM job_events WHERE job_id = '%s'",
+             x[0]);
+    assert_int_equal(dd_sql_long(&d, sql), 1);
+    assert_int_equal(dd_lease(rc, id, tok, 1, 1000, ids, att, &n), DP_MSG_LEASED);
+    assert_int_equal(att[0], 2);
+    assert_int_equal(dd_complete(rc, id, tok, x[0], 2, 0), DP_MSG_ACK);
+    snprintf(sql, sizeof sql,
+             "SELECT (array_remove(array_agg(state || attempt ORDER BY seq, ts), 'leased1') ="
+             " ARRAY['queued0', 'requeued1', 'leased2', 'completed2'])::int"
+             " FROM job_history WHERE job_id = '%s'",
+             x[0]);
+    until = dd_now_us() + 10000000;
+    while (dd_sql_long(&d, sql) != 1) {
+        if (dd_now_us() > until)
+            fail_msg("history of the retried job is not queued, leased, requeued, leased, "
+                     "completed within 10 s");
+        dd_sleep_ms(20);
+    }
+    actor_client_close(rc);
+    actor_client_close(admin);
+    int code = dd_stop(&d);
+    dd_fini(&d);
+    assert_int_equal(code, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_one_replica),
         cmocka_unit_test(test_two_replicas),
+        cmocka_unit_test(test_retry_right_after_lease),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
