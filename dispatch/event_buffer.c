@@ -171,12 +171,17 @@ void event_buffer_mark_streamed(event_buffer *b, size_t first)
         b->items[i].streamed = true;
 }
 
+void event_buffer_clear_entry(event_entry *e)
+{
+    dp_msg m = {.type = DP_MSG_EVENT, .event = e->ev};
+    dp_msg_free(&m);
+    memset(e, 0, sizeof *e);
+}
+
 void event_buffer_clear(event_buffer *b)
 {
-    for (size_t i = 0; i < b->n; i++) {
-        dp_msg m = {.type = DP_MSG_EVENT, .event = b->items[i].ev};
-        dp_msg_free(&m);
-    }
+    for (size_t i = 0; i < b->n; i++)
+        event_buffer_clear_entry(&b->items[i]);
     b->n = 0;
 }
 

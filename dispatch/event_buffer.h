@@ -70,6 +70,9 @@ int event_buffer_blobs(const event_buffer *b, size_t first, event_blobs *out, rq
 /* Marks the events from index first on as streamed (their script ran). */
 void event_buffer_mark_streamed(event_buffer *b, size_t first);
 
+/* Frees one entry's strings and zeroes it (it stays in its buffer). */
+void event_buffer_clear_entry(event_entry *e);
+
 /* Frees the buffered events, keeps the array for reuse. */
 void event_buffer_clear(event_buffer *b);
 

@@ -198,7 +198,18 @@ void reporter_flush_completes(reporter_state *s)
                                  .mark = !s->batch[i].retry,
                                  .result = DP_ENOTFOUND};
     int64_t checked_ms = dp_now_ms(); /* before the marks: the hold starts later */
-    int rc = rq_owner_check(s->rq, own, n, &err);
+    /* Events PostgreSQL could not take yet (a reclaim's requeue, a lease
+     * mark) came before these results and may be about their jobs: the
+     * results wait for them (answered unavailable: the runner sends them
+     * again), or a result could land first and the requeue or the mark of
+     * an earlier attempt find the job finished (its history then lacks
+     * them). The group commit has a connection of its own, which can be
+     * back before the reporter's. */
+    int rc = s->unwritten.n > 0 ? dp_err_set(&err, DP_EUNAVAIL,
+                                             "record results: %zu earlier events are not yet "
+                                             "in PostgreSQL (unreachable); send again",
+                                             s->unwritten.n)
+                                : rq_owner_check(s->rq, own, n, &err);
     /* A runner-side failure requeues (or fails) its job now, and that
      * applies to the leased job: its mark, held above, goes first (the
      * held ones all, in arrival order; retries are rare). */

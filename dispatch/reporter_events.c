@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* What an event asks of PostgreSQL. */
 enum { W_NONE, W_LEASE, W_FAIL, W_REQUEUED, W_HIST };
@@ -120,15 +121,32 @@ void reporter_write_marks(reporter_state *s, event_buffer *marks)
     event_buffer_free(marks);
 }
 
-/* Moves every entry of from to the end of to (from is freed); one that
- * cannot be moved is counted lost. */
-static size_t move_all(event_buffer *to, event_buffer *from)
+/* Moves the entries of from that arrived before before_us (at_us) to the
+ * end of to, keeping the others in from in their order; one that cannot be
+ * moved is counted lost. */
+static size_t move_older(event_buffer *to, event_buffer *from, int64_t before_us)
 {
-    size_t lost = 0;
-    for (size_t i = 0; i < from->n; i++)
-        lost += event_buffer_move(to, &from->items[i]) != DP_OK;
-    event_buffer_free(from);
+    size_t lost = 0, kept = 0;
+    for (size_t i = 0; i < from->n; i++) {
+        event_entry *e = &from->items[i];
+        if (e->at_us >= before_us) {
+            from->items[kept++] = *e; /* kept < i + 1: a slot already emptied, or itself */
+        } else if (event_buffer_move(to, e) != DP_OK) {
+            event_buffer_clear_entry(e);
+            lost++;
+        }
+    }
+    /* the slots past kept hold moved, freed or forward-copied entries */
+    if (from->n > kept)
+        memset(from->items + kept, 0, (from->n - kept) * sizeof *from->items);
+    from->n = kept;
     return lost;
+}
+
+static int by_arrival(const void *a, const void *b)
+{
+    int64_t x = ((const event_entry *)a)->at_us, y = ((const event_entry *)b)->at_us;
+    return (x > y) - (x < y);
 }
 
 void reporter_write_deferred(reporter_state *s)
@@ -152,7 +170,8 @@ void reporter_flush_events_hold(reporter_state *s, event_buffer *marks)
     store_event *hist = calloc(n, sizeof *hist);
     const char **dead_ids = calloc(n, sizeof *dead_ids);
     store_event *requeued = calloc(n, sizeof *requeued);
-    size_t n_leases = 0, n_fails = 0, n_hist = 0, n_requeued = 0, last_change = 0;
+    size_t n_leases = 0, n_fails = 0, n_hist = 0, n_requeued = 0;
+    int64_t change_us = 0; /* just after the newest requeue or failure here */
     event_buffer early = {0};
     int rc_early = DP_OK;
     int rc[W_HIST + 1] = {DP_OK, DP_OK, DP_OK, DP_OK, DP_OK};
@@ -183,26 +202,30 @@ void reporter_flush_events_hold(reporter_state *s, event_buffer *marks)
             dead_ids[n_fails] = e->job_id;
             fails[n_fails++] = (store_failure){e->job_id, e->attempt, e->message};
         }
-        if (what[i] == W_FAIL || what[i] == W_REQUEUED)
-            last_change = i + 1;
+        if ((what[i] == W_FAIL || what[i] == W_REQUEUED) && all[i]->at_us >= change_us)
+            change_us = all[i]->at_us + 1;
     }
     /* Lease marks wait for their results (reporter_complete.c), in the
      * caller's marks or else with the deferred ones. A reclaim's requeue
-     * and a dead job's failure apply to the leased job, so every mark told
-     * before the last of them is written first, in arrival order: the held
-     * ones, then those of this flush. Should PostgreSQL be unreachable,
-     * they are kept ahead of the requeues (keep_unwritten). */
+     * and a dead job's failure apply to the leased job, so every mark that
+     * arrived before the newest of them (held, unwritten or new: by at_us,
+     * the reporter's arrival stamp, since an unwritten mark may be older
+     * than a held one) is written first, oldest first; newer ones stay
+     * held (one statement takes one mark per job). Should PostgreSQL be
+     * unreachable, they are kept ahead of the requeues (keep_unwritten). */
     event_buffer *hold = marks != NULL ? marks : &s->deferred;
-    if (last_change > 0) {
-        size_t lost = move_all(&early, &s->deferred);
+    if (change_us > 0) {
+        size_t lost = move_older(&early, &s->deferred, change_us);
         if (marks != NULL)
-            lost += move_all(&early, marks);
-        for (size_t i = 0; i < last_change; i++)
-            if (what[i] == W_LEASE) {
+            lost += move_older(&early, marks, change_us);
+        for (size_t i = 0; i < n; i++)
+            if (what[i] == W_LEASE && all[i]->at_us < change_us) {
                 lost += !copy_streamed(&early, all[i], SIZE_MAX);
                 what[i] = W_NONE;
             }
         log_lost(lost);
+        if (early.n > 1)
+            qsort(early.items, early.n, sizeof *early.items, by_arrival);
         rc_early = write_leases(s, &early);
     }
     if (n_leases > 0)
