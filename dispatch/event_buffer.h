@@ -17,10 +17,10 @@
 
 typedef struct {
     dp_msg_event ev;
-    /* When the event entered this process's buffers (µs since the epoch),
-     * strictly increasing in a buffer, kept by event_buffer_copy and
-     * event_buffer_move: a lease's started_at, and its history row's
-     * order (docs/store.md). */
+    /* When event_buffer_add took it (µs since the epoch; strictly
+     * increasing across one buffer's adds); event_buffer_copy and
+     * event_buffer_move keep it: a lease's started_at, and its history
+     * row's order (docs/store.md). */
     int64_t at_us;
     bool persisted; /* its history row is already in PostgreSQL (the job's or the result's row) */
     bool streamed;  /* already on the shared event stream (event_stream.h) */

@@ -110,8 +110,7 @@ static void on_events(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
  * deferred ones, which are written (for reads, lists and operator actions). */
 static void write_leases_told(reporter_state *s)
 {
-    if (s->events.n > 0 || s->unwritten.n > 0)
-        reporter_flush_events(s);
+    reporter_flush_events(s); /* nothing to do when nothing waits */
     reporter_write_deferred(s);
 }
 

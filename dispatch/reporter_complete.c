@@ -132,21 +132,17 @@ static void release_recorded(reporter_state *s, const size_t *idx, const store_o
 }
 
 /* After a result batch landed: the marks it neither folded nor wrote wait
- * in s->deferred; the rest of *marks is freed (one that cannot be moved is
- * written now). */
+ * in s->deferred; the rest of *marks is freed. */
 static void defer_marks(reporter_state *s, event_buffer *marks, const unsigned char *act)
 {
-    event_buffer now = {0};
     size_t lost = 0;
     for (size_t i = 0; i < marks->n; i++)
-        if (act[i] == REPORTER_MARK_DEFER &&
-            event_buffer_move(&s->deferred, &marks->items[i]) != DP_OK)
-            lost += event_buffer_move(&now, &marks->items[i]) != DP_OK;
+        if (act[i] == REPORTER_MARK_DEFER)
+            lost += event_buffer_move(&s->deferred, &marks->items[i]) != DP_OK;
     if (lost > 0)
         dp_log(DP_LOG_ERROR, "events_not_recorded", "what", "lease marks (out of memory)",
                (char *)NULL);
     event_buffer_free(marks);
-    reporter_write_marks(s, &now);
     if (s->deferred.n >= REPORTER_DEFERRED_MAX)
         reporter_write_deferred(s);
 }

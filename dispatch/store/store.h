@@ -142,9 +142,10 @@ typedef struct {
 
 /* Marks jobs leased (state, attempts, runner_id, started_at = at_us) and
  * writes each changed job's `leased` history row (ts = started_at), in one
- * statement. Terminal jobs
- * and stale attempts (older than the recorded one) are skipped (no history
- * row either); *n_changed (optional) counts rows changed. */
+ * statement. Only an attempt newer than the job's lands: terminal jobs, a
+ * lease told twice and a mark after its attempt's requeue change nothing
+ * (no history row either); of two attempts of one job in a batch, the
+ * newest. *n_changed (optional) counts rows changed. */
 int store_mark_leased(store_db *db, const store_lease *leases, size_t n, size_t *n_changed,
                       dp_err *err);
 

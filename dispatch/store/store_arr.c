@@ -48,6 +48,14 @@ void store_arr_int(store_arr *b, long long v)
     store_arr_raw(b, num);
 }
 
+void store_arr_int_or_null(store_arr *b, long long v)
+{
+    if (v > 0)
+        store_arr_int(b, v);
+    else
+        store_arr_raw(b, "NULL");
+}
+
 /* Invalid UTF-8 becomes U+FFFD (as the job view shows program output). */
 void store_arr_str(store_arr *b, const char *v)
 {

@@ -135,7 +135,8 @@ typedef struct {
 
 void store_arr_raw(store_arr *b, const char *v); /* v verbatim: a number, or NULL */
 void store_arr_int(store_arr *b, long long v);
-void store_arr_str(store_arr *b, const char *v); /* quoted; NULL is SQL NULL */
+void store_arr_int_or_null(store_arr *b, long long v); /* v <= 0: NULL (a time not given) */
+void store_arr_str(store_arr *b, const char *v);       /* quoted; NULL is SQL NULL */
 /* Closes the literal; DP_ENOMEM when any append failed. */
 int store_arr_finish(store_arr *b);
 void store_arr_free(store_arr *b);

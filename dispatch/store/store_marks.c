@@ -52,10 +52,7 @@ int store_lease_columns(const store_lease *leases, size_t n, store_arr a[STORE_L
         store_arr_str(&a[0], leases[i].job_id);
         store_arr_int(&a[1], (long long)leases[i].attempt);
         store_arr_str(&a[2], leases[i].runner_id);
-        if (leases[i].at_us > 0)
-            store_arr_int(&a[3], (long long)leases[i].at_us);
-        else
-            store_arr_raw(&a[3], "NULL");
+        store_arr_int_or_null(&a[3], (long long)leases[i].at_us);
     }
     return finish_columns(a, STORE_LEASE_COLUMNS, "mark leased", err);
 }

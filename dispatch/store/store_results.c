@@ -53,10 +53,7 @@ static int build(const store_result_in *in, size_t n, store_arr a[N_ARRAYS], dp_
         store_arr_str(&a[A_MESSAGE], r->message);
         store_arr_str(&a[A_RUNNER], in[i].runner_id);
         store_arr_str(&a[A_LOG_URL], in[i].log_url);
-        if (in[i].leased_us > 0)
-            store_arr_int(&a[A_LEASED_US], (long long)in[i].leased_us);
-        else
-            store_arr_raw(&a[A_LEASED_US], "NULL");
+        store_arr_int_or_null(&a[A_LEASED_US], (long long)in[i].leased_us);
         for (size_t k = 0; k < r->n_tests; k++) {
             const dp_test_result *t = &r->tests[k];
             store_arr_int(&a[T_ROW], (long long)i + 1); /* unnest ordinality is 1-based */

@@ -448,3 +448,13 @@ long dd_sql_long(dd_daemon *d, const char *sql)
     free(v);
     return n;
 }
+
+void dd_wait_sql(dd_daemon *d, const char *sql, long want, int timeout_ms, const char *what)
+{
+    int64_t until = dd_now_us() + (int64_t)timeout_ms * 1000;
+    while (dd_sql_long(d, sql) < want) {
+        if (dd_now_us() > until)
+            fail_msg("%s: not within %d ms", what, timeout_ms);
+        dd_sleep_ms(20);
+    }
+}

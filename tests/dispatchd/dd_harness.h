@@ -93,6 +93,9 @@ dp_msg_type dd_status(actor_client *admin, const char *job_id, dp_job_view *out)
 
 /* First column of the first row of sql on the daemon's database, as a number. */
 long dd_sql_long(dd_daemon *d, const char *sql);
+/* Polls sql (every 20 ms) until its value is at least want; fails the test
+ * with what after timeout_ms (the caller's slack for a loaded machine). */
+void dd_wait_sql(dd_daemon *d, const char *sql, long want, int timeout_ms, const char *what);
 
 int64_t dd_now_us(void);
 

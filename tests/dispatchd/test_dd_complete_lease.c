@@ -408,13 +408,9 @@ static void test_result_not_held_behind_events(void **state)
              "SELECT (extract(epoch FROM (SELECT finished_at FROM jobs WHERE id = '%s') -"
              " (SELECT started_at FROM jobs WHERE id = '%s')) * 1000)::bigint",
              x, y[0]);
-    int64_t until = dd_now_us() + 10000000;
-    while (dd_sql_long(&dd, "SELECT count(*) FROM jobs WHERE started_at IS NOT NULL AND "
-                            "state = 'leased'") < 1) { /* B's mark: the next tick */
-        if (dd_now_us() > until)
-            fail_msg("B's lease mark not in PostgreSQL within 10 s");
-        nap_ms(20);
-    }
+    /* B's mark: the next tick (10 s of slack) */
+    dd_wait_sql(&dd, "SELECT count(*) FROM jobs WHERE started_at IS NOT NULL AND state = 'leased'",
+                1, 10000, "B's lease mark in PostgreSQL");
     long gap_ms = dd_sql_long(&dd, sql);
     print_message("# A's result recorded %ld ms after the reporter took B's lease\n", gap_ms);
     assert_true(gap_ms < 50);

@@ -308,12 +308,8 @@ static void test_retry_right_after_lease(void **state)
              "SELECT count(*) FROM job_events WHERE job_id = '%s' AND attempt = 1"
              " AND state = 'requeued'",
              x[0]);
-    int64_t until = dd_now_us() + 10000000; /* the requeue: ms; 10 s of slack */
-    while (dd_sql_long(&d, sql) < 1) {
-        if (dd_now_us() > until)
-            fail_msg("requeued row of attempt 1 not in PostgreSQL within 10 s");
-        dd_sleep_ms(20);
-    }
+    /* the requeue: ms; 10 s of slack */
+    dd_wait_sql(&d, sql, 1, 10000, "requeued row of attempt 1 in PostgreSQL");
     dd_sleep_ms(300); /* past the reporter's tick: a mark written late would show now */
     assert_int_equal(job_long(&d, "(state = 'queued' AND attempts = 1)::int", x[0]), 1);
     snprintf(sql, sizeof sql,
@@ -329,13 +325,8 @@ static void test_retry_right_after_lease(void **state)
              " ARRAY['queued0', 'requeued1', 'leased2', 'completed2'])::int"
              " FROM job_history WHERE job_id = '%s'",
              x[0]);
-    until = dd_now_us() + 10000000;
-    while (dd_sql_long(&d, sql) != 1) {
-        if (dd_now_us() > until)
-            fail_msg("history of the retried job is not queued, leased, requeued, leased, "
-                     "completed within 10 s");
-        dd_sleep_ms(20);
-    }
+    dd_wait_sql(&d, sql, 1, 10000,
+                "history of the retried job: queued, (leased), requeued, leased, completed");
     actor_client_close(rc);
     actor_client_close(admin);
     int code = dd_stop(&d);

@@ -132,14 +132,6 @@ static void test_wake_across_replicas(void **state)
     dd_fini(&a);
 }
 
-static long job_is(dd_daemon *d, const char *job, const char *state)
-{
-    char sql[200];
-    snprintf(sql, sizeof sql, "SELECT count(*) FROM jobs WHERE id = '%s' AND state = '%s'", job,
-             state);
-    return dd_sql_long(d, sql);
-}
-
 static void test_stalled_replica_claims_nothing(void **state)
 {
     (void)state;
@@ -175,12 +167,10 @@ static void test_stalled_replica_claims_nothing(void **state)
     assert_int_equal(att[0], 1);
     /* its lease mark: written within the reporter's 100 ms tick (10 s of
      * slack for a loaded machine) */
-    int64_t until = dd_now_us() + 10000000;
-    while (job_is(&a, job[0], "leased") != 1) {
-        if (dd_now_us() > until)
-            fail_msg("lease mark not in PostgreSQL within 10 s");
-        dd_sleep_ms(20);
-    }
+    char sql[200];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM jobs WHERE id = '%s' AND state = 'leased'",
+             job[0]);
+    dd_wait_sql(&a, sql, 1, 10000, "lease mark in PostgreSQL");
     actor_client_close(ra);
     actor_client_close(ac);
     assert_int_equal(dd_stop(&b), 0);

@@ -6,7 +6,7 @@
 -- result reaches it before the mark was written (a no-op or short job, or
 -- any job under load, where both ride in one batch), the result's update
 -- overwrites everything the mark would have set except started_at, which it
--- now sets itself (store_result_in.leased_at), and the `leased` history
+-- now sets itself (store_result_in.leased_us), and the `leased` history
 -- row. That row is made here from the job row instead, as the `queued` and
 -- `completed` rows are (migration 10): for a completed job whose recorded
 -- attempt has no `leased` row, one at started_at (finished_at if unknown)
