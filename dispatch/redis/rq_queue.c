@@ -22,7 +22,7 @@ static void rq_args_events(rq_args *a, const rq_blobs *events)
 }
 
 static int rq_enqueue_chunk(rq_conn *c, const rq_job_in *jobs, size_t n, const rq_blobs *events,
-                            size_t *added, dp_err *err)
+                            size_t *added, int *new_queue, dp_err *err)
 {
     rq_args a = {0};
     rq_args_u64(&a, n);
@@ -48,22 +48,31 @@ static int rq_enqueue_chunk(rq_conn *c, const rq_job_in *jobs, size_t n, const r
     rq_args_free(&a);
     if (rc != DP_OK)
         return rc;
-    *added += (size_t)rq_reply_int(r);
+    /* {added, 1 when a queue appeared} */
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+        freeReplyObject(r);
+        return dp_err_set(err, DP_EPROTO, "enqueue: unexpected reply from the script");
+    }
+    *added += (size_t)rq_reply_int(r->element[0]);
+    *new_queue |= rq_reply_int(r->element[1]) != 0;
     freeReplyObject(r);
     return DP_OK;
 }
 
 int rq_enqueue(rq_conn *c, const rq_job_in *jobs, size_t n, size_t *added, dp_err *err)
 {
-    return rq_enqueue_streamed(c, jobs, n, NULL, added, err);
+    return rq_enqueue_streamed(c, jobs, n, NULL, added, NULL, err);
 }
 
 int rq_enqueue_streamed(rq_conn *c, const rq_job_in *jobs, size_t n, const rq_blobs *events,
-                        size_t *added, dp_err *err)
+                        size_t *added, int *new_queue, dp_err *err)
 {
     size_t total = 0;
+    int fresh = 0;
     if (added)
         *added = 0;
+    if (new_queue)
+        *new_queue = 0;
     for (size_t i = 0; i < n; i++) {
         int rc = rq_check_id(jobs[i].job_id, "job id", err);
         if (rc != DP_OK)
@@ -78,9 +87,11 @@ int rq_enqueue_streamed(rq_conn *c, const rq_job_in *jobs, size_t n, const rq_bl
     for (size_t i = 0; i < n; i += RQ_BATCH_MAX) {
         size_t m = n - i < RQ_BATCH_MAX ? n - i : RQ_BATCH_MAX;
         /* the events ride with the first chunk: before any of the jobs */
-        int rc = rq_enqueue_chunk(c, jobs + i, m, i == 0 ? events : NULL, &total, err);
+        int rc = rq_enqueue_chunk(c, jobs + i, m, i == 0 ? events : NULL, &total, &fresh, err);
         if (added)
             *added = total;
+        if (new_queue)
+            *new_queue = fresh;
         if (rc != DP_OK)
             return rc;
     }
