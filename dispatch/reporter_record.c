@@ -10,49 +10,32 @@
 
 #include <string.h>
 
-/* Tells this process's leaser which queues just got jobs (a `wake`, as the
- * waker sends for a Redis wake-up), so a runner parked here gets its job
- * one PUBLISH, one subscription read and one thread hand-off sooner (at
- * 100 jobs/s the submit-to-lease p50 fell ~15 %, docs/bench.md).
- * The enqueue script still publishes, for the other replicas; this
- * replica's leaser then hears of the queue twice, and the second wake
- * costs one lease call that finds the queue empty (leaser.c, serve_parked:
- * the first runner to find it dry stops the rest). Best effort: a lost
- * message leaves the Redis wake-up. */
-static void wake_local_leaser(const reporter_state *s, const rq_job_in *in, size_t n, int new_queue)
+/* Tells this process's leaser which queues the enqueue took from empty to
+ * non-empty (a `wake`, as the waker sends for a Redis wake-up; everyone,
+ * each reading its queue set again, when a queue appeared), so a runner
+ * parked here gets its job one PUBLISH, one subscription read and one
+ * thread hand-off sooner (docs/bench.md, fourteenth session). The enqueue
+ * script publishes the same for the other replicas, so this replica's
+ * leaser hears of each such queue twice: the second wake costs one lease
+ * call that finds it empty (leaser.c, serve_parked: the first runner to
+ * find a queue dry stops the rest), and a new queue, rare, a second
+ * re-read of each parked runner's set. Nothing is sent when no queue was
+ * empty (under load), or when the ids do not fit one message (the Redis
+ * wake-up covers them). Best effort: a lost message leaves the Redis
+ * wake-up. */
+static void wake_local_leaser(const reporter_state *s, const rq_woken *w)
 {
-    if (s->leaser_url == NULL || n == 0)
+    if (s->leaser_url == NULL || (w->n == 0 && !w->new_queue) || w->n > RQ_WAKE_QIDS_MAX)
         return;
-    char qids[RQ_WAKE_QIDS_MAX][DP_MSG_MAX_NAME]; /* longer ones wake everyone */
-    char *names[RQ_WAKE_QIDS_MAX];
-    size_t k = 0;
-    int all = new_queue; /* the waiters' queue sets grew: each reads its own again */
-    dp_err err = {0};
-    for (size_t i = 0; i < n && !all; i++) {
-        char q[RQ_QID_MAX];
-        if (rq_queue_id(in[i].profile, in[i].labels, in[i].n_labels, q, &err) != DP_OK ||
-            strlen(q) >= DP_MSG_MAX_NAME) {
-            all = 1; /* as the waker does: everyone looks */
-            break;
-        }
-        size_t j = 0;
-        while (j < k && strcmp(qids[j], q) != 0)
-            j++;
-        if (j < k)
-            continue;
-        if (k == RQ_WAKE_QIDS_MAX) {
-            all = 1;
-            break;
-        }
-        memcpy(qids[k], q, strlen(q) + 1);
-        names[k] = qids[k];
-        k++;
-    }
+    for (size_t i = 0; i < w->n; i++)
+        if (strlen(w->ids[i]) >= DP_MSG_MAX_NAME)
+            return;
     dp_msg m = {.type = DP_MSG_WAKE};
-    if (!all) {
-        m.wake.queues = names;
-        m.wake.n_queues = k;
+    if (!w->new_queue) {
+        m.wake.queues = w->ids;
+        m.wake.n_queues = w->n;
     }
+    dp_err err = {0};
     nng_msg *msg = fwd_internal(&m, &err);
     if (msg != NULL)
         actor_send_local(s->leaser_url, msg, &err); /* consumes msg */
@@ -78,11 +61,11 @@ static int enqueue_queued(reporter_state *s, const rq_job_in *in, size_t n, dp_e
         event_buffer_mark_streamed(&s->events, first);
     else
         event_buffer_stream(&s->events, s->rq);
-    int new_queue = 0;
-    int rc = rq_enqueue_streamed(s->rq, in, n, encoded ? &stream : NULL, NULL, &new_queue, err);
+    rq_woken woken;
+    int rc = rq_enqueue_streamed(s->rq, in, n, encoded ? &stream : NULL, NULL, &woken, err);
     event_stream_blobs_free(&blobs);
-    if (rc == DP_OK)
-        wake_local_leaser(s, in, n, new_queue);
+    wake_local_leaser(s, &woken); /* what did land, even when a later chunk failed */
+    rq_woken_free(&woken);
     return rc;
 }
 
