@@ -118,21 +118,6 @@ static const dd_actor_def *const dd_defs[DD_N_ACTORS] = {
     [DD_KEYMASTER] = &keymaster_actor,
 };
 
-/* The reporter is spawned before the leaser (which tells it its events):
- * it learns where the leaser is from a `peers` message. Best effort: without
- * it, enqueued work reaches the leaser through the Redis wake-up alone. */
-static void tell_reporter_leaser(actor *reporter, actor *leaser)
-{
-    char *url = (char *)actor_url(leaser, 0);
-    dp_msg m = {.type = DP_MSG_PEERS};
-    m.peers.urls = &url;
-    m.peers.n_urls = 1;
-    dp_err err = {0};
-    nng_msg *msg = fwd_internal(&m, &err);
-    if (msg == NULL || actor_send(reporter, msg, 1000, &err) != DP_OK)
-        dp_log(DP_LOG_WARN, "leaser_not_told", "error", err.msg, (char *)NULL);
-}
-
 static int spawn_actors(dd_stack *s, const dd_config *c, dp_err *err)
 {
     actor **a = s->actors;
@@ -157,7 +142,6 @@ static int spawn_actors(dd_stack *s, const dd_config *c, dp_err *err)
                         a[DD_REPORTER]};
     if ((a[DD_LEASER] = leaser_spawn(&lc, err)) == NULL)
         return DP_EUNAVAIL;
-    tell_reporter_leaser(a[DD_REPORTER], a[DD_LEASER]);
     waker_config wc = {c->redis_url, c->prefix, a[DD_LEASER]};
     if ((a[DD_WAKER] = waker_spawn(&wc, err)) == NULL)
         return DP_EUNAVAIL;

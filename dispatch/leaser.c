@@ -45,7 +45,6 @@ typedef struct {
     char owner_id[48];      /* this replica, for the sweep guard */
     event_buffer events;    /* lease and dead-job events for the reporter, sent per tick */
     size_t queued;          /* messages waiting behind this one (set per message) */
-    int serving_wake;       /* in on_wake: leases answered now flush their events */
     dp_metrics *metrics;    /* this actor's own; the status actor asks for snapshots */
     dp_hist *m_lease;       /* dispatch_lease_duration_seconds */
     int64_t last_seen_ms;   /* the leaser's last tick or message (stall detection) */
@@ -140,12 +139,8 @@ static void leased_answer(leaser_state *s, const char *runner_id, const rq_lease
     if (s->events.n >= 1024)
         flush_events(s);
     /* Batched per tick under load; when idle the reporter hears of the lease
-     * before the runner does, so a status read after the lease shows it. A
-     * lease a wake serves counts as idle: the message behind it is often
-     * the other wake of the same submit (the reporter's own and the
-     * waker's), and holding the event for it left such reads `queued` for
-     * up to a tick (11 of 20 in a review's probe). */
-    if (s->queued == 0 || s->serving_wake)
+     * before the runner does, so a status read after the lease shows it. */
+    if (s->queued == 0)
         flush_events(s);
 }
 
@@ -688,8 +683,7 @@ static void on_outcomes(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
 }
 
 /* From the waker (queue ids that became non-empty, or none: a new queue,
- * look at everything), this process's reporter (the queues its enqueue
- * filled) or the registrar (released jobs). */
+ * look at everything) or the registrar (released jobs). */
 static void on_wake(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
 {
     (void)o;
@@ -699,9 +693,7 @@ static void on_wake(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
     for (size_t i = 0; i < m->wake.n_queues; i++)
         if (qset_add(&w, m->wake.queues[i]) != 0)
             qset_free(&w); /* out of memory: wake everyone */
-    ((leaser_state *)state)->serving_wake = 1;
     serve_parked(state, &w, w.n == 0);
-    ((leaser_state *)state)->serving_wake = 0;
     qset_free(&w);
     if (((leaser_state *)state)->queued == 0)
         flush_held(state, ctx);

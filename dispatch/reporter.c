@@ -106,22 +106,6 @@ static void on_events(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
     after_events(s, ctx);
 }
 
-/* From dd_stack once the leaser runs (it is spawned after the reporter):
- * where enqueued work is announced without the Redis round trip. */
-static void on_peers(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
-{
-    reporter_state *s = state;
-    (void)ctx;
-    (void)o;
-    if (m->peers.n_urls != 1)
-        return;
-    char *url = strdup(m->peers.urls[0]);
-    if (url == NULL)
-        return; /* out of memory: the Redis wake-ups still come */
-    free(s->leaser_url);
-    s->leaser_url = url;
-}
-
 /* Every lease told so far into PostgreSQL: the events' marks join the
  * deferred ones, which are written (for reads, lists and operator actions). */
 static void write_leases_told(reporter_state *s)
@@ -267,7 +251,6 @@ static void reporter_stop(void *state, actor_ctx *ctx)
     logstore_close(s->logs);
     auth_cache_free(s->auth);
     dp_metrics_free(s->metrics);
-    free(s->leaser_url);
     free(s);
 }
 
@@ -288,7 +271,6 @@ static const dd_route reporter_routes[] = {
     {DP_MSG_EVENTS, DD_INTERNAL, 0, on_events},
     {DP_MSG_JOB_LIST, DD_FROM_ADMIN, DP_SCOPE_SUBMIT | DP_SCOPE_READ, on_list},
     {DP_MSG_LEASE_FOR, DD_INTERNAL, 0, on_lease_for},
-    {DP_MSG_PEERS, DD_INTERNAL, 0, on_peers},
 };
 
 const dd_actor_def reporter_actor = {

@@ -73,11 +73,6 @@ typedef struct {
     size_t n_unreleased, cap_unreleased;
     reporter_held_submit *held; /* submits waiting for the group insert (reporter_submit.c) */
     size_t n_held, cap_held, held_jobs;
-    /* This process's leaser (its inproc URL, from the `peers` message
-     * dd_stack sends once both run; owned): told of enqueued work directly,
-     * one mailbox push, where the Redis wake-up goes through PUBLISH, the
-     * waker's subscription and its thread (reporter_record.c). */
-    char *leaser_url;
 } reporter_state;
 
 /* A submit: validated and held for the group insert (reporter_submit.c);

@@ -5,41 +5,9 @@
  * recorded before is enqueued. */
 #include "dispatch/reporter_impl.h"
 
-#include "actors/actor.h"
 #include "common/log.h"
 
 #include <string.h>
-
-/* Tells this process's leaser which queues the enqueue took from empty to
- * non-empty (a `wake`, as the waker sends for a Redis wake-up; everyone,
- * each reading its queue set again, when a queue appeared), so a runner
- * parked here gets its job one PUBLISH, one subscription read and one
- * thread hand-off sooner (docs/bench.md, fourteenth session). The enqueue
- * script publishes the same for the other replicas, so this replica's
- * leaser hears of each such queue twice: the second wake costs one lease
- * call that finds it empty (leaser.c, serve_parked: the first runner to
- * find a queue dry stops the rest), and a new queue, rare, a second
- * re-read of each parked runner's set. Nothing is sent when no queue was
- * empty (under load), or when the ids do not fit one message (the Redis
- * wake-up covers them). Best effort: a lost message leaves the Redis
- * wake-up. */
-static void wake_local_leaser(const reporter_state *s, const rq_woken *w)
-{
-    if (s->leaser_url == NULL || (w->n == 0 && !w->new_queue) || w->n > RQ_WAKE_QIDS_MAX)
-        return;
-    for (size_t i = 0; i < w->n; i++)
-        if (strlen(w->ids[i]) >= DP_MSG_MAX_NAME)
-            return;
-    dp_msg m = {.type = DP_MSG_WAKE};
-    if (!w->new_queue) {
-        m.wake.queues = w->ids;
-        m.wake.n_queues = w->n;
-    }
-    dp_err err = {0};
-    nng_msg *msg = fwd_internal(&m, &err);
-    if (msg != NULL)
-        actor_send_local(s->leaser_url, msg, &err); /* consumes msg */
-}
 
 /* Enqueues the recorded jobs in Redis with their `queued` events (their
  * history rows are the job rows just written): the enqueue script puts them
@@ -61,11 +29,8 @@ static int enqueue_queued(reporter_state *s, const rq_job_in *in, size_t n, dp_e
         event_buffer_mark_streamed(&s->events, first);
     else
         event_buffer_stream(&s->events, s->rq);
-    rq_woken woken;
-    int rc = rq_enqueue_streamed(s->rq, in, n, encoded ? &stream : NULL, NULL, &woken, err);
+    int rc = rq_enqueue_streamed(s->rq, in, n, encoded ? &stream : NULL, NULL, err);
     event_stream_blobs_free(&blobs);
-    wake_local_leaser(s, &woken); /* what did land, even when a later chunk failed */
-    rq_woken_free(&woken);
     return rc;
 }
 

@@ -173,20 +173,9 @@ typedef struct {
  * RQ_BATCH_MAX jobs: on the stream before any replica can lease one of the
  * jobs they announce, with no round trip of their own. Best effort like
  * every event: an XADD that fails enqueues all the same; a call retried
- * after a lost reply may add them twice. *woken (NULL: not asked; the
- * caller's, filled even on failure with what the chunks that ran did; free
- * with rq_woken_free) says what the call published on <prefix>wake. */
-typedef struct {
-    /* A job's queue did not exist before: the runners that cover it have it
-     * in their queue sets only from now on (a waiter must read its set
-     * again, as the published '*' says). */
-    int new_queue;
-    char **ids; /* the queues taken from empty to non-empty, each once (owned) */
-    size_t n;
-} rq_woken;
-void rq_woken_free(rq_woken *w);
+ * after a lost reply may add them twice. */
 int rq_enqueue_streamed(rq_conn *c, const rq_job_in *jobs, size_t n, const rq_blobs *events,
-                        size_t *added, rq_woken *woken, dp_err *err);
+                        size_t *added, dp_err *err);
 
 typedef struct {
     char job_id[DP_ID_MAX];

@@ -7,9 +7,7 @@
 -- adds nothing twice. A qid seen for the first time joins P queues and the
 -- queue sets of the registered runners that cover it (O(runners), once per
 -- new queue, never per job), and wakes every waiting leaser ('*'): their
--- eligible queues grew. Returns {jobs added, 1 when a queue was new else 0,
--- then the ids of the queues published (each went from empty to non-empty;
--- a queue id appears once per priority that did)}.
+-- eligible queues grew. Returns the number of jobs added.
 -- Redis calls per job: one HSET, plus per call one EXISTS of every id (per
 -- job only when some exist: a retried batch), one SADD P queues per distinct
 -- qid and the pushes per queue.
@@ -52,7 +50,6 @@ for i = 0, n - 1 do
         added = added + 1
     end
 end
-local woken = {added, new_queue and 1 or 0}
-push_groups('RPUSH', groups, woken)
+push_groups('RPUSH', groups)
 if new_queue then redis.call('PUBLISH', P .. 'wake', '*') end
-return woken
+return added

@@ -57,17 +57,13 @@ end
 -- Pushes job ids to their own queues: groups is qkey -> {qid=, prio=, ids=}.
 -- A queue that goes from empty to non-empty publishes its qid on P wake (a
 -- waiter saw it empty, so any later push either makes that transition or
--- follows one that did), and is appended to the table woken when one is
--- given. Returns the number pushed.
-local function push_groups(cmd, groups, woken)
+-- follows one that did). Returns the number pushed.
+local function push_groups(cmd, groups)
     local total = 0
     for qk, g in pairs(groups) do
         local len = push_all(cmd, qk, g.ids)
         redis.call('SADD', ready_key(g.prio), g.qid)
-        if len == #g.ids then
-            redis.call('PUBLISH', P .. 'wake', g.qid)
-            if woken then woken[#woken + 1] = g.qid end
-        end
+        if len == #g.ids then redis.call('PUBLISH', P .. 'wake', g.qid) end
         total = total + #g.ids
     end
     return total

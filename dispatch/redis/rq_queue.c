@@ -21,42 +21,8 @@ static void rq_args_events(rq_args *a, const rq_blobs *events)
         rq_args_add(a, events->v[i], events->len[i]);
 }
 
-void rq_woken_free(rq_woken *w)
-{
-    for (size_t i = 0; w != NULL && i < w->n; i++)
-        free(w->ids[i]);
-    if (w != NULL) {
-        free(w->ids);
-        *w = (rq_woken){0};
-    }
-}
-
-/* Adds the queue ids of one enqueue reply (elements from 2 on) to w, each
- * once. Best effort: out of memory, w keeps what it has (the published
- * wake-ups are what every waiter relies on). */
-static void woken_add(rq_woken *w, const redisReply *r)
-{
-    for (size_t i = 2; i < r->elements; i++) {
-        const redisReply *e = r->element[i];
-        if (e->type != REDIS_REPLY_STRING)
-            continue;
-        size_t k = 0;
-        while (k < w->n && strcmp(w->ids[k], e->str) != 0)
-            k++;
-        if (k < w->n)
-            continue;
-        char **ids = realloc(w->ids, (w->n + 1) * sizeof *ids);
-        if (ids == NULL)
-            return;
-        w->ids = ids;
-        if ((ids[w->n] = strdup(e->str)) == NULL)
-            return;
-        w->n++;
-    }
-}
-
 static int rq_enqueue_chunk(rq_conn *c, const rq_job_in *jobs, size_t n, const rq_blobs *events,
-                            size_t *added, rq_woken *woken, dp_err *err)
+                            size_t *added, dp_err *err)
 {
     rq_args a = {0};
     rq_args_u64(&a, n);
@@ -82,33 +48,22 @@ static int rq_enqueue_chunk(rq_conn *c, const rq_job_in *jobs, size_t n, const r
     rq_args_free(&a);
     if (rc != DP_OK)
         return rc;
-    /* {added, 1 when a queue appeared, the queue ids published...} */
-    if (r->type != REDIS_REPLY_ARRAY || r->elements < 2) {
-        freeReplyObject(r);
-        return dp_err_set(err, DP_EPROTO, "enqueue: unexpected reply from the script");
-    }
-    *added += (size_t)rq_reply_int(r->element[0]);
-    if (woken != NULL) {
-        woken->new_queue |= rq_reply_int(r->element[1]) != 0;
-        woken_add(woken, r);
-    }
+    *added += (size_t)rq_reply_int(r);
     freeReplyObject(r);
     return DP_OK;
 }
 
 int rq_enqueue(rq_conn *c, const rq_job_in *jobs, size_t n, size_t *added, dp_err *err)
 {
-    return rq_enqueue_streamed(c, jobs, n, NULL, added, NULL, err);
+    return rq_enqueue_streamed(c, jobs, n, NULL, added, err);
 }
 
 int rq_enqueue_streamed(rq_conn *c, const rq_job_in *jobs, size_t n, const rq_blobs *events,
-                        size_t *added, rq_woken *woken, dp_err *err)
+                        size_t *added, dp_err *err)
 {
     size_t total = 0;
     if (added)
         *added = 0;
-    if (woken)
-        *woken = (rq_woken){0};
     for (size_t i = 0; i < n; i++) {
         int rc = rq_check_id(jobs[i].job_id, "job id", err);
         if (rc != DP_OK)
@@ -123,7 +78,7 @@ int rq_enqueue_streamed(rq_conn *c, const rq_job_in *jobs, size_t n, const rq_bl
     for (size_t i = 0; i < n; i += RQ_BATCH_MAX) {
         size_t m = n - i < RQ_BATCH_MAX ? n - i : RQ_BATCH_MAX;
         /* the events ride with the first chunk: before any of the jobs */
-        int rc = rq_enqueue_chunk(c, jobs + i, m, i == 0 ? events : NULL, &total, woken, err);
+        int rc = rq_enqueue_chunk(c, jobs + i, m, i == 0 ? events : NULL, &total, err);
         if (added)
             *added = total;
         if (rc != DP_OK)

@@ -222,7 +222,7 @@ static void test_enqueue_streams_blobs_first(void **state)
     rq_blobs blobs = {(const void *const *)v, len, 2};
     dp_err err = {0};
     size_t added = 0;
-    assert_int_equal(rq_enqueue_streamed(f->c, jobs, 2, &blobs, &added, NULL, &err), DP_OK);
+    assert_int_equal(rq_enqueue_streamed(f->c, jobs, 2, &blobs, &added, &err), DP_OK);
     assert_int_equal(added, 2);
     rq_lease l[2];
     assert_int_equal(lease(f, 2, "req-q", "2026-12-01T05:32:00.001Z", l), 2);

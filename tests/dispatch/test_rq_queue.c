@@ -433,38 +433,6 @@ static void test_wake(void **state)
     rq_wake_close(w);
 }
 
-/* What an enqueue says it published (rq_woken), the same as test_wake
- * hears on the channel: the reporter's own wake names exactly that. */
-static void test_enqueue_woken(void **state)
-{
-    fx *f = *state;
-    dp_err err = {0};
-    rq_woken w;
-    rq_job_in j[2] = {{.job_id = "k-1", .spec = "{}", .spec_len = 2},
-                      {.job_id = "k-2", .spec = "{}", .spec_len = 2, .profile = "p"}};
-    assert_int_equal(rq_enqueue_streamed(f->c, j, 2, NULL, NULL, &w, &err), DP_OK);
-    assert_int_equal(w.new_queue, 1); /* two new queues, both now non-empty */
-    assert_int_equal(w.n, 2);
-    assert_true((strcmp(w.ids[0], ":") == 0 && strcmp(w.ids[1], "p:") == 0) ||
-                (strcmp(w.ids[0], "p:") == 0 && strcmp(w.ids[1], ":") == 0));
-    rq_woken_free(&w);
-    assert_int_equal(w.n, 0);
-    j[0].job_id = "k-3"; /* not empty before, known queue: nothing */
-    assert_int_equal(rq_enqueue_streamed(f->c, j, 1, NULL, NULL, &w, &err), DP_OK);
-    assert_int_equal(w.new_queue, 0);
-    assert_int_equal(w.n, 0);
-    rq_woken_free(&w);
-    rq_lease l[4];
-    assert_int_equal(lease(f, f->runner, 4, NULL, l), 3); /* both queues empty now */
-    rq_leases_free(l, 3);
-    j[0].job_id = "k-4"; /* empty again: its id alone */
-    assert_int_equal(rq_enqueue_streamed(f->c, j, 1, NULL, NULL, &w, &err), DP_OK);
-    assert_int_equal(w.new_queue, 0);
-    assert_int_equal(w.n, 1);
-    assert_string_equal(w.ids[0], ":");
-    rq_woken_free(&w);
-}
-
 static void test_stats_and_rebuild(void **state)
 {
     fx *f = *state;
@@ -536,7 +504,6 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lease_claim_many, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lease_records_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wake, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_enqueue_woken, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stats_and_rebuild, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -3,8 +3,8 @@
  * (submit, status). Proves the refusals (bad registration token, wrong
  * runner token, wrong owner, unknown job), that a repeated complete is
  * acknowledged without touching PostgreSQL again, that a parked lease is
- * answered by the submit's wake (also with Redis pub/sub refused: the
- * replica's own wake), and measures completes/s. */
+ * answered by the submit's wake (and shown leased by a status read right
+ * after), and measures completes/s. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,9 +12,6 @@
 #include <cmocka.h>
 
 #include "tests/dispatchd/dd_harness.h"
-#include "tests/support/redis_server.h"
-
-#include <hiredis/hiredis.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -236,82 +233,6 @@ static void test_lease_wakeup_latency(void **state)
         fail_msg("a parked lease took %.1f ms after the submit (bound 1 s)", worst);
 }
 
-/* A daemon of its own on a private redis-server, freed by its teardown
- * whatever the test did. */
-typedef struct {
-    rs_server rs;
-    dd_daemon d;
-    int started;
-    actor_client *rc, *ac;
-} private_stack;
-
-static int private_setup(void **state)
-{
-    private_stack *p = calloc(1, sizeof *p);
-    dp_err err = {0};
-    if (p == NULL || rs_start(&p->rs, 0, &err) != DP_OK) {
-        fprintf(stderr, "private redis: %s\n", err.msg);
-        free(p);
-        return -1;
-    }
-    dd_init(&p->d, p->rs.url, NULL);
-    dd_env(&p->d, "DISPATCH_ALIVE_TTL_MS=3600000");
-    *state = p;
-    return 0;
-}
-
-static int private_teardown(void **state)
-{
-    private_stack *p = *state;
-    if (p->rc != NULL)
-        actor_client_close(p->rc);
-    if (p->ac != NULL)
-        actor_client_close(p->ac);
-    int code = p->started ? dd_stop(&p->d) : 0;
-    dd_fini(&p->d);
-    rs_stop(&p->rs);
-    free(p);
-    return code == 0 ? 0 : -1;
-}
-
-static redisReply *redis_do(redisContext *r, const char *cmd, int may_fail)
-{
-    redisReply *rep = redisCommand(r, cmd);
-    if (rep == NULL || (rep->type == REDIS_REPLY_ERROR && !may_fail))
-        fail_msg("%s: %s", cmd, rep != NULL ? rep->str : r->errstr);
-    return rep;
-}
-
-/* The submit's own replica wakes its leaser directly (reporter_record.c),
- * not only through Redis: with SUBSCRIBE refused to dispatchd's user and
- * the waker's subscription cut (checked: nobody listens on the wake
- * channel), a parked lease is still answered within the same 1 s bound,
- * where the poke alone would take up to 5 s per round (10 rounds, as
- * above). */
-static void test_lease_wakeup_without_pubsub(void **state)
-{
-    private_stack *p = *state;
-    dd_start(&p->d);
-    p->started = 1;
-    redisContext *r = redisConnect("127.0.0.1", p->rs.port);
-    assert_non_null(r);
-    freeReplyObject(redis_do(r, "ACL SETUSER default -subscribe -psubscribe", 0));
-    freeReplyObject(redis_do(r, "ACL SETUSER default -ssubscribe", 1)); /* Redis 7 only */
-    freeReplyObject(redis_do(r, "CLIENT KILL TYPE pubsub", 0));
-    /* the channel is <prefix>wake; whatever the prefix, no channel has a listener */
-    redisReply *pat = redis_do(r, "PUBSUB CHANNELS", 0);
-    assert_int_equal(pat->type, REDIS_REPLY_ARRAY);
-    if (pat->elements != 0)
-        fail_msg("a wake channel still has a subscriber (%s)", pat->element[0]->str);
-    freeReplyObject(pat);
-    redisFree(r);
-    p->rc = dd_client(p->d.runner_url);
-    p->ac = dd_client(p->d.admin_url);
-    double worst = wakeup_rounds(p->rc, p->ac, "no pub/sub");
-    if (worst >= 1000.0)
-        fail_msg("a parked lease took %.1f ms after the submit without pub/sub (bound 1 s)", worst);
-}
-
 /* completes/s through gateway -> reporter -> PostgreSQL -> Redis; reported,
  * not asserted. Every job must end completed exactly once. */
 static void test_throughput(void **state)
@@ -376,8 +297,6 @@ int main(void)
         cmocka_unit_test(test_wrong_runner_token),
         cmocka_unit_test(test_full_lifecycle),
         cmocka_unit_test(test_lease_wakeup_latency),
-        cmocka_unit_test_setup_teardown(test_lease_wakeup_without_pubsub, private_setup,
-                                        private_teardown),
         cmocka_unit_test(test_throughput),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
