@@ -67,6 +67,16 @@ stack() {
 noop_spec=$SVC_DIR/noop.json
 echo '{"profile":"shell","archive":"file:///nonexistent/noop.zip"}' >"$noop_spec"
 
+# Jobs per e2e run: 500 per slot, at least BENCH_E2E_MIN_JOBS (a run of
+# 500 jobs at one slot lasted a quarter of a second and swung 2x between
+# runs), at most BENCH_E2E_JOBS. bench/peers/peers.sh uses the same rule.
+e2e_jobs() {
+  local j=$((500 * $1)) lo=${BENCH_E2E_MIN_JOBS:-3000} hi=${BENCH_E2E_JOBS:-16000}
+  [ "$j" -ge "$lo" ] || j=$lo
+  [ "$j" -le "$hi" ] || j=$hi
+  echo "$j"
+}
+
 bench_dispatch() {
   : >"$RAW/dispatch.jsonl"
   : >"$RAW/memory.jsonl"
@@ -89,7 +99,7 @@ bench_dispatch() {
   local cfg m c jobs
   for cfg in 1x1 1x4 2x2 2x4 2x16 4x8; do
     m=${cfg%x*} c=${cfg#*x}
-    jobs=$((500 * m * c)); [ "$jobs" -le "${BENCH_E2E_JOBS:-4000}" ] || jobs=${BENCH_E2E_JOBS:-4000}
+    jobs=$(e2e_jobs $((m * c)))
     for r in $(seq 1 "$RUNS"); do
       log "dispatch: e2e $jobs no-op jobs, $m runners x $c slots, run $r"
       stack "$m" "$c"

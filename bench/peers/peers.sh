@@ -30,10 +30,12 @@ peers_ensure_node() {
   peers_have_node || { echo "peers: node >= 18 and npm are still not usable after apt-get" >&2; return 1; }
 }
 
-# Jobs per e2e run, the rule bench_dispatch uses: 500 per slot, at most BENCH_E2E_JOBS.
+# Jobs per e2e run, the rule bench_dispatch uses (bench/run.sh, e2e_jobs): 500
+# per slot, at least BENCH_E2E_MIN_JOBS, at most BENCH_E2E_JOBS.
 peers_e2e_jobs() {
-  local j=$((500 * $1)) cap=${BENCH_E2E_JOBS:-4000}
-  [ "$j" -le "$cap" ] || j=$cap
+  local j=$((500 * $1)) lo=${BENCH_E2E_MIN_JOBS:-3000} hi=${BENCH_E2E_JOBS:-16000}
+  [ "$j" -ge "$lo" ] || j=$lo
+  [ "$j" -le "$hi" ] || j=$hi
   echo "$j"
 }
 
