@@ -26,8 +26,8 @@ static int call_columns(store_db *db, const char *stmt, store_arr *a, int n, con
                         size_t *n_changed, dp_err *err)
 {
     PGresult *res = NULL;
-    const char *params[STORE_LEASE_COLUMNS];
-    for (int k = 0; k < n; k++)
+    const char *params[STORE_LEASE_COLUMNS]; /* the widest batch (mark_failed's is 3) */
+    for (int k = 0; k < n && k < STORE_LEASE_COLUMNS; k++)
         params[k] = a[k].s;
     int rc = store_call(db, stmt, n, params, what, &res, err);
     for (int k = 0; k < n; k++)

@@ -104,10 +104,11 @@ int store_record_results_marked(store_db *db, const store_lease *leases, size_t 
         rc = store_lease_columns(leases, n_leases, m, err);
     PGresult *res = NULL;
     if (rc == DP_OK) {
-        const char *params[N_ARRAYS],
-            *marks[STORE_LEASE_COLUMNS] = {m[0].s, m[1].s, m[2].s, m[3].s};
+        const char *params[N_ARRAYS], *marks[STORE_LEASE_COLUMNS];
         for (int k = 0; k < N_ARRAYS; k++)
             params[k] = a[k].s;
+        for (int k = 0; k < STORE_LEASE_COLUMNS; k++)
+            marks[k] = m[k].s;
         /* the marks first: the attempt fence of the results sees them */
         store_stmt st[2] = {{ST_MARK_LEASED, STORE_LEASE_COLUMNS, marks},
                             {ST_RECORD_RESULTS, N_ARRAYS, params}};

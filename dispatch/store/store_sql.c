@@ -49,7 +49,7 @@ static const char sql_record_results[] =
     "  UPDATE jobs j SET state = 'completed', verdict = f.verdict, score = f.score,"
     "    message = f.message, runner_id = coalesce(f.runner_id, j.runner_id),"
     "    log_url = f.log_url, result_attempt = f.attempt,"
-    /* a folded lease (store_result_in.leased_at) starts the attempt, unless
+    /* a folded lease (store_result_in.leased_us) starts the attempt, unless
      * its mark was written after all (a lease told twice) */
     "    started_at = coalesce(CASE WHEN j.state = 'leased' AND j.attempts = f.attempt"
     "      THEN j.started_at END,"
