@@ -110,9 +110,14 @@ static int write_leases(reporter_state *s, const event_buffer *b)
     return rc;
 }
 
+/* Marks wait behind the events PostgreSQL could not take yet (a reclaim's
+ * requeue, an older attempt's mark): the next flush writes them in order.
+ * Written at once on a connection just back, a newer attempt's mark landed
+ * ahead of an unwritten older one, whose `leased` row the attempt fence
+ * then dropped (dispatchd_pg_fault, 2 of 10 runs beside two busy loops). */
 void reporter_write_marks(reporter_state *s, event_buffer *marks)
 {
-    if (write_leases(s, marks) == DP_EUNAVAIL) {
+    if (marks->n > 0 && (s->unwritten.n > 0 || write_leases(s, marks) == DP_EUNAVAIL)) {
         size_t lost = 0;
         for (size_t i = 0; i < marks->n; i++)
             lost += !copy_streamed(&s->unwritten, &marks->items[i], REPORTER_UNWRITTEN_MAX);

@@ -100,7 +100,8 @@ void reporter_flush_events(reporter_state *s);
  * them in its own transaction (reporter_write_marks after it). */
 void reporter_flush_events_hold(reporter_state *s, event_buffer *marks);
 /* Writes lease marks alone (those a result batch could not take with it);
- * unreachable PostgreSQL keeps them in s->unwritten. Frees *marks. */
+ * they join s->unwritten, behind what it holds, while it holds anything or
+ * when PostgreSQL is unreachable. Frees *marks. */
 void reporter_write_marks(reporter_state *s, event_buffer *marks);
 /* What becomes of a lease mark beside a result batch (reporter_fold.c). */
 enum {
