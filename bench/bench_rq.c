@@ -6,6 +6,9 @@
  *                                  lease calls in 20 rounds (at most DEPTH/20
  *                                  per round), the queue topped up between
  *   bench_rq sweep LEASED          reclaim cost of one lost runner holding LEASED
+ *   bench_rq enqueue JOBS          the enqueue script's cost per job, as the
+ *                                  reporter calls it (calls of RQ_BATCH_MAX
+ *                                  fresh job ids with a 164-byte spec)
  *
  * DISPATCH_REDIS_URL must be set. Each run uses its own key prefix and deletes
  * nothing but resets the server's stats: run it on a throwaway server. Prints
@@ -19,6 +22,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include "common/job.h"
 #include "common/sha256.h"
 #include "dispatch/redis/rq.h"
 
@@ -257,11 +261,61 @@ static int brq_sweep(const char *url, size_t leased)
     return rep.jobs_requeued == leased ? 0 : 1;
 }
 
+/* JOBS fresh jobs enqueued RQ_BATCH_MAX per call, each call timed by Redis
+ * (EVALSHA usec since a CONFIG RESETSTAT): the script's own cost without
+ * PostgreSQL beside it, for comparing changes to rq_enqueue.lua. The median
+ * call, per job. */
+static int brq_enqueue(const char *url, size_t jobs)
+{
+    static const char spec[] = "{\"job_id\": \"j-4873199f476ef11be9db57a0cdebd1f5\", \"archive\": "
+                               "\"file:///nonexistent/noop.zip\", \"profile\": \"shell\", "
+                               "\"max_attempts\": 3, \"submission_id\": \"bench-enqueue\"}";
+    size_t calls = (jobs + RQ_BATCH_MAX - 1) / RQ_BATCH_MAX;
+    if (calls == 0)
+        brq_die("enqueue: no jobs", NULL);
+    redisContext *raw;
+    rq_conn *c = brq_connect(url, 600000, &raw);
+    rq_job_in *in = calloc(RQ_BATCH_MAX, sizeof *in);
+    char(*ids)[DP_ID_MAX] = calloc(RQ_BATCH_MAX, DP_ID_MAX);
+    double *us = calloc(calls, sizeof *us);
+    if (in == NULL || ids == NULL || us == NULL)
+        brq_die("enqueue: out of memory", NULL);
+    dp_err err = {0};
+    double t0 = brq_now();
+    for (size_t k = 0; k < calls; k++) {
+        size_t b = jobs - k * RQ_BATCH_MAX < RQ_BATCH_MAX ? jobs - k * RQ_BATCH_MAX : RQ_BATCH_MAX;
+        for (size_t j = 0; j < b; j++) {
+            if (dp_new_id("j-", ids[j], DP_ID_MAX) != 0)
+                brq_die("enqueue: job id", NULL);
+            in[j] = (rq_job_in){.job_id = ids[j],
+                                .spec = spec,
+                                .spec_len = sizeof spec - 1,
+                                .max_attempts = 3,
+                                .profile = "shell"};
+        }
+        brq_cmd(raw, "CONFIG RESETSTAT");
+        if (rq_enqueue(c, in, b, NULL, &err) != DP_OK)
+            brq_die("enqueue", &err);
+        us[k] = brq_usec_per_call(raw) / (double)b;
+    }
+    double s = brq_now() - t0;
+    qsort(us, calls, sizeof *us, brq_cmp);
+    printf("{\"jobs\": %zu, \"calls\": %zu, \"enqueue_redis_us_per_job\": %.3f, "
+           "\"jobs_per_s\": %.0f}\n",
+           jobs, calls, us[calls / 2], (double)jobs / s);
+    free(in);
+    free(ids);
+    free(us);
+    rq_close(c);
+    redisFree(raw);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *url = getenv("DISPATCH_REDIS_URL");
     if (url == NULL || *url == '\0' || argc < 3) {
-        fprintf(stderr, "usage: bench_rq depth DEPTH [LEASES] | sweep LEASED "
+        fprintf(stderr, "usage: bench_rq depth DEPTH [LEASES] | sweep LEASED | enqueue JOBS "
                         "(DISPATCH_REDIS_URL set)\n");
         return 64;
     }
@@ -270,6 +324,8 @@ int main(int argc, char **argv)
         return brq_depth(url, n, argc > 3 ? strtoul(argv[3], NULL, 10) : 5000);
     if (strcmp(argv[1], "sweep") == 0)
         return brq_sweep(url, n);
+    if (strcmp(argv[1], "enqueue") == 0)
+        return brq_enqueue(url, n);
     fprintf(stderr, "bench_rq: unknown mode %s\n", argv[1]);
     return 64;
 }

@@ -17,25 +17,30 @@ local maxlen, m = ARGV[e], tonumber(ARGV[e + 1] or '0') or 0
 for i = 1, m do
     redis.pcall('XADD', P .. 'events', 'MAXLEN', '~', maxlen, '*', 'e', ARGV[e + 1 + i])
 end
-local now = now_ms()
+-- A string once: a Lua number is formatted again for every HSET it is in.
+local now = tostring(now_ms())
 local groups = {}
 local added, new_queue = 0, false
+-- Each job's key, built once (for the EXISTS and the HSET).
+local keys = {}
+for i = 0, n - 1 do keys[i + 1] = job_key(ARGV[2 + i * 6]) end
 -- One EXISTS for the whole batch; only a batch where some id exists (a retry
 -- after a lost reply, a rebuild) asks again per job.
 local any_exist = false
-for i = 0, n - 1, 1000 do
-    local ks = {}
-    for j = i, math.min(i + 999, n - 1) do ks[#ks + 1] = job_key(ARGV[2 + j * 6]) end
-    if redis.call('EXISTS', unpack(ks)) > 0 then
+for i = 1, n, 1000 do
+    if redis.call('EXISTS', unpack(keys, i, math.min(i + 999, n))) > 0 then
         any_exist = true
         break
     end
 end
 local seen, noted = {}, {}
+-- The queue of the job before: a submit's jobs mostly share one, and its
+-- group is then found without building its key again.
+local last_qid, last_prio, last_group
 for i = 0, n - 1 do
     local b = 2 + i * 6
     local id, qid, prio = ARGV[b], ARGV[b + 4], ARGV[b + 5]
-    local jk = job_key(id)
+    local jk = keys[i + 1]
     -- seen: an id twice in one batch is added once, as when asked per job
     if not seen[id] and (not any_exist or redis.call('EXISTS', jk) == 0) then
         seen[id] = true
@@ -46,7 +51,10 @@ for i = 0, n - 1 do
             noted[qid] = true
             if note_queue(qid) then new_queue = true end
         end
-        group_add(groups, qid, prio, id)
+        if qid ~= last_qid or prio ~= last_prio then
+            last_qid, last_prio, last_group = qid, prio, group_of(groups, qid, prio)
+        end
+        last_group.ids[#last_group.ids + 1] = id
         added = added + 1
     end
 end

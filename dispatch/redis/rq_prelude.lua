@@ -68,7 +68,8 @@ local function push_groups(cmd, groups)
     end
     return total
 end
-local function group_add(groups, qid, prio, id)
+-- The group of queue (qid, prio) in groups, made when new.
+local function group_of(groups, qid, prio)
     if not qid then qid, prio = ':', 'n' end
     local qk = queue_key(qid, prio)
     local g = groups[qk]
@@ -76,6 +77,10 @@ local function group_add(groups, qid, prio, id)
         g = {qid = qid, prio = prio, ids = {}}
         groups[qk] = g
     end
+    return g
+end
+local function group_add(groups, qid, prio, id)
+    local g = group_of(groups, qid, prio)
     g.ids[#g.ids + 1] = id
 end
 -- Records qid in the index; a new queue joins the queue sets of the
