@@ -103,8 +103,11 @@ int fwd_receive(nng_msg *msg, fwd_origin *origin, dp_msg *out)
     dp_err err = {0};
     int rc = fwd_open(msg, origin, out, &err);
     nng_msg_free(msg);
+    /* the gateway read only the envelope: a body that fails is refused
+     * here, with the code the gateway gives a bad envelope */
     if (rc != DP_OK)
-        fwd_reply_error(*origin, out->id, DP_MSG_ERR_PROTOCOL, err.msg);
+        fwd_reply_error(*origin, out->id,
+                        rc == DP_EINVAL ? DP_MSG_ERR_INVALID : DP_MSG_ERR_PROTOCOL, err.msg);
     return rc;
 }
 

@@ -41,7 +41,10 @@ static int gateway_handle(void *state, actor_ctx *ctx, nng_msg *msg, nng_msg **r
         nng_msg_free(msg);
         return 0;
     }
-    int rc = dp_msg_decode_nng(msg, &m, &err);
+    /* The envelope only: the actor it goes to decodes and validates the
+     * body (once: decoding it here too cost a second pass over every
+     * submit's specs and every runner's results). */
+    int rc = dp_msg_decode_envelope_nng(msg, &m, &err);
     if (rc != DP_OK) {
         nng_msg_free(msg);
         return reply_error(reply, m.id, rc == DP_EINVAL ? DP_MSG_ERR_INVALID : DP_MSG_ERR_PROTOCOL,

@@ -497,6 +497,14 @@ int dp_msg_decode(const void *buf, size_t len, dp_msg *out, dp_err *err);
 /* dp_msg_decode of an nng_msg's body; msg stays the caller's. */
 int dp_msg_decode_nng(nng_msg *msg, dp_msg *out, dp_err *err);
 
+/* The envelope alone, for a gateway that routes and authorises a message
+ * whose body the receiving actor decodes: version, type, id and credential
+ * as dp_msg_decode reads and checks them, the body stepped over (its bounds
+ * checked, its contents neither decoded nor validated). On success *out has
+ * type, id and auth (owned: dp_msg_free) and a zeroed body; on failure as
+ * dp_msg_decode. msg stays the caller's. */
+int dp_msg_decode_envelope_nng(nng_msg *msg, dp_msg *out, dp_err *err);
+
 /* Frees everything m owns and zeroes it (type DP_MSG_INVALID). NULL is fine. */
 void dp_msg_free(dp_msg *m);
 

@@ -330,7 +330,8 @@ static int read_envelope(dp_mp_reader *r, bool internal, dp_msg *out, size_t *bo
     return DP_OK;
 }
 
-static int decode(const void *buf, size_t len, bool internal, dp_msg *out, dp_err *err)
+/* body: decode and validate the body too, else the envelope alone. */
+static int decode(const void *buf, size_t len, bool internal, bool body, dp_msg *out, dp_err *err)
 {
     memset(out, 0, sizeof *out);
     dp_err_clear(err);
@@ -342,6 +343,14 @@ static int decode(const void *buf, size_t len, bool internal, dp_msg *out, dp_er
     dp_mp_reader_init(&r, buf, len, err);
     size_t body_pos;
     int rc = read_envelope(&r, internal, out, &body_pos);
+    if (!body) {
+        if (rc != DP_OK) {
+            uint64_t id = out->id;
+            dp_msg_free(out);
+            out->id = id;
+        }
+        return rc;
+    }
     if (rc == DP_OK && body_pos != SIZE_MAX) {
         r.pos = body_pos;
         r.n_path = 0;
@@ -362,17 +371,22 @@ static int decode(const void *buf, size_t len, bool internal, dp_msg *out, dp_er
 
 int dp_msg_decode(const void *buf, size_t len, dp_msg *out, dp_err *err)
 {
-    return decode(buf, len, false, out, err);
+    return decode(buf, len, false, true, out, err);
 }
 
 int dp_msg_decode_nng(nng_msg *msg, dp_msg *out, dp_err *err)
 {
-    return decode(nng_msg_body(msg), nng_msg_len(msg), false, out, err);
+    return decode(nng_msg_body(msg), nng_msg_len(msg), false, true, out, err);
+}
+
+int dp_msg_decode_envelope_nng(nng_msg *msg, dp_msg *out, dp_err *err)
+{
+    return decode(nng_msg_body(msg), nng_msg_len(msg), false, false, out, err);
 }
 
 int dp_msg_decode_internal(nng_msg *msg, dp_msg *out, dp_err *err)
 {
-    return decode(nng_msg_body(msg), nng_msg_len(msg), true, out, err);
+    return decode(nng_msg_body(msg), nng_msg_len(msg), true, true, out, err);
 }
 
 void dp_msg_free(dp_msg *m)

@@ -140,6 +140,20 @@ static void test_malformed_envelopes(void **state)
     assert_int_equal(send_bytes(c, unknown_type, sizeof unknown_type, code, sizeof code),
                      DP_MSG_ERROR);
     assert_string_equal(code, "protocol");
+    /* A good envelope around a bad body: the gateway reads only the
+     * envelope, and the actor it routes to refuses the body with the same
+     * codes: fields missing "invalid", a field of the wrong type "protocol".
+     * {"v":1,"t":"register","id":7,"b":{"name":"x"}} (no token) */
+    const unsigned char no_token[] = {0x84, 0xa1, 'v',  0x01, 0xa1, 't',  0xa8, 'r',  'e',  'g',
+                                      'i',  's',  't',  'e',  'r',  0xa2, 'i',  'd',  0x07, 0xa1,
+                                      'b',  0x81, 0xa4, 'n',  'a',  'm',  'e',  0xa1, 'x'};
+    assert_int_equal(send_bytes(c, no_token, sizeof no_token, code, sizeof code), DP_MSG_ERROR);
+    assert_string_equal(code, "invalid");
+    unsigned char name_int[sizeof no_token - 1]; /* "name": 5 */
+    memcpy(name_int, no_token, sizeof name_int);
+    name_int[sizeof name_int - 1] = 0x05;
+    assert_int_equal(send_bytes(c, name_int, sizeof name_int, code, sizeof code), DP_MSG_ERROR);
+    assert_string_equal(code, "protocol");
     /* Version from the future. */
     unsigned char newer[sizeof unknown_type];
     memcpy(newer, unknown_type, sizeof newer);
