@@ -1,7 +1,10 @@
 /* libFuzzer harness for the message decoder: any input must decode cleanly
  * or be refused cleanly; a message that decodes must re-encode, decode to
  * the same message, and encode to the same bytes again (the encoding is
- * canonical). Any violation aborts so libFuzzer records the input. */
+ * canonical). The envelope alone (what a gateway reads) must agree: refused
+ * only when the whole message is, and with the same type, id and
+ * credential when it is not. Any violation aborts so libFuzzer records the
+ * input. */
 #include "messages/msg.h"
 
 #include <stdint.h>
@@ -10,15 +13,35 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* The envelope decode of data: 1 when it succeeded (*env filled), 0 when refused. */
+static int envelope(const uint8_t *data, size_t size, dp_msg *env)
+{
+    nng_msg *nm;
+    dp_err err;
+    if (nng_msg_alloc(&nm, 0) != 0 || nng_msg_append(nm, data, size) != 0)
+        abort();
+    int rc = dp_msg_decode_envelope_nng(nm, env, &err);
+    nng_msg_free(nm);
+    if (rc != DP_OK && (env->type != DP_MSG_INVALID || env->auth != NULL || err.msg[0] == '\0'))
+        abort();
+    return rc == DP_OK;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    dp_msg m;
+    dp_msg m, env;
     dp_err err;
+    int env_ok = envelope(data, size, &env);
     if (dp_msg_decode(data, size, &m, &err) != DP_OK) {
         if (m.type != DP_MSG_INVALID || err.msg[0] == '\0')
             abort();
+        dp_msg_free(&env);
         return 0;
     }
+    if (!env_ok || env.type != m.type || env.id != m.id || (env.auth == NULL) != (m.auth == NULL) ||
+        (env.auth != NULL && strcmp(env.auth, m.auth) != 0))
+        abort();
+    dp_msg_free(&env);
     void *buf;
     size_t len;
     if (dp_msg_encode_buf(&m, &buf, &len, &err) != DP_OK)
