@@ -459,6 +459,80 @@ static void test_stats_and_rebuild(void **state)
     rq_leases_free(l, 4);
 }
 
+/* The field of job id's hash, into out (empty for nil). */
+static void job_field(fx *f, const char *id, const char *field, char *out, size_t len)
+{
+    redisReply *r = redisCommand(f->raw, "HGET %sjob:%s %s", f->prefix, id, field);
+    assert_non_null(r);
+    snprintf(out, len, "%s", r->type == REDIS_REPLY_STRING ? r->str : "");
+    freeReplyObject(r);
+}
+
+/* One call holding jobs of several kinds (queue, priority, attempts, max
+ * attempts), interleaved as a rebuild's are: each job lands with its own
+ * kind's fields and in its own queue, in order (the script finds a queue's
+ * group once while the queue stays the same, rq_enqueue.lua: a group
+ * carried over to the next kind shows here). */
+static void test_enqueue_kinds_in_one_call(void **state)
+{
+    fx *f = *state;
+    const char *gpu[] = {"gpu"};
+    rq_job_in a = {.spec = "a", .spec_len = 1, .profile = "pa"},
+              b = {.spec = "b",
+                   .spec_len = 1,
+                   .profile = "pb",
+                   .attempts = 2,
+                   .max_attempts = 5,
+                   .priority = DP_PRIORITY_HIGH},
+              c = {.spec = "c",
+                   .spec_len = 1,
+                   .profile = "pa",
+                   .labels = gpu,
+                   .n_labels = 1,
+                   .attempts = 1,
+                   .priority = DP_PRIORITY_LOW};
+    rq_job_in in[7] = {a, a, b, a, b, c, c};
+    const char *ids[7] = {"k-0", "k-1", "k-2", "k-3", "k-4", "k-5", "k-6"};
+    const char *want_queue[7] = {"pa:", "pa:", "pb:", "pa:", "pb:", "pa:gpu", "pa:gpu"};
+    const char *want_prio[7] = {"n", "n", "h", "n", "h", "l", "l"};
+    const char *want_attempts[7] = {"0", "0", "2", "0", "2", "1", "1"};
+    const char *want_max[7] = {"3", "3", "5", "3", "5", "3", "3"};
+    for (size_t i = 0; i < 7; i++)
+        in[i].job_id = ids[i];
+    dp_err err = {0};
+    size_t added = 0;
+    assert_int_equal(rq_enqueue(f->c, in, 7, &added, &err), DP_OK);
+    assert_int_equal(added, 7);
+    char v[64];
+    for (size_t i = 0; i < 7; i++) {
+        job_field(f, ids[i], "queue", v, sizeof v);
+        assert_string_equal(v, want_queue[i]);
+        job_field(f, ids[i], "prio", v, sizeof v);
+        assert_string_equal(v, want_prio[i]);
+        job_field(f, ids[i], "attempts", v, sizeof v);
+        assert_string_equal(v, want_attempts[i]);
+        job_field(f, ids[i], "max_attempts", v, sizeof v);
+        assert_string_equal(v, want_max[i]);
+        job_field(f, ids[i], "spec", v, sizeof v);
+        assert_int_equal(v[0], ((const char *)in[i].spec)[0]);
+    }
+    /* each queue holds its jobs in call order */
+    assert_int_equal(t_int(f->raw, "LLEN %sq:n:pa:", f->prefix), 3);
+    assert_int_equal(t_int(f->raw, "LLEN %sq:h:pb:", f->prefix), 2);
+    assert_int_equal(t_int(f->raw, "LLEN %sq:l:pa:gpu", f->prefix), 2);
+    redisReply *r = redisCommand(f->raw, "LRANGE %sq:n:pa: 0 -1", f->prefix);
+    assert_non_null(r);
+    assert_int_equal(r->elements, 3);
+    assert_string_equal(r->element[0]->str, "k-0");
+    assert_string_equal(r->element[1]->str, "k-1");
+    assert_string_equal(r->element[2]->str, "k-3");
+    freeReplyObject(r);
+    /* the same call again adds nothing (a resend after a lost reply) */
+    assert_int_equal(rq_enqueue(f->c, in, 7, &added, &err), DP_OK);
+    assert_int_equal(added, 0);
+    assert_int_equal(t_int(f->raw, "LLEN %sq:n:pa:", f->prefix), 3);
+}
+
 /* One script call completes several runners' jobs (the reporter's batch):
  * each item is checked against its own owner and leaves its owner's set. */
 static void test_complete_batch_of_several_runners(void **state)
@@ -505,6 +579,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lease_records_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wake, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stats_and_rebuild, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_enqueue_kinds_in_one_call, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
