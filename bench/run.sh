@@ -77,6 +77,11 @@ e2e_jobs() {
   echo "$j"
 }
 
+# Jobs per batched-submit run (ours and the peers', bench/peers/peers.sh):
+# runs of 20,000 lasted a third of a second and swung between 41,000 and
+# 70,000 jobs/s on one build (docs/bench.md, fifteenth session).
+ENQUEUE_JOBS=${BENCH_ENQUEUE_JOBS:-100000}
+
 bench_dispatch() {
   : >"$RAW/dispatch.jsonl"
   : >"$RAW/memory.jsonl"
@@ -85,7 +90,7 @@ bench_dispatch() {
   for batch in 1000 10000; do
     for r in $(seq 1 "$RUNS"); do
       stack 0 1
-      emit dispatch "{\"kind\": \"enqueue\", \"run\": $r, \"result\": $("$B/bench/bench_load" enqueue "$noop_spec" 20000 "$batch")}"
+      emit dispatch "{\"kind\": \"enqueue\", \"run\": $r, \"result\": $("$B/bench/bench_load" enqueue "$noop_spec" "$ENQUEUE_JOBS" "$batch")}"
       stack_stop
     done
   done

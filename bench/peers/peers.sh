@@ -97,16 +97,17 @@ bench_peers() {
     out=$(PG_DSN=$(peers_fresh_db "peer_gw_e2e_$r") node "$dir/graphile.js" e2e "$c" "$n" 1000 90) ||
       log "peers: graphile-worker e2e failed"
     [ -n "$out" ] && emit peers "{\"peer\": \"graphile-worker\", \"kind\": \"e2e\", \"concurrency\": $c, \"run\": $r, $(peers_state), \"result\": $out}"
+    n=${BENCH_ENQUEUE_JOBS:-100000} # as bench/run.sh's ENQUEUE_JOBS
     for batch in 1000 10000; do
-      log "peers: dispatch submit (paired), bullmq addBulk, graphile-worker addJobs: 20000 jobs in batches of $batch, run $r"
+      log "peers: dispatch submit (paired), bullmq addBulk, graphile-worker addJobs: $n jobs in batches of $batch, run $r"
       stack 0 1
-      out=$("$B/bench/bench_load" enqueue "$noop_spec" 20000 "$batch") || log "peers: bench_load enqueue failed"
+      out=$("$B/bench/bench_load" enqueue "$noop_spec" "$n" "$batch") || log "peers: bench_load enqueue failed"
       stack_stop
       [ -n "$out" ] && emit peers "{\"peer\": \"dispatch\", \"kind\": \"enqueue\", \"run\": $r, $(peers_state), \"result\": $out}"
       rcli flushall >/dev/null
-      out=$(REDIS_URL=$DISPATCH_REDIS_URL node "$dir/bullmq.js" enqueue 20000 "$batch") || log "peers: bullmq enqueue failed"
+      out=$(REDIS_URL=$DISPATCH_REDIS_URL node "$dir/bullmq.js" enqueue "$n" "$batch") || log "peers: bullmq enqueue failed"
       [ -n "$out" ] && emit peers "{\"peer\": \"bullmq\", \"kind\": \"enqueue\", \"run\": $r, $(peers_state), \"result\": $out}"
-      out=$(PG_DSN=$(peers_fresh_db "peer_gw_enq_${batch}_$r") node "$dir/graphile.js" enqueue 20000 "$batch") ||
+      out=$(PG_DSN=$(peers_fresh_db "peer_gw_enq_${batch}_$r") node "$dir/graphile.js" enqueue "$n" "$batch") ||
         log "peers: graphile-worker enqueue failed"
       [ -n "$out" ] && emit peers "{\"peer\": \"graphile-worker\", \"kind\": \"enqueue\", \"run\": $r, $(peers_state), \"result\": $out}"
     done
