@@ -2,8 +2,8 @@
  * or be refused cleanly; a message that decodes must re-encode, decode to
  * the same message, and encode to the same bytes again (the encoding is
  * canonical). The envelope alone (what a gateway reads) must agree: refused
- * only when the whole message is, and with the same type, id and
- * credential when it is not. Any violation aborts so libFuzzer records the
+ * only when the whole message is, with the same code and id, and with the
+ * same type, id and credential when it is not. Any violation aborts so libFuzzer records the
  * input. */
 #include "messages/msg.h"
 
@@ -13,7 +13,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* The envelope decode of data: 1 when it succeeded (*env filled), 0 when refused. */
+/* The envelope decode of data (*env filled, or only its id when refused). */
 static int envelope(const uint8_t *data, size_t size, dp_msg *env)
 {
     nng_msg *nm;
@@ -24,21 +24,27 @@ static int envelope(const uint8_t *data, size_t size, dp_msg *env)
     nng_msg_free(nm);
     if (rc != DP_OK && (env->type != DP_MSG_INVALID || env->auth != NULL || err.msg[0] == '\0'))
         abort();
-    return rc == DP_OK;
+    return rc;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     dp_msg m, env;
     dp_err err;
-    int env_ok = envelope(data, size, &env);
-    if (dp_msg_decode(data, size, &m, &err) != DP_OK) {
+    int env_rc = envelope(data, size, &env);
+    int rc = dp_msg_decode(data, size, &m, &err);
+    /* an envelope refused is the whole message refused, alike: the same
+     * code and id decide the client's error reply either way */
+    if (env_rc != DP_OK && (rc != env_rc || m.id != env.id))
+        abort();
+    if (rc != DP_OK) {
         if (m.type != DP_MSG_INVALID || err.msg[0] == '\0')
             abort();
         dp_msg_free(&env);
         return 0;
     }
-    if (!env_ok || env.type != m.type || env.id != m.id || (env.auth == NULL) != (m.auth == NULL) ||
+    if (env_rc != DP_OK || env.type != m.type || env.id != m.id ||
+        (env.auth == NULL) != (m.auth == NULL) ||
         (env.auth != NULL && strcmp(env.auth, m.auth) != 0))
         abort();
     dp_msg_free(&env);
