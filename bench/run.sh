@@ -69,7 +69,7 @@ echo '{"profile":"shell","archive":"file:///nonexistent/noop.zip"}' >"$noop_spec
 
 # Jobs per e2e run: 500 per slot, at least BENCH_E2E_MIN_JOBS (a run of
 # 500 jobs at one slot lasted a quarter of a second and swung 2x between
-# runs), at most BENCH_E2E_JOBS. bench/peers/peers.sh uses the same rule.
+# runs), at most BENCH_E2E_JOBS. bench/peers/peers.sh uses it too.
 e2e_jobs() {
   local j=$((500 * $1)) lo=${BENCH_E2E_MIN_JOBS:-3000} hi=${BENCH_E2E_JOBS:-16000}
   [ "$j" -ge "$lo" ] || j=$lo

@@ -3,8 +3,8 @@
  * the same message, and encode to the same bytes again (the encoding is
  * canonical). The envelope alone (what a gateway reads) must agree: refused
  * only when the whole message is, with the same code and id, and with the
- * same type, id and credential when it is not. Any violation aborts so libFuzzer records the
- * input. */
+ * same type, id and credential when it is not. Any violation aborts so
+ * libFuzzer records the input. */
 #include "messages/msg.h"
 
 #include <stdint.h>

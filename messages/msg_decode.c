@@ -343,15 +343,7 @@ static int decode(const void *buf, size_t len, bool internal, bool body, dp_msg 
     dp_mp_reader_init(&r, buf, len, err);
     size_t body_pos;
     int rc = read_envelope(&r, internal, out, &body_pos);
-    if (!body) {
-        if (rc != DP_OK) {
-            uint64_t id = out->id;
-            dp_msg_free(out);
-            out->id = id;
-        }
-        return rc;
-    }
-    if (rc == DP_OK && body_pos != SIZE_MAX) {
+    if (rc == DP_OK && body && body_pos != SIZE_MAX) {
         r.pos = body_pos;
         r.n_path = 0;
         dp_mp_push_key(&r, "b", 1);
@@ -359,7 +351,7 @@ static int decode(const void *buf, size_t len, bool internal, bool body, dp_msg 
         r.depth = 1;
         rc = decode_obj(&r, dp_msg_body_schema(out->type), dp_msg_body(out));
     }
-    if (rc == DP_OK)
+    if (rc == DP_OK && body)
         rc = dp_msg_validate(out, err);
     if (rc != DP_OK) {
         uint64_t id = out->id;

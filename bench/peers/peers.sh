@@ -1,9 +1,10 @@
 # shellcheck shell=bash
 # bench_peers: BullMQ and graphile-worker measured beside dispatch, sourced by
-# bench/run.sh (uses its log, emit, stack, reset_state, RAW, RUNS, B). The npm
-# packages pinned in bench/peers/package.json + package-lock.json are
-# installed with `npm ci` into a temporary folder under SVC_DIR; node and npm
-# are Debian's (apt-get) unless a working node >= 18 and npm are on PATH.
+# bench/run.sh (uses its log, emit, stack, reset_state, e2e_jobs, ENQUEUE_JOBS,
+# RAW, RUNS, B). The npm packages pinned in bench/peers/package.json +
+# package-lock.json are installed with `npm ci` into a temporary folder
+# under SVC_DIR; node and npm are Debian's (apt-get) unless a working
+# node >= 18 and npm are on PATH.
 #
 # The peers use the throwaway Redis and PostgreSQL that ./dev bench started
 # for us (same instances, same settings): Redis is FLUSHALLed before every
@@ -12,7 +13,8 @@
 # (bench_load, as bench_dispatch does) right before the peers, so that on a shared machine both sides are
 # measured under the same load, and counts every side's CPU seconds per job
 # (system under test: workers/runners, dispatchd, Redis, PostgreSQL). One JSON line per run goes to raw/peers.jsonl.
-: "${root:?bench/peers/peers.sh is sourced by bench/run.sh, which sets root}" "${noop_spec:?and noop_spec}"
+: "${root:?bench/peers/peers.sh is sourced by bench/run.sh, which sets root}" "${noop_spec:?and noop_spec}" \
+  "${ENQUEUE_JOBS:?and ENQUEUE_JOBS}"
 
 peers_have_node() {
   node -e 'process.exit(+process.versions.node.split(".")[0] >= 18 ? 0 : 1)' 2>/dev/null &&
@@ -28,15 +30,6 @@ peers_ensure_node() {
   DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends nodejs npm \
     </dev/null >/dev/null || { echo "peers: apt-get install nodejs npm failed" >&2; return 1; }
   peers_have_node || { echo "peers: node >= 18 and npm are still not usable after apt-get" >&2; return 1; }
-}
-
-# Jobs per e2e run, the rule bench_dispatch uses (bench/run.sh, e2e_jobs): 500
-# per slot, at least BENCH_E2E_MIN_JOBS, at most BENCH_E2E_JOBS.
-peers_e2e_jobs() {
-  local j=$((500 * $1)) lo=${BENCH_E2E_MIN_JOBS:-3000} hi=${BENCH_E2E_JOBS:-16000}
-  [ "$j" -ge "$lo" ] || j=$lo
-  [ "$j" -le "$hi" ] || j=$hi
-  echo "$j"
 }
 
 # The machine's state when a run starts: UTC time, 1-minute load average.
@@ -71,7 +64,7 @@ bench_peers() {
   for r in $(seq 1 "$RUNS"); do
     for cfg in 1x1 2x16; do
       m=${cfg%x*} c=${cfg#*x}
-      n=$(peers_e2e_jobs $((m * c)))
+      n=$(e2e_jobs $((m * c)))
       log "peers: dispatch e2e $n no-op jobs, $m runners x $c slots (paired), run $r"
       stack "$m" "$c"
       # CPU of the system under test, as the peers count theirs: dispatchd,
@@ -86,18 +79,18 @@ bench_peers() {
     done
     reset_state
     for c in 1 50; do
-      n=$(peers_e2e_jobs "$c")
+      n=$(e2e_jobs "$c")
       log "peers: bullmq e2e $n no-op jobs, concurrency $c, run $r"
       rcli flushall >/dev/null
       out=$(REDIS_URL=$DISPATCH_REDIS_URL node "$dir/bullmq.js" e2e "$c" "$n" 1000 90) || log "peers: bullmq e2e failed"
       [ -n "$out" ] && emit peers "{\"peer\": \"bullmq\", \"kind\": \"e2e\", \"concurrency\": $c, \"run\": $r, $(peers_state), \"result\": $out}"
     done
-    c=24 n=$(peers_e2e_jobs 24)
+    c=24 n=$(e2e_jobs 24)
     log "peers: graphile-worker e2e $n no-op jobs, concurrency $c, run $r"
     out=$(PG_DSN=$(peers_fresh_db "peer_gw_e2e_$r") node "$dir/graphile.js" e2e "$c" "$n" 1000 90) ||
       log "peers: graphile-worker e2e failed"
     [ -n "$out" ] && emit peers "{\"peer\": \"graphile-worker\", \"kind\": \"e2e\", \"concurrency\": $c, \"run\": $r, $(peers_state), \"result\": $out}"
-    n=${BENCH_ENQUEUE_JOBS:-100000} # as bench/run.sh's ENQUEUE_JOBS
+    n=$ENQUEUE_JOBS
     for batch in 1000 10000; do
       log "peers: dispatch submit (paired), bullmq addBulk, graphile-worker addJobs: $n jobs in batches of $batch, run $r"
       stack 0 1
