@@ -9,6 +9,8 @@
  *   bench_rq enqueue JOBS          the enqueue script's cost per job, as the
  *                                  reporter calls it (calls of RQ_BATCH_MAX
  *                                  fresh job ids with a 164-byte spec)
+ *   bench_rq cycle JOBS [K]        the hot path's lease, owner check and
+ *                                  complete scripts, K jobs per call (8)
  *
  * DISPATCH_REDIS_URL must be set. Each run uses its own key prefix and deletes
  * nothing but resets the server's stats: run it on a throwaway server. Prints
@@ -25,6 +27,7 @@
 #include "common/job.h"
 #include "common/sha256.h"
 #include "dispatch/redis/rq.h"
+#include "dispatch/redis/rq_owner.h"
 
 static double brq_now(void)
 {
@@ -311,11 +314,108 @@ static int brq_enqueue(const char *url, size_t jobs)
     return 0;
 }
 
+/* The hot path's three scripts as dispatchd calls them for a no-op job:
+ * JOBS fresh jobs enqueued, then, K at a time, a lease with a request id
+ * and `leased` events (the leaser's), an owner check that marks them and a
+ * complete with one event blob (the reporter's), each call timed by Redis
+ * (EVALSHA usec since a CONFIG RESETSTAT). Medians over calls, per job, so
+ * that a change to one script is compared alone. */
+static int brq_cycle(const char *url, size_t jobs, size_t k)
+{
+    if (k == 0 || k > RQ_LEASE_MAX || jobs < k)
+        brq_die("cycle: K must be 1..RQ_LEASE_MAX and at most JOBS", NULL);
+    redisContext *raw;
+    rq_conn *c = brq_connect(url, 600000, &raw);
+    static const char spec[] = "{\"job_id\": \"j-4873199f476ef11be9db57a0cdebd1f5\", \"archive\": "
+                               "\"file:///nonexistent/noop.zip\", \"profile\": \"shell\", "
+                               "\"max_attempts\": 3, \"submission_id\": \"bench-enqueue\"}";
+    rq_job_in *in = calloc(RQ_BATCH_MAX, sizeof *in);
+    char(*ids)[DP_ID_MAX] = calloc(RQ_BATCH_MAX, DP_ID_MAX);
+    size_t calls = jobs / k;
+    double *lu = calloc(calls, sizeof *lu), *ou = calloc(calls, sizeof *ou),
+           *cu = calloc(calls, sizeof *cu);
+    rq_lease *got = calloc(k, sizeof *got);
+    rq_owner_item *own = calloc(k, sizeof *own);
+    rq_complete_item *done = calloc(k, sizeof *done);
+    if (in == NULL || ids == NULL || lu == NULL || ou == NULL || cu == NULL || got == NULL ||
+        own == NULL || done == NULL)
+        brq_die("cycle: out of memory", NULL);
+    dp_err err = {0};
+    for (size_t i = 0; i < jobs; i += RQ_BATCH_MAX) {
+        size_t b = jobs - i < RQ_BATCH_MAX ? jobs - i : RQ_BATCH_MAX;
+        for (size_t j = 0; j < b; j++) {
+            if (dp_new_id("j-", ids[j], DP_ID_MAX) != 0)
+                brq_die("cycle: job id", NULL);
+            in[j] = (rq_job_in){.job_id = ids[j],
+                                .spec = spec,
+                                .spec_len = sizeof spec - 1,
+                                .max_attempts = 3,
+                                .profile = "shell"};
+        }
+        if (rq_enqueue(c, in, b, NULL, &err) != DP_OK)
+            brq_die("cycle: enqueue", &err);
+    }
+    char runner[DP_ID_MAX];
+    brq_register(c, runner);
+    static const char blob[] = "an event blob of about a hundred bytes, as the reporter's "
+                               "completed events are, opaque to the script";
+    const void *bv[1] = {blob};
+    size_t bl[1] = {sizeof blob - 1};
+    rq_blobs events = {.v = bv, .len = bl, .n = 1};
+    for (size_t r = 0; r < calls; r++) {
+        char req[48];
+        snprintf(req, sizeof req, "bench-%zu", r);
+        size_t n = 0;
+        brq_cmd(raw, "CONFIG RESETSTAT");
+        if (rq_lease_claim_streamed(c, runner, (uint32_t)k, req, "2026-12-03T00:00:00.000Z", 1, got,
+                                    &n, &err) != DP_OK ||
+            n != k)
+            brq_die("cycle: lease", &err);
+        lu[r] = brq_usec_per_call(raw) / (double)k;
+        for (size_t i = 0; i < k; i++) {
+            own[i] = (rq_owner_item){
+                .job_id = got[i].job_id, .runner_id = runner, .attempt = got[i].attempt, .mark = 1};
+            done[i] = (rq_complete_item){.job_id = got[i].job_id, .attempt = got[i].attempt};
+        }
+        brq_cmd(raw, "CONFIG RESETSTAT");
+        if (rq_owner_check(c, own, k, &err) != DP_OK)
+            brq_die("cycle: owner check", &err);
+        ou[r] = brq_usec_per_call(raw) / (double)k;
+        brq_cmd(raw, "CONFIG RESETSTAT");
+        if (rq_lease_complete_streamed(c, runner, done, k, &events, &err) != DP_OK)
+            brq_die("cycle: complete", &err);
+        cu[r] = brq_usec_per_call(raw) / (double)k;
+        for (size_t i = 0; i < k; i++)
+            if (own[i].result != DP_OK || done[i].result != DP_OK)
+                brq_die("cycle: a job was refused", NULL);
+        rq_leases_free(got, n);
+    }
+    qsort(lu, calls, sizeof *lu, brq_cmp);
+    qsort(ou, calls, sizeof *ou, brq_cmp);
+    qsort(cu, calls, sizeof *cu, brq_cmp);
+    printf("{\"jobs\": %zu, \"k\": %zu, \"lease_us_per_job\": %.3f, \"owner_check_us_per_job\": "
+           "%.3f, \"complete_us_per_job\": %.3f, \"sum_us_per_job\": %.3f}\n",
+           jobs, k, lu[calls / 2], ou[calls / 2], cu[calls / 2],
+           lu[calls / 2] + ou[calls / 2] + cu[calls / 2]);
+    free(in);
+    free(ids);
+    free(lu);
+    free(ou);
+    free(cu);
+    free(got);
+    free(own);
+    free(done);
+    rq_close(c);
+    redisFree(raw);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *url = getenv("DISPATCH_REDIS_URL");
     if (url == NULL || *url == '\0' || argc < 3) {
-        fprintf(stderr, "usage: bench_rq depth DEPTH [LEASES] | sweep LEASED | enqueue JOBS "
+        fprintf(stderr, "usage: bench_rq depth DEPTH [LEASES] | sweep LEASED | enqueue JOBS | "
+                        "cycle JOBS [K] "
                         "(DISPATCH_REDIS_URL set)\n");
         return 64;
     }
@@ -326,6 +426,8 @@ int main(int argc, char **argv)
         return brq_sweep(url, n);
     if (strcmp(argv[1], "enqueue") == 0)
         return brq_enqueue(url, n);
+    if (strcmp(argv[1], "cycle") == 0)
+        return brq_cycle(url, n, argc > 3 ? strtoul(argv[3], NULL, 10) : 8);
     fprintf(stderr, "bench_rq: unknown mode %s\n", argv[1]);
     return 64;
 }
