@@ -237,6 +237,7 @@ static void reporter_stop(void *state, actor_ctx *ctx)
     }
     reporter_release_free(s);
     reporter_submits_free(s);
+    reporter_profiles_free(s);
     for (size_t i = 0; i < s->n_batch; i++) {
         free(s->batch[i].runner_id);
         dp_job_result_free(&s->batch[i].result);

@@ -66,9 +66,13 @@ typedef struct {
     event_buffer deferred;  /* lease marks waiting for their results (reporter_complete.c) */
     int64_t next_epoch_check_ms;
     int need_rebuild;
-    struct dp_metrics *metrics;   /* this actor's own (reporter_metrics.c) */
-    size_t profiles_synced;       /* offered profiles last copied to PostgreSQL */
-    unsigned profile_checks;      /* every 10th check copies them whatever the count */
+    struct dp_metrics *metrics; /* this actor's own (reporter_metrics.c) */
+    size_t profiles_synced;     /* offered profiles last copied to PostgreSQL */
+    unsigned profile_checks;    /* every 10th check copies them whatever the count */
+    /* Profiles known to be offered, owned (reporter_route.c): the offered set
+     * only grows, so a submit whose profiles are all here asks nobody. */
+    char **offered;
+    size_t n_offered;
     rq_complete_item *unreleased; /* recorded, Redis release failed: retried per tick (owned) */
     size_t n_unreleased, cap_unreleased;
     reporter_held_submit *held; /* submits waiting for the group insert (reporter_submit.c) */
@@ -179,5 +183,7 @@ int reporter_check_profiles(reporter_state *s, const dp_job_spec *specs, size_t 
 void reporter_profiles_sync(reporter_state *s);
 /* Puts PostgreSQL's offered profiles back into Redis (the rebuild). */
 int reporter_profiles_restore(reporter_state *s, dp_err *err);
+/* Frees the known offered profiles (the actor's stop). */
+void reporter_profiles_free(reporter_state *s);
 
 #endif

@@ -1,7 +1,10 @@
 /* The reporter's part of routing: a submit's profiles are checked against
  * every profile a runner of this deployment ever offered (Redis `P profiles`,
  * kept in PostgreSQL `offered_profiles` so it survives a flush), and the
- * rebuild puts that set back. */
+ * rebuild puts that set back. Neither set ever loses a member, so a profile
+ * once seen in either stays offered: the reporter remembers those it saw
+ * (s->offered), and a submit whose profiles are all known is checked without
+ * a round trip (one Redis round trip on every submit's path before). */
 #include "dispatch/reporter_impl.h"
 
 #include "common/clock.h"
@@ -19,15 +22,54 @@ static int in_list(char **list, size_t n, const char *s)
     return 0;
 }
 
+/* A bound on s->offered: registrations name the profiles, and a deployment
+ * with more than this many keeps asking Redis for the rest. */
+#define REPORTER_OFFERED_MAX 1024
+
+/* Adds the names in list that s->offered does not hold yet (best effort: a
+ * name not remembered is only asked for again). */
+static void remember_offered(reporter_state *s, char **list, size_t n)
+{
+    for (size_t i = 0; i < n && s->n_offered < REPORTER_OFFERED_MAX; i++) {
+        if (in_list(s->offered, s->n_offered, list[i]))
+            continue;
+        if (s->n_offered % 16 == 0) {
+            char **grown = realloc(s->offered, (s->n_offered + 16) * sizeof *grown);
+            if (grown == NULL)
+                return;
+            s->offered = grown;
+        }
+        if ((s->offered[s->n_offered] = strdup(list[i])) == NULL)
+            return;
+        s->n_offered++;
+    }
+}
+
+void reporter_profiles_free(reporter_state *s)
+{
+    for (size_t i = 0; i < s->n_offered; i++)
+        free(s->offered[i]);
+    free(s->offered);
+    s->offered = NULL;
+    s->n_offered = 0;
+}
+
 int reporter_check_profiles(reporter_state *s, const dp_job_spec *specs, size_t n, char *warning,
                             size_t warning_len, dp_err *err)
 {
     warning[0] = '\0';
+    size_t known = 0;
+    while (known < n && (specs[known].profile == NULL ||
+                         in_list(s->offered, s->n_offered, specs[known].profile)))
+        known++;
+    if (known == n)
+        return DP_OK;
     char **have = NULL, **stored = NULL;
     size_t n_have = 0, n_stored = 0;
     int rc = rq_profiles_list(s->rq, &have, &n_have, err);
     if (rc != DP_OK)
         return rc;
+    remember_offered(s, have, n_have);
     const char *missing = NULL;
     for (size_t i = 0; i < n && missing == NULL; i++) {
         const char *p = specs[i].profile;
@@ -35,8 +77,11 @@ int reporter_check_profiles(reporter_state *s, const dp_job_spec *specs, size_t 
             continue;
         /* Redis may have lost the set (flushed) before the runners registered
          * again: PostgreSQL keeps it. */
-        if (stored == NULL && (rc = store_profiles_list(s->db, &stored, &n_stored, err)) != DP_OK)
-            break;
+        if (stored == NULL) {
+            if ((rc = store_profiles_list(s->db, &stored, &n_stored, err)) != DP_OK)
+                break;
+            remember_offered(s, stored, n_stored);
+        }
         if (!in_list(stored, n_stored, p))
             missing = p;
     }
@@ -67,6 +112,7 @@ void reporter_profiles_sync(reporter_state *s)
     dp_err err = {0};
     if (rq_profiles_list(s->rq, &have, &n, &err) != DP_OK)
         return;
+    remember_offered(s, have, n);
     /* A changed count is the common case; every 10th check (10 s) copies
      * anyway, for a set that changed members but not size (Redis flushed). */
     if (n != s->profiles_synced || ++s->profile_checks % 10 == 0) {

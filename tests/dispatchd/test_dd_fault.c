@@ -1,6 +1,7 @@
 /* dispatchd under faults: a runner that stops heartbeating (reaper, attempt
  * 2, then failed SE after max_attempts), dispatchd killed mid-flight and
- * restarted, Redis flushed mid-flight (FLUSHALL on a private redis-server).
+ * restarted, Redis flushed mid-flight (FLUSHALL on a private redis-server),
+ * a submit while Redis is away.
  * After each, every accepted job reaches a terminal state exactly once:
  * PostgreSQL has one terminal row per job, one 'completed' event and one
  * set of test results. */
@@ -283,6 +284,53 @@ static void test_flushall_mid_flight(void **state)
     rs_stop(&rs);
 }
 
+/* A submit while Redis is away: the profile a runner offered is known to
+ * the reporter since the first submit, so the second is recorded in
+ * PostgreSQL and accepted without Redis (its enqueue left to the rebuild),
+ * and runs exactly once when Redis is back. (The profile check used to ask
+ * Redis on every submit, and refused this one.) */
+static void test_submit_while_redis_is_away(void **state)
+{
+    (void)state;
+    rs_server rs;
+    dp_err err = {0};
+    if (rs_start(&rs, 1, &err) != DP_OK) /* AOF: the runner's registration survives */
+        fail_msg("private redis: %s", err.msg);
+    dd_daemon d;
+    dd_init(&d, rs.url, NULL);
+    dd_env(&d, "DISPATCH_ALIVE_TTL_MS=3600000"); /* Redis is away for a while: nothing to reap */
+    dd_start(&d);
+    actor_client *rc = dd_client(d.runner_url), *ac = dd_client(d.admin_url);
+    char *profiles[] = {"c"};
+    dp_msg m = {.type = DP_MSG_REGISTER, .id = 7}, r;
+    m.reg.registration_token = DD_REG_TOKEN;
+    m.reg.name = "offers-c";
+    m.reg.capacity = 4;
+    m.reg.profiles = profiles;
+    m.reg.n_profiles = 1;
+    assert_int_equal(dd_rpc(rc, &m, &r, 5000), DP_OK);
+    assert_int_equal(r.type, DP_MSG_REGISTERED);
+    char id[DP_ID_MAX], tok[65];
+    snprintf(id, sizeof id, "%s", r.registered.runner_id);
+    snprintf(tok, sizeof tok, "%s", r.registered.runner_token);
+    dp_msg_free(&r);
+    char jobs[2][DP_ID_MAX];
+    dd_submit(ac, 1, &jobs[0]);
+    rs_down(&rs);
+    dd_submit(ac, 1, &jobs[1]); /* fails the test if refused */
+    assert_int_equal(dd_sql_long(&d, "SELECT count(*) FROM jobs"), 2);
+    if (rs_up(&rs, &err) != DP_OK)
+        fail_msg("redis back: %s", err.msg);
+    drain_all(&d, &rc, id, tok, 2);
+    dd_sleep_ms(100);
+    assert_exactly_once(&d, 2);
+    actor_client_close(rc);
+    actor_client_close(ac);
+    assert_int_equal(dd_stop(&d), 0);
+    dd_fini(&d);
+    rs_stop(&rs);
+}
+
 /* A stall (SIGSTOP) during which an admin client gives up: its connection
  * is negotiated after SIGCONT with a peer already gone, which in nng 1.5.2
  * leaves the ipc listener greeting but never serving anyone again (#1518).
@@ -341,6 +389,7 @@ int main(void)
         cmocka_unit_test(test_reaper_reclaims_then_fails),
         cmocka_unit_test(test_restart_mid_flight),
         cmocka_unit_test(test_flushall_mid_flight),
+        cmocka_unit_test(test_submit_while_redis_is_away),
         cmocka_unit_test(test_stall_with_a_client_that_gave_up),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

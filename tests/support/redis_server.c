@@ -120,6 +120,16 @@ int rs_restart(rs_server *s, dp_err *err)
     return rs_spawn(s, err);
 }
 
+void rs_down(rs_server *s)
+{
+    rs_kill(s);
+}
+
+int rs_up(rs_server *s, dp_err *err)
+{
+    return rs_spawn(s, err);
+}
+
 void rs_stop(rs_server *s)
 {
     rs_kill(s);

@@ -25,6 +25,11 @@ int rs_start(rs_server *s, int appendonly, dp_err *err);
  * again on the same port and directory. */
 int rs_restart(rs_server *s, dp_err *err);
 
+/* Stops the server by pid as rs_restart does and keeps its port and
+ * directory: rs_up starts it again (a Redis that is away for a while). */
+void rs_down(rs_server *s);
+int rs_up(rs_server *s, dp_err *err);
+
 /* Stops it and removes its directory. Safe to call twice. */
 void rs_stop(rs_server *s);
 
