@@ -66,9 +66,10 @@ typedef struct {
     event_buffer deferred;  /* lease marks waiting for their results (reporter_complete.c) */
     int64_t next_epoch_check_ms;
     int need_rebuild;
-    struct dp_metrics *metrics; /* this actor's own (reporter_metrics.c) */
-    size_t profiles_synced;     /* offered profiles last copied to PostgreSQL */
-    unsigned profile_checks;    /* every 10th check copies them whatever the count */
+    int64_t enqueue_retry_at_ms; /* an enqueue failed: the next ones go to the rebuild until then */
+    struct dp_metrics *metrics;  /* this actor's own (reporter_metrics.c) */
+    size_t profiles_synced;      /* offered profiles last copied to PostgreSQL */
+    unsigned profile_checks;     /* every 10th check copies them whatever the count */
     /* Profiles known to be offered, owned (reporter_route.c): the offered set
      * only grows, so a submit whose profiles are all here asks nobody. */
     char **offered;

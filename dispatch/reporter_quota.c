@@ -64,8 +64,19 @@ int reporter_quota_submit(reporter_state *s, fwd_origin o, const char *const *ok
     uint32_t want = (uint32_t)n, granted = want, retry_ms = 0;
     if (k.submits_per_minute > 0) {
         rc = rq_quota_take(s->rq, o.key_id, k.submits_per_minute, want, &granted, &retry_ms, err);
-        if (rc != DP_OK)
-            return rc; /* the quota cannot be checked: refuse rather than exceed it */
+        if (rc != DP_OK) { /* the quota cannot be checked: refuse rather than exceed it */
+            char msg[sizeof err->msg + 96];
+            snprintf(msg, sizeof msg,
+                     "job not accepted: this key's per-minute quota cannot be checked (%s): retry",
+                     err->msg);
+            for (size_t i = 0; i < n; i++)
+                if (items[i]->job_id != NULL && items[i]->code == NULL) {
+                    free(items[i]->job_id);
+                    items[i]->job_id = NULL;
+                    items[i]->error = strdup(msg);
+                }
+            return rc;
+        }
     }
     size_t taken = granted;
     uint64_t queued = 0;

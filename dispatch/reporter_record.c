@@ -5,6 +5,7 @@
  * recorded before is enqueued. */
 #include "dispatch/reporter_impl.h"
 
+#include "common/clock.h"
 #include "common/log.h"
 
 #include <string.h>
@@ -37,14 +38,28 @@ static int enqueue_queued(reporter_state *s, const rq_job_in *in, size_t n, dp_e
 /* Jobs per statement of a large submit. */
 #define SUBMIT_CHUNK 1000
 
-/* Enqueues in[from, to) (recorded): a failure leaves them to the rebuild. */
+/* After an enqueue failed, the next ones wait this long: while Redis is
+ * unreachable every try costs its reconnect wait (2 s), so a large submit
+ * would hold the reporter for that per chunk of 1,000 jobs. */
+#define ENQUEUE_RETRY_AFTER_MS 1000
+
+/* Enqueues in[from, to) (recorded): a failure, or a failure less than
+ * ENQUEUE_RETRY_AFTER_MS ago, leaves them to the rebuild (flagged after
+ * PostgreSQL has them, so the rebuild, which reads it, finds them). */
 static void enqueue_range(reporter_state *s, const rq_job_in *in, size_t from, size_t to)
 {
+    if (to == from)
+        return;
     dp_err err = {0};
-    if (to > from && enqueue_queued(s, in + from, to - from, &err) != DP_OK) {
+    if (dp_now_ms() < s->enqueue_retry_at_ms) {
+        s->need_rebuild = 1;
+        return;
+    }
+    if (enqueue_queued(s, in + from, to - from, &err) != DP_OK) {
         /* Accepted all the same: the rebuild puts PostgreSQL's queued jobs into Redis. */
         dp_log(DP_LOG_WARN, "enqueue_deferred", "error", err.msg, (char *)NULL);
         s->need_rebuild = 1;
+        s->enqueue_retry_at_ms = dp_now_ms() + ENQUEUE_RETRY_AFTER_MS;
     }
 }
 

@@ -1,10 +1,13 @@
 /* The reporter's part of routing: a submit's profiles are checked against
  * every profile a runner of this deployment ever offered (Redis `P profiles`,
  * kept in PostgreSQL `offered_profiles` so it survives a flush), and the
- * rebuild puts that set back. Neither set ever loses a member, so a profile
- * once seen in either stays offered: the reporter remembers those it saw
- * (s->offered), and a submit whose profiles are all known is checked without
- * a round trip (one Redis round trip on every submit's path before). */
+ * rebuild puts that set back. The profiles ever offered only grow (nothing
+ * removes one from either set; a flushed Redis gets PostgreSQL's back), so a
+ * profile once seen in either stays offered: the reporter remembers those it
+ * saw (s->offered, this replica's, from its start), and a submit whose
+ * profiles are all known is checked without a round trip (one Redis round
+ * trip on every submit's path before). While Redis is unreachable,
+ * PostgreSQL's copy decides for the others. */
 #include "dispatch/reporter_impl.h"
 
 #include "common/clock.h"
@@ -54,29 +57,35 @@ void reporter_profiles_free(reporter_state *s)
     s->n_offered = 0;
 }
 
+/* Whether every spec's profile is known to be offered (or names none). */
+static int all_known(const reporter_state *s, const dp_job_spec *specs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (specs[i].profile != NULL && !in_list(s->offered, s->n_offered, specs[i].profile))
+            return 0;
+    return 1;
+}
+
 int reporter_check_profiles(reporter_state *s, const dp_job_spec *specs, size_t n, char *warning,
                             size_t warning_len, dp_err *err)
 {
     warning[0] = '\0';
-    size_t known = 0;
-    while (known < n && (specs[known].profile == NULL ||
-                         in_list(s->offered, s->n_offered, specs[known].profile)))
-        known++;
-    if (known == n)
+    if (all_known(s, specs, n))
         return DP_OK;
     char **have = NULL, **stored = NULL;
     size_t n_have = 0, n_stored = 0;
-    int rc = rq_profiles_list(s->rq, &have, &n_have, err);
-    if (rc != DP_OK)
-        return rc;
-    remember_offered(s, have, n_have);
+    dp_err redis_err = {0};
+    int redis_rc = rq_profiles_list(s->rq, &have, &n_have, &redis_err);
+    if (redis_rc == DP_OK)
+        remember_offered(s, have, n_have);
+    int rc = DP_OK;
     const char *missing = NULL;
     for (size_t i = 0; i < n && missing == NULL; i++) {
         const char *p = specs[i].profile;
-        if (p == NULL || in_list(have, n_have, p))
+        if (p == NULL || in_list(have, n_have, p) || in_list(s->offered, s->n_offered, p))
             continue;
         /* Redis may have lost the set (flushed) before the runners registered
-         * again: PostgreSQL keeps it. */
+         * again, or be unreachable: PostgreSQL keeps it. */
         if (stored == NULL) {
             if ((rc = store_profiles_list(s->db, &stored, &n_stored, err)) != DP_OK)
                 break;
@@ -84,6 +93,12 @@ int reporter_check_profiles(reporter_state *s, const dp_job_spec *specs, size_t 
         }
         if (!in_list(stored, n_stored, p))
             missing = p;
+    }
+    if (rc == DP_OK && missing != NULL && redis_rc != DP_OK) {
+        /* Not in PostgreSQL's copy, and Redis's may hold it (a registration
+         * copied within the second): unknown until Redis answers. */
+        rc = redis_rc;
+        *err = redis_err;
     }
     if (rc == DP_OK && missing != NULL) {
         if (n_have == 0 && n_stored == 0) {
@@ -112,10 +127,10 @@ void reporter_profiles_sync(reporter_state *s)
     dp_err err = {0};
     if (rq_profiles_list(s->rq, &have, &n, &err) != DP_OK)
         return;
-    remember_offered(s, have, n);
     /* A changed count is the common case; every 10th check (10 s) copies
      * anyway, for a set that changed members but not size (Redis flushed). */
     if (n != s->profiles_synced || ++s->profile_checks % 10 == 0) {
+        remember_offered(s, have, n);
         if (store_profiles_add(s->db, (const char *const *)have, n, &err) == DP_OK)
             s->profiles_synced = n;
         else
