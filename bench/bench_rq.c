@@ -264,15 +264,30 @@ static int brq_sweep(const char *url, size_t leased)
     return rep.jobs_requeued == leased ? 0 : 1;
 }
 
+/* n fresh jobs as the reporter enqueues a no-op submit's (new ids, a
+ * 164-byte spec), into in and ids (the caller's, n entries each). */
+static void brq_fresh_jobs(rq_job_in *in, char (*ids)[DP_ID_MAX], size_t n)
+{
+    static const char spec[] = "{\"job_id\": \"j-4873199f476ef11be9db57a0cdebd1f5\", \"archive\": "
+                               "\"file:///nonexistent/noop.zip\", \"profile\": \"shell\", "
+                               "\"max_attempts\": 3, \"submission_id\": \"bench-enqueue\"}";
+    for (size_t j = 0; j < n; j++) {
+        if (dp_new_id("j-", ids[j], DP_ID_MAX) != 0)
+            brq_die("job id", NULL);
+        in[j] = (rq_job_in){.job_id = ids[j],
+                            .spec = spec,
+                            .spec_len = sizeof spec - 1,
+                            .max_attempts = 3,
+                            .profile = "shell"};
+    }
+}
+
 /* JOBS fresh jobs enqueued RQ_BATCH_MAX per call, each call timed by Redis
  * (EVALSHA usec since a CONFIG RESETSTAT): the script's own cost without
  * PostgreSQL beside it, for comparing changes to rq_enqueue.lua. The median
  * call, per job. */
 static int brq_enqueue(const char *url, size_t jobs)
 {
-    static const char spec[] = "{\"job_id\": \"j-4873199f476ef11be9db57a0cdebd1f5\", \"archive\": "
-                               "\"file:///nonexistent/noop.zip\", \"profile\": \"shell\", "
-                               "\"max_attempts\": 3, \"submission_id\": \"bench-enqueue\"}";
     size_t calls = (jobs + RQ_BATCH_MAX - 1) / RQ_BATCH_MAX;
     if (calls == 0)
         brq_die("enqueue: no jobs", NULL);
@@ -287,15 +302,7 @@ static int brq_enqueue(const char *url, size_t jobs)
     double t0 = brq_now();
     for (size_t k = 0; k < calls; k++) {
         size_t b = jobs - k * RQ_BATCH_MAX < RQ_BATCH_MAX ? jobs - k * RQ_BATCH_MAX : RQ_BATCH_MAX;
-        for (size_t j = 0; j < b; j++) {
-            if (dp_new_id("j-", ids[j], DP_ID_MAX) != 0)
-                brq_die("enqueue: job id", NULL);
-            in[j] = (rq_job_in){.job_id = ids[j],
-                                .spec = spec,
-                                .spec_len = sizeof spec - 1,
-                                .max_attempts = 3,
-                                .profile = "shell"};
-        }
+        brq_fresh_jobs(in, ids, b);
         brq_cmd(raw, "CONFIG RESETSTAT");
         if (rq_enqueue(c, in, b, NULL, &err) != DP_OK)
             brq_die("enqueue", &err);
@@ -326,9 +333,6 @@ static int brq_cycle(const char *url, size_t jobs, size_t k)
         brq_die("cycle: K must be 1..RQ_LEASE_MAX and at most JOBS", NULL);
     redisContext *raw;
     rq_conn *c = brq_connect(url, 600000, &raw);
-    static const char spec[] = "{\"job_id\": \"j-4873199f476ef11be9db57a0cdebd1f5\", \"archive\": "
-                               "\"file:///nonexistent/noop.zip\", \"profile\": \"shell\", "
-                               "\"max_attempts\": 3, \"submission_id\": \"bench-enqueue\"}";
     rq_job_in *in = calloc(RQ_BATCH_MAX, sizeof *in);
     char(*ids)[DP_ID_MAX] = calloc(RQ_BATCH_MAX, DP_ID_MAX);
     size_t calls = jobs / k;
@@ -343,15 +347,7 @@ static int brq_cycle(const char *url, size_t jobs, size_t k)
     dp_err err = {0};
     for (size_t i = 0; i < jobs; i += RQ_BATCH_MAX) {
         size_t b = jobs - i < RQ_BATCH_MAX ? jobs - i : RQ_BATCH_MAX;
-        for (size_t j = 0; j < b; j++) {
-            if (dp_new_id("j-", ids[j], DP_ID_MAX) != 0)
-                brq_die("cycle: job id", NULL);
-            in[j] = (rq_job_in){.job_id = ids[j],
-                                .spec = spec,
-                                .spec_len = sizeof spec - 1,
-                                .max_attempts = 3,
-                                .profile = "shell"};
-        }
+        brq_fresh_jobs(in, ids, b);
         if (rq_enqueue(c, in, b, NULL, &err) != DP_OK)
             brq_die("cycle: enqueue", &err);
     }
