@@ -20,22 +20,24 @@
  * client is told to try again after this. */
 #define QUOTA_QUEUED_RETRY_S 5
 
-static void refuse(dp_submit_item *it, uint32_t retry_s, const char *msg)
+/* code: DP_MSG_ERR_QUOTA with a retry, or NULL (the quota could not be
+ * checked: nothing to wait for but the retry the message asks for). */
+static void refuse(dp_submit_item *it, const char *code, uint32_t retry_s, const char *msg)
 {
     free(it->job_id);
     it->job_id = NULL;
     it->error = strdup(msg);
-    it->code = strdup(DP_MSG_ERR_QUOTA);
+    it->code = code != NULL ? strdup(code) : NULL;
     it->retry_s = retry_s;
 }
 
 /* Items [from, n) of the batch, those not refused already, become refusals. */
-static void refuse_from(dp_submit_item *const *items, size_t n, size_t from, uint32_t retry_s,
-                        const char *msg)
+static void refuse_from(dp_submit_item *const *items, size_t n, size_t from, const char *code,
+                        uint32_t retry_s, const char *msg)
 {
     for (size_t k = from; k < n; k++)
         if (items[k]->job_id != NULL && items[k]->code == NULL)
-            refuse(items[k], retry_s, msg);
+            refuse(items[k], code, retry_s, msg);
 }
 
 /* The keyless or unlimited submit. */
@@ -69,12 +71,7 @@ int reporter_quota_submit(reporter_state *s, fwd_origin o, const char *const *ok
             snprintf(msg, sizeof msg,
                      "job not accepted: this key's per-minute quota cannot be checked (%s): retry",
                      err->msg);
-            for (size_t i = 0; i < n; i++)
-                if (items[i]->job_id != NULL && items[i]->code == NULL) {
-                    free(items[i]->job_id);
-                    items[i]->job_id = NULL;
-                    items[i]->error = strdup(msg);
-                }
+            refuse_from(items, n, 0, NULL, 0, msg);
             return rc;
         }
     }
@@ -96,12 +93,12 @@ int reporter_quota_submit(reporter_state *s, fwd_origin o, const char *const *ok
         uint32_t retry_s = (retry_ms + 999) / 1000;
         snprintf(msg, sizeof msg, "quota: this key may submit %u jobs per minute; retry in %u s",
                  k.submits_per_minute, retry_s);
-        refuse_from(items, n, granted, retry_s, msg);
+        refuse_from(items, n, granted, DP_MSG_ERR_QUOTA, retry_s, msg);
     }
     if (taken < granted) {
         snprintf(msg, sizeof msg, "quota: this key may have %u jobs queued or running and has %llu",
                  k.max_queued, (unsigned long long)queued);
-        refuse_from(items, n, taken, QUOTA_QUEUED_RETRY_S, msg);
+        refuse_from(items, n, taken, DP_MSG_ERR_QUOTA, QUOTA_QUEUED_RETRY_S, msg);
     }
     if (taken < want)
         dp_log(DP_LOG_INFO, "submit_over_quota", "key_id", o.key_id, (char *)NULL);

@@ -179,10 +179,9 @@ static void record_batch(reporter_state *s, size_t first, submit_batch *b)
     if (reporter_quota_submit(s, s->held[first].o, b->texts, b->in, n, b->recorded, b->items,
                               &err) != DP_OK)
         dp_log(DP_LOG_ERROR, "submit_not_persisted", "error", err.msg, (char *)NULL);
-    /* Items the quota path refused itself are answered already. */
-    char why[sizeof err.msg + 64];
-    snprintf(why, sizeof why, "job not accepted, PostgreSQL did not record it (%s): retry",
-             err.msg[0] != '\0' ? err.msg : "unavailable");
+    /* Items the quota path refused itself are answered already; the rest
+     * that PostgreSQL did not take get its reason (made once, if needed). */
+    char why[sizeof err.msg + 64] = "";
     for (size_t k = 0; k < n; k++) {
         dp_submit_item *it = b->items[k];
         if (b->recorded[k])
@@ -190,6 +189,10 @@ static void record_batch(reporter_state *s, size_t first, submit_batch *b)
         else if (it->job_id != NULL && it->code == NULL) { /* not refused by a quota: not stored */
             free(it->job_id);
             it->job_id = NULL;
+            if (why[0] == '\0')
+                snprintf(why, sizeof why,
+                         "job not accepted, PostgreSQL did not record it (%s): retry",
+                         err.msg[0] != '\0' ? err.msg : "unavailable");
             it->error = strdup(why);
         }
     }
