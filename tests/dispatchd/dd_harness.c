@@ -325,10 +325,21 @@ void dd_wait_pending(actor_client *rc, actor_client *admin, const char *id, cons
 
 void dd_register(actor_client *c, const char *name, char *id, char *token)
 {
+    dd_register_offering(c, name, NULL, id, token);
+}
+
+void dd_register_offering(actor_client *c, const char *name, const char *profile, char *id,
+                          char *token)
+{
+    char *profiles[] = {(char *)profile};
     dp_msg m = {.type = DP_MSG_REGISTER, .id = 7}, r;
     m.reg.registration_token = DD_REG_TOKEN;
     m.reg.name = (char *)name;
     m.reg.capacity = 4;
+    if (profile != NULL) {
+        m.reg.profiles = profiles;
+        m.reg.n_profiles = 1;
+    }
     expect_ok(dd_rpc(c, &m, &r, 5000), "register");
     if (r.type != DP_MSG_REGISTERED)
         fail_msg("register answered %s: %s", dp_msg_type_name(r.type),
@@ -363,6 +374,24 @@ void dd_submit(actor_client *admin, size_t n, char (*ids)[DP_ID_MAX])
             fail_msg("submit item %zu refused: %s", i, r.submitted.items[i].error);
         snprintf(ids[i], DP_ID_MAX, "%s", r.submitted.items[i].job_id);
     }
+    dp_msg_free(&r);
+}
+
+void dd_submit_profile(actor_client *admin, const char *profile, char *code, size_t len)
+{
+    dp_job_spec spec = {.profile = (char *)profile, .archive = "file:///tmp/sub.zip"};
+    dp_msg m = {.type = DP_MSG_SUBMIT, .id = 9}, r;
+    m.submit.specs = &spec;
+    m.submit.n_specs = 1;
+    expect_ok(dd_rpc(admin, &m, &r, 10000), "submit");
+    const char *got = "";
+    if (r.type == DP_MSG_ERROR)
+        got = r.error.code;
+    else if (r.type != DP_MSG_SUBMITTED || r.submitted.n_items != 1)
+        got = "unexpected answer";
+    else if (r.submitted.items[0].job_id == NULL)
+        got = r.submitted.items[0].code != NULL ? r.submitted.items[0].code : "refused";
+    snprintf(code, len, "%s", got);
     dp_msg_free(&r);
 }
 

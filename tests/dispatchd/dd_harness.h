@@ -75,9 +75,19 @@ void dd_wait_pending(actor_client *rc, actor_client *admin, const char *id, cons
 /* Registers a runner (capacity 4). id/token buffers: DP_ID_MAX / 65 bytes. */
 void dd_register(actor_client *c, const char *name, char *id, char *token);
 
+/* dd_register of a runner that offers one profile by name (NULL: none
+ * named, it takes every profile, as dd_register). */
+void dd_register_offering(actor_client *c, const char *name, const char *profile, char *id,
+                          char *token);
+
 /* Submits n minimal specs (profile "c", one test) in one round trip and
  * copies the job ids into ids[i] (DP_ID_MAX each). */
 void dd_submit(actor_client *admin, size_t n, char (*ids)[DP_ID_MAX]);
+
+/* Submits one spec naming profile (no tests); code (the caller's, len
+ * bytes) gets "" when the job was accepted, else the error's code (the
+ * message's, or the item's, or "refused" for an item without one). */
+void dd_submit_profile(actor_client *admin, const char *profile, char *code, size_t len);
 
 /* Leases up to max jobs; returns the leased reply type and fills the jobs
  * (ids, attempts) up to max. */

@@ -299,18 +299,6 @@ static int log_count(const dd_daemon *d, const char *event)
     return n;
 }
 
-/* A submit whose one spec names profile; returns the error code, "" when accepted. */
-static void submit_profile(actor_client *admin, const char *profile, char *code, size_t len)
-{
-    dp_job_spec spec = {.profile = (char *)profile, .archive = "file:///tmp/sub.zip"};
-    dp_msg m = {.type = DP_MSG_SUBMIT, .id = 9}, r;
-    m.submit.specs = &spec;
-    m.submit.n_specs = 1;
-    assert_int_equal(dd_rpc(admin, &m, &r, 10000), DP_OK);
-    snprintf(code, len, "%s", r.type == DP_MSG_ERROR ? r.error.code : "");
-    dp_msg_free(&r);
-}
-
 /* A submit while Redis is away: the profile a runner offered is known to
  * the reporter since the first submit, so the next one (two chunks of the
  * reporter's 1,000) is recorded in PostgreSQL and accepted without Redis,
@@ -331,19 +319,8 @@ static void test_submit_while_redis_is_away(void **state)
     dd_env(&d, "DISPATCH_ALIVE_TTL_MS=3600000"); /* Redis is away for a while: nothing to reap */
     dd_start(&d);
     actor_client *rc = dd_client(d.runner_url), *ac = dd_client(d.admin_url);
-    char *profiles[] = {"c"};
-    dp_msg m = {.type = DP_MSG_REGISTER, .id = 7}, r;
-    m.reg.registration_token = DD_REG_TOKEN;
-    m.reg.name = "offers-c";
-    m.reg.capacity = 4;
-    m.reg.profiles = profiles;
-    m.reg.n_profiles = 1;
-    assert_int_equal(dd_rpc(rc, &m, &r, 5000), DP_OK);
-    assert_int_equal(r.type, DP_MSG_REGISTERED);
     char id[DP_ID_MAX], tok[65];
-    snprintf(id, sizeof id, "%s", r.registered.runner_id);
-    snprintf(tok, sizeof tok, "%s", r.registered.runner_token);
-    dp_msg_free(&r);
+    dd_register_offering(rc, "offers-c", "c", id, tok);
     enum { N = 1001 };
     static char jobs[N + 1][DP_ID_MAX];
     dd_submit(ac, 1, &jobs[0]);
@@ -352,7 +329,7 @@ static void test_submit_while_redis_is_away(void **state)
     assert_int_equal(dd_sql_long(&d, "SELECT count(*) FROM jobs"), N + 1);
     assert_int_equal(log_count(&d, "enqueue_deferred"), 1);
     char code[64];
-    submit_profile(ac, "never-offered", code, sizeof code);
+    dd_submit_profile(ac, "never-offered", code, sizeof code);
     assert_string_equal(code, DP_MSG_ERR_UNAVAILABLE);
     if (rs_up(&rs, &err) != DP_OK)
         fail_msg("redis back: %s", err.msg);

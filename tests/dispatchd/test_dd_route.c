@@ -29,33 +29,13 @@ typedef struct {
     int64_t done_us;
 } parker;
 
-static void reg(actor_client *c, const char *name, const char *profile, parker *p)
-{
-    char *profiles[] = {(char *)profile};
-    dp_msg m = {.type = DP_MSG_REGISTER, .id = 7}, r;
-    m.reg.registration_token = DD_REG_TOKEN;
-    m.reg.name = (char *)name;
-    m.reg.capacity = 4;
-    m.reg.profiles = profiles;
-    m.reg.n_profiles = 1;
-    assert_int_equal(dd_rpc(c, &m, &r, 5000), DP_OK);
-    if (r.type != DP_MSG_REGISTERED)
-        fail_msg("register answered %s", dp_msg_type_name(r.type));
-    snprintf(p->id, sizeof p->id, "%s", r.registered.runner_id);
-    snprintf(p->tok, sizeof p->tok, "%s", r.registered.runner_token);
-    dp_msg_free(&r);
-}
-
+/* A submit of one job naming profile, accepted. */
 static void submit(actor_client *admin, const char *profile)
 {
-    dp_job_spec spec = {.profile = (char *)profile, .archive = "file:///tmp/sub.zip"};
-    dp_msg m = {.type = DP_MSG_SUBMIT, .id = 9}, r;
-    m.submit.specs = &spec;
-    m.submit.n_specs = 1;
-    assert_int_equal(dd_rpc(admin, &m, &r, 10000), DP_OK);
-    if (r.type != DP_MSG_SUBMITTED || r.submitted.items[0].job_id == NULL)
-        fail_msg("submit of a %s job refused", profile);
-    dp_msg_free(&r);
+    char code[64];
+    dd_submit_profile(admin, profile, code, sizeof code);
+    if (code[0] != '\0')
+        fail_msg("submit of a %s job refused: %s", profile, code);
 }
 
 static void *park(void *arg)
@@ -102,13 +82,13 @@ static void test_wake_only_runners_that_can_take_it(void **state)
     assert_true(raw != NULL && raw->err == 0);
     actor_client *rc = dd_client(dd.runner_url), *admin = dd_client(dd.admin_url);
     parker a = {.url = dd.runner_url}, b[N_B];
-    reg(rc, "runner-a", "a", &a);
+    dd_register_offering(rc, "runner-a", "a", a.id, a.tok);
     for (int i = 0; i < N_B; i++) {
         b[i] = (parker){.url = dd.runner_url};
         char name[32], prof[8];
         snprintf(name, sizeof name, "runner-b%d", i);
         snprintf(prof, sizeof prof, "b%d", i); /* each its own queue: no shortcut */
-        reg(rc, name, prof, &b[i]);
+        dd_register_offering(rc, name, prof, b[i].id, b[i].tok);
     }
     /* Every queue exists (a queue's first job wakes everyone: '*'). */
     char ids[4][DP_ID_MAX];
