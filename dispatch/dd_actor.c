@@ -92,6 +92,13 @@ static void dd_stop(void *box, actor_ctx *ctx)
     free(b);
 }
 
+bool dd_mailbox_empty(actor_ctx *ctx)
+{
+    actor_stats st;
+    actor_get_stats(actor_ctx_actor(ctx), &st);
+    return st.queued == 0;
+}
+
 actor *dd_actor_spawn(const dd_actor_def *def, void *state, dp_err *err)
 {
     dd_box *b = calloc(1, sizeof *b);

@@ -18,6 +18,7 @@
 #include "dispatch/fwd.h"
 #include "messages/msg.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Where a message may come from: a gateway, or another actor of this process. */
@@ -60,6 +61,10 @@ void dd_metrics_gather(actor *const *actors, size_t n, struct dp_metrics *into, 
                        size_t *missed);
 
 actor *dd_actor_spawn(const dd_actor_def *def, void *state, dp_err *err);
+
+/* Whether nothing waits behind the message being handled (from the actor's
+ * own handler): batches go out when the mailbox runs empty, never on a timer. */
+bool dd_mailbox_empty(actor_ctx *ctx);
 
 /* A gateway's routing: which actor takes each type, and the scope a key
  * needs for it. */

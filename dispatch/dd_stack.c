@@ -21,7 +21,16 @@
 #include <string.h>
 
 /* The domain actors in spawn order; stopped in reverse. */
-enum { DD_PUBLISHER, DD_REPORTER, DD_LEASER, DD_WAKER, DD_REGISTRAR, DD_KEYMASTER, DD_N_ACTORS };
+enum {
+    DD_PUBLISHER,
+    DD_REPORTER,
+    DD_LEASER,
+    DD_WAKER,
+    DD_REGISTRAR,
+    DD_KEYMASTER,
+    DD_SUBMITTER,
+    DD_N_ACTORS
+};
 
 struct dd_stack {
     actor *actors[DD_N_ACTORS];
@@ -115,7 +124,7 @@ static int split_admin(dd_stack *s, const dd_config *c, dp_err *err)
 static const dd_actor_def *const dd_defs[DD_N_ACTORS] = {
     [DD_PUBLISHER] = &publisher_actor, [DD_REPORTER] = &reporter_actor,
     [DD_LEASER] = &leaser_actor,       [DD_REGISTRAR] = &registrar_actor,
-    [DD_KEYMASTER] = &keymaster_actor,
+    [DD_KEYMASTER] = &keymaster_actor, [DD_SUBMITTER] = &submitter_actor,
 };
 
 static int spawn_actors(dd_stack *s, const dd_config *c, dp_err *err)
@@ -130,8 +139,12 @@ static int spawn_actors(dd_stack *s, const dd_config *c, dp_err *err)
                           c->log_store,
                           (uint32_t)c->max_attempts,
                           (uint32_t)c->alive_ttl_ms,
-                          a[DD_PUBLISHER]};
+                          a[DD_PUBLISHER],
+                          NULL};
     if ((a[DD_REPORTER] = reporter_spawn(&rc, err)) == NULL)
+        return DP_EUNAVAIL;
+    rc.rebuilder = a[DD_REPORTER]; /* the submitter asks it for rebuilds */
+    if ((a[DD_SUBMITTER] = submitter_spawn(&rc, err)) == NULL)
         return DP_EUNAVAIL;
     leaser_config lc = {c->redis_url,
                         c->prefix,
@@ -178,7 +191,7 @@ static int start_http(dd_stack *s, const dd_config *c, dp_err *err)
                               .pg_dsn = c->pg_dsn};
     status_config sc = {c->redis_url, c->prefix, c->pg_dsn, {0}, 0};
     /* the actors whose counters /metrics gathers (each owns its registry) */
-    const int sources[] = {DD_REPORTER, DD_LEASER, DD_REGISTRAR};
+    const int sources[] = {DD_REPORTER, DD_SUBMITTER, DD_LEASER, DD_REGISTRAR};
     for (size_t i = 0; i < sizeof sources / sizeof sources[0]; i++)
         sc.sources[sc.n_sources++] = s->actors[sources[i]];
     if (collect_routes(s, DD_FROM_ADMIN, &http_gw, err) != DP_OK ||

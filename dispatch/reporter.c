@@ -1,6 +1,7 @@
 /* The reporter actor: its messages, tick and lifecycle; the work is in
- * reporter_submit.c, reporter_complete.c, reporter_events.c,
- * reporter_admin.c and reporter_rebuild.c. */
+ * reporter_complete.c, reporter_events.c, reporter_admin.c and
+ * reporter_rebuild.c. Submits are the submitter's (dispatch/submitter.c),
+ * which runs reporter_submit.c on a reporter_state of its own. */
 #include "dispatch/reporter_impl.h"
 
 #include "common/metrics.h"
@@ -14,37 +15,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Whether anything waits behind the message being handled. Batches are
- * sized by load, never by a timer: a batch goes out when the mailbox runs
- * empty, so at low load nothing waits and under load a batch carries
- * whatever queued up while the previous one was written. */
-static bool mailbox_empty(actor_ctx *ctx)
-{
-    actor_stats st;
-    actor_get_stats(actor_ctx_actor(ctx), &st);
-    return st.queued == 0;
-}
-
 /* The mailbox ran empty: what was held for a batch goes out, results
- * first (they are on a job's path), then submits, then events. */
+ * first (they are on a job's path), then events. */
 static void flush_idle(reporter_state *s)
 {
     reporter_flush_completes(s);
-    reporter_flush_submits(s);
     reporter_flush_events(s);
 }
 
-/* Held submits go out before a result joins the batch: they came first,
- * and a result's batch would keep their answers waiting for its commit
- * (held submits grow only across submits, reads and events back to back:
- * measured, holding them behind results cost a lone client 19 % of its
- * batched submits and /execute 20 % of its p50, docs/bench.md). */
 static void on_complete(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
 {
     reporter_state *s = state;
-    reporter_flush_submits(s);
     reporter_do_complete(s, ctx, o, m);
-    if (mailbox_empty(ctx))
+    if (dd_mailbox_empty(ctx))
         flush_idle(s);
     else if (s->n_batch == REPORTER_BATCH)
         reporter_flush_completes(s);
@@ -56,7 +39,6 @@ static void on_lease_for(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
 {
     reporter_state *s = state;
     (void)o; /* from the leaser; the runner's origin travels in the body */
-    reporter_flush_submits(s);
     reporter_group *g = reporter_group_open(s, m);
     size_t n = m->lease_for.lease.n_results;
     for (size_t i = 0; g != NULL && i < n;) {
@@ -64,7 +46,7 @@ static void on_lease_for(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
         if (i < n)
             reporter_flush_completes(s); /* full: the rest go in the next batch */
     }
-    if (mailbox_empty(ctx))
+    if (dd_mailbox_empty(ctx))
         flush_idle(s);
     else if (s->n_batch == REPORTER_BATCH)
         reporter_flush_completes(s);
@@ -81,7 +63,7 @@ static void on_lease_for(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
  * result or the 100 ms tick. */
 static void after_events(reporter_state *s, actor_ctx *ctx)
 {
-    if (mailbox_empty(ctx)) {
+    if (dd_mailbox_empty(ctx)) {
         flush_idle(s);
     } else if (s->events.n >= 1024) {
         reporter_flush_completes(s);
@@ -116,15 +98,13 @@ static void write_leases_told(reporter_state *s)
 
 /* A result batch grows only across results and events queued back to
  * back: the admin handlers below first write the results they find
- * waiting. They were held because the mailbox was not empty, but a submit,
- * a read or a list does its own round trips; holding results behind a
- * steady stream of submits kept them (and the jobs leased with them, which
- * travel in the same answer) until the stream paused or the 100 ms tick,
- * the latency tail at 1,000 jobs/s (docs/bench.md).
+ * waiting. They were held because the mailbox was not empty, but a read or
+ * a list does its own round trips; holding results behind a steady stream
+ * of them would keep the results (and the jobs leased with them, which
+ * travel in the same answer) until the stream paused or the 100 ms tick.
  * A status or queue read sees every lease the reporter has been told of
  * (the deferred marks are written first; a wait looks for the end of a
- * job, which a lease is not). Held submits may wait behind a read: nobody
- * can ask for their jobs before they are answered. */
+ * job, which a lease is not). */
 static void on_admin_read(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
 {
     reporter_state *s = state;
@@ -137,32 +117,23 @@ static void on_admin_read(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
         reporter_do_queue(s, ctx, o, m);
     else
         reporter_do_status(s, ctx, o, m);
-    if (mailbox_empty(ctx))
+    if (dd_mailbox_empty(ctx))
         flush_idle(s);
 }
 
-/* A submit is held while more messages wait, and the held ones are
- * recorded together (reporter_submit.c). Cancel and requeue record the
- * held submits and the deferred lease marks first (a requeue applies to
- * the leased job). All three buffer events: published once the mailbox
- * runs empty. */
+/* Cancel and requeue write the deferred lease marks first (a requeue
+ * applies to the leased job). Both buffer events: published once the
+ * mailbox runs empty. (Submits are the submitter's, dispatch/submitter.c.) */
 static void on_admin_write(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
 {
     reporter_state *s = state;
     reporter_flush_completes(s);
-    if (m->type == DP_MSG_SUBMIT) {
-        reporter_do_submit(s, ctx, o, m);
-        if (reporter_submits_full(s))
-            reporter_flush_submits(s);
-    } else {
-        reporter_flush_submits(s);
-        write_leases_told(s);
-        if (m->type == DP_MSG_CANCEL)
-            reporter_do_cancel(s, ctx, o, m);
-        else
-            reporter_do_requeue(s, ctx, o, m);
-    }
-    if (mailbox_empty(ctx))
+    write_leases_told(s);
+    if (m->type == DP_MSG_CANCEL)
+        reporter_do_cancel(s, ctx, o, m);
+    else
+        reporter_do_requeue(s, ctx, o, m);
+    if (dd_mailbox_empty(ctx))
         flush_idle(s);
 }
 
@@ -171,8 +142,19 @@ static void on_list(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
     reporter_flush_completes(state);
     write_leases_told(state);
     reporter_do_list(state, ctx, o, m);
-    if (mailbox_empty(ctx))
+    if (dd_mailbox_empty(ctx))
         flush_idle(state);
+}
+
+/* The submitter could not enqueue jobs PostgreSQL recorded: the next epoch
+ * check (within a second) rebuilds Redis, after writing the lease marks. */
+static void on_rebuild(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
+{
+    reporter_state *s = state;
+    (void)ctx;
+    (void)o;
+    (void)m;
+    s->need_rebuild = 1;
 }
 
 /* Off the job's path: the epoch check, the leaser's events when no result
@@ -189,34 +171,38 @@ static void reporter_tick(void *state, actor_ctx *ctx)
     if (now >= s->next_epoch_check_ms) {
         s->next_epoch_check_ms = now + 1000;
         reporter_check_epoch(s);
-        reporter_profiles_sync(s);
     }
+}
+
+int reporter_state_open(reporter_state *s, bool results, dp_err *err)
+{
+    rq_options opt;
+    rq_options_default(&opt);
+    opt.alive_ttl_ms = s->cfg.alive_ttl_ms;
+    opt.max_attempts = s->cfg.max_attempts;
+    store_db **second = results ? &s->commit_db : &s->insert_db;
+    if ((s->db = store_open(s->pg_dsn, err)) == NULL ||
+        (*second = store_open(s->pg_dsn, err)) == NULL)
+        return err->code != 0 ? err->code : DP_EUNAVAIL;
+    if (results &&
+        store_set_statement_timeout(s->commit_db, REPORTER_COMMIT_TIMEOUT_MS, err) != DP_OK)
+        return err->code;
+    if ((s->rq = rq_connect(s->redis_url, s->prefix, &opt, err)) == NULL)
+        return DP_EUNAVAIL;
+    return reporter_metrics_start(s, err);
 }
 
 static int reporter_start(void *state, actor_ctx *ctx, dp_err *err)
 {
     reporter_state *s = state;
     (void)ctx;
-    rq_options opt;
-    rq_options_default(&opt);
-    opt.alive_ttl_ms = s->cfg.alive_ttl_ms;
-    opt.max_attempts = s->cfg.max_attempts;
-    if ((s->db = store_open(s->pg_dsn, err)) == NULL)
-        return err->code != 0 ? err->code : DP_EUNAVAIL;
-    if ((s->commit_db = store_open(s->pg_dsn, err)) == NULL)
-        return err->code != 0 ? err->code : DP_EUNAVAIL;
-    if ((s->insert_db = store_open(s->pg_dsn, err)) == NULL)
-        return err->code != 0 ? err->code : DP_EUNAVAIL;
-    if (store_set_statement_timeout(s->commit_db, REPORTER_COMMIT_TIMEOUT_MS, err) != DP_OK)
-        return err->code;
-    if ((s->rq = rq_connect(s->redis_url, s->prefix, &opt, err)) == NULL)
-        return DP_EUNAVAIL;
+    int rc = reporter_state_open(s, true, err);
+    if (rc != DP_OK)
+        return rc;
     if ((s->logs = logstore_open(s->log_store, err)) == NULL)
         return DP_EINVAL;
     if ((s->auth = auth_cache_new(4096)) == NULL)
         return dp_err_set(err, DP_ENOMEM, "reporter: out of memory");
-    if (reporter_metrics_start(s, err) != DP_OK)
-        return DP_ENOMEM;
     s->need_rebuild = 1; /* reconcile once at start: a crash may have left work behind */
     return DP_OK;
 }
@@ -226,7 +212,7 @@ static void reporter_stop(void *state, actor_ctx *ctx)
     reporter_state *s = state;
     (void)ctx;
     if (s->db != NULL && s->commit_db != NULL && s->rq != NULL) {
-        flush_idle(s); /* finish in-flight writes, answer held submits */
+        flush_idle(s); /* finish in-flight writes */
         reporter_write_deferred(s);
         reporter_retry_releases(s); /* one last try */
     }
@@ -235,6 +221,11 @@ static void reporter_stop(void *state, actor_ctx *ctx)
         snprintf(count, sizeof count, "%zu", s->unwritten.n);
         dp_log(DP_LOG_ERROR, "events_not_recorded", "count", count, (char *)NULL);
     }
+    reporter_state_free(s);
+}
+
+void reporter_state_free(reporter_state *s)
+{
     reporter_release_free(s);
     reporter_submits_free(s);
     reporter_profiles_free(s);
@@ -262,7 +253,6 @@ static struct dp_metrics *reporter_metrics(void *state)
 
 static const dd_route reporter_routes[] = {
     {DP_MSG_COMPLETE, DD_FROM_RUNNER, 0, on_complete},
-    {DP_MSG_SUBMIT, DD_FROM_ADMIN, DP_SCOPE_SUBMIT, on_admin_write},
     {DP_MSG_STATUS, DD_FROM_ADMIN, DP_SCOPE_SUBMIT | DP_SCOPE_READ, on_admin_read},
     {DP_MSG_WAIT, DD_FROM_ADMIN, DP_SCOPE_SUBMIT | DP_SCOPE_READ, on_admin_read},
     {DP_MSG_QUEUE, DD_FROM_ADMIN, DP_SCOPE_READ, on_admin_read},
@@ -272,6 +262,7 @@ static const dd_route reporter_routes[] = {
     {DP_MSG_EVENTS, DD_INTERNAL, 0, on_events},
     {DP_MSG_JOB_LIST, DD_FROM_ADMIN, DP_SCOPE_SUBMIT | DP_SCOPE_READ, on_list},
     {DP_MSG_LEASE_FOR, DD_INTERNAL, 0, on_lease_for},
+    {DP_MSG_REBUILD, DD_INTERNAL, 0, on_rebuild},
 };
 
 const dd_actor_def reporter_actor = {
@@ -286,7 +277,7 @@ const dd_actor_def reporter_actor = {
     .metrics = reporter_metrics,
 };
 
-actor *reporter_spawn(const reporter_config *cfg, dp_err *err)
+reporter_state *reporter_state_new(const reporter_config *cfg, dp_err *err)
 {
     reporter_state *s = calloc(1, sizeof *s);
     if (s == NULL) {
@@ -298,5 +289,11 @@ actor *reporter_spawn(const reporter_config *cfg, dp_err *err)
     snprintf(s->prefix, sizeof s->prefix, "%s", cfg->prefix);
     snprintf(s->pg_dsn, sizeof s->pg_dsn, "%s", cfg->pg_dsn);
     snprintf(s->log_store, sizeof s->log_store, "%s", cfg->log_store);
-    return dd_actor_spawn(&reporter_actor, s, err);
+    return s;
+}
+
+actor *reporter_spawn(const reporter_config *cfg, dp_err *err)
+{
+    reporter_state *s = reporter_state_new(cfg, err);
+    return s != NULL ? dd_actor_spawn(&reporter_actor, s, err) : NULL;
 }

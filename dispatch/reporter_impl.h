@@ -1,6 +1,9 @@
-/* Internals shared by the reporter's files (reporter.c: submit, complete,
- * events, lifecycle; reporter_admin.c: reads, operator actions, the Redis
- * rebuild). One actor: all of this runs on the reporter's thread. */
+/* Internals shared by the reporter's files (reporter.c: complete, events,
+ * lifecycle; reporter_admin.c: reads, operator actions, the Redis rebuild)
+ * and the submitter's (dispatch/submitter.c: reporter_submit.c,
+ * reporter_quota.c, reporter_record.c, reporter_route.c). Two actors, each
+ * with a reporter_state of its own (its own connections): nothing here is
+ * shared between them, and each state is touched by its actor's thread only. */
 #ifndef DP_REPORTER_IMPL_H
 #define DP_REPORTER_IMPL_H
 
@@ -66,6 +69,7 @@ typedef struct {
     event_buffer deferred;  /* lease marks waiting for their results (reporter_complete.c) */
     int64_t next_epoch_check_ms;
     int need_rebuild;
+    int rebuild_unasked;         /* (the submitter) a rebuild the reporter was not told of yet */
     int64_t enqueue_retry_at_ms; /* an enqueue failed: the next ones go to the rebuild until then */
     struct dp_metrics *metrics;  /* this actor's own (reporter_metrics.c) */
     size_t profiles_synced;      /* offered profiles last copied to PostgreSQL */
@@ -166,6 +170,21 @@ size_t reporter_record_enqueue(reporter_state *s, const char *owner, const char 
                                const rq_job_in *in, size_t n, unsigned char *recorded, dp_err *err);
 /* Enqueues n recorded jobs (a failure leaves them to the rebuild). */
 void reporter_enqueue_recorded(reporter_state *s, const rq_job_in *in, size_t n);
+/* Jobs PostgreSQL holds may be missing from Redis: the reporter's next
+ * epoch check rebuilds it. The submitter tells the reporter (cfg.rebuilder),
+ * which alone rebuilds (it writes its lease marks first); a `rebuild` it
+ * could not send is sent again by reporter_ask_rebuild_again (its tick). */
+void reporter_ask_rebuild(reporter_state *s);
+void reporter_ask_rebuild_again(reporter_state *s);
+/* A state with cfg's settings copied and nothing open (the actor's start
+ * opens what it uses); NULL with err set. reporter_state_free frees s and
+ * everything it owns (connections, buffers, held work). */
+reporter_state *reporter_state_new(const reporter_config *cfg, dp_err *err);
+/* The actor's start: opens db, Redis and the metrics, and the second
+ * PostgreSQL connection its work needs: the group commit's (results) or a
+ * large submit's second inserting one (the submitter). */
+int reporter_state_open(reporter_state *s, bool results, dp_err *err);
+void reporter_state_free(reporter_state *s);
 /* Keeps copies of items whose Redis release failed after their results were
  * recorded; reporter_retry_releases (each tick) completes them again until
  * Redis answers (reporter_release.c). */

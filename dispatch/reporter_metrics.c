@@ -1,5 +1,6 @@
-/* The reporter's metrics: what it submits, records and fails (docs/operations.md).
- * Only the reporter's thread touches them; the status actor asks for a
+/* The reporter's and the submitter's metrics: what they submit, record and
+ * fail (docs/operations.md), each in its own registry. Only the owning
+ * actor's thread touches one; the status actor asks for a
  * snapshot (dd_metrics_gather). */
 #include "dispatch/reporter_impl.h"
 
@@ -13,8 +14,10 @@ int reporter_metrics_start(reporter_state *s, dp_err *err)
     dp_metrics_inc(s->metrics, "dispatch_jobs_failed_total", "", 0);
     dp_metrics_hist(s->metrics, "dispatch_complete_duration_seconds", "");
     dp_metrics_hist(s->metrics, "dispatch_job_duration_seconds", "");
-    store_set_metrics(s->db, s->metrics);
-    store_set_metrics(s->commit_db, s->metrics);
+    store_db *dbs[] = {s->db, s->commit_db, s->insert_db};
+    for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++)
+        if (dbs[i] != NULL)
+            store_set_metrics(dbs[i], s->metrics);
     rq_set_metrics(s->rq, s->metrics);
     return DP_OK;
 }

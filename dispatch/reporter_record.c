@@ -52,15 +52,40 @@ static void enqueue_range(reporter_state *s, const rq_job_in *in, size_t from, s
         return;
     dp_err err = {0};
     if (dp_now_ms() < s->enqueue_retry_at_ms) {
-        s->need_rebuild = 1;
+        reporter_ask_rebuild(s);
         return;
     }
     if (enqueue_queued(s, in + from, to - from, &err) != DP_OK) {
         /* Accepted all the same: the rebuild puts PostgreSQL's queued jobs into Redis. */
         dp_log(DP_LOG_WARN, "enqueue_deferred", "error", err.msg, (char *)NULL);
-        s->need_rebuild = 1;
+        reporter_ask_rebuild(s);
         s->enqueue_retry_at_ms = dp_now_ms() + ENQUEUE_RETRY_AFTER_MS;
     }
+}
+
+void reporter_ask_rebuild(reporter_state *s)
+{
+    if (s->cfg.rebuilder == NULL) {
+        s->need_rebuild = 1;
+        return;
+    }
+    s->rebuild_unasked = 1;
+    reporter_ask_rebuild_again(s);
+}
+
+void reporter_ask_rebuild_again(reporter_state *s)
+{
+    if (!s->rebuild_unasked)
+        return;
+    dp_msg m = {.type = DP_MSG_REBUILD};
+    dp_err err = {0};
+    nng_msg *msg = fwd_internal(&m, &err);
+    /* Not waiting: the reporter may be busy for a while, and this is retried. */
+    if (msg != NULL && actor_send(s->cfg.rebuilder, msg, 0, &err) == DP_OK) {
+        s->rebuild_unasked = 0;
+        return;
+    }
+    dp_log(DP_LOG_WARN, "rebuild_not_asked", "error", err.msg, (char *)NULL);
 }
 
 void reporter_enqueue_recorded(reporter_state *s, const rq_job_in *in, size_t n)

@@ -102,6 +102,9 @@ typedef enum {
     /* (dispatchd) reporter -> leaser: the outcomes of an early complete_lease's
      * results, for that runner's next answer */
     DP_MSG_OUTCOMES,
+    /* (dispatchd) submitter -> reporter: jobs PostgreSQL recorded could not
+     * be enqueued (Redis away); the reporter rebuilds Redis from PostgreSQL */
+    DP_MSG_REBUILD,
     DP_MSG_TYPE_COUNT
 } dp_msg_type;
 

@@ -496,6 +496,7 @@ static const struct {
     [DP_MSG_LEAVE] = {"leave", &empty_schema},
     [DP_MSG_LEASE_FOR] = {"lease_for", &lease_for_schema},
     [DP_MSG_OUTCOMES] = {"outcomes", &outcomes_schema},
+    [DP_MSG_REBUILD] = {"rebuild", &empty_schema},
 };
 
 const char *dp_msg_type_name(dp_msg_type t)
