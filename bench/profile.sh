@@ -6,7 +6,9 @@
 # reports CPU seconds per process group (dispatchd, runners, redis, postgres
 # backends, the load generator) from /proc/PID/stat, then perf profiles of
 # dispatchd and one runner (top symbols, children folded) when perf works.
-# Output: bench/results/profile-MODE.txt (PROFILE_MODE e2e|enqueue).
+# The load runs PROFILE_RUNS times (3) on the same stack: the CPU per job
+# per process is the median of the runs. Output:
+# bench/results/profile-MODE.txt (PROFILE_MODE e2e|enqueue).
 # PROFILE_PERF=0 skips perf. Stops what it started by pid.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -111,60 +113,81 @@ pg_pids() { pgrep -P "$(head -n 1 "$SVC_PG_DATA/postmaster.pid")" | tr '\n' ' ';
 runner_pids=("${STACK_PIDS[@]:1}")
 has_runner=0
 [ ${#runner_pids[@]} -eq 0 ] || has_runner=1
-d0=$(cpu_ticks "${STACK_PIDS[0]}") r0=$(cpu_ticks "${runner_pids[@]:-}") x0=$(cpu_ticks "$SVC_REDIS_PID")
-# shellcheck disable=SC2046
-p0=$(cpu_ticks $(pg_pids))
-threads_snap "${STACK_PIDS[0]}" "$SVC_DIR/td0.json"
-[ $has_runner = 0 ] || threads_snap "${runner_pids[0]}" "$SVC_DIR/tr0.json"
-calls_snap "$SVC_DIR/calls0.txt"
 perf_ok=
-# perf samples 3 s from 1 s into the run: attached for the whole run it slows
-# this context-switch-heavy load threefold and skews the CPU figures.
 if [ "${PROFILE_PERF:-1}" = 1 ] && command -v perf >/dev/null && perf record -o /dev/null -q -- true >/dev/null 2>&1; then
   perf_ok=1
-  (sleep 1; exec perf record -q -g -o "$SVC_DIR/perf-d.data" -p "${STACK_PIDS[0]}" -- sleep 3) >/dev/null 2>&1 &
-  PERF_PIDS+=($!)
-  if [ $has_runner = 1 ]; then
-    (sleep 1; exec perf record -q -g -o "$SVC_DIR/perf-r.data" -p "${runner_pids[0]}" -- sleep 3) >/dev/null 2>&1 &
+fi
+runs=${PROFILE_RUNS:-3}
+# measure RUN: one load run on the running stack; its CPU per process goes
+# to $SVC_DIR/cpu-RUN.txt, its threads and calls to td/tr/calls-RUN files.
+measure() {
+  local run=$1 d0 r0 x0 p0 d1 r1 x1 p1 t0 t1 res
+  d0=$(cpu_ticks "${STACK_PIDS[0]}") r0=$(cpu_ticks "${runner_pids[@]:-}") x0=$(cpu_ticks "$SVC_REDIS_PID")
+  # shellcheck disable=SC2046
+  p0=$(cpu_ticks $(pg_pids))
+  threads_snap "${STACK_PIDS[0]}" "$SVC_DIR/td0-$run.json"
+  [ $has_runner = 0 ] || threads_snap "${runner_pids[0]}" "$SVC_DIR/tr0-$run.json"
+  calls_snap "$SVC_DIR/calls0-$run.txt"
+  # perf samples 3 s from 1 s into the first run only: attached for a whole
+  # run it slows this context-switch-heavy load threefold and skews the CPU
+  # figures (the first run's are reported, and the median is over all runs).
+  if [ -n "$perf_ok" ] && [ "$run" = 1 ]; then
+    (sleep 1; exec perf record -q -g -o "$SVC_DIR/perf-d.data" -p "${STACK_PIDS[0]}" -- sleep 3) >/dev/null 2>&1 &
     PERF_PIDS+=($!)
+    if [ $has_runner = 1 ]; then
+      (sleep 1; exec perf record -q -g -o "$SVC_DIR/perf-r.data" -p "${runner_pids[0]}" -- sleep 3) >/dev/null 2>&1 &
+      PERF_PIDS+=($!)
+    fi
   fi
-fi
-t0=$(date +%s.%N)
-# PROFILE_MODE=enqueue: batched submit only (use RUNNERS 0).
-if [ "${PROFILE_MODE:-e2e}" = enqueue ]; then
-  res=$(/usr/bin/time -f '%U %S' -o "$SVC_DIR/load.time" "$B/bench/bench_load" enqueue "$spec" "$jobs" 10000)
-else
-  res=$(/usr/bin/time -f '%U %S' -o "$SVC_DIR/load.time" "$B/bench/bench_load" e2e "$spec" "$jobs" 1000 120)
-fi
-t1=$(date +%s.%N)
-d1=$(cpu_ticks "${STACK_PIDS[0]}") r1=$(cpu_ticks "${runner_pids[@]:-}") x1=$(cpu_ticks "$SVC_REDIS_PID")
-# shellcheck disable=SC2046
-p1=$(cpu_ticks $(pg_pids))
-threads_snap "${STACK_PIDS[0]}" "$SVC_DIR/td1.json"
-[ $has_runner = 0 ] || threads_snap "${runner_pids[0]}" "$SVC_DIR/tr1.json"
-calls_snap "$SVC_DIR/calls1.txt"
-for p in "${PERF_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-PERF_PIDS=()
+  t0=$(date +%s.%N)
+  # PROFILE_MODE=enqueue: batched submit only (use RUNNERS 0).
+  if [ "${PROFILE_MODE:-e2e}" = enqueue ]; then
+    res=$(/usr/bin/time -f '%U %S' -o "$SVC_DIR/load.time" "$B/bench/bench_load" enqueue "$spec" "$jobs" 10000)
+  else
+    res=$(/usr/bin/time -f '%U %S' -o "$SVC_DIR/load.time" "$B/bench/bench_load" e2e "$spec" "$jobs" 1000 120)
+  fi
+  t1=$(date +%s.%N)
+  d1=$(cpu_ticks "${STACK_PIDS[0]}") r1=$(cpu_ticks "${runner_pids[@]:-}") x1=$(cpu_ticks "$SVC_REDIS_PID")
+  # shellcheck disable=SC2046
+  p1=$(cpu_ticks $(pg_pids))
+  threads_snap "${STACK_PIDS[0]}" "$SVC_DIR/td1-$run.json"
+  [ $has_runner = 0 ] || threads_snap "${runner_pids[0]}" "$SVC_DIR/tr1-$run.json"
+  calls_snap "$SVC_DIR/calls1-$run.txt"
+  for p in "${PERF_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  PERF_PIDS=()
+  echo "$res" >"$SVC_DIR/result-$run.txt"
+  echo "$t0 $t1 $d0 $d1 $r0 $r1 $x0 $x1 $p0 $p1 $(cat "$SVC_DIR/load.time")" >"$SVC_DIR/cpu-$run.txt"
+}
+for run in $(seq 1 "$runs"); do measure "$run"; done
 hz=$(getconf CLK_TCK)
 {
-  echo "# profile: $runners runners x $slots slots, $jobs no-op jobs, $(nproc) CPUs"
-  echo "result: $res"
-  python3 - "$t0" "$t1" "$hz" "$jobs" "$d0" "$d1" "$r0" "$r1" "$x0" "$x1" "$p0" "$p1" "$(cat "$SVC_DIR/load.time")" <<'PY'
-import sys
-t0, t1, hz, jobs = float(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-v = [int(x) for x in sys.argv[5:13]]
-u, s = sys.argv[13].split()
-wall = t1 - t0
-rows = [("dispatchd", (v[1] - v[0]) / hz), ("runners", (v[3] - v[2]) / hz),
-        ("redis", (v[5] - v[4]) / hz), ("postgres backends", (v[7] - v[6]) / hz),
-        ("bench_load", float(u) + float(s))]
-print(f"wall {wall:.2f} s; CPU seconds by process (share of 1 core over the run, us per job):")
-for name, cpu in rows:
-    print(f"  {name:18} {cpu:7.2f} s  {100 * cpu / wall:5.1f}%  {cpu * 1e6 / jobs:8.1f} us/job")
+  echo "# profile: $runners runners x $slots slots, $jobs no-op jobs, $(nproc) CPUs, $runs runs"
+  for run in $(seq 1 "$runs"); do echo "result $run: $(cat "$SVC_DIR/result-$run.txt")"; done
+  python3 - "$hz" "$jobs" "$SVC_DIR" "$runs" <<'PY'
+import statistics, sys
+hz, jobs, d, runs = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+names = ["dispatchd", "runners", "redis", "postgres backends", "bench_load"]
+per = {n: [] for n in names}
+walls = []
+for r in range(1, runs + 1):
+    f = open(f"{d}/cpu-{r}.txt").read().split()
+    t0, t1 = float(f[0]), float(f[1])
+    v = [int(x) for x in f[2:10]]
+    cpu = [(v[1] - v[0]) / hz, (v[3] - v[2]) / hz, (v[5] - v[4]) / hz, (v[7] - v[6]) / hz,
+           float(f[10]) + float(f[11])]
+    walls.append(t1 - t0)
+    for n, c in zip(names, cpu):
+        per[n].append(c * 1e6 / jobs)
+print(f"CPU us per job by process, median of {runs} runs (each run's in brackets); wall "
+      f"{statistics.median(walls):.2f} s:")
+for n in names:
+    runs_s = " ".join(f"{x:.1f}" for x in per[n])
+    print(f"  {n:18} {statistics.median(per[n]):8.1f} us/job  [{runs_s}]")
 PY
-  threads_diff "$SVC_DIR/td0.json" "$SVC_DIR/td1.json" dispatchd "$jobs"
-  [ $has_runner = 0 ] || threads_diff "$SVC_DIR/tr0.json" "$SVC_DIR/tr1.json" "runner 1" "$jobs"
-  calls_diff "$SVC_DIR/calls0.txt" "$SVC_DIR/calls1.txt" "$jobs"
+  echo "(threads, calls and perf below: the first run)"
+  threads_diff "$SVC_DIR/td0-1.json" "$SVC_DIR/td1-1.json" dispatchd "$jobs"
+  [ $has_runner = 0 ] || threads_diff "$SVC_DIR/tr0-1.json" "$SVC_DIR/tr1-1.json" "runner 1" "$jobs"
+  calls_diff "$SVC_DIR/calls0-1.txt" "$SVC_DIR/calls1-1.txt" "$jobs"
   if [ -n "$perf_ok" ]; then
     for w in d r; do
       [ -f "$SVC_DIR/perf-$w.data" ] || continue

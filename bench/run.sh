@@ -346,7 +346,7 @@ PY
 }
 
 bench_profile() {
-  PROFILE_MODE=e2e "$root/bench/profile.sh" 2 16 10000 >/dev/null
+  PROFILE_MODE=e2e "$root/bench/profile.sh" 2 16 20000 >/dev/null
   PROFILE_MODE=enqueue "$root/bench/profile.sh" 0 1 50000 >/dev/null
 }
 
