@@ -151,10 +151,11 @@ static void on_list(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
 static void on_rebuild(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
 {
     reporter_state *s = state;
-    (void)ctx;
     (void)o;
     (void)m;
     s->need_rebuild = 1;
+    if (dd_mailbox_empty(ctx))
+        flush_idle(s);
 }
 
 /* Off the job's path: the epoch check, the leaser's events when no result

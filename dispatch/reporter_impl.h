@@ -86,9 +86,8 @@ typedef struct {
 
 /* A submit: validated and held for the group insert (reporter_submit.c);
  * reporter_flush_submits records every held submit (one batch per
- * requester) and answers them. The caller flushes when its mailbox runs
- * empty, when reporter_submits_full, and before a result, a cancel or a
- * requeue (reporter.c). */
+ * requester) and answers them. The submitter flushes when its mailbox runs
+ * empty and when reporter_submits_full (submitter.c). */
 void reporter_do_submit(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m);
 bool reporter_submits_full(const reporter_state *s);
 void reporter_flush_submits(reporter_state *s);
@@ -171,11 +170,12 @@ size_t reporter_record_enqueue(reporter_state *s, const char *owner, const char 
 /* Enqueues n recorded jobs (a failure leaves them to the rebuild). */
 void reporter_enqueue_recorded(reporter_state *s, const rq_job_in *in, size_t n);
 /* Jobs PostgreSQL holds may be missing from Redis: the reporter's next
- * epoch check rebuilds it. The submitter tells the reporter (cfg.rebuilder),
- * which alone rebuilds (it writes its lease marks first); a `rebuild` it
- * could not send is sent again by reporter_ask_rebuild_again (its tick). */
+ * epoch check rebuilds it. The submitter notes it, and its tick tells the
+ * reporter (cfg.rebuilder: one `rebuild` per tick at most, sent again
+ * when the reporter's mailbox was full), which alone rebuilds (it writes
+ * its lease marks first). */
 void reporter_ask_rebuild(reporter_state *s);
-void reporter_ask_rebuild_again(reporter_state *s);
+void reporter_send_rebuild_ask(reporter_state *s);
 /* A state with cfg's settings copied and nothing open (the actor's start
  * opens what it uses); NULL with err set. reporter_state_free frees s and
  * everything it owns (connections, buffers, held work). */

@@ -1,5 +1,5 @@
 /* API-key quotas on submit (docs/security.md, "Quotas"): every submit path
- * (HTTP, /execute, nng with a key) reaches the reporter, so they are
+ * (HTTP, /execute, nng with a key) reaches the submitter, so they are
  * enforced here once. Submits per minute: a counter in Redis per key and
  * minute window (rq_quota.lua). Max queued: the key's queued and leased
  * jobs counted in PostgreSQL inside the inserting transaction, under a

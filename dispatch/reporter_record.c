@@ -40,7 +40,7 @@ static int enqueue_queued(reporter_state *s, const rq_job_in *in, size_t n, dp_e
 
 /* After an enqueue failed, the next ones wait this long: while Redis is
  * unreachable every try costs its reconnect wait (2 s), so a large submit
- * would hold the reporter for that per chunk of 1,000 jobs. */
+ * would hold the submitter for that per chunk of 1,000 jobs. */
 #define ENQUEUE_RETRY_AFTER_MS 1000
 
 /* Enqueues in[from, to) (recorded): a failure, or a failure less than
@@ -69,18 +69,17 @@ void reporter_ask_rebuild(reporter_state *s)
         s->need_rebuild = 1;
         return;
     }
-    s->rebuild_unasked = 1;
-    reporter_ask_rebuild_again(s);
+    s->rebuild_unasked = 1; /* sent by the tick: one message, however many chunks failed */
 }
 
-void reporter_ask_rebuild_again(reporter_state *s)
+void reporter_send_rebuild_ask(reporter_state *s)
 {
     if (!s->rebuild_unasked)
         return;
     dp_msg m = {.type = DP_MSG_REBUILD};
     dp_err err = {0};
     nng_msg *msg = fwd_internal(&m, &err);
-    /* Not waiting: the reporter may be busy for a while, and this is retried. */
+    /* Not waiting: the reporter may be busy for a while; the next tick tries again. */
     if (msg != NULL && actor_send(s->cfg.rebuilder, msg, 0, &err) == DP_OK) {
         s->rebuild_unasked = 0;
         return;

@@ -1,9 +1,9 @@
-/* The reporter's part of routing: a submit's profiles are checked against
+/* The submitter's part of routing: a submit's profiles are checked against
  * every profile a runner of this deployment ever offered (Redis `P profiles`,
  * kept in PostgreSQL `offered_profiles` so it survives a flush), and the
  * rebuild puts that set back. The profiles ever offered only grow (nothing
  * removes one from either set; a flushed Redis gets PostgreSQL's back), so a
- * profile once seen in either stays offered: the reporter remembers those it
+ * profile once seen in either stays offered: the submitter remembers those it
  * saw (s->offered, this replica's, from its start), and a submit whose
  * profiles are all known is checked without a round trip (one Redis round
  * trip on every submit's path before). While Redis is unreachable,

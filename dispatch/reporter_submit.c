@@ -1,13 +1,11 @@
-/* The reporter's submit: validate each spec and render it as JSON once
- * (reporter_do_submit), then record and enqueue the jobs within the
- * requester's quotas (reporter_flush_submits: reporter_quota.c,
- * reporter_record.c).
+/* The submitter's submit (dispatch/submitter.c runs it): validate each spec and render it as JSON
+ * once (reporter_do_submit), then record and enqueue the jobs within the requester's quotas
+ * (reporter_flush_submits: reporter_quota.c, reporter_record.c).
  *
  * Submits are batched by load, like results: a submit that finds more
  * messages waiting behind it is held, and every submit held by the time
- * the mailbox runs empty (or a result comes) is recorded with one insert
- * and enqueued with one script per requester (docs/architecture.md, the
- * reporter). Many clients
+ * the mailbox runs empty is recorded with one insert and enqueued with
+ * one script per requester (docs/architecture.md, the submitter). Many clients
  * sending one job each (the HTTP API's usual shape) then cost a statement
  * and a script per batch instead of per job; a lone submit is recorded at
  * once, and nothing waits for a timer. */
@@ -19,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Held jobs that make the reporter record the group without waiting for
+/* Held jobs that make the submitter record the group without waiting for
  * the mailbox to run empty (one chunk of reporter_record.c). */
 #define SUBMIT_GROUP_JOBS 1000
 

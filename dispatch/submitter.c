@@ -29,16 +29,16 @@ static void on_submit(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
     }
 }
 
-/* Off the job's path: a `rebuild` the reporter's full mailbox refused, and
- * once a second the offered profiles copied to PostgreSQL (and remembered:
- * reporter_route.c). */
+/* Off the job's path: the `rebuild` for the reporter, once per tick however
+ * many enqueues failed, and once a second the offered profiles copied to
+ * PostgreSQL (and remembered: reporter_route.c). */
 static void submitter_tick(void *state, actor_ctx *ctx)
 {
     reporter_state *s = state;
     (void)ctx;
     reporter_flush_submits(s); /* a safety net: a handler always flushes */
     reporter_flush_events(s);
-    reporter_ask_rebuild_again(s);
+    reporter_send_rebuild_ask(s);
     int64_t now = dp_now_ms();
     if (now >= s->next_epoch_check_ms) {
         s->next_epoch_check_ms = now + 1000;
@@ -59,7 +59,9 @@ static void submitter_stop(void *state, actor_ctx *ctx)
     if (s->db != NULL && s->rq != NULL) {
         reporter_flush_submits(s); /* answer what is held */
         reporter_flush_events(s);
-        reporter_ask_rebuild_again(s); /* the reporter stops after us */
+        /* the reporter stops after us, without a last epoch check: the next
+         * start rebuilds anyway (its reconcile at start) */
+        reporter_send_rebuild_ask(s);
     }
     reporter_state_free(s);
 }

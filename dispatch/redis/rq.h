@@ -267,7 +267,8 @@ int rq_lease_complete_streamed(rq_conn *c, const char *runner_id, rq_complete_it
 
 /* Removes the job from pending, leased or dead and marks it cancelled (a
  * later complete gets DP_ECONFLICT). DP_OK also when already cancelled;
- * DP_ECONFLICT when already completed; DP_ENOTFOUND when unknown. */
+ * DP_ECONFLICT when already completed; DP_ENOTFOUND when unknown, which
+ * marks it cancelled all the same (an enqueue after it adds nothing). */
 int rq_cancel(rq_conn *c, const char *job_id, dp_err *err);
 
 /* A leased job goes back to the head of pending (attempt stays counted; its

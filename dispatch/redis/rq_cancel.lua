@@ -1,6 +1,9 @@
 -- cancel: ARGV = job_id, tombstone_ms. Removes the job from wherever it is
 -- and leaves the tombstone "cancelled" (a later complete is a conflict).
 -- Returns 0 cancelled, 1 already cancelled, 4 already completed, 5 not found.
+-- A job not found gets the tombstone too: PostgreSQL cancelled it, and its
+-- enqueue may still be on its way (the submitter commits, then enqueues;
+-- the job list shows it in between), which the tombstone then turns away.
 local id, ttl = ARGV[1], ARGV[2]
 local jk = job_key(id)
 local j = redis.pcall('HMGET', jk, 'state', 'leased_by', 'queue', 'prio')
@@ -8,7 +11,10 @@ if j.err then
     if redis.call('GET', jk) == 'cancelled' then return 1 end
     return 4
 end
-if not j[1] then return 5 end
+if not j[1] then
+    redis.call('SET', jk, 'cancelled', 'PX', ttl)
+    return 5
+end
 if j[1] == 'queued' then
     -- O(that queue's length): an admin action. An emptied queue stays in
     -- its ready set until a lease finds it empty.

@@ -179,6 +179,14 @@ static void test_cancel(void **state)
     assert_int_equal(rq_lease_complete(f->c, f->runner, "x-2", 1, &err), DP_OK);
     assert_int_equal(rq_cancel(f->c, "x-2", &err), DP_ECONFLICT);
     assert_int_equal(rq_cancel(f->c, "x-9", &err), DP_ENOTFOUND);
+    /* ...and stays cancelled: an enqueue that was on its way (committed by
+     * the submitter, cancelled from the job list before it) adds nothing */
+    rq_job_in late = {.job_id = "x-9", .spec = "spec-9", .spec_len = 6};
+    size_t added = 1;
+    assert_int_equal(rq_enqueue(f->c, &late, 1, &added, &err), DP_OK);
+    assert_int_equal(added, 0);
+    assert_int_equal(t_int(f->raw, "LLEN %sq:n::", f->prefix), 0);
+    assert_int_equal(rq_cancel(f->c, "x-9", &err), DP_OK); /* already cancelled */
 }
 
 static void test_requeue_and_dead(void **state)
