@@ -9,7 +9,7 @@ local jk = job_key(id)
 if redis.call('EXISTS', jk) == 1 then return 1 end
 local now = now_ms()
 redis.call('HSET', jk, 'spec', ARGV[3], 'max_attempts', ARGV[4], 'attempts', ARGV[5],
-    'state', 'leased', 'leased_by', rid, 'leased_at', now, 'created_at', now,
+    'state', 'leased', 'leased_by', rid, 'leased_at', now,
     'queue', ARGV[6], 'prio', ARGV[7])
 note_queue(ARGV[6])
 redis.call('SADD', K_LEASED, id)
