@@ -110,8 +110,9 @@ struct actor {
 };
 
 /* Under mu: queues msg for the actor thread (slot: the held request's
- * slot index, or ACTOR_ONE_WAY), counted against the mailbox, and wakes
- * the thread. The caller checked that the mailbox has room. */
+ * slot index, or ACTOR_ONE_WAY), counted against the mailbox. The caller
+ * checked that the mailbox has room, and wakes the thread with actor_wake
+ * once it has let go of mu. */
 static inline void actor_queue_push_locked(actor *a, nng_msg *msg, uint32_t slot)
 {
     a->queue[(a->q_head + a->q_len) % a->mailbox] = (actor_item){msg, slot};
@@ -119,6 +120,18 @@ static inline void actor_queue_push_locked(actor *a, nng_msg *msg, uint32_t slot
     a->held++;
     if (a->held > a->stats.max_held)
         a->stats.max_held = a->held;
+}
+
+/* Wakes the actor thread after a push, called without mu while a cannot be
+ * freed (under the registry lock, or in one of a's own slot callbacks,
+ * which actor_free waits for). Not under mu: a thread woken while the
+ * pusher still held mu went straight back to sleep on it and needed a
+ * second wake-up at the unlock (glibc does not move waiters from the
+ * condition to the mutex), two context switches per message instead of
+ * one (docs/actors.md, "Hops"). A waiter re-checks the queue under mu, so
+ * a wake after the unlock is never lost. */
+static inline void actor_wake(actor *a)
+{
     pthread_cond_broadcast(&a->cond);
 }
 
@@ -151,7 +164,7 @@ void actor_slot_send(actor_slot *s, nng_msg *m);
 /* The aio callback of every slot. */
 void actor_slot_cb(void *arg);
 
-/* Queues msg (consumed) as a one-way item under a->mu: DP_EFULL when the
+/* Queues msg (consumed) as a one-way item and wakes a: DP_EFULL when the
  * mailbox is full, DP_ECLOSED once a is stopping. */
 int actor_mailbox_push(actor *a, nng_msg *msg, dp_err *err);
 

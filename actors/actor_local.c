@@ -141,6 +141,8 @@ static int local_push(actor *a, void *arg)
     pthread_mutex_unlock(&a->mu);
     if (rc != DP_OK)
         nng_msg_free(p->msg);
+    else
+        actor_wake(a);
     return rc;
 }
 

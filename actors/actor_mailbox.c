@@ -188,6 +188,7 @@ static void slot_cb_recv(actor *a, actor_slot *s, int rv)
             s->gen++;
             s->state = SLOT_HELD;
             pthread_mutex_unlock(&a->mu);
+            actor_wake(a);
             return;
         }
         /* One-way: the item owns the message now; ack at once so that the
@@ -198,6 +199,8 @@ static void slot_cb_recv(actor *a, actor_slot *s, int rv)
     s->state = SLOT_SEND;
     a->sending++;
     pthread_mutex_unlock(&a->mu);
+    if (m == NULL)
+        actor_wake(a);
     actor_slot_send(s, actor_frame_reply(m, code, text));
 }
 
@@ -320,6 +323,7 @@ int actor_mailbox_push(actor *a, nng_msg *msg, dp_err *err)
     /* The same queue entry the inproc listener makes for a one-way frame. */
     actor_queue_push_locked(a, msg, ACTOR_ONE_WAY);
     pthread_mutex_unlock(&a->mu);
+    actor_wake(a);
     return DP_OK;
 }
 

@@ -4,6 +4,9 @@
  *   actor_send    - the runtime's one-way send (req/rep with a context per
  *                   mailbox slot; the sender waits for the slot's ack)
  *   actor_call    - the runtime's request/reply
+ *   actor_pingpong - two actors that send one message back and forth by
+ *                   URL, each handler forwarding it (a runner's job feeder
+ *                   and an executor): every hop wakes a sleeping thread
  *   reqrep_ctx    - bare nng req/rep over inproc, rep side on an aio context
  *   pair_rtt      - nng pair1 over inproc, ping-pong
  *   pair_stream   - nng pair1 over inproc, one-way, the sender never waits
@@ -192,6 +195,61 @@ static int bench_call_async(actor *a, size_t n)
     return 0;
 }
 
+/* Ping-pong: the message's remaining hops are counted here; the handler
+ * forwards it to the other actor (by URL, through the registry, as the
+ * job feeder and its executors do) until none are left. */
+static atomic_size_t pp_left;
+static char pp_url[2][128];
+static call_wait pp_end;
+
+static int pingpong_handler(void *state, actor_ctx *ctx, nng_msg *msg, nng_msg **reply)
+{
+    (void)ctx;
+    (void)reply;
+    int self = *(const int *)state;
+    dp_err err;
+    if (atomic_fetch_sub(&pp_left, 1) > 1) {
+        if (actor_send_local(pp_url[!self], msg, &err) != 0)
+            abort();
+        return 0;
+    }
+    nng_msg_free(msg);
+    call_done(&pp_end, 0, NULL, NULL);
+    return 0;
+}
+
+static int bench_pingpong(size_t n)
+{
+    static int ids[2] = {0, 1};
+    actor *a[2];
+    dp_err err;
+    for (int i = 0; i < 2; i++) {
+        actor_opts o = {.name = i ? "pong" : "ping",
+                        .handler = pingpong_handler,
+                        .state = &ids[i],
+                        .mailbox = 16};
+        if ((a[i] = actor_spawn(&o, &err)) == NULL) {
+            fprintf(stderr, "bench_hop: %s\n", err.msg);
+            return -1;
+        }
+        snprintf(pp_url[i], sizeof pp_url[i], "%s", actor_url(a[i], 0));
+    }
+    pthread_mutex_init(&pp_end.mu, NULL);
+    pthread_cond_init(&pp_end.cv, NULL);
+    atomic_store(&pp_left, n);
+    sample s0 = snap();
+    if (actor_send(a[0], small_msg(), 5000, &err) != 0)
+        return -1;
+    pthread_mutex_lock(&pp_end.mu);
+    while (!pp_end.done)
+        pthread_cond_wait(&pp_end.cv, &pp_end.mu);
+    pthread_mutex_unlock(&pp_end.mu);
+    report("actor_pingpong", n, s0, snap());
+    actor_destroy(a[0]);
+    actor_destroy(a[1]);
+    return 0;
+}
+
 static int bench_actor(size_t n)
 {
     dp_err err;
@@ -337,9 +395,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: bench_hop [N [BYTES 1..1048576]]\n");
         return 64;
     }
-    if (bench_actor(n) != 0 || bench_reqrep(n) != 0 || bench_stream("pair_rtt", n) != 0 ||
-        bench_stream("pair_stream", n) != 0 || bench_stream("pushpull", n) != 0 ||
-        bench_condvar(n) != 0) {
+    if (bench_actor(n) != 0 || bench_pingpong(n) != 0 || bench_reqrep(n) != 0 ||
+        bench_stream("pair_rtt", n) != 0 || bench_stream("pair_stream", n) != 0 ||
+        bench_stream("pushpull", n) != 0 || bench_condvar(n) != 0) {
         fprintf(stderr, "bench_hop: a mode failed\n");
         return 70;
     }
