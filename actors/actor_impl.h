@@ -123,8 +123,9 @@ static inline void actor_queue_push_locked(actor *a, nng_msg *msg, uint32_t slot
 }
 
 /* Wakes the actor thread after a push, called without mu while a cannot be
- * freed (under the registry lock, or in one of a's own slot callbacks,
- * which actor_free waits for). Not under mu: a thread woken while the
+ * freed (under the registry lock, in one of a's own slot callbacks, which
+ * actor_free waits for, or in actor_send, whose caller keeps a alive).
+ * Not under mu: a thread woken while the
  * pusher still held mu went straight back to sleep on it and needed a
  * second wake-up at the unlock (glibc does not move waiters from the
  * condition to the mutex), two context switches per message instead of

@@ -169,6 +169,16 @@ static void call_done(void *arg, int code, nng_msg *reply, const char *errmsg)
     pthread_mutex_unlock(&w->mu);
 }
 
+/* Until call_done has run on w, then clears it for the next wait. */
+static void call_wait_done(call_wait *w)
+{
+    pthread_mutex_lock(&w->mu);
+    while (!w->done)
+        pthread_cond_wait(&w->cv, &w->mu);
+    w->done = 0;
+    pthread_mutex_unlock(&w->mu);
+}
+
 static int bench_call_async(actor *a, size_t n)
 {
     dp_err err;
@@ -180,13 +190,9 @@ static int bench_call_async(actor *a, size_t n)
     pthread_cond_init(&w.cv, NULL);
     sample s0 = snap();
     for (size_t i = 0; i < n; i++) {
-        w.done = 0;
         if (actor_client_call_async(c, small_msg(), 5000, call_done, &w, &err) != 0)
             return -1;
-        pthread_mutex_lock(&w.mu);
-        while (!w.done)
-            pthread_cond_wait(&w.cv, &w.mu);
-        pthread_mutex_unlock(&w.mu);
+        call_wait_done(&w);
     }
     report("actor_call_async", n, s0, snap());
     actor_client_close(c);
@@ -200,7 +206,7 @@ static int bench_call_async(actor *a, size_t n)
  * job feeder and its executors do) until none are left. */
 static atomic_size_t pp_left;
 static char pp_url[2][128];
-static call_wait pp_end;
+static call_wait pp_end = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
 
 static int pingpong_handler(void *state, actor_ctx *ctx, nng_msg *msg, nng_msg **reply)
 {
@@ -234,16 +240,11 @@ static int bench_pingpong(size_t n)
         }
         snprintf(pp_url[i], sizeof pp_url[i], "%s", actor_url(a[i], 0));
     }
-    pthread_mutex_init(&pp_end.mu, NULL);
-    pthread_cond_init(&pp_end.cv, NULL);
     atomic_store(&pp_left, n);
     sample s0 = snap();
     if (actor_send(a[0], small_msg(), 5000, &err) != 0)
         return -1;
-    pthread_mutex_lock(&pp_end.mu);
-    while (!pp_end.done)
-        pthread_cond_wait(&pp_end.cv, &pp_end.mu);
-    pthread_mutex_unlock(&pp_end.mu);
+    call_wait_done(&pp_end);
     report("actor_pingpong", n, s0, snap());
     actor_destroy(a[0]);
     actor_destroy(a[1]);
