@@ -6,8 +6,12 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <pthread.h>
+
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "common/config.h"
 #include "common/err.h"
@@ -109,6 +113,66 @@ static void test_config(void **state)
     assert_int_equal(dp_new_id("j", id, 10), -1);
 }
 
+/* Ids come from a per-thread pool of random bytes: never twice, across
+ * refills and threads, and a forked child never repeats its parent's next
+ * ids (its copy of the pool is emptied). */
+#define ID_N 300 /* more than one pool (64 ids) per thread */
+static char id_seen[3 * ID_N][40];
+
+static void *make_ids(void *arg)
+{
+    char(*out)[40] = arg;
+    for (int i = 0; i < ID_N; i++)
+        if (dp_new_id("t", out[i], sizeof out[i]) != 0)
+            return "dp_new_id failed";
+    return NULL;
+}
+
+static int id_cmp(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+static void test_new_id_unique(void **state)
+{
+    (void)state;
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, make_ids, id_seen[ID_N]), 0);
+    assert_null(make_ids(id_seen[0]));
+    void *rc;
+    assert_int_equal(pthread_join(th, &rc), 0);
+    assert_null(rc);
+    /* the child's first ids against the parent's next ones */
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        char ids[ID_N][40];
+        ssize_t w = make_ids(ids) == NULL ? write(fds[1], ids, sizeof ids) : -1;
+        _exit(w == (ssize_t)sizeof ids ? 0 : 1);
+    }
+    close(fds[1]);
+    assert_null(make_ids(id_seen[2 * ID_N]));
+    char child[ID_N][40];
+    size_t got = 0;
+    ssize_t r;
+    while (got < sizeof child && (r = read(fds[0], (char *)child + got, sizeof child - got)) > 0)
+        got += (size_t)r;
+    close(fds[0]);
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_int_equal(got, sizeof child);
+    qsort(id_seen, 3 * ID_N, sizeof id_seen[0], id_cmp);
+    for (int i = 1; i < 3 * ID_N; i++)
+        assert_string_not_equal(id_seen[i - 1], id_seen[i]);
+    for (int i = 0; i < ID_N; i++) {
+        assert_int_equal(strlen(child[i]), 33);
+        assert_null(bsearch(child[i], id_seen, 3 * ID_N, sizeof id_seen[0], id_cmp));
+    }
+}
+
 /* Untrusted text for a terminal: controls escaped, valid UTF-8 kept. */
 static void test_text_safe(void **state)
 {
@@ -144,7 +208,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sha256_vectors), cmocka_unit_test(test_ct_equal_and_random),
         cmocka_unit_test(test_names),          cmocka_unit_test(test_config),
-        cmocka_unit_test(test_text_safe),
+        cmocka_unit_test(test_text_safe),      cmocka_unit_test(test_new_id_unique),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
