@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "dispatch/redis/rq_events.h"
+#include "dispatch/redis/rq_internal.h"
 #include "dispatch/redis/rq_owner.h"
 #include "tests/support/redis_server.h"
 
@@ -245,6 +246,58 @@ static void test_owner_check(void **state)
 
 /* Only a batch's last XADD carries MAXLEN ~: the stream still ends each
  * batch at about RQ_EVENTS_MAXLEN entries (whole nodes of 100 trimmed). */
+/* Commands are written in RESP by rq_append (not hiredis's formatter):
+ * empty, binary and CR LF-bearing arguments, lengths of one to six digits
+ * and 10 to 1,000 arguments per command arrive byte for byte, alone and in
+ * a pipeline. */
+static void test_argv_bytes(void **state)
+{
+    fx *f = *state;
+    dp_err err = {0};
+    static char big[123456];
+    for (size_t i = 0; i < sizeof big; i++)
+        big[i] = (char)(i * 7);
+    const char odd[] = {'a', '\r', '\n', '\0', '$', '*', '\r'};
+    rq_args a = {0};
+    rq_args_str(&a, "RPUSH");
+    rq_args_str(&a, "argv-test");
+    rq_args_add(&a, "", 0);
+    rq_args_add(&a, odd, sizeof odd);
+    rq_args_add(&a, big, sizeof big);
+    for (uint64_t i = 0; i < 997; i++)
+        rq_args_u64(&a, i * 1000003);
+    redisReply *r = NULL;
+    assert_int_equal(rq_call(f->c, "argv test", &a, RQ_NO_RETRY, &r, &err), DP_OK);
+    assert_int_equal(r->type, REDIS_REPLY_INTEGER);
+    assert_int_equal(r->integer, 1000);
+    freeReplyObject(r);
+    rq_args_free(&a);
+    redisReply *l = redisCommand(f->raw, "LRANGE argv-test 0 -1");
+    assert_int_equal(l->elements, 1000);
+    assert_int_equal(l->element[0]->len, 0);
+    assert_int_equal(l->element[1]->len, sizeof odd);
+    assert_memory_equal(l->element[1]->str, odd, sizeof odd);
+    assert_int_equal(l->element[2]->len, sizeof big);
+    assert_memory_equal(l->element[2]->str, big, sizeof big);
+    assert_string_equal(l->element[999]->str, "996002988");
+    freeReplyObject(l);
+    /* two commands in one pipeline */
+    rq_args p[2] = {{0}, {0}};
+    rq_args_str(&p[0], "SET");
+    rq_args_str(&p[0], "argv-one");
+    rq_args_add(&p[0], odd, sizeof odd);
+    rq_args_str(&p[1], "GET");
+    rq_args_str(&p[1], "argv-one");
+    redisReply *out[2] = {NULL, NULL};
+    assert_int_equal(rq_pipeline(f->c, "argv pipeline", p, 2, out, &err), DP_OK);
+    assert_int_equal(out[1]->len, sizeof odd);
+    assert_memory_equal(out[1]->str, odd, sizeof odd);
+    freeReplyObject(out[0]);
+    freeReplyObject(out[1]);
+    rq_args_free(&p[0]);
+    rq_args_free(&p[1]);
+}
+
 static void test_events_cap(void **state)
 {
     fx *f = *state;
@@ -279,6 +332,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lease_stale_bound, setup, teardown),
         cmocka_unit_test_setup_teardown(test_owner_check, setup, teardown),
         cmocka_unit_test_setup_teardown(test_events_cap, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_argv_bytes, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
