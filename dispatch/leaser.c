@@ -443,13 +443,13 @@ typedef struct held_cl {
     dp_msg m;         /* moved out of the handler's message: owned */
     int fenced;       /* came while claims were fenced (check_stall) */
     int auth;         /* auth_cache_check's result */
-    int solo;         /* claimed on its own, after the pipeline */
+    int solo;         /* claimed on its own, after the batched claim */
     dp_msg r;         /* its claimed jobs (type leased) */
     rq_lease *leases; /* r's leases (rq_leases_free + free) */
     size_t n;
 } held_cl;
 
-/* Claims held per pipelined round trip at most. */
+/* Claims held per batched claim (one script call) at most. */
 #define LEASER_HOLD_MAX 16
 /* A complete_lease is held only with this many messages behind it: one
  * waiting message is most often the reporter's outcomes, and holding for it
@@ -539,7 +539,7 @@ static void finish_cl(leaser_state *s, actor_ctx *ctx, held_cl *h)
 }
 
 /* Claims the jobs of the n complete_leases in h, then finishes each in
- * arrival order. One pipelined round trip (rq_lease_claim_many) claims for
+ * arrival order. One script call (rq_lease_claim_many) claims for
  * those with a request id (up to RQ_LEASE_REQS_KEPT of one runner); the
  * others claim on their own after it, in arrival order. A runner unknown here (reaped)
  * still gets its results answered: the reporter says conflict for each; it
@@ -563,7 +563,7 @@ static void claim_and_finish(leaser_state *s, actor_ctx *ctx, held_cl *h, size_t
         }
         if (h[i].auth != DP_OK || cl->max_jobs == 0 || fenced_now || h[i].fenced)
             continue;
-        size_t same = 0; /* its runner's claims in the pipeline already */
+        size_t same = 0; /* its runner's claims in the batch already */
         for (size_t j = 0; j < nc; j++)
             same += strcmp(claims[j].runner_id, cl->runner_id) == 0;
         int again = same >= RQ_LEASE_REQS_KEPT;
@@ -631,7 +631,7 @@ static void flush_held(leaser_state *s, actor_ctx *ctx)
  * parked: the runner waits for its outcomes) and travel with the results to
  * the reporter, which records them and answers the runner with both. With
  * more messages waiting it is held (hold_cl): the claims of every held one
- * go to Redis in one pipelined round trip when the mailbox runs empty. */
+ * go to Redis in one script call when the mailbox runs empty. */
 static void on_complete_lease(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
 {
     leaser_state *s = state;

@@ -211,7 +211,7 @@ void rq_leases_free(rq_lease *leases, size_t n); /* frees specs, not the array *
 typedef struct {
     const char *runner_id;  /* in, borrowed */
     uint32_t k;             /* in: 1..RQ_LEASE_MAX */
-    const char *request_id; /* in, borrowed: required (the pipeline may be resent) */
+    const char *request_id; /* in, borrowed: required (the call may be resent) */
     rq_lease *out;          /* in: k entries, the caller's; filled like rq_lease_claim's */
     size_t n_out;           /* out */
     int rc;                 /* out: as rq_lease_claim_streamed returns */
@@ -223,15 +223,15 @@ typedef struct {
  * jobs back. */
 #define RQ_LEASE_REQS_KEPT 8
 
-/* rq_lease_claim_streamed for n runners in one round trip (the scripts
- * pipelined, each atomic on its own): a leaser with several requests waiting
- * pays one wait for Redis instead of n. A pipeline that fails as a whole
- * (NOSCRIPT, an error reply, a lost connection twice) is done one call
- * each, under the same request ids. At most RQ_LEASE_REQS_KEPT claims of
- * one runner per call (a later one gets DP_EINVAL): the script answers a
- * repeat of a runner's last that many request ids, so a resent pipeline,
- * or its one-call fallback, claims nothing twice. Each claim's result is in
- * its entry; returns the number that got DP_OK. */
+/* rq_lease_claim_streamed for n runners in one script call (the claims run
+ * in order, as n calls would): a leaser with several requests waiting pays
+ * one wait for Redis and one script start instead of n. A call that fails
+ * as a whole (an error reply, a lost connection twice) is done one claim
+ * per call, under the same request ids. At most RQ_LEASE_REQS_KEPT claims
+ * of one runner per call (a later one gets DP_EINVAL): the script answers a
+ * repeat of a runner's last that many request ids, so a resent call, or its
+ * one-claim fallback, claims nothing twice. Each claim's result is in its
+ * entry; returns the number that got DP_OK. */
 size_t rq_lease_claim_many(rq_conn *c, rq_claim *claims, size_t n, const char *event_ts,
                            unsigned event_version);
 

@@ -93,18 +93,23 @@ int rq_lease_claim(rq_conn *c, const char *runner_id, uint32_t k, const char *re
     return rq_lease_claim_streamed(c, runner_id, k, request_id, NULL, 0, out, n_out, err);
 }
 
-/* The lease script's ARGV for one claim (rq_lease.lua). */
-static void lease_argv(rq_args *a, const char *runner_id, uint32_t k, const char *request_id,
-                       const char *event_ts, unsigned event_version)
+/* The lease script's ARGV before its claims (rq_lease.lua), then n. */
+static void lease_argv(rq_args *a, const char *event_ts, unsigned event_version, size_t n)
 {
-    rq_args_str(a, runner_id);
-    rq_args_u64(a, k);
-    rq_args_str(a, request_id != NULL ? request_id : "");
     rq_args_str(a, event_ts != NULL ? event_ts : "");
     rq_args_u64(a, RQ_EVENTS_MAXLEN);
     rq_args_u64(a, event_version);
     rq_args_u64(a, RQ_EVENTS_PER_ENTRY);
     rq_args_u64(a, RQ_LEASE_REQS_KEPT);
+    rq_args_u64(a, n);
+}
+
+/* One claim's ARGV. */
+static void claim_argv(rq_args *a, const char *runner_id, uint32_t k, const char *request_id)
+{
+    rq_args_str(a, runner_id);
+    rq_args_u64(a, k);
+    rq_args_str(a, request_id != NULL ? request_id : "");
 }
 
 /* Checks a claim's arguments. */
@@ -156,6 +161,14 @@ static int lease_reply(const redisReply *r, const char *runner_id, uint32_t k, r
     return DP_OK;
 }
 
+/* The lease script's reply r (not freed here) of n claims: array of n. */
+static int lease_replies(const redisReply *r, size_t n, dp_err *err)
+{
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != n)
+        return dp_err_set(err, DP_EPROTO, "lease: unexpected reply from the script");
+    return DP_OK;
+}
+
 int rq_lease_claim_streamed(rq_conn *c, const char *runner_id, uint32_t k, const char *request_id,
                             const char *event_ts, unsigned event_version, rq_lease *out,
                             size_t *n_out, dp_err *err)
@@ -166,7 +179,8 @@ int rq_lease_claim_streamed(rq_conn *c, const char *runner_id, uint32_t k, const
         return rc;
     int has_req = request_id != NULL && *request_id != '\0';
     rq_args a = {0};
-    lease_argv(&a, runner_id, k, request_id, event_ts, event_version);
+    lease_argv(&a, event_ts, event_version, 1);
+    claim_argv(&a, runner_id, k, request_id);
     redisReply *r = NULL;
     /* Only a lease with a request id may be retried: the retry is answered
      * from what the first try recorded. */
@@ -174,7 +188,9 @@ int rq_lease_claim_streamed(rq_conn *c, const char *runner_id, uint32_t k, const
     rq_args_free(&a);
     if (rc != DP_OK)
         return rc;
-    rc = lease_reply(r, runner_id, k, out, n_out, err);
+    rc = lease_replies(r, 1, err);
+    if (rc == DP_OK)
+        rc = lease_reply(r->element[0], runner_id, k, out, n_out, err);
     freeReplyObject(r);
     return rc;
 }
@@ -183,26 +199,21 @@ size_t rq_lease_claim_many(rq_conn *c, rq_claim *claims, size_t n, const char *e
                            unsigned event_version)
 {
     size_t ok = 0, m = 0;
-    rq_args *cmds = calloc(n ? n : 1, sizeof *cmds);
-    redisReply **out = calloc(n ? n : 1, sizeof *out);
     size_t *which = calloc(n ? n : 1, sizeof *which);
     dp_err err = {0};
-    if (cmds == NULL || out == NULL || which == NULL) {
+    if (which == NULL) {
         for (size_t i = 0; i < n; i++)
             claims[i].rc = dp_err_set(&claims[i].err, DP_ENOMEM, "out of memory");
-        free(cmds);
-        free(out);
-        free(which);
         return 0;
     }
-    int rc = rq_script_ready(c, RQ_LUA_LEASE, &err);
+    rq_args a = {0};
     for (size_t i = 0; i < n; i++) {
         rq_claim *q = &claims[i];
         q->n_out = 0;
         q->err = (dp_err){0};
         q->rc = lease_check(q->runner_id, q->k, q->request_id, &q->err);
         if (q->rc == DP_OK && (q->request_id == NULL || *q->request_id == '\0'))
-            q->rc = dp_err_set(&q->err, DP_EINVAL, "a pipelined lease needs a request id");
+            q->rc = dp_err_set(&q->err, DP_EINVAL, "a batched lease needs a request id");
         /* The script keeps the last RQ_LEASE_REQS_KEPT request ids per
          * runner: more claims of one runner in a call, run again (a resend),
          * would not all find their own and would claim afresh, stranding
@@ -211,40 +222,35 @@ size_t rq_lease_claim_many(rq_conn *c, rq_claim *claims, size_t n, const char *e
         for (size_t j = 0; q->rc == DP_OK && j < m; j++)
             same += strcmp(claims[which[j]].runner_id, q->runner_id) == 0;
         if (q->rc == DP_OK && same >= RQ_LEASE_REQS_KEPT)
-            q->rc = dp_err_set(&q->err, DP_EINVAL,
-                               "runner %s more than %d times in one pipelined lease", q->runner_id,
-                               RQ_LEASE_REQS_KEPT);
+            q->rc =
+                dp_err_set(&q->err, DP_EINVAL, "runner %s more than %d times in one batched lease",
+                           q->runner_id, RQ_LEASE_REQS_KEPT);
         if (q->rc != DP_OK)
             continue;
-        if (rc == DP_OK) { /* else each goes on its own below */
-            rq_args_str(&cmds[m], "EVALSHA");
-            rq_args_str(&cmds[m], c->sha[RQ_LUA_LEASE]);
-            rq_args_u64(&cmds[m], RQ_NKEYS);
-            for (int k = 0; k < RQ_NKEYS; k++)
-                rq_args_str(&cmds[m], c->keys[k]);
-            lease_argv(&cmds[m], q->runner_id, q->k, q->request_id, event_ts, event_version);
-        }
         which[m++] = i;
     }
-    /* resent whole on a lost connection: each script answers a request id it
-     * has seen from what it recorded */
+    lease_argv(&a, event_ts, event_version, m);
+    for (size_t j = 0; j < m; j++)
+        claim_argv(&a, claims[which[j]].runner_id, claims[which[j]].k, claims[which[j]].request_id);
+    redisReply *r = NULL;
+    /* One script call for them all; resent whole on a lost connection: each
+     * claim answers a request id it has seen from what it recorded. */
+    int rc = m > 0 ? rq_eval(c, RQ_LUA_LEASE, &a, RQ_RETRY, &r, &err) : DP_OK;
     if (rc == DP_OK && m > 0)
-        rc = rq_pipeline(c, "lease", cmds, m, out, &err);
+        rc = lease_replies(r, m, &err);
     for (size_t j = 0; j < m; j++) {
         rq_claim *q = &claims[which[j]];
         if (rc == DP_OK)
-            q->rc = lease_reply(out[j], q->runner_id, q->k, q->out, &q->n_out, &q->err);
-        else /* one at a time: reloads a lost script, retries on its own */
+            q->rc = lease_reply(r->element[j], q->runner_id, q->k, q->out, &q->n_out, &q->err);
+        else /* one at a time, under the same request ids */
             q->rc = rq_lease_claim_streamed(c, q->runner_id, q->k, q->request_id, event_ts,
                                             event_version, q->out, &q->n_out, &q->err);
-        if (out[j] != NULL)
-            freeReplyObject(out[j]);
-        rq_args_free(&cmds[j]);
     }
+    if (r != NULL)
+        freeReplyObject(r);
+    rq_args_free(&a);
     for (size_t i = 0; i < n; i++)
         ok += claims[i].rc == DP_OK;
-    free(cmds);
-    free(out);
     free(which);
     return ok;
 }

@@ -158,6 +158,47 @@ static void test_lease_run(void **state)
     assert_true(calls(f, NULL) <= 2 * 16 + 11);
 }
 
+/* Claims of three runners (one of them twice) are one script call, each
+ * claim getting what it would alone, in order, and their `leased` events
+ * share one stream entry. */
+static void test_lease_many_one_call(void **state)
+{
+    fx *f = *state;
+    char r2[DP_ID_MAX], r3[DP_ID_MAX];
+    t_register(f->c, "calls-2", 8, r2, NULL);
+    t_register(f->c, "calls-3", 8, r3, NULL);
+    t_enqueue(f->c, "m", 20, 0);
+    rq_lease l[4][8];
+    rq_claim q[4] = {
+        {.runner_id = f->runner, .k = 3, .request_id = "q-1", .out = l[0]},
+        {.runner_id = r2, .k = 4, .request_id = "q-2", .out = l[1]},
+        {.runner_id = f->runner, .k = 2, .request_id = "q-3", .out = l[2]},
+        {.runner_id = r3, .k = 8, .request_id = "q-4", .out = l[3]},
+    };
+    reset_stats(f);
+    assert_int_equal(rq_lease_claim_many(f->c, q, 4, "2026-12-04T00:00:00Z", 1), 4);
+    assert_int_equal(calls(f, "evalsha"), 1);
+    assert_int_equal(calls(f, "xadd"), 1); /* 17 events: one entry holds RQ_EVENTS_PER_ENTRY */
+    size_t want[4] = {3, 4, 2, 8}, next = 0;
+    for (size_t i = 0; i < 4; i++) {
+        assert_int_equal(q[i].rc, DP_OK);
+        assert_int_equal(q[i].n_out, want[i]);
+        for (size_t j = 0; j < q[i].n_out; j++) {
+            char id[16];
+            snprintf(id, sizeof id, "m-%zu", next++);
+            assert_string_equal(q[i].out[j].job_id, id);
+        }
+        rq_leases_free(q[i].out, q[i].n_out);
+    }
+    /* resent whole (its answer lost): the same jobs, nothing more taken */
+    assert_int_equal(rq_lease_claim_many(f->c, q, 4, "2026-12-04T00:00:00Z", 1), 4);
+    for (size_t i = 0; i < 4; i++) {
+        assert_int_equal(q[i].n_out, want[i]);
+        rq_leases_free(q[i].out, q[i].n_out);
+    }
+    assert_int_equal(t_int(f->raw, "LLEN {dispatch}:q:n::"), 3);
+}
+
 /* An idle runner's poll (nothing pending anywhere): the runner's HMGET and
  * one EXISTS of the ready sets; no SINTER, no TIME, nothing written. */
 static void test_lease_empty_poll(void **state)
@@ -329,6 +370,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_enqueue, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lease_run, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lease_empty_poll, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lease_many_one_call, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lease_stale_bound, setup, teardown),
         cmocka_unit_test_setup_teardown(test_owner_check, setup, teardown),
         cmocka_unit_test_setup_teardown(test_events_cap, setup, teardown),
