@@ -11,6 +11,11 @@
  *                                  fresh job ids with a 164-byte spec)
  *   bench_rq cycle JOBS [K]        the hot path's lease, owner check and
  *                                  complete scripts, K jobs per call (8)
+ *   bench_rq claims JOBS K R       a leaser's batched claim: R runners' claims
+ *                                  of K jobs each in one rq_lease_claim_many
+ *                                  (as a leaser holding R messages makes it),
+ *                                  Redis's time per job, the owner check and
+ *                                  complete between claims (untimed)
  *
  * DISPATCH_REDIS_URL must be set. Each run uses its own key prefix and deletes
  * nothing but resets the server's stats: run it on a throwaway server. Prints
@@ -406,12 +411,94 @@ static int brq_cycle(const char *url, size_t jobs, size_t k)
     return 0;
 }
 
+static int brq_claims(const char *url, size_t jobs, size_t k, size_t runners)
+{
+    if (k == 0 || k > RQ_LEASE_MAX || runners == 0 || runners > 64 || jobs < k * runners)
+        brq_die("claims: K must be 1..RQ_LEASE_MAX, R 1..64, K x R at most JOBS", NULL);
+    redisContext *raw;
+    rq_conn *c = brq_connect(url, 600000, &raw);
+    rq_job_in *in = calloc(RQ_BATCH_MAX, sizeof *in);
+    char(*ids)[DP_ID_MAX] = calloc(RQ_BATCH_MAX, DP_ID_MAX);
+    size_t calls = jobs / (k * runners), per = k * runners;
+    double *lu = calloc(calls, sizeof *lu), *wall = calloc(calls, sizeof *wall);
+    rq_lease *got = calloc(per, sizeof *got);
+    rq_claim *q = calloc(runners, sizeof *q);
+    char(*rid)[DP_ID_MAX] = calloc(runners, DP_ID_MAX);
+    char(*req)[48] = calloc(runners, 48);
+    rq_owner_item *own = calloc(per, sizeof *own);
+    rq_complete_item *done = calloc(per, sizeof *done);
+    if (in == NULL || ids == NULL || lu == NULL || wall == NULL || got == NULL || q == NULL ||
+        rid == NULL || req == NULL || own == NULL || done == NULL)
+        brq_die("claims: out of memory", NULL);
+    dp_err err = {0};
+    for (size_t i = 0; i < jobs; i += RQ_BATCH_MAX) {
+        size_t b = jobs - i < RQ_BATCH_MAX ? jobs - i : RQ_BATCH_MAX;
+        brq_fresh_jobs(in, ids, b);
+        if (rq_enqueue(c, in, b, NULL, &err) != DP_OK)
+            brq_die("claims: enqueue", &err);
+    }
+    for (size_t i = 0; i < runners; i++)
+        brq_register(c, rid[i]);
+    for (size_t r = 0; r < calls; r++) {
+        for (size_t i = 0; i < runners; i++) {
+            snprintf(req[i], 48, "bench-%zu-%zu", r, i);
+            q[i] = (rq_claim){
+                .runner_id = rid[i], .k = (uint32_t)k, .request_id = req[i], .out = got + i * k};
+        }
+        brq_cmd(raw, "CONFIG RESETSTAT");
+        double t0 = brq_now();
+        if (rq_lease_claim_many(c, q, runners, "2026-12-04T00:00:00.000Z", 1) != runners)
+            brq_die("claims: lease", &q[0].err);
+        wall[r] = (brq_now() - t0) * 1e6 / (double)per;
+        double usec, n_calls;
+        brq_evalsha_stats(raw, &usec, &n_calls);
+        lu[r] = usec / (double)per;
+        for (size_t i = 0; i < runners; i++) {
+            if (q[i].n_out != k)
+                brq_die("claims: a claim came short", NULL);
+            for (size_t j = 0; j < k; j++) {
+                rq_lease *l = &got[i * k + j];
+                own[i * k + j] = (rq_owner_item){
+                    .job_id = l->job_id, .runner_id = rid[i], .attempt = l->attempt, .mark = 1};
+                done[i * k + j] = (rq_complete_item){
+                    .job_id = l->job_id, .attempt = l->attempt, .runner_id = rid[i]};
+            }
+        }
+        if (rq_owner_check(c, own, per, &err) != DP_OK)
+            brq_die("claims: owner check", &err);
+        if (rq_lease_complete_streamed(c, rid[0], done, per, NULL, &err) != DP_OK)
+            brq_die("claims: complete", &err);
+        for (size_t i = 0; i < per; i++)
+            if (own[i].result != DP_OK || done[i].result != DP_OK)
+                brq_die("claims: a job was refused", NULL);
+        rq_leases_free(got, per);
+    }
+    qsort(lu, calls, sizeof *lu, brq_cmp);
+    qsort(wall, calls, sizeof *wall, brq_cmp);
+    printf("{\"jobs\": %zu, \"k\": %zu, \"runners\": %zu, \"lease_us_per_job\": %.3f, "
+           "\"lease_wall_us_per_job\": %.3f}\n",
+           calls * per, k, runners, lu[calls / 2], wall[calls / 2]);
+    free(in);
+    free(ids);
+    free(lu);
+    free(wall);
+    free(got);
+    free(q);
+    free(rid);
+    free(req);
+    free(own);
+    free(done);
+    rq_close(c);
+    redisFree(raw);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *url = getenv("DISPATCH_REDIS_URL");
     if (url == NULL || *url == '\0' || argc < 3) {
         fprintf(stderr, "usage: bench_rq depth DEPTH [LEASES] | sweep LEASED | enqueue JOBS | "
-                        "cycle JOBS [K] "
+                        "cycle JOBS [K] | claims JOBS K R "
                         "(DISPATCH_REDIS_URL set)\n");
         return 64;
     }
@@ -424,6 +511,8 @@ int main(int argc, char **argv)
         return brq_enqueue(url, n);
     if (strcmp(argv[1], "cycle") == 0)
         return brq_cycle(url, n, argc > 3 ? strtoul(argv[3], NULL, 10) : 8);
+    if (strcmp(argv[1], "claims") == 0 && argc > 4)
+        return brq_claims(url, n, strtoul(argv[3], NULL, 10), strtoul(argv[4], NULL, 10));
     fprintf(stderr, "bench_rq: unknown mode %s\n", argv[1]);
     return 64;
 }
