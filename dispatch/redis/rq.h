@@ -225,9 +225,10 @@ typedef struct {
 
 /* rq_lease_claim_streamed for n runners in one script call (the claims run
  * in order, as n calls would): a leaser with several requests waiting pays
- * one wait for Redis and one script start instead of n. A call that fails
- * as a whole (an error reply, a lost connection twice) is done one claim
- * per call, under the same request ids. At most RQ_LEASE_REQS_KEPT claims
+ * one wait for Redis and one script start instead of n. A claim that
+ * fails inside the call (an error from Redis) gets DP_EIO alone; a call
+ * that fails as a whole (NOSCRIPT twice, a lost connection twice) is done
+ * one claim per call, under the same request ids. At most RQ_LEASE_REQS_KEPT claims
  * of one runner per call (a later one gets DP_EINVAL): the script answers a
  * repeat of a runner's last that many request ids, so a resent call, or its
  * one-claim fallback, claims nothing twice. Each claim's result is in its

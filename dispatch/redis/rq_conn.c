@@ -5,7 +5,10 @@
 #include <string.h>
 #include <time.h>
 
+#include <hiredis/hiredis.h>
+#if HIREDIS_MAJOR < 1
 #include <hiredis/sds.h>
+#endif
 
 #include "common/metrics.h"
 #include "rq_internal.h"
@@ -163,6 +166,7 @@ static void rq_drop(rq_conn *c, const char *what, dp_err *err)
     c->ctx = NULL;
 }
 
+#if HIREDIS_MAJOR < 1
 /* "<c><n>\r\n" at p; returns its length. */
 static size_t resp_header(char *p, char c, size_t n)
 {
@@ -187,16 +191,19 @@ static size_t resp_header_len(size_t n)
         len++;
     return len;
 }
+#endif
 
 /* Appends a's command to ctx's output buffer (the context's, an sds hiredis
  * sends and frees) in RESP, each argument copied once.
  * redisAppendCommandArgv formats into a buffer of its own, then copies that
  * into the output buffer: a submit's enqueue of 1,000 jobs is ~700 KB, and
  * the two copies and the formatting were 9 % of dispatchd's CPU in the no-op
- * bench. Written against hiredis 0.14's sds (Debian 12); returns REDIS_OK or
- * REDIS_ERR (out of memory). */
+ * bench. Written against hiredis 0.14's sds (Debian 12); hiredis 1.x renamed
+ * it, and there redisAppendCommandArgv does the work. Returns REDIS_OK, or
+ * REDIS_ERR when out of memory (the buffer as it was). */
 static int rq_append(redisContext *ctx, const rq_args *a)
 {
+#if HIREDIS_MAJOR < 1
     size_t total = resp_header_len(a->n);
     for (size_t i = 0; i < a->n; i++)
         total += resp_header_len(a->len[i]) + a->len[i] + 2;
@@ -218,16 +225,9 @@ static int rq_append(redisContext *ctx, const rq_args *a)
     }
     sdsIncrLen(buf, (int)total);
     return REDIS_OK;
-}
-
-/* a's command and its reply: redisCommandArgv with rq_append. NULL when the
- * connection failed (ctx->errstr says why). */
-static redisReply *rq_command(redisContext *ctx, const rq_args *a)
-{
-    void *r = NULL;
-    if (rq_append(ctx, a) != REDIS_OK || redisGetReply(ctx, &r) != REDIS_OK)
-        return NULL;
-    return r;
+#else
+    return redisAppendCommandArgv(ctx, (int)a->n, a->v, a->len);
+#endif
 }
 
 /* One command; error replies are returned as replies, not as codes. */
@@ -241,8 +241,12 @@ static int rq_raw(rq_conn *c, const char *what, rq_args *a, int retry, redisRepl
         int rc = rq_ensure(c, err);
         if (rc != DP_OK)
             return rc;
+        /* nothing is sent before the buffer holds the whole command */
+        if (rq_append(c->ctx, a) != REDIS_OK)
+            return dp_err_set(err, DP_ENOMEM, "out of memory sending %s", what);
         double t0 = c->m_rtt != NULL ? dp_metrics_now() : 0;
-        redisReply *r = rq_command(c->ctx, a);
+        void *reply = NULL;
+        redisReply *r = redisGetReply(c->ctx, &reply) == REDIS_OK ? reply : NULL;
         c->round_trips++;
         if (c->m_rtt != NULL)
             dp_hist_observe(c->m_rtt, dp_metrics_now() - t0);

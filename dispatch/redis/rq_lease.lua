@@ -171,10 +171,20 @@ local function claim(rid, k, req)
     return out
 end
 
+-- Each claim on its own: one that fails (an error reply) is that claim's
+-- answer alone, as when each was a call of its own, and the events of the
+-- others still go out below (Redis keeps what a failed script wrote, so
+-- their jobs stay leased: a retry gets them from the records, without
+-- their events).
 local n = tonumber(ARGV[6]) or 0
 local replies = {}
 for i = 0, n - 1 do
-    replies[i + 1] = claim(ARGV[7 + 3 * i], tonumber(ARGV[8 + 3 * i]), ARGV[9 + 3 * i])
+    local ok, res = pcall(claim, ARGV[7 + 3 * i], tonumber(ARGV[8 + 3 * i]), ARGV[9 + 3 * i])
+    if ok then
+        replies[i + 1] = res
+    else
+        replies[i + 1] = {err = type(res) == 'table' and res.err or tostring(res)}
+    end
 end
 -- The events: `events` wire batches (messages/msg_schema.c, events_fields
 -- and event_fields; its decoder takes keys in any order), one stream entry

@@ -131,6 +131,9 @@ static int lease_check(const char *runner_id, uint32_t k, const char *request_id
 static int lease_reply(const redisReply *r, const char *runner_id, uint32_t k, rq_lease *out,
                        size_t *n_out, dp_err *err)
 {
+    if (r->type == REDIS_REPLY_ERROR)
+        return dp_err_set(err, DP_EIO, "redis error during lease for %s: %.*s", runner_id,
+                          (int)(r->len > 300 ? 300 : r->len), r->str ? r->str : "");
     if (r->type != REDIS_REPLY_ARRAY || r->elements < 1 || (r->elements - 1) % 3 != 0 ||
         (r->elements - 1) / 3 > k)
         return dp_err_set(err, DP_EPROTO, "lease: unexpected reply from the script");

@@ -158,9 +158,12 @@ static void test_lease_run(void **state)
     assert_true(calls(f, NULL) <= 2 * 16 + 11);
 }
 
-/* Claims of three runners (one of them twice) are one script call, each
- * claim getting what it would alone, in order, and their `leased` events
- * share one stream entry. */
+/* Claims of three runners (one of them twice), of an unknown one and of one
+ * whose hash is broken (not a hash: its claim fails) are one script call,
+ * each claim answered as it would be alone, in order: DP_ENOTFOUND and
+ * DP_EIO for those two cost the others nothing, and their
+ * `leased` events share one stream entry. Resent whole (its answer lost),
+ * each gets the same jobs back and nothing is streamed again. */
 static void test_lease_many_one_call(void **state)
 {
     fx *f = *state;
@@ -168,32 +171,44 @@ static void test_lease_many_one_call(void **state)
     t_register(f->c, "calls-2", 8, r2, NULL);
     t_register(f->c, "calls-3", 8, r3, NULL);
     t_enqueue(f->c, "m", 20, 0);
-    rq_lease l[4][8];
-    rq_claim q[4] = {
+    redisReply *b = redisCommand(f->raw, "SET {dispatch}:runner:r-broken not-a-hash");
+    assert_non_null(b);
+    freeReplyObject(b);
+    rq_lease l[6][8];
+    rq_claim q[6] = {
         {.runner_id = f->runner, .k = 3, .request_id = "q-1", .out = l[0]},
         {.runner_id = r2, .k = 4, .request_id = "q-2", .out = l[1]},
+        {.runner_id = "r-nobody", .k = 4, .request_id = "q-5", .out = l[4]},
         {.runner_id = f->runner, .k = 2, .request_id = "q-3", .out = l[2]},
         {.runner_id = r3, .k = 8, .request_id = "q-4", .out = l[3]},
+        {.runner_id = "r-broken", .k = 2, .request_id = "q-6", .out = l[5]},
     };
+    size_t want[6] = {3, 4, 0, 2, 8, 0};
+    char ids[6][8][16];
     reset_stats(f);
-    assert_int_equal(rq_lease_claim_many(f->c, q, 4, "2026-12-04T00:00:00Z", 1), 4);
+    assert_int_equal(rq_lease_claim_many(f->c, q, 6, "2026-12-04T00:00:00Z", 1), 4);
     assert_int_equal(calls(f, "evalsha"), 1);
     assert_int_equal(calls(f, "xadd"), 1); /* 17 events: one entry holds RQ_EVENTS_PER_ENTRY */
-    size_t want[4] = {3, 4, 2, 8}, next = 0;
-    for (size_t i = 0; i < 4; i++) {
-        assert_int_equal(q[i].rc, DP_OK);
+    assert_int_equal(q[2].rc, DP_ENOTFOUND);
+    assert_int_equal(q[5].rc, DP_EIO);
+    assert_non_null(strstr(q[5].err.msg, "WRONGTYPE"));
+    size_t next = 0;
+    for (size_t i = 0; i < 6; i++) {
         assert_int_equal(q[i].n_out, want[i]);
         for (size_t j = 0; j < q[i].n_out; j++) {
-            char id[16];
-            snprintf(id, sizeof id, "m-%zu", next++);
-            assert_string_equal(q[i].out[j].job_id, id);
+            snprintf(ids[i][j], sizeof ids[i][j], "m-%zu", next++);
+            assert_string_equal(q[i].out[j].job_id, ids[i][j]);
+            assert_int_equal(q[i].out[j].attempt, 1);
         }
         rq_leases_free(q[i].out, q[i].n_out);
     }
-    /* resent whole (its answer lost): the same jobs, nothing more taken */
-    assert_int_equal(rq_lease_claim_many(f->c, q, 4, "2026-12-04T00:00:00Z", 1), 4);
-    for (size_t i = 0; i < 4; i++) {
+    reset_stats(f);
+    assert_int_equal(rq_lease_claim_many(f->c, q, 6, "2026-12-04T00:00:00Z", 1), 4);
+    assert_int_equal(calls(f, "xadd"), 0);
+    for (size_t i = 0; i < 6; i++) {
         assert_int_equal(q[i].n_out, want[i]);
+        for (size_t j = 0; j < q[i].n_out; j++)
+            assert_string_equal(q[i].out[j].job_id, ids[i][j]);
         rq_leases_free(q[i].out, q[i].n_out);
     }
     assert_int_equal(t_int(f->raw, "LLEN {dispatch}:q:n::"), 3);
@@ -285,12 +300,10 @@ static void test_owner_check(void **state)
     rq_leases_free(l, 16);
 }
 
-/* Only a batch's last XADD carries MAXLEN ~: the stream still ends each
- * batch at about RQ_EVENTS_MAXLEN entries (whole nodes of 100 trimmed). */
 /* Commands are written in RESP by rq_append (not hiredis's formatter):
  * empty, binary and CR LF-bearing arguments, lengths of one to six digits
- * and 10 to 1,000 arguments per command arrive byte for byte, alone and in
- * a pipeline. */
+ * and commands of 3 to 1,002 arguments arrive byte for byte, alone and in a
+ * pipeline. */
 static void test_argv_bytes(void **state)
 {
     fx *f = *state;
@@ -339,6 +352,8 @@ static void test_argv_bytes(void **state)
     rq_args_free(&p[1]);
 }
 
+/* Only a batch's last XADD carries MAXLEN ~: the stream still ends each
+ * batch at about RQ_EVENTS_MAXLEN entries (whole nodes of 100 trimmed). */
 static void test_events_cap(void **state)
 {
     fx *f = *state;
