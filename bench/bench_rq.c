@@ -287,6 +287,19 @@ static void brq_fresh_jobs(rq_job_in *in, char (*ids)[DP_ID_MAX], size_t n)
     }
 }
 
+/* JOBS fresh jobs enqueued RQ_BATCH_MAX per call, untimed; in and ids are
+ * the caller's scratch (RQ_BATCH_MAX entries each). */
+static void brq_enqueue_fresh(rq_conn *c, size_t jobs, rq_job_in *in, char (*ids)[DP_ID_MAX])
+{
+    dp_err err = {0};
+    for (size_t i = 0; i < jobs; i += RQ_BATCH_MAX) {
+        size_t b = jobs - i < RQ_BATCH_MAX ? jobs - i : RQ_BATCH_MAX;
+        brq_fresh_jobs(in, ids, b);
+        if (rq_enqueue(c, in, b, NULL, &err) != DP_OK)
+            brq_die("enqueue", &err);
+    }
+}
+
 /* JOBS fresh jobs enqueued RQ_BATCH_MAX per call, each call timed by Redis
  * (EVALSHA usec since a CONFIG RESETSTAT): the script's own cost without
  * PostgreSQL beside it, for comparing changes to rq_enqueue.lua. The median
@@ -350,12 +363,7 @@ static int brq_cycle(const char *url, size_t jobs, size_t k)
         own == NULL || done == NULL)
         brq_die("cycle: out of memory", NULL);
     dp_err err = {0};
-    for (size_t i = 0; i < jobs; i += RQ_BATCH_MAX) {
-        size_t b = jobs - i < RQ_BATCH_MAX ? jobs - i : RQ_BATCH_MAX;
-        brq_fresh_jobs(in, ids, b);
-        if (rq_enqueue(c, in, b, NULL, &err) != DP_OK)
-            brq_die("cycle: enqueue", &err);
-    }
+    brq_enqueue_fresh(c, jobs, in, ids);
     char runner[DP_ID_MAX];
     brq_register(c, runner);
     static const char blob[] = "an event blob of about a hundred bytes, as the reporter's "
@@ -431,12 +439,7 @@ static int brq_claims(const char *url, size_t jobs, size_t k, size_t runners)
         rid == NULL || req == NULL || own == NULL || done == NULL)
         brq_die("claims: out of memory", NULL);
     dp_err err = {0};
-    for (size_t i = 0; i < jobs; i += RQ_BATCH_MAX) {
-        size_t b = jobs - i < RQ_BATCH_MAX ? jobs - i : RQ_BATCH_MAX;
-        brq_fresh_jobs(in, ids, b);
-        if (rq_enqueue(c, in, b, NULL, &err) != DP_OK)
-            brq_die("claims: enqueue", &err);
-    }
+    brq_enqueue_fresh(c, jobs, in, ids);
     for (size_t i = 0; i < runners; i++)
         brq_register(c, rid[i]);
     double script_calls = 0; /* EVALSHAs per batched claim: 1, or R as a pipeline */
