@@ -8,6 +8,12 @@
  *                   URL, each handler forwarding it (a runner's job feeder
  *                   and an executor): every hop wakes a sleeping thread
  *   reqrep_ctx    - bare nng req/rep over inproc, rep side on an aio context
+ *   reqrep_tcp    - the same over tcp on loopback (the runner <-> dispatchd
+ *                   wire's shape: both ends in this process, so the CPU is
+ *                   both ends')
+ *   tcp_raw       - no nng: a length-prefixed echo over a loopback TCP
+ *                   connection, one blocking thread each side (the floor for
+ *                   that wire)
  *   pair_rtt      - nng pair1 over inproc, ping-pong
  *   pair_stream   - nng pair1 over inproc, one-way, the sender never waits
  *   pushpull      - nng push/pull over inproc, one-way
@@ -26,6 +32,9 @@
 #include <nng/protocol/pipeline0/push.h>
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/protocol/reqrep0/req.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -33,7 +42,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 static size_t body_bytes = 64;
 
@@ -308,15 +319,24 @@ static void rep_cb(void *arg)
     nng_ctx_send(s->ctx, s->aio);
 }
 
-static int bench_reqrep(size_t n)
+static int bench_reqrep(const char *mode, const char *listen_url, size_t n)
 {
     nng_socket rep, req;
+    nng_listener l;
     rep_slot slot = {0};
-    if (nng_rep0_open(&rep) != 0 || nng_listen(rep, "inproc://hop-rr", NULL, 0) != 0 ||
+    if (nng_rep0_open(&rep) != 0 || nng_listen(rep, listen_url, &l, 0) != 0 ||
         nng_ctx_open(&slot.ctx, rep) != 0 || nng_aio_alloc(&slot.aio, rep_cb, &slot) != 0)
         return -1;
     nng_ctx_recv(slot.ctx, slot.aio);
-    if (nng_req0_open(&req) != 0 || nng_dial(req, "inproc://hop-rr", NULL, 0) != 0)
+    char url[128];
+    snprintf(url, sizeof url, "%s", listen_url);
+    nng_sockaddr sa;
+    if (strncmp(listen_url, "tcp://", 6) == 0) { /* the port the listener got */
+        if (nng_listener_get_addr(l, NNG_OPT_LOCADDR, &sa) != 0)
+            return -1;
+        snprintf(url, sizeof url, "tcp://127.0.0.1:%u", (unsigned)ntohs(sa.s_in.sa_port));
+    }
+    if (nng_req0_open(&req) != 0 || nng_dial(req, url, NULL, 0) != 0)
         return -1;
     sample s0 = snap();
     for (size_t i = 0; i < n; i++) {
@@ -325,7 +345,7 @@ static int bench_reqrep(size_t n)
             return -1;
         nng_msg_free(r);
     }
-    report("reqrep_ctx", n, s0, snap());
+    report(mode, n, s0, snap());
     nng_close(req);
     nng_aio_stop(slot.aio);
     nng_aio_free(slot.aio);
@@ -388,6 +408,76 @@ static int bench_stream(const char *mode, size_t n)
     return 0;
 }
 
+/* ---- raw TCP: a length-prefixed echo, blocking reads and writes ---- */
+static int io_all(int fd, void *buf, size_t len, int writing)
+{
+    char *p = buf;
+    while (len > 0) {
+        ssize_t r = writing ? write(fd, p, len) : read(fd, p, len);
+        if (r <= 0)
+            return -1;
+        p += r;
+        len -= (size_t)r;
+    }
+    return 0;
+}
+
+typedef struct {
+    int fd;
+    size_t n;
+} echo_arg;
+
+static void *echo_main(void *p)
+{
+    echo_arg *a = p;
+    char *buf = malloc(body_bytes);
+    for (size_t i = 0; buf != NULL && i < a->n; i++) {
+        uint32_t len;
+        if (io_all(a->fd, &len, sizeof len, 0) != 0 || len != body_bytes ||
+            io_all(a->fd, buf, len, 0) != 0 || io_all(a->fd, &len, sizeof len, 1) != 0 ||
+            io_all(a->fd, buf, len, 1) != 0)
+            break;
+    }
+    free(buf);
+    return NULL;
+}
+
+static int bench_tcp_raw(size_t n)
+{
+    int ls = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t sl = sizeof sa;
+    if (ls < 0 || bind(ls, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(ls, 1) != 0 ||
+        getsockname(ls, (struct sockaddr *)&sa, &sl) != 0)
+        return -1;
+    int c = socket(AF_INET, SOCK_STREAM, 0);
+    if (c < 0 || connect(c, (struct sockaddr *)&sa, sizeof sa) != 0)
+        return -1;
+    int s = accept(ls, NULL, NULL);
+    if (s < 0)
+        return -1;
+    setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    echo_arg a = {s, n};
+    pthread_t th;
+    pthread_create(&th, NULL, echo_main, &a);
+    char *buf = calloc(1, body_bytes);
+    uint32_t len = (uint32_t)body_bytes;
+    sample s0 = snap();
+    for (size_t i = 0; buf != NULL && i < n; i++)
+        if (io_all(c, &len, sizeof len, 1) != 0 || io_all(c, buf, body_bytes, 1) != 0 ||
+            io_all(c, &len, sizeof len, 0) != 0 || io_all(c, buf, len, 0) != 0)
+            return -1;
+    sample s1 = snap();
+    pthread_join(th, NULL);
+    report("tcp_raw", n, s0, s1);
+    free(buf);
+    close(c);
+    close(s);
+    close(ls);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     size_t n = argc > 1 ? strtoul(argv[1], NULL, 10) : 50000;
@@ -396,7 +486,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: bench_hop [N [BYTES 1..1048576]]\n");
         return 64;
     }
-    if (bench_actor(n) != 0 || bench_pingpong(n) != 0 || bench_reqrep(n) != 0 ||
+    if (bench_actor(n) != 0 || bench_pingpong(n) != 0 ||
+        bench_reqrep("reqrep_ctx", "inproc://hop-rr", n) != 0 ||
+        bench_reqrep("reqrep_tcp", "tcp://127.0.0.1:0", n) != 0 || bench_tcp_raw(n) != 0 ||
         bench_stream("pair_rtt", n) != 0 || bench_stream("pair_stream", n) != 0 ||
         bench_stream("pushpull", n) != 0 || bench_condvar(n) != 0) {
         fprintf(stderr, "bench_hop: a mode failed\n");
