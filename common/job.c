@@ -177,7 +177,6 @@ static pthread_once_t id_pool_once = PTHREAD_ONCE_INIT;
 
 static void id_pool_forget(void)
 {
-    memset(id_pool, 0, sizeof id_pool);
     id_pool_left = 0; /* the forking thread's pool, the child's only thread */
 }
 
@@ -195,8 +194,7 @@ static int id_random(uint8_t *out, size_t n)
         id_pool_left = sizeof id_pool;
     }
     id_pool_left -= n;
-    memcpy(out, id_pool + id_pool_left, n);
-    memset(id_pool + id_pool_left, 0, n); /* each byte is handed out once */
+    memcpy(out, id_pool + id_pool_left, n); /* from the top: each byte once */
     return 0;
 }
 
