@@ -21,7 +21,7 @@
 #include <nng/protocol/reqrep0/rep.h>
 
 #include "actors/actor_impl.h"
-#include "actors/actor_ipcwatch.h"
+#include "actors/actor_stream.h"
 #include "actors/actor_frame.h"
 
 static atomic_ulong actor_seq;
@@ -167,7 +167,7 @@ static void run_stop(actor *a)
         struct timespec ts = {0, (long)(last + ACTOR_CLOSE_LINGER_MS - now) * 1000000L};
         nanosleep(&ts, NULL);
     }
-    actor_ipcwatch_forget(a->sock);
+    actor_stream_close(&a->stream, 500);
     nng_close(a->sock);
     pthread_mutex_lock(&a->mu);
     a->sock_open = false;
@@ -193,6 +193,8 @@ static void *actor_main(void *arg)
             dp_err_set(&err, rc, "on_start failed: %s", dp_code_name(rc));
         }
     }
+    if (rc == 0)
+        rc = actor_stream_start(a->stream, &err);
     pthread_mutex_lock(&a->mu);
     a->ready = true;
     a->start_rc = rc;
@@ -244,8 +246,8 @@ static int check_opts(const actor_opts *o, dp_err *err)
 static void actor_free(actor *a)
 {
     actor_client_close(a->self_client);
+    actor_stream_close(&a->stream, 0);
     if (a->sock_open) {
-        actor_ipcwatch_forget(a->sock);
         nng_close(a->sock);
     }
     for (size_t i = 0; i < a->n_slots; i++) {
@@ -351,7 +353,15 @@ static int open_socket(actor *a, const actor_opts *o, dp_err *err)
         return rv;
     }
     for (size_t i = 0; i < o->n_listen_urls; i++) {
-        if ((rv = actor_urls_listen(&a->urls, a->sock, o->listen_urls[i], err)) != 0) {
+        const char *url = o->listen_urls[i];
+        char *resolved = NULL;
+        if (actor_stream_handles(url))
+            rv = actor_stream_listen(&a->stream, a, url, &resolved, err);
+        if (actor_stream_handles(url) && rv == 0)
+            rv = actor_urls_add(&a->urls, resolved, err);
+        else if (!actor_stream_handles(url))
+            rv = actor_urls_listen(&a->urls, a->sock, url, err);
+        if (rv != 0) {
             return rv;
         }
     }

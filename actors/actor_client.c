@@ -1,7 +1,11 @@
-/* Actor clients: see client.h. A call is a req context plus an aio whose
- * callback chains send -> receive; the caller waits on the future. */
+/* Actor clients: see client.h. Over tcp:// and ipc:// a call goes on the
+ * runtime's own stream link (actor_stream_client.c); over inproc:// to an
+ * actor of this process straight into its mailbox (actor_local.c); else
+ * (tls+tcp://, inproc:// of a plain nng socket) a call is a req context
+ * plus an aio whose callback chains send -> receive. */
 #include "actors/actor_client.h"
 #include "actors/actor_impl.h"
+#include "actors/actor_stream.h"
 #include "actors/actor_urls.h"
 
 #include <pthread.h>
@@ -24,6 +28,7 @@ typedef struct client_slot {
 #define CLIENT_POOL_MAX 32
 
 struct actor_client {
+    actor_stream_link *link; /* tcp:// and ipc://: the stream transport; no nng socket */
     nng_socket sock;
     char *url;               /* owned; for error messages */
     bool inproc_actor;       /* url is an actor's private inproc URL: calls may skip nng */
@@ -51,6 +56,9 @@ struct actor_future {
     nng_msg *reply;
     bool forever;
     nng_time deadline;
+    bool on_link; /* a call on the stream link: the outcome is in code / link_err */
+    int code;
+    dp_err link_err;
 };
 
 static void future_free(actor_future *f);
@@ -97,6 +105,16 @@ actor_client *actor_client_open(const char *url, dp_err *err)
     pthread_mutex_init(&c->calls.mu, NULL);
     pthread_cond_init(&c->calls.idle, NULL);
     c->inproc_actor = strncmp(url, ACTOR_INPROC_PREFIX, strlen(ACTOR_INPROC_PREFIX)) == 0;
+    if (actor_stream_handles(url)) {
+        if ((c->link = actor_stream_link_open(url, err)) == NULL) {
+            pthread_cond_destroy(&c->calls.idle);
+            pthread_mutex_destroy(&c->calls.mu);
+            free(c->url);
+            free(c);
+            return NULL;
+        }
+        return c;
+    }
     int rv = nng_req0_open(&c->sock);
     if (rv != 0) {
         dp_err_set(err, DP_EIO, "req socket for %s: %s", url, nng_strerror(rv));
@@ -141,7 +159,10 @@ void actor_client_shutdown(actor_client *c)
     pthread_mutex_unlock(&c->calls.mu);
     if (first) {
         actor_local_cancel_all(&c->calls, c->url);
-        nng_close(c->sock);
+        if (c->link != NULL)
+            actor_stream_link_shutdown(c->link);
+        else
+            nng_close(c->sock);
     }
     pthread_mutex_lock(&c->calls.mu);
     while (c->calls.callbacks > 0) {
@@ -168,10 +189,68 @@ void actor_client_close(actor_client *c)
         nng_aio_free(s->aio);
         free(s);
     }
+    actor_stream_link_free(c->link);
     pthread_cond_destroy(&c->calls.idle);
     pthread_mutex_destroy(&c->calls.mu);
     free(c->url);
     free(c);
+}
+
+/* The outcome of a call on the stream link, for a waiting caller. */
+static void link_future_cb(void *arg, int code, nng_msg *reply, const char *errmsg)
+{
+    actor_future *f = arg;
+    pthread_mutex_lock(&f->mu);
+    f->code = code;
+    f->reply = reply;
+    if (code != 0)
+        dp_err_set(&f->link_err, code, "%s", errmsg != NULL ? errmsg : dp_code_name(code));
+    f->phase = FUT_DONE;
+    pthread_cond_broadcast(&f->cv);
+    pthread_mutex_unlock(&f->mu);
+}
+
+/* A call on the stream link whose caller waits (a future, or a blocking
+ * call). NULL + err when it could not start (req consumed). */
+static actor_future *link_future_start(actor_client *c, nng_msg *req, int timeout_ms, dp_err *err)
+{
+    actor_future *f = calloc(1, sizeof *f);
+    if (f == NULL || (f->url = strdup(c->url)) == NULL) {
+        free(f);
+        nng_msg_free(req);
+        dp_err_set(err, DP_ENOMEM, "actor call to %s: out of memory", c->url);
+        return NULL;
+    }
+    f->on_link = true;
+    f->phase = FUT_SEND;
+    pthread_mutex_init(&f->mu, NULL);
+    pthread_cond_init(&f->cv, NULL);
+    if (actor_stream_link_call(c->link, req, timeout_ms, link_future_cb, f, err) != 0) {
+        pthread_cond_destroy(&f->cv);
+        pthread_mutex_destroy(&f->mu);
+        free(f->url);
+        free(f);
+        return NULL;
+    }
+    return f;
+}
+
+/* Waits for a link future, returns its outcome, frees it. */
+static int link_future_wait(actor_future *f, nng_msg **reply, dp_err *err)
+{
+    pthread_mutex_lock(&f->mu);
+    while (f->phase != FUT_DONE)
+        pthread_cond_wait(&f->cv, &f->mu);
+    pthread_mutex_unlock(&f->mu);
+    int code = f->code;
+    *reply = f->reply;
+    if (code != 0 && err != NULL)
+        *err = f->link_err;
+    pthread_cond_destroy(&f->cv);
+    pthread_mutex_destroy(&f->mu);
+    free(f->url);
+    free(f);
+    return code;
 }
 
 static client_slot *slot_get(actor_client *c, int *rv)
@@ -368,6 +447,12 @@ static int future_start(actor_client *c, nng_msg *req, uint8_t kind, int timeout
         nng_msg_free(req);
         return dp_err_set(err, DP_ENOMEM, "actor call to %s: out of memory", c->url);
     }
+    if (c->link != NULL && cb != NULL)
+        return actor_stream_link_call(c->link, req, timeout_ms, cb, cb_arg, err);
+    if (c->link != NULL) {
+        *out = link_future_start(c, req, timeout_ms, err);
+        return *out != NULL ? 0 : err != NULL ? err->code : DP_ENOMEM;
+    }
     if (cb != NULL) {
         /* Counted before anything is opened, so a shutdown that finds no
          * callback pending has no call left to wait for. */
@@ -445,6 +530,8 @@ int actor_client_call_async(actor_client *c, nng_msg *req, int timeout_ms, actor
 int actor_future_wait(actor_future *f, nng_msg **reply, dp_err *err)
 {
     *reply = NULL;
+    if (f->on_link)
+        return link_future_wait(f, reply, err);
     pthread_mutex_lock(&f->mu);
     while (f->phase != FUT_DONE) {
         pthread_cond_wait(&f->cv, &f->mu);
@@ -480,6 +567,10 @@ static int call_sync(actor_client *c, nng_msg *req, uint8_t kind, nng_msg **repl
     if (nng_msg_insert(req, &kind, 1) != 0) {
         nng_msg_free(req);
         return dp_err_set(err, DP_ENOMEM, "actor call to %s: out of memory", c->url);
+    }
+    if (c->link != NULL) {
+        actor_future *f = link_future_start(c, req, timeout_ms, err);
+        return f != NULL ? link_future_wait(f, reply, err) : err != NULL ? err->code : DP_ENOMEM;
     }
     int rv = 0;
     client_slot *s = slot_get(c, &rv);

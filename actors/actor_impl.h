@@ -67,9 +67,10 @@ struct actor {
     int tick_ms;
     size_t mailbox;
 
-    nng_socket sock;
+    nng_socket sock; /* inproc:// and tls+tcp:// */
     bool sock_open;
-    actor_slot *slots; /* n_slots nng contexts, then n_local local slots */
+    struct actor_stream_server *stream; /* tcp:// and ipc:// (actor_stream_server.c); or NULL */
+    actor_slot *slots;                  /* n_slots nng contexts, then n_local local slots */
     size_t n_slots, n_local;
     size_t max_msg_bytes;
     actor_urls urls;
@@ -136,6 +137,21 @@ static inline void actor_wake(actor *a)
     pthread_cond_broadcast(&a->cond);
 }
 
+/* Under mu: counts a call that is held to run on the receiving thread
+ * (calls_on_receipt) instead of being queued. */
+static inline void actor_receipt_hold_locked(actor *a)
+{
+    a->held++;
+    if (a->held > a->stats.max_held)
+        a->stats.max_held = a->held;
+    a->receipt_running++;
+}
+
+/* Runs held call msg (owned by the handler) of slot `slot` on this thread
+ * with a context of its own, after actor_receipt_hold_locked; wakes a stop
+ * that waits for it. Called without mu. */
+void actor_run_on_receipt(actor *a, nng_msg *msg, uint32_t slot);
+
 /* Runs the handler for the held call in slot `slot` (message msg, owned by
  * the handler) with context c and sends or defers its answer. On the actor
  * thread with &a->ctx; on a receiving thread with a context of its own for
@@ -198,6 +214,15 @@ typedef struct actor_local_owner {
  * (req consumed, cb not called); ACTOR_NOT_LOCAL (req not consumed). */
 int actor_local_call_start(actor_local_owner *o, const char *url, nng_msg *req, int timeout_ms,
                            actor_reply_fn cb, void *arg, dp_err *err);
+/* A call from a stream connection of a's own listener (actor_stream_server.c)
+ * on a local slot of a, without a deadline (the caller keeps its own):
+ * queued for a's thread (req consumed, *receipt_slot = ACTOR_ONE_WAY), or,
+ * for an actor with calls_on_receipt, held for the caller to run at once
+ * with actor_run_on_receipt(a, req, *receipt_slot). cb and o as
+ * actor_local_call_start; 0, or a dp code (req consumed, cb not called).
+ * The caller keeps a alive (its listener closes before a is freed). */
+int actor_local_call_to(actor *a, actor_local_owner *o, nng_msg *req, actor_reply_fn cb, void *arg,
+                        uint32_t *receipt_slot, dp_err *err);
 /* actor_slot_send for a local slot: hands framed reply m (NULL: out of
  * memory) to the call's callback and frees the slot. Without mu. */
 void actor_local_send(actor_slot *s, nng_msg *m);

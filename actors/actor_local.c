@@ -103,8 +103,10 @@ int actor_reply_decode(const char *url, nng_msg *m, nng_msg **reply, dp_err *err
     return code;
 }
 
-/* Under a->mu: queues msg as a call on a free local slot. */
-static int local_push_locked(actor *a, nng_msg *msg, actor_local_call *lc, dp_err *err)
+/* Under a->mu: takes a free local slot for msg and queues it as a call,
+ * or, with on_receipt, holds it for the caller to run (*slot_out). */
+static int local_push_locked(actor *a, nng_msg *msg, actor_local_call *lc, bool on_receipt,
+                             uint32_t *slot_out, dp_err *err)
 {
     if (a->stopping || a->stop_requested)
         return dp_err_set(err, DP_ECLOSED, "actor %s: actor is stopping", a->name);
@@ -122,6 +124,11 @@ static int local_push_locked(actor *a, nng_msg *msg, actor_local_call *lc, dp_er
     s->local = lc;
     if (lc->deadline_ms != 0 && (a->local_deadline == 0 || lc->deadline_ms < a->local_deadline))
         a->local_deadline = lc->deadline_ms;
+    *slot_out = idx;
+    if (on_receipt) {
+        actor_receipt_hold_locked(a);
+        return DP_OK;
+    }
     actor_queue_push_locked(a, msg, idx);
     return DP_OK;
 }
@@ -129,29 +136,41 @@ static int local_push_locked(actor *a, nng_msg *msg, actor_local_call *lc, dp_er
 typedef struct {
     nng_msg *msg;
     actor_local_call *lc;
+    bool on_receipt;
+    uint32_t slot;
     dp_err *err;
 } local_push_args;
 
-/* Under the registry lock (actor_registry_with): msg consumed. */
+/* Under the registry lock (actor_registry_with), or with a kept alive by
+ * its caller: msg consumed unless it is held to run on receipt. */
 static int local_push(actor *a, void *arg)
 {
     local_push_args *p = arg;
     pthread_mutex_lock(&a->mu);
-    int rc = local_push_locked(a, p->msg, p->lc, p->err);
+    p->on_receipt = p->on_receipt && a->calls_on_receipt && !a->receipt_off;
+    int rc = local_push_locked(a, p->msg, p->lc, p->on_receipt, &p->slot, p->err);
     pthread_mutex_unlock(&a->mu);
     if (rc != DP_OK)
         nng_msg_free(p->msg);
-    else
+    else if (!p->on_receipt)
         actor_wake(a);
     return rc;
 }
 
-int actor_local_call_start(actor_local_owner *o, const char *url, nng_msg *req, int timeout_ms,
-                           actor_reply_fn cb, void *arg, dp_err *err)
+/* actor_local_call_start and actor_local_call_to: direct is the actor, or
+ * NULL to find it by url in the registry; *receipt_slot as
+ * actor_local_call_to says. */
+static int local_start(actor_local_owner *o, const char *url, actor *direct, nng_msg *req,
+                       int timeout_ms, actor_reply_fn cb, void *arg, uint32_t *receipt_slot,
+                       dp_err *err)
 {
     actor_local_call *lc = calloc(1, sizeof *lc);
-    if (lc == NULL)
-        return ACTOR_NOT_LOCAL; /* the socket path reports it */
+    if (lc == NULL) {
+        if (direct == NULL)
+            return ACTOR_NOT_LOCAL; /* the socket path reports it */
+        nng_msg_free(req);
+        return dp_err_set(err, DP_ENOMEM, "actor %s: out of memory", direct->name);
+    }
     atomic_init(&lc->refs, 2);
     atomic_init(&lc->done, false);
     lc->cb = cb;
@@ -167,7 +186,8 @@ int actor_local_call_start(actor_local_owner *o, const char *url, nng_msg *req, 
         nng_msg_free(req);
         return dp_err_set(err, DP_ECLOSED, "actor at %s: client closed", url);
     }
-    int rc = actor_registry_with(url, local_push, &(local_push_args){req, lc, err});
+    local_push_args p = {req, lc, direct != NULL, 0, err};
+    int rc = direct != NULL ? local_push(direct, &p) : actor_registry_with(url, local_push, &p);
     if (rc == DP_OK) {
         lc->next = o->head;
         if (o->head != NULL)
@@ -178,7 +198,21 @@ int actor_local_call_start(actor_local_owner *o, const char *url, nng_msg *req, 
     pthread_mutex_unlock(&o->mu);
     if (rc != DP_OK)
         free(lc); /* not queued: nobody else holds it (req consumed unless ACTOR_NOT_LOCAL) */
+    if (receipt_slot != NULL)
+        *receipt_slot = rc == DP_OK && p.on_receipt ? p.slot : ACTOR_ONE_WAY;
     return rc;
+}
+
+int actor_local_call_start(actor_local_owner *o, const char *url, nng_msg *req, int timeout_ms,
+                           actor_reply_fn cb, void *arg, dp_err *err)
+{
+    return local_start(o, url, NULL, req, timeout_ms, cb, arg, NULL, err);
+}
+
+int actor_local_call_to(actor *a, actor_local_owner *o, nng_msg *req, actor_reply_fn cb, void *arg,
+                        uint32_t *receipt_slot, dp_err *err)
+{
+    return local_start(o, actor_urls_get(&a->urls, 0), a, req, 0, cb, arg, receipt_slot, err);
 }
 
 void actor_local_send(actor_slot *s, nng_msg *m)

@@ -126,6 +126,18 @@ void actor_run_call(actor *a, nng_msg *msg, uint32_t slot, actor_ctx *c)
     actor_slot_send(s, actor_frame_reply(reply, rc, text));
 }
 
+void actor_run_on_receipt(actor *a, nng_msg *msg, uint32_t slot)
+{
+    actor_ctx c = {.owner = a};
+    actor_run_call(a, msg, slot, &c);
+    pthread_mutex_lock(&a->mu);
+    /* Only a stop waits for this (run_stop, actor_receipt_stop); waking the
+     * actor thread after every call would cost the hand-off saved. */
+    if (--a->receipt_running == 0 && (a->stopping || a->receipt_off))
+        pthread_cond_broadcast(&a->cond);
+    pthread_mutex_unlock(&a->mu);
+}
+
 static void slot_cb_recv(actor *a, actor_slot *s, int rv)
 {
     if (rv != 0) {
@@ -165,22 +177,11 @@ static void slot_cb_recv(actor *a, actor_slot *s, int rv)
         nng_msg_trim(m, 1);
         if (kind == ACTOR_FRAME_CALL && a->calls_on_receipt && !a->receipt_off) {
             /* Held and counted as a queued call is, then handled right here. */
-            a->held++;
-            if (a->held > a->stats.max_held)
-                a->stats.max_held = a->held;
-            a->receipt_running++;
+            actor_receipt_hold_locked(a);
             s->gen++;
             s->state = SLOT_HELD;
             pthread_mutex_unlock(&a->mu);
-            actor_ctx c = {.owner = a};
-            actor_run_call(a, m, (uint32_t)(s - a->slots), &c);
-            pthread_mutex_lock(&a->mu);
-            /* Only a stop waits for this (run_stop, actor_receipt_stop);
-             * waking the actor thread after every call would cost the
-             * hand-off saved. */
-            if (--a->receipt_running == 0 && (a->stopping || a->receipt_off))
-                pthread_cond_broadcast(&a->cond);
-            pthread_mutex_unlock(&a->mu);
+            actor_run_on_receipt(a, m, (uint32_t)(s - a->slots));
             return;
         }
         if (kind == ACTOR_FRAME_CALL) {

@@ -1,8 +1,6 @@
 /* Listening URLs of an actor: see urls.h. */
 #include "actors/actor_urls.h"
 
-#include "actors/actor_ipcwatch.h"
-
 #include <nng/supplemental/tls/tls.h>
 
 #include <arpa/inet.h>
@@ -109,27 +107,36 @@ int actor_urls_listen(actor_urls *u, nng_socket sock, const char *url, dp_err *e
         nng_listener_close(l);
         return DP_EINVAL;
     }
-    if (rv == 0) {
-        rv = actor_ipc_private(l, url);
-        if (rv == 0)
-            rv = nng_listener_start(l, 0);
-        if (rv == 0)
-            rv = actor_ipcwatch_add(sock, l, url);
-    }
+    if (rv == 0)
+        rv = nng_listener_start(l, 0);
     if (rv != 0) {
         int code = (rv == NNG_EADDRINUSE || rv == NNG_EPERM) ? DP_EIO : DP_EINVAL;
         return dp_err_set(err, code, "cannot listen on %s: %s", url, nng_strerror(rv));
     }
+    char *resolved = resolved_url(l, url);
+    if (resolved == NULL)
+        return dp_err_set(err, DP_ENOMEM, "out of memory for url %s", url);
+    return actor_urls_add(u, resolved, err);
+}
+
+int actor_urls_add(actor_urls *u, char *resolved, dp_err *err)
+{
     char **v = realloc(u->v, (u->n + 1) * sizeof *v);
     if (v == NULL) {
-        return dp_err_set(err, DP_ENOMEM, "out of memory for url %s", url);
+        dp_err_set(err, DP_ENOMEM, "out of memory for url %s", resolved);
+        free(resolved);
+        return DP_ENOMEM;
     }
     u->v = v;
-    if ((u->v[u->n] = resolved_url(l, url)) == NULL) {
-        return dp_err_set(err, DP_ENOMEM, "out of memory for url %s", url);
-    }
-    u->n++;
+    u->v[u->n++] = resolved;
     return 0;
+}
+
+int actor_ipc_private(nng_listener l, const char *url)
+{
+    if (strncmp(url, "ipc://", 6) != 0)
+        return 0;
+    return nng_listener_set_int(l, NNG_OPT_IPC_PERMISSIONS, 0600);
 }
 
 const char *actor_urls_get(const actor_urls *u, size_t index)

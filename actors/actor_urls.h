@@ -20,6 +20,16 @@ typedef struct actor_urls {
 /* Starts a listener on sock for url and appends the resolved URL. */
 int actor_urls_listen(actor_urls *u, nng_socket sock, const char *url, dp_err *err);
 
+/* Appends resolved (owned by u from now on, freed on error too). */
+int actor_urls_add(actor_urls *u, char *resolved, dp_err *err);
+
+/* For an nng ipc:// listener (before it starts): the socket is 0600 from
+ * the moment it exists (nng applies it between bind and listen). 0, or an
+ * nng error. Other schemes: 0. The actor runtime's own ipc listeners do
+ * the same (actor_stream_addr.c); this is for nng sockets (the events
+ * publisher). */
+int actor_ipc_private(nng_listener l, const char *url);
+
 /* Borrowed; NULL past the end. */
 const char *actor_urls_get(const actor_urls *u, size_t index);
 

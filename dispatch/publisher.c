@@ -4,7 +4,6 @@
 #include "common/clock.h"
 #include "dispatch/dd_actor.h"
 #include "dispatch/event_sinks.h"
-#include "actors/actor_ipcwatch.h"
 #include "actors/actor_urls.h"
 #include "common/log.h"
 #include "dispatch/redis/rq_events.h"

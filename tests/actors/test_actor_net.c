@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "actors/actor.h"
-#include "tests/support/sp_raw.h"
+#include "tests/support/stream_raw.h"
 #include "echo.h"
 #include "util.h"
 
@@ -180,10 +180,10 @@ static void test_oversized_request(void **unused)
     assert_non_null(a);
     const char *tcp = actor_url(a, 1);
 
-    /* On a hand-made connection (tests/support/sp_raw.h says why): cut
-     * once the length is read, never handled. */
+    /* On a hand-made connection (tests/support/stream_raw.h): cut once
+     * the length is read, never handled. */
     char why[256];
-    if (sp_raw_length_cut(tcp, 64 * 1024, 10000, why, sizeof why) != 0)
+    if (stream_raw_length_cut(tcp, 64 * 1024, 10000, why, sizeof why) != 0)
         fail_msg("%s", why);
     assert_int_equal(atomic_load(&st->handled), 0);
     nng_msg *reply = NULL;

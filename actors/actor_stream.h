@@ -1,0 +1,120 @@
+/* The actor runtime's own stream transport for tcp:// and ipc:// (internal
+ * to actors/; docs/actors.md, "The runner <-> dispatchd wire").
+ *
+ * Why not nng: one nng req/rep round trip over loopback TCP cost 245 us of
+ * CPU and 21 context switches, against 50 us and 2 over a plain TCP
+ * connection (bench_hop reqrep_tcp / tcp_raw); at the runner wire's ~7 jobs
+ * per message that was a sixth of the system's CPU per job. Here a
+ * connection is a socket, one thread per listening actor reads it with
+ * epoll, and replies and requests are written by the thread that makes
+ * them. tls+tcp:// stays on nng (its TLS).
+ *
+ * On the wire, after a greeting (ACTOR_STREAM_HELLO, 8 bytes, each way:
+ * client first) every message is a frame:
+ *   u32 body length, big-endian (1 .. limit)
+ *   u32 call id, big-endian (chosen by the client; the reply carries it)
+ *   body: the actor frame (actor_frame.h): kind byte + the sender's bytes
+ *         for a request, status byte + bytes for a reply.
+ * A frame above the receiver's limit, or a greeting that is not ours,
+ * closes the connection; every call in flight on it ends DP_EUNAVAIL.
+ * Nothing is resent: a call whose connection broke fails, and the caller
+ * decides (the runner resends what was not acknowledged).
+ *
+ * Ownership: a listener set belongs to its actor (actor_stream_listen ..
+ * actor_stream_close); a client link belongs to its actor_client. */
+#ifndef DP_ACTOR_STREAM_H
+#define DP_ACTOR_STREAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <sys/socket.h>
+
+#include "actors/actor_client.h"
+#include "common/err.h"
+
+typedef struct actor actor;
+
+#define ACTOR_STREAM_HELLO "DPACTOR1"
+#define ACTOR_STREAM_HELLO_LEN 8u
+#define ACTOR_STREAM_HDR 8u
+/* A connection whose unsent replies pile up beyond this (its peer stopped
+ * reading) is closed rather than allowed to hold memory. */
+#define ACTOR_STREAM_MAX_BACKLOG (64u << 20)
+
+/* 1 for a URL this transport serves (tcp://, ipc://), else 0. */
+int actor_stream_handles(const char *url);
+
+/* --- addresses (actor_stream_addr.c) --- */
+
+/* A listening socket for url (non-blocking, close-on-exec; an ipc socket
+ * file is 0600 before anyone can connect, and a stale one is replaced).
+ * *resolved (owned by the caller) is url with a tcp port 0 replaced by the
+ * port the kernel picked. The fd, or -1 with err. */
+int actor_stream_listen_fd(const char *url, char **resolved, dp_err *err);
+
+/* A connected, greeted socket to url within timeout_ms (non-blocking,
+ * close-on-exec, TCP_NODELAY): the fd, or -1 with err (DP_EUNAVAIL when
+ * nobody answers; DP_EINVAL for a URL that cannot be parsed). */
+int actor_stream_connect(const char *url, int timeout_ms, dp_err *err);
+
+/* Writes all of buf to a blocking or non-blocking fd, waiting up to
+ * timeout_ms in total for room: 0, or -1 (errno set). */
+int actor_stream_write_all(int fd, const void *buf, size_t len, int timeout_ms);
+
+static inline void actor_stream_put32(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)(v >> 24);
+    p[1] = (unsigned char)(v >> 16);
+    p[2] = (unsigned char)(v >> 8);
+    p[3] = (unsigned char)v;
+}
+
+static inline uint32_t actor_stream_get32(const unsigned char *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
+}
+
+/* --- the listening side (actor_stream_server.c) --- */
+
+typedef struct actor_stream_server actor_stream_server;
+
+/* Starts serving url for a (its thread starts once, with the first URL;
+ * *srv is created then). Frames become calls on a's local slots, run on
+ * a's thread, or on the serving thread for calls_on_receipt. *resolved as
+ * actor_stream_listen_fd. 0, or err. */
+int actor_stream_listen(actor_stream_server **srv, actor *a, const char *url, char **resolved,
+                        dp_err *err);
+
+/* Starts the serving thread (once the actor's on_start succeeded: until
+ * then connections wait in the listen backlog). 0 for NULL. */
+int actor_stream_start(actor_stream_server *srv, dp_err *err);
+
+/* Stops the serving thread, lets unsent replies leave (up to linger_ms),
+ * ends the calls still held for its connections (their replies are
+ * dropped), closes every socket, removes ipc files, frees *srv. NULL is
+ * fine. Not from the serving thread. */
+void actor_stream_close(actor_stream_server **srv, int linger_ms);
+
+/* --- the calling side (actor_stream_client.c) --- */
+
+typedef struct actor_stream_link actor_stream_link;
+
+/* A link to url, connected (and greeted) before it returns; it reconnects
+ * on the next call after its connection broke. NULL + err. */
+actor_stream_link *actor_stream_link_open(const char *url, dp_err *err);
+
+/* Starts a call: body is the actor frame (kind byte first), consumed. cb
+ * gets the outcome exactly once, decoded as actor_client_call_async says,
+ * on the link's reading thread, or on this thread when the call fails at
+ * once (no connection, a write that failed; the return is still 0). Not
+ * started (cb not called): DP_ECLOSED once shut down, DP_ENOMEM. */
+int actor_stream_link_call(actor_stream_link *l, nng_msg *body, int timeout_ms, actor_reply_fn cb,
+                           void *arg, dp_err *err);
+
+/* Ends every call in flight with DP_ECLOSED (returns once their callbacks
+ * have), and refuses later ones; then actor_stream_link_free. */
+void actor_stream_link_shutdown(actor_stream_link *l);
+void actor_stream_link_free(actor_stream_link *l);
+
+#endif
