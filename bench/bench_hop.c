@@ -8,6 +8,9 @@
  *                   URL, each handler forwarding it (a runner's job feeder
  *                   and an executor): every hop wakes a sleeping thread
  *   reqrep_ctx    - bare nng req/rep over inproc, rep side on an aio context
+ *   actor_call_tcp, actor_call_async_tcp - the runtime's own stream
+ *                   transport (actors/actor_stream.h) over loopback TCP:
+ *                   what the runner wire costs now
  *   reqrep_tcp    - the same over tcp on loopback (the runner <-> dispatchd
  *                   wire's shape: both ends in this process, so the CPU is
  *                   both ends')
@@ -190,10 +193,10 @@ static void call_wait_done(call_wait *w)
     pthread_mutex_unlock(&w->mu);
 }
 
-static int bench_call_async(actor *a, size_t n)
+static int bench_call_async(const char *mode, const char *url, size_t n)
 {
     dp_err err;
-    actor_client *c = actor_client_open(actor_url(a, 0), &err);
+    actor_client *c = actor_client_open(url, &err);
     if (c == NULL)
         return -1;
     call_wait w = {.done = 0};
@@ -205,7 +208,7 @@ static int bench_call_async(actor *a, size_t n)
             return -1;
         call_wait_done(&w);
     }
-    report("actor_call_async", n, s0, snap());
+    report(mode, n, s0, snap());
     actor_client_close(c);
     pthread_mutex_destroy(&w.mu);
     pthread_cond_destroy(&w.cv);
@@ -290,7 +293,40 @@ static int bench_actor(size_t n)
         nng_msg_free(r);
     }
     report("actor_call", n, s0, snap());
-    if (bench_call_async(a, n) != 0)
+    if (bench_call_async("actor_call_async", actor_url(a, 0), n) != 0)
+        return -1;
+    actor_destroy(a);
+    return 0;
+}
+
+/* The runtime's own stream transport over loopback TCP (actors/
+ * actor_stream.h), as a runner calls dispatchd: blocking calls, then
+ * async calls answered by callback. Both ends in this process. */
+static int bench_actor_tcp(size_t n)
+{
+    dp_err err;
+    const char *urls[] = {"tcp://127.0.0.1:0"};
+    actor_opts o = {.name = "hop-tcp",
+                    .handler = count_handler,
+                    .mailbox = 256,
+                    .listen_urls = urls,
+                    .n_listen_urls = 1};
+    actor *a = actor_spawn(&o, &err);
+    actor_client *c = a != NULL ? actor_client_open(actor_url(a, 1), &err) : NULL;
+    if (c == NULL) {
+        fprintf(stderr, "bench_hop: %s\n", err.msg);
+        return -1;
+    }
+    sample s0 = snap();
+    for (size_t i = 0; i < n; i++) {
+        nng_msg *r = NULL;
+        if (actor_client_call(c, small_msg(), &r, 5000, &err) != 0)
+            return -1;
+        nng_msg_free(r);
+    }
+    report("actor_call_tcp", n, s0, snap());
+    actor_client_close(c);
+    if (bench_call_async("actor_call_async_tcp", actor_url(a, 1), n) != 0)
         return -1;
     actor_destroy(a);
     return 0;
@@ -486,7 +522,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: bench_hop [N [BYTES 1..1048576]]\n");
         return 64;
     }
-    if (bench_actor(n) != 0 || bench_pingpong(n) != 0 ||
+    if (bench_actor(n) != 0 || bench_actor_tcp(n) != 0 || bench_pingpong(n) != 0 ||
         bench_reqrep("reqrep_ctx", "inproc://hop-rr", n) != 0 ||
         bench_reqrep("reqrep_tcp", "tcp://127.0.0.1:0", n) != 0 || bench_tcp_raw(n) != 0 ||
         bench_stream("pair_rtt", n) != 0 || bench_stream("pair_stream", n) != 0 ||
