@@ -2,8 +2,10 @@
  *
  * An actor owns a state pointer that only its own thread touches. It listens
  * on a private inproc:// address (always) plus any extra URLs (ipc://,
- * tcp://): the same actor is reachable from a thread, another process or
- * another host by changing only the URL a client connects to.
+ * tcp://, tls+tcp://): the same actor is reachable from a thread, another
+ * process or another host by changing only the URL a client connects to.
+ * ipc:// and tcp:// are the runtime's own stream transport (actor_stream.h),
+ * the others nng.
  *
  * Messages are raw nng_msg bodies; the runtime adds a one-byte frame on the
  * wire (call / one-way send; reply status) and strips it again, so a handler

@@ -9,8 +9,10 @@
  *   DP_EFULL    the actor's mailbox is full (back-pressure: retry later);
  *   DP_ECLOSED  the actor stopped before answering.
  * timeout_ms > 0, or ACTOR_FOREVER. Requests are never resent on a timer
- * (so a long-held deferred request is not duplicated); nng resends one at
- * once only if the connection it went out on breaks. */
+ * (so a long-held deferred request is not duplicated). Over tcp:// and
+ * ipc:// (the runtime's own transport) a call whose connection breaks
+ * ends DP_EUNAVAIL and the next call connects again; over tls+tcp:// nng
+ * resends it at once on the next connection. */
 #ifndef DP_ACTOR_CLIENT_H
 #define DP_ACTOR_CLIENT_H
 
@@ -24,10 +26,10 @@
 typedef struct actor_client actor_client;
 typedef struct actor_future actor_future;
 
-/* A req socket connected to url, reused across calls; thread-safe (each
- * call uses its own nng context, so calls may run concurrently). Connects
- * before returning (DP_EUNAVAIL if nobody listens) and reconnects by itself
- * later. Owned by the caller: actor_client_close it. */
+/* A connection to url, reused across calls; thread-safe (calls may run
+ * concurrently). Connects before returning (DP_EUNAVAIL if nobody listens)
+ * and reconnects later (over tcp/ipc on the next call, over tls+tcp by
+ * itself). Owned by the caller: actor_client_close it. */
 actor_client *actor_client_open(const char *url, dp_err *err);
 void actor_client_close(actor_client *c);
 
@@ -52,7 +54,9 @@ actor_future *actor_client_call_start(actor_client *c, nng_msg *req, int timeout
  * client may be closed before (the call then ends with DP_ECLOSED). */
 int actor_future_wait(actor_future *f, nng_msg **reply, dp_err *err);
 
-/* Result of an async call, on an nng worker thread, exactly once: code as
+/* Result of an async call, exactly once, on the thread that finished it (a
+ * tcp/ipc link's I/O thread, an nng worker over tls+tcp, the answering
+ * thread for an actor of this process; never the caller's): code as
  * actor_client_call returns it; reply owned by the callback (NULL on
  * error); errmsg (NULL on success) valid during the call only. Keep it
  * short and non-blocking: e.g. actor_reply() to answer a request the

@@ -38,9 +38,12 @@ typedef struct actor actor;
 #define ACTOR_STREAM_HELLO "DPACTOR1"
 #define ACTOR_STREAM_HELLO_LEN 8u
 #define ACTOR_STREAM_HDR 8u
-/* A connection whose unsent replies pile up beyond this (its peer stopped
- * reading) is closed rather than allowed to hold memory. */
-#define ACTOR_STREAM_MAX_BACKLOG (64u << 20)
+/* Unsent bytes a connection may hold: a listener stops reading a peer
+ * whose replies pile up past ACTOR_STREAM_PAUSE_BYTES (it stopped reading)
+ * and closes it past ACTOR_STREAM_MAX_BACKLOG; a client refuses a call
+ * (DP_EFULL) that would pass it. */
+#define ACTOR_STREAM_PAUSE_BYTES (256u << 10)
+#define ACTOR_STREAM_MAX_BACKLOG (16u << 20)
 
 /* 1 for a URL this transport serves (tcp://, ipc://), else 0. */
 int actor_stream_handles(const char *url);

@@ -117,13 +117,16 @@ static int listen_tcp(const char *url, char **resolved, dp_err *err)
     return fd;
 }
 
-/* 1 when a process answers at the unix socket path (a live listener). */
+/* 0 only when nobody listens at the unix socket path any more (a file
+ * left by a process that died: the connect is refused). Non-blocking, so
+ * a live listener with a full backlog counts as live, not as a hang. */
 static int ipc_in_use(const struct sockaddr_un *sun)
 {
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0)
-        return 0;
-    int used = connect(fd, (const struct sockaddr *)sun, sizeof *sun) == 0;
+        return 1;
+    int used = connect(fd, (const struct sockaddr *)sun, sizeof *sun) == 0 ||
+               (errno != ECONNREFUSED && errno != ENOENT);
     close(fd);
     return used;
 }

@@ -1,19 +1,23 @@
 /* The calling side of the stream transport (actor_stream.h).
  *
- * A link is one connection at a time. The thread that makes a call writes
- * its frame (under wmu, so frames never interleave); one reading thread per
- * connection hands each answer to its call's callback and ends calls whose
- * deadline passed. A call belongs to the pending table until someone takes
- * it out under mu: the answer, the deadline, the connection's end, the
- * writer that found no connection, or the shutdown. Whoever takes it calls
- * its callback, so each callback runs exactly once.
+ * A link has one I/O thread for its whole life. A caller never blocks on
+ * the network: under mu it registers its call (id, deadline) and sends the
+ * frame straight from its buffer when the socket has room; what does not
+ * fit, or everything while there is no connection, waits in the link's
+ * backlog, which the I/O thread sends once it can (connecting first, in
+ * the background, as nng's dialer did). The I/O thread hands each answer
+ * to its call's callback and ends calls whose deadline passed.
  *
- * A broken connection ends its calls with DP_EUNAVAIL and its reading
- * thread; the next call connects again (synchronously, within its own
- * timeout, at most ACTOR_STREAM_CONNECT_MS).
+ * A call belongs to the pending table until someone takes it out under mu
+ * (its answer, its deadline, the end of its connection or of a connection
+ * attempt, the shutdown), and only that one calls its callback: exactly
+ * once, always on the I/O thread, never under a lock. When a connection
+ * ends, the calls pending on it end with DP_EUNAVAIL and the backlog is
+ * dropped in the same locked step, so a call is never sent on a later
+ * connection than the one it was queued for. Nothing is resent.
  *
- * Ownership: the link owns its socket, thread and calls; a call's reply is
- * handed to its callback, which owns it. */
+ * Ownership: the link owns its socket, thread, backlog and calls; a reply
+ * is handed to its callback, which owns it. */
 #include "actors/actor_stream.h"
 
 #include "actors/actor_frame.h"
@@ -32,7 +36,7 @@
 #include <unistd.h>
 
 #define LINK_BUCKETS 256u
-#define ACTOR_STREAM_CONNECT_MS 5000
+#define LINK_CONNECT_MS 5000
 
 typedef struct link_call {
     uint32_t id;
@@ -44,28 +48,30 @@ typedef struct link_call {
 
 struct actor_stream_link {
     char *url;
-    pthread_mutex_t mu; /* guards everything below but the socket's use */
-    pthread_cond_t cv;  /* connecting ended; callbacks reached 0 */
+    pthread_mutex_t mu; /* guards every field below but the I/O thread's own */
+    int fd;             /* -1: not connected; closed by the I/O thread only, under mu */
+    bool want_connect;  /* calls wait for a connection the I/O thread makes */
+    bool closing;
     link_call *pending[LINK_BUCKETS];
     size_t n_pending;
     uint32_t next_id;
     int64_t next_deadline; /* no pending deadline before this (0: none) */
-    size_t callbacks;      /* calls started whose callback has not returned */
-    bool closing, connecting;
-    pthread_t reader;
-    bool reader_joinable;
-    int wake_fd; /* an earlier deadline, or the shutdown: wakes the reader */
-
-    pthread_mutex_t wmu; /* guards fd: writers, and the reader ending it */
-    int fd;              /* -1: not connected */
+    unsigned char *out;    /* backlog: unsent frame bytes, out_off .. out_len */
+    size_t out_len, out_off, out_cap;
+    int wake_fd; /* new work for the I/O thread: a backlog, a deadline, the end */
+    pthread_t thread;
+    bool thread_started;
+    unsigned char *in; /* the I/O thread's read buffer */
+    size_t in_len, in_cap;
 };
 
-static void call_done(actor_stream_link *l)
+/* Under mu: whether a call with id is pending. */
+static bool pending_locked(const actor_stream_link *l, uint32_t id)
 {
-    pthread_mutex_lock(&l->mu);
-    if (--l->callbacks == 0)
-        pthread_cond_broadcast(&l->cv);
-    pthread_mutex_unlock(&l->mu);
+    for (const link_call *c = l->pending[id % LINK_BUCKETS]; c != NULL; c = c->next)
+        if (c->id == id)
+            return true;
+    return false;
 }
 
 /* Under mu: removes and returns the call with id, or NULL. */
@@ -82,7 +88,7 @@ static link_call *take_locked(actor_stream_link *l, uint32_t id)
 }
 
 /* Under mu: removes the calls that are due (all of them when every is
- * set) into a list (chained by next). */
+ * set) into a list chained by next, and recomputes next_deadline. */
 static link_call *take_due_locked(actor_stream_link *l, int64_t now, bool every)
 {
     link_call *due = NULL;
@@ -105,25 +111,97 @@ static link_call *take_due_locked(actor_stream_link *l, int64_t now, bool every)
     return due;
 }
 
-static void finish(actor_stream_link *l, link_call *c, int code, nng_msg *reply, const char *text)
+/* Without mu: hands the outcome to the callback and frees the call. */
+static void finish(link_call *c, int code, nng_msg *reply, const char *text)
 {
     c->cb(c->arg, code, code == 0 ? reply : NULL, code != 0 ? text : NULL);
     if (code != 0)
         nng_msg_free(reply);
     free(c);
-    call_done(l);
 }
 
-static void finish_all(actor_stream_link *l, link_call *list, int code, const char *text)
+/* Ends every call of list with code; text says why (whole, or after
+ * "actor at URL: " when it does not name the URL itself). */
+static void finish_all(actor_stream_link *l, link_call *list, int code, const char *what)
 {
+    char text[400];
+    if (strstr(what, l->url) != NULL)
+        snprintf(text, sizeof text, "%s", what);
+    else
+        snprintf(text, sizeof text, "actor at %s: %s", l->url, what);
     while (list != NULL) {
         link_call *next = list->next;
-        finish(l, list, code, NULL, text);
+        finish(list, code, NULL, text);
         list = next;
     }
 }
 
-/* One answer frame: status byte + body. */
+/* Under mu (let go around the callbacks, so the caller re-reads state):
+ * the connection, or the attempt to make one, is over; every pending call
+ * ends with code, and the backlog (bytes for that connection) goes. */
+static void drop_connection_locked(actor_stream_link *l, int code, const char *what)
+{
+    if (l->fd >= 0)
+        close(l->fd);
+    l->fd = -1;
+    l->out_len = l->out_off = 0;
+    l->in_len = 0;
+    link_call *all = take_due_locked(l, 0, true);
+    pthread_mutex_unlock(&l->mu);
+    finish_all(l, all, code, what);
+    pthread_mutex_lock(&l->mu);
+}
+
+/* Under mu: appends bytes (skipping the first `skip`) to the backlog. */
+static int backlog_add_locked(actor_stream_link *l, const struct iovec *iov, int n, size_t skip)
+{
+    size_t total = 0;
+    for (int i = 0; i < n; i++)
+        total += iov[i].iov_len;
+    total -= skip;
+    if (l->out_off > 0) {
+        memmove(l->out, l->out + l->out_off, l->out_len - l->out_off);
+        l->out_len -= l->out_off;
+        l->out_off = 0;
+    }
+    if (l->out_len + total > l->out_cap) {
+        size_t cap = l->out_cap != 0 ? l->out_cap : 4096;
+        while (cap < l->out_len + total)
+            cap *= 2;
+        unsigned char *p = realloc(l->out, cap);
+        if (p == NULL)
+            return -1;
+        l->out = p;
+        l->out_cap = cap;
+    }
+    for (int i = 0; i < n; i++) {
+        size_t len = iov[i].iov_len, from = skip < len ? skip : len;
+        skip -= from;
+        memcpy(l->out + l->out_len, (const unsigned char *)iov[i].iov_base + from, len - from);
+        l->out_len += len - from;
+    }
+    return 0;
+}
+
+/* Under mu, on the I/O thread: sends what the backlog holds and the socket
+ * takes. -1 when the connection broke. */
+static int flush_locked(actor_stream_link *l)
+{
+    while (l->out_off < l->out_len) {
+        ssize_t w =
+            send(l->fd, l->out + l->out_off, l->out_len - l->out_off, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (w > 0)
+            l->out_off += (size_t)w;
+        else if (w < 0 && errno == EINTR)
+            continue;
+        else
+            return w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -1;
+    }
+    l->out_off = l->out_len = 0;
+    return 0;
+}
+
+/* One answer frame: status byte + body. On the I/O thread, without mu. */
 static void on_reply(actor_stream_link *l, uint32_t id, const unsigned char *body, size_t len)
 {
     pthread_mutex_lock(&l->mu);
@@ -132,174 +210,132 @@ static void on_reply(actor_stream_link *l, uint32_t id, const unsigned char *bod
     if (c == NULL)
         return; /* it timed out meanwhile: a late answer is dropped */
     int code = actor_frame_code(body[0]);
-    char text[320];
-    nng_msg *m = NULL;
     if (code == 0) {
+        nng_msg *m = NULL;
         if (nng_msg_alloc(&m, len - 1) != 0) {
-            finish(l, c, DP_ENOMEM, NULL, "out of memory for a reply");
+            finish(c, DP_ENOMEM, NULL, "out of memory for a reply");
             return;
         }
         memcpy(nng_msg_body(m), body + 1, len - 1);
-        finish(l, c, 0, m, NULL);
+        finish(c, 0, m, NULL);
         return;
     }
+    char text[320];
     if (code > 0)
         snprintf(text, sizeof text, "actor at %s: bad reply status %u", l->url, body[0]);
     else
         snprintf(text, sizeof text, "actor at %s: %.*s", l->url,
                  (int)(len - 1 > 300 ? 300 : len - 1), (const char *)body + 1);
-    finish(l, c, code > 0 ? DP_EPROTO : code, NULL, text);
+    finish(c, code > 0 ? DP_EPROTO : code, NULL, text);
 }
 
-/* Reads and dispatches until the connection ends: -1 then. */
-static int read_some(actor_stream_link *l, int fd, unsigned char **buf, size_t *len, size_t *cap)
+/* Reads what is there and hands out whole answers; on the I/O thread,
+ * without mu (fd stays open: only this thread closes it). -1 when the
+ * connection ended or broke the protocol. */
+static int read_some(actor_stream_link *l, int fd)
 {
     size_t limit = ACTOR_DEFAULT_MAX_MSG_BYTES + 1;
-    size_t want = *len + (64u << 10);
-    if (*len >= ACTOR_STREAM_HDR) {
-        size_t frame = ACTOR_STREAM_HDR + actor_stream_get32(*buf);
+    size_t want = l->in_len + (64u << 10);
+    if (l->in_len >= ACTOR_STREAM_HDR) {
+        size_t frame = ACTOR_STREAM_HDR + actor_stream_get32(l->in);
         if (frame <= limit + ACTOR_STREAM_HDR && frame > want)
             want = frame;
     }
-    if (want > *cap) {
-        unsigned char *p = realloc(*buf, want);
+    if (want > l->in_cap) {
+        unsigned char *p = realloc(l->in, want);
         if (p == NULL)
             return -1;
-        *buf = p;
-        *cap = want;
+        l->in = p;
+        l->in_cap = want;
     }
-    ssize_t r = recv(fd, *buf + *len, *cap - *len, MSG_DONTWAIT);
+    ssize_t r = recv(fd, l->in + l->in_len, l->in_cap - l->in_len, MSG_DONTWAIT);
     if (r == 0)
         return -1;
     if (r < 0)
         return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
-    *len += (size_t)r;
+    l->in_len += (size_t)r;
     size_t off = 0;
-    while (*len - off >= ACTOR_STREAM_HDR) {
-        uint32_t n = actor_stream_get32(*buf + off);
+    while (l->in_len - off >= ACTOR_STREAM_HDR) {
+        uint32_t n = actor_stream_get32(l->in + off);
         if (n == 0 || n > limit)
             return -1;
-        if (*len - off - ACTOR_STREAM_HDR < n)
+        if (l->in_len - off - ACTOR_STREAM_HDR < n)
             break;
-        on_reply(l, actor_stream_get32(*buf + off + 4), *buf + off + ACTOR_STREAM_HDR, n);
+        on_reply(l, actor_stream_get32(l->in + off + 4), l->in + off + ACTOR_STREAM_HDR, n);
         off += ACTOR_STREAM_HDR + n;
     }
-    memmove(*buf, *buf + off, *len - off);
-    *len -= off;
+    memmove(l->in, l->in + off, l->in_len - off);
+    l->in_len -= off;
     return 0;
 }
 
-static void *reader_main(void *arg)
+static void *io_main(void *arg)
 {
     actor_stream_link *l = arg;
     pthread_setname_np(pthread_self(), "actor-link");
-    pthread_mutex_lock(&l->wmu);
-    int fd = l->fd;
-    pthread_mutex_unlock(&l->wmu);
-    unsigned char *buf = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        pthread_mutex_lock(&l->mu);
-        bool closing = l->closing;
-        int64_t next = l->next_deadline, now = dp_now_ms();
-        link_call *due = next != 0 && next <= now ? take_due_locked(l, now, false) : NULL;
-        next = l->next_deadline;
-        pthread_mutex_unlock(&l->mu);
-        if (due != NULL) {
-            char text[300];
-            snprintf(text, sizeof text, "actor at %s: no reply in time", l->url);
-            finish_all(l, due, DP_ETIMEOUT, text);
+    pthread_mutex_lock(&l->mu);
+    while (!l->closing) {
+        int64_t now = dp_now_ms();
+        if (l->next_deadline != 0 && l->next_deadline <= now) {
+            link_call *due = take_due_locked(l, now, false);
+            pthread_mutex_unlock(&l->mu);
+            finish_all(l, due, DP_ETIMEOUT, "no reply in time");
+            pthread_mutex_lock(&l->mu);
             continue;
         }
-        if (closing)
-            break;
-        struct pollfd p[2] = {{fd, POLLIN, 0}, {l->wake_fd, POLLIN, 0}};
+        if (l->fd < 0 && l->want_connect) {
+            /* In the background, as nng's dialer: callers keep going. No
+             * longer than the first deadline, which this thread keeps. */
+            int ms = LINK_CONNECT_MS;
+            if (l->next_deadline != 0 && l->next_deadline - now < ms)
+                ms = l->next_deadline - now > 0 ? (int)(l->next_deadline - now) : 1;
+            pthread_mutex_unlock(&l->mu);
+            dp_err err = {0};
+            int fd = actor_stream_connect(l->url, ms, &err);
+            pthread_mutex_lock(&l->mu);
+            l->want_connect = false;
+            if (fd >= 0 && !l->closing) {
+                l->fd = fd;
+                if (flush_locked(l) != 0)
+                    drop_connection_locked(l, DP_EUNAVAIL, "the connection was lost");
+            } else {
+                if (fd >= 0)
+                    close(fd);
+                drop_connection_locked(l, l->closing ? DP_ECLOSED : DP_EUNAVAIL,
+                                       l->closing ? "client closed" : err.msg);
+            }
+            continue;
+        }
+        int fd = l->fd;
+        int64_t next = l->next_deadline;
+        struct pollfd p[2] = {{l->wake_fd, POLLIN, 0},
+                              {fd, (short)(POLLIN | (l->out_len > l->out_off ? POLLOUT : 0)), 0}};
+        pthread_mutex_unlock(&l->mu);
         int ms = next == 0 ? -1 : (int)(next - now > 60000 ? 60000 : next - now);
-        int rv = poll(p, 2, ms);
-        if (rv < 0 && errno != EINTR)
-            break;
-        if (rv > 0 && (p[1].revents & POLLIN)) {
+        int rv = poll(p, fd >= 0 ? 2 : 1, ms);
+        if (rv > 0 && (p[0].revents & POLLIN)) {
             uint64_t v;
             ssize_t r = read(l->wake_fd, &v, sizeof v);
             (void)r;
         }
-        if (rv > 0 && (p[0].revents & (POLLIN | POLLHUP | POLLERR)) &&
-            read_some(l, fd, &buf, &len, &cap) != 0)
-            break;
+        bool broken = fd >= 0 && rv > 0 && (p[1].revents & (POLLIN | POLLHUP | POLLERR)) &&
+                      read_some(l, fd) != 0;
+        pthread_mutex_lock(&l->mu);
+        if (!broken && fd >= 0 && l->fd == fd && rv > 0 && (p[1].revents & POLLOUT))
+            broken = flush_locked(l) != 0;
+        if (broken && l->fd == fd)
+            drop_connection_locked(l, DP_EUNAVAIL, "the connection was lost");
     }
-    free(buf);
-    /* The connection is over: no writer uses fd after this, and every call
-     * still pending was written to it. */
-    pthread_mutex_lock(&l->wmu);
-    close(fd);
-    l->fd = -1;
-    pthread_mutex_unlock(&l->wmu);
-    pthread_mutex_lock(&l->mu);
-    bool closing = l->closing;
-    link_call *all = take_due_locked(l, 0, true);
+    drop_connection_locked(l, DP_ECLOSED, "client closed");
     pthread_mutex_unlock(&l->mu);
-    char text[300];
-    snprintf(text, sizeof text, "actor at %s: %s", l->url,
-             closing ? "client closed" : "the connection was lost");
-    finish_all(l, all, closing ? DP_ECLOSED : DP_EUNAVAIL, text);
     return NULL;
 }
 
-/* Makes sure a connection is up (connecting if needed, one thread at a
- * time): 0, or err. */
-static int ensure_connected(actor_stream_link *l, int timeout_ms, dp_err *err)
+static void wake_io(actor_stream_link *l)
 {
-    pthread_mutex_lock(&l->wmu);
-    bool up = l->fd >= 0;
-    pthread_mutex_unlock(&l->wmu);
-    if (up)
-        return 0;
-    pthread_mutex_lock(&l->mu);
-    while (l->connecting && !l->closing)
-        pthread_cond_wait(&l->cv, &l->mu);
-    if (l->closing) {
-        pthread_mutex_unlock(&l->mu);
-        return dp_err_set(err, DP_ECLOSED, "actor at %s: client closed", l->url);
-    }
-    pthread_mutex_lock(&l->wmu);
-    up = l->fd >= 0;
-    pthread_mutex_unlock(&l->wmu);
-    if (up) {
-        pthread_mutex_unlock(&l->mu);
-        return 0;
-    }
-    l->connecting = true;
-    bool join = l->reader_joinable;
-    l->reader_joinable = false;
-    pthread_mutex_unlock(&l->mu);
-    if (join && pthread_equal(l->reader, pthread_self()))
-        pthread_detach(l->reader); /* a callback of the ended connection calls again */
-    else if (join)                 /* it is ending: fd is -1 only then */
-        pthread_join(l->reader, NULL);
-    int ms = timeout_ms > 0 && timeout_ms < ACTOR_STREAM_CONNECT_MS ? timeout_ms
-                                                                    : ACTOR_STREAM_CONNECT_MS;
-    int fd = actor_stream_connect(l->url, ms, err);
-    int rc = fd >= 0 ? 0 : (err != NULL && err->code != 0 ? err->code : DP_EUNAVAIL);
-    pthread_mutex_lock(&l->mu);
-    if (fd >= 0) {
-        pthread_mutex_lock(&l->wmu);
-        l->fd = fd;
-        pthread_mutex_unlock(&l->wmu);
-        int prc = pthread_create(&l->reader, NULL, reader_main, l);
-        if (prc != 0) {
-            pthread_mutex_lock(&l->wmu);
-            close(fd);
-            l->fd = -1;
-            pthread_mutex_unlock(&l->wmu);
-            rc = dp_err_set(err, DP_EIO, "actor at %s: thread: %s", l->url, strerror(prc));
-        } else {
-            l->reader_joinable = true;
-        }
-    }
-    l->connecting = false;
-    pthread_cond_broadcast(&l->cv);
-    pthread_mutex_unlock(&l->mu);
-    return rc;
+    uint64_t one = 1;
+    ssize_t w = write(l->wake_fd, &one, sizeof one);
+    (void)w;
 }
 
 actor_stream_link *actor_stream_link_open(const char *url, dp_err *err)
@@ -310,114 +346,98 @@ actor_stream_link *actor_stream_link_open(const char *url, dp_err *err)
         dp_err_set(err, DP_ENOMEM, "actor_client_open: out of memory");
         return NULL;
     }
-    l->fd = -1;
-    l->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     pthread_mutex_init(&l->mu, NULL);
-    pthread_mutex_init(&l->wmu, NULL);
-    pthread_cond_init(&l->cv, NULL);
-    if (l->wake_fd < 0) {
+    l->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    /* The first connection is made here, so that nobody listening is an
+     * error of the open (as it was with nng's synchronous dial). */
+    l->fd = l->wake_fd >= 0 ? actor_stream_connect(url, LINK_CONNECT_MS, err) : -1;
+    int rv = l->fd >= 0 ? pthread_create(&l->thread, NULL, io_main, l) : 0;
+    if (l->wake_fd < 0)
         dp_err_set(err, DP_EIO, "actor_client_open: eventfd: %s", strerror(errno));
+    else if (rv != 0)
+        dp_err_set(err, DP_EIO, "actor_client_open: thread: %s", strerror(rv));
+    if (l->fd < 0 || rv != 0) {
+        if (l->fd >= 0)
+            close(l->fd);
+        l->fd = -1;
         actor_stream_link_free(l);
         return NULL;
     }
-    if (ensure_connected(l, ACTOR_STREAM_CONNECT_MS, err) != 0) {
-        actor_stream_link_free(l);
-        return NULL;
-    }
+    l->thread_started = true;
     return l;
-}
-
-static void wake_reader(actor_stream_link *l)
-{
-    uint64_t one = 1;
-    ssize_t w = write(l->wake_fd, &one, sizeof one);
-    (void)w;
 }
 
 int actor_stream_link_call(actor_stream_link *l, nng_msg *body, int timeout_ms, actor_reply_fn cb,
                            void *arg, dp_err *err)
 {
+    size_t len = nng_msg_len(body);
+    if (len == 0 || len > UINT32_MAX - 1) {
+        nng_msg_free(body);
+        return dp_err_set(err, DP_EINVAL, "actor call to %s: a body of %zu bytes", l->url, len);
+    }
     link_call *c = malloc(sizeof *c);
     if (c == NULL) {
         nng_msg_free(body);
         return dp_err_set(err, DP_ENOMEM, "actor call to %s: out of memory", l->url);
     }
+    *c = (link_call){
+        .cb = cb, .arg = arg, .deadline = timeout_ms > 0 ? dp_now_ms() + timeout_ms : 0};
+    unsigned char hdr[ACTOR_STREAM_HDR];
+    struct iovec iov[2] = {{hdr, sizeof hdr}, {nng_msg_body(body), len}};
+    int rc = DP_OK;
+    bool wake = false;
     pthread_mutex_lock(&l->mu);
     if (l->closing) {
-        pthread_mutex_unlock(&l->mu);
-        free(c);
-        nng_msg_free(body);
-        return dp_err_set(err, DP_ECLOSED, "actor at %s: client closed", l->url);
-    }
-    l->callbacks++;
-    pthread_mutex_unlock(&l->mu);
-    dp_err cerr = {0};
-    if (ensure_connected(l, timeout_ms, &cerr) != 0) {
-        nng_msg_free(body);
-        *c = (link_call){.cb = cb, .arg = arg};
-        finish(l, c, cerr.code != 0 ? cerr.code : DP_EUNAVAIL, NULL, cerr.msg);
-        return 0;
-    }
-    int64_t now = dp_now_ms();
-    *c = (link_call){.cb = cb, .arg = arg, .deadline = timeout_ms > 0 ? now + timeout_ms : 0};
-    pthread_mutex_lock(&l->mu);
-    do
-        c->id = l->next_id++;
-    while (c->id == 0);
-    c->next = l->pending[c->id % LINK_BUCKETS];
-    l->pending[c->id % LINK_BUCKETS] = c;
-    l->n_pending++;
-    bool earlier = c->deadline != 0 && (l->next_deadline == 0 || c->deadline < l->next_deadline);
-    if (earlier)
-        l->next_deadline = c->deadline;
-    uint32_t id = c->id;
-    pthread_mutex_unlock(&l->mu);
-    if (earlier)
-        wake_reader(l);
-    unsigned char hdr[ACTOR_STREAM_HDR];
-    actor_stream_put32(hdr, (uint32_t)nng_msg_len(body));
-    actor_stream_put32(hdr + 4, id);
-    pthread_mutex_lock(&l->wmu);
-    bool sent = false;
-    if (l->fd >= 0) {
-        struct iovec iov[2] = {{hdr, sizeof hdr}, {nng_msg_body(body), nng_msg_len(body)}};
-        struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2};
-        ssize_t w;
+        rc = dp_err_set(err, DP_ECLOSED, "actor at %s: client closed", l->url);
+    } else if (l->out_len - l->out_off + len > ACTOR_STREAM_MAX_BACKLOG) {
+        rc = dp_err_set(err, DP_EFULL, "actor at %s: %zu bytes wait to be sent already", l->url,
+                        l->out_len - l->out_off);
+    } else {
         do
-            w = sendmsg(l->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
-        while (w < 0 && errno == EINTR);
-        size_t total = sizeof hdr + nng_msg_len(body), done = w > 0 ? (size_t)w : 0;
-        if (w >= 0 || errno == EAGAIN || errno == EWOULDBLOCK) {
-            /* The rest, waiting for room (the peer is slow, not gone). */
-            sent = done == total;
-            if (!sent && done < sizeof hdr)
-                sent = actor_stream_write_all(l->fd, hdr + done, sizeof hdr - done,
-                                              ACTOR_STREAM_CONNECT_MS) == 0 &&
-                       actor_stream_write_all(l->fd, nng_msg_body(body), nng_msg_len(body),
-                                              ACTOR_STREAM_CONNECT_MS) == 0;
-            else if (!sent)
-                sent =
-                    actor_stream_write_all(l->fd, (char *)nng_msg_body(body) + (done - sizeof hdr),
-                                           total - done, ACTOR_STREAM_CONNECT_MS) == 0;
+            c->id = l->next_id++;
+        while (c->id == 0 || pending_locked(l, c->id)); /* ids wrap: never a pending one */
+        actor_stream_put32(hdr, (uint32_t)len);
+        actor_stream_put32(hdr + 4, c->id);
+        size_t sent = 0;
+        if (l->fd >= 0 && l->out_len == l->out_off) {
+            struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2};
+            ssize_t w;
+            do
+                w = sendmsg(l->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+            while (w < 0 && errno == EINTR);
+            sent = w > 0 ? (size_t)w : 0; /* a broken socket: the I/O thread sees it too */
         }
-        if (!sent) /* half a frame may be out: the connection is done for */
-            shutdown(l->fd, SHUT_RDWR);
+        if (sent < sizeof hdr + len) {
+            if (backlog_add_locked(l, iov, 2, sent) != 0) {
+                /* Out of memory with part of the frame out: the connection
+                 * cannot carry anything coherent any more. */
+                if (sent > 0)
+                    shutdown(l->fd, SHUT_RDWR);
+                rc = dp_err_set(err, DP_ENOMEM, "actor call to %s: out of memory", l->url);
+            } else {
+                wake = true;
+                if (l->fd < 0)
+                    l->want_connect = true;
+            }
+        }
+        if (rc == DP_OK || sent > 0) { /* a frame partly sent is answered like any */
+            c->next = l->pending[c->id % LINK_BUCKETS];
+            l->pending[c->id % LINK_BUCKETS] = c;
+            l->n_pending++;
+            if (c->deadline != 0 && (l->next_deadline == 0 || c->deadline < l->next_deadline)) {
+                l->next_deadline = c->deadline;
+                wake = true;
+            }
+            c = NULL;
+            rc = DP_OK;
+        }
     }
-    pthread_mutex_unlock(&l->wmu);
+    pthread_mutex_unlock(&l->mu);
     nng_msg_free(body);
-    if (!sent) {
-        /* The reader ends it (it was pending when the connection went), or
-         * it is still ours when there was no connection. */
-        pthread_mutex_lock(&l->mu);
-        link_call *mine = take_locked(l, id);
-        pthread_mutex_unlock(&l->mu);
-        if (mine != NULL) {
-            char text[300];
-            snprintf(text, sizeof text, "actor at %s: the connection was lost", l->url);
-            finish(l, mine, DP_EUNAVAIL, NULL, text);
-        }
-    }
-    return 0;
+    free(c);
+    if (wake)
+        wake_io(l);
+    return rc;
 }
 
 void actor_stream_link_shutdown(actor_stream_link *l)
@@ -426,20 +446,13 @@ void actor_stream_link_shutdown(actor_stream_link *l)
         return;
     pthread_mutex_lock(&l->mu);
     l->closing = true;
-    pthread_cond_broadcast(&l->cv);
-    while (l->connecting)
-        pthread_cond_wait(&l->cv, &l->mu);
-    bool join = l->reader_joinable;
-    l->reader_joinable = false;
+    bool join = l->thread_started;
+    l->thread_started = false;
     pthread_mutex_unlock(&l->mu);
     if (join) {
-        wake_reader(l);
-        pthread_join(l->reader, NULL);
+        wake_io(l);
+        pthread_join(l->thread, NULL); /* it ended every call still pending */
     }
-    pthread_mutex_lock(&l->mu);
-    while (l->callbacks > 0)
-        pthread_cond_wait(&l->cv, &l->mu);
-    pthread_mutex_unlock(&l->mu);
 }
 
 void actor_stream_link_free(actor_stream_link *l)
@@ -447,11 +460,13 @@ void actor_stream_link_free(actor_stream_link *l)
     if (l == NULL)
         return;
     actor_stream_link_shutdown(l);
+    if (l->fd >= 0)
+        close(l->fd);
     if (l->wake_fd >= 0)
         close(l->wake_fd);
-    pthread_cond_destroy(&l->cv);
-    pthread_mutex_destroy(&l->wmu);
     pthread_mutex_destroy(&l->mu);
+    free(l->out);
+    free(l->in);
     free(l->url);
     free(l);
 }

@@ -21,6 +21,7 @@
 
 #include "actors/actor_frame.h"
 #include "actors/actor_impl.h"
+#include "common/clock.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -37,6 +38,8 @@ enum { EP_WAKE, EP_LISTENER, EP_CONN };
 
 #define STREAM_READ_CHUNK (64u << 10)
 #define STREAM_EVENTS 64
+#define STREAM_GREET_MS 10000      /* as nng's handshake timeout */
+#define STREAM_ACCEPT_PAUSE_MS 100 /* out of descriptors: try again after this */
 
 typedef struct {
     int kind; /* EP_LISTENER */
@@ -48,8 +51,10 @@ typedef struct stream_conn {
     int kind; /* EP_CONN */
     actor_stream_server *srv;
     int fd;
-    pthread_mutex_t wmu; /* guards closed and the backlog */
+    pthread_mutex_t wmu; /* guards closed, armed and the backlog */
     bool closed;
+    uint32_t armed;     /* the epoll events asked for now */
+    int64_t born_ms;    /* when accepted: a peer that does not greet in time goes */
     unsigned char *out; /* backlog: unsent reply bytes, out_off .. out_len */
     size_t out_len, out_off, out_cap;
     unsigned char *in; /* read buffer, serving thread only */
@@ -71,11 +76,27 @@ struct actor_stream_server {
     stream_listener *listeners;
     size_t n_listeners;
     stream_conn *conns; /* serving thread only (and close, after the join) */
-    size_t n_conns;
+    size_t n_conns, n_ungreeted;
+    int64_t accept_again_ms; /* listeners paused (EMFILE) until then; 0: armed */
     pthread_t thread;
     bool started;
     atomic_bool stop;
 };
+
+/* Under c->wmu: what the serving thread waits for on c. A peer whose
+ * replies pile up (it stopped reading) is not read either until they
+ * drain, so it cannot make us hold more than a bounded backlog. */
+static void conn_arm_locked(stream_conn *c)
+{
+    size_t pending = c->out_len - c->out_off;
+    uint32_t events = (pending > ACTOR_STREAM_PAUSE_BYTES ? 0u : (uint32_t)EPOLLIN) |
+                      (pending > 0 ? (uint32_t)EPOLLOUT : 0u);
+    if (events == c->armed || c->closed)
+        return;
+    struct epoll_event ev = {.events = events, .data.ptr = c};
+    epoll_ctl(c->srv->ep, EPOLL_CTL_MOD, c->fd, &ev);
+    c->armed = events;
+}
 
 /* Under c->wmu: queues bytes behind the backlog, asking the serving thread
  * to send them once the socket has room. -1 when the backlog would pass
@@ -110,10 +131,7 @@ static int backlog_add_locked(stream_conn *c, const struct iovec *iov, int n, si
         memcpy(c->out + c->out_len, (const unsigned char *)iov[i].iov_base + from, len - from);
         c->out_len += len - from;
     }
-    if (pending == 0) {
-        struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.ptr = c};
-        epoll_ctl(c->srv->ep, EPOLL_CTL_MOD, c->fd, &ev);
-    }
+    conn_arm_locked(c);
     return 0;
 }
 
@@ -230,6 +248,7 @@ static int conn_parse(stream_conn *c)
             actor_stream_write_all(c->fd, ACTOR_STREAM_HELLO, ACTOR_STREAM_HELLO_LEN, 1000) != 0)
             return -1;
         c->greeted = true;
+        c->srv->n_ungreeted--;
         off = ACTOR_STREAM_HELLO_LEN;
     }
     size_t limit = c->srv->a->max_msg_bytes + 1;
@@ -301,12 +320,9 @@ static void conn_flush(stream_conn *c)
             break;
         }
     }
-    if (c->out_off == c->out_len) {
+    if (c->out_off == c->out_len)
         c->out_off = c->out_len = 0;
-        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
-        if (!c->closed)
-            epoll_ctl(c->srv->ep, EPOLL_CTL_MOD, c->fd, &ev);
-    }
+    conn_arm_locked(c);
     pthread_mutex_unlock(&c->wmu);
 }
 
@@ -333,6 +349,8 @@ static void conn_close(actor_stream_server *srv, stream_conn *c)
     if (c->next != NULL)
         c->next->prev = c->prev;
     srv->n_conns--;
+    if (!c->greeted)
+        srv->n_ungreeted--;
     pthread_cond_destroy(&c->calls.idle);
     pthread_mutex_destroy(&c->calls.mu);
     pthread_mutex_destroy(&c->wmu);
@@ -345,8 +363,18 @@ static void accept_all(actor_stream_server *srv, stream_listener *l)
 {
     for (;;) {
         int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0 && (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)) {
+            /* The listener stays readable while the connection waits:
+             * level-triggered, it would spin. Pause every listener a while. */
+            for (size_t i = 0; i < srv->n_listeners; i++) {
+                struct epoll_event ev = {.events = 0, .data.ptr = &srv->listeners[i]};
+                epoll_ctl(srv->ep, EPOLL_CTL_MOD, srv->listeners[i].fd, &ev);
+            }
+            srv->accept_again_ms = dp_now_ms() + STREAM_ACCEPT_PAUSE_MS;
+            return;
+        }
         if (fd < 0)
-            return; /* EAGAIN, or a peer gone already; EMFILE waits for the next event */
+            return; /* EAGAIN, or a peer gone already */
         actor *a = srv->a;
         stream_conn *c = NULL;
         /* The cap: a peer beyond it is closed before it can send, so
@@ -365,6 +393,8 @@ static void accept_all(actor_stream_server *srv, stream_listener *l)
         c->kind = EP_CONN;
         c->srv = srv;
         c->fd = fd;
+        c->armed = EPOLLIN;
+        c->born_ms = dp_now_ms();
         pthread_mutex_init(&c->wmu, NULL);
         pthread_mutex_init(&c->calls.mu, NULL);
         pthread_cond_init(&c->calls.idle, NULL);
@@ -382,6 +412,7 @@ static void accept_all(actor_stream_server *srv, stream_listener *l)
             srv->conns->prev = c;
         srv->conns = c;
         srv->n_conns++;
+        srv->n_ungreeted++;
     }
 }
 
@@ -393,7 +424,25 @@ static void *serve_main(void *arg)
     pthread_setname_np(pthread_self(), tname);
     struct epoll_event evs[STREAM_EVENTS];
     while (!atomic_load(&srv->stop)) {
-        int n = epoll_wait(srv->ep, evs, STREAM_EVENTS, -1);
+        /* Timers only while something waits on one: idle, this sleeps. */
+        int64_t now = dp_now_ms();
+        if (srv->accept_again_ms != 0 && now >= srv->accept_again_ms) {
+            srv->accept_again_ms = 0;
+            for (size_t i = 0; i < srv->n_listeners; i++) {
+                struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &srv->listeners[i]};
+                epoll_ctl(srv->ep, EPOLL_CTL_MOD, srv->listeners[i].fd, &ev);
+            }
+        }
+        if (srv->n_ungreeted > 0)
+            for (stream_conn *c = srv->conns, *next; c != NULL; c = next) {
+                next = c->next;
+                if (!c->greeted && now - c->born_ms >= STREAM_GREET_MS)
+                    conn_close(srv, c);
+            }
+        int timeout = srv->n_ungreeted > 0 ? 1000 : -1;
+        if (srv->accept_again_ms != 0)
+            timeout = (int)(srv->accept_again_ms - now);
+        int n = epoll_wait(srv->ep, evs, STREAM_EVENTS, timeout);
         for (int i = 0; i < n && !atomic_load(&srv->stop); i++) {
             int kind = *(int *)evs[i].data.ptr;
             if (kind == EP_LISTENER) {
@@ -444,7 +493,10 @@ int actor_stream_listen(actor_stream_server **srvp, actor *a, const char *url, c
     stream_listener *l = &srv->listeners[srv->n_listeners];
     *l = (stream_listener){EP_LISTENER, fd, NULL};
     if (strncmp(url, "ipc://", 6) == 0 && (l->ipc_path = strdup(url + 6)) == NULL) {
+        unlink(url + 6);
         close(fd);
+        free(*resolved);
+        *resolved = NULL;
         return dp_err_set(err, DP_ENOMEM, "actor %s: out of memory", a->name);
     }
     srv->n_listeners++;
@@ -482,23 +534,33 @@ void actor_stream_close(actor_stream_server **srvp, int linger_ms)
         pthread_join(srv->thread, NULL);
     }
     for (size_t i = 0; i < srv->n_listeners; i++) {
-        close(srv->listeners[i].fd);
+        /* The file first: a process starting on this path meanwhile must
+         * not lose the socket it just made. */
         if (srv->listeners[i].ipc_path != NULL)
             unlink(srv->listeners[i].ipc_path);
+        close(srv->listeners[i].fd);
         free(srv->listeners[i].ipc_path);
     }
-    while (srv->conns != NULL) {
-        stream_conn *c = srv->conns;
-        /* Replies still waiting get a moment to leave (DP_ECLOSED answers
-         * from the stop sequence, mostly). */
+    /* Replies still waiting (the stop sequence's DP_ECLOSED answers,
+     * mostly) get until one shared deadline to leave; then the write side
+     * closes and what the peer sent is read away, so that the close does
+     * not reset the connection and drop what was sent. */
+    int64_t deadline = dp_now_ms() + (linger_ms > 0 ? linger_ms : 1);
+    for (stream_conn *c = srv->conns; c != NULL; c = c->next) {
         pthread_mutex_lock(&c->wmu);
-        if (c->out_off < c->out_len &&
+        int64_t left = deadline - dp_now_ms();
+        if (c->out_off < c->out_len && left > 0 &&
             actor_stream_write_all(c->fd, c->out + c->out_off, c->out_len - c->out_off,
-                                   linger_ms > 0 ? linger_ms : 1) == 0)
+                                   (int)left) == 0)
             c->out_off = c->out_len;
+        shutdown(c->fd, SHUT_WR);
+        unsigned char sink[4096];
+        for (int k = 0; k < 64 && recv(c->fd, sink, sizeof sink, MSG_DONTWAIT) > 0; k++)
+            ;
         pthread_mutex_unlock(&c->wmu);
-        conn_close(srv, c);
     }
+    while (srv->conns != NULL)
+        conn_close(srv, srv->conns);
     free(srv->listeners);
     close(srv->wake_fd);
     close(srv->ep);
