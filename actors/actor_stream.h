@@ -65,6 +65,15 @@ int actor_stream_connect(const char *url, int timeout_ms, dp_err *err);
  * timeout_ms in total for room: 0, or -1 (errno set). */
 int actor_stream_write_all(int fd, const void *buf, size_t len, int timeout_ms);
 
+struct iovec;
+
+/* Appends the bytes of iov[0..n) after the first `skip` to a send backlog
+ * (*buf, owned by its holder, holds bytes *off .. *len of capacity *cap;
+ * sent bytes before *off are dropped first). 0, or -1 out of memory
+ * (nothing appended). The client's and the listener's backlogs both. */
+int actor_stream_backlog_add(unsigned char **buf, size_t *len, size_t *off, size_t *cap,
+                             const struct iovec *iov, int n, size_t skip);
+
 static inline void actor_stream_put32(unsigned char *p, uint32_t v)
 {
     p[0] = (unsigned char)(v >> 24);

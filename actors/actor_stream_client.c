@@ -155,32 +155,7 @@ static void drop_connection_locked(actor_stream_link *l, int code, const char *w
 /* Under mu: appends bytes (skipping the first `skip`) to the backlog. */
 static int backlog_add_locked(actor_stream_link *l, const struct iovec *iov, int n, size_t skip)
 {
-    size_t total = 0;
-    for (int i = 0; i < n; i++)
-        total += iov[i].iov_len;
-    total -= skip;
-    if (l->out_off > 0) {
-        memmove(l->out, l->out + l->out_off, l->out_len - l->out_off);
-        l->out_len -= l->out_off;
-        l->out_off = 0;
-    }
-    if (l->out_len + total > l->out_cap) {
-        size_t cap = l->out_cap != 0 ? l->out_cap : 4096;
-        while (cap < l->out_len + total)
-            cap *= 2;
-        unsigned char *p = realloc(l->out, cap);
-        if (p == NULL)
-            return -1;
-        l->out = p;
-        l->out_cap = cap;
-    }
-    for (int i = 0; i < n; i++) {
-        size_t len = iov[i].iov_len, from = skip < len ? skip : len;
-        skip -= from;
-        memcpy(l->out + l->out_len, (const unsigned char *)iov[i].iov_base + from, len - from);
-        l->out_len += len - from;
-    }
-    return 0;
+    return actor_stream_backlog_add(&l->out, &l->out_len, &l->out_off, &l->out_cap, iov, n, skip);
 }
 
 /* Under mu, on the I/O thread: sends what the backlog holds and the socket

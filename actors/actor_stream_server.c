@@ -106,31 +106,9 @@ static int backlog_add_locked(stream_conn *c, const struct iovec *iov, int n, si
     size_t total = 0;
     for (int i = 0; i < n; i++)
         total += iov[i].iov_len;
-    total -= skip;
-    size_t pending = c->out_len - c->out_off;
-    if (pending + total > ACTOR_STREAM_MAX_BACKLOG)
+    if (c->out_len - c->out_off + total - skip > ACTOR_STREAM_MAX_BACKLOG ||
+        actor_stream_backlog_add(&c->out, &c->out_len, &c->out_off, &c->out_cap, iov, n, skip) != 0)
         return -1;
-    if (c->out_off > 0) {
-        memmove(c->out, c->out + c->out_off, pending);
-        c->out_len = pending;
-        c->out_off = 0;
-    }
-    if (c->out_len + total > c->out_cap) {
-        size_t cap = c->out_cap != 0 ? c->out_cap : 4096;
-        while (cap < c->out_len + total)
-            cap *= 2;
-        unsigned char *p = realloc(c->out, cap);
-        if (p == NULL)
-            return -1;
-        c->out = p;
-        c->out_cap = cap;
-    }
-    for (int i = 0; i < n; i++) {
-        size_t len = iov[i].iov_len, from = skip < len ? skip : len;
-        skip -= from;
-        memcpy(c->out + c->out_len, (const unsigned char *)iov[i].iov_base + from, len - from);
-        c->out_len += len - from;
-    }
     conn_arm_locked(c);
     return 0;
 }
