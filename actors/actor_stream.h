@@ -25,6 +25,7 @@
 #ifndef DP_ACTOR_STREAM_H
 #define DP_ACTOR_STREAM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -64,6 +65,42 @@ int actor_stream_connect(const char *url, int timeout_ms, dp_err *err);
 /* Writes all of buf to a blocking or non-blocking fd, waiting up to
  * timeout_ms in total for room: 0, or -1 (errno set). */
 int actor_stream_write_all(int fd, const void *buf, size_t len, int timeout_ms);
+
+/* --- buffers (actor_stream_buf.c) --- */
+
+/* A connection's input: the bytes read so far, whole frames cut out of the
+ * front (in: malloc'd, owned by the holder; actor_stream_input_free). */
+typedef struct {
+    unsigned char *in;
+    size_t len, cap;
+} actor_stream_input;
+
+/* One whole frame: its call id and body (1 .. body limit bytes, borrowed
+ * for the call). */
+typedef void (*actor_stream_frame_fn)(void *arg, uint32_t id, const unsigned char *body,
+                                      size_t len);
+
+/* Room for the next read: chunk bytes, or the whole of the frame that
+ * starts the input when it is bigger and within body_limit (header_first:
+ * the input starts at a frame; false before the greeting). 0, or -1 out of
+ * memory. */
+int actor_stream_input_room(actor_stream_input *r, bool header_first, size_t body_limit,
+                            size_t chunk);
+
+/* Hands every whole frame of the input to fn, in order, and keeps the
+ * partial rest. -1 for a body length of 0 or above body_limit (the frames
+ * before it were handed out): the peer broke the protocol and the
+ * connection must end. */
+int actor_stream_input_frames(actor_stream_input *r, size_t body_limit, actor_stream_frame_fn fn,
+                              void *arg);
+
+/* Drops the first n bytes (the greeting). */
+void actor_stream_input_drop(actor_stream_input *r, size_t n);
+
+/* Frees an empty input's buffer once it grew past keep (a big frame went by). */
+void actor_stream_input_trim(actor_stream_input *r, size_t keep);
+
+void actor_stream_input_free(actor_stream_input *r);
 
 struct iovec;
 

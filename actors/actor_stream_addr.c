@@ -321,34 +321,3 @@ int actor_stream_connect(const char *url, int timeout_ms, dp_err *err)
     }
     return fd;
 }
-
-int actor_stream_backlog_add(unsigned char **buf, size_t *len, size_t *off, size_t *cap,
-                             const struct iovec *iov, int n, size_t skip)
-{
-    size_t total = 0;
-    for (int i = 0; i < n; i++)
-        total += iov[i].iov_len;
-    total -= skip;
-    if (*off > 0) {
-        memmove(*buf, *buf + *off, *len - *off);
-        *len -= *off;
-        *off = 0;
-    }
-    if (*len + total > *cap) {
-        size_t want = *cap != 0 ? *cap : 4096;
-        while (want < *len + total)
-            want *= 2;
-        unsigned char *p = realloc(*buf, want);
-        if (p == NULL)
-            return -1;
-        *buf = p;
-        *cap = want;
-    }
-    for (int i = 0; i < n; i++) {
-        size_t l = iov[i].iov_len, from = skip < l ? skip : l;
-        skip -= from;
-        memcpy(*buf + *len, (const unsigned char *)iov[i].iov_base + from, l - from);
-        *len += l - from;
-    }
-    return 0;
-}

@@ -61,8 +61,7 @@ struct actor_stream_link {
     int wake_fd; /* new work for the I/O thread: a backlog, a deadline, the end */
     pthread_t thread;
     bool thread_started;
-    unsigned char *in; /* the I/O thread's read buffer */
-    size_t in_len, in_cap;
+    actor_stream_input in; /* the I/O thread's */
 };
 
 /* Under mu: whether a call with id is pending. */
@@ -145,7 +144,7 @@ static void drop_connection_locked(actor_stream_link *l, int code, const char *w
         close(l->fd);
     l->fd = -1;
     l->out_len = l->out_off = 0;
-    l->in_len = 0;
+    l->in.len = 0;
     link_call *all = take_due_locked(l, 0, true);
     pthread_mutex_unlock(&l->mu);
     finish_all(l, all, code, what);
@@ -177,8 +176,9 @@ static int flush_locked(actor_stream_link *l)
 }
 
 /* One answer frame: status byte + body. On the I/O thread, without mu. */
-static void on_reply(actor_stream_link *l, uint32_t id, const unsigned char *body, size_t len)
+static void on_reply(void *arg, uint32_t id, const unsigned char *body, size_t len)
 {
+    actor_stream_link *l = arg;
     pthread_mutex_lock(&l->mu);
     link_call *c = take_locked(l, id);
     pthread_mutex_unlock(&l->mu);
@@ -209,39 +209,16 @@ static void on_reply(actor_stream_link *l, uint32_t id, const unsigned char *bod
  * connection ended or broke the protocol. */
 static int read_some(actor_stream_link *l, int fd)
 {
-    size_t limit = ACTOR_DEFAULT_MAX_MSG_BYTES + 1;
-    size_t want = l->in_len + (64u << 10);
-    if (l->in_len >= ACTOR_STREAM_HDR) {
-        size_t frame = ACTOR_STREAM_HDR + actor_stream_get32(l->in);
-        if (frame <= limit + ACTOR_STREAM_HDR && frame > want)
-            want = frame;
-    }
-    if (want > l->in_cap) {
-        unsigned char *p = realloc(l->in, want);
-        if (p == NULL)
-            return -1;
-        l->in = p;
-        l->in_cap = want;
-    }
-    ssize_t r = recv(fd, l->in + l->in_len, l->in_cap - l->in_len, MSG_DONTWAIT);
+    size_t body_limit = ACTOR_DEFAULT_MAX_MSG_BYTES + 1;
+    if (actor_stream_input_room(&l->in, true, body_limit, 64u << 10) != 0)
+        return -1;
+    ssize_t r = recv(fd, l->in.in + l->in.len, l->in.cap - l->in.len, MSG_DONTWAIT);
     if (r == 0)
         return -1;
     if (r < 0)
         return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
-    l->in_len += (size_t)r;
-    size_t off = 0;
-    while (l->in_len - off >= ACTOR_STREAM_HDR) {
-        uint32_t n = actor_stream_get32(l->in + off);
-        if (n == 0 || n > limit)
-            return -1;
-        if (l->in_len - off - ACTOR_STREAM_HDR < n)
-            break;
-        on_reply(l, actor_stream_get32(l->in + off + 4), l->in + off + ACTOR_STREAM_HDR, n);
-        off += ACTOR_STREAM_HDR + n;
-    }
-    memmove(l->in, l->in + off, l->in_len - off);
-    l->in_len -= off;
-    return 0;
+    l->in.len += (size_t)r;
+    return actor_stream_input_frames(&l->in, body_limit, on_reply, l);
 }
 
 static void *io_main(void *arg)
@@ -441,7 +418,7 @@ void actor_stream_link_free(actor_stream_link *l)
         close(l->wake_fd);
     pthread_mutex_destroy(&l->mu);
     free(l->out);
-    free(l->in);
+    actor_stream_input_free(&l->in);
     free(l->url);
     free(l);
 }

@@ -57,8 +57,7 @@ typedef struct stream_conn {
     int64_t born_ms;    /* when accepted: a peer that does not greet in time goes */
     unsigned char *out; /* backlog: unsent reply bytes, out_off .. out_len */
     size_t out_len, out_off, out_cap;
-    unsigned char *in; /* read buffer, serving thread only */
-    size_t in_len, in_cap;
+    actor_stream_input in;   /* serving thread only */
     bool greeted;            /* serving thread only */
     actor_local_owner calls; /* calls in flight on the actor's local slots */
     struct stream_conn *prev, *next;
@@ -171,8 +170,9 @@ static void conn_error(stream_conn *c, uint32_t id, int code, const char *text)
 }
 
 /* One request frame: kind byte + the sender's bytes. */
-static void conn_frame(stream_conn *c, uint32_t id, const unsigned char *body, size_t len)
+static void conn_frame(void *arg, uint32_t id, const unsigned char *body, size_t len)
 {
+    stream_conn *c = arg;
     actor *a = c->srv->a;
     uint8_t kind = body[0];
     if (kind != ACTOR_FRAME_CALL && kind != ACTOR_FRAME_SEND) {
@@ -215,68 +215,41 @@ static void conn_frame(stream_conn *c, uint32_t id, const unsigned char *body, s
     }
 }
 
-/* Parses whole frames out of c->in; -1 when the connection must end. */
+/* Checks the greeting, then hands out whole frames; -1 when the connection
+ * must end. */
 static int conn_parse(stream_conn *c)
 {
-    size_t off = 0;
     if (!c->greeted) {
-        if (c->in_len < ACTOR_STREAM_HELLO_LEN)
+        if (c->in.len < ACTOR_STREAM_HELLO_LEN)
             return 0;
-        if (memcmp(c->in, ACTOR_STREAM_HELLO, ACTOR_STREAM_HELLO_LEN) != 0 ||
+        if (memcmp(c->in.in, ACTOR_STREAM_HELLO, ACTOR_STREAM_HELLO_LEN) != 0 ||
             actor_stream_write_all(c->fd, ACTOR_STREAM_HELLO, ACTOR_STREAM_HELLO_LEN, 1000) != 0)
             return -1;
         c->greeted = true;
         c->srv->n_ungreeted--;
-        off = ACTOR_STREAM_HELLO_LEN;
+        actor_stream_input_drop(&c->in, ACTOR_STREAM_HELLO_LEN);
     }
-    size_t limit = c->srv->a->max_msg_bytes + 1;
-    while (c->in_len - off >= ACTOR_STREAM_HDR) {
-        uint32_t len = actor_stream_get32(c->in + off);
-        if (len == 0 || len > limit)
-            return -1;
-        if (c->in_len - off - ACTOR_STREAM_HDR < len)
-            break;
-        conn_frame(c, actor_stream_get32(c->in + off + 4), c->in + off + ACTOR_STREAM_HDR, len);
-        off += ACTOR_STREAM_HDR + len;
-    }
-    memmove(c->in, c->in + off, c->in_len - off);
-    c->in_len -= off;
-    return 0;
+    return actor_stream_input_frames(&c->in, c->srv->a->max_msg_bytes + 1, conn_frame, c);
 }
 
 /* Reads what is there (up to a bound, so one busy peer does not starve the
  * others); -1 when the connection ended. */
 static int conn_read(stream_conn *c)
 {
-    size_t limit = c->srv->a->max_msg_bytes + 1 + ACTOR_STREAM_HDR;
+    size_t body_limit = c->srv->a->max_msg_bytes + 1;
     for (size_t got = 0; got < 4 * STREAM_READ_CHUNK;) {
-        size_t want = c->in_len + STREAM_READ_CHUNK;
-        if (c->in_len >= ACTOR_STREAM_HDR && c->greeted) {
-            size_t frame = ACTOR_STREAM_HDR + actor_stream_get32(c->in);
-            if (frame <= limit && frame > want)
-                want = frame;
-        }
-        if (want > c->in_cap) {
-            unsigned char *p = realloc(c->in, want);
-            if (p == NULL)
-                return -1;
-            c->in = p;
-            c->in_cap = want;
-        }
-        ssize_t r = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, MSG_DONTWAIT);
+        if (actor_stream_input_room(&c->in, c->greeted, body_limit, STREAM_READ_CHUNK) != 0)
+            return -1;
+        ssize_t r = recv(c->fd, c->in.in + c->in.len, c->in.cap - c->in.len, MSG_DONTWAIT);
         if (r == 0)
             return -1;
         if (r < 0)
             return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
-        c->in_len += (size_t)r;
+        c->in.len += (size_t)r;
         got += (size_t)r;
         if (conn_parse(c) != 0)
             return -1;
-        if (c->in_len == 0 && c->in_cap > 4 * STREAM_READ_CHUNK) { /* a big frame went by */
-            free(c->in);
-            c->in = NULL;
-            c->in_cap = 0;
-        }
+        actor_stream_input_trim(&c->in, 4 * STREAM_READ_CHUNK);
     }
     return 0;
 }
@@ -332,7 +305,7 @@ static void conn_close(actor_stream_server *srv, stream_conn *c)
     pthread_cond_destroy(&c->calls.idle);
     pthread_mutex_destroy(&c->calls.mu);
     pthread_mutex_destroy(&c->wmu);
-    free(c->in);
+    actor_stream_input_free(&c->in);
     free(c->out);
     free(c);
 }

@@ -219,6 +219,20 @@ def compare_seeds():
     put("compare", "long.bin", b"\x20\x10" + b"x\n" + b"".join(b"line %d\n" % i for i in range(40)))
 
 
+def stream_frames_seeds():
+    # byte 0: bit 7 = a greeting first, bits 0-6 + 1 = body limit; byte 1:
+    # read sizes; then u32 BE length + u32 BE call id + body per frame
+    def frame(cid, body):
+        return len(body).to_bytes(4, "big") + cid.to_bytes(4, "big") + body
+    calls = frame(1, b"\x01call") + frame(2, b"\x02one-way") + frame(0xFFFFFFFF, b"\x00")
+    put("stream_frames", "frames.bin", b"\x3f\x07" + calls)
+    put("stream_frames", "greeted.bin", b"\xbf\x01" + b"DPACTOR1" + calls)
+    put("stream_frames", "partial.bin", b"\x3f\x33" + calls + frame(3, b"\x01abcdef")[:11])
+    put("stream_frames", "zero-length.bin", b"\x3f\x00" + frame(1, b"\x01a") + bytes(8))
+    put("stream_frames", "over-limit.bin", b"\x03\x05" + frame(1, b"\x01ab") + frame(2, b"\x01abcd"))
+    put("stream_frames", "at-limit.bin", b"\x7f\x99" + frame(9, bytes(128)) + frame(10, b"\x01"))
+
+
 if __name__ == "__main__":
     extract_seeds()
     extract_entries_seeds()
@@ -226,3 +240,4 @@ if __name__ == "__main__":
     job_spec_seeds()
     parse_seeds()
     compare_seeds()
+    stream_frames_seeds()
