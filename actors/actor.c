@@ -65,6 +65,20 @@ static void fail_held_locked(actor *a)
     }
 }
 
+/* Under mu, which it lets go while it sleeps: the idle wait of the actor
+ * thread, until actor_wake rings or ms pass (0: no limit). May return
+ * early; the caller looks again. See actor_wake for why no wake is lost. */
+static void bell_wait(actor *a, uint64_t ms)
+{
+    uint32_t seq = atomic_load(&a->bell_seq);
+    atomic_store(&a->bell_sleeping, 1);
+    pthread_mutex_unlock(&a->mu);
+    struct timespec rel = {(time_t)(ms / 1000u), (long)(ms % 1000u) * 1000000L};
+    syscall(SYS_futex, &a->bell_seq, FUTEX_WAIT_PRIVATE, seq, ms != 0 ? &rel : NULL, NULL, 0);
+    atomic_store(&a->bell_sleeping, 0);
+    pthread_mutex_lock(&a->mu);
+}
+
 static void run_loop(actor *a)
 {
     uint64_t next_tick = a->tick_ms > 0 ? actor_now_ms() + (uint64_t)a->tick_ms : 0;
@@ -104,12 +118,8 @@ static void run_loop(actor *a)
         uint64_t wake = next_tick;
         if (a->local_deadline != 0 && (wake == 0 || a->local_deadline < wake))
             wake = a->local_deadline;
-        if (wake == 0) {
-            pthread_cond_wait(&a->cond, &a->mu);
-        } else if (wake > now) {
-            struct timespec ts = actor_deadline_ts(wake - now);
-            pthread_cond_timedwait(&a->cond, &a->mu, &ts);
-        }
+        if (wake == 0 || wake > now)
+            bell_wait(a, wake == 0 ? 0 : wake - now);
     }
     pthread_mutex_unlock(&a->mu);
 }
@@ -441,6 +451,7 @@ void actor_stop(actor *a)
     a->stop_requested = true;
     pthread_cond_broadcast(&a->cond);
     pthread_mutex_unlock(&a->mu);
+    actor_wake(a);
 }
 
 void actor_destroy(actor *a)

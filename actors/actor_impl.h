@@ -13,6 +13,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
+#include <unistd.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
 
 #include <nng/nng.h>
 
@@ -77,7 +80,7 @@ struct actor {
 
     /* Everything below, up to thread, is guarded by mu. */
     pthread_mutex_t mu;
-    pthread_cond_t cond; /* queue, stop, ready, sends drained */
+    pthread_cond_t cond; /* stop done, ready, sends drained (not the idle wait) */
     actor_item *queue;   /* ring of capacity mailbox */
     size_t q_head, q_len;
     bool ready;
@@ -105,6 +108,14 @@ struct actor {
     size_t n_conns;
     uint64_t conns_refused;
 
+    /* The doorbell the actor thread sleeps on when idle (actor_bell_wait),
+     * not a->cond: glibc takes the mutex back from a condition wait marked
+     * contended, so every wake-up cost one more futex syscall at the next
+     * unlock, woken or not (seen in strace: a FUTEX_WAKE of mu answering 0
+     * after each wait). Atomic, outside mu. */
+    _Atomic uint32_t bell_seq;      /* rung: changed by each actor_wake */
+    _Atomic uint32_t bell_sleeping; /* 1 while the actor thread may be in FUTEX_WAIT */
+
     pthread_t thread;
     bool thread_started;
     actor_ctx ctx; /* touched by the actor thread only */
@@ -123,18 +134,22 @@ static inline void actor_queue_push_locked(actor *a, nng_msg *msg, uint32_t slot
         a->stats.max_held = a->held;
 }
 
-/* Wakes the actor thread after a push, called without mu while a cannot be
- * freed (under the registry lock, in one of a's own slot callbacks, which
- * actor_free waits for, or in actor_send, whose caller keeps a alive).
- * Not under mu: a thread woken while the
- * pusher still held mu went straight back to sleep on it and needed a
- * second wake-up at the unlock (glibc does not move waiters from the
- * condition to the mutex), two context switches per message instead of
- * one (docs/actors.md, "Hops"). A waiter re-checks the queue under mu, so
- * a wake after the unlock is never lost. */
+/* Wakes the actor thread after a push (or a stop), called without mu
+ * while a cannot be freed (under the registry lock, in one of a's own slot
+ * callbacks, which actor_free waits for, or in actor_send, whose caller
+ * keeps a alive). Not under mu: a thread woken while the pusher still held
+ * mu went straight back to sleep on it, two context switches per message
+ * instead of one (docs/actors.md, "Hops"). The ring is an atomic add; the
+ * futex syscall only when the thread sleeps. A wake is never lost: the
+ * thread read bell_seq under mu before it saw the queue empty, so a push
+ * made after that changes bell_seq before the wait can miss it, and the
+ * thread announces its sleep before it waits (seq_cst: either the ringer
+ * sees bell_sleeping, or the wait sees the new bell_seq). */
 static inline void actor_wake(actor *a)
 {
-    pthread_cond_broadcast(&a->cond);
+    atomic_fetch_add(&a->bell_seq, 1);
+    if (atomic_load(&a->bell_sleeping))
+        syscall(SYS_futex, &a->bell_seq, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
 
 /* Under mu: counts a call that is held to run on the receiving thread
