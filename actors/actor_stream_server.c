@@ -240,7 +240,8 @@ static int conn_read(stream_conn *c)
     for (size_t got = 0; got < 4 * STREAM_READ_CHUNK;) {
         if (actor_stream_input_room(&c->in, c->greeted, body_limit, STREAM_READ_CHUNK) != 0)
             return -1;
-        ssize_t r = recv(c->fd, c->in.in + c->in.len, c->in.cap - c->in.len, MSG_DONTWAIT);
+        size_t room = c->in.cap - c->in.len;
+        ssize_t r = recv(c->fd, c->in.in + c->in.len, room, MSG_DONTWAIT);
         if (r == 0)
             return -1;
         if (r < 0)
@@ -250,6 +251,11 @@ static int conn_read(stream_conn *c)
         if (conn_parse(c) != 0)
             return -1;
         actor_stream_input_trim(&c->in, 4 * STREAM_READ_CHUNK);
+        /* A short read drained the socket: epoll (level-triggered) reports
+         * what comes next, so asking again would only fetch EAGAIN, a
+         * syscall per message. */
+        if ((size_t)r < room)
+            break;
     }
     return 0;
 }

@@ -44,7 +44,10 @@ one() { # ROOT KIND RUNNERS SLOTS JOBS BATCH: one run on fresh services
 [ $# -ge 4 ] || { sed -n '2,13p' "$0" >&2; exit 64; }
 before=$1 after=$2 rounds=$3; shift 3
 for round in $(seq 1 "$rounds"); do
-  for side in before after; do
+  # which side goes first alternates, so a drift within a round (the host
+  # slowing down, caches warming) favours neither
+  sides="before after"; [ $((round % 2)) = 0 ] && sides="after before"
+  for side in $sides; do
     root=$before; [ "$side" = after ] && root=$after
     for run in "$@"; do
       IFS=: read -r kind a b <<<"$run"
