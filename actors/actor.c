@@ -450,8 +450,11 @@ void actor_stop(actor *a)
     pthread_mutex_lock(&a->mu);
     a->stop_requested = true;
     pthread_cond_broadcast(&a->cond);
-    pthread_mutex_unlock(&a->mu);
+    /* Rung under mu, unlike a push: once mu is let go the actor may see the
+     * stop on its own, finish, and be freed by its owner (actor_stop is
+     * callable from any thread); a stop's extra context switch is no cost. */
     actor_wake(a);
+    pthread_mutex_unlock(&a->mu);
 }
 
 void actor_destroy(actor *a)

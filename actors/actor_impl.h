@@ -134,17 +134,20 @@ static inline void actor_queue_push_locked(actor *a, nng_msg *msg, uint32_t slot
         a->stats.max_held = a->held;
 }
 
-/* Wakes the actor thread after a push (or a stop), called without mu
- * while a cannot be freed (under the registry lock, in one of a's own slot
- * callbacks, which actor_free waits for, or in actor_send, whose caller
- * keeps a alive). Not under mu: a thread woken while the pusher still held
- * mu went straight back to sleep on it, two context switches per message
- * instead of one (docs/actors.md, "Hops"). The ring is an atomic add; the
- * futex syscall only when the thread sleeps. A wake is never lost: the
- * thread read bell_seq under mu before it saw the queue empty, so a push
- * made after that changes bell_seq before the wait can miss it, and the
- * thread announces its sleep before it waits (seq_cst: either the ringer
- * sees bell_sleeping, or the wait sees the new bell_seq). */
+/* Wakes the actor thread after a push, called without mu while a cannot be
+ * freed (under the registry lock, in one of a's own slot callbacks, which
+ * actor_free waits for, or in actor_send, whose caller keeps a alive);
+ * actor_stop rings under mu instead (see there). Not under mu: a thread
+ * woken while the pusher still held mu went straight back to sleep on it,
+ * two context switches per message instead of one (docs/actors.md,
+ * "Hops"). The ring is an atomic add; the futex syscall only when the
+ * thread sleeps. A wake is never lost: the thread reads bell_seq and
+ * announces its sleep under mu, after it saw the queue empty and no stop,
+ * and everything it waits for changes under mu; so a push or stop made
+ * after that rings after the read and after the announcement: the ringer
+ * sees bell_sleeping, and the wait sees the new bell_seq and returns at
+ * once. (A state changed without mu and then rung would need the seq_cst
+ * order of the two atomics too.) */
 static inline void actor_wake(actor *a)
 {
     atomic_fetch_add(&a->bell_seq, 1);

@@ -631,6 +631,41 @@ static void test_self_stop(void **unused)
     free(st);
 }
 
+static void *stop_from_thread(void *arg)
+{
+    actor_stop(arg);
+    return NULL;
+}
+
+/* actor_stop is safe from any thread (actor.h): an owner that sees the
+ * stop take effect and destroys the actor at once must not free it under
+ * a stopper still inside actor_stop. The stopper once rang the actor's
+ * bell after letting go of its lock, a write into freed memory when it was
+ * preempted just there (ASan reports it; the window is narrow, hence many
+ * rounds; with a sleep put in that window it fails every time). */
+static void test_stop_from_other_thread(void **unused)
+{
+    echo_state *st = new_state();
+    enum { ROUNDS = 300 };
+    for (int i = 0; i < ROUNDS; i++) {
+        /* A tick every ms keeps the actor awake: it sees the stop on its
+         * own, without the stopper's ring, as a busy actor would. */
+        actor_opts o = echo_opts("stopper", st, 4);
+        o.on_tick = echo_tick;
+        o.tick_ms = 1;
+        dp_err err;
+        actor *a = actor_spawn(&o, &err);
+        assert_non_null(a);
+        pthread_t th;
+        assert_int_equal(pthread_create(&th, NULL, stop_from_thread, a), 0);
+        assert_int_equal(actor_wait(a, 5000, &err), 0);
+        actor_destroy(a);
+        assert_int_equal(pthread_join(th, NULL), 0);
+    }
+    assert_int_equal(atomic_load(&st->stopped), ROUNDS);
+    free(st);
+}
+
 int main(void)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -649,6 +684,7 @@ int main(void)
         cmocka_unit_test(test_stop_in_flight),
         cmocka_unit_test(test_stop_answers_held),
         cmocka_unit_test(test_self_stop),
+        cmocka_unit_test(test_stop_from_other_thread),
     };
     return cmocka_run_group_tests_name("actors", tests, group_setup, group_teardown);
 }
