@@ -1,5 +1,6 @@
 #include "common/log.h"
 
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,6 +77,21 @@ static size_t put_raw(char *buf, size_t pos, size_t cap, const char *s)
     return pos + n;
 }
 
+/* The calling thread's held lines (dp_log_hold): whole lines, at most
+ * PIPE_BUF bytes, so one write of them is never split on a pipe. */
+static _Thread_local int log_holding;
+static _Thread_local size_t log_held_len;
+static _Thread_local char log_held[PIPE_BUF];
+
+static void write_held(void)
+{
+    if (log_held_len == 0)
+        return;
+    ssize_t w = write(STDERR_FILENO, log_held, log_held_len);
+    (void)w;
+    log_held_len = 0;
+}
+
 void dp_log(dp_log_level level, const char *event, ...)
 {
     static const char *const names[] = {"debug", "info", "warn", "error"};
@@ -108,6 +124,27 @@ void dp_log(dp_log_level level, const char *event, ...)
     va_end(ap);
     line[pos++] = '}';
     line[pos++] = '\n';
+    if (log_holding && level < DP_LOG_WARN) {
+        if (log_held_len + pos > sizeof log_held)
+            write_held();
+        if (pos <= sizeof log_held) {
+            memcpy(log_held + log_held_len, line, pos);
+            log_held_len += pos;
+            return;
+        }
+    }
+    write_held(); /* what waits goes first */
     ssize_t w = write(STDERR_FILENO, line, pos);
     (void)w;
+}
+
+void dp_log_hold(void)
+{
+    log_holding = 1;
+}
+
+void dp_log_release(void)
+{
+    write_held();
+    log_holding = 0;
 }

@@ -39,20 +39,18 @@ static void report_job(executor_state *s, const dp_job_result *res)
     runner_status_job_done(s->cfg.status, s->cfg.index, s->job_m);
 }
 
-/* Runs one job; its result goes into *item (the caller's). One log line at
- * the deployed level per job, when it ends, with everything an operator
- * looks a job up by: each line is a write(2), a syscall a no-op job cannot
- * afford twice (job_started is there at debug). */
+/* Runs one job; its result goes into *item (the caller's). Its line at the
+ * deployed level, job_finished, is the job feeder's (log_finished there),
+ * written with the other results of a burst; job_started is at debug. */
 static void run_job(executor_state *s, dp_leased_job *job, dp_result_item *item)
 {
     dp_job_result *res = &item->result;
     int retryable = 0;
     dp_err err = {0};
-    char attempt[16], ms[24];
+    char attempt[16];
     snprintf(attempt, sizeof attempt, "%u", job->attempt);
     dp_log(DP_LOG_DEBUG, "job_started", "job_id", job->job_id, "runner_id", s->runner_id, "profile",
            job->spec.profile, "attempt", attempt, (char *)NULL);
-    int64_t t0 = dp_now_ms();
     runner_status_job_started(s->cfg.status, s->cfg.index);
     exec_job(s->exec, &job->spec, job->attempt, res, &retryable, &err);
     report_job(s, res);
@@ -60,11 +58,6 @@ static void run_job(executor_state *s, dp_leased_job *job, dp_result_item *item)
         res->job_id = strdup(job->job_id);
     res->attempt = job->attempt;
     item->retry = retryable != 0;
-    snprintf(ms, sizeof ms, "%lld", (long long)(dp_now_ms() - t0));
-    dp_log(DP_LOG_INFO, "job_finished", "job_id", job->job_id, "runner_id", s->runner_id, "profile",
-           job->spec.profile, "attempt", attempt, "verdict",
-           dp_verdict_name(res->verdict) ? dp_verdict_name(res->verdict) : "-", "duration_ms", ms,
-           (char *)NULL);
 }
 
 static int executor_handle(void *state, actor_ctx *ctx, nng_msg *msg, nng_msg **reply)

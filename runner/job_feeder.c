@@ -24,6 +24,12 @@ typedef struct {
     actor_client *via; /* the link it went out on (identity only) */
 } feeder_call;
 
+/* What the feeder knows of the job a slot runs, for its log line. */
+typedef struct {
+    char profile[DP_MSG_MAX_NAME + 1];
+    int64_t since_ms; /* handed out at */
+} feeder_slot;
+
 typedef struct {
     job_feeder_config cfg;
     actor *self;
@@ -37,6 +43,7 @@ typedef struct {
     actor_client **executors; /* by slot index, from the `peers` message */
     size_t n_executors;
     uint32_t *free_slots; /* stack of idle executor indexes */
+    feeder_slot *slots;   /* by slot index, cfg.slots of them */
     uint32_t n_free;
     uint32_t n_asked; /* free slots some call in flight asks work for */
     feeder_held held;
@@ -75,6 +82,9 @@ static void forget_session(feeder_state *s)
 static void hand_out(feeder_state *s, dp_leased_job *job)
 {
     uint32_t slot = s->free_slots[--s->n_free];
+    snprintf(s->slots[slot].profile, sizeof s->slots[slot].profile, "%s",
+             job->spec.profile != NULL ? job->spec.profile : "");
+    s->slots[slot].since_ms = dp_now_ms();
     dp_msg m = {.type = DP_MSG_LEASED};
     m.leased.jobs = job;
     m.leased.n_jobs = 1;
@@ -85,6 +95,22 @@ static void hand_out(feeder_state *s, dp_leased_job *job)
                (char *)NULL);
         s->free_slots[s->n_free++] = slot;
     }
+}
+
+/* One log line per job at the deployed level, when its result reaches the
+ * feeder (before it is sent), with everything an operator looks a job up
+ * by; duration_ms runs from the hand-out. Written here, not by the
+ * executor, so that the lines of a burst of results go out in one write(2)
+ * (dp_log_hold: a no-op job cannot afford a syscall of its own for it). */
+static void log_finished(feeder_state *s, uint32_t slot, const dp_job_result *r)
+{
+    char attempt[16], ms[24];
+    snprintf(attempt, sizeof attempt, "%u", r->attempt);
+    snprintf(ms, sizeof ms, "%lld", (long long)(dp_now_ms() - s->slots[slot].since_ms));
+    const char *verdict = dp_verdict_name(r->verdict);
+    dp_log(DP_LOG_INFO, "job_finished", "job_id", r->job_id, "runner_id", s->runner_id, "profile",
+           s->slots[slot].profile, "attempt", attempt, "verdict", verdict ? verdict : "-",
+           "duration_ms", ms, (char *)NULL);
 }
 
 /* The executors, by slot index; every one starts idle. */
@@ -352,6 +378,7 @@ static void feeder_tick(void *state, actor_ctx *ctx)
 {
     feeder_state *s = state;
     (void)ctx;
+    dp_log_release();
     int64_t now = dp_now_ms();
     for (size_t i = 0; i < s->n_calls;) {
         if (now < s->calls[i].give_up_ms) {
@@ -397,6 +424,9 @@ static int feeder_handle(void *state, actor_ctx *ctx, nng_msg *msg, nng_msg **re
         } else if (m.type == DP_MSG_SLOT_FREE && m.slot_free.slot < s->n_executors &&
                    s->n_free < s->n_executors) {
             dp_err err = {0};
+            dp_log_hold(); /* released when the queue runs empty, below */
+            if (m.slot_free.n_results == 1)
+                log_finished(s, m.slot_free.slot, &m.slot_free.results[0].result);
             if (m.slot_free.n_results == 1 &&
                 feeder_held_add(&s->held, &m.slot_free.results[0], &err) != DP_OK)
                 dp_log(DP_LOG_ERROR, "result_lost", "error", err.msg, (char *)NULL);
@@ -418,8 +448,10 @@ static int feeder_handle(void *state, actor_ctx *ctx, nng_msg *msg, nng_msg **re
      * then carries everything that queued up meanwhile. */
     actor_stats st;
     actor_get_stats(s->self, &st);
-    if (st.queued == 0)
+    if (st.queued == 0) {
+        dp_log_release(); /* the results' lines go out before the results */
         feeder_pump(s);
+    }
     if (ret != ACTOR_DEFER)
         check_flush(s);
     return ret;
@@ -437,6 +469,7 @@ static void feeder_stop(void *state, actor_ctx *ctx)
 {
     feeder_state *s = state;
     (void)ctx;
+    dp_log_release();
     forget_session(s);
     runner_link_close(&s->link); /* ends the calls in flight: their answers are dropped */
     runner_link_close(&s->old_link);
@@ -444,6 +477,7 @@ static void feeder_stop(void *state, actor_ctx *ctx)
     feeder_held_free(&s->held);
     free(s->executors);
     free(s->free_slots);
+    free(s->slots);
     free(s);
 }
 
@@ -451,7 +485,10 @@ actor *job_feeder_spawn(const job_feeder_config *cfg, dp_err *err)
 {
     feeder_state *s = calloc(1, sizeof *s);
     if (s == NULL ||
-        (s->free_slots = calloc(cfg->slots ? cfg->slots : 1, sizeof(uint32_t))) == NULL) {
+        (s->free_slots = calloc(cfg->slots ? cfg->slots : 1, sizeof(uint32_t))) == NULL ||
+        (s->slots = calloc(cfg->slots ? cfg->slots : 1, sizeof *s->slots)) == NULL) {
+        if (s != NULL)
+            free(s->free_slots);
         free(s);
         dp_err_set(err, DP_ENOMEM, "job feeder: out of memory");
         return NULL;

@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 
 #include <stdlib.h>
@@ -16,6 +18,7 @@
 #include "common/config.h"
 #include "common/err.h"
 #include "common/job.h"
+#include "common/log.h"
 #include "common/sha256.h"
 #include "common/text.h"
 
@@ -203,12 +206,92 @@ static void test_text_safe(void **state)
     assert_string_equal(dp_text_safe("\x1b\x1b\x1b", small, sizeof small), "\\x1b...");
 }
 
+/* What the pipe behind stderr holds now, without waiting ("" when empty). */
+static size_t drain(int fd, char *buf, size_t cap)
+{
+    size_t n = 0;
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    while (n + 1 < cap && poll(&p, 1, 0) == 1) {
+        ssize_t r = read(fd, buf + n, cap - 1 - n);
+        if (r <= 0)
+            break;
+        n += (size_t)r;
+    }
+    buf[n] = '\0';
+    return n;
+}
+
+static size_t count_lines(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        n += *s == '\n';
+    return n;
+}
+
+/* dp_log_hold: info lines wait until the release, a warning writes them
+ * first and then itself, a held batch never passes PIPE_BUF and is whole
+ * lines, and after the release each line goes out at once again. */
+static void test_log_hold(void **state)
+{
+    (void)state;
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    int saved = dup(STDERR_FILENO);
+    assert_true(saved >= 0);
+    assert_int_equal(dup2(fds[1], STDERR_FILENO), STDERR_FILENO);
+    dp_log_set_level(DP_LOG_INFO);
+    static char buf[65536];
+
+    dp_log_hold();
+    dp_log(DP_LOG_INFO, "one", "k", "1", (char *)NULL);
+    dp_log(DP_LOG_INFO, "two", "k", "2", (char *)NULL);
+    dp_log(DP_LOG_DEBUG, "dropped", (char *)NULL);
+    assert_int_equal(drain(fds[0], buf, sizeof buf), 0); /* held */
+    dp_log(DP_LOG_WARN, "three", (char *)NULL);
+    drain(fds[0], buf, sizeof buf);
+    assert_int_equal(count_lines(buf), 3);
+    char *one = strstr(buf, "\"one\""), *two = strstr(buf, "\"two\""),
+         *three = strstr(buf, "\"three\"");
+    assert_true(one != NULL && two != NULL && three != NULL && one < two && two < three);
+
+    /* ~100 lines of ~120 bytes: written in whole-line batches of at most
+     * PIPE_BUF while held, the rest at the release. */
+    char val[64];
+    memset(val, 'x', sizeof val - 1);
+    val[sizeof val - 1] = '\0';
+    size_t early = 0;
+    for (int i = 0; i < 100; i++) {
+        dp_log(DP_LOG_INFO, "many", "v", val, (char *)NULL);
+        size_t n = drain(fds[0], buf, sizeof buf);
+        if (n > 0) {
+            assert_true(n <= PIPE_BUF);
+            assert_int_equal(buf[n - 1], '\n');
+            early += count_lines(buf);
+        }
+    }
+    assert_true(early > 0 && early < 100);
+    dp_log_release();
+    drain(fds[0], buf, sizeof buf);
+    assert_int_equal(early + count_lines(buf), 100);
+
+    dp_log(DP_LOG_INFO, "after", (char *)NULL);
+    drain(fds[0], buf, sizeof buf);
+    assert_non_null(strstr(buf, "\"after\""));
+
+    assert_int_equal(dup2(saved, STDERR_FILENO), STDERR_FILENO);
+    close(saved);
+    close(fds[0]);
+    close(fds[1]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sha256_vectors), cmocka_unit_test(test_ct_equal_and_random),
         cmocka_unit_test(test_names),          cmocka_unit_test(test_config),
         cmocka_unit_test(test_text_safe),      cmocka_unit_test(test_new_id_unique),
+        cmocka_unit_test(test_log_hold),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
