@@ -17,7 +17,9 @@ int64_t dp_wall_ms(void);
 /* The same in microseconds. */
 int64_t dp_wall_us(void);
 
-/* The current UTC time as "YYYY-MM-DDTHH:MM:SS.mmmZ" into buf. */
+/* The current UTC time as "YYYY-MM-DDTHH:MM:SS.mmmZ" into buf (len >=
+ * DP_ISO_LEN; a smaller buf gets what fits, NUL-terminated). */
+#define DP_ISO_LEN 25
 void dp_iso_now(char *buf, size_t len);
 
 #endif

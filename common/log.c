@@ -1,5 +1,7 @@
 #include "common/log.h"
 
+#include "common/clock.h"
+
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -99,13 +101,10 @@ void dp_log(dp_log_level level, const char *event, ...)
         return;
     char line[4096];
     size_t cap = sizeof line, pos = 0;
-    struct timespec ts;
-    struct tm tm;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    pos += strftime(line, cap, "{\"ts\":\"%Y-%m-%dT%H:%M:%S", &tm);
-    pos += (size_t)snprintf(line + pos, cap - pos, ".%03ldZ\",\"level\":\"%s\",\"event\":\"",
-                            ts.tv_nsec / 1000000, names[level & 3]);
+    char ts[DP_ISO_LEN];
+    dp_iso_now(ts, sizeof ts);
+    pos += (size_t)snprintf(line, cap, "{\"ts\":\"%s\",\"level\":\"%s\",\"event\":\"", ts,
+                            names[level & 3]);
     pos = put_escaped(line, pos, cap, event);
     pos = put_raw(line, pos, cap, "\"");
     va_list ap;

@@ -10,11 +10,14 @@
 #include <poll.h>
 #include <pthread.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/config.h"
 #include "common/err.h"
 #include "common/job.h"
@@ -206,6 +209,47 @@ static void test_text_safe(void **state)
     assert_string_equal(dp_text_safe("\x1b\x1b\x1b", small, sizeof small), "\\x1b...");
 }
 
+/* ms since the epoch of a "YYYY-MM-DDTHH:MM:SS.mmmZ" stamp; -1 if malformed. */
+static int64_t iso_ms(const char *s)
+{
+    struct tm tm = {0};
+    int ms = -1, n = 0;
+    if (strlen(s) != DP_ISO_LEN - 1 ||
+        sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+               &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms, &n) != 7 ||
+        n != DP_ISO_LEN - 1)
+        return -1;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    return (int64_t)timegm(&tm) * 1000 + ms;
+}
+
+/* dp_iso_now keeps the formatted second per thread: for over a second
+ * (so across a change of second) every stamp is the time it was taken, to
+ * the ms (the wall clock must not step back meanwhile). */
+static void test_iso_now(void **state)
+{
+    (void)state;
+    char buf[DP_ISO_LEN];
+    int64_t end = dp_now_ms() + 1100;
+    int calls = 0;
+    while (dp_now_ms() < end) {
+        int64_t before = dp_wall_ms();
+        dp_iso_now(buf, sizeof buf);
+        int64_t after = dp_wall_ms(), t = iso_ms(buf);
+        if (t < before || t > after)
+            fail_msg("stamp %s (%lld) outside [%lld, %lld]", buf, (long long)t, (long long)before,
+                     (long long)after);
+        calls++;
+        usleep(500);
+    }
+    assert_true(calls > 10); /* a loaded machine may sleep ~10 ms per usleep */
+    char small[11];
+    dp_iso_now(small, sizeof small);
+    assert_int_equal(strlen(small), 10); /* the date: what fits */
+    assert_int_equal(small[4], '-');
+}
+
 /* What the pipe behind stderr holds now, without waiting ("" when empty). */
 static size_t drain(int fd, char *buf, size_t cap)
 {
@@ -291,7 +335,7 @@ int main(void)
         cmocka_unit_test(test_sha256_vectors), cmocka_unit_test(test_ct_equal_and_random),
         cmocka_unit_test(test_names),          cmocka_unit_test(test_config),
         cmocka_unit_test(test_text_safe),      cmocka_unit_test(test_new_id_unique),
-        cmocka_unit_test(test_log_hold),
+        cmocka_unit_test(test_log_hold),       cmocka_unit_test(test_iso_now),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
