@@ -6,7 +6,7 @@
 #include "common/apikey.h"
 #include "dispatch/dd_actor.h"
 #include "common/addr_policy.h"
-#include "common/job_json.h"
+#include "dispatch/spec_blob.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/metrics.h"
@@ -120,7 +120,7 @@ static void leased_answer(leaser_state *s, const char *runner_id, const rq_lease
     for (size_t i = 0; r->leased.jobs != NULL && i < n; i++) {
         dp_leased_job *j = &r->leased.jobs[got];
         const rq_lease *l = &leases[i];
-        if (dp_job_spec_from_text(l->spec, l->spec_len, &j->spec, &err) != DP_OK) {
+        if (spec_blob_unpack(l->spec, l->spec_len, &j->spec, &err) != DP_OK) {
             /* Cannot happen for specs we stored; the reaper or a requeue recovers it. */
             dp_log(DP_LOG_ERROR, "lease_bad_spec", "job_id", l->job_id, "error", err.msg,
                    (char *)NULL);

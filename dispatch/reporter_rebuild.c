@@ -3,8 +3,8 @@
 #include "dispatch/reporter_impl.h"
 
 #include "common/log.h"
-#include "common/job_json.h"
 #include "dispatch/redis/rq_owner.h"
+#include "dispatch/spec_blob.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,19 +28,22 @@ static int rebuild_redis(reporter_state *s, dp_err *err)
         if (rc != DP_OK)
             return rc;
         rq_job_in *in = calloc(n ? n : 1, sizeof *in);
-        char **texts = calloc(n ? n : 1, sizeof *texts);
+        void **blobs = calloc(n ? n : 1, sizeof *blobs);
         size_t k = 0;
-        for (size_t i = 0; in != NULL && texts != NULL && i < n; i++) {
-            json_t *j = dp_job_spec_to_json(&jobs[i].spec);
-            texts[k] = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
-            json_decref(j);
-            if (texts[k] == NULL)
+        for (size_t i = 0; in != NULL && blobs != NULL && i < n; i++) {
+            size_t blob_len = 0;
+            dp_err perr = {0};
+            if (spec_blob_pack(&jobs[i].spec, &blobs[k], &blob_len, &perr) != DP_OK) {
+                /* Cannot happen for a spec accepted at submit: said, skipped. */
+                dp_log(DP_LOG_ERROR, "rebuild_bad_spec", "job_id", jobs[i].spec.job_id, "error",
+                       perr.msg, (char *)NULL);
                 continue;
+            }
             const dp_job_spec *sp = &jobs[i].spec;
             /* Its own queue and priority: both are in the stored spec. */
             in[k] = (rq_job_in){.job_id = sp->job_id,
-                                .spec = texts[k],
-                                .spec_len = strlen(texts[k]),
+                                .spec = blobs[k],
+                                .spec_len = blob_len,
                                 .max_attempts = sp->max_attempts,
                                 .attempts = jobs[i].attempts,
                                 .profile = sp->profile,
@@ -49,7 +52,7 @@ static int rebuild_redis(reporter_state *s, dp_err *err)
                                 .priority = sp->priority};
             if (jobs[i].state == DP_JOB_LEASED && jobs[i].runner_id != NULL &&
                 rq_rebuild_leased(s->rq, jobs[i].runner_id, &in[k], NULL) == DP_OK) {
-                free(texts[k]);
+                free(blobs[k]);
                 continue;
             }
             k++;
@@ -66,8 +69,8 @@ static int rebuild_redis(reporter_state *s, dp_err *err)
             rc = rq_enqueue(s->rq, in, k, &added, err);
         total += added;
         for (size_t i = 0; i < k; i++)
-            free(texts[i]);
-        free(texts);
+            free(blobs[i]);
+        free(blobs);
         free(in);
         store_unfinished_free(jobs, n);
         if (rc != DP_OK)

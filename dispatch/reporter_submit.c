@@ -13,6 +13,7 @@
 
 #include "common/log.h"
 #include "common/job_json.h"
+#include "dispatch/spec_blob.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +27,9 @@ struct reporter_held_submit {
     fwd_origin o;
     dp_msg reply;    /* submitted: every item but the record's outcome */
     dp_msg spec_msg; /* the submit's specs, moved out of the message */
-    char **texts;    /* per valid spec: its JSON */
+    char **texts;    /* per valid spec: its JSON (PostgreSQL's) */
+    void **blobs;    /* per valid spec: its Redis form (spec_blob.h) */
+    size_t *blob_len;
     size_t *item_of; /* valid spec k is item item_of[k] */
     size_t n_ok;
     int recorded; /* its group was recorded (reporter_flush_submits) */
@@ -34,9 +37,13 @@ struct reporter_held_submit {
 
 static void held_free(reporter_held_submit *h)
 {
-    for (size_t k = 0; h->texts != NULL && k < h->n_ok; k++)
+    for (size_t k = 0; h->texts != NULL && k < h->n_ok; k++) {
         free(h->texts[k]);
+        free(h->blobs[k]);
+    }
     free(h->texts);
+    free(h->blobs);
+    free(h->blob_len);
     free(h->item_of);
     dp_msg_free(&h->reply);
     dp_msg_free(&h->spec_msg);
@@ -54,8 +61,11 @@ static int prepare(reporter_state *s, fwd_origin o, dp_msg *m, reporter_held_sub
     h->reply = (dp_msg){.type = DP_MSG_SUBMITTED, .id = m->id};
     h->reply.submitted.items = calloc(sub->n_specs, sizeof *h->reply.submitted.items);
     h->texts = calloc(sub->n_specs, sizeof *h->texts);
+    h->blobs = calloc(sub->n_specs, sizeof *h->blobs);
+    h->blob_len = calloc(sub->n_specs, sizeof *h->blob_len);
     h->item_of = calloc(sub->n_specs, sizeof *h->item_of);
-    if (h->reply.submitted.items == NULL || h->texts == NULL || h->item_of == NULL) {
+    if (h->reply.submitted.items == NULL || h->texts == NULL || h->blobs == NULL ||
+        h->blob_len == NULL || h->item_of == NULL) {
         dp_err_set(&err, DP_ENOMEM, "out of memory");
         fwd_reply_code(o, m->id, DP_ENOMEM, "job", &err);
         return -1;
@@ -89,14 +99,22 @@ static int prepare(reporter_state *s, fwd_origin o, dp_msg *m, reporter_held_sub
         json_t *j = dp_job_spec_to_json(spec);
         char *text = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
         json_decref(j);
-        if (spec->job_id == NULL || text == NULL || (it->job_id = strdup(id)) == NULL) {
-            it->error = strdup("out of memory");
+        void *blob = NULL;
+        size_t blob_len = 0;
+        dp_err perr = {0};
+        if (spec->job_id == NULL || text == NULL ||
+            spec_blob_pack(spec, &blob, &blob_len, &perr) != DP_OK ||
+            (it->job_id = strdup(id)) == NULL) {
+            it->error = strdup(perr.msg[0] != '\0' ? perr.msg : "out of memory");
             free(text);
+            free(blob);
             continue;
         }
         if (warning[0] != '\0')
             it->warning = strdup(warning);
         h->texts[h->n_ok] = text;
+        h->blobs[h->n_ok] = blob;
+        h->blob_len[h->n_ok] = blob_len;
         h->item_of[h->n_ok++] = i;
     }
     h->spec_msg = (dp_msg){.type = DP_MSG_SUBMIT, .submit = *sub};
@@ -163,8 +181,8 @@ static void record_batch(reporter_state *s, size_t first, submit_batch *b)
             b->texts[n] = h->texts[j];
             b->items[n] = &h->reply.submitted.items[h->item_of[j]];
             b->in[n] = (rq_job_in){.job_id = spec->job_id,
-                                   .spec = h->texts[j],
-                                   .spec_len = strlen(h->texts[j]),
+                                   .spec = h->blobs[j],
+                                   .spec_len = h->blob_len[j],
                                    .max_attempts = spec->max_attempts,
                                    .profile = spec->profile,
                                    .labels = (const char *const *)spec->labels,
