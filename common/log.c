@@ -80,10 +80,12 @@ static size_t put_raw(char *buf, size_t pos, size_t cap, const char *s)
 }
 
 /* The calling thread's held lines (dp_log_hold): whole lines, at most
- * PIPE_BUF bytes, so one write of them is never split on a pipe. */
-static _Thread_local int log_holding;
+ * PIPE_BUF bytes, so one write of them is never split on a pipe. The
+ * buffer is allocated by the hold and freed by the release: a thread-local
+ * array would be zeroed, so resident, in every thread of the process. */
+enum { LOG_HELD_CAP = PIPE_BUF };
+static _Thread_local char *log_held;
 static _Thread_local size_t log_held_len;
-static _Thread_local char log_held[PIPE_BUF];
 
 static void write_held(void)
 {
@@ -123,10 +125,10 @@ void dp_log(dp_log_level level, const char *event, ...)
     va_end(ap);
     line[pos++] = '}';
     line[pos++] = '\n';
-    if (log_holding && level < DP_LOG_WARN) {
-        if (log_held_len + pos > sizeof log_held)
+    if (log_held != NULL && level < DP_LOG_WARN) {
+        if (log_held_len + pos > LOG_HELD_CAP)
             write_held();
-        if (pos <= sizeof log_held) {
+        if (pos <= LOG_HELD_CAP) {
             memcpy(log_held + log_held_len, line, pos);
             log_held_len += pos;
             return;
@@ -139,11 +141,13 @@ void dp_log(dp_log_level level, const char *event, ...)
 
 void dp_log_hold(void)
 {
-    log_holding = 1;
+    if (log_held == NULL)
+        log_held = malloc(LOG_HELD_CAP); /* none: lines go out one by one */
 }
 
 void dp_log_release(void)
 {
     write_held();
-    log_holding = 0;
+    free(log_held);
+    log_held = NULL;
 }
