@@ -425,11 +425,11 @@ static int feeder_handle(void *state, actor_ctx *ctx, nng_msg *msg, nng_msg **re
                    s->n_free < s->n_executors) {
             dp_err err = {0};
             dp_log_hold(); /* released when the queue runs empty, below */
-            if (m.slot_free.n_results == 1)
+            if (m.slot_free.n_results == 1) {
                 log_finished(s, m.slot_free.slot, &m.slot_free.results[0].result);
-            if (m.slot_free.n_results == 1 &&
-                feeder_held_add(&s->held, &m.slot_free.results[0], &err) != DP_OK)
-                dp_log(DP_LOG_ERROR, "result_lost", "error", err.msg, (char *)NULL);
+                if (feeder_held_add(&s->held, &m.slot_free.results[0], &err) != DP_OK)
+                    dp_log(DP_LOG_ERROR, "result_lost", "error", err.msg, (char *)NULL);
+            }
             s->free_slots[s->n_free++] = m.slot_free.slot;
         } else if (m.type == DP_MSG_STOPPING && actor_ctx_request(ctx) != 0) {
             if (s->flush_req != 0)
