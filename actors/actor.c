@@ -72,11 +72,26 @@ static void bell_wait(actor *a, uint64_t ms)
 {
     uint32_t seq = atomic_load(&a->bell_seq);
     atomic_store(&a->bell_sleeping, 1);
+    /* Listed as a sleeper after the read: a group send from then on rings
+     * a changed bell, and the wait below returns at once. */
+    if (a->group != NULL && !actor_group_sleep(a)) {
+        atomic_store(&a->bell_sleeping, 0);
+        return; /* a group message waits */
+    }
     pthread_mutex_unlock(&a->mu);
     struct timespec rel = {(time_t)(ms / 1000u), (long)(ms % 1000u) * 1000000L};
     syscall(SYS_futex, &a->bell_seq, FUTEX_WAIT_PRIVATE, seq, ms != 0 ? &rel : NULL, NULL, 0);
     atomic_store(&a->bell_sleeping, 0);
+    if (a->group != NULL)
+        actor_group_awake(a);
     pthread_mutex_lock(&a->mu);
+}
+
+/* A group's message (owned by the handler) on the actor thread, one-way. */
+static void run_group_item(actor *a, nng_msg *msg)
+{
+    ctx_reset(&a->ctx);
+    (void)a->handler(a->state, &a->ctx, msg, NULL);
 }
 
 static void run_loop(actor *a)
@@ -84,6 +99,20 @@ static void run_loop(actor *a)
     uint64_t next_tick = a->tick_ms > 0 ? actor_now_ms() + (uint64_t)a->tick_ms : 0;
     pthread_mutex_lock(&a->mu);
     while (!a->stop_requested && !a->ctx.stop) {
+        /* A group member looks at the shared queue first, then handles at
+         * most one message of its own: neither starves the other. */
+        bool took = false;
+        if (a->group != NULL) {
+            pthread_mutex_unlock(&a->mu);
+            nng_msg *gm = actor_group_take(a);
+            if (gm != NULL)
+                run_group_item(a, gm);
+            pthread_mutex_lock(&a->mu);
+            took = gm != NULL;
+            a->stats.handled += took;
+            if (a->stop_requested || a->ctx.stop)
+                break;
+        }
         if (a->q_len > 0) {
             actor_item it = a->queue[a->q_head];
             a->q_head = (a->q_head + 1) % a->mailbox;
@@ -113,7 +142,7 @@ static void run_loop(actor *a)
             }
             continue;
         }
-        if (a->q_len > 0 || a->stop_requested || a->ctx.stop)
+        if (took || a->q_len > 0 || a->stop_requested || a->ctx.stop)
             continue;
         uint64_t wake = next_tick;
         if (a->local_deadline != 0 && (wake == 0 || a->local_deadline < wake))
@@ -128,6 +157,7 @@ static void run_loop(actor *a)
  * ones, let on_stop answer held ones, fail the rest, drain sends, close. */
 static void run_stop(actor *a)
 {
+    actor_group_quit(a); /* no group message starts here from now on */
     pthread_mutex_lock(&a->mu);
     a->stopping = true;
     /* Handlers running on receipt finish before on_stop frees the state;
@@ -255,6 +285,7 @@ static int check_opts(const actor_opts *o, dp_err *err)
 /* Frees everything spawn created; the thread must not be running. */
 static void actor_free(actor *a)
 {
+    actor_group_quit(a); /* a failed spawn: its thread never ran */
     actor_client_close(a->self_client);
     actor_stream_close(&a->stream, 0);
     if (a->sock_open) {
@@ -405,7 +436,8 @@ actor *actor_spawn(const actor_opts *opts, dp_err *err)
     pthread_cond_init(&a->cond, &ca);
     pthread_condattr_destroy(&ca);
 
-    if (open_socket(a, opts, err) != 0) {
+    a->group = opts->group;
+    if (open_socket(a, opts, err) != 0 || (a->group != NULL && actor_group_join(a, err) != 0)) {
         actor_free(a);
         return NULL;
     }

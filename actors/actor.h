@@ -91,6 +91,8 @@ typedef struct actor_opts {
                                        One-way messages, local calls, ticks, on_start and
                                        on_stop still run on the actor thread; on_stop only
                                        after every such handler has returned. */
+    struct actor_group *group;      /* shares this group's work queue (actor_group.h); or
+                                       NULL. Borrowed: the group outlives the actor */
     const char *const *listen_urls; /* extra URLs (ipc://, tcp://host:0 ...), may be NULL */
     size_t n_listen_urls;
 } actor_opts;

@@ -21,6 +21,7 @@
 
 #include "actors/actor.h"
 #include "actors/actor_client.h"
+#include "actors/actor_group.h"
 #include "actors/actor_urls.h"
 
 enum slot_state {
@@ -116,6 +117,11 @@ struct actor {
     _Atomic uint32_t bell_seq;      /* rung: changed by each actor_wake */
     _Atomic uint32_t bell_sleeping; /* 1 while the actor thread may be in FUTEX_WAIT */
 
+    /* The group whose queue this actor shares (actor_group.c), or NULL;
+     * group_state is guarded by the group's lock. */
+    actor_group *group;
+    int group_state;
+
     pthread_t thread;
     bool thread_started;
     actor_ctx ctx; /* touched by the actor thread only */
@@ -202,6 +208,27 @@ void actor_slot_cb(void *arg);
 /* Queues msg (consumed) as a one-way item and wakes a: DP_EFULL when the
  * mailbox is full, DP_ECLOSED once a is stopping. */
 int actor_mailbox_push(actor *a, nng_msg *msg, dp_err *err);
+
+/* The member side of an actor group (actor_group.c); a is a->group's
+ * member, and only a's own thread calls these, except join (actor_spawn,
+ * before the thread starts) and quit (also actor_free). */
+/* Joins before a's thread starts, as awake: 0, or DP_EINVAL when the group
+ * is full. */
+int actor_group_join(actor *a, dp_err *err);
+/* Without a->mu: the next group message for a's handler, or NULL (queue
+ * empty, or a left). Wakes one more member while messages wait and nobody
+ * else is looking. */
+nng_msg *actor_group_take(actor *a);
+/* Under a->mu, after the bell was read (bell_wait): false when the queue
+ * has a message (do not sleep); true after a is listed as asleep (or has
+ * left), so a send from now on rings its bell. */
+bool actor_group_sleep(actor *a);
+/* After the bell wait returned: a is awake again (a send may have woken it
+ * already). */
+void actor_group_awake(actor *a);
+/* a leaves for good (actor_group_leave, its stop, a failed spawn); the
+ * queued messages go to the others. Idempotent. */
+void actor_group_quit(actor *a);
 
 /* Not an actor of this process (or no memory to call it directly): the
  * caller uses the socket. Positive, so never a dp code. */

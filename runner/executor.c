@@ -63,9 +63,14 @@ static void run_job(executor_state *s, dp_leased_job *job, dp_result_item *item)
 static int executor_handle(void *state, actor_ctx *ctx, nng_msg *msg, nng_msg **reply)
 {
     executor_state *s = state;
-    (void)ctx;
     dp_msg m;
-    if (dp_msg_decode_internal(msg, &m, NULL) == DP_OK && m.type == DP_MSG_REGISTERED) {
+    int decoded = dp_msg_decode_internal(msg, &m, NULL);
+    if (decoded == DP_OK && m.type == DP_MSG_STOPPING && reply != NULL) {
+        /* The runner stops: no job starts here after this answer (a job
+         * still queued goes to another executor, or is released when the
+         * runner deregisters). */
+        actor_group_leave(actor_ctx_actor(ctx));
+    } else if (decoded == DP_OK && m.type == DP_MSG_REGISTERED) {
         snprintf(s->runner_id, sizeof s->runner_id, "%s", m.registered.runner_id); /* logs */
     } else if (m.type == DP_MSG_LEASED && m.leased.n_jobs == 1) {
         /* The result goes to the job feeder with the slot: it delivers it
@@ -138,6 +143,7 @@ actor *executor_spawn(const executor_config *cfg, dp_err *err)
         .on_start = executor_start,
         .on_stop = executor_stop,
         .mailbox = 16,
+        .group = cfg->group,
         .max_msg_bytes = DP_MSG_MAX_SIZE,
     };
     return actor_spawn_owned(&o, err);

@@ -24,11 +24,14 @@ typedef struct {
     actor_client *via; /* the link it went out on (identity only) */
 } feeder_call;
 
-/* What the feeder knows of the job a slot runs, for its log line. */
+/* What the feeder knows of a job it handed out, for its log line; found
+ * again by job and attempt (any executor of the group may run it). */
 typedef struct {
+    char job_id[DP_ID_MAX]; /* "": an unused entry */
+    uint32_t attempt;
     char profile[DP_MSG_MAX_NAME + 1];
     int64_t since_ms; /* handed out at */
-} feeder_slot;
+} feeder_running;
 
 typedef struct {
     job_feeder_config cfg;
@@ -40,12 +43,10 @@ typedef struct {
      * must run to its end, or it may lease jobs later under a request id
      * nobody waits on (docs/reliability.md, "Runner failover"). */
     actor_client *old_link;
-    actor_client **executors; /* by slot index, from the `peers` message */
-    size_t n_executors;
-    uint32_t *free_slots; /* stack of idle executor indexes */
-    feeder_slot *slots;   /* by slot index, cfg.slots of them */
-    uint32_t n_free;
-    uint32_t n_asked; /* free slots some call in flight asks work for */
+    size_t n_executors;      /* from the `peers` message: 0 until they are in place */
+    feeder_running *running; /* cfg.slots of them */
+    uint32_t n_free;         /* executors between jobs */
+    uint32_t n_asked;        /* free slots some call in flight asks work for */
     feeder_held held;
     feeder_call calls[FEEDER_MAX_CALLS];
     size_t n_calls;
@@ -78,22 +79,45 @@ static void forget_session(feeder_state *s)
     s->retry_request_id[0] = '\0'; /* a new identity leases afresh */
 }
 
-/* Gives one job to an idle executor (a `leased` message with that job). */
+/* The entry of the job (job_id, attempt); with job_id NULL, an unused
+ * one. NULL when there is none. */
+static feeder_running *find_running(feeder_state *s, const char *job_id, uint32_t attempt)
+{
+    for (uint32_t i = 0; i < s->cfg.slots; i++) {
+        feeder_running *r = &s->running[i];
+        if (job_id == NULL ? r->job_id[0] == '\0'
+                           : r->attempt == attempt && strcmp(r->job_id, job_id) == 0)
+            return r;
+    }
+    return NULL;
+}
+
+/* Gives one job to the executors (a `leased` message with that job, to
+ * their group: whichever is between jobs takes it). */
 static void hand_out(feeder_state *s, dp_leased_job *job)
 {
-    uint32_t slot = s->free_slots[--s->n_free];
-    snprintf(s->slots[slot].profile, sizeof s->slots[slot].profile, "%s",
-             job->spec.profile != NULL ? job->spec.profile : "");
-    s->slots[slot].since_ms = dp_now_ms();
+    feeder_running *r = find_running(s, NULL, 0); /* one is free: n_free > 0 */
+    if (r != NULL) {
+        snprintf(r->job_id, sizeof r->job_id, "%s", job->job_id);
+        r->attempt = job->attempt;
+        snprintf(r->profile, sizeof r->profile, "%s",
+                 job->spec.profile != NULL ? job->spec.profile : "");
+        r->since_ms = dp_now_ms();
+    }
+    s->n_free--;
     dp_msg m = {.type = DP_MSG_LEASED};
     m.leased.jobs = job;
     m.leased.n_jobs = 1;
     dp_err err = {0};
-    if (runner_link_tell_client(s->executors[slot], &m, &err) != DP_OK) {
-        /* Cannot happen while the executor lives; the reaper recovers the job. */
+    nng_msg *msg = NULL;
+    if (dp_msg_encode_internal(&m, &msg, &err) != DP_OK ||
+        actor_group_send(s->cfg.executors, msg, &err) != DP_OK) {
+        /* Cannot happen while the executors live; the reaper recovers the job. */
         dp_log(DP_LOG_ERROR, "job_not_handed_out", "job_id", job->job_id, "error", err.msg,
                (char *)NULL);
-        s->free_slots[s->n_free++] = slot;
+        s->n_free++;
+        if (r != NULL)
+            r->job_id[0] = '\0';
     }
 }
 
@@ -102,29 +126,21 @@ static void hand_out(feeder_state *s, dp_leased_job *job)
  * by; duration_ms runs from the hand-out. Written here, not by the
  * executor, so that the lines of a burst of results go out in one write(2)
  * (dp_log_hold: a no-op job cannot afford a syscall of its own for it). */
-static void log_finished(feeder_state *s, uint32_t slot, const dp_job_result *r)
+static void log_finished(feeder_state *s, const dp_job_result *r)
 {
-    char attempt[16], ms[24];
+    char attempt[16], ms[24] = "-";
     snprintf(attempt, sizeof attempt, "%u", r->attempt);
-    snprintf(ms, sizeof ms, "%lld", (long long)(dp_now_ms() - s->slots[slot].since_ms));
+    /* a job id "" never matches: its entry's job_id is "" only when unused */
+    feeder_running *run =
+        r->job_id != NULL && r->job_id[0] != '\0' ? find_running(s, r->job_id, r->attempt) : NULL;
+    if (run != NULL)
+        snprintf(ms, sizeof ms, "%lld", (long long)(dp_now_ms() - run->since_ms));
     const char *verdict = dp_verdict_name(r->verdict);
     dp_log(DP_LOG_INFO, "job_finished", "job_id", r->job_id, "runner_id", s->runner_id, "profile",
-           s->slots[slot].profile, "attempt", attempt, "verdict", verdict ? verdict : "-",
+           run != NULL ? run->profile : "-", "attempt", attempt, "verdict", verdict ? verdict : "-",
            "duration_ms", ms, (char *)NULL);
-}
-
-/* The executors, by slot index; every one starts idle. */
-static void take_executors(feeder_state *s, const dp_msg_peers *p)
-{
-    dp_err err = {0};
-    s->executors = calloc(p->n_urls, sizeof *s->executors);
-    if (s->executors == NULL ||
-        runner_link_open_peers(p, s->executors, p->n_urls, &s->n_executors, &err) != DP_OK) {
-        dp_log(DP_LOG_ERROR, "executors_unreachable", "error", err.msg, (char *)NULL);
-        return;
-    }
-    for (size_t i = 0; i < s->n_executors; i++)
-        s->free_slots[s->n_free++] = (uint32_t)(s->n_executors - 1 - i);
+    if (run != NULL)
+        run->job_id[0] = '\0';
 }
 
 static void backoff(feeder_state *s, const char *what, const char *why)
@@ -207,7 +223,7 @@ static int send_call(feeder_state *s, size_t max_results, uint32_t want)
  * slots no call asks for yet. Called whenever the mailbox runs empty. */
 static void feeder_pump(feeder_state *s)
 {
-    if (s->token == NULL || s->executors == NULL || s->n_calls == FEEDER_MAX_CALLS ||
+    if (s->token == NULL || s->n_executors == 0 || s->n_calls == FEEDER_MAX_CALLS ||
         dp_now_ms() < s->retry_at_ms)
         return;
     size_t waiting = feeder_held_waiting(&s->held);
@@ -414,8 +430,8 @@ static int feeder_handle(void *state, actor_ctx *ctx, nng_msg *msg, nng_msg **re
     dp_msg m;
     int ret = 0;
     if (dp_msg_decode_internal(msg, &m, NULL) == DP_OK) {
-        if (m.type == DP_MSG_PEERS && s->executors == NULL && m.peers.n_urls == s->cfg.slots) {
-            take_executors(s, &m.peers);
+        if (m.type == DP_MSG_PEERS && s->n_executors == 0 && m.peers.n_urls == s->cfg.slots) {
+            s->n_executors = s->n_free = s->cfg.slots; /* in place, every one idle */
         } else if (m.type == DP_MSG_REGISTERED) {
             forget_session(s);
             snprintf(s->runner_id, sizeof s->runner_id, "%s", m.registered.runner_id);
@@ -426,11 +442,11 @@ static int feeder_handle(void *state, actor_ctx *ctx, nng_msg *msg, nng_msg **re
             dp_err err = {0};
             dp_log_hold(); /* released when the queue runs empty, below */
             if (m.slot_free.n_results == 1) {
-                log_finished(s, m.slot_free.slot, &m.slot_free.results[0].result);
+                log_finished(s, &m.slot_free.results[0].result);
                 if (feeder_held_add(&s->held, &m.slot_free.results[0], &err) != DP_OK)
                     dp_log(DP_LOG_ERROR, "result_lost", "error", err.msg, (char *)NULL);
             }
-            s->free_slots[s->n_free++] = m.slot_free.slot;
+            s->n_free++;
         } else if (m.type == DP_MSG_STOPPING && actor_ctx_request(ctx) != 0) {
             if (s->flush_req != 0)
                 actor_reply(s->self, s->flush_req, NULL, NULL);
@@ -473,11 +489,8 @@ static void feeder_stop(void *state, actor_ctx *ctx)
     forget_session(s);
     runner_link_close(&s->link); /* ends the calls in flight: their answers are dropped */
     runner_link_close(&s->old_link);
-    runner_link_close_peers(s->executors, s->n_executors);
     feeder_held_free(&s->held);
-    free(s->executors);
-    free(s->free_slots);
-    free(s->slots);
+    free(s->running);
     free(s);
 }
 
@@ -485,10 +498,7 @@ actor *job_feeder_spawn(const job_feeder_config *cfg, dp_err *err)
 {
     feeder_state *s = calloc(1, sizeof *s);
     if (s == NULL ||
-        (s->free_slots = calloc(cfg->slots ? cfg->slots : 1, sizeof(uint32_t))) == NULL ||
-        (s->slots = calloc(cfg->slots ? cfg->slots : 1, sizeof *s->slots)) == NULL) {
-        if (s != NULL)
-            free(s->free_slots);
+        (s->running = calloc(cfg->slots ? cfg->slots : 1, sizeof *s->running)) == NULL) {
         free(s);
         dp_err_set(err, DP_ENOMEM, "job feeder: out of memory");
         return NULL;

@@ -9,7 +9,8 @@
  * the last one travelled: the batch is sized by load, never by a timer.
  * Answers come back into its mailbox (runner_link_call_async): each
  * outcome forgets its result (ack, conflict, not_found) or sends it again
- * (retry); new jobs go to idle executors (`leased` with one job). Calls are
+ * (retry); new jobs go to the executors' group (`leased` with one job each,
+ * taken by whichever executor is between jobs, actors/actor_group.h). Calls are
  * early (msg.h) unless the runner is stopping: answered before the
  * results' commit, their outcomes come in later answers. Results
  * are kept until an outcome forgets them (runner/job_feeder_held.h) and
@@ -25,6 +26,7 @@
 #define DP_JOB_FEEDER_H
 
 #include "actors/actor.h"
+#include "actors/actor_group.h"
 
 #include <stdatomic.h>
 #include <stdint.h>
@@ -49,7 +51,8 @@
 
 typedef struct {
     const char *dispatch_url;
-    uint32_t slots; /* executors that will report in with slot_free */
+    uint32_t slots;         /* executors that will report in with slot_free */
+    actor_group *executors; /* their group: a job goes to whichever is idle (borrowed) */
     uint32_t lease_wait_ms;
     const atomic_int *stopping; /* set once on SIGTERM: lease nothing more */
     actor *session;             /* runner session: told when the dispatcher forgot us */
@@ -57,7 +60,8 @@ typedef struct {
 
 actor *job_feeder_spawn(const job_feeder_config *cfg, dp_err *err);
 
-/* Hands the feeder its executors (index i = slot_free.slot). Call from main
+/* Tells the feeder its n executors are in place (their group is in the
+ * config; index i = slot_free.slot): it starts handing out jobs. Call
  * before any executor can report free. */
 int job_feeder_set_executors(actor *feeder, actor *const *executors, uint32_t n, dp_err *err);
 

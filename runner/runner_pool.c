@@ -26,8 +26,9 @@ struct runner_pool {
     actor *feeder;
     actor **slots;
     size_t n_slots;
-    actor *status;     /* with RUNNER_HTTP_LISTEN: the metrics (runner_status.h) */
-    runner_http *http; /* its HTTP server */
+    actor_group *executors; /* the slots' shared work queue (actors/actor_group.h) */
+    actor *status;          /* with RUNNER_HTTP_LISTEN: the metrics (runner_status.h) */
+    runner_http *http;      /* its HTTP server */
 };
 
 /* The profiles installed here: every *.json name in the profiles dir. */
@@ -83,8 +84,13 @@ runner_pool *runner_pool_start(const runner_pool_config *cfg, dp_err *err)
         return NULL;
     }
     const char *require = cfg->sandbox_require; /* "none" too: the sandbox warns about it */
-    job_feeder_config lc = {cfg->dispatch_url, cfg->concurrency, cfg->lease_wait_ms, &p->stopping,
-                            p->session};
+    /* Room for every slot's job and a few handed out in a stop's race. */
+    if ((p->executors = actor_group_new(cfg->concurrency + 16, cfg->concurrency, err)) == NULL) {
+        runner_pool_stop(p, 0);
+        return NULL;
+    }
+    job_feeder_config lc = {cfg->dispatch_url,  cfg->concurrency, p->executors,
+                            cfg->lease_wait_ms, &p->stopping,     p->session};
     if ((p->feeder = job_feeder_spawn(&lc, err)) == NULL ||
         runner_session_add_slot(p->session, p->feeder, err) != DP_OK) {
         runner_pool_stop(p, 0);
@@ -95,6 +101,7 @@ runner_pool *runner_pool_start(const runner_pool_config *cfg, dp_err *err)
             .slot = (int)(cfg->slot_base + i),
             .index = i,
             .job_feeder = p->feeder,
+            .group = p->executors,
             .exec = {.profiles_dir = cfg->profiles_dir,
                      .workdir = cfg->workdir,
                      .slot = (int)(cfg->slot_base + i),
@@ -155,6 +162,7 @@ int runner_pool_stop(runner_pool *p, uint32_t grace_ms)
     actor_destroy(p->feeder);
     for (size_t i = 0; i < p->n_slots; i++)
         actor_destroy(p->slots[i]);
+    actor_group_free(p->executors); /* after its members */
     actor_destroy(p->session);
     runner_http_stop(p->http); /* before the actor it asks */
     actor_destroy(p->status);
