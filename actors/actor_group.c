@@ -13,11 +13,16 @@
  * AWAKE; a member that takes a message (AWAKE -> BUSY) and leaves others
  * queued wakes one more when it was the last AWAKE one. A woken member is
  * counted AWAKE by its waker at once, so two sends never wake two members
- * for one message. The ring happens under g->mu: a member quits the group
- * under it before its thread ends, so a listed sleeper is never freed. */
+ * for one message. The ring happens after g->mu is let go (a member woken
+ * while its waker held the lock went straight to sleep on it: two more
+ * futex calls per job at one slot); a member that quits waits for the
+ * rings in progress (g->ringing) before its thread may end, so a sleeper
+ * taken off the list is never freed under its ring. */
 #include "actors/actor_group.h"
 
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 
 #include "actors/actor_impl.h"
@@ -33,6 +38,7 @@ struct actor_group {
     size_t members; /* joined and not left */
     size_t awake;   /* members AWAKE */
     actor_group_stats stats;
+    _Atomic size_t ringing; /* wakes taken under mu, rung after it (wake_one_locked) */
 };
 
 actor_group *actor_group_new(size_t capacity, size_t max_members, dp_err *err)
@@ -79,15 +85,26 @@ static void set_state(actor_group *g, actor *a, int st)
 }
 
 /* Under g->mu: a message waits and no member will look at it: the latest
- * sleeper is woken (counted AWAKE at once). */
-static void wake_one_locked(actor_group *g)
+ * sleeper is counted AWAKE at once and returned, for ring_unlocked to wake
+ * once the caller has let go of g->mu; NULL when nobody needs waking. */
+static actor *wake_one_locked(actor_group *g)
 {
     if (g->len == 0 || g->awake > 0 || g->n_sleepers == 0)
-        return;
+        return NULL;
     actor *s = g->sleepers[--g->n_sleepers];
     set_state(g, s, GROUP_AWAKE);
     g->stats.wakes++;
+    atomic_fetch_add(&g->ringing, 1);
+    return s;
+}
+
+/* Without g->mu: rings s (from wake_one_locked; NULL: nothing). */
+static void ring_unlocked(actor_group *g, actor *s)
+{
+    if (s == NULL)
+        return;
     actor_wake(s);
+    atomic_fetch_sub(&g->ringing, 1);
 }
 
 int actor_group_send(actor_group *g, nng_msg *msg, dp_err *err)
@@ -106,8 +123,9 @@ int actor_group_send(actor_group *g, nng_msg *msg, dp_err *err)
     g->queue[(g->head + g->len) % g->capacity] = msg;
     g->len++;
     g->stats.sent++;
-    wake_one_locked(g);
+    actor *w = wake_one_locked(g);
     pthread_mutex_unlock(&g->mu);
+    ring_unlocked(g, w);
     return DP_OK;
 }
 
@@ -132,6 +150,7 @@ nng_msg *actor_group_take(actor *a)
     actor_group *g = a->group;
     pthread_mutex_lock(&g->mu);
     nng_msg *m = NULL;
+    actor *w = NULL;
     if (a->group_state != GROUP_LEFT) {
         set_state(g, a, GROUP_AWAKE); /* back from its last message */
         if (g->len > 0) {
@@ -140,10 +159,11 @@ nng_msg *actor_group_take(actor *a)
             g->len--;
             g->stats.taken++;
             set_state(g, a, GROUP_BUSY);
-            wake_one_locked(g);
+            w = wake_one_locked(g);
         }
     }
     pthread_mutex_unlock(&g->mu);
+    ring_unlocked(g, w);
     return m;
 }
 
@@ -180,6 +200,9 @@ static void unlist_locked(actor_group *g, actor *a)
 void actor_group_awake(actor *a)
 {
     actor_group *g = a->group;
+    /* Woken by a send, which counted it AWAKE already: no lock needed. */
+    if (atomic_load(&a->group_state) != GROUP_ASLEEP)
+        return;
     pthread_mutex_lock(&g->mu);
     if (a->group_state == GROUP_ASLEEP) { /* its own mailbox rang, or a spurious return */
         unlist_locked(g, a);
@@ -194,13 +217,19 @@ void actor_group_quit(actor *a)
     if (g == NULL)
         return;
     pthread_mutex_lock(&g->mu);
+    actor *w = NULL;
     if (a->group_state != GROUP_LEFT && a->group_state != 0) {
         unlist_locked(g, a);
         set_state(g, a, GROUP_LEFT);
         g->members--;
-        wake_one_locked(g); /* it may have been woken for a message it now leaves */
+        w = wake_one_locked(g); /* it may have been woken for a message it now leaves */
     }
     pthread_mutex_unlock(&g->mu);
+    ring_unlocked(g, w);
+    /* A ring taken under the lock before this may still be on its way to
+     * a (or another member): a's thread ends, and a is freed, only after. */
+    while (atomic_load(&g->ringing) > 0)
+        sched_yield();
 }
 
 void actor_group_leave(actor *a)

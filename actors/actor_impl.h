@@ -120,7 +120,8 @@ struct actor {
     /* The group whose queue this actor shares (actor_group.c), or NULL;
      * group_state is guarded by the group's lock. */
     actor_group *group;
-    int group_state;
+    _Atomic int group_state; /* written under the group's lock; read without it by
+                                actor_group_awake only */
 
     pthread_t thread;
     bool thread_started;
