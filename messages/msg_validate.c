@@ -33,22 +33,37 @@ int dp_msg_validate_spec(const dp_job_spec *spec, dp_err *err)
     return rc != DP_OK ? rc : dp_job_spec_check(spec, "spec", err);
 }
 
+/* One leased job; what names it in an error ("leased.jobs[3]"; "": no
+ * message wanted). */
+static int validate_leased_job(const dp_leased_job *j, const char *what, dp_err *err)
+{
+    int rc = required(err, j->job_id, what, "jid");
+    if (rc != DP_OK)
+        return rc;
+    if (j->attempt < 1)
+        return dp_err_set(err, DP_EINVAL, "%s.att: attempts count from 1", what);
+    if (j->spec.job_id != NULL && strcmp(j->spec.job_id, j->job_id) != 0)
+        return dp_err_set(err, DP_EINVAL, "%s.spec.jid: differs from the job id", what);
+    if (what[0] == '\0')
+        return dp_job_spec_check(&j->spec, "", err);
+    char spec[80];
+    snprintf(spec, sizeof spec, "%s.spec", what);
+    return dp_job_spec_check(&j->spec, spec, err);
+}
+
+/* Items are checked without their path, which is made only for a failing
+ * one and its message (checked again): a formatted path per item was
+ * measurable, every job's spec being validated after each decode and
+ * before each encode (perf of a runner at 2x16: 3.9 % of its samples). */
 static int validate_leased(const dp_msg_leased *l, dp_err *err)
 {
     for (size_t i = 0; i < l->n_jobs; i++) {
         const dp_leased_job *j = &l->jobs[i];
-        char what[64];
-        snprintf(what, sizeof what, "leased.jobs[%zu]", i);
-        int rc = required(err, j->job_id, what, "jid");
-        if (rc != DP_OK)
-            return rc;
-        if (j->attempt < 1)
-            return dp_err_set(err, DP_EINVAL, "%s.att: attempts count from 1", what);
-        if (j->spec.job_id != NULL && strcmp(j->spec.job_id, j->job_id) != 0)
-            return dp_err_set(err, DP_EINVAL, "%s.spec.jid: differs from the job id", what);
-        strncat(what, ".spec", sizeof what - strlen(what) - 1);
-        if ((rc = dp_job_spec_check(&j->spec, what, err)) != DP_OK)
-            return rc;
+        if (validate_leased_job(j, "", NULL) != DP_OK) {
+            char what[64];
+            snprintf(what, sizeof what, "leased.jobs[%zu]", i);
+            return validate_leased_job(j, what, err);
+        }
     }
     return DP_OK;
 }
@@ -94,10 +109,11 @@ static int validate_complete_lease(const dp_msg_complete_lease *c, dp_err *err)
         return dp_err_set(err, DP_EINVAL,
                           "complete_lease: neither results nor a lease (nor an early wait)");
     for (size_t i = 0; i < c->n_results; i++) {
-        char what[64];
-        snprintf(what, sizeof what, "complete_lease.res[%zu].res", i);
-        if ((rc = validate_result(&c->results[i].result, what, err)) != DP_OK)
-            return rc;
+        if (validate_result(&c->results[i].result, "", NULL) != DP_OK) { /* as validate_leased */
+            char what[64];
+            snprintf(what, sizeof what, "complete_lease.res[%zu].res", i);
+            return validate_result(&c->results[i].result, what, err);
+        }
         /* a job's result appears once: two could not both be its answer */
         for (size_t k = 0; k < i; k++)
             if (strcmp(c->results[k].result.job_id, c->results[i].result.job_id) == 0)
@@ -108,25 +124,28 @@ static int validate_complete_lease(const dp_msg_complete_lease *c, dp_err *err)
     return DP_OK;
 }
 
+static int validate_outcome(const dp_result_outcome *o, const char *what, dp_err *err)
+{
+    int rc = required(err, o->job_id, what, "jid");
+    if (rc == DP_OK)
+        rc = required(err, o->outcome, what, "o");
+    if (rc != DP_OK)
+        return rc;
+    if (strcmp(o->outcome, DP_OUTCOME_ACK) != 0 && strcmp(o->outcome, DP_OUTCOME_CONFLICT) != 0 &&
+        strcmp(o->outcome, DP_OUTCOME_NOT_FOUND) != 0 && strcmp(o->outcome, DP_OUTCOME_RETRY) != 0)
+        return dp_err_set(err, DP_EINVAL, "%s.o: '%.40s' is not ack, conflict, not_found or retry",
+                          what, o->outcome);
+    return DP_OK;
+}
+
 static int validate_outcomes(const dp_result_outcome *outs, size_t n, const char *name, dp_err *err)
 {
-    for (size_t i = 0; i < n; i++) {
-        const dp_result_outcome *o = &outs[i];
-        char what[64];
-        snprintf(what, sizeof what, "%s.outs[%zu]", name, i);
-        int rc = required(err, o->job_id, what, "jid");
-        if (rc == DP_OK)
-            rc = required(err, o->outcome, what, "o");
-        if (rc != DP_OK)
-            return rc;
-        if (strcmp(o->outcome, DP_OUTCOME_ACK) != 0 &&
-            strcmp(o->outcome, DP_OUTCOME_CONFLICT) != 0 &&
-            strcmp(o->outcome, DP_OUTCOME_NOT_FOUND) != 0 &&
-            strcmp(o->outcome, DP_OUTCOME_RETRY) != 0)
-            return dp_err_set(err, DP_EINVAL,
-                              "%s.o: '%.40s' is not ack, conflict, not_found or retry", what,
-                              o->outcome);
-    }
+    for (size_t i = 0; i < n; i++)
+        if (validate_outcome(&outs[i], "", NULL) != DP_OK) { /* as validate_leased */
+            char what[64];
+            snprintf(what, sizeof what, "%s.outs[%zu]", name, i);
+            return validate_outcome(&outs[i], what, err);
+        }
     return DP_OK;
 }
 

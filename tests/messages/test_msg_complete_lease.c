@@ -116,6 +116,12 @@ static void test_reply_rules(void **state)
     m.completed_leased.jobs[0].attempt = 0;
     refused(&m, "leased.jobs[0].att");
     m.completed_leased.jobs[0].attempt = 1;
+    /* a spec's own check names its field under the job's path */
+    char *archive = m.completed_leased.jobs[0].spec.archive;
+    m.completed_leased.jobs[0].spec.archive = "ftp://example.com/a.zip";
+    refused(&m, "leased.jobs[0].spec.archive");
+    m.completed_leased.jobs[0].spec.archive = archive;
+    accepted(&m);
     /* an empty answer (no results were sent, nothing to lease) is valid */
     accepted(&(dp_msg){.type = DP_MSG_COMPLETED_LEASED});
     dp_msg_free(&m);
