@@ -191,13 +191,20 @@ static int decode_field(dp_mp_reader *r, const dp_field *f, void *obj)
     return dp_mp_fail(r, DP_EINTERNAL, "bad field table");
 }
 
+/* The field named key (n bytes), looked for from index *idx on, then from
+ * the start; *idx becomes the one after it. Our encoder writes a table's
+ * fields in order, so the next key is nearly always the next field: one
+ * comparison per key instead of a scan of the table (perf put this scan
+ * at 3.5 % of a runner's samples, decoding each job's spec). */
 static const dp_field *find_field(const dp_schema *s, const char *key, uint32_t n, size_t *idx)
 {
-    for (size_t i = 0; i < s->n_fields; i++) {
+    size_t from = *idx < s->n_fields ? *idx : 0;
+    for (size_t c = 0; c < s->n_fields; c++) {
+        size_t i = (from + c) % s->n_fields;
         const char *k = s->fields[i].key;
         /* strnlen first: the key may hold NULs, so never trust a prefix match. */
         if (strnlen(k, (size_t)n + 1) == n && memcmp(k, key, n) == 0) {
-            *idx = i;
+            *idx = i + 1;
             return &s->fields[i];
         }
     }
@@ -213,14 +220,15 @@ static int decode_obj(dp_mp_reader *r, const dp_schema *s, void *obj)
     if (rc != DP_OK)
         return rc;
     uint64_t seen = 0; /* tables have fewer than 64 fields */
+    size_t next = 0;   /* where find_field looks first */
     for (uint32_t k = 0; k < n; k++) {
         const char *key;
         uint32_t key_len;
-        size_t idx;
         if ((rc = dp_mp_read_str(r, &key, &key_len)) != DP_OK)
             return rc;
         dp_mp_push_key(r, key, key_len);
-        const dp_field *f = find_field(s, key, key_len, &idx);
+        const dp_field *f = find_field(s, key, key_len, &next);
+        size_t idx = f != NULL ? (size_t)(f - s->fields) : 0;
         if (f == NULL) {
             rc = dp_mp_skip(r); /* forward compatible: newer senders add keys */
         } else if (seen & (uint64_t)1 << idx) {
