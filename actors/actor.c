@@ -157,7 +157,7 @@ static void run_loop(actor *a)
  * ones, let on_stop answer held ones, fail the rest, drain sends, close. */
 static void run_stop(actor *a)
 {
-    actor_group_quit(a); /* no group message starts here from now on */
+    actor_group_leave(a); /* no group message starts here from now on */
     pthread_mutex_lock(&a->mu);
     a->stopping = true;
     /* Handlers running on receipt finish before on_stop frees the state;
@@ -285,7 +285,7 @@ static int check_opts(const actor_opts *o, dp_err *err)
 /* Frees everything spawn created; the thread must not be running. */
 static void actor_free(actor *a)
 {
-    actor_group_quit(a); /* a failed spawn: its thread never ran */
+    actor_group_leave(a); /* a failed spawn: its thread never ran */
     actor_client_close(a->self_client);
     actor_stream_close(&a->stream, 0);
     if (a->sock_open) {

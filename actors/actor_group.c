@@ -211,7 +211,7 @@ void actor_group_awake(actor *a)
     pthread_mutex_unlock(&g->mu);
 }
 
-void actor_group_quit(actor *a)
+void actor_group_leave(actor *a)
 {
     actor_group *g = a->group;
     if (g == NULL)
@@ -230,11 +230,6 @@ void actor_group_quit(actor *a)
      * a (or another member): a's thread ends, and a is freed, only after. */
     while (atomic_load(&g->ringing) > 0)
         sched_yield();
-}
-
-void actor_group_leave(actor *a)
-{
-    actor_group_quit(a);
 }
 
 void actor_group_get_stats(actor_group *g, actor_group_stats *out)

@@ -52,7 +52,9 @@ int actor_group_send(actor_group *g, nng_msg *msg, dp_err *err);
 /* From a member's handler (a is the member, actor_ctx_actor of its
  * context): it takes no more messages from the group, so whatever it does
  * after this, no group message starts on it. A member leaves on its own
- * stop too. Messages still queued go to the members left. */
+ * stop too (and the runtime calls it for a failed spawn). Idempotent; a
+ * no-op for an actor of no group. Messages still queued go to the members
+ * left. */
 void actor_group_leave(actor *a);
 
 typedef struct actor_group_stats {

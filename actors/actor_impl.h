@@ -212,7 +212,8 @@ int actor_mailbox_push(actor *a, nng_msg *msg, dp_err *err);
 
 /* The member side of an actor group (actor_group.c); a is a->group's
  * member, and only a's own thread calls these, except join (actor_spawn,
- * before the thread starts) and quit (also actor_free). */
+ * before the thread starts). actor.c leaves with the public
+ * actor_group_leave (its stop, a failed spawn). */
 /* Joins before a's thread starts, as awake: 0, or DP_EINVAL when the group
  * is full. */
 int actor_group_join(actor *a, dp_err *err);
@@ -227,9 +228,6 @@ bool actor_group_sleep(actor *a);
 /* After the bell wait returned: a is awake again (a send may have woken it
  * already). */
 void actor_group_awake(actor *a);
-/* a leaves for good (actor_group_leave, its stop, a failed spawn); the
- * queued messages go to the others. Idempotent. */
-void actor_group_quit(actor *a);
 
 /* Not an actor of this process (or no memory to call it directly): the
  * caller uses the socket. Positive, so never a dp code. */
