@@ -105,6 +105,9 @@ typedef enum {
     /* (dispatchd) submitter -> reporter: jobs PostgreSQL recorded could not
      * be enqueued (Redis away); the reporter rebuilds Redis from PostgreSQL */
     DP_MSG_REBUILD,
+    /* (runner) a dispatcher's reply as it arrived, not yet decoded: the
+     * link's reader -> the actor that made the call, which decodes it once */
+    DP_MSG_ANSWER,
     DP_MSG_TYPE_COUNT
 } dp_msg_type;
 
@@ -338,6 +341,17 @@ typedef struct {
     size_t n_events; /* 1..DP_MSG_MAX_EVENTS */
 } dp_msg_events;
 
+/* answer (runner, in-process): the wire bytes of a dispatcher's reply to
+ * the call whose id the envelope carries. Untrusted: the receiver decodes
+ * them with dp_msg_decode (runner/runner_link_async.c,
+ * runner_link_answer_open). Decoding them there, not on the link's reader
+ * thread, spares a decode and an encode per answer (a reply carries every
+ * job of a lease). */
+typedef struct {
+    uint8_t *bytes; /* 1..DP_MSG_MAX_SIZE */
+    size_t len;
+} dp_msg_answer;
+
 /* complete_lease: what a runner's link sends whenever its queue runs empty
  * (runner/runner_link.c): every result finished since its last message and,
  * in the same message, a lease for its free slots. Either part may be empty,
@@ -457,6 +471,7 @@ typedef struct {
         dp_msg_slot_free slot_free;
         dp_msg_wake wake;
         dp_msg_peers peers;
+        dp_msg_answer answer;
         dp_msg_key_create key_create;
         dp_key_info key;
         dp_msg_keys keys;

@@ -444,6 +444,11 @@ static const dp_field outcomes_fields[] = {
 };
 static const dp_schema outcomes_schema = SCHEMA(outcomes, dp_msg_outcomes, outcomes_fields);
 
+static const dp_field answer_fields[] = {
+    F_BIN("b", dp_msg_answer, bytes, len, DP_MSG_MAX_SIZE),
+};
+static const dp_schema answer_schema = SCHEMA(answer, dp_msg_answer, answer_fields);
+
 static const dp_schema empty_schema = {"empty", 0, NULL, 0};
 
 static const struct {
@@ -497,6 +502,7 @@ static const struct {
     [DP_MSG_LEASE_FOR] = {"lease_for", &lease_for_schema},
     [DP_MSG_OUTCOMES] = {"outcomes", &outcomes_schema},
     [DP_MSG_REBUILD] = {"rebuild", &empty_schema},
+    [DP_MSG_ANSWER] = {"answer", &answer_schema},
 };
 
 const char *dp_msg_type_name(dp_msg_type t)

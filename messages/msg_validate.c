@@ -285,6 +285,10 @@ static int validate_body(const dp_msg *m, dp_err *err)
             if (m->events.events[i].job_id == NULL)
                 return dp_err_set(err, DP_EINVAL, "events: evs[%zu].jid: required", i);
         return DP_OK;
+    case DP_MSG_ANSWER:
+        if (m->answer.bytes == NULL || m->answer.len == 0)
+            return dp_err_set(err, DP_EINVAL, "answer.b: the reply's bytes are required");
+        return DP_OK;
     default:
         return DP_OK; /* ack, none, conflict, list_runners, queue, queue_stats */
     }

@@ -308,6 +308,8 @@ static void on_answer(feeder_state *s, dp_msg *m)
         i++;
     if (i == s->n_calls)
         return; /* given up on already: its results were sent again */
+    if (runner_link_answer_open(m, &s->calls[i].target) != DP_OK)
+        return; /* out of memory: given up on at its deadline, sent again */
     feeder_call c = take_call(s, i);
     if (m->type == DP_MSG_COMPLETED_LEASED) {
         dp_msg_completed_leased *a = &m->completed_leased;

@@ -1,6 +1,9 @@
 /* runner_link_call_async: a call to the dispatcher whose answer arrives as
  * a message in an actor's mailbox, so the job feeder keeps several
- * complete_lease calls in flight without a thread waiting on each. */
+ * complete_lease calls in flight without a thread waiting on each. The
+ * reply is handed over undecoded (an `answer`): the actor decodes it once,
+ * where it used to be decoded here, encoded again for the mailbox and
+ * decoded there a second time. */
 #include "common/log.h"
 #include "runner/runner_link.h"
 #include "runner/runner_link_impl.h"
@@ -38,8 +41,8 @@ static void notify_failure(async_call *c, const char *why)
     notify_answer(c, &e);
 }
 
-/* On an nng worker thread, once per call: decode (the dispatcher's bytes are
- * untrusted: decoded and validated like any), hand over, free. */
+/* On an nng worker thread, once per call: hand the reply's bytes over as
+ * they came (the caller decodes them once: runner_link_answer_open), free. */
 static void async_done(void *arg, int code, nng_msg *reply, const char *errmsg)
 {
     async_call *c = arg;
@@ -53,19 +56,47 @@ static void async_done(void *arg, int code, nng_msg *reply, const char *errmsg)
         free(c);
         return;
     }
-    dp_msg m;
-    dp_err err = {0};
-    int rc = dp_msg_decode_nng(reply, &m, &err);
-    nng_msg_free(reply);
-    if (rc != DP_OK) {
-        notify_failure(c, err.msg);
-    } else {
-        if (runner_link_leaving(&m))
-            runner_link_failed(&c->target); /* it is stopping: go on on the next one */
+    dp_msg m = {.type = DP_MSG_ANSWER};
+    m.answer.bytes = nng_msg_body(reply); /* borrowed: encoding copies */
+    m.answer.len = nng_msg_len(reply);
+    if (m.answer.len == 0)
+        notify_failure(c, "empty reply");
+    else
         notify_answer(c, &m);
-        dp_msg_free(&m);
-    }
+    nng_msg_free(reply);
     free(c);
+}
+
+int runner_link_answer_open(dp_msg *m, const runner_link_target *t)
+{
+    if (m->type != DP_MSG_ANSWER)
+        return DP_OK;
+    uint64_t id = m->id;
+    dp_msg r;
+    dp_err err = {0};
+    int rc = dp_msg_decode(m->answer.bytes, m->answer.len, &r, &err);
+    dp_msg_free(m);
+    if (rc != DP_OK) {
+        /* the dispatcher's bytes are untrusted: what is wrong with them ends
+         * the call as a transport failure would */
+        char why[sizeof err.msg + 64];
+        snprintf(why, sizeof why, "undecodable reply: %s", err.msg);
+        memset(&r, 0, sizeof r);
+        r.type = DP_MSG_ERROR;
+        r.error.code = strdup(DP_MSG_ERR_UNAVAILABLE);
+        r.error.message = strdup(why);
+        if (r.error.code == NULL || r.error.message == NULL) {
+            dp_msg_free(&r);
+            rc = DP_ENOMEM;
+        } else {
+            rc = DP_OK;
+        }
+    } else if (t != NULL && runner_link_leaving(&r)) {
+        runner_link_failed(t); /* it is stopping: go on on the next one */
+    }
+    *m = r;
+    m->id = id;
+    return rc;
 }
 
 int runner_link_call_async(actor_client **link, const char *url, dp_msg *req, int timeout_ms,

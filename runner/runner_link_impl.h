@@ -38,14 +38,24 @@ int runner_link_leaving(const dp_msg *r);
 
 /* Starts req on *link without waiting (link and replica as for
  * runner_link_call); req->id is set here and names the answer, which
- * arrives in notify's mailbox as an in-process message with that id: the
- * dispatcher's reply (decoded and validated on the way), or an `error`
- * with code DP_MSG_ERR_UNAVAILABLE naming the transport failure (nobody
- * answered in timeout_ms, the link closed, undecodable bytes). *target
- * (may be NULL) gets the replica it went to, for runner_link_probe. req is
- * borrowed. DP_OK, or why it could not start (DP_EUNAVAIL; DP_EINVAL for a
- * message over DP_MSG_MAX_SIZE): then nothing arrives. */
+ * arrives in notify's mailbox as an in-process message with that id: an
+ * `answer` holding the dispatcher's reply as it came (runner_link_answer_open
+ * decodes it), or an `error` with code DP_MSG_ERR_UNAVAILABLE naming the
+ * transport failure (nobody answered in timeout_ms, the link closed).
+ * *target (may be NULL) gets the replica it went to, for runner_link_probe
+ * and runner_link_answer_open. req is borrowed. DP_OK, or why it could not
+ * start (DP_EUNAVAIL; DP_EINVAL for a message over DP_MSG_MAX_SIZE): then
+ * nothing arrives. */
 int runner_link_call_async(actor_client **link, const char *url, dp_msg *req, int timeout_ms,
                            actor *notify, runner_link_target *target, dp_err *err);
+
+/* Turns *m, as it arrived from runner_link_call_async, into the call's
+ * answer in place (same id; dp_msg_free it as before): an `answer` is
+ * decoded and validated like any untrusted bytes (what fails becomes an
+ * `error` DP_MSG_ERR_UNAVAILABLE naming it), and a reply saying the replica
+ * is stopping moves the process on from t (the call's target; NULL: not
+ * known). Any other message is left as it is. DP_ENOMEM only when even the
+ * error could not be made (*m is then empty). */
+int runner_link_answer_open(dp_msg *m, const runner_link_target *t);
 
 #endif

@@ -342,6 +342,13 @@ void msg_sample(dp_msg_type t, dp_msg *m)
         m->peers.urls = strs(3, "inproc://dp-actor/executor-");
         m->peers.n_urls = 3;
         break;
+    case DP_MSG_ANSWER: {
+        static const uint8_t reply[] = {0x81, 0xa1, 'v', 0x01}; /* any bytes: opaque here */
+        m->answer.bytes = xcalloc(1, sizeof reply);
+        memcpy(m->answer.bytes, reply, sizeof reply);
+        m->answer.len = sizeof reply;
+        break;
+    }
     case DP_MSG_COMPLETE_LEASE:
         m->complete_lease.runner_id = msg_xstrdup("r-1");
         m->complete_lease.runner_token = msg_xstrdup("tok-1");

@@ -207,6 +207,8 @@ static void test_message_rules(void **state)
     refused(&s, "jid");
     s.status.job_id = "id\x01";
     refused(&s, "jid");
+    dp_msg a = {.type = DP_MSG_ANSWER}; /* a reply with no bytes is no reply */
+    refused(&a, "answer.b");
 }
 
 static void test_reply_constructors(void **state)
