@@ -79,8 +79,9 @@ int runner_link_answer_open(dp_msg *m, const runner_link_target *t)
     if (rc != DP_OK) {
         /* the dispatcher's bytes are untrusted: what is wrong with them ends
          * the call as a transport failure would */
-        char why[sizeof err.msg + 64];
-        snprintf(why, sizeof why, "undecodable reply: %s", err.msg);
+        char why[sizeof err.msg + RUNNER_LINK_LIST_MAX + 64];
+        snprintf(why, sizeof why, "dispatcher at %s: undecodable reply: %s",
+                 t != NULL ? t->url : "?", err.msg);
         memset(&r, 0, sizeof r);
         r.type = DP_MSG_ERROR;
         r.error.code = strdup(DP_MSG_ERR_UNAVAILABLE);
