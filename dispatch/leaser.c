@@ -107,8 +107,10 @@ static int leaser_claim_rc(leaser_state *s, const char *runner_id, uint32_t max_
     return rc;
 }
 
-/* The n claimed leases as r's jobs (type leased, jobs owned by r), and
- * their lease events noted. */
+/* The n claimed leases as r's jobs (type leased, jobs owned by r; each
+ * spec the lease's stored bytes, borrowed from leases, when they are of
+ * this message version: dp_msg_spec_span; decoded otherwise), and their
+ * lease events noted. */
 static void leased_answer(leaser_state *s, const char *runner_id, const rq_lease *leases, size_t n,
                           dp_msg *r)
 {
@@ -120,6 +122,16 @@ static void leased_answer(leaser_state *s, const char *runner_id, const rq_lease
     for (size_t i = 0; r->leased.jobs != NULL && i < n; i++) {
         dp_leased_job *j = &r->leased.jobs[got];
         const rq_lease *l = &leases[i];
+        const uint8_t *packed = NULL;
+        size_t packed_len = 0;
+        if (dp_msg_spec_span(l->spec, l->spec_len, l->job_id, &packed, &packed_len, NULL) ==
+                DP_OK &&
+            (j->job_id = strdup(l->job_id)) != NULL) {
+            j->attempt = l->attempt;
+            j->spec_packed = (dp_packed){packed, packed_len};
+            got++;
+            continue;
+        }
         if (spec_blob_unpack(l->spec, l->spec_len, &j->spec, &err) != DP_OK) {
             /* Cannot happen for specs we stored; the reaper or a requeue recovers it. */
             dp_log(DP_LOG_ERROR, "lease_bad_spec", "job_id", l->job_id, "error", err.msg,

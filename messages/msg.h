@@ -175,10 +175,24 @@ typedef struct {
     char *request_id;  /* optional: lets a retried lease be recognised */
 } dp_msg_lease;
 
+/* A value already encoded: msgpack bytes an encoder writes as they are in
+ * place of a field's struct. Borrowed: the message never frees them. */
+typedef struct {
+    const uint8_t *bytes; /* NULL: none (the struct is encoded) */
+    size_t len;
+} dp_packed;
+
 typedef struct {
     char *job_id;
     uint32_t attempt; /* >= 1 */
     dp_job_spec spec;
+    /* Encode only, optional: the spec as a stored message carries it
+     * (dp_msg_spec_span), written in spec's place, which then stays empty.
+     * Those bytes were checked when our encoder wrote them, under this
+     * message version's rules, and are not checked again: a leaser hands
+     * out stored specs without decoding and encoding each one. The decoder
+     * never sets it. */
+    dp_packed spec_packed;
 } dp_leased_job;
 
 typedef struct {
@@ -511,6 +525,16 @@ int dp_msg_encode_buf(const dp_msg *m, void **buf, size_t *len, dp_err *err);
  * DP_MSG_INVALID and out->id is the envelope's id when it could be read,
  * so the caller can address its error reply. buf is only read. */
 int dp_msg_decode(const void *buf, size_t len, dp_msg *out, dp_err *err);
+
+/* Where, in buf (an encoded `submit` message of this version holding one
+ * spec, such as the leaser's stored specs), that spec's bytes are: *spec
+ * points into buf, for a dp_leased_job.spec_packed. DP_EINVAL naming why
+ * when buf is not that: not msgpack of this version (an older stored form),
+ * another type or count, a spec whose "jid" is not job_id. The spec is
+ * walked (bounded, as by the decoder) but its fields are not checked: the
+ * caller vouches that our encoder wrote it. buf is only read. */
+int dp_msg_spec_span(const void *buf, size_t len, const char *job_id, const uint8_t **spec,
+                     size_t *spec_len, dp_err *err);
 
 /* dp_msg_decode of an nng_msg's body; msg stays the caller's. */
 int dp_msg_decode_nng(nng_msg *msg, dp_msg *out, dp_err *err);

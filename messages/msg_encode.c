@@ -152,8 +152,12 @@ static int pack_field(msgpack_packer *pk, const dp_field *f, const void *obj)
             rc = pack_obj(pk, f->sub, v + k * f->sub->size);
         return rc;
     }
-    case DP_F_OBJ:
+    case DP_F_OBJ: {
+        const dp_packed *packed = f->off_n != 0 ? CAT(obj, f->off_n, dp_packed) : NULL;
+        if (packed != NULL && packed->bytes != NULL) /* a map already encoded */
+            return pk->callback(pk->data, (const char *)packed->bytes, packed->len);
         return pack_obj(pk, f->sub, CAT(obj, f->off, char));
+    }
     }
     return -1;
 }

@@ -36,6 +36,10 @@
     {                                                                                              \
         k, DP_F_OBJ, offsetof(T, f), 0, 0, sub                                                     \
     }
+#define F_OBJ_PACKED(k, T, f, packed, sub)                                                         \
+    {                                                                                              \
+        k, DP_F_OBJ, offsetof(T, f), offsetof(T, packed), 0, sub                                   \
+    }
 #define SCHEMA(var, T, fields)                                                                     \
     {                                                                                              \
 #var, sizeof(T), fields, N(fields)                                                         \
@@ -215,7 +219,7 @@ static const dp_schema lease_schema = SCHEMA(lease, dp_msg_lease, lease_fields);
 static const dp_field leased_job_fields[] = {
     F_ID("jid", dp_leased_job, job_id),
     F_SCALAR("att", DP_F_U32, dp_leased_job, attempt),
-    F_OBJ("spec", dp_leased_job, spec, &spec_schema),
+    F_OBJ_PACKED("spec", dp_leased_job, spec, spec_packed, &spec_schema),
 };
 static const dp_schema leased_job_schema = SCHEMA(leased_job, dp_leased_job, leased_job_fields);
 

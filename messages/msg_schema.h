@@ -25,7 +25,8 @@ typedef enum {
     DP_F_COMPARE, /* dp_compare by dp_compare_name; DEFAULT = absent */
     DP_F_STRS,    /* char ** with a size_t count at off_n */
     DP_F_ARR,     /* array of structs described by sub, size_t count at off_n */
-    DP_F_OBJ      /* a struct described by sub, stored inline */
+    DP_F_OBJ      /* a struct described by sub, stored inline; with off_n, a
+                     dp_packed there stands for it when set (encode only) */
 } dp_field_kind;
 
 struct dp_schema;

@@ -45,6 +45,8 @@ void dp_schema_free(const dp_schema *s, void *obj)
         }
         case DP_F_OBJ:
             dp_schema_free(f->sub, AT(obj, f->off, char));
+            if (f->off_n != 0) /* borrowed bytes: forgotten, not freed */
+                *AT(obj, f->off_n, dp_packed) = (dp_packed){0};
             break;
         default:
             break;
@@ -120,9 +122,16 @@ bool dp_schema_equal(const dp_schema *s, const void *a, const void *b)
                 same = dp_schema_equal(f->sub, x + k * f->sub->size, y + k * f->sub->size);
             break;
         }
-        case DP_F_OBJ:
-            same = dp_schema_equal(f->sub, CAT(a, f->off, char), CAT(b, f->off, char));
+        case DP_F_OBJ: {
+            const dp_packed *x = f->off_n != 0 ? CAT(a, f->off_n, dp_packed) : NULL;
+            const dp_packed *y = f->off_n != 0 ? CAT(b, f->off_n, dp_packed) : NULL;
+            if (x != NULL && (x->bytes != NULL || y->bytes != NULL))
+                same = x->len == y->len && x->bytes != NULL && y->bytes != NULL &&
+                       memcmp(x->bytes, y->bytes, x->len) == 0;
+            else
+                same = dp_schema_equal(f->sub, CAT(a, f->off, char), CAT(b, f->off, char));
             break;
+        }
         }
         if (!same)
             return false;
@@ -235,6 +244,12 @@ static int check_obj(const dp_schema *s, const void *obj, const check_path *pare
             break;
         }
         case DP_F_OBJ: {
+            const dp_packed *packed = f->off_n != 0 ? CAT(obj, f->off_n, dp_packed) : NULL;
+            if (packed != NULL && packed->bytes != NULL) { /* checked when it was encoded */
+                if (packed->len == 0 || packed->len > DP_MSG_MAX_SIZE)
+                    return check_fail(err, &here, "packed value of %zu bytes", packed->len);
+                break;
+            }
             int rc = check_obj(f->sub, CAT(obj, f->off, char), &here, err);
             if (rc != DP_OK)
                 return rc;

@@ -42,6 +42,8 @@ static int validate_leased_job(const dp_leased_job *j, const char *what, dp_err 
         return rc;
     if (j->attempt < 1)
         return dp_err_set(err, DP_EINVAL, "%s.att: attempts count from 1", what);
+    if (j->spec_packed.bytes != NULL) /* checked when it was encoded: dp_leased_job */
+        return DP_OK;
     if (j->spec.job_id != NULL && strcmp(j->spec.job_id, j->job_id) != 0)
         return dp_err_set(err, DP_EINVAL, "%s.spec.jid: differs from the job id", what);
     if (what[0] == '\0')

@@ -4,7 +4,9 @@
  * runner token, wrong owner, unknown job), that a repeated complete is
  * acknowledged without touching PostgreSQL again, that a parked lease is
  * answered by the submit's wake (and shown leased by a status read right
- * after), and measures completes/s. */
+ * after), that a leased spec is the spec submitted (the leaser hands out the
+ * stored bytes; an older dispatchd's JSON form is decoded), and measures
+ * completes/s. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +15,10 @@
 
 #include "tests/dispatchd/dd_harness.h"
 
+#include "common/job_json.h"
+
+#include <hiredis/hiredis.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -170,6 +176,121 @@ static void test_full_lifecycle(void **state)
     assert_int_equal(dd_complete(runner_c, b_id, b_tok, job[0], 1, 0), DP_MSG_CONFLICT);
 }
 
+/* A spec with most kinds of field set (labels left out: they route a job
+ * to runners that offer them); strings borrowed, tests static. */
+static dp_job_spec rich_spec(void)
+{
+    static dp_test_case tc[2] = {
+        {.name = "first",
+         .stdin_data = "3 4\n\xc3\xa9",
+         .expected_stdout = "7\n",
+         .timeout_ms = 1500,
+         .compare = DP_COMPARE_EXACT,
+         .score = 40},
+        {.name = "second",
+         .stdin_data = "",
+         .expected_stdout = "0.3333\n",
+         .timeout_ms = 900,
+         .compare = DP_COMPARE_FLOAT,
+         .abs_tol = 1e-3,
+         .rel_tol = 1e-6,
+         .score = 60},
+    };
+    return (dp_job_spec){
+        .profile = "c",
+        .archive = "file:///tmp/sub.zip",
+        .archive_sha256 = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+        .submission_id = "sub-77",
+        .tests = tc,
+        .n_tests = 2,
+        .limits = {.time_ms = 1234,
+                   .wall_ms = 4321,
+                   .memory_kb = 65536,
+                   .processes = 7,
+                   .output_kb = 512},
+        .max_attempts = 5,
+        .abs_tol = 1e-4,
+        .rel_tol = 0.25,
+        .priority = DP_PRIORITY_HIGH,
+    };
+}
+
+/* One job leased by a lease on its own, whose spec must be `want` with the
+ * job's id. */
+static void lease_expect_spec(const char *id, const char *tok, const char *job_id,
+                              const dp_job_spec *want)
+{
+    dp_msg l = {.type = DP_MSG_LEASE, .id = 31}, r;
+    l.lease = (dp_msg_lease){(char *)id, (char *)tok, 1, 1000, NULL};
+    assert_int_equal(dd_rpc(runner_c, &l, &r, 10000), DP_OK);
+    if (r.type != DP_MSG_LEASED || r.leased.n_jobs != 1)
+        fail_msg("lease answered %s", dp_msg_type_name(r.type));
+    assert_string_equal(r.leased.jobs[0].job_id, job_id);
+    dp_job_spec expect = *want;
+    expect.job_id = (char *)job_id;
+    dp_msg got = {.type = DP_MSG_SUBMIT, .submit = {&r.leased.jobs[0].spec, 1}};
+    dp_msg exp = {.type = DP_MSG_SUBMIT, .submit = {&expect, 1}};
+    if (!dp_msg_equal(&got, &exp)) {
+        json_t *a = dp_job_spec_to_json(&r.leased.jobs[0].spec), *b = dp_job_spec_to_json(&expect);
+        char *as = json_dumps(a, JSON_COMPACT | JSON_SORT_KEYS);
+        char *bs = json_dumps(b, JSON_COMPACT | JSON_SORT_KEYS);
+        fail_msg("leased spec\n%s\ndiffers from the one submitted\n%s", as, bs);
+    }
+    dp_msg_free(&r);
+    assert_int_equal(dd_complete(runner_c, id, tok, job_id, 1, 0), DP_MSG_ACK);
+}
+
+/* Submits spec; its job id into job_id. */
+static void submit_spec(const dp_job_spec *spec, char *job_id)
+{
+    dp_msg m = {.type = DP_MSG_SUBMIT, .id = 30}, r;
+    m.submit.specs = (dp_job_spec *)spec;
+    m.submit.n_specs = 1;
+    assert_int_equal(dd_rpc(admin_c, &m, &r, 10000), DP_OK);
+    if (r.type != DP_MSG_SUBMITTED || r.submitted.items[0].job_id == NULL)
+        fail_msg("submit refused: %s",
+                 r.type == DP_MSG_SUBMITTED ? r.submitted.items[0].error : "not submitted");
+    snprintf(job_id, DP_ID_MAX, "%s", r.submitted.items[0].job_id);
+    dp_msg_free(&r);
+}
+
+/* The leaser hands out a spec's stored bytes as they are (no decode and
+ * encode per job): what the runner gets is what was submitted, field for
+ * field. A spec stored as JSON (by an older dispatchd) is decoded and
+ * handed out the same. The spec is submitted with the runner's lease not
+ * yet asked, so it waits in Redis in its stored form. */
+static void test_leased_spec_as_submitted(void **state)
+{
+    (void)state;
+    char id[DP_ID_MAX], tok[65], job[DP_ID_MAX];
+    dd_register(runner_c, "runner-spec", id, tok);
+    dp_job_spec spec = rich_spec();
+    submit_spec(&spec, job);
+    lease_expect_spec(id, tok, job, &spec);
+
+    /* The same spec stored the old way: its `spec` field rewritten as JSON. */
+    submit_spec(&spec, job);
+    dp_job_spec stored = spec;
+    stored.job_id = job;
+    json_t *j = dp_job_spec_to_json(&stored);
+    char *text = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    char host[64] = "";
+    int port = 0;
+    if (sscanf(dd.redis_url, "redis://%63[^:]:%d", host, &port) != 2)
+        fail_msg("cannot parse the Redis URL %s", dd.redis_url);
+    redisContext *c = redisConnect(host, port);
+    if (c == NULL || c->err)
+        fail_msg("redis connect %s", dd.redis_url);
+    redisReply *rr = redisCommand(c, "HSET %sjob:%s spec %s", dd.prefix, job, text);
+    if (rr == NULL || rr->type != REDIS_REPLY_INTEGER)
+        fail_msg("HSET of the job's spec failed");
+    freeReplyObject(rr);
+    redisFree(c);
+    free(text);
+    lease_expect_spec(id, tok, job, &spec);
+}
+
 /* Rounds of: a lease parked on an empty queue, then a submit; returns the
  * slowest submit -> lease in ms (mean printed under `what`). Fails when the
  * parked lease is answered with anything but the submitted job. */
@@ -296,6 +417,7 @@ int main(void)
         cmocka_unit_test(test_bad_registration_token),
         cmocka_unit_test(test_wrong_runner_token),
         cmocka_unit_test(test_full_lifecycle),
+        cmocka_unit_test(test_leased_spec_as_submitted),
         cmocka_unit_test(test_lease_wakeup_latency),
         cmocka_unit_test(test_throughput),
     };

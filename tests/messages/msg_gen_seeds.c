@@ -1,5 +1,7 @@
 /* Writes one encoded sample of every message type (full and minimal) into
- * DIR, the fuzz seed corpus: msg_gen_seeds fuzz/seeds/fuzz_msg_decode */
+ * DIR, the fuzz seed corpus: msg_gen_seeds fuzz/seeds/fuzz_msg_decode; and
+ * a spec as dispatchd stores it in Redis (a one-spec submit naming its
+ * job), which the leaser hands out as it is (dp_msg_spec_span). */
 #include "msg_samples.h"
 
 #include <stdio.h>
@@ -39,5 +41,18 @@ int main(int argc, char **argv)
         free(buf);
         dp_msg_free(&m);
     }
+    dp_job_spec spec;
+    msg_sample_spec(&spec, "j-0123456789abcdef", 2);
+    dp_msg s = {.type = DP_MSG_SUBMIT, .submit = {&spec, 1}};
+    dp_err err;
+    void *buf;
+    size_t len;
+    if (dp_msg_encode_buf(&s, &buf, &len, &err) != DP_OK) {
+        fprintf(stderr, "msg_gen_seeds: stored spec: %s\n", err.msg);
+        return 70;
+    }
+    bad |= write_file(argv[1], "stored_spec", buf, len);
+    free(buf);
+    dp_job_spec_free(&spec);
     return bad ? 70 : 0;
 }
