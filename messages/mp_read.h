@@ -33,7 +33,6 @@ typedef struct {
     dp_err *err;
     dp_mp_path_seg path[DP_MP_PATH_MAX];
     int n_path;
-    struct dp_mp_spans *spans; /* the decoder's, when it is asked for spans; else NULL */
 } dp_mp_reader;
 
 void dp_mp_reader_init(dp_mp_reader *r, const void *buf, size_t len, dp_err *err);

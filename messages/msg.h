@@ -536,14 +536,6 @@ int dp_msg_decode(const void *buf, size_t len, dp_msg *out, dp_err *err);
 int dp_msg_spec_span(const void *buf, size_t len, const char *job_id, const uint8_t **spec,
                      size_t *spec_len, dp_err *err);
 
-/* dp_msg_decode, and then every field that can travel packed (a leased
- * job's spec: dp_leased_job.spec_packed) also points at its bytes in buf,
- * so a receiver that passes it on (a runner's job feeder, to an executor)
- * writes those bytes instead of encoding the struct again. The message is
- * validated as dp_msg_decode validates it, before the spans are set. buf
- * stays the caller's and must outlive every use of the spans. */
-int dp_msg_decode_spans(const void *buf, size_t len, dp_msg *out, dp_err *err);
-
 /* dp_msg_decode of an nng_msg's body; msg stays the caller's. */
 int dp_msg_decode_nng(nng_msg *msg, dp_msg *out, dp_err *err);
 

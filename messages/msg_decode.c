@@ -85,34 +85,6 @@ static int read_array(dp_mp_reader *r, const dp_field *f, size_t elem, void **ou
     return DP_OK;
 }
 
-/* Spans found while decoding (dp_msg_decode_spans): set only once the
- * message has passed validation, which must see the structs alone (a set
- * span would stand for its struct there, unchecked). */
-struct dp_mp_spans {
-    struct {
-        dp_packed *at;
-        dp_packed span;
-    } * v;
-    size_t n, cap;
-};
-
-static int note_span(dp_mp_reader *r, dp_packed *at, size_t start)
-{
-    struct dp_mp_spans *l = r->spans;
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? 2 * l->cap : 16;
-        void *nv = realloc(l->v, cap * sizeof *l->v);
-        if (nv == NULL)
-            return dp_mp_fail(r, DP_ENOMEM, "out of memory");
-        l->v = nv;
-        l->cap = cap;
-    }
-    l->v[l->n].at = at;
-    l->v[l->n].span = (dp_packed){r->p + start, r->pos - start};
-    l->n++;
-    return DP_OK;
-}
-
 static int decode_field(dp_mp_reader *r, const dp_field *f, void *obj)
 {
     uint64_t u;
@@ -213,13 +185,8 @@ static int decode_field(dp_mp_reader *r, const dp_field *f, void *obj)
             dp_mp_leave(r);
         return rc;
     }
-    case DP_F_OBJ: {
-        size_t start = r->pos;
-        rc = decode_obj(r, f->sub, AT(obj, f->off, char));
-        if (rc == DP_OK && f->off_n != 0 && r->spans != NULL)
-            rc = note_span(r, AT(obj, f->off_n, dp_packed), start);
-        return rc;
-    }
+    case DP_F_OBJ:
+        return decode_obj(r, f->sub, AT(obj, f->off, char));
     }
     return dp_mp_fail(r, DP_EINTERNAL, "bad field table");
 }
@@ -371,10 +338,8 @@ static int read_envelope(dp_mp_reader *r, bool internal, dp_msg *out, size_t *bo
     return DP_OK;
 }
 
-/* body: decode and validate the body too, else the envelope alone; spans:
- * set the packed spans too (dp_msg_decode_spans). */
-static int decode(const void *buf, size_t len, bool internal, bool body, struct dp_mp_spans *spans,
-                  dp_msg *out, dp_err *err)
+/* body: decode and validate the body too, else the envelope alone. */
+static int decode(const void *buf, size_t len, bool internal, bool body, dp_msg *out, dp_err *err)
 {
     memset(out, 0, sizeof *out);
     dp_err_clear(err);
@@ -384,7 +349,6 @@ static int decode(const void *buf, size_t len, bool internal, bool body, struct 
         return dp_err_set(err, DP_EINVAL, "message buffer is NULL");
     dp_mp_reader r;
     dp_mp_reader_init(&r, buf, len, err);
-    r.spans = spans;
     size_t body_pos;
     int rc = read_envelope(&r, internal, out, &body_pos);
     if (rc == DP_OK && body && body_pos != SIZE_MAX) {
@@ -397,8 +361,6 @@ static int decode(const void *buf, size_t len, bool internal, bool body, struct 
     }
     if (rc == DP_OK && body)
         rc = dp_msg_validate(out, err);
-    for (size_t i = 0; rc == DP_OK && spans != NULL && i < spans->n; i++)
-        *spans->v[i].at = spans->v[i].span;
     if (rc != DP_OK) {
         uint64_t id = out->id;
         dp_msg_free(out);
@@ -409,30 +371,22 @@ static int decode(const void *buf, size_t len, bool internal, bool body, struct 
 
 int dp_msg_decode(const void *buf, size_t len, dp_msg *out, dp_err *err)
 {
-    return decode(buf, len, false, true, NULL, out, err);
-}
-
-int dp_msg_decode_spans(const void *buf, size_t len, dp_msg *out, dp_err *err)
-{
-    struct dp_mp_spans spans = {0};
-    int rc = decode(buf, len, false, true, &spans, out, err);
-    free(spans.v);
-    return rc;
+    return decode(buf, len, false, true, out, err);
 }
 
 int dp_msg_decode_nng(nng_msg *msg, dp_msg *out, dp_err *err)
 {
-    return decode(nng_msg_body(msg), nng_msg_len(msg), false, true, NULL, out, err);
+    return decode(nng_msg_body(msg), nng_msg_len(msg), false, true, out, err);
 }
 
 int dp_msg_decode_envelope_nng(nng_msg *msg, dp_msg *out, dp_err *err)
 {
-    return decode(nng_msg_body(msg), nng_msg_len(msg), false, false, NULL, out, err);
+    return decode(nng_msg_body(msg), nng_msg_len(msg), false, false, out, err);
 }
 
 int dp_msg_decode_internal(nng_msg *msg, dp_msg *out, dp_err *err)
 {
-    return decode(nng_msg_body(msg), nng_msg_len(msg), true, true, NULL, out, err);
+    return decode(nng_msg_body(msg), nng_msg_len(msg), true, true, out, err);
 }
 
 void dp_msg_free(dp_msg *m)

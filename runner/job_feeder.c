@@ -93,9 +93,7 @@ static feeder_running *find_running(feeder_state *s, const char *job_id, uint32_
 }
 
 /* Gives one job to the executors (a `leased` message with that job, to
- * their group: whichever is between jobs takes it). Its spec goes as the
- * dispatcher's bytes when it has them (spec_packed: checked when the
- * answer was decoded), not encoded again. */
+ * their group: whichever is between jobs takes it). */
 static void hand_out(feeder_state *s, dp_leased_job *job)
 {
     feeder_running *r = find_running(s, NULL, 0); /* one is free: n_free > 0 */
@@ -303,10 +301,15 @@ static void call_failed(feeder_state *s, const feeder_call *c, const char *why)
     backoff(s, "complete_lease_failed", why);
 }
 
-/* The answer to call i, opened (m; its jobs' specs point into the
- * answer's bytes, which the caller frees after this). */
-static void on_answer_opened(feeder_state *s, size_t i, dp_msg *m)
+static void on_answer(feeder_state *s, dp_msg *m)
 {
+    size_t i = 0;
+    while (i < s->n_calls && s->calls[i].id != m->id)
+        i++;
+    if (i == s->n_calls)
+        return; /* given up on already: its results were sent again */
+    if (runner_link_answer_open(m, &s->calls[i].target) != DP_OK)
+        return; /* out of memory: given up on at its deadline, sent again */
     feeder_call c = take_call(s, i);
     if (m->type == DP_MSG_COMPLETED_LEASED) {
         dp_msg_completed_leased *a = &m->completed_leased;
@@ -350,21 +353,6 @@ static void on_answer_opened(feeder_state *s, size_t i, dp_msg *m)
         return;
     }
     call_failed(s, &c, m->type == DP_MSG_ERROR && m->error.message ? m->error.message : "refused");
-}
-
-static void on_answer(feeder_state *s, dp_msg *m)
-{
-    size_t i = 0;
-    while (i < s->n_calls && s->calls[i].id != m->id)
-        i++;
-    if (i == s->n_calls)
-        return; /* given up on already: its results were sent again */
-    dp_msg_answer bytes;
-    if (runner_link_answer_open(m, &s->calls[i].target, &bytes) != DP_OK)
-        return; /* out of memory: given up on at its deadline, sent again */
-    on_answer_opened(s, i, m);
-    dp_msg_free(m); /* before the bytes its spans point into */
-    free(bytes.bytes);
 }
 
 static void check_flush(feeder_state *s)

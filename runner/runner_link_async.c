@@ -67,19 +67,14 @@ static void async_done(void *arg, int code, nng_msg *reply, const char *errmsg)
     free(c);
 }
 
-int runner_link_answer_open(dp_msg *m, const runner_link_target *t, dp_msg_answer *bytes)
+int runner_link_answer_open(dp_msg *m, const runner_link_target *t)
 {
-    *bytes = (dp_msg_answer){0};
     if (m->type != DP_MSG_ANSWER)
         return DP_OK;
     uint64_t id = m->id;
     dp_msg r;
     dp_err err = {0};
-    int rc = dp_msg_decode_spans(m->answer.bytes, m->answer.len, &r, &err);
-    if (rc == DP_OK) { /* the spans point into them: kept */
-        *bytes = m->answer;
-        m->answer = (dp_msg_answer){0};
-    }
+    int rc = dp_msg_decode(m->answer.bytes, m->answer.len, &r, &err);
     dp_msg_free(m);
     if (rc != DP_OK) {
         /* the dispatcher's bytes are untrusted: what is wrong with them ends

@@ -55,10 +55,7 @@ int runner_link_call_async(actor_client **link, const char *url, dp_msg *req, in
  * `error` DP_MSG_ERR_UNAVAILABLE naming it), and a reply saying the replica
  * is stopping moves the process on from t (the call's target; NULL: not
  * known). Any other message is left as it is. DP_ENOMEM only when even the
- * error could not be made (*m is then empty). The reply's leased jobs
- * point at their specs' bytes in the answer (dp_msg_decode_spans), which
- * move to *bytes (the caller frees bytes->bytes once done with *m; NULL
- * when there are none): an executor is handed a spec as it came. */
-int runner_link_answer_open(dp_msg *m, const runner_link_target *t, dp_msg_answer *bytes);
+ * error could not be made (*m is then empty). */
+int runner_link_answer_open(dp_msg *m, const runner_link_target *t);
 
 #endif

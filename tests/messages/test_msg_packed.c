@@ -2,8 +2,7 @@
  * spec_packed, found by dp_msg_spec_span): the answer must be the very
  * bytes the struct would have encoded to, decode to the same job, and the
  * span must refuse every stored form it cannot vouch for (the leaser then
- * decodes the spec the old way). dp_msg_decode_spans (a runner passing a
- * spec on to an executor) checks every spec before it sets a span. */
+ * decodes the spec the old way). */
 #include "messages/msg.h"
 #include "msg_samples.h"
 
@@ -174,52 +173,6 @@ static void test_span_refuses_another_version(void **state)
     dp_job_spec_free(&spec);
 }
 
-/* Decoding with spans still checks every spec in full: a span is set only
- * once the message passed. A spec naming another job (which the encoder,
- * trusting packed bytes, lets through) is refused, with or without spans;
- * a good one gets its span. */
-static void test_decode_spans_checks_first(void **state)
-{
-    (void)state;
-    /* {"jid": "j-other"} */
-    static const uint8_t other[] = {0x81, 0xa3, 'j', 'i', 'd', 0xa7, 'j',
-                                    '-',  'o',  't', 'h', 'e', 'r'};
-    dp_leased_job j = {.job_id = "j-1", .attempt = 1, .spec_packed = {other, sizeof other}};
-    dp_msg m = {.type = DP_MSG_LEASED, .leased = {&j, 1}};
-    void *buf;
-    size_t len;
-    encoded(&m, &buf, &len);
-    dp_msg out;
-    dp_err err = {0};
-    assert_int_equal(dp_msg_decode_spans(buf, len, &out, &err), DP_EINVAL);
-    assert_non_null(strstr(err.msg, "differs from the job id"));
-    assert_int_equal(out.type, DP_MSG_INVALID);
-    assert_int_equal(dp_msg_decode(buf, len, &out, &err), DP_EINVAL);
-    free(buf);
-
-    dp_job_spec spec;
-    msg_sample_spec(&spec, "j-1", 2);
-    j = (dp_leased_job){.job_id = "j-1", .attempt = 1, .spec = spec};
-    encoded(&m, &buf, &len);
-    assert_int_equal(dp_msg_decode_spans(buf, len, &out, &err), DP_OK);
-    const dp_packed *p = &out.leased.jobs[0].spec_packed;
-    assert_true(p->bytes > (const uint8_t *)buf && p->bytes + p->len <= (const uint8_t *)buf + len);
-    dp_msg s = {.type = DP_MSG_SUBMIT, .submit = {&spec, 1}};
-    void *sb;
-    size_t sn;
-    const uint8_t *sp;
-    size_t spn;
-    encoded(&s, &sb, &sn); /* the same spec's bytes, as stored */
-    assert_int_equal(dp_msg_spec_span(sb, sn, "j-1", &sp, &spn, NULL), DP_OK);
-    assert_int_equal(p->len, spn);
-    assert_memory_equal(p->bytes, sp, spn);
-    dp_msg_free(&out);
-    assert_null(out.leased.jobs); /* freed: the span is forgotten, never freed */
-    free(sb);
-    free(buf);
-    dp_job_spec_free(&spec);
-}
-
 /* A packed spec is still bounded when the message is checked. */
 static void test_packed_bounds(void **state)
 {
@@ -240,7 +193,6 @@ int main(void)
         cmocka_unit_test(test_packed_answer_is_the_struct_answer),
         cmocka_unit_test(test_span_refuses_what_it_cannot_vouch_for),
         cmocka_unit_test(test_span_refuses_another_version),
-        cmocka_unit_test(test_decode_spans_checks_first),
         cmocka_unit_test(test_packed_bounds),
     };
     return cmocka_run_group_tests_name("msg_packed", tests, NULL, NULL);

@@ -67,8 +67,7 @@ typedef struct {
     int arrived;
     dp_msg_type raw_type; /* as it arrived */
     int open_rc;
-    dp_msg answer;       /* after runner_link_answer_open */
-    dp_msg_answer bytes; /* its specs' bytes are in these */
+    dp_msg answer; /* after runner_link_answer_open */
     runner_link_target target;
 } caller_state;
 
@@ -82,12 +81,9 @@ static int caller_handle(void *state, actor_ctx *ctx, nng_msg *msg, nng_msg **re
     nng_msg_free(msg);
     pthread_mutex_lock(&c->mu);
     c->raw_type = m.type;
-    dp_msg_answer bytes = {0};
-    c->open_rc = rc == DP_OK ? runner_link_answer_open(&m, &c->target, &bytes) : rc;
+    c->open_rc = rc == DP_OK ? runner_link_answer_open(&m, &c->target) : rc;
     dp_msg_free(&c->answer);
-    free(c->bytes.bytes);
     c->answer = m;
-    c->bytes = bytes;
     c->arrived++;
     pthread_cond_signal(&c->cv);
     pthread_mutex_unlock(&c->mu);
@@ -134,7 +130,6 @@ static int teardown(void **state)
     actor_destroy(f->dispatcher);
     actor_destroy(f->spare);
     dp_msg_free(&f->st.answer);
-    free(f->st.bytes.bytes);
     pthread_cond_destroy(&f->st.cv);
     pthread_mutex_destroy(&f->st.mu);
     free(f);
@@ -179,28 +174,6 @@ static void test_reply_decoded_once_by_the_caller(void **state)
     assert_int_equal(f->st.answer.completed_leased.n_jobs, 2);
     assert_string_equal(f->st.answer.completed_leased.jobs[1].job_id, "job-b");
     assert_string_equal(f->st.answer.completed_leased.jobs[0].spec.profile, "shell");
-    /* each spec also as its bytes in the answer, kept for the caller, which
-     * hands them to an executor as they are: the same as encoding it again */
-    for (size_t k = 0; k < 2; k++) {
-        dp_leased_job packed_job = f->st.answer.completed_leased.jobs[k];
-        dp_leased_job plain_job = packed_job;
-        plain_job.spec_packed = (dp_packed){0};
-        const uint8_t *b = f->st.bytes.bytes;
-        assert_non_null(packed_job.spec_packed.bytes);
-        assert_true(packed_job.spec_packed.bytes > b &&
-                    packed_job.spec_packed.bytes < b + f->st.bytes.len);
-        assert_true(packed_job.spec_packed.len <= f->st.bytes.len);
-        dp_msg packed = {.type = DP_MSG_LEASED, .leased = {&packed_job, 1}};
-        dp_msg plain = {.type = DP_MSG_LEASED, .leased = {&plain_job, 1}};
-        void *pb, *qb;
-        size_t pn, qn;
-        assert_int_equal(dp_msg_encode_buf(&packed, &pb, &pn, NULL), DP_OK);
-        assert_int_equal(dp_msg_encode_buf(&plain, &qb, &qn, NULL), DP_OK);
-        assert_int_equal(pn, qn);
-        assert_memory_equal(pb, qb, pn);
-        free(pb);
-        free(qb);
-    }
 }
 
 static void test_undecodable_reply_is_a_failed_call(void **state)
@@ -247,9 +220,7 @@ static void test_other_messages_left_alone(void **state)
     dp_msg m = {.type = DP_MSG_ERROR, .id = 5};
     m.error.code = strdup(DP_MSG_ERR_UNAVAILABLE);
     m.error.message = strdup("dispatcher at tcp://x: timed out");
-    dp_msg_answer bytes;
-    assert_int_equal(runner_link_answer_open(&m, NULL, &bytes), DP_OK);
-    assert_null(bytes.bytes);
+    assert_int_equal(runner_link_answer_open(&m, NULL), DP_OK);
     assert_int_equal(m.type, DP_MSG_ERROR);
     assert_int_equal(m.id, 5);
     assert_string_equal(m.error.message, "dispatcher at tcp://x: timed out");
