@@ -10,6 +10,8 @@
 # (submitted in batches of 1,000), enqueue:JOBS:BATCH (no runners) or
 # latency:RUNNERSxSLOTS:RATE (open loop, RATE jobs/s for 5 s, times to the
 # watcher's events).
+# AB_SPEC=FILE submits that spec instead of the no-op one (bench/specs/:
+# specs with test data), AB_BATCH=N (default 1000) e2e's submit batches.
 # One JSON line per run on stdout.
 set -euo pipefail
 one() { # ROOT KIND RUNNERS SLOTS JOBS BATCH: one run on fresh services
@@ -20,7 +22,8 @@ one() { # ROOT KIND RUNNERS SLOTS JOBS BATCH: one run on fresh services
     svc_start >/dev/null
     export PATH="$root/build/cmd:$PATH"
     spec=$SVC_DIR/noop.json
-    echo '{"profile":"shell","archive":"file:///nonexistent/noop.zip"}' >"$spec"
+    if [ -n "${AB_SPEC:-}" ]; then cp "$AB_SPEC" "$spec"; else
+      echo '{"profile":"shell","archive":"file:///nonexistent/noop.zip"}' >"$spec"; fi
     RUNNER_NOOP=1 stack_start "$r" "$s" >/dev/null; sleep 2
     cpu() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{print $14+$15}' "/proc/$p/stat"))); done; echo $t; }
     local pgp out d0 r0=0 x0 p0 d1 r1=0 x1 p1
@@ -52,7 +55,7 @@ for round in $(seq 1 "$rounds"); do
     for run in "$@"; do
       IFS=: read -r kind a b <<<"$run"
       case $kind in
-      e2e) res=$(one "$root" e2e "${a%x*}" "${a#*x}" "$b" 1000) ;;
+      e2e) res=$(one "$root" e2e "${a%x*}" "${a#*x}" "$b" "${AB_BATCH:-1000}") ;;
       latency) res=$(one "$root" latency "${a%x*}" "${a#*x}" "$b" 0) ;;
       enqueue) res=$(one "$root" enqueue 0 1 "$a" "$b") ;;
       *) echo "ab.sh: unknown run '$run'" >&2; exit 64 ;;

@@ -463,11 +463,16 @@ int store_schema_version(void)
 }
 
 /* Server NOTICEs ("relation already exists, skipping") are not errors and
- * would only clutter stderr. */
-static void ignore_notice(void *arg, const char *message)
+ * would only clutter stderr; a WARNING (a migration that could not do all
+ * it wanted: 0012_lz4.sql) goes to the log. */
+static void log_warning(void *arg, const PGresult *res)
 {
     (void)arg;
-    (void)message;
+    const char *severity = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+    const char *message = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+    if (severity != NULL && strcmp(severity, "WARNING") == 0)
+        dp_log(DP_LOG_WARN, "postgres_warning", "message", message != NULL ? message : "?",
+               (char *)NULL);
 }
 
 store_db *store_open(const char *dsn, dp_err *err)
@@ -496,7 +501,7 @@ store_db *store_open(const char *dsn, dp_err *err)
         dp_err_set(err, DP_ENOMEM, "store: out of memory");
         return NULL;
     }
-    PQsetNoticeProcessor(db->conn, ignore_notice, NULL);
+    PQsetNoticeReceiver(db->conn, log_warning, NULL);
     if (PQstatus(db->conn) != CONNECTION_OK) {
         first_line(PQerrorMessage(db->conn), db->last_error, sizeof db->last_error);
         fail_unavailable(db, "store_open", err);
