@@ -327,6 +327,15 @@ int actor_stream_link_call(actor_stream_link *l, nng_msg *body, int timeout_ms, 
         nng_msg_free(body);
         return dp_err_set(err, DP_EINVAL, "actor call to %s: a body of %zu bytes", l->url, len);
     }
+    /* A message no connection can queue is refused as what it is, not as
+     * a full connection (which a retry could wait out). */
+    if (len > ACTOR_STREAM_MAX_BACKLOG - ACTOR_STREAM_HDR) {
+        nng_msg_free(body);
+        return dp_err_set(err, DP_EINVAL,
+                          "actor call to %s: a message of %zu bytes, over the %u bytes one call "
+                          "may carry: send it in smaller parts",
+                          l->url, len, ACTOR_STREAM_MAX_BACKLOG - ACTOR_STREAM_HDR);
+    }
     link_call *c = malloc(sizeof *c);
     if (c == NULL) {
         nng_msg_free(body);

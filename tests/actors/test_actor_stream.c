@@ -169,6 +169,39 @@ static void test_caller_never_waits_for_connect(void **unused)
     free(st);
 }
 
+/* A message larger than one call may carry is refused at once as what it
+ * is (DP_EINVAL naming its size), not as a full connection: a submit of
+ * 20 MB once failed with "0 bytes wait to be sent already". The client
+ * goes on working. */
+static void test_oversized_call_says_so(void **unused)
+{
+    (void)unused;
+    echo_state *st = calloc(1, sizeof *st);
+    assert_non_null(st);
+    char url[96];
+    snprintf(url, sizeof url, "ipc:///tmp/dp-test-stream-big-%ld.sock", (long)getpid());
+    actor *a = spawn_on(url, st);
+    dp_err err;
+    actor_client *c = actor_client_open(actor_url(a, 1), &err);
+    assert_non_null(c);
+    nng_msg *big;
+    size_t n = 20u << 20;
+    assert_int_equal(nng_msg_alloc(&big, n), 0);
+    memset(nng_msg_body(big), 'x', n);
+    nng_msg *reply = NULL;
+    assert_int_equal(actor_client_call(c, big, &reply, 2000, &err), DP_EINVAL);
+    assert_null(reply);
+    if (strstr(err.msg, "a message of 2097152") == NULL ||
+        strstr(err.msg, "smaller parts") == NULL)
+        fail_msg("unclear error: %s", err.msg);
+    /* the client still works */
+    assert_int_equal(actor_client_call(c, echo_msg("ping"), &reply, 5000, &err), DP_OK);
+    nng_msg_free(reply);
+    actor_client_close(c);
+    actor_destroy(a);
+    free(st);
+}
+
 /* A peer that connects and never greets holds a connection only for the
  * greeting's time (10 s, as nng's handshake). */
 static void test_silent_peer_is_cut(void **unused)
@@ -197,6 +230,7 @@ int main(void)
         cmocka_unit_test(test_reconnect_after_restart),
         cmocka_unit_test(test_caller_never_waits_for_connect),
         cmocka_unit_test(test_silent_peer_is_cut),
+        cmocka_unit_test(test_oversized_call_says_so),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
