@@ -1,8 +1,9 @@
 /* The form a job's spec takes in Redis (the job hash's `spec` field, which
  * the lease script hands back): the msgpack of a one-spec `submit` message
- * (messages/), so the leaser reads it with the codec every message goes
- * through, bounds and version checked, instead of parsing JSON for every
- * job it leases (a profile put that parse at 11 % of dispatchd's CPU).
+ * (messages/), so the leaser hands its spec out as those bytes
+ * (dp_msg_spec_span), instead of parsing JSON for every job it leases (a
+ * profile put that parse at 11 % of dispatchd's CPU) or decoding and
+ * encoding it again; spec_blob_unpack reads any other form.
  * PostgreSQL keeps the spec as JSON. A spec written by an older dispatchd
  * is JSON, and is read as such (its first byte is '{'; a msgpack map's
  * never is). */

@@ -191,8 +191,7 @@ static void test_oversized_call_says_so(void **unused)
     nng_msg *reply = NULL;
     assert_int_equal(actor_client_call(c, big, &reply, 2000, &err), DP_EINVAL);
     assert_null(reply);
-    if (strstr(err.msg, "a message of 2097152") == NULL ||
-        strstr(err.msg, "smaller parts") == NULL)
+    if (strstr(err.msg, "a message of 2097152") == NULL || strstr(err.msg, "smaller parts") == NULL)
         fail_msg("unclear error: %s", err.msg);
     /* the client still works */
     assert_int_equal(actor_client_call(c, echo_msg("ping"), &reply, 5000, &err), DP_OK);
