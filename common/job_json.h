@@ -36,8 +36,16 @@ int dp_job_specs_from_text(const char *text, size_t len, dp_job_spec **out, size
 /* Frees each spec's members and the array itself (accepts NULL). */
 void dp_job_specs_free(dp_job_spec *specs, size_t n);
 
-/* The spec as JSON, omitting absent fields (NULL strings, zero limits), so
- * dp_job_spec_from_json(dp_job_spec_to_json(s)) gives back s. */
+/* The spec as compact JSON text, omitting absent fields (NULL strings, zero
+ * limits), so dp_job_spec_from_text of it gives back spec. Strings are
+ * escaped as JSON requires; bytes that are not valid UTF-8 become U+FFFD, as
+ * in dp_json_string_lossy. On DP_OK *out is a malloc'd NUL-terminated text
+ * the caller frees and *len (may be NULL) its length; DP_EINVAL names a
+ * real that is not finite (the validator refuses those), DP_ENOMEM. Written
+ * directly, without a jansson tree (common/job_spec_text.c says why). */
+int dp_job_spec_json_text(const dp_job_spec *spec, char **out, size_t *len, dp_err *err);
+
+/* The same JSON as a tree: dp_job_spec_json_text's text parsed. */
 json_t *dp_job_spec_to_json(const dp_job_spec *spec);
 
 /* README.md's "Job" object; absent values are JSON null (score is null
@@ -58,5 +66,10 @@ json_t *dp_queue_stats_to_json(const dp_queue_stats *stats);
  * UTF-8 and NUL bytes become U+FFFD so the value is always valid JSON and
  * valid PostgreSQL text. NULL s gives JSON null. New reference. */
 json_t *dp_json_string_lossy(const char *s, size_t len);
+
+/* Length of the valid UTF-8 sequence at p (1..4 of the left bytes), or 0
+ * when invalid (overlong, surrogate, past U+10FFFF, cut short); NUL counts
+ * as invalid, so the lossy forms replace it. */
+size_t dp_utf8_seq_len(const unsigned char *p, size_t left);
 
 #endif

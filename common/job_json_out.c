@@ -12,9 +12,7 @@
 
 /* ---- building helpers ---------------------------------------------------- */
 
-/* Length of the valid UTF-8 sequence at p (1..4), or 0 when invalid. NUL is
- * treated as invalid so it gets replaced. */
-static size_t utf8_seq_len(const unsigned char *p, size_t left)
+size_t dp_utf8_seq_len(const unsigned char *p, size_t left)
 {
     unsigned c = p[0];
     if (c >= 0x01 && c < 0x80)
@@ -49,7 +47,7 @@ json_t *dp_json_string_lossy(const char *s, size_t len)
     const unsigned char *p = (const unsigned char *)s;
     size_t i = 0, bad = 0;
     while (i < len) {
-        size_t n = utf8_seq_len(p + i, len - i);
+        size_t n = dp_utf8_seq_len(p + i, len - i);
         bad += n == 0;
         i += n == 0 ? 1 : n;
     }
@@ -62,7 +60,7 @@ json_t *dp_json_string_lossy(const char *s, size_t len)
     size_t o = 0;
     i = 0;
     while (i < len) {
-        size_t n = utf8_seq_len(p + i, len - i);
+        size_t n = dp_utf8_seq_len(p + i, len - i);
         if (n == 0) {
             memcpy(buf + o, "\xef\xbf\xbd", 3);
             o += 3;
@@ -101,82 +99,6 @@ static json_t *finish(json_t *o, int bad)
 }
 
 /* ---- builders ------------------------------------------------------------ */
-
-json_t *dp_job_spec_to_json(const dp_job_spec *spec)
-{
-    json_t *o = json_object();
-    if (o == NULL)
-        return NULL;
-    int bad = 0;
-    if (spec->job_id != NULL)
-        put(o, "job_id", str_or_null(spec->job_id), &bad);
-    put(o, "profile", str_or_null(spec->profile), &bad);
-    put(o, "archive", str_or_null(spec->archive), &bad);
-    if (spec->archive_sha256 != NULL)
-        put(o, "archive_sha256", str_or_null(spec->archive_sha256), &bad);
-    if (spec->submission_id != NULL)
-        put(o, "submission_id", str_or_null(spec->submission_id), &bad);
-    if (spec->n_tests > 0) {
-        json_t *arr = json_array();
-        for (size_t i = 0; arr != NULL && i < spec->n_tests; i++) {
-            const dp_test_case *tc = &spec->tests[i];
-            json_t *t = json_object();
-            if (t == NULL || json_array_append_new(arr, t) != 0) {
-                bad = 1;
-                break;
-            }
-            put(t, "name", str_or_null(tc->name), &bad);
-            if (tc->stdin_data != NULL)
-                put(t, "stdin", str_or_null(tc->stdin_data), &bad);
-            if (tc->expected_stdout != NULL)
-                put(t, "expected_stdout", str_or_null(tc->expected_stdout), &bad);
-            if (tc->timeout_ms != 0)
-                put(t, "timeout_ms", json_integer(tc->timeout_ms), &bad);
-            if (tc->compare != DP_COMPARE_DEFAULT)
-                put(t, "compare", str_or_null(dp_compare_name(tc->compare)), &bad);
-            if (tc->abs_tol != 0)
-                put(t, "abs_tol", json_real(tc->abs_tol), &bad);
-            if (tc->rel_tol != 0)
-                put(t, "rel_tol", json_real(tc->rel_tol), &bad);
-            if (tc->score != 1.0)
-                put(t, "score", json_real(tc->score), &bad);
-        }
-        put(o, "tests", arr, &bad);
-    }
-    const dp_limits *l = &spec->limits;
-    if (l->time_ms || l->wall_ms || l->memory_kb || l->processes || l->output_kb) {
-        json_t *lim = json_object();
-        if (lim != NULL && l->time_ms)
-            put(lim, "time_ms", json_integer(l->time_ms), &bad);
-        if (lim != NULL && l->wall_ms)
-            put(lim, "wall_ms", json_integer(l->wall_ms), &bad);
-        if (lim != NULL && l->memory_kb)
-            put(lim, "memory_kb", json_integer((json_int_t)l->memory_kb), &bad);
-        if (lim != NULL && l->processes)
-            put(lim, "processes", json_integer(l->processes), &bad);
-        if (lim != NULL && l->output_kb)
-            put(lim, "output_kb", json_integer((json_int_t)l->output_kb), &bad);
-        put(o, "limits", lim, &bad);
-    }
-    if (spec->max_attempts != 0)
-        put(o, "max_attempts", json_integer(spec->max_attempts), &bad);
-    if (spec->abs_tol != 0)
-        put(o, "abs_tol", json_real(spec->abs_tol), &bad);
-    if (spec->rel_tol != 0)
-        put(o, "rel_tol", json_real(spec->rel_tol), &bad);
-    if (spec->callback_url != NULL)
-        put(o, "callback_url", str_or_null(spec->callback_url), &bad);
-    if (spec->n_labels > 0) {
-        json_t *labels = json_array();
-        for (size_t i = 0; labels != NULL && i < spec->n_labels; i++)
-            if (json_array_append_new(labels, str_or_null(spec->labels[i])) != 0)
-                bad = 1;
-        put(o, "labels", labels, &bad);
-    }
-    if (spec->priority != DP_PRIORITY_NORMAL && dp_priority_name(spec->priority) != NULL)
-        put(o, "priority", json_string(dp_priority_name(spec->priority)), &bad);
-    return finish(o, bad);
-}
 
 json_t *dp_test_result_to_json(const dp_test_result *tr)
 {

@@ -96,13 +96,11 @@ static int prepare(reporter_state *s, fwd_origin o, dp_msg *m, reporter_held_sub
         spec->job_id = strdup(id);
         if (spec->max_attempts == 0)
             spec->max_attempts = s->cfg.max_attempts;
-        json_t *j = dp_job_spec_to_json(spec);
-        char *text = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
-        json_decref(j);
+        char *text = NULL;
         void *blob = NULL;
         size_t blob_len = 0;
         dp_err perr = {0};
-        if (spec->job_id == NULL || text == NULL ||
+        if (spec->job_id == NULL || dp_job_spec_json_text(spec, &text, NULL, &perr) != DP_OK ||
             spec_blob_pack(spec, &blob, &blob_len, &perr) != DP_OK ||
             (it->job_id = strdup(id)) == NULL) {
             it->error = strdup(perr.msg[0] != '\0' ? perr.msg : "out of memory");

@@ -3,7 +3,8 @@
  * keeps the documented bounds, and goes through dp_job_spec_to_json and back
  * unchanged (to_json(from_json(to_json(s))) equals to_json(s)); the same
  * bytes as arbitrary program output give a valid, NUL-free JSON string
- * (dp_json_string_lossy). */
+ * (dp_json_string_lossy), and the spec writer (dp_job_spec_json_text)
+ * escapes them to the same string. */
 #include "common/job_json.h"
 #include "fuzz/fuzz_check.h"
 
@@ -78,6 +79,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(again != NULL && json_equal(s, again));
         json_decref(again);
         free(dumped);
+        /* the spec writer's escaping of the same bytes (up to a NUL, as a C
+         * string) reads back as the lossy string of those bytes */
+        size_t clen = strnlen(text, size);
+        char *cstr = strndup(text, clen);
+        json_t *want = dp_json_string_lossy(text, clen);
+        dp_test_case tc = {.name = "t", .stdin_data = cstr, .score = 1};
+        dp_job_spec spec = {.profile = "p", .archive = "file:///a", .tests = &tc, .n_tests = 1};
+        json_t *tree = cstr != NULL ? dp_job_spec_to_json(&spec) : NULL;
+        if (cstr != NULL && want != NULL) {
+            json_t *got =
+                json_object_get(json_array_get(json_object_get(tree, "tests"), 0), "stdin");
+            FUZZ_CHECK(tree != NULL && json_equal(got, want));
+        }
+        json_decref(tree);
+        json_decref(want);
+        free(cstr);
         json_decref(s);
     }
     free(text);

@@ -61,11 +61,7 @@ int store_insert_jobs_owned(store_db *db, const dp_job_spec *specs, size_t n, co
                             i);
             break;
         }
-        json_t *j = dp_job_spec_to_json(&specs[i]);
-        texts[i] = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
-        json_decref(j);
-        if (texts[i] == NULL)
-            rc = dp_err_set(err, DP_ENOMEM, "insert jobs: out of memory building the batch");
+        rc = dp_job_spec_json_text(&specs[i], &texts[i], NULL, err);
     }
     if (rc == DP_OK)
         rc = store_insert_job_texts(db, (const char *const *)texts, n, owner_key, n_inserted, err);
