@@ -6,7 +6,7 @@
  *   bench_load e2e SPEC N BATCH TIMEOUT_S  submit N, wait until PostgreSQL
  *                                          holds no unfinished job
  *   bench_load latency SPEC RATE SECONDS   open-loop offered load; submit ->
- *                                          leased and submit -> completed
+ *                                          queued, -> leased and -> completed
  *                                          from `watch` events, cross-checked
  *                                          with PostgreSQL timestamps
  *
@@ -177,7 +177,7 @@ static int bl_e2e(const dp_job_spec *tmpl, size_t n, size_t batch, double timeou
 
 typedef struct {
     char id[DP_ID_MAX];
-    char state; /* 'l' leased, 'c' completed */
+    char state; /* 'q' queued, 'l' leased, 'c' completed */
     double t;
 } bl_event;
 
@@ -188,7 +188,8 @@ static size_t bl_n_events, bl_cap_events, bl_n_done;
 static int bl_on_event(const dpc_event *ev, void *arg)
 {
     (void)arg;
-    char st = strcmp(ev->state, "leased") == 0      ? 'l'
+    char st = strcmp(ev->state, "queued") == 0      ? 'q'
+              : strcmp(ev->state, "leased") == 0    ? 'l'
               : strcmp(ev->state, "completed") == 0 ? 'c'
                                                     : 0;
     if (st == 0)
@@ -248,7 +249,7 @@ static int bl_latency(const dp_job_spec *tmpl, double rate, double secs)
     size_t total = (size_t)(rate * secs);
     char(*ids)[DP_ID_MAX] = calloc(total, DP_ID_MAX);
     double *sched = calloc(total, sizeof *sched);
-    bl_cap_events = total * 3 + 16;
+    bl_cap_events = total * 4 + 16;
     bl_events = calloc(bl_cap_events, sizeof *bl_events);
     pthread_t th;
     pthread_create(&th, NULL, bl_watch_main, NULL);
@@ -303,8 +304,9 @@ static int bl_latency(const dp_job_spec *tmpl, double rate, double secs)
             h = (h + 1) & (cap - 1);
         slot[h] = i;
     }
-    double *lease = calloc(total, sizeof *lease), *done = calloc(total, sizeof *done);
-    size_t nl = 0, nd = 0;
+    double *queued = calloc(total, sizeof *queued), *lease = calloc(total, sizeof *lease),
+           *done = calloc(total, sizeof *done);
+    size_t nq = 0, nl = 0, nd = 0;
     pthread_mutex_lock(&bl_mu);
     for (size_t e = 0; e < bl_n_events; e++) {
         size_t h = bl_hash(bl_events[e].id) & (cap - 1);
@@ -313,7 +315,9 @@ static int bl_latency(const dp_job_spec *tmpl, double rate, double secs)
         if (slot[h] == (size_t)-1)
             continue;
         double ms = (bl_events[e].t - sched[slot[h]]) * 1e3;
-        if (bl_events[e].state == 'l' && nl < total)
+        if (bl_events[e].state == 'q' && nq < total)
+            queued[nq++] = ms;
+        else if (bl_events[e].state == 'l' && nl < total)
             lease[nl++] = ms;
         else if (bl_events[e].state == 'c' && nd < total)
             done[nd++] = ms;
@@ -338,6 +342,7 @@ static int bl_latency(const dp_job_spec *tmpl, double rate, double secs)
     printf("{\"offered_jobs_per_s\": %.0f, \"jobs\": %zu, \"achieved_submit_jobs_per_s\": %.0f, "
            "\"batches\": %zu, \"max_batch\": %zu, \"lease_events\": %zu, \"done_events\": %zu, ",
            rate, total, (double)total / submit_s, n_batches, max_batch, nl, nd);
+    bl_pct("queued", queued, nq, 0);
     bl_pct("lease", lease, nl, 0);
     bl_pct("done", done, nd, 0);
     printf("\"pg_completed\": %s, \"pg_done_p50_ms\": %.3f, \"pg_done_p99_ms\": %.3f, "
