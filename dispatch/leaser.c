@@ -52,6 +52,8 @@ typedef struct {
     outcome_box outcomes;   /* early results' outcomes for their runners' next answers */
     struct held_cl *held;   /* complete_leases waiting for the mailbox to run empty */
     size_t n_held;
+    struct held_cl *polls; /* complete_leases without results, held likewise (hold_poll) */
+    size_t n_polls;
 } leaser_state;
 
 /* An outcome no answer took this long is dropped (its runner has sent the
@@ -627,19 +629,37 @@ static void claim_and_finish(leaser_state *s, actor_ctx *ctx, held_cl *h, size_t
     free(of);
 }
 
-/* The held complete_leases, claimed together and finished in order. */
+/* A poll (a complete_lease without results) as a lease: claimed now,
+ * else parked for its wait. Frees h's message. */
+static void answer_poll(leaser_state *s, actor_ctx *ctx, held_cl *h)
+{
+    dp_msg_complete_lease *cl = &h->m.complete_lease;
+    dp_msg l = {.type = DP_MSG_LEASE, .id = h->m.id};
+    l.lease =
+        (dp_msg_lease){cl->runner_id, cl->runner_token, cl->max_jobs, cl->wait_ms, cl->request_id};
+    handle_lease(s, ctx, h->o, &l, 1);
+    dp_msg_free(&h->m);
+}
+
+/* The held complete_leases, claimed together and finished in order, then
+ * the held polls in arrival order. */
 static void flush_held(leaser_state *s, actor_ctx *ctx)
 {
-    if (s->n_held > 0)
+    if (s->n_held > 0 || s->n_polls > 0)
         check_stall(s); /* a stall ends in a fence before anything claims */
     size_t n = s->n_held;
     s->n_held = 0;
     if (n > 0)
         claim_and_finish(s, ctx, s->held, n);
+    n = s->n_polls;
+    s->n_polls = 0;
+    for (size_t i = 0; i < n; i++)
+        answer_poll(s, ctx, &s->polls[i]);
 }
 
-/* complete_lease: without results it is a lease answered with
- * completed_leased; with results the jobs are claimed at once (never
+/* complete_lease: without results it is a lease (a poll) answered with
+ * completed_leased, held while messages wait behind it (answer_poll when
+ * flush_held runs); with results the jobs are claimed at once (never
  * parked: the runner waits for its outcomes) and travel with the results to
  * the reporter, which records them and answers the runner with both. With
  * more messages waiting it is held (hold_cl): the claims of every held one
@@ -649,13 +669,24 @@ static void on_complete_lease(void *state, actor_ctx *ctx, fwd_origin o, dp_msg 
     leaser_state *s = state;
     check_stall(s);
     note_idle(s, ctx);
-    dp_msg_complete_lease *cl = &m->complete_lease;
-    if (cl->n_results == 0) {
+    if (m->complete_lease.n_results == 0) {
+        /* A poll with messages behind it waits until they are read: most
+         * often its runner's next result is among them (a runner polls for
+         * its free slots as it takes a job, and the job's result follows),
+         * and that result's owner check and commit waited for this poll's
+         * claim, queue read and second claim (strace, one runner at 5
+         * jobs/s: 0.6 ms of the result's path). */
+        if (s->queued > 0 && s->n_polls < LEASER_HOLD_MAX) {
+            held_cl *h = &s->polls[s->n_polls++];
+            memset(h, 0, sizeof *h);
+            h->o = o;
+            take_msg(&h->m, m);
+            return;
+        }
         flush_held(s, ctx); /* in arrival order */
-        dp_msg l = {.type = DP_MSG_LEASE, .id = m->id};
-        l.lease = (dp_msg_lease){cl->runner_id, cl->runner_token, cl->max_jobs, cl->wait_ms,
-                                 cl->request_id};
-        handle_lease(s, ctx, o, &l, 1);
+        held_cl now = {.o = o};
+        take_msg(&now.m, m);
+        answer_poll(s, ctx, &now);
         return;
     }
     hold_cl(s, o, m); /* room: flushed at LEASER_HOLD_MAX */
@@ -814,7 +845,8 @@ static int leaser_start(void *state, actor_ctx *ctx, dp_err *err)
     if (s->rq == NULL || s->auth == NULL)
         return DP_EUNAVAIL;
     if ((s->metrics = dp_metrics_new()) == NULL ||
-        (s->held = calloc(LEASER_HOLD_MAX, sizeof *s->held)) == NULL)
+        (s->held = calloc(LEASER_HOLD_MAX, sizeof *s->held)) == NULL ||
+        (s->polls = calloc(LEASER_HOLD_MAX, sizeof *s->polls)) == NULL)
         return dp_err_set(err, DP_ENOMEM, "leaser: out of memory");
     s->m_lease = dp_metrics_hist(s->metrics, "dispatch_lease_duration_seconds", "");
     dp_metrics_inc(s->metrics, "dispatch_jobs_reclaimed_total", "", 0);
@@ -841,6 +873,12 @@ static void leaser_stop(void *state, actor_ctx *ctx)
         dp_msg_free(&s->held[i].m);
     }
     free(s->held);
+    for (size_t i = 0; i < s->n_polls; i++) {
+        fwd_reply_error(s->polls[i].o, s->polls[i].m.id, DP_MSG_ERR_UNAVAILABLE,
+                        DP_MSG_REASON_SHUTTING_DOWN);
+        dp_msg_free(&s->polls[i].m);
+    }
+    free(s->polls);
     flush_events(s);
     event_buffer_free(&s->events);
     outcome_box_free(&s->outcomes);
