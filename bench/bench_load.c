@@ -6,7 +6,8 @@
  *   bench_load e2e SPEC N BATCH TIMEOUT_S  submit N, wait until PostgreSQL
  *                                          holds no unfinished job
  *   bench_load latency SPEC RATE SECONDS   open-loop offered load; submit ->
- *                                          queued, -> leased and -> completed
+ *                                          queued, -> leased and -> completed, and
+ *                                          each submit call's round trip
  *                                          from `watch` events, cross-checked
  *                                          with PostgreSQL timestamps
  *
@@ -249,6 +250,7 @@ static int bl_latency(const dp_job_spec *tmpl, double rate, double secs)
     size_t total = (size_t)(rate * secs);
     char(*ids)[DP_ID_MAX] = calloc(total, DP_ID_MAX);
     double *sched = calloc(total, sizeof *sched);
+    double *calls = calloc(total, sizeof *calls); /* each submit call's round trip, ms */
     bl_cap_events = total * 4 + 16;
     bl_events = calloc(bl_cap_events, sizeof *bl_events);
     pthread_t th;
@@ -275,7 +277,9 @@ static int bl_latency(const dp_job_spec *tmpl, double rate, double secs)
             n = 1000;
         for (size_t j = 0; j < n; j++) /* the intended time: no coordinated omission */
             sched[sent + j] = t0 + (double)(sent + j) / rate;
+        double call0 = bl_now();
         bl_submit(c, b, n, ids + sent);
+        calls[n_batches] = (bl_now() - call0) * 1e3;
         sent += n;
         n_batches++;
         if (n > max_batch)
@@ -342,6 +346,7 @@ static int bl_latency(const dp_job_spec *tmpl, double rate, double secs)
     printf("{\"offered_jobs_per_s\": %.0f, \"jobs\": %zu, \"achieved_submit_jobs_per_s\": %.0f, "
            "\"batches\": %zu, \"max_batch\": %zu, \"lease_events\": %zu, \"done_events\": %zu, ",
            rate, total, (double)total / submit_s, n_batches, max_batch, nl, nd);
+    bl_pct("submit_call", calls, n_batches, 0);
     bl_pct("queued", queued, nq, 0);
     bl_pct("lease", lease, nl, 0);
     bl_pct("done", done, nd, 0);
