@@ -251,7 +251,7 @@ static int bl_latency(const dp_job_spec *tmpl, double rate, double secs)
     char(*ids)[DP_ID_MAX] = calloc(total, DP_ID_MAX);
     double *sched = calloc(total, sizeof *sched);
     double *calls = calloc(total, sizeof *calls); /* each submit call's round trip, ms */
-    bl_cap_events = total * 4 + 16;
+    bl_cap_events = total * 5 + 16;               /* three states a job, and room for repeats */
     bl_events = calloc(bl_cap_events, sizeof *bl_events);
     pthread_t th;
     pthread_create(&th, NULL, bl_watch_main, NULL);
@@ -344,8 +344,9 @@ static int bl_latency(const dp_job_spec *tmpl, double rate, double secs)
     if (PQresultStatus(r) != PGRES_TUPLES_OK)
         bl_die("postgres", PQerrorMessage(pg));
     printf("{\"offered_jobs_per_s\": %.0f, \"jobs\": %zu, \"achieved_submit_jobs_per_s\": %.0f, "
-           "\"batches\": %zu, \"max_batch\": %zu, \"lease_events\": %zu, \"done_events\": %zu, ",
-           rate, total, (double)total / submit_s, n_batches, max_batch, nl, nd);
+           "\"batches\": %zu, \"max_batch\": %zu, \"queued_events\": %zu, "
+           "\"lease_events\": %zu, \"done_events\": %zu, ",
+           rate, total, (double)total / submit_s, n_batches, max_batch, nq, nl, nd);
     bl_pct("submit_call", calls, n_batches, 0);
     bl_pct("queued", queued, nq, 0);
     bl_pct("lease", lease, nl, 0);

@@ -16,8 +16,8 @@
 typedef struct {
     char *p; /* malloc'd; NUL-terminated whenever len < cap */
     size_t len, cap;
-    int rc;           /* DP_OK until a write fails */
-    const char *what; /* the field a DP_EINVAL names */
+    int rc;        /* DP_OK until a write fails */
+    char what[48]; /* the field a DP_EINVAL names */
 } spec_text;
 
 /* Room for more bytes and a NUL; on failure rc says why and later writes
@@ -64,6 +64,11 @@ static void text_string(spec_text *t, const char *s)
         return;
     }
     size_t n = strlen(s);
+    if (n > (SIZE_MAX / 4 - 2) / 6) { /* 6n + 2 would wrap: never a spec's */
+        if (t->rc == DP_OK)
+            t->rc = DP_ENOMEM;
+        return;
+    }
     if (text_reserve(t, 6 * n + 2) != 0) /* at worst every byte is \u00XX */
         return;
     static const char hex[] = "0123456789abcdef";
@@ -143,13 +148,17 @@ static void text_uint(spec_text *t, uint64_t v)
 }
 
 /* A real as "%.17g" (exact when read back), with ".0" when it would read
- * as an integer; a non-finite one has no JSON form: DP_EINVAL. */
-static void text_real(spec_text *t, double v, const char *what)
+ * as an integer; a non-finite one has no JSON form: DP_EINVAL naming the
+ * field (tests[test].field, or field when test < 0). */
+static void text_real(spec_text *t, double v, const char *field, long test)
 {
     if (!isfinite(v)) {
         if (t->rc == DP_OK) {
             t->rc = DP_EINVAL;
-            t->what = what;
+            if (test >= 0)
+                snprintf(t->what, sizeof t->what, "tests[%ld].%s", test, field);
+            else
+                snprintf(t->what, sizeof t->what, "%s", field);
         }
         return;
     }
@@ -160,7 +169,7 @@ static void text_real(spec_text *t, double v, const char *what)
     text_raw(t, buf, (size_t)n);
 }
 
-static void text_test(spec_text *t, const dp_test_case *tc)
+static void text_test(spec_text *t, const dp_test_case *tc, long i)
 {
     int first = 1;
     text_raw(t, "{", 1);
@@ -184,15 +193,15 @@ static void text_test(spec_text *t, const dp_test_case *tc)
     }
     if (tc->abs_tol != 0) {
         text_key(t, &first, "abs_tol");
-        text_real(t, tc->abs_tol, "tests[].abs_tol");
+        text_real(t, tc->abs_tol, "abs_tol", i);
     }
     if (tc->rel_tol != 0) {
         text_key(t, &first, "rel_tol");
-        text_real(t, tc->rel_tol, "tests[].rel_tol");
+        text_real(t, tc->rel_tol, "rel_tol", i);
     }
     if (tc->score != 1.0) {
         text_key(t, &first, "score");
-        text_real(t, tc->score, "tests[].score");
+        text_real(t, tc->score, "score", i);
     }
     text_raw(t, "}", 1);
 }
@@ -244,7 +253,7 @@ int dp_job_spec_json_text(const dp_job_spec *spec, char **out, size_t *len, dp_e
         for (size_t i = 0; i < spec->n_tests; i++) {
             if (i > 0)
                 text_raw(&t, ",", 1);
-            text_test(&t, &spec->tests[i]);
+            text_test(&t, &spec->tests[i], (long)i);
         }
         text_raw(&t, "]", 1);
     }
@@ -259,11 +268,11 @@ int dp_job_spec_json_text(const dp_job_spec *spec, char **out, size_t *len, dp_e
     }
     if (spec->abs_tol != 0) {
         text_key(&t, &first, "abs_tol");
-        text_real(&t, spec->abs_tol, "abs_tol");
+        text_real(&t, spec->abs_tol, "abs_tol", -1);
     }
     if (spec->rel_tol != 0) {
         text_key(&t, &first, "rel_tol");
-        text_real(&t, spec->rel_tol, "rel_tol");
+        text_real(&t, spec->rel_tol, "rel_tol", -1);
     }
     if (spec->callback_url != NULL) {
         text_key(&t, &first, "callback_url");
@@ -292,7 +301,12 @@ int dp_job_spec_json_text(const dp_job_spec *spec, char **out, size_t *len, dp_e
                    ? dp_err_set(err, DP_EINVAL, "job spec %s: not a finite number", t.what)
                    : dp_err_set(err, DP_ENOMEM, "job spec as JSON: out of memory");
     }
-    t.p[t.len] = '\0'; /* text_reserve keeps room for it */
+    t.p[t.len] = '\0';             /* text_reserve keeps room for it */
+    if (t.cap > 2 * (t.len + 1)) { /* a submit holds a thousand of these: no slack */
+        char *fit = realloc(t.p, t.len + 1);
+        if (fit != NULL)
+            t.p = fit;
+    }
     *out = t.p;
     if (len != NULL)
         *len = t.len;

@@ -52,15 +52,31 @@ void dd_metrics_gather(actor *const *actors, size_t n, dp_metrics *into, int tim
     }
 }
 
+/* def->on_idle when no message waits behind this one. */
+static void dd_after(dd_box *b, actor_ctx *ctx)
+{
+    if (b->def->on_idle == NULL)
+        return;
+    actor_stats st;
+    actor_get_stats(actor_ctx_actor(ctx), &st);
+    if (st.queued == 0)
+        b->def->on_idle(b->state, ctx);
+}
+
 static int dd_handle(void *box, actor_ctx *ctx, nng_msg *msg, nng_msg **reply)
 {
     dd_box *b = box;
-    if (reply != NULL) /* a call: only the metrics query is one */
-        return dd_metrics_answer(b, msg, reply);
+    if (reply != NULL) { /* a call: only the metrics query is one */
+        int rc = dd_metrics_answer(b, msg, reply);
+        dd_after(b, ctx);
+        return rc;
+    }
     fwd_origin o;
     dp_msg m;
-    if (fwd_receive(msg, &o, &m) != DP_OK)
+    if (fwd_receive(msg, &o, &m) != DP_OK) {
+        dd_after(b, ctx);
         return 0;
+    }
     const dd_route *r = NULL;
     for (size_t i = 0; i < b->def->n_routes && r == NULL; i++)
         if (b->def->routes[i].type == m.type)
@@ -70,6 +86,7 @@ static int dd_handle(void *box, actor_ctx *ctx, nng_msg *msg, nng_msg **reply)
     else
         fwd_reply_error(o, m.id, DP_MSG_ERR_UNSUPPORTED, "this actor does not handle this message");
     dp_msg_free(&m);
+    dd_after(b, ctx);
     return 0;
 }
 

@@ -41,6 +41,10 @@ typedef struct {
     actor_start_fn on_start; /* optional; gets the actor's own state */
     actor_stop_fn on_stop;   /* required: releases the state */
     actor_tick_fn on_tick;   /* optional */
+    /* optional: after a message, whatever it was (a metrics query, one
+     * refused), when no other waits behind it: an actor that holds messages
+     * while others wait sends what it holds here */
+    void (*on_idle)(void *state, actor_ctx *ctx);
     int tick_ms;
     size_t mailbox; /* 0: the runtime's default */
     /* optional: the actor's own metrics registry (common/metrics.h), which

@@ -633,11 +633,19 @@ static void claim_and_finish(leaser_state *s, actor_ctx *ctx, held_cl *h, size_t
  * else parked for its wait. Frees h's message. */
 static void answer_poll(leaser_state *s, actor_ctx *ctx, held_cl *h)
 {
-    dp_msg_complete_lease *cl = &h->m.complete_lease;
-    dp_msg l = {.type = DP_MSG_LEASE, .id = h->m.id};
-    l.lease =
-        (dp_msg_lease){cl->runner_id, cl->runner_token, cl->max_jobs, cl->wait_ms, cl->request_id};
-    handle_lease(s, ctx, h->o, &l, 1);
+    if (h->fenced && dp_now_ms() >= s->fence_until_ms) {
+        /* it came while claims were fenced (check_stall) and the fence
+         * ended while it was held: answered as a poll parked through the
+         * fence is, never claimed for */
+        parked_lease p = {.origin = h->o, .id = h->m.id};
+        answer_none(&p, "stalled");
+    } else {
+        dp_msg_complete_lease *cl = &h->m.complete_lease;
+        dp_msg l = {.type = DP_MSG_LEASE, .id = h->m.id};
+        l.lease = (dp_msg_lease){cl->runner_id, cl->runner_token, cl->max_jobs, cl->wait_ms,
+                                 cl->request_id};
+        handle_lease(s, ctx, h->o, &l, 1);
+    }
     dp_msg_free(&h->m);
 }
 
@@ -680,6 +688,7 @@ static void on_complete_lease(void *state, actor_ctx *ctx, fwd_origin o, dp_msg 
             held_cl *h = &s->polls[s->n_polls++];
             memset(h, 0, sizeof *h);
             h->o = o;
+            h->fenced = dp_now_ms() < s->fence_until_ms;
             take_msg(&h->m, m);
             return;
         }
@@ -889,6 +898,15 @@ static void leaser_stop(void *state, actor_ctx *ctx)
     free(s);
 }
 
+/* The mailbox ran empty after a message no handler flushes for (a metrics
+ * query, one refused): what is held goes now, not at the next tick. */
+static void leaser_idle(void *state, actor_ctx *ctx)
+{
+    leaser_state *s = state;
+    if (s->n_held > 0 || s->n_polls > 0)
+        flush_held(s, ctx);
+}
+
 static dp_metrics *leaser_metrics(void *state)
 {
     return ((leaser_state *)state)->metrics;
@@ -909,6 +927,7 @@ const dd_actor_def leaser_actor = {
     .on_start = leaser_start,
     .on_stop = leaser_stop,
     .on_tick = leaser_tick,
+    .on_idle = leaser_idle,
     .tick_ms = 20,
     .mailbox = 2048,
     .metrics = leaser_metrics,

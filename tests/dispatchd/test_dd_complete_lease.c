@@ -422,14 +422,14 @@ static void test_result_not_held_behind_events(void **state)
     assert_int_equal(code, 0);
 }
 
-/* A runner's poll: a complete_lease without results asking for one job,
+/* A runner's poll: a complete_lease without results asking for max jobs,
  * parked up to 10 s (encoded; the caller sends it). */
-static nng_msg *encode_poll(const char *id, const char *tok, const char *request_id)
+static nng_msg *encode_poll(const char *id, const char *tok, uint32_t max, const char *request_id)
 {
     dp_msg m = {.type = DP_MSG_COMPLETE_LEASE, .id = 23};
     m.complete_lease.runner_id = (char *)id;
     m.complete_lease.runner_token = (char *)tok;
-    m.complete_lease.max_jobs = 1;
+    m.complete_lease.max_jobs = max;
     m.complete_lease.wait_ms = 10000;
     m.complete_lease.request_id = (char *)request_id;
     m.complete_lease.early = true;
@@ -439,63 +439,84 @@ static nng_msg *encode_poll(const char *id, const char *tok, const char *request
     return out;
 }
 
+/* Its answer: completed_leased with its jobs; their ids appended to ids. */
+static size_t poll_jobs(actor_future *f, char (*ids)[DP_ID_MAX], size_t room)
+{
+    nng_msg *ans = NULL;
+    dp_err err = {0};
+    dp_msg r;
+    if (actor_future_wait(f, &ans, &err) != DP_OK)
+        fail_msg("poll not answered: %s", err.msg);
+    assert_int_equal(dp_msg_decode_nng(ans, &r, &err), DP_OK);
+    nng_msg_free(ans);
+    if (r.type != DP_MSG_COMPLETED_LEASED)
+        fail_msg("poll answered %s, not with its jobs", dp_msg_type_name(r.type));
+    size_t n = r.completed_leased.n_jobs;
+    for (size_t i = 0; i < n && i < room; i++)
+        snprintf(ids[i], DP_ID_MAX, "%s", r.completed_leased.jobs[i].job_id);
+    dp_msg_free(&r);
+    return n;
+}
+
 /* Polls and a result sent together on one connection: the leaser holds a
  * poll while messages wait behind it, so that a result among them passes
- * on before the poll's claims (leaser.c, on_complete_lease). Held or not
- * (that depends on timing), every poll is answered: six runners poll for
- * one job each with four jobs waiting and runner A's result behind the
- * polls; two more jobs come once the result is acked. Each poll gets one
- * job, the six distinct, the result lands. A poll held and never served
- * would time out here (10 s) with `none`. */
+ * on before the poll's claims (leaser.c, on_complete_lease). Runner Z's
+ * poll for 1,000 jobs goes first: its claim (a script call taking 1,000
+ * jobs, and their answer) keeps the leaser busy for milliseconds while six
+ * runners' polls for one job each and runner A's result arrive behind it,
+ * so those polls are held. Every poll is answered: Z with jobs, each of the
+ * six with one job, the six distinct (two of them only after the two jobs
+ * submitted once the result is acked: they wait parked), and A's result
+ * lands. A held poll that was never answered fails its call (15 s). */
 static void test_polls_held_then_answered(void **state)
 {
     (void)state;
-    enum { POLLS = 6 };
+    enum { POLLS = 6, BIG = 1000 };
     dd_daemon dd;
     dd_init(&dd, NULL, NULL);
     dd_start(&dd);
     actor_client *rc = dd_client(dd.runner_url), *admin = dd_client(dd.admin_url);
-    char a_id[DP_ID_MAX], a_tok[65], x[DP_ID_MAX], ids[POLLS][DP_ID_MAX], toks[POLLS][65];
+    char a_id[DP_ID_MAX], a_tok[65], x[DP_ID_MAX], z_id[DP_ID_MAX], z_tok[65];
+    char ids[POLLS][DP_ID_MAX], toks[POLLS][65];
     uint32_t att;
     lease_one(rc, admin, "runner-a", a_id, a_tok, x, &att);
+    dd_register(rc, "runner-z", z_id, z_tok);
     for (int i = 0; i < POLLS; i++) {
         char name[32];
         snprintf(name, sizeof name, "runner-p%d", i);
         dd_register(rc, name, ids[i], toks[i]);
     }
-    char jobs[POLLS][DP_ID_MAX];
-    dd_submit(admin, 4, jobs);
-    actor_future *polls[POLLS];
+    char(*jobs)[DP_ID_MAX] = calloc(BIG + POLLS, DP_ID_MAX);
+    assert_non_null(jobs);
+    dd_submit(admin, BIG + POLLS - 2, jobs);
     dp_err err = {0};
+    actor_future *zf =
+        actor_client_call_start(rc, encode_poll(z_id, z_tok, BIG, "q-z"), 15000, &err);
+    if (zf == NULL)
+        fail_msg("poll: %s", err.msg);
+    actor_future *polls[POLLS];
     for (int i = 0; i < POLLS; i++) {
         char req[32];
         snprintf(req, sizeof req, "q-poll-%d", i);
-        if ((polls[i] = actor_client_call_start(rc, encode_poll(ids[i], toks[i], req), 60000,
-                                                &err)) == NULL)
+        polls[i] = actor_client_call_start(rc, encode_poll(ids[i], toks[i], 1, req), 15000, &err);
+        if (polls[i] == NULL)
             fail_msg("poll: %s", err.msg);
     }
-    actor_future *cf = actor_client_call_start(rc, encode_result(a_id, a_tok, x, att), 60000, &err);
+    actor_future *cf = actor_client_call_start(rc, encode_result(a_id, a_tok, x, att), 15000, &err);
     if (cf == NULL)
         fail_msg("complete_lease: %s", err.msg);
     wait_ack(cf);
-    dd_submit(admin, 2, jobs + 4);
+    dd_submit(admin, 2, jobs + BIG + POLLS - 2);
+    assert_true(poll_jobs(zf, jobs, BIG) >= 1);
     char got[POLLS][DP_ID_MAX];
     for (int i = 0; i < POLLS; i++) {
-        nng_msg *ans = NULL;
-        dp_msg r;
-        assert_int_equal(actor_future_wait(polls[i], &ans, &err), DP_OK);
-        assert_int_equal(dp_msg_decode_nng(ans, &r, &err), DP_OK);
-        nng_msg_free(ans);
-        if (r.type != DP_MSG_COMPLETED_LEASED)
-            fail_msg("poll %d answered with message type %d, not its job", i, (int)r.type);
-        assert_int_equal(r.completed_leased.n_jobs, 1);
-        snprintf(got[i], DP_ID_MAX, "%s", r.completed_leased.jobs[0].job_id);
-        dp_msg_free(&r);
+        assert_int_equal(poll_jobs(polls[i], got + i, 1), 1);
         for (int j = 0; j < i; j++)
             assert_string_not_equal(got[j], got[i]);
     }
     assert_int_equal(dd_sql_long(&dd, "SELECT count(*) FROM jobs WHERE state = 'completed'"), 1);
 
+    free(jobs);
     actor_client_close(rc);
     actor_client_close(admin);
     int code = dd_stop(&dd);
