@@ -78,6 +78,36 @@ void http_answer_json(http_req *r, unsigned status, json_t *json)
     set_answer(r, status, "application/json", text, len);
 }
 
+void http_answer_json_with(http_req *r, unsigned status, json_t *json, const char *key,
+                           const char *raw, size_t raw_len)
+{
+    char *head = json_is_object(json) ? json_dumps(json, JSON_COMPACT) : NULL;
+    json_decref(json);
+    size_t head_len = head != NULL ? strlen(head) : 0, key_len = strlen(key);
+    /* head ends with '}': "{...}" -> "{...,"key":raw}\n" ("{}" has no comma) */
+    char *text = head_len >= 2 ? malloc(head_len + key_len + raw_len + 8) : NULL;
+    if (text == NULL) {
+        free(head);
+        http_answer_error(r, 500, "internal", "out of memory");
+        return;
+    }
+    size_t n = head_len - 1;
+    memcpy(text, head, n);
+    if (head_len > 2)
+        text[n++] = ',';
+    text[n++] = '"';
+    memcpy(text + n, key, key_len); /* our own names: nothing to escape */
+    n += key_len;
+    memcpy(text + n, "\":", 2);
+    n += 2;
+    memcpy(text + n, raw, raw_len);
+    n += raw_len;
+    memcpy(text + n, "}\n", 3); /* with the NUL */
+    n += 2;
+    free(head);
+    set_answer(r, status, "application/json", text, n);
+}
+
 void http_answer_error(http_req *r, unsigned status, const char *code, const char *fmt, ...)
 {
     char msg[DP_ERR_MSG_MAX];

@@ -142,6 +142,11 @@ struct http_req {
 
 /* Answers. json is consumed (json_decref'd). */
 void http_answer_json(http_req *r, unsigned status, json_t *json);
+/* The object json (consumed) with one more member, key: raw, raw being JSON
+ * text already (raw_len bytes, borrowed) spliced in as it is: a job spec's
+ * text (dp_job_spec_json_text) is not parsed into a tree to be dumped again. */
+void http_answer_json_with(http_req *r, unsigned status, json_t *json, const char *key,
+                           const char *raw, size_t raw_len);
 /* 302 to url (copied), with it in the body too: {"url": ...}. */
 void http_answer_redirect(http_req *r, const char *url);
 void http_answer_text(http_req *r, unsigned status, const char *type, const char *text, size_t len);

@@ -128,14 +128,19 @@ static int on_leased(http_req *r, dp_msg *rep)
     if (rep->type != DP_MSG_LEASED)
         return answer_refusal(r, rep);
     const dp_leased_job *j = &rep->leased.jobs[0]; /* max_jobs is 1 */
-    json_t *spec = dp_job_spec_to_json(&j->spec);
-    json_t *out = spec != NULL ? json_pack("{s:s,s:I,s:s,s:o}", "job_id", j->job_id, "attempt",
-                                           (json_int_t)j->attempt, "archive_url", j->spec.archive,
-                                           "spec", spec)
-                               : NULL;
+    char *spec = NULL;
+    size_t spec_len = 0;
+    dp_err err = {0};
+    if (dp_job_spec_json_text(&j->spec, &spec, &spec_len, &err) != DP_OK) {
+        http_answer_error(r, 500, "internal", "job %s: %s", j->job_id, err.msg);
+        return 0;
+    }
+    json_t *out = json_pack("{s:s,s:I,s:s}", "job_id", j->job_id, "attempt", (json_int_t)j->attempt,
+                            "archive_url", j->spec.archive);
     if (out != NULL && j->spec.archive_sha256 != NULL)
         json_object_set_new(out, "archive_sha256", json_string(j->spec.archive_sha256));
-    http_answer_json(r, 200, out);
+    http_answer_json_with(r, 200, out, "spec", spec, spec_len);
+    free(spec);
     return 0;
 }
 
