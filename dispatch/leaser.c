@@ -731,8 +731,6 @@ static void on_outcomes(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
         s->parked[keep++] = *p;
     }
     s->n_parked = keep;
-    if (s->queued == 0)
-        flush_held(s, ctx);
 }
 
 /* From the waker (queue ids that became non-empty, or none: a new queue,
@@ -748,8 +746,6 @@ static void on_wake(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
             qset_free(&w); /* out of memory: wake everyone */
     serve_parked(state, &w, w.n == 0);
     qset_free(&w);
-    if (((leaser_state *)state)->queued == 0)
-        flush_held(state, ctx);
 }
 
 /* Internal, from the registrar: that runner takes nothing more. */
@@ -758,8 +754,6 @@ static void on_drain(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
     (void)o;
     note_idle(state, ctx);
     release_parked(state, m->drain.runner_id);
-    if (((leaser_state *)state)->queued == 0)
-        flush_held(state, ctx);
 }
 
 /* Dead jobs are left in Redis until the reporter has recorded them (it acks). */
@@ -898,13 +892,11 @@ static void leaser_stop(void *state, actor_ctx *ctx)
     free(s);
 }
 
-/* The mailbox ran empty after a message no handler flushes for (a metrics
- * query, one refused): what is held goes now, not at the next tick. */
+/* The mailbox ran empty (after any message: outcomes, a wake, a drain, a
+ * metrics query, one refused): what is held goes now, not at the next tick. */
 static void leaser_idle(void *state, actor_ctx *ctx)
 {
-    leaser_state *s = state;
-    if (s->n_held > 0 || s->n_polls > 0)
-        flush_held(s, ctx);
+    flush_held(state, ctx);
 }
 
 static dp_metrics *leaser_metrics(void *state)

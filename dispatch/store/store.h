@@ -77,7 +77,7 @@ int store_insert_jobs_owned(store_db *db, const dp_job_spec *specs, size_t n, co
                             size_t *n_inserted, dp_err *err);
 
 /* store_insert_jobs_owned of specs already rendered as their JSON text
- * (dp_job_spec_to_json, compact; borrowed), validated by the caller: the
+ * (dp_job_spec_json_text; borrowed), validated by the caller: the
  * submit renders each spec once, for Redis and for this. */
 int store_insert_job_texts(store_db *db, const char *const *texts, size_t n, const char *owner_key,
                            size_t *n_inserted, dp_err *err);
