@@ -13,6 +13,7 @@
 #include "dispatch/outcome_box.h"
 #include "dispatch/qset.h"
 #include "dispatch/redis/rq.h"
+#include "dispatch/redis/rq_owner.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -461,6 +462,12 @@ typedef struct held_cl {
     dp_msg r;         /* its claimed jobs (type leased) */
     rq_lease *leases; /* r's leases (rq_leases_free + free) */
     size_t n;
+    /* In the batched claim, its results owner-checked there (one per
+     * result, owned; checked: the call made them, at checked_ms): the
+     * reporter then makes no call of its own for them. */
+    rq_owner_item *own;
+    int in_claim, checked;
+    int64_t checked_ms;
 } held_cl;
 
 /* Claims held per batched claim (one script call) at most. */
@@ -498,11 +505,30 @@ static int early_cl(const held_cl *h)
     return h->m.complete_lease.early && h->auth == DP_OK;
 }
 
-/* h's results to the reporter: an early one's before its claim, so their
- * owner check and commit overlap the claim's round trip (one runner with
- * one slot: 1,743 -> 2,191 jobs/s, docs/bench.md, fourteenth session); any
- * other after it, with the jobs the reporter answers together with the
- * outcomes. */
+/* The leaser's owner check of h's result i for the reporter (lease_for). */
+static uint32_t owner_code(const held_cl *h, size_t i)
+{
+    if (!h->checked || h->own == NULL || h->m.complete_lease.results[i].retry)
+        return DP_OWNER_UNCHECKED; /* a retry's check needs its max_attempts: the reporter's */
+    switch (h->own[i].result) {
+    case DP_OK:
+        return DP_OWNER_PASSED;
+    case DP_ECONFLICT:
+        return DP_OWNER_CONFLICT;
+    case DP_ENOTFOUND:
+        return DP_OWNER_NOT_FOUND;
+    default:
+        return DP_OWNER_UNCHECKED;
+    }
+}
+
+/* h's results to the reporter. Checked in its claim's call (in_claim): after
+ * the claim, an early one's after its answer (the runner's next job goes
+ * first); the owner check then made no round trip of its own. Early and not
+ * in a claim: before any claim, so their owner check and commit overlap
+ * the claim's round trip (one runner with one slot: 1,743 -> 2,191 jobs/s,
+ * docs/bench.md, fourteenth session). Any other after the claim, with the
+ * jobs the reporter answers together with the outcomes. */
 static void pass_results(leaser_state *s, actor_ctx *ctx, held_cl *h)
 {
     dp_msg_complete_lease *cl = &h->m.complete_lease;
@@ -521,6 +547,14 @@ static void pass_results(leaser_state *s, actor_ctx *ctx, held_cl *h)
     f.lease_for.reply_id = h->m.id;
     f.lease_for.lease = *cl; /* borrowed for the encoding */
     f.lease_for.back = early ? (char *)actor_url(actor_ctx_actor(ctx), 0) : NULL;
+    dp_owner_check checks[DP_MSG_MAX_RESULTS];
+    if (h->checked) {
+        for (size_t i = 0; i < cl->n_results; i++)
+            checks[i].code = owner_code(h, i);
+        f.lease_for.checks = checks;
+        f.lease_for.n_checks = cl->n_results;
+        f.lease_for.checked_ms = (uint64_t)h->checked_ms;
+    }
     if (!early) {
         f.lease_for.answer.jobs = h->r.leased.jobs;
         f.lease_for.answer.n_jobs = h->r.leased.n_jobs;
@@ -544,8 +578,9 @@ static void finish_cl(leaser_state *s, actor_ctx *ctx, held_cl *h)
 {
     if (early_cl(h))
         answer_batch(s, h->o, h->m.id, &h->r, h->m.complete_lease.runner_id);
-    else
+    if (!early_cl(h) || h->in_claim)
         pass_results(s, ctx, h);
+    free(h->own);
     dp_msg_free(&h->r);
     rq_leases_free(h->leases, h->n);
     free(h->leases);
@@ -589,17 +624,34 @@ static void claim_and_finish(leaser_state *s, actor_ctx *ctx, held_cl *h, size_t
         }
         claims[nc] = (rq_claim){
             .runner_id = cl->runner_id, .k = k, .request_id = cl->request_id, .out = h[i].leases};
+        /* Its results' owner checks ride in the same call (rq_lease.lua). */
+        size_t nr = cl->n_results;
+        if (nr > 0 && nr <= RQ_BATCH_MAX && (h[i].own = calloc(nr, sizeof *h[i].own)) != NULL) {
+            for (size_t r = 0; r < nr; r++)
+                h[i].own[r] = (rq_owner_item){.job_id = cl->results[r].result.job_id,
+                                              .runner_id = cl->runner_id,
+                                              .attempt = cl->results[r].result.attempt,
+                                              .mark = !cl->results[r].retry};
+            claims[nc].checks = h[i].own;
+            claims[nc].n_checks = nr;
+        }
+        h[i].in_claim = 1;
         of[nc++] = i;
     }
     for (size_t i = 0; i < n; i++) /* in arrival order, before any claim */
-        if (early_cl(&h[i]))
+        if (early_cl(&h[i]) && !h[i].in_claim)
             pass_results(s, ctx, &h[i]);
     if (nc > 0) {
         /* The lease script puts the `leased` events on the shared stream
          * (before the runners can have the jobs), in the same round trip. */
         char ts[40];
         dp_iso_now(ts, sizeof ts);
+        int64_t checked_ms = dp_now_ms(); /* before the marks: their hold counts from here */
         rq_lease_claim_many(s->rq, claims, nc, ts, DP_MSG_VERSION);
+        for (size_t j = 0; j < nc; j++) {
+            h[of[j]].checked = claims[j].checked && claims[j].n_checks > 0;
+            h[of[j]].checked_ms = checked_ms;
+        }
     }
     for (size_t j = 0; j < nc; j++) {
         held_cl *c = &h[of[j]];
@@ -619,6 +671,7 @@ static void claim_and_finish(leaser_state *s, actor_ctx *ctx, held_cl *h, size_t
     }
     for (size_t i = 0; i < n; i++) {
         if (h[i].auth == DP_EAUTH || h[i].auth == DP_EUNAVAIL) {
+            free(h[i].own);
             dp_msg_free(&h[i].r);
             dp_msg_free(&h[i].m);
         } else {

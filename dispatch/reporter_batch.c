@@ -162,6 +162,12 @@ size_t reporter_group_queue(reporter_state *s, reporter_group *g, dp_msg *m, siz
         memset(&it->result, 0, sizeof it->result);
         p->retry = it->retry;
         p->arrived_s = dp_metrics_now();
+        /* the leaser's owner check, when its lease call made one */
+        p->owner = lf->n_checks == lf->lease.n_results && !it->retry ? lf->checks[i].code
+                                                                     : DP_OWNER_UNCHECKED;
+        if (p->owner > DP_OWNER_NOT_FOUND)
+            p->owner = DP_OWNER_UNCHECKED;
+        p->checked_ms = (int64_t)lf->checked_ms;
     }
     return i;
 }

@@ -41,6 +41,7 @@ void reporter_do_complete(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
     p->result = c->result;
     p->retry = c->retry;
     p->arrived_s = dp_metrics_now();
+    p->owner = DP_OWNER_UNCHECKED;
     c->runner_id = NULL; /* moved into the batch */
     memset(&c->result, 0, sizeof c->result);
 }
@@ -173,8 +174,11 @@ void reporter_flush_completes(reporter_state *s)
     /* Logs first: the owner check marks the jobs of the results it passes
      * as in flight, and from then on the group commit must be decided
      * within RQ_RESULT_HOLD_MS (reporter_impl.h), so nothing slow (a log
-     * store's upload) goes between the two. A refused result's log is
-     * stored under its own (job, attempt) for nothing: rare. */
+     * store's upload) goes between the two. (Results the leaser checked are
+     * marked already: a slow upload runs into their send limit, which
+     * counts from the leaser's check, and they are answered unavailable and
+     * sent again.) A refused result's log is stored under its own (job,
+     * attempt) for nothing: rare. */
     for (size_t i = 0; i < n; i++) {
         pending_complete *p = &s->batch[i];
         urls[i][0] = '\0';
@@ -187,13 +191,28 @@ void reporter_flush_completes(reporter_state *s)
             urls[i][0] = '\0';
         }
     }
-    for (size_t i = 0; i < n; i++)
-        own[i] = (rq_owner_item){.job_id = s->batch[i].result.job_id,
-                                 .runner_id = s->batch[i].runner_id,
-                                 .attempt = s->batch[i].result.attempt,
-                                 .mark = !s->batch[i].retry,
-                                 .result = DP_ENOTFOUND};
+    /* Results the leaser checked in its lease call have their outcome; the
+     * others are checked here, in one call. The hold of every mark counts
+     * from the oldest check. */
+    rq_owner_item ask[REPORTER_BATCH];
+    size_t ask_of[REPORTER_BATCH], n_ask = 0;
     int64_t checked_ms = dp_now_ms(); /* before the marks: the hold starts later */
+    for (size_t i = 0; i < n; i++) {
+        pending_complete *p = &s->batch[i];
+        own[i] = (rq_owner_item){.job_id = p->result.job_id,
+                                 .runner_id = p->runner_id,
+                                 .attempt = p->result.attempt,
+                                 .mark = !p->retry,
+                                 .result = p->owner == DP_OWNER_PASSED     ? DP_OK
+                                           : p->owner == DP_OWNER_CONFLICT ? DP_ECONFLICT
+                                                                           : DP_ENOTFOUND};
+        if (p->owner == DP_OWNER_UNCHECKED) {
+            ask_of[n_ask] = i;
+            ask[n_ask++] = own[i];
+        } else if (p->checked_ms < checked_ms) {
+            checked_ms = p->checked_ms;
+        }
+    }
     /* Events PostgreSQL could not take yet (a reclaim's requeue, a lease
      * mark) came before these results and may be about their jobs: the
      * results wait for them (answered unavailable: the runner sends them
@@ -205,7 +224,10 @@ void reporter_flush_completes(reporter_state *s)
                                              "record results: %zu earlier events are not yet "
                                              "in PostgreSQL (unreachable); send again",
                                              s->unwritten.n)
-                                : rq_owner_check(s->rq, own, n, &err);
+             : n_ask > 0        ? rq_owner_check(s->rq, ask, n_ask, &err)
+                                : DP_OK;
+    for (size_t k = 0; rc == DP_OK && k < n_ask; k++)
+        own[ask_of[k]] = ask[k];
     /* A runner-side failure requeues (or fails) its job now, and that
      * applies to the leased job: its mark, held above, goes first (the
      * held ones all, in arrival order; retries are rare). */

@@ -49,6 +49,8 @@ typedef struct {
     dp_job_result result; /* owned */
     bool retry;           /* the runner failed it (SE): run it again elsewhere */
     double arrived_s;     /* dp_metrics_now() when it reached the reporter */
+    uint32_t owner;       /* DP_OWNER_*: checked by the leaser's lease call, else UNCHECKED */
+    int64_t checked_ms;   /* with owner checked: the leaser's clock before that call */
 } pending_complete;
 
 typedef struct reporter_held_submit reporter_held_submit;

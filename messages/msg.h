@@ -431,6 +431,18 @@ typedef struct {
     size_t n_jobs;
 } dp_msg_completed_leased;
 
+/* The leaser's Redis owner check of one result of a lease_for, made in the
+ * lease call that claimed for the same message (rq_lease.lua). */
+enum {
+    DP_OWNER_UNCHECKED = 0, /* the reporter checks it (rq_owner_check) */
+    DP_OWNER_PASSED = 1,    /* current owner and attempt (or an identical repeat): marked */
+    DP_OWNER_CONFLICT = 2,
+    DP_OWNER_NOT_FOUND = 3,
+};
+typedef struct {
+    uint32_t code; /* DP_OWNER_* (another value: unchecked) */
+} dp_owner_check;
+
 /* lease_for (in-process): the lease part of a complete_lease, passed on by
  * the reporter once every result in it has its outcome; the leaser answers
  * the runner's held request (gateway, req) with `completed_leased`. */
@@ -441,6 +453,12 @@ typedef struct {
     dp_msg_complete_lease lease;    /* without results */
     dp_msg_completed_leased answer; /* the outcomes so far; no jobs */
     char *back;                     /* early: the leaser's inproc URL, where the outcomes go */
+    /* one per result of lease (none: the reporter checks them all), and
+     * the leaser's clock (dp_now_ms) before the call that checked them:
+     * the hold of their marks counts from it */
+    dp_owner_check *checks;
+    size_t n_checks;
+    uint64_t checked_ms;
 } dp_msg_lease_for;
 
 /* outcomes (in-process, reporter -> leaser): the outcomes of an early

@@ -432,6 +432,11 @@ static const dp_field completed_leased_fields[] = {
 static const dp_schema completed_leased_schema =
     SCHEMA(completed_leased, dp_msg_completed_leased, completed_leased_fields);
 
+static const dp_field owner_check_fields[] = {
+    F_SCALAR("c", DP_F_U32, dp_owner_check, code),
+};
+static const dp_schema owner_check_schema = SCHEMA(owner_check, dp_owner_check, owner_check_fields);
+
 static const dp_field lease_for_fields[] = {
     F_SCALAR("gw", DP_F_U32, dp_msg_lease_for, gateway),
     F_SCALAR("rq", DP_F_U64, dp_msg_lease_for, req),
@@ -439,6 +444,8 @@ static const dp_field lease_for_fields[] = {
     F_OBJ("lease", dp_msg_lease_for, lease, &complete_lease_schema),
     F_OBJ("ans", dp_msg_lease_for, answer, &completed_leased_schema),
     F_STR("back", dp_msg_lease_for, back, DP_MSG_MAX_URL),
+    F_ARR("chk", dp_msg_lease_for, checks, n_checks, DP_MSG_MAX_RESULTS, &owner_check_schema),
+    F_SCALAR("chkms", DP_F_U64, dp_msg_lease_for, checked_ms),
 };
 static const dp_schema lease_for_schema = SCHEMA(lease_for, dp_msg_lease_for, lease_for_fields);
 

@@ -208,6 +208,7 @@ int rq_lease_claim_streamed(rq_conn *c, const char *runner_id, uint32_t k, const
 void rq_leases_free(rq_lease *leases, size_t n); /* frees specs, not the array */
 
 /* One runner's claim among several (rq_lease_claim_many). */
+struct rq_owner_item; /* dispatch/redis/rq_owner.h */
 typedef struct {
     const char *runner_id;  /* in, borrowed */
     uint32_t k;             /* in: 1..RQ_LEASE_MAX */
@@ -216,6 +217,13 @@ typedef struct {
     size_t n_out;           /* out */
     int rc;                 /* out: as rq_lease_claim_streamed returns */
     dp_err err;             /* out: its message when rc != DP_OK */
+    /* in, the caller's: results of this runner to owner-check (and mark)
+     * in the same call, as rq_owner_check does, before the claim; their
+     * result and max_attempts are filled when *checked is set, whatever rc
+     * says (the checks do not depend on the claim) */
+    struct rq_owner_item *checks;
+    size_t n_checks; /* at most RQ_BATCH_MAX */
+    int checked;     /* out: 1 when checks were made (0: the call failed; check them yourself) */
 } rq_claim;
 
 /* Request ids whose jobs a runner's retry record keeps (rq_lease.lua): a

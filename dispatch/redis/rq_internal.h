@@ -6,6 +6,7 @@
 #include <hiredis/hiredis.h>
 
 #include "dispatch/redis/rq.h"
+#include "dispatch/redis/rq_owner.h"
 #include "rq_lua.h"
 
 #define RQ_NKEYS 6 /* prefix, pending, leased, dead, alive, runners */
@@ -71,6 +72,13 @@ int rq_eval_ids(rq_conn *c, int script, const char *const *ids, size_t n, dp_err
 /* Sends n commands in one round trip; out[i] get the replies (heap). */
 int rq_pipeline(rq_conn *c, const char *what, rq_args *cmds, size_t n, redisReply **out,
                 dp_err *err);
+
+/* One owner check's answer e (owner_check_item in rq_prelude.lua; NULL:
+ * none) into it->result and it->max_attempts (rq_owner_check, and the
+ * checks of a lease call: rq_lease_claim_many). */
+void rq_owner_parse(rq_owner_item *it, const redisReply *e);
+/* The ARGV of n owner checks: (job id, runner id or "" without a mark, attempt). */
+void rq_owner_argv(rq_args *a, const rq_owner_item *items, size_t n);
 
 /* DP_OK when id is 1..DP_ID_MAX-1 chars of [A-Za-z0-9_.-]; what names it. */
 int rq_check_id(const char *id, const char *what, dp_err *err);

@@ -1,9 +1,16 @@
 -- lease: ARGV = event ts ('' for no events), events stream MAXLEN, message
 -- version, events per entry, request records kept per runner, n, then n
--- claims x (runner_id, k, request_id ('' for none)).
+-- claims x (runner_id, k, request_id ('' for none), m, then m results to
+-- check x (job_id, runner_id ('' checks without a mark), attempt)).
 -- Returns one reply per claim, in order: {code, ...}, code 0 then (job_id,
 -- attempt, spec) triples; code 5 when the runner is unknown or was reaped
--- (it must re-register). The claims run one after another as n calls of
+-- (it must re-register); then one more element: the answers of every
+-- check, claims in order (owner_check_item, rq_prelude.lua). A runner's
+-- message carries its finished results with its request for work: their
+-- owner checks (and marks) ride in the call that claims for it, so the
+-- reporter does not make a call of its own for them (issue 10). A check
+-- runs before its claim, outside the claim's pcall: a check that fails
+-- fails the call, which the caller then makes one claim at a time, unchecked. The claims run one after another as n calls of
 -- one claim each would (a later claim of the same runner sees what an
 -- earlier one took); in one call they share the script's start, which is
 -- most of a claim's cost in Redis (docs/bench.md, nineteenth session), and
@@ -30,6 +37,7 @@ local SEQ = {'h', 'n', 'h', 'h', 'n', 'h', 'l', 'h', 'h', 'n', 'h', 'h'}
 -- with sprintf each time (a profile of this script showed ~7 % in it); read
 -- with the first job taken: an empty poll (idle runners) asks no TIME
 local now = nil
+local clock = {} -- the call's server ms, shared with the owner checks
 local function claim(rid, k, req)
     local rk = runner_key(rid)
     -- The retry record: per request id that got jobs, `req:<id>` holds what it
@@ -118,7 +126,10 @@ local function claim(rid, k, req)
             local j = redis.pcall('HMGET', jk, 'spec', 'attempts', 'state')
             if not j.err and j[3] == 'queued' then
                 local att = tostring(tonumber(j[2]) + 1)
-                now = now or tostring(now_ms())
+                if not now then
+                    clock.now = clock.now or now_ms()
+                    now = tostring(clock.now)
+                end
                 redis.call('HSET', jk, 'state', 'leased', 'leased_by', rid, 'leased_at', now,
                     'attempts', att)
                 got[#got + 1] = id
@@ -177,15 +188,23 @@ end
 -- their jobs stay leased: a retry gets them from the records, without
 -- their events).
 local n = tonumber(ARGV[6]) or 0
-local replies = {}
-for i = 0, n - 1 do
-    local ok, res = pcall(claim, ARGV[7 + 3 * i], tonumber(ARGV[8 + 3 * i]), ARGV[9 + 3 * i])
+local replies, checks, a = {}, {}, 7
+for i = 1, n do
+    local rid, k, req, m = ARGV[a], tonumber(ARGV[a + 1]), ARGV[a + 2], tonumber(ARGV[a + 3]) or 0
+    a = a + 4
+    for c = 0, m - 1 do
+        local b = a + 3 * c
+        checks[#checks + 1] = owner_check_item(ARGV[b], ARGV[b + 1], ARGV[b + 2], clock)
+    end
+    a = a + 3 * m
+    local ok, res = pcall(claim, rid, k, req)
     if ok then
-        replies[i + 1] = res
+        replies[i] = res
     else
-        replies[i + 1] = {err = type(res) == 'table' and res.err or tostring(res)}
+        replies[i] = {err = type(res) == 'table' and res.err or tostring(res)}
     end
 end
+replies[n + 1] = checks
 -- The events: `events` wire batches (messages/msg_schema.c, events_fields
 -- and event_fields; its decoder takes keys in any order), one stream entry
 -- per `per` events, the claims' together. Best effort, like every event: a

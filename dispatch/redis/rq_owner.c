@@ -6,47 +6,53 @@
 #include <stdlib.h>
 #include <string.h>
 
+void rq_owner_argv(rq_args *a, const rq_owner_item *items, size_t n)
+{
+    for (size_t j = 0; j < n; j++) {
+        rq_args_str(a, items[j].job_id);
+        rq_args_str(a, items[j].mark ? items[j].runner_id : "");
+        rq_args_u64(a, items[j].attempt);
+    }
+}
+
+void rq_owner_parse(rq_owner_item *it, const redisReply *e)
+{
+    it->result = DP_ENOTFOUND;
+    it->max_attempts = 0;
+    if (e != NULL && e->type == REDIS_REPLY_STRING) {
+        /* A tombstone: "completed <runner> <attempt>" or "cancelled". */
+        char want[DP_ID_MAX * 2 + 32];
+        snprintf(want, sizeof want, "completed %s %u", it->runner_id, it->attempt);
+        it->result = strcmp(e->str, want) == 0 ? DP_OK : DP_ECONFLICT;
+    } else if (e != NULL && e->type == REDIS_REPLY_ARRAY && e->elements == 4 &&
+               e->element[0]->type == REDIS_REPLY_STRING) {
+        char att[16];
+        snprintf(att, sizeof att, "%u", it->attempt);
+        int owner = e->element[1]->type == REDIS_REPLY_STRING &&
+                    strcmp(e->element[1]->str, it->runner_id) == 0;
+        int same =
+            e->element[2]->type == REDIS_REPLY_STRING && strcmp(e->element[2]->str, att) == 0;
+        it->result =
+            strcmp(e->element[0]->str, "leased") == 0 && owner && same ? DP_OK : DP_ECONFLICT;
+        if (e->element[3]->type == REDIS_REPLY_STRING)
+            it->max_attempts = (uint32_t)strtoul(e->element[3]->str, NULL, 10);
+    }
+}
+
 int rq_owner_check(rq_conn *c, rq_owner_item *items, size_t n, dp_err *err)
 {
     for (size_t i = 0; i < n; i += RQ_BATCH_MAX) {
         size_t m = n - i < RQ_BATCH_MAX ? n - i : RQ_BATCH_MAX;
         rq_args a = {0};
-        for (size_t j = 0; j < m; j++) {
-            const rq_owner_item *it = &items[i + j];
-            rq_args_str(&a, it->job_id);
-            rq_args_str(&a, it->mark ? it->runner_id : "");
-            rq_args_u64(&a, it->attempt);
-        }
+        rq_owner_argv(&a, items + i, m);
         redisReply *r = NULL;
         int rc = rq_eval(c, RQ_LUA_OWNER_CHECK, &a, RQ_RETRY, &r, err);
         rq_args_free(&a);
         if (rc != DP_OK)
             return rc;
-        for (size_t j = 0; j < m; j++) {
-            rq_owner_item *it = &items[i + j];
-            redisReply *e = r->type == REDIS_REPLY_ARRAY && j < r->elements ? r->element[j] : NULL;
-            it->result = DP_ENOTFOUND;
-            it->max_attempts = 0;
-            if (e != NULL && e->type == REDIS_REPLY_STRING) {
-                /* A tombstone: "completed <runner> <attempt>" or "cancelled". */
-                char want[DP_ID_MAX * 2 + 32];
-                snprintf(want, sizeof want, "completed %s %u", it->runner_id, it->attempt);
-                it->result = strcmp(e->str, want) == 0 ? DP_OK : DP_ECONFLICT;
-            } else if (e != NULL && e->type == REDIS_REPLY_ARRAY && e->elements == 4 &&
-                       e->element[0]->type == REDIS_REPLY_STRING) {
-                char att[16];
-                snprintf(att, sizeof att, "%u", it->attempt);
-                int owner = e->element[1]->type == REDIS_REPLY_STRING &&
-                            strcmp(e->element[1]->str, it->runner_id) == 0;
-                int same = e->element[2]->type == REDIS_REPLY_STRING &&
-                           strcmp(e->element[2]->str, att) == 0;
-                it->result = strcmp(e->element[0]->str, "leased") == 0 && owner && same
-                                 ? DP_OK
-                                 : DP_ECONFLICT;
-                if (e->element[3]->type == REDIS_REPLY_STRING)
-                    it->max_attempts = (uint32_t)strtoul(e->element[3]->str, NULL, 10);
-            }
-        }
+        for (size_t j = 0; j < m; j++)
+            rq_owner_parse(&items[i + j],
+                           r->type == REDIS_REPLY_ARRAY && j < r->elements ? r->element[j] : NULL);
         freeReplyObject(r);
     }
     return DP_OK;

@@ -8,7 +8,7 @@
 
 #include "dispatch/redis/rq.h"
 
-typedef struct {
+typedef struct rq_owner_item {
     const char *job_id;
     const char *runner_id;
     uint32_t attempt;
@@ -27,6 +27,8 @@ typedef struct {
  * runner, so no newer attempt exists while the result is being recorded.
  * The caller must have its group commit decided within that bound. */
 int rq_owner_check(rq_conn *c, rq_owner_item *items, size_t n, dp_err *err);
+/* A lease call can check the results its runner sent with the request
+ * (rq_claim.checks, rq_lease_claim_many): the same check, in that call. */
 
 /* Deletes the tombstones (string keys left by a complete or cancel) of n
  * jobs PostgreSQL holds as unfinished again (an operator requeued them), so

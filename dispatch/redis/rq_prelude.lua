@@ -109,3 +109,24 @@ local function result_in_flight(mark, attempts, now, hold)
     local a, t = string.match(mark, '^(%d+):(%d+)$')
     return a ~= nil and a == attempts and now - tonumber(t) < hold
 end
+-- The owner check of one result (rq_owner_check.lua, and the results a
+-- lease call carries: rq_lease.lua): {state, leased_by, attempts,
+-- max_attempts} of a live hash, the tombstone string a complete or cancel
+-- left, or false when the key is gone (or, which no script writes, is a
+-- hash without a state). With a runner id, a check that passes (leased by
+-- that runner at that attempt) marks the job `completing` =
+-- '<attempt>:<server ms>' (result_in_flight above): its result goes to
+-- PostgreSQL now. clock: the call's {now = ms}, read once (one TIME a call).
+-- Redis calls: one HMGET (a WRONGTYPE error means the string tombstone: one
+-- GET more), one HSET per mark.
+local function owner_check_item(id, rid, att, clock)
+    local jk = job_key(id)
+    local j = redis.pcall('HMGET', jk, 'state', 'leased_by', 'attempts', 'max_attempts')
+    if j.err then return redis.call('GET', jk) end -- not a hash: a tombstone
+    if not j[1] then return false end
+    if rid ~= '' and j[1] == 'leased' and j[2] == rid and j[3] == att then
+        clock.now = clock.now or now_ms()
+        redis.call('HSET', jk, 'completing', att .. ':' .. clock.now)
+    end
+    return j
+end

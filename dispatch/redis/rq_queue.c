@@ -104,12 +104,15 @@ static void lease_argv(rq_args *a, const char *event_ts, unsigned event_version,
     rq_args_u64(a, n);
 }
 
-/* One claim's ARGV. */
-static void claim_argv(rq_args *a, const char *runner_id, uint32_t k, const char *request_id)
+/* One claim's ARGV, with the n owner checks that ride with it. */
+static void claim_argv(rq_args *a, const char *runner_id, uint32_t k, const char *request_id,
+                       const rq_owner_item *checks, size_t n)
 {
     rq_args_str(a, runner_id);
     rq_args_u64(a, k);
     rq_args_str(a, request_id != NULL ? request_id : "");
+    rq_args_u64(a, n);
+    rq_owner_argv(a, checks, n);
 }
 
 /* Checks a claim's arguments. */
@@ -164,10 +167,12 @@ static int lease_reply(const redisReply *r, const char *runner_id, uint32_t k, r
     return DP_OK;
 }
 
-/* The lease script's reply r (not freed here) of n claims: array of n. */
-static int lease_replies(const redisReply *r, size_t n, dp_err *err)
+/* The lease script's reply r (not freed here) of n claims: array of n,
+ * then the array of the owner checks, n_checks of them. */
+static int lease_replies(const redisReply *r, size_t n, size_t n_checks, dp_err *err)
 {
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != n)
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != n + 1 ||
+        r->element[n]->type != REDIS_REPLY_ARRAY || r->element[n]->elements != n_checks)
         return dp_err_set(err, DP_EPROTO, "lease: unexpected reply from the script");
     return DP_OK;
 }
@@ -183,7 +188,7 @@ int rq_lease_claim_streamed(rq_conn *c, const char *runner_id, uint32_t k, const
     int has_req = request_id != NULL && *request_id != '\0';
     rq_args a = {0};
     lease_argv(&a, event_ts, event_version, 1);
-    claim_argv(&a, runner_id, k, request_id);
+    claim_argv(&a, runner_id, k, request_id, NULL, 0);
     redisReply *r = NULL;
     /* Only a lease with a request id may be retried: the retry is answered
      * from what the first try recorded. */
@@ -191,7 +196,7 @@ int rq_lease_claim_streamed(rq_conn *c, const char *runner_id, uint32_t k, const
     rq_args_free(&a);
     if (rc != DP_OK)
         return rc;
-    rc = lease_replies(r, 1, err);
+    rc = lease_replies(r, 1, 0, err);
     if (rc == DP_OK)
         rc = lease_reply(r->element[0], runner_id, k, out, n_out, err);
     freeReplyObject(r);
@@ -214,7 +219,16 @@ size_t rq_lease_claim_many(rq_conn *c, rq_claim *claims, size_t n, const char *e
         rq_claim *q = &claims[i];
         q->n_out = 0;
         q->err = (dp_err){0};
+        q->checked = 0;
         q->rc = lease_check(q->runner_id, q->k, q->request_id, &q->err);
+        if (q->rc == DP_OK && q->n_checks > RQ_BATCH_MAX)
+            q->rc =
+                dp_err_set(&q->err, DP_EINVAL, "%zu results to check with one claim: at most %u",
+                           q->n_checks, (unsigned)RQ_BATCH_MAX);
+        for (size_t j = 0; q->rc == DP_OK && j < q->n_checks; j++)
+            if ((q->rc = rq_check_id(q->checks[j].job_id, "job id", &q->err)) == DP_OK &&
+                q->checks[j].mark)
+                q->rc = rq_check_id(q->checks[j].runner_id, "runner id", &q->err);
         if (q->rc == DP_OK && (q->request_id == NULL || *q->request_id == '\0'))
             q->rc = dp_err_set(&q->err, DP_EINVAL, "a batched lease needs a request id");
         /* The script keeps the last RQ_LEASE_REQS_KEPT request ids per
@@ -233,19 +247,29 @@ size_t rq_lease_claim_many(rq_conn *c, rq_claim *claims, size_t n, const char *e
         which[m++] = i;
     }
     lease_argv(&a, event_ts, event_version, m);
-    for (size_t j = 0; j < m; j++)
-        claim_argv(&a, claims[which[j]].runner_id, claims[which[j]].k, claims[which[j]].request_id);
+    size_t n_checks = 0;
+    for (size_t j = 0; j < m; j++) {
+        const rq_claim *q = &claims[which[j]];
+        claim_argv(&a, q->runner_id, q->k, q->request_id, q->checks, q->n_checks);
+        n_checks += q->n_checks;
+    }
     redisReply *r = NULL;
     /* One script call for them all; resent whole on a lost connection: each
-     * claim answers a request id it has seen from what it recorded. */
+     * claim answers a request id it has seen from what it recorded, and a
+     * check made twice answers the same (its mark is made again). */
     int rc = m > 0 ? rq_eval(c, RQ_LUA_LEASE, &a, RQ_RETRY, &r, &err) : DP_OK;
     if (rc == DP_OK && m > 0)
-        rc = lease_replies(r, m, &err);
-    for (size_t j = 0; j < m; j++) {
+        rc = lease_replies(r, m, n_checks, &err);
+    for (size_t j = 0, at = 0; j < m; j++) {
         rq_claim *q = &claims[which[j]];
+        if (rc == DP_OK) {
+            for (size_t k = 0; k < q->n_checks; k++)
+                rq_owner_parse(&q->checks[k], r->element[m]->element[at++]);
+            q->checked = 1;
+        }
         if (rc == DP_OK)
             q->rc = lease_reply(r->element[j], q->runner_id, q->k, q->out, &q->n_out, &q->err);
-        else /* one at a time, under the same request ids */
+        else /* one at a time, under the same request ids, unchecked */
             q->rc = rq_lease_claim_streamed(c, q->runner_id, q->k, q->request_id, event_ts,
                                             event_version, q->out, &q->n_out, &q->err);
     }

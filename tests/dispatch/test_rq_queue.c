@@ -3,6 +3,8 @@
  * requeue, dead list, stats, request-id retries, wake-ups, rebuild. */
 #include "tests/dispatch/rq_test_util.h"
 
+#include "dispatch/redis/rq_owner.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -375,6 +377,83 @@ static void test_lease_claim_many(void **state)
     assert_int_equal(t_lease_n(f->c, f->runner, 4), 0); /* all 9 are leased, once */
 }
 
+/* The results a runner sends with its request for work are owner-checked
+ * in the call that claims for it (rq_claim.checks), each as
+ * rq_owner_check would answer it alone: its own leased attempt passes and
+ * is marked in flight, a stale attempt and another runner's job conflict,
+ * an identical repeat of an accepted complete passes, an unknown job is
+ * not found, a check without a mark marks nothing; a claim that fails in
+ * the call still has its checks answered. One round trip in all. */
+static void test_lease_claim_checks(void **state)
+{
+    fx *f = *state;
+    char r2[DP_ID_MAX];
+    t_register(f->c, "r2", 4, r2, NULL);
+    t_enqueue(f->c, "j", 6, 0);
+    rq_lease got[4];
+    assert_int_equal(lease(f, f->runner, 4, NULL, got), 4); /* j-0..j-3, attempt 1 */
+    rq_leases_free(got, 4);
+    dp_err err = {0};
+    assert_int_equal(rq_lease_complete(f->c, f->runner, "j-1", 1, &err), DP_OK);
+    char bad[128];
+    snprintf(bad, sizeof bad, "SET %srunner:r-bad x", f->prefix);
+    t_int(f->raw, bad);
+    rq_owner_item mine[5] = {
+        {.job_id = "j-0", .runner_id = f->runner, .attempt = 1, .mark = 1},
+        {.job_id = "j-2", .runner_id = f->runner, .attempt = 2, .mark = 1},
+        {.job_id = "j-1", .runner_id = f->runner, .attempt = 1, .mark = 1},
+        {.job_id = "j-nope", .runner_id = f->runner, .attempt = 1, .mark = 1},
+        {.job_id = "j-3", .runner_id = f->runner, .attempt = 1, .mark = 0},
+    };
+    rq_owner_item theirs[1] = {{.job_id = "j-2", .runner_id = r2, .attempt = 1, .mark = 1}};
+    rq_owner_item bads[1] = {{.job_id = "j-0", .runner_id = "r-bad", .attempt = 1, .mark = 1}};
+    rq_lease a[2], b[2], x[2];
+    rq_claim q[3] = {
+        {.runner_id = f->runner,
+         .k = 1,
+         .request_id = "q-a",
+         .out = a,
+         .checks = mine,
+         .n_checks = 5},
+        {.runner_id = "r-bad",
+         .k = 1,
+         .request_id = "q-x",
+         .out = x,
+         .checks = bads,
+         .n_checks = 1},
+        {.runner_id = r2, .k = 2, .request_id = "q-b", .out = b, .checks = theirs, .n_checks = 1},
+    };
+    uint64_t rt0 = rq_round_trips(f->c);
+    assert_int_equal(rq_lease_claim_many(f->c, q, 3, NULL, 0), 2);
+    assert_int_equal(rq_round_trips(f->c) - rt0, 1);
+    assert_int_not_equal(q[1].rc, DP_OK); /* its runner key is not a hash */
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(q[i].checked, 1);
+    assert_int_equal(mine[0].result, DP_OK);
+    assert_int_equal(mine[1].result, DP_ECONFLICT);
+    assert_int_equal(mine[2].result, DP_OK); /* the tombstone of its own complete */
+    assert_int_equal(mine[3].result, DP_ENOTFOUND);
+    assert_int_equal(mine[4].result, DP_OK);
+    assert_int_equal(theirs[0].result, DP_ECONFLICT);
+    assert_int_equal(bads[0].result, DP_ECONFLICT); /* j-0 is r1's */
+    /* j-0's check marked it (twice: by r1's own item; r-bad's is refused) */
+    char cmd[160];
+    snprintf(cmd, sizeof cmd, "HEXISTS %sjob:j-0 completing", f->prefix);
+    assert_int_equal(t_int(f->raw, cmd), 1);
+    snprintf(cmd, sizeof cmd, "HEXISTS %sjob:j-3 completing", f->prefix);
+    assert_int_equal(t_int(f->raw, cmd), 0);
+    snprintf(cmd, sizeof cmd, "HEXISTS %sjob:j-2 completing", f->prefix);
+    assert_int_equal(t_int(f->raw, cmd), 0);
+    /* the claims still took their jobs, in order, after the checks */
+    assert_int_equal(q[0].n_out, 1);
+    assert_string_equal(a[0].job_id, "j-4");
+    assert_int_equal(q[2].n_out, 1);
+    assert_string_equal(b[0].job_id, "j-5");
+    assert_int_equal(mine[4].max_attempts, 3);
+    rq_leases_free(a, q[0].n_out);
+    rq_leases_free(b, q[2].n_out);
+}
+
 /* A runner's retry records: its last RQ_LEASE_REQS_KEPT requests that got
  * jobs are answered again with their jobs, however many came since; the
  * records stay bounded (2 x RQ_LEASE_REQS_KEPT fields at most). */
@@ -584,6 +663,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_requeue_and_dead, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lease_request_id_retry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lease_claim_many, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lease_claim_checks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lease_records_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wake, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stats_and_rebuild, setup, teardown),

@@ -400,6 +400,12 @@ void msg_sample(dp_msg_type t, dp_msg *m)
         m->lease_for.reply_id = 77;
         m->lease_for.lease = a.complete_lease;
         m->lease_for.answer = b.completed_leased;
+        m->lease_for.n_checks = a.complete_lease.n_results;
+        m->lease_for.checks =
+            xcalloc(m->lease_for.n_checks ? m->lease_for.n_checks : 1, sizeof *m->lease_for.checks);
+        for (size_t i = 0; i < m->lease_for.n_checks; i++)
+            m->lease_for.checks[i].code = (uint32_t)(i % 4);
+        m->lease_for.checked_ms = 1765000000000ull;
         m->type = DP_MSG_LEASE_FOR;
         break;
     }
