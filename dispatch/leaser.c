@@ -153,10 +153,10 @@ static void leased_answer(leaser_state *s, const char *runner_id, const rq_lease
                          runner_id, r->leased.jobs[i].attempt, NULL);
     if (s->events.n >= 1024)
         flush_events(s);
-    /* Batched per tick under load; when idle the reporter hears of the lease
-     * before the runner does, so a status read after the lease shows it. */
-    if (s->queued == 0)
-        flush_events(s);
+    /* The rest go when the mailbox runs empty (leaser_idle), after the
+     * answer: a message to the reporter before it put the reporter's wake-up
+     * on the runner's cycle. Under load they wait for the next results
+     * (pass_results), the tick or 1024. */
 }
 
 /* leaser_claim_rc for the results of a complete_lease: a failed claim
@@ -946,10 +946,15 @@ static void leaser_stop(void *state, actor_ctx *ctx)
 }
 
 /* The mailbox ran empty (after any message: outcomes, a wake, a drain, a
- * metrics query, one refused): what is held goes now, not at the next tick. */
+ * metrics query, one refused): what is held goes now, not at the next tick,
+ * and the lease events of the answers just sent go to the reporter (a
+ * status read soon after a lease shows it). */
 static void leaser_idle(void *state, actor_ctx *ctx)
 {
-    flush_held(state, ctx);
+    leaser_state *s = state;
+    flush_held(s, ctx);
+    if (s->events.n > 0)
+        flush_events(s);
 }
 
 static dp_metrics *leaser_metrics(void *state)
