@@ -155,8 +155,8 @@ static void leased_answer(leaser_state *s, const char *runner_id, const rq_lease
         flush_events(s);
     /* The rest go when the mailbox runs empty (leaser_idle), after the
      * answer: a message to the reporter before it put the reporter's wake-up
-     * on the runner's cycle. Under load they wait for the next results
-     * (pass_results), the tick or 1024. */
+     * on the runner's cycle (a plain lease's go before: try_lease). Under
+     * load they wait for the next results (pass_results), the tick or 1024. */
 }
 
 /* leaser_claim_rc for the results of a complete_lease: a failed claim
@@ -223,6 +223,12 @@ static int try_lease(leaser_state *s, fwd_origin origin, uint64_t id, const char
         return -1;
     }
     if (n > 0) {
+        /* A plain lease's result comes back as a lone complete (the HTTP
+         * runners'), straight to the reporter: its lease events go first, so
+         * the lease mark is there before any result. A complete_lease's
+         * results come through here (pass_results flushes first). */
+        if (!batch && s->queued == 0)
+            flush_events(s);
         answer_jobs(s, origin, &r, batch, runner_id);
         dp_hist_observe(s->m_lease,
                         dp_metrics_now() - t0); /* claim to reply, for leases with jobs */

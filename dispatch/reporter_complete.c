@@ -192,13 +192,16 @@ void reporter_flush_completes(reporter_state *s)
         }
     }
     /* Results the leaser checked in its lease call have their outcome; the
-     * others are checked here, in one call. The hold of every mark counts
-     * from the oldest check. */
+     * others, and those whose check is older than REPORTER_CHECK_FRESH_MS
+     * (after the log uploads above), are checked here, in one call. The
+     * hold of every mark counts from the oldest check that made one. */
     rq_owner_item ask[REPORTER_BATCH];
     size_t ask_of[REPORTER_BATCH], n_ask = 0;
     int64_t checked_ms = dp_now_ms(); /* before the marks: the hold starts later */
     for (size_t i = 0; i < n; i++) {
         pending_complete *p = &s->batch[i];
+        if (p->owner != DP_OWNER_UNCHECKED && checked_ms - p->checked_ms > REPORTER_CHECK_FRESH_MS)
+            p->owner = DP_OWNER_UNCHECKED;
         own[i] = (rq_owner_item){.job_id = p->result.job_id,
                                  .runner_id = p->runner_id,
                                  .attempt = p->result.attempt,
@@ -209,8 +212,8 @@ void reporter_flush_completes(reporter_state *s)
         if (p->owner == DP_OWNER_UNCHECKED) {
             ask_of[n_ask] = i;
             ask[n_ask++] = own[i];
-        } else if (p->checked_ms < checked_ms) {
-            checked_ms = p->checked_ms;
+        } else if (p->owner == DP_OWNER_PASSED && p->checked_ms < checked_ms) {
+            checked_ms = p->checked_ms; /* a refused check made no mark */
         }
     }
     /* Events PostgreSQL could not take yet (a reclaim's requeue, a lease

@@ -32,6 +32,11 @@
  * REPORTER_COMMIT_TIMEOUT_MS (a 256-result commit takes ~25-85 ms; the
  * reporter's other statements, a mass requeue or a count, stay unbounded). */
 #define REPORTER_SEND_LIMIT_MS 5000
+/* A result the leaser owner-checked in its lease call is checked again here
+ * (its mark made anew) once that check is this old when its batch goes
+ * out: slow log uploads or a long queue before the batch would otherwise
+ * eat its send limit, and the runner's resend would meet the same fate. */
+#define REPORTER_CHECK_FRESH_MS 1000
 #define REPORTER_COMMIT_TIMEOUT_MS 10000
 _Static_assert(REPORTER_SEND_LIMIT_MS + REPORTER_COMMIT_TIMEOUT_MS + 5000 <= RQ_RESULT_HOLD_MS,
                "a group commit must be decided before Redis stops holding its jobs");

@@ -223,7 +223,8 @@ typedef struct {
      * says (the checks do not depend on the claim) */
     struct rq_owner_item *checks;
     size_t n_checks; /* at most RQ_BATCH_MAX */
-    int checked;     /* out: 1 when checks were made (0: the call failed; check them yourself) */
+    int checked;     /* out: 1 when checks were made (0: none, the call failed, more than
+                        RQ_BATCH_MAX or a malformed id: check them yourself) */
 } rq_claim;
 
 /* Request ids whose jobs a runner's retry record keeps (rq_lease.lua): a

@@ -8,9 +8,10 @@
 -- check, claims in order (owner_check_item, rq_prelude.lua). A runner's
 -- message carries its finished results with its request for work: their
 -- owner checks (and marks) ride in the call that claims for it, so the
--- reporter does not make a call of its own for them (issue 10). A check
--- runs before its claim, outside the claim's pcall: a check that fails
--- fails the call, which the caller then makes one claim at a time, unchecked. The claims run one after another as n calls of
+-- reporter does not make a call of its own for them (issue 10). Every
+-- check runs before any claim, outside the claims' pcall: a check that
+-- fails fails the call before it leased anything (so no lease loses its
+-- event), and the caller then makes one claim at a time, unchecked. The claims run one after another as n calls of
 -- one claim each would (a later claim of the same runner sees what an
 -- earlier one took); in one call they share the script's start, which is
 -- most of a claim's cost in Redis (docs/bench.md, nineteenth session), and
@@ -188,16 +189,19 @@ end
 -- their jobs stay leased: a retry gets them from the records, without
 -- their events).
 local n = tonumber(ARGV[6]) or 0
-local replies, checks, a = {}, {}, 7
+local replies, checks, claims, a = {}, {}, {}, 7
 for i = 1, n do
-    local rid, k, req, m = ARGV[a], tonumber(ARGV[a + 1]), ARGV[a + 2], tonumber(ARGV[a + 3]) or 0
+    local m = tonumber(ARGV[a + 3]) or 0
+    claims[i] = {ARGV[a], tonumber(ARGV[a + 1]), ARGV[a + 2]}
     a = a + 4
     for c = 0, m - 1 do
         local b = a + 3 * c
         checks[#checks + 1] = owner_check_item(ARGV[b], ARGV[b + 1], ARGV[b + 2], clock)
     end
     a = a + 3 * m
-    local ok, res = pcall(claim, rid, k, req)
+end
+for i = 1, n do
+    local ok, res = pcall(claim, claims[i][1], claims[i][2], claims[i][3])
     if ok then
         replies[i] = res
     else

@@ -208,8 +208,11 @@ size_t rq_lease_claim_many(rq_conn *c, rq_claim *claims, size_t n, const char *e
 {
     size_t ok = 0, m = 0;
     size_t *which = calloc(n ? n : 1, sizeof *which);
+    size_t *n_ck = calloc(n ? n : 1, sizeof *n_ck); /* checks made per claim */
     dp_err err = {0};
-    if (which == NULL) {
+    if (which == NULL || n_ck == NULL) {
+        free(which);
+        free(n_ck);
         for (size_t i = 0; i < n; i++)
             claims[i].rc = dp_err_set(&claims[i].err, DP_ENOMEM, "out of memory");
         return 0;
@@ -221,14 +224,16 @@ size_t rq_lease_claim_many(rq_conn *c, rq_claim *claims, size_t n, const char *e
         q->err = (dp_err){0};
         q->checked = 0;
         q->rc = lease_check(q->runner_id, q->k, q->request_id, &q->err);
-        if (q->rc == DP_OK && q->n_checks > RQ_BATCH_MAX)
-            q->rc =
-                dp_err_set(&q->err, DP_EINVAL, "%zu results to check with one claim: at most %u",
-                           q->n_checks, (unsigned)RQ_BATCH_MAX);
-        for (size_t j = 0; q->rc == DP_OK && j < q->n_checks; j++)
-            if ((q->rc = rq_check_id(q->checks[j].job_id, "job id", &q->err)) == DP_OK &&
-                q->checks[j].mark)
-                q->rc = rq_check_id(q->checks[j].runner_id, "runner id", &q->err);
+        /* Checks it cannot make (too many, a malformed id) are left to the
+         * caller (checked stays 0); the claim goes on. */
+        n_ck[i] = q->n_checks <= RQ_BATCH_MAX ? q->n_checks : 0;
+        for (size_t j = 0; j < n_ck[i]; j++) {
+            dp_err ignored = {0};
+            if (rq_check_id(q->checks[j].job_id, "job id", &ignored) != DP_OK ||
+                (q->checks[j].mark &&
+                 rq_check_id(q->checks[j].runner_id, "runner id", &ignored) != DP_OK))
+                n_ck[i] = 0;
+        }
         if (q->rc == DP_OK && (q->request_id == NULL || *q->request_id == '\0'))
             q->rc = dp_err_set(&q->err, DP_EINVAL, "a batched lease needs a request id");
         /* The script keeps the last RQ_LEASE_REQS_KEPT request ids per
@@ -250,8 +255,8 @@ size_t rq_lease_claim_many(rq_conn *c, rq_claim *claims, size_t n, const char *e
     size_t n_checks = 0;
     for (size_t j = 0; j < m; j++) {
         const rq_claim *q = &claims[which[j]];
-        claim_argv(&a, q->runner_id, q->k, q->request_id, q->checks, q->n_checks);
-        n_checks += q->n_checks;
+        claim_argv(&a, q->runner_id, q->k, q->request_id, q->checks, n_ck[which[j]]);
+        n_checks += n_ck[which[j]];
     }
     redisReply *r = NULL;
     /* One script call for them all; resent whole on a lost connection: each
@@ -262,8 +267,8 @@ size_t rq_lease_claim_many(rq_conn *c, rq_claim *claims, size_t n, const char *e
         rc = lease_replies(r, m, n_checks, &err);
     for (size_t j = 0, at = 0; j < m; j++) {
         rq_claim *q = &claims[which[j]];
-        if (rc == DP_OK) {
-            for (size_t k = 0; k < q->n_checks; k++)
+        if (rc == DP_OK && n_ck[which[j]] > 0) {
+            for (size_t k = 0; k < n_ck[which[j]]; k++)
                 rq_owner_parse(&q->checks[k], r->element[m]->element[at++]);
             q->checked = 1;
         }
@@ -279,6 +284,7 @@ size_t rq_lease_claim_many(rq_conn *c, rq_claim *claims, size_t n, const char *e
     for (size_t i = 0; i < n; i++)
         ok += claims[i].rc == DP_OK;
     free(which);
+    free(n_ck);
     return ok;
 }
 

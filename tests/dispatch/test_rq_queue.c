@@ -452,6 +452,18 @@ static void test_lease_claim_checks(void **state)
     assert_int_equal(mine[4].max_attempts, 3);
     rq_leases_free(a, q[0].n_out);
     rq_leases_free(b, q[2].n_out);
+    /* a result id the checks cannot carry leaves them to the caller; the
+     * claim goes on (nothing is pending now) */
+    rq_owner_item odd[1] = {{.job_id = "j 6", .runner_id = f->runner, .attempt = 1, .mark = 1}};
+    rq_claim one = {.runner_id = f->runner,
+                    .k = 1,
+                    .request_id = "q-c",
+                    .out = a,
+                    .checks = odd,
+                    .n_checks = 1};
+    assert_int_equal(rq_lease_claim_many(f->c, &one, 1, NULL, 0), 1);
+    assert_int_equal(one.checked, 0);
+    assert_int_equal(one.n_out, 0);
 }
 
 /* A runner's retry records: its last RQ_LEASE_REQS_KEPT requests that got
