@@ -514,7 +514,7 @@ static int early_cl(const held_cl *h)
 /* The leaser's owner check of h's result i for the reporter (lease_for). */
 static uint32_t owner_code(const held_cl *h, size_t i)
 {
-    if (!h->checked || h->own == NULL || h->m.complete_lease.results[i].retry)
+    if (!h->checked || h->m.complete_lease.results[i].retry)
         return DP_OWNER_UNCHECKED; /* a retry's check needs its max_attempts: the reporter's */
     switch (h->own[i].result) {
     case DP_OK:
@@ -655,7 +655,7 @@ static void claim_and_finish(leaser_state *s, actor_ctx *ctx, held_cl *h, size_t
         int64_t checked_ms = dp_now_ms(); /* before the marks: their hold counts from here */
         rq_lease_claim_many(s->rq, claims, nc, ts, DP_MSG_VERSION);
         for (size_t j = 0; j < nc; j++) {
-            h[of[j]].checked = claims[j].checked && claims[j].n_checks > 0;
+            h[of[j]].checked = claims[j].checked; /* only with checks (own) */
             h[of[j]].checked_ms = checked_ms;
         }
     }

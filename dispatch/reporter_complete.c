@@ -175,10 +175,9 @@ void reporter_flush_completes(reporter_state *s)
      * as in flight, and from then on the group commit must be decided
      * within RQ_RESULT_HOLD_MS (reporter_impl.h), so nothing slow (a log
      * store's upload) goes between the two. (Results the leaser checked are
-     * marked already: a slow upload runs into their send limit, which
-     * counts from the leaser's check, and they are answered unavailable and
-     * sent again.) A refused result's log is stored under its own (job,
-     * attempt) for nothing: rare. */
+     * marked already: one whose check is stale once the uploads are done is
+     * checked again below, REPORTER_CHECK_FRESH_MS.) A refused result's log
+     * is stored under its own (job, attempt) for nothing: rare. */
     for (size_t i = 0; i < n; i++) {
         pending_complete *p = &s->batch[i];
         urls[i][0] = '\0';

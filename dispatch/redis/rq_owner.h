@@ -25,10 +25,10 @@ typedef struct rq_owner_item {
  * job `completing`: from then on, for RQ_RESULT_HOLD_MS or until its
  * complete, no reclaim, deregister or requeue takes the lease from its
  * runner, so no newer attempt exists while the result is being recorded.
- * The caller must have its group commit decided within that bound. */
+ * The caller must have its group commit decided within that bound. A
+ * lease call makes the same check for the results its runner sent with the
+ * request (rq_claim.checks, rq_lease_claim_many). */
 int rq_owner_check(rq_conn *c, rq_owner_item *items, size_t n, dp_err *err);
-/* A lease call can check the results its runner sent with the request
- * (rq_claim.checks, rq_lease_claim_many): the same check, in that call. */
 
 /* Deletes the tombstones (string keys left by a complete or cancel) of n
  * jobs PostgreSQL holds as unfinished again (an operator requeued them), so
