@@ -122,7 +122,7 @@ static void test_config(void **state)
 /* Ids come from a per-thread pool of random bytes: never twice, across
  * refills and threads, and a forked child never repeats its parent's next
  * ids (its copy of the pool is emptied). */
-#define ID_N 300 /* more than one pool (64 ids) per thread */
+#define ID_N 300 /* more than one pool (102 ids) per thread */
 static char id_seen[3 * ID_N][40];
 
 static void *make_ids(void *arg)
@@ -177,6 +177,35 @@ static void test_new_id_unique(void **state)
         assert_int_equal(strlen(child[i]), 33);
         assert_null(bsearch(child[i], id_seen, 3 * ID_N, sizeof id_seen[0], id_cmp));
     }
+}
+
+static long long wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* An id starts with the wall clock's milliseconds (12 hex), then 20 random
+ * hex: one made in a later millisecond sorts after. The 2 ms sleep is the
+ * slack: nanosleep waits at least that long, and a slewing clock moves
+ * within 0.05 % of it. */
+static void test_new_id_time_ordered(void **state)
+{
+    (void)state;
+    char a[40], b[40], head[13];
+    long long before = wall_ms();
+    assert_int_equal(dp_new_id("j-", a, sizeof a), 0);
+    long long after = wall_ms();
+    struct timespec pause = {0, 2000000};
+    nanosleep(&pause, NULL);
+    assert_int_equal(dp_new_id("j-", b, sizeof b), 0);
+    assert_true(strcmp(a, b) < 0);
+    assert_int_equal(strspn(a + 2, "0123456789abcdef"), 32);
+    memcpy(head, a + 2, 12);
+    head[12] = '\0';
+    long long ms = strtoll(head, NULL, 16);
+    assert_true(ms >= before && ms <= after);
 }
 
 /* Untrusted text for a terminal: controls escaped, valid UTF-8 kept. */
@@ -332,10 +361,15 @@ static void test_log_hold(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_sha256_vectors), cmocka_unit_test(test_ct_equal_and_random),
-        cmocka_unit_test(test_names),          cmocka_unit_test(test_config),
-        cmocka_unit_test(test_text_safe),      cmocka_unit_test(test_new_id_unique),
-        cmocka_unit_test(test_log_hold),       cmocka_unit_test(test_iso_now),
+        cmocka_unit_test(test_sha256_vectors),
+        cmocka_unit_test(test_ct_equal_and_random),
+        cmocka_unit_test(test_names),
+        cmocka_unit_test(test_config),
+        cmocka_unit_test(test_text_safe),
+        cmocka_unit_test(test_new_id_unique),
+        cmocka_unit_test(test_new_id_time_ordered),
+        cmocka_unit_test(test_log_hold),
+        cmocka_unit_test(test_iso_now),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
