@@ -24,6 +24,9 @@
 #include "actors/actor_group.h"
 #include "actors/actor_urls.h"
 
+/* nng contexts an actor opens when it starts; more as callers need them. */
+#define ACTOR_CONTEXTS_FIRST 4
+
 enum slot_state {
     SLOT_IDLE, /* no operation pending (before start, after close) */
     SLOT_RECV, /* waiting for a request */
@@ -76,6 +79,10 @@ struct actor {
     struct actor_stream_server *stream; /* tcp:// and ipc:// (actor_stream_server.c); or NULL */
     actor_slot *slots;                  /* n_slots nng contexts, then n_local local slots */
     size_t n_slots, n_local;
+    /* nng contexts are opened as callers need them (actor_slot_more_locked):
+     * slots [0, n_open) have one, n_armed of those wait for a request
+     * (SLOT_RECV). Both guarded by mu. */
+    size_t n_open, n_armed;
     size_t max_msg_bytes;
     actor_urls urls;
 
@@ -205,6 +212,17 @@ void actor_slot_send(actor_slot *s, nng_msg *m);
 
 /* The aio callback of every slot. */
 void actor_slot_cb(void *arg);
+
+/* Under mu: when no opened context waits for a request and some slot has
+ * none yet, reserves the next one (armed, counted) and returns it for
+ * actor_slot_open; NULL otherwise. */
+actor_slot *actor_slot_more_locked(actor *a);
+
+/* Opens s's aio and context and starts its receive; without mu. s came
+ * from actor_slot_more_locked or is one of the first contexts (actor.c).
+ * On failure (out of memory, the socket closed) s goes back to IDLE,
+ * uncounted: the contexts already open keep serving. Returns 0 or -1. */
+int actor_slot_open(actor *a, actor_slot *s);
 
 /* Queues msg (consumed) as a one-way item and wakes a: DP_EFULL when the
  * mailbox is full, DP_ECLOSED once a is stopping. */

@@ -56,6 +56,7 @@ void actor_slot_send(actor_slot *s, nng_msg *m)
         a->sending--;
         s->state = a->closing ? SLOT_IDLE : SLOT_RECV;
         bool rearm = s->state == SLOT_RECV;
+        a->n_armed += rearm;
         pthread_cond_broadcast(&a->cond);
         pthread_mutex_unlock(&a->mu);
         if (rearm) {
@@ -144,6 +145,7 @@ static void slot_cb_recv(actor *a, actor_slot *s, int rv)
         pthread_mutex_lock(&a->mu);
         bool rearm = !(rv == NNG_ECLOSED || rv == NNG_ECANCELED || a->closing);
         s->state = rearm ? SLOT_RECV : SLOT_IDLE;
+        a->n_armed -= !rearm;
         pthread_cond_broadcast(&a->cond);
         pthread_mutex_unlock(&a->mu);
         if (rearm) {
@@ -160,6 +162,8 @@ static void slot_cb_recv(actor *a, actor_slot *s, int rv)
     int code = 0;
     const char *text = NULL;
     pthread_mutex_lock(&a->mu);
+    a->n_armed--; /* s holds a request now: another context may be due */
+    actor_slot *more = actor_slot_more_locked(a);
     if (kind != ACTOR_FRAME_CALL && kind != ACTOR_FRAME_SEND) {
         code = DP_EPROTO;
         text = "not an actor request frame";
@@ -181,6 +185,7 @@ static void slot_cb_recv(actor *a, actor_slot *s, int rv)
             s->gen++;
             s->state = SLOT_HELD;
             pthread_mutex_unlock(&a->mu);
+            actor_slot_open(a, more);
             actor_run_on_receipt(a, m, (uint32_t)(s - a->slots));
             return;
         }
@@ -189,6 +194,7 @@ static void slot_cb_recv(actor *a, actor_slot *s, int rv)
             s->gen++;
             s->state = SLOT_HELD;
             pthread_mutex_unlock(&a->mu);
+            actor_slot_open(a, more);
             actor_wake(a);
             return;
         }
@@ -200,9 +206,37 @@ static void slot_cb_recv(actor *a, actor_slot *s, int rv)
     s->state = SLOT_SEND;
     a->sending++;
     pthread_mutex_unlock(&a->mu);
+    actor_slot_open(a, more);
     if (m == NULL)
         actor_wake(a);
     actor_slot_send(s, actor_frame_reply(m, code, text));
+}
+
+actor_slot *actor_slot_more_locked(actor *a)
+{
+    if (a->n_armed > 0 || a->n_open >= a->n_slots || a->closing || a->stopping)
+        return NULL;
+    actor_slot *s = &a->slots[a->n_open++];
+    s->state = SLOT_RECV;
+    a->n_armed++;
+    return s;
+}
+
+int actor_slot_open(actor *a, actor_slot *s)
+{
+    if (s == NULL)
+        return 0;
+    if (s->aio == NULL && nng_aio_alloc(&s->aio, actor_slot_cb, s) != 0)
+        s->aio = NULL;
+    if (s->aio != NULL && nng_ctx_open(&s->ctx, a->sock) == 0) {
+        nng_ctx_recv(s->ctx, s->aio);
+        return 0;
+    }
+    pthread_mutex_lock(&a->mu);
+    s->state = SLOT_IDLE;
+    a->n_armed--;
+    pthread_mutex_unlock(&a->mu);
+    return -1;
 }
 
 void actor_slot_cb(void *arg)
@@ -228,6 +262,7 @@ void actor_slot_cb(void *arg)
     a->sending--;
     bool rearm = !a->closing && rv != NNG_ECLOSED;
     s->state = rearm ? SLOT_RECV : SLOT_IDLE;
+    a->n_armed += rearm;
     /* Only run_stop's drain waits for sends (it sets stopping first); a
      * wake-up of the actor thread per reply cost a context switch each. */
     if (a->stopping)
