@@ -244,7 +244,11 @@ static void *actor_main(void *arg)
     if (rc != 0) {
         return NULL;
     }
-    for (size_t i = 0; i < a->n_open; i++) {
+    /* The contexts spawn opened, counted before the first is armed: once one
+     * is, a request on it may open more (actor_slot_more_locked), which
+     * their opener arms itself. */
+    size_t first = a->n_open;
+    for (size_t i = 0; i < first; i++) {
         pthread_mutex_lock(&a->mu);
         a->slots[i].state = SLOT_RECV;
         a->n_armed++;
