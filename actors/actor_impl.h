@@ -221,8 +221,8 @@ actor_slot *actor_slot_more_locked(actor *a);
 /* Opens s's aio and context and starts its receive; without mu. s came
  * from actor_slot_more_locked or is one of the first contexts (actor.c).
  * On failure (out of memory, the socket closed) s goes back to IDLE,
- * uncounted: the contexts already open keep serving. Returns 0 or -1. */
-int actor_slot_open(actor *a, actor_slot *s);
+ * uncounted: the contexts already open keep serving. s NULL: nothing. */
+void actor_slot_open(actor *a, actor_slot *s);
 
 /* Queues msg (consumed) as a one-way item and wakes a: DP_EFULL when the
  * mailbox is full, DP_ECLOSED once a is stopping. */

@@ -222,21 +222,19 @@ actor_slot *actor_slot_more_locked(actor *a)
     return s;
 }
 
-int actor_slot_open(actor *a, actor_slot *s)
+void actor_slot_open(actor *a, actor_slot *s)
 {
     if (s == NULL)
-        return 0;
-    if (s->aio == NULL && nng_aio_alloc(&s->aio, actor_slot_cb, s) != 0)
-        s->aio = NULL;
-    if (s->aio != NULL && nng_ctx_open(&s->ctx, a->sock) == 0) {
+        return;
+    /* a reserved slot never had an aio (a failed open is not retried) */
+    if (nng_aio_alloc(&s->aio, actor_slot_cb, s) == 0 && nng_ctx_open(&s->ctx, a->sock) == 0) {
         nng_ctx_recv(s->ctx, s->aio);
-        return 0;
+        return;
     }
     pthread_mutex_lock(&a->mu);
     s->state = SLOT_IDLE;
     a->n_armed--;
     pthread_mutex_unlock(&a->mu);
-    return -1;
 }
 
 void actor_slot_cb(void *arg)

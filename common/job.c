@@ -1,5 +1,6 @@
 #include "common/job.h"
 
+#include "common/clock.h"
 #include "common/err.h"
 
 #include "common/sha256.h"
@@ -9,7 +10,6 @@
 #include <stdlib.h>
 #include <pthread.h>
 #include <string.h>
-#include <time.h>
 
 static const char *const verdict_names[] = {NULL, "AC",  "WA", "TLE", "MLE",
                                             "RE", "OLE", "CE", "SE"};
@@ -206,9 +206,7 @@ int dp_new_id(const char *prefix, char *out, size_t out_len)
     if (out_len < plen + 33 || id_random(raw + 6, sizeof raw - 6) != 0)
         return -1;
     /* The wall clock's milliseconds, big-endian, first (dp_new_id in job.h). */
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    uint64_t ms = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    uint64_t ms = (uint64_t)dp_wall_ms();
     for (int i = 5; i >= 0; i--, ms >>= 8)
         raw[i] = (uint8_t)ms;
     memcpy(out, prefix, plen);

@@ -11,11 +11,12 @@
 -- reporter does not make a call of its own for them (issue 10). Every
 -- check runs before any claim, outside the claims' pcall: a check that
 -- fails fails the call before it leased anything (so no lease loses its
--- event), and the caller then makes one claim at a time, unchecked.
--- The claims run one after another as n calls of one claim each would (a later claim of the same runner sees what an
--- earlier one took); in one call they share the script's start, which is
--- most of a claim's cost in Redis (docs/bench.md, nineteenth session), and
--- their events share stream entries.
+-- event), and the caller then makes one claim at a time, unchecked. The
+-- claims run one after another as n calls of one claim each would (a
+-- later claim of the same runner sees what an earlier one took); in one
+-- call they share the script's start, which is most of a claim's cost in
+-- Redis (docs/bench.md, nineteenth session), and their events share
+-- stream entries.
 -- With an event ts, each newly leased job's `leased` event goes onto the
 -- shared stream P events in this call (rq_events.h): on the stream before
 -- the runner can have the job, with no second round trip. A retry answered

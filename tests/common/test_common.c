@@ -179,13 +179,6 @@ static void test_new_id_unique(void **state)
     }
 }
 
-static long long wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* An id starts with the wall clock's milliseconds (12 hex), then 20 random
  * hex: one made in a later millisecond sorts after. The 2 ms sleep is the
  * slack: nanosleep waits at least that long, and a slewing clock moves
@@ -194,9 +187,9 @@ static void test_new_id_time_ordered(void **state)
 {
     (void)state;
     char a[40], b[40], head[13];
-    long long before = wall_ms();
+    long long before = dp_wall_ms();
     assert_int_equal(dp_new_id("j-", a, sizeof a), 0);
-    long long after = wall_ms();
+    long long after = dp_wall_ms();
     struct timespec pause = {0, 2000000};
     nanosleep(&pause, NULL);
     assert_int_equal(dp_new_id("j-", b, sizeof b), 0);
