@@ -180,11 +180,26 @@ typedef struct {
     char id[DP_ID_MAX];
     char state; /* 'q' queued, 'l' leased, 'c' completed */
     double t;
+    double age_ms; /* received (wall clock) - the event's own ts */
+    int has_age;   /* 0: the event had no ts */
 } bl_event;
 
 static pthread_mutex_t bl_mu = PTHREAD_MUTEX_INITIALIZER;
 static bl_event *bl_events;
 static size_t bl_n_events, bl_cap_events, bl_n_done;
+
+/* Wall-clock ms of an event's ts ("YYYY-MM-DDTHH:MM:SS.mmmZ"), or -1. */
+static double bl_ts_ms(const char *ts)
+{
+    struct tm tm = {0};
+    int ms = 0;
+    if (ts == NULL || sscanf(ts, "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ", &tm.tm_year, &tm.tm_mon,
+                             &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms) != 7)
+        return -1;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    return (double)timegm(&tm) * 1e3 + ms;
+}
 
 static int bl_on_event(const dpc_event *ev, void *arg)
 {
@@ -195,13 +210,18 @@ static int bl_on_event(const dpc_event *ev, void *arg)
                                                     : 0;
     if (st == 0)
         return 0;
-    double t = bl_now();
+    double t = bl_now(), ts = bl_ts_ms(ev->ts);
+    struct timespec wall;
+    clock_gettime(CLOCK_REALTIME, &wall);
     pthread_mutex_lock(&bl_mu);
     if (bl_n_events < bl_cap_events) {
         bl_event *e = &bl_events[bl_n_events++];
         snprintf(e->id, sizeof e->id, "%s", ev->job_id);
         e->state = st;
         e->t = t;
+        /* ts has whole ms, cut down: +0.5 ms is its mean error */
+        e->has_age = ts >= 0;
+        e->age_ms = (double)wall.tv_sec * 1e3 + wall.tv_nsec / 1e6 - ts - 0.5;
         bl_n_done += st == 'c';
     }
     pthread_mutex_unlock(&bl_mu);
@@ -309,8 +329,8 @@ static int bl_latency(const dp_job_spec *tmpl, double rate, double secs)
         slot[h] = i;
     }
     double *queued = calloc(total, sizeof *queued), *lease = calloc(total, sizeof *lease),
-           *done = calloc(total, sizeof *done);
-    size_t nq = 0, nl = 0, nd = 0;
+           *done = calloc(total, sizeof *done), *done_age = calloc(total, sizeof *done_age);
+    size_t nq = 0, nl = 0, nd = 0, nda = 0;
     pthread_mutex_lock(&bl_mu);
     for (size_t e = 0; e < bl_n_events; e++) {
         size_t h = bl_hash(bl_events[e].id) & (cap - 1);
@@ -323,8 +343,11 @@ static int bl_latency(const dp_job_spec *tmpl, double rate, double secs)
             queued[nq++] = ms;
         else if (bl_events[e].state == 'l' && nl < total)
             lease[nl++] = ms;
-        else if (bl_events[e].state == 'c' && nd < total)
+        else if (bl_events[e].state == 'c' && nd < total) {
             done[nd++] = ms;
+            if (bl_events[e].has_age)
+                done_age[nda++] = bl_events[e].age_ms;
+        }
     }
     pthread_mutex_unlock(&bl_mu);
 
@@ -351,6 +374,9 @@ static int bl_latency(const dp_job_spec *tmpl, double rate, double secs)
     bl_pct("queued", queued, nq, 0);
     bl_pct("lease", lease, nl, 0);
     bl_pct("done", done, nd, 0);
+    /* the done event's age when it arrived: from the reporter stamping it
+     * (its result recorded) through Redis's stream and the watch socket */
+    bl_pct("done_event_age", done_age, nda, 0);
     printf("\"pg_completed\": %s, \"pg_done_p50_ms\": %.3f, \"pg_done_p99_ms\": %.3f, "
            "\"pg_done_max_ms\": %.3f}\n",
            PQgetvalue(r, 0, 0), atof(PQgetvalue(r, 0, 1)), atof(PQgetvalue(r, 0, 2)),
