@@ -145,6 +145,39 @@ int actor_stream_start(actor_stream_server *srv, dp_err *err);
  * fine. Not from the serving thread. */
 void actor_stream_close(actor_stream_server **srv, int linger_ms);
 
+/* --- one-way pushes to subscribers (actor_stream_push.c) --- */
+
+typedef struct actor_stream_push actor_stream_push;
+
+/* Told the number of greeted subscribers after it changed (push thread). */
+typedef void (*actor_stream_push_count_fn)(void *arg, size_t subscribers);
+
+/* Listens on url (as actor_stream_listen_fd; *resolved, when resolved is
+ * not NULL, is the caller's) for subscribers: peers that connect and greet
+ * (actor_stream_connect) and then only read. A subscriber's unsent bytes
+ * stay under limit: past it, it misses whole frames. on_count may be NULL.
+ * NULL + err. */
+actor_stream_push *actor_stream_push_listen(const char *url, size_t limit,
+                                            actor_stream_push_count_fn on_count, void *arg,
+                                            char **resolved, dp_err *err);
+
+/* One frame of body (copied; 1 .. UINT32_MAX bytes) to every greeted
+ * subscriber, without waiting for any: the number it went to (sent, or
+ * queued behind that subscriber's earlier frames). Any thread. */
+size_t actor_stream_push_send(actor_stream_push *p, const void *body, size_t len);
+
+/* Stops the push thread, closes every socket, removes an ipc file, frees p.
+ * NULL is fine. */
+void actor_stream_push_close(actor_stream_push *p);
+
+/* The subscriber's side, on a socket from actor_stream_connect: waits for
+ * the next frames and hands each whole one to fn (its body borrowed for the
+ * call). 0, or err: DP_EUNAVAIL when the sender closed, DP_EPROTO for a
+ * frame above body_limit. in holds a partial frame between calls (the
+ * caller frees it: actor_stream_input_free). */
+int actor_stream_push_next(int fd, actor_stream_input *in, size_t body_limit,
+                           actor_stream_frame_fn fn, void *arg, dp_err *err);
+
 /* --- the calling side (actor_stream_client.c) --- */
 
 typedef struct actor_stream_link actor_stream_link;

@@ -32,6 +32,8 @@ void actor_stream_input_drop(actor_stream_input *r, size_t n)
 {
     if (n > r->len)
         n = r->len;
+    if (n == 0)
+        return; /* also: no buffer yet */
     memmove(r->in, r->in + n, r->len - n);
     r->len -= n;
 }
