@@ -180,8 +180,9 @@ typedef struct {
     char id[DP_ID_MAX];
     char state; /* 'q' queued, 'l' leased, 'c' completed */
     double t;
-    double age_ms; /* received (wall clock) - the event's own ts */
-    int has_age;   /* 0: the event had no ts */
+    double age_ms;    /* received (wall clock) - the event's own ts */
+    int has_age;      /* 0: the event had no ts */
+    double stream_ms; /* received - its stream entry's ms (Redis's clock); -1: none */
 } bl_event;
 
 static pthread_mutex_t bl_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -221,6 +222,9 @@ static int bl_on_event(const dpc_event *ev, void *arg)
         e->t = t;
         /* ts has whole ms, cut down: +0.5 ms is its mean error */
         e->has_age = ts >= 0;
+        long long eid_ms = ev->eid != NULL ? atoll(ev->eid) : 0;
+        e->stream_ms =
+            eid_ms > 0 ? (double)wall.tv_sec * 1e3 + wall.tv_nsec / 1e6 - (double)eid_ms - 0.5 : -1;
         e->age_ms = (double)wall.tv_sec * 1e3 + wall.tv_nsec / 1e6 - ts - 0.5;
         bl_n_done += st == 'c';
     }
@@ -329,8 +333,13 @@ static int bl_latency(const dp_job_spec *tmpl, double rate, double secs)
         slot[h] = i;
     }
     double *queued = calloc(total, sizeof *queued), *lease = calloc(total, sizeof *lease),
-           *done = calloc(total, sizeof *done), *done_age = calloc(total, sizeof *done_age);
-    size_t nq = 0, nl = 0, nd = 0, nda = 0;
+           *done = calloc(total, sizeof *done);
+    /* each state's event age on arrival: from its stamp (the dispatcher's
+     * clock, whole ms) through Redis's stream and the watch socket */
+    double *age[3] = {calloc(total, sizeof(double)), calloc(total, sizeof(double)),
+                      calloc(total, sizeof(double))},
+           *stream_age = calloc(total * 3, sizeof(double));
+    size_t nq = 0, nl = 0, nd = 0, n_age[3] = {0, 0, 0}, n_stream = 0;
     pthread_mutex_lock(&bl_mu);
     for (size_t e = 0; e < bl_n_events; e++) {
         size_t h = bl_hash(bl_events[e].id) & (cap - 1);
@@ -339,15 +348,17 @@ static int bl_latency(const dp_job_spec *tmpl, double rate, double secs)
         if (slot[h] == (size_t)-1)
             continue;
         double ms = (bl_events[e].t - sched[slot[h]]) * 1e3;
+        int k = bl_events[e].state == 'q' ? 0 : bl_events[e].state == 'l' ? 1 : 2;
+        if (bl_events[e].has_age && n_age[k] < total)
+            age[k][n_age[k]++] = bl_events[e].age_ms;
+        if (bl_events[e].stream_ms > -1 && n_stream < total * 3)
+            stream_age[n_stream++] = bl_events[e].stream_ms;
         if (bl_events[e].state == 'q' && nq < total)
             queued[nq++] = ms;
         else if (bl_events[e].state == 'l' && nl < total)
             lease[nl++] = ms;
-        else if (bl_events[e].state == 'c' && nd < total) {
+        else if (bl_events[e].state == 'c' && nd < total)
             done[nd++] = ms;
-            if (bl_events[e].has_age)
-                done_age[nda++] = bl_events[e].age_ms;
-        }
     }
     pthread_mutex_unlock(&bl_mu);
 
@@ -374,9 +385,11 @@ static int bl_latency(const dp_job_spec *tmpl, double rate, double secs)
     bl_pct("queued", queued, nq, 0);
     bl_pct("lease", lease, nl, 0);
     bl_pct("done", done, nd, 0);
-    /* the done event's age when it arrived: from the reporter stamping it
-     * (its result recorded) through Redis's stream and the watch socket */
-    bl_pct("done_event_age", done_age, nda, 0);
+    bl_pct("queued_event_age", age[0], n_age[0], 0);
+    bl_pct("lease_event_age", age[1], n_age[1], 0);
+    bl_pct("done_event_age", age[2], n_age[2], 0);
+    /* every event's age since Redis added its stream entry: the watch path */
+    bl_pct("event_from_stream", stream_age, n_stream, 0);
     printf("\"pg_completed\": %s, \"pg_done_p50_ms\": %.3f, \"pg_done_p99_ms\": %.3f, "
            "\"pg_done_max_ms\": %.3f}\n",
            PQgetvalue(r, 0, 0), atof(PQgetvalue(r, 0, 1)), atof(PQgetvalue(r, 0, 2)),

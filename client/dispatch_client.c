@@ -1,10 +1,11 @@
 #include "client/dispatch_client.h"
 
+#include "actors/actor_stream.h"
+
 #include "actors/actor.h"
 #include "actors/actor_urls.h"
 #include "messages/msg.h"
 
-#include <nng/protocol/pubsub0/sub.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -310,15 +311,42 @@ static int watch_one(const dp_msg_event *ev, const char *job_id,
                    ev->runner_id,
                    ev->attempt,
                    ev->ts,
-                   ev->message};
+                   ev->message,
+                   ev->eid};
     return cb(&e, arg) != 0 || (job_id != NULL && dp_job_state_terminal(ev->state));
+}
+
+/* One watch's place: what it looks for and whether it is over. */
+typedef struct {
+    const char *job_id;
+    int (*cb)(const dpc_event *ev, void *arg);
+    void *arg;
+    int stop;
+} watch_state;
+
+/* One pushed frame: an `events` batch (or one `event`); a frame that does
+ * not decode is skipped (events are best effort). */
+static void watch_frame(void *arg, uint32_t id, const unsigned char *body, size_t len)
+{
+    watch_state *w = arg;
+    (void)id;
+    dp_msg ev;
+    if (w->stop || dp_msg_decode(body, len, &ev, NULL) != DP_OK)
+        return;
+    const dp_msg_event *evs = ev.type == DP_MSG_EVENT    ? &ev.event
+                              : ev.type == DP_MSG_EVENTS ? ev.events.events
+                                                         : NULL;
+    size_t n = ev.type == DP_MSG_EVENT ? 1 : ev.type == DP_MSG_EVENTS ? ev.events.n_events : 0;
+    for (size_t i = 0; i < n && !w->stop; i++)
+        w->stop = watch_one(&evs[i], w->job_id, w->cb, w->arg);
+    dp_msg_free(&ev);
 }
 
 int dpc_watch(dpc *c, const char *job_id, int (*cb)(const dpc_event *ev, void *arg), void *arg,
               dp_err *err)
 {
     char url[1100];
-    if (strncmp(c->url, "ipc://", 6) != 0 && strncmp(c->url, "inproc://", 9) != 0)
+    if (strncmp(c->url, "ipc://", 6) != 0)
         return dp_err_set(err, DP_EINVAL,
                           "watch needs the dispatcher's ipc admin socket: job events carry no "
                           "credential, so they are not served over %.*s",
@@ -326,53 +354,18 @@ int dpc_watch(dpc *c, const char *job_id, int (*cb)(const dpc_event *ev, void *a
     int rc = actor_urls_events_for(c->url, url, sizeof url, err);
     if (rc != DP_OK)
         return rc;
-    nng_socket s;
-    int rv = nng_sub0_open(&s);
-    if (rv == 0) /* bursts of events (a large submit): nng's default queue is 128 */
-        rv = nng_socket_set_int(s, NNG_OPT_RECVBUF, 8192);
-    if (rv == 0)
-        rv = nng_socket_set(s, NNG_OPT_SUB_SUBSCRIBE, "", 0);
-    nng_dialer d;
-    if (rv == 0)
-        rv = nng_dialer_create(&d, s, url);
-    if (rv == 0 && actor_urls_tls_dialer(d, url, err) != 0) {
-        nng_dialer_close(d);
-        nng_close(s);
-        return DP_EINVAL;
+    /* subscribed once greeted: every event streamed after this returns comes */
+    int fd = actor_stream_connect(url, 5000, err);
+    if (fd < 0)
+        return err->code;
+    watch_state w = {job_id, cb, arg, 0};
+    actor_stream_input in = {0};
+    while (!w.stop &&
+           (rc = actor_stream_push_next(fd, &in, DP_MSG_MAX_SIZE, watch_frame, &w, err)) == DP_OK) {
     }
-    if (rv == 0 && (rv = nng_dialer_start(d, 0)) != 0)
-        nng_dialer_close(d);
-    if (rv != 0) {
-        nng_close(s);
-        return dp_err_set(err, DP_EUNAVAIL, "events at %s: %s", url, nng_strerror(rv));
-    }
-    for (;;) {
-        nng_msg *m = NULL;
-        rv = nng_recvmsg(s, &m, 0);
-        if (rv != 0) {
-            rc = dp_err_set(err, DP_EUNAVAIL, "events: %s", nng_strerror(rv));
-            break;
-        }
-        dp_msg ev;
-        int stop = 0;
-        if (dp_msg_decode_nng(m, &ev, NULL) == DP_OK) {
-            /* one `event`, or an `events` batch (the publisher's) */
-            const dp_msg_event *evs = ev.type == DP_MSG_EVENT    ? &ev.event
-                                      : ev.type == DP_MSG_EVENTS ? ev.events.events
-                                                                 : NULL;
-            size_t n = ev.type == DP_MSG_EVENT    ? 1
-                       : ev.type == DP_MSG_EVENTS ? ev.events.n_events
-                                                  : 0;
-            for (size_t i = 0; i < n && !stop; i++)
-                stop = watch_one(&evs[i], job_id, cb, arg);
-        }
-        dp_msg_free(&ev);
-        nng_msg_free(m);
-        if (stop)
-            break;
-    }
-    nng_close(s);
-    return rc;
+    actor_stream_input_free(&in);
+    close(fd);
+    return w.stop ? DP_OK : rc;
 }
 
 int dpc_key_create(dpc *c, const char *name, unsigned scopes, uint32_t max_queued,

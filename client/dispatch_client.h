@@ -93,6 +93,8 @@ typedef struct {
     uint32_t attempt;
     const char *ts;
     const char *message;
+    const char *eid; /* its id in the dispatcher's event stream ("<ms>-<seq>", Redis's clock),
+                        or NULL */
 } dpc_event;
 
 /* Streams events (all jobs, or only job_id when non-NULL) until cb returns

@@ -20,7 +20,7 @@
 /* admin_listen: one URL or two, comma-separated; ipc:// is the local
  * operator's (0600, in a 0700 directory, no key), any other needs API keys.
  * The events socket (dispatchctl watch) is served beside the ipc one only:
- * a pub socket cannot ask for a credential. */
+ * a push socket asks no credential. */
 typedef struct {
     const char *redis_url, *pg_dsn, *runner_listen, *admin_listen, *registration_token;
     const char *log_store, *prefix, *http_listen;

@@ -4,7 +4,7 @@
  * through an nng inproc pub/sub pipe: that cost each batch an encode, a
  * send through nng's task threads and a decode (issue 10, docs/bench.md
  * ninth session). Subscribers in other processes (`dispatchctl watch`)
- * still use the nng pub socket.
+ * read the publisher's push socket (actor_stream_push.c).
  *
  * A sink is called with the registry's lock held, so once event_sinks_remove
  * returns it is never called again; it must be short and must not call

@@ -4,11 +4,10 @@
 #include "common/clock.h"
 #include "dispatch/dd_actor.h"
 #include "dispatch/event_sinks.h"
-#include "actors/actor_urls.h"
+#include "actors/actor_stream.h"
 #include "common/log.h"
 #include "dispatch/redis/rq_events.h"
 
-#include <nng/protocol/pubsub0/pub.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -24,9 +23,9 @@
 
 typedef struct {
     char url[1024];
-    char also_url[128]; /* the in-process sinks' name (the HTTP API's events), or "" */
-    nng_socket pub;
-    atomic_int pipes; /* subscribers connected to pub (nng's pipe callbacks) */
+    char also_url[128];      /* the in-process sinks' name (the HTTP API's events), or "" */
+    actor_stream_push *push; /* `watch` subscribers (NULL: no ipc admin URL) */
+    atomic_size_t watchers;  /* greeted subscribers of push */
     char redis_url[1024];
     char prefix[RQ_PREFIX_MAX + 1];
     pthread_t reader;
@@ -68,35 +67,39 @@ typedef struct {
 /* A `watch` that woke the reader gets the read-back entries from this long
  * before the wake (Redis's clock against ours), not only what comes after. */
 #define PUBLISHER_WATCH_SLACK_MS 1000
+/* A watcher's unsent events past this are dropped, whole batches (a submit
+ * of 10,000 jobs streams 10,000 `queued` at once: ~1 MB). */
+#define PUBLISHER_WATCHER_BACKLOG (16u << 20)
 
-/* Events go out in `events` batches: one message per batch the reporter or
- * the leaser sent, or per read of the shared stream. One nng message per
- * event cost each subscriber (every watcher) a send through nng's task
- * threads per event, three events per job (issue 10). A subscriber that
- * does not keep up drops a batch (best effort). The HTTP API's hub, in this
- * process, is called directly (event_sinks.h); with no subscriber on the
- * socket nothing is encoded. */
+/* Events go out in `events` batches: one frame per batch the reporter or
+ * the leaser sent, or per read of the shared stream, written to each
+ * watcher by this thread (actor_stream_push.c). One message per event cost
+ * every watcher a send per event, three events per job (issue 10). A
+ * watcher that does not keep up misses batches (best effort). The HTTP
+ * API's hub, in this process, is called directly (event_sinks.h); with no
+ * watcher nothing is encoded. */
 static void publish(publisher_state *s, const dp_msg_event *evs, size_t n)
 {
     event_sinks_deliver(s->also_url, evs, n);
-    if (atomic_load(&s->pipes) == 0)
+    if (atomic_load(&s->watchers) == 0)
         return;
     while (n > 0) {
         size_t k = n < DP_MSG_MAX_EVENTS ? n : DP_MSG_MAX_EVENTS;
         dp_msg batch = {.type = DP_MSG_EVENTS};
         batch.events.events = (dp_msg_event *)evs; /* borrowed for the encoding */
         batch.events.n_events = k;
-        nng_msg *out = NULL;
-        if (dp_msg_encode(&batch, &out, NULL) == DP_OK &&
-            nng_sendmsg(s->pub, out, NNG_FLAG_NONBLOCK) != 0)
-            nng_msg_free(out);
+        void *buf = NULL;
+        size_t len = 0;
+        if (dp_msg_encode_buf(&batch, &buf, &len, NULL) == DP_OK)
+            actor_stream_push_send(s->push, buf, len);
+        free(buf);
         evs += k;
         n -= k;
     }
 }
 
 /* A listener came (or stop): the reader, if it sleeps, looks again. Called
- * by event_sinks with its lock held, or from nng's pipe callback. */
+ * by event_sinks with its lock held, or from the push thread (on_watchers). */
 static void wake_reader(void *arg)
 {
     publisher_state *s = arg;
@@ -106,11 +109,11 @@ static void wake_reader(void *arg)
     pthread_mutex_unlock(&s->mu);
 }
 
-static void on_pipe(nng_pipe p, nng_pipe_ev ev, void *arg)
+/* The push thread: the number of watchers changed. */
+static void on_watchers(void *arg, size_t n)
 {
     publisher_state *s = arg;
-    (void)p;
-    if (atomic_fetch_add(&s->pipes, ev == NNG_PIPE_EV_ADD_PRE ? 1 : -1) == 0)
+    if (atomic_exchange(&s->watchers, n) == 0 && n > 0)
         wake_reader(s);
 }
 
@@ -175,7 +178,7 @@ static void publish_read(publisher_state *s)
 
 static int listened(publisher_state *s)
 {
-    return atomic_load(&s->pipes) > 0 || event_sinks_wanted(s->also_url) > 0;
+    return atomic_load(&s->watchers) > 0 || event_sinks_wanted(s->also_url) > 0;
 }
 
 /* Sleeps until someone listens, or stop (reader thread). A listener that
@@ -389,27 +392,11 @@ static int publisher_start(void *state, actor_ctx *ctx, dp_err *err)
 {
     publisher_state *s = state;
     (void)ctx;
-    nng_listener l;
-    int rv = nng_pub0_open(&s->pub);
-    /* A burst (a submit of 10,000 jobs streams 10,000 `queued` at once)
-     * must not overflow a subscriber's queue: nng's default is 16 */
-    if (rv == 0)
-        rv = nng_socket_set_int(s->pub, NNG_OPT_SENDBUF, 8192);
-    /* nng reports REM_POST exactly for the pipes it reported ADD_PRE for */
-    if (rv == 0 && (rv = nng_pipe_notify(s->pub, NNG_PIPE_EV_ADD_PRE, on_pipe, s)) == 0)
-        rv = nng_pipe_notify(s->pub, NNG_PIPE_EV_REM_POST, on_pipe, s);
     /* no ipc admin URL: events are not served (dd_stack.h), only to the HTTP API */
-    if (rv == 0 && s->url[0] != '\0')
-        rv = nng_listener_create(&l, s->pub, s->url);
-    if (rv == 0 && s->url[0] != '\0' && actor_urls_tls_listener(l, s->url, err) != 0)
-        return DP_EINVAL;
-    if (rv == 0 && s->url[0] != '\0')
-        rv = actor_ipc_private(l, s->url);
-    if (rv == 0 && s->url[0] != '\0')
-        rv = nng_listener_start(l, 0);
-    if (rv != 0)
-        return dp_err_set(err, DP_EUNAVAIL, "events: cannot listen on %s: %s", s->url,
-                          nng_strerror(rv));
+    if (s->url[0] != '\0' &&
+        (s->push = actor_stream_push_listen(s->url, PUBLISHER_WATCHER_BACKLOG, on_watchers, s, NULL,
+                                            err)) == NULL)
+        return err->code != 0 ? err->code : DP_EUNAVAIL;
     if (s->also_url[0] != '\0' && event_sinks_on_want(s->also_url, wake_reader, s, err) != DP_OK)
         return err->code;
     /* last: nothing after it can fail, so on_stop always joins it */
@@ -431,7 +418,7 @@ static void publisher_stop(void *state, actor_ctx *ctx)
         pthread_join(s->reader, NULL);
     if (s->also_url[0] != '\0')
         event_sinks_on_want(s->also_url, NULL, NULL, NULL);
-    nng_close(s->pub);
+    actor_stream_push_close(s->push);
     free(s->resume);
     pthread_cond_destroy(&s->cv);
     pthread_mutex_destroy(&s->mu);

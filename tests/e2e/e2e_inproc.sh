@@ -11,8 +11,9 @@ E2E_DISPATCHD_ARGS="--with-runners 2" e2e_start_dispatchd RUNNER_FETCH_ALLOW_FIL
 dispatchctl watch --json >"$E2E_DIR/watch.jsonl" 2>&1 &
 watcher=$!
 E2E_PIDS+=($watcher)
-# Nothing says when the watcher's subscription is in place (pub/sub drops
-# what is published before): run probe jobs until it shows one's events.
+# Nothing tells this script when the watcher's subscription is in place (a
+# watch gets what is streamed after it connected): run probe jobs until it
+# shows one's events.
 probe=$(e2e_zip probe test.sh="exit 0\n")
 for try in $(seq 1 20); do
   p=$(dispatchctl submit --profile shell --archive "$probe")
