@@ -161,9 +161,13 @@ actor_stream_push *actor_stream_push_listen(const char *url, size_t limit,
                                             actor_stream_push_count_fn on_count, void *arg,
                                             char **resolved, dp_err *err);
 
-/* One frame of body (copied; 1 .. UINT32_MAX bytes) to every greeted
- * subscriber, without waiting for any: the number it went to (sent, or
- * queued behind that subscriber's earlier frames). Any thread. */
+/* The greeted subscribers now (any thread). A subscriber counts before
+ * its greeting is answered: a frame sent once it is answered reaches it. */
+size_t actor_stream_push_count(actor_stream_push *p);
+
+/* One frame of body (copied; 1 .. UINT32_MAX bytes, else it goes nowhere)
+ * to every greeted subscriber, without waiting for any: the number it went
+ * to (sent, or queued behind that subscriber's earlier frames). Any thread. */
 size_t actor_stream_push_send(actor_stream_push *p, const void *body, size_t len);
 
 /* Stops the push thread, closes every socket, removes an ipc file, frees p.

@@ -19,6 +19,8 @@
 #include "actors/actor_stream.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -31,6 +33,7 @@
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "common/log.h"
 
 /* A peer that has not greeted by then is closed. */
 #define PUSH_GREET_MS 10000
@@ -49,6 +52,7 @@ struct actor_stream_push {
     pthread_mutex_t mu; /* subs (the set: push thread; backlogs: both) */
     push_sub *subs;
     size_t n_subs, cap_subs;
+    atomic_size_t n_greeted; /* changed under mu, before a greeting is answered */
     int listen_fd, wake_fd;
     char *ipc_path; /* unlinked on close; NULL for tcp */
     size_t limit;
@@ -71,8 +75,15 @@ static void wake(actor_stream_push *p)
     (void)w; /* a full counter already wakes the thread */
 }
 
+size_t actor_stream_push_count(actor_stream_push *p)
+{
+    return p != NULL ? atomic_load(&p->n_greeted) : 0;
+}
+
 size_t actor_stream_push_send(actor_stream_push *p, const void *body, size_t len)
 {
+    if (len == 0 || len > UINT32_MAX)
+        return 0; /* not a frame: the length would not fit its 4 bytes */
     unsigned char hdr[ACTOR_STREAM_HDR];
     actor_stream_put32(hdr, (uint32_t)len);
     actor_stream_put32(hdr + 4, 0);
@@ -118,6 +129,8 @@ size_t actor_stream_push_send(actor_stream_push *p, const void *body, size_t len
 static void drop_locked(actor_stream_push *p, size_t i)
 {
     push_sub *s = &p->subs[i];
+    if (s->greeted)
+        atomic_fetch_sub(&p->n_greeted, 1);
     close(s->fd);
     free(s->buf);
     p->subs[i] = p->subs[--p->n_subs];
@@ -127,8 +140,16 @@ static void accept_all(actor_stream_push *p)
 {
     for (;;) {
         int fd = accept4(p->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0 && (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)) {
+            /* the pending peer stays: without a pause the next poll spins */
+            struct timespec ts = {0, 50 * 1000000L};
+            nanosleep(&ts, NULL);
+            return;
+        }
         if (fd < 0)
-            return; /* EAGAIN, or an aborted connection: the next poll tells */
+            return;  /* EAGAIN, or an aborted connection: the next poll tells */
+        int one = 1; /* frames are small and each is whole: no Nagle wait (tcp) */
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         pthread_mutex_lock(&p->mu);
         if (p->n_subs == p->cap_subs) {
             size_t cap = p->cap_subs ? 2 * p->cap_subs : 8;
@@ -146,9 +167,9 @@ static void accept_all(actor_stream_push *p)
     }
 }
 
-/* Push thread: subscriber i is readable (its greeting, or a hang-up).
- * false when it must go. */
-static bool on_readable(push_sub *s)
+/* Push thread, under p->mu: subscriber s is readable (its greeting, or a
+ * hang-up). false when it must go. */
+static bool on_readable(actor_stream_push *p, push_sub *s)
 {
     unsigned char scratch[256];
     if (!s->greeted) {
@@ -158,12 +179,13 @@ static bool on_readable(push_sub *s)
         s->hello_len += r > 0 ? (size_t)r : 0;
         if (s->hello_len < sizeof s->hello)
             return true;
-        if (memcmp(s->hello, ACTOR_STREAM_HELLO, sizeof s->hello) != 0 ||
-            actor_stream_write_all(s->fd, ACTOR_STREAM_HELLO, ACTOR_STREAM_HELLO_LEN, 1000) != 0)
+        if (memcmp(s->hello, ACTOR_STREAM_HELLO, sizeof s->hello) != 0)
             return false;
-        /* subscribed before the peer sees our greeting: it misses nothing sent after */
+        /* counted before the peer sees our greeting, and no frame can come
+         * between (the sender waits for mu): it misses nothing sent after */
         s->greeted = true;
-        return true;
+        atomic_fetch_add(&p->n_greeted, 1);
+        return actor_stream_write_all(s->fd, ACTOR_STREAM_HELLO, ACTOR_STREAM_HELLO_LEN, 1000) == 0;
     }
     /* a subscriber sends nothing after its greeting: bytes are ignored */
     ssize_t r = recv(s->fd, scratch, sizeof scratch, 0);
@@ -183,7 +205,10 @@ static bool flush_locked(push_sub *s)
         else if (!(w < 0 && errno == EINTR))
             return false;
     }
-    s->len = s->off = 0;
+    /* emptied: a burst's buffer is not kept for good */
+    free(s->buf);
+    s->buf = NULL;
+    s->len = s->off = s->cap = 0;
     return true;
 }
 
@@ -215,8 +240,14 @@ static void *push_main(void *arg)
             pf[2 + i] = (struct pollfd){s->fd, (short)(POLLIN | (unsent(s) > 0 ? POLLOUT : 0)), 0};
         }
         pthread_mutex_unlock(&p->mu);
-        if (poll(pf, n + 2, ungreeted > 0 ? 1000 : -1) < 0 && errno != EINTR)
-            break;
+        if (poll(pf, n + 2, ungreeted > 0 ? 1000 : -1) < 0) {
+            if (errno != EINTR) { /* ENOMEM: nothing polled, try again shortly */
+                dp_log(DP_LOG_WARN, "push_poll_failed", "error", strerror(errno), (char *)NULL);
+                struct timespec ts = {0, 100 * 1000000L};
+                nanosleep(&ts, NULL);
+            }
+            continue;
+        }
         if (pf[0].revents & POLLIN) {
             uint64_t v;
             ssize_t r = read(p->wake_fd, &v, sizeof v);
@@ -230,7 +261,7 @@ static void *push_main(void *arg)
             short ev = pf[2 + i].revents;
             bool keep = true;
             if (ev & (POLLIN | POLLHUP | POLLERR))
-                keep = on_readable(s);
+                keep = on_readable(p, s);
             if (keep && s->greeted && (ev & (POLLHUP | POLLERR)))
                 keep = false; /* hung up, with bytes still to read */
             if (keep && s->greeted && (ev & POLLOUT))
@@ -240,9 +271,7 @@ static void *push_main(void *arg)
             if (!keep)
                 drop_locked(p, i);
         }
-        size_t greeted = 0;
-        for (size_t i = 0; i < p->n_subs; i++)
-            greeted += p->subs[i].greeted;
+        size_t greeted = atomic_load(&p->n_greeted);
         pthread_mutex_unlock(&p->mu);
         if (pf[1].revents & POLLIN)
             accept_all(p);

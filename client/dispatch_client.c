@@ -357,7 +357,7 @@ int dpc_watch(dpc *c, const char *job_id, int (*cb)(const dpc_event *ev, void *a
     /* subscribed once greeted: every event streamed after this returns comes */
     int fd = actor_stream_connect(url, 5000, err);
     if (fd < 0)
-        return err->code;
+        return err != NULL ? err->code : DP_EUNAVAIL;
     watch_state w = {job_id, cb, arg, 0};
     actor_stream_input in = {0};
     while (!w.stop &&

@@ -25,7 +25,7 @@ typedef struct {
     char url[1024];
     char also_url[128];      /* the in-process sinks' name (the HTTP API's events), or "" */
     actor_stream_push *push; /* `watch` subscribers (NULL: no ipc admin URL) */
-    atomic_size_t watchers;  /* greeted subscribers of push */
+    atomic_size_t watchers;  /* what on_watchers last heard: wakes the reader on 0 -> n */
     char redis_url[1024];
     char prefix[RQ_PREFIX_MAX + 1];
     pthread_t reader;
@@ -81,7 +81,7 @@ typedef struct {
 static void publish(publisher_state *s, const dp_msg_event *evs, size_t n)
 {
     event_sinks_deliver(s->also_url, evs, n);
-    if (atomic_load(&s->watchers) == 0)
+    if (actor_stream_push_count(s->push) == 0)
         return;
     while (n > 0) {
         size_t k = n < DP_MSG_MAX_EVENTS ? n : DP_MSG_MAX_EVENTS;
@@ -178,7 +178,7 @@ static void publish_read(publisher_state *s)
 
 static int listened(publisher_state *s)
 {
-    return atomic_load(&s->watchers) > 0 || event_sinks_wanted(s->also_url) > 0;
+    return actor_stream_push_count(s->push) > 0 || event_sinks_wanted(s->also_url) > 0;
 }
 
 /* Sleeps until someone listens, or stop (reader thread). A listener that
