@@ -15,6 +15,7 @@
  * one JSON object on stdout. All buffers are owned by this file; the watcher
  * thread is left blocked in dpc_watch at exit (the process ends it). */
 #include <libpq-fe.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -180,9 +181,8 @@ typedef struct {
     char id[DP_ID_MAX];
     char state; /* 'q' queued, 'l' leased, 'c' completed */
     double t;
-    double age_ms;    /* received (wall clock) - the event's own ts */
-    int has_age;      /* 0: the event had no ts */
-    double stream_ms; /* received - its stream entry's ms (Redis's clock); -1: none */
+    double age_ms;    /* received (wall clock) - the event's own ts; NAN: no ts */
+    double stream_ms; /* received - its stream entry's ms (Redis's clock); NAN: no eid */
 } bl_event;
 
 static pthread_mutex_t bl_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -211,21 +211,19 @@ static int bl_on_event(const dpc_event *ev, void *arg)
                                                     : 0;
     if (st == 0)
         return 0;
-    double t = bl_now(), ts = bl_ts_ms(ev->ts);
+    double t = bl_now(), ts = bl_ts_ms(ev->ts), eid_ms = ev->eid != NULL ? atof(ev->eid) : 0;
     struct timespec wall;
     clock_gettime(CLOCK_REALTIME, &wall);
+    /* both stamps have whole ms, cut down: +0.5 ms is their mean error */
+    double wall_ms = (double)wall.tv_sec * 1e3 + wall.tv_nsec / 1e6 - 0.5;
     pthread_mutex_lock(&bl_mu);
     if (bl_n_events < bl_cap_events) {
         bl_event *e = &bl_events[bl_n_events++];
         snprintf(e->id, sizeof e->id, "%s", ev->job_id);
         e->state = st;
         e->t = t;
-        /* ts has whole ms, cut down: +0.5 ms is its mean error */
-        e->has_age = ts >= 0;
-        long long eid_ms = ev->eid != NULL ? atoll(ev->eid) : 0;
-        e->stream_ms =
-            eid_ms > 0 ? (double)wall.tv_sec * 1e3 + wall.tv_nsec / 1e6 - (double)eid_ms - 0.5 : -1;
-        e->age_ms = (double)wall.tv_sec * 1e3 + wall.tv_nsec / 1e6 - ts - 0.5;
+        e->age_ms = ts >= 0 ? wall_ms - ts : NAN;
+        e->stream_ms = eid_ms > 0 ? wall_ms - eid_ms : NAN;
         bl_n_done += st == 'c';
     }
     pthread_mutex_unlock(&bl_mu);
@@ -349,9 +347,9 @@ static int bl_latency(const dp_job_spec *tmpl, double rate, double secs)
             continue;
         double ms = (bl_events[e].t - sched[slot[h]]) * 1e3;
         int k = bl_events[e].state == 'q' ? 0 : bl_events[e].state == 'l' ? 1 : 2;
-        if (bl_events[e].has_age && n_age[k] < total)
+        if (!isnan(bl_events[e].age_ms) && n_age[k] < total)
             age[k][n_age[k]++] = bl_events[e].age_ms;
-        if (bl_events[e].stream_ms > -1 && n_stream < total * 3)
+        if (!isnan(bl_events[e].stream_ms) && n_stream < total * 3)
             stream_age[n_stream++] = bl_events[e].stream_ms;
         if (bl_events[e].state == 'q' && nq < total)
             queued[nq++] = ms;

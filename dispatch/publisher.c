@@ -25,7 +25,6 @@ typedef struct {
     char url[1024];
     char also_url[128];      /* the in-process sinks' name (the HTTP API's events), or "" */
     actor_stream_push *push; /* `watch` subscribers (NULL: no ipc admin URL) */
-    atomic_size_t watchers;  /* what on_watchers last heard: wakes the reader on 0 -> n */
     char redis_url[1024];
     char prefix[RQ_PREFIX_MAX + 1];
     pthread_t reader;
@@ -109,12 +108,12 @@ static void wake_reader(void *arg)
     pthread_mutex_unlock(&s->mu);
 }
 
-/* The push thread: the number of watchers changed. */
+/* The push thread: the number of watchers changed; a sleeping reader looks
+ * again (listened() reads the count itself). */
 static void on_watchers(void *arg, size_t n)
 {
-    publisher_state *s = arg;
-    if (atomic_exchange(&s->watchers, n) == 0 && n > 0)
-        wake_reader(s);
+    if (n > 0)
+        wake_reader(arg);
 }
 
 static void on_event(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)

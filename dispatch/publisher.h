@@ -1,13 +1,12 @@
 /* The event publisher actor: a push socket (actors/actor_stream.h,
- * actor_stream_push; `dispatchctl watch` subscribes to it). A thread of its own follows the shared event stream in
- * Redis (event_stream.h; XREAD BLOCK, its own connection) while someone
- * listens (event_sinks_want) and publishes every replica's events with
- * their global ids (`eid`); between listeners it sleeps, and on waking reads
- * back what was written meanwhile (publisher.c). `event` messages it is
- * sent (only when Redis could not take them) go out as they are.
- * Events are best effort: a slow subscriber misses events, never slows the
- * dispatcher; with no watcher on the socket nothing is encoded. Its URL comes from the admin URL
- * (actor_urls_events_for in actors/urls.h, shared with the clients that subscribe). */
+ * actor_stream_push; `dispatchctl watch` subscribes to it). A thread of its own follows the shared
+ * event stream in Redis (event_stream.h; XREAD BLOCK, its own connection) while someone listens
+ * (event_sinks_want) and publishes every replica's events with their global ids (`eid`); between
+ * listeners it sleeps, and on waking reads back what was written meanwhile (publisher.c). `event`
+ * messages it is sent (only when Redis could not take them) go out as they are. Events are best
+ * effort: a slow subscriber misses events, never slows the dispatcher; with no watcher on the
+ * socket nothing is encoded. Its URL comes from the admin URL (actor_urls_events_for in
+ * actors/actor_urls.h, shared with the clients that subscribe). */
 #ifndef DP_PUBLISHER_H
 #define DP_PUBLISHER_H
 

@@ -108,19 +108,27 @@ static int subscribe(fx *f)
     return fd;
 }
 
+/* Hands r what fd has, waiting up to timeout_ms for a first byte: false
+ * when none came. */
+static bool read_some(int fd, actor_stream_input *in, reader *r, int timeout_ms)
+{
+    dp_err err = {0};
+    struct pollfd pfd = {fd, POLLIN, 0};
+    if (poll(&pfd, 1, timeout_ms) <= 0)
+        return false;
+    if (actor_stream_push_next(fd, in, 1 << 20, on_frame, r, &err) != DP_OK)
+        fail_msg("after %zu frames: %s", r->frames, err.msg);
+    return true;
+}
+
 /* Reads until `want` frames came in. Slack: 30 s without a byte fails (a
  * frame that should have come was lost), where a loaded machine delivers
  * within milliseconds. */
 static void read_frames(int fd, actor_stream_input *in, reader *r, size_t want)
 {
-    dp_err err = {0};
-    while (r->frames < want) {
-        struct pollfd pfd = {fd, POLLIN, 0};
-        if (poll(&pfd, 1, 30000) <= 0)
+    while (r->frames < want)
+        if (!read_some(fd, in, r, 30000))
             fail_msg("no frame for 30 s after %zu of %zu", r->frames, want);
-        if (actor_stream_push_next(fd, in, 1 << 20, on_frame, r, &err) != DP_OK)
-            fail_msg("after %zu frames: %s", r->frames, err.msg);
-    }
 }
 
 static void send_seq(fx *f, uint32_t seq, size_t len)
@@ -160,13 +168,7 @@ static void test_every_frame_in_order(void **state)
 /* Reads what fd has until nothing more comes for 500 ms. */
 static void drain(int fd, actor_stream_input *in, reader *r)
 {
-    dp_err err = {0};
-    for (;;) {
-        struct pollfd p = {fd, POLLIN, 0};
-        if (poll(&p, 1, 500) <= 0)
-            return;
-        if (actor_stream_push_next(fd, in, 1 << 20, on_frame, r, &err) != DP_OK)
-            fail_msg("after %zu frames: %s", r->frames, err.msg);
+    while (read_some(fd, in, r, 500)) {
     }
 }
 
