@@ -4,7 +4,8 @@
 # DISPATCH_PG_DSN, SVC_DIR, SVC_REDIS_PORT exported; build/cmd on PATH).
 # NAMEs: dispatch latency scale reclaim idle sandbox execute memory (memory
 # is measured by dispatch; profile runs bench/profile.sh for e2e and
-# enqueue; peers runs BullMQ and graphile-worker, bench/peers/peers.sh).
+# enqueue; peers runs BullMQ and graphile-worker, bench/peers/peers.sh;
+# layout, run only when named, compares Redis data layouts).
 # Raw lines go to bench/results/raw/NAME.jsonl; bench/report.py turns
 # them into NAME.json, summary.json, summary.md and the plots. Every
 # process started here is stopped by pid.
@@ -361,6 +362,16 @@ bench_http() {
     stack_stop
   done
   tail -n "$RUNS" "$RAW/http.jsonl" >&2
+}
+
+# Issue 10's study of Redis data layouts (not in ALL): Redis CPU per job of the
+# per-job part of enqueue, lease, owner check and complete, today's layout
+# against the per-batch one; bench/redis_layout.py starts its own server.
+bench_layout() {
+  : >"$RAW/layout.jsonl"
+  log "layout: Redis CPU per job by data layout (bench/redis_layout.py)"
+  emit layout "$(python3 "$root/bench/redis_layout.py" 32000 "$RUNS")"
+  tail -n 1 "$RAW/layout.jsonl" >&2
 }
 
 # shellcheck source=bench/peers/peers.sh
