@@ -3,6 +3,8 @@
 enqueue, lease, owner check and complete, for today's layout (a hash and a
 string tombstone per job: redis_layout/cur.lua) against the per-batch layout
 under study (every job's state a field of one hash: redis_layout/batch.lua),
+and of the deployed scripts themselves (dispatch/redis/rq_*.lua with their
+prelude, one registered runner, one queue, the events the callers stream),
 at batches of 64, 16 (two runners x 16 slots) and 1 (one slot), specs of 64 bytes
 and 2 KiB. Starts its own redis-server on a free loopback port (stopped by pid
 at the end), one call at a time as dispatchd makes them, and reads the
@@ -99,6 +101,62 @@ def run(c, sha, batch, spec, n):
     return out
 
 
+RQ = os.path.join(HERE, "..", "dispatch", "redis")
+# rq_events.h / rq.h: the events stream's MAXLEN, events per stream entry, the
+# retry records kept per runner
+MAXLEN, PER, REQS = 4000, 64, 8
+FIXED = ["{r}:", "{r}:jobs:pending", "{r}:jobs:leased", "{r}:jobs:dead", "{r}:runners:alive",
+         "{r}:runners"]
+EVENT = b"e" * 80  # one event's msgpack, about this size; opaque to the scripts
+
+
+def rq_script(c, name):
+    src = open(os.path.join(RQ, "rq_prelude.lua"), "rb").read() + b"\n" + \
+        open(os.path.join(RQ, "rq_%s.lua" % name), "rb").read()
+    sha = c.call("SCRIPT", "LOAD", src)
+    return sha.decode() if isinstance(sha, bytes) else sha
+
+
+def blobs(k):
+    return [EVENT * min(PER, k - i) for i in range(0, k, PER)]
+
+
+def run_real(c, sh, batch, spec, n):
+    """The deployed scripts, called as the reporter and the leaser call them."""
+    c.call("FLUSHALL")
+    rid = "r-01a24e8eabda42d0f7e06b1db1e40ceb"
+    ev = lambda name, *argv: c.call("EVALSHA", sh[name], len(FIXED), *FIXED, *argv)
+    ev("register", rid, "0" * 64, "runner-1", "", 16, "1", 3600000, "shell")
+    ids = ["j-01a24e8ede4c%020d" % i for i in range(n)]
+    out, got = {}, []
+    t0 = cpu(c)
+    for i in range(0, n, batch):
+        b = ids[i:i + batch]
+        args = [x for j in b for x in (j, spec, 3, 0, "shell:", "n")]
+        ev("enqueue", len(b), *args, MAXLEN, len(blobs(len(b))), *blobs(len(b)))
+    t1 = cpu(c)
+    out["enqueue"] = t1 - t0
+    for i in range(0, n, batch):
+        r = ev("lease", "2026-12-07T04:00:00.000Z", MAXLEN, 1, PER, REQS, 1, rid, batch,
+               "q-%d" % i, 0)
+        claim = r[0]
+        got += [(claim[j].decode(), str(claim[j + 1])) for j in range(1, len(claim), 3)]
+    out["lease"] = cpu(c) - t1
+    assert len(got) == n, (len(got), n)
+    ta = cpu(c)
+    for i in range(0, n, batch):
+        ev("owner_check", *[x for j, a in got[i:i + batch] for x in (j, rid, a)])
+    out["check"] = cpu(c) - ta
+    ta = cpu(c)
+    for i in range(0, n, batch):
+        b = got[i:i + batch]
+        r = ev("complete", rid, 3600000, len(b), *[x for j, a in b for x in (j, a, "")], MAXLEN,
+               len(blobs(len(b))), *blobs(len(b)))
+        assert all(x == 0 for x in r), r
+    out["complete"] = cpu(c) - ta
+    return out
+
+
 SRC = {}
 tmp = tempfile.mkdtemp(prefix="redis-layout.")
 port = free_port()
@@ -119,13 +177,18 @@ try:
         sha = sha.decode() if isinstance(sha, bytes) else sha
         SRC[sha] = src
         shas[name] = sha
+    real = {name: rq_script(c, name)
+            for name in ("register", "enqueue", "lease", "owner_check", "complete")}
     res = {"jobs": JOBS, "reps": REPS}
     for batch in (64, 16, 1):
         for spec_len in (64, 2048):
             spec = b"s" * spec_len
             n = JOBS if batch > 1 else JOBS // 4
-            for name in ("cur", "batch"):
-                runs = [run(c, shas[name], batch, spec, n) for _ in range(REPS)]
+            for name in ("real", "cur", "batch"):
+                if name == "real":
+                    runs = [run_real(c, real, batch, spec, n) for _ in range(REPS)]
+                else:
+                    runs = [run(c, shas[name], batch, spec, n) for _ in range(REPS)]
                 phases = {p: round(statistics.median(r[p] for r in runs) * 1e6 / n, 2) for p in runs[0]}
                 phases["total"] = round(sum(phases.values()), 2)
                 res["%s_b%d_spec%d_us_per_job" % (name, batch, spec_len)] = phases
