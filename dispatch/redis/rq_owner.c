@@ -19,7 +19,13 @@ void rq_owner_parse(rq_owner_item *it, const redisReply *e)
 {
     it->result = DP_ENOTFOUND;
     it->max_attempts = 0;
-    if (e != NULL && e->type == REDIS_REPLY_STRING) {
+    if (e != NULL && e->type == REDIS_REPLY_INTEGER && e->integer >= 0) {
+        /* A check with a runner id, decided by the script (owner_check_item,
+         * rq_prelude.lua): max_attempts * 4 + code. */
+        long long code = e->integer & 3;
+        it->result = code == 0 ? DP_OK : code == 1 ? DP_ECONFLICT : DP_ENOTFOUND;
+        it->max_attempts = (uint32_t)(e->integer >> 2);
+    } else if (e != NULL && e->type == REDIS_REPLY_STRING) {
         /* A tombstone: "completed <runner> <attempt>" or "cancelled". */
         char want[DP_ID_MAX * 2 + 32];
         snprintf(want, sizeof want, "completed %s %u", it->runner_id, it->attempt);

@@ -1,9 +1,11 @@
 /* Unit tests for dispatch/ that need no server: URL parsing, prefix and id
- * checks, the cluster slot helper, and the error for an unreachable Redis. */
+ * checks, the cluster slot helper, the error for an unreachable Redis, and
+ * how an owner check's answer is read. */
 #include "tests/dispatch/rq_test_util.h"
 
 #include <string.h>
 
+#include "dispatch/redis/rq_internal.h"
 #include "tests/support/redis_server.h"
 
 static void test_url_parse(void **state)
@@ -78,12 +80,66 @@ static void test_key_slot(void **state)
     assert_int_not_equal(rs_key_slot("{}foo", 5), rs_key_slot("", 0));
 }
 
+/* An owner check's answer per result, as rq_owner_parse reads it: the
+ * script's integer (max_attempts * 4 + code) for a check with a runner id,
+ * the full shapes for one without; anything else is "not found". */
+static void test_owner_parse(void **state)
+{
+    (void)state;
+    rq_owner_item it = {.job_id = "j-1", .runner_id = "r-1", .attempt = 2, .mark = 1};
+    redisReply n = {.type = REDIS_REPLY_INTEGER, .integer = 3 * 4 + 0};
+    rq_owner_parse(&it, &n);
+    assert_int_equal(it.result, DP_OK);
+    assert_int_equal(it.max_attempts, 3);
+    n.integer = 5 * 4 + 1;
+    rq_owner_parse(&it, &n);
+    assert_int_equal(it.result, DP_ECONFLICT);
+    assert_int_equal(it.max_attempts, 5);
+    n.integer = 2;
+    rq_owner_parse(&it, &n);
+    assert_int_equal(it.result, DP_ENOTFOUND);
+    assert_int_equal(it.max_attempts, 0);
+    n.integer = -7; /* no script answers this: read as nothing found */
+    rq_owner_parse(&it, &n);
+    assert_int_equal(it.result, DP_ENOTFOUND);
+    assert_int_equal(it.max_attempts, 0);
+    /* without a runner id: the tombstone string, compared here */
+    char tomb[] = "completed r-1 2", other[] = "cancelled";
+    redisReply t = {.type = REDIS_REPLY_STRING, .str = tomb, .len = strlen(tomb)};
+    rq_owner_parse(&it, &t);
+    assert_int_equal(it.result, DP_OK);
+    t.str = other;
+    t.len = strlen(other);
+    rq_owner_parse(&it, &t);
+    assert_int_equal(it.result, DP_ECONFLICT);
+    /* the live hash's four strings */
+    char st[] = "leased", rid[] = "r-1", att[] = "2", max[] = "4";
+    redisReply e0 = {.type = REDIS_REPLY_STRING, .str = st, .len = 6};
+    redisReply e1 = {.type = REDIS_REPLY_STRING, .str = rid, .len = 3};
+    redisReply e2 = {.type = REDIS_REPLY_STRING, .str = att, .len = 1};
+    redisReply e3 = {.type = REDIS_REPLY_STRING, .str = max, .len = 1};
+    redisReply *el[] = {&e0, &e1, &e2, &e3};
+    redisReply arr = {.type = REDIS_REPLY_ARRAY, .elements = 4, .element = el};
+    rq_owner_parse(&it, &arr);
+    assert_int_equal(it.result, DP_OK);
+    assert_int_equal(it.max_attempts, 4);
+    it.attempt = 1; /* a stale attempt */
+    rq_owner_parse(&it, &arr);
+    assert_int_equal(it.result, DP_ECONFLICT);
+    redisReply nil = {.type = REDIS_REPLY_NIL};
+    rq_owner_parse(&it, &nil);
+    assert_int_equal(it.result, DP_ENOTFOUND);
+    rq_owner_parse(&it, NULL);
+    assert_int_equal(it.result, DP_ENOTFOUND);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_url_parse),
         cmocka_unit_test(test_prefix_and_connect_errors),
         cmocka_unit_test(test_key_slot),
+        cmocka_unit_test(test_owner_parse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
