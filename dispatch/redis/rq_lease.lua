@@ -81,11 +81,14 @@ local function claim(rid, k, req)
         return c
     end
     -- The (priority, candidates, index) the round robin picks at counters w, q:
-    -- the preferred priority, else the highest with an eligible queue. known:
+    -- the preferred priority, else the highest with an eligible queue (no table
+    -- made per call: it runs once per job taken). known:
     -- only from candidate sets already read (nil when another SINTER would be
     -- needed: the caller then reads it when, and only if, that turn comes).
     local function pick(w, q, known)
-        for _, p in ipairs({SEQ[w % 12 + 1], 'h', 'n', 'l'}) do
+        local first = SEQ[w % 12 + 1]
+        for i = 0, 3 do
+            local p = i == 0 and first or PRIOS[i]
             local c = cands[p]
             if not c then
                 if known then return nil end
@@ -94,7 +97,7 @@ local function claim(rid, k, req)
             if #c > 0 then return p, c, q % #c + 1 end
         end
     end
-    local got, resp = {}, {}
+    local got, resp, atts = {}, {}, {}
     -- Each popped id either is taken or is a stale id skipped; each queue found
     -- empty is dropped: each counts one turn, and stale ids stay bounded as
     -- before (4 per job asked for). The ids are exactly those one LPOP per turn
@@ -136,8 +139,9 @@ local function claim(rid, k, req)
                     'attempts', att)
                 got[#got + 1] = id
                 resp[#resp + 1] = id .. ':' .. att
+                atts[#atts + 1] = tonumber(att)
                 out[#out + 1] = id
-                out[#out + 1] = tonumber(att)
+                out[#out + 1] = atts[#atts]
                 out[#out + 1] = j[1]
                 wrr = wrr + 1
                 rr = rr + 1
@@ -157,8 +161,7 @@ local function claim(rid, k, req)
     -- This claim's events join the call's (flushed once, below).
     if ev_ts ~= '' then
         for i = 1, #got do
-            local att = tonumber(string.match(resp[i], ':(%d+)$'))
-            evs_all[#evs_all + 1] = {jid = got[i], st = 'leased', rid = rid, att = att, ts = ev_ts}
+            evs_all[#evs_all + 1] = {jid = got[i], st = 'leased', rid = rid, att = atts[i], ts = ev_ts}
         end
     end
     -- One HSET for the round-robin counters and the request record. A request
