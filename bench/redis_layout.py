@@ -8,9 +8,10 @@ prelude, one registered runner, one queue, the events the callers stream),
 at batches of 64, 16 (two runners x 16 slots) and 1 (one slot), specs of 64 bytes
 and 2 KiB. Starts its own redis-server on a free loopback port (stopped by pid
 at the end), one call at a time as dispatchd makes them, and reads the
-server's CPU (INFO cpu) around each phase. The layouts leave out what both
-share per call (queue choice, events, retry records). One JSON line; never a
-test (issue 10, docs/bench.md)."""
+server's CPU (INFO cpu) around each phase; the layouts take turns within each
+repetition (medians over REPS). The two layouts leave out what every call
+shares (queue choice, events, retry records); the deployed scripts include
+it. One JSON line; never a test (issue 10, docs/bench.md)."""
 import json, os, socket, statistics, subprocess, sys, tempfile, time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -184,12 +185,15 @@ try:
         for spec_len in (64, 2048):
             spec = b"s" * spec_len
             n = JOBS if batch > 1 else JOBS // 4
-            for name in ("real", "cur", "batch"):
-                if name == "real":
-                    runs = [run_real(c, real, batch, spec, n) for _ in range(REPS)]
-                else:
-                    runs = [run(c, shas[name], batch, spec, n) for _ in range(REPS)]
-                phases = {p: round(statistics.median(r[p] for r in runs) * 1e6 / n, 2) for p in runs[0]}
+            # the layouts take turns within each repetition, so the host's
+            # drift (large on a shared 2-core VM) favours none of them
+            runs = {name: [] for name in ("real", "cur", "batch")}
+            for _ in range(REPS):
+                for name in runs:
+                    runs[name].append(run_real(c, real, batch, spec, n) if name == "real" else
+                                      run(c, shas[name], batch, spec, n))
+            for name, rs in runs.items():
+                phases = {p: round(statistics.median(r[p] for r in rs) * 1e6 / n, 2) for p in rs[0]}
                 phases["total"] = round(sum(phases.values()), 2)
                 res["%s_b%d_spec%d_us_per_job" % (name, batch, spec_len)] = phases
     print(json.dumps(res))
