@@ -68,8 +68,9 @@ def cpu(c):
     return float(v["used_cpu_sys"]) + float(v["used_cpu_user"])
 
 
-def run(c, sha, batch, spec, n):
-    """Redis CPU seconds per phase over n jobs in batches."""
+def run(c, sha, batch, spec, n, sweep):
+    """Redis CPU seconds per phase over n jobs in batches (sweep: the layout
+    sweeps its tombstones, batch.lua)."""
     c.call("FLUSHALL")
     P, rid = "{b}:", "r-01a24e8eabda42d0f7e06b1db1e40ceb"
     ids = ["j-01a24e8ede4c%020d" % i for i in range(n)]
@@ -94,7 +95,7 @@ def run(c, sha, batch, spec, n):
             r = c.call("EVALSHA", sha, 1, P, phase, rid, *args)
             assert all(x == 0 for x in r), r
         out[phase] = cpu(c) - ta
-    if b"sweep" in SRC[sha]:
+    if sweep:
         ta = cpu(c)
         for k in c.call("KEYS", P + "tb:*"):
             c.call("EVALSHA", sha, 1, P, "sweep", k.decode().rsplit(":", 1)[1])
@@ -111,11 +112,14 @@ FIXED = ["{r}:", "{r}:jobs:pending", "{r}:jobs:leased", "{r}:jobs:dead", "{r}:ru
 EVENT = b"e" * 80  # one event's msgpack, about this size; opaque to the scripts
 
 
-def rq_script(c, name):
-    src = open(os.path.join(RQ, "rq_prelude.lua"), "rb").read() + b"\n" + \
-        open(os.path.join(RQ, "rq_%s.lua" % name), "rb").read()
-    sha = c.call("SCRIPT", "LOAD", src)
+def load(c, *paths):
+    """SCRIPT LOAD of the files joined (the deployed scripts: prelude first)."""
+    sha = c.call("SCRIPT", "LOAD", b"\n".join(open(p, "rb").read() for p in paths))
     return sha.decode() if isinstance(sha, bytes) else sha
+
+
+def rq_script(c, name):
+    return load(c, os.path.join(RQ, "rq_prelude.lua"), os.path.join(RQ, "rq_%s.lua" % name))
 
 
 def blobs(k):
@@ -158,7 +162,6 @@ def run_real(c, sh, batch, spec, n):
     return out
 
 
-SRC = {}
 tmp = tempfile.mkdtemp(prefix="redis-layout.")
 port = free_port()
 srv = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
@@ -171,13 +174,8 @@ try:
             break
         except OSError:
             time.sleep(0.05)
-    shas = {}
-    for name in ("cur", "batch"):
-        src = open(os.path.join(HERE, "redis_layout", name + ".lua"), "rb").read()
-        sha = c.call("SCRIPT", "LOAD", src)
-        sha = sha.decode() if isinstance(sha, bytes) else sha
-        SRC[sha] = src
-        shas[name] = sha
+    shas = {name: load(c, os.path.join(HERE, "redis_layout", name + ".lua"))
+            for name in ("cur", "batch")}
     real = {name: rq_script(c, name)
             for name in ("register", "enqueue", "lease", "owner_check", "complete")}
     res = {"jobs": JOBS, "reps": REPS}
@@ -191,7 +189,7 @@ try:
             for _ in range(REPS):
                 for name in runs:
                     runs[name].append(run_real(c, real, batch, spec, n) if name == "real" else
-                                      run(c, shas[name], batch, spec, n))
+                                      run(c, shas[name], batch, spec, n, name == "batch"))
             for name, rs in runs.items():
                 phases = {p: round(statistics.median(r[p] for r in rs) * 1e6 / n, 2) for p in rs[0]}
                 phases["total"] = round(sum(phases.values()), 2)
