@@ -377,7 +377,7 @@ static int brq_cycle(const char *url, size_t jobs, size_t k)
         size_t n = 0;
         brq_cmd(raw, "CONFIG RESETSTAT");
         if (rq_lease_claim_streamed(c, runner, (uint32_t)k, req, "2026-12-03T00:00:00.000Z", 1, got,
-                                    &n, &err) != DP_OK ||
+                                    &n, NULL, &err) != DP_OK ||
             n != k)
             brq_die("cycle: lease", &err);
         lu[r] = brq_usec_per_call(raw) / (double)k;

@@ -33,6 +33,13 @@ typedef struct {
     int batch;       /* a complete_lease without results: jobs go out as completed_leased */
 } parked_lease;
 
+/* A runner's queue ids as last read (read_queues), kept after its request
+ * was answered: its next request, most often right after, needs them again. */
+typedef struct {
+    char runner_id[DP_ID_MAX];
+    qset queues;
+} known_queues;
+
 typedef struct {
     leaser_config cfg;
     char prefix[RQ_PREFIX_MAX + 1];
@@ -55,7 +62,27 @@ typedef struct {
     size_t n_held;
     struct held_cl *polls; /* complete_leases without results, held likewise (hold_poll) */
     size_t n_polls;
+    /* Runners whose last claim found every queue they can take empty
+     * (rq_lease_claim_streamed's dry), since the last wake-up: claiming for
+     * them again finds nothing until a push, and a push to an empty queue
+     * publishes a wake-up, which empties this set. Kept until dry_until_ms
+     * at most, so a lost wake-up costs at most that much. */
+    qset dry;
+    int64_t dry_until_ms;
+    /* Queue ids of runners whose requests were answered (read_queues takes
+     * them back). A runner's set changes only when a new queue appears,
+     * which wakes everyone ('*'): that empties this, as the poke does. */
+    known_queues *known;
+    size_t n_known;
 } leaser_state;
+
+/* How long a dry runner is believed (see leaser_state.dry), and how many are
+ * kept (the set is scanned per lease; past this many, runners claim as if
+ * unknown). */
+#define LEASER_DRY_MS 1000
+#define LEASER_DRY_MAX 256
+/* Runners whose queue ids are kept (leaser_state.known; scanned per read). */
+#define LEASER_KNOWN_MAX 256
 
 /* An outcome no answer took this long is dropped (its runner has sent the
  * result again long before: FEEDER_AWAIT_MS). */
@@ -65,6 +92,22 @@ typedef struct {
 #define LEASER_STALL_MS 2000
 /* ...fences claims for this long: see check_stall. */
 #define LEASER_FENCE_MS 2000
+
+static void dry_note(leaser_state *s, const char *runner_id)
+{
+    if (s->dry.n == 0)
+        s->dry_until_ms = dp_now_ms() + LEASER_DRY_MS;
+    if (s->dry.n < LEASER_DRY_MAX)
+        qset_add(&s->dry, runner_id); /* out of memory: not noted, it claims */
+}
+
+/* Whether runner_id's queues are known empty (leaser_state.dry). */
+static int dry_has(leaser_state *s, const char *runner_id)
+{
+    if (s->dry.n > 0 && dp_now_ms() >= s->dry_until_ms)
+        qset_free(&s->dry);
+    return qset_has(&s->dry, runner_id);
+}
 
 /* Sends the buffered events to the reporter as one message (it persists and
  * publishes them): one hop per tick instead of one per job. */
@@ -89,11 +132,15 @@ static void check_stall(leaser_state *s);
 
 /* Claims up to max_jobs for runner_id into r (type leased, jobs owned by r)
  * and *leases (rq_leases_free + free, *n of them), and notes the lease
- * events. DP_OK with *n == 0: nothing pending. */
+ * events. DP_OK with *n == 0: nothing pending. *dry (optional): the claim
+ * found the runner's queues empty (noted in s->dry too). */
 static int leaser_claim_rc(leaser_state *s, const char *runner_id, uint32_t max_jobs,
                            const char *request_id, dp_msg *r, rq_lease **leases, size_t *n,
-                           dp_err *err)
+                           int *dry, dp_err *err)
 {
+    int is_dry = 0;
+    if (dry != NULL)
+        *dry = 0;
     uint32_t k = max_jobs < RQ_LEASE_MAX ? max_jobs : RQ_LEASE_MAX;
     *n = 0;
     if ((*leases = calloc(k ? k : 1, sizeof **leases)) == NULL)
@@ -104,9 +151,13 @@ static int leaser_claim_rc(leaser_state *s, const char *runner_id, uint32_t max_
     char ts[40];
     dp_iso_now(ts, sizeof ts);
     int rc = rq_lease_claim_streamed(s->rq, runner_id, k, request_id, ts, DP_MSG_VERSION, *leases,
-                                     n, err);
+                                     n, &is_dry, err);
     if (rc == DP_OK)
         leased_answer(s, runner_id, *leases, *n, r);
+    if (rc == DP_OK && is_dry)
+        dry_note(s, runner_id);
+    if (dry != NULL)
+        *dry = rc == DP_OK && is_dry;
     return rc;
 }
 
@@ -166,7 +217,7 @@ static size_t leaser_claim(leaser_state *s, const char *runner_id, uint32_t max_
 {
     size_t n = 0;
     dp_err err = {0};
-    if (leaser_claim_rc(s, runner_id, max_jobs, request_id, r, leases, &n, &err) != DP_OK)
+    if (leaser_claim_rc(s, runner_id, max_jobs, request_id, r, leases, &n, NULL, &err) != DP_OK)
         dp_log(DP_LOG_WARN, "lease_failed", "runner_id", runner_id, "error", err.msg, (char *)NULL);
     return n;
 }
@@ -202,16 +253,16 @@ static void answer_jobs(leaser_state *s, fwd_origin origin, const dp_msg *r, int
 }
 
 /* Claims for one request; returns the number of jobs answered (0: nothing
- * pending), or -1 when it answered with an error. */
+ * pending), or -1 when it answered with an error. *dry: as leaser_claim_rc's. */
 static int try_lease(leaser_state *s, fwd_origin origin, uint64_t id, const char *runner_id,
-                     uint32_t max_jobs, const char *request_id, int batch)
+                     uint32_t max_jobs, const char *request_id, int batch, int *dry)
 {
     dp_msg r = {.type = DP_MSG_LEASED, .id = id};
     rq_lease *leases = NULL;
     size_t n = 0;
     dp_err err = {0};
     double t0 = dp_metrics_now();
-    int rc = leaser_claim_rc(s, runner_id, max_jobs, request_id, &r, &leases, &n, &err);
+    int rc = leaser_claim_rc(s, runner_id, max_jobs, request_id, &r, &leases, &n, dry, &err);
     if (rc != DP_OK) {
         fwd_reply_error(origin, id,
                         rc == DP_ENOTFOUND ? DP_MSG_ERR_UNKNOWN_RUNNER
@@ -247,10 +298,57 @@ static void answer_none(parked_lease *p, const char *reason)
     qset_free(&p->queues);
 }
 
+static void known_clear(leaser_state *s)
+{
+    for (size_t i = 0; i < s->n_known; i++)
+        qset_free(&s->known[i].queues);
+    s->n_known = 0;
+}
+
+/* Keeps q (moved: q is left empty) as runner_id's queue ids. */
+static void known_put(leaser_state *s, const char *runner_id, qset *q)
+{
+    if (s->known == NULL && (s->known = calloc(LEASER_KNOWN_MAX, sizeof *s->known)) == NULL) {
+        qset_free(q);
+        return;
+    }
+    if (s->n_known == LEASER_KNOWN_MAX)
+        known_clear(s);
+    known_queues *k = &s->known[s->n_known++];
+    snprintf(k->runner_id, sizeof k->runner_id, "%s", runner_id);
+    k->queues = *q;
+    *q = (qset){0};
+}
+
+/* Moves runner_id's kept queue ids into *q; 0 when none are kept. */
+static int known_take(leaser_state *s, const char *runner_id, qset *q)
+{
+    for (size_t i = 0; i < s->n_known; i++) {
+        if (strcmp(s->known[i].runner_id, runner_id) != 0)
+            continue;
+        qset_free(q);
+        *q = s->known[i].queues;
+        s->known[i] = s->known[--s->n_known];
+        return 1;
+    }
+    return 0;
+}
+
+/* An answered request's queue ids: kept when they were read. */
+static void done_with_queues(leaser_state *s, parked_lease *p)
+{
+    if (p->queues_read)
+        known_put(s, p->runner_id, &p->queues);
+    else
+        qset_free(&p->queues);
+}
+
 /* The queue ids runner_id can take, into *q (a failed read leaves it empty
  * and returns 0: the caller then treats the runner as able to take anything). */
 static int read_queues(leaser_state *s, const char *runner_id, qset *q)
 {
+    if (known_take(s, runner_id, q))
+        return 1;
     char **v = NULL;
     size_t n = 0;
     dp_err err = {0};
@@ -283,7 +381,9 @@ static void park(leaser_state *s, const parked_lease *p)
  * runner's queues empty: they are marked dry for this pass, later requests
  * whose queues are all dry are not tried, and a targeted pass stops when
  * every named queue is dry. So a wake costs one lease call per runner that
- * can take the work, not one per parked runner. `refresh` re-reads each
+ * can take the work, not one per parked runner. A request that got jobs
+ * but took all there was (dry) proves the same. A runner in s->dry is not
+ * tried (its queues are empty until a wake-up). `refresh` re-reads each
  * runner's queues first (a new queue appeared). A request past its
  * deadline never claims (its runner may have given up on it and leased
  * elsewhere under the same request id): it gets `none`. Nothing claims
@@ -298,7 +398,8 @@ static void serve_parked(leaser_state *s, const qset *wake, int refresh)
     for (size_t i = 0; i < s->n_parked; i++) {
         parked_lease *p = &s->parked[i];
         if (p->deadline_ms <= now) {
-            answer_none(p, "timeout"); /* frees its queues */
+            done_with_queues(s, p);
+            answer_none(p, "timeout");
             continue;
         }
         if (p->max_jobs == 0) { /* an outcomes poll claims nothing */
@@ -316,11 +417,17 @@ static void serve_parked(leaser_state *s, const qset *wake, int refresh)
             relevant = p->queues.n > 0 && !qset_within(&p->queues, &dry);
         if (wake != NULL && wake->n > 0 && qset_within(wake, &dry))
             relevant = 0; /* everything the wake named is taken */
+        if (relevant && dry_has(s, p->runner_id))
+            relevant = 0;
+        int took_all = 0;
         int n = relevant ? try_lease(s, p->origin, p->id, p->runner_id, p->max_jobs, p->request_id,
-                                     p->batch)
+                                     p->batch, &took_all)
                          : 0;
-        if (n != 0) {
-            qset_free(&p->queues); /* answered (jobs or an error) */
+        if (n > 0 && took_all && p->queues_read)
+            for (size_t k = 0; k < p->queues.n; k++)
+                qset_add(&dry, p->queues.v[k]);
+        if (n != 0) { /* answered (jobs or an error) */
+            done_with_queues(s, p);
             continue;
         }
         if (relevant)
@@ -397,11 +504,14 @@ static void handle_lease(void *state, actor_ctx *ctx, fwd_origin origin, dp_msg 
             if (!s->parked[i].queues_read || qset_overlaps(&p.queues, &s->parked[i].queues, NULL))
                 first = 0;
     }
-    int n = first && !fenced && l->max_jobs > 0
-                ? try_lease(s, origin, m->id, l->runner_id, l->max_jobs, l->request_id, batch)
+    /* Its queues found empty since the last wake-up: it waits for the next
+     * one, without a claim that would find nothing. */
+    int dry = l->max_jobs > 0 && dry_has(s, l->runner_id);
+    int n = first && !fenced && l->max_jobs > 0 && !dry
+                ? try_lease(s, origin, m->id, l->runner_id, l->max_jobs, l->request_id, batch, NULL)
                 : 0;
     if (n != 0) {
-        qset_free(&p.queues);
+        done_with_queues(s, &p);
         return;
     }
     /* An outcomes poll whose outcomes wait: answered now. A lease is never
@@ -435,8 +545,9 @@ static void handle_lease(void *state, actor_ctx *ctx, fwd_origin origin, dp_msg 
         qset_add(&mine, p.queues.v[i]);
     park(s, &p);
     /* A job may have arrived between the claim and now; the line for these
-     * queues is served oldest first. */
-    if (mine.n > 0)
+     * queues is served oldest first. Not when its queues were found empty
+     * since the last wake-up: the wake-up serves the line. */
+    if (mine.n > 0 && !dry)
         serve_parked(s, &mine, 0);
     qset_free(&mine);
 }
@@ -668,6 +779,8 @@ static void claim_and_finish(leaser_state *s, actor_ctx *ctx, held_cl *h, size_t
         }
         c->n = claims[j].n_out;
         leased_answer(s, claims[j].runner_id, c->leases, c->n, &c->r);
+        if (claims[j].dry)
+            dry_note(s, claims[j].runner_id);
     }
     for (size_t i = 0; i < n; i++) {
         dp_msg_complete_lease *cl = &h[i].m.complete_lease;
@@ -799,11 +912,15 @@ static void on_wake(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
     (void)o;
     check_stall(state);
     note_idle(state, ctx);
+    leaser_state *s = state;
+    qset_free(&s->dry); /* a queue became non-empty */
     qset w = {0};
     for (size_t i = 0; i < m->wake.n_queues; i++)
         if (qset_add(&w, m->wake.queues[i]) != 0)
             qset_free(&w); /* out of memory: wake everyone */
-    serve_parked(state, &w, w.n == 0);
+    if (w.n == 0)
+        known_clear(s); /* a new queue: runners' sets may have grown */
+    serve_parked(s, &w, w.n == 0);
     qset_free(&w);
 }
 
@@ -860,8 +977,10 @@ static void sweep(leaser_state *s)
     }
     if (rep.jobs_dead > 0 || rep.runners_reaped > 0)
         report_dead(s);
-    if (rep.jobs_requeued > 0)
+    if (rep.jobs_requeued > 0) {
+        qset_free(&s->dry);
         serve_parked(s, NULL, 0);
+    }
 }
 
 static void leaser_tick(void *state, actor_ctx *ctx)
@@ -874,9 +993,10 @@ static void leaser_tick(void *state, actor_ctx *ctx)
     outcome_box_expire(&s->outcomes, now - LEASER_OUTCOME_TTL_MS);
     size_t keep = 0;
     for (size_t i = 0; i < s->n_parked; i++) {
-        if (s->parked[i].deadline_ms <= now)
+        if (s->parked[i].deadline_ms <= now) {
+            done_with_queues(s, &s->parked[i]);
             answer_none(&s->parked[i], "timeout");
-        else
+        } else
             s->parked[keep++] = s->parked[i];
     }
     s->n_parked = keep;
@@ -887,6 +1007,8 @@ static void leaser_tick(void *state, actor_ctx *ctx)
     /* A missed wake-up (a lost subscription) costs at most this delay. */
     if (s->n_parked > 0 && now >= s->next_poke_ms) {
         s->next_poke_ms = now + 5000;
+        qset_free(&s->dry);
+        known_clear(s); /* bounds what a lost '*' wake-up leaves stale */
         serve_parked(s, NULL, 0);
     }
 }
@@ -944,6 +1066,9 @@ static void leaser_stop(void *state, actor_ctx *ctx)
     flush_events(s);
     event_buffer_free(&s->events);
     outcome_box_free(&s->outcomes);
+    qset_free(&s->dry);
+    known_clear(s);
+    free(s->known);
     free(s->parked);
     rq_close(s->rq);
     auth_cache_free(s->auth);

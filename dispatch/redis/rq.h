@@ -201,10 +201,13 @@ int rq_lease_claim(rq_conn *c, const char *runner_id, uint32_t k, const char *re
  * rq_lease.lua and checked against the decoder by test_rq_lease_events),
  * stamped event_ts (RFC 3339). event_ts NULL: no events. A retry answered
  * from its first try streams nothing again. Events are best effort: a
- * failed XADD leaves the lease as it is. */
+ * failed XADD leaves the lease as it is. *dry (optional) is set to 1 when
+ * the claim found every queue the runner can take empty (it took all there
+ * was), else 0: until a wake-up names one of them (a push to an empty queue
+ * publishes one, rq_wake.c), claiming for that runner again finds nothing. */
 int rq_lease_claim_streamed(rq_conn *c, const char *runner_id, uint32_t k, const char *request_id,
                             const char *event_ts, unsigned event_version, rq_lease *out,
-                            size_t *n_out, dp_err *err);
+                            size_t *n_out, int *dry, dp_err *err);
 void rq_leases_free(rq_lease *leases, size_t n); /* frees specs, not the array */
 
 /* One runner's claim among several (rq_lease_claim_many). */
@@ -215,6 +218,7 @@ typedef struct {
     const char *request_id; /* in, borrowed: required (the call may be resent) */
     rq_lease *out;          /* in: k entries, the caller's; filled like rq_lease_claim's */
     size_t n_out;           /* out */
+    int dry;                /* out: as rq_lease_claim_streamed's *dry */
     int rc;                 /* out: as rq_lease_claim_streamed returns */
     dp_err err;             /* out: its message when rc != DP_OK */
     /* in, the caller's: results of this runner to owner-check (and mark)

@@ -3,8 +3,11 @@
 -- claims x (runner_id, k, request_id ('' for none), m, then m results to
 -- check x (job_id, runner_id ('' checks without a mark), attempt)).
 -- Returns one reply per claim, in order: {code, ...}, code 0 then (job_id,
--- attempt, spec) triples; code 5 when the runner is unknown or was reaped
--- (it must re-register); then one more element: the answers of every
+-- attempt, spec) triples; code 6 the same, and every queue the runner can
+-- take was found empty (the claim took all there was: the leaser may let
+-- the runner's next poll wait for a wake instead of claiming, since a push
+-- to an empty queue publishes one); code 5 when the runner is unknown or
+-- was reaped (it must re-register); then one more element: the answers of every
 -- check, claims in order (owner_check_item, rq_prelude.lua). A runner's
 -- message carries its finished results with its request for work: their
 -- owner checks (and marks) ride in the call that claims for it, so the
@@ -106,15 +109,22 @@ local function claim(rid, k, req)
     -- same queue again) is one LPOP with a count, and a list that answers fewer
     -- than asked is empty, as the next single LPOP would have found.
     local turns, max_turns = 0, 4 * k + 64
+    -- dry: every eligible queue is empty (none left in the ready sets, or
+    -- each one found empty here). Not when the claim stopped at k or at
+    -- max_turns: a queue may hold more.
+    local dry = false
     -- No ready set at all (the last SREM deletes one): nothing is pending
     -- anywhere, and an idle runner's poll asks one EXISTS instead of a SINTER
     -- per priority.
     if redis.call('EXISTS', ready_key('h'), ready_key('n'), ready_key('l')) == 0 then
-        max_turns = 0
+        max_turns, dry = 0, true
     end
     while #got < k and turns < max_turns do
         local p, c, i = pick(wrr, rr, false)
-        if not p then break end
+        if not p then
+            dry = true
+            break
+        end
         local qid = c[i]
         -- how many of the next turns go to this same queue if each takes a job
         local m, limit = 1, math.min(k - #got, max_turns - turns)
@@ -184,6 +194,7 @@ local function claim(rid, k, req)
     elseif #got > 0 then
         redis.call('HSET', rk, 'wrr', wrr % 12, 'rr', rr % 1000000)
     end
+    if dry then out[1] = 6 end
     return out
 end
 

@@ -90,7 +90,7 @@ int rq_enqueue_streamed(rq_conn *c, const rq_job_in *jobs, size_t n, const rq_bl
 int rq_lease_claim(rq_conn *c, const char *runner_id, uint32_t k, const char *request_id,
                    rq_lease *out, size_t *n_out, dp_err *err)
 {
-    return rq_lease_claim_streamed(c, runner_id, k, request_id, NULL, 0, out, n_out, err);
+    return rq_lease_claim_streamed(c, runner_id, k, request_id, NULL, 0, out, n_out, NULL, err);
 }
 
 /* The lease script's ARGV before its claims (rq_lease.lua), then n. */
@@ -130,9 +130,10 @@ static int lease_check(const char *runner_id, uint32_t k, const char *request_id
     return DP_OK;
 }
 
-/* The lease script's reply r (not freed here) into out[k]. */
+/* The lease script's reply r (not freed here) into out[k] and *dry
+ * (optional). */
 static int lease_reply(const redisReply *r, const char *runner_id, uint32_t k, rq_lease *out,
-                       size_t *n_out, dp_err *err)
+                       size_t *n_out, int *dry, dp_err *err)
 {
     if (r->type == REDIS_REPLY_ERROR)
         return dp_err_set(err, DP_EIO, "redis error during lease for %s: %.*s", runner_id,
@@ -140,7 +141,8 @@ static int lease_reply(const redisReply *r, const char *runner_id, uint32_t k, r
     if (r->type != REDIS_REPLY_ARRAY || r->elements < 1 || (r->elements - 1) % 3 != 0 ||
         (r->elements - 1) / 3 > k)
         return dp_err_set(err, DP_EPROTO, "lease: unexpected reply from the script");
-    if (rq_reply_int(r->element[0]) != 0)
+    long long code = rq_reply_int(r->element[0]); /* 0, 6 (dry) or 5 */
+    if (code != 0 && code != 6)
         return dp_err_set(err, DP_ENOTFOUND, "runner %s is not registered (or was reaped)",
                           runner_id);
     size_t n = (r->elements - 1) / 3;
@@ -164,6 +166,8 @@ static int lease_reply(const redisReply *r, const char *runner_id, uint32_t k, r
         l->spec_len = len;
     }
     *n_out = n;
+    if (dry != NULL)
+        *dry = code == 6;
     return DP_OK;
 }
 
@@ -179,9 +183,11 @@ static int lease_replies(const redisReply *r, size_t n, size_t n_checks, dp_err 
 
 int rq_lease_claim_streamed(rq_conn *c, const char *runner_id, uint32_t k, const char *request_id,
                             const char *event_ts, unsigned event_version, rq_lease *out,
-                            size_t *n_out, dp_err *err)
+                            size_t *n_out, int *dry, dp_err *err)
 {
     *n_out = 0;
+    if (dry != NULL)
+        *dry = 0;
     int rc = lease_check(runner_id, k, request_id, err);
     if (rc != DP_OK)
         return rc;
@@ -198,7 +204,7 @@ int rq_lease_claim_streamed(rq_conn *c, const char *runner_id, uint32_t k, const
         return rc;
     rc = lease_replies(r, 1, 0, err);
     if (rc == DP_OK)
-        rc = lease_reply(r->element[0], runner_id, k, out, n_out, err);
+        rc = lease_reply(r->element[0], runner_id, k, out, n_out, dry, err);
     freeReplyObject(r);
     return rc;
 }
@@ -221,6 +227,7 @@ size_t rq_lease_claim_many(rq_conn *c, rq_claim *claims, size_t n, const char *e
     for (size_t i = 0; i < n; i++) {
         rq_claim *q = &claims[i];
         q->n_out = 0;
+        q->dry = 0;
         q->err = (dp_err){0};
         q->checked = 0;
         q->rc = lease_check(q->runner_id, q->k, q->request_id, &q->err);
@@ -273,10 +280,11 @@ size_t rq_lease_claim_many(rq_conn *c, rq_claim *claims, size_t n, const char *e
             q->checked = 1;
         }
         if (rc == DP_OK)
-            q->rc = lease_reply(r->element[j], q->runner_id, q->k, q->out, &q->n_out, &q->err);
+            q->rc =
+                lease_reply(r->element[j], q->runner_id, q->k, q->out, &q->n_out, &q->dry, &q->err);
         else /* one at a time, under the same request ids, unchecked */
             q->rc = rq_lease_claim_streamed(c, q->runner_id, q->k, q->request_id, event_ts,
-                                            event_version, q->out, &q->n_out, &q->err);
+                                            event_version, q->out, &q->n_out, &q->dry, &q->err);
     }
     if (r != NULL)
         freeReplyObject(r);

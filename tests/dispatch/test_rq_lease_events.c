@@ -86,7 +86,7 @@ static size_t lease(fx *f, uint32_t k, const char *req, const char *ts, rq_lease
 {
     size_t n = 0;
     dp_err err = {0};
-    if (rq_lease_claim_streamed(f->c, f->runner, k, req, ts, DP_MSG_VERSION, out, &n, &err) !=
+    if (rq_lease_claim_streamed(f->c, f->runner, k, req, ts, DP_MSG_VERSION, out, &n, NULL, &err) !=
         DP_OK)
         fail_msg("lease: %s", err.msg);
     return n;

@@ -2,7 +2,9 @@
  * ./dev test: labels (a runner must carry all of a job's labels), profiles
  * (a runner takes only the profiles it offers), the 8:3:1 weighted round
  * robin across priorities with its fairness bound, reclaim into the job's
- * own queue, queue depths and who can take them, the offered-profile set. */
+ * own queue, queue depths and who can take them, the offered-profile set,
+ * and when a claim reports its runner's queues dry (empty: the leaser then
+ * waits for a wake-up instead of claiming again). */
 #include "tests/dispatch/rq_test_util.h"
 
 #include <stdio.h>
@@ -74,6 +76,59 @@ static size_t take(fx *f, const char *runner, uint32_t k, char out[][DP_ID_MAX])
         memcpy(out[i], l[i].job_id, DP_ID_MAX); /* both DP_ID_MAX, NUL-terminated */
     rq_leases_free(l, n);
     return n;
+}
+
+/* take() with a request id (NULL: none), reporting dry. */
+static size_t take_dry(fx *f, const char *runner, uint32_t k, const char *req, int *dry)
+{
+    rq_lease l[64];
+    size_t n = 0;
+    dp_err err = {0};
+    *dry = -1;
+    if (rq_lease_claim_streamed(f->c, runner, k, req, NULL, 0, l, &n, dry, &err) != DP_OK)
+        fail_msg("lease: %s", err.msg);
+    rq_leases_free(l, n);
+    return n;
+}
+
+/* A claim says dry exactly when every queue its runner can take is empty
+ * afterwards: not when it stopped at k (more may wait), not for a queue it
+ * cannot take, not for a retry answered from its record or a draining
+ * runner (neither looked at the queues). */
+static void test_dry(void **state)
+{
+    fx *f = *state;
+    char py[DP_ID_MAX], any[DP_ID_MAX];
+    int dry = -1;
+    reg(f, "python3", "", py);
+    reg(f, NULL, "", any);
+    /* nothing pending anywhere */
+    assert_int_equal(take_dry(f, py, 4, NULL, &dry), 0);
+    assert_int_equal(dry, 1);
+    put(f, "d1", "python3", "", DP_PRIORITY_NORMAL);
+    put(f, "d2", "python3", "", DP_PRIORITY_HIGH);
+    put(f, "d3", "python3", "", DP_PRIORITY_LOW);
+    put(f, "c1", "c", "", DP_PRIORITY_NORMAL);
+    /* stopped at k: two of py's queues still hold a job */
+    assert_int_equal(take_dry(f, py, 1, NULL, &dry), 1);
+    assert_int_equal(dry, 0);
+    /* the rest of py's (across priorities); c1 is not py's to take */
+    assert_int_equal(take_dry(f, py, 4, "req-1", &dry), 2);
+    assert_int_equal(dry, 1);
+    /* the same request again: its record, not the queues */
+    assert_int_equal(take_dry(f, py, 4, "req-1", &dry), 2);
+    assert_int_equal(dry, 0);
+    /* exactly what was left (k reached): not known to be dry */
+    assert_int_equal(take_dry(f, any, 1, NULL, &dry), 1);
+    assert_int_equal(dry, 0);
+    assert_int_equal(take_dry(f, any, 1, NULL, &dry), 0);
+    assert_int_equal(dry, 1);
+    /* a draining runner claims nothing and says nothing of the queues */
+    put(f, "d4", "python3", "", DP_PRIORITY_NORMAL);
+    dp_err err = {0};
+    assert_int_equal(rq_drain(f->c, py, 1, &err), DP_OK);
+    assert_int_equal(take_dry(f, py, 4, NULL, &dry), 0);
+    assert_int_equal(dry, 0);
 }
 
 static void test_labels(void **state)
@@ -332,6 +387,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reclaim_own_queue, t_fx_setup, t_fx_teardown),
         cmocka_unit_test_setup_teardown(test_many_queues, t_fx_setup, t_fx_teardown),
         cmocka_unit_test_setup_teardown(test_migrate_legacy, t_fx_setup, t_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_dry, t_fx_setup, t_fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,7 +3,10 @@
  * runners offering profiles b0..b7 park first, then one offering "a"; a job
  * of profile "a" reaches the last-parked "a" runner at once, and the "b"
  * runners are never tried (the Redis script calls the job costs are counted:
- * its enqueue and one lease, not one lease per parked runner). */
+ * its enqueue and one lease, not one lease per parked runner). Two runners
+ * of one queue: a claim that took all there was spares the other runner's
+ * claim, and the lucky runner's next poll parks without a claim until a
+ * wake-up, which then serves it. */
 #include "tests/dispatchd/dd_harness.h"
 #include "tests/support/redis_server.h"
 
@@ -24,6 +27,7 @@
 typedef struct {
     const char *url;
     char id[DP_ID_MAX], tok[65];
+    uint32_t max; /* 0: 1 */
     dp_msg_type got;
     size_t n;
     int64_t done_us;
@@ -44,7 +48,7 @@ static void *park(void *arg)
     actor_client *c = dd_client(p->url);
     char ids[4][DP_ID_MAX];
     uint32_t att[4];
-    p->got = dd_lease(c, p->id, p->tok, 1, 6000, ids, att, &p->n);
+    p->got = dd_lease(c, p->id, p->tok, p->max ? p->max : 1, 6000, ids, att, &p->n);
     p->done_us = dd_now_us();
     actor_client_close(c);
     return NULL;
@@ -58,6 +62,36 @@ static long long evalsha_calls(redisContext *raw)
     const char *s = r->str != NULL ? strstr(r->str, "cmdstat_evalsha:calls=") : NULL;
     long long n = s != NULL ? atoll(s + strlen("cmdstat_evalsha:calls=")) : 0;
     freeReplyObject(r);
+    return n;
+}
+
+/* A MONITOR connection to host:port (every command the server runs from now
+ * on). Other actors read other keys with SMEMBERS on their own timers (the
+ * offered profiles, every second), so counting one key's reads needs this. */
+static redisContext *monitor_start(const char *host, int port)
+{
+    redisContext *m = redisConnect(host, port);
+    assert_true(m != NULL && m->err == 0);
+    redisReply *r = redisCommand(m, "MONITOR");
+    assert_non_null(r);
+    freeReplyObject(r);
+    return m;
+}
+
+/* The commands m saw that contain needle, read until 200 ms pass without
+ * one; closes m. */
+static int monitor_count(redisContext *m, const char *needle)
+{
+    struct timeval tv = {0, 200000};
+    redisSetTimeout(m, tv);
+    int n = 0;
+    redisReply *r = NULL;
+    while (redisGetReply(m, (void **)&r) == REDIS_OK && r != NULL) {
+        n += r->type == REDIS_REPLY_STATUS && r->str != NULL && strstr(r->str, needle) != NULL;
+        freeReplyObject(r);
+        r = NULL;
+    }
+    redisFree(m);
     return n;
 }
 
@@ -135,10 +169,98 @@ static void test_wake_only_runners_that_can_take_it(void **state)
     rs_stop(&rs);
 }
 
+/* The wait for p's parked lease, which must end with one job, from a wake-up
+ * (2.5 s: slack for a loaded machine; the leaser's poke comes at 5 s). */
+static void join_one_job(pthread_t t, parker *p, int64_t t0)
+{
+    pthread_join(t, NULL);
+    assert_int_equal(p->got, DP_MSG_LEASED);
+    assert_int_equal(p->n, 1);
+    assert_true(p->done_us - t0 < 2500000);
+}
+
+static void test_a_dry_queue_costs_no_claims(void **state)
+{
+    (void)state;
+    rs_server rs;
+    dp_err err = {0};
+    if (rs_start(&rs, 0, &err) != DP_OK) {
+        rs_stop(&rs);
+        fail_msg("private redis-server: %s", err.msg);
+    }
+    dd_daemon dd;
+    dd_init(&dd, rs.url, NULL);
+    dd_start(&dd);
+    char host[128] = "127.0.0.1";
+    int port = 6379;
+    if (sscanf(rs.url, "redis://%127[^:]:%d", host, &port) != 2)
+        fail_msg("cannot read %s", rs.url);
+    redisContext *raw = redisConnect(host, port);
+    assert_true(raw != NULL && raw->err == 0);
+    actor_client *rc = dd_client(dd.runner_url), *admin = dd_client(dd.admin_url);
+    parker a = {.url = dd.runner_url, .max = 4}, b = {.url = dd.runner_url, .max = 4};
+    dd_register_offering(rc, "runner-a", "a", a.id, a.tok);
+    dd_register_offering(rc, "runner-b", "a", b.id, b.tok);
+    char ids[4][DP_ID_MAX];
+    uint32_t att[4];
+    size_t n = 0;
+    submit(admin, "a"); /* the queue exists */
+    assert_int_equal(dd_lease(rc, a.id, a.tok, 1, 0, ids, att, &n), DP_MSG_LEASED);
+    pthread_t tb, ta;
+    int64_t parked_us = dd_now_us();
+    assert_int_equal(pthread_create(&tb, NULL, park, &b), 0);
+    dd_sleep_ms(300);
+    assert_int_equal(pthread_create(&ta, NULL, park, &a), 0);
+    dd_sleep_ms(300); /* both parked, b first */
+    long long c0 = evalsha_calls(raw);
+    int64_t t0 = dd_now_us();
+    submit(admin, "a");
+    join_one_job(tb, &b, t0);
+    long long c1 = evalsha_calls(raw);
+    /* The enqueue and b's claim, which took all there was: a is not tried
+     * (it was: 3). Exact unless the leaser's 5 s poke (which tries a parked
+     * runner once more) could have come: 4.5 s after parking. */
+    if (dd_now_us() - parked_us < 4500000 && c1 - c0 != 2)
+        fail_msg("the job cost %lld script calls, not 2", c1 - c0);
+    /* b polls again: its queue is empty since its claim, so it parks without
+     * a claim (before: it tried a's claim again, 1 call), and without reading
+     * its queue ids again (kept since its last request: before, an SMEMBERS).
+     * Exact while b's dryness is believed (1 s after its claim) and before the
+     * poke (which forgets the kept ids). */
+    int64_t b_claimed = b.done_us;
+    redisContext *mon = monitor_start(host, port);
+    b.got = DP_MSG_NONE;
+    b.n = 0;
+    assert_int_equal(pthread_create(&tb, NULL, park, &b), 0);
+    dd_sleep_ms(300);
+    long long c2 = evalsha_calls(raw);
+    int exact = dd_now_us() - b_claimed < 900000 && dd_now_us() - parked_us < 4500000;
+    char key[DP_ID_MAX + 16];
+    snprintf(key, sizeof key, "%s:queues\"", b.id);
+    int reads = monitor_count(mon, key);
+    if (exact && (c2 != c1 || reads != 0))
+        fail_msg("b's poll made %lld script calls and read its queues %d times, not 0", c2 - c1,
+                 reads);
+    /* A wake-up serves the line oldest first: a, then b, whose dryness the
+     * wake-up ended. */
+    t0 = dd_now_us();
+    submit(admin, "a");
+    join_one_job(ta, &a, t0);
+    t0 = dd_now_us();
+    submit(admin, "a");
+    join_one_job(tb, &b, t0);
+    redisFree(raw);
+    actor_client_close(rc);
+    actor_client_close(admin);
+    dd_fini(&dd);
+    rs_stop(&rs);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_wake_only_runners_that_can_take_it),
+        cmocka_unit_test(test_a_dry_queue_costs_no_claims),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
