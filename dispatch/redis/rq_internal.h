@@ -77,7 +77,7 @@ int rq_pipeline(rq_conn *c, const char *what, rq_args *cmds, size_t n, redisRepl
  * none) into it->result and it->max_attempts (rq_owner_check, and the
  * checks of a lease call: rq_lease_claim_many). */
 void rq_owner_parse(rq_owner_item *it, const redisReply *e);
-/* The ARGV of n owner checks: (job id, runner id or "" without a mark, attempt). */
+/* The ARGV of n owner checks: (job id, runner id, attempt, mark "1" or "0"). */
 void rq_owner_argv(rq_args *a, const rq_owner_item *items, size_t n);
 
 /* DP_OK when id is 1..DP_ID_MAX-1 chars of [A-Za-z0-9_.-]; what names it. */

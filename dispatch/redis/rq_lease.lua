@@ -1,7 +1,7 @@
 -- lease: ARGV = event ts ('' for no events), events stream MAXLEN, message
 -- version, events per entry, request records kept per runner, n, then n
 -- claims x (runner_id, k, request_id ('' for none), m, then m results to
--- check x (job_id, runner_id ('' checks without a mark), attempt)).
+-- check x (job_id, runner_id, attempt, mark '1' or '0').
 -- Returns one reply per claim, in order: {code, ...}, code 0 then (job_id,
 -- attempt, spec) triples; code 6 the same, and every queue the runner can
 -- take was found empty (the claim took all there was: the leaser may let
@@ -210,10 +210,11 @@ for i = 1, n do
     claims[i] = {ARGV[a], tonumber(ARGV[a + 1]), ARGV[a + 2]}
     a = a + 4
     for c = 0, m - 1 do
-        local b = a + 3 * c
-        checks[#checks + 1] = owner_check_item(ARGV[b], ARGV[b + 1], ARGV[b + 2], clock)
+        local b = a + 4 * c
+        checks[#checks + 1] = owner_check_item(ARGV[b], ARGV[b + 1], ARGV[b + 2], ARGV[b + 3],
+            clock)
     end
-    a = a + 3 * m
+    a = a + 4 * m
 end
 for i = 1, n do
     local ok, res = pcall(claim, claims[i][1], claims[i][2], claims[i][3])

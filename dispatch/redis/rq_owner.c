@@ -10,8 +10,9 @@ void rq_owner_argv(rq_args *a, const rq_owner_item *items, size_t n)
 {
     for (size_t j = 0; j < n; j++) {
         rq_args_str(a, items[j].job_id);
-        rq_args_str(a, items[j].mark ? items[j].runner_id : "");
+        rq_args_str(a, items[j].runner_id != NULL ? items[j].runner_id : "");
         rq_args_u64(a, items[j].attempt);
+        rq_args_str(a, items[j].mark ? "1" : "0");
     }
 }
 
@@ -19,29 +20,12 @@ void rq_owner_parse(rq_owner_item *it, const redisReply *e)
 {
     it->result = DP_ENOTFOUND;
     it->max_attempts = 0;
+    /* The script decided (owner_check_item, rq_prelude.lua): max_attempts *
+     * 4 + code. Anything else (an error in its place) reads as not found. */
     if (e != NULL && e->type == REDIS_REPLY_INTEGER && e->integer >= 0) {
-        /* A check with a runner id, decided by the script (owner_check_item,
-         * rq_prelude.lua): max_attempts * 4 + code. */
         long long code = e->integer & 3;
         it->result = code == 0 ? DP_OK : code == 1 ? DP_ECONFLICT : DP_ENOTFOUND;
         it->max_attempts = (uint32_t)(e->integer >> 2);
-    } else if (e != NULL && e->type == REDIS_REPLY_STRING) {
-        /* A tombstone: "completed <runner> <attempt>" or "cancelled". */
-        char want[DP_ID_MAX * 2 + 32];
-        snprintf(want, sizeof want, "completed %s %u", it->runner_id, it->attempt);
-        it->result = strcmp(e->str, want) == 0 ? DP_OK : DP_ECONFLICT;
-    } else if (e != NULL && e->type == REDIS_REPLY_ARRAY && e->elements == 4 &&
-               e->element[0]->type == REDIS_REPLY_STRING) {
-        char att[16];
-        snprintf(att, sizeof att, "%u", it->attempt);
-        int owner = e->element[1]->type == REDIS_REPLY_STRING &&
-                    strcmp(e->element[1]->str, it->runner_id) == 0;
-        int same =
-            e->element[2]->type == REDIS_REPLY_STRING && strcmp(e->element[2]->str, att) == 0;
-        it->result =
-            strcmp(e->element[0]->str, "leased") == 0 && owner && same ? DP_OK : DP_ECONFLICT;
-        if (e->element[3]->type == REDIS_REPLY_STRING)
-            it->max_attempts = (uint32_t)strtoul(e->element[3]->str, NULL, 10);
     }
 }
 

@@ -110,34 +110,31 @@ local function result_in_flight(mark, attempts, now, hold)
     return a ~= nil and a == attempts and now - tonumber(t) < hold
 end
 -- The owner check of one result (rq_owner_check.lua, and the results a
--- lease call carries: rq_lease.lua). With a runner id: one integer,
--- max_attempts * 4 + code, code 0 passed (leased by that runner at that
--- attempt, or the tombstone of that very complete), 1 conflict, 2 not found;
--- max_attempts is the live hash's (0 without one). A check that passes marks
--- the job `completing` = '<attempt>:<server ms>' (result_in_flight above):
--- its result goes to PostgreSQL now. Without a runner id (a check that marks
--- nothing), what rq_owner_parse decides from: {state, leased_by, attempts,
--- max_attempts} of a live hash, the tombstone string a complete or cancel
--- left, or false when the key is gone (or, which no script writes, is a hash
--- without a state). The integer spares a reply of four strings per result
--- and its parse (docs/bench.md, thirtieth session). clock: the call's
--- {now = ms}, read once (one TIME a call). Redis calls: one HMGET (a
--- WRONGTYPE error means the string tombstone: one GET more), one HSET per
--- mark.
-local function owner_check_item(id, rid, att, clock)
+-- lease call carries: rq_lease.lua): one integer, max_attempts * 4 + code,
+-- code 0 passed (leased by runner rid at attempt att, or the tombstone of
+-- that very complete), 1 conflict (another owner or attempt, a cancel's
+-- tombstone, a hash without a state), 2 not found; max_attempts is the live
+-- hash's (0 without one). With mark '1', a check that passes on a leased
+-- job marks it `completing` = '<attempt>:<server ms>' (result_in_flight
+-- above): its result goes to PostgreSQL now; a retry's check ('0') marks
+-- nothing. The decision is made here only: the integer spares a reply of
+-- four strings per result and its parse (docs/bench.md, thirtieth
+-- session). clock: the call's {now = ms}, read once (one TIME a call).
+-- Redis calls: one HMGET (a WRONGTYPE error means the string tombstone:
+-- one GET more), one HSET per mark.
+local function owner_check_item(id, rid, att, mark, clock)
     local jk = job_key(id)
     local j = redis.pcall('HMGET', jk, 'state', 'leased_by', 'attempts', 'max_attempts')
     if j.err then -- not a hash: a tombstone
-        local s = redis.call('GET', jk)
-        if rid == '' then return s end
-        return s == 'completed ' .. rid .. ' ' .. att and 0 or 1
+        return redis.call('GET', jk) == 'completed ' .. rid .. ' ' .. att and 0 or 1
     end
-    if not j[1] then return rid ~= '' and 2 or false end
-    if rid == '' then return j end
+    if not j[1] then return 2 end
     local m = (tonumber(j[4]) or 0) * 4
     if j[1] == 'leased' and j[2] == rid and j[3] == att then
-        clock.now = clock.now or now_ms()
-        redis.call('HSET', jk, 'completing', att .. ':' .. clock.now)
+        if mark == '1' then
+            clock.now = clock.now or now_ms()
+            redis.call('HSET', jk, 'completing', att .. ':' .. clock.now)
+        end
         return m
     end
     return m + 1

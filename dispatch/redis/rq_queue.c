@@ -237,8 +237,8 @@ size_t rq_lease_claim_many(rq_conn *c, rq_claim *claims, size_t n, const char *e
         for (size_t j = 0; j < n_ck[i]; j++) {
             dp_err ignored = {0};
             if (rq_check_id(q->checks[j].job_id, "job id", &ignored) != DP_OK ||
-                (q->checks[j].mark &&
-                 rq_check_id(q->checks[j].runner_id, "runner id", &ignored) != DP_OK))
+                q->checks[j].runner_id == NULL ||
+                rq_check_id(q->checks[j].runner_id, "runner id", &ignored) != DP_OK)
                 n_ck[i] = 0;
         }
         if (q->rc == DP_OK && (q->request_id == NULL || *q->request_id == '\0'))

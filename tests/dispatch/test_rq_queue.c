@@ -382,8 +382,9 @@ static void test_lease_claim_many(void **state)
  * rq_owner_check would answer it alone: its own leased attempt passes and
  * is marked in flight, a stale attempt and another runner's job conflict,
  * an identical repeat of an accepted complete passes, an unknown job is
- * not found, a check without a mark marks nothing; a claim that fails in
- * the call still has its checks answered. One round trip in all. */
+ * not found, a check without a mark (a retry's) is decided alike and marks
+ * nothing; a claim that fails in the call still has its checks answered.
+ * One round trip in all. */
 static void test_lease_claim_checks(void **state)
 {
     fx *f = *state;
@@ -398,12 +399,17 @@ static void test_lease_claim_checks(void **state)
     char bad[128];
     snprintf(bad, sizeof bad, "SET %srunner:r-bad x", f->prefix);
     t_int(f->raw, bad);
-    rq_owner_item mine[5] = {
+    rq_owner_item mine[9] = {
         {.job_id = "j-0", .runner_id = f->runner, .attempt = 1, .mark = 1},
         {.job_id = "j-2", .runner_id = f->runner, .attempt = 2, .mark = 1},
         {.job_id = "j-1", .runner_id = f->runner, .attempt = 1, .mark = 1},
         {.job_id = "j-nope", .runner_id = f->runner, .attempt = 1, .mark = 1},
         {.job_id = "j-3", .runner_id = f->runner, .attempt = 1, .mark = 0},
+        /* checks without a mark (a retry's) are decided the same way */
+        {.job_id = "j-1", .runner_id = f->runner, .attempt = 1, .mark = 0},
+        {.job_id = "j-3", .runner_id = f->runner, .attempt = 2, .mark = 0},
+        {.job_id = "j-3", .runner_id = r2, .attempt = 1, .mark = 0},
+        {.job_id = "j-nope", .runner_id = f->runner, .attempt = 1, .mark = 0},
     };
     rq_owner_item theirs[1] = {{.job_id = "j-2", .runner_id = r2, .attempt = 1, .mark = 1}};
     rq_owner_item bads[1] = {{.job_id = "j-0", .runner_id = "r-bad", .attempt = 1, .mark = 1}};
@@ -414,7 +420,7 @@ static void test_lease_claim_checks(void **state)
          .request_id = "q-a",
          .out = a,
          .checks = mine,
-         .n_checks = 5},
+         .n_checks = 9},
         {.runner_id = "r-bad",
          .k = 1,
          .request_id = "q-x",
@@ -434,6 +440,10 @@ static void test_lease_claim_checks(void **state)
     assert_int_equal(mine[2].result, DP_OK); /* the tombstone of its own complete */
     assert_int_equal(mine[3].result, DP_ENOTFOUND);
     assert_int_equal(mine[4].result, DP_OK);
+    assert_int_equal(mine[5].result, DP_OK);        /* its own complete's tombstone */
+    assert_int_equal(mine[6].result, DP_ECONFLICT); /* not its attempt */
+    assert_int_equal(mine[7].result, DP_ECONFLICT); /* not its runner */
+    assert_int_equal(mine[8].result, DP_ENOTFOUND);
     assert_int_equal(theirs[0].result, DP_ECONFLICT);
     assert_int_equal(bads[0].result, DP_ECONFLICT); /* j-0 is r1's */
     /* j-0's check marked it (twice: by r1's own item; r-bad's is refused) */
