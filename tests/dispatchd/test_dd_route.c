@@ -95,46 +95,72 @@ static int monitor_count(redisContext *m, const char *needle)
     return n;
 }
 
+/* A dispatchd on a private Redis (the script calls a test counts are its
+ * own), a plain connection to that Redis, a runner client and an admin
+ * client. */
+typedef struct {
+    rs_server rs;
+    dd_daemon dd;
+    char host[128];
+    int port;
+    redisContext *raw;
+    actor_client *rc, *admin;
+} route_fx;
+
+static void route_start(route_fx *f)
+{
+    memset(f, 0, sizeof *f);
+    dp_err err = {0};
+    if (rs_start(&f->rs, 0, &err) != DP_OK) {
+        rs_stop(&f->rs);
+        fail_msg("private redis-server: %s", err.msg);
+    }
+    dd_init(&f->dd, f->rs.url, NULL);
+    dd_start(&f->dd);
+    snprintf(f->host, sizeof f->host, "127.0.0.1");
+    f->port = 6379;
+    if (sscanf(f->rs.url, "redis://%127[^:]:%d", f->host, &f->port) != 2)
+        fail_msg("cannot read %s", f->rs.url);
+    f->raw = redisConnect(f->host, f->port);
+    assert_true(f->raw != NULL && f->raw->err == 0);
+    f->rc = dd_client(f->dd.runner_url);
+    f->admin = dd_client(f->dd.admin_url);
+}
+
+static void route_stop(route_fx *f)
+{
+    redisFree(f->raw);
+    actor_client_close(f->rc);
+    actor_client_close(f->admin);
+    dd_fini(&f->dd);
+    rs_stop(&f->rs);
+}
+
 static void test_wake_only_runners_that_can_take_it(void **state)
 {
     (void)state;
-    /* A private Redis: the script calls counted below are this test's only. */
-    rs_server rs;
-    dp_err err = {0};
-    if (rs_start(&rs, 0, &err) != DP_OK) {
-        rs_stop(&rs);
-        fail_msg("private redis-server: %s", err.msg);
-    }
-    dd_daemon dd;
-    dd_init(&dd, rs.url, NULL);
-    dd_start(&dd);
-    char host[128] = "127.0.0.1";
-    int port = 6379;
-    if (sscanf(rs.url, "redis://%127[^:]:%d", host, &port) != 2)
-        fail_msg("cannot read %s", rs.url);
-    redisContext *raw = redisConnect(host, port);
-    assert_true(raw != NULL && raw->err == 0);
-    actor_client *rc = dd_client(dd.runner_url), *admin = dd_client(dd.admin_url);
-    parker a = {.url = dd.runner_url}, b[N_B];
-    dd_register_offering(rc, "runner-a", "a", a.id, a.tok);
+    route_fx f;
+    route_start(&f);
+    parker a = {.url = f.dd.runner_url}, b[N_B];
+    dd_register_offering(f.rc, "runner-a", "a", a.id, a.tok);
     for (int i = 0; i < N_B; i++) {
-        b[i] = (parker){.url = dd.runner_url};
+        b[i] = (parker){.url = f.dd.runner_url};
         char name[32], prof[8];
         snprintf(name, sizeof name, "runner-b%d", i);
         snprintf(prof, sizeof prof, "b%d", i); /* each its own queue: no shortcut */
-        dd_register_offering(rc, name, prof, b[i].id, b[i].tok);
+        dd_register_offering(f.rc, name, prof, b[i].id, b[i].tok);
     }
     /* Every queue exists (a queue's first job wakes everyone: '*'). */
     char ids[4][DP_ID_MAX];
     uint32_t att[4];
     size_t n = 0;
-    submit(admin, "a");
-    assert_int_equal(dd_lease(rc, a.id, a.tok, 1, 0, ids, att, &n), DP_MSG_LEASED);
+    submit(f.admin, "a");
+    assert_int_equal(dd_lease(f.rc, a.id, a.tok, 1, 0, ids, att, &n), DP_MSG_LEASED);
     for (int i = 0; i < N_B; i++) {
         char prof[8];
         snprintf(prof, sizeof prof, "b%d", i);
-        submit(admin, prof);
-        assert_int_equal(dd_lease(rc, b[i].id, b[i].tok, 1, 0, ids, att, &n), DP_MSG_LEASED);
+        submit(f.admin, prof);
+        assert_int_equal(dd_lease(f.rc, b[i].id, b[i].tok, 1, 0, ids, att, &n), DP_MSG_LEASED);
     }
     /* The b runners park first, the a runner last. */
     pthread_t tb[N_B], ta;
@@ -143,11 +169,11 @@ static void test_wake_only_runners_that_can_take_it(void **state)
     dd_sleep_ms(500);
     assert_int_equal(pthread_create(&ta, NULL, park, &a), 0);
     dd_sleep_ms(500); /* all parked: the leases wait 6 s */
-    long long before = evalsha_calls(raw);
+    long long before = evalsha_calls(f.raw);
     int64_t t0 = dd_now_us();
-    submit(admin, "a");
+    submit(f.admin, "a");
     pthread_join(ta, NULL);
-    long long after = evalsha_calls(raw);
+    long long after = evalsha_calls(f.raw);
     assert_int_equal(a.got, DP_MSG_LEASED);
     assert_int_equal(a.n, 1);
     /* Woken by the wake-up, not by the leaser's 5 s poke: 2.5 s is slack for
@@ -162,11 +188,7 @@ static void test_wake_only_runners_that_can_take_it(void **state)
         pthread_join(tb[i], NULL);
         assert_int_equal(b[i].got, DP_MSG_NONE); /* they waited out their 6 s */
     }
-    redisFree(raw);
-    actor_client_close(rc);
-    actor_client_close(admin);
-    dd_fini(&dd);
-    rs_stop(&rs);
+    route_stop(&f);
 }
 
 /* The wait for p's parked lease, which must end with one job, from a wake-up
@@ -182,41 +204,27 @@ static void join_one_job(pthread_t t, parker *p, int64_t t0)
 static void test_a_dry_queue_costs_no_claims(void **state)
 {
     (void)state;
-    rs_server rs;
-    dp_err err = {0};
-    if (rs_start(&rs, 0, &err) != DP_OK) {
-        rs_stop(&rs);
-        fail_msg("private redis-server: %s", err.msg);
-    }
-    dd_daemon dd;
-    dd_init(&dd, rs.url, NULL);
-    dd_start(&dd);
-    char host[128] = "127.0.0.1";
-    int port = 6379;
-    if (sscanf(rs.url, "redis://%127[^:]:%d", host, &port) != 2)
-        fail_msg("cannot read %s", rs.url);
-    redisContext *raw = redisConnect(host, port);
-    assert_true(raw != NULL && raw->err == 0);
-    actor_client *rc = dd_client(dd.runner_url), *admin = dd_client(dd.admin_url);
-    parker a = {.url = dd.runner_url, .max = 4}, b = {.url = dd.runner_url, .max = 4};
-    dd_register_offering(rc, "runner-a", "a", a.id, a.tok);
-    dd_register_offering(rc, "runner-b", "a", b.id, b.tok);
+    route_fx f;
+    route_start(&f);
+    parker a = {.url = f.dd.runner_url, .max = 4}, b = {.url = f.dd.runner_url, .max = 4};
+    dd_register_offering(f.rc, "runner-a", "a", a.id, a.tok);
+    dd_register_offering(f.rc, "runner-b", "a", b.id, b.tok);
     char ids[4][DP_ID_MAX];
     uint32_t att[4];
     size_t n = 0;
-    submit(admin, "a"); /* the queue exists */
-    assert_int_equal(dd_lease(rc, a.id, a.tok, 1, 0, ids, att, &n), DP_MSG_LEASED);
+    submit(f.admin, "a"); /* the queue exists */
+    assert_int_equal(dd_lease(f.rc, a.id, a.tok, 1, 0, ids, att, &n), DP_MSG_LEASED);
     pthread_t tb, ta;
     int64_t parked_us = dd_now_us();
     assert_int_equal(pthread_create(&tb, NULL, park, &b), 0);
     dd_sleep_ms(300);
     assert_int_equal(pthread_create(&ta, NULL, park, &a), 0);
     dd_sleep_ms(300); /* both parked, b first */
-    long long c0 = evalsha_calls(raw);
+    long long c0 = evalsha_calls(f.raw);
     int64_t t0 = dd_now_us();
-    submit(admin, "a");
+    submit(f.admin, "a");
     join_one_job(tb, &b, t0);
-    long long c1 = evalsha_calls(raw);
+    long long c1 = evalsha_calls(f.raw);
     /* The enqueue and b's claim, which took all there was: a is not tried
      * (it was: 3). Exact unless the leaser's 5 s poke (which tries a parked
      * runner once more) could have come: 4.5 s after parking. */
@@ -228,12 +236,12 @@ static void test_a_dry_queue_costs_no_claims(void **state)
      * Exact while b's dryness is believed (1 s after its claim) and before the
      * poke (which forgets the kept ids). */
     int64_t b_claimed = b.done_us;
-    redisContext *mon = monitor_start(host, port);
+    redisContext *mon = monitor_start(f.host, f.port);
     b.got = DP_MSG_NONE;
     b.n = 0;
     assert_int_equal(pthread_create(&tb, NULL, park, &b), 0);
     dd_sleep_ms(300);
-    long long c2 = evalsha_calls(raw);
+    long long c2 = evalsha_calls(f.raw);
     int exact = dd_now_us() - b_claimed < 900000 && dd_now_us() - parked_us < 4500000;
     char key[DP_ID_MAX + 16];
     snprintf(key, sizeof key, "%s:queues\"", b.id);
@@ -244,16 +252,12 @@ static void test_a_dry_queue_costs_no_claims(void **state)
     /* A wake-up serves the line oldest first: a, then b, whose dryness the
      * wake-up ended. */
     t0 = dd_now_us();
-    submit(admin, "a");
+    submit(f.admin, "a");
     join_one_job(ta, &a, t0);
     t0 = dd_now_us();
-    submit(admin, "a");
+    submit(f.admin, "a");
     join_one_job(tb, &b, t0);
-    redisFree(raw);
-    actor_client_close(rc);
-    actor_client_close(admin);
-    dd_fini(&dd);
-    rs_stop(&rs);
+    route_stop(&f);
 }
 
 int main(void)
