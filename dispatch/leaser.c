@@ -66,7 +66,8 @@ typedef struct {
      * (rq_lease_claim_streamed's dry), since the last wake-up: claiming for
      * them again finds nothing until a push, and a push to an empty queue
      * publishes a wake-up, which empties this set. Kept until dry_until_ms
-     * at most, so a lost wake-up costs at most that much. */
+     * at most; then the tick tries the parked requests (leaser_tick), so a
+     * lost wake-up costs at most that much. */
     qset dry;
     int64_t dry_until_ms;
     /* Queue ids of runners whose requests were answered (read_queues takes
@@ -1003,6 +1004,15 @@ static void leaser_tick(void *state, actor_ctx *ctx)
     if (now >= s->next_sweep_ms) {
         s->next_sweep_ms = now + s->cfg.sweep_ms;
         sweep(s);
+    }
+    /* Requests parked without a claim because their runner was dry are
+     * tried once its dryness ends, if no wake-up came: a lost wake-up, or a
+     * request resent after its answer was lost (its jobs wait in its retry
+     * record), costs at most LEASER_DRY_MS then, not the poke's 5 s. */
+    if (s->dry.n > 0 && now >= s->dry_until_ms) {
+        qset_free(&s->dry);
+        if (s->n_parked > 0)
+            serve_parked(s, NULL, 0);
     }
     /* A missed wake-up (a lost subscription) costs at most this delay. */
     if (s->n_parked > 0 && now >= s->next_poke_ms) {

@@ -6,7 +6,8 @@
  * its enqueue and one lease, not one lease per parked runner). Two runners
  * of one queue: a claim that took all there was spares the other runner's
  * claim, and the lucky runner's next poll parks without a claim until a
- * wake-up, which then serves it. */
+ * wake-up, which then serves it; a job whose wake-up was lost reaches such
+ * a runner when its dryness ends (1 s), not at the leaser's 5 s poke. */
 #include "tests/dispatchd/dd_harness.h"
 #include "tests/support/redis_server.h"
 
@@ -260,11 +261,70 @@ static void test_a_dry_queue_costs_no_claims(void **state)
     route_stop(&f);
 }
 
+/* A job pushed the way the enqueue script pushes one, without its wake-up
+ * (a lost one): a copy of job `like` under id `id` (db's Redis, prefix). */
+static void push_without_wake(redisContext *raw, const char *prefix, const char *like,
+                              const char *id)
+{
+    redisReply *j = redisCommand(raw, "HMGET %sjob:%s spec max_attempts queue prio", prefix, like);
+    assert_true(j != NULL && j->type == REDIS_REPLY_ARRAY && j->elements == 4);
+    for (size_t i = 0; i < 4; i++)
+        assert_int_equal(j->element[i]->type, REDIS_REPLY_STRING);
+    const char *qid = j->element[2]->str, *prio = j->element[3]->str;
+    redisReply *r = redisCommand(raw,
+                                 "HSET %sjob:%s spec %b max_attempts %s attempts 0 state queued "
+                                 "queue %s prio %s",
+                                 prefix, id, j->element[0]->str, (size_t)j->element[0]->len,
+                                 j->element[1]->str, qid, prio);
+    assert_true(r != NULL && r->type == REDIS_REPLY_INTEGER);
+    freeReplyObject(r);
+    r = redisCommand(raw, "RPUSH %sq:%s:%s %s", prefix, prio, qid, id);
+    assert_true(r != NULL && r->type == REDIS_REPLY_INTEGER);
+    freeReplyObject(r);
+    r = redisCommand(raw, "SADD %sready:%s %s", prefix, prio, qid);
+    assert_true(r != NULL && r->type == REDIS_REPLY_INTEGER);
+    freeReplyObject(r);
+    freeReplyObject(j);
+}
+
+static void test_a_lost_wake_costs_the_dry_bound(void **state)
+{
+    (void)state;
+    route_fx f;
+    route_start(&f);
+    parker a = {.url = f.dd.runner_url, .max = 4};
+    dd_register_offering(f.rc, "runner-a", "a", a.id, a.tok);
+    char ids[4][DP_ID_MAX];
+    uint32_t att[4];
+    size_t n = 0;
+    submit(f.admin, "a");
+    assert_int_equal(dd_lease(f.rc, a.id, a.tok, 4, 0, ids, att, &n), DP_MSG_LEASED);
+    assert_int_equal(n, 1); /* it took all there was: a is dry */
+    pthread_t ta;
+    assert_int_equal(pthread_create(&ta, NULL, park, &a), 0);
+    /* Parked; the leaser's first poke with a request parked comes at its
+     * next tick (20 ms) and the next one 5 s later. */
+    dd_sleep_ms(300);
+    char lost[DP_ID_MAX];
+    snprintf(lost, sizeof lost, "%.*sx", (int)strlen(ids[0]) - 1, ids[0]);
+    int64_t t0 = dd_now_us();
+    push_without_wake(f.raw, f.dd.prefix, ids[0], lost);
+    pthread_join(ta, NULL);
+    assert_int_equal(a.got, DP_MSG_LEASED);
+    assert_int_equal(a.n, 1);
+    /* a's dryness ends 1 s after the poke's claim at most: 2.5 s is slack for
+     * a loaded machine, well before the next poke (about 4.7 s from here). */
+    if (a.done_us - t0 >= 2500000)
+        fail_msg("the job without a wake-up took %lld ms", (long long)(a.done_us - t0) / 1000);
+    route_stop(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_wake_only_runners_that_can_take_it),
         cmocka_unit_test(test_a_dry_queue_costs_no_claims),
+        cmocka_unit_test(test_a_lost_wake_costs_the_dry_bound),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
