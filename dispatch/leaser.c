@@ -31,6 +31,7 @@ typedef struct {
     qset queues;     /* the queue ids its runner can take (from Redis when parked) */
     int queues_read; /* 0: reading them failed: every wake tries it */
     int batch;       /* a complete_lease without results: jobs go out as completed_leased */
+    int unclaimed;   /* parked without a claim: its runner was dry (leaser_tick) */
 } parked_lease;
 
 /* A runner's queue ids as last read (read_queues), kept after its request
@@ -424,6 +425,8 @@ static void serve_parked(leaser_state *s, const qset *wake, int refresh)
         int n = relevant ? try_lease(s, p->origin, p->id, p->runner_id, p->max_jobs, p->request_id,
                                      p->batch, &took_all)
                          : 0;
+        if (relevant)
+            p->unclaimed = 0;
         if (n > 0 && took_all && p->queues_read)
             for (size_t k = 0; k < p->queues.n; k++)
                 qset_add(&dry, p->queues.v[k]);
@@ -541,6 +544,7 @@ static void handle_lease(void *state, actor_ctx *ctx, fwd_origin origin, dp_msg 
     }
     if (!p.queues_read)
         p.queues_read = read_queues(s, l->runner_id, &p.queues);
+    p.unclaimed = dry && !fenced;
     qset mine = {0};
     for (size_t i = 0; i < p.queues.n; i++)
         qset_add(&mine, p.queues.v[i]);
@@ -1008,10 +1012,17 @@ static void leaser_tick(void *state, actor_ctx *ctx)
     /* Requests parked without a claim because their runner was dry are
      * tried once its dryness ends, if no wake-up came: a lost wake-up, or a
      * request resent after its answer was lost (its jobs wait in its retry
-     * record), costs at most LEASER_DRY_MS then, not the poke's 5 s. */
+     * record), costs at most LEASER_DRY_MS then, not the poke's 5 s. Only
+     * then: a request parked after a claim needs no second one (an idle
+     * runner's long-poll would claim every second). */
     if (s->dry.n > 0 && now >= s->dry_until_ms) {
         qset_free(&s->dry);
-        if (s->n_parked > 0)
+        int any = 0;
+        for (size_t i = 0; i < s->n_parked; i++) {
+            any |= s->parked[i].unclaimed;
+            s->parked[i].unclaimed = 0; /* this pass tries it, or proves its queues empty */
+        }
+        if (any)
             serve_parked(s, NULL, 0);
     }
     /* A missed wake-up (a lost subscription) costs at most this delay. */

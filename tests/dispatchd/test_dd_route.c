@@ -7,7 +7,8 @@
  * of one queue: a claim that took all there was spares the other runner's
  * claim, and the lucky runner's next poll parks without a claim until a
  * wake-up, which then serves it; a job whose wake-up was lost reaches such
- * a runner when its dryness ends (1 s), not at the leaser's 5 s poke. */
+ * a runner when its dryness ends (1 s), not at the leaser's 5 s poke; and an
+ * idle runner's long-poll, parked after its claim, claims no more. */
 #include "tests/dispatchd/dd_harness.h"
 #include "tests/support/redis_server.h"
 
@@ -292,19 +293,23 @@ static void test_a_lost_wake_costs_the_dry_bound(void **state)
     (void)state;
     route_fx f;
     route_start(&f);
-    parker a = {.url = f.dd.runner_url, .max = 4};
+    parker a = {.url = f.dd.runner_url, .max = 4}, b = {.url = f.dd.runner_url, .max = 4};
     dd_register_offering(f.rc, "runner-a", "a", a.id, a.tok);
+    dd_register_offering(f.rc, "runner-b", "b", b.id, b.tok); /* no queue of its own */
+    submit(f.admin, "a");                                     /* the queue exists */
+    /* b parks first: the leaser's first poke comes at its next tick (20 ms),
+     * finds nothing b can take, and the next one comes 5 s later. */
+    pthread_t ta, tb;
+    assert_int_equal(pthread_create(&tb, NULL, park, &b), 0);
+    dd_sleep_ms(300);
     char ids[4][DP_ID_MAX];
     uint32_t att[4];
     size_t n = 0;
-    submit(f.admin, "a");
     assert_int_equal(dd_lease(f.rc, a.id, a.tok, 4, 0, ids, att, &n), DP_MSG_LEASED);
     assert_int_equal(n, 1); /* it took all there was: a is dry */
-    pthread_t ta;
+    /* a's poll parks without a claim; the job's wake-up is lost */
     assert_int_equal(pthread_create(&ta, NULL, park, &a), 0);
-    /* Parked; the leaser's first poke with a request parked comes at its
-     * next tick (20 ms) and the next one 5 s later. */
-    dd_sleep_ms(300);
+    dd_sleep_ms(50);
     char lost[DP_ID_MAX];
     snprintf(lost, sizeof lost, "%.*sx", (int)strlen(ids[0]) - 1, ids[0]);
     int64_t t0 = dd_now_us();
@@ -312,10 +317,41 @@ static void test_a_lost_wake_costs_the_dry_bound(void **state)
     pthread_join(ta, NULL);
     assert_int_equal(a.got, DP_MSG_LEASED);
     assert_int_equal(a.n, 1);
-    /* a's dryness ends 1 s after the poke's claim at most: 2.5 s is slack for
-     * a loaded machine, well before the next poke (about 4.7 s from here). */
+    /* a's dryness ends 1 s after its claim: 2.5 s is slack for a loaded
+     * machine, well before the next poke (about 4.6 s from here). */
     if (a.done_us - t0 >= 2500000)
         fail_msg("the job without a wake-up took %lld ms", (long long)(a.done_us - t0) / 1000);
+    pthread_join(tb, NULL);
+    assert_int_equal(b.got, DP_MSG_NONE);
+    route_stop(&f);
+}
+
+static void test_an_idle_long_poll_claims_once(void **state)
+{
+    (void)state;
+    route_fx f;
+    route_start(&f);
+    parker a = {.url = f.dd.runner_url, .max = 4};
+    dd_register_offering(f.rc, "runner-a", "a", a.id, a.tok);
+    /* its queue exists, empty: a long-poll has something to claim from */
+    char ids[4][DP_ID_MAX];
+    uint32_t att[4];
+    size_t n = 0;
+    submit(f.admin, "a");
+    assert_int_equal(dd_lease(f.rc, a.id, a.tok, 4, 0, ids, att, &n), DP_MSG_LEASED);
+    pthread_t ta;
+    assert_int_equal(pthread_create(&ta, NULL, park, &a), 0);
+    dd_sleep_ms(300); /* parked, then claimed once by the first poke (nothing) */
+    long long c0 = evalsha_calls(f.raw);
+    dd_sleep_ms(2500);
+    long long c1 = evalsha_calls(f.raw);
+    /* None: a wake-up or the next poke (5 s) is what tries it again. One is
+     * slack for the first poke landing late on a loaded machine; a request
+     * tried each time its runner's dryness ends would make 2 or more. */
+    if (c1 - c0 > 1)
+        fail_msg("an idle long-poll made %lld script calls in 2.5 s", c1 - c0);
+    pthread_join(ta, NULL);
+    assert_int_equal(a.got, DP_MSG_NONE);
     route_stop(&f);
 }
 
@@ -325,6 +361,7 @@ int main(void)
         cmocka_unit_test(test_wake_only_runners_that_can_take_it),
         cmocka_unit_test(test_a_dry_queue_costs_no_claims),
         cmocka_unit_test(test_a_lost_wake_costs_the_dry_bound),
+        cmocka_unit_test(test_an_idle_long_poll_claims_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
