@@ -28,10 +28,16 @@ typedef struct {
     char request_id[DP_ID_MAX];
     uint32_t max_jobs;
     int64_t deadline_ms;
-    qset queues;     /* the queue ids its runner can take (from Redis when parked) */
-    int queues_read; /* 0: reading them failed: every wake tries it */
-    int batch;       /* a complete_lease without results: jobs go out as completed_leased */
-    int unclaimed;   /* parked without a claim: its runner was dry (leaser_tick) */
+    qset queues;         /* the queue ids its runner can take (from Redis when parked) */
+    int queues_read;     /* 0: reading them failed: every wake tries it */
+    uint64_t queues_gen; /* leaser_state.known_gen when they were read */
+    int batch;           /* a complete_lease without results: jobs go out as completed_leased */
+    /* Parked without a claim (its runner was dry, or others wait on its
+     * queues): no claim has looked at it yet. A resent request's jobs wait
+     * in its retry record, which only a claim returns, so it is claimed for
+     * by claim_at_ms at the latest (leaser_tick), a wake-up or not. */
+    int unclaimed;
+    int64_t claim_at_ms;
 } parked_lease;
 
 /* A runner's queue ids as last read (read_queues), kept after its request
@@ -66,16 +72,20 @@ typedef struct {
     /* Runners whose last claim found every queue they can take empty
      * (rq_lease_claim_streamed's dry), since the last wake-up: claiming for
      * them again finds nothing until a push, and a push to an empty queue
-     * publishes a wake-up, which empties this set. Kept until dry_until_ms
-     * at most; then the tick tries the parked requests (leaser_tick), so a
-     * lost wake-up costs at most that much. */
+     * publishes a wake-up, which empties this set. Believed until
+     * dry_until_ms at most. A request parked unclaimed because of it is
+     * claimed for within LEASER_CLAIM_WITHIN_MS all the same (leaser_tick),
+     * so a lost wake-up costs at most that much. */
     qset dry;
     int64_t dry_until_ms;
     /* Queue ids of runners whose requests were answered (read_queues takes
      * them back). A runner's set changes only when a new queue appears,
-     * which wakes everyone ('*'): that empties this, as the poke does. */
+     * which wakes everyone ('*'): that empties this, as the poke does, and
+     * moves known_gen on, so that a set read before (held by a parked
+     * request) is not kept again when that request is answered. */
     known_queues *known;
     size_t n_known;
+    uint64_t known_gen;
 } leaser_state;
 
 /* How long a dry runner is believed (see leaser_state.dry), and how many are
@@ -94,6 +104,11 @@ typedef struct {
 #define LEASER_STALL_MS 2000
 /* ...fences claims for this long: see check_stall. */
 #define LEASER_FENCE_MS 2000
+
+/* A request parked without a claim is claimed for this long after, at the
+ * latest (parked_lease.unclaimed); one that waits less than twice that
+ * claims at once instead, so its claim never comes after its deadline. */
+#define LEASER_CLAIM_WITHIN_MS LEASER_DRY_MS
 
 static void dry_note(leaser_state *s, const char *runner_id)
 {
@@ -305,6 +320,7 @@ static void known_clear(leaser_state *s)
     for (size_t i = 0; i < s->n_known; i++)
         qset_free(&s->known[i].queues);
     s->n_known = 0;
+    s->known_gen++;
 }
 
 /* Keeps q (moved: q is left empty) as runner_id's queue ids. */
@@ -314,9 +330,19 @@ static void known_put(leaser_state *s, const char *runner_id, qset *q)
         qset_free(q);
         return;
     }
-    if (s->n_known == LEASER_KNOWN_MAX)
-        known_clear(s);
-    known_queues *k = &s->known[s->n_known++];
+    known_queues *k = NULL;
+    for (size_t i = 0; k == NULL && i < s->n_known; i++)
+        if (strcmp(s->known[i].runner_id, runner_id) == 0) {
+            k = &s->known[i]; /* a runner is kept once: the later set replaces */
+            qset_free(&k->queues);
+        }
+    if (k == NULL && s->n_known == LEASER_KNOWN_MAX) {
+        for (size_t i = 0; i < s->n_known; i++) /* full: start again, same generation */
+            qset_free(&s->known[i].queues);
+        s->n_known = 0;
+    }
+    if (k == NULL)
+        k = &s->known[s->n_known++];
     snprintf(k->runner_id, sizeof k->runner_id, "%s", runner_id);
     k->queues = *q;
     *q = (qset){0};
@@ -336,19 +362,22 @@ static int known_take(leaser_state *s, const char *runner_id, qset *q)
     return 0;
 }
 
-/* An answered request's queue ids: kept when they were read. */
+/* An answered request's queue ids: kept when they were read since the
+ * kept sets were last dropped. */
 static void done_with_queues(leaser_state *s, parked_lease *p)
 {
-    if (p->queues_read)
+    if (p->queues_read && p->queues_gen == s->known_gen)
         known_put(s, p->runner_id, &p->queues);
     else
         qset_free(&p->queues);
 }
 
 /* The queue ids runner_id can take, into *q (a failed read leaves it empty
- * and returns 0: the caller then treats the runner as able to take anything). */
-static int read_queues(leaser_state *s, const char *runner_id, qset *q)
+ * and returns 0: the caller then treats the runner as able to take anything);
+ * *gen: the generation they belong to (leaser_state.known_gen). */
+static int read_queues(leaser_state *s, const char *runner_id, qset *q, uint64_t *gen)
 {
+    *gen = s->known_gen;
     if (known_take(s, runner_id, q))
         return 1;
     char **v = NULL;
@@ -389,8 +418,11 @@ static void park(leaser_state *s, const parked_lease *p)
  * runner's queues first (a new queue appeared). A request past its
  * deadline never claims (its runner may have given up on it and leased
  * elsewhere under the same request id): it gets `none`. Nothing claims
- * while a stall's fence holds (check_stall). */
-static void serve_parked(leaser_state *s, const qset *wake, int refresh)
+ * while a stall's fence holds (check_stall). `claim_due` (the tick's pass)
+ * tries only the requests parked without a claim whose claim_at_ms has come,
+ * whatever is known dry: one of them may be a resend whose jobs wait in its
+ * retry record. */
+static void serve_parked(leaser_state *s, const qset *wake, int refresh, int claim_due)
 {
     int64_t now = dp_now_ms();
     if (now < s->fence_until_ms)
@@ -409,17 +441,19 @@ static void serve_parked(leaser_state *s, const qset *wake, int refresh)
             continue;
         }
         if (refresh || !p->queues_read)
-            p->queues_read = read_queues(s, p->runner_id, &p->queues);
+            p->queues_read = read_queues(s, p->runner_id, &p->queues, &p->queues_gen);
         int relevant;
-        if (!p->queues_read)
+        if (claim_due)
+            relevant = p->unclaimed && now >= p->claim_at_ms;
+        else if (!p->queues_read)
             relevant = 1;
         else if (wake != NULL && wake->n > 0)
             relevant = qset_overlaps(&p->queues, wake, &dry);
         else
             relevant = p->queues.n > 0 && !qset_within(&p->queues, &dry);
-        if (wake != NULL && wake->n > 0 && qset_within(wake, &dry))
+        if (!claim_due && wake != NULL && wake->n > 0 && qset_within(wake, &dry))
             relevant = 0; /* everything the wake named is taken */
-        if (relevant && dry_has(s, p->runner_id))
+        if (!claim_due && relevant && dry_has(s, p->runner_id))
             relevant = 0;
         int took_all = 0;
         int n = relevant ? try_lease(s, p->origin, p->id, p->runner_id, p->max_jobs, p->request_id,
@@ -502,16 +536,21 @@ static void handle_lease(void *state, actor_ctx *ctx, fwd_origin origin, dp_msg 
     int fenced = now < s->fence_until_ms;
     int first = s->n_parked == 0;
     if (!first && l->max_jobs > 0) {
-        p.queues_read = read_queues(s, l->runner_id, &p.queues);
+        p.queues_read = read_queues(s, l->runner_id, &p.queues, &p.queues_gen);
         first = p.queues_read;
         for (size_t i = 0; first && i < s->n_parked; i++)
             if (!s->parked[i].queues_read || qset_overlaps(&p.queues, &s->parked[i].queues, NULL))
                 first = 0;
     }
     /* Its queues found empty since the last wake-up: it waits for the next
-     * one, without a claim that would find nothing. */
+     * one, without a claim that would find nothing. Not a request that cannot
+     * wait for the claim that comes by LEASER_CLAIM_WITHIN_MS (it may be a
+     * resend whose jobs wait in its retry record: it must not be answered
+     * `none` unclaimed): that one claims now, in line or not. */
     int dry = l->max_jobs > 0 && dry_has(s, l->runner_id);
-    int n = first && !fenced && l->max_jobs > 0 && !dry
+    int short_wait = l->wait_ms < 2 * LEASER_CLAIM_WITHIN_MS;
+    int claims = !fenced && l->max_jobs > 0 && ((first && !dry) || short_wait);
+    int n = claims
                 ? try_lease(s, origin, m->id, l->runner_id, l->max_jobs, l->request_id, batch, NULL)
                 : 0;
     if (n != 0) {
@@ -543,8 +582,9 @@ static void handle_lease(void *state, actor_ctx *ctx, fwd_origin origin, dp_msg 
         return;
     }
     if (!p.queues_read)
-        p.queues_read = read_queues(s, l->runner_id, &p.queues);
-    p.unclaimed = dry && !fenced;
+        p.queues_read = read_queues(s, l->runner_id, &p.queues, &p.queues_gen);
+    p.unclaimed = !claims && !fenced;
+    p.claim_at_ms = now + LEASER_CLAIM_WITHIN_MS;
     qset mine = {0};
     for (size_t i = 0; i < p.queues.n; i++)
         qset_add(&mine, p.queues.v[i]);
@@ -553,7 +593,7 @@ static void handle_lease(void *state, actor_ctx *ctx, fwd_origin origin, dp_msg 
      * queues is served oldest first. Not when its queues were found empty
      * since the last wake-up: the wake-up serves the line. */
     if (mine.n > 0 && !dry)
-        serve_parked(s, &mine, 0);
+        serve_parked(s, &mine, 0, 0);
     qset_free(&mine);
 }
 
@@ -925,7 +965,7 @@ static void on_wake(void *state, actor_ctx *ctx, fwd_origin o, dp_msg *m)
             qset_free(&w); /* out of memory: wake everyone */
     if (w.n == 0)
         known_clear(s); /* a new queue: runners' sets may have grown */
-    serve_parked(s, &w, w.n == 0);
+    serve_parked(s, &w, w.n == 0, 0);
     qset_free(&w);
 }
 
@@ -984,7 +1024,7 @@ static void sweep(leaser_state *s)
         report_dead(s);
     if (rep.jobs_requeued > 0) {
         qset_free(&s->dry);
-        serve_parked(s, NULL, 0);
+        serve_parked(s, NULL, 0, 0);
     }
 }
 
@@ -1009,28 +1049,23 @@ static void leaser_tick(void *state, actor_ctx *ctx)
         s->next_sweep_ms = now + s->cfg.sweep_ms;
         sweep(s);
     }
-    /* Requests parked without a claim because their runner was dry are
-     * tried once its dryness ends, if no wake-up came: a lost wake-up, or a
+    /* Requests parked without a claim that no wake-up's pass has tried by
+     * their claim_at_ms are claimed for now, each once: a lost wake-up, or a
      * request resent after its answer was lost (its jobs wait in its retry
-     * record), costs at most LEASER_DRY_MS then, not the poke's 5 s. Only
-     * then: a request parked after a claim needs no second one (an idle
-     * runner's long-poll would claim every second). */
-    if (s->dry.n > 0 && now >= s->dry_until_ms) {
-        qset_free(&s->dry);
-        int any = 0;
-        for (size_t i = 0; i < s->n_parked; i++) {
-            any |= s->parked[i].unclaimed;
-            s->parked[i].unclaimed = 0; /* this pass tries it, or proves its queues empty */
-        }
-        if (any)
-            serve_parked(s, NULL, 0);
-    }
+     * record), costs at most LEASER_CLAIM_WITHIN_MS then, not the poke's 5
+     * s. Only those: a request parked after a claim needs no second one (an
+     * idle runner's long-poll would claim every second). */
+    int due = 0;
+    for (size_t i = 0; !due && i < s->n_parked; i++)
+        due = s->parked[i].unclaimed && now >= s->parked[i].claim_at_ms;
+    if (due)
+        serve_parked(s, NULL, 0, 1);
     /* A missed wake-up (a lost subscription) costs at most this delay. */
     if (s->n_parked > 0 && now >= s->next_poke_ms) {
         s->next_poke_ms = now + 5000;
         qset_free(&s->dry);
         known_clear(s); /* bounds what a lost '*' wake-up leaves stale */
-        serve_parked(s, NULL, 0);
+        serve_parked(s, NULL, 0, 0);
     }
 }
 

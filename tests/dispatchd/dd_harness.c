@@ -398,11 +398,19 @@ void dd_submit_profile(actor_client *admin, const char *profile, char *code, siz
 dp_msg_type dd_lease(actor_client *c, const char *id, const char *token, uint32_t max,
                      uint32_t wait_ms, char (*ids)[DP_ID_MAX], uint32_t *attempts, size_t *n)
 {
+    return dd_lease_req(c, id, token, max, wait_ms, NULL, ids, attempts, n);
+}
+
+dp_msg_type dd_lease_req(actor_client *c, const char *id, const char *token, uint32_t max,
+                         uint32_t wait_ms, const char *request_id, char (*ids)[DP_ID_MAX],
+                         uint32_t *attempts, size_t *n)
+{
     dp_msg m = {.type = DP_MSG_LEASE, .id = 11}, r;
     m.lease.runner_id = (char *)id;
     m.lease.runner_token = (char *)token;
     m.lease.max_jobs = max;
     m.lease.wait_ms = wait_ms;
+    m.lease.request_id = (char *)request_id;
     expect_ok(dd_rpc(c, &m, &r, (int)wait_ms + 5000), "lease");
     *n = 0;
     dp_msg_type t = r.type;

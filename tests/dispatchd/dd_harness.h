@@ -94,6 +94,12 @@ void dd_submit_profile(actor_client *admin, const char *profile, char *code, siz
 dp_msg_type dd_lease(actor_client *c, const char *id, const char *token, uint32_t max,
                      uint32_t wait_ms, char (*ids)[DP_ID_MAX], uint32_t *attempts, size_t *n);
 
+/* dd_lease under a request id (NULL: none): a resend with the same id gets
+ * what the first try got (docs/api.md). */
+dp_msg_type dd_lease_req(actor_client *c, const char *id, const char *token, uint32_t max,
+                         uint32_t wait_ms, const char *request_id, char (*ids)[DP_ID_MAX],
+                         uint32_t *attempts, size_t *n);
+
 /* Completes job_id/attempt with verdict AC (2 tests); returns the reply type. */
 dp_msg_type dd_complete(actor_client *c, const char *id, const char *token, const char *job_id,
                         uint32_t attempt, int retry);

@@ -7,8 +7,12 @@
  * of one queue: a claim that took all there was spares the other runner's
  * claim, and the lucky runner's next poll parks without a claim until a
  * wake-up, which then serves it; a job whose wake-up was lost reaches such
- * a runner when its dryness ends (1 s), not at the leaser's 5 s poke; and an
- * idle runner's long-poll, parked after its claim, claims no more. */
+ * a runner when its dryness ends (1 s), not at the leaser's 5 s poke, even
+ * when a wake-up for another queue ends the dryness first; an idle runner's
+ * long-poll, parked after its claim, claims no more; a request resent after
+ * its answer was lost gets its jobs though its runner is dry; and a queue
+ * whose '*' wake-up was lost, learnt at the poke, stays learnt. */
+#include "dispatch/redis/rq.h"
 #include "tests/dispatchd/dd_harness.h"
 #include "tests/support/redis_server.h"
 
@@ -29,7 +33,9 @@
 typedef struct {
     const char *url;
     char id[DP_ID_MAX], tok[65];
-    uint32_t max; /* 0: 1 */
+    uint32_t max;           /* 0: 1 */
+    const char *req;        /* its request id, or NULL */
+    char ids[4][DP_ID_MAX]; /* what it got */
     dp_msg_type got;
     size_t n;
     int64_t done_us;
@@ -48,9 +54,8 @@ static void *park(void *arg)
 {
     parker *p = arg;
     actor_client *c = dd_client(p->url);
-    char ids[4][DP_ID_MAX];
     uint32_t att[4];
-    p->got = dd_lease(c, p->id, p->tok, p->max ? p->max : 1, 6000, ids, att, &p->n);
+    p->got = dd_lease_req(c, p->id, p->tok, p->max ? p->max : 1, 6000, p->req, p->ids, att, &p->n);
     p->done_us = dd_now_us();
     actor_client_close(c);
     return NULL;
@@ -208,15 +213,22 @@ static void test_a_dry_queue_costs_no_claims(void **state)
     (void)state;
     route_fx f;
     route_start(&f);
-    parker a = {.url = f.dd.runner_url, .max = 4}, b = {.url = f.dd.runner_url, .max = 4};
+    parker a = {.url = f.dd.runner_url, .max = 4}, b = {.url = f.dd.runner_url, .max = 4},
+           z = {.url = f.dd.runner_url};
     dd_register_offering(f.rc, "runner-a", "a", a.id, a.tok);
     dd_register_offering(f.rc, "runner-b", "a", b.id, b.tok);
+    dd_register_offering(f.rc, "runner-z", "z", z.id, z.tok); /* no queue of its own */
     char ids[4][DP_ID_MAX];
     uint32_t att[4];
     size_t n = 0;
     submit(f.admin, "a"); /* the queue exists */
     assert_int_equal(dd_lease(f.rc, a.id, a.tok, 1, 0, ids, att, &n), DP_MSG_LEASED);
-    pthread_t tb, ta;
+    /* z parks first and takes the leaser's first poke (at its next tick,
+     * which also drops the queue sets read before it); the next one comes
+     * 5 s later */
+    pthread_t tb, ta, tz;
+    assert_int_equal(pthread_create(&tz, NULL, park, &z), 0);
+    dd_sleep_ms(300);
     int64_t parked_us = dd_now_us();
     assert_int_equal(pthread_create(&tb, NULL, park, &b), 0);
     dd_sleep_ms(300);
@@ -259,6 +271,8 @@ static void test_a_dry_queue_costs_no_claims(void **state)
     t0 = dd_now_us();
     submit(f.admin, "a");
     join_one_job(tb, &b, t0);
+    pthread_join(tz, NULL);
+    assert_int_equal(z.got, DP_MSG_NONE);
     route_stop(&f);
 }
 
@@ -288,42 +302,107 @@ static void push_without_wake(redisContext *raw, const char *prefix, const char 
     freeReplyObject(j);
 }
 
-static void test_a_lost_wake_costs_the_dry_bound(void **state)
+/* A new queue qid whose '*' wake-up was lost: noted in the queue index and
+ * in runner rid's queue set as the enqueue script notes one, and job `id` (a
+ * copy of `like`) pushed there without a wake-up. */
+static void push_to_new_queue_without_wake(redisContext *raw, const char *prefix, const char *like,
+                                           const char *id, const char *rid, const char *qid)
 {
-    (void)state;
+    redisReply *r = redisCommand(raw, "SADD %squeues %s", prefix, qid);
+    assert_true(r != NULL && r->type == REDIS_REPLY_INTEGER && r->integer == 1);
+    freeReplyObject(r);
+    r = redisCommand(raw, "SADD %srunner:%s:queues %s", prefix, rid, qid);
+    assert_true(r != NULL && r->type == REDIS_REPLY_INTEGER);
+    freeReplyObject(r);
+    r = redisCommand(raw, "HGET %sjob:%s spec", prefix, like);
+    assert_true(r != NULL && r->type == REDIS_REPLY_STRING);
+    redisReply *h = redisCommand(raw,
+                                 "HSET %sjob:%s spec %b max_attempts 3 attempts 0 state queued "
+                                 "queue %s prio n",
+                                 prefix, id, r->str, (size_t)r->len, qid);
+    assert_true(h != NULL && h->type == REDIS_REPLY_INTEGER);
+    freeReplyObject(h);
+    freeReplyObject(r);
+    r = redisCommand(raw, "RPUSH %sq:n:%s %s", prefix, qid, id);
+    assert_true(r != NULL && r->type == REDIS_REPLY_INTEGER);
+    freeReplyObject(r);
+    r = redisCommand(raw, "SADD %sready:n %s", prefix, qid);
+    assert_true(r != NULL && r->type == REDIS_REPLY_INTEGER);
+    freeReplyObject(r);
+}
+
+/* A dry runner's parked poll, and a job for it pushed without its wake-up
+ * (a lost one): the job reaches it when its claim comes, 1 s after it
+ * parked, not at the leaser's 5 s poke. With other_wake, a wake-up for
+ * another queue, where nobody waits, comes first and ends the dryness
+ * (before, only the end of the dryness tried such a request: after that
+ * wake-up nobody's claim noted a dry runner again, and it waited for the
+ * poke). */
+static void lost_wake_reaches_a_dry_runner(int other_wake)
+{
     route_fx f;
     route_start(&f);
-    parker a = {.url = f.dd.runner_url, .max = 4}, b = {.url = f.dd.runner_url, .max = 4};
+    parker a = {.url = f.dd.runner_url, .max = 4}, z = {.url = f.dd.runner_url};
+    char c_id[DP_ID_MAX], c_tok[65];
     dd_register_offering(f.rc, "runner-a", "a", a.id, a.tok);
-    dd_register_offering(f.rc, "runner-b", "b", b.id, b.tok); /* no queue of its own */
-    submit(f.admin, "a");                                     /* the queue exists */
-    /* b parks first: the leaser's first poke comes at its next tick (20 ms),
-     * finds nothing b can take, and the next one comes 5 s later. */
-    pthread_t ta, tb;
-    assert_int_equal(pthread_create(&tb, NULL, park, &b), 0);
-    dd_sleep_ms(300);
+    dd_register_offering(f.rc, "runner-c", "c", c_id, c_tok);
+    dd_register_offering(f.rc, "runner-z", "z", z.id, z.tok); /* no queue of its own */
     char ids[4][DP_ID_MAX];
     uint32_t att[4];
     size_t n = 0;
+    submit(f.admin, "c"); /* c's queue exists, empty (a job there wakes, no '*') */
+    assert_int_equal(dd_lease(f.rc, c_id, c_tok, 4, 0, ids, att, &n), DP_MSG_LEASED);
+    submit(f.admin, "a"); /* a's queue exists */
+    /* z parks first and takes the leaser's first poke (at its next tick);
+     * the next one comes 5 s later */
+    pthread_t ta, tz;
+    assert_int_equal(pthread_create(&tz, NULL, park, &z), 0);
+    dd_sleep_ms(300);
     assert_int_equal(dd_lease(f.rc, a.id, a.tok, 4, 0, ids, att, &n), DP_MSG_LEASED);
     assert_int_equal(n, 1); /* it took all there was: a is dry */
-    /* a's poll parks without a claim; the job's wake-up is lost */
     assert_int_equal(pthread_create(&ta, NULL, park, &a), 0);
-    dd_sleep_ms(50);
+    dd_sleep_ms(50); /* a parked without a claim */
     char lost[DP_ID_MAX];
     snprintf(lost, sizeof lost, "%.*sx", (int)strlen(ids[0]) - 1, ids[0]);
     int64_t t0 = dd_now_us();
     push_without_wake(f.raw, f.dd.prefix, ids[0], lost);
+    if (other_wake)
+        submit(f.admin, "c");
     pthread_join(ta, NULL);
     assert_int_equal(a.got, DP_MSG_LEASED);
     assert_int_equal(a.n, 1);
-    /* a's dryness ends 1 s after its claim: 2.5 s is slack for a loaded
-     * machine, well before the next poke (about 4.6 s from here). */
+    assert_string_equal(a.ids[0], lost);
+    pthread_join(tz, NULL); /* first: a failure must leave no thread writing to z */
+    assert_int_equal(z.got, DP_MSG_NONE);
+    /* 1 s after it parked: 2.5 s is slack for a loaded machine, well before
+     * the poke (about 4.6 s from here). */
     if (a.done_us - t0 >= 2500000)
         fail_msg("the job without a wake-up took %lld ms", (long long)(a.done_us - t0) / 1000);
-    pthread_join(tb, NULL);
-    assert_int_equal(b.got, DP_MSG_NONE);
     route_stop(&f);
+}
+
+static void test_a_lost_wake_costs_the_dry_bound(void **state)
+{
+    (void)state;
+    lost_wake_reaches_a_dry_runner(0);
+}
+
+static void test_a_lost_wake_costs_the_bound_after_another_wake(void **state)
+{
+    (void)state;
+    lost_wake_reaches_a_dry_runner(1);
+}
+
+/* a's queue made with one job, a took it (ids[0]), and a's long-poll is
+ * parked (300 ms given) on thread *t. */
+static void take_then_park(route_fx *f, parker *a, char (*ids)[DP_ID_MAX], pthread_t *t)
+{
+    uint32_t att[4];
+    size_t n = 0;
+    submit(f->admin, "a");
+    assert_int_equal(dd_lease(f->rc, a->id, a->tok, 4, 0, ids, att, &n), DP_MSG_LEASED);
+    assert_int_equal(pthread_create(t, NULL, park, a), 0);
+    dd_sleep_ms(300);
 }
 
 static void test_an_idle_long_poll_claims_once(void **state)
@@ -333,15 +412,9 @@ static void test_an_idle_long_poll_claims_once(void **state)
     route_start(&f);
     parker a = {.url = f.dd.runner_url, .max = 4};
     dd_register_offering(f.rc, "runner-a", "a", a.id, a.tok);
-    /* its queue exists, empty: a long-poll has something to claim from */
     char ids[4][DP_ID_MAX];
-    uint32_t att[4];
-    size_t n = 0;
-    submit(f.admin, "a");
-    assert_int_equal(dd_lease(f.rc, a.id, a.tok, 4, 0, ids, att, &n), DP_MSG_LEASED);
     pthread_t ta;
-    assert_int_equal(pthread_create(&ta, NULL, park, &a), 0);
-    dd_sleep_ms(300); /* parked, then claimed once by the first poke (nothing) */
+    take_then_park(&f, &a, ids, &ta); /* then claimed once by the first poke (nothing) */
     long long c0 = evalsha_calls(f.raw);
     dd_sleep_ms(2500);
     long long c1 = evalsha_calls(f.raw);
@@ -355,6 +428,102 @@ static void test_an_idle_long_poll_claims_once(void **state)
     route_stop(&f);
 }
 
+/* A request resent after its answer was lost gets the jobs its first try
+ * got, though that claim left its runner dry: at once when it cannot wait
+ * (wait 0; before, it was answered `none` without a claim and its jobs
+ * stayed leased to a live runner), within 1 s when it long-polls. */
+static void test_a_resent_request_gets_its_jobs_while_dry(void **state)
+{
+    (void)state;
+    route_fx f;
+    route_start(&f);
+    parker a = {.url = f.dd.runner_url, .max = 4, .req = "q-resent-2"};
+    dd_register_offering(f.rc, "runner-a", "a", a.id, a.tok);
+    char ids[4][DP_ID_MAX], again[4][DP_ID_MAX];
+    uint32_t att[4];
+    size_t n = 0, m = 0;
+    submit(f.admin, "a");
+    submit(f.admin, "a");
+    assert_int_equal(dd_lease_req(f.rc, a.id, a.tok, 4, 0, "q-resent-1", ids, att, &n),
+                     DP_MSG_LEASED);
+    assert_int_equal(n, 2); /* all there was: a is dry; the answer is "lost" */
+    assert_int_equal(dd_lease_req(f.rc, a.id, a.tok, 4, 0, "q-resent-1", again, att, &m),
+                     DP_MSG_LEASED);
+    assert_int_equal(m, 2);
+    for (size_t i = 0; i < 2; i++)
+        assert_true(strcmp(again[i], ids[0]) == 0 || strcmp(again[i], ids[1]) == 0);
+    /* the same with a long-poll, under a request that got one job */
+    submit(f.admin, "a");
+    assert_int_equal(dd_lease_req(f.rc, a.id, a.tok, 4, 0, a.req, ids, att, &n), DP_MSG_LEASED);
+    assert_int_equal(n, 1);
+    int64_t t0 = dd_now_us();
+    pthread_t ta;
+    assert_int_equal(pthread_create(&ta, NULL, park, &a), 0);
+    pthread_join(ta, NULL);
+    assert_int_equal(a.got, DP_MSG_LEASED);
+    assert_int_equal(a.n, 1);
+    assert_string_equal(a.ids[0], ids[0]);
+    if (a.done_us - t0 >= 2500000) /* 1 s, and slack for a loaded machine */
+        fail_msg("the resent long-poll got its job after %lld ms",
+                 (long long)(a.done_us - t0) / 1000);
+    route_stop(&f);
+}
+
+/* A queue whose '*' wake-up was lost is learnt at the poke: a runner's
+ * queue set read before it is not kept again after (before, a parked
+ * request's old set went back to the leaser's cache when the poke answered
+ * it, and the runner's later polls used it: a job of the new queue, wake-up
+ * and all, waited for the next poke). */
+static void test_the_poke_drops_stale_queue_sets(void **state)
+{
+    (void)state;
+    route_fx f;
+    route_start(&f);
+    parker a = {.url = f.dd.runner_url, .max = 4};
+    char c_id[DP_ID_MAX], c_tok[65];
+    dd_register_offering(f.rc, "runner-a", "a", a.id, a.tok);
+    dd_register_offering(f.rc, "runner-c", "c", c_id, c_tok); /* "c" is offered */
+    char ids[4][DP_ID_MAX];
+    uint32_t att[4];
+    size_t n = 0;
+    pthread_t ta;
+    take_then_park(&f, &a, ids, &ta); /* with the set {a:}, after the first poke */
+    /* c's queue appears, its '*' lost, with 5 jobs (more than a takes at
+     * once), and a's set has it, as if a offered "c" too */
+    char qid[RQ_QID_MAX], lost[5][DP_ID_MAX];
+    dp_err err = {0};
+    assert_int_equal(rq_queue_id("c", NULL, 0, qid, &err), DP_OK);
+    for (int i = 0; i < 5; i++)
+        snprintf(lost[i], sizeof lost[i], "%.*s%d", (int)strlen(ids[0]) - 1, ids[0], i);
+    push_to_new_queue_without_wake(f.raw, f.dd.prefix, ids[0], lost[0], a.id, qid);
+    for (int i = 1; i < 5; i++)
+        push_without_wake(f.raw, f.dd.prefix, lost[0], lost[i]);
+    redisReply *r = redisCommand(f.raw, "SADD %srunner:%s:queues %s", f.dd.prefix, c_id, qid);
+    assert_true(r != NULL && r->type == REDIS_REPLY_INTEGER);
+    freeReplyObject(r);
+    /* the next poke (5 s after the first) claims for a: the script reads a's
+     * set in Redis, which has c's queue; it takes 4, so a is not dry */
+    pthread_join(ta, NULL);
+    assert_int_equal(a.got, DP_MSG_LEASED);
+    assert_int_equal(a.n, 4);
+    assert_int_equal(dd_lease(f.rc, c_id, c_tok, 4, 0, ids, att, &n), DP_MSG_LEASED);
+    assert_int_equal(n, 1); /* c's queue is empty again */
+    /* a polls again: it claims (nothing) and parks; then a job of c's queue
+     * comes with its wake-up (no '*': the queue is known). a's set must have
+     * the queue for that wake-up to reach it. */
+    a.got = DP_MSG_NONE;
+    assert_int_equal(pthread_create(&ta, NULL, park, &a), 0);
+    dd_sleep_ms(300);
+    int64_t t0 = dd_now_us();
+    submit(f.admin, "c");
+    pthread_join(ta, NULL);
+    assert_int_equal(a.got, DP_MSG_LEASED);
+    if (a.done_us - t0 >= 2500000) /* a wake-up: milliseconds; the poke is 5 s */
+        fail_msg("a job of the new queue reached a after %lld ms",
+                 (long long)(a.done_us - t0) / 1000);
+    route_stop(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -362,6 +531,9 @@ int main(void)
         cmocka_unit_test(test_a_dry_queue_costs_no_claims),
         cmocka_unit_test(test_a_lost_wake_costs_the_dry_bound),
         cmocka_unit_test(test_an_idle_long_poll_claims_once),
+        cmocka_unit_test(test_a_lost_wake_costs_the_bound_after_another_wake),
+        cmocka_unit_test(test_a_resent_request_gets_its_jobs_while_dry),
+        cmocka_unit_test(test_the_poke_drops_stale_queue_sets),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
