@@ -315,11 +315,18 @@ static void answer_none(parked_lease *p, const char *reason)
     qset_free(&p->queues);
 }
 
-static void known_clear(leaser_state *s)
+/* Drops every kept set. known_clear also moves the generation on: sets read
+ * before may be stale (a '*' wake-up, the poke); a full cache is not that. */
+static void known_drop(leaser_state *s)
 {
     for (size_t i = 0; i < s->n_known; i++)
         qset_free(&s->known[i].queues);
     s->n_known = 0;
+}
+
+static void known_clear(leaser_state *s)
+{
+    known_drop(s);
     s->known_gen++;
 }
 
@@ -336,11 +343,8 @@ static void known_put(leaser_state *s, const char *runner_id, qset *q)
             k = &s->known[i]; /* a runner is kept once: the later set replaces */
             qset_free(&k->queues);
         }
-    if (k == NULL && s->n_known == LEASER_KNOWN_MAX) {
-        for (size_t i = 0; i < s->n_known; i++) /* full: start again, same generation */
-            qset_free(&s->known[i].queues);
-        s->n_known = 0;
-    }
+    if (k == NULL && s->n_known == LEASER_KNOWN_MAX)
+        known_drop(s);
     if (k == NULL)
         k = &s->known[s->n_known++];
     snprintf(k->runner_id, sizeof k->runner_id, "%s", runner_id);
@@ -1037,12 +1041,16 @@ static void leaser_tick(void *state, actor_ctx *ctx)
     flush_events(s);
     outcome_box_expire(&s->outcomes, now - LEASER_OUTCOME_TTL_MS);
     size_t keep = 0;
+    int due = 0; /* a request parked without a claim has come to its claim_at_ms */
     for (size_t i = 0; i < s->n_parked; i++) {
-        if (s->parked[i].deadline_ms <= now) {
-            done_with_queues(s, &s->parked[i]);
-            answer_none(&s->parked[i], "timeout");
-        } else
-            s->parked[keep++] = s->parked[i];
+        parked_lease *p = &s->parked[i];
+        if (p->deadline_ms <= now) {
+            done_with_queues(s, p);
+            answer_none(p, "timeout");
+            continue;
+        }
+        due |= p->unclaimed && now >= p->claim_at_ms;
+        s->parked[keep++] = *p;
     }
     s->n_parked = keep;
     if (now >= s->next_sweep_ms) {
@@ -1055,9 +1063,6 @@ static void leaser_tick(void *state, actor_ctx *ctx)
      * record), costs at most LEASER_CLAIM_WITHIN_MS then, not the poke's 5
      * s. Only those: a request parked after a claim needs no second one (an
      * idle runner's long-poll would claim every second). */
-    int due = 0;
-    for (size_t i = 0; !due && i < s->n_parked; i++)
-        due = s->parked[i].unclaimed && now >= s->parked[i].claim_at_ms;
     if (due)
         serve_parked(s, NULL, 0, 1);
     /* A missed wake-up (a lost subscription) costs at most this delay. */

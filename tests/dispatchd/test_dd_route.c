@@ -276,29 +276,37 @@ static void test_a_dry_queue_costs_no_claims(void **state)
     route_stop(&f);
 }
 
+/* Runs a command on raw that must answer an integer; returns it. */
+static long long raw_int(redisContext *raw, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    redisReply *r = redisvCommand(raw, fmt, ap);
+    va_end(ap);
+    assert_true(r != NULL && r->type == REDIS_REPLY_INTEGER);
+    long long v = r->integer;
+    freeReplyObject(r);
+    return v;
+}
+
 /* A job pushed the way the enqueue script pushes one, without its wake-up
- * (a lost one): a copy of job `like` under id `id` (db's Redis, prefix). */
+ * (a lost one): a copy of job `like` under id `id` (db's Redis, prefix), in
+ * like's queue, or in queue qid when not NULL. */
 static void push_without_wake(redisContext *raw, const char *prefix, const char *like,
-                              const char *id)
+                              const char *id, const char *qid)
 {
     redisReply *j = redisCommand(raw, "HMGET %sjob:%s spec max_attempts queue prio", prefix, like);
     assert_true(j != NULL && j->type == REDIS_REPLY_ARRAY && j->elements == 4);
     for (size_t i = 0; i < 4; i++)
         assert_int_equal(j->element[i]->type, REDIS_REPLY_STRING);
-    const char *qid = j->element[2]->str, *prio = j->element[3]->str;
-    redisReply *r = redisCommand(raw,
-                                 "HSET %sjob:%s spec %b max_attempts %s attempts 0 state queued "
-                                 "queue %s prio %s",
-                                 prefix, id, j->element[0]->str, (size_t)j->element[0]->len,
-                                 j->element[1]->str, qid, prio);
-    assert_true(r != NULL && r->type == REDIS_REPLY_INTEGER);
-    freeReplyObject(r);
-    r = redisCommand(raw, "RPUSH %sq:%s:%s %s", prefix, prio, qid, id);
-    assert_true(r != NULL && r->type == REDIS_REPLY_INTEGER);
-    freeReplyObject(r);
-    r = redisCommand(raw, "SADD %sready:%s %s", prefix, prio, qid);
-    assert_true(r != NULL && r->type == REDIS_REPLY_INTEGER);
-    freeReplyObject(r);
+    const char *prio = j->element[3]->str;
+    if (qid == NULL)
+        qid = j->element[2]->str;
+    raw_int(raw, "HSET %sjob:%s spec %b max_attempts %s attempts 0 state queued queue %s prio %s",
+            prefix, id, j->element[0]->str, (size_t)j->element[0]->len, j->element[1]->str, qid,
+            prio);
+    raw_int(raw, "RPUSH %sq:%s:%s %s", prefix, prio, qid, id);
+    raw_int(raw, "SADD %sready:%s %s", prefix, prio, qid);
     freeReplyObject(j);
 }
 
@@ -308,27 +316,9 @@ static void push_without_wake(redisContext *raw, const char *prefix, const char 
 static void push_to_new_queue_without_wake(redisContext *raw, const char *prefix, const char *like,
                                            const char *id, const char *rid, const char *qid)
 {
-    redisReply *r = redisCommand(raw, "SADD %squeues %s", prefix, qid);
-    assert_true(r != NULL && r->type == REDIS_REPLY_INTEGER && r->integer == 1);
-    freeReplyObject(r);
-    r = redisCommand(raw, "SADD %srunner:%s:queues %s", prefix, rid, qid);
-    assert_true(r != NULL && r->type == REDIS_REPLY_INTEGER);
-    freeReplyObject(r);
-    r = redisCommand(raw, "HGET %sjob:%s spec", prefix, like);
-    assert_true(r != NULL && r->type == REDIS_REPLY_STRING);
-    redisReply *h = redisCommand(raw,
-                                 "HSET %sjob:%s spec %b max_attempts 3 attempts 0 state queued "
-                                 "queue %s prio n",
-                                 prefix, id, r->str, (size_t)r->len, qid);
-    assert_true(h != NULL && h->type == REDIS_REPLY_INTEGER);
-    freeReplyObject(h);
-    freeReplyObject(r);
-    r = redisCommand(raw, "RPUSH %sq:n:%s %s", prefix, qid, id);
-    assert_true(r != NULL && r->type == REDIS_REPLY_INTEGER);
-    freeReplyObject(r);
-    r = redisCommand(raw, "SADD %sready:n %s", prefix, qid);
-    assert_true(r != NULL && r->type == REDIS_REPLY_INTEGER);
-    freeReplyObject(r);
+    assert_int_equal(raw_int(raw, "SADD %squeues %s", prefix, qid), 1);
+    raw_int(raw, "SADD %srunner:%s:queues %s", prefix, rid, qid);
+    push_without_wake(raw, prefix, like, id, qid);
 }
 
 /* A dry runner's parked poll, and a job for it pushed without its wake-up
@@ -365,7 +355,7 @@ static void lost_wake_reaches_a_dry_runner(int other_wake)
     char lost[DP_ID_MAX];
     snprintf(lost, sizeof lost, "%.*sx", (int)strlen(ids[0]) - 1, ids[0]);
     int64_t t0 = dd_now_us();
-    push_without_wake(f.raw, f.dd.prefix, ids[0], lost);
+    push_without_wake(f.raw, f.dd.prefix, ids[0], lost, NULL);
     if (other_wake)
         submit(f.admin, "c");
     pthread_join(ta, NULL);
@@ -497,10 +487,8 @@ static void test_the_poke_drops_stale_queue_sets(void **state)
         snprintf(lost[i], sizeof lost[i], "%.*s%d", (int)strlen(ids[0]) - 1, ids[0], i);
     push_to_new_queue_without_wake(f.raw, f.dd.prefix, ids[0], lost[0], a.id, qid);
     for (int i = 1; i < 5; i++)
-        push_without_wake(f.raw, f.dd.prefix, lost[0], lost[i]);
-    redisReply *r = redisCommand(f.raw, "SADD %srunner:%s:queues %s", f.dd.prefix, c_id, qid);
-    assert_true(r != NULL && r->type == REDIS_REPLY_INTEGER);
-    freeReplyObject(r);
+        push_without_wake(f.raw, f.dd.prefix, lost[0], lost[i], NULL);
+    raw_int(f.raw, "SADD %srunner:%s:queues %s", f.dd.prefix, c_id, qid);
     /* the next poke (5 s after the first) claims for a: the script reads a's
      * set in Redis, which has c's queue; it takes 4, so a is not dry */
     pthread_join(ta, NULL);
