@@ -146,11 +146,11 @@ podman exec "$d" sh -c 'ls /var/lib/dispatch/logs/' | grep -q "$job" || fail "no
 # (dispatch/status.c): polled for 60 s (slack for a loaded machine)
 for _ in $(seq 1 120); do
   m=$(curl -fsS "$H/metrics")
-  echo "$m" | grep -q '^dispatch_jobs{state="completed"} [1-9]' && break
+  grep -q '^dispatch_jobs{state="completed"} [1-9]' <<<"$m" && break
   sleep 0.5
 done
-echo "$m" | grep -q '^dispatch_jobs{state="completed"} [1-9]' || fail "/metrics: no completed job: $(echo "$m" | grep dispatch_jobs)"
-echo "$m" | grep -q '^dispatch_runners_alive 1' || fail "/metrics: runners alive: $(echo "$m" | grep runners)"
+grep -q '^dispatch_jobs{state="completed"} [1-9]' <<<"$m" || fail "/metrics: no completed job: $(echo "$m" | grep dispatch_jobs)"
+grep -q '^dispatch_runners_alive 1' <<<"$m" || fail "/metrics: runners alive: $(echo "$m" | grep runners)"
 ok "/metrics: completed jobs and the runner counted"
 for _ in $(seq 1 50); do grep -q "$job" "$E2E_DIR/watch.out" && break; sleep 0.2; done
 grep -q "$job" "$E2E_DIR/watch.out" || fail "dispatchctl watch saw nothing of $job: $(head -c 400 "$E2E_DIR/watch.out")"

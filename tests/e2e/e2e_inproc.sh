@@ -54,14 +54,14 @@ ok "watch streamed queued, leased, completed"
 # the status actor refreshes every second: poll, with 20 s of slack for load
 for _ in $(seq 1 100); do
   metrics=$(curl -fsS "http://127.0.0.1:$http_port/metrics")
-  echo "$metrics" | grep -q '^dispatch_up 1$' &&
-    echo "$metrics" | grep -q '^dispatch_runners_alive 1$' &&
-    echo "$metrics" | grep -q '^dispatch_jobs{state="pending"} 0$' && break
+  grep -q '^dispatch_up 1$' <<<"$metrics" &&
+    grep -q '^dispatch_runners_alive 1$' <<<"$metrics" &&
+    grep -q '^dispatch_jobs{state="pending"} 0$' <<<"$metrics" && break
   sleep 0.2
 done
-echo "$metrics" | grep -q '^dispatch_up 1$' || fail "/metrics: dispatch_up: $metrics"
-echo "$metrics" | grep -q '^dispatch_runners_alive 1$' || fail "/metrics: runners: $metrics"
-echo "$metrics" | grep -q '^dispatch_jobs{state="pending"} 0$' || fail "/metrics: pending: $metrics"
+grep -q '^dispatch_up 1$' <<<"$metrics" || fail "/metrics: dispatch_up: $metrics"
+grep -q '^dispatch_runners_alive 1$' <<<"$metrics" || fail "/metrics: runners: $metrics"
+grep -q '^dispatch_jobs{state="pending"} 0$' <<<"$metrics" || fail "/metrics: pending: $metrics"
 ok "/healthz and /metrics"
 kill -TERM "$E2E_DISPATCHD"
 set +e; wait "$E2E_DISPATCHD"; rc=$?; set -e
