@@ -15,11 +15,12 @@
 typedef struct {
     uint64_t id; /* the envelope id its answer carries; 0: unused entry */
     uint32_t max_jobs;
-    bool parked;         /* no results: it may wait the whole long-poll */
-    bool early;          /* answered before its results' outcomes (msg.h) */
-    int64_t sent_ms;     /* for the probe of a quiet replica */
-    int64_t give_up_ms;  /* no answer by then: it was lost (see feeder_tick) */
-    char request_id[48]; /* with max_jobs > 0 */
+    bool parked;               /* no results: it may wait the whole long-poll */
+    bool early;                /* answered before its results' outcomes (msg.h) */
+    int64_t sent_ms;           /* for the probe of a quiet replica */
+    int64_t give_up_ms;        /* no answer by then: it was lost (see feeder_tick) */
+    char request_id[48];       /* with max_jobs > 0 */
+    char runner_id[DP_ID_MAX]; /* the identity it was sent under */
     runner_link_target target;
     actor_client *via; /* the link it went out on (identity only) */
 } feeder_call;
@@ -188,6 +189,7 @@ static int send_call(feeder_state *s, size_t max_results, uint32_t want)
         dp_msg req = {.type = DP_MSG_COMPLETE_LEASE};
         dp_msg_complete_lease *cl = &req.complete_lease;
         cl->runner_id = s->runner_id;
+        snprintf(c->runner_id, sizeof c->runner_id, "%s", s->runner_id);
         cl->runner_token = s->token;
         cl->results = items;
         cl->n_results = feeder_held_peek(&s->held, items, n);
@@ -341,8 +343,14 @@ static void on_answer(feeder_state *s, dp_msg *m)
     if (m->type == DP_MSG_ERROR && m->error.code != NULL &&
         (strcmp(m->error.code, DP_MSG_ERR_UNKNOWN_RUNNER) == 0 ||
          strcmp(m->error.code, DP_MSG_ERR_UNAUTHORIZED) == 0)) {
-        dp_log(DP_LOG_WARN, "lease_refused", "code", m->error.code, (char *)NULL);
         feeder_held_unsend(&s->held, c.id); /* sent again under the new identity */
+        /* Sent under an identity the session has replaced since: the refusal
+         * is of that one, not of the one registered meanwhile (forgetting
+         * it left the feeder with no identity while the session, whose
+         * heartbeats pass, never registered again: no call went out). */
+        if (strcmp(c.runner_id, s->runner_id) != 0)
+            return;
+        dp_log(DP_LOG_WARN, "lease_refused", "code", m->error.code, (char *)NULL);
         forget_session(s);
         dp_msg wake = {.type = DP_MSG_WAKE};
         runner_link_tell(s->cfg.session, &wake, NULL);
